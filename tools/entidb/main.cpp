@@ -1,0 +1,81 @@
+// entidb — the command-line tool. Dispatches to the command groups.
+#include <cstdio>
+#include <exception>
+#include <string_view>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <entidb/version.hpp>
+
+#include "tool.hpp"
+
+namespace entidb_tool {
+
+int exit_code_for(entidb::errc e) noexcept {
+    switch (e) {
+        case entidb::errc::ok: return exit_ok;
+        case entidb::errc::not_found: return exit_not_found;
+        case entidb::errc::corruption:
+        case entidb::errc::unsupported_version: return exit_corruption;
+        case entidb::errc::locked: return exit_locked;
+        case entidb::errc::io_error:
+        case entidb::errc::outcome_unknown:
+        case entidb::errc::no_space:
+        case entidb::errc::needs_reopen:
+        case entidb::errc::read_only: return exit_io;
+        default: return exit_usage;
+    }
+}
+
+namespace {
+
+std::vector<command> all_commands() {
+    std::vector<command> out;
+    out.push_back({"version", "version", [](args a) {
+                       if (!a.empty()) throw usage_error{"version takes no arguments"};
+                       fmt::print("entidb {} (format {}.{})\n", entidb::library_version,
+                                  entidb::format_major, entidb::format_minor);
+                       return int{exit_ok};
+                   }});
+    add_codec_commands(out);
+    return out;
+}
+
+void print_usage(const std::vector<command>& cmds) {
+    fmt::print(stderr, "usage:\n");
+    for (const auto& c : cmds) fmt::print(stderr, "  entidb {}\n", c.synopsis);
+}
+
+}  // namespace
+}  // namespace entidb_tool
+
+int main(int argc, char** argv) {
+    using namespace entidb_tool;
+    const auto cmds = all_commands();
+    std::vector<std::string_view> words(argv + 1, argv + argc);
+    if (words.empty()) {
+        print_usage(cmds);
+        return exit_usage;
+    }
+    for (const auto& c : cmds) {
+        if (c.name != words[0]) continue;
+        try {
+            const int rc = c.run(args(words).subspan(1));
+            std::fflush(stdout);
+            return rc;
+        } catch (const usage_error& e) {
+            fmt::print(stderr, "error: {}\nusage: entidb {}\n", e.message, c.synopsis);
+            return exit_usage;
+        } catch (const entidb::error& e) {
+            fmt::print(stderr, "error: {}\n", e.what());
+            return exit_code_for(e.value());
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "error: {}\n", e.what());
+            return exit_io;
+        }
+    }
+    fmt::print(stderr, "error: unknown command '{}'\n", words[0]);
+    print_usage(cmds);
+    return exit_usage;
+}
