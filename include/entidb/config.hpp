@@ -1,0 +1,50 @@
+// entidb/config.hpp — run-time configuration of a database.
+//
+// Plain value type. Defaults are production defaults: durable commits, a bounded WAL
+// (SPEC.md §9 rule 5), a bounded entity size. `validate()` is called by every open path
+// and throws errc::invalid_argument for an unusable combination.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include "error.hpp"
+#include "format/segment_record.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+struct config {
+    // When wal.log grows past this after a commit, a checkpoint runs and truncates it.
+    std::uint64_t max_wal_size = 64ull << 20;
+    // The active segment is sealed and a new one started before an append would pass this.
+    std::uint64_t max_segment_size = 256ull << 20;
+    // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
+    std::uint64_t max_entity_bytes = 16ull << 20;
+    // Create the database directory when it does not exist (entidb::open).
+    bool create_if_missing = true;
+    // Make read_transaction::scan() a typed error (errc::scan_forbidden).
+    bool forbid_full_scan = false;
+    // Bytes read at a time while streaming the WAL and segments on open.
+    std::size_t read_chunk_bytes = 1u << 20;
+
+    // The largest payload any record can carry: the segment record's u32 length field
+    // covers the whole record, so the payload gets what the fixed fields leave.
+    static constexpr std::uint64_t payload_limit =
+        std::numeric_limits<std::uint32_t>::max() - format::segment_record_overhead;
+
+    void validate() const {
+        if (max_entity_bytes == 0 || max_entity_bytes > payload_limit)
+            fail(errc::invalid_argument, "max_entity_bytes must be in 1..{} (got {})", payload_limit,
+                 max_entity_bytes);
+        if (max_wal_size == 0) fail(errc::invalid_argument, "max_wal_size must be positive");
+        if (max_segment_size < format::segment_record_overhead)
+            fail(errc::invalid_argument, "max_segment_size must be at least {} bytes (got {})",
+                 format::segment_record_overhead, max_segment_size);
+        if (read_chunk_bytes < 64) fail(errc::invalid_argument, "read_chunk_bytes must be at least 64");
+    }
+};
+
+}  // namespace v1
+}  // namespace entidb

@@ -1,0 +1,196 @@
+// entidb/database.hpp — the database, composed at compile time from a traits type.
+//
+//   struct my_traits {
+//       using wal_backend = ...;      // a storage_backend for wal.log
+//       using segment_factory = ...;  // a segment_factory for SEGMENTS/seg-NNNNNN.dat
+//       static constexpr bool rotating = true;  // optional (default true)
+//   };
+//   entidb::basic_database<my_traits>
+//
+// The everyday aliases: `entidb::database` (file WAL, rotating file segments), opened only
+// through `entidb::open(path, config)` — the one open path that takes the LOCK, reads or
+// creates the MANIFEST, recovers from the WAL and the segments (SPEC.md §9 rule 1); and
+// `entidb::memory_database` (nothing durable) from `entidb::open_in_memory(config)`.
+// `basic_database<T>::open_with_backends` is an advanced hook over caller-supplied
+// backends: it gives no directory contract (no LOCK, no MANIFEST file).
+//
+// A handle is movable, not copyable; transactions keep the database's engine alive.
+// Thread-safety: any number of threads may begin read transactions; write transactions
+// are serialised at begin_write (one writer at a time).
+#pragma once
+
+#include <concepts>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "config.hpp"
+#include "detail/engine.hpp"
+#include "detail/recovery.hpp"
+#include "directory/open.hpp"
+#include "segment/factory.hpp"
+#include "storage/file_backend.hpp"
+#include "storage/memory_backend.hpp"
+#include "txn/transaction.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+// The requirements on a traits type, checked by one concept.
+template <typename T>
+concept database_traits = requires {
+    typename T::wal_backend;
+    typename T::segment_factory;
+} && storage_backend<typename T::wal_backend> && segment_factory<typename T::segment_factory>;
+
+// Whether a traits type allows segment rotation (default: yes).
+template <typename T>
+[[nodiscard]] consteval bool traits_rotating() {
+    if constexpr (requires { T::rotating; })
+        return T::rotating;
+    else
+        return true;
+}
+
+template <typename Traits>
+class basic_database {
+    static_assert(database_traits<Traits>,
+                  "entidb: a database traits type needs `using wal_backend = <storage_backend>;` and "
+                  "`using segment_factory = <segment_factory>;` (see entidb::file_storage)");
+    // SPEC.md §9 rule 2: never rotate a durable database into non-durable segments.
+    static_assert(!Traits::wal_backend::durable || Traits::segment_factory::backend_type::durable,
+                  "entidb: a durable WAL backend needs a segment factory whose backends are durable too, "
+                  "or commits acknowledged as durable are lost once a segment rotates. Use "
+                  "entidb::file_segment_factory (or entidb::file_storage), or a non-durable WAL backend "
+                  "such as entidb::memory_backend for a database that is meant to live in memory.");
+    static_assert(!traits_rotating<Traits>() || Traits::segment_factory::rotates,
+                  "entidb: these traits rotate segments but the segment factory cannot make a second "
+                  "segment (rotates == false). Use a rotating factory such as entidb::file_segment_factory, "
+                  "or declare `static constexpr bool rotating = false;` in the traits.");
+
+public:
+    using traits_type = Traits;
+    using engine_type = detail::engine<Traits>;
+    using read_transaction = basic_read_transaction<Traits>;
+    using write_transaction = basic_write_transaction<Traits>;
+
+    explicit basic_database(std::shared_ptr<engine_type> e) : engine_(std::move(e)) {}
+
+    // Advanced hook, NOT the directory contract: runs the database over caller-supplied
+    // backends with no LOCK and no MANIFEST file (collections live only in memory). For
+    // tests and embedders that bring their own storage; persistent databases use open().
+    [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
+                                                           typename Traits::segment_factory factory,
+                                                           const config& cfg = {}) {
+        cfg.validate();
+        auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
+                                               std::nullopt, std::nullopt);
+        detail::recovery<Traits>(*e).run();
+        return basic_database(std::move(e));
+    }
+
+    // A snapshot of the last commit. Never blocks on the writer.
+    [[nodiscard]] read_transaction begin_read() const { return read_transaction(live()); }
+
+    // Waits until no other write transaction is open, then starts one.
+    [[nodiscard]] write_transaction begin_write() {
+        auto e = live();
+        return write_transaction(e, std::unique_lock(e->writer_mutex()));
+    }
+
+    // Starts a write transaction, or returns nullopt at once if another is open.
+    [[nodiscard]] std::optional<write_transaction> try_begin_write() {
+        auto e = live();
+        std::unique_lock lock(e->writer_mutex(), std::try_to_lock);
+        if (!lock.owns_lock()) return std::nullopt;
+        return std::optional<write_transaction>(std::in_place, e, std::move(lock));
+    }
+
+    // Runs `f(txn)` in a write transaction: commits when f returns, aborts if it throws.
+    // Returns f's result, or the commit sequence when f returns void.
+    template <typename F>
+        requires std::invocable<F&, write_transaction&>
+    auto transaction(F&& f) {
+        auto txn = begin_write();
+        if constexpr (std::is_void_v<std::invoke_result_t<F&, write_transaction&>>) {
+            f(txn);
+            return txn.commit();
+        } else {
+            auto result = f(txn);
+            txn.commit();
+            return result;
+        }
+    }
+
+    // Writes a checkpoint (SPEC.md §5) and truncates the WAL. Waits for the writer lock.
+    void checkpoint() {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        e->checkpoint();
+    }
+
+    [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
+    [[nodiscard]] statistics stats() const { return live()->stats(); }
+    [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
+    [[nodiscard]] const config& configuration() const { return live()->cfg(); }
+
+    // Releases this handle. The LOCK is released once no transaction holds the engine.
+    void close() noexcept { engine_.reset(); }
+    [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
+
+    // For layers built on top (tool, C ABI): the shared engine.
+    [[nodiscard]] const std::shared_ptr<engine_type>& engine() const { return engine_; }
+
+private:
+    [[nodiscard]] std::shared_ptr<engine_type> live() const {
+        if (!engine_) fail(errc::closed, "the database handle is closed");
+        return engine_;
+    }
+
+    std::shared_ptr<engine_type> engine_;
+};
+
+// File WAL + rotating file segments: the durable everyday composition.
+struct file_storage {
+    using wal_backend = file_backend;
+    using segment_factory = file_segment_factory;
+    struct environment {};
+
+    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path) {
+        return std::make_unique<file_backend>(file_backend::open(path, file_mode::create_or_open));
+    }
+    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir) {
+        return file_segment_factory(dir);
+    }
+};
+
+// Everything in memory: for tests and caches. Not durable, by declaration.
+struct memory_storage {
+    using wal_backend = memory_backend;
+    using segment_factory = memory_segment_factory;
+};
+
+using database = basic_database<file_storage>;
+using memory_database = basic_database<memory_storage>;
+
+// The one way to open a persistent database directory (creating it when
+// config::create_if_missing allows). Errors: errc::locked, errc::corruption,
+// errc::unsupported_version, errc::invalid_argument (not a database directory, bad
+// config), errc::not_found (missing and not to be created), errc::io_error.
+template <typename Traits = file_storage>
+[[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
+                                          typename Traits::environment env = {}) {
+    auto e = detail::open_directory<Traits>(path, cfg, env);
+    detail::recovery<Traits>(*e).run();
+    return basic_database<Traits>(std::move(e));
+}
+
+[[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
+    return memory_database::open_with_backends(std::make_unique<memory_backend>(), memory_segment_factory{}, cfg);
+}
+
+}  // namespace v1
+}  // namespace entidb

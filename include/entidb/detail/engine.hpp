@@ -1,0 +1,365 @@
+// entidb/detail/engine.hpp — the state one open database shares with its transactions.
+//
+// The engine owns the WAL backend, the segment set, the primary index and the catalog,
+// and implements the commit pipeline (SPEC.md §5):
+//   WAL append of BEGIN, PUT/DELETE..., COMMIT → one durable flush → segment append →
+//   index update → publish the sequence.
+// Once the flush has returned, the commit *is* durable: a later failure never reports the
+// commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
+// on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
+// refuses further writes. Recovery (open) lives in recovery.hpp, checkpoints here.
+//
+// Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
+// holding the writer lock (`writer_mutex()`), which write transactions take at begin.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../config.hpp"
+#include "../directory/lock.hpp"
+#include "../error.hpp"
+#include "../format/manifest.hpp"
+#include "../format/segment_record.hpp"
+#include "../format/wal_record.hpp"
+#include "../index/primary_index.hpp"
+#include "../segment/segment_set.hpp"
+#include "../storage/filesystem.hpp"
+#include "catalog.hpp"
+#include "snapshot_registry.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+// Counters a database exposes (statistics()).
+struct statistics {
+    std::uint64_t last_sequence = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t checkpoints = 0;
+    std::uint64_t full_scans = 0;
+    std::uint64_t wal_bytes = 0;
+    std::uint64_t segment_count = 0;
+};
+
+// What open found and did (also printed by `entidb inspect`).
+struct recovery_report {
+    std::uint64_t segment_records = 0;        // records streamed from segments
+    std::uint64_t wal_records = 0;            // well-formed WAL records read
+    std::uint64_t transactions_replayed = 0;  // committed WAL transactions applied to segments
+    std::uint64_t records_replayed = 0;       // segment records written by replay
+    std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
+    std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
+};
+
+namespace detail {
+
+using entity_key = std::pair<std::uint32_t, entity_id>;
+
+struct pending_op {
+    bool tombstone = false;
+    byte_buffer payload;
+};
+
+// Everything a write transaction hands to commit.
+struct pending_write {
+    std::map<entity_key, pending_op> ops;                        // sorted: deterministic files
+    std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
+};
+
+template <typename Traits>
+class engine {
+public:
+    using wal_backend = typename Traits::wal_backend;
+    using factory_type = typename Traits::segment_factory;
+
+    engine(config cfg, std::unique_ptr<wal_backend> wal, factory_type factory, format::manifest manifest,
+           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock)
+        : cfg_(cfg),
+          dir_(std::move(dir)),
+          lock_(std::move(lock)),
+          wal_(std::move(wal)),
+          segments_(std::move(factory), cfg.max_segment_size),
+          manifest_(std::move(manifest)),
+          catalog_(std::make_shared<const catalog>(manifest_)) {}
+
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // ---- reads (any thread) ----
+
+    [[nodiscard]] std::uint64_t last_sequence() const noexcept { return last_seq_.load(std::memory_order_acquire); }
+    [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+    [[nodiscard]] std::shared_ptr<const catalog> catalog_snapshot() const {
+        std::lock_guard lock(catalog_mutex_);
+        return catalog_;
+    }
+    [[nodiscard]] const primary_index& index() const noexcept { return index_; }
+    [[nodiscard]] snapshot_registry& snapshots() noexcept { return snapshots_; }
+    [[nodiscard]] const std::atomic<std::uint64_t>& published_sequence() const noexcept { return last_seq_; }
+
+    // The payload of the version visible at `snapshot`, read from its segment.
+    [[nodiscard]] std::optional<byte_buffer> get(std::uint32_t collection, const entity_id& id,
+                                                 std::uint64_t snapshot) const {
+        const auto v = index_.find(collection, id, snapshot);
+        if (!v || v->tombstone) return std::nullopt;
+        return read_payload(collection, id, *v);
+    }
+
+    // Reads and checks the record at `v`, returning its payload.
+    [[nodiscard]] byte_buffer read_payload(std::uint32_t collection, const entity_id& id,
+                                           const entity_version& v) const {
+        byte_buffer buf;
+        segments_.read(v.location, buf);
+        const auto d = format::decode_segment(buf);
+        if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
+            fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
+                    "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
+        const auto payload_at = static_cast<std::size_t>(d.record.payload.data() - buf.data());
+        const auto payload_size = d.record.payload.size();
+        buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(payload_at));
+        buf.resize(payload_size);
+        return buf;
+    }
+
+    void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
+
+    [[nodiscard]] statistics stats() const {
+        return {.last_sequence = last_sequence(),
+                .commits = commits_.load(std::memory_order_relaxed),
+                .checkpoints = checkpoints_.load(std::memory_order_relaxed),
+                .full_scans = full_scans_.load(std::memory_order_relaxed),
+                .wal_bytes = wal_->size(),
+                .segment_count = segments_.segments().size()};
+    }
+
+    // ---- the writer (holding writer_mutex()) ----
+
+    [[nodiscard]] std::mutex& writer_mutex() noexcept { return writer_mutex_; }
+
+    // Throws unless writes are accepted.
+    void ensure_writable() const {
+        if (poisoned_.load(std::memory_order_acquire)) {
+            std::lock_guard lock(catalog_mutex_);
+            fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);
+        }
+    }
+
+    // The id the next new collection gets (the writer assigns ids inside a transaction).
+    [[nodiscard]] std::uint32_t next_collection_id() const noexcept { return manifest_.next_collection_id; }
+
+    // Commits `w` and returns its sequence. Throws only while the outcome is "not
+    // committed" (or errc::outcome_unknown when the flush itself failed).
+    std::uint64_t commit(const pending_write& w) {
+        ensure_writable();
+        if (w.ops.empty()) return last_sequence();
+        const std::uint64_t seq = last_sequence() + 1;
+        const std::uint64_t txid = next_txid_;
+        byte_buffer batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        if (!w.new_collections.empty()) add_collections(w.new_collections);
+        append_wal(batch);
+        flush_wal();  // from here on the commit is durable
+        ++next_txid_;
+        apply_durable(w, seq);
+        commits_.fetch_add(1, std::memory_order_relaxed);
+        maybe_checkpoint();
+        return seq;
+    }
+
+    // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
+    // MANIFEST with the checkpoint sequence → only then truncate the WAL.
+    void checkpoint() {
+        ensure_writable();
+        guard_durability([&] {
+            const std::uint64_t seq = last_sequence();
+            segments_.flush();
+            // A fresh active segment keeps the rule that the active segment only holds
+            // WAL-covered records, so a torn tail there is never a checkpointed record.
+            if constexpr (factory_type::rotates)
+                if (segments_.active().backend->size() > 0) segments_.rotate();
+            byte_buffer rec;
+            format::encode(format::wal_record{format::wal_checkpoint{seq}}, rec);
+            append_wal(rec);
+            wal_->flush();
+            manifest_.checkpoint_seq = seq;
+            save_manifest();
+            wal_->truncate(0);
+            wal_->flush();
+            next_txid_ = 1;  // txids only need to be unique within one WAL
+        });
+        checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Refuses further writes; `why` is repeated by every later write attempt.
+    void poison(const std::string& why) noexcept {
+        try {
+            std::lock_guard lock(catalog_mutex_);
+            if (!poisoned_.load()) poison_reason_ = why;
+        } catch (...) {
+        }
+        poisoned_.store(true, std::memory_order_release);
+    }
+
+    // ---- used by recovery (recovery.hpp) before the database is shared ----
+
+    segment_set<factory_type>& segments() noexcept { return segments_; }
+    const segment_set<factory_type>& segments() const noexcept { return segments_; }
+    wal_backend& wal() noexcept { return *wal_; }
+    primary_index& mutable_index() noexcept { return index_; }
+    format::manifest& manifest() noexcept { return manifest_; }
+    [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
+    recovery_report& report() noexcept { return report_; }
+    void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
+        last_seq_.store(last_seq, std::memory_order_release);
+        next_txid_ = next_txid;
+    }
+
+    // Appends one segment record and makes it visible in the index (no publication).
+    void apply_record(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload,
+                      std::uint64_t seq, std::uint64_t oldest_snapshot) {
+        byte_buffer rec;
+        format::encode(format::segment_record{.collection_id = collection,
+                                              .id = id,
+                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
+                                              .sequence = seq,
+                                              .payload = payload},
+                       rec);
+        const auto loc = segments_.append(rec);
+        index_.apply(collection, id, {.sequence = seq, .location = loc, .tombstone = tombstone}, oldest_snapshot);
+    }
+
+    [[nodiscard]] std::string segment_path(std::uint32_t n) const {
+        const auto name = segment_file_name(n);
+        return dir_ ? (*dir_ / "SEGMENTS" / name).string() : name;
+    }
+    [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
+    [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
+
+private:
+    byte_buffer encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) const {
+        byte_buffer out;
+        format::encode(format::wal_record{format::wal_begin{txid}}, out);
+        for (const auto& [key, op] : w.ops) {
+            if (op.tombstone)
+                format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
+            else
+                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
+                               out);
+        }
+        format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
+        return out;
+    }
+
+    // Records new collections durably in the MANIFEST before the WAL refers to them.
+    void add_collections(const std::vector<std::pair<std::string, std::uint32_t>>& added) {
+        format::manifest next = manifest_;
+        for (const auto& [name, id] : added) {
+            next.collections.push_back({name, id});
+            next.next_collection_id = std::max(next.next_collection_id, id + 1);
+        }
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);  // not named anywhere durable: forget them
+            throw;
+        }
+        auto c = std::make_shared<const catalog>(manifest_);
+        std::lock_guard lock(catalog_mutex_);
+        catalog_ = std::move(c);
+    }
+
+    void save_manifest() {
+        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
+    }
+
+    // A failed append leaves no partial transaction behind: a torn record followed by
+    // later valid ones would read as corruption on recovery.
+    void append_wal(bytes_view bytes) {
+        const std::uint64_t before = wal_->size();
+        try {
+            wal_->append(bytes);
+        } catch (const error&) {
+            try {
+                if (wal_->size() != before) wal_->truncate(before);
+            } catch (const error& e) {
+                poison(fmt::format("a failed WAL append could not be undone: {}", e.what()));
+            }
+            throw;
+        }
+    }
+
+    void flush_wal() {
+        try {
+            wal_->flush();
+        } catch (const error& e) {
+            poison(fmt::format("the WAL flush failed: {}", e.what()));
+            fail_at(errc::outcome_unknown, {.path = wal_path(), .sys_errno = e.sys_errno()},
+                    "the commit may or may not survive a reopen (WAL flush failed: {})", e.detail());
+        }
+    }
+
+    // After the durable flush nothing may report failure: problems poison the engine.
+    void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
+        try {
+            const std::uint64_t oldest = snapshots_.oldest(last_sequence());
+            for (const auto& [key, op] : w.ops) apply_record(key.first, key.second, op.tombstone, op.payload, seq, oldest);
+            last_seq_.store(seq, std::memory_order_release);
+        } catch (const std::exception& e) {
+            poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
+        }
+    }
+
+    void maybe_checkpoint() noexcept {
+        if (poisoned_.load(std::memory_order_acquire) || wal_->size() <= cfg_.max_wal_size) return;
+        try {
+            checkpoint();
+        } catch (const error&) {
+            // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
+            // order); durability failures already poisoned the engine in guard_durability.
+        }
+    }
+
+    // Runs a step whose flush failure leaves durability unknown: poison and rethrow.
+    template <typename F>
+    void guard_durability(F&& step) {
+        try {
+            step();
+        } catch (const error& e) {
+            if (e.value() == errc::outcome_unknown || e.value() == errc::io_error)
+                poison(fmt::format("checkpoint failed: {}", e.what()));
+            throw;
+        }
+    }
+
+    config cfg_;
+    std::optional<std::filesystem::path> dir_;
+    std::optional<directory_lock> lock_;
+    std::unique_ptr<wal_backend> wal_;
+    segment_set<factory_type> segments_;
+    primary_index index_;
+    snapshot_registry snapshots_;
+    format::manifest manifest_;  // the writer's copy
+
+    mutable std::mutex catalog_mutex_;  // guards catalog_ and poison_reason_
+    std::shared_ptr<const catalog> catalog_;
+    std::string poison_reason_;
+    std::atomic<bool> poisoned_{false};
+
+    std::mutex writer_mutex_;
+    std::atomic<std::uint64_t> last_seq_{0};
+    std::uint64_t next_txid_ = 1;
+    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0};
+    recovery_report report_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb

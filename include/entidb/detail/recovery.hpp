@@ -1,0 +1,246 @@
+// entidb/detail/recovery.hpp — what open does before a database is shared (SPEC.md §5).
+//
+// 1. Stream every segment record into the primary index (one record in memory at a time).
+//    A bad record in a sealed segment is corruption. A bad record in the active segment is
+//    a torn tail only if the WAL still covers it — the records before it in that segment
+//    are newer than the last checkpoint, or it is the segment's first record and the
+//    sealed segments reach the checkpoint — and is then truncated; otherwise corruption.
+// 2. Stream the WAL. A record that does not decode ends the log if nothing valid follows
+//    it (torn tail: truncated); if a valid record follows, it is corruption (file and
+//    offset named, nothing repaired). Committed transactions are applied exactly once:
+//    a transaction older than the newest segment sequence is already there, a newer one is
+//    applied, and the one at that sequence is checked record by record (a crash may have
+//    applied part of it). Aborted and unfinished transactions are dropped.
+// 3. Nothing is truncated or replayed until every check has passed, so an open that fails
+//    leaves the directory as it found it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <vector>
+
+#include "../format/segment_record.hpp"
+#include "../format/wal_record.hpp"
+#include "engine.hpp"
+#include "record_scanner.hpp"
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t no_readers = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t max_segment_record = std::numeric_limits<std::uint32_t>::max();
+inline constexpr std::uint64_t max_wal_record =
+    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
+
+template <typename Traits>
+class recovery {
+public:
+    // `dry_run`: check everything, change nothing (no truncation, no replay). verify
+    // uses it; the index then reflects the segments only.
+    explicit recovery(engine<Traits>& e, bool dry_run = false)
+        : e_(e), checkpoint_(e.manifest().checkpoint_seq), dry_run_(dry_run) {}
+
+    void run() {
+        e_.segments().open_existing();
+        load_segments();
+        scan_wal(false);  // every check first: nothing changes unless the whole directory passes
+        if (dry_run_) return;
+        if (segment_cut_) {
+            auto& seg = *e_.segments().segments().back().backend;
+            e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
+            seg.truncate(*segment_cut_);
+        }
+        if (wal_end_ < e_.wal().size()) {
+            e_.report().wal_bytes_truncated += e_.wal().size() - wal_end_;
+            e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
+            e_.wal().flush();
+        }
+        scan_wal(true);
+        e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
+    }
+
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
+    [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
+    [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+
+private:
+    struct wal_op {
+        std::uint32_t collection;
+        entity_id id;
+        bool tombstone;
+        byte_buffer payload;
+    };
+
+    // ---- segments ----
+
+    void load_segments() {
+        auto& segs = e_.segments().segments();
+        std::uint64_t sealed_max = 0;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            load_segment(segs[i].number, *segs[i].backend, i + 1 == segs.size(), sealed_max);
+            if (i + 1 < segs.size()) sealed_max = segment_max_;
+        }
+        if (checkpoint_ && segment_max_ < *checkpoint_)
+            fail_at(errc::corruption, {.path = e_.segment_path(segs.back().number)},
+                    "the segments end at sequence {} but the MANIFEST records a checkpoint at {}", segment_max_,
+                    *checkpoint_);
+    }
+
+    template <typename Backend>
+    void load_segment(std::uint32_t number, Backend& backend, bool active, std::uint64_t sealed_max) {
+        segment_scanner<Backend> scanner(backend, e_.cfg().read_chunk_bytes, max_segment_record);
+        std::optional<std::uint64_t> last_seq;
+        while (auto step = scanner.next()) {
+            const auto& d = step->decoded;
+            if (d.status == format::decode_status::ok) {
+                const auto& r = d.record;
+                e_.mutable_index().apply(
+                    r.collection_id, r.id,
+                    {.sequence = r.sequence,
+                     .location = {number, static_cast<std::uint32_t>(d.size), step->offset},
+                     .tombstone = r.tombstone()},
+                    no_readers);
+                segment_max_ = std::max(segment_max_, r.sequence);
+                last_seq = r.sequence;
+                ++e_.report().segment_records;
+                continue;
+            }
+            const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
+            if (!active || !covered)
+                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
+                        "bad segment record ({}){}", problem_of(d),
+                        active ? "; the WAL does not cover it (it may hold checkpointed data)" : " in a sealed segment");
+            segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
+            break;
+        }
+    }
+
+    // ---- WAL ----
+
+    // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
+    void scan_wal(bool apply) {
+        applying_ = apply;
+        open_.clear();
+        auto& wal = e_.wal();
+        wal_scanner<typename Traits::wal_backend> scanner(wal, e_.cfg().read_chunk_bytes, max_wal_record);
+        wal_end_ = wal.size();
+        while (auto step = scanner.next()) {
+            if (step->decoded.status != format::decode_status::ok) {
+                if (valid_record_after(step->offset + 1))
+                    fail_at(errc::corruption, {.path = e_.wal_path(), .offset = step->offset},
+                            "bad WAL record followed by valid records ({})", problem_of(step->decoded));
+                wal_end_ = step->offset;
+                break;
+            }
+            if (!apply) ++e_.report().wal_records;
+            std::visit([&](const auto& rec) { on(rec, step->offset); }, step->decoded.record);
+        }
+    }
+
+    // True if a well-formed record starts anywhere at or after `from`.
+    bool valid_record_after(std::uint64_t from) {
+        auto& wal = e_.wal();
+        const auto chunk = e_.cfg().read_chunk_bytes;
+        byte_window<typename Traits::wal_backend> w(wal, chunk, from);
+        while (w.remaining() >= format::wal_header_size) {
+            const bytes_view v = w.view(chunk);
+            const auto at = std::search(v.begin(), v.end(), format::wal_magic.begin(), format::wal_magic.end());
+            const auto skip = static_cast<std::uint64_t>(at - v.begin());
+            if (at == v.end()) {
+                // keep the last bytes: the magic may straddle two chunks
+                w.advance(v.size() > 3 ? v.size() - 3 : v.size());
+                if (v.size() <= 3) break;
+                continue;
+            }
+            wal_scanner<typename Traits::wal_backend> probe(wal, chunk, max_wal_record, w.position() + skip);
+            if (auto step = probe.next(); step && step->decoded.status == format::decode_status::ok) return true;
+            w.advance(skip + 1);
+        }
+        return false;
+    }
+
+    void on(const format::wal_begin& r, std::uint64_t offset) {
+        note_txid(r.txid);
+        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
+    }
+    void on(const format::wal_put& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (applying_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
+    }
+    void on(const format::wal_delete& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (applying_) ops.push_back({r.collection_id, r.id, true, {}});
+    }
+    void on(const format::wal_commit& r, std::uint64_t offset) {
+        const auto it = open_.find(r.txid);
+        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
+        if (applying_) apply_committed(it->second, r.sequence);
+        wal_max_seq_ = std::max(wal_max_seq_, r.sequence);
+        open_.erase(it);
+    }
+    void on(const format::wal_abort& r, std::uint64_t offset) {
+        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
+    }
+    void on(const format::wal_checkpoint&, std::uint64_t) {}
+
+    std::vector<wal_op>& ops_of(std::uint64_t txid, std::uint64_t offset) {
+        const auto it = open_.find(txid);
+        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
+        return it->second;
+    }
+
+    void apply_committed(const std::vector<wal_op>& ops, std::uint64_t seq) {
+        if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        const bool partial = seq == segment_max_;
+        bool applied_any = false;
+        for (const auto& op : ops) {
+            if (partial && already_applied(op, seq)) continue;
+            e_.apply_record(op.collection, op.id, op.tombstone, op.payload, seq, no_readers);
+            ++e_.report().records_replayed;
+            applied_any = true;
+        }
+        if (applied_any) ++e_.report().transactions_replayed;
+        segment_max_ = std::max(segment_max_, seq);
+    }
+
+    bool already_applied(const wal_op& op, std::uint64_t seq) const {
+        const auto v = e_.index().find(op.collection, op.id, no_readers);
+        if (op.tombstone) return !v || v->tombstone || v->sequence >= seq;
+        return v && v->sequence >= seq;
+    }
+
+    void note_txid(std::uint64_t txid) { max_txid_ = std::max(max_txid_, txid); }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) {
+        fail_at(errc::corruption, {.path = e_.wal_path(), .offset = offset}, f, std::forward<Args>(args)...);
+    }
+
+    template <typename Decoded>
+    static std::string problem_of(const Decoded& d) {
+        if (!d.problem.empty()) return d.problem;
+        switch (d.status) {
+            case format::decode_status::incomplete: return "incomplete record";
+            case format::decode_status::bad_checksum: return "checksum mismatch";
+            default: return "malformed record";
+        }
+    }
+
+    engine<Traits>& e_;
+    std::optional<std::uint64_t> checkpoint_;
+    std::uint64_t segment_max_ = 0;
+    std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t max_txid_ = 0;
+    bool dry_run_;
+    bool applying_ = false;
+    std::optional<std::uint64_t> segment_cut_;
+    std::uint64_t wal_end_ = 0;
+    std::map<std::uint64_t, std::vector<wal_op>> open_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb

@@ -1,0 +1,112 @@
+// entidb/directory/open.hpp — the one open path of a database directory (SPEC.md §3, §9.1).
+//
+//   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
+//
+// Opening takes the LOCK first (errc::locked if held), then reads the MANIFEST, or creates
+// a new database when the directory is missing or holds nothing but the remains of an
+// interrupted creation. The MANIFEST is written last when creating, so its presence
+// marks a complete database. Every failure is typed and leaves the directory unchanged:
+// a path that is a file, a directory that is not a database, a MANIFEST that does not
+// parse (errc::corruption) or has another major version (errc::unsupported_version).
+// Recovery (detail/recovery.hpp) runs after this, on the engine returned.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <system_error>
+
+#include "../config.hpp"
+#include "../detail/engine.hpp"
+#include "../format/manifest.hpp"
+#include "../storage/filesystem.hpp"
+#include "../version.hpp"
+#include "lock.hpp"
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+namespace fs = std::filesystem;
+
+// True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
+// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files.
+[[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
+        if (name == "wal.log" && entry.is_regular_file() && entry.file_size() == 0) continue;
+        if (name == "SEGMENTS" && entry.is_directory()) {
+            for (const auto& seg : fs::directory_iterator(entry.path(), ec))
+                if (!seg.is_regular_file() || seg.file_size() != 0) return false;
+            continue;
+        }
+        return false;
+    }
+    return !ec;
+}
+
+inline void make_directory(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::create_directory(dir, ec) && ec)
+        fail_at(errc::io_error, {.path = dir.string(), .sys_errno = ec.value()}, "cannot create directory");
+}
+
+// Checks the path and creates the directory if needed; returns true if the database
+// has to be created (no MANIFEST yet).
+[[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    std::error_code ec;
+    const auto st = fs::status(dir, ec);
+    if (fs::exists(st) && !fs::is_directory(st))
+        fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
+    if (!fs::exists(st)) {
+        if (!cfg.create_if_missing) fail_at(errc::not_found, {.path = dir.string()}, "no database here");
+        make_directory(dir);
+        sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
+        return true;
+    }
+    return !fs::exists(dir / "MANIFEST");
+}
+
+[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
+    const auto path = dir / "MANIFEST";
+    auto m = format::decode_manifest(read_file(path), path.string());
+    if (m.format_major != format_major || m.format_minor > format_minor)
+        fail_at(errc::unsupported_version, {.path = path.string()},
+                "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
+                m.format_minor, format_major, format_minor);
+    for (const char* required : {"wal.log", "SEGMENTS"})
+        if (!fs::exists(dir / required))
+            fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
+    return m;
+}
+
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<engine<Traits>> open_directory(const fs::path& dir, const config& cfg,
+                                                             typename Traits::environment& env) {
+    cfg.validate();
+    const bool create = prepare_directory(dir, cfg);
+    auto lock = directory_lock::acquire(dir);
+    format::manifest manifest;
+    if (create) {
+        if (!is_unfinished_creation(dir))
+            fail_at(errc::invalid_argument, {.path = dir.string()},
+                    "the directory is not empty and has no MANIFEST: not an EntiDB database");
+        if (!fs::exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
+    } else {
+        manifest = load_manifest(dir);
+    }
+    auto wal = Traits::open_wal(env, dir / "wal.log");
+    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS");
+    if (create) {
+        sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
+        if (factory.existing().empty()) (void)factory.create(1);
+        durable_replace(dir / "MANIFEST", format::encode(manifest));
+    }
+    return std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
+                                            std::move(lock));
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb

@@ -1,0 +1,138 @@
+// entidb/segment/factory.hpp — the segment factory concept and the stock factories.
+//
+// A segment factory makes the backend for segment number N (1, 2, ...): `create(n)` for
+// a new, empty segment whose existence is durable when it returns (for files: the
+// directory is fsynced), `open(n)` for one that exists, `existing()` for the numbers that
+// exist, ascending. It declares at compile time what it can do:
+//   using backend_type = ...;             // a storage_backend
+//   static constexpr bool rotates = ...;  // can it make more than one segment?
+// The database checks these declarations with static_asserts (database.hpp): a durable
+// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
+//
+// Thread-safety: a factory is used by the single writer only.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../error.hpp"
+#include "../storage/backend.hpp"
+#include "../storage/file_backend.hpp"
+#include "../storage/memory_backend.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+template <typename F>
+concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
+    typename F::backend_type;
+    requires storage_backend<typename F::backend_type>;
+    { F::rotates } -> std::convertible_to<bool>;
+    { f.create(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
+};
+
+// The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
+[[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
+
+// Parses a segment file name; anything else (including seg-0.dat) yields 0.
+[[nodiscard]] inline std::uint32_t parse_segment_file_name(std::string_view name) {
+    constexpr std::string_view prefix = "seg-", suffix = ".dat";
+    if (name.size() != prefix.size() + 6 + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix))
+        return 0;
+    const auto digits = name.substr(prefix.size(), 6);
+    std::uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    return ec == std::errc{} && end == digits.data() + digits.size() ? n : 0;
+}
+
+// Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
+class file_segment_factory {
+public:
+    using backend_type = file_backend;
+    static constexpr bool rotates = true;
+
+    explicit file_segment_factory(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+    [[nodiscard]] std::unique_ptr<file_backend> create(std::uint32_t n) {
+        auto b = std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::create_new));
+        sync_directory(dir_);  // the new file exists only once its directory entry is durable
+        return b;
+    }
+    [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const;
+
+    [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
+    [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
+
+private:
+    std::filesystem::path dir_;
+};
+
+inline std::vector<std::uint32_t> file_segment_factory::existing() const {
+    std::vector<std::uint32_t> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
+        if (const auto n = parse_segment_file_name(it->path().filename().string()); n != 0) out.push_back(n);
+    if (ec) fail_at(errc::io_error, {.path = dir_.string(), .sys_errno = ec.value()}, "cannot list segments");
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+// Segments in memory: rotating, not durable. For the in-memory database and tests.
+class memory_segment_factory {
+public:
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+
+    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
+    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
+        fail(errc::not_found, "memory segment {} does not exist", n);
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+
+// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
+// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
+// rule 2). Use it with a max_segment_size no record set can reach, or a rotating factory.
+template <storage_backend B>
+class single_backend_factory {
+public:
+    using backend_type = B;
+    static constexpr bool rotates = false;
+
+    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
+
+    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const {
+        if (backend_ && backend_->size() > 0) return {1};
+        return {};
+    }
+
+private:
+    std::unique_ptr<B> take(std::uint32_t n) {
+        if (n != 1 || !backend_)
+            fail(errc::rotation_unsupported,
+                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
+                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
+                 n);
+        return std::move(backend_);
+    }
+    std::unique_ptr<B> backend_;
+};
+
+}  // namespace v1
+}  // namespace entidb

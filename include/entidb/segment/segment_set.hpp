@@ -1,0 +1,104 @@
+// entidb/segment/segment_set.hpp — the numbered segments of one database.
+//
+// Segments 1..N: every one but the highest is sealed (flushed when it was sealed, never
+// written again); the highest is active and takes appends. `append` rotates before a
+// record would push the active segment past `max_segment_size` — seal (flush) the active
+// one, then ask the factory for the next; a factory that cannot rotate gives
+// errc::rotation_unsupported and nothing is written. Reads go to any segment by location.
+//
+// Thread-safety: appends, rotation and flushes come from the single writer. `read` may run
+// concurrently with them: the segment table is guarded by a shared mutex and backends
+// are never destroyed while the set lives.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "../error.hpp"
+#include "../format/segment_record.hpp"
+#include "../index/primary_index.hpp"
+#include "factory.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+template <segment_factory Factory>
+class segment_set {
+public:
+    using backend_type = typename Factory::backend_type;
+
+    struct segment {
+        std::uint32_t number;
+        std::unique_ptr<backend_type> backend;
+    };
+
+    segment_set(Factory factory, std::uint64_t max_segment_size)
+        : factory_(std::move(factory)), max_segment_size_(max_segment_size) {}
+
+    // Opens every existing segment; creates segment 1 when there is none.
+    void open_existing() {
+        for (const auto n : factory_.existing()) segments_.push_back({n, factory_.open(n)});
+        if (segments_.empty()) segments_.push_back({1, factory_.create(1)});
+    }
+
+    [[nodiscard]] Factory& factory() noexcept { return factory_; }
+    [[nodiscard]] const std::vector<segment>& segments() const noexcept { return segments_; }
+    [[nodiscard]] segment& active() noexcept { return segments_.back(); }
+
+    // Appends one encoded record (a whole segment record) and returns where it went.
+    record_location append(bytes_view record) {
+        if (record.size() > std::numeric_limits<std::uint32_t>::max())
+            fail(errc::too_large, "segment record of {} bytes", record.size());
+        auto& seg = active();
+        if (seg.backend->size() > 0 && seg.backend->size() + record.size() > max_segment_size_) rotate();
+        auto& target = active();
+        const auto offset = target.backend->append(record);
+        return {target.number, static_cast<std::uint32_t>(record.size()), offset};
+    }
+
+    // Seals the active segment and starts the next one.
+    void rotate() {
+        const auto next = active().number + 1;
+        if constexpr (!Factory::rotates) {
+            fail(errc::rotation_unsupported,
+                 "segment {} is full and the segment factory cannot make segment {}: use a rotating factory "
+                 "(file_segment_factory) or raise max_segment_size",
+                 active().number, next);
+        } else {
+            active().backend->flush();  // a sealed segment is fully durable
+            auto backend = factory_.create(next);
+            std::unique_lock lock(mutex_);
+            segments_.push_back({next, std::move(backend)});
+        }
+    }
+
+    // Makes every appended byte durable (only the active segment can have unflushed bytes).
+    void flush() { active().backend->flush(); }
+
+    // Reads the whole record at `loc` into `out` (resized).
+    void read(const record_location& loc, byte_buffer& out) const {
+        const backend_type* b = find(loc.segment);
+        out.resize(loc.length);
+        b->read_at(loc.offset, out);
+    }
+
+    [[nodiscard]] const backend_type* find(std::uint32_t number) const {
+        std::shared_lock lock(mutex_);
+        for (const auto& s : segments_)
+            if (s.number == number) return s.backend.get();
+        fail(errc::corruption, "no segment {} for a record the index points to", number);
+    }
+
+private:
+    Factory factory_;
+    std::uint64_t max_segment_size_;
+    mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
+    std::vector<segment> segments_;
+};
+
+}  // namespace v1
+}  // namespace entidb

@@ -1,0 +1,349 @@
+// The durable engine: transactions, snapshots, the open path, recovery, checkpoints.
+#include <catch2/catch.hpp>
+
+#include <sys/mman.h>
+
+#include <fstream>
+#include <thread>
+
+#include <entidb/database.hpp>
+
+#include "test_support.hpp"
+
+using entidb::errc;
+using test_support::id_of;
+using test_support::payload;
+using test_support::temp_dir;
+
+namespace {
+
+entidb::byte_buffer bytes_of(std::initializer_list<std::uint8_t> b) { return entidb::byte_buffer(b); }
+
+template <typename Db>
+std::size_t count(const Db& db, std::string_view coll) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : db.begin_read().scan(coll)) ++n;
+    return n;
+}
+
+errc code_of(auto&& f) {
+    try {
+        f();
+    } catch (const entidb::error& e) {
+        return e.value();
+    }
+    return errc::ok;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("put, get, remove and scan", "[engine]", entidb::memory_storage, entidb::file_storage) {
+    temp_dir dir;
+    auto db = [&] {
+        if constexpr (std::is_same_v<TestType, entidb::memory_storage>)
+            return entidb::open_in_memory();
+        else
+            return entidb::open(dir / "db");
+    }();
+    const auto seq = db.transaction([&](auto& txn) {
+        for (int i = 0; i < 10; ++i) txn.put("users", id_of(i), payload(i));
+        txn.put("notes", id_of(1), payload(100));
+    });
+    CHECK(seq == 1);
+    CHECK(db.last_sequence() == 1);
+    auto r = db.begin_read();
+    CHECK(r.get("users", id_of(3)) == payload(3));
+    CHECK(r.get("notes", id_of(1)) == payload(100));
+    CHECK_FALSE(r.get("notes", id_of(2)));
+    CHECK_FALSE(r.get("nothing", id_of(2)));
+    CHECK(r.collections() == std::vector<std::string>{"notes", "users"});
+
+    {
+        auto w = db.begin_write();
+        CHECK(w.remove("users", id_of(3)));
+        CHECK_FALSE(w.remove("users", id_of(99)));
+        CHECK_FALSE(w.get("users", id_of(3)));  // sees its own delete
+        w.put("users", id_of(4), payload(44));
+        CHECK(w.get("users", id_of(4)) == payload(44));
+        CHECK(w.commit() == 2);
+    }
+    CHECK(r.get("users", id_of(3)) == payload(3));  // the old snapshot is unchanged
+    CHECK(r.get("users", id_of(4)) == payload(4));
+    auto r2 = db.begin_read();
+    CHECK_FALSE(r2.get("users", id_of(3)));
+    CHECK(r2.get("users", id_of(4)) == payload(44));
+
+    std::vector<entidb::entity_id> ids;
+    for (const auto& e : r2.scan("users")) ids.push_back(e.id);
+    CHECK(ids.size() == 9);
+    CHECK(std::is_sorted(ids.begin(), ids.end()));
+    CHECK(count(db, "users") == 9);
+    CHECK(db.stats().full_scans >= 2);
+}
+
+TEST_CASE("a write transaction that is not committed leaves nothing") {
+    auto db = entidb::open_in_memory();
+    {
+        auto w = db.begin_write();
+        w.put("c", id_of(1), payload(1));
+    }  // destroyed: aborted
+    CHECK_FALSE(db.begin_read().get("c", id_of(1)));
+    CHECK_THROWS_AS(db.transaction([](auto& txn) {
+        txn.put("c", id_of(2), payload(2));
+        throw std::runtime_error("boom");
+    }),
+                    std::runtime_error);
+    CHECK_FALSE(db.begin_read().get("c", id_of(2)));
+    CHECK(db.last_sequence() == 0);
+    auto w = db.begin_write();
+    w.abort();
+    CHECK(code_of([&] { w.put("c", id_of(1), payload(1)); }) == errc::closed);
+}
+
+TEST_CASE("one writer at a time, enforced at begin") {
+    auto db = entidb::open_in_memory();
+    auto w = db.begin_write();
+    CHECK_FALSE(db.try_begin_write().has_value());
+    std::atomic<bool> second_started{false};
+    std::thread t([&] {
+        auto w2 = db.begin_write();  // waits for w
+        second_started = true;
+        w2.put("c", id_of(2), payload(2));
+        w2.commit();
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(second_started.load());
+    w.put("c", id_of(1), payload(1));
+    w.commit();
+    t.join();
+    CHECK(second_started.load());
+    CHECK(db.last_sequence() == 2);
+    CHECK(db.try_begin_write().has_value());
+}
+
+TEST_CASE("puts are validated before anything reaches the WAL") {
+    temp_dir dir;
+    auto db = entidb::open(dir / "db");
+    const auto wal_before = std::filesystem::file_size(dir / "db" / "wal.log");
+    auto w = db.begin_write();
+    CHECK(code_of([&] { w.put("c", id_of(1), bytes_of({0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x02})); }) ==
+          errc::non_canonical);
+    CHECK(code_of([&] { w.put("c", id_of(1), bytes_of({0x19, 0x00, 0x01})); }) == errc::non_canonical);
+    CHECK(code_of([&] { w.put("c", id_of(1), bytes_of({0xff})); }) == errc::invalid_cbor);
+    CHECK(code_of([&] { w.put("c", id_of(1), bytes_of({0x01, 0x02})); }) == errc::invalid_cbor);
+    CHECK(code_of([&] { w.put("", id_of(1), payload(1)); }) == errc::invalid_argument);
+
+    SECTION("over max_entity_bytes") {
+        entidb::byte_buffer big = payload(1, 17u << 20);
+        CHECK(code_of([&] { w.put("c", id_of(1), big); }) == errc::too_large);
+    }
+    SECTION("over 4 GiB, without touching 4 GiB of memory") {
+        const std::size_t len = (std::size_t{1} << 32) + 1;
+        void* p = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        REQUIRE(p != MAP_FAILED);
+        const entidb::bytes_view huge(static_cast<const std::uint8_t*>(p), len);
+        CHECK(code_of([&] { w.put("c", id_of(1), huge); }) == errc::too_large);
+        ::munmap(p, len);
+    }
+    CHECK(w.commit() == 0);  // nothing valid was put: nothing committed
+    CHECK(std::filesystem::file_size(dir / "db" / "wal.log") == wal_before);
+}
+
+TEST_CASE("a config that allows more than the length fields can hold is refused") {
+    entidb::config cfg;
+    cfg.max_entity_bytes = entidb::config::payload_limit + 1;
+    CHECK(code_of([&] { (void)entidb::open_in_memory(cfg); }) == errc::invalid_argument);
+}
+
+TEST_CASE("the directory layout and reopen") {
+    temp_dir dir;
+    const auto path = dir / "db";
+    {
+        auto db = entidb::open(path);
+        db.transaction([&](auto& txn) { txn.put("users", id_of(1), payload(1)); });
+        db.transaction([&](auto& txn) { txn.put("users", id_of(2), payload(2)); });
+    }
+    CHECK(std::filesystem::is_regular_file(path / "MANIFEST"));
+    CHECK(std::filesystem::is_regular_file(path / "LOCK"));
+    CHECK(std::filesystem::is_regular_file(path / "wal.log"));
+    CHECK(std::filesystem::is_regular_file(path / "SEGMENTS" / "seg-000001.dat"));
+    CHECK_FALSE(std::filesystem::exists(path / "MANIFEST.tmp"));
+    auto db = entidb::open(path);
+    CHECK(db.last_sequence() == 2);
+    CHECK(db.begin_read().get("users", id_of(2)) == payload(2));
+    CHECK(db.recovery().transactions_replayed == 0);  // idempotent: nothing re-appended
+    const auto seg_size = std::filesystem::file_size(path / "SEGMENTS" / "seg-000001.dat");
+    db.close();
+    auto again = entidb::open(path);
+    CHECK(std::filesystem::file_size(path / "SEGMENTS" / "seg-000001.dat") == seg_size);
+    again.transaction([&](auto& txn) { txn.put("users", id_of(3), payload(3)); });
+    CHECK(again.last_sequence() == 3);
+}
+
+TEST_CASE("a second open of the same directory is refused with locked") {
+    temp_dir dir;
+    auto db = entidb::open(dir / "db");
+    CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::locked);
+    db.close();
+    CHECK_NOTHROW(entidb::open(dir / "db"));
+}
+
+TEST_CASE("bad directories are typed errors and stay unchanged") {
+    temp_dir dir;
+    SECTION("a path that is a file") {
+        std::ofstream(dir / "file") << "x";
+        CHECK(code_of([&] { (void)entidb::open(dir / "file"); }) == errc::invalid_argument);
+    }
+    SECTION("a directory that is not a database") {
+        std::filesystem::create_directories(dir / "other");
+        std::ofstream(dir / "other" / "notes.txt") << "x";
+        CHECK(code_of([&] { (void)entidb::open(dir / "other"); }) == errc::invalid_argument);
+        CHECK_FALSE(std::filesystem::exists(dir / "other" / "MANIFEST"));
+    }
+    SECTION("missing and not to be created") {
+        entidb::config cfg;
+        cfg.create_if_missing = false;
+        CHECK(code_of([&] { (void)entidb::open(dir / "none", cfg); }) == errc::not_found);
+        CHECK_FALSE(std::filesystem::exists(dir / "none"));
+    }
+    SECTION("MANIFEST damage") {
+        { auto db = entidb::open(dir / "db"); }
+        const auto manifest = dir / "db" / "MANIFEST";
+        std::string bytes;
+        {
+            std::ifstream in(manifest, std::ios::binary);
+            bytes.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        auto write = [&](std::string b) { std::ofstream(manifest, std::ios::binary | std::ios::trunc) << b; };
+        std::string other_major = bytes;
+        other_major[6] = 2;  // format major u16 at offset 6
+        write(other_major);
+        CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::unsupported_version);
+        write("garbage");
+        CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::corruption);
+        const auto files = test_support::snapshot_files(dir / "db");
+        CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::corruption);  // still refused
+        CHECK(test_support::snapshot_files(dir / "db") == files);
+    }
+}
+
+TEST_CASE("segments rotate at max_segment_size and every segment is read back") {
+    temp_dir dir;
+    entidb::config cfg;
+    cfg.max_segment_size = 4096;
+    {
+        auto db = entidb::open(dir / "db", cfg);
+        for (int t = 0; t < 20; ++t)
+            db.transaction([&](auto& txn) {
+                for (int i = 0; i < 10; ++i) txn.put("c", id_of(t * 10 + i), payload(t * 10 + i, 64));
+            });
+    }
+    std::size_t segments = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "db" / "SEGMENTS")) {
+        ++segments;
+        CHECK(std::filesystem::file_size(e.path()) <= 4096);
+    }
+    CHECK(segments > 5);
+    auto db = entidb::open(dir / "db", cfg);
+    CHECK(count(db, "c") == 200);
+    CHECK(db.begin_read().get("c", id_of(157)) == payload(157, 64));
+}
+
+namespace {
+struct single_segment_traits {
+    using wal_backend = entidb::memory_backend;
+    using segment_factory = entidb::single_backend_factory<entidb::memory_backend>;
+    static constexpr bool rotating = false;
+};
+}  // namespace
+
+TEST_CASE("a factory that cannot rotate gives a typed error, never memory") {
+    using traits = single_segment_traits;
+    entidb::config cfg;
+    cfg.max_segment_size = 512;
+    auto db = entidb::basic_database<traits>::open_with_backends(
+        std::make_unique<entidb::memory_backend>(),
+        entidb::single_backend_factory<entidb::memory_backend>(std::make_unique<entidb::memory_backend>()), cfg);
+    db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1, 300)); });
+    // The WAL holds the commit; applying it needs a second segment, which the factory refuses.
+    CHECK(db.transaction([&](auto& txn) { txn.put("c", id_of(2), payload(2, 300)); }) == 2);
+    CHECK(code_of([&] { (void)db.begin_write(); }) == errc::needs_reopen);
+}
+
+TEST_CASE("checkpoint truncates the WAL and the state survives") {
+    temp_dir dir;
+    {
+        auto db = entidb::open(dir / "db");
+        db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1)); });
+        CHECK(std::filesystem::file_size(dir / "db" / "wal.log") > 0);
+        db.checkpoint();
+        CHECK(std::filesystem::file_size(dir / "db" / "wal.log") == 0);
+        CHECK(db.stats().checkpoints == 1);
+        db.transaction([&](auto& txn) { txn.put("c", id_of(2), payload(2)); });
+    }
+    auto db = entidb::open(dir / "db");
+    CHECK(db.last_sequence() == 2);
+    CHECK(db.begin_read().get("c", id_of(1)) == payload(1));
+    CHECK(db.begin_read().get("c", id_of(2)) == payload(2));
+}
+
+TEST_CASE("the WAL stays bounded by max_wal_size") {
+    temp_dir dir;
+    entidb::config cfg;
+    cfg.max_wal_size = 16 * 1024;
+    auto db = entidb::open(dir / "db", cfg);
+    for (int t = 0; t < 200; ++t) {
+        db.transaction([&](auto& txn) { txn.put("c", id_of(t), payload(t, 200)); });
+        CHECK(std::filesystem::file_size(dir / "db" / "wal.log") <= cfg.max_wal_size);
+    }
+    CHECK(db.stats().checkpoints > 0);
+    db.close();
+    auto again = entidb::open(dir / "db", cfg);
+    CHECK(count(again, "c") == 200);
+}
+
+TEST_CASE("the same operations give byte-identical files") {
+    temp_dir a, b;
+    for (const auto* d : {&a, &b}) {
+        entidb::config cfg;
+        cfg.max_segment_size = 2048;
+        auto db = entidb::open(*d / "db", cfg);
+        for (int t = 0; t < 10; ++t)
+            db.transaction([&](auto& txn) {
+                for (int i = 9; i >= 0; --i) txn.put(t % 2 ? "odd" : "even", id_of(i * 7 + t), payload(t + i, 50));
+                if (t > 3) txn.remove("even", id_of(7 * 2 + 2));
+            });
+        db.checkpoint();
+        db.transaction([&](auto& txn) { txn.put("odd", id_of(1000), payload(1)); });
+    }
+    CHECK(test_support::snapshot_files(a / "db") == test_support::snapshot_files(b / "db"));
+}
+
+TEST_CASE("snapshots stay consistent while a writer commits") {
+    auto db = entidb::open_in_memory();
+    // Invariant of every commit: entities 0..9 all hold the same n.
+    db.transaction([&](auto& txn) {
+        for (int i = 0; i < 10; ++i) txn.put("c", id_of(i), payload(0));
+    });
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0}, reads{0};
+    auto reader = [&] {
+        while (!stop) {
+            auto r = db.begin_read();
+            std::set<entidb::byte_buffer> seen;
+            for (const auto& e : r.scan("c")) seen.insert(e.bytes);
+            if (seen.size() != 1) ++bad;
+            ++reads;
+        }
+    };
+    std::thread r1(reader), r2(reader);
+    for (int n = 1; n <= 200; ++n)
+        db.transaction([&](auto& txn) {
+            for (int i = 0; i < 10; ++i) txn.put("c", id_of(i), payload(n));
+        });
+    stop = true;
+    r1.join();
+    r2.join();
+    CHECK(bad == 0);
+    CHECK(reads > 0);
+}
