@@ -9,4 +9,3 @@ if [[ -f "$dir/build.ninja" ]]; then
 else
   meson setup "$dir" "$@" >/dev/null
 fi
-ninja -C "$dir" >/dev/null

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite: g++ and clang++ with warnings as errors, then g++ under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Ends with one summary line.
-set -euo pipefail
+# The whole test suite: g++ and clang++ with warnings as errors, g++ under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded tests under
+# ThreadSanitizer. Every configuration runs even if an earlier one failed; the last line
+# sums them up and the exit code is non-zero if anything failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh || exit 1
 
-run_suite() {  # NAME [meson test options...]
-  local name=$1; shift
+status=0
+run() {  # NAME TARGETS|all TEST-NAMES|all [meson setup options...]
+  local name=$1 targets=$2 tests=$3; shift 3
   echo "== $name =="
-  meson test -C "build/$name" --print-errorlogs --num-processes "$(nproc)" "$@" | tail -n 12
+  bash scripts/configure.sh "$name" "$@" || { status=1; return; }
+  if [[ "$targets" == all ]]; then ninja -C "build/$name" >/dev/null; else ninja -C "build/$name" $targets >/dev/null; fi \
+    || { echo "build of $name failed"; ninja -C "build/$name" $([[ "$targets" == all ]] || echo "$targets") | tail -n 40; status=1; return; }
+  local which=()
+  [[ "$tests" == all ]] || which=($tests)
+  meson test -C "build/$name" --no-rebuild --print-errorlogs --num-processes "$(nproc)" "${which[@]}" || status=1
 }
 
-CXX=g++ bash scripts/configure.sh gcc
-run_suite gcc
-CXX=clang++ bash scripts/configure.sh clang
-run_suite clang
-CXX=g++ bash scripts/configure.sh asan -Db_sanitize=address,undefined -Db_lundef=false \
-  -Dcpp_args=-fno-sanitize-recover=all -Dfuzz_iterations=1000000
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite asan
+CXX=g++ run gcc all all
+CXX=clang++ run clang all all
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  CXX=g++ run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all
+# ThreadSanitizer over the programs that run threads against one database.
+TSAN_OPTIONS=halt_on_error=1 CXX=g++ run tsan tests/unit_engine engine -Db_sanitize=thread
 
-python3 scripts/test_summary.py build/gcc build/clang build/asan
+python3 scripts/test_summary.py build/gcc build/clang build/asan build/tsan || status=1
+exit $status

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
@@ -186,6 +188,38 @@ TEST_CASE("a second open of the same directory is refused with locked") {
     CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::locked);
     db.close();
     CHECK_NOTHROW(entidb::open(dir / "db"));
+}
+
+TEST_CASE("a database open in another process is refused with locked") {
+    temp_dir dir;
+    { auto db = entidb::open(dir / "db"); }
+    int to_child[2], to_parent[2];
+    REQUIRE(::pipe(to_child) == 0);
+    REQUIRE(::pipe(to_parent) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the child holds the database until the parent says so
+        int rc = 0;
+        try {
+            auto db = entidb::open(dir / "db");
+            char c = 'o';
+            rc = ::write(to_parent[1], &c, 1) == 1 ? 0 : 1;
+            rc |= ::read(to_child[0], &c, 1) == 1 ? 0 : 2;
+        } catch (...) {
+            rc = 3;
+        }
+        ::_exit(rc);
+    }
+    char c;
+    REQUIRE(::read(to_parent[0], &c, 1) == 1);
+    CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::locked);
+    REQUIRE(::write(to_child[1], "x", 1) == 1);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK_NOTHROW(entidb::open(dir / "db"));  // the lock died with the holder
+    for (int fd : {to_child[0], to_child[1], to_parent[0], to_parent[1]}) ::close(fd);
 }
 
 TEST_CASE("bad directories are typed errors and stay unchanged") {

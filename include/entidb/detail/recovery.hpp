@@ -83,6 +83,7 @@ private:
             load_segment(segs[i].number, *segs[i].backend, i + 1 == segs.size(), sealed_max);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
+        if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
         if (checkpoint_ && segment_max_ < *checkpoint_)
             fail_at(errc::corruption, {.path = e_.segment_path(segs.back().number)},
                     "the segments end at sequence {} but the MANIFEST records a checkpoint at {}", segment_max_,
@@ -105,6 +106,7 @@ private:
                     no_readers);
                 segment_max_ = std::max(segment_max_, r.sequence);
                 last_seq = r.sequence;
+                if (active && checkpoint_ && r.sequence <= *checkpoint_) active_has_checkpointed_ = true;
                 ++e_.report().segment_records;
                 continue;
             }
@@ -235,6 +237,7 @@ private:
     std::uint64_t wal_max_seq_ = 0;
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
+    bool active_has_checkpointed_ = false;
     bool applying_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;

@@ -54,11 +54,19 @@ public:
         if (record.size() > std::numeric_limits<std::uint32_t>::max())
             fail(errc::too_large, "segment record of {} bytes", record.size());
         auto& seg = active();
-        if (seg.backend->size() > 0 && seg.backend->size() + record.size() > max_segment_size_) rotate();
+        if (seg.backend->size() > 0 && (seal_first_ || seg.backend->size() + record.size() > max_segment_size_))
+            rotate();
+        seal_first_ = false;
         auto& target = active();
         const auto offset = target.backend->append(record);
         return {target.number, static_cast<std::uint32_t>(record.size()), offset};
     }
+
+    // The next append starts a new segment (if the factory can rotate): recovery asks for
+    // this when the active segment holds checkpointed records (as files written by other
+    // implementations may), so that again only WAL-covered records are ever appended
+    // after them.
+    void seal_before_next_append() noexcept { seal_first_ = Factory::rotates; }
 
     // Seals the active segment and starts the next one.
     void rotate() {
@@ -98,6 +106,7 @@ private:
     std::uint64_t max_segment_size_;
     mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
     std::vector<segment> segments_;
+    bool seal_first_ = false;
 };
 
 }  // namespace v1

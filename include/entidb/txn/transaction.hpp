@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "../cbor/encoder.hpp"
 #include "../cbor/reader.hpp"
 #include "../detail/engine.hpp"
 #include "../entity_id.hpp"
@@ -190,6 +191,13 @@ public:
             fail(errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", cbor.size(), limit);
         cbor::validate(cbor);
         w_.ops[{collection_id_for_write(collection), id}] = {false, byte_buffer(cbor.begin(), cbor.end())};
+    }
+
+    // Stores a CBOR value (encoded canonically by the streaming encoder).
+    void put(std::string_view collection, const entity_id& id, const cbor::value& v) {
+        byte_buffer bytes;
+        cbor::encoder(bytes).write(v);
+        put(collection, id, bytes);
     }
 
     // Deletes the entity; returns false (and writes nothing) if it does not exist.
