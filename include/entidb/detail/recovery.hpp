@@ -98,6 +98,9 @@ private:
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
                 const auto& r = d.record;
+                if (r.encrypted())  // never hand out ciphertext as if it were the entity
+                    fail_at(errc::unsupported_version, {.path = e_.segment_path(number), .offset = step->offset},
+                            "encrypted segment records (flag 0x02) are not supported by this build");
                 e_.mutable_index().apply(
                     r.collection_id, r.id,
                     {.sequence = r.sequence,
