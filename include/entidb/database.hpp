@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "change_feed.hpp"
 #include "config.hpp"
 #include "detail/engine.hpp"
 #include "detail/recovery.hpp"
@@ -89,6 +90,7 @@ public:
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
         detail::recovery<Traits>(*e).run();
+        e->build_indexes();
         return basic_database(std::move(e));
     }
 
@@ -130,6 +132,29 @@ public:
         auto e = live();
         std::lock_guard lock(e->writer_mutex());
         e->checkpoint();
+    }
+
+    // Declares a secondary index on a field path ("address.city"); builds it from the
+    // collection's entities and records it in the MANIFEST. Idempotent for the same
+    // declaration; errc::invalid_argument for a conflicting one on the same path;
+    // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
+    void declare_index(std::string_view collection, std::string_view path, format::index_kind kind,
+                       bool unique = false) {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        (void)e->declare_index(collection, parse_field_path(path), kind, unique);
+    }
+
+    // Calls `cb` for every operation of every commit from now on, in commit order, on the
+    // committing thread (change_feed.hpp). Returns a token for unsubscribe().
+    std::uint64_t subscribe(change_callback cb) { return live()->feed().subscribe(std::move(cb)); }
+    bool unsubscribe(std::uint64_t token) { return live()->feed().unsubscribe(token); }
+
+    // Committed operations with a sequence above `after`, in commit order, read from the
+    // segment files (so it works across restarts), at most `limit`.
+    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after,
+                                                    std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
+        return live()->changes_since(after, limit);
     }
 
     [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
@@ -185,6 +210,7 @@ template <typename Traits = file_storage>
                                           typename Traits::environment env = {}) {
     auto e = detail::open_directory<Traits>(path, cfg, env);
     detail::recovery<Traits>(*e).run();
+    e->build_indexes();
     return basic_database<Traits>(std::move(e));
 }
 

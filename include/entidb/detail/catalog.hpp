@@ -1,17 +1,21 @@
-// entidb/detail/catalog.hpp — collection names ↔ ids, as the MANIFEST records them.
+// entidb/detail/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
 //
 // Readers take an immutable snapshot (a shared_ptr to a const catalog) so a lookup never
-// races a writer that adds a collection; the writer publishes a new catalog after the
-// MANIFEST naming the collection is durable.
+// races a writer that adds a collection or an index; the writer publishes a new catalog
+// after the MANIFEST naming the addition is durable. Index objects are shared between
+// catalog versions: they carry their own snapshot visibility (postings by sequence).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../format/manifest.hpp"
+#include "../index/secondary_index.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -20,7 +24,8 @@ namespace detail {
 class catalog {
 public:
     catalog() = default;
-    explicit catalog(const format::manifest& m) {
+    catalog(const format::manifest& m, std::vector<std::shared_ptr<secondary_index>> indexes)
+        : indexes_(std::move(indexes)) {
         for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
     }
 
@@ -32,9 +37,28 @@ public:
     [[nodiscard]] const std::map<std::string, std::uint32_t, std::less<>>& names() const noexcept {
         return by_name_;
     }
+    [[nodiscard]] std::string name_of(std::uint32_t id) const {
+        for (const auto& [name, cid] : by_name_)
+            if (cid == id) return name;
+        return {};
+    }
+
+    [[nodiscard]] const std::vector<std::shared_ptr<secondary_index>>& indexes() const noexcept { return indexes_; }
+
+    // The index of `collection` on `path` (any kind when `kind` is empty), or null.
+    [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
+                                                            const std::vector<std::string>& path,
+                                                            std::optional<format::index_kind> kind = {}) const {
+        for (const auto& ix : indexes_) {
+            const auto& d = ix->definition();
+            if (d.collection_id == collection && d.path == path && (!kind || d.kind == *kind)) return ix;
+        }
+        return nullptr;
+    }
 
 private:
     std::map<std::string, std::uint32_t, std::less<>> by_name_;
+    std::vector<std::shared_ptr<secondary_index>> indexes_;
 };
 
 }  // namespace detail

@@ -13,7 +13,9 @@
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <limits>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -33,7 +35,9 @@
 #include "../index/primary_index.hpp"
 #include "../segment/segment_set.hpp"
 #include "../storage/filesystem.hpp"
+#include "../change_feed.hpp"
 #include "catalog.hpp"
+#include "record_scanner.hpp"
 #include "snapshot_registry.hpp"
 
 namespace entidb {
@@ -42,6 +46,7 @@ inline namespace v1 {
 // Counters a database exposes (statistics()).
 struct statistics {
     std::uint64_t last_sequence = 0;
+    std::uint64_t index_lookups = 0;
     std::uint64_t commits = 0;
     std::uint64_t checkpoints = 0;
     std::uint64_t full_scans = 0;
@@ -62,6 +67,15 @@ struct recovery_report {
 namespace detail {
 
 using entity_key = std::pair<std::uint32_t, entity_id>;
+
+// A snapshot sequence above every commit: "the newest state" (writer and open only).
+inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
+
+[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+    return out;
+}
 
 struct pending_op {
     bool tombstone = false;
@@ -88,7 +102,7 @@ public:
           wal_(std::move(wal)),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
-          catalog_(std::make_shared<const catalog>(manifest_)) {}
+          catalog_(std::make_shared<const catalog>(manifest_, std::vector<std::shared_ptr<secondary_index>>{})) {}
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -130,9 +144,11 @@ public:
     }
 
     void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
+    void count_index_lookup() noexcept { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
 
     [[nodiscard]] statistics stats() const {
         return {.last_sequence = last_sequence(),
+                .index_lookups = index_lookups_.load(std::memory_order_relaxed),
                 .commits = commits_.load(std::memory_order_relaxed),
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
@@ -162,6 +178,7 @@ public:
         if (w.ops.empty()) return last_sequence();
         const std::uint64_t seq = last_sequence() + 1;
         const std::uint64_t txid = next_txid_;
+        check_unique(w);                                   // unique_violation: nothing written
         byte_buffer batch = encode_batch(w, txid, seq);  // throws too_large before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
@@ -195,6 +212,101 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Declares a secondary index on `collection` (created if needed) and builds it by
+    // streaming the collection's entities. An identical declaration returns the existing
+    // index; the same path with another kind or uniqueness is errc::invalid_argument.
+    // A unique index over data that already repeats a key is errc::unique_violation.
+    // Holding the writer lock.
+    std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
+                                                   format::index_kind kind, bool unique) {
+        ensure_writable();
+        if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
+            fail(errc::invalid_argument, "an index needs a field path of non-empty names");
+        auto cat = catalog_snapshot();
+        auto coll = cat->find(collection);
+        if (coll)
+            if (auto existing = cat->index_on(*coll, path)) {
+                const auto& d = existing->definition();
+                if (d.kind != kind || d.unique != unique)
+                    fail(errc::invalid_argument, "collection '{}' already has a different index on '{}'", collection,
+                         join_path(path));
+                return existing;
+            }
+        if (!coll) {
+            add_collections({{std::string(collection), manifest_.next_collection_id}});
+            coll = catalog_snapshot()->find(collection);
+        }
+        format::manifest_index def{.id = manifest_.next_index_id,
+                                   .collection_id = *coll,
+                                   .path = std::move(path),
+                                   .kind = kind,
+                                   .unique = unique,
+                                   .created_at_seq = last_sequence()};
+        auto ix = std::make_shared<secondary_index>(def);
+        fill_index(*ix);  // unique violations surface here, before anything is recorded
+        format::manifest next = manifest_;
+        next.indexes.push_back(def);
+        next.next_index_id = def.id + 1;
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);
+            throw;
+        }
+        indexes_.push_back(ix);
+        publish_catalog();
+        return ix;
+    }
+
+    // Builds every index the MANIFEST declares (open, after recovery).
+    void build_indexes() {
+        for (const auto& def : manifest_.indexes) {
+            auto ix = std::make_shared<secondary_index>(def);
+            fill_index(*ix);
+            indexes_.push_back(std::move(ix));
+        }
+        publish_catalog();
+    }
+
+    // The change feed (committed operations, in commit order).
+    [[nodiscard]] change_feed_hub& feed() noexcept { return feed_; }
+
+    // Persisted history: every applied operation with a sequence above `after` (up to the
+    // last published commit), in commit order, at most `limit` of them. Streams the
+    // segments, skipping those whose newest sequence is not above `after`.
+    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after, std::size_t limit) const {
+        const std::uint64_t upto = last_sequence();
+        const auto cat = catalog_snapshot();
+        std::vector<change> out;
+        std::uint64_t last_seq = after;
+        std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
+        for (const auto& seg : segments_.table()) {
+            if (seg.max_sequence <= after) continue;
+            segment_scanner<typename factory_type::backend_type> scan(*seg.backend, cfg_.read_chunk_bytes,
+                                                                      std::numeric_limits<std::uint32_t>::max());
+            while (auto step = scan.next()) {
+                const auto& d = step->decoded;
+                if (d.status != format::decode_status::ok)
+                    fail_at(errc::corruption, {.path = segment_path(seg.number), .offset = step->offset},
+                            "bad segment record while reading the change feed ({})", d.problem);
+                const auto& r = d.record;
+                if (r.sequence <= after || r.sequence > upto || r.sequence < last_seq) continue;
+                const entity_key key{r.collection_id, r.id};
+                if (r.sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
+                    continue;
+                if (r.sequence != last_seq) at_last_seq.clear();
+                last_seq = r.sequence;
+                at_last_seq.push_back(key);
+                out.push_back({r.sequence, cat->name_of(r.collection_id), r.id,
+                               r.tombstone() ? change_kind::remove : change_kind::put,
+                               byte_buffer(r.payload.begin(), r.payload.end())});
+                if (out.size() >= limit) return out;
+            }
+        }
+        return out;
     }
 
     // Refuses further writes; `why` is repeated by every later write attempt.
@@ -231,7 +343,7 @@ public:
                                               .sequence = seq,
                                               .payload = payload},
                        rec);
-        const auto loc = segments_.append(rec);
+        const auto loc = segments_.append(rec, seq);
         index_.apply(collection, id, {.sequence = seq, .location = loc, .tombstone = tombstone}, oldest_snapshot);
     }
 
@@ -257,6 +369,28 @@ private:
         return out;
     }
 
+    // Streams the collection's live entities (one payload in memory at a time) into `ix`.
+    void fill_index(secondary_index& ix) const {
+        const auto coll = ix.definition().collection_id;
+        std::optional<entity_id> last;
+        std::map<index_key, entity_id> seen;  // unique indexes only
+        while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+            last = next->first;
+            const auto key = ix.key_of(read_payload(coll, next->first, next->second));
+            if (!key) continue;
+            if (ix.unique() && !ix.live_holders(*key).empty())
+                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
+                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), next->first.to_hex());
+            ix.add(*key, next->first, next->second.sequence);
+        }
+    }
+
+    void publish_catalog() {
+        auto c = std::make_shared<const catalog>(manifest_, indexes_);
+        std::lock_guard lock(catalog_mutex_);
+        catalog_ = std::move(c);
+    }
+
     // Records new collections durably in the MANIFEST before the WAL refers to them.
     void add_collections(const std::vector<std::pair<std::string, std::uint32_t>>& added) {
         format::manifest next = manifest_;
@@ -271,9 +405,7 @@ private:
             std::swap(manifest_, next);  // not named anywhere durable: forget them
             throw;
         }
-        auto c = std::make_shared<const catalog>(manifest_);
-        std::lock_guard lock(catalog_mutex_);
-        catalog_ = std::move(c);
+        publish_catalog();
     }
 
     void save_manifest() {
@@ -310,10 +442,58 @@ private:
     void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
         try {
             const std::uint64_t oldest = snapshots_.oldest(last_sequence());
-            for (const auto& [key, op] : w.ops) apply_record(key.first, key.second, op.tombstone, op.payload, seq, oldest);
+            const auto cat = catalog_snapshot();
+            for (const auto& [key, op] : w.ops) apply_with_indexes(*cat, key, op, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
         } catch (const std::exception& e) {
             poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
+            return;
+        }
+        feed_.publish(w.ops, seq, *catalog_snapshot());
+    }
+
+    // One operation: segment record, primary index, and every secondary index of its
+    // collection (the old key comes from the version the operation replaces).
+    void apply_with_indexes(const catalog& cat, const entity_key& key, const pending_op& op, std::uint64_t seq,
+                            std::uint64_t oldest) {
+        std::vector<secondary_index*> ixs;
+        for (const auto& ix : cat.indexes())
+            if (ix->definition().collection_id == key.first) ixs.push_back(ix.get());
+        std::vector<std::optional<index_key>> old_keys;
+        if (!ixs.empty()) {
+            const auto old = get(key.first, key.second, latest_snapshot);
+            for (auto* ix : ixs) old_keys.push_back(old ? ix->key_of(*old) : std::nullopt);
+        }
+        apply_record(key.first, key.second, op.tombstone, op.payload, seq, oldest);
+        for (std::size_t i = 0; i < ixs.size(); ++i) {
+            const auto new_key = op.tombstone ? std::nullopt : ixs[i]->key_of(op.payload);
+            if (old_keys[i] == new_key) continue;
+            if (old_keys[i]) ixs[i]->remove(*old_keys[i], key.second, seq, oldest);
+            if (new_key) ixs[i]->add(*new_key, key.second, seq);
+        }
+    }
+
+    // Unique indexes: no two live entities may share a key after this commit.
+    void check_unique(const pending_write& w) const {
+        const auto cat = catalog_snapshot();
+        for (const auto& ix : cat->indexes()) {
+            if (!ix->unique()) continue;
+            const auto coll = ix->definition().collection_id;
+            std::map<index_key, entity_id> claimed;
+            for (const auto& [key, op] : w.ops) {
+                if (key.first != coll || op.tombstone) continue;
+                const auto k = ix->key_of(op.payload);
+                if (!k) continue;
+                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
+                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
+                         join_path(ix->definition().path), cat->name_of(coll), it->second.to_hex(), key.second.to_hex());
+            }
+            for (const auto& [k, id] : claimed)
+                for (const auto& holder : ix->live_holders(k))
+                    if (holder != id && !w.ops.contains({coll, holder}))
+                        fail(errc::unique_violation,
+                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
+                             join_path(ix->definition().path), cat->name_of(coll), holder.to_hex());
         }
     }
 
@@ -347,6 +527,8 @@ private:
     primary_index index_;
     snapshot_registry snapshots_;
     format::manifest manifest_;  // the writer's copy
+    std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
+    change_feed_hub feed_;
 
     mutable std::mutex catalog_mutex_;  // guards catalog_ and poison_reason_
     std::shared_ptr<const catalog> catalog_;
@@ -356,7 +538,7 @@ private:
     std::mutex writer_mutex_;
     std::atomic<std::uint64_t> last_seq_{0};
     std::uint64_t next_txid_ = 1;
-    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0};
+    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     recovery_report report_;
 };
 

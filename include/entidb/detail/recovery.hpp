@@ -80,7 +80,7 @@ private:
         auto& segs = e_.segments().segments();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i].number, *segs[i].backend, i + 1 == segs.size(), sealed_max);
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -90,9 +90,12 @@ private:
                     *checkpoint_);
     }
 
-    template <typename Backend>
-    void load_segment(std::uint32_t number, Backend& backend, bool active, std::uint64_t sealed_max) {
-        segment_scanner<Backend> scanner(backend, e_.cfg().read_chunk_bytes, max_segment_record);
+    template <typename Segment>
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+        const auto number = seg.number;
+        auto& backend = *seg.backend;
+        segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
+                                                                       max_segment_record);
         std::optional<std::uint64_t> last_seq;
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
@@ -108,6 +111,7 @@ private:
                      .tombstone = r.tombstone()},
                     no_readers);
                 segment_max_ = std::max(segment_max_, r.sequence);
+                e_.segments().note_sequence(number, r.sequence);
                 last_seq = r.sequence;
                 if (active && checkpoint_ && r.sequence <= *checkpoint_) active_has_checkpointed_ = true;
                 ++e_.report().segment_records;

@@ -11,6 +11,7 @@
 // are never destroyed while the set lives.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -34,6 +35,14 @@ public:
     struct segment {
         std::uint32_t number;
         std::unique_ptr<backend_type> backend;
+        std::uint64_t max_sequence = 0;  // newest commit sequence the segment holds
+    };
+
+    // What a concurrent reader may walk: segment numbers, backends and newest sequences.
+    struct table_entry {
+        std::uint32_t number;
+        const backend_type* backend;
+        std::uint64_t max_sequence;
     };
 
     segment_set(Factory factory, std::uint64_t max_segment_size)
@@ -41,16 +50,17 @@ public:
 
     // Opens every existing segment; creates segment 1 when there is none.
     void open_existing() {
-        for (const auto n : factory_.existing()) segments_.push_back({n, factory_.open(n)});
-        if (segments_.empty()) segments_.push_back({1, factory_.create(1)});
+        for (const auto n : factory_.existing()) segments_.push_back({n, factory_.open(n), 0});
+        if (segments_.empty()) segments_.push_back({1, factory_.create(1), 0});
     }
 
     [[nodiscard]] Factory& factory() noexcept { return factory_; }
     [[nodiscard]] const std::vector<segment>& segments() const noexcept { return segments_; }
     [[nodiscard]] segment& active() noexcept { return segments_.back(); }
 
-    // Appends one encoded record (a whole segment record) and returns where it went.
-    record_location append(bytes_view record) {
+    // Appends one encoded record (a whole segment record) of commit `sequence` and returns
+    // where it went.
+    record_location append(bytes_view record, std::uint64_t sequence) {
         if (record.size() > std::numeric_limits<std::uint32_t>::max())
             fail(errc::too_large, "segment record of {} bytes", record.size());
         auto& seg = active();
@@ -59,6 +69,7 @@ public:
         seal_first_ = false;
         auto& target = active();
         const auto offset = target.backend->append(record);
+        note_sequence(target.number, sequence);
         return {target.number, static_cast<std::uint32_t>(record.size()), offset};
     }
 
@@ -80,7 +91,7 @@ public:
             active().backend->flush();  // a sealed segment is fully durable
             auto backend = factory_.create(next);
             std::unique_lock lock(mutex_);
-            segments_.push_back({next, std::move(backend)});
+            segments_.push_back({next, std::move(backend), 0});
         }
     }
 
@@ -92,6 +103,23 @@ public:
         const backend_type* b = find(loc.segment);
         out.resize(loc.length);
         b->read_at(loc.offset, out);
+    }
+
+    // Segment `number` holds a record of commit `sequence` (recovery, append).
+    void note_sequence(std::uint32_t number, std::uint64_t sequence) {
+        std::unique_lock lock(mutex_);
+        for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)  // usually the active one
+            if (it->number == number) {
+                it->max_sequence = std::max(it->max_sequence, sequence);
+                return;
+            }
+    }
+
+    [[nodiscard]] std::vector<table_entry> table() const {
+        std::shared_lock lock(mutex_);
+        std::vector<table_entry> out;
+        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence});
+        return out;
     }
 
     [[nodiscard]] const backend_type* find(std::uint32_t number) const {

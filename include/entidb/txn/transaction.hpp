@@ -2,191 +2,215 @@
 //
 // `read_transaction`: a snapshot as of its start (the last published commit sequence). It
 // has no way to write: the type has no mutating member. Any number may be open, on any
-// threads, while a writer commits; they never see a partial commit.
+// threads, while a writer commits; they never see a partial commit. Copies share the
+// snapshot; ranges it returns keep the snapshot alive.
+//
+// Access paths (SPEC.md §6; no query language — filter the results in C++):
+//   get(collection, id)                     primary key
+//   find(collection, path, value)           equality on a declared index (hash or ordered)
+//   range(collection, path, lo, hi, order)  bounds on an ordered index (either bound open)
+//   prefix(collection, path, text)          text prefix on an ordered index
+//   scan(collection)                        the explicit full scan: counted, and refused
+//                                           with errc::scan_forbidden when configured so
+// An access path naming an index that is not declared is errc::no_such_index. Indexes
+// never change results, only speed.
 //
 // `write_transaction`: the single writer. It holds the database's writer lock from begin
-// to commit/abort (SPEC.md §5: one writer, enforced at begin). It sees the snapshot it
-// began on plus its own writes. Writes are validated when made — size first (errc::
-// too_large, before the bytes are even read), then canonical CBOR (errc::invalid_cbor /
-// errc::non_canonical) — so nothing invalid ever reaches the WAL. Destroying an
-// uncommitted write transaction aborts it; nothing of it reaches disk.
+// to commit/abort (SPEC.md §5: one writer, enforced at begin). `get` sees its own writes.
+// Writes are validated when made — size first (errc::too_large, before the bytes are even
+// read), then canonical CBOR (errc::invalid_cbor / errc::non_canonical) — so nothing
+// invalid reaches the WAL. Destroying an uncommitted write transaction aborts it.
 //
-// Both keep the database's engine alive; use them from one thread at a time each.
+// Use each transaction object from one thread at a time.
 #pragma once
 
 #include <cstdint>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "../cbor/encoder.hpp"
 #include "../cbor/reader.hpp"
+#include "../cbor/value.hpp"
 #include "../detail/engine.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
+#include "../index/index_key.hpp"
+#include "snapshot.hpp"
 
 namespace entidb {
 inline namespace v1 {
 
-// One entity as a scan yields it.
-struct stored_entity {
-    entity_id id;
-    byte_buffer bytes;  // canonical CBOR
+enum class order { ascending, descending };
+
+// A bound of a range query: a value (as canonical CBOR or a cbor::value) and whether the
+// bound itself is included.
+struct bound {
+    cbor::value value;
+    bool inclusive = true;
 };
 
-// A lazy, id-ordered range over one collection at one snapshot. Each step looks the next
-// key up under a short shared lock and reads its payload from the segment.
-template <typename Traits>
-class entity_range {
-public:
-    class iterator {
-    public:
-        using value_type = stored_entity;
-        using difference_type = std::ptrdiff_t;
-        using reference = const stored_entity&;
-
-        iterator() = default;
-        const stored_entity& operator*() const noexcept { return current_; }
-        const stored_entity* operator->() const noexcept { return &current_; }
-        iterator& operator++() {
-            step(&current_.id);
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.done_; }
-
-    private:
-        friend class entity_range;
-        iterator(const entity_range* range) : range_(range) { step(nullptr); }
-
-        void step(const entity_id* after) {
-            const auto next = range_->engine_->index().next_live(range_->collection_, after, range_->snapshot_);
-            if (!next) {
-                done_ = true;
-                return;
-            }
-            current_.bytes = range_->engine_->read_payload(range_->collection_, next->first, next->second);
-            current_.id = next->first;
-            done_ = false;
-        }
-
-        const entity_range* range_ = nullptr;
-        stored_entity current_{};
-        bool done_ = true;
-    };
-
-    entity_range(std::shared_ptr<detail::engine<Traits>> e, std::optional<std::uint32_t> collection,
-                 std::uint64_t snapshot)
-        : engine_(std::move(e)), collection_(collection.value_or(0)), snapshot_(snapshot) {}
-
-    [[nodiscard]] iterator begin() const { return collection_ == 0 ? iterator{} : iterator(this); }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    std::shared_ptr<detail::engine<Traits>> engine_;
-    std::uint32_t collection_;  // 0: the collection does not exist (ids start at 1)
-    std::uint64_t snapshot_;
-};
+// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
+[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto dot = dotted.find('.', start);
+        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
+        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
+        out.emplace_back(part);
+        if (dot == std::string_view::npos) return out;
+        start = dot + 1;
+    }
+}
 
 namespace detail {
+[[nodiscard]] inline index_key key_of_value(const cbor::value& v) {
+    byte_buffer bytes;
+    cbor::encoder(bytes).write(v);
+    return make_index_key(bytes);
+}
+}  // namespace detail
 
-// What read and write transactions share: a snapshot registered with the engine.
 template <typename Traits>
-class snapshot_holder {
+class basic_read_transaction {
 public:
-    explicit snapshot_holder(std::shared_ptr<engine<Traits>> e)
-        : engine_(std::move(e)),
-          handle_(engine_->snapshots().add(engine_->published_sequence())),
-          sequence_(*handle_),
-          catalog_(engine_->catalog_snapshot()) {}
-    snapshot_holder(const snapshot_holder&) = delete;
-    snapshot_holder& operator=(const snapshot_holder&) = delete;
-    ~snapshot_holder() { engine_->snapshots().remove(handle_); }
+    using snapshot_type = detail::snapshot<Traits>;
 
-    [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
+    explicit basic_read_transaction(std::shared_ptr<detail::engine<Traits>> e)
+        : snap_(std::make_shared<const snapshot_type>(std::move(e))) {}
 
+    // The commit sequence this snapshot shows.
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
+
+    // The entity's canonical CBOR bytes as of the snapshot, or nullopt.
     [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
-        const auto c = catalog_->find(collection);
+        const auto c = snap_->cat().find(collection);
         if (!c) return std::nullopt;
-        return engine_->get(*c, id, sequence_);
+        return snap_->get(*c, id);
     }
 
+    // Several entities at once, in the order asked (nullopt where absent).
+    [[nodiscard]] std::vector<std::optional<byte_buffer>> get_many(std::string_view collection,
+                                                                   std::span<const entity_id> ids) const {
+        std::vector<std::optional<byte_buffer>> out;
+        out.reserve(ids.size());
+        for (const auto& id : ids) out.push_back(get(collection, id));
+        return out;
+    }
+
+    // Every entity of the collection, in id order: the explicit full scan.
     [[nodiscard]] entity_range<Traits> scan(std::string_view collection) const {
-        if (engine_->cfg().forbid_full_scan)
-            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans",
-                 collection);
-        engine_->count_scan();
-        return entity_range<Traits>(engine_, catalog_->find(collection), sequence_);
+        if (snap_->eng().cfg().forbid_full_scan)
+            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
+        snap_->eng().count_scan();
+        return entity_range<Traits>(snap_, snap_->cat().find(collection));
     }
 
-    // Live entities of the collection at the snapshot (walks the index, reads no payload).
+    // Entities whose field at `path` equals `value` (hash or ordered index), in id order.
+    [[nodiscard]] id_range<Traits> find(std::string_view collection, std::string_view path,
+                                        const cbor::value& value) const {
+        const auto [coll, ix] = index_for(collection, path, std::nullopt);
+        if (!ix) return {snap_, coll, {}};
+        return {snap_, coll, ix->find(detail::key_of_value(value), sequence())};
+    }
+
+    // Entities whose field lies within the bounds (nullopt = unbounded), in field order
+    // (ties in id order), or in reverse. Needs an ordered index.
+    [[nodiscard]] id_range<Traits> range(std::string_view collection, std::string_view path,
+                                         const std::optional<bound>& lo, const std::optional<bound>& hi,
+                                         order direction = order::ascending) const {
+        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        if (!ix) return {snap_, coll, {}};
+        auto to_key = [](const std::optional<bound>& b) -> std::optional<key_bound> {
+            if (!b) return std::nullopt;
+            return key_bound{detail::key_of_value(b->value), b->inclusive};
+        };
+        return {snap_, coll, ix->range(to_key(lo), to_key(hi), sequence(), direction == order::descending)};
+    }
+
+    // Entities whose text field starts with `text`, in field order. Needs an ordered index.
+    [[nodiscard]] id_range<Traits> prefix(std::string_view collection, std::string_view path,
+                                          std::string_view text) const {
+        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        if (!ix) return {snap_, coll, {}};
+        return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
+    }
+
+    // Live entities in a collection (walks the primary index, reads no payload).
     [[nodiscard]] std::uint64_t count(std::string_view collection) const {
-        const auto c = catalog_->find(collection);
+        const auto c = snap_->cat().find(collection);
         if (!c) return 0;
         std::uint64_t n = 0;
         std::optional<entity_id> last;
-        while (auto next = engine_->index().next_live(*c, last ? &*last : nullptr, sequence_)) {
+        while (auto next = snap_->eng().index().next_live(*c, last ? &*last : nullptr, sequence())) {
             last = next->first;
             ++n;
         }
         return n;
     }
 
+    // Collection names known to the snapshot, sorted.
     [[nodiscard]] std::vector<std::string> collections() const {
         std::vector<std::string> out;
-        for (const auto& [name, id] : catalog_->names()) out.push_back(name);
+        for (const auto& [name, id] : snap_->cat().names()) out.push_back(name);
         return out;
     }
 
-protected:
-    std::shared_ptr<engine<Traits>> engine_;
-    snapshot_registry::handle handle_;
-    std::uint64_t sequence_;
-    std::shared_ptr<const catalog> catalog_;
+    // Whether `collection` has an index on `path` (of `kind`, if given) in this snapshot.
+    [[nodiscard]] bool has_index(std::string_view collection, std::string_view path,
+                                 std::optional<format::index_kind> kind = {}) const {
+        const auto c = snap_->cat().find(collection);
+        return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
+    }
+
+private:
+    struct located {
+        std::uint32_t collection;               // 0 when the collection does not exist
+        std::shared_ptr<secondary_index> index;  // null only when the collection does not exist
+    };
+
+    located index_for(std::string_view collection, std::string_view path,
+                      std::optional<format::index_kind> kind) const {
+        const auto fields = parse_field_path(path);
+        const auto c = snap_->cat().find(collection);
+        if (!c) return {0, nullptr};
+        auto ix = snap_->cat().index_on(*c, fields, kind);
+        if (!ix)
+            fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
+                 collection, kind == format::index_kind::btree ? "ordered " : "", path);
+        snap_->eng().count_index_lookup();
+        return {*c, std::move(ix)};
+    }
+
+    std::shared_ptr<const snapshot_type> snap_;
 };
 
-}  // namespace detail
-
 template <typename Traits>
-class basic_read_transaction : private detail::snapshot_holder<Traits> {
-    using base = detail::snapshot_holder<Traits>;
-
-public:
-    explicit basic_read_transaction(std::shared_ptr<detail::engine<Traits>> e) : base(std::move(e)) {}
-
-    // The commit sequence this snapshot shows.
-    using base::sequence;
-    // The entity's canonical CBOR bytes as of the snapshot, or nullopt.
-    using base::get;
-    // Every entity of the collection, in id order (an explicit full scan: counted, and
-    // errc::scan_forbidden when the configuration forbids it).
-    using base::scan;
-    // Collection names known to the snapshot, sorted.
-    using base::collections;
-    // Live entities in a collection (from the index; not a full scan of payloads).
-    using base::count;
-};
-
-template <typename Traits>
-class basic_write_transaction : private detail::snapshot_holder<Traits> {
-    using base = detail::snapshot_holder<Traits>;
-
+class basic_write_transaction {
 public:
     basic_write_transaction(std::shared_ptr<detail::engine<Traits>> e, std::unique_lock<std::mutex> writer)
-        : base(std::move(e)), writer_(std::move(writer)) {
-        this->engine_->ensure_writable();
+        : writer_(std::move(writer)), snap_(std::make_shared<const detail::snapshot<Traits>>(std::move(e))) {
+        snap_->eng().ensure_writable();
     }
-    basic_write_transaction(basic_write_transaction&&) = delete;
+    basic_write_transaction(basic_write_transaction&& other) noexcept
+        : writer_(std::move(other.writer_)), snap_(other.snap_), w_(std::move(other.w_)), done_(other.done_) {
+        other.done_ = true;
+    }
+    basic_write_transaction& operator=(basic_write_transaction&&) = delete;
+    basic_write_transaction(const basic_write_transaction&) = delete;
 
-    using base::sequence;
+    // The commit sequence this transaction started from.
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
 
     // Stores `cbor` (canonical CBOR, at most config::max_entity_bytes) as the entity.
     void put(std::string_view collection, const entity_id& id, bytes_view cbor) {
         check_open();
-        const auto limit = this->engine_->cfg().max_entity_bytes;
+        const auto limit = snap_->eng().cfg().max_entity_bytes;
         if (cbor.size() > limit)
             fail(errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", cbor.size(), limit);
         cbor::validate(cbor);
@@ -206,8 +230,8 @@ public:
         const auto c = existing_collection(collection);
         if (!c) return false;
         const detail::entity_key key{*c, id};
-        const bool in_db = this->engine_->index().find(*c, id, this->sequence_).has_value() &&
-                           !this->engine_->index().find(*c, id, this->sequence_)->tombstone;
+        const auto stored = snap_->eng().index().find(*c, id, sequence());
+        const bool in_db = stored && !stored->tombstone;
         const auto it = w_.ops.find(key);
         const bool visible = it != w_.ops.end() ? !it->second.tombstone : in_db;
         if (!visible) return false;
@@ -221,24 +245,29 @@ public:
     // The entity as this transaction sees it (its own writes first).
     [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
         check_open();
-        if (const auto c = existing_collection(collection)) {
-            const auto it = w_.ops.find({*c, id});
-            if (it != w_.ops.end()) {
-                if (it->second.tombstone) return std::nullopt;
-                return it->second.payload;
-            }
+        const auto c = existing_collection(collection);
+        if (!c) return std::nullopt;
+        if (const auto it = w_.ops.find({*c, id}); it != w_.ops.end()) {
+            if (it->second.tombstone) return std::nullopt;
+            return it->second.payload;
         }
-        return base::get(collection, id);
+        return snap_->get(*c, id);
     }
 
-    // Makes the writes durable and visible; returns the commit sequence. After an
-    // exception other than errc::outcome_unknown nothing was committed.
+    // Makes the writes durable and visible; returns the commit sequence (the current one
+    // if nothing was written). After an exception other than errc::outcome_unknown
+    // nothing was committed.
     std::uint64_t commit() {
         check_open();
         done_ = true;
-        const auto seq = this->engine_->commit(w_);
-        release();
-        return seq;
+        try {
+            const auto seq = snap_->eng().commit(w_);
+            release();
+            return seq;
+        } catch (...) {
+            release();  // a failed commit ends the transaction: the next writer may begin
+            throw;
+        }
     }
 
     // Drops every write of this transaction.
@@ -259,7 +288,7 @@ private:
     }
 
     std::optional<std::uint32_t> existing_collection(std::string_view name) const {
-        if (auto c = this->catalog_->find(name)) return c;
+        if (auto c = snap_->cat().find(name)) return c;
         for (const auto& [n, id] : w_.new_collections)
             if (n == name) return id;
         return std::nullopt;
@@ -269,12 +298,13 @@ private:
         if (auto c = existing_collection(name)) return *c;
         if (name.empty() || name.size() > 0xFFFF)
             fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
-        const auto id = static_cast<std::uint32_t>(this->engine_->next_collection_id() + w_.new_collections.size());
+        const auto id = static_cast<std::uint32_t>(snap_->eng().next_collection_id() + w_.new_collections.size());
         w_.new_collections.emplace_back(std::string(name), id);
         return id;
     }
 
     std::unique_lock<std::mutex> writer_;
+    std::shared_ptr<const detail::snapshot<Traits>> snap_;
     detail::pending_write w_;
     bool done_ = false;
 };
