@@ -1,10 +1,8 @@
 // The database commands of the entidb tool: put, get, delete, scan, count, collections,
 // load, checkpoint, verify, inspect. Every one opens the directory through entidb::open
 // (or entidb::verify), the library's one open path.
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,84 +13,11 @@
 #include <entidb/database.hpp>
 #include <entidb/verify.hpp>
 
-#include "tool.hpp"
+#include "command_line.hpp"
 
 namespace entidb_tool {
+
 namespace {
-
-namespace fs = std::filesystem;
-
-[[nodiscard]] std::uint64_t parse_number(std::string_view option, std::string_view text) {
-    std::uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
-        throw usage_error{fmt::format("{} needs a non-negative integer, got '{}'", option, text)};
-    return v;
-}
-
-// The words of a database command: positionals, and options anywhere after the name.
-struct command_line {
-    std::vector<std::string_view> positional;
-    std::map<std::string_view, std::string_view> values;  // --option VALUE
-    std::map<std::string_view, bool> flags;               // --flag
-    entidb::config cfg;
-
-    [[nodiscard]] std::optional<std::uint64_t> number(std::string_view name) const {
-        const auto it = values.find(name);
-        if (it == values.end()) return std::nullopt;
-        return parse_number(name, it->second);
-    }
-    [[nodiscard]] bool flag(std::string_view name) const { return flags.contains(name); }
-};
-
-// Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size and
-// --max-segment-size are accepted by every command. Exactly `positionals` words remain.
-command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
-                   std::initializer_list<std::string_view> flag_options = {}) {
-    command_line out;
-    std::vector<std::string_view> takes_value(value_options);
-    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size"});
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto w = a[i];
-        if (!w.starts_with("--")) {
-            out.positional.push_back(w);
-            continue;
-        }
-        if (std::find(takes_value.begin(), takes_value.end(), w) != takes_value.end()) {
-            if (i + 1 == a.size()) throw usage_error{fmt::format("{} needs a value", w)};
-            out.values[w] = a[++i];
-        } else if (std::find(flag_options.begin(), flag_options.end(), w) != flag_options.end()) {
-            out.flags[w] = true;
-        } else {
-            throw usage_error{fmt::format("unknown option {}", w)};
-        }
-    }
-    if (out.positional.size() != positionals)
-        throw usage_error{fmt::format("expected {} arguments, got {}", positionals, out.positional.size())};
-    if (auto v = out.number("--max-wal-size")) out.cfg.max_wal_size = *v;
-    if (auto v = out.number("--max-segment-size")) out.cfg.max_segment_size = *v;
-    return out;
-}
-
-// Opens the database; only commands that write may create it.
-entidb::database open_db(const command_line& cl, bool may_create) {
-    auto cfg = cl.cfg;
-    cfg.create_if_missing = may_create;
-    return entidb::open(fs::path(std::string(cl.positional[0])), cfg);
-}
-
-entidb::entity_id parse_id(std::string_view text) {
-    try {
-        return entidb::entity_id::parse(text);
-    } catch (const entidb::error& e) {
-        throw usage_error{e.detail()};
-    }
-}
-
-int not_found(std::string_view what) {
-    fmt::print(stderr, "error: not found: {}\n", what);
-    return exit_not_found;
-}
 
 int cmd_put(args a) {
     const auto cl = parse(a, 4);

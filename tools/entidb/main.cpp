@@ -39,6 +39,8 @@ std::vector<command> all_commands() {
                        return int{exit_ok};
                    }});
     add_codec_commands(out);
+    add_db_commands(out);
+    add_index_commands(out);
     return out;
 }
 

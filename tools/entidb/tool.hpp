@@ -39,6 +39,8 @@ struct command {
 
 // Each command group registers its commands here (one function per group).
 void add_codec_commands(std::vector<command>& out);
+void add_db_commands(std::vector<command>& out);
+void add_index_commands(std::vector<command>& out);
 
 // Maps a library error to the tool's exit code.
 [[nodiscard]] int exit_code_for(entidb::errc e) noexcept;
