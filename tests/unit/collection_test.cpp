@@ -5,8 +5,7 @@
 #include <ranges>
 #include <set>
 
-#include <entidb/cbor/json.hpp>
-#include <entidb/collection.hpp>
+#include <entidb/entidb.hpp>
 
 #include "test_support.hpp"
 

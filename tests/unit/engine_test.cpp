@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include <entidb/database.hpp>
+#include <entidb/entidb.hpp>
 
 #include "test_support.hpp"
 
@@ -362,13 +362,13 @@ TEST_CASE("snapshots stay consistent while a writer commits") {
     std::atomic<bool> stop{false};
     std::atomic<int> bad{0}, reads{0};
     auto reader = [&] {
-        while (!stop) {
+        do {  // at least once, even if the writer is done before this thread runs
             auto r = db.begin_read();
             std::set<entidb::byte_buffer> seen;
             for (const auto& e : r.scan("c")) seen.insert(e.bytes);
             if (seen.size() != 1) ++bad;
             ++reads;
-        }
+        } while (!stop);
     };
     std::thread r1(reader), r2(reader);
     for (int n = 1; n <= 200; ++n)

@@ -10,8 +10,7 @@
 #include <string>
 #include <unistd.h>
 
-#include <entidb/bytes.hpp>
-#include <entidb/entity_id.hpp>
+#include <entidb/entidb.hpp>
 
 namespace test_support {
 

@@ -1,5 +1,5 @@
 // The database commands of the entidb tool: put, get, delete, scan, count, collections,
-// load, checkpoint, verify, inspect. Every one opens the directory through entidb::open
+// load, checkpoint, verify, inspect (compact, backup, restore: ops_commands.cpp). Every one opens the directory through entidb::open
 // (or entidb::verify), the library's one open path.
 #include <cstdio>
 #include <filesystem>
@@ -22,7 +22,11 @@ namespace {
 int cmd_put(args a) {
     const auto cl = parse(a, 4);
     const auto id = cl.positional[2] == "new" ? entidb::entity_id::generate() : parse_id(cl.positional[2]);
-    const auto bytes = entidb::cbor::from_json(cl.positional[3]);  // bad JSON: nothing opened
+    entidb::check_collection_name(cl.positional[1]);  // bad input: nothing opened, nothing created
+    const auto bytes = entidb::cbor::from_json(cl.positional[3]);
+    if (bytes.size() > cl.cfg.max_entity_bytes)
+        entidb::fail(entidb::errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", bytes.size(),
+                     cl.cfg.max_entity_bytes);
     auto db = open_db(cl, true);
     db.transaction([&](auto& txn) { txn.put(cl.positional[1], id, bytes); });
     fmt::print("{}\n", id.to_hex());
@@ -92,6 +96,10 @@ int cmd_load(args a) {
     const auto txns = cl.number("--txns"), per_txn = cl.number("--per-txn");
     if (!txns || !per_txn) throw usage_error{"load needs --txns N and --per-txn K"};
     const auto size = cl.number("--size").value_or(100);
+    entidb::check_collection_name(cl.positional[1]);  // bad input: nothing opened, nothing created
+    if (const auto sample = load_payload(*txns, *per_txn, size); sample.size() > cl.cfg.max_entity_bytes)
+        entidb::fail(entidb::errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", sample.size(),
+                     cl.cfg.max_entity_bytes);
     auto db = open_db(cl, true);
     for (std::uint64_t t = 1; t <= *txns; ++t) {
         const auto seq = db.transaction([&](auto& txn) {
@@ -114,19 +122,25 @@ int cmd_checkpoint(args a) {
 
 int cmd_verify(args a) {
     const auto cl = parse(a, 1);
-    try {
-        const auto r = entidb::verify(fs::path(std::string(cl.positional[0])), cl.cfg);
-        fmt::print("ok\n");
-        if (r.wal_torn_at) fmt::print("note: wal.log has a torn tail at offset {} (the next open truncates it)\n", *r.wal_torn_at);
-        if (r.segment_torn_at)
-            fmt::print("note: the active segment has a torn tail at offset {} (rebuilt from the WAL on open)\n",
-                       *r.segment_torn_at);
-        return exit_ok;
-    } catch (const entidb::error& e) {
-        if (e.value() != entidb::errc::corruption && e.value() != entidb::errc::unsupported_version) throw;
-        fmt::print("{}\n", e.what());
-        throw;
+    const auto r = entidb::verify_report(fs::path(std::string(cl.positional[0])), cl.cfg);
+    if (!r.ok()) {  // every problem found on stdout, the first as the error
+        for (const auto& p : r.problems) fmt::print("{}\n", p.message);
+        if (r.more_problems) fmt::print("(more problems not listed)\n");
+        const auto& first = r.problems.front();
+        throw entidb::error(first.code, first.detail, {.path = first.path, .offset = first.offset});
     }
+    fmt::print("ok\n");
+    if (r.wal_torn_at) fmt::print("note: wal.log has a torn tail at offset {} (the next open truncates it)\n", *r.wal_torn_at);
+    if (r.segment_torn_at)
+        fmt::print("note: the active segment has a torn tail at offset {} (rebuilt from the WAL on open)\n",
+                   *r.segment_torn_at);
+    if (const auto& c = r.pending_compaction)
+        fmt::print("note: a compaction was interrupted; the next open finishes it ({} segments published, {} removed)\n",
+                   c->publish.size(), c->remove.size());
+    if (!r.stray_temporaries.empty())
+        fmt::print("note: {} unfinished compaction files (seg-NNNNNN.dat.compact); the next open deletes them\n",
+                   r.stray_temporaries.size());
+    return exit_ok;
 }
 
 struct inspection {
@@ -135,6 +149,8 @@ struct inspection {
     std::uint64_t wal_bytes = 0;
     std::vector<std::tuple<std::string, std::uint32_t, std::uint64_t>> collections;  // name, id, entities
     std::vector<std::pair<std::string, std::uint64_t>> segments;                   // file, bytes
+    std::uint64_t history_horizon = 0;
+    std::vector<entidb::format::manifest_index> indexes;
 };
 
 inspection inspect(const fs::path& dir, const entidb::database& db) {
@@ -147,7 +163,19 @@ inspection inspect(const fs::path& dir, const entidb::database& db) {
     for (const auto& [name, id] : e.catalog_snapshot()->names()) out.collections.emplace_back(name, id, r.count(name));
     for (const auto& s : e.segments().segments())
         out.segments.emplace_back(entidb::segment_file_name(s.number), s.backend->size());
+    out.history_horizon = e.history_horizon();
+    for (const auto& ix : e.catalog_snapshot()->indexes()) out.indexes.push_back(ix->definition());
     return out;
+}
+
+std::string index_path(const entidb::format::manifest_index& ix) {
+    std::string out;
+    for (const auto& p : ix.path) out += (out.empty() ? "" : ".") + p;
+    return out;
+}
+
+std::string_view index_kind(const entidb::format::manifest_index& ix) {
+    return ix.kind == entidb::format::index_kind::hash ? "hash" : "ordered";
 }
 
 std::string json_string(std::string_view s) {
@@ -172,9 +200,19 @@ int cmd_inspect(args a) {
             out += fmt::format(R"({}{{"name":{},"id":{},"entities":{}}})", i ? "," : "", json_string(name), id, n);
         }
         out += R"(],"segments":[)";
-        for (std::size_t i = 0; i < in.segments.size(); ++i)
+        std::uint64_t segment_bytes = 0;
+        for (std::size_t i = 0; i < in.segments.size(); ++i) {
             out += fmt::format(R"({}{{"file":"{}","bytes":{}}})", i ? "," : "", in.segments[i].first,
                                in.segments[i].second);
+            segment_bytes += in.segments[i].second;
+        }
+        out += fmt::format(R"(],"segment_bytes":{},"history_horizon":{},"indexes":[)", segment_bytes, in.history_horizon);
+        for (std::size_t i = 0; i < in.indexes.size(); ++i) {
+            const auto& ix = in.indexes[i];
+            out += fmt::format(R"({}{{"id":{},"collection_id":{},"path":{},"kind":"{}","unique":{}}})", i ? "," : "",
+                               ix.id, ix.collection_id, json_string(index_path(ix)), index_kind(ix),
+                               ix.unique ? "true" : "false");
+        }
         fmt::print("{}]}}\n", out);
         return exit_ok;
     }
@@ -182,8 +220,14 @@ int cmd_inspect(args a) {
                in.last_sequence, in.checkpoint ? std::to_string(*in.checkpoint) : "none", in.wal_bytes,
                in.collections.size());
     for (const auto& [name, id, n] : in.collections) fmt::print("  {} (id {}): {} entities\n", name, id, n);
-    fmt::print("segments: {}\n", in.segments.size());
+    for (const auto& ix : in.indexes)
+        fmt::print("  index {}: collection id {}, {} on '{}'{}\n", ix.id, ix.collection_id, index_kind(ix), index_path(ix),
+                   ix.unique ? ", unique" : "");
+    std::uint64_t segment_bytes = 0;
+    for (const auto& seg : in.segments) segment_bytes += seg.second;
+    fmt::print("segments: {} ({} bytes)\n", in.segments.size(), segment_bytes);
     for (const auto& [file, bytes] : in.segments) fmt::print("  {}: {} bytes\n", file, bytes);
+    fmt::print("history horizon: {}\n", in.history_horizon);
     return exit_ok;
 }
 

@@ -26,7 +26,8 @@ void print_entities(const Range& r) {
 int cmd_index(args a) {
     const auto cl = parse(a, 3, {}, {"--hash", "--ordered", "--unique"});
     if (cl.flag("--hash") == cl.flag("--ordered")) throw usage_error{"index needs exactly one of --hash and --ordered"};
-    (void)entidb::parse_field_path(cl.positional[2]);  // a bad path fails before anything is opened
+    entidb::check_collection_name(cl.positional[1]);  // bad input fails before anything is opened
+    (void)entidb::parse_field_path(cl.positional[2]);
     auto db = open_db(cl, true);
     db.declare_index(cl.positional[1], cl.positional[2],
                      cl.flag("--hash") ? entidb::format::index_kind::hash : entidb::format::index_kind::btree,

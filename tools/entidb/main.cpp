@@ -41,6 +41,7 @@ std::vector<command> all_commands() {
     add_codec_commands(out);
     add_db_commands(out);
     add_index_commands(out);
+    add_ops_commands(out);
     return out;
 }
 
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     const auto cmds = all_commands();
     std::vector<std::string_view> words(argv + 1, argv + argc);
     if (words.empty()) {
+        fmt::print(stderr, "error: no command given\n");
         print_usage(cmds);
         return exit_usage;
     }

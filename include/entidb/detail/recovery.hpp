@@ -13,6 +13,10 @@
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 0. Before all that, which files make the database: after a crash during a compaction
+//    its COMPACTION journal names them (detail/compaction.hpp); the checks run on that set,
+//    and only once they pass does open finish the compaction (rename, delete) — a dry run
+//    (verify) only reads it.
 #pragma once
 
 #include <algorithm>
@@ -23,6 +27,7 @@
 
 #include "../format/segment_record.hpp"
 #include "../format/wal_record.hpp"
+#include "compaction.hpp"
 #include "engine.hpp"
 #include "record_scanner.hpp"
 
@@ -44,10 +49,11 @@ public:
         : e_(e), checkpoint_(e.manifest().checkpoint_seq), dry_run_(dry_run) {}
 
     void run() {
-        e_.segments().open_existing();
+        open_segments();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
         if (dry_run_) return;
+        finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
@@ -65,8 +71,50 @@ public:
     // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
+    // it), and temporaries no journal names (left by a compaction that never became
+    // current; open deletes them).
+    [[nodiscard]] const std::optional<format::compaction_state>& pending_compaction() const noexcept {
+        return pending_;
+    }
+    [[nodiscard]] const std::vector<std::uint32_t>& stray_temporaries() const noexcept { return stray_; }
 
 private:
+    // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
+    // during a compaction, what its COMPACTION journal says (detail/compaction.hpp).
+    void open_segments() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (const auto& dir = e_.directory()) {
+                auto& f = e_.segments().factory();
+                const auto state = read_compaction_state(*dir);
+                if (state) e_.set_history_horizon(state->history_horizon);
+                if (state && state->pending()) {
+                    pending_ = state;
+                    e_.segments().open_from(open_journaled_segments(f, *state, *dir));
+                } else {
+                    e_.segments().open_existing();
+                }
+                for (const auto n : f.temporaries())
+                    if (!pending_ || !std::binary_search(pending_->publish.begin(), pending_->publish.end(), n))
+                        stray_.push_back(n);
+                return;
+            }
+        }
+        e_.segments().open_existing();
+    }
+
+    // The only change open makes before its own checks complete: an interrupted
+    // compaction's redo, after every check passed (idempotent; see detail/compaction.hpp).
+    void finish_interrupted_compaction() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (!pending_ && stray_.empty()) return;
+            finish_compaction(e_.segments().factory(), *e_.directory(),
+                              pending_.value_or(format::compaction_state{}), stray_);
+            e_.report().compaction_finished = pending_.has_value();
+            e_.report().temporaries_removed += stray_.size();
+        }
+    }
+
     struct wal_op {
         std::uint32_t collection;
         entity_id id;
@@ -118,6 +166,9 @@ private:
                 continue;
             }
             const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
+            if (active && valid_record_follows(backend, step->offset, d.size))
+                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
+                        "bad segment record ({}) followed by a valid record: damage, not a torn tail", problem_of(d));
             if (!active || !covered)
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
                         "bad segment record ({}){}", problem_of(d),
@@ -125,6 +176,16 @@ private:
             segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
             break;
         }
+    }
+
+    // A complete record with a bad checksum says how long it is: if a valid record starts
+    // right after it, the bad one is damage in the middle of the file, not a torn tail.
+    template <typename Backend>
+    bool valid_record_follows(const Backend& backend, std::uint64_t offset, std::uint64_t size) const {
+        if (size == 0 || offset + size >= backend.size()) return false;
+        segment_scanner<Backend> probe(backend, e_.cfg().read_chunk_bytes, max_segment_record, offset + size);
+        const auto step = probe.next();
+        return step && step->decoded.status == format::decode_status::ok;
     }
 
     // ---- WAL ----
@@ -248,6 +309,8 @@ private:
     bool applying_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    std::optional<format::compaction_state> pending_;
+    std::vector<std::uint32_t> stray_;
     std::map<std::uint64_t, std::vector<wal_op>> open_;
 };
 

@@ -40,7 +40,7 @@ public:
     explicit snapshot(std::shared_ptr<engine<Traits>> e)
         : engine_(std::move(e)),
           handle_(engine_->snapshots().add(engine_->published_sequence())),
-          sequence_(*handle_),
+          sequence_(handle_->first),
           catalog_(engine_->catalog_snapshot()) {}
     snapshot(const snapshot&) = delete;
     snapshot& operator=(const snapshot&) = delete;

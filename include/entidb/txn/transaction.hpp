@@ -68,6 +68,15 @@ struct bound {
     }
 }
 
+// Throws errc::invalid_argument unless `name` can name a collection: 1 to 65535 bytes of
+// UTF-8 (the MANIFEST's u16 length field).
+inline void check_collection_name(std::string_view name) {
+    if (name.empty() || name.size() > 0xFFFF)
+        fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
+    if (const auto bad = format::detail::first_invalid_utf8(name); bad != std::string_view::npos)
+        fail(errc::invalid_argument, "a collection name must be UTF-8 (invalid byte at {})", bad);
+}
+
 namespace detail {
 [[nodiscard]] inline index_key key_of_value(const cbor::value& v) {
     byte_buffer bytes;
@@ -296,8 +305,7 @@ private:
 
     std::uint32_t collection_id_for_write(std::string_view name) {
         if (auto c = existing_collection(name)) return *c;
-        if (name.empty() || name.size() > 0xFFFF)
-            fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
+        check_collection_name(name);
         const auto id = static_cast<std::uint32_t>(snap_->eng().next_collection_id() + w_.new_collections.size());
         w_.new_collections.emplace_back(std::string(name), id);
         return id;
