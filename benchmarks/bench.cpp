@@ -1,0 +1,259 @@
+// entidb-bench — the same workloads on EntiDB, SQLite, LMDB, RocksDB and a "raw" row
+// (write + fdatasync to one file; reads through an in-memory hash of offsets into an mmap),
+// in one run, one table. docs/performance.md explains the workloads and shows a run.
+//
+//   entidb-bench [--entities N] [--commits N] [--dir PATH] [--json FILE] [--only ENGINE,...]
+//
+// Keys: random 16-byte ids; values: 256-byte payloads (canonical CBOR for every engine, so
+// all store the same bytes); fixed seeds. Peers are compiled in only when their Meson
+// dependency was found (ENTIDB_BENCH_HAVE_*).
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <entidb/entidb.hpp>
+
+#include "peers.hpp"
+
+namespace bench {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+struct options {
+    std::size_t entities = 1'000'000;
+    std::size_t commits = 2'000;
+    std::size_t batch = 1'000;
+    std::size_t reads = 1'000'000;
+    std::filesystem::path dir = "bench-data";
+    std::string json;
+    std::vector<std::string> only;
+};
+
+// The data set: ids and one 256-byte canonical CBOR payload per entity.
+struct dataset {
+    std::vector<key16> keys;
+    std::vector<std::string> values;
+
+    dataset(std::size_t n, std::uint64_t seed) {
+        std::mt19937_64 rng(seed);
+        keys.resize(n);
+        values.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            for (auto& b : keys[i]) b = static_cast<std::uint8_t>(rng());
+            values[i] = payload(i, rng);
+        }
+    }
+    static std::string payload(std::size_t i, std::mt19937_64& rng) {
+        std::string pad(220, 'x');
+        for (auto& c : pad) c = static_cast<char>('a' + rng() % 26);
+        entidb::byte_buffer out;
+        entidb::cbor::encoder(out).begin_map(2).text("n").uint(i).text("pad").text(pad).end_map();
+        return std::string(out.begin(), out.end());
+    }
+};
+
+struct result {
+    std::string engine, workload, unit;
+    double value = 0;
+    bool higher_is_better = true;
+};
+
+// ---- workloads, written once against the adapter interface ----
+
+double w1_commits(adapter& db, const dataset& d, std::size_t commits) {
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < commits; ++i) db.commit({{&d.keys[i], &d.values[i]}});
+    return static_cast<double>(commits) / seconds_since(t0);
+}
+
+double w1_threads(adapter& db, const dataset& d, std::size_t commits, int threads) {
+    if (!db.concurrent()) return 0;
+    const auto t0 = clock_type::now();
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t)
+        ts.emplace_back([&, t] {
+            for (std::size_t i = static_cast<std::size_t>(t); i < commits; i += static_cast<std::size_t>(threads))
+                db.commit({{&d.keys[i], &d.values[i]}});
+        });
+    for (auto& t : ts) t.join();
+    return static_cast<double>(commits) / seconds_since(t0);
+}
+
+double w2_load(adapter& db, const dataset& d, std::size_t batch) {
+    const auto t0 = clock_type::now();
+    std::vector<kv> b;
+    for (std::size_t i = 0; i < d.keys.size(); i += batch) {
+        b.clear();
+        for (std::size_t j = i; j < std::min(i + batch, d.keys.size()); ++j) b.push_back({&d.keys[j], &d.values[j]});
+        db.commit(b);
+    }
+    return static_cast<double>(d.keys.size()) / seconds_since(t0);
+}
+
+double w3_reads(adapter& db, const dataset& d, std::size_t reads) {
+    std::mt19937_64 rng(3);
+    std::string out;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < 10'000; ++i) bytes += db.get(d.keys[rng() % d.keys.size()], out) ? out.size() : 0;
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < reads; ++i) bytes += db.get(d.keys[rng() % d.keys.size()], out) ? out.size() : 0;
+    const double ns = seconds_since(t0) * 1e9 / static_cast<double>(reads);
+    if (bytes == 0) fmt::print(stderr, "{}: reads found nothing\n", db.name());
+    return ns;
+}
+
+double w4_scan(adapter& db) {
+    const auto t0 = clock_type::now();
+    const auto n = db.scan();
+    return static_cast<double>(n) / seconds_since(t0);
+}
+
+// Reopens in a fresh process: open time (s) and that process's peak RSS growth (bytes).
+std::pair<double, double> w5_reopen(const std::function<std::unique_ptr<adapter>()>& make,
+                                    const std::filesystem::path& path) {
+    int fds[2];
+    if (::pipe(fds) != 0) return {0, 0};
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        rusage before{};
+        ::getrusage(RUSAGE_SELF, &before);
+        auto db = make();
+        const auto t0 = clock_type::now();
+        db->open(path, false);
+        double out[2] = {seconds_since(t0), 0};
+        rusage after{};
+        ::getrusage(RUSAGE_SELF, &after);
+        out[1] = static_cast<double>(after.ru_maxrss - before.ru_maxrss) * 1024.0;
+        if (::write(fds[1], out, sizeof out) != sizeof out) ::_exit(1);
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    double in[2] = {0, 0};
+    if (::read(fds[0], in, sizeof in) != sizeof in) in[0] = in[1] = 0;
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return {in[0], in[1]};
+}
+
+// Two readers for a fixed time, alone and then with one writer committing.
+std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double secs) {
+    auto run = [&](bool with_writer) {
+        std::atomic<bool> stop{false};
+        std::atomic<std::uint64_t> reads{0}, commits{0};
+        std::vector<std::thread> ts;
+        for (int r = 0; r < 2; ++r)
+            ts.emplace_back([&, r] {
+                std::mt19937_64 rng(static_cast<std::uint64_t>(r) + 10);
+                std::string out;
+                std::uint64_t n = 0;
+                while (!stop) {
+                    (void)db.get(d.keys[rng() % d.keys.size()], out);
+                    ++n;
+                }
+                reads += n;
+            });
+        if (with_writer)
+            ts.emplace_back([&] {
+                std::size_t i = 0;
+                while (!stop) {
+                    db.commit({{&d.keys[i % d.keys.size()], &d.values[(i + 1) % d.keys.size()]}});
+                    ++i;
+                    ++commits;
+                }
+            });
+        std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+        stop = true;
+        for (auto& t : ts) t.join();
+        return std::pair{static_cast<double>(reads) / secs, static_cast<double>(commits) / secs};
+    };
+    const auto alone = run(false);
+    const auto mixed = run(true);
+    return {mixed.first / alone.first, mixed.second};
+}
+
+}  // namespace bench
+
+int main(int argc, char** argv) {
+    using namespace bench;
+    options opt;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string_view a = argv[i], v = argv[i + 1];
+        if (a == "--entities") opt.entities = std::stoull(std::string(v));
+        else if (a == "--commits") opt.commits = std::stoull(std::string(v));
+        else if (a == "--reads") opt.reads = std::stoull(std::string(v));
+        else if (a == "--dir") opt.dir = std::string(v);
+        else if (a == "--json") opt.json = std::string(v);
+        else if (a == "--only") {
+            std::string s(v);
+            for (std::size_t p = 0; p != std::string::npos;) {
+                const auto q = s.find(',', p);
+                opt.only.push_back(s.substr(p, q == std::string::npos ? q : q - p));
+                p = q == std::string::npos ? q : q + 1;
+            }
+        } else {
+            fmt::print(stderr, "unknown option {}\n", a);
+            return 2;
+        }
+    }
+    const dataset data(opt.entities, 42);
+    const dataset commits_data(opt.commits, 7);
+    std::vector<result> results;
+    auto add = [&](const std::string& e, const std::string& w, const std::string& unit, double v, bool higher) {
+        results.push_back({e, w, unit, v, higher});
+        fmt::print(stderr, "  {:<8} {:<24} {:>14.1f} {}\n", e, w, v, unit);
+    };
+    for (const auto& [name, make] : all_adapters()) {
+        if (!opt.only.empty() && std::find(opt.only.begin(), opt.only.end(), name) == opt.only.end()) continue;
+        const auto dir = opt.dir / name;
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir);
+        fmt::print(stderr, "{}:\n", name);
+        {
+            auto db = make();
+            db->open(dir / "w1", true);
+            add(name, "W1 commits/s", "commits/s", w1_commits(*db, commits_data, opt.commits), true);
+            add(name, "W1 4 threads commits/s", "commits/s", w1_threads(*db, commits_data, opt.commits, 4), true);
+        }
+        auto db = make();
+        db->open(dir / "w2", true);
+        add(name, "W2 bulk load", "entities/s", w2_load(*db, data, opt.batch), true);
+        add(name, "W3 point read", "ns/read", w3_reads(*db, data, opt.reads), false);
+        add(name, "W4 scan", "entities/s", w4_scan(*db), true);
+        if (db->concurrent()) {
+            const auto [ratio, commits] = w6_concurrent(*db, data, 2.0);
+            add(name, "W6 reads with writer", "x alone", ratio, true);
+            add(name, "W6 writer commits/s", "commits/s", commits, true);
+        }
+        db.reset();
+        const auto [open_s, rss] = w5_reopen(make, dir / "w2");
+        add(name, "W5 reopen", "s", open_s, false);
+        add(name, "W5 RSS per entity", "bytes", rss / static_cast<double>(opt.entities), false);
+        std::filesystem::remove_all(dir);
+    }
+    print_table(results, opt.json);
+}

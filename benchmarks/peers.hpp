@@ -1,0 +1,424 @@
+// The benchmark's engines behind one small interface, and the result table.
+// Every adapter stores the same bytes and makes every commit durable.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <entidb/entidb.hpp>
+
+#if ENTIDB_BENCH_HAVE_SQLITE
+#include <sqlite3.h>
+#endif
+#if ENTIDB_BENCH_HAVE_LMDB
+#include <lmdb.h>
+#endif
+#if ENTIDB_BENCH_HAVE_ROCKSDB
+#include <rocksdb/c.h>
+#endif
+
+namespace bench {
+
+using key16 = std::array<std::uint8_t, 16>;
+struct kv {
+    const key16* key;
+    const std::string* value;
+};
+
+class adapter {
+public:
+    virtual ~adapter() = default;
+    virtual std::string name() const = 0;
+    virtual void open(const std::filesystem::path& path, bool create) = 0;
+    virtual void commit(const std::vector<kv>& batch) = 0;  // one durable transaction
+    virtual bool get(const key16& key, std::string& out) = 0;
+    virtual std::size_t scan() = 0;  // visits every value; returns the count
+    // Safe to use from several threads at once (W1 with threads, W6); the raw row is not.
+    virtual bool concurrent() const { return true; }
+};
+
+[[noreturn]] inline void die(const std::string& what) {
+    fmt::print(stderr, "bench: {}\n", what);
+    std::exit(1);
+}
+
+// ---- EntiDB ----
+class entidb_adapter final : public adapter {
+public:
+    std::string name() const override { return "entidb"; }
+    void open(const std::filesystem::path& path, bool) override { db_.emplace(entidb::open(path)); }
+    void commit(const std::vector<kv>& batch) override {
+        db_->transaction([&](auto& txn) {
+            for (const auto& e : batch)
+                txn.put("bench", entidb::entity_id(*e.key), entidb::as_bytes(*e.value));
+        });
+    }
+    bool get(const key16& key, std::string& out) override {
+        const auto v = db_->begin_read().get("bench", entidb::entity_id(key));
+        if (!v) return false;
+        out.assign(v->begin(), v->end());
+        return true;
+    }
+    std::size_t scan() override {
+        std::size_t n = 0, bytes = 0;
+        for (const auto& e : db_->begin_read().scan("bench")) {
+            bytes += e.bytes.size();
+            ++n;
+        }
+        return bytes ? n : 0;
+    }
+
+private:
+    std::optional<entidb::database> db_;
+};
+
+// ---- raw: the physical limit (append + fdatasync; reads via a hash of offsets into an mmap) ----
+class raw_adapter final : public adapter {
+public:
+    std::string name() const override { return "raw"; }
+    ~raw_adapter() override { unmap(); if (fd_ >= 0) ::close(fd_); }
+    void open(const std::filesystem::path& path, bool) override {
+        std::filesystem::create_directories(path);
+        fd_ = ::open((path / "data").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) die("raw: open");
+        size_ = static_cast<std::size_t>(::lseek(fd_, 0, SEEK_END));
+        index_all();
+    }
+    void commit(const std::vector<kv>& batch) override {
+        std::string buf;
+        for (const auto& e : batch) {
+            const auto len = static_cast<std::uint32_t>(e.value->size());
+            buf.append(reinterpret_cast<const char*>(e.key->data()), 16);
+            buf.append(reinterpret_cast<const char*>(&len), 4);
+            buf += *e.value;
+        }
+        std::lock_guard lock(mutex_);
+        if (::pwrite(fd_, buf.data(), buf.size(), static_cast<off_t>(size_)) != static_cast<ssize_t>(buf.size()))
+            die("raw: write");
+        if (::fdatasync(fd_) != 0) die("raw: fdatasync");
+        std::size_t at = size_;
+        for (const auto& e : batch) {
+            offsets_[key_string(*e.key)] = at + 20;
+            at += 20 + e.value->size();
+        }
+        size_ = at;
+        mapped_ok_ = false;
+    }
+    bool get(const key16& key, std::string& out) override {
+        if (!mapped_ok_) remap();
+        const auto it = offsets_.find(key_string(key));
+        if (it == offsets_.end()) return false;
+        std::uint32_t len;
+        std::memcpy(&len, map_ + it->second - 4, 4);
+        out.assign(reinterpret_cast<const char*>(map_) + it->second, len);
+        return true;
+    }
+    std::size_t scan() override {
+        if (!mapped_ok_) remap();
+        std::size_t n = 0, bytes = 0;
+        for (std::size_t at = 0; at + 20 <= size_;) {
+            std::uint32_t len;
+            std::memcpy(&len, map_ + at + 16, 4);
+            bytes += map_[at + 20];
+            at += 20 + len;
+            ++n;
+        }
+        return bytes ? n : n;
+    }
+    bool concurrent() const override { return false; }
+
+private:
+    static std::string key_string(const key16& k) { return std::string(reinterpret_cast<const char*>(k.data()), 16); }
+    void index_all() {
+        remap();
+        for (std::size_t at = 0; at + 20 <= size_;) {
+            std::uint32_t len;
+            std::memcpy(&len, map_ + at + 16, 4);
+            offsets_[std::string(reinterpret_cast<const char*>(map_ + at), 16)] = at + 20;
+            at += 20 + len;
+        }
+    }
+    void remap() {
+        unmap();
+        if (size_ == 0) return;
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
+        if (p == MAP_FAILED) die("raw: mmap");
+        map_ = static_cast<const std::uint8_t*>(p);
+        mapped_ = size_;
+        mapped_ok_ = true;
+    }
+    void unmap() {
+        if (map_) ::munmap(const_cast<std::uint8_t*>(map_), mapped_);
+        map_ = nullptr;
+    }
+    int fd_ = -1;
+    std::size_t size_ = 0, mapped_ = 0;
+    const std::uint8_t* map_ = nullptr;
+    bool mapped_ok_ = false;
+    std::mutex mutex_;
+    std::unordered_map<std::string, std::size_t> offsets_;
+};
+
+#if ENTIDB_BENCH_HAVE_SQLITE
+class sqlite_adapter final : public adapter {
+public:
+    std::string name() const override { return "sqlite"; }
+    ~sqlite_adapter() override {
+        sqlite3_finalize(put_);
+        sqlite3_finalize(get_);
+        sqlite3_close(db_);
+    }
+    void open(const std::filesystem::path& path, bool) override {
+        std::filesystem::create_directories(path);
+        if (sqlite3_open((path / "db.sqlite").c_str(), &db_) != SQLITE_OK) die("sqlite: open");
+        exec("PRAGMA journal_mode=WAL");
+        exec("PRAGMA synchronous=FULL");
+        exec("CREATE TABLE IF NOT EXISTS kv(id BLOB PRIMARY KEY, body BLOB) WITHOUT ROWID");
+        sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO kv(id, body) VALUES(?, ?)", -1, &put_, nullptr);
+        sqlite3_prepare_v2(db_, "SELECT body FROM kv WHERE id = ?", -1, &get_, nullptr);
+    }
+    void commit(const std::vector<kv>& batch) override {
+        std::lock_guard lock(mutex_);
+        exec("BEGIN");
+        for (const auto& e : batch) {
+            sqlite3_bind_blob(put_, 1, e.key->data(), 16, SQLITE_STATIC);
+            sqlite3_bind_blob(put_, 2, e.value->data(), static_cast<int>(e.value->size()), SQLITE_STATIC);
+            if (sqlite3_step(put_) != SQLITE_DONE) die("sqlite: insert");
+            sqlite3_reset(put_);
+        }
+        exec("COMMIT");
+    }
+    bool get(const key16& key, std::string& out) override {
+        std::lock_guard lock(mutex_);
+        sqlite3_bind_blob(get_, 1, key.data(), 16, SQLITE_STATIC);
+        const bool found = sqlite3_step(get_) == SQLITE_ROW;
+        if (found)
+            out.assign(static_cast<const char*>(sqlite3_column_blob(get_, 0)),
+                       static_cast<std::size_t>(sqlite3_column_bytes(get_, 0)));
+        sqlite3_reset(get_);
+        return found;
+    }
+    std::size_t scan() override {
+        std::lock_guard lock(mutex_);
+        sqlite3_stmt* s = nullptr;
+        sqlite3_prepare_v2(db_, "SELECT id, body FROM kv", -1, &s, nullptr);
+        std::size_t n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) n += sqlite3_column_bytes(s, 1) > 0;
+        sqlite3_finalize(s);
+        return n;
+    }
+
+private:
+    void exec(const char* sql) {
+        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) die(std::string("sqlite: ") + sql);
+    }
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* put_ = nullptr;
+    sqlite3_stmt* get_ = nullptr;
+    std::mutex mutex_;  // one connection, serialised (SQLite's own rule for a shared handle)
+};
+#endif
+
+#if ENTIDB_BENCH_HAVE_LMDB
+class lmdb_adapter final : public adapter {
+public:
+    std::string name() const override { return "lmdb"; }
+    ~lmdb_adapter() override {
+        if (env_) mdb_env_close(env_);
+    }
+    void open(const std::filesystem::path& path, bool) override {
+        std::filesystem::create_directories(path);
+        check(mdb_env_create(&env_), "env_create");
+        check(mdb_env_set_mapsize(env_, std::size_t{64} << 30), "set_mapsize");
+        check(mdb_env_set_maxreaders(env_, 64), "set_maxreaders");
+        check(mdb_env_open(env_, path.c_str(), 0, 0644), "env_open");  // durable default: sync on commit
+        MDB_txn* txn;
+        check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
+        check(mdb_dbi_open(txn, nullptr, 0, &dbi_), "dbi_open");
+        check(mdb_txn_commit(txn), "commit");
+    }
+    void commit(const std::vector<kv>& batch) override {
+        MDB_txn* txn;
+        check(mdb_txn_begin(env_, nullptr, 0, &txn), "txn_begin");
+        for (const auto& e : batch) {
+            MDB_val k{16, const_cast<std::uint8_t*>(e.key->data())};
+            MDB_val v{e.value->size(), const_cast<char*>(e.value->data())};
+            check(mdb_put(txn, dbi_, &k, &v, 0), "put");
+        }
+        check(mdb_txn_commit(txn), "commit");
+    }
+    bool get(const key16& key, std::string& out) override {
+        MDB_txn* txn;
+        check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "txn_begin");
+        MDB_val k{16, const_cast<std::uint8_t*>(key.data())}, v;
+        const bool found = mdb_get(txn, dbi_, &k, &v) == 0;
+        if (found) out.assign(static_cast<const char*>(v.mv_data), v.mv_size);
+        mdb_txn_abort(txn);
+        return found;
+    }
+    std::size_t scan() override {
+        MDB_txn* txn;
+        MDB_cursor* cur;
+        check(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn), "txn_begin");
+        check(mdb_cursor_open(txn, dbi_, &cur), "cursor");
+        MDB_val k, v;
+        std::size_t n = 0;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            n += v.mv_size > 0;
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        return n;
+    }
+
+private:
+    static void check(int rc, const char* what) {
+        if (rc != 0) die(fmt::format("lmdb: {}: {}", what, mdb_strerror(rc)));
+    }
+    MDB_env* env_ = nullptr;
+    MDB_dbi dbi_{};
+};
+#endif
+
+#if ENTIDB_BENCH_HAVE_ROCKSDB
+class rocksdb_adapter final : public adapter {
+public:
+    std::string name() const override { return "rocksdb"; }
+    ~rocksdb_adapter() override {
+        if (db_) rocksdb_close(db_);
+        if (wopt_) rocksdb_writeoptions_destroy(wopt_);
+        if (ropt_) rocksdb_readoptions_destroy(ropt_);
+        if (opt_) rocksdb_options_destroy(opt_);
+    }
+    void open(const std::filesystem::path& path, bool) override {
+        opt_ = rocksdb_options_create();
+        rocksdb_options_set_create_if_missing(opt_, 1);
+        char* err = nullptr;
+        db_ = rocksdb_open(opt_, path.c_str(), &err);
+        check(err, "open");
+        wopt_ = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_set_sync(wopt_, 1);
+        ropt_ = rocksdb_readoptions_create();
+    }
+    void commit(const std::vector<kv>& batch) override {
+        rocksdb_writebatch_t* b = rocksdb_writebatch_create();
+        for (const auto& e : batch)
+            rocksdb_writebatch_put(b, reinterpret_cast<const char*>(e.key->data()), 16, e.value->data(), e.value->size());
+        char* err = nullptr;
+        rocksdb_write(db_, wopt_, b, &err);
+        rocksdb_writebatch_destroy(b);
+        check(err, "write");
+    }
+    bool get(const key16& key, std::string& out) override {
+        std::size_t len = 0;
+        char* err = nullptr;
+        char* v = rocksdb_get(db_, ropt_, reinterpret_cast<const char*>(key.data()), 16, &len, &err);
+        check(err, "get");
+        if (!v) return false;
+        out.assign(v, len);
+        rocksdb_free(v);
+        return true;
+    }
+    std::size_t scan() override {
+        rocksdb_iterator_t* it = rocksdb_create_iterator(db_, ropt_);
+        std::size_t n = 0;
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+            std::size_t len = 0;
+            n += rocksdb_iter_value(it, &len) != nullptr && len > 0;
+        }
+        rocksdb_iter_destroy(it);
+        return n;
+    }
+
+private:
+    static void check(char* err, const char* what) {
+        if (err) {
+            std::string msg = err;
+            rocksdb_free(err);
+            die(fmt::format("rocksdb: {}: {}", what, msg));
+        }
+    }
+    rocksdb_t* db_ = nullptr;
+    rocksdb_options_t* opt_ = nullptr;
+    rocksdb_writeoptions_t* wopt_ = nullptr;
+    rocksdb_readoptions_t* ropt_ = nullptr;
+};
+#endif
+
+inline std::vector<std::pair<std::string, std::function<std::unique_ptr<adapter>()>>> all_adapters() {
+    std::vector<std::pair<std::string, std::function<std::unique_ptr<adapter>()>>> out;
+    out.emplace_back("entidb", [] { return std::make_unique<entidb_adapter>(); });
+    out.emplace_back("raw", [] { return std::make_unique<raw_adapter>(); });
+#if ENTIDB_BENCH_HAVE_SQLITE
+    out.emplace_back("sqlite", [] { return std::make_unique<sqlite_adapter>(); });
+#endif
+#if ENTIDB_BENCH_HAVE_LMDB
+    out.emplace_back("lmdb", [] { return std::make_unique<lmdb_adapter>(); });
+#endif
+#if ENTIDB_BENCH_HAVE_ROCKSDB
+    out.emplace_back("rocksdb", [] { return std::make_unique<rocksdb_adapter>(); });
+#endif
+    return out;
+}
+
+// One row per workload, one column per engine, and EntiDB ÷ the best peer in the row's
+// own unit (for ns/read and seconds, below 1 is better; for rates, above 1 is better).
+template <typename Result>
+void print_table(const std::vector<Result>& results, const std::string& json_path) {
+    std::vector<std::string> engines, workloads;
+    std::map<std::pair<std::string, std::string>, const Result*> at;
+    for (const auto& r : results) {
+        if (std::find(engines.begin(), engines.end(), r.engine) == engines.end()) engines.push_back(r.engine);
+        if (std::find(workloads.begin(), workloads.end(), r.workload) == workloads.end()) workloads.push_back(r.workload);
+        at[{r.engine, r.workload}] = &r;
+    }
+    fmt::print("{:<26}", "workload");
+    for (const auto& e : engines) fmt::print("{:>14}", e);
+    fmt::print("{:>18}\n", "entidb/best peer");
+    std::string json = "[";
+    for (const auto& w : workloads) {
+        fmt::print("{:<26}", w);
+        const Result* ours = nullptr;
+        const Result* best = nullptr;
+        for (const auto& e : engines) {
+            const auto it = at.find({e, w});
+            if (it == at.end()) {
+                fmt::print("{:>14}", "-");
+                continue;
+            }
+            const Result* r = it->second;
+            fmt::print("{:>14.1f}", r->value);
+            json += fmt::format("{}{{\"engine\":\"{}\",\"workload\":\"{}\",\"unit\":\"{}\",\"value\":{}}}",
+                                json.size() > 1 ? "," : "", e, w, r->unit, r->value);
+            if (e == "entidb") ours = r;
+            else if (e != "raw" && r->value > 0 &&
+                     (!best || (r->higher_is_better ? r->value > best->value : r->value < best->value)))
+                best = r;
+        }
+        if (ours && best && best->value > 0 && ours->value > 0)
+            fmt::print("{:>18.2f}\n", ours->value / best->value);  // in the row's unit: see its direction
+        else
+            fmt::print("{:>18}\n", "-");
+    }
+    json += "]\n";
+    if (!json_path.empty()) std::ofstream(json_path) << json;
+}
+
+}  // namespace bench
