@@ -3,7 +3,6 @@
 #include <entidb/entidb.hpp>
 #include <fmt/core.h>
 
-#include <ranges>
 #include <string>
 #include <vector>
 
@@ -50,9 +49,8 @@ int main(int argc, char** argv) {
 
     auto snapshot = db.begin_read();
     fmt::print("Ada's open todos:\n");
-    auto open_for_ada = todos.find<"owner">(snapshot, "ada@example.com") |
-                        std::views::filter([](const auto& e) { return !e.value.done; });
-    for (const auto& [id, t] : open_for_ada) fmt::print("  {} (priority {})\n", t.title, t.priority);
+    for (const auto& [id, t] : todos.find<"owner">(snapshot, "ada@example.com"))
+        if (!t.done) fmt::print("  {} (priority {})\n", t.title, t.priority);  // filtering is plain C++
 
     fmt::print("priority 3 and up, highest first:\n");
     for (const auto& [id, t] : todos.range<"priority">(snapshot, 3, std::nullopt, entidb::order::descending))

@@ -19,12 +19,16 @@ run() {  # NAME TARGETS|all TEST-NAMES|all [meson setup options...]
   meson test -C "build/$name" --no-rebuild --print-errorlogs --num-processes "$(nproc)" "${which[@]}" || status=1
 }
 
-CXX=g++ run gcc all all
-CXX=clang++ run clang all all
+# Optimised g++ build (with the benchmark program), then an unoptimised clang++ build (the
+# second compiler's diagnostics and behaviour, compiled fast), then sanitizers at -O1.
+CXX=g++ CC=gcc run gcc all all
+CXX=clang++ CC=clang run clang all all -Dbuildtype=debug -Dbenchmarks=false
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  CXX=g++ run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Dcpp_args=-fno-sanitize-recover=all
+  CXX=g++ CC=gcc run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
+  -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false
 # ThreadSanitizer over the programs that run threads against one database.
-TSAN_OPTIONS=halt_on_error=1 CXX=g++ run tsan tests/unit_engine engine -Db_sanitize=thread
+TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan tests/unit_engine engine -Db_sanitize=thread -Doptimization=1 \
+  -Dbenchmarks=false
 
 python3 scripts/test_summary.py build/gcc build/clang build/asan build/tsan || status=1
 exit $status

@@ -81,7 +81,7 @@ struct typed_entity {
 
 // Decodes each stored_entity of `Range` into a typed_entity<T> as it is reached.
 template <typename Range, typename T, typename Codec>
-class typed_range : public std::ranges::view_interface<typed_range<Range, T, Codec>> {
+class typed_range : public std::ranges::view_base {
 public:
     class iterator {
     public:

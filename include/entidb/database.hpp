@@ -28,7 +28,9 @@
 #include <utility>
 
 #include "change_feed.hpp"
+#include "compaction.hpp"
 #include "config.hpp"
+#include "detail/compaction.hpp"
 #include "detail/engine.hpp"
 #include "detail/recovery.hpp"
 #include "directory/open.hpp"
@@ -134,6 +136,18 @@ public:
         e->checkpoint();
     }
 
+    // Merges the sealed segments, dropping versions nobody can see and tombstones past
+    // `options.tombstone_retention` (compaction.hpp; docs/operations.md). Runs as a writer
+    // (waits for the writer lock) while readers continue; the logical state is unchanged.
+    // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
+    // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
+    // failure after the journal is durable refuses further writes until a reopen finishes it.
+    compaction_report compact(const compact_options& options = {}) {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        return detail::compactor<Traits>(*e, options).run();
+    }
+
     // Declares a secondary index on a field path ("address.city"); builds it from the
     // collection's entities and records it in the MANIFEST. Idempotent for the same
     // declaration; errc::invalid_argument for a conflicting one on the same path;
@@ -151,12 +165,15 @@ public:
     bool unsubscribe(std::uint64_t token) { return live()->feed().unsubscribe(token); }
 
     // Committed operations with a sequence above `after`, in commit order, read from the
-    // segment files (so it works across restarts), at most `limit`.
+    // segment files (so it works across restarts), at most `limit`. errc::invalid_argument
+    // when `after` is below history_horizon(): a compaction (or a restore) dropped history.
+    // The snapshot at history_horizon() or later is where a new follower starts.
     [[nodiscard]] std::vector<change> changes_since(std::uint64_t after,
                                                     std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
         return live()->changes_since(after, limit);
     }
 
+    [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
     [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
     [[nodiscard]] statistics stats() const { return live()->stats(); }
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }

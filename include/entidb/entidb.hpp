@@ -1,11 +1,13 @@
 // entidb/entidb.hpp — the umbrella header: everything public.
 #pragma once
 
+#include "backup.hpp"
 #include "bytes.hpp"
 #include "cbor.hpp"
 #include "change_feed.hpp"
 #include "codec.hpp"
 #include "collection.hpp"
+#include "compaction.hpp"
 #include "config.hpp"
 #include "database.hpp"
 #include "entity_id.hpp"
@@ -13,6 +15,8 @@
 #include "hash.hpp"
 #include "verify.hpp"
 #include "version.hpp"
+#include "format/backup_file.hpp"
+#include "format/compaction_state.hpp"
 #include "format/crc32.hpp"
 #include "format/manifest.hpp"
 #include "format/segment_record.hpp"

@@ -7,18 +7,109 @@
 // ---- begin entidb/entidb.hpp ----
 // entidb/entidb.hpp — the umbrella header: everything public.
 
+// ---- begin entidb/backup.hpp ----
+// entidb/backup.hpp — online backup into one file, and restore into a new directory.
+//
+//   auto info = entidb::backup(db, "nightly.entidb-backup");   // while writers continue
+//   entidb::restore("nightly.entidb-backup", "/srv/restored");  // a fresh database directory
+//
+// `backup(db, file)` takes a read snapshot and streams every live entity it sees (one
+// payload in memory at a time) into `file` (format/backup_file.hpp, docs/file-format.md
+// "Backup"): a header with the commit sequence and the collection/index registry, the
+// entities in (collection id, entity id) order, and a trailer with the entity count and an
+// XXH3-64 checksum of every byte before it. Writers go on committing meanwhile; the file
+// reflects exactly the snapshot. It is written as `file.tmp`, flushed, renamed into place and
+// its directory fsynced, so `file` either does not exist or is complete.
+//
+// `read_backup(file)` checks a whole backup (structure, order, canonical CBOR of every
+// payload, count, checksum) without restoring it.
+//
+// `restore(file, dir)` checks the whole file first, then builds the database in
+// `dir.restoring` through entidb::open (same collection ids and index declarations; every
+// entity written with the backup's sequence; a checkpoint; the history horizon set to that
+// sequence, since the history before it is not in the backup), closes it and renames it to
+// `dir`. Any failure removes `dir.restoring`: `dir` is either a complete database or absent.
+//
+// Errors: errc::corruption (with the file and offset) for a damaged or truncated backup or a
+// wrong checksum; errc::unsupported_version for a backup or format version this build cannot
+// read; errc::invalid_argument when `file` (backup) or `dir` / `dir.restoring` (restore)
+// already exists; errc::not_found for a missing backup file; errc::io_error and
+// errc::no_space from the file system; errc::closed for a closed database handle.
+//
+// Thread-safety: backup() may run on any thread, concurrently with readers and the writer
+// (also with a compaction: the snapshot keeps the files it reads). restore() touches only
+// its own paths.
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <cstdio>
+
+// ---- begin entidb/cbor/reader.hpp ----
+// entidb/cbor/reader.hpp — strict pull parser over canonical CBOR, and what is built on it
+// without a tree: `validate` (run on every put) and `find_path` (secondary index keys).
+//
+// Contract: a `reader` walks one encoded document in pre-order. Each `next()` returns one item —
+// kind, argument, a view of its string bytes, its offset and depth — or the end of a container,
+// and finally `std::nullopt` once the whole top-level item was read. Every rule of our canonical
+// form is checked at the item where it can first be checked (docs/cbor.md): shortest heads, no
+// indefinite lengths, no reserved additional information, UTF-8 text, only false/true/null
+// among simple values, floats only when allowed and then in shortest exact form and never NaN,
+// map keys strictly increasing bytewise (which also excludes duplicates), declared lengths and
+// counts bounded by the bytes that remain, nesting at most `max_depth`, nothing after the item.
+// A violation throws `cbor::decode_error` (an entidb::error with errc::invalid_cbor or
+// errc::non_canonical, the byte offset, and the `fault`).
+//
+// The reader never allocates and never recurses: its container stack is a fixed array of
+// `max_depth_limit` frames. Item views point into the input, which the caller keeps alive.
+//
+// Thread-safety: a reader is single-threaded; any number of readers may share one input.
+
+#include <array>
+#include <cstddef>
+#include <initializer_list>
+#include <span>
+#include <string_view>
+
+// ---- begin entidb/cbor/value.hpp ----
+// entidb/cbor/value.hpp — the CBOR value model: an owned tree of data items.
+//
+// Contract: `cbor::value` is a regular value type (copyable, movable, comparable) holding any
+// item of the CBOR subset EntiDB stores: null, booleans, unsigned integers (full u64), negative
+// integers down to -2^64 (kept as the CBOR argument n, value = -1 - n), byte strings, UTF-8 text,
+// arrays, maps, tags and — only where floats are enabled — doubles. A value owns all its storage.
+// Invariants held by construction, so that any value encodes to canonical CBOR:
+//   - text is valid UTF-8 and a double is never NaN (constructors throw errc::invalid_argument);
+//   - map entries are kept in canonical order (bytewise order of the encoded keys, RFC 8949
+//     §4.2.1) with unique keys.
+// `<=>` is that canonical order, computed from the structure without encoding; `==` means
+// "encodes to the same bytes" (so -0.0 != 0.0). Accessors of the wrong kind throw
+// errc::type_mismatch. Copies, comparison and destruction recurse, so a value built by hand should
+// stay within the depth the encoder accepts (64 by default); decoded values always do.
+//
+// Thread-safety: no internal state; concurrent const access is safe, as for standard containers.
+
+#include <cmath>
+#include <compare>
+#include <concepts>
+#include <limits>
+#include <variant>
+
 // ---- begin entidb/bytes.hpp ----
 // entidb/bytes.hpp — the byte vocabulary shared by every layer.
 //
 // Bytes are `std::uint8_t`: on-disk formats do arithmetic on them, and the C ABI
 // passes them as `const uint8_t*`. Views never own; buffers own.
 
-#include <cstddef>
-#include <cstdint>
 #include <cstring>
-#include <span>
-#include <string_view>
-#include <vector>
 
 namespace entidb {
 inline namespace v1 {
@@ -39,189 +130,6 @@ using byte_buffer = std::vector<byte>;
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/bytes.hpp ----
-// ---- begin entidb/cbor.hpp ----
-// entidb/cbor.hpp — the canonical CBOR layer (spec §4, docs/cbor.md): value model, streaming
-// encoder, strict pull reader with validate/find_path, decoder, and the JSON bridge.
-// Each header states its own ownership and thread-safety contract.
-
-// ---- begin entidb/cbor/rules.hpp ----
-// entidb/cbor/rules.hpp — the byte-level rules of canonical CBOR that the value model, the
-// encoder and the reader share, so that each rule has exactly one definition: major types, the
-// initial bytes we use, UTF-8 validity, bytewise order, shortest float forms.
-//
-// Contract: pure functions on values and views; nothing allocates or throws.
-// Thread-safety: stateless.
-
-#include <algorithm>
-#include <bit>
-#include <cmath>
-#include <limits>
-#include <optional>
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-namespace detail {
-
-// The top three bits of every item's initial byte.
-enum class major_type : std::uint8_t {
-    unsigned_integer = 0,
-    negative_integer = 1,
-    byte_string = 2,
-    text_string = 3,
-    array = 4,
-    map = 5,
-    tag = 6,
-    simple = 7,  // false/true/null, floats and the values we reject
-};
-
-// Initial bytes of major type 7 that we use.
-inline constexpr byte initial_false = 0xF4;
-inline constexpr byte initial_true = 0xF5;
-inline constexpr byte initial_null = 0xF6;
-inline constexpr byte initial_half = 0xF9;
-inline constexpr byte initial_single = 0xFA;
-inline constexpr byte initial_double = 0xFB;
-
-inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
-
-// Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
-// RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
-[[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
-    const std::size_t n = s.size();
-    std::size_t i = 0;
-    while (i < n) {
-        const byte lead = s[i];
-        if (lead < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        byte lo = 0x80;
-        byte hi = 0xBF;
-        if (lead >= 0xC2 && lead <= 0xDF) {
-            len = 2;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            len = 3;
-            if (lead == 0xE0) lo = 0xA0;       // overlong below U+0800
-            if (lead == 0xED) hi = 0x9F;       // surrogates U+D800..U+DFFF
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            len = 4;
-            if (lead == 0xF0) lo = 0x90;       // overlong below U+10000
-            if (lead == 0xF4) hi = 0x8F;       // above U+10FFFF
-        } else {
-            return i;  // continuation byte as lead, C0/C1 (always overlong) or F5..FF
-        }
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i + 1;
-        for (std::size_t k = 2; k < len; ++k)
-            if ((s[i + k] & 0xC0) != 0x80) return i + k;
-        i += len;
-    }
-    return utf8_valid;
-}
-
-// -1, 0 or 1 as `a` sorts before, equal to or after `b` bytewise (a proper prefix sorts first).
-[[nodiscard]] inline int compare_bytes(bytes_view a, bytes_view b) noexcept {
-    const std::size_t common = std::min(a.size(), b.size());
-    if (common != 0) {
-        const int c = std::memcmp(a.data(), b.data(), common);
-        if (c != 0) return c < 0 ? -1 : 1;
-    }
-    return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
-}
-
-[[nodiscard]] inline double half_to_double(std::uint16_t h) noexcept {
-    const int exponent = (h >> 10) & 0x1F;
-    const int mantissa = h & 0x3FF;
-    double v = 0;
-    if (exponent == 0) v = std::ldexp(mantissa, -24);  // zero or subnormal
-    else if (exponent != 31) v = std::ldexp(mantissa + 1024, exponent - 25);
-    else v = mantissa == 0 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
-    return (h & 0x8000) != 0 ? -v : v;
-}
-
-// The IEEE 754 half-precision bits of `d` if that is exact, else nothing. `d` is not NaN.
-[[nodiscard]] inline std::optional<std::uint16_t> exact_half(double d) noexcept {
-    const auto sign = static_cast<std::uint16_t>(std::signbit(d) ? 0x8000 : 0);
-    const double a = std::fabs(d);
-    if (a == 0) return sign;
-    if (std::isinf(a)) return static_cast<std::uint16_t>(sign | 0x7C00);
-    if (!(a <= 65504.0)) return std::nullopt;  // the largest finite half
-    if (a < 0x1p-14) {  // subnormal half: a = m * 2^-24 with integral m < 1024
-        const double m = std::ldexp(a, 24);
-        if (m != std::floor(m)) return std::nullopt;
-        return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(m));
-    }
-    const int e = std::ilogb(a);                 // 2^e <= a < 2^(e+1), e in [-14, 15]
-    const double m = std::ldexp(a, 10 - e);      // 11 significant bits: [1024, 2048)
-    if (m != std::floor(m)) return std::nullopt;
-    return static_cast<std::uint16_t>(sign | ((e + 15) << 10) | (static_cast<int>(m) - 1024));
-}
-
-// The single-precision bits of `d` if that is exact, else nothing. `d` is not NaN.
-[[nodiscard]] inline std::optional<std::uint32_t> exact_single(double d) noexcept {
-    // Converting a finite double beyond the float range is undefined behaviour: test first.
-    if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
-        return std::nullopt;
-    const auto f = static_cast<float>(d);
-    if (static_cast<double>(f) != d) return std::nullopt;
-    return std::bit_cast<std::uint32_t>(f);  // also keeps the sign of zero
-}
-
-// A float in the shortest IEEE 754 width (2, 4 or 8 bytes) that holds it exactly
-// (RFC 8949 §4.2.2): this is the only encoding of a float we write or accept.
-struct float_form {
-    std::uint8_t width = 8;
-    std::uint64_t bits = 0;
-};
-
-[[nodiscard]] inline float_form shortest_float(double d) noexcept {
-    if (const auto h = exact_half(d)) return {2, *h};
-    if (const auto s = exact_single(d)) return {4, *s};
-    return {8, std::bit_cast<std::uint64_t>(d)};
-}
-
-[[nodiscard]] inline double float_from_bits(std::uint8_t width, std::uint64_t bits) noexcept {
-    if (width == 2) return half_to_double(static_cast<std::uint16_t>(bits));
-    if (width == 4) return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
-    return std::bit_cast<double>(bits);
-}
-
-}  // namespace detail
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/rules.hpp ----
-// ---- begin entidb/cbor/value.hpp ----
-// entidb/cbor/value.hpp — the CBOR value model: an owned tree of data items.
-//
-// Contract: `cbor::value` is a regular value type (copyable, movable, comparable) holding any
-// item of the CBOR subset EntiDB stores: null, booleans, unsigned integers (full u64), negative
-// integers down to -2^64 (kept as the CBOR argument n, value = -1 - n), byte strings, UTF-8 text,
-// arrays, maps, tags and — only where floats are enabled — doubles. A value owns all its storage.
-// Invariants held by construction, so that any value encodes to canonical CBOR:
-//   - text is valid UTF-8 and a double is never NaN (constructors throw errc::invalid_argument);
-//   - map entries are kept in canonical order (bytewise order of the encoded keys, RFC 8949
-//     §4.2.1) with unique keys.
-// `<=>` is that canonical order, computed from the structure without encoding; `==` means
-// "encodes to the same bytes" (so -0.0 != 0.0). Accessors of the wrong kind throw
-// errc::type_mismatch. Copies, comparison and destruction recurse, so a value built by hand should
-// stay within the depth the encoder accepts (64 by default); decoded values always do.
-//
-// Thread-safety: no internal state; concurrent const access is safe, as for standard containers.
-
-#include <compare>
-#include <concepts>
-#include <memory>
-#include <string>
-#include <utility>
-#include <variant>
-
 // ---- begin entidb/error.hpp ----
 // entidb/error.hpp — the one error model of the library.
 //
@@ -381,6 +289,155 @@ struct fmt::formatter<entidb::errc> : fmt::formatter<std::string_view> {
     }
 };
 // ---- end entidb/error.hpp ----
+// ---- begin entidb/cbor/rules.hpp ----
+// entidb/cbor/rules.hpp — the byte-level rules of canonical CBOR that the value model, the
+// encoder and the reader share, so that each rule has exactly one definition: major types, the
+// initial bytes we use, UTF-8 validity, bytewise order, shortest float forms.
+//
+// Contract: pure functions on values and views; nothing allocates or throws.
+// Thread-safety: stateless.
+
+#include <bit>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+namespace detail {
+
+// The top three bits of every item's initial byte.
+enum class major_type : std::uint8_t {
+    unsigned_integer = 0,
+    negative_integer = 1,
+    byte_string = 2,
+    text_string = 3,
+    array = 4,
+    map = 5,
+    tag = 6,
+    simple = 7,  // false/true/null, floats and the values we reject
+};
+
+// Initial bytes of major type 7 that we use.
+inline constexpr byte initial_false = 0xF4;
+inline constexpr byte initial_true = 0xF5;
+inline constexpr byte initial_null = 0xF6;
+inline constexpr byte initial_half = 0xF9;
+inline constexpr byte initial_single = 0xFA;
+inline constexpr byte initial_double = 0xFB;
+
+inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
+
+// Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
+// RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
+[[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const byte lead = s[i];
+        if (lead < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        byte lo = 0x80;
+        byte hi = 0xBF;
+        if (lead >= 0xC2 && lead <= 0xDF) {
+            len = 2;
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
+            len = 3;
+            if (lead == 0xE0) lo = 0xA0;       // overlong below U+0800
+            if (lead == 0xED) hi = 0x9F;       // surrogates U+D800..U+DFFF
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            len = 4;
+            if (lead == 0xF0) lo = 0x90;       // overlong below U+10000
+            if (lead == 0xF4) hi = 0x8F;       // above U+10FFFF
+        } else {
+            return i;  // continuation byte as lead, C0/C1 (always overlong) or F5..FF
+        }
+        if (n - i < len) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i + 1;
+        for (std::size_t k = 2; k < len; ++k)
+            if ((s[i + k] & 0xC0) != 0x80) return i + k;
+        i += len;
+    }
+    return utf8_valid;
+}
+
+// -1, 0 or 1 as `a` sorts before, equal to or after `b` bytewise (a proper prefix sorts first).
+[[nodiscard]] inline int compare_bytes(bytes_view a, bytes_view b) noexcept {
+    const std::size_t common = std::min(a.size(), b.size());
+    if (common != 0) {
+        const int c = std::memcmp(a.data(), b.data(), common);
+        if (c != 0) return c < 0 ? -1 : 1;
+    }
+    return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+[[nodiscard]] inline double half_to_double(std::uint16_t h) noexcept {
+    const int exponent = (h >> 10) & 0x1F;
+    const int mantissa = h & 0x3FF;
+    double v = 0;
+    if (exponent == 0) v = std::ldexp(mantissa, -24);  // zero or subnormal
+    else if (exponent != 31) v = std::ldexp(mantissa + 1024, exponent - 25);
+    else v = mantissa == 0 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+    return (h & 0x8000) != 0 ? -v : v;
+}
+
+// The IEEE 754 half-precision bits of `d` if that is exact, else nothing. `d` is not NaN.
+[[nodiscard]] inline std::optional<std::uint16_t> exact_half(double d) noexcept {
+    const auto sign = static_cast<std::uint16_t>(std::signbit(d) ? 0x8000 : 0);
+    const double a = std::fabs(d);
+    if (a == 0) return sign;
+    if (std::isinf(a)) return static_cast<std::uint16_t>(sign | 0x7C00);
+    if (!(a <= 65504.0)) return std::nullopt;  // the largest finite half
+    if (a < 0x1p-14) {  // subnormal half: a = m * 2^-24 with integral m < 1024
+        const double m = std::ldexp(a, 24);
+        if (m != std::floor(m)) return std::nullopt;
+        return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(m));
+    }
+    const int e = std::ilogb(a);                 // 2^e <= a < 2^(e+1), e in [-14, 15]
+    const double m = std::ldexp(a, 10 - e);      // 11 significant bits: [1024, 2048)
+    if (m != std::floor(m)) return std::nullopt;
+    return static_cast<std::uint16_t>(sign | ((e + 15) << 10) | (static_cast<int>(m) - 1024));
+}
+
+// The single-precision bits of `d` if that is exact, else nothing. `d` is not NaN.
+[[nodiscard]] inline std::optional<std::uint32_t> exact_single(double d) noexcept {
+    // Converting a finite double beyond the float range is undefined behaviour: test first.
+    if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
+        return std::nullopt;
+    const auto f = static_cast<float>(d);
+    if (static_cast<double>(f) != d) return std::nullopt;
+    return std::bit_cast<std::uint32_t>(f);  // also keeps the sign of zero
+}
+
+// A float in the shortest IEEE 754 width (2, 4 or 8 bytes) that holds it exactly
+// (RFC 8949 §4.2.2): this is the only encoding of a float we write or accept.
+struct float_form {
+    std::uint8_t width = 8;
+    std::uint64_t bits = 0;
+};
+
+[[nodiscard]] inline float_form shortest_float(double d) noexcept {
+    if (const auto h = exact_half(d)) return {2, *h};
+    if (const auto s = exact_single(d)) return {4, *s};
+    return {8, std::bit_cast<std::uint64_t>(d)};
+}
+
+[[nodiscard]] inline double float_from_bits(std::uint8_t width, std::uint64_t bits) noexcept {
+    if (width == 2) return half_to_double(static_cast<std::uint16_t>(bits));
+    if (width == 4) return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+    return std::bit_cast<double>(bits);
+}
+
+}  // namespace detail
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/rules.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -754,343 +811,6 @@ struct fmt::formatter<entidb::cbor::kind> : fmt::formatter<std::string_view> {
     }
 };
 // ---- end entidb/cbor/value.hpp ----
-// ---- begin entidb/cbor/encoder.hpp ----
-// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
-//
-// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
-// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
-// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
-// declare their size up front (definite lengths only) and are closed by the matching end_*(),
-// which checks the count. Map entries may be written in any order: end_map() sorts them in place
-// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
-// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
-// decoder accepts exactly one, and `complete()` says whether every container is closed.
-//
-// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
-// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
-// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
-// discard both.
-//
-// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
-
-#include <numeric>
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-struct encode_options {
-    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
-    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
-};
-
-namespace detail {
-
-// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
-inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
-    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
-    if (arg < 24) {
-        out.push_back(static_cast<byte>(high | arg));
-        return;
-    }
-    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
-    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
-    out.push_back(static_cast<byte>(high | info));
-    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
-}
-
-}  // namespace detail
-
-class encoder {
-public:
-    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
-
-    encoder& uint(std::uint64_t v);
-    encoder& integer(std::int64_t v);
-    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
-    encoder& bytes(bytes_view b);
-    encoder& text(std::string_view s);   // must be UTF-8
-    encoder& boolean(bool b);
-    encoder& null();
-    encoder& floating(double d);         // needs allow_floats; shortest exact width
-    encoder& tag(std::uint64_t number);  // the next item is the tag's content
-    encoder& begin_array(std::uint64_t count);
-    encoder& end_array();
-    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
-    encoder& end_map();
-    encoder& write(const value& v);
-
-    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
-    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
-
-private:
-    enum class frame_kind : std::uint8_t { array, map, tag };
-    struct frame {
-        frame_kind kind;
-        std::uint64_t expected;  // items (a map counts keys and values)
-        std::uint64_t written;
-        std::size_t first_entry;  // maps: index of their first entry in entries_
-    };
-    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
-    // entry (or the end of the buffer).
-    struct entry {
-        std::size_t key_begin;
-        std::size_t value_begin;
-    };
-
-    void begin_item();
-    void end_item();
-    void open(frame_kind kind, std::uint64_t expected);
-    void close(frame_kind kind, std::string_view what);
-    void sort_entries(std::size_t first);
-    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
-        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
-    }
-
-    byte_buffer& out_;
-    encode_options opts_;
-    std::vector<frame> stack_;
-    std::vector<entry> entries_;       // entries of every open map, innermost last
-    std::vector<std::size_t> order_;   // scratch for sort_entries
-    byte_buffer scratch_;              // scratch for sort_entries
-};
-
-// The canonical encoding of `v` as a new buffer.
-[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
-    byte_buffer out;
-    encoder(out, options).write(v);
-    return out;
-}
-
-// ---- implementation -------------------------------------------------------------------------
-
-// Called before an item's first byte: the enclosing container must have room for it, and a map
-// records where its entry's key or value starts.
-inline void encoder::begin_item() {
-    if (stack_.empty()) return;
-    frame& f = stack_.back();
-    if (f.written == f.expected) {
-        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
-        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
-             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
-    }
-    if (f.kind != frame_kind::map) return;
-    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
-    else entries_.back().value_begin = out_.size();
-}
-
-// Called after an item's last byte. A tag's content completes the tag too.
-inline void encoder::end_item() {
-    while (!stack_.empty()) {
-        frame& f = stack_.back();
-        ++f.written;
-        if (f.kind != frame_kind::tag) return;
-        stack_.pop_back();
-    }
-}
-
-inline void encoder::open(frame_kind kind, std::uint64_t expected) {
-    if (stack_.size() >= opts_.max_depth)
-        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
-    stack_.push_back({kind, expected, 0, entries_.size()});
-}
-
-inline void encoder::close(frame_kind kind, std::string_view what) {
-    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
-    const frame& f = stack_.back();
-    if (f.written != f.expected)
-        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
-             kind == frame_kind::map ? f.expected / 2 : f.expected,
-             kind == frame_kind::map ? f.written / 2 : f.written);
-    if (kind == frame_kind::map) {
-        sort_entries(f.first_entry);
-        entries_.resize(f.first_entry);
-    }
-    stack_.pop_back();
-    end_item();
-}
-
-inline encoder& encoder::uint(std::uint64_t v) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::unsigned_integer, v);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::integer(std::int64_t v) {
-    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
-    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
-}
-
-inline encoder& encoder::negative(std::uint64_t n) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::negative_integer, n);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::bytes(bytes_view b) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::byte_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::text(std::string_view s) {
-    const bytes_view b = entidb::as_bytes(s);
-    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
-        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
-    begin_item();
-    detail::put_head(out_, detail::major_type::text_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::boolean(bool b) {
-    begin_item();
-    out_.push_back(b ? detail::initial_true : detail::initial_false);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::null() {
-    begin_item();
-    out_.push_back(detail::initial_null);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::floating(double d) {
-    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
-    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
-    const detail::float_form f = detail::shortest_float(d);
-    begin_item();
-    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
-    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::tag(std::uint64_t number) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::tag, number);
-    open(frame_kind::tag, 1);
-    return *this;
-}
-
-inline encoder& encoder::begin_array(std::uint64_t count) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::array, count);
-    open(frame_kind::array, count);
-    return *this;
-}
-
-inline encoder& encoder::end_array() {
-    close(frame_kind::array, "array");
-    return *this;
-}
-
-inline encoder& encoder::begin_map(std::uint64_t pairs) {
-    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
-    begin_item();
-    detail::put_head(out_, detail::major_type::map, pairs);
-    open(frame_kind::map, pairs * 2);
-    return *this;
-}
-
-inline encoder& encoder::end_map() {
-    close(frame_kind::map, "map");
-    return *this;
-}
-
-// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
-// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
-// (and sorted) before, so every key's bytes are final.
-inline void encoder::sort_entries(std::size_t first) {
-    const std::size_t n = entries_.size() - first;
-    if (n < 2) return;
-    // Fast path: callers often write keys in order already (decoded values always do).
-    bool sorted = true;
-    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
-        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
-    if (sorted) return;
-
-    order_.resize(n);
-    std::iota(order_.begin(), order_.end(), first);
-    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
-        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
-    });
-    for (std::size_t i = 1; i < n; ++i) {
-        const entry& e = entries_[order_[i]];
-        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
-            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
-    }
-
-    const std::size_t region = entries_[first].key_begin;
-    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
-    std::size_t pos = region;
-    for (const std::size_t idx : order_) {
-        const std::size_t begin = entries_[idx].key_begin;
-        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
-        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
-        pos += end - begin;
-    }
-}
-
-inline encoder& encoder::write(const value& v) {
-    switch (v.type()) {
-        case kind::null: return null();
-        case kind::boolean: return boolean(v.as_bool());
-        case kind::unsigned_integer: return uint(v.as_uint());
-        case kind::negative_integer: return negative(v.negative_argument());
-        case kind::bytes: return bytes(v.as_bytes());
-        case kind::text: return text(v.as_text());
-        case kind::floating: return floating(v.as_double());
-        case kind::tag:
-            tag(v.tag_number());
-            return write(v.tag_content());
-        case kind::array:
-            begin_array(v.as_array().size());
-            for (const value& item : v.as_array()) write(item);
-            return end_array();
-        case kind::map:
-            begin_map(v.as_map().size());
-            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
-            return end_map();
-    }
-    return *this;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/encoder.hpp ----
-// ---- begin entidb/cbor/reader.hpp ----
-// entidb/cbor/reader.hpp — strict pull parser over canonical CBOR, and what is built on it
-// without a tree: `validate` (run on every put) and `find_path` (secondary index keys).
-//
-// Contract: a `reader` walks one encoded document in pre-order. Each `next()` returns one item —
-// kind, argument, a view of its string bytes, its offset and depth — or the end of a container,
-// and finally `std::nullopt` once the whole top-level item was read. Every rule of our canonical
-// form is checked at the item where it can first be checked (docs/cbor.md): shortest heads, no
-// indefinite lengths, no reserved additional information, UTF-8 text, only false/true/null
-// among simple values, floats only when allowed and then in shortest exact form and never NaN,
-// map keys strictly increasing bytewise (which also excludes duplicates), declared lengths and
-// counts bounded by the bytes that remain, nesting at most `max_depth`, nothing after the item.
-// A violation throws `cbor::decode_error` (an entidb::error with errc::invalid_cbor or
-// errc::non_canonical, the byte offset, and the `fault`).
-//
-// The reader never allocates and never recurses: its container stack is a fixed array of
-// `max_depth_limit` frames. Item views point into the input, which the caller keeps alive.
-//
-// Thread-safety: a reader is single-threaded; any number of readers may share one input.
-
-#include <array>
-#include <initializer_list>
-
 
 namespace entidb {
 inline namespace v1 {
@@ -1251,8 +971,8 @@ inline void validate(bytes_view input, const decode_options& options = {}) {
 // keys of `path`; nullopt if a key is absent or a step is not a map. An empty path gives the whole
 // top-level item. Only the bytes read up to the end of the found value are checked: run
 // validate() first on untrusted input. No allocation, no tree.
-[[nodiscard]] std::optional<bytes_view> find_path(bytes_view doc, std::span<const std::string_view> path,
-                                                  const decode_options& options = {});
+[[nodiscard]] inline std::optional<bytes_view> find_path(bytes_view doc, std::span<const std::string_view> path,
+                                                         const decode_options& options = {});
 [[nodiscard]] inline std::optional<bytes_view> find_path(bytes_view doc, std::initializer_list<std::string_view> path,
                                                          const decode_options& options = {}) {
     return find_path(doc, std::span<const std::string_view>(path.begin(), path.size()), options);
@@ -1485,526 +1205,30 @@ struct fmt::formatter<entidb::cbor::fault> : fmt::formatter<std::string_view> {
     }
 };
 // ---- end entidb/cbor/reader.hpp ----
-// ---- begin entidb/cbor/decoder.hpp ----
-// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
+// ---- begin entidb/database.hpp ----
+// entidb/database.hpp — the database, composed at compile time from a traits type.
 //
-// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
-// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
-// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
-// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
-// every declared count against the bytes that remain before the decoder reserves anything.
-// The returned value owns its data; the input may be released afterwards.
+//   struct my_traits {
+//       using wal_backend = ...;      // a storage_backend for wal.log
+//       using segment_factory = ...;  // a segment_factory for SEGMENTS/seg-NNNNNN.dat
+//       static constexpr bool rotating = true;  // optional (default true)
+//   };
+//   entidb::basic_database<my_traits>
 //
-// Thread-safety: a pure function of its arguments.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-namespace detail {
-
-// One container being built. A map's entries arrive as key, value, key...; `key` holds the
-// pending key.
-struct decode_frame {
-    item_kind kind = item_kind::array;
-    std::uint64_t tag_number = 0;
-    array items;  // array elements, or the content of a tag
-    map entries;
-    value key;
-    bool has_key = false;
-
-    void add(value v) {
-        if (kind != item_kind::map) {
-            items.push_back(std::move(v));
-        } else if (!has_key) {
-            key = std::move(v);
-            has_key = true;
-        } else {
-            entries.push_back(map_entry{std::move(key), std::move(v)});
-            has_key = false;
-        }
-    }
-
-    [[nodiscard]] value finish() {
-        switch (kind) {
-            case item_kind::array: return value(std::move(items));
-            case item_kind::map: return value(std::move(entries));  // already in canonical order
-            default: return value::tag(tag_number, std::move(items.front()));
-        }
-    }
-};
-
-[[nodiscard]] inline value scalar_value(const item& it) {
-    switch (it.kind) {
-        case item_kind::unsigned_integer: return value(it.argument);
-        case item_kind::negative_integer: return value::negative(it.argument);
-        case item_kind::bytes: return value::bytes(it.data);
-        case item_kind::text: return value(it.text());
-        case item_kind::boolean: return value(it.argument != 0);
-        case item_kind::floating: return value(it.number);
-        default: return value();
-    }
-}
-
-}  // namespace detail
-
-[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
-    reader r(input, options);
-    std::vector<detail::decode_frame> stack;
-    value result;
-    const auto deliver = [&](value v) {
-        if (stack.empty()) result = std::move(v);
-        else stack.back().add(std::move(v));
-    };
-    while (const auto it = r.next()) {
-        if (it->opens()) {
-            detail::decode_frame& f = stack.emplace_back();
-            f.kind = it->kind;
-            // Safe sizes: the reader bounded these counts by the remaining input.
-            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::tag) f.tag_number = it->argument;
-        } else if (it->closes()) {
-            value done = stack.back().finish();
-            stack.pop_back();
-            deliver(std::move(done));
-        } else {
-            deliver(detail::scalar_value(*it));
-        }
-    }
-    return result;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/decoder.hpp ----
-// ---- begin entidb/cbor/json.hpp ----
-// entidb/cbor/json.hpp — a JSON bridge to canonical CBOR, for the command-line tool and tests.
+// The everyday aliases: `entidb::database` (file WAL, rotating file segments), opened only
+// through `entidb::open(path, config)` — the one open path that takes the LOCK, reads or
+// creates the MANIFEST, recovers from the WAL and the segments (SPEC.md §9 rule 1); and
+// `entidb::memory_database` (nothing durable) from `entidb::open_in_memory(config)`.
+// `basic_database<T>::open_with_backends` is an advanced hook over caller-supplied
+// backends: it gives no directory contract (no LOCK, no MANIFEST file).
 //
-// Contract: `from_json` parses one JSON text (RFC 8259) into canonical CBOR; `to_json` renders
-// canonical CBOR as compact JSON. The mapping (docs/cbor.md has the table):
-//   null/true/false/strings/arrays — themselves; integers in [-2^64, 2^64-1] — CBOR integers
-//   (JSON fractions and exponents are rejected: no floats); objects — maps with text keys;
-//   {"$bytes":"<hex>"} — a byte string; {"$tag":N,"$value":V} — tag N;
-//   {"$map":[[K,V],...]} — a map with any keys (to_json uses it for non-text keys, and for text-key
-//   maps that would read back as one of these forms, so to_json output always reads back to the
-//   same CBOR). to_json (only) renders floats, when the decode options allow them, as JSON
-//   numbers, and infinities as {"$float":"Infinity"} / {"$float":"-Infinity"}.
-// from_json errors: entidb::error errc::invalid_argument, with the byte offset of the problem in
-// the input (in the message and in error_context::offset): malformed JSON, invalid UTF-8, lone
-// surrogate escapes, floats, integers out of range, duplicate object keys, bad reserved forms,
-// nesting deeper than max_depth, trailing characters. to_json throws what decode throws.
-// Parsing recurses, but never deeper than max_depth.
-//
-// Thread-safety: pure functions.
+// A handle is movable, not copyable; transactions keep the database's engine alive.
+// Thread-safety: any number of threads may begin read transactions; write transactions
+// are serialised at begin_write (one writer at a time).
 
-#include <iterator>
+#include <mutex>
+#include <type_traits>
 
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-struct json_options {
-    // Containers (arrays, maps, tags) open at once in the CBOR value, as in decode_options. The
-    // JSON text may nest up to three times deeper: {"$map":[[K,V]]} spends three JSON levels on
-    // one map.
-    std::size_t max_depth = 64;
-};
-
-[[nodiscard]] value parse_json(std::string_view json, const json_options& options = {});
-
-[[nodiscard]] inline byte_buffer from_json(std::string_view json, const json_options& options = {}) {
-    return encode(parse_json(json, options), {.allow_floats = false, .max_depth = options.max_depth});
-}
-
-[[nodiscard]] std::string to_json(const value& v, const json_options& options = {});
-
-[[nodiscard]] inline std::string to_json(bytes_view cbor, const decode_options& options = {}) {
-    return to_json(decode(cbor, options), {.max_depth = options.max_depth});
-}
-
-// ---- implementation -------------------------------------------------------------------------
-
-namespace detail {
-
-[[nodiscard]] inline int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-class json_parser {
-public:
-    json_parser(std::string_view text, std::size_t max_depth) : s_(text), max_json_depth_(3 * max_depth + 1) {}
-
-    value parse_document() {
-        if (const auto bad = find_invalid_utf8(entidb::as_bytes(s_)); bad != utf8_valid)
-            fail_here(bad, "the input is not valid UTF-8");
-        skip_space();
-        value v = parse_value(0);
-        skip_space();
-        if (pos_ != s_.size()) fail_here(pos_, "unexpected characters after the JSON value");
-        return v;
-    }
-
-private:
-    struct entry {
-        value key;
-        value val;
-        std::size_t offset;  // of the key, for error messages
-    };
-
-    [[noreturn]] static void fail_here(std::size_t at, std::string_view what) {
-        fail_at(errc::invalid_argument, {.offset = at}, "invalid JSON at character {}: {}", at, what);
-    }
-    [[nodiscard]] bool at_end() const noexcept { return pos_ >= s_.size(); }
-    [[nodiscard]] char peek() const noexcept { return at_end() ? '\0' : s_[pos_]; }
-
-    void skip_space() noexcept {
-        while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-    }
-
-    void expect(char c) {
-        if (peek() != c) fail_here(pos_, fmt::format("expected '{}'", c));
-        ++pos_;
-    }
-
-    value parse_value(std::size_t depth) {
-        switch (peek()) {
-            case '{': return parse_object(depth);
-            case '[': return parse_array(depth);
-            case '"': return value(parse_string());
-            case 't': return parse_literal("true", value(true));
-            case 'f': return parse_literal("false", value(false));
-            case 'n': return parse_literal("null", value());
-            default: break;
-        }
-        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return parse_number();
-        fail_here(pos_, at_end() ? "unexpected end of input" : "expected a JSON value");
-    }
-
-    value parse_literal(std::string_view word, value v) {
-        if (s_.substr(pos_, word.size()) != word) fail_here(pos_, "expected a JSON value");
-        pos_ += word.size();
-        return v;
-    }
-
-    void enter(std::size_t depth) const {
-        if (depth >= max_json_depth_) fail_here(pos_, fmt::format("nesting deeper than {} levels", max_json_depth_));
-    }
-
-    value parse_array(std::size_t depth) {
-        enter(depth);
-        ++pos_;  // '['
-        array items;
-        skip_space();
-        if (peek() == ']') {
-            ++pos_;
-            return value(std::move(items));
-        }
-        for (;;) {
-            skip_space();
-            items.push_back(parse_value(depth + 1));
-            skip_space();
-            if (peek() == ']') break;
-            expect(',');
-        }
-        ++pos_;
-        return value(std::move(items));
-    }
-
-    value parse_object(std::size_t depth) {
-        enter(depth);
-        ++pos_;  // '{'
-        std::vector<entry> entries;
-        skip_space();
-        if (peek() == '}') {
-            ++pos_;
-            return value(map{});
-        }
-        for (;;) {
-            skip_space();
-            const std::size_t key_at = pos_;
-            if (peek() != '"') fail_here(pos_, "expected a string key");
-            std::string key = parse_string();
-            skip_space();
-            expect(':');
-            skip_space();
-            value v = parse_value(depth + 1);
-            entries.push_back({value(std::move(key)), std::move(v), key_at});
-            skip_space();
-            if (peek() == '}') break;
-            expect(',');
-        }
-        ++pos_;
-        return reserved_form(entries);
-    }
-
-    // {"$bytes":hex}, {"$tag":N,"$value":V} and {"$map":[[K,V]...]} stand for CBOR items JSON
-    // cannot express; any other object is a map with text keys.
-    static value reserved_form(std::vector<entry>& entries) {
-        const auto key_is = [&](std::size_t i, std::string_view k) { return entries[i].key.as_text() == k; };
-        if (entries.size() == 1 && key_is(0, "$bytes")) return bytes_form(entries[0].val, entries[0].offset);
-        if (entries.size() == 1 && key_is(0, "$map")) return map_form(entries[0].val, entries[0].offset);
-        if (entries.size() == 2 && ((key_is(0, "$tag") && key_is(1, "$value")) || (key_is(0, "$value") && key_is(1, "$tag")))) {
-            const entry& number = key_is(0, "$tag") ? entries[0] : entries[1];
-            if (!number.val.is(kind::unsigned_integer)) fail_here(number.offset, "\"$tag\" needs an unsigned integer");
-            return value::tag(number.val.as_uint(), std::move(key_is(0, "$tag") ? entries[1].val : entries[0].val));
-        }
-        return make_map(entries);
-    }
-
-    static value bytes_form(const value& hex, std::size_t at) {
-        if (!hex.is(kind::text) || hex.as_text().size() % 2 != 0)
-            fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
-        const std::string& h = hex.as_text();
-        byte_buffer out(h.size() / 2);
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            const int hi = hex_digit(h[2 * i]);
-            const int lo = hex_digit(h[2 * i + 1]);
-            if (hi < 0 || lo < 0) fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
-            out[i] = static_cast<byte>(hi * 16 + lo);
-        }
-        return value::bytes(std::move(out));
-    }
-
-    static value map_form(value& pairs, std::size_t at) {
-        if (!pairs.is(kind::array)) fail_here(at, "\"$map\" needs an array of [key, value] pairs");
-        std::vector<entry> entries;
-        for (value& pair : pairs.as_array()) {
-            if (!pair.is(kind::array) || pair.as_array().size() != 2)
-                fail_here(at, "\"$map\" needs an array of [key, value] pairs");
-            entries.push_back({std::move(pair.as_array()[0]), std::move(pair.as_array()[1]), at});
-        }
-        return make_map(entries);
-    }
-
-    // Sorts into canonical order and reports a duplicate at its later occurrence.
-    static value make_map(std::vector<entry>& entries) {
-        std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
-        for (std::size_t i = 1; i < entries.size(); ++i)
-            if (entries[i - 1].key == entries[i].key)
-                fail_here(std::max(entries[i - 1].offset, entries[i].offset), "duplicate object key");
-        map m;
-        m.reserve(entries.size());
-        for (entry& e : entries) m.push_back({std::move(e.key), std::move(e.val)});
-        return value(std::move(m));
-    }
-
-    std::string parse_string() {
-        ++pos_;  // '"'
-        std::string out;
-        for (;;) {
-            if (at_end()) fail_here(pos_, "unterminated string");
-            const char c = s_[pos_];
-            if (c == '"') break;
-            if (static_cast<unsigned char>(c) < 0x20) fail_here(pos_, "control character in a string (escape it)");
-            if (c == '\\') {
-                parse_escape(out);
-            } else {
-                out += c;
-                ++pos_;
-            }
-        }
-        ++pos_;
-        return out;
-    }
-
-    void parse_escape(std::string& out) {
-        const std::size_t at = pos_++;  // the backslash
-        const char c = peek();
-        ++pos_;
-        switch (c) {
-            case '"': out += '"'; return;
-            case '\\': out += '\\'; return;
-            case '/': out += '/'; return;
-            case 'b': out += '\b'; return;
-            case 'f': out += '\f'; return;
-            case 'n': out += '\n'; return;
-            case 'r': out += '\r'; return;
-            case 't': out += '\t'; return;
-            case 'u': break;
-            default: fail_here(at, "invalid escape");
-        }
-        std::uint32_t cp = read_hex4(at);
-        if (cp >= 0xDC00 && cp <= 0xDFFF) fail_here(at, "lone low surrogate escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {  // must be followed by \u of a low surrogate
-            if (s_.substr(pos_, 2) != "\\u") fail_here(at, "high surrogate escape without its low half");
-            pos_ += 2;
-            const std::uint32_t low = read_hex4(at);
-            if (low < 0xDC00 || low > 0xDFFF) fail_here(at, "high surrogate escape without its low half");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        }
-        append_utf8(out, cp);
-    }
-
-    std::uint32_t read_hex4(std::size_t escape_at) {
-        std::uint32_t cp = 0;
-        for (int i = 0; i < 4; ++i) {
-            const int d = hex_digit(peek());
-            if (d < 0) fail_here(escape_at, "\\u needs four hex digits");
-            cp = cp * 16 + static_cast<std::uint32_t>(d);
-            ++pos_;
-        }
-        return cp;
-    }
-
-    value parse_number() {
-        const std::size_t at = pos_;
-        const bool minus = peek() == '-';
-        if (minus) ++pos_;
-        const std::size_t digits_at = pos_;
-        if (peek() == '0') ++pos_;
-        else if (peek() >= '1' && peek() <= '9') while (peek() >= '0' && peek() <= '9') ++pos_;
-        else fail_here(pos_, "expected a digit");
-        if (peek() == '.' || peek() == 'e' || peek() == 'E')
-            fail_here(at, "floating-point numbers are not supported (integers only)");
-        if (peek() >= '0' && peek() <= '9') fail_here(at, "leading zeros are not allowed");
-        const std::string_view digits = s_.substr(digits_at, pos_ - digits_at);
-        // -2^64 is the one magnitude beyond u64 we accept: its CBOR argument is 2^64 - 1.
-        if (minus && digits == "18446744073709551616") return value::negative(std::numeric_limits<std::uint64_t>::max());
-        std::uint64_t magnitude = 0;
-        for (const char d : digits) {
-            const auto digit = static_cast<std::uint64_t>(d - '0');
-            if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
-                fail_here(at, "integer outside [-2^64, 2^64-1]");
-            magnitude = magnitude * 10 + digit;
-        }
-        if (!minus || magnitude == 0) return value(magnitude);
-        return value::negative(magnitude - 1);
-    }
-
-    std::string_view s_;
-    std::size_t max_json_depth_;  // the exact CBOR depth is enforced when the value is encoded
-    std::size_t pos_ = 0;
-};
-
-inline void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-}
-
-// Whether a map can be a plain JSON object: all keys text, and not a key set that reads back as a
-// reserved form.
-[[nodiscard]] inline bool plain_object(const map& m) {
-    for (const map_entry& e : m)
-        if (!e.key.is(kind::text)) return false;
-    if (m.size() == 1) {
-        const std::string& k = m[0].key.as_text();
-        return k != "$bytes" && k != "$map" && k != "$float";
-    }
-    return !(m.size() == 2 && m[0].key.as_text() == "$tag" && m[1].key.as_text() == "$value");
-}
-
-inline void append_json(std::string& out, const value& v, std::size_t depth, std::size_t max_depth) {
-    if ((v.is(kind::array) || v.is(kind::map) || v.is(kind::tag)) && depth >= max_depth)
-        fail(errc::invalid_argument, "value nested deeper than {} containers", max_depth);
-    const auto it = std::back_inserter(out);
-    switch (v.type()) {
-        case kind::null: out += "null"; return;
-        case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
-        case kind::unsigned_integer: fmt::format_to(it, "{}", v.as_uint()); return;
-        case kind::negative_integer:
-            if (v.negative_argument() == std::numeric_limits<std::uint64_t>::max()) out += "-18446744073709551616";
-            else fmt::format_to(it, "-{}", v.negative_argument() + 1);
-            return;
-        case kind::text: append_json_string(out, v.as_text()); return;
-        case kind::bytes:
-            out += "{\"$bytes\":\"";
-            for (const byte b : v.as_bytes()) fmt::format_to(it, "{:02x}", b);
-            out += "\"}";
-            return;
-        case kind::floating: {
-            const double d = v.as_double();
-            if (std::isinf(d)) {
-                out += d > 0 ? "{\"$float\":\"Infinity\"}" : "{\"$float\":\"-Infinity\"}";
-                return;
-            }
-            const std::string num = fmt::format("{}", d);  // shortest text that reads back exactly
-            out += num;
-            if (num.find_first_of(".e") == std::string::npos) out += ".0";  // stay visibly a float
-            return;
-        }
-        case kind::tag:
-            fmt::format_to(it, "{{\"$tag\":{},\"$value\":", v.tag_number());
-            append_json(out, v.tag_content(), depth + 1, max_depth);
-            out += '}';
-            return;
-        case kind::array:
-            out += '[';
-            for (std::size_t i = 0; i < v.as_array().size(); ++i) {
-                if (i != 0) out += ',';
-                append_json(out, v.as_array()[i], depth + 1, max_depth);
-            }
-            out += ']';
-            return;
-        case kind::map: break;
-    }
-    const map& m = v.as_map();
-    const bool plain = plain_object(m);
-    out += plain ? "{" : "{\"$map\":[";
-    for (std::size_t i = 0; i < m.size(); ++i) {
-        if (i != 0) out += ',';
-        if (!plain) out += '[';
-        append_json(out, m[i].key, depth + 1, max_depth);
-        out += plain ? ':' : ',';
-        append_json(out, m[i].val, depth + 1, max_depth);
-        if (!plain) out += ']';
-    }
-    out += plain ? "}" : "]}";
-}
-
-}  // namespace detail
-
-inline value parse_json(std::string_view json, const json_options& options) {
-    return detail::json_parser(json, options.max_depth).parse_document();
-}
-
-inline std::string to_json(const value& v, const json_options& options) {
-    std::string out;
-    detail::append_json(out, v, 0, options.max_depth);
-    return out;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/json.hpp ----
-// ---- end entidb/cbor.hpp ----
 // ---- begin entidb/change_feed.hpp ----
 // entidb/change_feed.hpp — committed operations, in commit order (SPEC.md §7).
 //
@@ -2023,7 +1247,6 @@ inline std::string to_json(const value& v, const json_options& options) {
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 
 // ---- begin entidb/entity_id.hpp ----
 // entidb/entity_id.hpp — the 128-bit identity of an entity (SPEC.md §1).
@@ -2042,8 +1265,6 @@ inline std::string to_json(const value& v, const json_options& options) {
 // Thread-safety: a value type; all functions are reentrant (generate() included:
 // getrandom keeps no user-space state).
 
-#include <cerrno>
-#include <type_traits>
 
 #include <sys/random.h>
 
@@ -2308,302 +1529,80 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/change_feed.hpp ----
-// ---- begin entidb/codec.hpp ----
-// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
+// ---- begin entidb/compaction.hpp ----
+// entidb/compaction.hpp — what a compaction is asked to do and what it reports.
 //
-// A codec for T is a type with
-//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
-//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
-// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
-// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
-// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
-// aggregate that declares its fields once:
+// `basic_database::compact(options)` merges every sealed segment into new ones, keeping
+// each version a reader can still see (the newest of every entity, plus older versions
+// open snapshots need) and tombstones of the last `tombstone_retention` commits, and
+// dropping everything else. The logical state never changes: every snapshot, open or
+// future, reads the same entities before and after. The protocol (docs/operations.md,
+// docs/file-format.md "COMPACTION"): checkpoint → write the new segments under temporary
+// names and flush them → durable journal (the commit point) → rename them into place,
+// delete the old files → clear the journal. A crash anywhere leaves either the old or the
+// new set of segments after the next open, never a mixture.
 //
-//   struct user {
-//       std::string name;
-//       std::uint32_t age = 0;
-//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
-//                                                            entidb::field("age", &user::age));
-//   };
+// After a compaction that dropped records, changes_since(after) needs after >= the
+// reported history_horizon (errc::invalid_argument below it): the history it would need is
+// gone.
 //
-// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
-// the encoder). Decoding requires every field except std::optional ones, and ignores
-// fields it does not know (a newer writer may have added them). Values decode only from
-// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
-//
-// Thread-safety: codecs are stateless.
-
-#include <map>
-#include <tuple>
+// Thread-safety: compact() is a writer operation (it waits for the writer lock); readers
+// continue and their snapshots stay valid. `on_step` runs on the compacting thread.
 
 
 namespace entidb {
 inline namespace v1 {
 
-// One reflected field: its CBOR key and the member it maps to.
-template <typename T, typename M>
-struct field_ref {
-    std::string_view name;
-    M T::*member;
+// The durable steps of a compaction, in order (reported to compact_options::on_step).
+enum class compaction_step {
+    checkpointed,     // the checkpoint that seals the active segment is done
+    outputs_written,  // the new segments exist under temporary names, flushed, directory synced
+    journal_written,  // the COMPACTION journal is durable: the compaction will happen
+    published,        // the new segments have their final names
+    old_removed,      // the old segment files are deleted and the directory synced
+    finished,         // the journal is cleared (only the history horizon remains in it)
 };
 
-template <typename T, typename M>
-[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
-    return {name, member};
+[[nodiscard]] constexpr std::string_view to_string(compaction_step s) noexcept {
+    switch (s) {
+        case compaction_step::checkpointed: return "checkpointed";
+        case compaction_step::outputs_written: return "outputs_written";
+        case compaction_step::journal_written: return "journal_written";
+        case compaction_step::published: return "published";
+        case compaction_step::old_removed: return "old_removed";
+        case compaction_step::finished: return "finished";
+    }
+    return "unknown";
 }
 
-template <typename... F>
-[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
-    return {f...};
-}
-
-// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
-template <typename T>
-concept reflected = requires { T::entidb_fields; };
-
-template <typename T>
-struct codec;
-
-// A codec type `C` can encode and decode `T`.
-template <typename C, typename T>
-concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
-    { C::encode(enc, v) } -> std::same_as<void>;
-    { C::decode(in) } -> std::same_as<T>;
+struct compact_options {
+    // Tombstones of the last N commits (sequence > last_sequence - N) are kept even when
+    // nothing older of their entity remains, so the deletions stay in the history; older
+    // ones are dropped. 0: drop every tombstone nothing needs.
+    std::uint64_t tombstone_retention = 0;
+    // Called after each durable step, on the compacting thread (progress, tests). If it
+    // throws, the compaction stops there like any failure: before journal_written nothing
+    // changed; after it, writes are refused until a reopen finishes the compaction.
+    std::function<void(compaction_step)> on_step{};
 };
 
-// Whether the default codec serves T (checked at the API so misuse fails at the call).
-template <typename T>
-concept has_default_codec = requires { codec<T>::supported; };
-
-namespace detail {
-template <typename T>
-struct is_optional : std::false_type {};
-template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
-}  // namespace detail
-
-template <typename T>
-    requires(std::integral<T> && !std::same_as<T, bool>)
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, T v) {
-        if constexpr (std::is_signed_v<T>)
-            e.integer(v);
-        else
-            e.uint(v);
-    }
-    static T decode(const cbor::value& v) {
-        if constexpr (std::is_signed_v<T>) {
-            const auto i = v.as_int();
-            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
-                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
-            return static_cast<T>(i);
-        } else {
-            const auto u = v.as_uint();
-            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
-            return static_cast<T>(u);
-        }
-    }
+struct compaction_report {
+    std::uint64_t sequence = 0;            // the last commit when it ran
+    std::uint64_t segments_before = 0;     // segment files merged (their emptied active one included)
+    std::uint64_t segments_after = 0;      // segment files written (the new, empty active one included)
+    std::uint64_t bytes_before = 0;        // bytes of the merged files
+    std::uint64_t bytes_after = 0;         // bytes of the written files
+    std::uint64_t bytes_reclaimed = 0;     // bytes_before - bytes_after
+    std::uint64_t records_kept = 0;
+    std::uint64_t records_dropped = 0;     // superseded versions and expired tombstones
+    std::uint64_t tombstones_kept = 0;
+    std::uint64_t tombstones_dropped = 0;
+    std::uint64_t history_horizon = 0;     // changes_since needs a sequence >= this from now on
 };
-
-template <>
-struct codec<bool> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
-    static bool decode(const cbor::value& v) { return v.as_bool(); }
-};
-
-template <>
-struct codec<std::string> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
-    static std::string decode(const cbor::value& v) { return v.as_text(); }
-};
-
-template <>
-struct codec<byte_buffer> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
-    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
-};
-
-template <>
-struct codec<entity_id> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
-    static entity_id decode(const cbor::value& v) {
-        const auto& b = v.as_bytes();
-        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
-        return entity_id::from_bytes(b);
-    }
-};
-
-template <typename E>
-    requires std::is_enum_v<E>
-struct codec<E> {
-    static constexpr bool supported = true;
-    using underlying = std::underlying_type_t<E>;
-    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
-    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::optional<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::optional<U>& v) {
-        if (v)
-            codec<U>::encode(e, *v);
-        else
-            e.null();
-    }
-    static std::optional<U> decode(const cbor::value& v) {
-        if (v.is_null()) return std::nullopt;
-        return codec<U>::decode(v);
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::vector<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::vector<U>& v) {
-        e.begin_array(v.size());
-        for (const auto& x : v) codec<U>::encode(e, x);
-        e.end_array();
-    }
-    static std::vector<U> decode(const cbor::value& v) {
-        std::vector<U> out;
-        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
-        return out;
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::map<std::string, U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
-        e.begin_map(v.size());
-        for (const auto& [k, x] : v) {
-            e.text(k);
-            codec<U>::encode(e, x);
-        }
-        e.end_map();
-    }
-    static std::map<std::string, U> decode(const cbor::value& v) {
-        std::map<std::string, U> out;
-        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
-        return out;
-    }
-};
-
-// Aggregates with `entidb_fields`: a map from field name to value.
-template <reflected T>
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const T& v) {
-        std::apply(
-            [&](const auto&... f) {
-                e.begin_map(sizeof...(f));
-                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
-                e.end_map();
-            },
-            T::entidb_fields);
-    }
-    static T decode(const cbor::value& v) {
-        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
-        T out{};
-        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
-        return out;
-    }
-
-private:
-    template <typename F>
-    static void read_field(const cbor::value& map, T& out, const F& f) {
-        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
-        const cbor::value* found = map.find(f.name);
-        if (!found) {
-            if constexpr (detail::is_optional<member_t>::value) return;
-            fail(errc::type_mismatch, "field '{}' is missing", f.name);
-        }
-        try {
-            out.*(f.member) = codec<member_t>::decode(*found);
-        } catch (const error& e) {
-            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
-        }
-    }
-};
-
-// Encodes `v` with codec C into canonical CBOR bytes.
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] byte_buffer encode_entity(const T& v) {
-    byte_buffer out;
-    cbor::encoder enc(out);
-    C::encode(enc, v);
-    return out;
-}
-
-// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] T decode_entity(bytes_view bytes) {
-    return C::decode(cbor::decode(bytes));
-}
 
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/codec.hpp ----
-// ---- begin entidb/collection.hpp ----
-// entidb/collection.hpp — typed collections with secondary indexes declared as policies.
-//
-//   struct user {
-//       std::string name, email;
-//       std::uint32_t age = 0;
-//       static constexpr auto entidb_fields = entidb::fields(
-//           entidb::field("name", &user::name), entidb::field("email", &user::email),
-//           entidb::field("age", &user::age));
-//   };
-//   using users_t = entidb::collection<user, entidb::unique_hash_index<"email">,
-//                                      entidb::ordered_index<"age">>;
-//   users_t users(db, "users");            // declares (and if needed builds) both indexes
-//   db.transaction([&](auto& txn) { users.put(txn, id, u); });
-//   auto r = db.begin_read();
-//   for (const auto& [id, u] : users.range<"age">(r, 18, 65)) ...   // lazy, holds its snapshot
-//
-// Index keys come from the entity's canonical CBOR at the field path (dots for nesting:
-// "address.city"), so the engine maintains and rebuilds them without the C++ type. An
-// access path naming a field the collection does not declare fails to compile.
-// A value decodes only from canonical bytes; the wrong shape is errc::type_mismatch.
-//
-// Thread-safety: a collection handle is immutable after construction; share it freely.
-
-#include <ranges>
-
-// ---- begin entidb/database.hpp ----
-// entidb/database.hpp — the database, composed at compile time from a traits type.
-//
-//   struct my_traits {
-//       using wal_backend = ...;      // a storage_backend for wal.log
-//       using segment_factory = ...;  // a segment_factory for SEGMENTS/seg-NNNNNN.dat
-//       static constexpr bool rotating = true;  // optional (default true)
-//   };
-//   entidb::basic_database<my_traits>
-//
-// The everyday aliases: `entidb::database` (file WAL, rotating file segments), opened only
-// through `entidb::open(path, config)` — the one open path that takes the LOCK, reads or
-// creates the MANIFEST, recovers from the WAL and the segments (SPEC.md §9 rule 1); and
-// `entidb::memory_database` (nothing durable) from `entidb::open_in_memory(config)`.
-// `basic_database<T>::open_with_backends` is an advanced hook over caller-supplied
-// backends: it gives no directory contract (no LOCK, no MANIFEST file).
-//
-// A handle is movable, not copyable; transactions keep the database's engine alive.
-// Thread-safety: any number of threads may begin read transactions; write transactions
-// are serialised at begin_write (one writer at a time).
-
-#include <filesystem>
-
+// ---- end entidb/compaction.hpp ----
 // ---- begin entidb/config.hpp ----
 // entidb/config.hpp — run-time configuration of a database.
 //
@@ -3031,6 +2030,874 @@ struct config {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/config.hpp ----
+// ---- begin entidb/detail/compaction.hpp ----
+// entidb/detail/compaction.hpp — compaction and its journal (the COMPACTION file).
+//
+// The MANIFEST lists no segments (SPEC.md §3): the segments are whatever
+// SEGMENTS/seg-NNNNNN.dat files exist, the highest-numbered being the active one. So a
+// compaction is made current by a journal, `<db>/COMPACTION` (format/compaction_state.hpp):
+//
+//   1. checkpoint: the WAL is empty, the active segment is new and empty, every other
+//      segment is sealed; versions no open snapshot can see are pruned from the index
+//   2. stream every sealed segment; keep a record if the index holds it (the newest version
+//      of its entity, or an older one an open snapshot sees) or if it is a tombstone of an
+//      entity the index no longer has and is within the retention (or of the newest commit,
+//      so the segments still reach the MANIFEST's checkpoint); drop the rest
+//   3. write the kept records, in their order, into SEGMENTS/seg-NNNNNN.dat.compact files
+//      numbered above the active segment, plus an empty one above them (the next active
+//      segment); flush each; fsync SEGMENTS/
+//   4. durable_replace COMPACTION {horizon, publish: new numbers, remove: old numbers} —
+//      the commit point: a crash before it leaves the old files (open deletes the
+//      temporaries); after it, open finishes steps 5–7 from the journal
+//   5. install the new segments in memory (the old ones are retired, still readable) and
+//      move every index version to its copy (readers see either copy: same bytes)
+//   6. rename the temporaries into place, delete the old files, fsync SEGMENTS/
+//   7. rewrite COMPACTION with empty lists (it keeps the history horizon)
+// The redo (steps 6–7 at open) is idempotent: a published number is renamed if its
+// temporary still exists (else its final file must), a removed one is deleted if present.
+// Tombstones are dropped only together with every older version of their entity (all
+// sealed segments are merged, the active one is empty), and the old files are deleted
+// before the database is used, so a dropped tombstone never lets an old put reappear.
+//
+// Retired segment files stay open until no snapshot registered before the swap is open
+// (snapshot_registry::mark / segment_set::reclaim): unlinked files keep their disk space
+// until then.
+
+
+// ---- begin entidb/format/compaction_state.hpp ----
+// entidb/format/compaction_state.hpp — the COMPACTION file, byte for byte.
+//
+// Contract: pure encode/decode of the whole file; no I/O (the engine replaces the file
+// atomically with durable_replace). The file is not part of SPEC.md §3 (the reference
+// engine knows no compaction); docs/file-format.md has the table:
+//     magic "ECMP" | version u16 = 1 | history_horizon u64 |
+//     publish_count u32 | { segment u32 } ascending | remove_count u32 | { segment u32 } ascending |
+//     crc32 u32 (over every byte before it)
+// `history_horizon`: changes_since(after) needs after >= horizon (records at or below it
+// may have been dropped by a compaction, or never existed after a restore).
+// `publish` / `remove`: non-empty only while a compaction is being made current: the
+// temporaries SEGMENTS/seg-NNNNNN.dat.compact to rename into place and the old segments to
+// delete. Every published number is above every removed one.
+// Errors:
+//   encode                  errc::invalid_argument for lists that break the rules above.
+//   decode_compaction_state errc::corruption (with the path and offset) for a bad magic,
+//                           truncation, trailing bytes, a CRC mismatch or lists that break
+//                           the rules; errc::unsupported_version for a version other than 1.
+//
+// Thread-safety: pure functions; `compaction_state` is a plain value.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+inline constexpr std::array<byte, 4> compaction_magic{'E', 'C', 'M', 'P'};
+inline constexpr std::uint16_t compaction_version = 1;
+inline constexpr std::uint32_t max_segment_number = 999999;  // six digits (SPEC.md §3)
+
+struct compaction_state {
+    std::uint64_t history_horizon = 0;
+    std::vector<std::uint32_t> publish;  // temporaries to rename into place (ascending)
+    std::vector<std::uint32_t> remove;   // old segments to delete (ascending)
+
+    [[nodiscard]] bool pending() const noexcept { return !publish.empty() || !remove.empty(); }
+    friend bool operator==(const compaction_state&, const compaction_state&) = default;
+};
+
+namespace detail {
+// Empty when the lists are valid, else what is wrong.
+[[nodiscard]] inline std::string compaction_lists_problem(const compaction_state& s) {
+    for (const auto* list : {&s.publish, &s.remove})
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const auto n = (*list)[i];
+            if (n == 0 || n > max_segment_number)
+                return fmt::format("segment number {} outside 1..{}", n, max_segment_number);
+            if (i > 0 && (*list)[i - 1] >= n) return "segment numbers not strictly ascending";
+        }
+    if (!s.publish.empty() && !s.remove.empty() && s.publish.front() <= s.remove.back())
+        return fmt::format("published segment {} is not above removed segment {}", s.publish.front(),
+                           s.remove.back());
+    return {};
+}
+}  // namespace detail
+
+[[nodiscard]] inline byte_buffer encode(const compaction_state& s) {
+    if (const auto problem = detail::compaction_lists_problem(s); !problem.empty())
+        fail(errc::invalid_argument, "compaction state: {}", problem);
+    using entidb::detail::put_u16;
+    using entidb::detail::put_u32;
+    using entidb::detail::put_u64;
+    byte_buffer out(compaction_magic.begin(), compaction_magic.end());
+    put_u16(out, compaction_version);
+    put_u64(out, s.history_horizon);
+    for (const auto* list : {&s.publish, &s.remove}) {
+        put_u32(out, static_cast<std::uint32_t>(list->size()));
+        for (const auto n : *list) put_u32(out, n);
+    }
+    put_u32(out, crc32(out));
+    return out;
+}
+
+[[nodiscard]] inline compaction_state decode_compaction_state(bytes_view in, const std::string& path) {
+    const auto corrupt = [&](std::uint64_t at, const std::string& what) {
+        fail_at(errc::corruption, {.path = path, .offset = at}, "COMPACTION: {}", what);
+    };
+    if (in.size() < 4 || !std::equal(compaction_magic.begin(), compaction_magic.end(), in.begin()))
+        corrupt(0, "bad magic (expected \"ECMP\")");
+    constexpr std::size_t fixed = 4 + 2 + 8 + 4 + 4 + 4;  // magic, version, horizon, two counts, crc
+    if (in.size() < 6) corrupt(in.size(), "truncated before the version");
+    const auto version = entidb::detail::get_u16(in.data() + 4);
+    if (version != compaction_version)
+        fail_at(errc::unsupported_version, {.path = path, .offset = 4},
+                "COMPACTION version {} (this build reads version {})", version, compaction_version);
+    if (in.size() < fixed) corrupt(in.size(), fmt::format("truncated: {} bytes, at least {} needed", in.size(), fixed));
+    const std::size_t body = in.size() - 4;
+    const auto stored = entidb::detail::get_u32(in.data() + body);
+    if (const auto computed = crc32(in.first(body)); stored != computed)
+        corrupt(body, fmt::format("stored crc32 {:08x}, computed {:08x}", stored, computed));
+
+    entidb::detail::byte_reader r(in.first(body));
+    (void)r.bytes(6);
+    compaction_state s;
+    s.history_horizon = r.u64();
+    for (auto* list : {&s.publish, &s.remove}) {
+        const auto at = r.offset();
+        if (r.remaining() < 4) corrupt(at, "truncated segment count");
+        const std::uint32_t count = r.u32();
+        if (count > r.remaining() / 4) corrupt(at, fmt::format("segment count {} exceeds the file", count));
+        list->reserve(count);
+        for (std::uint32_t i = 0; i < count; ++i) list->push_back(r.u32());
+    }
+    if (!r.empty()) corrupt(r.offset(), fmt::format("{} trailing bytes", r.remaining()));
+    if (const auto problem = detail::compaction_lists_problem(s); !problem.empty()) corrupt(14, problem);
+    return s;
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/compaction_state.hpp ----
+// ---- begin entidb/segment/factory.hpp ----
+// entidb/segment/factory.hpp — the segment factory concept and the stock factories.
+//
+// A segment factory makes the backend for segment number N (1, 2, ...): `create(n)` for
+// a new, empty segment whose existence is durable when it returns (for files: the
+// directory is fsynced), `open(n)` for one that exists, `existing()` for the numbers that
+// exist, ascending. It declares at compile time what it can do:
+//   using backend_type = ...;             // a storage_backend
+//   static constexpr bool rotates = ...;  // can it make more than one segment?
+// The database checks these declarations with static_asserts (database.hpp): a durable
+// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
+//
+// Compaction (detail/compaction.hpp) writes new segments under temporary names that
+// `existing()` ignores and makes them current through a journal; a factory whose segments
+// are files offers that protocol (`segment_file_protocol`): create_temporary(n) /
+// open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact, publish_temporary(n) (rename over
+// the final name), remove(n) / remove_temporary(n) (a missing file is not an error),
+// temporaries(), has(n) / has_temporary(n), and sync() (fsync the segment directory, which
+// every rename or removal needs before it is relied on).
+//
+// Thread-safety: a factory is used by the single writer only.
+
+#include <charconv>
+
+
+#include <unistd.h>
+
+// ---- begin entidb/storage/backend.hpp ----
+// entidb/storage/backend.hpp — the byte-store concept every storage layer sits on.
+//
+// A backend is an append-only byte store with random reads:
+//   read_at(offset, out)  fills `out` completely or throws (errc::corruption when
+//                         the range lies past the end, errc::io_error otherwise);
+//   append(bytes)         writes at the end and returns the offset of the first byte;
+//   flush()               makes every appended byte durable (a no-op for memory);
+//                         a failure throws errc::outcome_unknown and is never retried;
+//   size()                the number of bytes appended and not truncated;
+//   truncate(n)           drops everything at and after offset n (n <= size()).
+// and states at compile time whether flush() really makes data durable:
+//   static constexpr bool durable = true | false;
+// The declaration is an explicit opt-in: a concept checks it rather than guessing.
+//
+// Thread-safety: a backend is used by one writer at a time; read_at may run
+// concurrently with append as long as readers only ask for bytes already appended
+// before they started (the engine guarantees that through snapshots).
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+template <typename B>
+concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, mutable_bytes out, bytes_view in) {
+    { B::durable } -> std::convertible_to<bool>;
+    { cb.read_at(offset, out) } -> std::same_as<void>;
+    { b.append(in) } -> std::same_as<std::uint64_t>;
+    { b.flush() } -> std::same_as<void>;
+    { cb.size() } -> std::same_as<std::uint64_t>;
+    { b.truncate(offset) } -> std::same_as<void>;
+};
+
+// True for a backend type that promises durability after flush().
+template <typename B>
+concept durable_backend = storage_backend<B> && B::durable;
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/backend.hpp ----
+// ---- begin entidb/storage/file_backend.hpp ----
+// entidb/storage/file_backend.hpp — a durable byte store in one POSIX file.
+//
+// Contract: satisfies `storage_backend` with `durable == true` (see backend.hpp for the
+// operations). The object owns its file descriptor (move-only; the destructor closes
+// it) but not the file. Every error carries the path, the offset where relevant and
+// errno:
+//   open       errc::io_error (ENOENT, EEXIST for create_new, EACCES, EISDIR, ...)
+//   read_at    errc::corruption for a range past the end; errc::io_error otherwise
+//   append     errc::no_space on ENOSPC, errc::io_error otherwise; either way the file
+//              is cut back to its previous size, so no partial bytes remain (if even
+//              that fails: errc::io_error, and the backend is poisoned as below)
+//   flush      fdatasync; any failure → errc::outcome_unknown, after which the backend
+//              refuses every further append/flush/truncate with errc::outcome_unknown
+//   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
+//   writes on a file_mode::read_only backend → errc::read_only
+// EINTR and short transfers are retried until complete (detail/io_retry.hpp).
+// Creating a file does not make its directory entry durable: call sync_directory()
+// on the parent before relying on a newly created file (SPEC.md §3).
+//
+// Thread-safety: one writer at a time (append/flush/truncate). read_at and size() may
+// run concurrently with that writer for bytes appended before the read started.
+
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+// ---- begin entidb/detail/posix_file.hpp ----
+// entidb/detail/posix_file.hpp — internal: thin POSIX file helpers shared by the file
+// backend and the filesystem functions (an owning fd, EINTR-safe open, whole-buffer
+// pread/pwrite). They report errno; the public layers turn that into typed errors.
+
+
+#include <sys/types.h>
+
+// ---- begin entidb/detail/io_retry.hpp ----
+// entidb/detail/io_retry.hpp — internal: the retry loop behind every read and write.
+//
+// POSIX read/write calls may transfer fewer bytes than asked (short transfers are
+// legal, e.g. on signals, quotas, or counts over 2 GiB) and may fail with EINTR when a
+// signal interrupts them before anything was transferred. Both are retried here, in
+// one place, so the rule is applied identically everywhere and can be unit-tested with
+// a fake system call (tests/unit/backend_test.cpp).
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+struct io_progress {
+    std::size_t done = 0;  // bytes transferred in total
+    int error = 0;         // errno of the call that stopped the loop; 0 if none
+    [[nodiscard]] bool complete(std::size_t total) const noexcept { return done == total; }
+};
+
+// Calls `op(done)` until `total` bytes are transferred. `op` performs one system call
+// for the bytes from `done` to `total` and returns what the call returned: a count
+// (>= 0), or -1 with errno set. Stops early on an error other than EINTR (reported in
+// `error`) or on a zero count (end of file for a read, no progress for a write;
+// `error` stays 0 and the caller decides what that means).
+template <typename Op>
+    requires std::invocable<Op&, std::size_t> &&
+             std::convertible_to<std::invoke_result_t<Op&, std::size_t>, long long>
+[[nodiscard]] io_progress transfer_fully(std::size_t total, Op&& op) {
+    io_progress p;
+    while (p.done < total) {
+        const long long n = op(p.done);
+        if (n < 0) {
+            if (errno == EINTR) continue;  // interrupted before transferring anything
+            p.error = errno;
+            return p;
+        }
+        if (n == 0) return p;
+        p.done += static_cast<std::size_t>(n);
+    }
+    return p;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/io_retry.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// Owns one file descriptor; closes it on destruction. close() errors are ignored:
+// on Linux the descriptor is released even when close fails, and durability never
+// depends on close (only on a successful fsync/fdatasync before it).
+class unique_fd {
+public:
+    unique_fd() noexcept = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        if (this != &other) reset(std::exchange(other.fd_, -1));
+        return *this;
+    }
+    unique_fd(const unique_fd&) = delete;
+    unique_fd& operator=(const unique_fd&) = delete;
+    ~unique_fd() { reset(); }
+
+    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
+
+    void reset(int fd = -1) noexcept {
+        // Never retry close on EINTR: the descriptor is already gone and may be reused.
+        if (fd_ >= 0) (void)::close(fd_);
+        fd_ = fd;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// open(2) with O_CLOEXEC always set (no descriptor leaks into exec'd children) and
+// EINTR retried (open can block, e.g. on NFS). Returns an empty unique_fd and leaves
+// errno set on failure.
+[[nodiscard]] inline unique_fd open_fd(const std::filesystem::path& path, int flags, mode_t mode = 0644) {
+    for (;;) {
+        const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+        if (fd >= 0) return unique_fd(fd);
+        if (errno != EINTR) return unique_fd();
+    }
+}
+
+[[nodiscard]] inline io_progress pwrite_fully(int fd, bytes_view in, std::uint64_t offset) {
+    return transfer_fully(in.size(), [&](std::size_t done) {
+        return ::pwrite(fd, in.data() + done, in.size() - done, static_cast<off_t>(offset + done));
+    });
+}
+
+[[nodiscard]] inline io_progress pread_fully(int fd, mutable_bytes out, std::uint64_t offset) {
+    return transfer_fully(out.size(), [&](std::size_t done) {
+        return ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    });
+}
+
+// ftruncate(2) with EINTR retried. Returns 0 or errno.
+[[nodiscard]] inline int ftruncate_retry(int fd, std::uint64_t size) noexcept {
+    while (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+        if (errno != EINTR) return errno;
+    return 0;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/posix_file.hpp ----
+// ---- begin entidb/storage/filesystem.hpp ----
+// entidb/storage/filesystem.hpp — whole-file operations with explicit durability (POSIX).
+//
+// Contract (every error carries the path and errno):
+//   sync_directory(dir)          fsync a directory so that files created in it or renamed
+//                                into it survive a power cut (SPEC.md §3: a new file counts
+//                                as existing only once its directory has been fsynced).
+//                                Any failure → errc::outcome_unknown: the earlier create or
+//                                rename may or may not be durable.
+//   durable_replace(target, b)   atomically replace `target` with `b`: write target.tmp,
+//                                fsync it, rename over target, fsync the directory
+//                                (STYLE.md practice 5). Before the rename a failure leaves
+//                                `target` untouched, removes the .tmp and throws
+//                                errc::no_space (ENOSPC) or errc::io_error; a failed
+//                                directory fsync after the rename → errc::outcome_unknown.
+//   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
+// The caller owns the paths; nothing is cached.
+//
+// Thread-safety: the functions share no state. Two concurrent durable_replace calls on
+// the same target race on target.tmp; callers serialise them (the engine holds its LOCK).
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline void sync_directory(const std::filesystem::path& dir) {
+    const detail::unique_fd fd = detail::open_fd(dir, O_RDONLY | O_DIRECTORY);
+    if (!fd)
+        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
+                "cannot open directory to fsync it; entries created or renamed in it may not be durable");
+    // Like fdatasync, a failed directory fsync is not retried: the kernel may already
+    // have dropped the dirty metadata, so a later success would prove nothing.
+    if (::fsync(fd.get()) != 0)
+        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
+                "directory fsync failed; entries created or renamed in it may not be durable");
+}
+
+namespace detail {
+
+[[nodiscard]] inline std::filesystem::path parent_or_current(const std::filesystem::path& p) {
+    std::filesystem::path parent = p.parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+// Closes and removes a half-made temporary file, then throws. The target was never
+// touched, so the outcome is known: nothing was replaced.
+[[noreturn]] inline void abandon_temporary(unique_fd& fd, const std::filesystem::path& tmp, errc code, int err,
+                                           std::uint64_t offset, std::string_view what) {
+    fd.reset();
+    (void)::unlink(tmp.c_str());
+    fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
+}
+
+// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+    unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!fd)
+        fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
+
+    const io_progress p = pwrite_fully(fd.get(), contents, 0);
+    if (!p.complete(contents.size())) {
+        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
+                          "writing the temporary file failed");
+    }
+    // fsync rather than fdatasync: the file is new, its inode must be durable too.
+    if (::fsync(fd.get()) != 0)
+        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+}
+
+}  // namespace detail
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    std::filesystem::path tmp = target;
+    tmp += ".tmp";
+    detail::write_synced_file(tmp, contents);
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        const int err = errno;
+        (void)::unlink(tmp.c_str());
+        fail_at(errc::io_error, {.path = target.string(), .sys_errno = err},
+                "cannot rename {} over the target", tmp.string());
+    }
+    sync_directory(detail::parent_or_current(target));
+}
+
+[[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open file for reading");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat failed");
+    if (S_ISDIR(st.st_mode)) fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
+
+    byte_buffer out(static_cast<std::size_t>(st.st_size));
+    const detail::io_progress p = detail::pread_fully(fd.get(), out, 0);
+    if (p.error != 0)
+        fail_at(errc::io_error, {.path = path.string(), .offset = p.done, .sys_errno = p.error}, "read failed");
+    // A file that shrank while we read it is returned as it now is; one that grew is
+    // returned at its size when opened (a consistent prefix either way).
+    out.resize(p.done);
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/filesystem.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+enum class file_mode {
+    open_existing,   // read-write; the file must exist
+    create_or_open,  // read-write; created (mode 0644) if missing
+    create_new,      // read-write; the file must not exist yet (O_EXCL)
+    read_only,       // reads only; every write throws errc::read_only
+};
+
+class file_backend {
+public:
+    static constexpr bool durable = true;
+
+    [[nodiscard]] static file_backend open(const std::filesystem::path& path, file_mode mode) {
+        detail::unique_fd fd = detail::open_fd(path, open_flags(mode), 0644);
+        if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open file");
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0)
+            fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat failed");
+        // O_RDONLY succeeds on a directory; reject it here rather than at the first read.
+        if (S_ISDIR(st.st_mode))
+            fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
+        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size),
+                            mode == file_mode::read_only);
+    }
+
+    file_backend(file_backend&& other) noexcept
+        : fd_(std::move(other.fd_)),
+          path_(std::move(other.path_)),
+          size_(other.size_.load(std::memory_order_relaxed)),
+          read_only_(other.read_only_),
+          poisoned_(std::move(other.poisoned_)) {}
+
+    file_backend& operator=(file_backend&& other) noexcept {
+        if (this == &other) return *this;
+        fd_ = std::move(other.fd_);
+        path_ = std::move(other.path_);
+        size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        read_only_ = other.read_only_;
+        poisoned_ = std::move(other.poisoned_);
+        return *this;
+    }
+
+    file_backend(const file_backend&) = delete;
+    file_backend& operator=(const file_backend&) = delete;
+    ~file_backend() = default;
+
+    void read_at(std::uint64_t offset, mutable_bytes out) const {
+        const std::uint64_t size = size_.load(std::memory_order_acquire);
+        if (offset > size || out.size() > size - offset)
+            fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)",
+                    out.size(), size);
+        const detail::io_progress p = detail::pread_fully(fd_.get(), out, offset);
+        if (p.error != 0) fail_at(errc::io_error, context(offset + p.done, p.error), "read failed");
+        // End of file before the tracked size: the file was shortened behind our back.
+        if (!p.complete(out.size()))
+            fail_at(errc::corruption, context(offset + p.done), "file ends before the expected {} bytes",
+                    size);
+    }
+
+    std::uint64_t append(bytes_view in) {
+        require_healthy("append");
+        require_writable("append");
+        const std::uint64_t at = size_.load(std::memory_order_relaxed);
+        // pwrite at the tracked size, not O_APPEND: the offset is ours to decide, and
+        // Linux ignores pwrite's offset on O_APPEND descriptors.
+        const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
+        if (!p.complete(in.size())) fail_append(at, in.size(), p);
+        size_.store(at + in.size(), std::memory_order_release);
+        return at;
+    }
+
+    // Why a failed fdatasync poisons the backend: after a writeback error Linux may mark
+    // the dirty pages clean (or drop them) and report the error only once, so a retry
+    // can succeed without the data ever reaching the disk. The only honest answers are
+    // "outcome unknown" now and a reopen, where recovery reads what is really on disk.
+    // EINTR is not retried either: nobody can say what the interrupted call completed.
+    void flush() {
+        require_healthy("flush");
+        if (read_only_) return;  // nothing of ours to make durable
+        if (::fdatasync(fd_.get()) != 0) {
+            const int err = errno;
+            poisoned_ = fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err));
+            fail_at(errc::outcome_unknown, context(size(), err),
+                    "fdatasync failed; appended data may or may not be durable");
+        }
+    }
+
+    [[nodiscard]] std::uint64_t size() const { return size_.load(std::memory_order_acquire); }
+
+    void truncate(std::uint64_t new_size) {
+        require_healthy("truncate");
+        require_writable("truncate");
+        const std::uint64_t size = size_.load(std::memory_order_relaxed);
+        if (new_size > size)
+            fail_at(errc::invalid_argument, context(new_size), "truncate to {} beyond size {}", new_size, size);
+        if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
+            fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
+        size_.store(new_size, std::memory_order_release);
+    }
+
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+    [[nodiscard]] bool read_only() const noexcept { return read_only_; }
+    // True once a flush (or an append's clean-up) failed; only a reopen clears it.
+    [[nodiscard]] bool poisoned() const noexcept { return !poisoned_.empty(); }
+
+private:
+    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
+        : fd_(std::move(fd)), path_(std::move(path)), size_(size), read_only_(read_only) {}
+
+    [[nodiscard]] static int open_flags(file_mode mode) noexcept {
+        switch (mode) {
+            case file_mode::open_existing: return O_RDWR;
+            case file_mode::create_or_open: return O_RDWR | O_CREAT;
+            case file_mode::create_new: return O_RDWR | O_CREAT | O_EXCL;
+            case file_mode::read_only: return O_RDONLY;
+        }
+        return O_RDONLY;
+    }
+
+    [[nodiscard]] error_context context(std::uint64_t offset, int err = 0) const {
+        return {.path = path_.string(), .offset = offset, .sys_errno = err};
+    }
+
+    void require_healthy(std::string_view op) const {
+        if (!poisoned_.empty())
+            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op, poisoned_);
+    }
+
+    void require_writable(std::string_view op) const {
+        if (read_only_) fail_at(errc::read_only, context(size()), "{} on a file opened read-only", op);
+    }
+
+    // A failed append must leave no partial bytes behind, or a later reopen would see
+    // a torn record that nobody wrote on purpose. If even that clean-up fails, the file
+    // no longer matches what we track, and we refuse further writes.
+    [[noreturn]] void fail_append(std::uint64_t at, std::size_t wanted, const detail::io_progress& p) {
+        const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
+        if (p.done > 0) {
+            if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
+                poisoned_ = fmt::format("removing a partial append at offset {} failed ({})", at,
+                                        std::generic_category().message(terr));
+                fail_at(errc::io_error, context(at, err), "append failed after {} of {} bytes; {}", p.done, wanted,
+                        poisoned_);
+            }
+        }
+        const errc code = err == ENOSPC ? errc::no_space : errc::io_error;
+        fail_at(code, context(at + p.done, err),
+                "append of {} bytes at offset {} failed after {} bytes; nothing of it was kept", wanted, at, p.done);
+    }
+
+    detail::unique_fd fd_;
+    std::filesystem::path path_;
+    std::atomic<std::uint64_t> size_{0};
+    bool read_only_ = false;
+    std::string poisoned_;  // why writes are refused; empty while healthy
+};
+
+static_assert(durable_backend<file_backend>);
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/file_backend.hpp ----
+// ---- begin entidb/storage/memory_backend.hpp ----
+// entidb/storage/memory_backend.hpp — a byte store in process memory.
+//
+// Not durable (`durable == false`): flush() does nothing and everything is gone with
+// the object. For tests, caches and the in-memory database alias; the durability
+// static_asserts in database.hpp keep it out of persistent compositions.
+//
+// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
+// the buffer, which may move when it grows).
+
+#include <shared_mutex>
+
+
+namespace entidb {
+inline namespace v1 {
+
+class memory_backend {
+public:
+    static constexpr bool durable = false;
+
+    memory_backend() = default;
+    memory_backend(const memory_backend&) = delete;
+    memory_backend& operator=(const memory_backend&) = delete;
+
+    void read_at(std::uint64_t offset, mutable_bytes out) const {
+        std::shared_lock lock(mutex_);
+        if (offset > data_.size() || out.size() > data_.size() - offset)
+            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
+                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
+        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+    }
+
+    std::uint64_t append(bytes_view in) {
+        std::unique_lock lock(mutex_);
+        const std::uint64_t at = data_.size();
+        data_.insert(data_.end(), in.begin(), in.end());
+        return at;
+    }
+
+    void flush() {}
+
+    [[nodiscard]] std::uint64_t size() const {
+        std::shared_lock lock(mutex_);
+        return data_.size();
+    }
+
+    void truncate(std::uint64_t new_size) {
+        std::unique_lock lock(mutex_);
+        if (new_size > data_.size())
+            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
+        data_.resize(new_size);
+    }
+
+private:
+    mutable std::shared_mutex mutex_;
+    byte_buffer data_;
+};
+
+static_assert(storage_backend<memory_backend>);
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/memory_backend.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+template <typename F>
+concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
+    typename F::backend_type;
+    requires storage_backend<typename F::backend_type>;
+    { F::rotates } -> std::convertible_to<bool>;
+    { f.create(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
+};
+
+// A factory whose segments are files in one directory, with the temporary-file protocol
+// compaction needs (see the header comment).
+template <typename F>
+concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
+    { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.publish_temporary(n) } -> std::same_as<void>;
+    { f.remove(n) } -> std::same_as<void>;
+    { f.remove_temporary(n) } -> std::same_as<void>;
+    { cf.temporaries() } -> std::same_as<std::vector<std::uint32_t>>;
+    { cf.has(n) } -> std::same_as<bool>;
+    { cf.has_temporary(n) } -> std::same_as<bool>;
+    { f.sync() } -> std::same_as<void>;
+};
+
+// The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
+[[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
+
+// Parses a segment file name; anything else (including seg-0.dat) yields 0.
+[[nodiscard]] inline std::uint32_t parse_segment_file_name(std::string_view name) {
+    constexpr std::string_view prefix = "seg-", suffix = ".dat";
+    if (name.size() != prefix.size() + 6 + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix))
+        return 0;
+    const auto digits = name.substr(prefix.size(), 6);
+    std::uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    return ec == std::errc{} && end == digits.data() + digits.size() ? n : 0;
+}
+
+// A compaction's temporary name for segment n: seg-000001.dat.compact (ignored by open
+// unless the COMPACTION journal names it).
+inline constexpr std::string_view temporary_segment_suffix = ".compact";
+[[nodiscard]] inline std::string temporary_segment_file_name(std::uint32_t n) {
+    return segment_file_name(n) + std::string(temporary_segment_suffix);
+}
+[[nodiscard]] inline std::uint32_t parse_temporary_segment_file_name(std::string_view name) {
+    if (!name.ends_with(temporary_segment_suffix)) return 0;
+    return parse_segment_file_name(name.substr(0, name.size() - temporary_segment_suffix.size()));
+}
+
+// Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
+class file_segment_factory {
+public:
+    using backend_type = file_backend;
+    static constexpr bool rotates = true;
+
+    explicit file_segment_factory(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+    [[nodiscard]] std::unique_ptr<file_backend> create(std::uint32_t n) {
+        auto b = std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::create_new));
+        sync_directory(dir_);  // the new file exists only once its directory entry is durable
+        return b;
+    }
+    [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return list(parse_segment_file_name); }
+
+    // ---- the temporary-file protocol of compaction (segment_file_protocol) ----
+    // Creating a temporary does not sync the directory: the caller syncs once for all.
+    [[nodiscard]] std::unique_ptr<file_backend> create_temporary(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::create_new));
+    }
+    [[nodiscard]] std::unique_ptr<file_backend> open_temporary(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::open_existing));
+    }
+    void publish_temporary(std::uint32_t n) {
+        if (::rename(temporary_path_of(n).c_str(), path_of(n).c_str()) != 0)
+            fail_at(errc::io_error, {.path = temporary_path_of(n).string(), .sys_errno = errno},
+                    "cannot rename the compacted segment into place");
+    }
+    void remove(std::uint32_t n) { unlink_if_present(path_of(n)); }
+    void remove_temporary(std::uint32_t n) { unlink_if_present(temporary_path_of(n)); }
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
+    [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
+    void sync() { sync_directory(dir_); }
+
+    [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
+    [[nodiscard]] std::filesystem::path temporary_path_of(std::uint32_t n) const {
+        return dir_ / temporary_segment_file_name(n);
+    }
+    [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
+
+private:
+    // Numbers of the directory entries `parse` accepts, ascending.
+    [[nodiscard]] std::vector<std::uint32_t> list(std::uint32_t (*parse)(std::string_view)) const {
+        std::vector<std::uint32_t> out;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
+            if (const auto n = parse(it->path().filename().string()); n != 0) out.push_back(n);
+        if (ec) fail_at(errc::io_error, {.path = dir_.string(), .sys_errno = ec.value()}, "cannot list segments");
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+    static void unlink_if_present(const std::filesystem::path& p) {
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+            fail_at(errc::io_error, {.path = p.string(), .sys_errno = errno}, "cannot remove the segment file");
+    }
+
+    std::filesystem::path dir_;
+};
+
+static_assert(segment_file_protocol<file_segment_factory>);
+
+// Segments in memory: rotating, not durable. For the in-memory database and tests.
+class memory_segment_factory {
+public:
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+
+    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
+    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
+        fail(errc::not_found, "memory segment {} does not exist", n);
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+
+// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
+// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
+// rule 2). Use it with a max_segment_size no record set can reach, or a rotating factory.
+template <storage_backend B>
+class single_backend_factory {
+public:
+    using backend_type = B;
+    static constexpr bool rotates = false;
+
+    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
+
+    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const {
+        if (backend_ && backend_->size() > 0) return {1};
+        return {};
+    }
+
+private:
+    std::unique_ptr<B> take(std::uint32_t n) {
+        if (n != 1 || !backend_)
+            fail(errc::rotation_unsupported,
+                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
+                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
+                 n);
+        return std::move(backend_);
+    }
+    std::unique_ptr<B> backend_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/factory.hpp ----
 // ---- begin entidb/detail/engine.hpp ----
 // entidb/detail/engine.hpp — the state one open database shares with its transactions.
 //
@@ -3046,6 +2913,7 @@ struct config {
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin.
 
+#include <map>
 
 // ---- begin entidb/directory/lock.hpp ----
 // entidb/directory/lock.hpp — the database directory's LOCK file.
@@ -3059,9 +2927,7 @@ struct config {
 // Thread-safety: a value owned by one database handle.
 
 
-#include <fcntl.h>
 #include <sys/file.h>
-#include <unistd.h>
 
 
 namespace entidb {
@@ -3145,7 +3011,6 @@ private:
 //
 // Thread-safety: pure functions; `manifest` is a plain value.
 
-#include <set>
 
 
 
@@ -3876,7 +3741,6 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // one lookup; the single writer takes it exclusively while it applies a commit. No
 // reader ever holds the lock while doing I/O.
 
-#include <shared_mutex>
 #include <unordered_map>
 
 
@@ -3969,6 +3833,44 @@ public:
         return out;
     }
 
+    // ---- compaction (detail/compaction.hpp), under the writer lock ----
+
+    // True if some version of the key lives exactly at `loc` (compaction keeps it).
+    [[nodiscard]] bool holds(std::uint32_t collection, const entity_id& id, const record_location& loc) const {
+        std::shared_lock lock(mutex_);
+        const auto c = collections_.find(collection);
+        if (c == collections_.end()) return false;
+        const auto it = c->second.find(id);
+        if (it == c->second.end()) return false;
+        return std::any_of(it->second.begin(), it->second.end(), [&](const auto& v) { return v.location == loc; });
+    }
+
+    // How many versions the index holds, over every key (tombstones included).
+    [[nodiscard]] std::uint64_t version_count() const {
+        std::shared_lock lock(mutex_);
+        std::uint64_t n = 0;
+        for (const auto& [_, map] : collections_)
+            for (const auto& [id, vs] : map) n += vs.size();
+        return n;
+    }
+
+    // Moves the key's version of commit `sequence` to `to` (a copy of the same record in a
+    // compacted segment). A reader sees either location, both hold the same bytes. Returns
+    // false if there is no such version.
+    bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
+        std::unique_lock lock(mutex_);
+        const auto c = collections_.find(collection);
+        if (c == collections_.end()) return false;
+        const auto it = c->second.find(id);
+        if (it == c->second.end()) return false;
+        for (auto& v : it->second)
+            if (v.sequence == sequence) {
+                v.location = to;
+                return true;
+            }
+        return false;
+    }
+
 private:
     using versions_t = std::vector<entity_version>;  // newest first
 
@@ -4003,663 +3905,17 @@ private:
 // one, then ask the factory for the next; a factory that cannot rotate gives
 // errc::rotation_unsupported and nothing is written. Reads go to any segment by location.
 //
-// Thread-safety: appends, rotation and flushes come from the single writer. `read` may run
-// concurrently with them: the segment table is guarded by a shared mutex and backends
-// are never destroyed while the set lives.
-
-
-// ---- begin entidb/segment/factory.hpp ----
-// entidb/segment/factory.hpp — the segment factory concept and the stock factories.
+// Compaction replaces the whole table at once (`install`): the old segments are retired,
+// not destroyed — `read` still finds them, since a reader may hold a location in one —
+// until `reclaim` is told that no such reader can remain (detail/compaction.hpp). Segment
+// numbers are never reused while the set lives, so a location names one record for good;
+// the numbers on disk may have gaps.
 //
-// A segment factory makes the backend for segment number N (1, 2, ...): `create(n)` for
-// a new, empty segment whose existence is durable when it returns (for files: the
-// directory is fsynced), `open(n)` for one that exists, `existing()` for the numbers that
-// exist, ascending. It declares at compile time what it can do:
-//   using backend_type = ...;             // a storage_backend
-//   static constexpr bool rotates = ...;  // can it make more than one segment?
-// The database checks these declarations with static_asserts (database.hpp): a durable
-// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
-//
-// Thread-safety: a factory is used by the single writer only.
+// Thread-safety: appends, rotation, flushes, install and reclaim come from the single
+// writer. `read` may run concurrently with them: the segment table is guarded by a shared
+// mutex and a backend is destroyed only by `reclaim`, once no reader can reach it.
 
-#include <charconv>
 
-
-// ---- begin entidb/storage/backend.hpp ----
-// entidb/storage/backend.hpp — the byte-store concept every storage layer sits on.
-//
-// A backend is an append-only byte store with random reads:
-//   read_at(offset, out)  fills `out` completely or throws (errc::corruption when
-//                         the range lies past the end, errc::io_error otherwise);
-//   append(bytes)         writes at the end and returns the offset of the first byte;
-//   flush()               makes every appended byte durable (a no-op for memory);
-//                         a failure throws errc::outcome_unknown and is never retried;
-//   size()                the number of bytes appended and not truncated;
-//   truncate(n)           drops everything at and after offset n (n <= size()).
-// and states at compile time whether flush() really makes data durable:
-//   static constexpr bool durable = true | false;
-// The declaration is an explicit opt-in: a concept checks it rather than guessing.
-//
-// Thread-safety: a backend is used by one writer at a time; read_at may run
-// concurrently with append as long as readers only ask for bytes already appended
-// before they started (the engine guarantees that through snapshots).
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-template <typename B>
-concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, mutable_bytes out, bytes_view in) {
-    { B::durable } -> std::convertible_to<bool>;
-    { cb.read_at(offset, out) } -> std::same_as<void>;
-    { b.append(in) } -> std::same_as<std::uint64_t>;
-    { b.flush() } -> std::same_as<void>;
-    { cb.size() } -> std::same_as<std::uint64_t>;
-    { b.truncate(offset) } -> std::same_as<void>;
-};
-
-// True for a backend type that promises durability after flush().
-template <typename B>
-concept durable_backend = storage_backend<B> && B::durable;
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/backend.hpp ----
-// ---- begin entidb/storage/file_backend.hpp ----
-// entidb/storage/file_backend.hpp — a durable byte store in one POSIX file.
-//
-// Contract: satisfies `storage_backend` with `durable == true` (see backend.hpp for the
-// operations). The object owns its file descriptor (move-only; the destructor closes
-// it) but not the file. Every error carries the path, the offset where relevant and
-// errno:
-//   open       errc::io_error (ENOENT, EEXIST for create_new, EACCES, EISDIR, ...)
-//   read_at    errc::corruption for a range past the end; errc::io_error otherwise
-//   append     errc::no_space on ENOSPC, errc::io_error otherwise; either way the file
-//              is cut back to its previous size, so no partial bytes remain (if even
-//              that fails: errc::io_error, and the backend is poisoned as below)
-//   flush      fdatasync; any failure → errc::outcome_unknown, after which the backend
-//              refuses every further append/flush/truncate with errc::outcome_unknown
-//   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
-//   writes on a file_mode::read_only backend → errc::read_only
-// EINTR and short transfers are retried until complete (detail/io_retry.hpp).
-// Creating a file does not make its directory entry durable: call sync_directory()
-// on the parent before relying on a newly created file (SPEC.md §3).
-//
-// Thread-safety: one writer at a time (append/flush/truncate). read_at and size() may
-// run concurrently with that writer for bytes appended before the read started.
-
-
-#include <sys/stat.h>
-
-// ---- begin entidb/detail/posix_file.hpp ----
-// entidb/detail/posix_file.hpp — internal: thin POSIX file helpers shared by the file
-// backend and the filesystem functions (an owning fd, EINTR-safe open, whole-buffer
-// pread/pwrite). They report errno; the public layers turn that into typed errors.
-
-
-#include <sys/types.h>
-
-// ---- begin entidb/detail/io_retry.hpp ----
-// entidb/detail/io_retry.hpp — internal: the retry loop behind every read and write.
-//
-// POSIX read/write calls may transfer fewer bytes than asked (short transfers are
-// legal, e.g. on signals, quotas, or counts over 2 GiB) and may fail with EINTR when a
-// signal interrupts them before anything was transferred. Both are retried here, in
-// one place, so the rule is applied identically everywhere and can be unit-tested with
-// a fake system call (tests/unit/backend_test.cpp).
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-struct io_progress {
-    std::size_t done = 0;  // bytes transferred in total
-    int error = 0;         // errno of the call that stopped the loop; 0 if none
-    [[nodiscard]] bool complete(std::size_t total) const noexcept { return done == total; }
-};
-
-// Calls `op(done)` until `total` bytes are transferred. `op` performs one system call
-// for the bytes from `done` to `total` and returns what the call returned: a count
-// (>= 0), or -1 with errno set. Stops early on an error other than EINTR (reported in
-// `error`) or on a zero count (end of file for a read, no progress for a write;
-// `error` stays 0 and the caller decides what that means).
-template <typename Op>
-    requires std::invocable<Op&, std::size_t> &&
-             std::convertible_to<std::invoke_result_t<Op&, std::size_t>, long long>
-[[nodiscard]] io_progress transfer_fully(std::size_t total, Op&& op) {
-    io_progress p;
-    while (p.done < total) {
-        const long long n = op(p.done);
-        if (n < 0) {
-            if (errno == EINTR) continue;  // interrupted before transferring anything
-            p.error = errno;
-            return p;
-        }
-        if (n == 0) return p;
-        p.done += static_cast<std::size_t>(n);
-    }
-    return p;
-}
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/detail/io_retry.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-// Owns one file descriptor; closes it on destruction. close() errors are ignored:
-// on Linux the descriptor is released even when close fails, and durability never
-// depends on close (only on a successful fsync/fdatasync before it).
-class unique_fd {
-public:
-    unique_fd() noexcept = default;
-    explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& other) noexcept {
-        if (this != &other) reset(std::exchange(other.fd_, -1));
-        return *this;
-    }
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    ~unique_fd() { reset(); }
-
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    [[nodiscard]] explicit operator bool() const noexcept { return fd_ >= 0; }
-
-    void reset(int fd = -1) noexcept {
-        // Never retry close on EINTR: the descriptor is already gone and may be reused.
-        if (fd_ >= 0) (void)::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_ = -1;
-};
-
-// open(2) with O_CLOEXEC always set (no descriptor leaks into exec'd children) and
-// EINTR retried (open can block, e.g. on NFS). Returns an empty unique_fd and leaves
-// errno set on failure.
-[[nodiscard]] inline unique_fd open_fd(const std::filesystem::path& path, int flags, mode_t mode = 0644) {
-    for (;;) {
-        const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-        if (fd >= 0) return unique_fd(fd);
-        if (errno != EINTR) return unique_fd();
-    }
-}
-
-[[nodiscard]] inline io_progress pwrite_fully(int fd, bytes_view in, std::uint64_t offset) {
-    return transfer_fully(in.size(), [&](std::size_t done) {
-        return ::pwrite(fd, in.data() + done, in.size() - done, static_cast<off_t>(offset + done));
-    });
-}
-
-[[nodiscard]] inline io_progress pread_fully(int fd, mutable_bytes out, std::uint64_t offset) {
-    return transfer_fully(out.size(), [&](std::size_t done) {
-        return ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    });
-}
-
-// ftruncate(2) with EINTR retried. Returns 0 or errno.
-[[nodiscard]] inline int ftruncate_retry(int fd, std::uint64_t size) noexcept {
-    while (::ftruncate(fd, static_cast<off_t>(size)) != 0)
-        if (errno != EINTR) return errno;
-    return 0;
-}
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/detail/posix_file.hpp ----
-// ---- begin entidb/storage/filesystem.hpp ----
-// entidb/storage/filesystem.hpp — whole-file operations with explicit durability (POSIX).
-//
-// Contract (every error carries the path and errno):
-//   sync_directory(dir)          fsync a directory so that files created in it or renamed
-//                                into it survive a power cut (SPEC.md §3: a new file counts
-//                                as existing only once its directory has been fsynced).
-//                                Any failure → errc::outcome_unknown: the earlier create or
-//                                rename may or may not be durable.
-//   durable_replace(target, b)   atomically replace `target` with `b`: write target.tmp,
-//                                fsync it, rename over target, fsync the directory
-//                                (STYLE.md practice 5). Before the rename a failure leaves
-//                                `target` untouched, removes the .tmp and throws
-//                                errc::no_space (ENOSPC) or errc::io_error; a failed
-//                                directory fsync after the rename → errc::outcome_unknown.
-//   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
-// The caller owns the paths; nothing is cached.
-//
-// Thread-safety: the functions share no state. Two concurrent durable_replace calls on
-// the same target race on target.tmp; callers serialise them (the engine holds its LOCK).
-
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-inline void sync_directory(const std::filesystem::path& dir) {
-    const detail::unique_fd fd = detail::open_fd(dir, O_RDONLY | O_DIRECTORY);
-    if (!fd)
-        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
-                "cannot open directory to fsync it; entries created or renamed in it may not be durable");
-    // Like fdatasync, a failed directory fsync is not retried: the kernel may already
-    // have dropped the dirty metadata, so a later success would prove nothing.
-    if (::fsync(fd.get()) != 0)
-        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
-                "directory fsync failed; entries created or renamed in it may not be durable");
-}
-
-namespace detail {
-
-[[nodiscard]] inline std::filesystem::path parent_or_current(const std::filesystem::path& p) {
-    std::filesystem::path parent = p.parent_path();
-    return parent.empty() ? std::filesystem::path(".") : parent;
-}
-
-// Closes and removes a half-made temporary file, then throws. The target was never
-// touched, so the outcome is known: nothing was replaced.
-[[noreturn]] inline void abandon_temporary(unique_fd& fd, const std::filesystem::path& tmp, errc code, int err,
-                                           std::uint64_t offset, std::string_view what) {
-    fd.reset();
-    (void)::unlink(tmp.c_str());
-    fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
-}
-
-// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
-    unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
-    if (!fd)
-        fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
-
-    const io_progress p = pwrite_fully(fd.get(), contents, 0);
-    if (!p.complete(contents.size())) {
-        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
-        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
-                          "writing the temporary file failed");
-    }
-    // fsync rather than fdatasync: the file is new, its inode must be durable too.
-    if (::fsync(fd.get()) != 0)
-        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
-}
-
-}  // namespace detail
-
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
-    std::filesystem::path tmp = target;
-    tmp += ".tmp";
-    detail::write_synced_file(tmp, contents);
-    if (::rename(tmp.c_str(), target.c_str()) != 0) {
-        const int err = errno;
-        (void)::unlink(tmp.c_str());
-        fail_at(errc::io_error, {.path = target.string(), .sys_errno = err},
-                "cannot rename {} over the target", tmp.string());
-    }
-    sync_directory(detail::parent_or_current(target));
-}
-
-[[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
-    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
-    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open file for reading");
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat failed");
-    if (S_ISDIR(st.st_mode)) fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
-
-    byte_buffer out(static_cast<std::size_t>(st.st_size));
-    const detail::io_progress p = detail::pread_fully(fd.get(), out, 0);
-    if (p.error != 0)
-        fail_at(errc::io_error, {.path = path.string(), .offset = p.done, .sys_errno = p.error}, "read failed");
-    // A file that shrank while we read it is returned as it now is; one that grew is
-    // returned at its size when opened (a consistent prefix either way).
-    out.resize(p.done);
-    return out;
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/filesystem.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-enum class file_mode {
-    open_existing,   // read-write; the file must exist
-    create_or_open,  // read-write; created (mode 0644) if missing
-    create_new,      // read-write; the file must not exist yet (O_EXCL)
-    read_only,       // reads only; every write throws errc::read_only
-};
-
-class file_backend {
-public:
-    static constexpr bool durable = true;
-
-    [[nodiscard]] static file_backend open(const std::filesystem::path& path, file_mode mode) {
-        detail::unique_fd fd = detail::open_fd(path, open_flags(mode), 0644);
-        if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open file");
-        struct stat st {};
-        if (::fstat(fd.get(), &st) != 0)
-            fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat failed");
-        // O_RDONLY succeeds on a directory; reject it here rather than at the first read.
-        if (S_ISDIR(st.st_mode))
-            fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
-        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size),
-                            mode == file_mode::read_only);
-    }
-
-    file_backend(file_backend&& other) noexcept
-        : fd_(std::move(other.fd_)),
-          path_(std::move(other.path_)),
-          size_(other.size_.load(std::memory_order_relaxed)),
-          read_only_(other.read_only_),
-          poisoned_(std::move(other.poisoned_)) {}
-
-    file_backend& operator=(file_backend&& other) noexcept {
-        if (this == &other) return *this;
-        fd_ = std::move(other.fd_);
-        path_ = std::move(other.path_);
-        size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
-        read_only_ = other.read_only_;
-        poisoned_ = std::move(other.poisoned_);
-        return *this;
-    }
-
-    file_backend(const file_backend&) = delete;
-    file_backend& operator=(const file_backend&) = delete;
-    ~file_backend() = default;
-
-    void read_at(std::uint64_t offset, mutable_bytes out) const {
-        const std::uint64_t size = size_.load(std::memory_order_acquire);
-        if (offset > size || out.size() > size - offset)
-            fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)",
-                    out.size(), size);
-        const detail::io_progress p = detail::pread_fully(fd_.get(), out, offset);
-        if (p.error != 0) fail_at(errc::io_error, context(offset + p.done, p.error), "read failed");
-        // End of file before the tracked size: the file was shortened behind our back.
-        if (!p.complete(out.size()))
-            fail_at(errc::corruption, context(offset + p.done), "file ends before the expected {} bytes",
-                    size);
-    }
-
-    std::uint64_t append(bytes_view in) {
-        require_healthy("append");
-        require_writable("append");
-        const std::uint64_t at = size_.load(std::memory_order_relaxed);
-        // pwrite at the tracked size, not O_APPEND: the offset is ours to decide, and
-        // Linux ignores pwrite's offset on O_APPEND descriptors.
-        const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
-        if (!p.complete(in.size())) fail_append(at, in.size(), p);
-        size_.store(at + in.size(), std::memory_order_release);
-        return at;
-    }
-
-    // Why a failed fdatasync poisons the backend: after a writeback error Linux may mark
-    // the dirty pages clean (or drop them) and report the error only once, so a retry
-    // can succeed without the data ever reaching the disk. The only honest answers are
-    // "outcome unknown" now and a reopen, where recovery reads what is really on disk.
-    // EINTR is not retried either: nobody can say what the interrupted call completed.
-    void flush() {
-        require_healthy("flush");
-        if (read_only_) return;  // nothing of ours to make durable
-        if (::fdatasync(fd_.get()) != 0) {
-            const int err = errno;
-            poisoned_ = fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err));
-            fail_at(errc::outcome_unknown, context(size(), err),
-                    "fdatasync failed; appended data may or may not be durable");
-        }
-    }
-
-    [[nodiscard]] std::uint64_t size() const { return size_.load(std::memory_order_acquire); }
-
-    void truncate(std::uint64_t new_size) {
-        require_healthy("truncate");
-        require_writable("truncate");
-        const std::uint64_t size = size_.load(std::memory_order_relaxed);
-        if (new_size > size)
-            fail_at(errc::invalid_argument, context(new_size), "truncate to {} beyond size {}", new_size, size);
-        if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
-            fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
-        size_.store(new_size, std::memory_order_release);
-    }
-
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-    [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
-    [[nodiscard]] bool read_only() const noexcept { return read_only_; }
-    // True once a flush (or an append's clean-up) failed; only a reopen clears it.
-    [[nodiscard]] bool poisoned() const noexcept { return !poisoned_.empty(); }
-
-private:
-    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
-        : fd_(std::move(fd)), path_(std::move(path)), size_(size), read_only_(read_only) {}
-
-    [[nodiscard]] static int open_flags(file_mode mode) noexcept {
-        switch (mode) {
-            case file_mode::open_existing: return O_RDWR;
-            case file_mode::create_or_open: return O_RDWR | O_CREAT;
-            case file_mode::create_new: return O_RDWR | O_CREAT | O_EXCL;
-            case file_mode::read_only: return O_RDONLY;
-        }
-        return O_RDONLY;
-    }
-
-    [[nodiscard]] error_context context(std::uint64_t offset, int err = 0) const {
-        return {.path = path_.string(), .offset = offset, .sys_errno = err};
-    }
-
-    void require_healthy(std::string_view op) const {
-        if (!poisoned_.empty())
-            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op, poisoned_);
-    }
-
-    void require_writable(std::string_view op) const {
-        if (read_only_) fail_at(errc::read_only, context(size()), "{} on a file opened read-only", op);
-    }
-
-    // A failed append must leave no partial bytes behind, or a later reopen would see
-    // a torn record that nobody wrote on purpose. If even that clean-up fails, the file
-    // no longer matches what we track, and we refuse further writes.
-    [[noreturn]] void fail_append(std::uint64_t at, std::size_t wanted, const detail::io_progress& p) {
-        const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
-        if (p.done > 0) {
-            if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
-                poisoned_ = fmt::format("removing a partial append at offset {} failed ({})", at,
-                                        std::generic_category().message(terr));
-                fail_at(errc::io_error, context(at, err), "append failed after {} of {} bytes; {}", p.done, wanted,
-                        poisoned_);
-            }
-        }
-        const errc code = err == ENOSPC ? errc::no_space : errc::io_error;
-        fail_at(code, context(at + p.done, err),
-                "append of {} bytes at offset {} failed after {} bytes; nothing of it was kept", wanted, at, p.done);
-    }
-
-    detail::unique_fd fd_;
-    std::filesystem::path path_;
-    std::atomic<std::uint64_t> size_{0};
-    bool read_only_ = false;
-    std::string poisoned_;  // why writes are refused; empty while healthy
-};
-
-static_assert(durable_backend<file_backend>);
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/file_backend.hpp ----
-// ---- begin entidb/storage/memory_backend.hpp ----
-// entidb/storage/memory_backend.hpp — a byte store in process memory.
-//
-// Not durable (`durable == false`): flush() does nothing and everything is gone with
-// the object. For tests, caches and the in-memory database alias; the durability
-// static_asserts in database.hpp keep it out of persistent compositions.
-//
-// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
-// the buffer, which may move when it grows).
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-class memory_backend {
-public:
-    static constexpr bool durable = false;
-
-    memory_backend() = default;
-    memory_backend(const memory_backend&) = delete;
-    memory_backend& operator=(const memory_backend&) = delete;
-
-    void read_at(std::uint64_t offset, mutable_bytes out) const {
-        std::shared_lock lock(mutex_);
-        if (offset > data_.size() || out.size() > data_.size() - offset)
-            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
-                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
-        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
-    }
-
-    std::uint64_t append(bytes_view in) {
-        std::unique_lock lock(mutex_);
-        const std::uint64_t at = data_.size();
-        data_.insert(data_.end(), in.begin(), in.end());
-        return at;
-    }
-
-    void flush() {}
-
-    [[nodiscard]] std::uint64_t size() const {
-        std::shared_lock lock(mutex_);
-        return data_.size();
-    }
-
-    void truncate(std::uint64_t new_size) {
-        std::unique_lock lock(mutex_);
-        if (new_size > data_.size())
-            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
-        data_.resize(new_size);
-    }
-
-private:
-    mutable std::shared_mutex mutex_;
-    byte_buffer data_;
-};
-
-static_assert(storage_backend<memory_backend>);
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/memory_backend.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-template <typename F>
-concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
-    typename F::backend_type;
-    requires storage_backend<typename F::backend_type>;
-    { F::rotates } -> std::convertible_to<bool>;
-    { f.create(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { f.open(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
-};
-
-// The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
-[[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
-
-// Parses a segment file name; anything else (including seg-0.dat) yields 0.
-[[nodiscard]] inline std::uint32_t parse_segment_file_name(std::string_view name) {
-    constexpr std::string_view prefix = "seg-", suffix = ".dat";
-    if (name.size() != prefix.size() + 6 + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix))
-        return 0;
-    const auto digits = name.substr(prefix.size(), 6);
-    std::uint32_t n = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    return ec == std::errc{} && end == digits.data() + digits.size() ? n : 0;
-}
-
-// Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
-class file_segment_factory {
-public:
-    using backend_type = file_backend;
-    static constexpr bool rotates = true;
-
-    explicit file_segment_factory(std::filesystem::path dir) : dir_(std::move(dir)) {}
-
-    [[nodiscard]] std::unique_ptr<file_backend> create(std::uint32_t n) {
-        auto b = std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::create_new));
-        sync_directory(dir_);  // the new file exists only once its directory entry is durable
-        return b;
-    }
-    [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
-        return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
-    }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const;
-
-    [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
-    [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
-
-private:
-    std::filesystem::path dir_;
-};
-
-inline std::vector<std::uint32_t> file_segment_factory::existing() const {
-    std::vector<std::uint32_t> out;
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
-        if (const auto n = parse_segment_file_name(it->path().filename().string()); n != 0) out.push_back(n);
-    if (ec) fail_at(errc::io_error, {.path = dir_.string(), .sys_errno = ec.value()}, "cannot list segments");
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-// Segments in memory: rotating, not durable. For the in-memory database and tests.
-class memory_segment_factory {
-public:
-    using backend_type = memory_backend;
-    static constexpr bool rotates = true;
-
-    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
-    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
-        fail(errc::not_found, "memory segment {} does not exist", n);
-    }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
-};
-
-// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
-// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
-// rule 2). Use it with a max_segment_size no record set can reach, or a rotating factory.
-template <storage_backend B>
-class single_backend_factory {
-public:
-    using backend_type = B;
-    static constexpr bool rotates = false;
-
-    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
-
-    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const {
-        if (backend_ && backend_->size() > 0) return {1};
-        return {};
-    }
-
-private:
-    std::unique_ptr<B> take(std::uint32_t n) {
-        if (n != 1 || !backend_)
-            fail(errc::rotation_unsupported,
-                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
-                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
-                 n);
-        return std::move(backend_);
-    }
-    std::unique_ptr<B> backend_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/segment/factory.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -4689,6 +3945,13 @@ public:
     void open_existing() {
         for (const auto n : factory_.existing()) segments_.push_back({n, factory_.open(n), 0});
         if (segments_.empty()) segments_.push_back({1, factory_.create(1), 0});
+    }
+
+    // Takes segments opened by the caller (ascending numbers, at least one): recovery does
+    // this when an interrupted compaction's journal says which files make the database.
+    void open_from(std::vector<segment> opened) {
+        if (opened.empty()) fail(errc::invalid_argument, "a segment set needs at least one segment");
+        segments_ = std::move(opened);
     }
 
     [[nodiscard]] Factory& factory() noexcept { return factory_; }
@@ -4763,14 +4026,63 @@ public:
         std::shared_lock lock(mutex_);
         for (const auto& s : segments_)
             if (s.number == number) return s.backend.get();
+        for (const auto& r : retired_)
+            if (r.seg.number == number) return r.seg.backend.get();
         fail(errc::corruption, "no segment {} for a record the index points to", number);
     }
 
+    // ---- compaction (the writer) ----
+
+    // Makes `next` the table (ascending numbers, the last one active, none reused) and
+    // retires every current segment: still readable, destroyed by reclaim() once their
+    // mark() has passed. Until then the retired ones carry an unset mark.
+    void install(std::vector<segment> next) {
+        if (next.empty()) fail(errc::invalid_argument, "a segment set needs at least one segment");
+        std::unique_lock lock(mutex_);
+        retired_.reserve(retired_.size() + segments_.size());
+        for (auto& s : segments_) retired_.push_back({std::move(s), unset_mark});
+        segments_ = std::move(next);
+        seal_first_ = false;
+    }
+    // Stamps the segments retired since the last call with `mark` (see snapshot_registry).
+    void set_retired_mark(std::uint64_t mark) {
+        std::unique_lock lock(mutex_);
+        for (auto& r : retired_)
+            if (r.mark == unset_mark) r.mark = mark;
+    }
+    // Destroys the retired segments whose mark `done(mark)` says no reader can still need.
+    void reclaim(const std::function<bool(std::uint64_t)>& done) {
+        if (retired_.empty()) return;  // only the writer changes retired_
+        std::vector<segment> dead;     // destroyed outside the lock
+        {
+            std::unique_lock lock(mutex_);
+            for (auto it = retired_.begin(); it != retired_.end();) {
+                if (it->mark != unset_mark && done(it->mark)) {
+                    dead.push_back(std::move(it->seg));
+                    it = retired_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+    }
+    [[nodiscard]] std::size_t retired_count() const {
+        std::shared_lock lock(mutex_);
+        return retired_.size();
+    }
+
 private:
+    static constexpr std::uint64_t unset_mark = std::numeric_limits<std::uint64_t>::max();
+    struct retired_segment {
+        segment seg;
+        std::uint64_t mark;
+    };
+
     Factory factory_;
     std::uint64_t max_segment_size_;
     mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
     std::vector<segment> segments_;
+    std::vector<retired_segment> retired_;  // replaced by a compaction, still readable
     bool seal_first_ = false;
 };
 
@@ -4969,6 +4281,17 @@ public:
         std::vector<entity_id> out;
         collect_range(first, last, snapshot, false, out);
         return out;
+    }
+
+    // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const {
+        std::shared_lock lock(mutex_);
+        std::uint64_t n = 0;
+        with_map([&](const auto& map) {
+            for (const auto& [key, postings] : map)
+                for (const auto& p : postings) n += (p.from <= snapshot && snapshot < p.to) ? 1 : 0;
+        });
+        return n;
     }
 
     // Live holders of `key` at the newest state (unique checks, under the writer lock).
@@ -5233,6 +4556,9 @@ using wal_scanner = record_scanner<wal_format, B>;
 //
 // The writer prunes versions no open snapshot can see; it asks this registry for the
 // oldest open sequence. Registration is one short mutex hold per transaction start/end.
+// Each registration also gets a ticket (a counter): compaction retires old segment files
+// at a `mark()` and destroys them once no snapshot registered before the mark is open
+// (`any_before(mark)`), because only those may still hold a location in an old file.
 
 
 namespace entidb {
@@ -5241,14 +4567,14 @@ namespace detail {
 
 class snapshot_registry {
 public:
-    using handle = std::multiset<std::uint64_t>::iterator;
+    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
 
     // Registers a snapshot of the latest published sequence. Reading the sequence under
     // the same lock the writer's oldest() takes closes the window in which the writer
     // could prune versions of a sequence a reader has read but not yet registered.
     handle add(const std::atomic<std::uint64_t>& latest) {
         std::lock_guard lock(mutex_);
-        return open_.insert(latest.load(std::memory_order_acquire));
+        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
     }
     void remove(handle h) {
         std::lock_guard lock(mutex_);
@@ -5257,12 +4583,24 @@ public:
     // The oldest open snapshot, or `latest` when none is open.
     [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
         std::lock_guard lock(mutex_);
-        return open_.empty() ? latest : std::min(*open_.begin(), latest);
+        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // Every snapshot registered before this call has a ticket below the mark.
+    [[nodiscard]] std::uint64_t mark() {
+        std::lock_guard lock(mutex_);
+        return next_ticket_;
+    }
+    // True while a snapshot registered before `mark` is still open.
+    [[nodiscard]] bool any_before(std::uint64_t mark) const {
+        std::lock_guard lock(mutex_);
+        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
     }
 
 private:
     mutable std::mutex mutex_;
-    std::multiset<std::uint64_t> open_;
+    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
+    std::uint64_t next_ticket_ = 0;
 };
 
 }  // namespace detail
@@ -5292,6 +4630,8 @@ struct recovery_report {
     std::uint64_t records_replayed = 0;       // segment records written by replay
     std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
+    bool compaction_finished = false;         // a compaction interrupted by a crash was made current
+    std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
 };
 
 namespace detail {
@@ -5383,7 +4723,7 @@ public:
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
                 .wal_bytes = wal_->size(),
-                .segment_count = segments_.segments().size()};
+                .segment_count = segments_.table().size()};
     }
 
     // ---- the writer (holding writer_mutex()) ----
@@ -5417,8 +4757,30 @@ public:
         apply_durable(w, seq);
         commits_.fetch_add(1, std::memory_order_relaxed);
         maybe_checkpoint();
+        reclaim_retired();
         return seq;
     }
+
+    // Destroys segments a compaction retired once no snapshot that may hold a location in
+    // them is open (segment_set::reclaim). The writer calls it after commits and
+    // compactions; until then their files (already unlinked) keep their disk space.
+    void reclaim_retired() noexcept {
+        if (keep_retired_.load(std::memory_order_acquire)) return;
+        try {
+            segments_.reclaim([&](std::uint64_t mark) { return !snapshots_.any_before(mark); });
+        } catch (...) {
+        }
+    }
+    // After a compaction that could not relocate every index entry: retired segments are
+    // kept until close, since the index may still point into them.
+    void keep_retired_until_close() noexcept { keep_retired_.store(true, std::memory_order_release); }
+
+    // changes_since(after) needs after >= this: records at or below it may be gone
+    // (compacted away, or never present in a restored database). Kept in the COMPACTION file.
+    [[nodiscard]] std::uint64_t history_horizon() const noexcept {
+        return history_horizon_.load(std::memory_order_acquire);
+    }
+    void set_history_horizon(std::uint64_t h) noexcept { history_horizon_.store(h, std::memory_order_release); }
 
     // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
@@ -5507,8 +4869,17 @@ public:
     // Persisted history: every applied operation with a sequence above `after` (up to the
     // last published commit), in commit order, at most `limit` of them. Streams the
     // segments, skipping those whose newest sequence is not above `after`.
+    // errc::invalid_argument when `after` is below the history horizon (a compaction
+    // dropped records the answer would need): the caller resynchronises from a snapshot.
     [[nodiscard]] std::vector<change> changes_since(std::uint64_t after, std::size_t limit) const {
-        const std::uint64_t upto = last_sequence();
+        // Registered like a snapshot: a concurrent compaction keeps the files read here.
+        const snapshot_guard guard(snapshots_, last_seq_);
+        const std::uint64_t upto = guard.sequence();
+        if (const auto horizon = history_horizon(); after < horizon)
+            fail(errc::invalid_argument,
+                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
+                 "(read a snapshot, then follow the changes from its sequence)",
+                 horizon, horizon);
         const auto cat = catalog_snapshot();
         std::vector<change> out;
         std::uint64_t last_seq = after;
@@ -5585,6 +4956,20 @@ public:
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
 private:
+    // Registers a snapshot for the life of a scope (changes_since reads files directly).
+    class snapshot_guard {
+    public:
+        snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
+        snapshot_guard(const snapshot_guard&) = delete;
+        snapshot_guard& operator=(const snapshot_guard&) = delete;
+        ~snapshot_guard() { r_.remove(h_); }
+        [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
+
+    private:
+        snapshot_registry& r_;
+        snapshot_registry::handle h_;
+    };
+
     byte_buffer encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) const {
         byte_buffer out;
         format::encode(format::wal_record{format::wal_begin{txid}}, out);
@@ -5755,7 +5140,7 @@ private:
     std::unique_ptr<wal_backend> wal_;
     segment_set<factory_type> segments_;
     primary_index index_;
-    snapshot_registry snapshots_;
+    mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
     format::manifest manifest_;  // the writer's copy
     std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
     change_feed_hub feed_;
@@ -5769,6 +5154,8 @@ private:
     std::atomic<std::uint64_t> last_seq_{0};
     std::uint64_t next_txid_ = 1;
     std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+    std::atomic<std::uint64_t> history_horizon_{0};
+    std::atomic<bool> keep_retired_{false};
     recovery_report report_;
 };
 
@@ -5776,6 +5163,319 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/engine.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::string_view compaction_file_name = "COMPACTION";
+
+[[nodiscard]] inline std::filesystem::path compaction_file(const std::filesystem::path& dir) {
+    return dir / std::string(compaction_file_name);
+}
+
+// The COMPACTION file of `dir`, if there is one.
+[[nodiscard]] inline std::optional<format::compaction_state> read_compaction_state(const std::filesystem::path& dir) {
+    const auto path = compaction_file(dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        if (ec) fail_at(errc::io_error, {.path = path.string(), .sys_errno = ec.value()}, "cannot stat");
+        return std::nullopt;
+    }
+    return format::decode_compaction_state(read_file(path), path.string());
+}
+
+inline void write_compaction_state(const std::filesystem::path& dir, const format::compaction_state& s) {
+    durable_replace(compaction_file(dir), format::encode(s));
+}
+
+// The segments an interrupted compaction's journal says make the database, opened without
+// changing anything: every final file it does not remove, and each published one from its
+// temporary if that still exists (else from its final name).
+template <segment_file_protocol Factory>
+[[nodiscard]] std::vector<typename segment_set<Factory>::segment> open_journaled_segments(
+    Factory& f, const format::compaction_state& s, const std::filesystem::path& dir) {
+    std::vector<typename segment_set<Factory>::segment> out;
+    const auto listed = [](const std::vector<std::uint32_t>& v, std::uint32_t n) {
+        return std::binary_search(v.begin(), v.end(), n);
+    };
+    for (const auto n : f.existing())
+        if (!listed(s.remove, n) && !(listed(s.publish, n) && f.has_temporary(n))) out.push_back({n, f.open(n), 0});
+    for (const auto n : s.publish) {
+        if (f.has_temporary(n))
+            out.push_back({n, f.open_temporary(n), 0});
+        else if (!f.has(n))
+            fail_at(errc::corruption, {.path = compaction_file(dir).string()},
+                    "COMPACTION publishes segment {} but neither {} nor {} exists", n, segment_file_name(n),
+                    temporary_segment_file_name(n));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+    if (out.empty() || out.back().number != s.publish.back())
+        fail_at(errc::corruption, {.path = compaction_file(dir).string()},
+                "COMPACTION publishes segment {} as the active one but a higher segment exists",
+                s.publish.empty() ? 0 : s.publish.back());
+    return out;
+}
+
+// Steps 6–7: idempotent. `stray` temporaries (no journal names them) are removed too.
+template <segment_file_protocol Factory>
+void finish_compaction(Factory& f, const std::filesystem::path& dir, const format::compaction_state& s,
+                       const std::vector<std::uint32_t>& stray) {
+    for (const auto n : s.publish)
+        if (f.has_temporary(n)) f.publish_temporary(n);
+    for (const auto n : s.remove) f.remove(n);
+    for (const auto n : stray) f.remove_temporary(n);
+    f.sync();
+    if (s.pending()) write_compaction_state(dir, {.history_horizon = s.history_horizon, .publish = {}, .remove = {}});
+}
+
+template <typename Traits>
+class compactor {
+    using factory_type = typename Traits::segment_factory;
+    using set_type = segment_set<factory_type>;
+    using segment = typename set_type::segment;
+    static constexpr bool files = segment_file_protocol<factory_type>;
+
+public:
+    compactor(engine<Traits>& e, const compact_options& opt) : e_(e), opt_(opt) {}
+
+    // Holding the writer lock.
+    compaction_report run() {
+        if constexpr (!factory_type::rotates) {
+            fail(errc::rotation_unsupported,
+                 "compaction writes new segments and this segment factory cannot make more than one: use a "
+                 "rotating factory (file_segment_factory)");
+        } else {
+            e_.ensure_writable();
+            if constexpr (files)
+                if (!e_.directory())
+                    fail(errc::invalid_argument,
+                         "compaction of file segments needs a database opened with entidb::open (its directory holds "
+                         "the COMPACTION journal)");
+            e_.reclaim_retired();
+            e_.checkpoint();
+            e_.mutable_index().prune_all(e_.snapshots().oldest(e_.last_sequence()));
+            step(compaction_step::checkpointed);
+            report_.sequence = e_.last_sequence();
+            report_.history_horizon = e_.history_horizon();
+            const auto& table = e_.segments().segments();
+            if (table.size() < 2) return report_;  // nothing sealed: nothing to merge
+            write_outputs();
+            const auto journal = commit_point();
+            make_current(journal);
+            e_.reclaim_retired();
+            return report_;
+        }
+    }
+
+private:
+    void step(compaction_step s) {
+        if (opt_.on_step) opt_.on_step(s);
+    }
+
+    std::unique_ptr<typename factory_type::backend_type> new_output(std::uint32_t n) {
+        if (n > format::max_segment_number)
+            fail(errc::invalid_argument, "compaction needs segment number {}, above the six-digit limit {}", n,
+                 format::max_segment_number);
+        if constexpr (files)
+            return e_.segments().factory().create_temporary(n);
+        else
+            return e_.segments().factory().create(n);
+    }
+
+    // Removes every temporary this run created (before the commit point only).
+    void abandon() noexcept {
+        outputs_.clear();
+        if constexpr (files) {
+            for (const auto n : created_) try {
+                    e_.segments().factory().remove_temporary(n);
+                } catch (...) {
+                }
+        }
+    }
+
+    // Steps 2–3.
+    void write_outputs() {
+        auto& set = e_.segments();
+        const auto& table = set.segments();
+        const auto& index = e_.index();
+        const std::uint64_t last = e_.last_sequence();
+        const std::uint64_t keep_above = last > opt_.tombstone_retention ? last - opt_.tombstone_retention : 0;
+        std::uint64_t merge_max = 0;
+        for (std::size_t i = 0; i + 1 < table.size(); ++i) merge_max = std::max(merge_max, table[i].max_sequence);
+        if (table.back().backend->size() != 0)
+            fail(errc::invalid_argument, "compaction needs an empty active segment after its checkpoint");
+        std::uint32_t next = table.back().number + 1;
+        std::uint64_t held = 0;
+        std::uint64_t dropped_max = 0;
+        try {
+            if constexpr (files)
+                for (const auto n : set.factory().temporaries()) set.factory().remove_temporary(n);  // stale
+            byte_buffer rec;
+            for (std::size_t i = 0; i + 1 < table.size(); ++i) {
+                const auto& seg = table[i];
+                report_.bytes_before += seg.backend->size();
+                segment_scanner<typename factory_type::backend_type> scan(
+                    *seg.backend, e_.cfg().read_chunk_bytes, std::numeric_limits<std::uint32_t>::max());
+                while (auto s = scan.next()) {
+                    const auto& d = s->decoded;
+                    if (d.status != format::decode_status::ok)
+                        fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
+                                "bad record in a sealed segment while compacting ({})", d.problem);
+                    const auto& r = d.record;
+                    const record_location loc{seg.number, static_cast<std::uint32_t>(d.size), s->offset};
+                    const bool in_index = index.holds(r.collection_id, r.id, loc);
+                    const bool keep =
+                        in_index || (r.tombstone() && (r.sequence > keep_above || r.sequence == merge_max) &&
+                                     !index.find(r.collection_id, r.id, latest_snapshot));
+                    if (!keep) {
+                        ++report_.records_dropped;
+                        if (r.tombstone()) ++report_.tombstones_dropped;
+                        dropped_max = std::max(dropped_max, r.sequence);
+                        continue;
+                    }
+                    held += in_index ? 1 : 0;
+                    ++report_.records_kept;
+                    if (r.tombstone()) ++report_.tombstones_kept;
+                    rec.clear();
+                    format::encode(r, rec);
+                    if (outputs_.empty() || (outputs_.back().backend->size() > 0 &&
+                                             outputs_.back().backend->size() + rec.size() > e_.cfg().max_segment_size))
+                        start_output(next++);
+                    outputs_.back().backend->append(rec);
+                    outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                }
+            }
+            if (const auto versions = index.version_count(); held != versions)
+                fail(errc::corruption,
+                     "the index holds {} versions but only {} of them were found in the sealed segments; nothing "
+                     "was compacted",
+                     versions, held);
+            start_output(next++);  // the next active segment: empty, above every output
+            if constexpr (files) set.factory().sync();
+        } catch (...) {
+            abandon();
+            throw;
+        }
+        kept_in_index_ = held;
+        report_.segments_before = table.size();
+        report_.segments_after = outputs_.size();
+        for (const auto& o : outputs_) report_.bytes_after += o.backend->size();
+        report_.bytes_reclaimed = report_.bytes_before > report_.bytes_after ? report_.bytes_before - report_.bytes_after : 0;
+        report_.history_horizon = std::max(e_.history_horizon(), dropped_max);
+        try {
+            step(compaction_step::outputs_written);
+        } catch (...) {
+            abandon();
+            throw;
+        }
+    }
+
+    // Seals the current output (flush) and starts output number n.
+    void start_output(std::uint32_t n) {
+        if (!outputs_.empty()) outputs_.back().backend->flush();
+        created_.push_back(n);
+        outputs_.push_back({n, new_output(n), 0});
+    }
+
+    // Step 4.
+    format::compaction_state commit_point() {
+        format::compaction_state journal{.history_horizon = report_.history_horizon, .publish = {}, .remove = {}};
+        for (const auto& o : outputs_) journal.publish.push_back(o.number);
+        for (const auto& s : e_.segments().segments()) journal.remove.push_back(s.number);
+        if constexpr (files) {
+            try {
+                write_compaction_state(*e_.directory(), journal);
+            } catch (const error& err) {
+                if (err.value() == errc::outcome_unknown) {
+                    // The journal may be durable: the temporaries must stay for the redo.
+                    outputs_.clear();
+                    e_.poison(fmt::format("compaction: the journal may or may not be durable ({}); reopen to finish "
+                                          "or discard it",
+                                          err.what()));
+                } else {
+                    abandon();
+                }
+                throw;
+            }
+            try {
+                step(compaction_step::journal_written);
+            } catch (...) {
+                // The old files are all still there and the table still reads them.
+                outputs_.clear();
+                e_.poison("compaction: stopped after its journal was written; reopen to finish it");
+                throw;
+            }
+        }
+        return journal;
+    }
+
+    // Steps 5–7; any failure poisons the engine (the reopen finishes from the journal).
+    void make_current(const format::compaction_state& journal) {
+        try {
+            install();
+            if constexpr (files) {
+                auto& f = e_.segments().factory();
+                for (const auto n : journal.publish) f.publish_temporary(n);
+                step(compaction_step::published);
+                for (const auto n : journal.remove) f.remove(n);
+                f.sync();
+                step(compaction_step::old_removed);
+                write_compaction_state(*e_.directory(),
+                                       {.history_horizon = journal.history_horizon, .publish = {}, .remove = {}});
+            }
+            step(compaction_step::finished);
+        } catch (const std::exception& err) {
+            e_.poison(fmt::format("compaction could not finish ({}); reopen to finish it", err.what()));
+            throw;
+        }
+    }
+
+    // Step 5: the new segments become the table; the index moves to the copies.
+    void install() {
+        auto& set = e_.segments();
+        set.install(std::move(outputs_));
+        outputs_.clear();
+        auto& index = e_.mutable_index();
+        std::uint64_t moved = 0;
+        const auto& table = set.segments();
+        for (std::size_t i = 0; i + 1 < table.size(); ++i) {
+            const auto& seg = table[i];
+            segment_scanner<typename factory_type::backend_type> scan(*seg.backend, e_.cfg().read_chunk_bytes,
+                                                                      std::numeric_limits<std::uint32_t>::max());
+            while (auto s = scan.next()) {
+                const auto& d = s->decoded;
+                if (d.status != format::decode_status::ok) {
+                    e_.keep_retired_until_close();
+                    fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
+                            "a compacted segment does not read back ({})", d.problem);
+                }
+                const auto& r = d.record;
+                if (index.relocate(r.collection_id, r.id, r.sequence,
+                                   {seg.number, static_cast<std::uint32_t>(d.size), s->offset}))
+                    ++moved;
+            }
+        }
+        if (moved != kept_in_index_) {
+            e_.keep_retired_until_close();
+            fail(errc::corruption, "compaction moved {} index entries, expected {}", moved, kept_in_index_);
+        }
+        e_.set_history_horizon(report_.history_horizon);
+        set.set_retired_mark(e_.snapshots().mark());
+    }
+
+    engine<Traits>& e_;
+    const compact_options& opt_;
+    compaction_report report_;
+    std::vector<segment> outputs_;
+    std::vector<std::uint32_t> created_;
+    std::uint64_t kept_in_index_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/compaction.hpp ----
 // ---- begin entidb/detail/recovery.hpp ----
 // entidb/detail/recovery.hpp — what open does before a database is shared (SPEC.md §5).
 //
@@ -5792,6 +5492,10 @@ private:
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 0. Before all that, which files make the database: after a crash during a compaction
+//    its COMPACTION journal names them (detail/compaction.hpp); the checks run on that set,
+//    and only once they pass does open finish the compaction (rename, delete) — a dry run
+//    (verify) only reads it.
 
 
 
@@ -5813,10 +5517,11 @@ public:
         : e_(e), checkpoint_(e.manifest().checkpoint_seq), dry_run_(dry_run) {}
 
     void run() {
-        e_.segments().open_existing();
+        open_segments();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
         if (dry_run_) return;
+        finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
@@ -5834,8 +5539,50 @@ public:
     // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
+    // it), and temporaries no journal names (left by a compaction that never became
+    // current; open deletes them).
+    [[nodiscard]] const std::optional<format::compaction_state>& pending_compaction() const noexcept {
+        return pending_;
+    }
+    [[nodiscard]] const std::vector<std::uint32_t>& stray_temporaries() const noexcept { return stray_; }
 
 private:
+    // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
+    // during a compaction, what its COMPACTION journal says (detail/compaction.hpp).
+    void open_segments() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (const auto& dir = e_.directory()) {
+                auto& f = e_.segments().factory();
+                const auto state = read_compaction_state(*dir);
+                if (state) e_.set_history_horizon(state->history_horizon);
+                if (state && state->pending()) {
+                    pending_ = state;
+                    e_.segments().open_from(open_journaled_segments(f, *state, *dir));
+                } else {
+                    e_.segments().open_existing();
+                }
+                for (const auto n : f.temporaries())
+                    if (!pending_ || !std::binary_search(pending_->publish.begin(), pending_->publish.end(), n))
+                        stray_.push_back(n);
+                return;
+            }
+        }
+        e_.segments().open_existing();
+    }
+
+    // The only change open makes before its own checks complete: an interrupted
+    // compaction's redo, after every check passed (idempotent; see detail/compaction.hpp).
+    void finish_interrupted_compaction() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (!pending_ && stray_.empty()) return;
+            finish_compaction(e_.segments().factory(), *e_.directory(),
+                              pending_.value_or(format::compaction_state{}), stray_);
+            e_.report().compaction_finished = pending_.has_value();
+            e_.report().temporaries_removed += stray_.size();
+        }
+    }
+
     struct wal_op {
         std::uint32_t collection;
         entity_id id;
@@ -6030,6 +5777,8 @@ private:
     bool applying_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    std::optional<format::compaction_state> pending_;
+    std::vector<std::uint32_t> stray_;
     std::map<std::uint64_t, std::vector<wal_op>> open_;
 };
 
@@ -6187,6 +5936,320 @@ template <typename Traits>
 // Use each transaction object from one thread at a time.
 
 
+// ---- begin entidb/cbor/encoder.hpp ----
+// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
+//
+// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
+// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
+// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
+// declare their size up front (definite lengths only) and are closed by the matching end_*(),
+// which checks the count. Map entries may be written in any order: end_map() sorts them in place
+// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
+// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
+// decoder accepts exactly one, and `complete()` says whether every container is closed.
+//
+// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
+// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
+// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
+// discard both.
+//
+// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
+
+#include <numeric>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+struct encode_options {
+    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
+    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
+};
+
+namespace detail {
+
+// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
+inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
+    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
+    if (arg < 24) {
+        out.push_back(static_cast<byte>(high | arg));
+        return;
+    }
+    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
+    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
+    out.push_back(static_cast<byte>(high | info));
+    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
+}
+
+}  // namespace detail
+
+class encoder {
+public:
+    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
+
+    encoder& uint(std::uint64_t v);
+    encoder& integer(std::int64_t v);
+    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
+    encoder& bytes(bytes_view b);
+    encoder& text(std::string_view s);   // must be UTF-8
+    encoder& boolean(bool b);
+    encoder& null();
+    encoder& floating(double d);         // needs allow_floats; shortest exact width
+    encoder& tag(std::uint64_t number);  // the next item is the tag's content
+    encoder& begin_array(std::uint64_t count);
+    encoder& end_array();
+    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
+    encoder& end_map();
+    encoder& write(const value& v);
+
+    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
+    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
+
+private:
+    enum class frame_kind : std::uint8_t { array, map, tag };
+    struct frame {
+        frame_kind kind;
+        std::uint64_t expected;  // items (a map counts keys and values)
+        std::uint64_t written;
+        std::size_t first_entry;  // maps: index of their first entry in entries_
+    };
+    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
+    // entry (or the end of the buffer).
+    struct entry {
+        std::size_t key_begin;
+        std::size_t value_begin;
+    };
+
+    void begin_item();
+    void end_item();
+    void open(frame_kind kind, std::uint64_t expected);
+    void close(frame_kind kind, std::string_view what);
+    void sort_entries(std::size_t first);
+    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
+        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
+    }
+
+    byte_buffer& out_;
+    encode_options opts_;
+    std::vector<frame> stack_;
+    std::vector<entry> entries_;       // entries of every open map, innermost last
+    std::vector<std::size_t> order_;   // scratch for sort_entries
+    byte_buffer scratch_;              // scratch for sort_entries
+};
+
+// The canonical encoding of `v` as a new buffer.
+[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
+    byte_buffer out;
+    encoder(out, options).write(v);
+    return out;
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+// Called before an item's first byte: the enclosing container must have room for it, and a map
+// records where its entry's key or value starts.
+inline void encoder::begin_item() {
+    if (stack_.empty()) return;
+    frame& f = stack_.back();
+    if (f.written == f.expected) {
+        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
+        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
+             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
+    }
+    if (f.kind != frame_kind::map) return;
+    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
+    else entries_.back().value_begin = out_.size();
+}
+
+// Called after an item's last byte. A tag's content completes the tag too.
+inline void encoder::end_item() {
+    while (!stack_.empty()) {
+        frame& f = stack_.back();
+        ++f.written;
+        if (f.kind != frame_kind::tag) return;
+        stack_.pop_back();
+    }
+}
+
+inline void encoder::open(frame_kind kind, std::uint64_t expected) {
+    if (stack_.size() >= opts_.max_depth)
+        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
+    stack_.push_back({kind, expected, 0, entries_.size()});
+}
+
+inline void encoder::close(frame_kind kind, std::string_view what) {
+    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
+    const frame& f = stack_.back();
+    if (f.written != f.expected)
+        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
+             kind == frame_kind::map ? f.expected / 2 : f.expected,
+             kind == frame_kind::map ? f.written / 2 : f.written);
+    if (kind == frame_kind::map) {
+        sort_entries(f.first_entry);
+        entries_.resize(f.first_entry);
+    }
+    stack_.pop_back();
+    end_item();
+}
+
+inline encoder& encoder::uint(std::uint64_t v) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::unsigned_integer, v);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::integer(std::int64_t v) {
+    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
+    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
+}
+
+inline encoder& encoder::negative(std::uint64_t n) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::negative_integer, n);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::bytes(bytes_view b) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::byte_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::text(std::string_view s) {
+    const bytes_view b = entidb::as_bytes(s);
+    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
+        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
+    begin_item();
+    detail::put_head(out_, detail::major_type::text_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::boolean(bool b) {
+    begin_item();
+    out_.push_back(b ? detail::initial_true : detail::initial_false);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::null() {
+    begin_item();
+    out_.push_back(detail::initial_null);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::floating(double d) {
+    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
+    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
+    const detail::float_form f = detail::shortest_float(d);
+    begin_item();
+    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
+    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::tag(std::uint64_t number) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::tag, number);
+    open(frame_kind::tag, 1);
+    return *this;
+}
+
+inline encoder& encoder::begin_array(std::uint64_t count) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::array, count);
+    open(frame_kind::array, count);
+    return *this;
+}
+
+inline encoder& encoder::end_array() {
+    close(frame_kind::array, "array");
+    return *this;
+}
+
+inline encoder& encoder::begin_map(std::uint64_t pairs) {
+    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
+    begin_item();
+    detail::put_head(out_, detail::major_type::map, pairs);
+    open(frame_kind::map, pairs * 2);
+    return *this;
+}
+
+inline encoder& encoder::end_map() {
+    close(frame_kind::map, "map");
+    return *this;
+}
+
+// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
+// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
+// (and sorted) before, so every key's bytes are final.
+inline void encoder::sort_entries(std::size_t first) {
+    const std::size_t n = entries_.size() - first;
+    if (n < 2) return;
+    // Fast path: callers often write keys in order already (decoded values always do).
+    bool sorted = true;
+    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
+        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
+    if (sorted) return;
+
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), first);
+    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
+        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
+    });
+    for (std::size_t i = 1; i < n; ++i) {
+        const entry& e = entries_[order_[i]];
+        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
+            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
+    }
+
+    const std::size_t region = entries_[first].key_begin;
+    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
+    std::size_t pos = region;
+    for (const std::size_t idx : order_) {
+        const std::size_t begin = entries_[idx].key_begin;
+        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
+        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
+        pos += end - begin;
+    }
+}
+
+inline encoder& encoder::write(const value& v) {
+    switch (v.type()) {
+        case kind::null: return null();
+        case kind::boolean: return boolean(v.as_bool());
+        case kind::unsigned_integer: return uint(v.as_uint());
+        case kind::negative_integer: return negative(v.negative_argument());
+        case kind::bytes: return bytes(v.as_bytes());
+        case kind::text: return text(v.as_text());
+        case kind::floating: return floating(v.as_double());
+        case kind::tag:
+            tag(v.tag_number());
+            return write(v.tag_content());
+        case kind::array:
+            begin_array(v.as_array().size());
+            for (const value& item : v.as_array()) write(item);
+            return end_array();
+        case kind::map:
+            begin_map(v.as_map().size());
+            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
+            return end_map();
+    }
+    return *this;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/encoder.hpp ----
 // ---- begin entidb/txn/snapshot.hpp ----
 // entidb/txn/snapshot.hpp — a registered snapshot and the lazy ranges that read from it.
 //
@@ -6200,6 +6263,8 @@ template <typename Traits>
 //
 // Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
 
+#include <iterator>
+#include <ranges>
 
 
 namespace entidb {
@@ -6219,7 +6284,7 @@ public:
     explicit snapshot(std::shared_ptr<engine<Traits>> e)
         : engine_(std::move(e)),
           handle_(engine_->snapshots().add(engine_->published_sequence())),
-          sequence_(*handle_),
+          sequence_(handle_->first),
           catalog_(engine_->catalog_snapshot()) {}
     snapshot(const snapshot&) = delete;
     snapshot& operator=(const snapshot&) = delete;
@@ -6244,7 +6309,7 @@ private:
 
 // Every live entity of one collection at a snapshot, in id order.
 template <typename Traits>
-class entity_range : public std::ranges::view_interface<entity_range<Traits>> {
+class entity_range : public std::ranges::view_base {
 public:
     class iterator {
     public:
@@ -6297,7 +6362,7 @@ private:
 
 // The entities an index access path found, in the path's order, read at the snapshot.
 template <typename Traits>
-class id_range : public std::ranges::view_interface<id_range<Traits>> {
+class id_range : public std::ranges::view_base {
 public:
     class iterator {
     public:
@@ -6733,6 +6798,18 @@ public:
         e->checkpoint();
     }
 
+    // Merges the sealed segments, dropping versions nobody can see and tombstones past
+    // `options.tombstone_retention` (compaction.hpp; docs/operations.md). Runs as a writer
+    // (waits for the writer lock) while readers continue; the logical state is unchanged.
+    // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
+    // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
+    // failure after the journal is durable refuses further writes until a reopen finishes it.
+    compaction_report compact(const compact_options& options = {}) {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        return detail::compactor<Traits>(*e, options).run();
+    }
+
     // Declares a secondary index on a field path ("address.city"); builds it from the
     // collection's entities and records it in the MANIFEST. Idempotent for the same
     // declaration; errc::invalid_argument for a conflicting one on the same path;
@@ -6750,12 +6827,15 @@ public:
     bool unsubscribe(std::uint64_t token) { return live()->feed().unsubscribe(token); }
 
     // Committed operations with a sequence above `after`, in commit order, read from the
-    // segment files (so it works across restarts), at most `limit`.
+    // segment files (so it works across restarts), at most `limit`. errc::invalid_argument
+    // when `after` is below history_horizon(): a compaction (or a restore) dropped history.
+    // The snapshot at history_horizon() or later is where a new follower starts.
     [[nodiscard]] std::vector<change> changes_since(std::uint64_t after,
                                                     std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
         return live()->changes_since(after, limit);
     }
 
+    [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
     [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
     [[nodiscard]] statistics stats() const { return live()->stats(); }
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
@@ -6820,6 +6900,1298 @@ template <typename Traits = file_storage>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/database.hpp ----
+// ---- begin entidb/format/backup_file.hpp ----
+// entidb/format/backup_file.hpp — the backup file, byte for byte (docs/file-format.md "Backup").
+//
+// Contract: constants and pure encoders of the three parts of a backup file; no I/O. The
+// streaming reader that checks a file lives in backup.hpp. Layout (all integers
+// little-endian):
+//     header   magic "EBAK" | backup_version u16 = 1 | format major u16 | format minor u16 |
+//              sequence u64 | manifest_len u32 | manifest (a MANIFEST, SPEC.md §3, without checkpoint)
+//     entity   collection_id u32 (>= 1) | entity_id (16) | payload_len u32 | payload (canonical CBOR)
+//              ... one per live entity, ascending by (collection_id, entity_id)
+//     trailer  end u32 = 0 | entity_count u64 | checksum u64
+// `checksum` is XXH3-64 (seed 0) of every byte of the file before it. Nothing follows it.
+// Errors: encode_header → errc::invalid_argument for a MANIFEST encode refuses;
+// encode_entity → errc::too_large for a payload over config::payload_limit, and
+// errc::invalid_argument for collection id 0.
+//
+// Thread-safety: pure functions.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+inline constexpr std::array<byte, 4> backup_magic{'E', 'B', 'A', 'K'};
+inline constexpr std::uint16_t backup_version = 1;
+inline constexpr std::size_t backup_header_fixed = 4 + 2 + 2 + 2 + 8 + 4;  // up to the manifest
+inline constexpr std::size_t backup_entity_fixed = 4 + 16 + 4;             // up to the payload
+inline constexpr std::size_t backup_trailer_size = 4 + 8 + 8;
+inline constexpr std::size_t backup_max_payload = segment_max_payload_size;  // what a segment record can hold
+
+struct backup_header {
+    std::uint16_t format_major = current_format_major;
+    std::uint16_t format_minor = current_format_minor;
+    std::uint64_t sequence = 0;  // the commit the backup reflects
+    manifest registry;           // collections and indexes (checkpoint_seq unused)
+};
+
+inline void encode_backup_header(const backup_header& h, byte_buffer& out) {
+    using entidb::detail::put_u16;
+    using entidb::detail::put_u32;
+    using entidb::detail::put_u64;
+    manifest m = h.registry;
+    m.checkpoint_seq.reset();
+    const byte_buffer registry = encode(m);
+    if (registry.size() > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large, "the collection and index registry does not fit a backup header");
+    out.insert(out.end(), backup_magic.begin(), backup_magic.end());
+    put_u16(out, backup_version);
+    put_u16(out, h.format_major);
+    put_u16(out, h.format_minor);
+    put_u64(out, h.sequence);
+    put_u32(out, static_cast<std::uint32_t>(registry.size()));
+    out.insert(out.end(), registry.begin(), registry.end());
+}
+
+inline void encode_backup_entity(std::uint32_t collection_id, const entity_id& id, bytes_view payload,
+                                 byte_buffer& out) {
+    if (collection_id == 0) fail(errc::invalid_argument, "collection id 0 marks the end of a backup's entities");
+    if (payload.size() > backup_max_payload)
+        fail(errc::too_large, "an entity of {} bytes does not fit a backup (at most {})", payload.size(),
+             backup_max_payload);
+    entidb::detail::put_u32(out, collection_id);
+    entidb::detail::put_bytes(out, id.bytes());
+    entidb::detail::put_u32(out, static_cast<std::uint32_t>(payload.size()));
+    entidb::detail::put_bytes(out, payload);
+}
+
+// The end marker and count; the caller appends the checksum of everything before it.
+inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
+    entidb::detail::put_u32(out, 0);
+    entidb::detail::put_u64(out, entity_count);
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/backup_file.hpp ----
+// ---- begin entidb/hash.hpp ----
+// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
+//
+// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
+// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
+// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
+// persisted. Not cryptographic: never use them where an adversary picks the input
+// and a collision matters. `xxh3_hasher` computes the same values incrementally.
+// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
+//
+// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
+// by one thread at a time (copying it forks the running hash).
+
+
+// ---- begin entidb/detail/xxhash.hpp ----
+// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
+//
+// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
+// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
+// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
+// should include this; everything else uses the wrappers there.
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+
+#include <xxhash.h>
+
+// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
+// is not silently turned into an inline build too.
+#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+// ---- end entidb/detail/xxhash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+using hash128_bytes = std::array<byte, 16>;
+
+namespace detail {
+[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    hash128_bytes out;
+    static_assert(sizeof(c.digest) == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
+    return out;
+}
+}  // namespace detail
+
+[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
+[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
+}
+
+// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
+// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
+// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
+class xxh3_hasher {
+public:
+    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
+
+    void reset(std::uint64_t seed = 0) noexcept {
+        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
+        XXH3_INITSTATE(&state_);
+        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
+        (void)XXH3_128bits_reset_withSeed(&state_, seed);
+    }
+
+    void update(bytes_view data) noexcept {
+        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
+        (void)XXH3_128bits_update(&state_, data.data(), data.size());
+    }
+
+    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
+    [[nodiscard]] hash128_bytes digest128() const noexcept {
+        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
+    }
+
+private:
+    XXH3_state_t state_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/hash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+struct backup_info {
+    std::uint64_t sequence = 0;     // the commit the backup reflects
+    std::uint64_t entities = 0;
+    std::uint64_t collections = 0;
+    std::uint64_t indexes = 0;
+    std::uint64_t bytes = 0;        // size of the backup file
+    std::uint64_t checksum = 0;     // the trailer's XXH3-64
+};
+
+namespace detail {
+
+namespace fs = std::filesystem;
+
+[[nodiscard]] inline fs::path with_suffix(const fs::path& p, std::string_view suffix) {
+    fs::path out = p;
+    out += std::string(suffix);
+    return out;
+}
+
+// Streams a backup file and checks it as it goes: every entity it returns has passed the
+// structural checks; the checksum and count are checked when next() reaches the end.
+class backup_reader {
+public:
+    struct entity {
+        std::uint32_t collection;
+        entity_id id;
+        bytes_view payload;  // valid until the next call to next()
+        std::uint64_t offset;
+    };
+
+    explicit backup_reader(const fs::path& file, std::size_t chunk = 1u << 20)
+        : path_(file.string()), file_(open_file(file)), window_(file_, chunk) {
+        read_header();
+    }
+    backup_reader(const backup_reader&) = delete;
+    backup_reader& operator=(const backup_reader&) = delete;
+
+    [[nodiscard]] const format::backup_header& header() const noexcept { return header_; }
+
+    // The next entity, or nullopt once the trailer has been read and checked.
+    [[nodiscard]] std::optional<entity> next() {
+        window_.advance(pending_);
+        pending_ = 0;
+        if (done_) return std::nullopt;
+        const auto at = window_.position();
+        const auto fixed = take(4, "an entity's collection id");
+        const std::uint32_t coll = get_u32(fixed.data());
+        if (coll == 0) {
+            read_trailer();
+            return std::nullopt;
+        }
+        if (!collections_.contains(coll))
+            corrupt(at, "entity of collection id {}, which the backup's registry does not list", coll);
+        const auto rest = take(16 + 4, "an entity's id and length");
+        const auto id = entity_id::from_bytes(bytes_view(rest).first(16));
+        const std::uint32_t len = get_u32(rest.data() + 16);
+        if (last_ && std::pair(coll, id) <= *last_)
+            corrupt(at, "entities out of order (collection {}, entity {} after collection {}, entity {})", coll,
+                    id.to_hex(), last_->first, last_->second.to_hex());
+        last_ = std::pair(coll, id);
+        const auto payload_at = window_.position();
+        const auto payload = peek(len, "an entity's payload");
+        try {
+            cbor::validate(payload);
+        } catch (const error& e) {
+            corrupt(payload_at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
+        }
+        hasher_.update(payload);
+        pending_ = len;
+        ++count_;
+        return entity{coll, id, payload, at};
+    }
+
+    [[nodiscard]] std::uint64_t entities() const noexcept { return count_; }
+    [[nodiscard]] std::uint64_t checksum() const noexcept { return checksum_; }
+    [[nodiscard]] std::uint64_t size() const { return file_.size(); }
+
+private:
+    static file_backend open_file(const fs::path& file) {
+        std::error_code ec;
+        if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
+        return file_backend::open(file, file_mode::read_only);
+    }
+
+    static std::uint32_t get_u32(const byte* p) noexcept { return entidb::detail::get_u32(p); }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t at, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = at}, "backup: {}", fmt::format(f, std::forward<Args>(args)...));
+    }
+
+    // The next n bytes, checked to be there; not consumed, not hashed.
+    bytes_view peek(std::uint64_t n, std::string_view what) {
+        if (window_.remaining() < n)
+            corrupt(window_.position(), "truncated: {} needs {} bytes, {} remain", what, n, window_.remaining());
+        return window_.view(n).first(static_cast<std::size_t>(n));
+    }
+    // Copies the next n (small) bytes out, hashes and consumes them.
+    byte_buffer take(std::size_t n, std::string_view what) {
+        const auto v = peek(n, what);
+        byte_buffer out(v.begin(), v.end());
+        hasher_.update(out);
+        window_.advance(n);
+        return out;
+    }
+
+    void read_header() {
+        const auto fixed = take(format::backup_header_fixed, "the header");
+        if (!std::equal(format::backup_magic.begin(), format::backup_magic.end(), fixed.begin()))
+            corrupt(0, "bad magic (expected \"EBAK\"): not an EntiDB backup");
+        const auto version = entidb::detail::get_u16(fixed.data() + 4);
+        if (version != format::backup_version)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 4},
+                    "backup version {}; this build reads version {}", version, format::backup_version);
+        header_.format_major = entidb::detail::get_u16(fixed.data() + 6);
+        header_.format_minor = entidb::detail::get_u16(fixed.data() + 8);
+        if (header_.format_major != format::current_format_major || header_.format_minor > format::current_format_minor)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 6},
+                    "backup of format {}.{}; this build writes {}.{}", header_.format_major, header_.format_minor,
+                    format::current_format_major, format::current_format_minor);
+        header_.sequence = entidb::detail::get_u64(fixed.data() + 10);
+        const std::uint32_t len = get_u32(fixed.data() + 18);
+        const auto registry = take(len, "the collection and index registry");
+        try {
+            header_.registry = format::decode_manifest(registry, path_ + " (registry)");
+        } catch (const error& e) {
+            corrupt(format::backup_header_fixed + e.offset().value_or(0), "bad registry: {}", e.detail());
+        }
+        for (const auto& c : header_.registry.collections) collections_.insert(c.id);
+    }
+
+    void read_trailer() {
+        const auto count_at = window_.position();
+        const auto count = take(8, "the entity count");
+        if (entidb::detail::get_u64(count.data()) != count_)
+            corrupt(count_at, "the trailer counts {} entities, the file holds {}", entidb::detail::get_u64(count.data()),
+                    count_);
+        const auto sum_at = window_.position();
+        const auto stored = peek(8, "the checksum");
+        checksum_ = entidb::detail::get_u64(stored.data());
+        window_.advance(8);
+        if (const auto computed = hasher_.digest64(); computed != checksum_)
+            corrupt(sum_at, "checksum mismatch (stored XXH3-64 {:016x}, computed {:016x})", checksum_, computed);
+        if (window_.remaining() != 0) corrupt(window_.position(), "{} bytes after the trailer", window_.remaining());
+        done_ = true;
+    }
+
+    std::string path_;
+    file_backend file_;
+    byte_window<file_backend> window_;
+    xxh3_hasher hasher_;
+    format::backup_header header_;
+    std::set<std::uint32_t> collections_;
+    std::optional<std::pair<std::uint32_t, entity_id>> last_;
+    std::uint64_t pending_ = 0;  // payload bytes handed out by next(), consumed at the next call
+    std::uint64_t count_ = 0;
+    std::uint64_t checksum_ = 0;
+    bool done_ = false;
+};
+
+// Appends through a buffer to a new file, hashing everything but the final checksum.
+class backup_writer {
+public:
+    explicit backup_writer(const fs::path& tmp) : out_(file_backend::open(tmp, file_mode::create_new)) {}
+
+    void write(bytes_view b) {
+        buf_.insert(buf_.end(), b.begin(), b.end());
+        if (buf_.size() >= (1u << 20)) drain();
+    }
+    // Writes the checksum and makes the file durable; returns {checksum, file size}.
+    std::pair<std::uint64_t, std::uint64_t> finish() {
+        drain();
+        const std::uint64_t sum = hasher_.digest64();
+        entidb::detail::put_u64(buf_, sum);
+        out_.append(buf_);
+        buf_.clear();
+        out_.flush();
+        return {sum, out_.size()};
+    }
+
+private:
+    void drain() {
+        if (buf_.empty()) return;
+        hasher_.update(buf_);
+        out_.append(buf_);
+        buf_.clear();
+    }
+
+    file_backend out_;
+    xxh3_hasher hasher_;
+    byte_buffer buf_;
+};
+
+[[nodiscard]] inline format::manifest registry_of(const catalog& cat) {
+    format::manifest m;
+    for (const auto& [name, id] : cat.names()) {
+        m.collections.push_back({name, id});
+        m.next_collection_id = std::max(m.next_collection_id, id + 1);
+    }
+    for (const auto& ix : cat.indexes()) {
+        m.indexes.push_back(ix->definition());
+        m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
+    }
+    std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return m;
+}
+
+}  // namespace detail
+
+// Checks a whole backup file without restoring it.
+[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
+    detail::backup_reader r(file);
+    while (r.next()) {
+    }
+    return {.sequence = r.header().sequence,
+            .entities = r.entities(),
+            .collections = r.header().registry.collections.size(),
+            .indexes = r.header().registry.indexes.size(),
+            .bytes = r.size(),
+            .checksum = r.checksum()};
+}
+
+// Writes a backup of `db` as of a snapshot taken now.
+template <typename Traits>
+backup_info backup(const basic_database<Traits>& db, const std::filesystem::path& file) {
+    namespace fs = std::filesystem;
+    if (!db.is_open()) fail(errc::closed, "the database handle is closed");
+    std::error_code ec;
+    if (fs::exists(file, ec) || ec)
+        fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
+    const auto snap = std::make_shared<const detail::snapshot<Traits>>(db.engine());
+    auto& e = snap->eng();
+    backup_info info{.sequence = snap->sequence()};
+    format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
+    info.collections = header.registry.collections.size();
+    info.indexes = header.registry.indexes.size();
+
+    const auto tmp = detail::with_suffix(file, ".tmp");
+    (void)::unlink(tmp.c_str());  // our own leftover from an interrupted backup
+    try {
+        detail::backup_writer out(tmp);
+        byte_buffer buf;
+        format::encode_backup_header(header, buf);
+        out.write(buf);
+        std::vector<std::uint32_t> ids;
+        for (const auto& c : header.registry.collections) ids.push_back(c.id);
+        std::sort(ids.begin(), ids.end());
+        for (const auto coll : ids) {
+            std::optional<entity_id> last;
+            while (auto next = e.index().next_live(coll, last ? &*last : nullptr, snap->sequence())) {
+                last = next->first;
+                const auto payload = e.read_payload(coll, next->first, next->second);
+                buf.clear();
+                format::encode_backup_entity(coll, next->first, payload, buf);
+                out.write(buf);
+                ++info.entities;
+            }
+        }
+        buf.clear();
+        format::encode_backup_end(info.entities, buf);
+        out.write(buf);
+        std::tie(info.checksum, info.bytes) = out.finish();
+        if (::rename(tmp.c_str(), file.c_str()) != 0)
+            fail_at(errc::io_error, {.path = file.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+    } catch (...) {
+        (void)::unlink(tmp.c_str());
+        throw;
+    }
+    sync_directory(detail::parent_or_current(file));
+    return info;
+}
+
+// Restores a backup into a new database directory `dir` (see the header comment).
+inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target, config cfg = {}) {
+    namespace fs = std::filesystem;
+    const auto info = read_backup(file);  // pass 1: nothing is created from a damaged file
+    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
+    const auto tmp = detail::with_suffix(dir, ".restoring");
+    for (const auto& p : {dir, tmp}) {
+        std::error_code ec;
+        if (fs::exists(p, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = p.string()},
+                    "already exists: restore makes a new database directory (remove it or choose another path)");
+    }
+    cfg.create_if_missing = true;
+    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
+    try {
+        {
+            auto db = entidb::open<file_storage>(tmp, cfg);
+            auto& e = *db.engine();
+            std::lock_guard lock(e.writer_mutex());
+            detail::backup_reader r(file);  // pass 2, checked again as it is read
+            auto& m = e.manifest();
+            const auto checkpoint = m.checkpoint_seq;
+            m = r.header().registry;
+            m.checkpoint_seq = checkpoint;
+            const auto seq = r.header().sequence;
+            while (const auto ent = r.next())
+                e.apply_record(ent->collection, ent->id, false, ent->payload, seq, detail::no_readers);
+            if (r.entities() != info.entities || r.checksum() != info.checksum)
+                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
+            e.set_recovered_state(seq, 1);
+            e.build_indexes();
+            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
+            if (seq > 0) detail::write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
+        }
+        if (::rename(tmp.c_str(), dir.c_str()) != 0)
+            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+        sync_directory(detail::parent_or_current(dir));
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+    return info;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/backup.hpp ----
+// ---- begin entidb/cbor.hpp ----
+// entidb/cbor.hpp — the canonical CBOR layer (spec §4, docs/cbor.md): value model, streaming
+// encoder, strict pull reader with validate/find_path, decoder, and the JSON bridge.
+// Each header states its own ownership and thread-safety contract.
+
+// ---- begin entidb/cbor/decoder.hpp ----
+// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
+//
+// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
+// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
+// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
+// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
+// every declared count against the bytes that remain before the decoder reserves anything.
+// The returned value owns its data; the input may be released afterwards.
+//
+// Thread-safety: a pure function of its arguments.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+namespace detail {
+
+// One container being built. A map's entries arrive as key, value, key...; `key` holds the
+// pending key.
+struct decode_frame {
+    item_kind kind = item_kind::array;
+    std::uint64_t tag_number = 0;
+    array items;  // array elements, or the content of a tag
+    map entries;
+    value key;
+    bool has_key = false;
+
+    void add(value v) {
+        if (kind != item_kind::map) {
+            items.push_back(std::move(v));
+        } else if (!has_key) {
+            key = std::move(v);
+            has_key = true;
+        } else {
+            entries.push_back(map_entry{std::move(key), std::move(v)});
+            has_key = false;
+        }
+    }
+
+    [[nodiscard]] value finish() {
+        switch (kind) {
+            case item_kind::array: return value(std::move(items));
+            case item_kind::map: return value(std::move(entries));  // already in canonical order
+            default: return value::tag(tag_number, std::move(items.front()));
+        }
+    }
+};
+
+[[nodiscard]] inline value scalar_value(const item& it) {
+    switch (it.kind) {
+        case item_kind::unsigned_integer: return value(it.argument);
+        case item_kind::negative_integer: return value::negative(it.argument);
+        case item_kind::bytes: return value::bytes(it.data);
+        case item_kind::text: return value(it.text());
+        case item_kind::boolean: return value(it.argument != 0);
+        case item_kind::floating: return value(it.number);
+        default: return value();
+    }
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
+    reader r(input, options);
+    std::vector<detail::decode_frame> stack;
+    value result;
+    const auto deliver = [&](value v) {
+        if (stack.empty()) result = std::move(v);
+        else stack.back().add(std::move(v));
+    };
+    while (const auto it = r.next()) {
+        if (it->opens()) {
+            detail::decode_frame& f = stack.emplace_back();
+            f.kind = it->kind;
+            // Safe sizes: the reader bounded these counts by the remaining input.
+            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::tag) f.tag_number = it->argument;
+        } else if (it->closes()) {
+            value done = stack.back().finish();
+            stack.pop_back();
+            deliver(std::move(done));
+        } else {
+            deliver(detail::scalar_value(*it));
+        }
+    }
+    return result;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/decoder.hpp ----
+// ---- begin entidb/cbor/json.hpp ----
+// entidb/cbor/json.hpp — a JSON bridge to canonical CBOR, for the command-line tool and tests.
+//
+// Contract: `from_json` parses one JSON text (RFC 8259) into canonical CBOR (`parse_json` stops
+// at the `cbor::value`); `to_json` renders canonical CBOR (or a value) as compact JSON, map
+// members in canonical order. The mapping (docs/cbor.md has the table):
+//   null/true/false/strings/arrays — themselves; integers in [-2^64, 2^64-1] — CBOR integers
+//   (JSON fractions and exponents are rejected: no floats); objects — maps with text keys;
+//   {"$bytes":"<hex>"} — a byte string; {"$tag":N,"$value":V} — tag N;
+//   {"$map":[[K,V],...]} — a map with any keys (to_json uses it for non-text keys, and for text-key
+//   maps that would read back as one of these forms, so to_json output always reads back to the
+//   same CBOR). to_json (only) renders floats, when the decode options allow them, as JSON
+//   numbers, and infinities as {"$float":"Infinity"} / {"$float":"-Infinity"}.
+// from_json errors: entidb::error errc::invalid_argument, with the byte offset of the problem in
+// the input (in the message and in error_context::offset): malformed JSON, invalid UTF-8, lone
+// surrogate escapes, floats, integers out of range, duplicate object keys, bad reserved forms,
+// nesting deeper than max_depth, trailing characters. to_json throws what decode throws.
+// Parsing recurses, at most 3 * max_depth + 1 levels (see json_options).
+//
+// Thread-safety: pure functions.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+struct json_options {
+    // Containers (arrays, maps, tags) open at once in the CBOR value, as in decode_options. The
+    // JSON text may nest up to three times deeper: {"$map":[[K,V]]} spends three JSON levels on
+    // one map.
+    std::size_t max_depth = 64;
+};
+
+[[nodiscard]] inline value parse_json(std::string_view json, const json_options& options = {});
+
+[[nodiscard]] inline byte_buffer from_json(std::string_view json, const json_options& options = {}) {
+    return encode(parse_json(json, options), {.allow_floats = false, .max_depth = options.max_depth});
+}
+
+[[nodiscard]] inline std::string to_json(const value& v, const json_options& options = {});
+
+[[nodiscard]] inline std::string to_json(bytes_view cbor, const decode_options& options = {}) {
+    return to_json(decode(cbor, options), {.max_depth = options.max_depth});
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+namespace detail {
+
+[[nodiscard]] inline int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+class json_parser {
+public:
+    json_parser(std::string_view text, std::size_t max_depth) : s_(text), max_json_depth_(3 * max_depth + 1) {}
+
+    value parse_document() {
+        if (const auto bad = find_invalid_utf8(entidb::as_bytes(s_)); bad != utf8_valid)
+            fail_here(bad, "the input is not valid UTF-8");
+        skip_space();
+        value v = parse_value(0);
+        skip_space();
+        if (pos_ != s_.size()) fail_here(pos_, "unexpected characters after the JSON value");
+        return v;
+    }
+
+private:
+    struct entry {
+        value key;
+        value val;
+        std::size_t offset;  // of the key, for error messages
+    };
+
+    [[noreturn]] static void fail_here(std::size_t at, std::string_view what) {
+        fail_at(errc::invalid_argument, {.offset = at}, "invalid JSON at character {}: {}", at, what);
+    }
+    [[nodiscard]] bool at_end() const noexcept { return pos_ >= s_.size(); }
+    [[nodiscard]] char peek() const noexcept { return at_end() ? '\0' : s_[pos_]; }
+
+    void skip_space() noexcept {
+        while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+    }
+
+    void expect(char c) {
+        if (peek() != c) fail_here(pos_, fmt::format("expected '{}'", c));
+        ++pos_;
+    }
+
+    value parse_value(std::size_t depth) {
+        switch (peek()) {
+            case '{': return parse_object(depth);
+            case '[': return parse_array(depth);
+            case '"': return value(parse_string());
+            case 't': return parse_literal("true", value(true));
+            case 'f': return parse_literal("false", value(false));
+            case 'n': return parse_literal("null", value());
+            default: break;
+        }
+        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return parse_number();
+        fail_here(pos_, at_end() ? "unexpected end of input" : "expected a JSON value");
+    }
+
+    value parse_literal(std::string_view word, value v) {
+        if (s_.substr(pos_, word.size()) != word) fail_here(pos_, "expected a JSON value");
+        pos_ += word.size();
+        return v;
+    }
+
+    void enter(std::size_t depth) const {
+        if (depth >= max_json_depth_) fail_here(pos_, fmt::format("nesting deeper than {} levels", max_json_depth_));
+    }
+
+    value parse_array(std::size_t depth) {
+        enter(depth);
+        ++pos_;  // '['
+        array items;
+        skip_space();
+        if (peek() == ']') {
+            ++pos_;
+            return value(std::move(items));
+        }
+        for (;;) {
+            skip_space();
+            items.push_back(parse_value(depth + 1));
+            skip_space();
+            if (peek() == ']') break;
+            expect(',');
+        }
+        ++pos_;
+        return value(std::move(items));
+    }
+
+    value parse_object(std::size_t depth) {
+        enter(depth);
+        ++pos_;  // '{'
+        std::vector<entry> entries;
+        skip_space();
+        if (peek() == '}') {
+            ++pos_;
+            return value(map{});
+        }
+        for (;;) {
+            skip_space();
+            const std::size_t key_at = pos_;
+            if (peek() != '"') fail_here(pos_, "expected a string key");
+            std::string key = parse_string();
+            skip_space();
+            expect(':');
+            skip_space();
+            value v = parse_value(depth + 1);
+            entries.push_back({value(std::move(key)), std::move(v), key_at});
+            skip_space();
+            if (peek() == '}') break;
+            expect(',');
+        }
+        ++pos_;
+        return reserved_form(entries);
+    }
+
+    // {"$bytes":hex}, {"$tag":N,"$value":V} and {"$map":[[K,V]...]} stand for CBOR items JSON
+    // cannot express; any other object is a map with text keys.
+    static value reserved_form(std::vector<entry>& entries) {
+        const auto key_is = [&](std::size_t i, std::string_view k) { return entries[i].key.as_text() == k; };
+        if (entries.size() == 1 && key_is(0, "$bytes")) return bytes_form(entries[0].val, entries[0].offset);
+        if (entries.size() == 1 && key_is(0, "$map")) return map_form(entries[0].val, entries[0].offset);
+        if (entries.size() == 2 && ((key_is(0, "$tag") && key_is(1, "$value")) || (key_is(0, "$value") && key_is(1, "$tag")))) {
+            const entry& number = key_is(0, "$tag") ? entries[0] : entries[1];
+            if (!number.val.is(kind::unsigned_integer)) fail_here(number.offset, "\"$tag\" needs an unsigned integer");
+            return value::tag(number.val.as_uint(), std::move(key_is(0, "$tag") ? entries[1].val : entries[0].val));
+        }
+        return make_map(entries);
+    }
+
+    static value bytes_form(const value& hex, std::size_t at) {
+        if (!hex.is(kind::text) || hex.as_text().size() % 2 != 0)
+            fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
+        const std::string& h = hex.as_text();
+        byte_buffer out(h.size() / 2);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const int hi = hex_digit(h[2 * i]);
+            const int lo = hex_digit(h[2 * i + 1]);
+            if (hi < 0 || lo < 0) fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
+            out[i] = static_cast<byte>(hi * 16 + lo);
+        }
+        return value::bytes(std::move(out));
+    }
+
+    static value map_form(value& pairs, std::size_t at) {
+        if (!pairs.is(kind::array)) fail_here(at, "\"$map\" needs an array of [key, value] pairs");
+        std::vector<entry> entries;
+        for (value& pair : pairs.as_array()) {
+            if (!pair.is(kind::array) || pair.as_array().size() != 2)
+                fail_here(at, "\"$map\" needs an array of [key, value] pairs");
+            entries.push_back({std::move(pair.as_array()[0]), std::move(pair.as_array()[1]), at});
+        }
+        return make_map(entries);
+    }
+
+    // Sorts into canonical order and reports a duplicate at its later occurrence.
+    static value make_map(std::vector<entry>& entries) {
+        std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
+        for (std::size_t i = 1; i < entries.size(); ++i)
+            if (entries[i - 1].key == entries[i].key)
+                fail_here(std::max(entries[i - 1].offset, entries[i].offset), "duplicate object key");
+        map m;
+        m.reserve(entries.size());
+        for (entry& e : entries) m.push_back({std::move(e.key), std::move(e.val)});
+        return value(std::move(m));
+    }
+
+    std::string parse_string() {
+        ++pos_;  // '"'
+        std::string out;
+        for (;;) {
+            if (at_end()) fail_here(pos_, "unterminated string");
+            const char c = s_[pos_];
+            if (c == '"') break;
+            if (static_cast<unsigned char>(c) < 0x20) fail_here(pos_, "control character in a string (escape it)");
+            if (c == '\\') {
+                parse_escape(out);
+            } else {
+                out += c;
+                ++pos_;
+            }
+        }
+        ++pos_;
+        return out;
+    }
+
+    void parse_escape(std::string& out) {
+        const std::size_t at = pos_++;  // the backslash
+        const char c = peek();
+        ++pos_;
+        switch (c) {
+            case '"': out += '"'; return;
+            case '\\': out += '\\'; return;
+            case '/': out += '/'; return;
+            case 'b': out += '\b'; return;
+            case 'f': out += '\f'; return;
+            case 'n': out += '\n'; return;
+            case 'r': out += '\r'; return;
+            case 't': out += '\t'; return;
+            case 'u': break;
+            default: fail_here(at, "invalid escape");
+        }
+        std::uint32_t cp = read_hex4(at);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) fail_here(at, "lone low surrogate escape");
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // must be followed by \u of a low surrogate
+            if (s_.substr(pos_, 2) != "\\u") fail_here(at, "high surrogate escape without its low half");
+            pos_ += 2;
+            const std::uint32_t low = read_hex4(at);
+            if (low < 0xDC00 || low > 0xDFFF) fail_here(at, "high surrogate escape without its low half");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        append_utf8(out, cp);
+    }
+
+    std::uint32_t read_hex4(std::size_t escape_at) {
+        std::uint32_t cp = 0;
+        for (int i = 0; i < 4; ++i) {
+            const int d = hex_digit(peek());
+            if (d < 0) fail_here(escape_at, "\\u needs four hex digits");
+            cp = cp * 16 + static_cast<std::uint32_t>(d);
+            ++pos_;
+        }
+        return cp;
+    }
+
+    value parse_number() {
+        const std::size_t at = pos_;
+        const bool minus = peek() == '-';
+        if (minus) ++pos_;
+        const std::size_t digits_at = pos_;
+        if (peek() == '0') ++pos_;
+        else if (peek() >= '1' && peek() <= '9') while (peek() >= '0' && peek() <= '9') ++pos_;
+        else fail_here(pos_, "expected a digit");
+        if (peek() == '.' || peek() == 'e' || peek() == 'E')
+            fail_here(at, "floating-point numbers are not supported (integers only)");
+        if (peek() >= '0' && peek() <= '9') fail_here(at, "leading zeros are not allowed");
+        const std::string_view digits = s_.substr(digits_at, pos_ - digits_at);
+        // -2^64 is the one magnitude beyond u64 we accept: its CBOR argument is 2^64 - 1.
+        if (minus && digits == "18446744073709551616") return value::negative(std::numeric_limits<std::uint64_t>::max());
+        std::uint64_t magnitude = 0;
+        for (const char d : digits) {
+            const auto digit = static_cast<std::uint64_t>(d - '0');
+            if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+                fail_here(at, "integer outside [-2^64, 2^64-1]");
+            magnitude = magnitude * 10 + digit;
+        }
+        if (!minus || magnitude == 0) return value(magnitude);
+        return value::negative(magnitude - 1);
+    }
+
+    std::string_view s_;
+    std::size_t max_json_depth_;  // the exact CBOR depth is enforced when the value is encoded
+    std::size_t pos_ = 0;
+};
+
+inline void append_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (const char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+// Whether a map can be a plain JSON object: all keys text, and not a key set that reads back as a
+// reserved form.
+[[nodiscard]] inline bool plain_object(const map& m) {
+    for (const map_entry& e : m)
+        if (!e.key.is(kind::text)) return false;
+    if (m.size() == 1) {
+        const std::string& k = m[0].key.as_text();
+        return k != "$bytes" && k != "$map" && k != "$float";
+    }
+    return !(m.size() == 2 && m[0].key.as_text() == "$tag" && m[1].key.as_text() == "$value");
+}
+
+inline void append_json(std::string& out, const value& v, std::size_t depth, std::size_t max_depth) {
+    if ((v.is(kind::array) || v.is(kind::map) || v.is(kind::tag)) && depth >= max_depth)
+        fail(errc::invalid_argument, "value nested deeper than {} containers", max_depth);
+    const auto it = std::back_inserter(out);
+    switch (v.type()) {
+        case kind::null: out += "null"; return;
+        case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
+        case kind::unsigned_integer: fmt::format_to(it, "{}", v.as_uint()); return;
+        case kind::negative_integer:
+            if (v.negative_argument() == std::numeric_limits<std::uint64_t>::max()) out += "-18446744073709551616";
+            else fmt::format_to(it, "-{}", v.negative_argument() + 1);
+            return;
+        case kind::text: append_json_string(out, v.as_text()); return;
+        case kind::bytes:
+            out += "{\"$bytes\":\"";
+            for (const byte b : v.as_bytes()) fmt::format_to(it, "{:02x}", b);
+            out += "\"}";
+            return;
+        case kind::floating: {
+            const double d = v.as_double();
+            if (std::isinf(d)) {
+                out += d > 0 ? "{\"$float\":\"Infinity\"}" : "{\"$float\":\"-Infinity\"}";
+                return;
+            }
+            const std::string num = fmt::format("{}", d);  // shortest text that reads back exactly
+            out += num;
+            if (num.find_first_of(".e") == std::string::npos) out += ".0";  // stay visibly a float
+            return;
+        }
+        case kind::tag:
+            fmt::format_to(it, "{{\"$tag\":{},\"$value\":", v.tag_number());
+            append_json(out, v.tag_content(), depth + 1, max_depth);
+            out += '}';
+            return;
+        case kind::array:
+            out += '[';
+            for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+                if (i != 0) out += ',';
+                append_json(out, v.as_array()[i], depth + 1, max_depth);
+            }
+            out += ']';
+            return;
+        case kind::map: break;
+    }
+    const map& m = v.as_map();
+    const bool plain = plain_object(m);
+    out += plain ? "{" : "{\"$map\":[";
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (i != 0) out += ',';
+        if (!plain) out += '[';
+        append_json(out, m[i].key, depth + 1, max_depth);
+        out += plain ? ':' : ',';
+        append_json(out, m[i].val, depth + 1, max_depth);
+        if (!plain) out += ']';
+    }
+    out += plain ? "}" : "]}";
+}
+
+}  // namespace detail
+
+inline value parse_json(std::string_view json, const json_options& options) {
+    return detail::json_parser(json, options.max_depth).parse_document();
+}
+
+inline std::string to_json(const value& v, const json_options& options) {
+    std::string out;
+    detail::append_json(out, v, 0, options.max_depth);
+    return out;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/json.hpp ----
+// ---- end entidb/cbor.hpp ----
+// ---- begin entidb/codec.hpp ----
+// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
+//
+// A codec for T is a type with
+//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
+//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
+// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
+// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
+// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
+// aggregate that declares its fields once:
+//
+//   struct user {
+//       std::string name;
+//       std::uint32_t age = 0;
+//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
+//                                                            entidb::field("age", &user::age));
+//   };
+//
+// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
+// the encoder). Decoding requires every field except std::optional ones, and ignores
+// fields it does not know (a newer writer may have added them). Values decode only from
+// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
+//
+// Thread-safety: codecs are stateless.
+
+#include <tuple>
+
+
+namespace entidb {
+inline namespace v1 {
+
+// One reflected field: its CBOR key and the member it maps to.
+template <typename T, typename M>
+struct field_ref {
+    std::string_view name;
+    M T::*member;
+};
+
+template <typename T, typename M>
+[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
+    return {name, member};
+}
+
+template <typename... F>
+[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
+    return {f...};
+}
+
+// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
+template <typename T>
+concept reflected = requires { T::entidb_fields; };
+
+template <typename T>
+struct codec;
+
+// A codec type `C` can encode and decode `T`.
+template <typename C, typename T>
+concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
+    { C::encode(enc, v) } -> std::same_as<void>;
+    { C::decode(in) } -> std::same_as<T>;
+};
+
+// Whether the default codec serves T (checked at the API so misuse fails at the call).
+template <typename T>
+concept has_default_codec = requires { codec<T>::supported; };
+
+namespace detail {
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
+}  // namespace detail
+
+template <typename T>
+    requires(std::integral<T> && !std::same_as<T, bool>)
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, T v) {
+        if constexpr (std::is_signed_v<T>)
+            e.integer(v);
+        else
+            e.uint(v);
+    }
+    static T decode(const cbor::value& v) {
+        if constexpr (std::is_signed_v<T>) {
+            const auto i = v.as_int();
+            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
+                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
+            return static_cast<T>(i);
+        } else {
+            const auto u = v.as_uint();
+            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
+            return static_cast<T>(u);
+        }
+    }
+};
+
+template <>
+struct codec<bool> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
+    static bool decode(const cbor::value& v) { return v.as_bool(); }
+};
+
+template <>
+struct codec<std::string> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
+    static std::string decode(const cbor::value& v) { return v.as_text(); }
+};
+
+template <>
+struct codec<byte_buffer> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
+    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
+};
+
+template <>
+struct codec<entity_id> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
+    static entity_id decode(const cbor::value& v) {
+        const auto& b = v.as_bytes();
+        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
+        return entity_id::from_bytes(b);
+    }
+};
+
+template <typename E>
+    requires std::is_enum_v<E>
+struct codec<E> {
+    static constexpr bool supported = true;
+    using underlying = std::underlying_type_t<E>;
+    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
+    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::optional<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::optional<U>& v) {
+        if (v)
+            codec<U>::encode(e, *v);
+        else
+            e.null();
+    }
+    static std::optional<U> decode(const cbor::value& v) {
+        if (v.is_null()) return std::nullopt;
+        return codec<U>::decode(v);
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::vector<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::vector<U>& v) {
+        e.begin_array(v.size());
+        for (const auto& x : v) codec<U>::encode(e, x);
+        e.end_array();
+    }
+    static std::vector<U> decode(const cbor::value& v) {
+        std::vector<U> out;
+        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
+        return out;
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::map<std::string, U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
+        e.begin_map(v.size());
+        for (const auto& [k, x] : v) {
+            e.text(k);
+            codec<U>::encode(e, x);
+        }
+        e.end_map();
+    }
+    static std::map<std::string, U> decode(const cbor::value& v) {
+        std::map<std::string, U> out;
+        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
+        return out;
+    }
+};
+
+// Aggregates with `entidb_fields`: a map from field name to value.
+template <reflected T>
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const T& v) {
+        std::apply(
+            [&](const auto&... f) {
+                e.begin_map(sizeof...(f));
+                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
+                e.end_map();
+            },
+            T::entidb_fields);
+    }
+    static T decode(const cbor::value& v) {
+        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
+        T out{};
+        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
+        return out;
+    }
+
+private:
+    template <typename F>
+    static void read_field(const cbor::value& map, T& out, const F& f) {
+        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
+        const cbor::value* found = map.find(f.name);
+        if (!found) {
+            if constexpr (detail::is_optional<member_t>::value) return;
+            fail(errc::type_mismatch, "field '{}' is missing", f.name);
+        }
+        try {
+            out.*(f.member) = codec<member_t>::decode(*found);
+        } catch (const error& e) {
+            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
+        }
+    }
+};
+
+// Encodes `v` with codec C into canonical CBOR bytes.
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] byte_buffer encode_entity(const T& v) {
+    byte_buffer out;
+    cbor::encoder enc(out);
+    C::encode(enc, v);
+    return out;
+}
+
+// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] T decode_entity(bytes_view bytes) {
+    return C::decode(cbor::decode(bytes));
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/codec.hpp ----
+// ---- begin entidb/collection.hpp ----
+// entidb/collection.hpp — typed collections with secondary indexes declared as policies.
+//
+//   struct user {
+//       std::string name, email;
+//       std::uint32_t age = 0;
+//       static constexpr auto entidb_fields = entidb::fields(
+//           entidb::field("name", &user::name), entidb::field("email", &user::email),
+//           entidb::field("age", &user::age));
+//   };
+//   using users_t = entidb::collection<user, entidb::unique_hash_index<"email">,
+//                                      entidb::ordered_index<"age">>;
+//   users_t users(db, "users");            // declares (and if needed builds) both indexes
+//   db.transaction([&](auto& txn) { users.put(txn, id, u); });
+//   auto r = db.begin_read();
+//   for (const auto& [id, u] : users.range<"age">(r, 18, 65)) ...   // lazy, holds its snapshot
+//
+// Index keys come from the entity's canonical CBOR at the field path (dots for nesting:
+// "address.city"), so the engine maintains and rebuilds them without the C++ type. An
+// access path naming a field the collection does not declare fails to compile.
+// A value decodes only from canonical bytes; the wrong shape is errc::type_mismatch.
+//
+// Thread-safety: a collection handle is immutable after construction; share it freely.
+
+
 
 namespace entidb {
 inline namespace v1 {
@@ -6866,7 +8238,7 @@ struct typed_entity {
 
 // Decodes each stored_entity of `Range` into a typed_entity<T> as it is reached.
 template <typename Range, typename T, typename Codec>
-class typed_range : public std::ranges::view_interface<typed_range<Range, T, Codec>> {
+class typed_range : public std::ranges::view_base {
 public:
     class iterator {
     public:
@@ -7032,158 +8404,233 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/collection.hpp ----
-// ---- begin entidb/hash.hpp ----
-// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
-//
-// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
-// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
-// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
-// persisted. Not cryptographic: never use them where an adversary picks the input
-// and a collision matters. `xxh3_hasher` computes the same values incrementally.
-// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
-//
-// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
-// by one thread at a time (copying it forks the running hash).
-
-
-// ---- begin entidb/detail/xxhash.hpp ----
-// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
-//
-// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
-// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
-// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
-// should include this; everything else uses the wrappers there.
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-
-#include <xxhash.h>
-
-// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
-// is not silently turned into an inline build too.
-#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#undef XXH_INLINE_ALL
-#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-// ---- end entidb/detail/xxhash.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-using hash128_bytes = std::array<byte, 16>;
-
-namespace detail {
-[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    hash128_bytes out;
-    static_assert(sizeof(c.digest) == out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
-    return out;
-}
-}  // namespace detail
-
-[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
-}
-
-// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
-// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
-// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
-class xxh3_hasher {
-public:
-    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
-
-    void reset(std::uint64_t seed = 0) noexcept {
-        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
-        XXH3_INITSTATE(&state_);
-        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
-        (void)XXH3_128bits_reset_withSeed(&state_, seed);
-    }
-
-    void update(bytes_view data) noexcept {
-        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
-        (void)XXH3_128bits_update(&state_, data.data(), data.size());
-    }
-
-    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
-    [[nodiscard]] hash128_bytes digest128() const noexcept {
-        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
-    }
-
-private:
-    XXH3_state_t state_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/hash.hpp ----
 // ---- begin entidb/verify.hpp ----
 // entidb/verify.hpp — check a database directory without changing it.
 //
-// `verify(path)` takes the LOCK, reads the MANIFEST, streams every segment and WAL record
-// through the same checks as open (checksums, structure, torn tail vs corruption) but
-// truncates and replays nothing, then reads every live entity back (checksum, key, and
-// canonical CBOR) and checks that every record names a collection the MANIFEST knows.
-// The first problem is thrown as a typed entidb::error naming file and offset
-// (errc::corruption for damage). A torn tail — the normal result of a crash, which the
-// next open truncates — is not a problem; it is reported in the result.
+// `verify_report(path)` takes the LOCK and checks, in this order, collecting the first
+// problems found (at most `max_problems`), each with its file and byte offset where there is
+// one:
+//   1. the MANIFEST: it decodes (magic, versions, ranges, sorting), every index names a
+//      collection the MANIFEST lists, no two indexes share a collection and field path;
+//   2. the COMPACTION journal, if any: it decodes, and after a crash during a compaction
+//      every segment it publishes exists (the next open finishes that compaction; the
+//      checks below run on the segments it describes);
+//   3. every segment and WAL record, through the same checks as open (every checksum,
+//      structure, torn tail vs corruption), truncating and replaying nothing;
+//   4. every record names a collection the MANIFEST knows;
+//   5. every live entity reads back (checksum, key) and is canonical CBOR;
+//   6. every secondary index, built by the same code as on open, holds exactly the keys a
+//      scan of its collection computes (and a unique index no key twice).
+// A problem in 1–3 stops the check (open would refuse the directory); later ones are
+// collected and the check goes on. A torn tail — the normal result of a crash, which the
+// next open truncates — is not a problem; it is reported in the result, as are a pending
+// compaction and stray compaction temporaries. Steps 4–6 see the segments only (committed
+// transactions still only in the WAL are checked as WAL records).
+// Errors thrown (not collected): errc::not_found (no database), errc::locked,
+// errc::io_error, errc::invalid_argument (not a database directory).
+//
+// `verify(path)` runs the same checks and throws the first problem as an entidb::error
+// (errc::corruption, or errc::unsupported_version for a version this build cannot read).
 
 
 
 namespace entidb {
 inline namespace v1 {
+
+struct verify_problem {
+    errc code = errc::corruption;
+    std::string message;  // what is wrong, with the file and offset (as entidb::error::what())
+    std::string detail;   // the same without the code and the location
+    std::string path;     // the file concerned, if any
+    std::optional<std::uint64_t> offset;
+};
 
 struct verify_result {
     std::uint64_t segment_records = 0;
     std::uint64_t wal_records = 0;
     std::uint64_t entities_checked = 0;
+    std::uint64_t segments = 0;
+    std::uint64_t indexes_checked = 0;
+    std::uint64_t index_entries_checked = 0;
     std::optional<std::uint64_t> wal_torn_at;      // the next open truncates the WAL here
     std::optional<std::uint64_t> segment_torn_at;  // ... and the active segment here
+    std::optional<format::compaction_state> pending_compaction;  // ... and finishes this compaction
+    std::vector<std::uint32_t> stray_temporaries;  // ... and deletes these seg-NNNNNN.dat.compact files
+    std::vector<verify_problem> problems;          // the first problems found; empty when all is well
+    bool more_problems = false;                    // problems beyond max_problems were not recorded
+
+    [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
 };
 
-[[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {
+namespace detail {
+
+class problem_list {
+public:
+    problem_list(verify_result& r, std::size_t max) : r_(r), max_(max) {}
+
+    void add(const error& e) {
+        if (r_.problems.size() >= max_) {
+            r_.more_problems = true;
+            return;
+        }
+        r_.problems.push_back({e.value(), e.what(), e.detail(), e.path(), e.offset()});
+    }
+    template <typename... Args>
+    void add(error_context ctx, fmt::format_string<Args...> f, Args&&... args) {
+        add(error(errc::corruption, fmt::format(f, std::forward<Args>(args)...), std::move(ctx)));
+    }
+    [[nodiscard]] bool full() const noexcept { return r_.more_problems; }
+
+private:
+    verify_result& r_;
+    std::size_t max_;
+};
+
+[[nodiscard]] inline bool is_finding(const error& e) noexcept {
+    return e.value() == errc::corruption || e.value() == errc::unsupported_version;
+}
+
+inline void check_manifest_consistency(const format::manifest& m, const std::string& path, problem_list& out) {
+    std::set<std::uint32_t> ids;
+    for (const auto& c : m.collections) ids.insert(c.id);
+    std::set<std::pair<std::uint32_t, std::vector<std::string>>> fields;
+    for (const auto& ix : m.indexes) {
+        if (!ids.contains(ix.collection_id))
+            out.add({.path = path}, "MANIFEST: index {} names collection id {}, which no collection has", ix.id,
+                    ix.collection_id);
+        if (!fields.emplace(ix.collection_id, ix.path).second)
+            out.add({.path = path}, "MANIFEST: index {} repeats the field path '{}' of an earlier index of collection {}",
+                    ix.id, join_path(ix.path), ix.collection_id);
+    }
+}
+
+// Step 6: the engine builds the indexes the way open does; a scan computes what they must hold.
+template <typename Traits>
+void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& out) {
+    const auto manifest_path = (*e.directory() / "MANIFEST").string();
+    try {
+        e.build_indexes();
+    } catch (const error& err) {
+        out.add({.path = manifest_path}, "secondary indexes cannot be built as open builds them: {}", err.detail());
+        return;
+    }
+    const auto cat = e.catalog_snapshot();
+    for (const auto& ix : cat->indexes()) {
+        const auto& def = ix->definition();
+        const auto what = fmt::format("index {} on '{}' of collection '{}'", def.id, join_path(def.path),
+                                      cat->name_of(def.collection_id));
+        std::map<index_key, std::vector<entity_id>> expected;
+        std::uint64_t total = 0;
+        std::optional<entity_id> last;
+        while (auto next = e.index().next_live(def.collection_id, last ? &*last : nullptr, no_readers)) {
+            last = next->first;
+            byte_buffer bytes;
+            try {
+                bytes = e.read_payload(def.collection_id, next->first, next->second);
+            } catch (const error&) {
+                continue;  // reported by step 5
+            }
+            if (const auto key = ix->key_of(bytes)) {
+                expected[*key].push_back(next->first);
+                ++total;
+            }
+        }
+        ++r.indexes_checked;
+        for (const auto& [key, ids] : expected) {
+            if (def.unique && ids.size() > 1)
+                out.add({.path = manifest_path}, "unique {} holds one key for entities {} and {}", what,
+                        ids[0].to_hex(), ids[1].to_hex());
+            if (ix->live_holders(key) != ids)
+                out.add({.path = manifest_path}, "{} does not hold the entities a scan finds for one of its keys "
+                                                 "(first: {})",
+                        what, ids.front().to_hex());
+            r.index_entries_checked += ids.size();
+            if (out.full()) return;
+        }
+        if (const auto held = ix->entry_count(open_ended - 1); held != total)
+            out.add({.path = manifest_path}, "{} holds {} entries, a scan computes {}", what, held, total);
+    }
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
+                                                 std::size_t max_problems = 16) {
     cfg.create_if_missing = false;
     if (!std::filesystem::exists(path / "MANIFEST"))
         fail_at(errc::not_found, {.path = path.string()}, "no EntiDB database here (no MANIFEST)");
-    file_storage::environment env;
-    auto e = detail::open_directory<file_storage>(path, cfg, env);
-    detail::recovery<file_storage> check(*e, /*dry_run=*/true);
-    check.run();
-
     verify_result out;
+    detail::problem_list problems(out, std::max<std::size_t>(max_problems, 1));
+    file_storage::environment env;
+    std::shared_ptr<detail::engine<file_storage>> e;
+    try {
+        e = detail::open_directory<file_storage>(path, cfg, env);
+    } catch (const error& err) {
+        if (!detail::is_finding(err)) throw;
+        problems.add(err);
+        return out;
+    }
+    const auto manifest_path = (path / "MANIFEST").string();
+    detail::check_manifest_consistency(e->manifest(), manifest_path, problems);
+
+    detail::recovery<file_storage> check(*e, /*dry_run=*/true);
+    try {
+        check.run();
+    } catch (const error& err) {
+        if (!detail::is_finding(err)) throw;
+        problems.add(err);
+        return out;
+    }
     out.segment_records = e->report().segment_records;
     out.wal_records = e->report().wal_records;
+    out.segments = e->segments().segments().size();
     if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
     if (check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
+    out.pending_compaction = check.pending_compaction();
+    out.stray_temporaries = check.stray_temporaries();
 
     const auto next_id = e->manifest().next_collection_id;
-    for (std::uint32_t c = 1; c < next_id; ++c) {
+    if (const auto stray = e->index().first_collection_not_below(next_id))
+        problems.add({.path = manifest_path}, "segment records name collection id {}, which the MANIFEST does not know",
+                     *stray);
+    for (std::uint32_t c = 1; c < next_id && !problems.full(); ++c) {
         std::optional<entity_id> last;
         while (auto next = e->index().next_live(c, last ? &*last : nullptr, detail::no_readers)) {
             last = next->first;
-            const auto bytes = e->read_payload(c, next->first, next->second);
+            const error_context where{.path = e->segment_path(next->second.location.segment),
+                                      .offset = next->second.location.offset};
             try {
+                const auto bytes = e->read_payload(c, next->first, next->second);
                 cbor::validate(bytes);
             } catch (const error& err) {
-                fail_at(errc::corruption,
-                        {.path = e->segment_path(next->second.location.segment),
-                         .offset = next->second.location.offset},
-                        "entity {} holds bytes that are not canonical CBOR: {}", next->first.to_hex(), err.detail());
+                if (err.value() == errc::invalid_cbor || err.value() == errc::non_canonical)
+                    problems.add(where, "entity {} holds bytes that are not canonical CBOR: {}", next->first.to_hex(),
+                                 err.detail());
+                else if (detail::is_finding(err))
+                    problems.add(err);
+                else
+                    throw;
             }
             ++out.entities_checked;
+            if (problems.full()) break;
         }
     }
-    if (const auto stray = e->index().first_collection_not_below(next_id))
-        fail_at(errc::corruption, {.path = (path / "MANIFEST").string()},
-                "segment records name collection id {}, which the MANIFEST does not know", *stray);
+    if (!problems.full()) detail::check_secondary_indexes(*e, out, problems);
     return out;
+}
+
+[[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {
+    auto r = verify_report(path, std::move(cfg));
+    if (!r.ok()) {
+        const auto& p = r.problems.front();
+        const auto more = r.problems.size() - 1;
+        throw error(p.code,
+                    more == 0 ? p.detail
+                              : fmt::format("{} (and {}{} more problem{})", p.detail, more, r.more_problems ? "+" : "",
+                                            more == 1 && !r.more_problems ? "" : "s"),
+                    {.path = p.path, .offset = p.offset});
+    }
+    return r;
 }
 
 }  // namespace v1
@@ -7529,6 +8976,31 @@ public:
     [[nodiscard]] std::unique_ptr<backend_type> create(std::uint32_t n) { return wrap(inner_.create(n), n); }
     [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
+
+    // The compaction protocol, when F has it: temporaries are wrapped (their appends and
+    // flushes count in the plan); renames, removals and directory syncs are not backend
+    // operations and are forwarded as they are.
+    [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.create_temporary(n), n);
+    }
+    [[nodiscard]] std::unique_ptr<backend_type> open_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.open_temporary(n), n);
+    }
+    void publish_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.publish_temporary(n); }
+    void remove(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove(n); }
+    void remove_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove_temporary(n); }
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const requires segment_file_protocol<F> {
+        return inner_.temporaries();
+    }
+    [[nodiscard]] bool has(std::uint32_t n) const requires segment_file_protocol<F> { return inner_.has(n); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const requires segment_file_protocol<F> {
+        return inner_.has_temporary(n);
+    }
+    void sync() requires segment_file_protocol<F> { inner_.sync(); }
 
 private:
     std::unique_ptr<backend_type> wrap(std::unique_ptr<typename F::backend_type> b, std::uint32_t n) {

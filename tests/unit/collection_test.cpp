@@ -116,6 +116,9 @@ TEST_CASE("typed collections: put, get, get_many, remove, indexes") {
         CHECK(std::is_sorted(names.rbegin(), names.rend()));
         CHECK(ids_of(users.find<"home.city">(r, "Oslo")).size() == 20);  // nested path
     }
+// clang 14 cannot compile libstdc++ 12's views (not even over a std::vector): checked on
+// the compilers that can.
+#if !defined(__clang__) || __clang_major__ >= 15
     SECTION("results compose with std::views and hold their snapshot") {
         auto adults = users.range<"age">(r, 50, std::nullopt) |
                       std::views::filter([](const auto& e) { return e.value.home.city == "Oslo"; });
@@ -126,6 +129,7 @@ TEST_CASE("typed collections: put, get, get_many, remove, indexes") {
         }
         CHECK(n > 0);
     }
+#endif
     SECTION("updates move index entries; snapshots keep theirs") {
         db.transaction([&](auto& txn) {
             auto u = make_user(12);

@@ -41,6 +41,7 @@ struct command {
 void add_codec_commands(std::vector<command>& out);
 void add_db_commands(std::vector<command>& out);
 void add_index_commands(std::vector<command>& out);
+void add_ops_commands(std::vector<command>& out);
 
 // Maps a library error to the tool's exit code.
 [[nodiscard]] int exit_code_for(entidb::errc e) noexcept;

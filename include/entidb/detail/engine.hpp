@@ -62,6 +62,8 @@ struct recovery_report {
     std::uint64_t records_replayed = 0;       // segment records written by replay
     std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
+    bool compaction_finished = false;         // a compaction interrupted by a crash was made current
+    std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
 };
 
 namespace detail {
@@ -153,7 +155,7 @@ public:
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
                 .wal_bytes = wal_->size(),
-                .segment_count = segments_.segments().size()};
+                .segment_count = segments_.table().size()};
     }
 
     // ---- the writer (holding writer_mutex()) ----
@@ -187,8 +189,30 @@ public:
         apply_durable(w, seq);
         commits_.fetch_add(1, std::memory_order_relaxed);
         maybe_checkpoint();
+        reclaim_retired();
         return seq;
     }
+
+    // Destroys segments a compaction retired once no snapshot that may hold a location in
+    // them is open (segment_set::reclaim). The writer calls it after commits and
+    // compactions; until then their files (already unlinked) keep their disk space.
+    void reclaim_retired() noexcept {
+        if (keep_retired_.load(std::memory_order_acquire)) return;
+        try {
+            segments_.reclaim([&](std::uint64_t mark) { return !snapshots_.any_before(mark); });
+        } catch (...) {
+        }
+    }
+    // After a compaction that could not relocate every index entry: retired segments are
+    // kept until close, since the index may still point into them.
+    void keep_retired_until_close() noexcept { keep_retired_.store(true, std::memory_order_release); }
+
+    // changes_since(after) needs after >= this: records at or below it may be gone
+    // (compacted away, or never present in a restored database). Kept in the COMPACTION file.
+    [[nodiscard]] std::uint64_t history_horizon() const noexcept {
+        return history_horizon_.load(std::memory_order_acquire);
+    }
+    void set_history_horizon(std::uint64_t h) noexcept { history_horizon_.store(h, std::memory_order_release); }
 
     // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
@@ -277,8 +301,17 @@ public:
     // Persisted history: every applied operation with a sequence above `after` (up to the
     // last published commit), in commit order, at most `limit` of them. Streams the
     // segments, skipping those whose newest sequence is not above `after`.
+    // errc::invalid_argument when `after` is below the history horizon (a compaction
+    // dropped records the answer would need): the caller resynchronises from a snapshot.
     [[nodiscard]] std::vector<change> changes_since(std::uint64_t after, std::size_t limit) const {
-        const std::uint64_t upto = last_sequence();
+        // Registered like a snapshot: a concurrent compaction keeps the files read here.
+        const snapshot_guard guard(snapshots_, last_seq_);
+        const std::uint64_t upto = guard.sequence();
+        if (const auto horizon = history_horizon(); after < horizon)
+            fail(errc::invalid_argument,
+                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
+                 "(read a snapshot, then follow the changes from its sequence)",
+                 horizon, horizon);
         const auto cat = catalog_snapshot();
         std::vector<change> out;
         std::uint64_t last_seq = after;
@@ -355,6 +388,20 @@ public:
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
 private:
+    // Registers a snapshot for the life of a scope (changes_since reads files directly).
+    class snapshot_guard {
+    public:
+        snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
+        snapshot_guard(const snapshot_guard&) = delete;
+        snapshot_guard& operator=(const snapshot_guard&) = delete;
+        ~snapshot_guard() { r_.remove(h_); }
+        [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
+
+    private:
+        snapshot_registry& r_;
+        snapshot_registry::handle h_;
+    };
+
     byte_buffer encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) const {
         byte_buffer out;
         format::encode(format::wal_record{format::wal_begin{txid}}, out);
@@ -525,7 +572,7 @@ private:
     std::unique_ptr<wal_backend> wal_;
     segment_set<factory_type> segments_;
     primary_index index_;
-    snapshot_registry snapshots_;
+    mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
     format::manifest manifest_;  // the writer's copy
     std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
     change_feed_hub feed_;
@@ -539,6 +586,8 @@ private:
     std::atomic<std::uint64_t> last_seq_{0};
     std::uint64_t next_txid_ = 1;
     std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+    std::atomic<std::uint64_t> history_horizon_{0};
+    std::atomic<bool> keep_retired_{false};
     recovery_report report_;
 };
 

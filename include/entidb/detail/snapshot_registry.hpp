@@ -2,6 +2,9 @@
 //
 // The writer prunes versions no open snapshot can see; it asks this registry for the
 // oldest open sequence. Registration is one short mutex hold per transaction start/end.
+// Each registration also gets a ticket (a counter): compaction retires old segment files
+// at a `mark()` and destroys them once no snapshot registered before the mark is open
+// (`any_before(mark)`), because only those may still hold a location in an old file.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +12,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
-#include <set>
+#include <map>
 
 namespace entidb {
 inline namespace v1 {
@@ -17,14 +20,14 @@ namespace detail {
 
 class snapshot_registry {
 public:
-    using handle = std::multiset<std::uint64_t>::iterator;
+    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
 
     // Registers a snapshot of the latest published sequence. Reading the sequence under
     // the same lock the writer's oldest() takes closes the window in which the writer
     // could prune versions of a sequence a reader has read but not yet registered.
     handle add(const std::atomic<std::uint64_t>& latest) {
         std::lock_guard lock(mutex_);
-        return open_.insert(latest.load(std::memory_order_acquire));
+        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
     }
     void remove(handle h) {
         std::lock_guard lock(mutex_);
@@ -33,12 +36,24 @@ public:
     // The oldest open snapshot, or `latest` when none is open.
     [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
         std::lock_guard lock(mutex_);
-        return open_.empty() ? latest : std::min(*open_.begin(), latest);
+        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // Every snapshot registered before this call has a ticket below the mark.
+    [[nodiscard]] std::uint64_t mark() {
+        std::lock_guard lock(mutex_);
+        return next_ticket_;
+    }
+    // True while a snapshot registered before `mark` is still open.
+    [[nodiscard]] bool any_before(std::uint64_t mark) const {
+        std::lock_guard lock(mutex_);
+        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
     }
 
 private:
     mutable std::mutex mutex_;
-    std::multiset<std::uint64_t> open_;
+    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
+    std::uint64_t next_ticket_ = 0;
 };
 
 }  // namespace detail

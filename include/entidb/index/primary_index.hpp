@@ -11,6 +11,7 @@
 // reader ever holds the lock while doing I/O.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -109,6 +110,44 @@ public:
         for (const auto& [c, map] : collections_)
             if (c >= bound && !map.empty() && (!out || c < *out)) out = c;
         return out;
+    }
+
+    // ---- compaction (detail/compaction.hpp), under the writer lock ----
+
+    // True if some version of the key lives exactly at `loc` (compaction keeps it).
+    [[nodiscard]] bool holds(std::uint32_t collection, const entity_id& id, const record_location& loc) const {
+        std::shared_lock lock(mutex_);
+        const auto c = collections_.find(collection);
+        if (c == collections_.end()) return false;
+        const auto it = c->second.find(id);
+        if (it == c->second.end()) return false;
+        return std::any_of(it->second.begin(), it->second.end(), [&](const auto& v) { return v.location == loc; });
+    }
+
+    // How many versions the index holds, over every key (tombstones included).
+    [[nodiscard]] std::uint64_t version_count() const {
+        std::shared_lock lock(mutex_);
+        std::uint64_t n = 0;
+        for (const auto& [_, map] : collections_)
+            for (const auto& [id, vs] : map) n += vs.size();
+        return n;
+    }
+
+    // Moves the key's version of commit `sequence` to `to` (a copy of the same record in a
+    // compacted segment). A reader sees either location, both hold the same bytes. Returns
+    // false if there is no such version.
+    bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
+        std::unique_lock lock(mutex_);
+        const auto c = collections_.find(collection);
+        if (c == collections_.end()) return false;
+        const auto it = c->second.find(id);
+        if (it == c->second.end()) return false;
+        for (auto& v : it->second)
+            if (v.sequence == sequence) {
+                v.location = to;
+                return true;
+            }
+        return false;
     }
 
 private:

@@ -123,6 +123,17 @@ public:
         return out;
     }
 
+    // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const {
+        std::shared_lock lock(mutex_);
+        std::uint64_t n = 0;
+        with_map([&](const auto& map) {
+            for (const auto& [key, postings] : map)
+                for (const auto& p : postings) n += (p.from <= snapshot && snapshot < p.to) ? 1 : 0;
+        });
+        return n;
+    }
+
     // Live holders of `key` at the newest state (unique checks, under the writer lock).
     [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const {
         return find(key, open_ended - 1);

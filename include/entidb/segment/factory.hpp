@@ -9,24 +9,38 @@
 // The database checks these declarations with static_asserts (database.hpp): a durable
 // database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
 //
+// Compaction (detail/compaction.hpp) writes new segments under temporary names that
+// `existing()` ignores and makes them current through a journal; a factory whose segments
+// are files offers that protocol (`segment_file_protocol`): create_temporary(n) /
+// open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact, publish_temporary(n) (rename over
+// the final name), remove(n) / remove_temporary(n) (a missing file is not an error),
+// temporaries(), has(n) / has_temporary(n), and sync() (fsync the segment directory, which
+// every rename or removal needs before it is relied on).
+//
 // Thread-safety: a factory is used by the single writer only.
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <concepts>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include "../error.hpp"
 #include "../storage/backend.hpp"
 #include "../storage/file_backend.hpp"
+#include "../storage/filesystem.hpp"
 #include "../storage/memory_backend.hpp"
 
 namespace entidb {
@@ -42,6 +56,21 @@ concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
     { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
 };
 
+// A factory whose segments are files in one directory, with the temporary-file protocol
+// compaction needs (see the header comment).
+template <typename F>
+concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
+    { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.publish_temporary(n) } -> std::same_as<void>;
+    { f.remove(n) } -> std::same_as<void>;
+    { f.remove_temporary(n) } -> std::same_as<void>;
+    { cf.temporaries() } -> std::same_as<std::vector<std::uint32_t>>;
+    { cf.has(n) } -> std::same_as<bool>;
+    { cf.has_temporary(n) } -> std::same_as<bool>;
+    { f.sync() } -> std::same_as<void>;
+};
+
 // The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
 [[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
 
@@ -54,6 +83,17 @@ concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
     std::uint32_t n = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
     return ec == std::errc{} && end == digits.data() + digits.size() ? n : 0;
+}
+
+// A compaction's temporary name for segment n: seg-000001.dat.compact (ignored by open
+// unless the COMPACTION journal names it).
+inline constexpr std::string_view temporary_segment_suffix = ".compact";
+[[nodiscard]] inline std::string temporary_segment_file_name(std::uint32_t n) {
+    return segment_file_name(n) + std::string(temporary_segment_suffix);
+}
+[[nodiscard]] inline std::uint32_t parse_temporary_segment_file_name(std::string_view name) {
+    if (!name.ends_with(temporary_segment_suffix)) return 0;
+    return parse_segment_file_name(name.substr(0, name.size() - temporary_segment_suffix.size()));
 }
 
 // Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
@@ -72,24 +112,54 @@ public:
     [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
         return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
     }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const;
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return list(parse_segment_file_name); }
+
+    // ---- the temporary-file protocol of compaction (segment_file_protocol) ----
+    // Creating a temporary does not sync the directory: the caller syncs once for all.
+    [[nodiscard]] std::unique_ptr<file_backend> create_temporary(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::create_new));
+    }
+    [[nodiscard]] std::unique_ptr<file_backend> open_temporary(std::uint32_t n) {
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::open_existing));
+    }
+    void publish_temporary(std::uint32_t n) {
+        if (::rename(temporary_path_of(n).c_str(), path_of(n).c_str()) != 0)
+            fail_at(errc::io_error, {.path = temporary_path_of(n).string(), .sys_errno = errno},
+                    "cannot rename the compacted segment into place");
+    }
+    void remove(std::uint32_t n) { unlink_if_present(path_of(n)); }
+    void remove_temporary(std::uint32_t n) { unlink_if_present(temporary_path_of(n)); }
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
+    [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
+    void sync() { sync_directory(dir_); }
 
     [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
+    [[nodiscard]] std::filesystem::path temporary_path_of(std::uint32_t n) const {
+        return dir_ / temporary_segment_file_name(n);
+    }
     [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
 
 private:
+    // Numbers of the directory entries `parse` accepts, ascending.
+    [[nodiscard]] std::vector<std::uint32_t> list(std::uint32_t (*parse)(std::string_view)) const {
+        std::vector<std::uint32_t> out;
+        std::error_code ec;
+        for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
+            if (const auto n = parse(it->path().filename().string()); n != 0) out.push_back(n);
+        if (ec) fail_at(errc::io_error, {.path = dir_.string(), .sys_errno = ec.value()}, "cannot list segments");
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+    static void unlink_if_present(const std::filesystem::path& p) {
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT)
+            fail_at(errc::io_error, {.path = p.string(), .sys_errno = errno}, "cannot remove the segment file");
+    }
+
     std::filesystem::path dir_;
 };
 
-inline std::vector<std::uint32_t> file_segment_factory::existing() const {
-    std::vector<std::uint32_t> out;
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
-        if (const auto n = parse_segment_file_name(it->path().filename().string()); n != 0) out.push_back(n);
-    if (ec) fail_at(errc::io_error, {.path = dir_.string(), .sys_errno = ec.value()}, "cannot list segments");
-    std::sort(out.begin(), out.end());
-    return out;
-}
+static_assert(segment_file_protocol<file_segment_factory>);
 
 // Segments in memory: rotating, not durable. For the in-memory database and tests.
 class memory_segment_factory {

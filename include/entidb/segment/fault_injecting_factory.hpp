@@ -30,6 +30,31 @@ public:
     [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
 
+    // The compaction protocol, when F has it: temporaries are wrapped (their appends and
+    // flushes count in the plan); renames, removals and directory syncs are not backend
+    // operations and are forwarded as they are.
+    [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.create_temporary(n), n);
+    }
+    [[nodiscard]] std::unique_ptr<backend_type> open_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.open_temporary(n), n);
+    }
+    void publish_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.publish_temporary(n); }
+    void remove(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove(n); }
+    void remove_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove_temporary(n); }
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const requires segment_file_protocol<F> {
+        return inner_.temporaries();
+    }
+    [[nodiscard]] bool has(std::uint32_t n) const requires segment_file_protocol<F> { return inner_.has(n); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const requires segment_file_protocol<F> {
+        return inner_.has_temporary(n);
+    }
+    void sync() requires segment_file_protocol<F> { inner_.sync(); }
+
 private:
     std::unique_ptr<backend_type> wrap(std::unique_ptr<typename F::backend_type> b, std::uint32_t n) {
         return std::make_unique<backend_type>(plan_, std::shared_ptr<typename F::backend_type>(std::move(b)),

@@ -6,13 +6,20 @@
 // one, then ask the factory for the next; a factory that cannot rotate gives
 // errc::rotation_unsupported and nothing is written. Reads go to any segment by location.
 //
-// Thread-safety: appends, rotation and flushes come from the single writer. `read` may run
-// concurrently with them: the segment table is guarded by a shared mutex and backends
-// are never destroyed while the set lives.
+// Compaction replaces the whole table at once (`install`): the old segments are retired,
+// not destroyed — `read` still finds them, since a reader may hold a location in one —
+// until `reclaim` is told that no such reader can remain (detail/compaction.hpp). Segment
+// numbers are never reused while the set lives, so a location names one record for good;
+// the numbers on disk may have gaps.
+//
+// Thread-safety: appends, rotation, flushes, install and reclaim come from the single
+// writer. `read` may run concurrently with them: the segment table is guarded by a shared
+// mutex and a backend is destroyed only by `reclaim`, once no reader can reach it.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -52,6 +59,13 @@ public:
     void open_existing() {
         for (const auto n : factory_.existing()) segments_.push_back({n, factory_.open(n), 0});
         if (segments_.empty()) segments_.push_back({1, factory_.create(1), 0});
+    }
+
+    // Takes segments opened by the caller (ascending numbers, at least one): recovery does
+    // this when an interrupted compaction's journal says which files make the database.
+    void open_from(std::vector<segment> opened) {
+        if (opened.empty()) fail(errc::invalid_argument, "a segment set needs at least one segment");
+        segments_ = std::move(opened);
     }
 
     [[nodiscard]] Factory& factory() noexcept { return factory_; }
@@ -126,14 +140,63 @@ public:
         std::shared_lock lock(mutex_);
         for (const auto& s : segments_)
             if (s.number == number) return s.backend.get();
+        for (const auto& r : retired_)
+            if (r.seg.number == number) return r.seg.backend.get();
         fail(errc::corruption, "no segment {} for a record the index points to", number);
     }
 
+    // ---- compaction (the writer) ----
+
+    // Makes `next` the table (ascending numbers, the last one active, none reused) and
+    // retires every current segment: still readable, destroyed by reclaim() once their
+    // mark() has passed. Until then the retired ones carry an unset mark.
+    void install(std::vector<segment> next) {
+        if (next.empty()) fail(errc::invalid_argument, "a segment set needs at least one segment");
+        std::unique_lock lock(mutex_);
+        retired_.reserve(retired_.size() + segments_.size());
+        for (auto& s : segments_) retired_.push_back({std::move(s), unset_mark});
+        segments_ = std::move(next);
+        seal_first_ = false;
+    }
+    // Stamps the segments retired since the last call with `mark` (see snapshot_registry).
+    void set_retired_mark(std::uint64_t mark) {
+        std::unique_lock lock(mutex_);
+        for (auto& r : retired_)
+            if (r.mark == unset_mark) r.mark = mark;
+    }
+    // Destroys the retired segments whose mark `done(mark)` says no reader can still need.
+    void reclaim(const std::function<bool(std::uint64_t)>& done) {
+        if (retired_.empty()) return;  // only the writer changes retired_
+        std::vector<segment> dead;     // destroyed outside the lock
+        {
+            std::unique_lock lock(mutex_);
+            for (auto it = retired_.begin(); it != retired_.end();) {
+                if (it->mark != unset_mark && done(it->mark)) {
+                    dead.push_back(std::move(it->seg));
+                    it = retired_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+    }
+    [[nodiscard]] std::size_t retired_count() const {
+        std::shared_lock lock(mutex_);
+        return retired_.size();
+    }
+
 private:
+    static constexpr std::uint64_t unset_mark = std::numeric_limits<std::uint64_t>::max();
+    struct retired_segment {
+        segment seg;
+        std::uint64_t mark;
+    };
+
     Factory factory_;
     std::uint64_t max_segment_size_;
     mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
     std::vector<segment> segments_;
+    std::vector<retired_segment> retired_;  // replaced by a compaction, still readable
     bool seal_first_ = false;
 };
 

@@ -65,7 +65,7 @@ private:
 
 // Every live entity of one collection at a snapshot, in id order.
 template <typename Traits>
-class entity_range : public std::ranges::view_interface<entity_range<Traits>> {
+class entity_range : public std::ranges::view_base {
 public:
     class iterator {
     public:
@@ -118,7 +118,7 @@ private:
 
 // The entities an index access path found, in the path's order, read at the snapshot.
 template <typename Traits>
-class id_range : public std::ranges::view_interface<id_range<Traits>> {
+class id_range : public std::ranges::view_base {
 public:
     class iterator {
     public:

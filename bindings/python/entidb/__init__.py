@@ -1,0 +1,402 @@
+"""EntiDB for Python: the standard library (ctypes) over the C ABI, libentidb_c.
+
+    import entidb
+
+    with entidb.open("notes.db") as db:
+        note_id = entidb.new_id()
+        with db.transaction() as txn:            # commits on success, aborts on an exception
+            txn.put("notes", note_id, {"title": "hello", "stars": 3, "raw": b"\\x00"})
+        print(db.get("notes", note_id))          # {'raw': b'\\x00', 'stars': 3, 'title': 'hello'}
+        for entity_id, value in db.scan("notes"):  # an explicit full scan, in id order
+            print(entity_id, value)
+
+Values are None, bool, int, str, bytes, list/tuple, dict and Tag; they become canonical CBOR in
+the C++ library (see _convert.py for the mapping). Ids are uuid.UUID, 16 bytes, or their text
+(32 hex digits or the UUID form); results give uuid.UUID. Errors are EntiDBError subclasses
+(errors.py), one per code of the C ABI. The library is found through ENTIDB_C_LIBRARY, next to
+this package, or on the system library path.
+
+Threads: a Database may be shared between threads; a transaction belongs to the thread that
+began it. The GIL is released during every library call.
+"""
+
+import ctypes
+import os as _os
+import threading as _threading
+import uuid as _uuid
+
+from . import _native, errors as _errors
+from ._convert import Tag, dumps as _convert_dumps, loads as _convert_loads
+from .errors import *  # noqa: F401,F403 - the exception hierarchy is part of the API
+from .errors import InvalidArgumentError, ClosedError, WriterBusyError
+
+__all__ = [
+    "open", "Database", "WriteTransaction", "ReadTransaction", "Tag", "new_id", "parse_id",
+    "encode", "decode", "json_to_cbor", "cbor_to_json", "abi_version", "library_version",
+] + _errors.__all__
+
+_lib = _native.lib
+_check = _native.check
+_Buffer = _native.Buffer
+
+
+def abi_version():
+    """(major, minor) of the loaded C ABI."""
+    v = _lib.entidb_abi_version()
+    return (v >> 16, v & 0xFFFF)
+
+
+def library_version():
+    """The C++ library version, e.g. "0.1.0"."""
+    return _lib.entidb_library_version().decode()
+
+
+# ---- ids, collections, values -------------------------------------------------------------------
+
+def new_id():
+    """A random UUID v4 from the library (the kernel's CSPRNG)."""
+    out = ctypes.create_string_buffer(16)
+    _check(_lib.entidb_id_generate(out))
+    return _uuid.UUID(bytes=out.raw)
+
+
+def parse_id(text):
+    """32 hex digits or the hyphenated UUID form, as the library parses it."""
+    out = ctypes.create_string_buffer(16)
+    _check(_lib.entidb_id_parse(text.encode("utf-8"), out))
+    return _uuid.UUID(bytes=out.raw)
+
+
+def _id_bytes(entity_id):
+    if isinstance(entity_id, _uuid.UUID):
+        return entity_id.bytes
+    if isinstance(entity_id, (bytes, bytearray, memoryview)):
+        raw = bytes(entity_id)
+        if len(raw) != 16:
+            raise InvalidArgumentError(f"invalid argument: an entity id is exactly 16 bytes, got {len(raw)}")
+        return raw
+    if isinstance(entity_id, str):
+        return parse_id(entity_id).bytes
+    raise TypeError(f"an entity id is a uuid.UUID, 16 bytes or a hex/UUID string, not {type(entity_id).__name__}")
+
+
+def _collection(name):
+    if not isinstance(name, str):
+        raise TypeError(f"a collection name is a str, not {type(name).__name__}")
+    raw = name.encode("utf-8")
+    if b"\0" in raw:
+        raise InvalidArgumentError("invalid argument: a collection name cannot contain NUL")
+    return raw
+
+
+def json_to_cbor(text):
+    """Canonical CBOR for bridge JSON text (the library's JSON bridge)."""
+    return _native.json_to_cbor(text)
+
+
+def cbor_to_json(cbor):
+    """Bridge JSON text for canonical CBOR bytes."""
+    return _native.cbor_to_json(cbor)
+
+
+def encode(value):
+    """The canonical CBOR bytes EntiDB stores for a Python value (encoded by the library)."""
+    return _native.json_to_cbor(_convert_dumps(value))
+
+
+def decode(cbor):
+    """The Python value of canonical CBOR bytes (checked by the library)."""
+    return _convert_loads(_native.cbor_to_json(cbor))
+
+
+def _get(fn, handle, collection, entity_id):
+    """CBOR bytes or None."""
+    buf = _Buffer()
+    rc = fn(handle, _collection(collection), _id_bytes(entity_id), ctypes.byref(buf))
+    data = _native.take(buf)
+    if rc == _native.NOT_FOUND:
+        return None
+    _check(rc)
+    return data
+
+
+def _scan(open_fn, handle, collection):
+    """Yields (UUID, value) from a cursor; closes it when the generator ends or is dropped."""
+    cursor = ctypes.c_void_p()
+    _check(open_fn(handle, _collection(collection), ctypes.byref(cursor)))
+    try:
+        raw_id = ctypes.create_string_buffer(16)
+        while True:
+            buf = _Buffer()
+            rc = _lib.entidb_cursor_next(cursor, raw_id, ctypes.byref(buf))
+            data = _native.take(buf)
+            if rc == _native.NOT_FOUND:
+                return
+            _check(rc)
+            yield _uuid.UUID(bytes=raw_id.raw), decode(data)
+    finally:
+        _lib.entidb_cursor_close(cursor)
+
+
+# ---- transactions -------------------------------------------------------------------------------
+
+class _Transaction:
+    def __init__(self, db, handle):
+        self._db = db
+        self._handle = handle
+        self._thread = _threading.get_ident()
+
+    def _end(self, fn, *args):
+        """Calls commit/abort; forgets the handle unless the library refused to end it (a write
+        transaction used from another thread: it stays open for its own thread)."""
+        handle = self._live()
+        rc = fn(handle, *args)
+        if rc == _native.OK or not (isinstance(self, WriteTransaction) and _threading.get_ident() != self._thread):
+            self._handle = None
+        _check(rc)
+
+    @property
+    def closed(self):
+        """True once the transaction has ended (committed, aborted, or its database closed)."""
+        return self._handle is None
+
+    def _live(self):
+        if self._handle is None:
+            raise ClosedError("closed: the transaction has already ended")
+        return self._handle
+
+    @property
+    def sequence(self):
+        """The commit sequence of the snapshot this transaction reads."""
+        out = ctypes.c_uint64()
+        _check(_lib.entidb_txn_sequence(self._live(), ctypes.byref(out)))
+        return out.value
+
+    def get_cbor(self, collection, entity_id, default=None):
+        """The entity's canonical CBOR bytes, or `default`."""
+        data = _get(_lib.entidb_txn_get, self._live(), collection, entity_id)
+        return default if data is None else data
+
+    def get(self, collection, entity_id, default=None):
+        """The entity as a Python value, or `default` when it does not exist."""
+        data = _get(_lib.entidb_txn_get, self._live(), collection, entity_id)
+        return default if data is None else decode(data)
+
+    def abort(self):
+        """Ends the transaction; a write transaction's writes are dropped. Idempotent, and quiet
+        about a transaction its database's close already ended."""
+        if self._handle is not None:
+            try:
+                self._end(_lib.entidb_txn_abort)
+            except ClosedError:
+                pass
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and _lib is not None:
+            try:
+                _lib.entidb_txn_abort(handle)  # CLOSED if the database went first: harmless
+            except Exception:  # noqa: BLE001 - never raise from a finaliser
+                pass
+
+
+class WriteTransaction(_Transaction):
+    """The single writer. As a context manager it commits when the block succeeds and aborts
+    when it raises; the commit sequence is then in `commit_sequence`."""
+
+    commit_sequence = None
+
+    def put(self, collection, entity_id, value):
+        """Stores a Python value, converted to canonical CBOR by the library."""
+        text = _convert_dumps(value).encode("utf-8")
+        _check(_lib.entidb_txn_put_json(self._live(), _collection(collection), _id_bytes(entity_id), text, len(text)))
+
+    def put_json(self, collection, entity_id, text):
+        """Stores bridge JSON text (docs/cbor.md) converted to canonical CBOR."""
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        _check(_lib.entidb_txn_put_json(self._live(), _collection(collection), _id_bytes(entity_id), data, len(data)))
+
+    def put_cbor(self, collection, entity_id, cbor):
+        """Stores bytes that must already be canonical CBOR (checked by the library)."""
+        data = bytes(cbor)
+        _check(_lib.entidb_txn_put(self._live(), _collection(collection), _id_bytes(entity_id), data, len(data)))
+
+    def delete(self, collection, entity_id):
+        """Deletes the entity; True if it existed."""
+        existed = ctypes.c_int()
+        _check(_lib.entidb_txn_delete(self._live(), _collection(collection), _id_bytes(entity_id),
+                                      ctypes.byref(existed)))
+        return bool(existed.value)
+
+    def commit(self):
+        """Makes the writes durable and visible; returns the commit sequence. The transaction
+        ends whatever happens (OutcomeUnknownError: it may or may not survive a reopen)."""
+        seq = ctypes.c_uint64()
+        self._end(_lib.entidb_txn_commit, ctypes.byref(seq))
+        self.commit_sequence = seq.value
+        return seq.value
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._handle is None:
+            return False
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+
+class ReadTransaction(_Transaction):
+    """A consistent snapshot; never blocks and is never blocked by the writer."""
+
+    def scan(self, collection):
+        """Every entity of the collection at this snapshot, as (UUID, value), in id order."""
+        return _scan(_lib.entidb_scan_open, self._live(), collection)
+
+    def count(self, collection):
+        out = ctypes.c_uint64()
+        _check(_lib.entidb_txn_count(self._live(), _collection(collection), ctypes.byref(out)))
+        return out.value
+
+    def collections(self):
+        buf = _Buffer()
+        rc = _lib.entidb_txn_collections(self._live(), ctypes.byref(buf))
+        data = _native.take(buf)
+        _check(rc)
+        return [name.decode("utf-8") for name in data.split(b"\0")[:-1]]
+
+    def close(self):
+        self.abort()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.abort()
+        return False
+
+
+# ---- the database -------------------------------------------------------------------------------
+
+class Database:
+    """An open database directory. Close it (or use `with`) to release its LOCK."""
+
+    def __init__(self, handle, path):
+        self._handle = handle
+        self.path = path
+
+    def __repr__(self):
+        return f"<entidb.Database {self.path!r}{' closed' if self._handle is None else ''}>"
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def _live(self):
+        if self._handle is None:
+            raise ClosedError("closed: the database handle is closed")
+        return self._handle
+
+    def close(self):
+        """Ends this database's transactions and cursors and releases the LOCK. Idempotent."""
+        if self._handle is not None:
+            rc = _lib.entidb_close(self._handle)
+            if rc != WriterBusyError.code:  # busy: another thread's writer is open; nothing closed
+                self._handle = None
+            _check(rc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and _lib is not None:
+            try:
+                _lib.entidb_close(handle)
+            except Exception:  # noqa: BLE001 - never raise from a finaliser
+                pass
+
+    def transaction(self):
+        """Begins the write transaction (waits while another thread has one open;
+        WriterBusyError if this thread already has one)."""
+        out = ctypes.c_void_p()
+        _check(_lib.entidb_begin_write(self._live(), ctypes.byref(out)))
+        return WriteTransaction(self, out.value)
+
+    def try_transaction(self):
+        """Begins the write transaction, or raises WriterBusyError at once."""
+        out = ctypes.c_void_p()
+        _check(_lib.entidb_try_begin_write(self._live(), ctypes.byref(out)))
+        return WriteTransaction(self, out.value)
+
+    def read(self):
+        """A read transaction on the last commit (use `with`, or close() it)."""
+        out = ctypes.c_void_p()
+        _check(_lib.entidb_begin_read(self._live(), ctypes.byref(out)))
+        return ReadTransaction(self, out.value)
+
+    def get(self, collection, entity_id, default=None):
+        """The entity as a Python value in the latest snapshot, or `default`."""
+        data = _get(_lib.entidb_get, self._live(), collection, entity_id)
+        return default if data is None else decode(data)
+
+    def get_cbor(self, collection, entity_id, default=None):
+        data = _get(_lib.entidb_get, self._live(), collection, entity_id)
+        return default if data is None else data
+
+    def scan(self, collection):
+        """Every entity of the collection, as (UUID, value) in id order, from one snapshot taken
+        when iteration starts. An explicit full scan (counted; ScanForbiddenError if forbidden)."""
+        return _scan(_lib.entidb_db_scan_open, self._live(), collection)
+
+    def count(self, collection):
+        with self.read() as snapshot:
+            return snapshot.count(collection)
+
+    def collections(self):
+        with self.read() as snapshot:
+            return snapshot.collections()
+
+    def checkpoint(self):
+        """Writes a checkpoint and truncates the WAL."""
+        _check(_lib.entidb_checkpoint(self._live()))
+
+    @property
+    def last_sequence(self):
+        out = ctypes.c_uint64()
+        _check(_lib.entidb_last_sequence(self._live(), ctypes.byref(out)))
+        return out.value
+
+    def stats(self):
+        """Counters of the open database as a dict."""
+        s = _native.Stats()
+        s.struct_size = ctypes.sizeof(s)
+        _check(_lib.entidb_stats_get(self._live(), ctypes.byref(s)))
+        return {name: getattr(s, name) for name, _ in _native.Stats._fields_
+                if name not in ("struct_size", "reserved_")}
+
+
+def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segment_size=0,  # noqa: A001
+         max_entity_bytes=0):
+    """Opens (or creates) the database directory through the one C++ open path.
+
+    Numbers left at 0 keep the library defaults. Raises LockedError if the directory is open
+    elsewhere, NotFoundError if it is missing and create is False, CorruptionError, ...
+    """
+    opts = _native.Options()
+    opts.struct_size = ctypes.sizeof(opts)
+    opts.flags = (0 if create else _native.OPEN_NO_CREATE) | (_native.OPEN_FORBID_FULL_SCAN if forbid_full_scan else 0)
+    opts.max_wal_size = max_wal_size
+    opts.max_segment_size = max_segment_size
+    opts.max_entity_bytes = max_entity_bytes
+    fspath = _os.fsencode(path)
+    out = ctypes.c_void_p()
+    _check(_lib.entidb_open(fspath, ctypes.byref(opts), ctypes.byref(out)))
+    return Database(out.value, path)

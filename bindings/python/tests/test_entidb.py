@@ -1,0 +1,371 @@
+"""Tests of the Python binding (standard library unittest only).
+
+    ENTIDB_C_LIBRARY=build/c_api/libentidb_c.so PYTHONPATH=bindings/python \\
+        python3 -m unittest discover -s bindings/python/tests -v
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+import unittest
+import uuid
+
+import entidb
+from entidb import _native
+
+
+def id_of(n):
+    return uuid.UUID(int=n)
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="entidb-py-")
+        self.path = os.path.join(self.dir, "db")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Basics(TempDirTest):
+    def test_put_get_commit_reopen(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                txn.put("people", id_of(1), {"name": "Ada", "born": 1815})
+                self.assertEqual(txn.get("people", id_of(1)), {"name": "Ada", "born": 1815})  # own write
+            self.assertEqual(txn.commit_sequence, 1)
+            self.assertTrue(txn.closed)
+            self.assertEqual(db.get("people", id_of(1)), {"born": 1815, "name": "Ada"})
+            self.assertIsNone(db.get("people", id_of(2)))
+            self.assertEqual(db.get("people", id_of(2), "missing"), "missing")
+            self.assertIsNone(db.get("nobody", id_of(1)))
+            self.assertEqual(db.last_sequence, 1)
+        self.assertTrue(db.closed)
+        with entidb.open(self.path, create=False) as db:
+            self.assertEqual(db.get("people", id_of(1))["name"], "Ada")
+            self.assertEqual(db.get_cbor("people", id_of(1)), entidb.encode({"name": "Ada", "born": 1815}))
+
+    def test_exception_in_block_aborts(self):
+        with entidb.open(self.path) as db:
+            with self.assertRaises(RuntimeError):
+                with db.transaction() as txn:
+                    txn.put("c", id_of(1), 1)
+                    raise RuntimeError("boom")
+            self.assertTrue(txn.closed)
+            self.assertIsNone(db.get("c", id_of(1)))
+            self.assertEqual(db.last_sequence, 0)
+            with db.transaction() as txn:  # the writer lock was released
+                txn.put("c", id_of(1), 2)
+            self.assertEqual(db.get("c", id_of(1)), 2)
+
+    def test_explicit_commit_abort_and_delete(self):
+        with entidb.open(self.path) as db:
+            txn = db.transaction()
+            txn.put("c", id_of(1), "one")
+            txn.put("c", id_of(2), "two")
+            self.assertEqual(txn.commit(), 1)
+            with self.assertRaises(entidb.ClosedError):
+                txn.put("c", id_of(3), "three")
+            with self.assertRaises(entidb.ClosedError):
+                txn.commit()
+            txn.abort()  # idempotent once ended
+            txn = db.transaction()
+            self.assertTrue(txn.delete("c", id_of(1)))
+            self.assertFalse(txn.delete("c", id_of(1)))
+            self.assertFalse(txn.delete("c", id_of(9)))
+            txn.abort()
+            self.assertEqual(db.get("c", id_of(1)), "one")
+            with db.transaction() as txn:
+                txn.delete("c", id_of(1))
+            self.assertIsNone(db.get("c", id_of(1)))
+
+    def test_scan_count_collections_snapshot(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                for n in (5, 3, 1, 4, 2):
+                    txn.put("c", id_of(n), {"n": n})
+                txn.put("d", id_of(1), [])
+            snapshot = db.read()
+            with db.transaction() as txn:
+                txn.put("c", id_of(6), {"n": 6})
+                txn.delete("c", id_of(1))
+            self.assertEqual([(i, v["n"]) for i, v in snapshot.scan("c")], [(id_of(n), n) for n in range(1, 6)])
+            self.assertEqual(snapshot.count("c"), 5)
+            self.assertEqual(snapshot.sequence, 1)
+            self.assertEqual(snapshot.get("c", id_of(1)), {"n": 1})
+            snapshot.close()
+            with self.assertRaises(entidb.ClosedError):
+                snapshot.count("c")
+            self.assertEqual([v["n"] for _, v in db.scan("c")], [2, 3, 4, 5, 6])
+            self.assertEqual(list(db.scan("nobody")), [])
+            self.assertEqual(db.count("c"), 5)
+            self.assertEqual(db.collections(), ["c", "d"])
+            with db.read() as r:
+                self.assertEqual(r.collections(), ["c", "d"])
+            # A partly consumed scan closes its cursor when dropped.
+            it = db.scan("c")
+            self.assertEqual(next(it)[0], id_of(2))
+            it.close()
+            self.assertGreaterEqual(db.stats()["full_scans"], 4)
+
+    def test_checkpoint_and_stats(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(1), 1)
+            before = db.stats()
+            db.checkpoint()
+            after = db.stats()
+            self.assertEqual(after["checkpoints"], before["checkpoints"] + 1)
+            self.assertEqual(after["last_sequence"], 1)
+            self.assertTrue(os.path.isfile(os.path.join(self.path, "MANIFEST")))
+
+
+class Values(TempDirTest):
+    def roundtrip(self, value):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                txn.put("v", id_of(1), value)
+            return db.get("v", id_of(1))
+
+    def test_python_values_roundtrip(self):
+        cases = [
+            None, True, False, 0, -1, 23, 24, 2**64 - 1, -(2**64), "", "text", "é😀", b"", b"\x00\xff",
+            [], [1, [2, [3]]], {}, {"b": 1, "a": 2, "aa": 3, "é": 4},
+            {1: "int key", -1: "negative", b"\x00": "bytes key", (1, 2): "array key", True: "bool key"},
+            {"$bytes": "looks reserved"}, {"$map": 1}, {"$tag": 1, "$value": 2}, {"$float": 1},
+            entidb.Tag(1, 1700000000), {"when": entidb.Tag(32, "https://example.com")},
+            {"nested": {"deep": [{"x": None}]}},
+        ]
+        for value in cases:
+            with self.subTest(value=value):
+                got = self.roundtrip(value)
+                self.assertEqual(got, value)
+                self.assertEqual(type(got), type(value))
+                shutil.rmtree(self.path)
+
+    def test_conversions_happen_to_canonical_cbor(self):
+        self.assertEqual(entidb.encode({"b": 1, "a": 2}), bytes.fromhex("a2616102616201"))
+        self.assertEqual(entidb.encode({"aa": 1, "z": 2}), bytes.fromhex("a2617a0262616101"))  # length first
+        self.assertEqual(entidb.encode(bytearray(b"\x01")), bytes.fromhex("4101"))
+        self.assertEqual(entidb.encode((1, 2)), bytes.fromhex("820102"))
+        self.assertEqual(entidb.encode(2**64 - 1), bytes.fromhex("1bffffffffffffffff"))
+        self.assertEqual(entidb.encode(-(2**64)), bytes.fromhex("3bffffffffffffffff"))
+        self.assertEqual(entidb.decode(bytes.fromhex("c11a6553f100")), entidb.Tag(1, 1700000000))
+        self.assertEqual(entidb.cbor_to_json(bytes.fromhex("a1616101")), '{"a":1}')
+        self.assertEqual(entidb.json_to_cbor('{"a":1}'), bytes.fromhex("a1616101"))
+
+    def test_values_the_library_refuses(self):
+        for bad in (1.5, {"x": float("nan")}, 2**64, -(2**64) - 1, "\ud800"):
+            with self.subTest(value=bad):
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    entidb.encode(bad)
+        with self.assertRaises(TypeError):
+            entidb.encode(object())
+        with self.assertRaises(TypeError):
+            entidb.encode({1.5j: 1})
+        with self.assertRaises(entidb.NonCanonicalError):
+            entidb.decode(bytes.fromhex("1805"))
+        with self.assertRaises(entidb.InvalidCborError):
+            entidb.decode(b"\xff")
+        with self.assertRaises(entidb.InvalidCborError):
+            entidb.decode(b"")
+
+    def test_refused_puts_change_nothing(self):
+        with entidb.open(self.path, max_entity_bytes=32) as db:
+            with db.transaction() as txn:
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    txn.put("c", id_of(1), {"f": 0.5})
+                with self.assertRaises(entidb.TooLargeError):
+                    txn.put("c", id_of(1), "x" * 100)
+                with self.assertRaises(entidb.NonCanonicalError):
+                    txn.put_cbor("c", id_of(1), bytes.fromhex("a2616201616101"))
+                with self.assertRaises(entidb.InvalidCborError):
+                    txn.put_cbor("c", id_of(1), b"\xff")
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    txn.put_json("c", id_of(1), "{")
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    txn.put("", id_of(1), 1)
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    txn.put("a\0b", id_of(1), 1)
+                with self.assertRaises(TypeError):
+                    txn.put(b"c", id_of(1), 1)
+                txn.put_cbor("c", id_of(1), bytes.fromhex("a1616101"))
+            self.assertEqual(db.get("c", id_of(1)), {"a": 1})
+            self.assertEqual(db.last_sequence, 1)
+
+
+class Ids(unittest.TestCase):
+    def test_generate_and_parse(self):
+        a, b = entidb.new_id(), entidb.new_id()
+        self.assertNotEqual(a, b)
+        self.assertEqual(a.version, 4)
+        self.assertEqual(entidb.parse_id(str(a)), a)
+        self.assertEqual(entidb.parse_id(a.hex.upper()), a)
+        for bad in ("", "xyz", str(a)[:-1], str(a).replace("-", "")[:-1] + "g"):
+            with self.subTest(text=bad):
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    entidb.parse_id(bad)
+
+    def test_id_forms(self):
+        tmp = tempfile.mkdtemp(prefix="entidb-py-")
+        try:
+            with entidb.open(os.path.join(tmp, "db")) as db:
+                u = id_of(0xABC)
+                with db.transaction() as txn:
+                    txn.put("c", u, 1)
+                self.assertEqual(db.get("c", u.bytes), 1)
+                self.assertEqual(db.get("c", bytearray(u.bytes)), 1)
+                self.assertEqual(db.get("c", str(u)), 1)
+                self.assertEqual(db.get("c", u.hex), 1)
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    db.get("c", b"\x00" * 15)
+                with self.assertRaises(entidb.InvalidArgumentError):
+                    db.get("c", "not an id")
+                with self.assertRaises(TypeError):
+                    db.get("c", 12)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Errors(TempDirTest):
+    def test_hierarchy_matches_the_library(self):
+        for code in [c for c in range(-2, 21) if c != 0]:
+            err = entidb.error_for_code(code, "m")
+            self.assertIsInstance(err, entidb.EntiDBError)
+            self.assertEqual(err.code, code)
+            self.assertEqual(err.name, _native.lib.entidb_error_name(code).decode())
+        self.assertTrue(issubclass(entidb.LockedError, entidb.EntiDBError))
+        self.assertTrue(issubclass(entidb.InvalidArgumentError, ValueError))
+        self.assertEqual(entidb.abi_version()[0], 1)
+        self.assertTrue(entidb.library_version())
+
+    def test_locked(self):
+        with entidb.open(self.path) as db:
+            with self.assertRaises(entidb.LockedError) as caught:
+                entidb.open(self.path)
+            self.assertIn("already open", str(caught.exception))
+            self.assertEqual(caught.exception.code, 4)
+            self.assertFalse(db.closed)
+        entidb.open(self.path).close()  # the LOCK went with the close
+
+    def test_not_found_and_not_a_directory(self):
+        with self.assertRaises(entidb.NotFoundError):
+            entidb.open(self.path, create=False)
+        self.assertFalse(os.path.exists(self.path))
+        with open(os.path.join(self.dir, "file"), "w"):
+            pass
+        with self.assertRaises(entidb.EntiDBError):
+            entidb.open(os.path.join(self.dir, "file"))
+
+    def test_corruption(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(1), "x" * 50)
+        wal = os.path.join(self.path, "wal.log")
+        with open(wal, "r+b") as f:
+            data = bytearray(f.read())
+            self.assertGreater(len(data), 60)
+            data[20] ^= 0xFF  # inside the first record, with valid records after it
+            f.seek(0)
+            f.write(data)
+        with self.assertRaises(entidb.CorruptionError) as caught:
+            entidb.open(self.path)
+        self.assertIn("wal.log", str(caught.exception))
+
+    def test_closed_handles(self):
+        db = entidb.open(self.path)
+        txn = db.transaction()
+        snapshot = db.read()
+        scan = db.scan("c")
+        db.close()
+        db.close()  # idempotent
+        for call in (lambda: db.get("c", id_of(1)), db.checkpoint, db.transaction, db.read,
+                     lambda: db.last_sequence, lambda: txn.put("c", id_of(1), 1), lambda: snapshot.count("c"),
+                     lambda: list(scan)):
+            with self.subTest(call=call):
+                with self.assertRaises(entidb.ClosedError):
+                    call()
+        txn.abort()  # already ended by the close: abort only makes sure, it does not raise
+        self.assertTrue(txn.closed)
+        snapshot.close()
+
+    def test_writer_busy_and_scan_forbidden(self):
+        with entidb.open(self.path) as db:
+            txn = db.transaction()
+            with self.assertRaises(entidb.WriterBusyError):
+                db.try_transaction()
+            with self.assertRaises(entidb.WriterBusyError):
+                db.transaction()  # this thread already has one: refused, not a deadlock
+            with self.assertRaises(entidb.WriterBusyError):
+                db.checkpoint()
+            txn.abort()
+            db.try_transaction().abort()
+        with entidb.open(self.path, forbid_full_scan=True) as db:
+            with self.assertRaises(entidb.ScanForbiddenError):
+                list(db.scan("c"))
+            self.assertEqual(db.count("c"), 0)  # counting walks the index: allowed
+
+
+class Threads(TempDirTest):
+    def test_writers_on_two_threads(self):
+        with entidb.open(self.path) as db:
+            results = {}
+            first = db.transaction()
+            first.put("c", id_of(1), "first")
+
+            def other():
+                try:
+                    db.try_transaction()
+                except entidb.WriterBusyError:
+                    results["try"] = "busy"
+                try:
+                    first.commit()  # not this thread's transaction
+                except entidb.InvalidArgumentError:
+                    results["foreign_commit"] = "refused"
+                with db.transaction() as txn:  # waits for the main thread's commit
+                    results["saw"] = txn.get("c", id_of(1))
+                    txn.put("c", id_of(2), "second")
+
+            t = threading.Thread(target=other)
+            t.start()
+            t.join(0.2)
+            self.assertTrue(t.is_alive(), "the second writer should be waiting")
+            self.assertFalse(first.closed)
+            self.assertEqual(first.commit(), 1)
+            t.join(10)
+            self.assertFalse(t.is_alive())
+            self.assertEqual(results, {"try": "busy", "foreign_commit": "refused", "saw": "first"})
+            self.assertEqual(db.get("c", id_of(2)), "second")
+            self.assertEqual(db.last_sequence, 2)
+
+    def test_readers_while_writing(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                for n in range(50):
+                    txn.put("c", id_of(n), n)
+            errors = []
+
+            def reader():
+                try:
+                    for _ in range(20):
+                        values = [v for _, v in db.scan("c")]
+                        if values != sorted(values) or len(values) < 50:
+                            errors.append(values)
+                except Exception as e:  # noqa: BLE001
+                    errors.append(e)
+
+            threads = [threading.Thread(target=reader) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for n in range(50, 60):
+                with db.transaction() as txn:
+                    txn.put("c", id_of(n), n)
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            self.assertEqual(db.count("c"), 60)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,379 @@
+// entidb/backup.hpp — online backup into one file, and restore into a new directory.
+//
+//   auto info = entidb::backup(db, "nightly.entidb-backup");   // while writers continue
+//   entidb::restore("nightly.entidb-backup", "/srv/restored");  // a fresh database directory
+//
+// `backup(db, file)` takes a read snapshot and streams every live entity it sees (one
+// payload in memory at a time) into `file` (format/backup_file.hpp, docs/file-format.md
+// "Backup"): a header with the commit sequence and the collection/index registry, the
+// entities in (collection id, entity id) order, and a trailer with the entity count and an
+// XXH3-64 checksum of every byte before it. Writers go on committing meanwhile; the file
+// reflects exactly the snapshot. It is written as `file.tmp`, flushed, renamed into place and
+// its directory fsynced, so `file` either does not exist or is complete.
+//
+// `read_backup(file)` checks a whole backup (structure, order, canonical CBOR of every
+// payload, count, checksum) without restoring it.
+//
+// `restore(file, dir)` checks the whole file first, then builds the database in
+// `dir.restoring` through entidb::open (same collection ids and index declarations; every
+// entity written with the backup's sequence; a checkpoint; the history horizon set to that
+// sequence, since the history before it is not in the backup), closes it and renames it to
+// `dir`. Any failure removes `dir.restoring`: `dir` is either a complete database or absent.
+//
+// Errors: errc::corruption (with the file and offset) for a damaged or truncated backup or a
+// wrong checksum; errc::unsupported_version for a backup or format version this build cannot
+// read; errc::invalid_argument when `file` (backup) or `dir` / `dir.restoring` (restore)
+// already exists; errc::not_found for a missing backup file; errc::io_error and
+// errc::no_space from the file system; errc::closed for a closed database handle.
+//
+// Thread-safety: backup() may run on any thread, concurrently with readers and the writer
+// (also with a compaction: the snapshot keeps the files it reads). restore() touches only
+// its own paths.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <cstdio>
+
+#include "cbor/reader.hpp"
+#include "database.hpp"
+#include "detail/byte_window.hpp"
+#include "detail/compaction.hpp"
+#include "format/backup_file.hpp"
+#include "hash.hpp"
+#include "storage/file_backend.hpp"
+#include "storage/filesystem.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+struct backup_info {
+    std::uint64_t sequence = 0;     // the commit the backup reflects
+    std::uint64_t entities = 0;
+    std::uint64_t collections = 0;
+    std::uint64_t indexes = 0;
+    std::uint64_t bytes = 0;        // size of the backup file
+    std::uint64_t checksum = 0;     // the trailer's XXH3-64
+};
+
+namespace detail {
+
+namespace fs = std::filesystem;
+
+[[nodiscard]] inline fs::path with_suffix(const fs::path& p, std::string_view suffix) {
+    fs::path out = p;
+    out += std::string(suffix);
+    return out;
+}
+
+// Streams a backup file and checks it as it goes: every entity it returns has passed the
+// structural checks; the checksum and count are checked when next() reaches the end.
+class backup_reader {
+public:
+    struct entity {
+        std::uint32_t collection;
+        entity_id id;
+        bytes_view payload;  // valid until the next call to next()
+        std::uint64_t offset;
+    };
+
+    explicit backup_reader(const fs::path& file, std::size_t chunk = 1u << 20)
+        : path_(file.string()), file_(open_file(file)), window_(file_, chunk) {
+        read_header();
+    }
+    backup_reader(const backup_reader&) = delete;
+    backup_reader& operator=(const backup_reader&) = delete;
+
+    [[nodiscard]] const format::backup_header& header() const noexcept { return header_; }
+
+    // The next entity, or nullopt once the trailer has been read and checked.
+    [[nodiscard]] std::optional<entity> next() {
+        window_.advance(pending_);
+        pending_ = 0;
+        if (done_) return std::nullopt;
+        const auto at = window_.position();
+        const auto fixed = take(4, "an entity's collection id");
+        const std::uint32_t coll = get_u32(fixed.data());
+        if (coll == 0) {
+            read_trailer();
+            return std::nullopt;
+        }
+        if (!collections_.contains(coll))
+            corrupt(at, "entity of collection id {}, which the backup's registry does not list", coll);
+        const auto rest = take(16 + 4, "an entity's id and length");
+        const auto id = entity_id::from_bytes(bytes_view(rest).first(16));
+        const std::uint32_t len = get_u32(rest.data() + 16);
+        if (last_ && std::pair(coll, id) <= *last_)
+            corrupt(at, "entities out of order (collection {}, entity {} after collection {}, entity {})", coll,
+                    id.to_hex(), last_->first, last_->second.to_hex());
+        last_ = std::pair(coll, id);
+        const auto payload_at = window_.position();
+        const auto payload = peek(len, "an entity's payload");
+        try {
+            cbor::validate(payload);
+        } catch (const error& e) {
+            corrupt(payload_at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
+        }
+        hasher_.update(payload);
+        pending_ = len;
+        ++count_;
+        return entity{coll, id, payload, at};
+    }
+
+    [[nodiscard]] std::uint64_t entities() const noexcept { return count_; }
+    [[nodiscard]] std::uint64_t checksum() const noexcept { return checksum_; }
+    [[nodiscard]] std::uint64_t size() const { return file_.size(); }
+
+private:
+    static file_backend open_file(const fs::path& file) {
+        std::error_code ec;
+        if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
+        return file_backend::open(file, file_mode::read_only);
+    }
+
+    static std::uint32_t get_u32(const byte* p) noexcept { return entidb::detail::get_u32(p); }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t at, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = at}, "backup: {}", fmt::format(f, std::forward<Args>(args)...));
+    }
+
+    // The next n bytes, checked to be there; not consumed, not hashed.
+    bytes_view peek(std::uint64_t n, std::string_view what) {
+        if (window_.remaining() < n)
+            corrupt(window_.position(), "truncated: {} needs {} bytes, {} remain", what, n, window_.remaining());
+        return window_.view(n).first(static_cast<std::size_t>(n));
+    }
+    // Copies the next n (small) bytes out, hashes and consumes them.
+    byte_buffer take(std::size_t n, std::string_view what) {
+        const auto v = peek(n, what);
+        byte_buffer out(v.begin(), v.end());
+        hasher_.update(out);
+        window_.advance(n);
+        return out;
+    }
+
+    void read_header() {
+        const auto fixed = take(format::backup_header_fixed, "the header");
+        if (!std::equal(format::backup_magic.begin(), format::backup_magic.end(), fixed.begin()))
+            corrupt(0, "bad magic (expected \"EBAK\"): not an EntiDB backup");
+        const auto version = entidb::detail::get_u16(fixed.data() + 4);
+        if (version != format::backup_version)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 4},
+                    "backup version {}; this build reads version {}", version, format::backup_version);
+        header_.format_major = entidb::detail::get_u16(fixed.data() + 6);
+        header_.format_minor = entidb::detail::get_u16(fixed.data() + 8);
+        if (header_.format_major != format::current_format_major || header_.format_minor > format::current_format_minor)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 6},
+                    "backup of format {}.{}; this build writes {}.{}", header_.format_major, header_.format_minor,
+                    format::current_format_major, format::current_format_minor);
+        header_.sequence = entidb::detail::get_u64(fixed.data() + 10);
+        const std::uint32_t len = get_u32(fixed.data() + 18);
+        const auto registry = take(len, "the collection and index registry");
+        try {
+            header_.registry = format::decode_manifest(registry, path_ + " (registry)");
+        } catch (const error& e) {
+            corrupt(format::backup_header_fixed + e.offset().value_or(0), "bad registry: {}", e.detail());
+        }
+        for (const auto& c : header_.registry.collections) collections_.insert(c.id);
+    }
+
+    void read_trailer() {
+        const auto count_at = window_.position();
+        const auto count = take(8, "the entity count");
+        if (entidb::detail::get_u64(count.data()) != count_)
+            corrupt(count_at, "the trailer counts {} entities, the file holds {}", entidb::detail::get_u64(count.data()),
+                    count_);
+        const auto sum_at = window_.position();
+        const auto stored = peek(8, "the checksum");
+        checksum_ = entidb::detail::get_u64(stored.data());
+        window_.advance(8);
+        if (const auto computed = hasher_.digest64(); computed != checksum_)
+            corrupt(sum_at, "checksum mismatch (stored XXH3-64 {:016x}, computed {:016x})", checksum_, computed);
+        if (window_.remaining() != 0) corrupt(window_.position(), "{} bytes after the trailer", window_.remaining());
+        done_ = true;
+    }
+
+    std::string path_;
+    file_backend file_;
+    byte_window<file_backend> window_;
+    xxh3_hasher hasher_;
+    format::backup_header header_;
+    std::set<std::uint32_t> collections_;
+    std::optional<std::pair<std::uint32_t, entity_id>> last_;
+    std::uint64_t pending_ = 0;  // payload bytes handed out by next(), consumed at the next call
+    std::uint64_t count_ = 0;
+    std::uint64_t checksum_ = 0;
+    bool done_ = false;
+};
+
+// Appends through a buffer to a new file, hashing everything but the final checksum.
+class backup_writer {
+public:
+    explicit backup_writer(const fs::path& tmp) : out_(file_backend::open(tmp, file_mode::create_new)) {}
+
+    void write(bytes_view b) {
+        buf_.insert(buf_.end(), b.begin(), b.end());
+        if (buf_.size() >= (1u << 20)) drain();
+    }
+    // Writes the checksum and makes the file durable; returns {checksum, file size}.
+    std::pair<std::uint64_t, std::uint64_t> finish() {
+        drain();
+        const std::uint64_t sum = hasher_.digest64();
+        entidb::detail::put_u64(buf_, sum);
+        out_.append(buf_);
+        buf_.clear();
+        out_.flush();
+        return {sum, out_.size()};
+    }
+
+private:
+    void drain() {
+        if (buf_.empty()) return;
+        hasher_.update(buf_);
+        out_.append(buf_);
+        buf_.clear();
+    }
+
+    file_backend out_;
+    xxh3_hasher hasher_;
+    byte_buffer buf_;
+};
+
+[[nodiscard]] inline format::manifest registry_of(const catalog& cat) {
+    format::manifest m;
+    for (const auto& [name, id] : cat.names()) {
+        m.collections.push_back({name, id});
+        m.next_collection_id = std::max(m.next_collection_id, id + 1);
+    }
+    for (const auto& ix : cat.indexes()) {
+        m.indexes.push_back(ix->definition());
+        m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
+    }
+    std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return m;
+}
+
+}  // namespace detail
+
+// Checks a whole backup file without restoring it.
+[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
+    detail::backup_reader r(file);
+    while (r.next()) {
+    }
+    return {.sequence = r.header().sequence,
+            .entities = r.entities(),
+            .collections = r.header().registry.collections.size(),
+            .indexes = r.header().registry.indexes.size(),
+            .bytes = r.size(),
+            .checksum = r.checksum()};
+}
+
+// Writes a backup of `db` as of a snapshot taken now.
+template <typename Traits>
+backup_info backup(const basic_database<Traits>& db, const std::filesystem::path& file) {
+    namespace fs = std::filesystem;
+    if (!db.is_open()) fail(errc::closed, "the database handle is closed");
+    std::error_code ec;
+    if (fs::exists(file, ec) || ec)
+        fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
+    const auto snap = std::make_shared<const detail::snapshot<Traits>>(db.engine());
+    auto& e = snap->eng();
+    backup_info info{.sequence = snap->sequence()};
+    format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
+    info.collections = header.registry.collections.size();
+    info.indexes = header.registry.indexes.size();
+
+    const auto tmp = detail::with_suffix(file, ".tmp");
+    (void)::unlink(tmp.c_str());  // our own leftover from an interrupted backup
+    try {
+        detail::backup_writer out(tmp);
+        byte_buffer buf;
+        format::encode_backup_header(header, buf);
+        out.write(buf);
+        std::vector<std::uint32_t> ids;
+        for (const auto& c : header.registry.collections) ids.push_back(c.id);
+        std::sort(ids.begin(), ids.end());
+        for (const auto coll : ids) {
+            std::optional<entity_id> last;
+            while (auto next = e.index().next_live(coll, last ? &*last : nullptr, snap->sequence())) {
+                last = next->first;
+                const auto payload = e.read_payload(coll, next->first, next->second);
+                buf.clear();
+                format::encode_backup_entity(coll, next->first, payload, buf);
+                out.write(buf);
+                ++info.entities;
+            }
+        }
+        buf.clear();
+        format::encode_backup_end(info.entities, buf);
+        out.write(buf);
+        std::tie(info.checksum, info.bytes) = out.finish();
+        if (::rename(tmp.c_str(), file.c_str()) != 0)
+            fail_at(errc::io_error, {.path = file.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+    } catch (...) {
+        (void)::unlink(tmp.c_str());
+        throw;
+    }
+    sync_directory(detail::parent_or_current(file));
+    return info;
+}
+
+// Restores a backup into a new database directory `dir` (see the header comment).
+inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target, config cfg = {}) {
+    namespace fs = std::filesystem;
+    const auto info = read_backup(file);  // pass 1: nothing is created from a damaged file
+    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
+    const auto tmp = detail::with_suffix(dir, ".restoring");
+    for (const auto& p : {dir, tmp}) {
+        std::error_code ec;
+        if (fs::exists(p, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = p.string()},
+                    "already exists: restore makes a new database directory (remove it or choose another path)");
+    }
+    cfg.create_if_missing = true;
+    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
+    try {
+        {
+            auto db = entidb::open<file_storage>(tmp, cfg);
+            auto& e = *db.engine();
+            std::lock_guard lock(e.writer_mutex());
+            detail::backup_reader r(file);  // pass 2, checked again as it is read
+            auto& m = e.manifest();
+            const auto checkpoint = m.checkpoint_seq;
+            m = r.header().registry;
+            m.checkpoint_seq = checkpoint;
+            const auto seq = r.header().sequence;
+            while (const auto ent = r.next())
+                e.apply_record(ent->collection, ent->id, false, ent->payload, seq, detail::no_readers);
+            if (r.entities() != info.entities || r.checksum() != info.checksum)
+                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
+            e.set_recovered_state(seq, 1);
+            e.build_indexes();
+            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
+            if (seq > 0) detail::write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
+        }
+        if (::rename(tmp.c_str(), dir.c_str()) != 0)
+            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+        sync_directory(detail::parent_or_current(dir));
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+    return info;
+}
+
+}  // namespace v1
+}  // namespace entidb

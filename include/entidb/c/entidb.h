@@ -1,0 +1,298 @@
+/* entidb/c/entidb.h — the stable C ABI of EntiDB (SPEC.md §8), built as libentidb_c.
+ *
+ * Pure C (C99 or later, and C++): includes only <stddef.h> and <stdint.h>. docs/c-abi.md is
+ * the long form of the rules below.
+ *
+ * Errors. Every function that can fail returns an `int`: ENTIDB_OK (0) or an error code. The
+ * codes 0..20 are exactly `entidb::errc` (include/entidb/error.hpp, docs/errors.md) and stable;
+ * the negative codes exist only at this boundary (ENTIDB_OUT_OF_MEMORY, ENTIDB_INTERNAL). Every
+ * call that returns a code also sets the calling thread's last error: the code and a message
+ * (the C++ error's what(): code text, detail, file and offset, errno text), or "" after
+ * success. `entidb_last_error_message()` returns it; the pointer stays valid until the next
+ * entidb_* call on the same thread. No C++ exception ever crosses this boundary.
+ *
+ * Absence. Lookups return ENTIDB_NOT_FOUND (1) when the entity does not exist, and a cursor
+ * returns it when it is exhausted; nothing else is wrong in that case.
+ *
+ * Handles. `entidb_db`, `entidb_txn` and `entidb_cursor` are opaque tokens, not addresses: each
+ * call looks its handle up in a table of live objects whose slots carry a generation count.
+ * NULL gives ENTIDB_INVALID_ARGUMENT; a closed, ended, stale or made-up handle, or a handle of
+ * the wrong kind, gives ENTIDB_CLOSED. So double close, use after close and use after commit
+ * are reported, never a crash. Handles may be used from any thread; calls on one transaction or
+ * cursor are serialised by the library.
+ *   - A database handle lives from entidb_open to entidb_close. Closing it also ends every
+ *     transaction and cursor opened from it (an open write transaction is aborted) and releases
+ *     the directory's LOCK.
+ *   - A transaction lives until entidb_txn_commit or entidb_txn_abort, which end it whatever
+ *     they return, unless the handle itself is refused (NULL, ENTIDB_CLOSED, or a write
+ *     transaction used from another thread). A read transaction is ended with entidb_txn_abort.
+ *   - A write transaction belongs to the thread that began it (it holds the writer lock):
+ *     put, put_json, delete, get, commit and abort from another thread give
+ *     ENTIDB_INVALID_ARGUMENT (and change nothing). Closing the database while
+ *     another thread's write transaction is open gives ENTIDB_WRITER_BUSY (nothing is closed).
+ *   - A cursor lives until entidb_cursor_close (or until its database is closed). A cursor
+ *     opened on a transaction stays valid after the transaction ends: it keeps its snapshot.
+ *
+ * Buffers. Bytes the library allocates come back in an `entidb_buffer` and are released only by
+ * entidb_buffer_free. A function with a buffer out-parameter first sets it to {NULL, 0}, so the
+ * buffer may be freed whatever the call returned; pass an empty (zeroed) buffer, or its old
+ * contents leak. Every returned buffer has a NUL byte after its `len` bytes (not counted), so
+ * JSON text can be used as a C string.
+ *
+ * Strings. Paths, collection names and JSON are UTF-8. Collection names are NUL-terminated;
+ * JSON and CBOR inputs take a pointer and a length (NULL with length 0 is the empty input).
+ * Entity ids are 16 raw bytes (`const uint8_t id[16]`); any 16 bytes are a valid id.
+ *
+ * Opening. entidb_open is the C++ entidb::open: the same directory open path (LOCK, MANIFEST,
+ * wal.log, SEGMENTS/, recovery). A directory already open in this or another process gives
+ * ENTIDB_LOCKED.
+ */
+#ifndef ENTIDB_C_ENTIDB_H
+#define ENTIDB_C_ENTIDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(ENTIDB_C_STATIC)
+#define ENTIDB_C_API
+#elif defined(_WIN32)
+#if defined(ENTIDB_C_BUILDING)
+#define ENTIDB_C_API __declspec(dllexport)
+#else
+#define ENTIDB_C_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define ENTIDB_C_API __attribute__((visibility("default")))
+#else
+#define ENTIDB_C_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- versions ------------------------------------------------------------------------------ */
+
+/* The ABI this header describes. A different major is incompatible; a higher minor only adds. */
+#define ENTIDB_ABI_VERSION_MAJOR 1
+#define ENTIDB_ABI_VERSION_MINOR 0
+#define ENTIDB_ABI_VERSION ((ENTIDB_ABI_VERSION_MAJOR << 16) | ENTIDB_ABI_VERSION_MINOR)
+
+/* The ABI of the loaded library: (major << 16) | minor. Compare its major with
+ * ENTIDB_ABI_VERSION_MAJOR before using anything else. Never fails. */
+ENTIDB_C_API uint32_t entidb_abi_version(void);
+
+/* The library version, e.g. "0.1.0" (a static string). Never fails. */
+ENTIDB_C_API const char* entidb_library_version(void);
+
+/* ---- error codes (== entidb::errc; never renumbered) ------------------------------------- */
+
+#define ENTIDB_OK 0
+#define ENTIDB_NOT_FOUND 1             /* no such entity; a cursor is exhausted; no such directory */
+#define ENTIDB_INVALID_ARGUMENT 2      /* NULL or unusable argument, bad JSON; nothing changed */
+#define ENTIDB_CORRUPTION 3            /* on-disk bytes fail a check (message names file, offset) */
+#define ENTIDB_LOCKED 4                /* the directory is open elsewhere (this or another process) */
+#define ENTIDB_IO_ERROR 5              /* the OS refused an I/O call (message has the errno text) */
+#define ENTIDB_OUTCOME_UNKNOWN 6       /* a durable flush failed: the commit may or may not survive */
+#define ENTIDB_NO_SPACE 7              /* ENOSPC: failed cleanly, retry when space is back */
+#define ENTIDB_NEEDS_REOPEN 8          /* the database refuses writes until reopened */
+#define ENTIDB_READ_ONLY 9             /* a write through a read transaction, or a read-only open */
+#define ENTIDB_WRITER_BUSY 10          /* another write transaction is open */
+#define ENTIDB_TOO_LARGE 11            /* payload over max_entity_bytes or a length field */
+#define ENTIDB_UNSUPPORTED_VERSION 12  /* a format version this build cannot open */
+#define ENTIDB_INVALID_CBOR 13         /* not well-formed CBOR under EntiDB's rules */
+#define ENTIDB_NON_CANONICAL 14        /* well-formed CBOR that is not canonical */
+#define ENTIDB_SCAN_FORBIDDEN 15       /* a full scan while the options forbid it */
+#define ENTIDB_UNIQUE_VIOLATION 16     /* a unique index already holds the key */
+#define ENTIDB_CLOSED 17               /* closed / ended / stale / wrong-kind handle */
+#define ENTIDB_TYPE_MISMATCH 18        /* a value does not have the requested shape */
+#define ENTIDB_ROTATION_UNSUPPORTED 19 /* the segment factory cannot make another segment */
+#define ENTIDB_NO_SUCH_INDEX 20        /* an access path names an undeclared index */
+/* Only at this boundary (no entidb::errc counterpart): */
+#define ENTIDB_OUT_OF_MEMORY (-1)      /* std::bad_alloc */
+#define ENTIDB_INTERNAL (-2)           /* any other C++ exception (a bug: please report it) */
+
+/* The code's name without the prefix in lower case ("locked", "non_canonical", "out_of_memory"),
+ * or "unknown" for a number that is not a code. A static string. Never fails. */
+ENTIDB_C_API const char* entidb_error_name(int code);
+
+/* The calling thread's last error message ("" after a successful call). Never NULL. Valid until
+ * the next entidb_* call on this thread. */
+ENTIDB_C_API const char* entidb_last_error_message(void);
+
+/* The calling thread's last returned code (ENTIDB_OK after a successful call). */
+ENTIDB_C_API int entidb_last_error_code(void);
+
+/* ---- buffers -------------------------------------------------------------------------------- */
+
+typedef struct entidb_buffer {
+    uint8_t* data; /* NULL when empty; otherwise followed by one NUL byte not counted in len */
+    size_t len;
+} entidb_buffer;
+
+/* Frees the bytes of a buffer the library filled and resets it to {NULL, 0}. NULL and an empty
+ * buffer are no-ops, so freeing the same struct twice is safe (freeing a copy of it is not). */
+ENTIDB_C_API void entidb_buffer_free(entidb_buffer* buffer);
+
+/* ---- handles -------------------------------------------------------------------------------- */
+
+typedef struct entidb_db entidb_db;
+typedef struct entidb_txn entidb_txn;
+typedef struct entidb_cursor entidb_cursor;
+
+/* ---- opening and closing -------------------------------------------------------------------- */
+
+#define ENTIDB_OPEN_NO_CREATE 0x1u        /* fail with ENTIDB_NOT_FOUND when the directory is missing */
+#define ENTIDB_OPEN_FORBID_FULL_SCAN 0x2u /* scans fail with ENTIDB_SCAN_FORBIDDEN */
+
+/* Options of entidb_open. Set struct_size = sizeof(entidb_options) and zero the rest for the
+ * defaults: a zero number means "the C++ default" (entidb::config). The library reads only the
+ * fields that fit in struct_size, so later versions may append fields. */
+typedef struct entidb_options {
+    uint32_t struct_size;
+    uint32_t flags;            /* ENTIDB_OPEN_* */
+    uint64_t max_wal_size;     /* checkpoint when wal.log grows past this (bytes) */
+    uint64_t max_segment_size; /* seal a segment before it would pass this (bytes) */
+    uint64_t max_entity_bytes; /* largest accepted payload (bytes) */
+} entidb_options;
+
+/* Opens (or creates) the database directory `path` through the C++ open path and recovers it.
+ * `options` may be NULL (defaults). On success *out is a new handle; on failure *out is NULL.
+ * Errors: INVALID_ARGUMENT (NULL path or out, bad options, not a database directory), LOCKED,
+ * NOT_FOUND (missing and ENTIDB_OPEN_NO_CREATE), CORRUPTION, UNSUPPORTED_VERSION, IO_ERROR. */
+ENTIDB_C_API int entidb_open(const char* path, const entidb_options* options, entidb_db** out);
+
+/* Ends every transaction and cursor of the database (aborting this thread's open write
+ * transaction), releases the handle and the LOCK. Errors: INVALID_ARGUMENT (NULL), CLOSED
+ * (already closed), WRITER_BUSY (another thread has a write transaction open: nothing closed). */
+ENTIDB_C_API int entidb_close(entidb_db* db);
+
+/* Writes a checkpoint and truncates the WAL; waits for an open writer on another thread.
+ * Errors: WRITER_BUSY (this thread has a write transaction open on it), CLOSED, IO_ERROR, ... */
+ENTIDB_C_API int entidb_checkpoint(entidb_db* db);
+
+/* The sequence number of the last commit (0 for an empty database). */
+ENTIDB_C_API int entidb_last_sequence(entidb_db* db, uint64_t* out);
+
+typedef struct entidb_stats {
+    uint32_t struct_size; /* set by the caller: sizeof(entidb_stats); only that much is written */
+    uint32_t reserved_;
+    uint64_t last_sequence;
+    uint64_t commits;
+    uint64_t checkpoints;
+    uint64_t full_scans;
+    uint64_t wal_bytes;
+    uint64_t segment_count;
+} entidb_stats;
+
+/* Fills the counters of the open database. Errors: INVALID_ARGUMENT (NULL, struct_size too
+ * small for the first counter), CLOSED. */
+ENTIDB_C_API int entidb_stats_get(entidb_db* db, entidb_stats* out);
+
+/* ---- transactions --------------------------------------------------------------------------- */
+
+/* A snapshot of the last commit; never waits. End it with entidb_txn_abort. */
+ENTIDB_C_API int entidb_begin_read(entidb_db* db, entidb_txn** out);
+
+/* Starts the write transaction, waiting while another thread has one open. A second write
+ * transaction on the thread that already has one gives ENTIDB_WRITER_BUSY (waiting would never
+ * end). Errors: WRITER_BUSY, NEEDS_REOPEN, CLOSED. */
+ENTIDB_C_API int entidb_begin_write(entidb_db* db, entidb_txn** out);
+
+/* Like entidb_begin_write but never waits: ENTIDB_WRITER_BUSY if any write transaction is open. */
+ENTIDB_C_API int entidb_try_begin_write(entidb_db* db, entidb_txn** out);
+
+/* 1 for a write transaction, 0 for a read transaction. */
+ENTIDB_C_API int entidb_txn_is_write(entidb_txn* txn, int* out);
+
+/* The commit sequence the transaction's snapshot shows. */
+ENTIDB_C_API int entidb_txn_sequence(entidb_txn* txn, uint64_t* out);
+
+/* Stores `cbor` (canonical CBOR, at most max_entity_bytes) as the entity. Validated now:
+ * TOO_LARGE, INVALID_CBOR, NON_CANONICAL; INVALID_ARGUMENT (NULL collection or id, NULL cbor
+ * with len > 0, empty collection name); READ_ONLY (a read transaction); CLOSED. */
+ENTIDB_C_API int entidb_txn_put(entidb_txn* txn, const char* collection, const uint8_t id[16],
+                                const uint8_t* cbor, size_t len);
+
+/* Stores the JSON text converted to canonical CBOR by the library's JSON bridge (docs/cbor.md:
+ * integers only, {"$bytes":"hex"}, {"$tag":N,"$value":V}, {"$map":[[K,V],...]}). Errors as
+ * entidb_txn_put, and INVALID_ARGUMENT for JSON the bridge refuses (message has the offset). */
+ENTIDB_C_API int entidb_txn_put_json(entidb_txn* txn, const char* collection, const uint8_t id[16],
+                                     const char* json, size_t len);
+
+/* Deletes the entity. *existed (may be NULL) is 1 if it existed, else 0 (and nothing is written).
+ * Errors: READ_ONLY, INVALID_ARGUMENT, CLOSED. */
+ENTIDB_C_API int entidb_txn_delete(entidb_txn* txn, const char* collection, const uint8_t id[16], int* existed);
+
+/* The entity's canonical CBOR as the transaction sees it (a write transaction sees its own
+ * writes). ENTIDB_NOT_FOUND if it does not exist. */
+ENTIDB_C_API int entidb_txn_get(entidb_txn* txn, const char* collection, const uint8_t id[16], entidb_buffer* out);
+
+/* Live entities in the collection (0 for an unknown collection). Read transactions only: a write
+ * transaction gives ENTIDB_INVALID_ARGUMENT. */
+ENTIDB_C_API int entidb_txn_count(entidb_txn* txn, const char* collection, uint64_t* out);
+
+/* The collection names of the snapshot, sorted, each followed by a NUL byte (len counts them
+ * all; an empty buffer when there are none). Read transactions only. */
+ENTIDB_C_API int entidb_txn_collections(entidb_txn* txn, entidb_buffer* out);
+
+/* Makes the writes durable and visible; *sequence (may be NULL) receives the commit sequence.
+ * Ends the transaction whatever the outcome (see "Handles"). ENTIDB_OUTCOME_UNKNOWN: the flush failed, the commit may or may
+ * not survive a reopen. Read transactions give ENTIDB_READ_ONLY (and are ended too). */
+ENTIDB_C_API int entidb_txn_commit(entidb_txn* txn, uint64_t* sequence);
+
+/* Drops every write (write transaction) or the snapshot (read transaction); ends it.
+ * Errors: INVALID_ARGUMENT (NULL), CLOSED (already ended). */
+ENTIDB_C_API int entidb_txn_abort(entidb_txn* txn);
+
+/* Convenience: entidb_txn_get in a fresh read snapshot. */
+ENTIDB_C_API int entidb_get(entidb_db* db, const char* collection, const uint8_t id[16], entidb_buffer* out);
+
+/* ---- scans ---------------------------------------------------------------------------------- */
+
+/* An explicit full scan of the collection at the read transaction's snapshot, in id order (an
+ * unknown collection is empty). Counted in the statistics. Errors: SCAN_FORBIDDEN,
+ * INVALID_ARGUMENT (a write transaction cannot scan), CLOSED. */
+ENTIDB_C_API int entidb_scan_open(entidb_txn* txn, const char* collection, entidb_cursor** out);
+
+/* The same over a fresh snapshot of the database (the cursor holds it). */
+ENTIDB_C_API int entidb_db_scan_open(entidb_db* db, const char* collection, entidb_cursor** out);
+
+/* The next entity: its id into id_out and its canonical CBOR into value_out (which may be NULL
+ * to skip the payload copy). ENTIDB_NOT_FOUND once the scan is exhausted (and on every later
+ * call). */
+ENTIDB_C_API int entidb_cursor_next(entidb_cursor* cursor, uint8_t id_out[16], entidb_buffer* value_out);
+
+/* Releases the cursor and its snapshot. Errors: INVALID_ARGUMENT (NULL), CLOSED. */
+ENTIDB_C_API int entidb_cursor_close(entidb_cursor* cursor);
+
+/* ---- entity ids ----------------------------------------------------------------------------- */
+
+/* A random UUID v4. Errors: INVALID_ARGUMENT (NULL), IO_ERROR (getrandom failed). */
+ENTIDB_C_API int entidb_id_generate(uint8_t out[16]);
+
+/* 32 hex digits or the 36-character UUID form. Errors: INVALID_ARGUMENT. */
+ENTIDB_C_API int entidb_id_parse(const char* text, uint8_t out[16]);
+
+/* Writes 32 lowercase hex digits (hyphenated = 0) or the UUID form (1) and a NUL into `out`,
+ * which must hold 37 chars. */
+ENTIDB_C_API int entidb_id_format(const uint8_t id[16], int hyphenated, char out[37]);
+
+/* ---- CBOR and JSON -------------------------------------------------------------------------- */
+
+/* JSON text to canonical CBOR through the JSON bridge. Errors: INVALID_ARGUMENT. */
+ENTIDB_C_API int entidb_json_to_cbor(const char* json, size_t len, entidb_buffer* out);
+
+/* Canonical CBOR to compact JSON (the same bridge; reads back to the same CBOR).
+ * Errors: INVALID_CBOR, NON_CANONICAL, INVALID_ARGUMENT. */
+ENTIDB_C_API int entidb_cbor_to_json(const uint8_t* cbor, size_t len, entidb_buffer* out);
+
+/* ENTIDB_OK if the bytes are exactly one canonical CBOR item (what put accepts), else
+ * INVALID_CBOR or NON_CANONICAL with the offset in the message. */
+ENTIDB_C_API int entidb_cbor_validate(const uint8_t* cbor, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ENTIDB_C_ENTIDB_H */

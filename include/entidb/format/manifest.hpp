@@ -1,0 +1,426 @@
+// entidb/format/manifest.hpp — the MANIFEST file, byte for byte (SPEC.md §3).
+//
+// Contract: pure encode/decode of the whole file's bytes; no I/O (the caller replaces
+// the file atomically). The layout (docs/file-format.md has the table):
+//     magic "EMFN" | manifest_version u16 = 2 | format major u16 = 1 | format minor u16 = 0 |
+//     next_collection_id u32 | collection_count u32 | { name_len u16, name, id u32 } sorted by name |
+//     next_index_id u64 | index_count u32 | { index_id u64, collection_id u32, path_count u16,
+//       { field_len u16, field }, kind u8, unique u8, created_at_seq u64 } sorted by id |
+//     has_checkpoint u8 [, checkpoint_seq u64]
+// A `manifest` value owns all its strings. Encoding is deterministic: collections are
+// written sorted by name (bytewise), indexes by id, whatever order they are held in;
+// decoding returns them in that order, so decode(encode(m)) == m when m is held sorted.
+// Errors:
+//   encode          errc::invalid_argument (nothing is returned) for: a format major other
+//                   than 1, a name or path field over 65535 bytes or not valid UTF-8, more
+//                   than 65535 path fields, duplicate collection names or ids, duplicate
+//                   index ids, a collection id or an index's collection_id that is 0 or
+//                   >= next_collection_id, an index id that is 0 or >= next_index_id,
+//                   next_*_id of 0, an unknown index_kind.
+//   decode_manifest errc::unsupported_version when manifest_version != 2 or format major
+//                   != 1 (the message names what was found and what is supported);
+//                   errc::corruption, carrying `path_for_errors` and the byte offset, for
+//                   anything else encode would not have produced: bad magic, truncation,
+//                   trailing bytes, unsorted or duplicate collections or indexes, invalid
+//                   UTF-8, kind/unique/has_checkpoint out of range, ids out of range.
+//   A format minor newer than ours decodes fine: the caller opens read-only
+//   (`opens_read_only`).
+//
+// Thread-safety: pure functions; `manifest` is a plain value.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../bytes.hpp"
+#include "../detail/endian.hpp"
+#include "../error.hpp"
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+namespace detail {
+// The byte helpers of entidb/detail/endian.hpp, visible as format::detail::*.
+using entidb::detail::byte_reader;
+using entidb::detail::get_u16;
+using entidb::detail::get_u32;
+using entidb::detail::get_u64;
+using entidb::detail::put_bytes;
+using entidb::detail::put_u16;
+using entidb::detail::put_u32;
+using entidb::detail::put_u64;
+using entidb::detail::put_u8;
+
+}  // namespace detail
+
+inline constexpr std::array<byte, 4> manifest_magic{'E', 'M', 'F', 'N'};
+inline constexpr std::uint16_t manifest_version = 2;
+// The on-disk format version this build writes (SPEC.md §3: format version 1.0).
+inline constexpr std::uint16_t current_format_major = 1;
+inline constexpr std::uint16_t current_format_minor = 0;
+inline constexpr std::size_t manifest_max_string_size = std::numeric_limits<std::uint16_t>::max();
+inline constexpr std::size_t manifest_max_path_fields = std::numeric_limits<std::uint16_t>::max();
+
+struct manifest_collection {
+    std::string name;  // UTF-8, at most 65535 bytes, unique
+    std::uint32_t id;  // 1 <= id < next_collection_id, unique
+
+    friend bool operator==(const manifest_collection&, const manifest_collection&) = default;
+};
+
+enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
+
+struct manifest_index {
+    std::uint64_t id;             // 1 <= id < next_index_id, unique
+    std::uint32_t collection_id;  // 1 <= collection_id < next_collection_id
+    std::vector<std::string> path;  // field names, each UTF-8 and at most 65535 bytes
+    index_kind kind;
+    bool unique;
+    std::uint64_t created_at_seq;
+
+    friend bool operator==(const manifest_index&, const manifest_index&) = default;
+};
+
+struct manifest {
+    std::uint16_t format_major = current_format_major, format_minor = current_format_minor;
+    std::uint32_t next_collection_id = 1;
+    std::vector<manifest_collection> collections;
+    std::uint64_t next_index_id = 1;
+    std::vector<manifest_index> indexes;
+    std::optional<std::uint64_t> checkpoint_seq;
+
+    friend bool operator==(const manifest&, const manifest&) = default;
+};
+
+// True when the manifest was written by a newer minor version of the format: it
+// decodes, but this build must not write to the database.
+[[nodiscard]] inline bool opens_read_only(const manifest& m) noexcept {
+    return m.format_minor > current_format_minor;
+}
+
+namespace detail {
+
+// Index of the first byte that is not part of well-formed UTF-8 (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), or npos if all of it is.
+[[nodiscard]] constexpr std::size_t first_invalid_utf8(std::string_view s) noexcept {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto b0 = static_cast<unsigned char>(s[i]);
+        if (b0 < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t n = 0;
+        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
+        if (b0 >= 0xC2 && b0 <= 0xDF) {
+            n = 1;
+        } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+            n = 2;
+            if (b0 == 0xE0) lo = 0xA0;  // overlong
+            if (b0 == 0xED) hi = 0x9F;  // surrogates
+        } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+            n = 3;
+            if (b0 == 0xF0) lo = 0x90;  // overlong
+            if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
+        } else {
+            return i;
+        }
+        if (s.size() - i <= n) return i;
+        for (std::size_t k = 1; k <= n; ++k) {
+            const auto c = static_cast<unsigned char>(s[i + k]);
+            if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return i;
+        }
+        i += n + 1;
+    }
+    return std::string_view::npos;
+}
+
+// Bytewise (unsigned) order, the order names are stored in.
+[[nodiscard]] inline int compare_bytewise(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = std::min(a.size(), b.size());
+    const int c = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
+    if (c != 0) return c;
+    return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+inline void check_manifest_string(std::string_view s, std::string_view what) {
+    if (s.size() > manifest_max_string_size)
+        fail(errc::invalid_argument, "{} is {} bytes; the MANIFEST stores at most {}", what, s.size(),
+             manifest_max_string_size);
+    if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+        fail(errc::invalid_argument, "{} is not valid UTF-8 (byte {})", what, bad);
+}
+
+inline void put_manifest_string(byte_buffer& out, std::string_view s) {
+    put_u16(out, static_cast<std::uint16_t>(s.size()));
+    put_bytes(out, as_bytes(s));
+}
+
+// A cursor that throws errc::corruption (with the file and offset) on any shortfall.
+class manifest_reader {
+public:
+    manifest_reader(bytes_view in, const std::string& path) : r_(in), path_(path) {}
+
+    [[nodiscard]] std::size_t offset() const noexcept { return r_.offset(); }
+    [[nodiscard]] std::size_t remaining() const noexcept { return r_.remaining(); }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::size_t at, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = at}, "MANIFEST: {}",
+                fmt::format(f, std::forward<Args>(args)...));
+    }
+
+    void need(std::size_t n, std::string_view what) const {
+        if (r_.remaining() < n)
+            corrupt(r_.offset(), "truncated: {} needs {} bytes, {} remain", what, n, r_.remaining());
+    }
+
+    [[nodiscard]] std::uint8_t u8(std::string_view what) {
+        need(1, what);
+        return r_.u8();
+    }
+    [[nodiscard]] std::uint16_t u16(std::string_view what) {
+        need(2, what);
+        return r_.u16();
+    }
+    [[nodiscard]] std::uint32_t u32(std::string_view what) {
+        need(4, what);
+        return r_.u32();
+    }
+    [[nodiscard]] std::uint64_t u64(std::string_view what) {
+        need(8, what);
+        return r_.u64();
+    }
+    [[nodiscard]] bytes_view bytes(std::size_t n, std::string_view what) {
+        need(n, what);
+        return r_.bytes(n);
+    }
+
+    // name_len u16 + UTF-8 bytes.
+    [[nodiscard]] std::string string(std::string_view what) {
+        const std::size_t len = u16(what);
+        const std::size_t at = offset();
+        const std::string_view s = as_chars(bytes(len, what));
+        if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+            corrupt(at + bad, "{} is not valid UTF-8", what);
+        return std::string(s);
+    }
+
+    // A count whose items take at least `min_item` bytes each must fit what remains
+    // (so a corrupt count cannot make us reserve unbounded memory).
+    void check_count(std::size_t at, std::uint64_t count, std::size_t min_item, std::string_view what) const {
+        if (count > r_.remaining() / min_item)
+            corrupt(at, "truncated: {} {} need at least {} bytes, {} remain", count, what, count * min_item,
+                    r_.remaining());
+    }
+
+private:
+    byte_reader r_;
+    const std::string& path_;
+};
+
+inline constexpr std::size_t manifest_min_collection_size = 2 + 4;              // empty name
+inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  // empty path
+
+}  // namespace detail
+
+// The whole MANIFEST file. Throws errc::invalid_argument as the contract says.
+[[nodiscard]] inline byte_buffer encode(const manifest& m) {
+    if (m.format_major != current_format_major)
+        fail(errc::invalid_argument, "cannot write format version {}.{}; this build writes format major version {}",
+             m.format_major, m.format_minor, current_format_major);
+    if (m.next_collection_id == 0) fail(errc::invalid_argument, "next_collection_id must be at least 1");
+    if (m.next_index_id == 0) fail(errc::invalid_argument, "next_index_id must be at least 1");
+    if (m.collections.size() > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large, "{} collections do not fit the MANIFEST's u32 count", m.collections.size());
+    if (m.indexes.size() > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large, "{} indexes do not fit the MANIFEST's u32 count", m.indexes.size());
+
+    std::vector<const manifest_collection*> colls;
+    colls.reserve(m.collections.size());
+    for (const auto& c : m.collections) {
+        detail::check_manifest_string(c.name, fmt::format("collection name {:?}", c.name.substr(0, 64)));
+        if (c.id == 0 || c.id >= m.next_collection_id)
+            fail(errc::invalid_argument, "collection {:?} has id {}; ids run from 1 to next_collection_id - 1 = {}",
+                 c.name, c.id, m.next_collection_id - 1);
+        colls.push_back(&c);
+    }
+    std::sort(colls.begin(), colls.end(), [](const manifest_collection* a, const manifest_collection* b) {
+        return detail::compare_bytewise(a->name, b->name) < 0;
+    });
+    for (std::size_t i = 1; i < colls.size(); ++i)
+        if (colls[i - 1]->name == colls[i]->name)
+            fail(errc::invalid_argument, "duplicate collection name {:?}", colls[i]->name);
+    {
+        std::set<std::uint32_t> ids;
+        for (const auto* c : colls)
+            if (!ids.insert(c->id).second) fail(errc::invalid_argument, "duplicate collection id {}", c->id);
+    }
+
+    std::vector<const manifest_index*> idxs;
+    idxs.reserve(m.indexes.size());
+    for (const auto& x : m.indexes) {
+        if (x.id == 0 || x.id >= m.next_index_id)
+            fail(errc::invalid_argument, "index id {}; ids run from 1 to next_index_id - 1 = {}", x.id,
+                 m.next_index_id - 1);
+        if (x.collection_id == 0 || x.collection_id >= m.next_collection_id)
+            fail(errc::invalid_argument, "index {} names collection id {}, which was never allocated", x.id,
+                 x.collection_id);
+        if (x.path.size() > manifest_max_path_fields)
+            fail(errc::invalid_argument, "index {} has a path of {} fields; the MANIFEST stores at most {}", x.id,
+                 x.path.size(), manifest_max_path_fields);
+        for (const auto& f : x.path)
+            detail::check_manifest_string(f, fmt::format("index {} path field {:?}", x.id, f.substr(0, 64)));
+        if (x.kind != index_kind::hash && x.kind != index_kind::btree)
+            fail(errc::invalid_argument, "index {} has unknown kind {}", x.id, static_cast<unsigned>(x.kind));
+        idxs.push_back(&x);
+    }
+    std::sort(idxs.begin(), idxs.end(),
+              [](const manifest_index* a, const manifest_index* b) { return a->id < b->id; });
+    for (std::size_t i = 1; i < idxs.size(); ++i)
+        if (idxs[i - 1]->id == idxs[i]->id) fail(errc::invalid_argument, "duplicate index id {}", idxs[i]->id);
+
+    byte_buffer out;
+    detail::put_bytes(out, manifest_magic);
+    detail::put_u16(out, manifest_version);
+    detail::put_u16(out, m.format_major);
+    detail::put_u16(out, m.format_minor);
+    detail::put_u32(out, m.next_collection_id);
+    detail::put_u32(out, static_cast<std::uint32_t>(colls.size()));
+    for (const auto* c : colls) {
+        detail::put_manifest_string(out, c->name);
+        detail::put_u32(out, c->id);
+    }
+    detail::put_u64(out, m.next_index_id);
+    detail::put_u32(out, static_cast<std::uint32_t>(idxs.size()));
+    for (const auto* x : idxs) {
+        detail::put_u64(out, x->id);
+        detail::put_u32(out, x->collection_id);
+        detail::put_u16(out, static_cast<std::uint16_t>(x->path.size()));
+        for (const auto& f : x->path) detail::put_manifest_string(out, f);
+        detail::put_u8(out, static_cast<std::uint8_t>(x->kind));
+        detail::put_u8(out, x->unique ? 1 : 0);
+        detail::put_u64(out, x->created_at_seq);
+    }
+    detail::put_u8(out, m.checkpoint_seq ? 1 : 0);
+    if (m.checkpoint_seq) detail::put_u64(out, *m.checkpoint_seq);
+    return out;
+}
+
+// Decodes a whole MANIFEST file; `path_for_errors` only labels errors.
+[[nodiscard]] inline manifest decode_manifest(bytes_view in, const std::string& path_for_errors) {
+    detail::manifest_reader r(in, path_for_errors);
+    manifest m;
+
+    const bytes_view magic = r.bytes(manifest_magic.size(), "magic");
+    if (!std::equal(magic.begin(), magic.end(), manifest_magic.begin()))
+        r.corrupt(0, "bad magic: expected 454d464e (\"EMFN\"), found {:02x}{:02x}{:02x}{:02x}", magic[0], magic[1],
+                  magic[2], magic[3]);
+
+    const std::uint16_t mv = r.u16("manifest_version");
+    if (mv != manifest_version)
+        fail_at(errc::unsupported_version, {.path = path_for_errors, .offset = 4},
+                "MANIFEST version {} found; this build reads MANIFEST version {} only", mv, manifest_version);
+    m.format_major = r.u16("format major");
+    m.format_minor = r.u16("format minor");
+    if (m.format_major != current_format_major)
+        fail_at(errc::unsupported_version, {.path = path_for_errors, .offset = 6},
+                "format version {}.{} found; this build supports format major version {} only ({}.0 to {}.{} "
+                "read-write, newer {}.x read-only)",
+                m.format_major, m.format_minor, current_format_major, current_format_major, current_format_major,
+                current_format_minor, current_format_major);
+
+    std::size_t at = r.offset();
+    m.next_collection_id = r.u32("next_collection_id");
+    if (m.next_collection_id == 0) r.corrupt(at, "next_collection_id is 0 (collection ids start at 1)");
+
+    at = r.offset();
+    const std::uint32_t ncoll = r.u32("collection_count");
+    r.check_count(at, ncoll, detail::manifest_min_collection_size, "collections");
+    m.collections.reserve(ncoll);
+    std::set<std::uint32_t> coll_ids;
+    for (std::uint32_t i = 0; i < ncoll; ++i) {
+        const std::size_t entry_at = r.offset();
+        manifest_collection c;
+        c.name = r.string("collection name");
+        const std::size_t id_at = r.offset();
+        c.id = r.u32("collection id");
+        if (!m.collections.empty()) {
+            const int order = detail::compare_bytewise(m.collections.back().name, c.name);
+            if (order == 0) r.corrupt(entry_at, "duplicate collection name {:?}", c.name);
+            if (order > 0)
+                r.corrupt(entry_at, "collections are not sorted by name: {:?} follows {:?}", c.name,
+                          m.collections.back().name);
+        }
+        if (c.id == 0 || c.id >= m.next_collection_id)
+            r.corrupt(id_at, "collection {:?} has id {}, outside 1..{} (next_collection_id {})", c.name, c.id,
+                      m.next_collection_id - 1, m.next_collection_id);
+        if (!coll_ids.insert(c.id).second) r.corrupt(id_at, "duplicate collection id {}", c.id);
+        m.collections.push_back(std::move(c));
+    }
+
+    at = r.offset();
+    m.next_index_id = r.u64("next_index_id");
+    if (m.next_index_id == 0) r.corrupt(at, "next_index_id is 0 (index ids start at 1)");
+
+    at = r.offset();
+    const std::uint32_t nidx = r.u32("index_count");
+    r.check_count(at, nidx, detail::manifest_min_index_size, "indexes");
+    m.indexes.reserve(nidx);
+    for (std::uint32_t i = 0; i < nidx; ++i) {
+        manifest_index x;
+        at = r.offset();
+        x.id = r.u64("index id");
+        if (x.id == 0 || x.id >= m.next_index_id)
+            r.corrupt(at, "index id {} outside 1..{} (next_index_id {})", x.id, m.next_index_id - 1,
+                      m.next_index_id);
+        if (!m.indexes.empty() && m.indexes.back().id == x.id) r.corrupt(at, "duplicate index id {}", x.id);
+        if (!m.indexes.empty() && m.indexes.back().id > x.id)
+            r.corrupt(at, "indexes are not sorted by id: {} follows {}", x.id, m.indexes.back().id);
+        at = r.offset();
+        x.collection_id = r.u32("index collection_id");
+        if (x.collection_id == 0 || x.collection_id >= m.next_collection_id)
+            r.corrupt(at, "index {} names collection id {}, outside 1..{}", x.id, x.collection_id,
+                      m.next_collection_id - 1);
+        at = r.offset();
+        const std::uint16_t nfields = r.u16("index path_count");
+        r.check_count(at, nfields, 2, "path fields");
+        x.path.reserve(nfields);
+        for (std::uint16_t k = 0; k < nfields; ++k) x.path.push_back(r.string("index path field"));
+        at = r.offset();
+        const std::uint8_t kind = r.u8("index kind");
+        if (kind > static_cast<std::uint8_t>(index_kind::btree))
+            r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
+        x.kind = static_cast<index_kind>(kind);
+        at = r.offset();
+        const std::uint8_t unique = r.u8("index unique");
+        if (unique > 1) r.corrupt(at, "index {} has unique = {} (must be 0 or 1)", x.id, unique);
+        x.unique = unique == 1;
+        x.created_at_seq = r.u64("index created_at_seq");
+        m.indexes.push_back(std::move(x));
+    }
+
+    at = r.offset();
+    const std::uint8_t has_checkpoint = r.u8("has_checkpoint");
+    if (has_checkpoint > 1) r.corrupt(at, "has_checkpoint is {} (must be 0 or 1)", has_checkpoint);
+    if (has_checkpoint == 1) m.checkpoint_seq = r.u64("checkpoint_seq");
+
+    if (r.remaining() != 0) r.corrupt(r.offset(), "{} trailing bytes after the last field", r.remaining());
+    return m;
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb

@@ -1,0 +1,118 @@
+// entidb/storage/filesystem.hpp — whole-file operations with explicit durability (POSIX).
+//
+// Contract (every error carries the path and errno):
+//   sync_directory(dir)          fsync a directory so that files created in it or renamed
+//                                into it survive a power cut (SPEC.md §3: a new file counts
+//                                as existing only once its directory has been fsynced).
+//                                Any failure → errc::outcome_unknown: the earlier create or
+//                                rename may or may not be durable.
+//   durable_replace(target, b)   atomically replace `target` with `b`: write target.tmp,
+//                                fsync it, rename over target, fsync the directory
+//                                (STYLE.md practice 5). Before the rename a failure leaves
+//                                `target` untouched, removes the .tmp and throws
+//                                errc::no_space (ENOSPC) or errc::io_error; a failed
+//                                directory fsync after the rename → errc::outcome_unknown.
+//   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
+// The caller owns the paths; nothing is cached.
+//
+// Thread-safety: the functions share no state. Two concurrent durable_replace calls on
+// the same target race on target.tmp; callers serialise them (the engine holds its LOCK).
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../bytes.hpp"
+#include "../detail/posix_file.hpp"
+#include "../error.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+inline void sync_directory(const std::filesystem::path& dir) {
+    const detail::unique_fd fd = detail::open_fd(dir, O_RDONLY | O_DIRECTORY);
+    if (!fd)
+        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
+                "cannot open directory to fsync it; entries created or renamed in it may not be durable");
+    // Like fdatasync, a failed directory fsync is not retried: the kernel may already
+    // have dropped the dirty metadata, so a later success would prove nothing.
+    if (::fsync(fd.get()) != 0)
+        fail_at(errc::outcome_unknown, {.path = dir.string(), .sys_errno = errno},
+                "directory fsync failed; entries created or renamed in it may not be durable");
+}
+
+namespace detail {
+
+[[nodiscard]] inline std::filesystem::path parent_or_current(const std::filesystem::path& p) {
+    std::filesystem::path parent = p.parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+// Closes and removes a half-made temporary file, then throws. The target was never
+// touched, so the outcome is known: nothing was replaced.
+[[noreturn]] inline void abandon_temporary(unique_fd& fd, const std::filesystem::path& tmp, errc code, int err,
+                                           std::uint64_t offset, std::string_view what) {
+    fd.reset();
+    (void)::unlink(tmp.c_str());
+    fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
+}
+
+// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+    unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!fd)
+        fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
+
+    const io_progress p = pwrite_fully(fd.get(), contents, 0);
+    if (!p.complete(contents.size())) {
+        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
+                          "writing the temporary file failed");
+    }
+    // fsync rather than fdatasync: the file is new, its inode must be durable too.
+    if (::fsync(fd.get()) != 0)
+        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+}
+
+}  // namespace detail
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    std::filesystem::path tmp = target;
+    tmp += ".tmp";
+    detail::write_synced_file(tmp, contents);
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        const int err = errno;
+        (void)::unlink(tmp.c_str());
+        fail_at(errc::io_error, {.path = target.string(), .sys_errno = err},
+                "cannot rename {} over the target", tmp.string());
+    }
+    sync_directory(detail::parent_or_current(target));
+}
+
+[[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open file for reading");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat failed");
+    if (S_ISDIR(st.st_mode)) fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
+
+    byte_buffer out(static_cast<std::size_t>(st.st_size));
+    const detail::io_progress p = detail::pread_fully(fd.get(), out, 0);
+    if (p.error != 0)
+        fail_at(errc::io_error, {.path = path.string(), .offset = p.done, .sys_errno = p.error}, "read failed");
+    // A file that shrank while we read it is returned as it now is; one that grew is
+    // returned at its size when opened (a consistent prefix either way).
+    out.resize(p.done);
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
