@@ -50,6 +50,7 @@
 namespace fs = std::filesystem;
 using entidb::errc;
 using entidb::fault_kind;
+using test_support::code_of;
 using test_support::id_of;
 using test_support::payload;
 using test_support::snapshot_files;
@@ -114,15 +115,6 @@ private:
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point t) {
     return std::chrono::duration<double>(clock_type::now() - t).count();
-}
-
-errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return errc::ok;
 }
 
 std::string read_bytes(const fs::path& p) {

@@ -10,6 +10,7 @@
 #include "test_support.hpp"
 
 using entidb::errc;
+using test_support::code_of;
 using test_support::id_of;
 using test_support::temp_dir;
 
@@ -51,15 +52,6 @@ std::vector<entidb::entity_id> ids_of(R&& r) {
     std::vector<entidb::entity_id> out;
     for (const auto& e : r) out.push_back(e.id);
     return out;
-}
-
-errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return errc::ok;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "test_support.hpp"
 
 using entidb::errc;
+using test_support::code_of;
 using test_support::id_of;
 using test_support::payload;
 using test_support::temp_dir;
@@ -26,15 +27,6 @@ std::size_t count(const Db& db, std::string_view coll) {
     std::size_t n = 0;
     for ([[maybe_unused]] const auto& e : db.begin_read().scan(coll)) ++n;
     return n;
-}
-
-errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return errc::ok;
 }
 
 }  // namespace

@@ -14,6 +14,16 @@
 
 namespace test_support {
 
+// The entidb error code `f()` throws, or errc::ok if it returns.
+inline entidb::errc code_of(auto&& f) {
+    try {
+        f();
+    } catch (const entidb::error& e) {
+        return e.value();
+    }
+    return entidb::errc::ok;
+}
+
 // A fresh directory under the system temp dir, removed with everything in it.
 class temp_dir {
 public:
