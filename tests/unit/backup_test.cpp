@@ -18,6 +18,7 @@
 #include "test_support.hpp"
 
 using entidb::errc;
+using test_support::code_of;
 using test_support::id_of;
 using test_support::payload;
 using test_support::temp_dir;
@@ -27,15 +28,6 @@ namespace {
 
 using key = std::pair<std::string, entidb::entity_id>;
 using model = std::map<key, entidb::byte_buffer>;
-
-errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return errc::ok;
-}
 
 template <typename Db>
 model state_of(const Db& db) {

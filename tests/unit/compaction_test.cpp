@@ -22,6 +22,7 @@
 #include "test_support.hpp"
 
 using entidb::errc;
+using test_support::code_of;
 using test_support::id_of;
 using test_support::payload;
 using test_support::temp_dir;
@@ -31,15 +32,6 @@ namespace {
 
 using key = std::pair<std::string, entidb::entity_id>;
 using model = std::map<key, entidb::byte_buffer>;
-
-errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return errc::ok;
-}
 
 // Everything a read transaction sees, by scan and by get.
 template <typename Txn>
