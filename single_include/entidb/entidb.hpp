@@ -2266,13 +2266,63 @@ concept durable_backend = storage_backend<B> && B::durable;
 // Creating a file does not make its directory entry durable: call sync_directory()
 // on the parent before relying on a newly created file (SPEC.md §3).
 //
-// Thread-safety: one writer at a time (append/flush/truncate). read_at and size() may
-// run concurrently with that writer for bytes appended before the read started.
+// Thread-safety: one writer at a time (append/truncate), and at most one flush, which
+// may run concurrently with that writer (group commit: the flush covers at least every
+// byte appended before it began). read_at and size() may run concurrently with both,
+// for bytes appended before the read started.
 
 
 #include <fcntl.h>
 #include <sys/stat.h>
 
+// ---- begin entidb/detail/poison_note.hpp ----
+// entidb/detail/poison_note.hpp — "why this object refuses writes", set at most once.
+//
+// A durable backend's flush runs on the group-commit leader's thread while the writer
+// appends on its own (engine.hpp), and either may poison the backend. The note is one
+// atomic pointer to an immutable message: checking it is a load, the first setter wins,
+// later ones keep the first reason (the earliest failure is the one worth reporting).
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class poison_note {
+public:
+    poison_note() = default;
+    poison_note(poison_note&& other) noexcept : note_(other.note_.exchange(nullptr)) {}
+    poison_note& operator=(poison_note&& other) noexcept {
+        if (this != &other) delete note_.exchange(other.note_.exchange(nullptr));
+        return *this;
+    }
+    poison_note(const poison_note&) = delete;
+    poison_note& operator=(const poison_note&) = delete;
+    ~poison_note() { delete note_.load(); }
+
+    // Records `why` unless a reason is already recorded; returns the recorded reason.
+    std::string_view set(std::string why) {
+        auto fresh = std::make_unique<const std::string>(std::move(why));
+        const std::string* expected = nullptr;
+        if (note_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) return *fresh.release();
+        return *expected;
+    }
+
+    [[nodiscard]] bool is_set() const noexcept { return note_.load(std::memory_order_acquire) != nullptr; }
+    // The reason, or empty while healthy. Valid for the object's life.
+    [[nodiscard]] std::string_view reason() const noexcept {
+        const auto* p = note_.load(std::memory_order_acquire);
+        return p ? std::string_view(*p) : std::string_view();
+    }
+
+private:
+    std::atomic<const std::string*> note_{nullptr};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/poison_note.hpp ----
 // ---- begin entidb/detail/posix_file.hpp ----
 // entidb/detail/posix_file.hpp — internal: thin POSIX file helpers shared by the file
 // backend and the filesystem functions (an owning fd, EINTR-safe open, whole-buffer
@@ -2588,7 +2638,7 @@ public:
         if (read_only_) return;  // nothing of ours to make durable
         if (::fdatasync(fd_.get()) != 0) {
             const int err = errno;
-            poisoned_ = fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err));
+            poisoned_.set(fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err)));
             fail_at(errc::outcome_unknown, context(size(), err),
                     "fdatasync failed; appended data may or may not be durable");
         }
@@ -2611,7 +2661,7 @@ public:
     [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
     [[nodiscard]] bool read_only() const noexcept { return read_only_; }
     // True once a flush (or an append's clean-up) failed; only a reopen clears it.
-    [[nodiscard]] bool poisoned() const noexcept { return !poisoned_.empty(); }
+    [[nodiscard]] bool poisoned() const noexcept { return poisoned_.is_set(); }
 
 private:
     file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
@@ -2632,8 +2682,9 @@ private:
     }
 
     void require_healthy(std::string_view op) const {
-        if (!poisoned_.empty())
-            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op, poisoned_);
+        if (poisoned_.is_set())
+            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op,
+                    poisoned_.reason());
     }
 
     void require_writable(std::string_view op) const {
@@ -2647,10 +2698,10 @@ private:
         const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
         if (p.done > 0) {
             if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
-                poisoned_ = fmt::format("removing a partial append at offset {} failed ({})", at,
-                                        std::generic_category().message(terr));
+                const auto why = poisoned_.set(fmt::format("removing a partial append at offset {} failed ({})", at,
+                                                           std::generic_category().message(terr)));
                 fail_at(errc::io_error, context(at, err), "append failed after {} of {} bytes; {}", p.done, wanted,
-                        poisoned_);
+                        why);
             }
         }
         const errc code = err == ENOSPC ? errc::no_space : errc::io_error;
@@ -2662,7 +2713,7 @@ private:
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
     bool read_only_ = false;
-    std::string poisoned_;  // why writes are refused; empty while healthy
+    detail::poison_note poisoned_;  // why writes are refused; unset while healthy
 };
 
 static_assert(durable_backend<file_backend>);
@@ -2905,14 +2956,24 @@ private:
 // and implements the commit pipeline (SPEC.md §5):
 //   WAL append of BEGIN, PUT/DELETE..., COMMIT → one durable flush → segment append →
 //   index update → publish the sequence.
+// Group commit: the writer lock covers only the preparation and the WAL append. The
+// committer then releases it and waits until a flush covers its bytes: one committer at
+// a time leads a flush that covers everything appended so far, the others wait for it,
+// so transactions prepared during one flush share the next. Durable commits are applied
+// and published strictly in sequence order. Until then a commit is "in flight": the next
+// writer sees it (its reads and unique checks go through in_flight_op / holders_after),
+// readers do not — a commit is visible, like it is acknowledged, only once durable.
 // Once the flush has returned, the commit *is* durable: a later failure never reports the
 // commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
 // on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
 // refuses further writes. Recovery (open) lives in recovery.hpp, checkpoints here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
-// holding the writer lock (`writer_mutex()`), which write transactions take at begin.
+// holding the writer lock (`writer_mutex()`), which write transactions take at begin and
+// commit hands back once its WAL append is done.
 
+#include <condition_variable>
+#include <deque>
 #include <map>
 
 // ---- begin entidb/directory/lock.hpp ----
@@ -4106,15 +4167,29 @@ private:
 // make_index_key), so it is rebuilt on open by streaming records, without the C++ type.
 // Each key holds postings {id, from, to}: the entity has the key for commit sequences
 // in [from, to). A snapshot S sees the postings with from <= S < to, so a reader never
-// sees an index ahead of or behind the data its snapshot shows. Closed postings are
-// dropped once no open snapshot can see them.
+// sees an index ahead of or behind the data its snapshot shows.
 //
-// Memory (docs/indexes.md): per indexed entity one posting (32 bytes) in a vector per
-// distinct key, plus per distinct key its bytes and one node of the key map.
+// Layout: one flat vector of 40-byte entries {key offset, id, from, to} sorted by
+// (key, id, from), whose keys live in one arena, each distinct key once (a LEB128 length and
+// its bytes); and a small ordered tree of the changes since the last merge, which readers
+// merge with the vector on the fly. The tree is folded into the vector by one linear merge
+// once it, or the postings closed since the last merge, outnumber max(1024, vector / 16);
+// the merge drops the postings no snapshot at or above the oldest one remove() was last
+// given can see, and rebuilds the arena without the keys they leave unused. remove() closes
+// a posting where it lies. Hash and ordered indexes share the layout (only ordered ones get
+// range and prefix queries).
+//
+// Memory (docs/indexes.md, "Memory"; memory_bytes()): after a merge, 40 bytes per indexed
+// entity plus each distinct key's bytes and one length byte: 53 bytes per entity for 100k
+// distinct 12-byte keys, 40 when many entities share a key. Until the next merge each recent
+// change costs a tree node (about 112 bytes), at most 1/16 of the entries: up to 7 bytes more
+// per entity.
 //
 // Thread-safety: internally synchronised; readers take a shared lock per query, the
-// single writer an exclusive lock per change.
+// single writer an exclusive lock per change (a change that triggers a merge holds it for
+// the merge, linear in the index size).
 
+#include <tuple>
 
 // ---- begin entidb/index/index_key.hpp ----
 // entidb/index/index_key.hpp — order-preserving keys for secondary indexes.
@@ -4226,22 +4301,26 @@ public:
 
     void add(const index_key& key, const entity_id& id, std::uint64_t from) {
         std::unique_lock lock(mutex_);
-        with_map([&](auto& map) { map[key].push_back({id, from, open_ended}); });
+        recent_.emplace(recent_key{key, id, from}, open_ended);
+        merge_if_due();
     }
 
-    // Ends the entity's posting under `key` at sequence `at` and prunes what no snapshot
-    // at or above `oldest_snapshot` can see.
+    // Ends the entity's posting under `key` at sequence `at`. What no snapshot at or above
+    // `oldest_snapshot` can see is dropped at the next merge.
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
         std::unique_lock lock(mutex_);
-        with_map([&](auto& map) {
-            const auto it = map.find(key);
-            if (it == map.end()) return;
-            auto& postings = it->second;
-            for (auto& p : postings)
-                if (p.id == id && p.to == open_ended) p.to = at;
-            std::erase_if(postings, [&](const posting& p) { return p.to <= oldest_snapshot; });
-            if (postings.empty()) map.erase(it);
-        });
+        horizon_ = oldest_snapshot;
+        const auto close = [&](std::uint64_t& to) {
+            if (to != open_ended) return;
+            to = at;
+            ++closed_since_merge_;
+        };
+        for (auto it = base_lower_bound(key, id); it != base_.end() && it->id == id && key_at(it->key) == key; ++it)
+            close(it->to);
+        for (auto it = recent_.lower_bound(key_and_id{key, id});
+             it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
+            close(it->second);
+        merge_if_due();
     }
 
     // ---- readers ----
@@ -4250,10 +4329,7 @@ public:
     [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
         std::shared_lock lock(mutex_);
         std::vector<entity_id> out;
-        with_map([&](const auto& map) {
-            if (const auto it = map.find(key); it != map.end()) collect(it->second, snapshot, out);
-        });
-        std::sort(out.begin(), out.end());
+        collect(key_equal(key), snapshot, out);
         return out;
     }
 
@@ -4261,25 +4337,36 @@ public:
     // or in reverse.
     [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
                                                std::uint64_t snapshot, bool reverse = false) const {
-        std::shared_lock lock(mutex_);
-        auto first = lo ? (lo->inclusive ? ordered_.lower_bound(lo->key) : ordered_.upper_bound(lo->key))
-                        : ordered_.begin();
-        auto last = hi ? (hi->inclusive ? ordered_.upper_bound(hi->key) : ordered_.lower_bound(hi->key))
-                       : ordered_.end();
         std::vector<entity_id> out;
-        if (lo && hi && lo->key > hi->key) return out;
-        collect_range(first, last, snapshot, reverse, out);
+        if (lo && hi && (lo->key > hi->key || (lo->key == hi->key && !(lo->inclusive && hi->inclusive)))) return out;
+        std::shared_lock lock(mutex_);
+        cursors c{base_.begin(), base_.end(), recent_.begin(), recent_.end()};
+        if (lo) {
+            c.base = lo->inclusive ? base_lower_bound(lo->key) : base_upper_bound(lo->key);
+            c.recent = lo->inclusive ? recent_.lower_bound(std::string_view(lo->key))
+                                     : recent_.upper_bound(std::string_view(lo->key));
+        }
+        if (hi) {
+            c.base_end = hi->inclusive ? base_upper_bound(hi->key) : base_lower_bound(hi->key);
+            c.recent_end = hi->inclusive ? recent_.upper_bound(std::string_view(hi->key))
+                                         : recent_.lower_bound(std::string_view(hi->key));
+        }
+        collect(c, snapshot, out);
+        if (reverse) std::reverse(out.begin(), out.end());
         return out;
     }
 
     // Ordered indexes: entities whose key starts with `prefix` (text prefixes), in key order.
     [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const {
         std::shared_lock lock(mutex_);
-        auto first = ordered_.lower_bound(prefix);
-        auto last = first;
-        while (last != ordered_.end() && std::string_view(last->first).starts_with(prefix)) ++last;
+        // The keys with this prefix are the contiguous run that starts at its lower bound.
+        cursors c{base_lower_bound(prefix), {}, recent_.lower_bound(std::string_view(prefix)), {}};
+        c.base_end = std::partition_point(c.base, base_.end(),
+                                          [&](const entry& e) { return key_at(e.key).starts_with(prefix); });
+        c.recent_end = c.recent;
+        while (c.recent_end != recent_.end() && c.recent_end->first.key.starts_with(prefix)) ++c.recent_end;
         std::vector<entity_id> out;
-        collect_range(first, last, snapshot, false, out);
+        collect(c, snapshot, out);
         return out;
     }
 
@@ -4287,10 +4374,8 @@ public:
     [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const {
         std::shared_lock lock(mutex_);
         std::uint64_t n = 0;
-        with_map([&](const auto& map) {
-            for (const auto& [key, postings] : map)
-                for (const auto& p : postings) n += (p.from <= snapshot && snapshot < p.to) ? 1 : 0;
-        });
+        for (const auto& e : base_) n += visible(e.from, e.to, snapshot) ? 1 : 0;
+        for (const auto& [k, to] : recent_) n += visible(k.from, to, snapshot) ? 1 : 0;
         return n;
     }
 
@@ -4299,49 +4384,238 @@ public:
         return find(key, open_ended - 1);
     }
 
+    // Bytes the index holds for its postings: the capacity of the flat entries and of the key
+    // arena, plus an estimate of the recent changes' tree nodes (docs/indexes.md, "Memory").
+    [[nodiscard]] std::size_t memory_bytes() const {
+        std::shared_lock lock(mutex_);
+        std::size_t n = base_.capacity() * sizeof(entry) + arena_.capacity();
+        for (const auto& [k, to] : recent_) n += recent_node_bytes + (k.key.capacity() > inline_key_bytes ? k.key.capacity() + 1 : 0);
+        return n;
+    }
+
 private:
-    struct posting {
+    // A posting of the merged part; `key` is the offset of its key in `arena_`, where each
+    // distinct key is stored once as a LEB128 length and its bytes.
+    struct entry {
+        std::uint64_t key;
         entity_id id;
         std::uint64_t from;
         std::uint64_t to;
     };
-    using postings_t = std::vector<posting>;
+    static_assert(sizeof(entry) == 40, "an entry is a key offset, an id and two sequences, unpadded");
 
-    template <typename F>
-    void with_map(F&& f) {
-        if (ordered())
-            f(ordered_);
-        else
-            f(hashed_);
-    }
-    template <typename F>
-    void with_map(F&& f) const {
-        if (ordered())
-            f(ordered_);
-        else
-            f(hashed_);
-    }
-
-    static void collect(const postings_t& postings, std::uint64_t snapshot, std::vector<entity_id>& out) {
-        for (const auto& p : postings)
-            if (p.from <= snapshot && snapshot < p.to) out.push_back(p.id);
-    }
-
-    template <typename It>
-    static void collect_range(It first, It last, std::uint64_t snapshot, bool reverse, std::vector<entity_id>& out) {
-        for (auto it = first; it != last; ++it) {
-            const auto before = out.size();
-            collect(it->second, snapshot, out);
-            std::sort(out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
+    // A posting of the recent changes: its position (key, id, from) → its `to`.
+    struct recent_key {
+        index_key key;
+        entity_id id;
+        std::uint64_t from;
+        friend auto operator<=>(const recent_key&, const recent_key&) = default;
+    };
+    struct key_and_id {
+        std::string_view key;
+        entity_id id;
+    };
+    // Orders recent changes by (key, id, from), and finds them by key alone or by (key, id).
+    struct recent_order {
+        using is_transparent = void;
+        bool operator()(const recent_key& a, const recent_key& b) const { return a < b; }
+        bool operator()(const recent_key& a, std::string_view k) const { return std::string_view(a.key) < k; }
+        bool operator()(std::string_view k, const recent_key& a) const { return k < std::string_view(a.key); }
+        bool operator()(const recent_key& a, const key_and_id& p) const {
+            const int c = std::string_view(a.key).compare(p.key);
+            return c < 0 || (c == 0 && a.id < p.id);
         }
-        if (reverse) std::reverse(out.begin(), out.end());
+        bool operator()(const key_and_id& p, const recent_key& a) const {
+            const int c = p.key.compare(a.key);
+            return c < 0 || (c == 0 && p.id < a.id);
+        }
+    };
+    using recent_map = std::multimap<recent_key, std::uint64_t, recent_order>;
+    using base_iterator = std::vector<entry>::const_iterator;
+    using recent_iterator = recent_map::const_iterator;
+
+    // The merged part's postings in [base, base_end) and the recent ones in [recent, recent_end).
+    struct cursors {
+        base_iterator base, base_end;
+        recent_iterator recent, recent_end;
+    };
+
+    // Recent changes are merged into the flat part once they (or the postings closed since the
+    // last merge) outnumber this: a fraction of the flat part, so a change costs amortised
+    // O(log n) and the tree stays a small share of the memory.
+    static constexpr std::size_t min_merge = 1024;
+    static constexpr std::size_t merge_fraction = 16;
+    static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
+    // Estimated heap bytes of one recent change: the tree node (colour and three links) and
+    // its value; a key longer than the string's inline buffer adds its own allocation.
+    static constexpr std::size_t recent_node_bytes = 4 * sizeof(void*) + sizeof(recent_map::value_type);
+    static inline const std::size_t inline_key_bytes = index_key().capacity();
+
+    [[nodiscard]] static bool visible(std::uint64_t from, std::uint64_t to, std::uint64_t snapshot) noexcept {
+        return from <= snapshot && snapshot < to;
+    }
+
+    static std::uint64_t append_key(std::string& arena, std::string_view key) {
+        const std::uint64_t at = arena.size();
+        std::size_t n = key.size();
+        for (; n >= 0x80; n >>= 7) arena.push_back(static_cast<char>((n & 0x7f) | 0x80));
+        arena.push_back(static_cast<char>(n));
+        arena.append(key);
+        return at;
+    }
+
+    [[nodiscard]] static std::size_t encoded_size(std::string_view key) noexcept {
+        std::size_t n = 1;
+        for (std::size_t len = key.size(); len >= 0x80; len >>= 7) ++n;
+        return n + key.size();
+    }
+
+    [[nodiscard]] std::string_view key_at(std::uint64_t at) const noexcept { return key_in(arena_, at); }
+
+    [[nodiscard]] static std::string_view key_in(const std::string& arena, std::uint64_t at) noexcept {
+        const char* p = arena.data() + at;
+        std::size_t n = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            const auto b = static_cast<unsigned char>(*p++);
+            n |= static_cast<std::size_t>(b & 0x7f) << shift;
+            if (b < 0x80) break;
+        }
+        return {p, n};
+    }
+
+    [[nodiscard]] base_iterator base_lower_bound(std::string_view key) const {
+        return std::partition_point(base_.begin(), base_.end(), [&](const entry& e) { return key_at(e.key) < key; });
+    }
+    [[nodiscard]] base_iterator base_upper_bound(std::string_view key) const {
+        return std::partition_point(base_.begin(), base_.end(), [&](const entry& e) { return key_at(e.key) <= key; });
+    }
+    [[nodiscard]] std::vector<entry>::iterator base_lower_bound(std::string_view key, const entity_id& id) {
+        return std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
+            const int c = key_at(e.key).compare(key);
+            return c < 0 || (c == 0 && e.id < id);
+        });
+    }
+
+    [[nodiscard]] cursors key_equal(std::string_view key) const {
+        const auto [r, r_end] = recent_.equal_range(key);
+        return {base_lower_bound(key), base_upper_bound(key), r, r_end};
+    }
+
+    // True when the merged part's `e` comes before the recent change `r` in (key, id, from) order.
+    [[nodiscard]] bool before(const entry& e, const recent_key& r) const {
+        if (const int c = key_at(e.key).compare(r.key); c != 0) return c < 0;
+        if (e.id != r.id) return e.id < r.id;
+        return e.from < r.from;
+    }
+
+    // Visits what the cursors cover in (key, id, from) order: on_base(first, last) for each run
+    // of the merged part, on_recent(it, next) for each recent change (`next`: the merged part's
+    // entry that follows it). A run's end is found by
+    // galloping from its start, so a walk costs O(recent · log(run)) comparisons, not O(total).
+    template <typename OnBase, typename OnRecent>
+    void merge_walk(cursors c, OnBase&& on_base, OnRecent&& on_recent) const {
+        for (; c.recent != c.recent_end; ++c.recent) {
+            const auto is_before = [&](const entry& e) { return before(e, c.recent->first); };
+            auto lo = c.base;
+            for (std::ptrdiff_t step = 1; lo != c.base_end; step *= 2) {
+                const auto probe = c.base_end - lo > step ? lo + step : c.base_end;
+                if (probe == c.base_end || !is_before(*probe)) {
+                    lo = std::partition_point(lo, probe, is_before);
+                    break;
+                }
+                lo = probe;
+            }
+            on_base(c.base, lo);
+            c.base = lo;
+            on_recent(c.recent, c.base);
+        }
+        on_base(c.base, c.base_end);
+    }
+
+    void collect(const cursors& c, std::uint64_t snapshot, std::vector<entity_id>& out) const {
+        merge_walk(
+            c,
+            [&](base_iterator first, base_iterator last) {
+                for (; first != last; ++first)
+                    if (visible(first->from, first->to, snapshot)) out.push_back(first->id);
+            },
+            [&](recent_iterator it, base_iterator) {
+                if (visible(it->first.from, it->second, snapshot)) out.push_back(it->first.id);
+            });
+    }
+
+    void merge_if_due() {
+        const std::size_t limit = std::max(min_merge, base_.size() / merge_fraction);
+        if (recent_.size() > limit || closed_since_merge_ > limit) merge();
+    }
+
+    // Folds the recent changes into a new flat part, leaving out the postings no snapshot at or
+    // above the horizon can see. Entries keep their key offsets; a recent key takes the offset
+    // of an equal neighbour or is appended, so equal keys share one offset. The arena is
+    // rebuilt only once keys no entry uses are a quarter of it.
+    void merge() {
+        const auto kept = [&](const std::uint64_t to) { return to > horizon_; };
+        std::size_t count = 0;
+        for (const auto& e : base_) count += kept(e.to) ? 1 : 0;
+        for (const auto& [k, to] : recent_) count += kept(to) ? 1 : 0;
+        std::vector<entry> base;
+        base.reserve(count);
+        std::string added;  // keys new to the arena, at offsets from arena_.size() on
+        const auto key_of = [&](std::uint64_t at) {
+            return at < arena_.size() ? key_at(at) : key_in(added, at - arena_.size());
+        };
+        merge_walk(
+            {base_.begin(), base_.end(), recent_.begin(), recent_.end()},
+            [&](base_iterator first, base_iterator last) {
+                for (; first != last; ++first)
+                    if (kept(first->to)) base.push_back(*first);
+            },
+            [&](recent_iterator it, base_iterator next) {
+                if (!kept(it->second)) return;
+                const std::string_view key = it->first.key;
+                std::uint64_t at = 0;
+                if (!base.empty() && key_of(base.back().key) == key)
+                    at = base.back().key;
+                else if (next != base_.end() && key_at(next->key) == key)
+                    at = next->key;
+                else
+                    at = arena_.size() + append_key(added, key);
+                base.push_back({at, it->first.id, it->first.from, it->second});
+            });
+        std::size_t used = 0;  // bytes of the keys `base` refers to
+        for (std::size_t i = 0; i < base.size(); ++i)
+            if (i == 0 || base[i].key != base[i - 1].key) used += encoded_size(key_of(base[i].key));
+        std::string arena;
+        if (const std::size_t total = arena_.size() + added.size(); used < total - total / 4) {
+            arena.reserve(used);
+            std::uint64_t old_at = no_key, new_at = 0;
+            for (auto& e : base) {
+                if (e.key != old_at) {
+                    old_at = e.key;
+                    new_at = append_key(arena, key_of(e.key));
+                }
+                e.key = new_at;
+            }
+        } else if (!added.empty()) {
+            arena.reserve(total);
+            arena.append(arena_).append(added);
+        } else {
+            arena = std::move(arena_);
+        }
+        base_ = std::move(base);
+        arena_ = std::move(arena);
+        recent_.clear();
+        closed_since_merge_ = 0;
     }
 
     format::manifest_index def_;
     std::vector<std::string_view> path_views_;  // views into def_.path
     mutable std::shared_mutex mutex_;
-    std::map<index_key, postings_t> ordered_;
-    std::unordered_map<index_key, postings_t> hashed_;
+    std::vector<entry> base_;    // sorted by (key, id, from)
+    std::string arena_;          // the keys of base_, each once
+    recent_map recent_;          // changes since the last merge
+    std::uint64_t horizon_ = 0;  // the latest oldest snapshot remove() was given
+    std::size_t closed_since_merge_ = 0;
 };
 
 }  // namespace v1
@@ -4616,6 +4890,7 @@ struct statistics {
     std::uint64_t last_sequence = 0;
     std::uint64_t index_lookups = 0;
     std::uint64_t commits = 0;
+    std::uint64_t wal_flushes = 0;  // commit flushes: below `commits` when group commit shared them
     std::uint64_t checkpoints = 0;
     std::uint64_t full_scans = 0;
     std::uint64_t wal_bytes = 0;
@@ -4720,6 +4995,7 @@ public:
         return {.last_sequence = last_sequence(),
                 .index_lookups = index_lookups_.load(std::memory_order_relaxed),
                 .commits = commits_.load(std::memory_order_relaxed),
+                .wal_flushes = wal_flushes_.load(std::memory_order_relaxed),
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
                 .wal_bytes = wal_->size(),
@@ -4741,24 +5017,66 @@ public:
     // The id the next new collection gets (the writer assigns ids inside a transaction).
     [[nodiscard]] std::uint32_t next_collection_id() const noexcept { return manifest_.next_collection_id; }
 
-    // Commits `w` and returns its sequence. Throws only while the outcome is "not
-    // committed" (or errc::outcome_unknown when the flush itself failed).
-    std::uint64_t commit(const pending_write& w) {
+    // Commits `w` and returns its sequence. `writer` is the caller's hold on the writer
+    // lock; it is released once the WAL append is done (group commit), or left held when
+    // the commit fails before that. Throws only while the outcome is "not committed" (or
+    // errc::outcome_unknown when the flush itself failed).
+    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
         ensure_writable();
         if (w.ops.empty()) return last_sequence();
-        const std::uint64_t seq = last_sequence() + 1;
+        housekeeping();
+        const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
         byte_buffer batch = encode_batch(w, txid, seq);  // throws too_large before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
-        flush_wal();  // from here on the commit is durable
         ++next_txid_;
-        apply_durable(w, seq);
+        appended_seq_ = seq;
+        const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
+        {
+            const in_flight_entry entry(*this, seq, w);  // the next writer sees it from now on
+            wal_appended_.store(wal_end, std::memory_order_release);
+            writer.unlock();  // the next transaction prepares while this one waits for its flush
+            wait_durable(wal_end);  // from here on the commit is durable
+            apply_in_order(w, seq);
+        }
         commits_.fetch_add(1, std::memory_order_relaxed);
-        maybe_checkpoint();
-        reclaim_retired();
+        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !commits_in_flight()) housekeeping();
         return seq;
+    }
+
+    // Waits until every commit whose WAL append is done has been applied (holding the
+    // writer lock, so no new one starts): checkpoints, compaction and index builds need
+    // the segments and indexes to hold everything the WAL holds.
+    void quiesce() {
+        std::unique_lock lock(flow_mutex_);
+        flow_cv_.wait(lock, [&] { return in_flight_.empty(); });
+    }
+
+    // The newest operation an in-flight commit holds for `key`, if any (the writer's
+    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
+    // this writer in the WAL).
+    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
+        std::lock_guard lock(flow_mutex_);
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
+            if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
+        return std::nullopt;
+    }
+
+    // The newest state as the writer sees it: in-flight commits first, then the index
+    // (checked in this order: a commit leaves the in-flight list only once applied).
+    [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
+        if (auto op = in_flight_op({collection, id})) {
+            if (op->tombstone) return std::nullopt;
+            return std::move(op->payload);
+        }
+        return get(collection, id, latest_snapshot);
+    }
+    [[nodiscard]] bool exists_newest(std::uint32_t collection, const entity_id& id) const {
+        if (const auto op = in_flight_op({collection, id})) return !op->tombstone;
+        const auto v = index_.find(collection, id, latest_snapshot);
+        return v && !v->tombstone;
     }
 
     // Destroys segments a compaction retired once no snapshot that may hold a location in
@@ -4786,6 +5104,7 @@ public:
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
     void checkpoint() {
         ensure_writable();
+        quiesce();
         guard_durability([&] {
             const std::uint64_t seq = last_sequence();
             segments_.flush();
@@ -4814,6 +5133,7 @@ public:
     std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
                                                    format::index_kind kind, bool unique) {
         ensure_writable();
+        quiesce();
         if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
             fail(errc::invalid_argument, "an index needs a field path of non-empty names");
         auto cat = catalog_snapshot();
@@ -4931,6 +5251,8 @@ public:
     recovery_report& report() noexcept { return report_; }
     void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
         last_seq_.store(last_seq, std::memory_order_release);
+        appended_seq_ = last_seq;
+        applied_seq_ = last_seq;
         next_txid_ = next_txid;
     }
 
@@ -5043,15 +5365,85 @@ private:
         }
     }
 
-    void flush_wal() {
-        try {
-            wal_->flush();
-        } catch (const error& e) {
-            poison(fmt::format("the WAL flush failed: {}", e.what()));
-            fail_at(errc::outcome_unknown, {.path = wal_path(), .sys_errno = e.sys_errno()},
-                    "the commit may or may not survive a reopen (WAL flush failed: {})", e.detail());
+    // Returns once a flush covered the WAL up to `wal_end` (a position in appended bytes).
+    // One waiter at a time leads a flush covering everything appended when it starts; a
+    // failed flush poisons the engine and fails every commit it should have covered.
+    void wait_durable(std::uint64_t wal_end) {
+        std::unique_lock lock(flow_mutex_);
+        while (durable_end_ < wal_end) {
+            if (flush_failure_) throw *flush_failure_;
+            if (flushing_) {
+                flow_cv_.wait(lock);
+                continue;
+            }
+            flushing_ = true;
+            const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
+            lock.unlock();
+            std::optional<error> failure;
+            try {
+                wal_flushes_.fetch_add(1, std::memory_order_relaxed);
+                wal_->flush();
+            } catch (const error& e) {
+                poison(fmt::format("the WAL flush failed: {}", e.what()));
+                failure.emplace(errc::outcome_unknown,
+                                fmt::format("the commit may or may not survive a reopen (WAL flush failed: {})",
+                                            e.detail()),
+                                error_context{.path = wal_path(), .sys_errno = e.sys_errno()});
+            }
+            lock.lock();
+            flushing_ = false;
+            if (failure) flush_failure_ = std::move(failure);
+            else durable_end_ = std::max(durable_end_, covers);
+            flow_cv_.notify_all();
         }
     }
+
+    // Applies a durable commit once every earlier one is applied, then leaves the
+    // in-flight list. If an earlier commit poisoned the engine, this one stays durable but
+    // unapplied: recovery on reopen applies it (the engine already refuses writes).
+    void apply_in_order(const pending_write& w, std::uint64_t seq) {
+        {
+            std::unique_lock lock(flow_mutex_);
+            flow_cv_.wait(lock, [&] { return applied_seq_ + 1 == seq || poisoned_.load(std::memory_order_acquire); });
+            if (poisoned_.load(std::memory_order_acquire)) return;
+        }
+        apply_durable(w, seq);
+        std::lock_guard lock(flow_mutex_);
+        applied_seq_ = seq;
+        flow_cv_.notify_all();
+    }
+
+    [[nodiscard]] bool commits_in_flight() const {
+        std::lock_guard lock(flow_mutex_);
+        return !in_flight_.empty();
+    }
+
+    // Checkpoints past max_wal_size and releases retired segments: under the writer lock,
+    // before a commit's append or after the last in-flight commit is applied.
+    void housekeeping() noexcept {
+        maybe_checkpoint();
+        reclaim_retired();
+    }
+
+    // A commit in the in-flight list for the life of its commit() call, however it ends.
+    class in_flight_entry {
+    public:
+        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w) : e_(e), seq_(seq) {
+            std::lock_guard lock(e_.flow_mutex_);
+            e_.in_flight_.emplace_back(seq, &w);
+        }
+        in_flight_entry(const in_flight_entry&) = delete;
+        in_flight_entry& operator=(const in_flight_entry&) = delete;
+        ~in_flight_entry() {
+            std::lock_guard lock(e_.flow_mutex_);
+            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.first == seq_; });
+            e_.flow_cv_.notify_all();
+        }
+
+    private:
+        engine& e_;
+        std::uint64_t seq_;
+    };
 
     // After the durable flush nothing may report failure: problems poison the engine.
     void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
@@ -5103,13 +5495,38 @@ private:
                     fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
                          join_path(ix->definition().path), cat->name_of(coll), it->second.to_hex(), key.second.to_hex());
             }
+            const auto ahead = in_flight_keys(*ix);
             for (const auto& [k, id] : claimed)
-                for (const auto& holder : ix->live_holders(k))
+                for (const auto& holder : ahead.holders(*ix, k))
                     if (holder != id && !w.ops.contains({coll, holder}))
                         fail(errc::unique_violation,
                              "unique index on '{}' of collection '{}' already holds this key for entity {}",
                              join_path(ix->definition().path), cat->name_of(coll), holder.to_hex());
         }
+    }
+
+    // The keys in-flight commits give the entities they write, for one index: with the
+    // index they say who holds a key once those commits are applied (unique checks).
+    struct pending_keys {
+        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
+
+        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
+            auto out = ix.live_holders(k);  // read after `of`: an applied commit has left the list
+            if (of.empty()) return out;
+            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
+            for (const auto& [id, key] : of)
+                if (key == k) out.push_back(id);
+            return out;
+        }
+    };
+    [[nodiscard]] pending_keys in_flight_keys(const secondary_index& ix) const {
+        pending_keys out;
+        const auto coll = ix.definition().collection_id;
+        std::lock_guard lock(flow_mutex_);
+        for (const auto& [seq, w] : in_flight_)
+            for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
+                out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
+        return out;
     }
 
     void maybe_checkpoint() noexcept {
@@ -5151,9 +5568,21 @@ private:
     std::atomic<bool> poisoned_{false};
 
     std::mutex writer_mutex_;
-    std::atomic<std::uint64_t> last_seq_{0};
+    std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
+    std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
     std::uint64_t next_txid_ = 1;
-    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+
+    // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
+    // a checkpoint truncates the file only when nothing is in flight).
+    mutable std::mutex flow_mutex_;  // guards what follows
+    mutable std::condition_variable flow_cv_;
+    std::deque<std::pair<std::uint64_t, const pending_write*>> in_flight_;  // appended, not yet applied
+    std::atomic<std::uint64_t> wal_appended_{0};
+    std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
+    bool flushing_ = false;
+    std::optional<error> flush_failure_;
+    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
+    std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     recovery_report report_;
@@ -6619,8 +7048,7 @@ public:
         const auto c = existing_collection(collection);
         if (!c) return false;
         const detail::entity_key key{*c, id};
-        const auto stored = snap_->eng().index().find(*c, id, sequence());
-        const bool in_db = stored && !stored->tombstone;
+        const bool in_db = snap_->eng().exists_newest(*c, id);
         const auto it = w_.ops.find(key);
         const bool visible = it != w_.ops.end() ? !it->second.tombstone : in_db;
         if (!visible) return false;
@@ -6640,7 +7068,7 @@ public:
             if (it->second.tombstone) return std::nullopt;
             return it->second.payload;
         }
-        return snap_->get(*c, id);
+        return snap_->eng().get_newest(*c, id);
     }
 
     // Makes the writes durable and visible; returns the commit sequence (the current one
@@ -6650,7 +7078,7 @@ public:
         check_open();
         done_ = true;
         try {
-            const auto seq = snap_->eng().commit(w_);
+            const auto seq = snap_->eng().commit(w_, writer_);
             release();
             return seq;
         } catch (...) {
@@ -7946,7 +8374,6 @@ inline std::string to_json(const value& v, const json_options& options) {
 //
 // Thread-safety: codecs are stateless.
 
-#include <tuple>
 
 
 namespace entidb {
@@ -8884,8 +9311,9 @@ public:
             state_->poisoned = fmt::format("injected flush failure at operation {}", fault->op_index);
             fail_at(errc::outcome_unknown, context(err), "{}", state_->poisoned);
         }
+        const auto covered = state_->inner->size();  // an append racing the flush is not covered
         state_->inner->flush();
-        state_->flushed_size = state_->inner->size();
+        state_->flushed_size = covered;
     }
 
     void truncate(std::uint64_t new_size) {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <entidb/entidb.hpp>
@@ -372,4 +374,137 @@ TEST_CASE("snapshots stay consistent while a writer commits") {
     r2.join();
     CHECK(bad == 0);
     CHECK(reads > 0);
+}
+
+namespace {
+
+// A WAL whose flush waits at a gate the test opens: makes "commits arrive while a flush
+// is in flight" happen on purpose instead of by timing.
+class gated_wal {
+public:
+    static constexpr bool durable = false;
+    struct gate {
+        std::mutex m;
+        std::condition_variable cv;
+        bool open = true;
+        int flushes = 0, waiting = 0;
+    };
+    explicit gated_wal(std::shared_ptr<gate> g) : g_(std::move(g)) {}
+    void read_at(std::uint64_t offset, entidb::mutable_bytes out) const { inner_.read_at(offset, out); }
+    std::uint64_t append(entidb::bytes_view in) { return inner_.append(in); }
+    std::uint64_t size() const { return inner_.size(); }
+    void truncate(std::uint64_t n) { inner_.truncate(n); }
+    void flush() {
+        std::unique_lock lock(g_->m);
+        ++g_->waiting;
+        g_->cv.notify_all();
+        g_->cv.wait(lock, [&] { return g_->open; });
+        --g_->waiting;
+        ++g_->flushes;
+    }
+
+private:
+    std::shared_ptr<gate> g_;
+    entidb::memory_backend inner_;
+};
+
+struct gated_storage {
+    using wal_backend = gated_wal;
+    using segment_factory = entidb::memory_segment_factory;
+};
+
+}  // namespace
+
+TEST_CASE("group commit: commits prepared during a flush share the next one", "[engine][group]") {
+    auto gate = std::make_shared<gated_wal::gate>();
+    auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
+                                                                         entidb::memory_segment_factory{});
+    db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0)); });
+    const int before = gate->flushes;
+    { std::lock_guard lock(gate->m); gate->open = false; }
+
+    std::vector<std::thread> committers;
+    std::vector<std::uint64_t> seqs(4);
+    committers.emplace_back([&] { seqs[0] = db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1)); }); });
+    {  // the first commit leads a flush and waits at the gate, its writer lock released
+        std::unique_lock lock(gate->m);
+        gate->cv.wait(lock, [&] { return gate->waiting == 1; });
+    }
+    for (int t = 1; t < 4; ++t)
+        committers.emplace_back([&, t] {
+            seqs[t] = db.transaction([&](auto& txn) {
+                // The writer sees the commits ahead of it although readers do not yet.
+                CHECK(txn.get("c", id_of(1)) == payload(1));
+                txn.put("c", id_of(10 + t), payload(t));
+            });
+        });
+    // Wait until all three appended: the writer lock is free again and nothing is visible.
+    for (;;) {
+        if (auto w = db.try_begin_write(); w && w->get("c", id_of(11)) && w->get("c", id_of(12)) && w->get("c", id_of(13)))
+            break;
+        std::this_thread::yield();
+    }
+    CHECK(db.last_sequence() == 1);  // nothing acknowledged, nothing visible
+    CHECK_FALSE(db.begin_read().get("c", id_of(1)));
+    { std::lock_guard lock(gate->m); gate->open = true; }
+    gate->cv.notify_all();
+    for (auto& t : committers) t.join();
+
+    CHECK(gate->flushes - before == 2);  // the first commit's flush, then one for the other three
+    std::sort(seqs.begin(), seqs.end());
+    CHECK(seqs == std::vector<std::uint64_t>{2, 3, 4, 5});
+    CHECK(db.last_sequence() == 5);
+    for (int t = 1; t < 4; ++t) CHECK(db.begin_read().get("c", id_of(10 + t)) == payload(t));
+}
+
+TEST_CASE("group commit: concurrent read-modify-write transactions lose no update", "[engine][group]") {
+    temp_dir dir;
+    auto db = entidb::open(dir / "db");
+    db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0)); });
+    auto value_of = [](const entidb::byte_buffer& b) { return entidb::cbor::decode(b).find("n")->as_uint(); };
+    constexpr int threads = 4, rounds = 25;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t)
+        ts.emplace_back([&] {
+            for (int i = 0; i < rounds; ++i)
+                db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(value_of(*txn.get("c", id_of(0))) + 1)); });
+        });
+    for (auto& t : ts) t.join();
+    CHECK(value_of(*db.begin_read().get("c", id_of(0))) == threads * rounds);
+    CHECK(db.last_sequence() == threads * rounds + 1);
+    // The feed and the files hold every commit once, in sequence order.
+    const auto changes = db.changes_since(0);
+    REQUIRE(changes.size() == threads * rounds + 1);
+    for (std::size_t i = 0; i < changes.size(); ++i) CHECK(changes[i].sequence == i + 1);
+}
+
+TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "[engine][group]") {
+    auto gate = std::make_shared<gated_wal::gate>();
+    auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
+                                                                         entidb::memory_segment_factory{});
+    db.declare_index("c", "n", entidb::format::index_kind::hash, true);
+    { std::lock_guard lock(gate->m); gate->open = false; }
+    std::thread first([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(7)); }); });
+    {
+        std::unique_lock lock(gate->m);
+        gate->cv.wait(lock, [&] { return gate->waiting == 1; });
+    }
+    // In flight, not applied: the index does not hold it yet, the unique check must.
+    CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(2), payload(7)); }); }) ==
+          errc::unique_violation);
+    // Deleting the holder in flight frees the key for the next writer.
+    std::thread second([&] { db.transaction([&](auto& txn) { txn.remove("c", id_of(1)); }); });
+    for (;;) {
+        if (auto w = db.try_begin_write(); w && !w->get("c", id_of(1))) break;
+        std::this_thread::yield();
+    }
+    std::thread third([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(3), payload(7)); }); });
+    { std::lock_guard lock(gate->m); gate->open = true; }
+    gate->cv.notify_all();
+    first.join();
+    second.join();
+    third.join();
+    auto r = db.begin_read();
+    CHECK_FALSE(r.get("c", id_of(1)));
+    CHECK(r.get("c", id_of(3)) == payload(7));
 }

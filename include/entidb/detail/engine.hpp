@@ -4,17 +4,27 @@
 // and implements the commit pipeline (SPEC.md §5):
 //   WAL append of BEGIN, PUT/DELETE..., COMMIT → one durable flush → segment append →
 //   index update → publish the sequence.
+// Group commit: the writer lock covers only the preparation and the WAL append. The
+// committer then releases it and waits until a flush covers its bytes: one committer at
+// a time leads a flush that covers everything appended so far, the others wait for it,
+// so transactions prepared during one flush share the next. Durable commits are applied
+// and published strictly in sequence order. Until then a commit is "in flight": the next
+// writer sees it (its reads and unique checks go through in_flight_op / holders_after),
+// readers do not — a commit is visible, like it is acknowledged, only once durable.
 // Once the flush has returned, the commit *is* durable: a later failure never reports the
 // commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
 // on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
 // refuses further writes. Recovery (open) lives in recovery.hpp, checkpoints here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
-// holding the writer lock (`writer_mutex()`), which write transactions take at begin.
+// holding the writer lock (`writer_mutex()`), which write transactions take at begin and
+// commit hands back once its WAL append is done.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <limits>
 #include <cstdint>
 #include <filesystem>
@@ -48,6 +58,7 @@ struct statistics {
     std::uint64_t last_sequence = 0;
     std::uint64_t index_lookups = 0;
     std::uint64_t commits = 0;
+    std::uint64_t wal_flushes = 0;  // commit flushes: below `commits` when group commit shared them
     std::uint64_t checkpoints = 0;
     std::uint64_t full_scans = 0;
     std::uint64_t wal_bytes = 0;
@@ -152,6 +163,7 @@ public:
         return {.last_sequence = last_sequence(),
                 .index_lookups = index_lookups_.load(std::memory_order_relaxed),
                 .commits = commits_.load(std::memory_order_relaxed),
+                .wal_flushes = wal_flushes_.load(std::memory_order_relaxed),
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
                 .wal_bytes = wal_->size(),
@@ -173,24 +185,66 @@ public:
     // The id the next new collection gets (the writer assigns ids inside a transaction).
     [[nodiscard]] std::uint32_t next_collection_id() const noexcept { return manifest_.next_collection_id; }
 
-    // Commits `w` and returns its sequence. Throws only while the outcome is "not
-    // committed" (or errc::outcome_unknown when the flush itself failed).
-    std::uint64_t commit(const pending_write& w) {
+    // Commits `w` and returns its sequence. `writer` is the caller's hold on the writer
+    // lock; it is released once the WAL append is done (group commit), or left held when
+    // the commit fails before that. Throws only while the outcome is "not committed" (or
+    // errc::outcome_unknown when the flush itself failed).
+    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
         ensure_writable();
         if (w.ops.empty()) return last_sequence();
-        const std::uint64_t seq = last_sequence() + 1;
+        housekeeping();
+        const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
         byte_buffer batch = encode_batch(w, txid, seq);  // throws too_large before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
-        flush_wal();  // from here on the commit is durable
         ++next_txid_;
-        apply_durable(w, seq);
+        appended_seq_ = seq;
+        const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
+        {
+            const in_flight_entry entry(*this, seq, w);  // the next writer sees it from now on
+            wal_appended_.store(wal_end, std::memory_order_release);
+            writer.unlock();  // the next transaction prepares while this one waits for its flush
+            wait_durable(wal_end);  // from here on the commit is durable
+            apply_in_order(w, seq);
+        }
         commits_.fetch_add(1, std::memory_order_relaxed);
-        maybe_checkpoint();
-        reclaim_retired();
+        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !commits_in_flight()) housekeeping();
         return seq;
+    }
+
+    // Waits until every commit whose WAL append is done has been applied (holding the
+    // writer lock, so no new one starts): checkpoints, compaction and index builds need
+    // the segments and indexes to hold everything the WAL holds.
+    void quiesce() {
+        std::unique_lock lock(flow_mutex_);
+        flow_cv_.wait(lock, [&] { return in_flight_.empty(); });
+    }
+
+    // The newest operation an in-flight commit holds for `key`, if any (the writer's
+    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
+    // this writer in the WAL).
+    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
+        std::lock_guard lock(flow_mutex_);
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
+            if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
+        return std::nullopt;
+    }
+
+    // The newest state as the writer sees it: in-flight commits first, then the index
+    // (checked in this order: a commit leaves the in-flight list only once applied).
+    [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
+        if (auto op = in_flight_op({collection, id})) {
+            if (op->tombstone) return std::nullopt;
+            return std::move(op->payload);
+        }
+        return get(collection, id, latest_snapshot);
+    }
+    [[nodiscard]] bool exists_newest(std::uint32_t collection, const entity_id& id) const {
+        if (const auto op = in_flight_op({collection, id})) return !op->tombstone;
+        const auto v = index_.find(collection, id, latest_snapshot);
+        return v && !v->tombstone;
     }
 
     // Destroys segments a compaction retired once no snapshot that may hold a location in
@@ -218,6 +272,7 @@ public:
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
     void checkpoint() {
         ensure_writable();
+        quiesce();
         guard_durability([&] {
             const std::uint64_t seq = last_sequence();
             segments_.flush();
@@ -246,6 +301,7 @@ public:
     std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
                                                    format::index_kind kind, bool unique) {
         ensure_writable();
+        quiesce();
         if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
             fail(errc::invalid_argument, "an index needs a field path of non-empty names");
         auto cat = catalog_snapshot();
@@ -363,6 +419,8 @@ public:
     recovery_report& report() noexcept { return report_; }
     void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
         last_seq_.store(last_seq, std::memory_order_release);
+        appended_seq_ = last_seq;
+        applied_seq_ = last_seq;
         next_txid_ = next_txid;
     }
 
@@ -475,15 +533,85 @@ private:
         }
     }
 
-    void flush_wal() {
-        try {
-            wal_->flush();
-        } catch (const error& e) {
-            poison(fmt::format("the WAL flush failed: {}", e.what()));
-            fail_at(errc::outcome_unknown, {.path = wal_path(), .sys_errno = e.sys_errno()},
-                    "the commit may or may not survive a reopen (WAL flush failed: {})", e.detail());
+    // Returns once a flush covered the WAL up to `wal_end` (a position in appended bytes).
+    // One waiter at a time leads a flush covering everything appended when it starts; a
+    // failed flush poisons the engine and fails every commit it should have covered.
+    void wait_durable(std::uint64_t wal_end) {
+        std::unique_lock lock(flow_mutex_);
+        while (durable_end_ < wal_end) {
+            if (flush_failure_) throw *flush_failure_;
+            if (flushing_) {
+                flow_cv_.wait(lock);
+                continue;
+            }
+            flushing_ = true;
+            const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
+            lock.unlock();
+            std::optional<error> failure;
+            try {
+                wal_flushes_.fetch_add(1, std::memory_order_relaxed);
+                wal_->flush();
+            } catch (const error& e) {
+                poison(fmt::format("the WAL flush failed: {}", e.what()));
+                failure.emplace(errc::outcome_unknown,
+                                fmt::format("the commit may or may not survive a reopen (WAL flush failed: {})",
+                                            e.detail()),
+                                error_context{.path = wal_path(), .sys_errno = e.sys_errno()});
+            }
+            lock.lock();
+            flushing_ = false;
+            if (failure) flush_failure_ = std::move(failure);
+            else durable_end_ = std::max(durable_end_, covers);
+            flow_cv_.notify_all();
         }
     }
+
+    // Applies a durable commit once every earlier one is applied, then leaves the
+    // in-flight list. If an earlier commit poisoned the engine, this one stays durable but
+    // unapplied: recovery on reopen applies it (the engine already refuses writes).
+    void apply_in_order(const pending_write& w, std::uint64_t seq) {
+        {
+            std::unique_lock lock(flow_mutex_);
+            flow_cv_.wait(lock, [&] { return applied_seq_ + 1 == seq || poisoned_.load(std::memory_order_acquire); });
+            if (poisoned_.load(std::memory_order_acquire)) return;
+        }
+        apply_durable(w, seq);
+        std::lock_guard lock(flow_mutex_);
+        applied_seq_ = seq;
+        flow_cv_.notify_all();
+    }
+
+    [[nodiscard]] bool commits_in_flight() const {
+        std::lock_guard lock(flow_mutex_);
+        return !in_flight_.empty();
+    }
+
+    // Checkpoints past max_wal_size and releases retired segments: under the writer lock,
+    // before a commit's append or after the last in-flight commit is applied.
+    void housekeeping() noexcept {
+        maybe_checkpoint();
+        reclaim_retired();
+    }
+
+    // A commit in the in-flight list for the life of its commit() call, however it ends.
+    class in_flight_entry {
+    public:
+        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w) : e_(e), seq_(seq) {
+            std::lock_guard lock(e_.flow_mutex_);
+            e_.in_flight_.emplace_back(seq, &w);
+        }
+        in_flight_entry(const in_flight_entry&) = delete;
+        in_flight_entry& operator=(const in_flight_entry&) = delete;
+        ~in_flight_entry() {
+            std::lock_guard lock(e_.flow_mutex_);
+            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.first == seq_; });
+            e_.flow_cv_.notify_all();
+        }
+
+    private:
+        engine& e_;
+        std::uint64_t seq_;
+    };
 
     // After the durable flush nothing may report failure: problems poison the engine.
     void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
@@ -535,13 +663,38 @@ private:
                     fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
                          join_path(ix->definition().path), cat->name_of(coll), it->second.to_hex(), key.second.to_hex());
             }
+            const auto ahead = in_flight_keys(*ix);
             for (const auto& [k, id] : claimed)
-                for (const auto& holder : ix->live_holders(k))
+                for (const auto& holder : ahead.holders(*ix, k))
                     if (holder != id && !w.ops.contains({coll, holder}))
                         fail(errc::unique_violation,
                              "unique index on '{}' of collection '{}' already holds this key for entity {}",
                              join_path(ix->definition().path), cat->name_of(coll), holder.to_hex());
         }
+    }
+
+    // The keys in-flight commits give the entities they write, for one index: with the
+    // index they say who holds a key once those commits are applied (unique checks).
+    struct pending_keys {
+        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
+
+        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
+            auto out = ix.live_holders(k);  // read after `of`: an applied commit has left the list
+            if (of.empty()) return out;
+            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
+            for (const auto& [id, key] : of)
+                if (key == k) out.push_back(id);
+            return out;
+        }
+    };
+    [[nodiscard]] pending_keys in_flight_keys(const secondary_index& ix) const {
+        pending_keys out;
+        const auto coll = ix.definition().collection_id;
+        std::lock_guard lock(flow_mutex_);
+        for (const auto& [seq, w] : in_flight_)
+            for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
+                out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
+        return out;
     }
 
     void maybe_checkpoint() noexcept {
@@ -583,9 +736,21 @@ private:
     std::atomic<bool> poisoned_{false};
 
     std::mutex writer_mutex_;
-    std::atomic<std::uint64_t> last_seq_{0};
+    std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
+    std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
     std::uint64_t next_txid_ = 1;
-    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+
+    // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
+    // a checkpoint truncates the file only when nothing is in flight).
+    mutable std::mutex flow_mutex_;  // guards what follows
+    mutable std::condition_variable flow_cv_;
+    std::deque<std::pair<std::uint64_t, const pending_write*>> in_flight_;  // appended, not yet applied
+    std::atomic<std::uint64_t> wal_appended_{0};
+    std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
+    bool flushing_ = false;
+    std::optional<error> flush_failure_;
+    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
+    std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     recovery_report report_;

@@ -17,8 +17,10 @@
 // Creating a file does not make its directory entry durable: call sync_directory()
 // on the parent before relying on a newly created file (SPEC.md §3).
 //
-// Thread-safety: one writer at a time (append/flush/truncate). read_at and size() may
-// run concurrently with that writer for bytes appended before the read started.
+// Thread-safety: one writer at a time (append/truncate), and at most one flush, which
+// may run concurrently with that writer (group commit: the flush covers at least every
+// byte appended before it began). read_at and size() may run concurrently with both,
+// for bytes appended before the read started.
 #pragma once
 
 #include <atomic>
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "../bytes.hpp"
+#include "../detail/poison_note.hpp"
 #include "../detail/posix_file.hpp"
 #include "../error.hpp"
 #include "backend.hpp"
@@ -121,7 +124,7 @@ public:
         if (read_only_) return;  // nothing of ours to make durable
         if (::fdatasync(fd_.get()) != 0) {
             const int err = errno;
-            poisoned_ = fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err));
+            poisoned_.set(fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err)));
             fail_at(errc::outcome_unknown, context(size(), err),
                     "fdatasync failed; appended data may or may not be durable");
         }
@@ -144,7 +147,7 @@ public:
     [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
     [[nodiscard]] bool read_only() const noexcept { return read_only_; }
     // True once a flush (or an append's clean-up) failed; only a reopen clears it.
-    [[nodiscard]] bool poisoned() const noexcept { return !poisoned_.empty(); }
+    [[nodiscard]] bool poisoned() const noexcept { return poisoned_.is_set(); }
 
 private:
     file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
@@ -165,8 +168,9 @@ private:
     }
 
     void require_healthy(std::string_view op) const {
-        if (!poisoned_.empty())
-            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op, poisoned_);
+        if (poisoned_.is_set())
+            fail_at(errc::outcome_unknown, context(size()), "{} refused: {}; reopen the file", op,
+                    poisoned_.reason());
     }
 
     void require_writable(std::string_view op) const {
@@ -180,10 +184,10 @@ private:
         const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
         if (p.done > 0) {
             if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
-                poisoned_ = fmt::format("removing a partial append at offset {} failed ({})", at,
-                                        std::generic_category().message(terr));
+                const auto why = poisoned_.set(fmt::format("removing a partial append at offset {} failed ({})", at,
+                                                           std::generic_category().message(terr)));
                 fail_at(errc::io_error, context(at, err), "append failed after {} of {} bytes; {}", p.done, wanted,
-                        poisoned_);
+                        why);
             }
         }
         const errc code = err == ENOSPC ? errc::no_space : errc::io_error;
@@ -195,7 +199,7 @@ private:
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
     bool read_only_ = false;
-    std::string poisoned_;  // why writes are refused; empty while healthy
+    detail::poison_note poisoned_;  // why writes are refused; unset while healthy
 };
 
 static_assert(durable_backend<file_backend>);

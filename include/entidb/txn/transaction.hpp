@@ -239,8 +239,7 @@ public:
         const auto c = existing_collection(collection);
         if (!c) return false;
         const detail::entity_key key{*c, id};
-        const auto stored = snap_->eng().index().find(*c, id, sequence());
-        const bool in_db = stored && !stored->tombstone;
+        const bool in_db = snap_->eng().exists_newest(*c, id);
         const auto it = w_.ops.find(key);
         const bool visible = it != w_.ops.end() ? !it->second.tombstone : in_db;
         if (!visible) return false;
@@ -260,7 +259,7 @@ public:
             if (it->second.tombstone) return std::nullopt;
             return it->second.payload;
         }
-        return snap_->get(*c, id);
+        return snap_->eng().get_newest(*c, id);
     }
 
     // Makes the writes durable and visible; returns the commit sequence (the current one
@@ -270,7 +269,7 @@ public:
         check_open();
         done_ = true;
         try {
-            const auto seq = snap_->eng().commit(w_);
+            const auto seq = snap_->eng().commit(w_, writer_);
             release();
             return seq;
         } catch (...) {
