@@ -72,9 +72,8 @@ public:
         });
     }
     bool get(const key16& key, std::string& out) override {
-        const auto v = db_->begin_read().get("bench", entidb::entity_id(key));
-        if (!v) return false;
-        out.assign(v->begin(), v->end());
+        if (!db_->get_into("bench", entidb::entity_id(key), buffer_)) return false;
+        out.assign(buffer_.begin(), buffer_.end());
         return true;
     }
     std::size_t scan() override {
@@ -88,6 +87,7 @@ public:
 
 private:
     std::optional<entidb::database> db_;
+    static inline thread_local entidb::byte_buffer buffer_;  // W6 reads from two threads
 };
 
 // ---- raw: the physical limit (append + fdatasync; reads via a hash of offsets into an mmap) ----

@@ -4,6 +4,7 @@
 // passes them as `const uint8_t*`. Views never own; buffers own.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +27,15 @@ using byte_buffer = std::vector<byte>;
 [[nodiscard]] inline std::string_view as_chars(bytes_view b) noexcept {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
+
+namespace detail {
+// Room for `extra` more bytes without giving up geometric growth: encoders append record
+// after record to one buffer, and an exact reserve per record would copy the whole
+// buffer each time.
+inline void reserve_more(byte_buffer& out, std::size_t extra) {
+    if (out.capacity() - out.size() < extra) out.reserve(std::max(out.size() + extra, 2 * out.capacity()));
+}
+}  // namespace detail
 
 }  // namespace v1
 }  // namespace entidb

@@ -99,6 +99,21 @@ public:
     // A snapshot of the last commit. Never blocks on the writer.
     [[nodiscard]] read_transaction begin_read() const { return read_transaction(live()); }
 
+    // Point reads of the last commit without a read transaction: no snapshot to register,
+    // so cheaper than begin_read().get() for one entity; several calls may see different
+    // commits (use a read transaction for a consistent view of several entities).
+    // get_into reuses `out`'s capacity and returns false when there is no such entity.
+    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
+        byte_buffer out;
+        if (!get_into(collection, id, out)) return std::nullopt;
+        return out;
+    }
+    bool get_into(std::string_view collection, const entity_id& id, byte_buffer& out) const {
+        const auto& e = *live_ref();
+        const auto c = e.catalog_snapshot()->find(collection);
+        return c && e.read_published(*c, id, out);
+    }
+
     // Waits until no other write transaction is open, then starts one.
     [[nodiscard]] write_transaction begin_write() {
         auto e = live();
@@ -187,7 +202,9 @@ public:
     [[nodiscard]] const std::shared_ptr<engine_type>& engine() const { return engine_; }
 
 private:
-    [[nodiscard]] std::shared_ptr<engine_type> live() const {
+    [[nodiscard]] std::shared_ptr<engine_type> live() const { return live_ref(); }
+    // Without the reference-count traffic, for calls that do not outlive this handle.
+    [[nodiscard]] const std::shared_ptr<engine_type>& live_ref() const {
         if (!engine_) fail(errc::closed, "the database handle is closed");
         return engine_;
     }

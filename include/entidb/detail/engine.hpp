@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <cstdint>
@@ -143,17 +144,53 @@ public:
     // Reads and checks the record at `v`, returning its payload.
     [[nodiscard]] byte_buffer read_payload(std::uint32_t collection, const entity_id& id,
                                            const entity_version& v) const {
-        byte_buffer buf;
-        segments_.read(v.location, buf);
-        const auto d = format::decode_segment(buf);
-        if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
-            fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
-                    "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
-        const auto payload_at = static_cast<std::size_t>(d.record.payload.data() - buf.data());
-        const auto payload_size = d.record.payload.size();
-        buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(payload_at));
-        buf.resize(payload_size);
-        return buf;
+        byte_buffer out;
+        read_payload_into(collection, id, v, out);
+        return out;
+    }
+
+    // The same into `out`, whose capacity is reused (scans: no allocation per entity).
+    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                           byte_buffer& out) const {
+        if constexpr (segment_set<factory_type>::viewable) {
+            const auto payload = checked_payload(collection, id, v, segments_.view(v.location));
+            out.assign(payload.begin(), payload.end());
+        } else {
+            segments_.read(v.location, out);
+            const auto payload = checked_payload(collection, id, v, out);
+            const auto at = static_cast<std::size_t>(payload.data() - out.data());
+            const auto size = payload.size();
+            std::memmove(out.data(), out.data() + at, size);
+            out.resize(size);
+        }
+    }
+
+    // A point read of the last published state without registering a snapshot: the
+    // payload into `out` (capacity reused), false if the entity does not exist. Pruning
+    // only drops a key's oldest versions, so a version missing at a sequence the writer
+    // has since moved past means "look again at the newer sequence"; segments a
+    // compaction retires are not destroyed while a point read is running.
+    bool read_published(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
+        const point_read_pin pin(point_reads_);
+        for (;;) {
+            const auto seq = last_sequence();
+            const auto v = index_.find(collection, id, seq);
+            if (!v && last_sequence() != seq) continue;
+            if (!v || v->tombstone) return false;
+            read_payload_into(collection, id, *v, out);
+            return true;
+        }
+    }
+
+    // The payload of the version visible at `snapshot` as a view into the mapped segment
+    // (checked like every read), valid while a snapshot at or below `snapshot` is open.
+    [[nodiscard]] std::optional<bytes_view> view(std::uint32_t collection, const entity_id& id,
+                                                 std::uint64_t snapshot) const
+        requires segment_set<factory_type>::viewable
+    {
+        const auto v = index_.find(collection, id, snapshot);
+        if (!v || v->tombstone) return std::nullopt;
+        return checked_payload(collection, id, *v, segments_.view(v->location));
     }
 
     void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
@@ -196,9 +233,10 @@ public:
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
-        byte_buffer batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        const bytes_view batch = encode_batch(w, txid, seq);  // throws too_large before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
+        release_if_large(wal_batch_);
         ++next_txid_;
         appended_seq_ = seq;
         const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
@@ -253,7 +291,11 @@ public:
     void reclaim_retired() noexcept {
         if (keep_retired_.load(std::memory_order_acquire)) return;
         try {
-            segments_.reclaim([&](std::uint64_t mark) { return !snapshots_.any_before(mark); });
+            segments_.reclaim([&](std::uint64_t mark) {
+                // seq_cst pairs with the pin's increment: a point read that began after this
+                // load finds the index already pointing into the new segments.
+                return point_reads_.load(std::memory_order_seq_cst) == 0 && !snapshots_.any_before(mark);
+            });
         } catch (...) {
         }
     }
@@ -446,6 +488,29 @@ public:
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
 private:
+    // The payload of the whole segment record `record`, after checking its CRC and that it
+    // is the record the index says (collection and id).
+    [[nodiscard]] bytes_view checked_payload(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                                             bytes_view record) const {
+        const auto d = format::decode_segment(record);
+        if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
+            fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
+                    "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
+        return d.record.payload;
+    }
+
+    // Counts a point read for its duration (read_published, reclaim_retired).
+    class point_read_pin {
+    public:
+        explicit point_read_pin(std::atomic<std::uint64_t>& n) noexcept : n_(n) { n_.fetch_add(1, std::memory_order_seq_cst); }
+        point_read_pin(const point_read_pin&) = delete;
+        point_read_pin& operator=(const point_read_pin&) = delete;
+        ~point_read_pin() { n_.fetch_sub(1, std::memory_order_release); }
+
+    private:
+        std::atomic<std::uint64_t>& n_;
+    };
+
     // Registers a snapshot for the life of a scope (changes_since reads files directly).
     class snapshot_guard {
     public:
@@ -460,8 +525,9 @@ private:
         snapshot_registry::handle h_;
     };
 
-    byte_buffer encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) const {
-        byte_buffer out;
+    bytes_view encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) {
+        auto& out = wal_batch_;
+        out.clear();
         format::encode(format::wal_record{format::wal_begin{txid}}, out);
         for (const auto& [key, op] : w.ops) {
             if (op.tombstone)
@@ -618,7 +684,16 @@ private:
         try {
             const std::uint64_t oldest = snapshots_.oldest(last_sequence());
             const auto cat = catalog_snapshot();
-            for (const auto& [key, op] : w.ops) apply_with_indexes(*cat, key, op, seq, oldest);
+            const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
+            const auto locations = append_segment_records(w, seq);
+            auto loc = locations.begin();
+            for (const auto& [key, op] : w.ops)
+                index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
+                             oldest);
+            for (const auto& m : moves) {
+                if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
+                if (m.to) m.index->add(*m.to, m.id, seq);
+            }
             last_seq_.store(seq, std::memory_order_release);
         } catch (const std::exception& e) {
             poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
@@ -627,25 +702,53 @@ private:
         feed_.publish(w.ops, seq, *catalog_snapshot());
     }
 
-    // One operation: segment record, primary index, and every secondary index of its
-    // collection (the old key comes from the version the operation replaces).
-    void apply_with_indexes(const catalog& cat, const entity_key& key, const pending_op& op, std::uint64_t seq,
-                            std::uint64_t oldest) {
-        std::vector<secondary_index*> ixs;
-        for (const auto& ix : cat.indexes())
-            if (ix->definition().collection_id == key.first) ixs.push_back(ix.get());
-        std::vector<std::optional<index_key>> old_keys;
-        if (!ixs.empty()) {
-            const auto old = get(key.first, key.second, latest_snapshot);
-            for (auto* ix : ixs) old_keys.push_back(old ? ix->key_of(*old) : std::nullopt);
+    // One segment record per operation, written with one append when they fit.
+    std::vector<record_location> append_segment_records(const pending_write& w, std::uint64_t seq) {
+        segment_batch_.clear();
+        segment_lengths_.clear();
+        for (const auto& [key, op] : w.ops) {
+            const auto before = segment_batch_.size();
+            format::encode(format::segment_record{.collection_id = key.first,
+                                                  .id = key.second,
+                                                  .flags = op.tombstone ? format::flag_tombstone : std::uint8_t{0},
+                                                  .sequence = seq,
+                                                  .payload = op.payload},
+                           segment_batch_);
+            segment_lengths_.push_back(static_cast<std::uint32_t>(segment_batch_.size() - before));
         }
-        apply_record(key.first, key.second, op.tombstone, op.payload, seq, oldest);
-        for (std::size_t i = 0; i < ixs.size(); ++i) {
-            const auto new_key = op.tombstone ? std::nullopt : ixs[i]->key_of(op.payload);
-            if (old_keys[i] == new_key) continue;
-            if (old_keys[i]) ixs[i]->remove(*old_keys[i], key.second, seq, oldest);
-            if (new_key) ixs[i]->add(*new_key, key.second, seq);
+        auto locations = segments_.append_many(segment_batch_, segment_lengths_, seq);
+        release_if_large(segment_batch_);
+        return locations;
+    }
+
+    // Reused buffers keep the capacity of ordinary commits, not of the largest ever.
+    static void release_if_large(byte_buffer& b) noexcept {
+        constexpr std::size_t keep = std::size_t{4} << 20;
+        if (b.capacity() > keep) byte_buffer().swap(b);
+    }
+
+    // A secondary index entry an operation moves: `from` the key of the version it
+    // replaces, `to` the key of what it writes (either may be absent).
+    struct index_move {
+        secondary_index* index;
+        entity_id id;
+        std::optional<index_key> from, to;
+    };
+    [[nodiscard]] std::vector<index_move> index_moves(const catalog& cat, const pending_write& w) const {
+        std::vector<index_move> out;
+        if (cat.indexes().empty()) return out;
+        for (const auto& [key, op] : w.ops) {
+            std::optional<byte_buffer> old;
+            bool read_old = false;
+            for (const auto& ix : cat.indexes()) {
+                if (ix->definition().collection_id != key.first) continue;
+                if (!std::exchange(read_old, true)) old = get(key.first, key.second, latest_snapshot);
+                auto from = old ? ix->key_of(*old) : std::nullopt;
+                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
+                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
+            }
         }
+        return out;
     }
 
     // Unique indexes: no two live entities may share a key after this commit.
@@ -698,12 +801,12 @@ private:
     }
 
     void maybe_checkpoint() noexcept {
-        if (poisoned_.load(std::memory_order_acquire) || wal_->size() <= cfg_.max_wal_size) return;
         try {
-            checkpoint();
-        } catch (const error&) {
+            if (!poisoned_.load(std::memory_order_acquire) && wal_->size() > cfg_.max_wal_size) checkpoint();
+        } catch (...) {
             // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
-            // order); durability failures already poisoned the engine in guard_durability.
+            // order); durability failures already poisoned the engine in guard_durability,
+            // and a backend that cannot even report its size fails the next append.
         }
     }
 
@@ -740,6 +843,10 @@ private:
     std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
     std::uint64_t next_txid_ = 1;
 
+    byte_buffer wal_batch_;  // the writer's, reused: no allocation per commit once warm
+    byte_buffer segment_batch_;  // the applier's (one at a time, in sequence order)
+    std::vector<std::uint32_t> segment_lengths_;
+
     // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
     // a checkpoint truncates the file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
@@ -753,6 +860,7 @@ private:
     std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
+    mutable std::atomic<std::uint64_t> point_reads_{0};  // read_published calls running
     recovery_report report_;
 };
 

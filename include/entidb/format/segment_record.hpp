@@ -100,7 +100,7 @@ inline void encode(const segment_record& r, byte_buffer& out) {
 
     const std::size_t total = encoded_size(r);
     const std::size_t start = out.size();
-    out.reserve(start + total);  // no reallocation below
+    entidb::detail::reserve_more(out, total);  // no reallocation below
     detail::put_u32(out, static_cast<std::uint32_t>(total));
     detail::put_u32(out, r.collection_id);
     detail::put_bytes(out, r.id.bytes());

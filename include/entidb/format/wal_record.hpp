@@ -202,7 +202,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
              to_string(type_of(r)), payload, std::numeric_limits<std::uint32_t>::max());
 
     const std::size_t start = out.size();
-    out.reserve(start + wal_header_size + payload + wal_crc_size);  // no reallocation below
+    entidb::detail::reserve_more(out, wal_header_size + payload + wal_crc_size);  // no reallocation below
     detail::put_bytes(out, wal_magic);
     detail::put_u16(out, wal_version);
     detail::put_u8(out, static_cast<std::uint8_t>(type_of(r)));

@@ -18,12 +18,14 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <vector>
 
 #include "../error.hpp"
@@ -87,6 +89,33 @@ public:
         return {target.number, static_cast<std::uint32_t>(record.size()), offset};
     }
 
+    // Appends the consecutive encoded records of commit `sequence` that `lengths` splits
+    // `records` into, and returns where each went: one write when they all fit the active
+    // segment, else record by record, rotating where append() would.
+    std::vector<record_location> append_many(bytes_view records, std::span<const std::uint32_t> lengths,
+                                             std::uint64_t sequence) {
+        std::vector<record_location> out;
+        out.reserve(lengths.size());
+        const auto size = active().backend->size();
+        if ((size > 0 && seal_first_) || size + records.size() > max_segment_size_) {
+            std::size_t at = 0;
+            for (const auto n : lengths) {
+                out.push_back(append(records.subspan(at, n), sequence));
+                at += n;
+            }
+            return out;
+        }
+        seal_first_ = false;
+        auto& target = active();
+        std::uint64_t offset = target.backend->append(records);
+        for (const auto n : lengths) {
+            out.push_back({target.number, n, offset});
+            offset += n;
+        }
+        note_sequence(target.number, sequence);
+        return out;
+    }
+
     // The next append starts a new segment (if the factory can rotate): recovery asks for
     // this when the active segment holds checkpointed records (as files written by other
     // implementations may), so that again only WAL-covered records are ever appended
@@ -111,6 +140,20 @@ public:
 
     // Makes every appended byte durable (only the active segment can have unflushed bytes).
     void flush() { active().backend->flush(); }
+
+    // Backends that map their file hand out views (file_backend::view_at): reads are then
+    // copies from memory, or no copy at all, instead of a system call each.
+    static constexpr bool viewable = requires(const backend_type& b) {
+        { b.view_at(std::uint64_t{}, std::size_t{}) } -> std::same_as<bytes_view>;
+    };
+
+    // The whole record at `loc`, valid while the segment is not reclaimed (a snapshot
+    // that may hold `loc` keeps it: reclaim()).
+    [[nodiscard]] bytes_view view(const record_location& loc) const
+        requires viewable
+    {
+        return find(loc.segment)->view_at(loc.offset, loc.length);
+    }
 
     // Reads the whole record at `loc` into `out` (resized).
     void read(const record_location& loc, byte_buffer& out) const {

@@ -17,6 +17,13 @@
 // Creating a file does not make its directory entry durable: call sync_directory()
 // on the parent before relying on a newly created file (SPEC.md §3).
 //
+// Reads can also be views: `view_at(offset, n)` returns the bytes in a read-only shared
+// mapping of the file, valid until the backend is destroyed (mappings only ever grow: a
+// larger one is added when the file outgrows the last, none is unmapped before the end).
+// Views cover only bytes below size(), so the writer's appends never disturb them; a
+// file shortened by another process while open would fault on access (SIGBUS), like
+// every memory-mapped store, which is why the LOCK file keeps other writers out.
+//
 // Thread-safety: one writer at a time (append/truncate), and at most one flush, which
 // may run concurrently with that writer (group commit: the flush covers at least every
 // byte appended before it began). read_at and size() may run concurrently with both,
@@ -24,6 +31,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
@@ -31,10 +40,12 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../bytes.hpp"
+#include "../detail/file_mappings.hpp"
 #include "../detail/poison_note.hpp"
 #include "../detail/posix_file.hpp"
 #include "../error.hpp"
@@ -73,7 +84,8 @@ public:
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
           read_only_(other.read_only_),
-          poisoned_(std::move(other.poisoned_)) {}
+          poisoned_(std::move(other.poisoned_)),
+          maps_(std::move(other.maps_)) {}
 
     file_backend& operator=(file_backend&& other) noexcept {
         if (this == &other) return *this;
@@ -82,12 +94,23 @@ public:
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
         read_only_ = other.read_only_;
         poisoned_ = std::move(other.poisoned_);
+        maps_ = std::move(other.maps_);
         return *this;
     }
 
     file_backend(const file_backend&) = delete;
     file_backend& operator=(const file_backend&) = delete;
     ~file_backend() = default;
+
+    // The `n` bytes at `offset` as a view into a mapping of the file (see above).
+    // errc::corruption for a range past the end, errc::io_error if mapping fails.
+    [[nodiscard]] bytes_view view_at(std::uint64_t offset, std::size_t n) const {
+        const std::uint64_t size = size_.load(std::memory_order_acquire);
+        if (offset > size || n > size - offset)
+            fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)", n, size);
+        if (n == 0) return {};
+        return maps_.view(fd_.get(), offset, n, size, path_);
+    }
 
     void read_at(std::uint64_t offset, mutable_bytes out) const {
         const std::uint64_t size = size_.load(std::memory_order_acquire);
@@ -200,6 +223,7 @@ private:
     std::atomic<std::uint64_t> size_{0};
     bool read_only_ = false;
     detail::poison_note poisoned_;  // why writes are refused; unset while healthy
+    detail::file_mappings maps_;
 };
 
 static_assert(durable_backend<file_backend>);

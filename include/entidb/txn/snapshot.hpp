@@ -54,6 +54,14 @@ public:
         return engine_->get(collection, id, sequence_);
     }
 
+    // The payload into `out` (its capacity reused); false if the entity is not visible.
+    bool read_into(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
+        const auto v = engine_->index().find(collection, id, sequence_);
+        if (!v || v->tombstone) return false;
+        engine_->read_payload_into(collection, id, *v, out);
+        return true;
+    }
+
 private:
     std::shared_ptr<engine<Traits>> engine_;
     snapshot_registry::handle handle_;
@@ -94,7 +102,7 @@ public:
             const auto next = e.index().next_live(collection_, after, snap_->sequence());
             done_ = !next;
             if (done_) return;
-            current_.bytes = e.read_payload(collection_, next->first, next->second);
+            e.read_payload_into(collection_, next->first, next->second, current_.bytes);  // reuses the buffer
             current_.id = next->first;
         }
 
@@ -144,8 +152,8 @@ public:
         void load() {
             for (; pos_ < ids_->size(); ++pos_) {
                 const auto& id = (*ids_)[pos_];
-                if (auto bytes = snap_->get(collection_, id)) {
-                    current_ = {id, std::move(*bytes)};
+                if (snap_->read_into(collection_, id, current_.bytes)) {
+                    current_.id = id;
                     return;
                 }
             }
