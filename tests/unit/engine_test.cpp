@@ -570,3 +570,27 @@ TEST_CASE("reads through the segment mapping see new segments and refuse a damag
     CHECK(e.path().find("seg-000001.dat") != std::string::npos);
     CHECK(code_of([&] { (void)db.get("c", id_of(0)); }) == errc::corruption);
 }
+
+TEST_CASE("get_view: the bytes in the mapped segment, valid for the transaction's life") {
+    temp_dir dir;
+    entidb::config cfg;
+    cfg.max_segment_size = 4096;
+    auto db = entidb::open(dir / "db", cfg);
+    db.transaction([&](auto& txn) {
+        for (int i = 0; i < 20; ++i) txn.put("c", id_of(i), payload(i, 64));
+    });
+    auto r = db.begin_read();
+    const auto v = r.get_view("c", id_of(3));
+    REQUIRE(v);
+    CHECK(entidb::byte_buffer(v->begin(), v->end()) == payload(3, 64));
+    CHECK_FALSE(r.get_view("c", id_of(99)));
+    CHECK_FALSE(r.get_view("nothing", id_of(3)));
+    // Overwrites, rotations and a compaction later, the view still shows the snapshot's bytes.
+    for (int n = 0; n < 40; ++n)
+        db.transaction([&](auto& txn) {
+            for (int i = 0; i < 20; ++i) txn.put("c", id_of(i), payload(1000 + n, 64));
+        });
+    (void)db.compact();
+    CHECK(entidb::byte_buffer(v->begin(), v->end()) == payload(3, 64));
+    CHECK(entidb::byte_buffer(r.get_view("c", id_of(3))->begin(), r.get_view("c", id_of(3))->end()) == payload(3, 64));
+}

@@ -16,7 +16,9 @@
 // never change results, only speed.
 //
 // `write_transaction`: the single writer. It holds the database's writer lock from begin
-// to commit/abort (SPEC.md §5: one writer, enforced at begin). `get` sees its own writes.
+// until its commit is in the WAL, or it aborts (SPEC.md §5: one writer, enforced at begin;
+// the next writer may start while this commit waits for its flush: group commit, see
+// docs/transactions.md). `get` sees its own writes and every commit before it.
 // Writes are validated when made — size first (errc::too_large, before the bytes are even
 // read), then canonical CBOR (errc::invalid_cbor / errc::non_canonical) — so nothing
 // invalid reaches the WAL. Destroying an uncommitted write transaction aborts it.
@@ -101,6 +103,18 @@ public:
         const auto c = snap_->cat().find(collection);
         if (!c) return std::nullopt;
         return snap_->get(*c, id);
+    }
+
+    // Zero-copy: the entity's bytes inside the mapped segment file (checked like get),
+    // valid while this transaction or a copy of it lives. Needs storage whose segments
+    // are mapped (file_storage); in-memory segments move as they grow, so use get there.
+    [[nodiscard]] std::optional<bytes_view> get_view(std::string_view collection, const entity_id& id) const {
+        static_assert(segment_set<typename Traits::segment_factory>::viewable,
+                      "entidb: get_view needs segments that can be mapped (entidb::file_storage); "
+                      "use get(), which copies, with other storage");
+        const auto c = snap_->cat().find(collection);
+        if (!c) return std::nullopt;
+        return snap_->eng().view(*c, id, snap_->sequence());
     }
 
     // Several entities at once, in the order asked (nullopt where absent).
