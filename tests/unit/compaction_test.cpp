@@ -25,6 +25,7 @@ using entidb::errc;
 using test_support::code_of;
 using test_support::id_of;
 using test_support::payload;
+using test_support::small_segments;
 using test_support::temp_dir;
 namespace fs = std::filesystem;
 
@@ -124,12 +125,6 @@ struct single_segment_traits {
     using segment_factory = entidb::single_backend_factory<entidb::memory_backend>;
     static constexpr bool rotating = false;
 };
-
-entidb::config small_segments() {
-    entidb::config cfg;
-    cfg.max_segment_size = 2048;
-    return cfg;
-}
 
 }  // namespace
 

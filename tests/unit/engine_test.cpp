@@ -539,9 +539,7 @@ TEMPLATE_TEST_CASE("point reads without a transaction: get and get_into", "[engi
 
 TEST_CASE("reads through the segment mapping see new segments and refuse a damaged record") {
     temp_dir dir;
-    entidb::config cfg;
-    cfg.max_segment_size = 4096;
-    auto db = entidb::open(dir / "db", cfg);
+    auto db = entidb::open(dir / "db", test_support::small_segments(4096));
     for (int t = 0; t < 30; ++t) {  // the active segment grows and rotates while mapped
         db.transaction([&](auto& txn) {
             for (int i = 0; i < 5; ++i) txn.put("c", id_of(t * 5 + i), payload(t * 5 + i, 64));
@@ -573,9 +571,7 @@ TEST_CASE("reads through the segment mapping see new segments and refuse a damag
 
 TEST_CASE("get_view: the bytes in the mapped segment, valid for the transaction's life") {
     temp_dir dir;
-    entidb::config cfg;
-    cfg.max_segment_size = 4096;
-    auto db = entidb::open(dir / "db", cfg);
+    auto db = entidb::open(dir / "db", test_support::small_segments(4096));
     db.transaction([&](auto& txn) {
         for (int i = 0; i < 20; ++i) txn.put("c", id_of(i), payload(i, 64));
     });

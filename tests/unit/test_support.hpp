@@ -24,6 +24,13 @@ inline entidb::errc code_of(auto&& f) {
     return entidb::errc::ok;
 }
 
+// A config whose segments rotate every few records (rotation, compaction, mappings).
+inline entidb::config small_segments(std::uint64_t bytes = 2048) {
+    entidb::config cfg;
+    cfg.max_segment_size = bytes;
+    return cfg;
+}
+
 // A fresh directory under the system temp dir, removed with everything in it.
 class temp_dir {
 public:
