@@ -94,3 +94,19 @@ TEST_CASE("crc32 tables are built at compile time", "[crc32]") {
     static_assert(entidb::detail::crc32_tables[0][255] == 0x2D02EF8Du);
     SUCCEED();
 }
+
+TEST_CASE("crc32: the carry-less-multiply path and the tables agree at every length", "[crc32]") {
+    std::mt19937 rng(4242);
+    const auto pool = random_bytes(rng, 1200 + 16);
+#ifdef ENTIDB_CRC32_CLMUL
+    INFO("carry-less multiply available: " << entidb::detail::crc32_clmul_available());
+#endif
+    for (std::size_t n = 0; n <= 1200; ++n)
+        for (std::size_t offset = 0; offset < 16; offset += 5) {
+            const bytes_view v(pool.data() + offset, n);
+            INFO("length " << n << " offset " << offset);
+            const std::uint32_t tables = ~entidb::detail::crc32_tables_update(0xFFFFFFFFu, v.data(), v.size());
+            REQUIRE(crc32(v) == tables);
+            if (n % 97 == 0) REQUIRE(tables == reference_crc32(v));
+        }
+}

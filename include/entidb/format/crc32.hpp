@@ -7,13 +7,23 @@
 //     crc32("123456789") == 0xCBF43926.
 // It owns nothing and reads only `data`.
 //
+// Speed: on x86-64 CPUs with carry-less multiplication (PCLMULQDQ, checked once at run
+// time) inputs of 64 bytes and more are folded 64 bytes per step, an order of magnitude
+// faster than tables; every record read is checked, so this is on the read path. Other
+// CPUs, and the last bytes, use slicing-by-8 tables. Both give the same value (tested).
+//
 // Thread-safety: a pure function. The lookup tables are generated at compile time
-// (constexpr), so there is no lazy initialisation to race on.
+// (constexpr); the CPU check is a function-local static (initialised once, thread-safe).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define ENTIDB_CRC32_CLMUL 1
+#endif
 
 #include "../bytes.hpp"
 
@@ -51,15 +61,9 @@ inline constexpr crc32_tables_t crc32_tables = make_crc32_tables();
            std::uint32_t{p[3]} << 24;
 }
 
-}  // namespace detail
-
-[[nodiscard]] inline std::uint32_t crc32(bytes_view data, std::uint32_t previous = 0) noexcept {
-    const auto& t = detail::crc32_tables;
-    // Undo the final xor of the previous call; with previous == 0 this is the 0xFFFFFFFF init.
-    std::uint32_t crc = ~previous;
-    const byte* p = data.data();
-    std::size_t n = data.size();
-
+// The running (pre-final-xor) CRC over [p, p + n) by tables.
+[[nodiscard]] inline std::uint32_t crc32_tables_update(std::uint32_t crc, const byte* p, std::size_t n) noexcept {
+    const auto& t = crc32_tables;
     while (n >= 8) {
         const std::uint32_t lo = crc ^ detail::crc32_load_le32(p);
         crc = t[7][lo & 0xFFu] ^ t[6][(lo >> 8) & 0xFFu] ^ t[5][(lo >> 16) & 0xFFu] ^ t[4][lo >> 24] ^
@@ -68,7 +72,77 @@ inline constexpr crc32_tables_t crc32_tables = make_crc32_tables();
         n -= 8;
     }
     for (; n > 0; --n, ++p) crc = (crc >> 8) ^ t[0][(crc ^ *p) & 0xFFu];
-    return ~crc;
+    return crc;
+}
+
+#ifdef ENTIDB_CRC32_CLMUL
+// Folding with carry-less multiplication, in the bit-reflected domain of this CRC: four
+// 128-bit lanes absorb 64 bytes per step (multiplying by x^(512±64) mod P moves a lane
+// forward past the next 64 bytes), the lanes then fold into one, the rest of the input
+// 16 bytes at a time, and a Barrett reduction takes the 128-bit remainder to 32 bits.
+// Constants are x^k mod P (bit-reflected, shifted) for the polynomial 0x04C11DB7; the
+// last one pair is P itself and floor(x^64 / P). n is a multiple of 16, at least 64.
+__attribute__((target("pclmul,sse4.1"))) inline __m128i crc32_clmul_fold(__m128i lane, __m128i k,
+                                                                          __m128i next) noexcept {
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(lane, k, 0x00), _mm_clmulepi64_si128(lane, k, 0x11)),
+                         next);
+}
+
+__attribute__((target("pclmul,sse4.1"))) inline std::uint32_t crc32_clmul_update(std::uint32_t crc, const byte* p,
+                                                                                 std::size_t n) noexcept {
+    const auto load = [](const byte* at) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(at)); };
+    const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  // fold across 64 bytes
+    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  // fold across 16 bytes
+    const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124);               // 64 → 32 bits
+    const __m128i poly_mu = _mm_set_epi64x(0x1f7011641, 0x1db710641);
+    const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
+
+    __m128i x1 = _mm_xor_si128(load(p), _mm_cvtsi32_si128(static_cast<int>(crc)));
+    __m128i x2 = load(p + 16), x3 = load(p + 32), x4 = load(p + 48);
+    p += 64;
+    n -= 64;
+    for (; n >= 64; p += 64, n -= 64) {
+        x1 = crc32_clmul_fold(x1, k1k2, load(p));
+        x2 = crc32_clmul_fold(x2, k1k2, load(p + 16));
+        x3 = crc32_clmul_fold(x3, k1k2, load(p + 32));
+        x4 = crc32_clmul_fold(x4, k1k2, load(p + 48));
+    }
+    x1 = crc32_clmul_fold(x1, k3k4, x2);
+    x1 = crc32_clmul_fold(x1, k3k4, x3);
+    x1 = crc32_clmul_fold(x1, k3k4, x4);
+    for (; n >= 16; p += 16, n -= 16) x1 = crc32_clmul_fold(x1, k3k4, load(p));
+
+    // 128 → 64 bits (appending 32 zero bits), 64 → 32 bits, then Barrett.
+    x1 = _mm_xor_si128(_mm_clmulepi64_si128(k3k4, x1, 0x01), _mm_srli_si128(x1, 8));
+    x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), k5, 0x00), _mm_srli_si128(x1, 4));
+    const __m128i r = x1;
+    x1 = _mm_clmulepi64_si128(_mm_and_si128(x1, low32), poly_mu, 0x10);
+    x1 = _mm_clmulepi64_si128(_mm_and_si128(x1, low32), poly_mu, 0x00);
+    return static_cast<std::uint32_t>(_mm_extract_epi32(_mm_xor_si128(x1, r), 1));
+}
+
+[[nodiscard]] inline bool crc32_clmul_available() noexcept {
+    static const bool available = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+    return available;
+}
+#endif
+
+}  // namespace detail
+
+[[nodiscard]] inline std::uint32_t crc32(bytes_view data, std::uint32_t previous = 0) noexcept {
+    // Undo the final xor of the previous call; with previous == 0 this is the 0xFFFFFFFF init.
+    std::uint32_t crc = ~previous;
+    const byte* p = data.data();
+    std::size_t n = data.size();
+#ifdef ENTIDB_CRC32_CLMUL
+    if (n >= 64 && detail::crc32_clmul_available()) {
+        const std::size_t folded = n & ~std::size_t{15};
+        crc = detail::crc32_clmul_update(crc, p, folded);
+        p += folded;
+        n -= folded;
+    }
+#endif
+    return ~detail::crc32_tables_update(crc, p, n);
 }
 
 }  // namespace v1
