@@ -28,7 +28,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   CXX=g++ CC=gcc run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
   -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false
 # ThreadSanitizer over the programs that run threads against one database.
-TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan tests/unit_engine engine -Db_sanitize=thread -Doptimization=1 \
+TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan "tests/unit_engine tests/unit_compaction" "engine compaction" \
+  -Db_sanitize=thread -Doptimization=1 \
   -Dbenchmarks=false
 
 python3 scripts/test_summary.py build/gcc build/clang build/asan build/tsan || status=1
