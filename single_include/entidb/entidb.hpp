@@ -3981,10 +3981,25 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // (MVCC by commit sequence). Versions no open snapshot can see are pruned when a key is
 // written. Tombstones are versions too, until no snapshot can see what they hide.
 //
+// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
+// by id, each holding one key's newest version, with a guide table over the ids' first
+// distinguishing bits so that a lookup touches about two cache lines; a small ordered map
+// of the keys added since the array was last rebuilt; and a side map of the older versions
+// open snapshots still need (empty unless a reader holds a snapshot older than a write).
+// About 42-46 bytes per live entity. Commit sequences must not exceed `max_sequence`: the
+// tombstone flag shares their word.
+//
+// Opening a database streams every record through apply() in commit order with no reader
+// open. While a collection is empty and its writes come that way, apply() only appends; the
+// first read sorts the appended slots once (a bulk build), which is much cheaper than
+// inserting them one by one and never holds two copies of the array.
+//
 // Thread-safety: internally synchronised. Lookups take a shared lock for the length of
 // one lookup; the single writer takes it exclusively while it applies a commit. No
 // reader ever holds the lock while doing I/O.
 
+#include <cstdlib>
+#include <new>
 #include <unordered_map>
 
 
@@ -4005,40 +4020,555 @@ struct entity_version {
     bool tombstone = false;
 };
 
+namespace detail {
+
+// An entity id as two big-endian words: comparing them is comparing the ids' bytes
+// (memcmp order), in two integer compares. Only == and < are defined, written out so that
+// they inline into the search and sort loops.
+struct id_key {
+    std::uint64_t hi = 0;
+    std::uint64_t lo = 0;
+    friend constexpr bool operator==(const id_key&, const id_key&) noexcept = default;
+    friend constexpr bool operator<(const id_key& a, const id_key& b) noexcept {
+        return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+    }
+};
+
+[[nodiscard]] inline id_key key_of(const entity_id& id) noexcept {
+    const auto& b = id.bytes();
+    id_key k;
+    for (std::size_t i = 0; i < 8; ++i) {
+        k.hi = k.hi << 8 | b[i];
+        k.lo = k.lo << 8 | b[i + 8];
+    }
+    return k;
+}
+
+[[nodiscard]] inline entity_id id_of(const id_key& k) noexcept {
+    std::array<byte, entity_id::size> b{};
+    for (std::size_t i = 0; i < 8; ++i) {
+        b[i] = static_cast<byte>(k.hi >> (56 - 8 * i));
+        b[i + 8] = static_cast<byte>(k.lo >> (56 - 8 * i));
+    }
+    return entity_id(b);
+}
+
+// The 64 bits of `k` starting `from` bits below its top (from < 128; bits past the end are 0).
+[[nodiscard]] constexpr std::uint64_t bits_from(const id_key& k, unsigned from) noexcept {
+    if (from == 0) return k.hi;
+    if (from < 64) return k.hi << from | k.lo >> (64 - from);
+    return k.lo << (from - 64);
+}
+
+// How many leading bits `a` and `b` share (128 when equal).
+[[nodiscard]] constexpr unsigned common_prefix(const id_key& a, const id_key& b) noexcept {
+    if (a.hi != b.hi) return static_cast<unsigned>(std::countl_zero(a.hi ^ b.hi));
+    return 64 + static_cast<unsigned>(std::countl_zero(a.lo ^ b.lo));
+}
+
+// Ids may be caller-chosen (sequential, mostly zero), so both words are mixed.
+struct id_key_hash {
+    [[nodiscard]] std::size_t operator()(const id_key& k) const noexcept {
+        std::uint64_t x = k.hi ^ (k.lo * 0x9E3779B97F4A7C15ull);
+        x ^= x >> 32;
+        x *= 0xD6E8FEB86659FD93ull;
+        x ^= x >> 32;
+        return static_cast<std::size_t>(x);
+    }
+};
+
+// A key's newest version in 24 bytes: the tombstone flag is the low bit of the sequence
+// word, and the all-ones word marks a slot whose key was erased (kept until the next merge
+// so that erasing never moves the array).
+struct packed_version {
+    static constexpr std::uint64_t erased_mark = ~std::uint64_t{0};
+
+    std::uint64_t seq_tomb = 0;  // sequence << 1 | tombstone
+    std::uint64_t offset = 0;
+    std::uint32_t segment = 0;
+    std::uint32_t length = 0;
+
+    [[nodiscard]] static packed_version of(const entity_version& v) noexcept {
+        return {v.sequence << 1 | (v.tombstone ? 1u : 0u), v.location.offset, v.location.segment, v.location.length};
+    }
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return seq_tomb >> 1; }
+    [[nodiscard]] bool tombstone() const noexcept { return (seq_tomb & 1) != 0; }
+    [[nodiscard]] bool erased() const noexcept { return seq_tomb == erased_mark; }
+    [[nodiscard]] record_location location() const noexcept { return {segment, length, offset}; }
+    [[nodiscard]] entity_version unpack() const noexcept { return {sequence(), location(), tombstone()}; }
+    void move_to(const record_location& to) noexcept {
+        segment = to.segment;
+        length = to.length;
+        offset = to.offset;
+    }
+};
+
+struct index_slot {
+    id_key key;
+    packed_version v;
+};
+static_assert(sizeof(index_slot) == 40, "an index slot is 40 bytes: the memory budget counts on it");
+
+// A growable array of trivially copyable T in one malloc'd block. Unlike std::vector it
+// grows with realloc, which moves a large block by remapping its pages (mremap on Linux)
+// rather than copying: growing a large index never holds two copies of it. Capacity is
+// only what the caller asks for, except push_back, which grows by half.
+template <typename T>
+class flat_array {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>,
+                  "flat_array moves its elements with realloc: use std::vector for other types");
+
+public:
+    flat_array() = default;
+    flat_array(flat_array&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)),
+          size_(std::exchange(other.size_, 0)),
+          capacity_(std::exchange(other.capacity_, 0)) {}
+    flat_array& operator=(flat_array&& other) noexcept {
+        flat_array(std::move(other)).swap(*this);
+        return *this;
+    }
+    flat_array(const flat_array&) = delete;
+    flat_array& operator=(const flat_array&) = delete;
+    ~flat_array() { std::free(data_); }
+
+    void swap(flat_array& other) noexcept {
+        std::swap(data_, other.data_);
+        std::swap(size_, other.size_);
+        std::swap(capacity_, other.capacity_);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] T* data() noexcept { return data_; }
+    [[nodiscard]] const T* data() const noexcept { return data_; }
+    [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+    [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    [[nodiscard]] T* begin() noexcept { return data_; }
+    [[nodiscard]] T* end() noexcept { return data_ + size_; }
+    [[nodiscard]] const T* begin() const noexcept { return data_; }
+    [[nodiscard]] const T* end() const noexcept { return data_ + size_; }
+
+    void push_back(const T& v) {
+        if (size_ == capacity_) set_capacity(std::max<std::size_t>(64, capacity_ + capacity_ / 2));
+        data_[size_++] = v;
+    }
+    // Elements added by growing are unset: the caller writes them.
+    void resize(std::size_t n) {
+        if (n > capacity_) set_capacity(n);
+        size_ = n;
+    }
+    // Best effort: if the allocator cannot shrink the block, it stays as it is.
+    void shrink_to_fit() noexcept {
+        if (size_ == capacity_) return;
+        if (size_ == 0) {
+            std::free(std::exchange(data_, nullptr));
+            capacity_ = 0;
+        } else if (void* p = std::realloc(data_, size_ * sizeof(T))) {
+            data_ = static_cast<T*>(p);
+            capacity_ = size_;
+        }
+    }
+
+private:
+    void set_capacity(std::size_t n) {  // n > capacity_
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+        void* p = std::realloc(data_, n * sizeof(T));
+        if (p == nullptr) throw std::bad_alloc();
+        data_ = static_cast<T*>(p);
+        capacity_ = n;
+    }
+
+    T* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
+
+// Order of a bulk build: by key, then by sequence (a key's last write sorts last).
+struct build_order {
+    [[nodiscard]] bool operator()(const index_slot& a, const index_slot& b) const noexcept {
+        if (a.key == b.key) return a.v.seq_tomb < b.v.seq_tomb;
+        return a.key < b.key;
+    }
+};
+
+// Sorts in build order. Up to `passes` radix passes, each on the byte below the bits every
+// key in the range shares, cut random ids into buckets small enough to sort in cache;
+// std::sort finishes each. Ids with long common prefixes cost no more than std::sort.
+inline void sort_for_build(index_slot* a, std::size_t n, int passes) {
+    if (n <= 256 || passes == 0) {
+        std::sort(a, a + n, build_order{});
+        return;
+    }
+    id_key lo = a[0].key, hi = a[0].key;
+    for (std::size_t i = 1; i < n; ++i) {
+        lo = std::min(lo, a[i].key);
+        hi = std::max(hi, a[i].key);
+    }
+    const unsigned from = common_prefix(lo, hi);
+    if (from + 8 > 128) {
+        std::sort(a, a + n, build_order{});
+        return;
+    }
+    const auto digit = [from](const index_slot& s) { return static_cast<std::size_t>(bits_from(s.key, from) >> 56); };
+    std::array<std::size_t, 257> start{};
+    for (std::size_t i = 0; i < n; ++i) ++start[digit(a[i]) + 1];
+    for (std::size_t b = 0; b < 256; ++b) start[b + 1] += start[b];
+    std::array<std::size_t, 256> next{};
+    std::copy_n(start.begin(), 256, next.begin());
+    for (std::size_t b = 0; b < 256; ++b)
+        while (next[b] < start[b + 1]) {  // carry each misplaced slot round its cycle to its bucket
+            index_slot s = a[next[b]];
+            for (std::size_t d = digit(s); d != b; d = digit(s)) std::swap(s, a[next[d]++]);
+            a[next[b]++] = s;
+        }
+    for (std::size_t b = 0; b < 256; ++b) sort_for_build(a + start[b], start[b + 1] - start[b], passes - 1);
+}
+
+// One collection's keys, unsynchronised (primary_index locks). Invariant: a key has at most
+// one slot across `base_` and `recent_`, so a lookup that finds it in `base_` is done, and
+// writing a key that has a slot (even an erased one) updates the slot in place.
+class primary_table {
+public:
+    explicit primary_table(std::uint32_t collection) : collection_(collection) {}
+
+    [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
+    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ && recent_.empty(); }
+
+    // Appends the write if it can be part of a bulk build: the table was empty when the
+    // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
+    // (sequence, key) strictly increases, as when open replays the segments. Then a key's
+    // last write is its newest version and a deleted key simply disappears, as if each
+    // write had been applied. Returns false, changing nothing, otherwise.
+    bool try_build(const id_key& k, const entity_version& v, std::uint64_t oldest) {
+        if (v.sequence > oldest) return false;
+        const bool in_order = v.sequence > last_sequence_ || (v.sequence == last_sequence_ && last_key_ < k);
+        if (building_ ? !in_order : !(base_.empty() && recent_.empty() && older_.empty())) return false;
+        building_ = true;
+        last_sequence_ = v.sequence;
+        last_key_ = k;
+        base_.push_back({k, packed_version::of(v)});
+        return true;
+    }
+
+    // Sorts the appended writes and keeps each key's last one, unless that deleted it.
+    void finish_build() {
+        if (!building_) return;
+        building_ = false;
+        sort_for_build(base_.data(), base_.size(), 2);
+        std::size_t out = 0;
+        for (std::size_t i = 0; i < base_.size(); ++i) {
+            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) continue;
+            if (!base_[i].v.tombstone()) base_[out++] = base_[i];
+        }
+        base_.resize(out);
+        base_.shrink_to_fit();
+        rebuild_guide();
+    }
+
+    void apply(const id_key& k, const entity_version& v, std::uint64_t oldest) {
+        const auto cur = held(k);
+        if (cur.v != nullptr && !cur.v->erased()) {
+            if (v.sequence < cur.v->sequence()) return;  // replayed: already superseded
+            if (v.sequence == cur.v->sequence())
+                *cur.v = packed_version::of(v);  // the same commit's record, found elsewhere
+            else
+                push_newest(k, cur, v, oldest);
+            return;
+        }
+        if (v.tombstone && v.sequence <= oldest) return;  // a deletion of nothing any snapshot sees
+        if (cur.v != nullptr) {  // an erased slot comes back in place
+            *cur.v = packed_version::of(v);
+            --erased_;
+            return;
+        }
+        recent_.emplace(k, packed_version::of(v));
+        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
+    }
+
+    [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
+        const auto* cur = held(k).v;
+        if (cur == nullptr || cur->erased()) return std::nullopt;
+        return visible(k, *cur, snapshot);
+    }
+
+    // The first key after `after` (all keys when null) live at `snapshot`, walking `base_`
+    // and `recent_` together in key order.
+    [[nodiscard]] std::optional<std::pair<id_key, entity_version>> next_live(const id_key* after,
+                                                                            std::uint64_t snapshot) const {
+        std::size_t i = 0;
+        auto r = recent_.begin();
+        if (after != nullptr) {
+            i = lower_bound(*after);
+            if (i < base_.size() && base_[i].key == *after) ++i;
+            r = recent_.upper_bound(*after);
+        }
+        while (i < base_.size() || r != recent_.end()) {
+            const id_key* k = nullptr;
+            const packed_version* cur = nullptr;
+            if (i < base_.size() && (r == recent_.end() || base_[i].key < r->first)) {
+                k = &base_[i].key;
+                cur = &base_[i++].v;
+            } else {
+                k = &r->first;
+                cur = &(r++)->second;
+            }
+            if (cur->erased()) continue;
+            if (auto v = visible(*k, *cur, snapshot); v && !v->tombstone) return std::pair{*k, *v};
+        }
+        return std::nullopt;
+    }
+
+    // Keeps the versions a snapshot at or above `oldest` can see; a key left with only a
+    // tombstone no one needs goes.
+    void prune_all(std::uint64_t oldest) {
+        for (auto it = older_.begin(); it != older_.end();) {
+            auto& versions = it->second;
+            if (held(it->first).v->sequence() <= oldest)
+                versions.clear();  // the newest is visible to every snapshot
+            else
+                prune(versions, oldest);
+            it = versions.empty() ? older_.erase(it) : std::next(it);
+        }
+        // A key that kept older versions has a newest above `oldest`: none of them is erased.
+        const auto unneeded = [oldest](const packed_version& v) {
+            return !v.erased() && v.tombstone() && v.sequence() <= oldest;
+        };
+        for (auto& s : base_)
+            if (unneeded(s.v)) {
+                s.v.seq_tomb = packed_version::erased_mark;
+                ++erased_;
+            }
+        std::erase_if(recent_, [&](const auto& e) { return unneeded(e.second); });
+        if (erased_ > 0) drop_erased();
+    }
+
+    [[nodiscard]] bool holds(const id_key& k, const record_location& loc) const {
+        const auto* cur = held(k).v;
+        if (cur == nullptr || cur->erased()) return false;
+        if (cur->location() == loc) return true;
+        const auto* versions = older_of(k);
+        return versions != nullptr &&
+               std::any_of(versions->begin(), versions->end(), [&](const auto& v) { return v.location == loc; });
+    }
+
+    [[nodiscard]] std::uint64_t version_count() const {
+        std::uint64_t n = base_.size() - erased_ + recent_.size();
+        for (const auto& [_, versions] : older_) n += versions.size();
+        return n;
+    }
+
+    bool relocate(const id_key& k, std::uint64_t sequence, const record_location& to) {
+        auto* cur = held(k).v;
+        if (cur == nullptr || cur->erased()) return false;
+        if (cur->sequence() == sequence) {
+            cur->move_to(to);
+            return true;
+        }
+        if (const auto it = older_.find(k); it != older_.end())
+            for (auto& v : it->second)
+                if (v.sequence == sequence) {
+                    v.location = to;
+                    return true;
+                }
+        return false;
+    }
+
+    // Heap bytes held, counted by capacity; node containers are estimated at their
+    // element size plus the libstdc++ node header.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        constexpr std::size_t tree_node = 4 * sizeof(void*);
+        constexpr std::size_t hash_node = 2 * sizeof(void*);
+        std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
+                        recent_.size() * (sizeof(decltype(recent_)::value_type) + tree_node) +
+                        older_.bucket_count() * sizeof(void*);
+        for (const auto& [_, versions] : older_)
+            n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
+        return n;
+    }
+
+private:
+    // Where a key's newest version is held, if anywhere.
+    struct held_version {
+        packed_version* v = nullptr;
+        bool in_base = false;
+    };
+
+    [[nodiscard]] held_version held(const id_key& k) {
+        if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
+        const auto r = recent_.find(k);
+        return {r == recent_.end() ? nullptr : &r->second, false};
+    }
+    [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
+
+    [[nodiscard]] const std::vector<entity_version>* older_of(const id_key& k) const {
+        if (older_.empty()) return nullptr;  // the usual case: no snapshot holds history
+        const auto it = older_.find(k);
+        return it == older_.end() ? nullptr : &it->second;
+    }
+
+    // The version a reader at `snapshot` sees, given the key's newest.
+    [[nodiscard]] std::optional<entity_version> visible(const id_key& k, const packed_version& newest,
+                                                        std::uint64_t snapshot) const {
+        if (newest.sequence() <= snapshot) return newest.unpack();
+        if (const auto* versions = older_of(k))
+            for (const auto& v : *versions)
+                if (v.sequence <= snapshot) return v;
+        return std::nullopt;
+    }
+
+    // Keeps every version newer than the oldest snapshot plus the one that snapshot sees.
+    static void prune(std::vector<entity_version>& newest_first, std::uint64_t oldest) {
+        for (std::size_t i = 0; i < newest_first.size(); ++i)
+            if (newest_first[i].sequence <= oldest) {
+                newest_first.resize(i + 1);
+                return;
+            }
+    }
+
+    // `v` (newer than the key's newest) becomes the newest; the version it replaces is kept
+    // while a snapshot at or above `oldest` may still read it.
+    void push_newest(const id_key& k, held_version cur, const entity_version& v, std::uint64_t oldest) {
+        if (v.sequence > oldest) {
+            auto& versions = older_[k];
+            versions.insert(versions.begin(), cur.v->unpack());
+            prune(versions, oldest);
+            *cur.v = packed_version::of(v);
+            return;
+        }
+        if (!older_.empty()) older_.erase(k);  // every snapshot sees `v`
+        if (!v.tombstone) {
+            *cur.v = packed_version::of(v);
+        } else if (!cur.in_base) {
+            recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
+        } else {
+            cur.v->seq_tomb = packed_version::erased_mark;
+            if (++erased_ > base_.size() / 2) drop_erased();  // bounded waste, amortised O(1)
+        }
+    }
+
+    // Index of the first slot in `base_` whose key is not below `k`. The guide narrows the
+    // search to one bucket of a few adjacent slots; keys that share long prefixes fill few
+    // buckets, and a bucket of many slots is bisected, so the worst case stays O(log n).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+        const std::size_t n = base_.size();
+        if (n == 0 || !(base_[0].key < k)) return 0;
+        if (base_[n - 1].key < k) return n;
+        std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
+        if (!guide_.empty()) {
+            const std::size_t b = bucket_of(k);
+            lo = std::max<std::size_t>(lo, guide_[b]);
+            hi = std::min<std::size_t>(hi, guide_[b + 1]);
+        }
+        while (hi - lo > 8) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (base_[mid].key < k) lo = mid + 1;
+            else hi = mid;
+        }
+        while (lo < hi && base_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
+        return lo;
+    }
+
+    // The guide's bucket for a key between the first and last in `base_` (those share the
+    // first guide_from_ bits, so the next guide_bits_ bits order the buckets).
+    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
+    }
+
+    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
+    // per entity; sparser guides measured slower, as buckets then span more cache lines),
+    // rebuilt whenever `base_` is.
+    void rebuild_guide() {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        const std::size_t n = base_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
+        flat_array<std::uint32_t> guide;
+        guide_from_ = common_prefix(base_[0].key, base_[n - 1].key);
+        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
+        const std::size_t buckets = std::size_t{1} << guide_bits_;
+        guide.resize(buckets + 1);
+        std::size_t i = 0;
+        for (std::size_t b = 0; b < buckets; ++b) {
+            while (i < n && bucket_of(base_[i].key) < b) ++i;
+            guide[b] = static_cast<std::uint32_t>(i);
+        }
+        guide[buckets] = static_cast<std::uint32_t>(n);
+        guide.swap(guide_);
+    }
+
+    void drop_erased() {
+        std::size_t out = 0;
+        for (const auto& s : base_)
+            if (!s.v.erased()) base_[out++] = s;
+        base_.resize(out);
+        erased_ = 0;
+        base_.shrink_to_fit();
+        rebuild_guide();
+    }
+
+    // Folds `recent_` into `base_`: the array grows by realloc and the two merge from the
+    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each.
+    void merge_recent() {
+        if (erased_ > 0) drop_erased();
+        std::size_t i = base_.size();
+        base_.resize(base_.size() + recent_.size());
+        std::size_t out = base_.size();
+        for (auto r = recent_.rbegin(); r != recent_.rend(); ++r) {
+            while (i > 0 && r->first < base_[i - 1].key) base_[--out] = base_[--i];
+            base_[--out] = {r->first, r->second};
+        }
+        recent_.clear();
+        rebuild_guide();
+    }
+
+    std::uint32_t collection_;
+    flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
+    std::size_t erased_ = 0;           // slots of base_ marked erased
+    flat_array<std::uint32_t> guide_;  // empty: binary search over all of base_
+    unsigned guide_from_ = 0;
+    unsigned guide_bits_ = 0;
+    std::map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
+    bool building_ = false;
+    std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
+    id_key last_key_;
+};
+
+}  // namespace detail
+
 class primary_index {
 public:
+    // The largest commit sequence the index holds (the tombstone flag shares its word).
+    static constexpr std::uint64_t max_sequence = (std::uint64_t{1} << 63) - 2;
+
     // Records `v` as the newest version of the key, keeping older versions only while a
     // snapshot at or above `oldest_snapshot` may still need them. A version whose sequence
     // is not above the newest held one is ignored (replay is idempotent), except that an
     // equal sequence moves the location (the same record written twice).
+    // Errors: errc::corruption if v.sequence exceeds max_sequence (nothing is changed).
     void apply(std::uint32_t collection, const entity_id& id, const entity_version& v,
                std::uint64_t oldest_snapshot) {
+        if (v.sequence > max_sequence)
+            fail(errc::corruption, "commit sequence {} of entity {} is beyond the largest the index holds ({})",
+                 v.sequence, id.to_hex(), max_sequence);
+        const auto k = detail::key_of(id);
         std::unique_lock lock(mutex_);
-        auto& map = collections_[collection];
-        auto [it, inserted] = map.try_emplace(id);
-        auto& versions = it->second;
-        if (!inserted && !versions.empty()) {
-            if (v.sequence < versions.front().sequence) return;
-            if (v.sequence == versions.front().sequence) {
-                versions.front() = v;
-                return;
-            }
+        auto& t = table_for(collection);
+        if (t.try_build(k, v, oldest_snapshot)) {
+            building_ = true;
+            return;
         }
-        versions.insert(versions.begin(), v);
-        prune(versions, oldest_snapshot);
-        if (versions.size() == 1 && versions.front().tombstone && versions.front().sequence <= oldest_snapshot)
-            map.erase(it);  // nobody can see anything but the deletion
+        t.finish_build();
+        t.apply(k, v, oldest_snapshot);
     }
 
     // The version visible at `snapshot`, if any (a tombstone is returned as such).
     [[nodiscard]] std::optional<entity_version> find(std::uint32_t collection, const entity_id& id,
                                                      std::uint64_t snapshot) const {
-        std::shared_lock lock(mutex_);
-        const auto c = collections_.find(collection);
-        if (c == collections_.end()) return std::nullopt;
-        const auto it = c->second.find(id);
-        if (it == c->second.end()) return std::nullopt;
-        return visible(it->second, snapshot);
+        const auto lock = read_lock();
+        const auto* t = table_of(collection);
+        return t ? t->find(detail::key_of(id), snapshot) : std::nullopt;
     }
 
     // The first live entity strictly after `after` (or from the start when `after` is
@@ -4046,55 +4576,45 @@ public:
     // blocks the writer for longer than one lookup.
     [[nodiscard]] std::optional<std::pair<entity_id, entity_version>> next_live(
         std::uint32_t collection, const entity_id* after, std::uint64_t snapshot) const {
-        std::shared_lock lock(mutex_);
-        const auto c = collections_.find(collection);
-        if (c == collections_.end()) return std::nullopt;
-        auto it = after ? c->second.upper_bound(*after) : c->second.begin();
-        for (; it != c->second.end(); ++it)
-            if (auto v = visible(it->second, snapshot); v && !v->tombstone) return std::pair{it->first, *v};
-        return std::nullopt;
+        const auto from = after ? std::optional{detail::key_of(*after)} : std::nullopt;
+        const auto lock = read_lock();
+        const auto* t = table_of(collection);
+        if (!t) return std::nullopt;
+        const auto next = t->next_live(from ? &*from : nullptr, snapshot);
+        if (!next) return std::nullopt;
+        return std::pair{detail::id_of(next->first), next->second};
     }
 
     // Drops every version no snapshot at or above `oldest_snapshot` can see (after open,
     // where replay kept history no reader needs).
     void prune_all(std::uint64_t oldest_snapshot) {
         std::unique_lock lock(mutex_);
-        for (auto& [_, map] : collections_)
-            for (auto it = map.begin(); it != map.end();) {
-                prune(it->second, oldest_snapshot);
-                const auto& vs = it->second;
-                it = (vs.size() == 1 && vs.front().tombstone && vs.front().sequence <= oldest_snapshot) ? map.erase(it)
-                                                                                                      : std::next(it);
-            }
+        finish_builds();
+        for (auto& t : tables_) t.prune_all(oldest_snapshot);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).
     [[nodiscard]] std::optional<std::uint32_t> first_collection_not_below(std::uint32_t bound) const {
-        std::shared_lock lock(mutex_);
-        std::optional<std::uint32_t> out;
-        for (const auto& [c, map] : collections_)
-            if (c >= bound && !map.empty() && (!out || c < *out)) out = c;
-        return out;
+        const auto lock = read_lock();
+        for (auto it = first_table_not_below(bound); it != tables_.end(); ++it)
+            if (!it->empty()) return it->collection();
+        return std::nullopt;
     }
 
     // ---- compaction (detail/compaction.hpp), under the writer lock ----
 
     // True if some version of the key lives exactly at `loc` (compaction keeps it).
     [[nodiscard]] bool holds(std::uint32_t collection, const entity_id& id, const record_location& loc) const {
-        std::shared_lock lock(mutex_);
-        const auto c = collections_.find(collection);
-        if (c == collections_.end()) return false;
-        const auto it = c->second.find(id);
-        if (it == c->second.end()) return false;
-        return std::any_of(it->second.begin(), it->second.end(), [&](const auto& v) { return v.location == loc; });
+        const auto lock = read_lock();
+        const auto* t = table_of(collection);
+        return t && t->holds(detail::key_of(id), loc);
     }
 
     // How many versions the index holds, over every key (tombstones included).
     [[nodiscard]] std::uint64_t version_count() const {
-        std::shared_lock lock(mutex_);
+        const auto lock = read_lock();
         std::uint64_t n = 0;
-        for (const auto& [_, map] : collections_)
-            for (const auto& [id, vs] : map) n += vs.size();
+        for (const auto& t : tables_) n += t.version_count();
         return n;
     }
 
@@ -4103,38 +4623,60 @@ public:
     // false if there is no such version.
     bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
         std::unique_lock lock(mutex_);
-        const auto c = collections_.find(collection);
-        if (c == collections_.end()) return false;
-        const auto it = c->second.find(id);
-        if (it == c->second.end()) return false;
-        for (auto& v : it->second)
-            if (v.sequence == sequence) {
-                v.location = to;
-                return true;
-            }
-        return false;
+        finish_builds();
+        auto* t = table_of(collection);
+        return t && t->relocate(detail::key_of(id), sequence, to);
+    }
+
+    // Heap bytes the index holds, by capacity (docs/indexes.md, "Memory"; tests and tools).
+    [[nodiscard]] std::size_t memory_bytes() const {
+        const auto lock = read_lock();
+        std::size_t n = tables_.capacity() * sizeof(detail::primary_table);
+        for (const auto& t : tables_) n += t.memory_bytes();
+        return n;
     }
 
 private:
-    using versions_t = std::vector<entity_version>;  // newest first
-
-    static std::optional<entity_version> visible(const versions_t& versions, std::uint64_t snapshot) {
-        for (const auto& v : versions)
-            if (v.sequence <= snapshot) return v;
-        return std::nullopt;
+    // A shared lock on an index with no bulk build pending. The first read after a build
+    // finishes it under the exclusive lock; only open builds, before the database is shared.
+    [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
+        std::shared_lock lock(mutex_);
+        while (building_) {
+            lock.unlock();
+            {
+                std::unique_lock writer(mutex_);
+                // Only an index that apply() wrote to builds, so this is not a const object.
+                const_cast<primary_index*>(this)->finish_builds();
+            }
+            lock.lock();
+        }
+        return lock;
     }
 
-    // Keeps every version newer than the oldest snapshot plus the one that snapshot sees.
-    static void prune(versions_t& versions, std::uint64_t oldest_snapshot) {
-        for (std::size_t i = 0; i < versions.size(); ++i)
-            if (versions[i].sequence <= oldest_snapshot) {
-                versions.resize(i + 1);
-                return;
-            }
+    void finish_builds() {
+        for (auto& t : tables_) t.finish_build();
+        building_ = false;
+    }
+
+    [[nodiscard]] std::vector<detail::primary_table>::const_iterator first_table_not_below(std::uint32_t c) const {
+        return std::ranges::lower_bound(tables_, c, {}, &detail::primary_table::collection);
+    }
+    [[nodiscard]] const detail::primary_table* table_of(std::uint32_t c) const {
+        const auto it = first_table_not_below(c);
+        return it != tables_.end() && it->collection() == c ? &*it : nullptr;
+    }
+    [[nodiscard]] detail::primary_table* table_of(std::uint32_t c) {
+        return const_cast<detail::primary_table*>(std::as_const(*this).table_of(c));
+    }
+    detail::primary_table& table_for(std::uint32_t c) {
+        const auto it = first_table_not_below(c);
+        if (it != tables_.end() && it->collection() == c) return tables_[static_cast<std::size_t>(it - tables_.begin())];
+        return *tables_.emplace(it, c);
     }
 
     mutable std::shared_mutex mutex_;
-    std::unordered_map<std::uint32_t, std::map<entity_id, versions_t>> collections_;
+    std::vector<detail::primary_table> tables_;  // sorted by collection id
+    bool building_ = false;                      // some table has a bulk build pending
 };
 
 }  // namespace v1
