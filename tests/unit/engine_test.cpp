@@ -462,7 +462,7 @@ TEST_CASE("group commit: concurrent read-modify-write transactions lose no updat
     auto db = entidb::open(dir / "db");
     db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0)); });
     auto value_of = [](const entidb::byte_buffer& b) { return entidb::cbor::decode(b).find("n")->as_uint(); };
-    constexpr int threads = 4, rounds = 25;
+    constexpr int threads = 4, rounds = 50;
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; ++t)
         ts.emplace_back([&] {

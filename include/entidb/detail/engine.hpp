@@ -265,13 +265,15 @@ public:
     // this writer in the WAL).
     [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
         std::lock_guard lock(flow_mutex_);
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
+        // Only the unapplied ones: an applied commit may stay listed until its thread runs
+        // again, after later ones already reached the index.
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->first > applied_seq_; ++it)
             if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
         return std::nullopt;
     }
 
     // The newest state as the writer sees it: in-flight commits first, then the index
-    // (checked in this order: a commit leaves the in-flight list only once applied).
+    // (checked in this order: a commit counts as applied only once the index holds it).
     [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
         if (auto op = in_flight_op({collection, id})) {
             if (op->tombstone) return std::nullopt;
@@ -782,7 +784,7 @@ private:
         std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
 
         [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
-            auto out = ix.live_holders(k);  // read after `of`: an applied commit has left the list
+            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
             if (of.empty()) return out;
             std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
             for (const auto& [id, key] : of)
@@ -795,8 +797,9 @@ private:
         const auto coll = ix.definition().collection_id;
         std::lock_guard lock(flow_mutex_);
         for (const auto& [seq, w] : in_flight_)
-            for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
-                out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
+            if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
+                for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
+                    out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
         return out;
     }
 
