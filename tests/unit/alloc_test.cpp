@@ -19,6 +19,12 @@ namespace {
 std::atomic<std::uint64_t> allocations{0};
 }  // namespace
 
+// The replacements pair malloc with free themselves; GCC, seeing std::free inlined into
+// callers of operator delete, wrongly calls that a mismatch.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) {
     allocations.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
