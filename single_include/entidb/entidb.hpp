@@ -4293,10 +4293,10 @@ public:
         return visible(k, *cur, snapshot);
     }
 
-    // The first key after `after` (all keys when null) live at `snapshot`, walking `base_`
-    // and `recent_` together in key order.
-    [[nodiscard]] std::optional<std::pair<id_key, entity_version>> next_live(const id_key* after,
-                                                                            std::uint64_t snapshot) const {
+    // Calls f(key, version) for the keys after `after` (all keys when null) live at
+    // `snapshot`, in key order, walking `base_` and `recent_` together, until f returns false.
+    template <typename F>
+    void visit_live(const id_key* after, std::uint64_t snapshot, F&& f) const {
         std::size_t i = 0;
         auto r = recent_.begin();
         if (after != nullptr) {
@@ -4315,9 +4315,8 @@ public:
                 cur = &(r++)->second;
             }
             if (cur->erased()) continue;
-            if (auto v = visible(*k, *cur, snapshot); v && !v->tombstone) return std::pair{*k, *v};
+            if (auto v = visible(*k, *cur, snapshot); v && !v->tombstone && !f(*k, *v)) return;
         }
-        return std::nullopt;
     }
 
     // Keeps the versions a snapshot at or above `oldest` can see; a key left with only a
@@ -4576,13 +4575,23 @@ public:
     // blocks the writer for longer than one lookup.
     [[nodiscard]] std::optional<std::pair<entity_id, entity_version>> next_live(
         std::uint32_t collection, const entity_id* after, std::uint64_t snapshot) const {
-        const auto from = after ? std::optional{detail::key_of(*after)} : std::nullopt;
-        const auto lock = read_lock();
-        const auto* t = table_of(collection);
-        if (!t) return std::nullopt;
-        const auto next = t->next_live(from ? &*from : nullptr, snapshot);
-        if (!next) return std::nullopt;
-        return std::pair{detail::id_of(next->first), next->second};
+        std::optional<std::pair<entity_id, entity_version>> out;
+        visit_live(collection, after, snapshot, [&](const entity_id& id, const entity_version& v) {
+            out.emplace(id, v);
+            return false;
+        });
+        return out;
+    }
+
+    // The same for up to `max` entities at once, into `out` (cleared; its capacity is
+    // reused): scans take the lock and find their place once per batch, not per entity.
+    void next_live_batch(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot,
+                         std::vector<std::pair<entity_id, entity_version>>& out, std::size_t max) const {
+        out.clear();
+        visit_live(collection, after, snapshot, [&](const entity_id& id, const entity_version& v) {
+            out.emplace_back(id, v);
+            return out.size() < max;
+        });
     }
 
     // Drops every version no snapshot at or above `oldest_snapshot` can see (after open,
@@ -4637,6 +4646,15 @@ public:
     }
 
 private:
+    template <typename F>
+    void visit_live(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot, F&& f) const {
+        const auto from = after ? std::optional{detail::key_of(*after)} : std::nullopt;
+        const auto lock = read_lock();
+        if (const auto* t = table_of(collection))
+            t->visit_live(from ? &*from : nullptr, snapshot,
+                          [&](const detail::id_key& k, const entity_version& v) { return f(detail::id_of(k), v); });
+    }
+
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
@@ -6015,13 +6033,15 @@ public:
     // this writer in the WAL).
     [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
         std::lock_guard lock(flow_mutex_);
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it)
+        // Only the unapplied ones: an applied commit may stay listed until its thread runs
+        // again, after later ones already reached the index.
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->first > applied_seq_; ++it)
             if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
         return std::nullopt;
     }
 
     // The newest state as the writer sees it: in-flight commits first, then the index
-    // (checked in this order: a commit leaves the in-flight list only once applied).
+    // (checked in this order: a commit counts as applied only once the index holds it).
     [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
         if (auto op = in_flight_op({collection, id})) {
             if (op->tombstone) return std::nullopt;
@@ -6532,7 +6552,7 @@ private:
         std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
 
         [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
-            auto out = ix.live_holders(k);  // read after `of`: an applied commit has left the list
+            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
             if (of.empty()) return out;
             std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
             for (const auto& [id, key] : of)
@@ -6545,8 +6565,9 @@ private:
         const auto coll = ix.definition().collection_id;
         std::lock_guard lock(flow_mutex_);
         for (const auto& [seq, w] : in_flight_)
-            for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
-                out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
+            if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
+                for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
+                    out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
         return out;
     }
 
@@ -7785,7 +7806,8 @@ public:
         const stored_entity& operator*() const noexcept { return current_; }
         const stored_entity* operator->() const noexcept { return &current_; }
         iterator& operator++() {
-            step(&current_.id);
+            if (++pos_ >= batch_.size()) fetch(&batch_.back().first);
+            load();
             return *this;
         }
         void operator++(int) { ++*this; }
@@ -7793,22 +7815,35 @@ public:
 
     private:
         friend class entity_range;
+        static constexpr std::size_t batch_size = 64;
+
         iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
             : snap_(std::move(s)), collection_(collection) {
-            step(nullptr);
+            batch_.reserve(batch_size);
+            fetch(nullptr);
+            load();
         }
 
-        void step(const entity_id* after) {
-            auto& e = snap_->eng();
-            const auto next = e.index().next_live(collection_, after, snap_->sequence());
-            done_ = !next;
+        // The next ids and versions, one index lock for a batch; the payloads are read
+        // one at a time, into the one buffer.
+        void fetch(const entity_id* after) {
+            const entity_id last = after ? *after : entity_id{};
+            snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
+                                                 batch_size);
+            pos_ = 0;
+        }
+        void load() {
+            done_ = batch_.empty();
             if (done_) return;
-            e.read_payload_into(collection_, next->first, next->second, current_.bytes);  // reuses the buffer
-            current_.id = next->first;
+            const auto& [id, version] = batch_[pos_];
+            snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            current_.id = id;
         }
 
         std::shared_ptr<const detail::snapshot<Traits>> snap_;
         std::uint32_t collection_ = 0;
+        std::vector<std::pair<entity_id, entity_version>> batch_;
+        std::size_t pos_ = 0;
         stored_entity current_{};
         bool done_ = true;
     };

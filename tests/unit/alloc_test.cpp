@@ -65,10 +65,11 @@ TEST_CASE("point reads, views and scans allocate nothing once warm", "[alloc]") 
           }) == 0);
     CHECK(found == 200);
 
-    // A scan allocates its range state once, not per entity.
+    // A scan allocates its range state (the id batch, the payload buffer as it grows to
+    // the largest payload), never per entity: a handful for 200 entities.
     std::size_t n = 0;
     CHECK(allocations_in([&] {
               for (const auto& e : r.scan("c")) n += e.bytes.empty() ? 0 : 1;
-          }) <= 2);
+          }) <= 4);
     CHECK(n == 200);
 }

@@ -334,10 +334,10 @@ public:
         return visible(k, *cur, snapshot);
     }
 
-    // The first key after `after` (all keys when null) live at `snapshot`, walking `base_`
-    // and `recent_` together in key order.
-    [[nodiscard]] std::optional<std::pair<id_key, entity_version>> next_live(const id_key* after,
-                                                                            std::uint64_t snapshot) const {
+    // Calls f(key, version) for the keys after `after` (all keys when null) live at
+    // `snapshot`, in key order, walking `base_` and `recent_` together, until f returns false.
+    template <typename F>
+    void visit_live(const id_key* after, std::uint64_t snapshot, F&& f) const {
         std::size_t i = 0;
         auto r = recent_.begin();
         if (after != nullptr) {
@@ -356,9 +356,8 @@ public:
                 cur = &(r++)->second;
             }
             if (cur->erased()) continue;
-            if (auto v = visible(*k, *cur, snapshot); v && !v->tombstone) return std::pair{*k, *v};
+            if (auto v = visible(*k, *cur, snapshot); v && !v->tombstone && !f(*k, *v)) return;
         }
-        return std::nullopt;
     }
 
     // Keeps the versions a snapshot at or above `oldest` can see; a key left with only a
@@ -617,13 +616,23 @@ public:
     // blocks the writer for longer than one lookup.
     [[nodiscard]] std::optional<std::pair<entity_id, entity_version>> next_live(
         std::uint32_t collection, const entity_id* after, std::uint64_t snapshot) const {
-        const auto from = after ? std::optional{detail::key_of(*after)} : std::nullopt;
-        const auto lock = read_lock();
-        const auto* t = table_of(collection);
-        if (!t) return std::nullopt;
-        const auto next = t->next_live(from ? &*from : nullptr, snapshot);
-        if (!next) return std::nullopt;
-        return std::pair{detail::id_of(next->first), next->second};
+        std::optional<std::pair<entity_id, entity_version>> out;
+        visit_live(collection, after, snapshot, [&](const entity_id& id, const entity_version& v) {
+            out.emplace(id, v);
+            return false;
+        });
+        return out;
+    }
+
+    // The same for up to `max` entities at once, into `out` (cleared; its capacity is
+    // reused): scans take the lock and find their place once per batch, not per entity.
+    void next_live_batch(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot,
+                         std::vector<std::pair<entity_id, entity_version>>& out, std::size_t max) const {
+        out.clear();
+        visit_live(collection, after, snapshot, [&](const entity_id& id, const entity_version& v) {
+            out.emplace_back(id, v);
+            return out.size() < max;
+        });
     }
 
     // Drops every version no snapshot at or above `oldest_snapshot` can see (after open,
@@ -678,6 +687,15 @@ public:
     }
 
 private:
+    template <typename F>
+    void visit_live(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot, F&& f) const {
+        const auto from = after ? std::optional{detail::key_of(*after)} : std::nullopt;
+        const auto lock = read_lock();
+        if (const auto* t = table_of(collection))
+            t->visit_live(from ? &*from : nullptr, snapshot,
+                          [&](const detail::id_key& k, const entity_version& v) { return f(detail::id_of(k), v); });
+    }
+
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {

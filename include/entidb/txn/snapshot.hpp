@@ -84,7 +84,8 @@ public:
         const stored_entity& operator*() const noexcept { return current_; }
         const stored_entity* operator->() const noexcept { return &current_; }
         iterator& operator++() {
-            step(&current_.id);
+            if (++pos_ >= batch_.size()) fetch(&batch_.back().first);
+            load();
             return *this;
         }
         void operator++(int) { ++*this; }
@@ -92,22 +93,35 @@ public:
 
     private:
         friend class entity_range;
+        static constexpr std::size_t batch_size = 64;
+
         iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
             : snap_(std::move(s)), collection_(collection) {
-            step(nullptr);
+            batch_.reserve(batch_size);
+            fetch(nullptr);
+            load();
         }
 
-        void step(const entity_id* after) {
-            auto& e = snap_->eng();
-            const auto next = e.index().next_live(collection_, after, snap_->sequence());
-            done_ = !next;
+        // The next ids and versions, one index lock for a batch; the payloads are read
+        // one at a time, into the one buffer.
+        void fetch(const entity_id* after) {
+            const entity_id last = after ? *after : entity_id{};
+            snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
+                                                 batch_size);
+            pos_ = 0;
+        }
+        void load() {
+            done_ = batch_.empty();
             if (done_) return;
-            e.read_payload_into(collection_, next->first, next->second, current_.bytes);  // reuses the buffer
-            current_.id = next->first;
+            const auto& [id, version] = batch_[pos_];
+            snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            current_.id = id;
         }
 
         std::shared_ptr<const detail::snapshot<Traits>> snap_;
         std::uint32_t collection_ = 0;
+        std::vector<std::pair<entity_id, entity_version>> batch_;
+        std::size_t pos_ = 0;
         stored_entity current_{};
         bool done_ = true;
     };
