@@ -4002,6 +4002,40 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 #include <new>
 #include <unordered_map>
 
+// ---- begin entidb/detail/build_lock.hpp ----
+// entidb/detail/build_lock.hpp — a shared lock on a structure that may have a bulk build
+// pending.
+//
+// Indexes filled at open append without sorting and finish the build at the first read
+// (index/primary_index.hpp, index/secondary_index.hpp). That read must not sort under a
+// shared lock, so it trades it for the exclusive one, finishes the build, and takes the
+// shared lock again.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// `pending()` says whether a build waits; `finish()` completes it (called exclusively).
+template <typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<std::shared_mutex> shared_lock_built(std::shared_mutex& m, Pending pending,
+                                                                    Finish finish) {
+    std::shared_lock lock(m);
+    while (pending()) {
+        lock.unlock();
+        {
+            std::unique_lock writer(m);
+            if (pending()) finish();
+        }
+        lock.lock();
+    }
+    return lock;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/build_lock.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -4658,17 +4692,9 @@ private:
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
-        std::shared_lock lock(mutex_);
-        while (building_) {
-            lock.unlock();
-            {
-                std::unique_lock writer(mutex_);
-                // Only an index that apply() wrote to builds, so this is not a const object.
-                const_cast<primary_index*>(this)->finish_builds();
-            }
-            lock.lock();
-        }
-        return lock;
+        // Only an index that apply() wrote to builds, so this is not a const object.
+        return detail::shared_lock_built(
+            mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
     }
 
     void finish_builds() {
@@ -5348,17 +5374,9 @@ private:
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
-        std::shared_lock lock(mutex_);
-        while (build_) {
-            lock.unlock();
-            {
-                std::unique_lock writer(mutex_);
-                // Only an index that add() wrote to builds, so this is not a const object.
-                const_cast<secondary_index*>(this)->finish_build();
-            }
-            lock.lock();
-        }
-        return lock;
+        // Only an index that add() wrote to builds, so this is not a const object.
+        return detail::shared_lock_built(
+            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<secondary_index*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----

@@ -31,16 +31,20 @@ std::size_t count(const Db& db, std::string_view coll) {
     return n;
 }
 
+// A database of the storage under test: in memory, or in `dir`/db.
+template <typename Storage>
+auto open_db(const temp_dir& dir) {
+    if constexpr (std::is_same_v<Storage, entidb::memory_storage>)
+        return entidb::open_in_memory();
+    else
+        return entidb::open(dir / "db");
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("put, get, remove and scan", "[engine]", entidb::memory_storage, entidb::file_storage) {
     temp_dir dir;
-    auto db = [&] {
-        if constexpr (std::is_same_v<TestType, entidb::memory_storage>)
-            return entidb::open_in_memory();
-        else
-            return entidb::open(dir / "db");
-    }();
+    auto db = open_db<TestType>(dir);
     const auto seq = db.transaction([&](auto& txn) {
         for (int i = 0; i < 10; ++i) txn.put("users", id_of(i), payload(i));
         txn.put("notes", id_of(1), payload(100));
@@ -512,12 +516,7 @@ TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "
 TEMPLATE_TEST_CASE("point reads without a transaction: get and get_into", "[engine][read]", entidb::memory_storage,
                    entidb::file_storage) {
     temp_dir dir;
-    auto db = [&] {
-        if constexpr (std::is_same_v<TestType, entidb::memory_storage>)
-            return entidb::open_in_memory();
-        else
-            return entidb::open(dir / "db");
-    }();
+    auto db = open_db<TestType>(dir);
     db.transaction([&](auto& txn) {
         for (int i = 0; i < 50; ++i) txn.put("c", id_of(i), payload(i, 100 + i));
     });

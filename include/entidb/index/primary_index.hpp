@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/build_lock.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
 
@@ -699,17 +700,9 @@ private:
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
-        std::shared_lock lock(mutex_);
-        while (building_) {
-            lock.unlock();
-            {
-                std::unique_lock writer(mutex_);
-                // Only an index that apply() wrote to builds, so this is not a const object.
-                const_cast<primary_index*>(this)->finish_builds();
-            }
-            lock.lock();
-        }
-        return lock;
+        // Only an index that apply() wrote to builds, so this is not a const object.
+        return detail::shared_lock_built(
+            mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
     }
 
     void finish_builds() {

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "../cbor/reader.hpp"
+#include "../detail/build_lock.hpp"
 #include "../entity_id.hpp"
 #include "../format/manifest.hpp"
 #include "index_key.hpp"
@@ -346,17 +347,9 @@ private:
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock.
     [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
-        std::shared_lock lock(mutex_);
-        while (build_) {
-            lock.unlock();
-            {
-                std::unique_lock writer(mutex_);
-                // Only an index that add() wrote to builds, so this is not a const object.
-                const_cast<secondary_index*>(this)->finish_build();
-            }
-            lock.lock();
-        }
-        return lock;
+        // Only an index that add() wrote to builds, so this is not a const object.
+        return detail::shared_lock_built(
+            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<secondary_index*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
