@@ -131,33 +131,59 @@ double w4_scan(adapter& db) {
     return static_cast<double>(n) / seconds_since(t0);
 }
 
-// Reopens in a fresh process: open time (s) and that process's peak RSS growth (bytes).
-std::pair<double, double> w5_reopen(const std::function<std::unique_ptr<adapter>()>& make,
-                                    const std::filesystem::path& path) {
+// W5 in a fresh process: this program run again with `--w5-child ENGINE PATH` (a fork
+// alone would inherit the benchmark's heap, which hides or inflates the growth). The child
+// prints the open time (s) and its peak RSS growth during the open (bytes).
+std::pair<double, double> w5_reopen(const std::string& engine, const std::filesystem::path& path) {
     int fds[2];
     if (::pipe(fds) != 0) return {0, 0};
     const pid_t pid = ::fork();
     if (pid == 0) {
+        ::dup2(fds[1], STDOUT_FILENO);
         ::close(fds[0]);
-        rusage before{};
-        ::getrusage(RUSAGE_SELF, &before);
-        auto db = make();
-        const auto t0 = clock_type::now();
-        db->open(path, false);
-        double out[2] = {seconds_since(t0), 0};
-        rusage after{};
-        ::getrusage(RUSAGE_SELF, &after);
-        out[1] = static_cast<double>(after.ru_maxrss - before.ru_maxrss) * 1024.0;
-        if (::write(fds[1], out, sizeof out) != sizeof out) ::_exit(1);
-        ::_exit(0);
+        ::close(fds[1]);
+        const std::string p = path.string();
+        const char* args[] = {"entidb-bench", "--w5-child", engine.c_str(), p.c_str(), nullptr};
+        ::execv("/proc/self/exe", const_cast<char* const*>(args));
+        ::_exit(127);
     }
     ::close(fds[1]);
-    double in[2] = {0, 0};
-    if (::read(fds[0], in, sizeof in) != sizeof in) in[0] = in[1] = 0;
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
     ::close(fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    return {in[0], in[1]};
+    double open_s = 0, rss = 0;
+    if (std::sscanf(out.c_str(), "%lf %lf", &open_s, &rss) != 2) fmt::print(stderr, "{}: W5 child failed\n", engine);
+    return {open_s, rss};
+}
+
+// This process's peak resident set (VmHWM, bytes). Not getrusage's ru_maxrss: that one
+// survives exec and would still hold the forked benchmark's peak.
+double peak_rss() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (f == nullptr) return 0;
+    char line[256];
+    double kb = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr)
+        if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+    std::fclose(f);
+    return kb * 1024.0;
+}
+
+int w5_child(const std::string& engine, const std::filesystem::path& path) {
+    for (const auto& [name, make] : all_adapters()) {
+        if (name != engine) continue;
+        const double before = peak_rss();
+        auto db = make();
+        const auto t0 = clock_type::now();
+        db->open(path, false);
+        const double open_s = seconds_since(t0);
+        fmt::print("{} {}\n", open_s, peak_rss() - before);
+        return 0;
+    }
+    return 1;
 }
 
 // Two readers for a fixed time, alone and then with one writer committing.
@@ -201,6 +227,7 @@ std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double se
 int main(int argc, char** argv) {
     using namespace bench;
     options opt;
+    if (argc == 4 && std::string_view(argv[1]) == "--w5-child") return w5_child(argv[2], argv[3]);
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view a = argv[i], v = argv[i + 1];
         if (a == "--entities") opt.entities = std::stoull(std::string(v));
@@ -250,7 +277,7 @@ int main(int argc, char** argv) {
             add(name, "W6 writer commits/s", "commits/s", commits, true);
         }
         db.reset();
-        const auto [open_s, rss] = w5_reopen(make, dir / "w2");
+        const auto [open_s, rss] = w5_reopen(name, dir / "w2");
         add(name, "W5 reopen", "s", open_s, false);
         add(name, "W5 RSS per entity", "bytes", rss / static_cast<double>(opt.entities), false);
         std::filesystem::remove_all(dir);
