@@ -116,7 +116,7 @@ public:
         if (::fdatasync(fd_) != 0) die("raw: fdatasync");
         std::size_t at = size_;
         for (const auto& e : batch) {
-            offsets_[key_string(*e.key)] = at + 20;
+            offsets_[*e.key] = at + 20;
             at += 20 + e.value->size();
         }
         size_ = at;
@@ -124,7 +124,7 @@ public:
     }
     bool get(const key16& key, std::string& out) override {
         if (!mapped_ok_) remap();
-        const auto it = offsets_.find(key_string(key));
+        const auto it = offsets_.find(key);
         if (it == offsets_.end()) return false;
         std::uint32_t len;
         std::memcpy(&len, map_ + it->second - 4, 4);
@@ -146,13 +146,23 @@ public:
     bool concurrent() const override { return false; }
 
 private:
-    static std::string key_string(const key16& k) { return std::string(reinterpret_cast<const char*>(k.data()), 16); }
+    // The keys are random: their first 8 bytes are a hash already. No allocation per
+    // lookup (a 16-byte std::string key would allocate).
+    struct key_hash {
+        std::size_t operator()(const key16& k) const noexcept {
+            std::uint64_t h;
+            std::memcpy(&h, k.data(), 8);
+            return static_cast<std::size_t>(h);
+        }
+    };
     void index_all() {
         remap();
         for (std::size_t at = 0; at + 20 <= size_;) {
             std::uint32_t len;
             std::memcpy(&len, map_ + at + 16, 4);
-            offsets_[std::string(reinterpret_cast<const char*>(map_ + at), 16)] = at + 20;
+            key16 k;
+            std::memcpy(k.data(), map_ + at, 16);
+            offsets_[k] = at + 20;
             at += 20 + len;
         }
     }
@@ -174,7 +184,7 @@ private:
     const std::uint8_t* map_ = nullptr;
     bool mapped_ok_ = false;
     std::mutex mutex_;
-    std::unordered_map<std::string, std::size_t> offsets_;
+    std::unordered_map<key16, std::size_t, key_hash> offsets_;
 };
 
 #if ENTIDB_BENCH_HAVE_SQLITE

@@ -28,7 +28,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   CXX=g++ CC=gcc run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
   -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false
 # ThreadSanitizer over the programs that run threads against one database.
-TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan "tests/unit_engine tests/unit_compaction" "engine compaction" \
+TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan "tests/unit_engine tests/unit_compaction tests/unit_shared_gate" "engine compaction shared_gate" \
   -Db_sanitize=thread -Doptimization=1 \
   -Dbenchmarks=false
 

@@ -1,11 +1,13 @@
 // entidb/change_feed.hpp — committed operations, in commit order (SPEC.md §7).
 //
 // Two ways to follow a database:
-//  - subscribe(callback): the callback runs on the committing thread, after the commit is
-//    durable and visible, once per operation, in commit order (the writer lock is still
-//    held, so callbacks never interleave). It must not open a write transaction on the
-//    same database (that would deadlock); an exception it throws is swallowed and counted
-//    — it can never turn a durable commit into a failure.
+//  - subscribe(callback): the callback runs on the thread that applies the commit — the
+//    thread that led the flush covering it, which may be another committer of the same
+//    group (docs/transactions.md, "Group commit") — after the commit is durable and
+//    visible and before its commit() returns, once per operation, in commit order (one
+//    group is applied at a time, so callbacks never interleave). It must not open a write
+//    transaction on the same database (that would deadlock); an exception it throws is
+//    swallowed and counted — it can never turn a durable commit into a failure.
 //  - changes_since(sequence) on a database: reads the persisted history from the segment
 //    files (every version keeps its commit sequence), so polling continues across
 //    restarts.

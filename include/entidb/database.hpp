@@ -110,7 +110,7 @@ public:
     }
     bool get_into(std::string_view collection, const entity_id& id, byte_buffer& out) const {
         const auto& e = *live_ref();
-        const auto c = e.catalog_snapshot()->find(collection);
+        const auto c = e.collection_id(collection);
         return c && e.read_published(*c, id, out);
     }
 

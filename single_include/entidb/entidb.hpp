@@ -1242,11 +1242,13 @@ struct fmt::formatter<entidb::cbor::fault> : fmt::formatter<std::string_view> {
 // entidb/change_feed.hpp — committed operations, in commit order (SPEC.md §7).
 //
 // Two ways to follow a database:
-//  - subscribe(callback): the callback runs on the committing thread, after the commit is
-//    durable and visible, once per operation, in commit order (the writer lock is still
-//    held, so callbacks never interleave). It must not open a write transaction on the
-//    same database (that would deadlock); an exception it throws is swallowed and counted
-//    — it can never turn a durable commit into a failure.
+//  - subscribe(callback): the callback runs on the thread that applies the commit — the
+//    thread that led the flush covering it, which may be another committer of the same
+//    group (docs/transactions.md, "Group commit") — after the commit is durable and
+//    visible and before its commit() returns, once per operation, in commit order (one
+//    group is applied at a time, so callbacks never interleave). It must not open a write
+//    transaction on the same database (that would deadlock); an exception it throws is
+//    swallowed and counted — it can never turn a durable commit into a failure.
 //  - changes_since(sequence) on a database: reads the persisted history from the segment
 //    files (every version keeps its commit sequence), so polling continues across
 //    restarts.
@@ -3156,6 +3158,7 @@ private:
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin and
 // commit hands back once its WAL append is done.
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 
@@ -4012,14 +4015,114 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // shared lock again.
 
 
+// ---- begin entidb/detail/shared_gate.hpp ----
+// entidb/detail/shared_gate.hpp — a reader-writer lock whose readers do not share a
+// cache line.
+//
+// With std::shared_mutex every reader writes the lock's one counter, so two threads doing
+// point reads bounce that cache line between their cores on every lock and unlock; and
+// glibc's rwlock lets a steady stream of readers starve the writer. Here each reader
+// counts itself in one of `slot_count` counters, each on its own cache line (threads are
+// dealt slots in turn, so they rarely share one), and checks a writer flag that only
+// changes when a writer comes. A writer raises the flag, which turns new readers away,
+// and waits for every counter to drain: writers go first, and a read costs one write to
+// a line its own core already holds.
+//
+// Meets the standard's SharedMutex requirements used here (lock/unlock, lock_shared/
+// unlock_shared): std::shared_lock and std::unique_lock work with it. A shared hold must
+// be released on the thread that took it. idle() says whether no reader is inside, for
+// callers that only count readers (a pin) and never lock exclusively.
+
+#include <thread>
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class shared_gate {
+public:
+    static constexpr std::size_t slot_count = 16;
+
+    shared_gate() = default;
+    shared_gate(const shared_gate&) = delete;
+    shared_gate& operator=(const shared_gate&) = delete;
+
+    void lock_shared() noexcept {
+        auto& n = slots_[thread_slot()].readers;
+        for (;;) {
+            // seq_cst on both sides: either the writer sees this count or this reader sees
+            // the writer's flag (never neither).
+            n.fetch_add(1, std::memory_order_seq_cst);
+            if (writer_.load(std::memory_order_seq_cst) == 0) return;
+            n.fetch_sub(1, std::memory_order_release);
+            wait_for_writer();
+        }
+    }
+    [[nodiscard]] bool try_lock_shared() noexcept {
+        auto& n = slots_[thread_slot()].readers;
+        n.fetch_add(1, std::memory_order_seq_cst);
+        if (writer_.load(std::memory_order_seq_cst) == 0) return true;
+        n.fetch_sub(1, std::memory_order_release);
+        return false;
+    }
+    void unlock_shared() noexcept { slots_[thread_slot()].readers.fetch_sub(1, std::memory_order_release); }
+
+    void lock() {
+        writers_.lock();
+        writer_.store(1, std::memory_order_seq_cst);
+        for (const auto& s : slots_)
+            for (unsigned spins = 0; s.readers.load(std::memory_order_acquire) != 0; ++spins) back_off(spins);
+    }
+    void unlock() noexcept {
+        writer_.store(0, std::memory_order_release);
+        writer_.notify_all();
+        writers_.unlock();
+    }
+
+    // No reader inside (seq_cst: pairs with the readers' increments).
+    [[nodiscard]] bool idle() const noexcept {
+        for (const auto& s : slots_)
+            if (s.readers.load(std::memory_order_seq_cst) != 0) return false;
+        return true;
+    }
+
+private:
+    struct alignas(64) slot {
+        std::atomic<std::uint32_t> readers{0};
+    };
+
+    // Writers hold the gate briefly (an index update, a table swap): spin a little first.
+    void wait_for_writer() const noexcept {
+        for (unsigned spins = 0; spins < 128; ++spins)
+            if (writer_.load(std::memory_order_acquire) == 0) return;
+        writer_.wait(1, std::memory_order_acquire);
+    }
+    static void back_off(unsigned spins) noexcept {
+        if (spins > 64) std::this_thread::yield();
+    }
+    [[nodiscard]] static std::size_t thread_slot() noexcept {
+        static std::atomic<std::size_t> next{0};
+        thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % slot_count;
+        return mine;
+    }
+
+    std::array<slot, slot_count> slots_{};
+    alignas(64) std::atomic<std::uint32_t> writer_{0};
+    std::mutex writers_;  // one writer at a time
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/shared_gate.hpp ----
+
 namespace entidb {
 inline namespace v1 {
 namespace detail {
 
 // `pending()` says whether a build waits; `finish()` completes it (called exclusively).
 template <typename Pending, typename Finish>
-[[nodiscard]] std::shared_lock<std::shared_mutex> shared_lock_built(std::shared_mutex& m, Pending pending,
-                                                                    Finish finish) {
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
     std::shared_lock lock(m);
     while (pending()) {
         lock.unlock();
@@ -4691,7 +4794,7 @@ private:
 
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
-    [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
+    [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that apply() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
             mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
@@ -4718,7 +4821,7 @@ private:
         return *tables_.emplace(it, c);
     }
 
-    mutable std::shared_mutex mutex_;
+    mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
     bool building_ = false;                      // some table has a bulk build pending
 };
@@ -4869,6 +4972,31 @@ public:
         return find(loc.segment)->view_at(loc.offset, loc.length);
     }
 
+    // Views of the records at `location_of(0..n-1)`, appended to `out`, under one table
+    // lock (scans). A location that cannot be viewed gets an empty view: read() it to
+    // raise its error when the caller reaches it.
+    template <typename LocationOf>
+    void view_each(std::size_t n, LocationOf location_of, std::vector<bytes_view>& out) const
+        requires viewable
+    {
+        std::shared_lock lock(mutex_);
+        const backend_type* b = nullptr;
+        std::uint32_t number = 0;  // of b
+        for (std::size_t i = 0; i < n; ++i) {
+            const record_location loc = location_of(i);
+            try {
+                if (b == nullptr || number != loc.segment) {
+                    b = find_locked(loc.segment);
+                    number = loc.segment;
+                }
+                out.push_back(b->view_at(loc.offset, loc.length));
+            } catch (const error&) {
+                b = nullptr;
+                out.emplace_back();
+            }
+        }
+    }
+
     // Reads the whole record at `loc` into `out` (resized).
     void read(const record_location& loc, byte_buffer& out) const {
         const backend_type* b = find(loc.segment);
@@ -4895,11 +5023,7 @@ public:
 
     [[nodiscard]] const backend_type* find(std::uint32_t number) const {
         std::shared_lock lock(mutex_);
-        for (const auto& s : segments_)
-            if (s.number == number) return s.backend.get();
-        for (const auto& r : retired_)
-            if (r.seg.number == number) return r.seg.backend.get();
-        fail(errc::corruption, "no segment {} for a record the index points to", number);
+        return find_locked(number);
     }
 
     // ---- compaction (the writer) ----
@@ -4943,6 +5067,14 @@ public:
     }
 
 private:
+    [[nodiscard]] const backend_type* find_locked(std::uint32_t number) const {
+        for (const auto& s : segments_)
+            if (s.number == number) return s.backend.get();
+        for (const auto& r : retired_)
+            if (r.seg.number == number) return r.seg.backend.get();
+        fail(errc::corruption, "no segment {} for a record the index points to", number);
+    }
+
     static constexpr std::uint64_t unset_mark = std::numeric_limits<std::uint64_t>::max();
     struct retired_segment {
         segment seg;
@@ -4951,7 +5083,7 @@ private:
 
     Factory factory_;
     std::uint64_t max_segment_size_;
-    mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
+    mutable detail::shared_gate mutex_;  // guards the table against concurrent readers
     std::vector<segment> segments_;
     std::vector<retired_segment> retired_;  // replaced by a compaction, still readable
     bool seal_first_ = false;
@@ -5373,7 +5505,7 @@ private:
 
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock.
-    [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
+    [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
             mutex_, [&] { return build_.has_value(); }, [&] { const_cast<secondary_index*>(this)->finish_build(); });
@@ -5564,7 +5696,7 @@ private:
 
     format::manifest_index def_;
     std::vector<std::string_view> path_views_;  // views into def_.path
-    mutable std::shared_mutex mutex_;
+    mutable detail::shared_gate mutex_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge
@@ -5912,8 +6044,13 @@ public:
     [[nodiscard]] std::uint64_t last_sequence() const noexcept { return last_seq_.load(std::memory_order_acquire); }
     [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
     [[nodiscard]] std::shared_ptr<const catalog> catalog_snapshot() const {
-        std::lock_guard lock(catalog_mutex_);
+        std::shared_lock lock(catalog_gate_);
         return catalog_;
+    }
+    // The id of a collection, without copying the catalog (point reads).
+    [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
+        std::shared_lock lock(catalog_gate_);
+        return catalog_->find(name);
     }
     [[nodiscard]] const primary_index& index() const noexcept { return index_; }
     [[nodiscard]] snapshot_registry& snapshots() noexcept { return snapshots_; }
@@ -5951,13 +6088,31 @@ public:
         }
     }
 
+    // Scans: the records of a batch of versions as views, under one segment-table lock
+    // (valid while the snapshot the batch was read at is open).
+    void record_views(const std::vector<std::pair<entity_id, entity_version>>& batch,
+                      std::vector<bytes_view>& out) const
+        requires segment_set<factory_type>::viewable
+    {
+        out.clear();
+        segments_.view_each(batch.size(), [&](std::size_t i) { return batch[i].second.location; }, out);
+    }
+    // The payload of `record`, a view record_views() gave for `v`, into `out` (an empty
+    // view, which could not be had, is read the ordinary way to raise its error).
+    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                           bytes_view record, byte_buffer& out) const {
+        if (record.empty()) return read_payload_into(collection, id, v, out);
+        const auto payload = checked_payload(collection, id, v, record);
+        out.assign(payload.begin(), payload.end());
+    }
+
     // A point read of the last published state without registering a snapshot: the
     // payload into `out` (capacity reused), false if the entity does not exist. Pruning
     // only drops a key's oldest versions, so a version missing at a sequence the writer
     // has since moved past means "look again at the newer sequence"; segments a
     // compaction retires are not destroyed while a point read is running.
     bool read_published(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
-        const point_read_pin pin(point_reads_);
+        const std::shared_lock pin(point_reads_);
         for (;;) {
             const auto seq = last_sequence();
             const auto v = index_.find(collection, id, seq);
@@ -6000,7 +6155,7 @@ public:
     // Throws unless writes are accepted.
     void ensure_writable() const {
         if (poisoned_.load(std::memory_order_acquire)) {
-            std::lock_guard lock(catalog_mutex_);
+            std::lock_guard lock(poison_mutex_);
             fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);
         }
     }
@@ -6027,11 +6182,9 @@ public:
         appended_seq_ = seq;
         const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
         {
-            const in_flight_entry entry(*this, seq, w);  // the next writer sees it from now on
-            wal_appended_.store(wal_end, std::memory_order_release);
+            const in_flight_entry entry(*this, seq, w, wal_end);  // the next writer sees it from now on
             writer.unlock();  // the next transaction prepares while this one waits for its flush
-            wait_durable(wal_end);  // from here on the commit is durable
-            apply_in_order(w, seq);
+            wait_applied(wal_end);
         }
         commits_.fetch_add(1, std::memory_order_relaxed);
         if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !commits_in_flight()) housekeeping();
@@ -6053,8 +6206,8 @@ public:
         std::lock_guard lock(flow_mutex_);
         // Only the unapplied ones: an applied commit may stay listed until its thread runs
         // again, after later ones already reached the index.
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->first > applied_seq_; ++it)
-            if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
+            if (const auto op = it->w->ops.find(key); op != it->w->ops.end()) return op->second;
         return std::nullopt;
     }
 
@@ -6082,7 +6235,7 @@ public:
             segments_.reclaim([&](std::uint64_t mark) {
                 // seq_cst pairs with the pin's increment: a point read that began after this
                 // load finds the index already pointing into the new segments.
-                return point_reads_.load(std::memory_order_seq_cst) == 0 && !snapshots_.any_before(mark);
+                return point_reads_.idle() && !snapshots_.any_before(mark);
             });
         } catch (...) {
         }
@@ -6231,7 +6384,7 @@ public:
     // Refuses further writes; `why` is repeated by every later write attempt.
     void poison(const std::string& why) noexcept {
         try {
-            std::lock_guard lock(catalog_mutex_);
+            std::lock_guard lock(poison_mutex_);
             if (!poisoned_.load()) poison_reason_ = why;
         } catch (...) {
         }
@@ -6287,18 +6440,6 @@ private:
         return d.record.payload;
     }
 
-    // Counts a point read for its duration (read_published, reclaim_retired).
-    class point_read_pin {
-    public:
-        explicit point_read_pin(std::atomic<std::uint64_t>& n) noexcept : n_(n) { n_.fetch_add(1, std::memory_order_seq_cst); }
-        point_read_pin(const point_read_pin&) = delete;
-        point_read_pin& operator=(const point_read_pin&) = delete;
-        ~point_read_pin() { n_.fetch_sub(1, std::memory_order_release); }
-
-    private:
-        std::atomic<std::uint64_t>& n_;
-    };
-
     // Registers a snapshot for the life of a scope (changes_since reads files directly).
     class snapshot_guard {
     public:
@@ -6346,8 +6487,8 @@ private:
 
     void publish_catalog() {
         auto c = std::make_shared<const catalog>(manifest_, indexes_);
-        std::lock_guard lock(catalog_mutex_);
-        catalog_ = std::move(c);
+        std::unique_lock lock(catalog_gate_);
+        catalog_.swap(c);
     }
 
     // Records new collections durably in the MANIFEST before the WAL refers to them.
@@ -6387,21 +6528,27 @@ private:
         }
     }
 
-    // Returns once a flush covered the WAL up to `wal_end` (a position in appended bytes).
-    // One waiter at a time leads a flush covering everything appended when it starts; a
+    // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
+    // applied. One waiter at a time leads a flush covering everything appended when it
+    // starts, then applies that group in sequence order and releases it: one thread does
+    // the group's work, instead of each committer waking in turn to apply its own. A
     // failed flush poisons the engine and fails every commit it should have covered.
-    void wait_durable(std::uint64_t wal_end) {
+    void wait_applied(std::uint64_t wal_end) {
         std::unique_lock lock(flow_mutex_);
-        while (durable_end_ < wal_end) {
-            if (flush_failure_) throw *flush_failure_;
-            if (flushing_) {
+        while (applied_end_ < wal_end) {
+            // A commit a flush covered is durable: it waits for its apply whatever came later.
+            if (flush_failure_ && durable_end_ < wal_end) throw *flush_failure_;
+            if (flushing_ || durable_end_ >= wal_end) {  // another leader flushes or applies it
                 flow_cv_.wait(lock);
                 continue;
             }
             flushing_ = true;
+            gather_group(lock);
             const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
+            const std::uint64_t covers_commits = appended_commits_;
             lock.unlock();
             std::optional<error> failure;
+            const auto started = std::chrono::steady_clock::now();
             try {
                 wal_flushes_.fetch_add(1, std::memory_order_relaxed);
                 wal_->flush();
@@ -6414,25 +6561,62 @@ private:
             }
             lock.lock();
             flushing_ = false;
-            if (failure) flush_failure_ = std::move(failure);
-            else durable_end_ = std::max(durable_end_, covers);
-            flow_cv_.notify_all();
+            if (failure) {
+                flush_failure_ = std::move(failure);
+                flow_cv_.notify_all();
+                continue;
+            }
+            durable_end_ = std::max(durable_end_, covers);
+            // The commits this flush carried, and those that arrived while it ran: as
+            // many as the next leader waits for (gather_group).
+            last_group_ = appended_commits_ - durable_commits_;
+            durable_commits_ = covers_commits;
+            last_flush_time_ = std::chrono::steady_clock::now() - started;
+            flow_cv_.notify_all();  // the next flush may start while this group is applied
+            apply_durable_group(lock, covers);
         }
     }
 
-    // Applies a durable commit once every earlier one is applied, then leaves the
-    // in-flight list. If an earlier commit poisoned the engine, this one stays durable but
-    // unapplied: recovery on reopen applies it (the engine already refuses writes).
-    void apply_in_order(const pending_write& w, std::uint64_t seq) {
-        {
-            std::unique_lock lock(flow_mutex_);
-            flow_cv_.wait(lock, [&] { return applied_seq_ + 1 == seq || poisoned_.load(std::memory_order_acquire); });
-            if (poisoned_.load(std::memory_order_acquire)) return;
+    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
+    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
+    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
+    // stay durable but unapplied: recovery on reopen applies them (the engine already
+    // refuses writes), and their committers still return success.
+    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers) {
+        flow_cv_.wait(lock, [&] { return !applying_; });
+        if (applied_end_ >= covers) return;
+        applying_ = true;
+        auto& group = apply_group_;
+        group.clear();
+        for (const auto& c : in_flight_)
+            if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        lock.unlock();
+        for (const auto& c : group) {
+            if (poisoned_.load(std::memory_order_acquire)) break;
+            apply_durable(*c.w, c.seq);
+            std::lock_guard step(flow_mutex_);
+            applied_seq_ = c.seq;  // the next writer now finds it in the index
         }
-        apply_durable(w, seq);
-        std::lock_guard lock(flow_mutex_);
-        applied_seq_ = seq;
+        lock.lock();
+        applied_end_ = std::max(applied_end_, covers);
+        applying_ = false;
         flow_cv_.notify_all();
+    }
+
+    // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
+    // ones its flush carried and the ones that arrived while it ran) when several writers
+    // are committing: the released ones are preparing their next commits. Without this, a
+    // leader that appended first flushes alone while the others append during its flush,
+    // and groups alternate between one and the rest (with two writers, every flush
+    // carries one commit). A single writer never waits (its cycles hold one commit), and
+    // the wait is at most half the last flush's time, after which the size follows what
+    // actually came.
+    void gather_group(std::unique_lock<std::mutex>& lock) {
+        if (last_group_ <= 1) return;
+        const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
+        gathering_ = true;
+        flow_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
+        gathering_ = false;
     }
 
     [[nodiscard]] bool commits_in_flight() const {
@@ -6450,15 +6634,18 @@ private:
     // A commit in the in-flight list for the life of its commit() call, however it ends.
     class in_flight_entry {
     public:
-        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w) : e_(e), seq_(seq) {
+        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : e_(e), seq_(seq) {
             std::lock_guard lock(e_.flow_mutex_);
-            e_.in_flight_.emplace_back(seq, &w);
+            e_.in_flight_.push_back({seq, &w, wal_end});
+            ++e_.appended_commits_;
+            e_.wal_appended_.store(wal_end, std::memory_order_release);
+            if (e_.gathering_) e_.flow_cv_.notify_all();
         }
         in_flight_entry(const in_flight_entry&) = delete;
         in_flight_entry& operator=(const in_flight_entry&) = delete;
         ~in_flight_entry() {
             std::lock_guard lock(e_.flow_mutex_);
-            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.first == seq_; });
+            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.seq == seq_; });
             e_.flow_cv_.notify_all();
         }
 
@@ -6582,7 +6769,7 @@ private:
         pending_keys out;
         const auto coll = ix.definition().collection_id;
         std::lock_guard lock(flow_mutex_);
-        for (const auto& [seq, w] : in_flight_)
+        for (const auto& [seq, w, end] : in_flight_)
             if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
                 for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
                     out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
@@ -6622,8 +6809,9 @@ private:
     std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
     change_feed_hub feed_;
 
-    mutable std::mutex catalog_mutex_;  // guards catalog_ and poison_reason_
+    mutable shared_gate catalog_gate_;  // guards catalog_
     std::shared_ptr<const catalog> catalog_;
+    mutable std::mutex poison_mutex_;  // guards poison_reason_
     std::string poison_reason_;
     std::atomic<bool> poisoned_{false};
 
@@ -6640,16 +6828,28 @@ private:
     // a checkpoint truncates the file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
     mutable std::condition_variable flow_cv_;
-    std::deque<std::pair<std::uint64_t, const pending_write*>> in_flight_;  // appended, not yet applied
+    struct in_flight_commit {
+        std::uint64_t seq;
+        const pending_write* w;  // lives in the committing thread's commit() call
+        std::uint64_t wal_end;   // in wal_appended_ terms
+    };
+    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
+    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
     std::atomic<std::uint64_t> wal_appended_{0};
     std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
+    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
+    bool applying_ = false;          // a flush leader is applying its group
+    std::uint64_t appended_commits_ = 0, durable_commits_ = 0;  // counts since open
+    std::uint64_t last_group_ = 0;  // commits of the last flush cycle (gather_group)
+    std::chrono::steady_clock::duration last_flush_time_{};
     bool flushing_ = false;
+    bool gathering_ = false;  // a leader waits in gather_group
     std::optional<error> flush_failure_;
     std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
     std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
-    mutable std::atomic<std::uint64_t> point_reads_{0};  // read_published calls running
+    mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };
 
@@ -7838,29 +8038,39 @@ public:
         iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
             : snap_(std::move(s)), collection_(collection) {
             batch_.reserve(batch_size);
+            if constexpr (viewable) views_.reserve(batch_size);
             fetch(nullptr);
             load();
         }
 
         // The next ids and versions, one index lock for a batch; the payloads are read
-        // one at a time, into the one buffer.
+        // one at a time, into the one buffer (from views of the batch's records, found under
+        // one segment-table lock, when segments are mapped).
         void fetch(const entity_id* after) {
             const entity_id last = after ? *after : entity_id{};
             snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
                                                  batch_size);
             pos_ = 0;
+            if constexpr (viewable) snap_->eng().record_views(batch_, views_);
         }
         void load() {
             done_ = batch_.empty();
             if (done_) return;
             const auto& [id, version] = batch_[pos_];
-            snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            if constexpr (viewable) {
+                snap_->eng().read_payload_into(collection_, id, version, views_[pos_], current_.bytes);
+            } else {
+                snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            }
             current_.id = id;
         }
+
+        static constexpr bool viewable = segment_set<typename Traits::segment_factory>::viewable;
 
         std::shared_ptr<const detail::snapshot<Traits>> snap_;
         std::uint32_t collection_ = 0;
         std::vector<std::pair<entity_id, entity_version>> batch_;
+        std::vector<bytes_view> views_;  // of batch_'s records, when segments are mapped
         std::size_t pos_ = 0;
         stored_entity current_{};
         bool done_ = true;
@@ -8301,7 +8511,7 @@ public:
     }
     bool get_into(std::string_view collection, const entity_id& id, byte_buffer& out) const {
         const auto& e = *live_ref();
-        const auto c = e.catalog_snapshot()->find(collection);
+        const auto c = e.collection_id(collection);
         return c && e.read_published(*c, id, out);
     }
 

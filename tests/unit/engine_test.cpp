@@ -1,4 +1,5 @@
 // The durable engine: transactions, snapshots, the open path, recovery, checkpoints.
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <sys/mman.h>
@@ -392,6 +393,7 @@ public:
         std::condition_variable cv;
         bool open = true;
         int flushes = 0, waiting = 0;
+        std::chrono::milliseconds delay{0};  // every flush takes at least this long
     };
     explicit gated_wal(std::shared_ptr<gate> g) : g_(std::move(g)) {}
     void read_at(std::uint64_t offset, entidb::mutable_bytes out) const { inner_.read_at(offset, out); }
@@ -405,6 +407,9 @@ public:
         g_->cv.wait(lock, [&] { return g_->open; });
         --g_->waiting;
         ++g_->flushes;
+        const auto delay = g_->delay;
+        lock.unlock();
+        std::this_thread::sleep_for(delay);
     }
 
 private:
@@ -459,6 +464,28 @@ TEST_CASE("group commit: commits prepared during a flush share the next one", "[
     CHECK(seqs == std::vector<std::uint64_t>{2, 3, 4, 5});
     CHECK(db.last_sequence() == 5);
     for (int t = 1; t < 4; ++t) CHECK(db.begin_read().get("c", id_of(10 + t)) == payload(t));
+}
+
+TEST_CASE("group commit: a flush leader gathers as many commits as the last cycle had", "[engine][group]") {
+    auto gate = std::make_shared<gated_wal::gate>();
+    auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
+                                                                         entidb::memory_segment_factory{});
+    db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0)); });
+    const int before = gate->flushes;
+    // Slow flushes and two threads committing three times each. Without gathering they
+    // alternate: each flush carries the one commit that arrived during the previous one
+    // (six flushes). A leader that waits, at most half a flush, for the second commit
+    // it saw in the last cycle lets the pairs share flushes.
+    gate->delay = std::chrono::milliseconds(400);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 2; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < 3; ++i) db.transaction([&](auto& txn) { txn.put("c", id_of(1 + 3 * t + i), payload(i)); });
+        });
+    for (auto& t : ts) t.join();
+    std::lock_guard lock(gate->m);
+    CHECK(gate->flushes - before <= 4);
+    CHECK(db.last_sequence() == 7);
 }
 
 TEST_CASE("group commit: concurrent read-modify-write transactions lose no update", "[engine][group]") {

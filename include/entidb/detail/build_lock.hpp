@@ -10,14 +10,15 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "shared_gate.hpp"
+
 namespace entidb {
 inline namespace v1 {
 namespace detail {
 
 // `pending()` says whether a build waits; `finish()` completes it (called exclusively).
 template <typename Pending, typename Finish>
-[[nodiscard]] std::shared_lock<std::shared_mutex> shared_lock_built(std::shared_mutex& m, Pending pending,
-                                                                    Finish finish) {
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
     std::shared_lock lock(m);
     while (pending()) {
         lock.unlock();

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -35,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <shared_mutex>
 #include <vector>
 
 #include "../config.hpp"
@@ -49,6 +51,7 @@
 #include "../change_feed.hpp"
 #include "catalog.hpp"
 #include "record_scanner.hpp"
+#include "shared_gate.hpp"
 #include "snapshot_registry.hpp"
 
 namespace entidb {
@@ -126,8 +129,13 @@ public:
     [[nodiscard]] std::uint64_t last_sequence() const noexcept { return last_seq_.load(std::memory_order_acquire); }
     [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
     [[nodiscard]] std::shared_ptr<const catalog> catalog_snapshot() const {
-        std::lock_guard lock(catalog_mutex_);
+        std::shared_lock lock(catalog_gate_);
         return catalog_;
+    }
+    // The id of a collection, without copying the catalog (point reads).
+    [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
+        std::shared_lock lock(catalog_gate_);
+        return catalog_->find(name);
     }
     [[nodiscard]] const primary_index& index() const noexcept { return index_; }
     [[nodiscard]] snapshot_registry& snapshots() noexcept { return snapshots_; }
@@ -165,13 +173,31 @@ public:
         }
     }
 
+    // Scans: the records of a batch of versions as views, under one segment-table lock
+    // (valid while the snapshot the batch was read at is open).
+    void record_views(const std::vector<std::pair<entity_id, entity_version>>& batch,
+                      std::vector<bytes_view>& out) const
+        requires segment_set<factory_type>::viewable
+    {
+        out.clear();
+        segments_.view_each(batch.size(), [&](std::size_t i) { return batch[i].second.location; }, out);
+    }
+    // The payload of `record`, a view record_views() gave for `v`, into `out` (an empty
+    // view, which could not be had, is read the ordinary way to raise its error).
+    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                           bytes_view record, byte_buffer& out) const {
+        if (record.empty()) return read_payload_into(collection, id, v, out);
+        const auto payload = checked_payload(collection, id, v, record);
+        out.assign(payload.begin(), payload.end());
+    }
+
     // A point read of the last published state without registering a snapshot: the
     // payload into `out` (capacity reused), false if the entity does not exist. Pruning
     // only drops a key's oldest versions, so a version missing at a sequence the writer
     // has since moved past means "look again at the newer sequence"; segments a
     // compaction retires are not destroyed while a point read is running.
     bool read_published(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
-        const point_read_pin pin(point_reads_);
+        const std::shared_lock pin(point_reads_);
         for (;;) {
             const auto seq = last_sequence();
             const auto v = index_.find(collection, id, seq);
@@ -214,7 +240,7 @@ public:
     // Throws unless writes are accepted.
     void ensure_writable() const {
         if (poisoned_.load(std::memory_order_acquire)) {
-            std::lock_guard lock(catalog_mutex_);
+            std::lock_guard lock(poison_mutex_);
             fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);
         }
     }
@@ -241,11 +267,9 @@ public:
         appended_seq_ = seq;
         const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
         {
-            const in_flight_entry entry(*this, seq, w);  // the next writer sees it from now on
-            wal_appended_.store(wal_end, std::memory_order_release);
+            const in_flight_entry entry(*this, seq, w, wal_end);  // the next writer sees it from now on
             writer.unlock();  // the next transaction prepares while this one waits for its flush
-            wait_durable(wal_end);  // from here on the commit is durable
-            apply_in_order(w, seq);
+            wait_applied(wal_end);
         }
         commits_.fetch_add(1, std::memory_order_relaxed);
         if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !commits_in_flight()) housekeeping();
@@ -267,8 +291,8 @@ public:
         std::lock_guard lock(flow_mutex_);
         // Only the unapplied ones: an applied commit may stay listed until its thread runs
         // again, after later ones already reached the index.
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->first > applied_seq_; ++it)
-            if (const auto op = it->second->ops.find(key); op != it->second->ops.end()) return op->second;
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
+            if (const auto op = it->w->ops.find(key); op != it->w->ops.end()) return op->second;
         return std::nullopt;
     }
 
@@ -296,7 +320,7 @@ public:
             segments_.reclaim([&](std::uint64_t mark) {
                 // seq_cst pairs with the pin's increment: a point read that began after this
                 // load finds the index already pointing into the new segments.
-                return point_reads_.load(std::memory_order_seq_cst) == 0 && !snapshots_.any_before(mark);
+                return point_reads_.idle() && !snapshots_.any_before(mark);
             });
         } catch (...) {
         }
@@ -445,7 +469,7 @@ public:
     // Refuses further writes; `why` is repeated by every later write attempt.
     void poison(const std::string& why) noexcept {
         try {
-            std::lock_guard lock(catalog_mutex_);
+            std::lock_guard lock(poison_mutex_);
             if (!poisoned_.load()) poison_reason_ = why;
         } catch (...) {
         }
@@ -501,18 +525,6 @@ private:
         return d.record.payload;
     }
 
-    // Counts a point read for its duration (read_published, reclaim_retired).
-    class point_read_pin {
-    public:
-        explicit point_read_pin(std::atomic<std::uint64_t>& n) noexcept : n_(n) { n_.fetch_add(1, std::memory_order_seq_cst); }
-        point_read_pin(const point_read_pin&) = delete;
-        point_read_pin& operator=(const point_read_pin&) = delete;
-        ~point_read_pin() { n_.fetch_sub(1, std::memory_order_release); }
-
-    private:
-        std::atomic<std::uint64_t>& n_;
-    };
-
     // Registers a snapshot for the life of a scope (changes_since reads files directly).
     class snapshot_guard {
     public:
@@ -560,8 +572,8 @@ private:
 
     void publish_catalog() {
         auto c = std::make_shared<const catalog>(manifest_, indexes_);
-        std::lock_guard lock(catalog_mutex_);
-        catalog_ = std::move(c);
+        std::unique_lock lock(catalog_gate_);
+        catalog_.swap(c);
     }
 
     // Records new collections durably in the MANIFEST before the WAL refers to them.
@@ -601,21 +613,27 @@ private:
         }
     }
 
-    // Returns once a flush covered the WAL up to `wal_end` (a position in appended bytes).
-    // One waiter at a time leads a flush covering everything appended when it starts; a
+    // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
+    // applied. One waiter at a time leads a flush covering everything appended when it
+    // starts, then applies that group in sequence order and releases it: one thread does
+    // the group's work, instead of each committer waking in turn to apply its own. A
     // failed flush poisons the engine and fails every commit it should have covered.
-    void wait_durable(std::uint64_t wal_end) {
+    void wait_applied(std::uint64_t wal_end) {
         std::unique_lock lock(flow_mutex_);
-        while (durable_end_ < wal_end) {
-            if (flush_failure_) throw *flush_failure_;
-            if (flushing_) {
+        while (applied_end_ < wal_end) {
+            // A commit a flush covered is durable: it waits for its apply whatever came later.
+            if (flush_failure_ && durable_end_ < wal_end) throw *flush_failure_;
+            if (flushing_ || durable_end_ >= wal_end) {  // another leader flushes or applies it
                 flow_cv_.wait(lock);
                 continue;
             }
             flushing_ = true;
+            gather_group(lock);
             const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
+            const std::uint64_t covers_commits = appended_commits_;
             lock.unlock();
             std::optional<error> failure;
+            const auto started = std::chrono::steady_clock::now();
             try {
                 wal_flushes_.fetch_add(1, std::memory_order_relaxed);
                 wal_->flush();
@@ -628,25 +646,62 @@ private:
             }
             lock.lock();
             flushing_ = false;
-            if (failure) flush_failure_ = std::move(failure);
-            else durable_end_ = std::max(durable_end_, covers);
-            flow_cv_.notify_all();
+            if (failure) {
+                flush_failure_ = std::move(failure);
+                flow_cv_.notify_all();
+                continue;
+            }
+            durable_end_ = std::max(durable_end_, covers);
+            // The commits this flush carried, and those that arrived while it ran: as
+            // many as the next leader waits for (gather_group).
+            last_group_ = appended_commits_ - durable_commits_;
+            durable_commits_ = covers_commits;
+            last_flush_time_ = std::chrono::steady_clock::now() - started;
+            flow_cv_.notify_all();  // the next flush may start while this group is applied
+            apply_durable_group(lock, covers);
         }
     }
 
-    // Applies a durable commit once every earlier one is applied, then leaves the
-    // in-flight list. If an earlier commit poisoned the engine, this one stays durable but
-    // unapplied: recovery on reopen applies it (the engine already refuses writes).
-    void apply_in_order(const pending_write& w, std::uint64_t seq) {
-        {
-            std::unique_lock lock(flow_mutex_);
-            flow_cv_.wait(lock, [&] { return applied_seq_ + 1 == seq || poisoned_.load(std::memory_order_acquire); });
-            if (poisoned_.load(std::memory_order_acquire)) return;
+    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
+    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
+    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
+    // stay durable but unapplied: recovery on reopen applies them (the engine already
+    // refuses writes), and their committers still return success.
+    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers) {
+        flow_cv_.wait(lock, [&] { return !applying_; });
+        if (applied_end_ >= covers) return;
+        applying_ = true;
+        auto& group = apply_group_;
+        group.clear();
+        for (const auto& c : in_flight_)
+            if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        lock.unlock();
+        for (const auto& c : group) {
+            if (poisoned_.load(std::memory_order_acquire)) break;
+            apply_durable(*c.w, c.seq);
+            std::lock_guard step(flow_mutex_);
+            applied_seq_ = c.seq;  // the next writer now finds it in the index
         }
-        apply_durable(w, seq);
-        std::lock_guard lock(flow_mutex_);
-        applied_seq_ = seq;
+        lock.lock();
+        applied_end_ = std::max(applied_end_, covers);
+        applying_ = false;
         flow_cv_.notify_all();
+    }
+
+    // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
+    // ones its flush carried and the ones that arrived while it ran) when several writers
+    // are committing: the released ones are preparing their next commits. Without this, a
+    // leader that appended first flushes alone while the others append during its flush,
+    // and groups alternate between one and the rest (with two writers, every flush
+    // carries one commit). A single writer never waits (its cycles hold one commit), and
+    // the wait is at most half the last flush's time, after which the size follows what
+    // actually came.
+    void gather_group(std::unique_lock<std::mutex>& lock) {
+        if (last_group_ <= 1) return;
+        const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
+        gathering_ = true;
+        flow_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
+        gathering_ = false;
     }
 
     [[nodiscard]] bool commits_in_flight() const {
@@ -664,15 +719,18 @@ private:
     // A commit in the in-flight list for the life of its commit() call, however it ends.
     class in_flight_entry {
     public:
-        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w) : e_(e), seq_(seq) {
+        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : e_(e), seq_(seq) {
             std::lock_guard lock(e_.flow_mutex_);
-            e_.in_flight_.emplace_back(seq, &w);
+            e_.in_flight_.push_back({seq, &w, wal_end});
+            ++e_.appended_commits_;
+            e_.wal_appended_.store(wal_end, std::memory_order_release);
+            if (e_.gathering_) e_.flow_cv_.notify_all();
         }
         in_flight_entry(const in_flight_entry&) = delete;
         in_flight_entry& operator=(const in_flight_entry&) = delete;
         ~in_flight_entry() {
             std::lock_guard lock(e_.flow_mutex_);
-            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.first == seq_; });
+            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.seq == seq_; });
             e_.flow_cv_.notify_all();
         }
 
@@ -796,7 +854,7 @@ private:
         pending_keys out;
         const auto coll = ix.definition().collection_id;
         std::lock_guard lock(flow_mutex_);
-        for (const auto& [seq, w] : in_flight_)
+        for (const auto& [seq, w, end] : in_flight_)
             if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
                 for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
                     out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
@@ -836,8 +894,9 @@ private:
     std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
     change_feed_hub feed_;
 
-    mutable std::mutex catalog_mutex_;  // guards catalog_ and poison_reason_
+    mutable shared_gate catalog_gate_;  // guards catalog_
     std::shared_ptr<const catalog> catalog_;
+    mutable std::mutex poison_mutex_;  // guards poison_reason_
     std::string poison_reason_;
     std::atomic<bool> poisoned_{false};
 
@@ -854,16 +913,28 @@ private:
     // a checkpoint truncates the file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
     mutable std::condition_variable flow_cv_;
-    std::deque<std::pair<std::uint64_t, const pending_write*>> in_flight_;  // appended, not yet applied
+    struct in_flight_commit {
+        std::uint64_t seq;
+        const pending_write* w;  // lives in the committing thread's commit() call
+        std::uint64_t wal_end;   // in wal_appended_ terms
+    };
+    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
+    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
     std::atomic<std::uint64_t> wal_appended_{0};
     std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
+    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
+    bool applying_ = false;          // a flush leader is applying its group
+    std::uint64_t appended_commits_ = 0, durable_commits_ = 0;  // counts since open
+    std::uint64_t last_group_ = 0;  // commits of the last flush cycle (gather_group)
+    std::chrono::steady_clock::duration last_flush_time_{};
     bool flushing_ = false;
+    bool gathering_ = false;  // a leader waits in gather_group
     std::optional<error> flush_failure_;
     std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
     std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
-    mutable std::atomic<std::uint64_t> point_reads_{0};  // read_published calls running
+    mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };
 

@@ -699,7 +699,7 @@ private:
 
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock; only open builds, before the database is shared.
-    [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
+    [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that apply() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
             mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
@@ -726,7 +726,7 @@ private:
         return *tables_.emplace(it, c);
     }
 
-    mutable std::shared_mutex mutex_;
+    mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
     bool building_ = false;                      // some table has a bulk build pending
 };

@@ -346,7 +346,7 @@ private:
 
     // A shared lock on an index with no bulk build pending. The first read after a build
     // finishes it under the exclusive lock.
-    [[nodiscard]] std::shared_lock<std::shared_mutex> read_lock() const {
+    [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
             mutex_, [&] { return build_.has_value(); }, [&] { const_cast<secondary_index*>(this)->finish_build(); });
@@ -537,7 +537,7 @@ private:
 
     format::manifest_index def_;
     std::vector<std::string_view> path_views_;  // views into def_.path
-    mutable std::shared_mutex mutex_;
+    mutable detail::shared_gate mutex_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge

@@ -28,6 +28,7 @@
 #include <span>
 #include <vector>
 
+#include "../detail/shared_gate.hpp"
 #include "../error.hpp"
 #include "../format/segment_record.hpp"
 #include "../index/primary_index.hpp"
@@ -155,6 +156,31 @@ public:
         return find(loc.segment)->view_at(loc.offset, loc.length);
     }
 
+    // Views of the records at `location_of(0..n-1)`, appended to `out`, under one table
+    // lock (scans). A location that cannot be viewed gets an empty view: read() it to
+    // raise its error when the caller reaches it.
+    template <typename LocationOf>
+    void view_each(std::size_t n, LocationOf location_of, std::vector<bytes_view>& out) const
+        requires viewable
+    {
+        std::shared_lock lock(mutex_);
+        const backend_type* b = nullptr;
+        std::uint32_t number = 0;  // of b
+        for (std::size_t i = 0; i < n; ++i) {
+            const record_location loc = location_of(i);
+            try {
+                if (b == nullptr || number != loc.segment) {
+                    b = find_locked(loc.segment);
+                    number = loc.segment;
+                }
+                out.push_back(b->view_at(loc.offset, loc.length));
+            } catch (const error&) {
+                b = nullptr;
+                out.emplace_back();
+            }
+        }
+    }
+
     // Reads the whole record at `loc` into `out` (resized).
     void read(const record_location& loc, byte_buffer& out) const {
         const backend_type* b = find(loc.segment);
@@ -181,11 +207,7 @@ public:
 
     [[nodiscard]] const backend_type* find(std::uint32_t number) const {
         std::shared_lock lock(mutex_);
-        for (const auto& s : segments_)
-            if (s.number == number) return s.backend.get();
-        for (const auto& r : retired_)
-            if (r.seg.number == number) return r.seg.backend.get();
-        fail(errc::corruption, "no segment {} for a record the index points to", number);
+        return find_locked(number);
     }
 
     // ---- compaction (the writer) ----
@@ -229,6 +251,14 @@ public:
     }
 
 private:
+    [[nodiscard]] const backend_type* find_locked(std::uint32_t number) const {
+        for (const auto& s : segments_)
+            if (s.number == number) return s.backend.get();
+        for (const auto& r : retired_)
+            if (r.seg.number == number) return r.seg.backend.get();
+        fail(errc::corruption, "no segment {} for a record the index points to", number);
+    }
+
     static constexpr std::uint64_t unset_mark = std::numeric_limits<std::uint64_t>::max();
     struct retired_segment {
         segment seg;
@@ -237,7 +267,7 @@ private:
 
     Factory factory_;
     std::uint64_t max_segment_size_;
-    mutable std::shared_mutex mutex_;  // guards the table against concurrent readers
+    mutable detail::shared_gate mutex_;  // guards the table against concurrent readers
     std::vector<segment> segments_;
     std::vector<retired_segment> retired_;  // replaced by a compaction, still readable
     bool seal_first_ = false;

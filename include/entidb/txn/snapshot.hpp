@@ -11,6 +11,7 @@
 // Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <memory>
@@ -98,29 +99,39 @@ public:
         iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
             : snap_(std::move(s)), collection_(collection) {
             batch_.reserve(batch_size);
+            if constexpr (viewable) views_.reserve(batch_size);
             fetch(nullptr);
             load();
         }
 
         // The next ids and versions, one index lock for a batch; the payloads are read
-        // one at a time, into the one buffer.
+        // one at a time, into the one buffer (from views of the batch's records, found under
+        // one segment-table lock, when segments are mapped).
         void fetch(const entity_id* after) {
             const entity_id last = after ? *after : entity_id{};
             snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
                                                  batch_size);
             pos_ = 0;
+            if constexpr (viewable) snap_->eng().record_views(batch_, views_);
         }
         void load() {
             done_ = batch_.empty();
             if (done_) return;
             const auto& [id, version] = batch_[pos_];
-            snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            if constexpr (viewable) {
+                snap_->eng().read_payload_into(collection_, id, version, views_[pos_], current_.bytes);
+            } else {
+                snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            }
             current_.id = id;
         }
+
+        static constexpr bool viewable = segment_set<typename Traits::segment_factory>::viewable;
 
         std::shared_ptr<const detail::snapshot<Traits>> snap_;
         std::uint32_t collection_ = 0;
         std::vector<std::pair<entity_id, entity_version>> batch_;
+        std::vector<bytes_view> views_;  // of batch_'s records, when segments are mapped
         std::size_t pos_ = 0;
         stored_entity current_{};
         bool done_ = true;
