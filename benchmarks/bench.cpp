@@ -125,9 +125,9 @@ double w3_reads(adapter& db, const dataset& d, std::size_t reads) {
     return ns;
 }
 
-double w4_scan(adapter& db) {
+double w4_scan(adapter& db, bool key_order) {
     const auto t0 = clock_type::now();
-    const auto n = db.scan();
+    const auto n = key_order ? db.scan_in_key_order() : db.scan();
     return static_cast<double>(n) / seconds_since(t0);
 }
 
@@ -270,7 +270,8 @@ int main(int argc, char** argv) {
         db->open(dir / "w2", true);
         add(name, "W2 bulk load", "entities/s", w2_load(*db, data, opt.batch), true);
         add(name, "W3 point read", "ns/read", w3_reads(*db, data, opt.reads), false);
-        add(name, "W4 scan", "entities/s", w4_scan(*db), true);
+        add(name, "W4 scan", "entities/s", w4_scan(*db, false), true);
+        add(name, "W4 scan in key order", "entities/s", w4_scan(*db, true), true);
         if (db->concurrent()) {
             const auto [ratio, commits] = w6_concurrent(*db, data, 2.0);
             add(name, "W6 reads with writer", "x alone", ratio, true);

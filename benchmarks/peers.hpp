@@ -50,7 +50,8 @@ public:
     virtual void open(const std::filesystem::path& path, bool create) = 0;
     virtual void commit(const std::vector<kv>& batch) = 0;  // one durable transaction
     virtual bool get(const key16& key, std::string& out) = 0;
-    virtual std::size_t scan() = 0;  // visits every value; returns the count
+    virtual std::size_t scan() = 0;  // visits every value, in any order; returns the count
+    virtual std::size_t scan_in_key_order() { return scan(); }  // the peers' scans are in key order
     // Safe to use from several threads at once (W1 with threads, W6); the raw row is not.
     virtual bool concurrent() const { return true; }
 };
@@ -76,16 +77,18 @@ public:
         out.assign(buffer_.begin(), buffer_.end());
         return true;
     }
-    std::size_t scan() override {
+    std::size_t scan() override { return visit(db_->begin_read().scan("bench", entidb::in_storage_order)); }
+    std::size_t scan_in_key_order() override { return visit(db_->begin_read().scan("bench")); }
+
+private:
+    static std::size_t visit(const auto& range) {
         std::size_t n = 0, bytes = 0;
-        for (const auto& e : db_->begin_read().scan("bench")) {
+        for (const auto& e : range) {
             bytes += e.bytes.size();
             ++n;
         }
         return bytes ? n : 0;
     }
-
-private:
     std::optional<entidb::database> db_;
     static inline thread_local entidb::byte_buffer buffer_;  // W6 reads from two threads
 };

@@ -157,8 +157,11 @@ public:
     // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
     // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
     // failure after the journal is durable refuses further writes until a reopen finishes it.
+    // Waits first for scans in storage order that are open to end (scans started meanwhile
+    // walk the index): do not call it while this thread holds such a scan open.
     compaction_report compact(const compact_options& options = {}) {
         auto e = live();
+        const typename engine_type::storage_scan_exclusion no_storage_scans(*e);
         std::lock_guard lock(e->writer_mutex());
         return detail::compactor<Traits>(*e, options).run();
     }

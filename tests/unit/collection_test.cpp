@@ -1,6 +1,7 @@
 // Typed collections, secondary indexes, access paths and the change feed.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <random>
 #include <ranges>
 #include <set>
@@ -89,6 +90,15 @@ TEST_CASE("typed collections: put, get, get_many, remove, indexes") {
     CHECK(many[0] == make_user(1));
     CHECK_FALSE(many[1].has_value());
 
+    SECTION("full scans, in id order and in storage order") {
+        auto by_id = ids_of(users.scan(r));
+        CHECK(by_id.size() == 40);
+        CHECK(std::is_sorted(by_id.begin(), by_id.end()));
+        std::map<entidb::entity_id, user> stored;
+        for (const auto& [id, u] : users.scan(r, entidb::in_storage_order)) stored.emplace(id, u);
+        CHECK(stored.size() == 40);
+        CHECK(stored.at(id_of(7)) == make_user(7));
+    }
     SECTION("hash equality") {
         const auto found = ids_of(users.find<"email">(r, "u12@example.com"));
         CHECK(found == std::vector{id_of(12)});

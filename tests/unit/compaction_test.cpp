@@ -38,11 +38,20 @@ using model = std::map<key, entidb::byte_buffer>;
 template <typename Txn>
 model state_of(const Txn& r) {
     model out;
-    for (const auto& c : r.collections())
+    std::size_t in_storage_order = 0;
+    for (const auto& c : r.collections()) {
         for (const auto& e : r.scan(c)) {
             CHECK(r.get(c, e.id) == e.bytes);
             out[{c, e.id}] = e.bytes;
         }
+        // The scan in storage order yields the same entities, each once.
+        for (const auto& e : r.scan(c, entidb::in_storage_order)) {
+            const auto it = out.find({c, e.id});
+            CHECK((it != out.end() && it->second == e.bytes));
+            ++in_storage_order;
+        }
+    }
+    CHECK(in_storage_order == out.size());
     return out;
 }
 

@@ -460,3 +460,60 @@ TEST_CASE("primary index: under 64 bytes per entity", "[primary_index][memory]")
         CHECK(ix.version_count() == n);
     }
 }
+
+TEST_CASE("primary index: superseded put records are counted per segment", "[primary_index]") {
+    const auto counts = [](const primary_index& ix) {
+        std::vector<std::uint64_t> out;
+        ix.superseded({1, 2, 3}, out);
+        return out;
+    };
+    const auto a = entity_id::generate(), b = entity_id::generate(), c = entity_id::generate();
+    const auto at = [](std::uint32_t seg, std::uint64_t off) { return record_location{seg, 50, off}; };
+    SECTION("written one commit at a time") {
+        primary_index ix;
+        ix.apply(1, a, {.sequence = 1, .location = at(1, 0)}, 0);  // a reader may still see it
+        ix.apply(1, b, {.sequence = 1, .location = at(1, 50)}, 0);
+        ix.apply(1, c, {.sequence = 1, .location = at(1, 100)}, 0);
+        CHECK(counts(ix) == std::vector<std::uint64_t>{0, 0, 0});
+        ix.apply(1, a, {.sequence = 2, .location = at(2, 0)}, 0);  // a replaced
+        ix.apply(1, b, {.sequence = 3, .location = at(2, 50), .tombstone = true}, 3);  // b deleted
+        CHECK(counts(ix) == std::vector<std::uint64_t>{2, 0, 0});
+        ix.apply(1, b, {.sequence = 4, .location = at(3, 0)}, 4);  // b again: a tombstone is not counted
+        CHECK(counts(ix) == std::vector<std::uint64_t>{2, 0, 0});
+        ix.apply(1, c, {.sequence = 1, .location = at(3, 50)}, 4);  // the same record found elsewhere
+        ix.apply(1, a, {.sequence = 1, .location = at(3, 100)}, 4);  // an older one replayed
+        CHECK(counts(ix) == std::vector<std::uint64_t>{3, 0, 1});
+        ix.apply(1, c, {.sequence = 1, .location = at(3, 50)}, 4);  // the same record again: no change
+        CHECK(counts(ix) == std::vector<std::uint64_t>{3, 0, 1});
+    }
+    SECTION("built in bulk at open") {
+        primary_index ix;
+        ix.apply(1, a, {.sequence = 1, .location = at(1, 0)}, 10);
+        ix.apply(1, b, {.sequence = 1, .location = at(1, 50)}, 10);
+        ix.apply(1, a, {.sequence = 2, .location = at(2, 0)}, 10);
+        ix.apply(1, b, {.sequence = 3, .location = at(2, 50), .tombstone = true}, 10);
+        ix.apply(1, c, {.sequence = 4, .location = at(3, 0)}, 10);
+        CHECK(counts(ix) == std::vector<std::uint64_t>{2, 0, 0});
+    }
+}
+
+TEST_CASE("flat_array: large blocks are mappings that grow and shrink in place of a copy", "[primary_index]") {
+    using entidb::detail::flat_array;
+    flat_array<std::uint64_t> a;
+    const std::size_t big = 3 * flat_array<std::uint64_t>::map_from / sizeof(std::uint64_t);
+    for (std::uint64_t i = 0; i < big; ++i) a.push_back(i * 7);
+    CHECK(a.mapped());
+    CHECK(a.capacity() * sizeof(std::uint64_t) % flat_array<std::uint64_t>::huge_page == 0);
+    for (std::uint64_t i = 0; i < big; i += 4099) REQUIRE(a[i] == i * 7);
+    flat_array<std::uint64_t> b(std::move(a));
+    CHECK(b.size() == big);
+    CHECK(a.empty());
+    b.resize(100);
+    b.shrink_to_fit();  // small again: back on the heap
+    CHECK_FALSE(b.mapped());
+    CHECK(b.capacity() == 100);
+    for (std::uint64_t i = 0; i < 100; ++i) REQUIRE(b[i] == i * 7);
+    b.resize(0);
+    b.shrink_to_fit();
+    CHECK(b.capacity() == 0);
+}

@@ -19,8 +19,11 @@ namespace detail {
 template <storage_backend B>
 class byte_window {
 public:
-    byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0)
-        : backend_(backend), chunk_(chunk), end_(backend.size()), pos_(start) {}
+    // `map`: use views where the backend has them (scans that run while the database is
+    // open; open itself reads through the buffer, so the file's pages do not count in its
+    // resident memory).
+    byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0, bool map = false)
+        : backend_(backend), chunk_(chunk), end_(backend.size()), pos_(start), map_(map && mappable_backend<B>) {}
 
     [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
@@ -30,6 +33,8 @@ public:
     // valid until the next call to view() or advance().
     [[nodiscard]] bytes_view view(std::uint64_t n) {
         n = std::min<std::uint64_t>(n, remaining());
+        if constexpr (mappable_backend<B>)
+            if (map_) return backend_.view_at(pos_, static_cast<std::size_t>(n));
         if (held() < n) refill(static_cast<std::size_t>(n));
         return bytes_view(buf_).subspan(off_, std::min<std::size_t>(held(), remaining()));
     }
@@ -63,6 +68,7 @@ private:
     std::size_t chunk_;
     std::uint64_t end_;
     std::uint64_t pos_;
+    bool map_;
     byte_buffer buf_;
     std::size_t off_ = 0;
 };

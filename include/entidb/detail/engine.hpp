@@ -281,7 +281,7 @@ public:
     // the segments and indexes to hold everything the WAL holds.
     void quiesce() {
         std::unique_lock lock(flow_mutex_);
-        flow_cv_.wait(lock, [&] { return in_flight_.empty(); });
+        left_cv_.wait(lock, [&] { return in_flight_.empty(); });
     }
 
     // The newest operation an in-flight commit holds for `key`, if any (the writer's
@@ -440,31 +440,112 @@ public:
         std::vector<change> out;
         std::uint64_t last_seq = after;
         std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
-        for (const auto& seg : segments_.table()) {
-            if (seg.max_sequence <= after) continue;
-            segment_scanner<typename factory_type::backend_type> scan(*seg.backend, cfg_.read_chunk_bytes,
-                                                                      std::numeric_limits<std::uint32_t>::max());
-            while (auto step = scan.next()) {
-                const auto& d = step->decoded;
-                if (d.status != format::decode_status::ok)
-                    fail_at(errc::corruption, {.path = segment_path(seg.number), .offset = step->offset},
-                            "bad segment record while reading the change feed ({})", d.problem);
-                const auto& r = d.record;
-                if (r.sequence <= after || r.sequence > upto || r.sequence < last_seq) continue;
-                const entity_key key{r.collection_id, r.id};
-                if (r.sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
-                    continue;
-                if (r.sequence != last_seq) at_last_seq.clear();
-                last_seq = r.sequence;
-                at_last_seq.push_back(key);
-                out.push_back({r.sequence, cat->name_of(r.collection_id), r.id,
-                               r.tombstone() ? change_kind::remove : change_kind::put,
-                               byte_buffer(r.payload.begin(), r.payload.end())});
-                if (out.size() >= limit) return out;
-            }
+        auto table = segments_.table();
+        std::erase_if(table, [&](const auto& seg) { return seg.max_sequence <= after; });
+        segment_cursor records(*this, std::move(table), "reading the change feed");
+        while (const auto* r = records.next()) {
+            if (r->sequence <= after || r->sequence > upto || r->sequence < last_seq) continue;
+            const entity_key key{r->collection_id, r->id};
+            if (r->sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
+                continue;
+            if (r->sequence != last_seq) at_last_seq.clear();
+            last_seq = r->sequence;
+            at_last_seq.push_back(key);
+            out.push_back({r->sequence, cat->name_of(r->collection_id), r->id,
+                           r->tombstone() ? change_kind::remove : change_kind::put,
+                           byte_buffer(r->payload.begin(), r->payload.end())});
+            if (out.size() >= limit) return out;
         }
         return out;
     }
+
+    using segment_table = std::vector<typename segment_set<factory_type>::table_entry>;
+
+    // Every record of the segments of `table`, in storage order, each checked (CRC) as it
+    // is read, through views where segments are mapped: what changes_since and scans in
+    // storage order read. A record that does not decode is errc::corruption naming the
+    // file and offset.
+    class segment_cursor {
+    public:
+        segment_cursor(const engine& e, segment_table table, std::string_view purpose)
+            : e_(e), table_(std::move(table)), purpose_(purpose) {}
+
+        // The next record, or null at the end; valid until the next call.
+        const format::segment_record* next() {
+            for (;;) {
+                if (!scanner_) {
+                    if (at_ == table_.size()) return nullptr;
+                    scanner_.emplace(*table_[at_].backend, e_.cfg_.read_chunk_bytes,
+                                     std::numeric_limits<std::uint32_t>::max(), 0, true);
+                }
+                auto step = scanner_->next();
+                if (!step) {
+                    scanner_.reset();
+                    ++at_;
+                    continue;
+                }
+                if (step->decoded.status != format::decode_status::ok)
+                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step->offset},
+                            "bad segment record while {} ({})", purpose_, step->decoded.problem);
+                step_.emplace(std::move(*step));
+                return &step_->decoded.record;
+            }
+        }
+        // Which entry of the table the last record came from, and where it lies.
+        [[nodiscard]] std::size_t segment_index() const noexcept { return at_; }
+        [[nodiscard]] record_location location() const noexcept {
+            return {table_[at_].number, static_cast<std::uint32_t>(step_->decoded.size), step_->offset};
+        }
+        [[nodiscard]] const segment_table& table() const noexcept { return table_; }
+
+    private:
+        using backend_type = typename factory_type::backend_type;
+        const engine& e_;
+        segment_table table_;
+        std::string_view purpose_;
+        std::size_t at_ = 0;
+        std::optional<segment_scanner<backend_type>> scanner_;
+        std::optional<scan_step<format::segment_decoded>> step_;
+    };
+
+    // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
+
+    // The segments a storage-order scan walks.
+    [[nodiscard]] segment_table segments_for_scan() const { return segments_.table(); }
+
+    // Registers a scan in storage order. False, registering nothing, while a compaction
+    // runs or after one left index entries in retired segments: the scan then walks the
+    // index instead (its order is unspecified either way). A compaction relocates index
+    // entries and retires segments, which a scan walking the files could not follow.
+    bool begin_storage_scan() noexcept {
+        storage_scans_.fetch_add(1, std::memory_order_seq_cst);  // pairs with exclude_storage_scans
+        if (compactions_.load(std::memory_order_seq_cst) == 0 && !keep_retired_.load(std::memory_order_acquire))
+            return true;
+        end_storage_scan();
+        return false;
+    }
+    void end_storage_scan() noexcept {
+        storage_scans_.fetch_sub(1, std::memory_order_release);
+        storage_scans_.notify_all();
+    }
+
+    // Held by a compaction: new storage-order scans walk the index instead, and the
+    // compaction starts once the open ones have ended.
+    class storage_scan_exclusion {
+    public:
+        explicit storage_scan_exclusion(engine& e) : e_(e) {
+            e_.compactions_.fetch_add(1, std::memory_order_seq_cst);
+            for (auto n = e_.storage_scans_.load(std::memory_order_seq_cst); n != 0;
+                 n = e_.storage_scans_.load(std::memory_order_seq_cst))
+                e_.storage_scans_.wait(n);
+        }
+        storage_scan_exclusion(const storage_scan_exclusion&) = delete;
+        storage_scan_exclusion& operator=(const storage_scan_exclusion&) = delete;
+        ~storage_scan_exclusion() { e_.compactions_.fetch_sub(1, std::memory_order_release); }
+
+    private:
+        engine& e_;
+    };
 
     // Refuses further writes; `why` is repeated by every later write attempt.
     void poison(const std::string& why) noexcept {
@@ -623,8 +704,12 @@ private:
         while (applied_end_ < wal_end) {
             // A commit a flush covered is durable: it waits for its apply whatever came later.
             if (flush_failure_ && durable_end_ < wal_end) throw *flush_failure_;
-            if (flushing_ || durable_end_ >= wal_end) {  // another leader flushes or applies it
-                flow_cv_.wait(lock);
+            if (durable_end_ >= wal_end) {  // a leader applies it
+                applied_cv_.wait(lock);
+                continue;
+            }
+            if (flushing_) {  // the next flush may cover it
+                flushed_cv_.wait(lock);
                 continue;
             }
             flushing_ = true;
@@ -648,7 +733,7 @@ private:
             flushing_ = false;
             if (failure) {
                 flush_failure_ = std::move(failure);
-                flow_cv_.notify_all();
+                flushed_cv_.notify_all();
                 continue;
             }
             durable_end_ = std::max(durable_end_, covers);
@@ -657,7 +742,7 @@ private:
             last_group_ = appended_commits_ - durable_commits_;
             durable_commits_ = covers_commits;
             last_flush_time_ = std::chrono::steady_clock::now() - started;
-            flow_cv_.notify_all();  // the next flush may start while this group is applied
+            flushed_cv_.notify_all();  // the next flush may start while this group is applied
             apply_durable_group(lock, covers);
         }
     }
@@ -668,7 +753,7 @@ private:
     // stay durable but unapplied: recovery on reopen applies them (the engine already
     // refuses writes), and their committers still return success.
     void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers) {
-        flow_cv_.wait(lock, [&] { return !applying_; });
+        applied_cv_.wait(lock, [&] { return !applying_; });
         if (applied_end_ >= covers) return;
         applying_ = true;
         auto& group = apply_group_;
@@ -685,7 +770,7 @@ private:
         lock.lock();
         applied_end_ = std::max(applied_end_, covers);
         applying_ = false;
-        flow_cv_.notify_all();
+        applied_cv_.notify_all();
     }
 
     // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
@@ -700,7 +785,7 @@ private:
         if (last_group_ <= 1) return;
         const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
         gathering_ = true;
-        flow_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
+        appended_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
         gathering_ = false;
     }
 
@@ -724,14 +809,14 @@ private:
             e_.in_flight_.push_back({seq, &w, wal_end});
             ++e_.appended_commits_;
             e_.wal_appended_.store(wal_end, std::memory_order_release);
-            if (e_.gathering_) e_.flow_cv_.notify_all();
+            if (e_.gathering_) e_.appended_cv_.notify_one();
         }
         in_flight_entry(const in_flight_entry&) = delete;
         in_flight_entry& operator=(const in_flight_entry&) = delete;
         ~in_flight_entry() {
             std::lock_guard lock(e_.flow_mutex_);
             std::erase_if(e_.in_flight_, [&](const auto& f) { return f.seq == seq_; });
-            e_.flow_cv_.notify_all();
+            if (e_.in_flight_.empty()) e_.left_cv_.notify_all();
         }
 
     private:
@@ -912,7 +997,12 @@ private:
     // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
     // a checkpoint truncates the file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
-    mutable std::condition_variable flow_cv_;
+    // One condition per event, so that each wakes only the threads waiting for it (a
+    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
+    std::condition_variable flushed_cv_;  // a flush ended: the next may start, or it failed
+    std::condition_variable applied_cv_;  // a group is applied
+    std::condition_variable appended_cv_;  // a commit is appended while a leader gathers
+    std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
     struct in_flight_commit {
         std::uint64_t seq;
         const pending_write* w;  // lives in the committing thread's commit() call
@@ -934,6 +1024,7 @@ private:
     std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
+    std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };

@@ -45,8 +45,9 @@ struct scan_step {
 template <typename Format, storage_backend B>
 class record_scanner {
 public:
-    record_scanner(const B& backend, std::size_t chunk, std::uint64_t max_record, std::uint64_t start = 0)
-        : window_(backend, chunk, start), max_record_(max_record) {}
+    record_scanner(const B& backend, std::size_t chunk, std::uint64_t max_record, std::uint64_t start = 0,
+                   bool map = false)
+        : window_(backend, chunk, start, map), max_record_(max_record) {}
 
     // The next record, or nullopt at the end. A step whose status is not ok is the last.
     [[nodiscard]] std::optional<scan_step<typename Format::decoded>> next() {

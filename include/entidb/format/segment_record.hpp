@@ -142,9 +142,11 @@ inline void encode(const segment_record& r, byte_buffer& out) {
         return result(decode_status::bad_checksum, total,
                       fmt::format("segment record: stored crc32 {:08x}, computed {:08x}", stored, computed));
 
+    // Filled in place (scans decode a record per entity: no temporary to copy).
+    segment_decoded out{decode_status::ok, {}, total, {}};
+    auto& r = out.record;
     detail::byte_reader p(in.first(body));
     (void)p.u32();  // record_len, already read
-    segment_record r{};
     r.collection_id = p.u32();
     r.id = entity_id::from_bytes(p.bytes(entity_id::size));
     r.flags = p.u8();
@@ -158,7 +160,7 @@ inline void encode(const segment_record& r, byte_buffer& out) {
     if (r.tombstone() && !r.payload.empty())
         return result(decode_status::malformed, total,
                       fmt::format("segment tombstone with a {}-byte payload (must be empty)", r.payload.size()));
-    return {decode_status::ok, r, total, {}};
+    return out;
 }
 
 }  // namespace format

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "../detail/build_lock.hpp"
+#include "../detail/flat_array.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
 
@@ -151,80 +152,26 @@ struct index_slot {
 };
 static_assert(sizeof(index_slot) == 40, "an index slot is 40 bytes: the memory budget counts on it");
 
-// A growable array of trivially copyable T in one malloc'd block. Unlike std::vector it
-// grows with realloc, which moves a large block by remapping its pages (mremap on Linux)
-// rather than copying: growing a large index never holds two copies of it. Capacity is
-// only what the caller asks for, except push_back, which grows by half.
-template <typename T>
-class flat_array {
-    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>,
-                  "flat_array moves its elements with realloc: use std::vector for other types");
-
+// How many put records in each segment are no longer the newest version of their key
+// (replaced, deleted, written again elsewhere, or older than what the index already held).
+// A segment with none holds only versions that are still current, so a scan in storage
+// order takes every put record in it that its snapshot can see without asking the index
+// (storage_range, txn/snapshot.hpp). Tombstone records are never counted: scans skip them.
+class superseded_counts {
 public:
-    flat_array() = default;
-    flat_array(flat_array&& other) noexcept
-        : data_(std::exchange(other.data_, nullptr)),
-          size_(std::exchange(other.size_, 0)),
-          capacity_(std::exchange(other.capacity_, 0)) {}
-    flat_array& operator=(flat_array&& other) noexcept {
-        flat_array(std::move(other)).swap(*this);
-        return *this;
+    void note(const packed_version& v) {
+        if (!v.tombstone() && !v.erased()) ++by_segment_[v.segment];
     }
-    flat_array(const flat_array&) = delete;
-    flat_array& operator=(const flat_array&) = delete;
-    ~flat_array() { std::free(data_); }
-
-    void swap(flat_array& other) noexcept {
-        std::swap(data_, other.data_);
-        std::swap(size_, other.size_);
-        std::swap(capacity_, other.capacity_);
+    void note(const entity_version& v) {
+        if (!v.tombstone) ++by_segment_[v.location.segment];
     }
-
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
-    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-    [[nodiscard]] T* data() noexcept { return data_; }
-    [[nodiscard]] const T* data() const noexcept { return data_; }
-    [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
-    [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
-    [[nodiscard]] T* begin() noexcept { return data_; }
-    [[nodiscard]] T* end() noexcept { return data_ + size_; }
-    [[nodiscard]] const T* begin() const noexcept { return data_; }
-    [[nodiscard]] const T* end() const noexcept { return data_ + size_; }
-
-    void push_back(const T& v) {
-        if (size_ == capacity_) set_capacity(std::max<std::size_t>(64, capacity_ + capacity_ / 2));
-        data_[size_++] = v;
-    }
-    // Elements added by growing are unset: the caller writes them.
-    void resize(std::size_t n) {
-        if (n > capacity_) set_capacity(n);
-        size_ = n;
-    }
-    // Best effort: if the allocator cannot shrink the block, it stays as it is.
-    void shrink_to_fit() noexcept {
-        if (size_ == capacity_) return;
-        if (size_ == 0) {
-            std::free(std::exchange(data_, nullptr));
-            capacity_ = 0;
-        } else if (void* p = std::realloc(data_, size_ * sizeof(T))) {
-            data_ = static_cast<T*>(p);
-            capacity_ = size_;
-        }
+    [[nodiscard]] std::uint64_t of(std::uint32_t segment) const {
+        const auto it = by_segment_.find(segment);
+        return it == by_segment_.end() ? 0 : it->second;
     }
 
 private:
-    void set_capacity(std::size_t n) {  // n > capacity_
-        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
-        void* p = std::realloc(data_, n * sizeof(T));
-        if (p == nullptr) throw std::bad_alloc();
-        data_ = static_cast<T*>(p);
-        capacity_ = n;
-    }
-
-    T* data_ = nullptr;
-    std::size_t size_ = 0;
-    std::size_t capacity_ = 0;
+    std::unordered_map<std::uint32_t, std::uint64_t> by_segment_;
 };
 
 // Order of a bulk build: by key, then by sequence (a key's last write sorts last).
@@ -295,13 +242,16 @@ public:
     }
 
     // Sorts the appended writes and keeps each key's last one, unless that deleted it.
-    void finish_build() {
+    void finish_build(superseded_counts& superseded) {
         if (!building_) return;
         building_ = false;
         sort_for_build(base_.data(), base_.size(), 2);
         std::size_t out = 0;
         for (std::size_t i = 0; i < base_.size(); ++i) {
-            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) continue;
+            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) {
+                superseded.note(base_[i].v);
+                continue;
+            }
             if (!base_[i].v.tombstone()) base_[out++] = base_[i];
         }
         base_.resize(out);
@@ -309,10 +259,14 @@ public:
         rebuild_guide();
     }
 
-    void apply(const id_key& k, const entity_version& v, std::uint64_t oldest) {
+    void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
         const auto cur = held(k);
         if (cur.v != nullptr && !cur.v->erased()) {
-            if (v.sequence < cur.v->sequence()) return;  // replayed: already superseded
+            if (v.sequence < cur.v->sequence()) {  // replayed: already superseded
+                superseded.note(v);
+                return;
+            }
+            if (!(cur.v->location() == v.location)) superseded.note(*cur.v);
             if (v.sequence == cur.v->sequence())
                 *cur.v = packed_version::of(v);  // the same commit's record, found elsewhere
             else
@@ -400,7 +354,9 @@ public:
         return n;
     }
 
-    bool relocate(const id_key& k, std::uint64_t sequence, const record_location& to) {
+    // The old segment goes with the compaction; an older version moved into a new one
+    // counts there as superseded.
+    bool relocate(const id_key& k, std::uint64_t sequence, const record_location& to, superseded_counts& superseded) {
         auto* cur = held(k).v;
         if (cur == nullptr || cur->erased()) return false;
         if (cur->sequence() == sequence) {
@@ -411,6 +367,7 @@ public:
             for (auto& v : it->second)
                 if (v.sequence == sequence) {
                     v.location = to;
+                    superseded.note(v);
                     return true;
                 }
         return false;
@@ -600,8 +557,8 @@ public:
             building_ = true;
             return;
         }
-        t.finish_build();
-        t.apply(k, v, oldest_snapshot);
+        t.finish_build(superseded_);
+        t.apply(k, v, oldest_snapshot, superseded_);
     }
 
     // The version visible at `snapshot`, if any (a tombstone is returned as such).
@@ -676,7 +633,14 @@ public:
         std::unique_lock lock(mutex_);
         finish_builds();
         auto* t = table_of(collection);
-        return t && t->relocate(detail::key_of(id), sequence, to);
+        return t && t->relocate(detail::key_of(id), sequence, to, superseded_);
+    }
+
+    // superseded_counts::of for each of `segments`, into `out` (storage-order scans).
+    void superseded(const std::vector<std::uint32_t>& segments, std::vector<std::uint64_t>& out) const {
+        const auto lock = read_lock();
+        out.clear();
+        for (const auto s : segments) out.push_back(superseded_.of(s));
     }
 
     // Heap bytes the index holds, by capacity (docs/indexes.md, "Memory"; tests and tools).
@@ -706,7 +670,7 @@ private:
     }
 
     void finish_builds() {
-        for (auto& t : tables_) t.finish_build();
+        for (auto& t : tables_) t.finish_build(superseded_);
         building_ = false;
     }
 
@@ -728,6 +692,7 @@ private:
 
     mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
+    detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
 };
 

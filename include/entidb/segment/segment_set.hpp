@@ -142,11 +142,7 @@ public:
     // Makes every appended byte durable (only the active segment can have unflushed bytes).
     void flush() { active().backend->flush(); }
 
-    // Backends that map their file hand out views (file_backend::view_at): reads are then
-    // copies from memory, or no copy at all, instead of a system call each.
-    static constexpr bool viewable = requires(const backend_type& b) {
-        { b.view_at(std::uint64_t{}, std::size_t{}) } -> std::same_as<bytes_view>;
-    };
+    static constexpr bool viewable = mappable_backend<backend_type>;
 
     // The whole record at `loc`, valid while the segment is not reclaimed (a snapshot
     // that may hold `loc` keeps it: reclaim()).

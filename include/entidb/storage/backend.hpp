@@ -39,5 +39,12 @@ concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, muta
 template <typename B>
 concept durable_backend = storage_backend<B> && B::durable;
 
+// A backend that maps its file hands out views of its bytes (file_backend::view_at): reads
+// are then copies from memory, or no copy at all, instead of a system call each.
+template <typename B>
+concept mappable_backend = storage_backend<B> && requires(const B& cb, std::uint64_t offset, std::size_t n) {
+    { cb.view_at(offset, n) } -> std::same_as<bytes_view>;
+};
+
 }  // namespace v1
 }  // namespace entidb

@@ -72,9 +72,37 @@ private:
 
 }  // namespace detail
 
+template <typename Traits>
+class storage_range;
+
+namespace detail {
+
+// What every whole-collection range shares: its snapshot, its collection, and a begin()
+// that is already the end when the collection does not exist. Range is the derived range,
+// whose iterator is built from the two.
+template <typename Range, typename Traits>
+class collection_view : public std::ranges::view_base {
+public:
+    collection_view() = default;
+    collection_view(std::shared_ptr<const snapshot<Traits>> s, std::optional<std::uint32_t> collection)
+        : snap_(std::move(s)), collection_(collection.value_or(0)) {}
+
+    [[nodiscard]] auto begin() const {
+        using iterator = typename Range::iterator;
+        return collection_ == 0 ? iterator{} : iterator(snap_, collection_);
+    }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::shared_ptr<const snapshot<Traits>> snap_;
+    std::uint32_t collection_ = 0;  // 0: the collection does not exist (ids start at 1)
+};
+
+}  // namespace detail
+
 // Every live entity of one collection at a snapshot, in id order.
 template <typename Traits>
-class entity_range : public std::ranges::view_base {
+class entity_range : public detail::collection_view<entity_range<Traits>, Traits> {
 public:
     class iterator {
     public:
@@ -93,7 +121,8 @@ public:
         friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.done_; }
 
     private:
-        friend class entity_range;
+        friend class detail::collection_view<entity_range, Traits>;
+        friend class storage_range<Traits>;  // its fallback
         static constexpr std::size_t batch_size = 64;
 
         iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
@@ -137,16 +166,111 @@ public:
         bool done_ = true;
     };
 
-    entity_range() = default;
-    entity_range(std::shared_ptr<const detail::snapshot<Traits>> s, std::optional<std::uint32_t> collection)
-        : snap_(std::move(s)), collection_(collection.value_or(0)) {}
+    using detail::collection_view<entity_range, Traits>::collection_view;
+};
 
-    [[nodiscard]] iterator begin() const { return collection_ == 0 ? iterator{} : iterator(snap_, collection_); }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+// Selects scan(collection, in_storage_order): the entities in the order their records lie
+// in the segment files, not in id order.
+struct storage_order_t {
+    explicit constexpr storage_order_t() = default;
+};
+inline constexpr storage_order_t in_storage_order{};
 
-private:
-    std::shared_ptr<const detail::snapshot<Traits>> snap_;
-    std::uint32_t collection_ = 0;  // 0: the collection does not exist (ids start at 1)
+// Every live entity of one collection at a snapshot, each once, in storage order (roughly
+// commit order; no order is promised). It walks the segment files front to back through
+// their mapping, checking every record, and takes the put records its snapshot can see:
+// in a segment none of whose put records has been superseded (primary_index's count) each
+// such record is current, so it needs no index lookup; elsewhere the index says whether a
+// record is the version the snapshot sees. Sequential reads, no index walk: much faster
+// than id order when the data do not fit in the CPU caches. While a compaction runs the
+// scan walks the index instead (in id order), and a compaction waits for the storage-order
+// scans that are open (engine::begin_storage_scan).
+template <typename Traits>
+class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
+    using engine_type = detail::engine<Traits>;
+
+public:
+    class iterator {
+    public:
+        using value_type = stored_entity;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        const stored_entity& operator*() const noexcept { return s_->current(); }
+        const stored_entity* operator->() const noexcept { return &s_->current(); }
+        iterator& operator++() {
+            s_->advance();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.s_ || it.s_->done(); }
+
+    private:
+        friend class detail::collection_view<storage_range, Traits>;
+
+        // Shared by an iterator's copies: one registration, one position.
+        class state {
+        public:
+            state(std::shared_ptr<const detail::snapshot<Traits>> snap, std::uint32_t collection)
+                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng().begin_storage_scan()) {
+                if (!storage_order_) {
+                    by_id_ = typename entity_range<Traits>::iterator(snap_, collection_);
+                    return;
+                }
+                auto& e = snap_->eng();
+                records_.emplace(e, e.segments_for_scan(), "scanning in storage order");
+                std::vector<std::uint32_t> numbers;
+                for (const auto& seg : records_->table()) numbers.push_back(seg.number);
+                e.index().superseded(numbers, superseded_);
+                advance();
+            }
+            state(const state&) = delete;
+            state& operator=(const state&) = delete;
+            ~state() {
+                if (storage_order_) snap_->eng().end_storage_scan();
+            }
+
+            [[nodiscard]] const stored_entity& current() const noexcept { return by_id_ ? **by_id_ : current_; }
+            [[nodiscard]] bool done() const noexcept { return by_id_ ? *by_id_ == std::default_sentinel : done_; }
+
+            void advance() {
+                if (by_id_) {
+                    ++*by_id_;
+                    return;
+                }
+                const auto& e = snap_->eng();
+                const std::uint64_t seq = snap_->sequence();
+                while (const auto* r = records_->next()) {
+                    if (r->collection_id != collection_ || r->sequence > seq || r->tombstone()) continue;
+                    if (superseded_[records_->segment_index()] != 0) {
+                        const auto v = e.index().find(collection_, r->id, seq);
+                        if (!v || v->tombstone || !(v->location == records_->location())) continue;
+                    }
+                    current_.id = r->id;
+                    current_.bytes.assign(r->payload.begin(), r->payload.end());
+                    return;
+                }
+                done_ = true;
+            }
+
+        private:
+            std::shared_ptr<const detail::snapshot<Traits>> snap_;
+            std::uint32_t collection_;
+            bool storage_order_;
+            std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
+            std::optional<typename engine_type::segment_cursor> records_;
+            std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
+            stored_entity current_{};
+            bool done_ = false;
+        };
+
+        iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
+            : s_(std::make_shared<state>(std::move(s), collection)) {}
+
+        std::shared_ptr<state> s_;
+    };
+
+    using detail::collection_view<storage_range, Traits>::collection_view;
 };
 
 // The entities an index access path found, in the path's order, read at the snapshot.

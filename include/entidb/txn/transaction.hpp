@@ -12,6 +12,7 @@
 //   prefix(collection, path, text)          text prefix on an ordered index
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
+//   scan(collection, in_storage_order)      the same in storage order (faster, unordered)
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
 //
@@ -132,6 +133,16 @@ public:
             fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
         snap_->eng().count_scan();
         return entity_range<Traits>(snap_, snap_->cat().find(collection));
+    }
+
+    // The same entities in storage order (storage_range, txn/snapshot.hpp): no order is
+    // promised, and on data larger than the CPU caches it is several times faster. Counted
+    // and refused like scan(collection).
+    [[nodiscard]] storage_range<Traits> scan(std::string_view collection, storage_order_t) const {
+        if (snap_->eng().cfg().forbid_full_scan)
+            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
+        snap_->eng().count_scan();
+        return storage_range<Traits>(snap_, snap_->cat().find(collection));
     }
 
     // Entities whose field at `path` equals `value` (hash or ordered index), in id order.
