@@ -3170,6 +3170,7 @@ private:
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <new>
 
 // ---- begin entidb/directory/lock.hpp ----
 // entidb/directory/lock.hpp — the database directory's LOCK file.
@@ -4011,7 +4012,6 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // reader ever holds the lock while doing I/O.
 
 #include <cstdlib>
-#include <new>
 #include <unordered_map>
 
 // ---- begin entidb/detail/build_lock.hpp ----
@@ -6584,7 +6584,7 @@ public:
     };
 
     // Refuses further writes; `why` is repeated by every later write attempt.
-    void poison(const std::string& why) noexcept {
+    void poison(std::string_view why) noexcept {
         try {
             std::lock_guard lock(poison_mutex_);
             if (!poisoned_.load()) poison_reason_ = why;
@@ -6794,8 +6794,13 @@ private:
         applying_ = true;
         auto& group = apply_group_;
         group.clear();
-        for (const auto& c : in_flight_)
-            if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        try {
+            for (const auto& c : in_flight_)
+                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
+            group.clear();
+            poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
+        }
         lock.unlock();
         for (const auto& c : group) {
             if (poisoned_.load(std::memory_order_acquire)) break;

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -548,7 +549,7 @@ public:
     };
 
     // Refuses further writes; `why` is repeated by every later write attempt.
-    void poison(const std::string& why) noexcept {
+    void poison(std::string_view why) noexcept {
         try {
             std::lock_guard lock(poison_mutex_);
             if (!poisoned_.load()) poison_reason_ = why;
@@ -758,8 +759,13 @@ private:
         applying_ = true;
         auto& group = apply_group_;
         group.clear();
-        for (const auto& c : in_flight_)
-            if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        try {
+            for (const auto& c : in_flight_)
+                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
+            group.clear();
+            poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
+        }
         lock.unlock();
         for (const auto& c : group) {
             if (poisoned_.load(std::memory_order_acquire)) break;
