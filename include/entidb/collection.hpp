@@ -79,7 +79,8 @@ struct typed_entity {
     T value;
 };
 
-// Decodes each stored_entity of `Range` into a typed_entity<T> as it is reached.
+// Decodes each entity of `Range` (stored_entity, or entity_view in storage order: decoded
+// from the view, before the iterator moves on) into a typed_entity<T> as it is reached.
 template <typename Range, typename T, typename Codec>
 class typed_range : public std::ranges::view_base {
 public:
@@ -209,7 +210,8 @@ public:
     [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn) const {
         return typed(txn.scan(name_));
     }
-    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range).
+    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range);
+    // each entity is decoded from a view of its bytes, which are never copied.
     template <typename Traits>
     [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn, storage_order_t order) const {
         return typed(txn.scan(name_, order));

@@ -1635,7 +1635,8 @@ struct compaction_report {
 //   encode          errc::too_large if the whole record length does not fit u32;
 //                   errc::invalid_argument for a tombstone with a payload or unknown flag
 //                   bits. Both are thrown before anything is appended to `out`.
-//   decode_segment  never throws (except std::bad_alloc for `problem`); returns a status:
+//   decode_segment, decode_segment_into
+//                   never throw (except std::bad_alloc for `problem`); give a status:
 //     incomplete    fewer than 4 bytes, or fewer than record_len;
 //     malformed     record_len < 37 (no CRC needed); or, with a matching CRC, unknown flag
 //                   bits or a tombstone with a non-empty payload;
@@ -1768,8 +1769,9 @@ private:
 //
 // Speed: on x86-64 CPUs with carry-less multiplication (PCLMULQDQ, checked once at run
 // time) inputs of 64 bytes and more are folded 64 bytes per step, an order of magnitude
-// faster than tables; every record read is checked, so this is on the read path. Other
-// CPUs, and the last bytes, use slicing-by-8 tables. Both give the same value (tested).
+// faster than tables, their last 1-15 bytes folded the same way; every record read is
+// checked, so this is on the read path. Other CPUs, and inputs under 64 bytes, use
+// slicing-by-8 tables. Both give the same value (tested).
 //
 // Thread-safety: a pure function. The lookup tables are generated at compile time
 // (constexpr); the CPU check is a function-local static (initialised once, thread-safe).
@@ -1835,11 +1837,38 @@ inline constexpr crc32_tables_t crc32_tables = make_crc32_tables();
 // forward past the next 64 bytes), the lanes then fold into one, the rest of the input
 // 16 bytes at a time, and a Barrett reduction takes the 128-bit remainder to 32 bits.
 // Constants are x^k mod P (bit-reflected, shifted) for the polynomial 0x04C11DB7; the
-// last one pair is P itself and floor(x^64 / P). n is a multiple of 16, at least 64.
+// last one pair is P itself and floor(x^64 / P). n is at least 64; the last n % 16 bytes
+// are folded by crc32_clmul_fold_tail.
 __attribute__((target("pclmul,sse4.1"))) inline __m128i crc32_clmul_fold(__m128i lane, __m128i k,
                                                                           __m128i next) noexcept {
     return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(lane, k, 0x00), _mm_clmulepi64_si128(lane, k, 0x11)),
                          next);
+}
+
+// Folds the last r (1..15) bytes, which end at `end`, into `lane` (which holds everything
+// before them), instead of finishing with tables: on a ~290-byte record the table tail
+// cost as much as a seventh of a scan. The lane can be taken as 16 message bytes (its
+// value mod P is the message's so far), so the message ends with lane[0..16) t[0..r):
+// split as lane[0..r) behind 16 - r zero bytes (leading zeros add nothing) followed by
+// lane[r..16) t[0..r), it is one ordinary 16-byte fold. The 16 bytes ending at `end` give
+// t at the top of a register: the caller guarantees 16 bytes before `end` are readable.
+// In this reflected CRC the earlier message byte is the lower register byte.
+__attribute__((target("pclmul,sse4.1"))) inline __m128i crc32_clmul_fold_tail(__m128i lane, __m128i k3k4,
+                                                                               const byte* end,
+                                                                               std::size_t r) noexcept {
+    // pshufb masks: from `shifts + r`, byte j takes lane[j - (16 - r)] (zero below 16 - r);
+    // from `shifts + 16 + r`, byte j takes lane[j + r] (zero from 16 - r on). 0x80: zero.
+    alignas(16) static constexpr std::uint8_t shifts[48] = {
+        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+        0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,
+        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+    const __m128i up = _mm_loadu_si128(reinterpret_cast<const __m128i*>(shifts + r));
+    const __m128i down = _mm_loadu_si128(reinterpret_cast<const __m128i*>(shifts + 16 + r));
+    const __m128i head = _mm_shuffle_epi8(lane, up);  // lane[0..r) at the top
+    const __m128i last16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+    // Below 16 - r (where `up` has its high bit set): lane[r..16); above: t[0..r).
+    const __m128i rest = _mm_blendv_epi8(last16, _mm_shuffle_epi8(lane, down), up);
+    return crc32_clmul_fold(head, k3k4, rest);
 }
 
 __attribute__((target("pclmul,sse4.1"))) inline std::uint32_t crc32_clmul_update(std::uint32_t crc, const byte* p,
@@ -1865,6 +1894,7 @@ __attribute__((target("pclmul,sse4.1"))) inline std::uint32_t crc32_clmul_update
     x1 = crc32_clmul_fold(x1, k3k4, x3);
     x1 = crc32_clmul_fold(x1, k3k4, x4);
     for (; n >= 16; p += 16, n -= 16) x1 = crc32_clmul_fold(x1, k3k4, load(p));
+    if (n != 0) x1 = crc32_clmul_fold_tail(x1, k3k4, p + n, n);  // at least 64 bytes precede p
 
     // 128 → 64 bits (appending 32 zero bits), 64 → 32 bits, then Barrett.
     x1 = _mm_xor_si128(_mm_clmulepi64_si128(k3k4, x1, 0x01), _mm_srli_si128(x1, 8));
@@ -1889,12 +1919,7 @@ __attribute__((target("pclmul,sse4.1"))) inline std::uint32_t crc32_clmul_update
     const byte* p = data.data();
     std::size_t n = data.size();
 #ifdef ENTIDB_CRC32_CLMUL
-    if (n >= 64 && detail::crc32_clmul_available()) {
-        const std::size_t folded = n & ~std::size_t{15};
-        crc = detail::crc32_clmul_update(crc, p, folded);
-        p += folded;
-        n -= folded;
-    }
+    if (n >= 64 && detail::crc32_clmul_available()) return ~detail::crc32_clmul_update(crc, p, n);
 #endif
     return ~detail::crc32_tables_update(crc, p, n);
 }
@@ -1968,6 +1993,11 @@ using entidb::detail::put_u8;
 
 inline constexpr std::size_t segment_record_overhead = 37;  // len 4 + coll 4 + id 16 + flags 1 + seq 8 + crc 4
 inline constexpr std::size_t segment_payload_offset = 33;   // where the payload starts
+// Where the fixed fields lie (after record_len at 0), for decoding them in place.
+inline constexpr std::size_t segment_collection_offset = 4, segment_id_offset = 8, segment_flags_offset = 24,
+                             segment_sequence_offset = 25;
+static_assert(segment_id_offset == segment_collection_offset + 4 && segment_flags_offset == segment_id_offset + 16 &&
+              segment_sequence_offset == segment_flags_offset + 1 && segment_payload_offset == segment_sequence_offset + 8);
 inline constexpr std::uint8_t flag_tombstone = 0x01, flag_encrypted = 0x02;
 inline constexpr std::uint8_t segment_known_flags = flag_tombstone | flag_encrypted;
 // The largest payload a record can carry (record_len is u32 and counts the overhead).
@@ -2028,50 +2058,67 @@ inline void encode(const segment_record& r, byte_buffer& out) {
     return detail::get_u32(in.data());
 }
 
-// Decodes the record at the start of `in` (bytes after it are ignored).
-[[nodiscard]] inline segment_decoded decode_segment(bytes_view in) {
-    const auto result = [](decode_status s, std::size_t size, std::string problem) {
-        return segment_decoded{s, segment_record{}, size, std::move(problem)};
+// Decodes the record at the start of `in` (bytes after it are ignored) into `out`, and
+// returns its status. Scans decode one record per entity into the same struct, so the
+// success path writes only status, record and size — no string is built, moved or freed;
+// `problem` is written only when the record does not decode (and keeps its last text
+// otherwise: read it only when status != ok).
+inline decode_status decode_segment_into(bytes_view in, segment_decoded& out) {
+    const auto reject = [&out](decode_status s, std::size_t size, std::string problem) {
+        out.status = s;
+        out.record = {};
+        out.size = size;
+        out.problem = std::move(problem);
+        return s;
     };
 
     const std::optional<std::uint32_t> len = peek_record_length(in);
     if (!len)
-        return result(decode_status::incomplete, 0,
+        return reject(decode_status::incomplete, 0,
                       fmt::format("{} bytes left, a segment record's length field needs 4", in.size()));
     if (*len < segment_record_overhead)
-        return result(decode_status::malformed, 0,
+        return reject(decode_status::malformed, 0,
                       fmt::format("segment record_len {} is below the {}-byte minimum", *len,
                                   segment_record_overhead));
     const std::size_t total = *len;
     if (in.size() < total)
-        return result(decode_status::incomplete, 0,
+        return reject(decode_status::incomplete, 0,
                       fmt::format("{} bytes left, the segment record needs {}", in.size(), total));
 
     const std::size_t body = total - 4;
     const std::uint32_t stored = detail::get_u32(in.data() + body);
     const std::uint32_t computed = crc32(in.first(body));
     if (stored != computed)
-        return result(decode_status::bad_checksum, total,
+        return reject(decode_status::bad_checksum, total,
                       fmt::format("segment record: stored crc32 {:08x}, computed {:08x}", stored, computed));
 
-    // Filled in place (scans decode a record per entity: no temporary to copy).
-    segment_decoded out{decode_status::ok, {}, total, {}};
-    auto& r = out.record;
-    detail::byte_reader p(in.first(body));
-    (void)p.u32();  // record_len, already read
-    r.collection_id = p.u32();
-    r.id = entity_id::from_bytes(p.bytes(entity_id::size));
-    r.flags = p.u8();
-    r.sequence = p.u64();
-    r.payload = p.bytes(p.remaining());
-
-    if ((r.flags & ~segment_known_flags) != 0)
-        return result(decode_status::malformed, total,
-                      fmt::format("segment record flags {:#04x} have unknown bits (known: {:#04x})", r.flags,
+    // total >= segment_record_overhead was checked: the fixed fields are all there, so
+    // they are read at their offsets (docs/file-format.md) without a bounds-checking reader.
+    const byte* at = in.data();
+    const std::uint8_t flags = at[segment_flags_offset];
+    const bytes_view payload = in.subspan(segment_payload_offset, total - segment_record_overhead);
+    if ((flags & ~segment_known_flags) != 0)
+        return reject(decode_status::malformed, total,
+                      fmt::format("segment record flags {:#04x} have unknown bits (known: {:#04x})", flags,
                                   segment_known_flags));
-    if (r.tombstone() && !r.payload.empty())
-        return result(decode_status::malformed, total,
-                      fmt::format("segment tombstone with a {}-byte payload (must be empty)", r.payload.size()));
+    if ((flags & flag_tombstone) != 0 && !payload.empty())
+        return reject(decode_status::malformed, total,
+                      fmt::format("segment tombstone with a {}-byte payload (must be empty)", payload.size()));
+    auto& r = out.record;
+    r.collection_id = detail::get_u32(at + segment_collection_offset);
+    r.id = entity_id::from_bytes(in.subspan(segment_id_offset, entity_id::size));
+    r.flags = flags;
+    r.sequence = detail::get_u64(at + segment_sequence_offset);
+    r.payload = payload;
+    out.status = decode_status::ok;
+    out.size = total;
+    return decode_status::ok;
+}
+
+// The same as a value (point reads and tests; a failed decode's problem is its own).
+[[nodiscard]] inline segment_decoded decode_segment(bytes_view in) {
+    segment_decoded out{};
+    (void)decode_segment_into(in, out);
     return out;
 }
 
@@ -3995,12 +4042,16 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // written. Tombstones are versions too, until no snapshot can see what they hide.
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version, with a guide table over the ids' first
-// distinguishing bits so that a lookup touches about two cache lines; a small ordered map
-// of the keys added since the array was last rebuilt; and a side map of the older versions
-// open snapshots still need (empty unless a reader holds a snapshot older than a write).
-// About 42-46 bytes per live entity. Commit sequences must not exceed `max_sequence`: the
-// tombstone flag shares their word.
+// by id, each holding one key's newest version; a small ordered map of the keys added since
+// the array was last rebuilt; and a side map of the older versions open snapshots still
+// need (empty unless a reader holds a snapshot older than a write). When the ids are spread
+// evenly (random ids, or ids counted up from any start), the array is *spread*: one slot in
+// five is a gap, and each key sits at or a few slots after the place its id predicts, so a
+// lookup goes straight to its slot (one cache miss, about 50 bytes per live entity).
+// Otherwise the array is dense and a guide table over the ids' first distinguishing bits
+// narrows a lookup to a few adjacent slots (two cache misses, about 42-46 bytes per live
+// entity). Commit sequences must not exceed `max_sequence`: the tombstone flag shares
+// their word.
 //
 // Opening a database streams every record through apply() in commit order with no reader
 // open. While a collection is empty and its writes come that way, apply() only appends; the
@@ -4351,6 +4402,21 @@ struct id_key {
     return k.lo << (from - 64);
 }
 
+// The high 64 bits of a * b.
+[[nodiscard]] inline std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) noexcept {
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::uint64_t>((static_cast<u128>(a) * b) >> 64);
+}
+
+// floor(2^64 * numerator / (range + 1)), or nullopt when that does not fit in 64 bits.
+[[nodiscard]] inline std::optional<std::uint64_t> scale_factor(std::uint64_t numerator, std::uint64_t range) noexcept {
+    __extension__ using u128 = unsigned __int128;
+    if (range == std::numeric_limits<std::uint64_t>::max()) return numerator;
+    const u128 f = (static_cast<u128>(numerator) << 64) / (static_cast<u128>(range) + 1);
+    if (f > std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
+    return static_cast<std::uint64_t>(f);
+}
+
 // How many leading bits `a` and `b` share (128 when equal).
 [[nodiscard]] constexpr unsigned common_prefix(const id_key& a, const id_key& b) noexcept {
     if (a.hi != b.hi) return static_cast<unsigned>(std::countl_zero(a.hi ^ b.hi));
@@ -4471,7 +4537,13 @@ public:
     explicit primary_table(std::uint32_t collection) : collection_(collection) {}
 
     [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
-    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ && recent_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ + gaps_ && recent_.empty(); }
+
+    // How lookups find a slot in the array (tests, docs/indexes.md "Memory").
+    enum class layout { bisected, guided, spread };
+    [[nodiscard]] layout lookup_layout() const noexcept {
+        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
+    }
 
     // Appends the write if it can be part of a bulk build: the table was empty when the
     // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
@@ -4504,7 +4576,7 @@ public:
         }
         base_.resize(out);
         base_.shrink_to_fit();
-        rebuild_guide();
+        relayout();
     }
 
     void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
@@ -4597,7 +4669,7 @@ public:
     }
 
     [[nodiscard]] std::uint64_t version_count() const {
-        std::uint64_t n = base_.size() - erased_ + recent_.size();
+        std::uint64_t n = base_.size() - erased_ - gaps_ + recent_.size();
         for (const auto& [_, versions] : older_) n += versions.size();
         return n;
     }
@@ -4690,17 +4762,23 @@ private:
             recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
         } else {
             cur.v->seq_tomb = packed_version::erased_mark;
-            if (++erased_ > base_.size() / 2) drop_erased();  // bounded waste, amortised O(1)
+            if (++erased_ > (base_.size() - gaps_) / 2) drop_erased();  // bounded waste, amortised O(1)
         }
     }
 
-    // Index of the first slot in `base_` whose key is not below `k`. The guide narrows the
-    // search to one bucket of a few adjacent slots; keys that share long prefixes fill few
-    // buckets, and a bucket of many slots is bisected, so the worst case stays O(log n).
+    // Index of the first slot in `base_` whose key is not below `k`. In a spread array that
+    // slot is the key's home or a few slots after it. Otherwise the guide narrows the search
+    // to one bucket of a few adjacent slots; keys that share long prefixes fill few buckets,
+    // and a bucket of many slots is bisected, so the worst case stays O(log n).
     [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
         const std::size_t n = base_.size();
         if (n == 0 || !(base_[0].key < k)) return 0;
         if (base_[n - 1].key < k) return n;
+        if (spread_) {  // no slot before k's home holds a key >= k, and base_[n - 1] does
+            std::size_t i = home_of(k);
+            while (base_[i].key < k) ++i;
+            return i;
+        }
         std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
         if (!guide_.empty()) {
             const std::size_t b = bucket_of(k);
@@ -4722,11 +4800,74 @@ private:
         return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
     }
 
+    // ---- the spread layout ----
+    // A spread array maps the ids between its first and last key linearly onto
+    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
+    // key sits at its home or, when keys before it took that place, in the next free slot.
+    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
+    // bisection skip them like erased slots; a key always sits at or after its home, never
+    // before, which is what lets a lookup start there.
+    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
+    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
+    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
+
+    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
+    }
+
+    // Spreads the dense, sorted base_ out; false, changing nothing, when its keys are too
+    // unevenly spread for that (some key would sit over max_displacement slots past its home).
+    bool spread_out() {
+        const std::size_t n = base_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return false;
+        spread_from_ = common_prefix(base_[0].key, base_[n - 1].key);
+        spread_low_ = bits_from(base_[0].key, spread_from_);
+        const auto scale = scale_factor(spread_capacity(n), bits_from(base_[n - 1].key, spread_from_) - spread_low_);
+        if (!scale) return false;
+        spread_scale_ = *scale;
+        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
+        // back-to-front move below can recompute each block's slots without a slot per key.
+        std::vector<std::size_t> block_start((n + spread_block - 1) / spread_block);
+        std::size_t next = 0;  // the first slot after the keys placed so far
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i % spread_block == 0) block_start[i / spread_block] = next;
+            const std::size_t home = home_of(base_[i].key);
+            if (next > home + max_displacement) return false;
+            next = std::max(home, next) + 1;
+        }
+        base_.resize(next);
+        // Every key moves up (its slot is >= its index): back to front, nothing unmoved is overwritten.
+        std::array<std::size_t, spread_block> slot{};
+        std::size_t end = next;  // the first slot after the current key's gaps
+        for (std::size_t b = block_start.size(); b-- > 0;) {
+            const std::size_t first = b * spread_block, last = std::min(n, first + spread_block);
+            std::size_t at = block_start[b];
+            for (std::size_t i = first; i < last; ++i) at = (slot[i - first] = std::max(home_of(base_[i].key), at)) + 1;
+            for (std::size_t i = last; i-- > first;) {
+                const index_slot s = base_[i];
+                const std::size_t to = slot[i - first];
+                base_[to] = s;
+                for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
+                end = to;
+            }
+        }
+        gaps_ = next - n;
+        spread_ = true;
+        return true;
+    }
+
+    // Lays the dense, sorted base_ out for lookups: spread where the ids allow, else guided.
+    void relayout() {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        spread_ = false;
+        gaps_ = 0;
+        if (!spread_out()) rebuild_guide();
+    }
+
     // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
     // per entity; sparser guides measured slower, as buckets then span more cache lines),
-    // rebuilt whenever `base_` is.
+    // rebuilt whenever `base_` is laid out dense.
     void rebuild_guide() {
-        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         const std::size_t n = base_.size();
         if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
         flat_array<std::uint32_t> guide;
@@ -4744,19 +4885,28 @@ private:
     }
 
     void drop_erased() {
+        densify();
+        relayout();
+    }
+
+    // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
+    void densify() {
         std::size_t out = 0;
         for (const auto& s : base_)
             if (!s.v.erased()) base_[out++] = s;
         base_.resize(out);
         erased_ = 0;
+        gaps_ = 0;
+        spread_ = false;
+        flat_array<std::uint32_t>().swap(guide_);
         base_.shrink_to_fit();
-        rebuild_guide();
     }
 
     // Folds `recent_` into `base_`: the array grows by realloc and the two merge from the
-    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each.
+    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each
+    // for the merge and as many again to densify and spread the array.
     void merge_recent() {
-        if (erased_ > 0) drop_erased();
+        if (erased_ > 0 || gaps_ > 0) densify();
         std::size_t i = base_.size();
         base_.resize(base_.size() + recent_.size());
         std::size_t out = base_.size();
@@ -4765,13 +4915,18 @@ private:
             base_[--out] = {r->first, r->second};
         }
         recent_.clear();
-        rebuild_guide();
+        relayout();
     }
 
     std::uint32_t collection_;
     flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
-    std::size_t erased_ = 0;           // slots of base_ marked erased
-    flat_array<std::uint32_t> guide_;  // empty: binary search over all of base_
+    std::size_t erased_ = 0;           // slots of base_ whose key was erased
+    std::size_t gaps_ = 0;             // slots of a spread base_ that hold no key (also marked erased)
+    bool spread_ = false;              // base_ is spread: lookups start at the key's home
+    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
+    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
+    std::uint64_t spread_scale_ = 0;
+    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
     std::map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
@@ -4889,6 +5044,13 @@ public:
         const auto lock = read_lock();
         out.clear();
         for (const auto s : segments) out.push_back(superseded_.of(s));
+    }
+
+    // How lookups in the collection find their slot (docs/indexes.md, "Memory"; tests).
+    [[nodiscard]] detail::primary_table::layout lookup_layout(std::uint32_t collection) const {
+        const auto lock = read_lock();
+        const auto* t = table_of(collection);
+        return t ? t->lookup_layout() : detail::primary_table::layout::bisected;
     }
 
     // Heap bytes the index holds, by capacity (docs/indexes.md, "Memory"; tests and tools).
@@ -5880,6 +6042,11 @@ private:
 // a bad record means (torn tail or corruption): that is recovery policy, not scanning.
 // A declared length above `max_record` is reported as malformed without reading it, so
 // a damaged length field never makes the scanner allocate.
+//
+// A step is the scanner's own, decoded in place (scans decode one record per entity: no
+// fresh struct, string or optional per record) and overwritten by the next call. The
+// failed step is sticky: every later call returns it again, so a caller that steps on
+// after reporting it cannot silently pass over the rest of the file.
 
 
 // ---- begin entidb/detail/byte_window.hpp ----
@@ -5900,20 +6067,23 @@ class byte_window {
 public:
     // `map`: use views where the backend has them (scans that run while the database is
     // open; open itself reads through the buffer, so the file's pages do not count in its
-    // resident memory).
+    // resident memory). The window covers the bytes the backend held when it was made.
     byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0, bool map = false)
-        : backend_(backend), chunk_(chunk), end_(backend.size()), pos_(start), map_(map && mappable_backend<B>) {}
+        : backend_(backend), chunk_(chunk), start_(start), end_(backend.size()), pos_(start),
+          map_(map && mappable_backend<B>) {
+        if constexpr (mappable_backend<B>)
+            if (map_) mapped_ = backend_.view_at(start, static_cast<std::size_t>(remaining()));
+    }
 
     [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
     [[nodiscard]] std::uint64_t remaining() const noexcept { return end_ - pos_; }
 
     // The bytes from position(): at least min(n, remaining()) of them. The view stays
-    // valid until the next call to view() or advance().
+    // valid until the next call to view() or advance() (mapped: while the backend lives).
     [[nodiscard]] bytes_view view(std::uint64_t n) {
         n = std::min<std::uint64_t>(n, remaining());
-        if constexpr (mappable_backend<B>)
-            if (map_) return backend_.view_at(pos_, static_cast<std::size_t>(n));
+        if (map_) return mapped_.subspan(static_cast<std::size_t>(pos_ - start_), static_cast<std::size_t>(n));
         if (held() < n) refill(static_cast<std::size_t>(n));
         return bytes_view(buf_).subspan(off_, std::min<std::size_t>(held(), remaining()));
     }
@@ -5945,9 +6115,14 @@ private:
 
     const B& backend_;
     std::size_t chunk_;
+    std::uint64_t start_;
     std::uint64_t end_;
     std::uint64_t pos_;
     bool map_;
+    // Mapped: [start, end_) as one view, taken once. A mapping is never moved or unmapped
+    // while the backend lives, even when the file grows (file_mappings.hpp), so one view
+    // serves the whole walk instead of a mapping lookup per record.
+    bytes_view mapped_;
     byte_buffer buf_;
     std::size_t off_ = 0;
 };
@@ -5965,7 +6140,7 @@ struct segment_format {
     using decoded = format::segment_decoded;
     static constexpr std::size_t header_size = 4;
     static std::uint64_t record_size(bytes_view header) { return get_u32(header.data()); }
-    static decoded decode(bytes_view in) { return format::decode_segment(in); }
+    static void decode_into(bytes_view in, decoded& out) { (void)format::decode_segment_into(in, out); }
 };
 
 struct wal_format {
@@ -5974,13 +6149,14 @@ struct wal_format {
     static std::uint64_t record_size(bytes_view header) {
         return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
     }
-    static decoded decode(bytes_view in) { return format::decode_wal(in); }
+    // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
+    static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
 };
 
 template <typename Decoded>
 struct scan_step {
     std::uint64_t offset;  // where the record starts in the file
-    Decoded decoded;       // views into the scanner's buffer: valid until the next step
+    Decoded decoded;       // views into the scanner's window: valid until the next step
 };
 
 template <typename Format, storage_backend B>
@@ -5990,37 +6166,40 @@ public:
                    bool map = false)
         : window_(backend, chunk, start, map), max_record_(max_record) {}
 
-    // The next record, or nullopt at the end. A step whose status is not ok is the last.
-    [[nodiscard]] std::optional<scan_step<typename Format::decoded>> next() {
-        if (stopped_ || window_.remaining() == 0) return std::nullopt;
-        const std::uint64_t at = window_.position();
+    // The next record, or null at the end; valid until the next call. A step whose status
+    // is not ok is the last: every later call returns it again.
+    [[nodiscard]] const scan_step<typename Format::decoded>* next() {
+        if (stopped_) return &step_;
+        if (window_.remaining() == 0) return nullptr;
+        step_.offset = window_.position();
         std::uint64_t need = Format::header_size;
         const bytes_view header = window_.view(need);
         if (header.size() >= Format::header_size) need = Format::record_size(header);
         if (need > max_record_) {
             stopped_ = true;
-            return scan_step<typename Format::decoded>{at, too_long(need)};
+            too_long(need, step_.decoded);
+            return &step_;
         }
-        auto decoded = Format::decode(window_.view(need));
-        if (decoded.status == format::decode_status::ok)
-            window_.advance(decoded.size);
+        Format::decode_into(window_.view(need), step_.decoded);
+        if (step_.decoded.status == format::decode_status::ok)
+            window_.advance(step_.decoded.size);
         else
             stopped_ = true;
-        return scan_step<typename Format::decoded>{at, std::move(decoded)};
+        return &step_;
     }
 
     [[nodiscard]] std::uint64_t position() const noexcept { return window_.position(); }
 
 private:
-    static typename Format::decoded too_long(std::uint64_t need) {
-        typename Format::decoded d{};
+    static void too_long(std::uint64_t need, typename Format::decoded& d) {
+        d = {};
         d.status = format::decode_status::malformed;
         d.problem = fmt::format("declared record length {} exceeds the largest possible record", need);
-        return d;
     }
 
     byte_window<B> window_;
     std::uint64_t max_record_;
+    scan_step<typename Format::decoded> step_{};
     bool stopped_ = false;
 };
 
@@ -6505,8 +6684,11 @@ public:
     public:
         segment_cursor(const engine& e, segment_table table, std::string_view purpose)
             : e_(e), table_(std::move(table)), purpose_(purpose) {}
+        segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
+        segment_cursor& operator=(const segment_cursor&) = delete;
 
-        // The next record, or null at the end; valid until the next call.
+        // The next record, or null at the end; valid until the next call. After a bad
+        // record every call throws the same error (the scanner's failed step is sticky).
         const format::segment_record* next() {
             for (;;) {
                 if (!scanner_) {
@@ -6514,16 +6696,15 @@ public:
                     scanner_.emplace(*table_[at_].backend, e_.cfg_.read_chunk_bytes,
                                      std::numeric_limits<std::uint32_t>::max(), 0, true);
                 }
-                auto step = scanner_->next();
-                if (!step) {
+                step_ = scanner_->next();
+                if (!step_) {
                     scanner_.reset();
                     ++at_;
                     continue;
                 }
-                if (step->decoded.status != format::decode_status::ok)
-                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step->offset},
-                            "bad segment record while {} ({})", purpose_, step->decoded.problem);
-                step_.emplace(std::move(*step));
+                if (step_->decoded.status != format::decode_status::ok)
+                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step_->offset},
+                            "bad segment record while {} ({})", purpose_, step_->decoded.problem);
                 return &step_->decoded.record;
             }
         }
@@ -6541,7 +6722,7 @@ public:
         std::string_view purpose_;
         std::size_t at_ = 0;
         std::optional<segment_scanner<backend_type>> scanner_;
-        std::optional<scan_step<format::segment_decoded>> step_;
+        const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
     };
 
     // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
@@ -7835,7 +8016,8 @@ template <typename Traits>
 //   prefix(collection, path, text)          text prefix on an ordered index
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
-//   scan(collection, in_storage_order)      the same in storage order (faster, unordered)
+//   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
+//                                           as entity_view: the bytes are not copied
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
 //
@@ -8173,7 +8355,8 @@ inline encoder& encoder::write(const value& v) {
 //
 // `entity_range` (a full scan, in id order) and `id_range` (the result of an index
 // access path) are input ranges of `stored_entity`; they compose with std::views. Each
-// step reads one payload from its segment (checked: CRC and key).
+// step reads one payload from its segment (checked: CRC and key). `storage_range` (a full
+// scan in storage order) yields `entity_view`s instead: the payload is not copied.
 //
 // Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
 
@@ -8188,6 +8371,16 @@ inline namespace v1 {
 struct stored_entity {
     entity_id id;
     byte_buffer bytes;  // canonical CBOR
+};
+
+// One entity as a scan in storage order yields it: its bytes are not copied. They are
+// valid until the iterator that yielded it (or any copy of that iterator: copies share one
+// position) is incremented or destroyed. They often point into the segment's mapping,
+// but that is not promised (in-memory storage, and a scan that fell back to id order,
+// read through a buffer that the next step reuses): copy what must outlive the step.
+struct entity_view {
+    entity_id id;
+    bytes_view bytes;  // canonical CBOR
 };
 
 namespace detail {
@@ -8334,14 +8527,16 @@ struct storage_order_t {
 inline constexpr storage_order_t in_storage_order{};
 
 // Every live entity of one collection at a snapshot, each once, in storage order (roughly
-// commit order; no order is promised). It walks the segment files front to back through
-// their mapping, checking every record, and takes the put records its snapshot can see:
-// in a segment none of whose put records has been superseded (primary_index's count) each
-// such record is current, so it needs no index lookup; elsewhere the index says whether a
-// record is the version the snapshot sees. Sequential reads, no index walk: much faster
-// than id order when the data do not fit in the CPU caches. While a compaction runs the
-// scan walks the index instead (in id order), and a compaction waits for the storage-order
-// scans that are open (engine::begin_storage_scan).
+// commit order; no order is promised), as entity_view: no copy of the payloads. It walks
+// the segment files front to back through their mapping, checking every record, and takes
+// the put records its snapshot can see: in a segment none of whose put records has been
+// superseded (primary_index's count) each such record is current, so it needs no index
+// lookup; elsewhere the index says whether a record is the version the snapshot sees.
+// Sequential reads, no index walk: much faster than id order when the data do not fit in
+// the CPU caches. While a compaction runs the scan walks the index instead (in id order),
+// and a compaction waits for the storage-order scans that are open
+// (engine::begin_storage_scan). A damaged record is errc::corruption, raised again by
+// every later step (never a silent skip past it).
 template <typename Traits>
 class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
     using engine_type = detail::engine<Traits>;
@@ -8349,12 +8544,12 @@ class storage_range : public detail::collection_view<storage_range<Traits>, Trai
 public:
     class iterator {
     public:
-        using value_type = stored_entity;
+        using value_type = entity_view;
         using difference_type = std::ptrdiff_t;
 
         iterator() = default;
-        const stored_entity& operator*() const noexcept { return s_->current(); }
-        const stored_entity* operator->() const noexcept { return &s_->current(); }
+        const entity_view& operator*() const noexcept { return s_->current(); }
+        const entity_view* operator->() const noexcept { return &s_->current(); }
         iterator& operator++() {
             s_->advance();
             return *this;
@@ -8365,13 +8560,32 @@ public:
     private:
         friend class detail::collection_view<storage_range, Traits>;
 
+        // A registration with the engine (begin_storage_scan), ended by its destructor: as
+        // a member it is also ended when a later part of the state's construction throws
+        // (a damaged first record), which would otherwise leave every compaction waiting.
+        class registration {
+        public:
+            explicit registration(engine_type& e) : e_(e), held_(e.begin_storage_scan()) {}
+            registration(const registration&) = delete;
+            registration& operator=(const registration&) = delete;
+            ~registration() {
+                if (held_) e_.end_storage_scan();
+            }
+            explicit operator bool() const noexcept { return held_; }
+
+        private:
+            engine_type& e_;
+            bool held_;
+        };
+
         // Shared by an iterator's copies: one registration, one position.
         class state {
         public:
             state(std::shared_ptr<const detail::snapshot<Traits>> snap, std::uint32_t collection)
-                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng().begin_storage_scan()) {
+                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng()) {
                 if (!storage_order_) {
                     by_id_ = typename entity_range<Traits>::iterator(snap_, collection_);
+                    take_by_id();
                     return;
                 }
                 auto& e = snap_->eng();
@@ -8379,22 +8593,34 @@ public:
                 std::vector<std::uint32_t> numbers;
                 for (const auto& seg : records_->table()) numbers.push_back(seg.number);
                 e.index().superseded(numbers, superseded_);
-                advance();
+                next_in_storage_order();
             }
             state(const state&) = delete;
             state& operator=(const state&) = delete;
-            ~state() {
-                if (storage_order_) snap_->eng().end_storage_scan();
-            }
 
-            [[nodiscard]] const stored_entity& current() const noexcept { return by_id_ ? **by_id_ : current_; }
-            [[nodiscard]] bool done() const noexcept { return by_id_ ? *by_id_ == std::default_sentinel : done_; }
+            [[nodiscard]] const entity_view& current() const noexcept { return current_; }
+            [[nodiscard]] bool done() const noexcept { return done_; }
 
             void advance() {
+                current_ = {};  // nothing stale to read if the step throws
                 if (by_id_) {
                     ++*by_id_;
-                    return;
+                    take_by_id();
+                } else {
+                    next_in_storage_order();
                 }
+            }
+
+        private:
+            // The fallback's entity, as a view of the id-order iterator's buffer.
+            void take_by_id() {
+                done_ = *by_id_ == std::default_sentinel;
+                if (!done_) current_ = {(*by_id_)->id, (*by_id_)->bytes};
+            }
+
+            // The next record the snapshot sees as its collection's live version. Errors
+            // come from the cursor, which raises a bad record's corruption on every call.
+            void next_in_storage_order() {
                 const auto& e = snap_->eng();
                 const std::uint64_t seq = snap_->sequence();
                 while (const auto* r = records_->next()) {
@@ -8403,21 +8629,19 @@ public:
                         const auto v = e.index().find(collection_, r->id, seq);
                         if (!v || v->tombstone || !(v->location == records_->location())) continue;
                     }
-                    current_.id = r->id;
-                    current_.bytes.assign(r->payload.begin(), r->payload.end());
+                    current_ = {r->id, r->payload};
                     return;
                 }
                 done_ = true;
             }
 
-        private:
             std::shared_ptr<const detail::snapshot<Traits>> snap_;
             std::uint32_t collection_;
-            bool storage_order_;
+            registration storage_order_;  // before records_: ended after it, and if it throws
             std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
             std::optional<typename engine_type::segment_cursor> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
-            stored_entity current_{};
+            entity_view current_{};
             bool done_ = false;
         };
 
@@ -8583,8 +8807,9 @@ public:
     }
 
     // The same entities in storage order (storage_range, txn/snapshot.hpp): no order is
-    // promised, and on data larger than the CPU caches it is several times faster. Counted
-    // and refused like scan(collection).
+    // promised, and on data larger than the CPU caches it is several times faster. Yields
+    // entity_view: each entity's bytes are valid until the iterator moves on. Counted and
+    // refused like scan(collection).
     [[nodiscard]] storage_range<Traits> scan(std::string_view collection, storage_order_t) const {
         if (snap_->eng().cfg().forbid_full_scan)
             fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
@@ -10347,7 +10572,8 @@ struct typed_entity {
     T value;
 };
 
-// Decodes each stored_entity of `Range` into a typed_entity<T> as it is reached.
+// Decodes each entity of `Range` (stored_entity, or entity_view in storage order: decoded
+// from the view, before the iterator moves on) into a typed_entity<T> as it is reached.
 template <typename Range, typename T, typename Codec>
 class typed_range : public std::ranges::view_base {
 public:
@@ -10477,7 +10703,8 @@ public:
     [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn) const {
         return typed(txn.scan(name_));
     }
-    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range).
+    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range);
+    // each entity is decoded from a view of its bytes, which are never copied.
     template <typename Traits>
     [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn, storage_order_t order) const {
         return typed(txn.scan(name_, order));

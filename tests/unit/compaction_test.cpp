@@ -46,8 +46,9 @@ model state_of(const Txn& r) {
         }
         // The scan in storage order yields the same entities, each once.
         for (const auto& e : r.scan(c, entidb::in_storage_order)) {
+            static_assert(std::is_same_v<decltype(e), const entidb::entity_view&>);  // a view, no copy
             const auto it = out.find({c, e.id});
-            CHECK((it != out.end() && it->second == e.bytes));
+            CHECK((it != out.end() && std::ranges::equal(it->second, e.bytes)));
             ++in_storage_order;
         }
     }

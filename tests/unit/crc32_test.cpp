@@ -96,17 +96,33 @@ TEST_CASE("crc32 tables are built at compile time", "[crc32]") {
 }
 
 TEST_CASE("crc32: the carry-less-multiply path and the tables agree at every length", "[crc32]") {
+    // Every length up to 2000 (so every tail of 1-15 bytes after every number of 16- and
+    // 64-byte blocks), at every alignment, fresh and chained onto earlier values.
     std::mt19937 rng(4242);
-    const auto pool = random_bytes(rng, 1200 + 16);
+    const auto pool = random_bytes(rng, 2000 + 16);
 #ifdef ENTIDB_CRC32_CLMUL
     INFO("carry-less multiply available: " << entidb::detail::crc32_clmul_available());
 #endif
-    for (std::size_t n = 0; n <= 1200; ++n)
-        for (std::size_t offset = 0; offset < 16; offset += 5) {
+    const std::uint32_t previous[] = {0u, 0xFFFFFFFFu, 0x12345678u, 0xCBF43926u};
+    for (std::size_t n = 0; n <= 2000; ++n)
+        for (std::size_t offset = 0; offset < 16; ++offset) {
             const bytes_view v(pool.data() + offset, n);
-            INFO("length " << n << " offset " << offset);
-            const std::uint32_t tables = ~entidb::detail::crc32_tables_update(0xFFFFFFFFu, v.data(), v.size());
-            REQUIRE(crc32(v) == tables);
-            if (n % 97 == 0) REQUIRE(tables == reference_crc32(v));
+            const std::uint32_t prev = previous[(n + offset) % std::size(previous)];
+            INFO("length " << n << " offset " << offset << " previous " << prev);
+            const std::uint32_t tables = ~entidb::detail::crc32_tables_update(~prev, v.data(), v.size());
+            REQUIRE(crc32(v, prev) == tables);
+            if (prev == 0 && n % 97 == 0) REQUIRE(tables == reference_crc32(v));
         }
+}
+
+TEST_CASE("crc32: a record-sized input chained in two pieces at every split", "[crc32]") {
+    // Both pieces may take the carry-less path (>= 64 bytes) with a tail, or the tables.
+    std::mt19937 rng(777);
+    const auto data = random_bytes(rng, 290);
+    const bytes_view all(data);
+    const std::uint32_t whole = reference_crc32(all);
+    for (std::size_t split = 0; split <= data.size(); ++split) {
+        INFO("split at " << split);
+        REQUIRE(crc32(all.subspan(split), crc32(all.first(split))) == whole);
+    }
 }

@@ -731,6 +731,37 @@ TEST_CASE("segment: malformed records") {
     }
 }
 
+TEST_CASE("segment: decode_segment_into reuses the caller's struct") {
+    segment_decoded d{};
+    // A failure writes its problem and clears the record...
+    byte_buffer bad = golden_segment;
+    bad[35] ^= 1;
+    CHECK(decode_segment_into(bad, d) == decode_status::bad_checksum);
+    CHECK(d.status == decode_status::bad_checksum);
+    CHECK(d.size == golden_segment.size());
+    CHECK_FALSE(d.problem.empty());
+    CHECK(d.record.payload.empty());
+    // ...a success then fills every field, whatever the struct held before.
+    CHECK(decode_segment_into(golden_segment, d) == decode_status::ok);
+    CHECK(d.status == decode_status::ok);
+    CHECK(d.size == golden_segment.size());
+    CHECK(d.record.collection_id == 2);
+    CHECK(d.record.id == entity_id::from_bytes(id_0_to_15));
+    CHECK(d.record.flags == 0);
+    CHECK(d.record.sequence == 1);
+    CHECK(d.record.payload.data() == golden_segment.data() + segment_payload_offset);
+    CHECK(entidb::as_chars(d.record.payload) == "hi");
+    CHECK(decode_segment_into(golden_tombstone, d) == decode_status::ok);
+    CHECK(d.record.tombstone());
+    CHECK(d.record.payload.empty());
+    CHECK(d.record.sequence == 7);
+    CHECK(d.record.id == fixture_id(5));
+    CHECK(d.size == golden_tombstone.size());
+    // And as a value, a failure carries its own problem.
+    CHECK_FALSE(decode_segment(bad).problem.empty());
+    CHECK(decode_segment(golden_segment).problem.empty());
+}
+
 TEST_CASE("segment encode rejects bad records before writing") {
     byte_buffer out = bytes({9});
     CHECK_THROWS_MATCHES(encode(segment_record{1, fixture_id(1), flag_tombstone, 1, entidb::as_bytes("x")}, out),

@@ -139,7 +139,8 @@ bool same(const std::optional<entity_version>& a, const std::optional<entity_ver
 
 // Id shapes: random (UUID-like), small sequential integers (as the fixtures use), and
 // clustered (random low bits under a long shared prefix).
-enum class id_shape { random, sequential, clustered };
+// two_runs: half the ids count up from 00.., half from ff..: too uneven to spread.
+enum class id_shape { random, sequential, clustered, two_runs };
 
 std::vector<entity_id> make_ids(id_shape shape, std::size_t n, std::mt19937_64& rng) {
     std::vector<entity_id> ids;
@@ -158,6 +159,10 @@ std::vector<entity_id> make_ids(id_shape shape, std::size_t n, std::mt19937_64& 
                 case id_shape::clustered:
                     b[0] = 0x42;
                     b[8 + j] = j < 3 ? static_cast<entidb::byte>(r2 >> (8 * j)) : 0;
+                    break;
+                case id_shape::two_runs:
+                    b[0] = i % 2 == 0 ? 0x00 : 0xff;
+                    b[15 - j] = static_cast<entidb::byte>((i / 2 + 1) >> (8 * j));
                     break;
             }
         }
@@ -311,6 +316,10 @@ TEST_CASE("primary index: random histories match the model (sequential small ids
 
 TEST_CASE("primary index: random histories match the model (clustered ids)", "[primary_index]") {
     random_history(id_shape::clustered, 21, 5000, 20000);
+}
+
+TEST_CASE("primary index: random histories match the model (two runs of ids)", "[primary_index]") {
+    random_history(id_shape::two_runs, 22, 5000, 20000);
 }
 
 TEST_CASE("primary index: few keys, many versions each", "[primary_index]") {
@@ -516,4 +525,44 @@ TEST_CASE("flat_array: large blocks are mappings that grow and shrink in place o
     b.resize(0);
     b.shrink_to_fit();
     CHECK(b.capacity() == 0);
+}
+
+TEST_CASE("primary index: evenly spread ids are found from their home slot, others through the guide",
+          "[primary_index]") {
+    using layout = entidb::detail::primary_table::layout;
+    const auto [shape, expected] = GENERATE(table<id_shape, layout>({{id_shape::random, layout::spread},
+                                                                     {id_shape::sequential, layout::spread},
+                                                                     {id_shape::clustered, layout::spread},
+                                                                     {id_shape::two_runs, layout::guided}}));
+    const bool at_open = GENERATE(false, true);
+    std::mt19937_64 rng(91);
+    auto ids = make_ids(shape, 20'000, rng);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    primary_index ix;
+    std::map<entity_id, record_location> where;
+    std::uint64_t seq = 0;
+    for (const auto& id : ids) {  // at open: one commit in id order; else one commit each
+        const record_location loc = random_location(rng);
+        where[id] = loc;
+        ix.apply(1, id, {.sequence = at_open ? 1 : ++seq, .location = loc}, at_open ? no_readers : seq);
+    }
+    (void)ix.find(1, ids.front(), latest);  // finishes a bulk build
+    INFO("shape " << static_cast<int>(shape) << (at_open ? ", built at open" : ", merged"));
+    CHECK(ix.lookup_layout(1) == expected);
+    for (const auto& [id, loc] : where) {
+        const auto v = ix.find(1, id, latest);
+        REQUIRE(v);
+        CHECK(v->location == loc);
+        auto bytes = id.bytes();  // a neighbour that is not stored: found nowhere
+        bytes[15] ^= 0x80;
+        if (!where.contains(entity_id(bytes))) CHECK_FALSE(ix.find(1, entity_id(bytes), latest));
+    }
+    std::vector<entity_id> walked;  // every key once, in order, gaps skipped
+    for (auto e = ix.next_live(1, nullptr, latest); e; e = ix.next_live(1, &e->first, latest)) walked.push_back(e->first);
+    CHECK(walked == ids);
+    CHECK(ix.version_count() == ids.size());
+    // Erasing every other key in place keeps the others found (the gaps stay gaps).
+    for (std::size_t i = 0; i < ids.size(); i += 2) ix.apply(1, ids[i], {.sequence = ++seq + 1, .tombstone = true}, no_readers);
+    for (std::size_t i = 0; i < ids.size(); ++i) CHECK(static_cast<bool>(ix.find(1, ids[i], latest)) == (i % 2 == 1));
 }

@@ -21,20 +21,23 @@ class byte_window {
 public:
     // `map`: use views where the backend has them (scans that run while the database is
     // open; open itself reads through the buffer, so the file's pages do not count in its
-    // resident memory).
+    // resident memory). The window covers the bytes the backend held when it was made.
     byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0, bool map = false)
-        : backend_(backend), chunk_(chunk), end_(backend.size()), pos_(start), map_(map && mappable_backend<B>) {}
+        : backend_(backend), chunk_(chunk), start_(start), end_(backend.size()), pos_(start),
+          map_(map && mappable_backend<B>) {
+        if constexpr (mappable_backend<B>)
+            if (map_) mapped_ = backend_.view_at(start, static_cast<std::size_t>(remaining()));
+    }
 
     [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
     [[nodiscard]] std::uint64_t remaining() const noexcept { return end_ - pos_; }
 
     // The bytes from position(): at least min(n, remaining()) of them. The view stays
-    // valid until the next call to view() or advance().
+    // valid until the next call to view() or advance() (mapped: while the backend lives).
     [[nodiscard]] bytes_view view(std::uint64_t n) {
         n = std::min<std::uint64_t>(n, remaining());
-        if constexpr (mappable_backend<B>)
-            if (map_) return backend_.view_at(pos_, static_cast<std::size_t>(n));
+        if (map_) return mapped_.subspan(static_cast<std::size_t>(pos_ - start_), static_cast<std::size_t>(n));
         if (held() < n) refill(static_cast<std::size_t>(n));
         return bytes_view(buf_).subspan(off_, std::min<std::size_t>(held(), remaining()));
     }
@@ -66,9 +69,14 @@ private:
 
     const B& backend_;
     std::size_t chunk_;
+    std::uint64_t start_;
     std::uint64_t end_;
     std::uint64_t pos_;
     bool map_;
+    // Mapped: [start, end_) as one view, taken once. A mapping is never moved or unmapped
+    // while the backend lives, even when the file grows (file_mappings.hpp), so one view
+    // serves the whole walk instead of a mapping lookup per record.
+    bytes_view mapped_;
     byte_buffer buf_;
     std::size_t off_ = 0;
 };

@@ -470,8 +470,11 @@ public:
     public:
         segment_cursor(const engine& e, segment_table table, std::string_view purpose)
             : e_(e), table_(std::move(table)), purpose_(purpose) {}
+        segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
+        segment_cursor& operator=(const segment_cursor&) = delete;
 
-        // The next record, or null at the end; valid until the next call.
+        // The next record, or null at the end; valid until the next call. After a bad
+        // record every call throws the same error (the scanner's failed step is sticky).
         const format::segment_record* next() {
             for (;;) {
                 if (!scanner_) {
@@ -479,16 +482,15 @@ public:
                     scanner_.emplace(*table_[at_].backend, e_.cfg_.read_chunk_bytes,
                                      std::numeric_limits<std::uint32_t>::max(), 0, true);
                 }
-                auto step = scanner_->next();
-                if (!step) {
+                step_ = scanner_->next();
+                if (!step_) {
                     scanner_.reset();
                     ++at_;
                     continue;
                 }
-                if (step->decoded.status != format::decode_status::ok)
-                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step->offset},
-                            "bad segment record while {} ({})", purpose_, step->decoded.problem);
-                step_.emplace(std::move(*step));
+                if (step_->decoded.status != format::decode_status::ok)
+                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step_->offset},
+                            "bad segment record while {} ({})", purpose_, step_->decoded.problem);
                 return &step_->decoded.record;
             }
         }
@@ -506,7 +508,7 @@ public:
         std::string_view purpose_;
         std::size_t at_ = 0;
         std::optional<segment_scanner<backend_type>> scanner_;
-        std::optional<scan_step<format::segment_decoded>> step_;
+        const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
     };
 
     // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----

@@ -10,7 +10,8 @@
 //   encode          errc::too_large if the whole record length does not fit u32;
 //                   errc::invalid_argument for a tombstone with a payload or unknown flag
 //                   bits. Both are thrown before anything is appended to `out`.
-//   decode_segment  never throws (except std::bad_alloc for `problem`); returns a status:
+//   decode_segment, decode_segment_into
+//                   never throw (except std::bad_alloc for `problem`); give a status:
 //     incomplete    fewer than 4 bytes, or fewer than record_len;
 //     malformed     record_len < 37 (no CRC needed); or, with a matching CRC, unknown flag
 //                   bits or a tombstone with a non-empty payload;
@@ -56,6 +57,11 @@ using entidb::detail::put_u8;
 
 inline constexpr std::size_t segment_record_overhead = 37;  // len 4 + coll 4 + id 16 + flags 1 + seq 8 + crc 4
 inline constexpr std::size_t segment_payload_offset = 33;   // where the payload starts
+// Where the fixed fields lie (after record_len at 0), for decoding them in place.
+inline constexpr std::size_t segment_collection_offset = 4, segment_id_offset = 8, segment_flags_offset = 24,
+                             segment_sequence_offset = 25;
+static_assert(segment_id_offset == segment_collection_offset + 4 && segment_flags_offset == segment_id_offset + 16 &&
+              segment_sequence_offset == segment_flags_offset + 1 && segment_payload_offset == segment_sequence_offset + 8);
 inline constexpr std::uint8_t flag_tombstone = 0x01, flag_encrypted = 0x02;
 inline constexpr std::uint8_t segment_known_flags = flag_tombstone | flag_encrypted;
 // The largest payload a record can carry (record_len is u32 and counts the overhead).
@@ -116,50 +122,67 @@ inline void encode(const segment_record& r, byte_buffer& out) {
     return detail::get_u32(in.data());
 }
 
-// Decodes the record at the start of `in` (bytes after it are ignored).
-[[nodiscard]] inline segment_decoded decode_segment(bytes_view in) {
-    const auto result = [](decode_status s, std::size_t size, std::string problem) {
-        return segment_decoded{s, segment_record{}, size, std::move(problem)};
+// Decodes the record at the start of `in` (bytes after it are ignored) into `out`, and
+// returns its status. Scans decode one record per entity into the same struct, so the
+// success path writes only status, record and size — no string is built, moved or freed;
+// `problem` is written only when the record does not decode (and keeps its last text
+// otherwise: read it only when status != ok).
+inline decode_status decode_segment_into(bytes_view in, segment_decoded& out) {
+    const auto reject = [&out](decode_status s, std::size_t size, std::string problem) {
+        out.status = s;
+        out.record = {};
+        out.size = size;
+        out.problem = std::move(problem);
+        return s;
     };
 
     const std::optional<std::uint32_t> len = peek_record_length(in);
     if (!len)
-        return result(decode_status::incomplete, 0,
+        return reject(decode_status::incomplete, 0,
                       fmt::format("{} bytes left, a segment record's length field needs 4", in.size()));
     if (*len < segment_record_overhead)
-        return result(decode_status::malformed, 0,
+        return reject(decode_status::malformed, 0,
                       fmt::format("segment record_len {} is below the {}-byte minimum", *len,
                                   segment_record_overhead));
     const std::size_t total = *len;
     if (in.size() < total)
-        return result(decode_status::incomplete, 0,
+        return reject(decode_status::incomplete, 0,
                       fmt::format("{} bytes left, the segment record needs {}", in.size(), total));
 
     const std::size_t body = total - 4;
     const std::uint32_t stored = detail::get_u32(in.data() + body);
     const std::uint32_t computed = crc32(in.first(body));
     if (stored != computed)
-        return result(decode_status::bad_checksum, total,
+        return reject(decode_status::bad_checksum, total,
                       fmt::format("segment record: stored crc32 {:08x}, computed {:08x}", stored, computed));
 
-    // Filled in place (scans decode a record per entity: no temporary to copy).
-    segment_decoded out{decode_status::ok, {}, total, {}};
-    auto& r = out.record;
-    detail::byte_reader p(in.first(body));
-    (void)p.u32();  // record_len, already read
-    r.collection_id = p.u32();
-    r.id = entity_id::from_bytes(p.bytes(entity_id::size));
-    r.flags = p.u8();
-    r.sequence = p.u64();
-    r.payload = p.bytes(p.remaining());
-
-    if ((r.flags & ~segment_known_flags) != 0)
-        return result(decode_status::malformed, total,
-                      fmt::format("segment record flags {:#04x} have unknown bits (known: {:#04x})", r.flags,
+    // total >= segment_record_overhead was checked: the fixed fields are all there, so
+    // they are read at their offsets (docs/file-format.md) without a bounds-checking reader.
+    const byte* at = in.data();
+    const std::uint8_t flags = at[segment_flags_offset];
+    const bytes_view payload = in.subspan(segment_payload_offset, total - segment_record_overhead);
+    if ((flags & ~segment_known_flags) != 0)
+        return reject(decode_status::malformed, total,
+                      fmt::format("segment record flags {:#04x} have unknown bits (known: {:#04x})", flags,
                                   segment_known_flags));
-    if (r.tombstone() && !r.payload.empty())
-        return result(decode_status::malformed, total,
-                      fmt::format("segment tombstone with a {}-byte payload (must be empty)", r.payload.size()));
+    if ((flags & flag_tombstone) != 0 && !payload.empty())
+        return reject(decode_status::malformed, total,
+                      fmt::format("segment tombstone with a {}-byte payload (must be empty)", payload.size()));
+    auto& r = out.record;
+    r.collection_id = detail::get_u32(at + segment_collection_offset);
+    r.id = entity_id::from_bytes(in.subspan(segment_id_offset, entity_id::size));
+    r.flags = flags;
+    r.sequence = detail::get_u64(at + segment_sequence_offset);
+    r.payload = payload;
+    out.status = decode_status::ok;
+    out.size = total;
+    return decode_status::ok;
+}
+
+// The same as a value (point reads and tests; a failed decode's problem is its own).
+[[nodiscard]] inline segment_decoded decode_segment(bytes_view in) {
+    segment_decoded out{};
+    (void)decode_segment_into(in, out);
     return out;
 }
 

@@ -7,12 +7,16 @@
 // written. Tombstones are versions too, until no snapshot can see what they hide.
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version, with a guide table over the ids' first
-// distinguishing bits so that a lookup touches about two cache lines; a small ordered map
-// of the keys added since the array was last rebuilt; and a side map of the older versions
-// open snapshots still need (empty unless a reader holds a snapshot older than a write).
-// About 42-46 bytes per live entity. Commit sequences must not exceed `max_sequence`: the
-// tombstone flag shares their word.
+// by id, each holding one key's newest version; a small ordered map of the keys added since
+// the array was last rebuilt; and a side map of the older versions open snapshots still
+// need (empty unless a reader holds a snapshot older than a write). When the ids are spread
+// evenly (random ids, or ids counted up from any start), the array is *spread*: one slot in
+// five is a gap, and each key sits at or a few slots after the place its id predicts, so a
+// lookup goes straight to its slot (one cache miss, about 50 bytes per live entity).
+// Otherwise the array is dense and a guide table over the ids' first distinguishing bits
+// narrows a lookup to a few adjacent slots (two cache misses, about 42-46 bytes per live
+// entity). Commit sequences must not exceed `max_sequence`: the tombstone flag shares
+// their word.
 //
 // Opening a database streams every record through apply() in commit order with no reader
 // open. While a collection is empty and its writes come that way, apply() only appends; the
@@ -101,6 +105,21 @@ struct id_key {
     if (from == 0) return k.hi;
     if (from < 64) return k.hi << from | k.lo >> (64 - from);
     return k.lo << (from - 64);
+}
+
+// The high 64 bits of a * b.
+[[nodiscard]] inline std::uint64_t mul_high(std::uint64_t a, std::uint64_t b) noexcept {
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::uint64_t>((static_cast<u128>(a) * b) >> 64);
+}
+
+// floor(2^64 * numerator / (range + 1)), or nullopt when that does not fit in 64 bits.
+[[nodiscard]] inline std::optional<std::uint64_t> scale_factor(std::uint64_t numerator, std::uint64_t range) noexcept {
+    __extension__ using u128 = unsigned __int128;
+    if (range == std::numeric_limits<std::uint64_t>::max()) return numerator;
+    const u128 f = (static_cast<u128>(numerator) << 64) / (static_cast<u128>(range) + 1);
+    if (f > std::numeric_limits<std::uint64_t>::max()) return std::nullopt;
+    return static_cast<std::uint64_t>(f);
 }
 
 // How many leading bits `a` and `b` share (128 when equal).
@@ -223,7 +242,13 @@ public:
     explicit primary_table(std::uint32_t collection) : collection_(collection) {}
 
     [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
-    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ && recent_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ + gaps_ && recent_.empty(); }
+
+    // How lookups find a slot in the array (tests, docs/indexes.md "Memory").
+    enum class layout { bisected, guided, spread };
+    [[nodiscard]] layout lookup_layout() const noexcept {
+        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
+    }
 
     // Appends the write if it can be part of a bulk build: the table was empty when the
     // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
@@ -256,7 +281,7 @@ public:
         }
         base_.resize(out);
         base_.shrink_to_fit();
-        rebuild_guide();
+        relayout();
     }
 
     void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
@@ -349,7 +374,7 @@ public:
     }
 
     [[nodiscard]] std::uint64_t version_count() const {
-        std::uint64_t n = base_.size() - erased_ + recent_.size();
+        std::uint64_t n = base_.size() - erased_ - gaps_ + recent_.size();
         for (const auto& [_, versions] : older_) n += versions.size();
         return n;
     }
@@ -442,17 +467,23 @@ private:
             recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
         } else {
             cur.v->seq_tomb = packed_version::erased_mark;
-            if (++erased_ > base_.size() / 2) drop_erased();  // bounded waste, amortised O(1)
+            if (++erased_ > (base_.size() - gaps_) / 2) drop_erased();  // bounded waste, amortised O(1)
         }
     }
 
-    // Index of the first slot in `base_` whose key is not below `k`. The guide narrows the
-    // search to one bucket of a few adjacent slots; keys that share long prefixes fill few
-    // buckets, and a bucket of many slots is bisected, so the worst case stays O(log n).
+    // Index of the first slot in `base_` whose key is not below `k`. In a spread array that
+    // slot is the key's home or a few slots after it. Otherwise the guide narrows the search
+    // to one bucket of a few adjacent slots; keys that share long prefixes fill few buckets,
+    // and a bucket of many slots is bisected, so the worst case stays O(log n).
     [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
         const std::size_t n = base_.size();
         if (n == 0 || !(base_[0].key < k)) return 0;
         if (base_[n - 1].key < k) return n;
+        if (spread_) {  // no slot before k's home holds a key >= k, and base_[n - 1] does
+            std::size_t i = home_of(k);
+            while (base_[i].key < k) ++i;
+            return i;
+        }
         std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
         if (!guide_.empty()) {
             const std::size_t b = bucket_of(k);
@@ -474,11 +505,74 @@ private:
         return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
     }
 
+    // ---- the spread layout ----
+    // A spread array maps the ids between its first and last key linearly onto
+    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
+    // key sits at its home or, when keys before it took that place, in the next free slot.
+    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
+    // bisection skip them like erased slots; a key always sits at or after its home, never
+    // before, which is what lets a lookup start there.
+    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
+    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
+    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
+
+    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
+    }
+
+    // Spreads the dense, sorted base_ out; false, changing nothing, when its keys are too
+    // unevenly spread for that (some key would sit over max_displacement slots past its home).
+    bool spread_out() {
+        const std::size_t n = base_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return false;
+        spread_from_ = common_prefix(base_[0].key, base_[n - 1].key);
+        spread_low_ = bits_from(base_[0].key, spread_from_);
+        const auto scale = scale_factor(spread_capacity(n), bits_from(base_[n - 1].key, spread_from_) - spread_low_);
+        if (!scale) return false;
+        spread_scale_ = *scale;
+        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
+        // back-to-front move below can recompute each block's slots without a slot per key.
+        std::vector<std::size_t> block_start((n + spread_block - 1) / spread_block);
+        std::size_t next = 0;  // the first slot after the keys placed so far
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i % spread_block == 0) block_start[i / spread_block] = next;
+            const std::size_t home = home_of(base_[i].key);
+            if (next > home + max_displacement) return false;
+            next = std::max(home, next) + 1;
+        }
+        base_.resize(next);
+        // Every key moves up (its slot is >= its index): back to front, nothing unmoved is overwritten.
+        std::array<std::size_t, spread_block> slot{};
+        std::size_t end = next;  // the first slot after the current key's gaps
+        for (std::size_t b = block_start.size(); b-- > 0;) {
+            const std::size_t first = b * spread_block, last = std::min(n, first + spread_block);
+            std::size_t at = block_start[b];
+            for (std::size_t i = first; i < last; ++i) at = (slot[i - first] = std::max(home_of(base_[i].key), at)) + 1;
+            for (std::size_t i = last; i-- > first;) {
+                const index_slot s = base_[i];
+                const std::size_t to = slot[i - first];
+                base_[to] = s;
+                for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
+                end = to;
+            }
+        }
+        gaps_ = next - n;
+        spread_ = true;
+        return true;
+    }
+
+    // Lays the dense, sorted base_ out for lookups: spread where the ids allow, else guided.
+    void relayout() {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        spread_ = false;
+        gaps_ = 0;
+        if (!spread_out()) rebuild_guide();
+    }
+
     // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
     // per entity; sparser guides measured slower, as buckets then span more cache lines),
-    // rebuilt whenever `base_` is.
+    // rebuilt whenever `base_` is laid out dense.
     void rebuild_guide() {
-        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         const std::size_t n = base_.size();
         if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
         flat_array<std::uint32_t> guide;
@@ -496,19 +590,28 @@ private:
     }
 
     void drop_erased() {
+        densify();
+        relayout();
+    }
+
+    // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
+    void densify() {
         std::size_t out = 0;
         for (const auto& s : base_)
             if (!s.v.erased()) base_[out++] = s;
         base_.resize(out);
         erased_ = 0;
+        gaps_ = 0;
+        spread_ = false;
+        flat_array<std::uint32_t>().swap(guide_);
         base_.shrink_to_fit();
-        rebuild_guide();
     }
 
     // Folds `recent_` into `base_`: the array grows by realloc and the two merge from the
-    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each.
+    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each
+    // for the merge and as many again to densify and spread the array.
     void merge_recent() {
-        if (erased_ > 0) drop_erased();
+        if (erased_ > 0 || gaps_ > 0) densify();
         std::size_t i = base_.size();
         base_.resize(base_.size() + recent_.size());
         std::size_t out = base_.size();
@@ -517,13 +620,18 @@ private:
             base_[--out] = {r->first, r->second};
         }
         recent_.clear();
-        rebuild_guide();
+        relayout();
     }
 
     std::uint32_t collection_;
     flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
-    std::size_t erased_ = 0;           // slots of base_ marked erased
-    flat_array<std::uint32_t> guide_;  // empty: binary search over all of base_
+    std::size_t erased_ = 0;           // slots of base_ whose key was erased
+    std::size_t gaps_ = 0;             // slots of a spread base_ that hold no key (also marked erased)
+    bool spread_ = false;              // base_ is spread: lookups start at the key's home
+    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
+    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
+    std::uint64_t spread_scale_ = 0;
+    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
     std::map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
@@ -641,6 +749,13 @@ public:
         const auto lock = read_lock();
         out.clear();
         for (const auto s : segments) out.push_back(superseded_.of(s));
+    }
+
+    // How lookups in the collection find their slot (docs/indexes.md, "Memory"; tests).
+    [[nodiscard]] detail::primary_table::layout lookup_layout(std::uint32_t collection) const {
+        const auto lock = read_lock();
+        const auto* t = table_of(collection);
+        return t ? t->lookup_layout() : detail::primary_table::layout::bisected;
     }
 
     // Heap bytes the index holds, by capacity (docs/indexes.md, "Memory"; tests and tools).

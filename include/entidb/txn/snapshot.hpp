@@ -6,7 +6,8 @@
 //
 // `entity_range` (a full scan, in id order) and `id_range` (the result of an index
 // access path) are input ranges of `stored_entity`; they compose with std::views. Each
-// step reads one payload from its segment (checked: CRC and key).
+// step reads one payload from its segment (checked: CRC and key). `storage_range` (a full
+// scan in storage order) yields `entity_view`s instead: the payload is not copied.
 //
 // Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
 #pragma once
@@ -31,6 +32,16 @@ inline namespace v1 {
 struct stored_entity {
     entity_id id;
     byte_buffer bytes;  // canonical CBOR
+};
+
+// One entity as a scan in storage order yields it: its bytes are not copied. They are
+// valid until the iterator that yielded it (or any copy of that iterator: copies share one
+// position) is incremented or destroyed. They often point into the segment's mapping,
+// but that is not promised (in-memory storage, and a scan that fell back to id order,
+// read through a buffer that the next step reuses): copy what must outlive the step.
+struct entity_view {
+    entity_id id;
+    bytes_view bytes;  // canonical CBOR
 };
 
 namespace detail {
@@ -177,14 +188,16 @@ struct storage_order_t {
 inline constexpr storage_order_t in_storage_order{};
 
 // Every live entity of one collection at a snapshot, each once, in storage order (roughly
-// commit order; no order is promised). It walks the segment files front to back through
-// their mapping, checking every record, and takes the put records its snapshot can see:
-// in a segment none of whose put records has been superseded (primary_index's count) each
-// such record is current, so it needs no index lookup; elsewhere the index says whether a
-// record is the version the snapshot sees. Sequential reads, no index walk: much faster
-// than id order when the data do not fit in the CPU caches. While a compaction runs the
-// scan walks the index instead (in id order), and a compaction waits for the storage-order
-// scans that are open (engine::begin_storage_scan).
+// commit order; no order is promised), as entity_view: no copy of the payloads. It walks
+// the segment files front to back through their mapping, checking every record, and takes
+// the put records its snapshot can see: in a segment none of whose put records has been
+// superseded (primary_index's count) each such record is current, so it needs no index
+// lookup; elsewhere the index says whether a record is the version the snapshot sees.
+// Sequential reads, no index walk: much faster than id order when the data do not fit in
+// the CPU caches. While a compaction runs the scan walks the index instead (in id order),
+// and a compaction waits for the storage-order scans that are open
+// (engine::begin_storage_scan). A damaged record is errc::corruption, raised again by
+// every later step (never a silent skip past it).
 template <typename Traits>
 class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
     using engine_type = detail::engine<Traits>;
@@ -192,12 +205,12 @@ class storage_range : public detail::collection_view<storage_range<Traits>, Trai
 public:
     class iterator {
     public:
-        using value_type = stored_entity;
+        using value_type = entity_view;
         using difference_type = std::ptrdiff_t;
 
         iterator() = default;
-        const stored_entity& operator*() const noexcept { return s_->current(); }
-        const stored_entity* operator->() const noexcept { return &s_->current(); }
+        const entity_view& operator*() const noexcept { return s_->current(); }
+        const entity_view* operator->() const noexcept { return &s_->current(); }
         iterator& operator++() {
             s_->advance();
             return *this;
@@ -208,13 +221,32 @@ public:
     private:
         friend class detail::collection_view<storage_range, Traits>;
 
+        // A registration with the engine (begin_storage_scan), ended by its destructor: as
+        // a member it is also ended when a later part of the state's construction throws
+        // (a damaged first record), which would otherwise leave every compaction waiting.
+        class registration {
+        public:
+            explicit registration(engine_type& e) : e_(e), held_(e.begin_storage_scan()) {}
+            registration(const registration&) = delete;
+            registration& operator=(const registration&) = delete;
+            ~registration() {
+                if (held_) e_.end_storage_scan();
+            }
+            explicit operator bool() const noexcept { return held_; }
+
+        private:
+            engine_type& e_;
+            bool held_;
+        };
+
         // Shared by an iterator's copies: one registration, one position.
         class state {
         public:
             state(std::shared_ptr<const detail::snapshot<Traits>> snap, std::uint32_t collection)
-                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng().begin_storage_scan()) {
+                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng()) {
                 if (!storage_order_) {
                     by_id_ = typename entity_range<Traits>::iterator(snap_, collection_);
+                    take_by_id();
                     return;
                 }
                 auto& e = snap_->eng();
@@ -222,22 +254,34 @@ public:
                 std::vector<std::uint32_t> numbers;
                 for (const auto& seg : records_->table()) numbers.push_back(seg.number);
                 e.index().superseded(numbers, superseded_);
-                advance();
+                next_in_storage_order();
             }
             state(const state&) = delete;
             state& operator=(const state&) = delete;
-            ~state() {
-                if (storage_order_) snap_->eng().end_storage_scan();
-            }
 
-            [[nodiscard]] const stored_entity& current() const noexcept { return by_id_ ? **by_id_ : current_; }
-            [[nodiscard]] bool done() const noexcept { return by_id_ ? *by_id_ == std::default_sentinel : done_; }
+            [[nodiscard]] const entity_view& current() const noexcept { return current_; }
+            [[nodiscard]] bool done() const noexcept { return done_; }
 
             void advance() {
+                current_ = {};  // nothing stale to read if the step throws
                 if (by_id_) {
                     ++*by_id_;
-                    return;
+                    take_by_id();
+                } else {
+                    next_in_storage_order();
                 }
+            }
+
+        private:
+            // The fallback's entity, as a view of the id-order iterator's buffer.
+            void take_by_id() {
+                done_ = *by_id_ == std::default_sentinel;
+                if (!done_) current_ = {(*by_id_)->id, (*by_id_)->bytes};
+            }
+
+            // The next record the snapshot sees as its collection's live version. Errors
+            // come from the cursor, which raises a bad record's corruption on every call.
+            void next_in_storage_order() {
                 const auto& e = snap_->eng();
                 const std::uint64_t seq = snap_->sequence();
                 while (const auto* r = records_->next()) {
@@ -246,21 +290,19 @@ public:
                         const auto v = e.index().find(collection_, r->id, seq);
                         if (!v || v->tombstone || !(v->location == records_->location())) continue;
                     }
-                    current_.id = r->id;
-                    current_.bytes.assign(r->payload.begin(), r->payload.end());
+                    current_ = {r->id, r->payload};
                     return;
                 }
                 done_ = true;
             }
 
-        private:
             std::shared_ptr<const detail::snapshot<Traits>> snap_;
             std::uint32_t collection_;
-            bool storage_order_;
+            registration storage_order_;  // before records_: ended after it, and if it throws
             std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
             std::optional<typename engine_type::segment_cursor> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
-            stored_entity current_{};
+            entity_view current_{};
             bool done_ = false;
         };
 

@@ -12,7 +12,8 @@
 //   prefix(collection, path, text)          text prefix on an ordered index
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
-//   scan(collection, in_storage_order)      the same in storage order (faster, unordered)
+//   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
+//                                           as entity_view: the bytes are not copied
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
 //
@@ -136,8 +137,9 @@ public:
     }
 
     // The same entities in storage order (storage_range, txn/snapshot.hpp): no order is
-    // promised, and on data larger than the CPU caches it is several times faster. Counted
-    // and refused like scan(collection).
+    // promised, and on data larger than the CPU caches it is several times faster. Yields
+    // entity_view: each entity's bytes are valid until the iterator moves on. Counted and
+    // refused like scan(collection).
     [[nodiscard]] storage_range<Traits> scan(std::string_view collection, storage_order_t) const {
         if (snap_->eng().cfg().forbid_full_scan)
             fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
