@@ -90,7 +90,6 @@ double w1_commits(adapter& db, const dataset& d, std::size_t commits) {
 }
 
 double w1_threads(adapter& db, const dataset& d, std::size_t commits, int threads) {
-    if (!db.concurrent()) return 0;
     const auto t0 = clock_type::now();
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; ++t)
@@ -186,7 +185,9 @@ int w5_child(const std::string& engine, const std::filesystem::path& path) {
     return 1;
 }
 
-// Two readers for a fixed time, alone and then with one writer committing.
+// Two readers for a fixed time, alone and then with one writer committing as fast as it
+// can. The raw row's writer only writes and syncs (raw_adapter::write_beside_readers):
+// the readers' loss there is the machine's, the limit for every engine.
 std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double secs) {
     auto run = [&](bool with_writer) {
         std::atomic<bool> stop{false};
@@ -207,7 +208,7 @@ std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double se
             ts.emplace_back([&] {
                 std::size_t i = 0;
                 while (!stop) {
-                    db.commit({{&d.keys[i % d.keys.size()], &d.values[(i + 1) % d.keys.size()]}});
+                    db.write_beside_readers({{&d.keys[i % d.keys.size()], &d.values[(i + 1) % d.keys.size()]}});
                     ++i;
                     ++commits;
                 }
@@ -252,7 +253,7 @@ int main(int argc, char** argv) {
     std::vector<result> results;
     auto add = [&](const std::string& e, const std::string& w, const std::string& unit, double v, bool higher) {
         results.push_back({e, w, unit, v, higher});
-        fmt::print(stderr, "  {:<8} {:<24} {:>14.1f} {}\n", e, w, v, unit);
+        fmt::print(stderr, "  {:<8} {:<24} {:>14.{}f} {}\n", e, w, v, v < 10 ? 2 : 1, unit);
     };
     for (const auto& [name, make] : all_adapters()) {
         if (!opt.only.empty() && std::find(opt.only.begin(), opt.only.end(), name) == opt.only.end()) continue;
@@ -264,7 +265,8 @@ int main(int argc, char** argv) {
             auto db = make();
             db->open(dir / "w1", true);
             add(name, "W1 commits/s", "commits/s", w1_commits(*db, commits_data, opt.commits), true);
-            add(name, "W1 4 threads commits/s", "commits/s", w1_threads(*db, commits_data, opt.commits, 4), true);
+            if (db->concurrent())
+                add(name, "W1 4 threads commits/s", "commits/s", w1_threads(*db, commits_data, opt.commits, 4), true);
         }
         auto db = make();
         db->open(dir / "w2", true);
@@ -272,7 +274,7 @@ int main(int argc, char** argv) {
         add(name, "W3 point read", "ns/read", w3_reads(*db, data, opt.reads), false);
         add(name, "W4 scan", "entities/s", w4_scan(*db, false), true);
         add(name, "W4 scan in key order", "entities/s", w4_scan(*db, true), true);
-        if (db->concurrent()) {
+        if (db->reads_beside_writer()) {
             const auto [ratio, commits] = w6_concurrent(*db, data, 2.0);
             add(name, "W6 reads with writer", "x alone", ratio, true);
             add(name, "W6 writer commits/s", "commits/s", commits, true);
