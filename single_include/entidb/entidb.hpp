@@ -340,10 +340,19 @@ inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
 // Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
 // RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
+// Runs of ASCII, most of most text, are passed over eight bytes at a time.
 [[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
     const std::size_t n = s.size();
     std::size_t i = 0;
     while (i < n) {
+        if (n - i >= 8) {
+            std::uint64_t word;
+            std::memcpy(&word, s.data() + i, 8);
+            if ((word & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         const byte lead = s[i];
         if (lead < 0x80) {
             ++i;
@@ -1373,11 +1382,24 @@ public:
         return s;
     }
 
-    // std::array<std::uint8_t> compares lexicographically as unsigned bytes: memcmp order.
-    friend constexpr auto operator<=>(const entity_id&, const entity_id&) noexcept = default;
+    // Lexicographic as unsigned bytes (memcmp order), which is the numeric order of the two
+    // big-endian 8-byte halves: two word compares instead of a call to memcmp (ids are the
+    // keys of every ordered map of a transaction's writes).
+    friend constexpr std::strong_ordering operator<=>(const entity_id& a, const entity_id& b) noexcept {
+        if (std::is_constant_evaluated()) return a.bytes_ <=> b.bytes_;
+        if (const auto hi = a.half(0) <=> b.half(0); hi != 0) return hi;
+        return a.half(8) <=> b.half(8);
+    }
     friend constexpr bool operator==(const entity_id&, const entity_id&) noexcept = default;
 
 private:
+    [[nodiscard]] std::uint64_t half(std::size_t at) const noexcept {
+        std::uint64_t v;
+        std::memcpy(&v, bytes_.data() + at, 8);
+        if constexpr (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+        return v;
+    }
+
     std::array<byte, size> bytes_{};
 };
 
@@ -4043,7 +4065,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
 // by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt; and a side map of the older versions open snapshots still
+// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and a side map of the older versions open snapshots still
 // need (empty unless a reader holds a snapshot older than a write). When the ids are spread
 // evenly (random ids, or ids counted up from any start), the array is *spread*: one slot in
 // five is a gap, and each key sits at or a few slots after the place its id predicts, so a
@@ -4199,6 +4221,267 @@ template <typename Pending, typename Finish>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/build_lock.hpp ----
+// ---- begin entidb/detail/chunked_map.hpp ----
+// entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
+// held in sorted chunks of at most `chunk_capacity` entries.
+//
+// The primary index collects every new id here until it merges them into its array (up to
+// a sixteenth of the index, tens of thousands of keys). A std::map spends a node allocation
+// per key and a descent through nodes scattered over the heap, a cache miss per level, and
+// the merge walks those nodes again. Here a lookup bisects a dense array of the chunks'
+// first keys (small enough to stay cached), then one chunk; an insert moves at most one
+// chunk's entries and allocates once per chunk split; walking in order reads contiguous
+// entries. References to entries are invalidated by every insert and erase.
+
+#include <iterator>
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+template <typename K, typename V, std::size_t ChunkCapacity = 32>
+class chunked_map {
+    static_assert(std::is_trivially_copyable_v<K> && std::is_trivially_copyable_v<V>,
+                  "chunked_map moves entries as bytes: keys and values must be trivially copyable");
+    static_assert(ChunkCapacity >= 4, "a chunk must hold enough entries to split in two");
+
+public:
+    static constexpr std::size_t chunk_capacity = ChunkCapacity;
+
+    struct entry {
+        K first;
+        V second;
+    };
+
+    // Bidirectional, over the entries in key order.
+    class const_iterator {
+    public:
+        using iterator_category = std::bidirectional_iterator_tag;
+        using value_type = entry;
+        using difference_type = std::ptrdiff_t;
+        using pointer = const entry*;
+        using reference = const entry&;
+
+        const_iterator() = default;
+        reference operator*() const noexcept { return map_->chunks_[chunk_]->at[pos_]; }
+        pointer operator->() const noexcept { return &**this; }
+        const_iterator& operator++() noexcept {
+            if (++pos_ == map_->chunks_[chunk_]->size) {
+                ++chunk_;
+                pos_ = 0;
+            }
+            return *this;
+        }
+        const_iterator operator++(int) noexcept {
+            auto old = *this;
+            ++*this;
+            return old;
+        }
+        const_iterator& operator--() noexcept {
+            if (pos_ == 0) {
+                --chunk_;
+                pos_ = map_->chunks_[chunk_]->size;
+            }
+            --pos_;
+            return *this;
+        }
+        const_iterator operator--(int) noexcept {
+            auto old = *this;
+            --*this;
+            return old;
+        }
+        friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+            return a.chunk_ == b.chunk_ && a.pos_ == b.pos_;
+        }
+
+    private:
+        friend class chunked_map;
+        const_iterator(const chunked_map* m, std::size_t chunk, std::size_t pos) : map_(m), chunk_(chunk), pos_(pos) {}
+        const chunked_map* map_ = nullptr;
+        std::size_t chunk_ = 0;  // chunks_.size() at the end
+        std::size_t pos_ = 0;
+    };
+    using const_reverse_iterator = std::reverse_iterator<const_iterator>;
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    [[nodiscard]] const_iterator begin() const noexcept { return {this, 0, 0}; }
+    [[nodiscard]] const_iterator end() const noexcept { return {this, chunks_.size(), 0}; }
+    [[nodiscard]] const_reverse_iterator rbegin() const noexcept { return const_reverse_iterator(end()); }
+    [[nodiscard]] const_reverse_iterator rend() const noexcept { return const_reverse_iterator(begin()); }
+
+    [[nodiscard]] V* find(const K& k) noexcept {
+        const auto at = locate(k);
+        return at.found ? &chunks_[at.chunk]->at[at.pos].second : nullptr;
+    }
+    [[nodiscard]] const V* find(const K& k) const noexcept { return const_cast<chunked_map*>(this)->find(k); }
+
+    // The first entry whose key is above `k`.
+    [[nodiscard]] const_iterator upper_bound(const K& k) const noexcept {
+        const auto at = locate(k);
+        return normalised(at.chunk, at.pos + (at.found ? 1 : 0));
+    }
+
+    // Adds `k` unless it is present; returns whether it was added.
+    bool insert(const K& k, const V& v) {
+        if (chunks_.empty()) add_chunk(0, k);  // filled below
+        auto at = locate(k);
+        if (at.found) return false;
+        if (chunks_[at.chunk]->size == chunk_capacity) {
+            split(at.chunk);
+            if (at.pos > chunk_capacity / 2) {
+                ++at.chunk;
+                at.pos -= chunk_capacity / 2;
+            }
+        }
+        chunk& c = *chunks_[at.chunk];
+        std::copy_backward(c.at.begin() + static_cast<std::ptrdiff_t>(at.pos), c.at.begin() + static_cast<std::ptrdiff_t>(c.size),
+                           c.at.begin() + static_cast<std::ptrdiff_t>(c.size + 1));
+        c.at[at.pos] = {k, v};
+        ++c.size;
+        if (at.pos == 0) firsts_[at.chunk] = k;
+        ++size_;
+        return true;
+    }
+
+    // Removes `k` if present; returns whether it was there.
+    bool erase(const K& k) noexcept {
+        const auto at = locate(k);
+        if (!at.found) return false;
+        chunk& c = *chunks_[at.chunk];
+        std::copy(c.at.begin() + static_cast<std::ptrdiff_t>(at.pos + 1), c.at.begin() + static_cast<std::ptrdiff_t>(c.size),
+                  c.at.begin() + static_cast<std::ptrdiff_t>(at.pos));
+        --c.size;
+        --size_;
+        if (c.size == 0) {
+            remove_chunk(at.chunk);
+        } else {
+            if (at.pos == 0) firsts_[at.chunk] = c.at[0].first;
+            join_if_small(at.chunk);
+        }
+        return true;
+    }
+
+    // Removes every entry whose value satisfies `pred`, keeping the others in order
+    // (packed into full chunks).
+    template <typename Pred>
+    void erase_if(Pred pred) {
+        std::size_t out_chunk = 0, out_pos = 0;
+        for (std::size_t ci = 0; ci < chunks_.size(); ++ci)
+            for (std::size_t i = 0; i < chunks_[ci]->size; ++i) {
+                const entry e = chunks_[ci]->at[i];
+                if (pred(e.second)) continue;
+                if (out_pos == chunk_capacity) {
+                    chunks_[out_chunk]->size = static_cast<std::uint32_t>(out_pos);
+                    ++out_chunk;
+                    out_pos = 0;
+                }
+                chunks_[out_chunk]->at[out_pos++] = e;  // never ahead of the read position
+            }
+        std::size_t kept = 0;
+        if (out_pos > 0) {
+            chunks_[out_chunk]->size = static_cast<std::uint32_t>(out_pos);
+            kept = out_chunk + 1;
+        }
+        chunks_.resize(kept);
+        firsts_.resize(kept);
+        size_ = 0;
+        for (std::size_t ci = 0; ci < kept; ++ci) {
+            firsts_[ci] = chunks_[ci]->at[0].first;
+            size_ += chunks_[ci]->size;
+        }
+    }
+
+    void clear() noexcept {
+        chunks_.clear();
+        firsts_.clear();
+        size_ = 0;
+    }
+
+    // Heap bytes held, by capacity.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return chunks_.size() * sizeof(chunk) + chunks_.capacity() * sizeof(std::unique_ptr<chunk>) +
+               firsts_.capacity() * sizeof(K);
+    }
+
+private:
+    struct chunk {
+        std::uint32_t size = 0;
+        std::array<entry, chunk_capacity> at;
+    };
+    struct place {
+        std::size_t chunk = 0;
+        std::size_t pos = 0;  // where k is, or would go
+        bool found = false;
+    };
+
+    // The chunk that holds `k` or would take it (the last whose first key is not above
+    // it, or the first), and the position in it. Needs at least one chunk for an insert;
+    // with none, every key is absent.
+    [[nodiscard]] place locate(const K& k) const noexcept {
+        if (chunks_.empty()) return {};
+        const auto after = std::upper_bound(firsts_.begin(), firsts_.end(), k);
+        const std::size_t ci = after == firsts_.begin() ? 0 : static_cast<std::size_t>(after - firsts_.begin()) - 1;
+        const chunk& c = *chunks_[ci];
+        const auto end = c.at.begin() + static_cast<std::ptrdiff_t>(c.size);
+        const auto it = std::lower_bound(c.at.begin(), end, k, [](const entry& e, const K& key) { return e.first < key; });
+        return {ci, static_cast<std::size_t>(it - c.at.begin()), it != end && !(k < it->first)};
+    }
+
+    // An iterator at (chunk, pos), moved to the next chunk's start when pos is past the end.
+    [[nodiscard]] const_iterator normalised(std::size_t ci, std::size_t pos) const noexcept {
+        if (ci < chunks_.size() && pos == chunks_[ci]->size) return {this, ci + 1, 0};
+        return {this, ci, pos};
+    }
+
+    void add_chunk(std::size_t at, const K& first) {
+        chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(at), std::make_unique_for_overwrite<chunk>());
+        try {
+            firsts_.insert(firsts_.begin() + static_cast<std::ptrdiff_t>(at), first);
+        } catch (...) {
+            chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(at));
+            throw;
+        }
+    }
+    void remove_chunk(std::size_t at) noexcept {
+        chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(at));
+        firsts_.erase(firsts_.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+
+    // Moves the upper half of a full chunk into a new chunk after it.
+    void split(std::size_t ci) {
+        constexpr std::size_t half = chunk_capacity / 2;
+        add_chunk(ci + 1, chunks_[ci]->at[half].first);
+        chunk& lo = *chunks_[ci];
+        chunk& hi = *chunks_[ci + 1];
+        std::copy(lo.at.begin() + half, lo.at.end(), hi.at.begin());
+        hi.size = static_cast<std::uint32_t>(chunk_capacity - half);
+        lo.size = static_cast<std::uint32_t>(half);
+    }
+
+    // Erasures leave chunks part-empty: a chunk at a quarter or less joins its next
+    // neighbour when both fit in one, so the chunk count stays within a few times the
+    // entries over chunk_capacity.
+    void join_if_small(std::size_t ci) noexcept {
+        if (chunks_[ci]->size > chunk_capacity / 4 || ci + 1 >= chunks_.size()) return;
+        chunk& a = *chunks_[ci];
+        const chunk& b = *chunks_[ci + 1];
+        if (a.size + b.size > chunk_capacity) return;
+        std::copy(b.at.begin(), b.at.begin() + static_cast<std::ptrdiff_t>(b.size), a.at.begin() + static_cast<std::ptrdiff_t>(a.size));
+        a.size += b.size;
+        remove_chunk(ci + 1);
+    }
+
+    std::vector<std::unique_ptr<chunk>> chunks_;  // in key order, none empty
+    std::vector<K> firsts_;                       // chunks_[i]'s first key
+    std::size_t size_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/chunked_map.hpp ----
 // ---- begin entidb/detail/flat_array.hpp ----
 // entidb/detail/flat_array.hpp — a growable array of trivially copyable elements that
 // never holds two copies of itself and, when large, lives on 2 MiB pages.
@@ -4599,7 +4882,7 @@ public:
             --erased_;
             return;
         }
-        recent_.emplace(k, packed_version::of(v));
+        recent_.insert(k, packed_version::of(v));
         if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
     }
 
@@ -4655,7 +4938,7 @@ public:
                 s.v.seq_tomb = packed_version::erased_mark;
                 ++erased_;
             }
-        std::erase_if(recent_, [&](const auto& e) { return unneeded(e.second); });
+        recent_.erase_if(unneeded);
         if (erased_ > 0) drop_erased();
     }
 
@@ -4693,13 +4976,12 @@ public:
         return false;
     }
 
-    // Heap bytes held, counted by capacity; node containers are estimated at their
+    // Heap bytes held, counted by capacity; the hash of older versions is estimated at its
     // element size plus the libstdc++ node header.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
-        constexpr std::size_t tree_node = 4 * sizeof(void*);
         constexpr std::size_t hash_node = 2 * sizeof(void*);
         std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
-                        recent_.size() * (sizeof(decltype(recent_)::value_type) + tree_node) +
+                        recent_.memory_bytes() +
                         older_.bucket_count() * sizeof(void*);
         for (const auto& [_, versions] : older_)
             n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
@@ -4715,8 +4997,7 @@ private:
 
     [[nodiscard]] held_version held(const id_key& k) {
         if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
-        const auto r = recent_.find(k);
-        return {r == recent_.end() ? nullptr : &r->second, false};
+        return {recent_.find(k), false};
     }
     [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
 
@@ -4815,53 +5096,97 @@ private:
         return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
     }
 
-    // Spreads the dense, sorted base_ out; false, changing nothing, when its keys are too
-    // unevenly spread for that (some key would sit over max_displacement slots past its home).
+    // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
+    // together, in key order, while f returns true; returns whether it got to the end.
+    template <typename F>
+    bool for_each_merged(F&& f) const {
+        std::size_t i = 0;
+        auto r = recent_.begin();
+        while (i < base_.size() || r != recent_.end()) {
+            const bool from_base = r == recent_.end() || (i < base_.size() && base_[i].key < r->first);
+            const index_slot s = from_base ? base_[i++] : index_slot{r->first, r->second};
+            if (!from_base) ++r;
+            if (!f(s)) return false;
+        }
+        return true;
+    }
+
+    // Lays the dense, sorted base_ and recent_ out spread in base_, recent_ still to be
+    // cleared; false, changing nothing, when the keys are too unevenly spread for that (some
+    // key would sit over max_displacement slots past its home).
     bool spread_out() {
-        const std::size_t n = base_.size();
-        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return false;
-        spread_from_ = common_prefix(base_[0].key, base_[n - 1].key);
-        spread_low_ = bits_from(base_[0].key, spread_from_);
-        const auto scale = scale_factor(spread_capacity(n), bits_from(base_[n - 1].key, spread_from_) - spread_low_);
+        const std::size_t n = base_.size(), total = n + recent_.size();
+        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
+        const id_key& first_key = n == 0 || (!recent_.empty() && recent_.begin()->first < base_[0].key)
+                                      ? recent_.begin()->first
+                                      : base_[0].key;
+        const id_key& last_key = n == 0 || (!recent_.empty() && base_[n - 1].key < recent_.rbegin()->first)
+                                     ? recent_.rbegin()->first
+                                     : base_[n - 1].key;
+        spread_from_ = common_prefix(first_key, last_key);
+        spread_low_ = bits_from(first_key, spread_from_);
+        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, spread_from_) - spread_low_);
         if (!scale) return false;
         spread_scale_ = *scale;
         // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
         // back-to-front move below can recompute each block's slots without a slot per key.
-        std::vector<std::size_t> block_start((n + spread_block - 1) / spread_block);
+        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
         std::size_t next = 0;  // the first slot after the keys placed so far
-        for (std::size_t i = 0; i < n; ++i) {
-            if (i % spread_block == 0) block_start[i / spread_block] = next;
-            const std::size_t home = home_of(base_[i].key);
+        std::size_t i = 0;
+        const bool even = for_each_merged([&](const index_slot& s) {
+            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
+            const std::size_t home = home_of(s.key);
             if (next > home + max_displacement) return false;
             next = std::max(home, next) + 1;
-        }
+            return true;
+        });
+        if (!even) return false;
         base_.resize(next);
-        // Every key moves up (its slot is >= its index): back to front, nothing unmoved is overwritten.
+        // Back to front, a block at a time: the block's keys are taken from the backs of
+        // base_ and recent_ first, then written to their slots. A key's slot is at or after
+        // its place in the merged order, which is at or after its index in base_, so nothing
+        // not yet taken is overwritten.
+        std::size_t from = n;
+        auto r = recent_.rbegin();
+        std::array<index_slot, spread_block> keys{};
         std::array<std::size_t, spread_block> slot{};
         std::size_t end = next;  // the first slot after the current key's gaps
         for (std::size_t b = block_start.size(); b-- > 0;) {
-            const std::size_t first = b * spread_block, last = std::min(n, first + spread_block);
+            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
+            for (std::size_t k = last; k-- > first;) {
+                const bool from_base = r == recent_.rend() || (from > 0 && r->first < base_[from - 1].key);
+                keys[k - first] = from_base ? base_[--from] : index_slot{r->first, r->second};
+                if (!from_base) ++r;
+            }
             std::size_t at = block_start[b];
-            for (std::size_t i = first; i < last; ++i) at = (slot[i - first] = std::max(home_of(base_[i].key), at)) + 1;
-            for (std::size_t i = last; i-- > first;) {
-                const index_slot s = base_[i];
-                const std::size_t to = slot[i - first];
+            for (std::size_t k = first; k < last; ++k)
+                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
+            for (std::size_t k = last; k-- > first;) {
+                const index_slot s = keys[k - first];
+                const std::size_t to = slot[k - first];
                 base_[to] = s;
                 for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
                 end = to;
             }
         }
-        gaps_ = next - n;
+        gaps_ = next - total;
         spread_ = true;
         return true;
     }
 
-    // Lays the dense, sorted base_ out for lookups: spread where the ids allow, else guided.
+    // Folds recent_ into the dense, sorted base_ and lays the array out for lookups:
+    // spread where the ids allow, else dense and guided.
     void relayout() {
         flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         spread_ = false;
         gaps_ = 0;
-        if (!spread_out()) rebuild_guide();
+        if (!spread_out()) {
+            merge_dense();
+            rebuild_guide();
+        }
+        recent_.clear();
+        // Many keys erased (densify keeps the capacity): give the memory back.
+        if (base_.capacity() > base_.size() + base_.size() / 8) base_.shrink_to_fit();
     }
 
     // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
@@ -4884,12 +5209,14 @@ private:
         guide.swap(guide_);
     }
 
+    // Rebuilds the array without erased slots and gaps (recent_ folded in on the way).
     void drop_erased() {
         densify();
         relayout();
     }
 
     // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
+    // Its capacity stays: the array is laid out again at once, usually larger.
     void densify() {
         std::size_t out = 0;
         for (const auto& s : base_)
@@ -4899,14 +5226,10 @@ private:
         gaps_ = 0;
         spread_ = false;
         flat_array<std::uint32_t>().swap(guide_);
-        base_.shrink_to_fit();
     }
 
-    // Folds `recent_` into `base_`: the array grows by realloc and the two merge from the
-    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each
-    // for the merge and as many again to densify and spread the array.
-    void merge_recent() {
-        if (erased_ > 0 || gaps_ > 0) densify();
+    // Folds recent_ into base_ in place, from the back (the dense layout's merge).
+    void merge_dense() {
         std::size_t i = base_.size();
         base_.resize(base_.size() + recent_.size());
         std::size_t out = base_.size();
@@ -4914,7 +5237,12 @@ private:
             while (i > 0 && r->first < base_[i - 1].key) base_[--out] = base_[--i];
             base_[--out] = {r->first, r->second};
         }
-        recent_.clear();
+    }
+
+    // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
+    // slot moves each to densify the array and as many to merge and spread it, in one pass).
+    void merge_recent() {
+        if (erased_ > 0 || gaps_ > 0) densify();
         relayout();
     }
 
@@ -4929,7 +5257,7 @@ private:
     flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
-    std::map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    chunked_map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
     std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
     bool building_ = false;
     std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
@@ -8360,7 +8688,6 @@ inline encoder& encoder::write(const value& v) {
 //
 // Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
 
-#include <iterator>
 #include <ranges>
 
 

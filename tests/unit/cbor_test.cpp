@@ -305,6 +305,32 @@ TEST_CASE("rejects text that is not UTF-8, at the offending byte") {
     });
 }
 
+TEST_CASE("UTF-8 check: the first bad byte is found wherever it falls among ASCII words") {
+    using cbor::detail::find_invalid_utf8;
+    using cbor::detail::utf8_valid;
+    const auto check = [](const std::string& text) {
+        return find_invalid_utf8(bytes_view(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    };
+    for (std::size_t len = 0; len <= 40; ++len) {
+        const std::string ascii(len, 'a');
+        CHECK(check(ascii) == utf8_valid);
+        for (std::size_t at = 0; at < len; ++at) {
+            INFO("length " << len << ", at " << at);
+            std::string t = ascii;
+            t[at] = '\x80';  // a continuation byte as lead
+            CHECK(check(t) == at);
+            t[at] = '\xc3';  // a lead byte followed by ASCII, or by the end
+            CHECK(check(t) == (at + 1 < len ? at + 1 : at));
+            if (at + 4 <= len) {
+                t.replace(at, 4, "\xf0\x9f\x98\x80");  // U+1F600 across word boundaries
+                CHECK(check(t) == utf8_valid);
+                t[at + 3] = 'a';  // the same, cut short
+                CHECK(check(t) == at + 3);
+            }
+        }
+    }
+}
+
 TEST_CASE("rejects simple values other than false, true, null") {
     check_rejections({
         {"f7", fault::unsupported_simple, 0},  // undefined

@@ -137,6 +137,11 @@ TEST_CASE("entity_id ordering equals memcmp order", "[entity_id]") {
     ids.push_back(entity_id::parse("00000000000000000000000000000001"));
     ids.push_back(entity_id{});
     ids.push_back(entity_id::parse("ffffffffffffffffffffffffffffffff"));
+    // Either side of the boundary between the two 8-byte halves.
+    ids.push_back(entity_id::parse("0000000000000001000000000000ffff"));
+    ids.push_back(entity_id::parse("0000000000000000ffffffffffffffff"));
+    ids.push_back(entity_id::parse("00000000000000008000000000000000"));
+    ids.push_back(entity_id::parse("0100000000000000000000000000ff00"));
     for (const auto& a : ids) {
         for (const auto& b : ids) {
             const int m = std::memcmp(a.bytes().data(), b.bytes().data(), entity_id::size);
@@ -145,6 +150,10 @@ TEST_CASE("entity_id ordering equals memcmp order", "[entity_id]") {
             REQUIRE((a > b) == (m > 0));
         }
     }
+    // The same order in constant evaluation.
+    constexpr std::array<std::uint8_t, 16> late{0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0};
+    constexpr std::array<std::uint8_t, 16> early{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+    static_assert(entity_id(late) < entity_id(early) && entity_id{} < entity_id(late));
     std::set<entity_id> ordered(ids.begin(), ids.end());
     CHECK(*ordered.begin() == entity_id{});
     CHECK(*ordered.rbegin() == entity_id::parse("ffffffffffffffffffffffffffffffff"));

@@ -566,3 +566,64 @@ TEST_CASE("primary index: evenly spread ids are found from their home slot, othe
     for (std::size_t i = 0; i < ids.size(); i += 2) ix.apply(1, ids[i], {.sequence = ++seq + 1, .tombstone = true}, no_readers);
     for (std::size_t i = 0; i < ids.size(); ++i) CHECK(static_cast<bool>(ix.find(1, ids[i], latest)) == (i % 2 == 1));
 }
+
+TEST_CASE("chunked_map: random inserts, erasures and filters match a std::map", "[primary_index]") {
+    using entidb::detail::chunked_map;
+    using map_type = chunked_map<std::uint32_t, std::uint64_t, 8>;  // small chunks: many splits and joins
+    std::mt19937_64 rng(5);
+    map_type m;
+    std::map<std::uint32_t, std::uint64_t> model;
+    const auto same = [&] {
+        REQUIRE(m.size() == model.size());
+        REQUIRE(m.empty() == model.empty());
+        std::vector<std::pair<std::uint32_t, std::uint64_t>> forward, backward;
+        for (const auto& e : m) forward.emplace_back(e.first, e.second);
+        for (auto r = m.rbegin(); r != m.rend(); ++r) backward.emplace_back(r->first, r->second);
+        std::reverse(backward.begin(), backward.end());
+        const std::vector<std::pair<std::uint32_t, std::uint64_t>> expected(model.begin(), model.end());
+        REQUIRE(forward == expected);
+        REQUIRE(backward == expected);
+    };
+    for (int round = 0; round < 40; ++round) {
+        for (int op = 0; op < 500; ++op) {
+            const auto k = static_cast<std::uint32_t>(rng() % 2000);
+            switch (rng() % 4) {
+                case 0:
+                case 1: {
+                    const auto v = rng();
+                    const bool added = m.insert(k, v);
+                    REQUIRE(added == model.emplace(k, v).second);
+                    break;
+                }
+                case 2:
+                    REQUIRE(m.erase(k) == (model.erase(k) == 1));
+                    break;
+                default: {
+                    const auto* found = m.find(k);
+                    const auto it = model.find(k);
+                    REQUIRE((found != nullptr) == (it != model.end()));
+                    if (found != nullptr) REQUIRE(*found == it->second);
+                    const auto after = m.upper_bound(k);
+                    const auto expected = model.upper_bound(k);
+                    REQUIRE((after == m.end()) == (expected == model.end()));
+                    if (expected != model.end()) REQUIRE(after->first == expected->first);
+                }
+            }
+        }
+        same();
+        if (round % 10 == 9) {
+            const auto odd = [](std::uint64_t v) { return v % 2 == 1; };
+            m.erase_if(odd);
+            std::erase_if(model, [&](const auto& e) { return odd(e.second); });
+            same();
+        }
+    }
+    for (const auto& [k, v] : model) REQUIRE(m.erase(k));
+    model.clear();
+    same();
+    REQUIRE(m.begin() == m.end());
+    REQUIRE(m.insert(7, 1));  // usable again once emptied
+    REQUIRE(m.find(7) != nullptr);
+    m.clear();
+    same();
+}

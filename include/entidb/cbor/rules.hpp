@@ -48,10 +48,19 @@ inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
 // Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
 // RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
+// Runs of ASCII, most of most text, are passed over eight bytes at a time.
 [[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
     const std::size_t n = s.size();
     std::size_t i = 0;
     while (i < n) {
+        if (n - i >= 8) {
+            std::uint64_t word;
+            std::memcpy(&word, s.data() + i, 8);
+            if ((word & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         const byte lead = s[i];
         if (lead < 0x80) {
             ++i;

@@ -8,7 +8,7 @@
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
 // by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt; and a side map of the older versions open snapshots still
+// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and a side map of the older versions open snapshots still
 // need (empty unless a reader holds a snapshot older than a write). When the ids are spread
 // evenly (random ids, or ids counted up from any start), the array is *spread*: one slot in
 // five is a gap, and each key sits at or a few slots after the place its id predicts, so a
@@ -35,7 +35,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -46,6 +45,7 @@
 #include <vector>
 
 #include "../detail/build_lock.hpp"
+#include "../detail/chunked_map.hpp"
 #include "../detail/flat_array.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
@@ -304,7 +304,7 @@ public:
             --erased_;
             return;
         }
-        recent_.emplace(k, packed_version::of(v));
+        recent_.insert(k, packed_version::of(v));
         if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
     }
 
@@ -360,7 +360,7 @@ public:
                 s.v.seq_tomb = packed_version::erased_mark;
                 ++erased_;
             }
-        std::erase_if(recent_, [&](const auto& e) { return unneeded(e.second); });
+        recent_.erase_if(unneeded);
         if (erased_ > 0) drop_erased();
     }
 
@@ -398,13 +398,12 @@ public:
         return false;
     }
 
-    // Heap bytes held, counted by capacity; node containers are estimated at their
+    // Heap bytes held, counted by capacity; the hash of older versions is estimated at its
     // element size plus the libstdc++ node header.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
-        constexpr std::size_t tree_node = 4 * sizeof(void*);
         constexpr std::size_t hash_node = 2 * sizeof(void*);
         std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
-                        recent_.size() * (sizeof(decltype(recent_)::value_type) + tree_node) +
+                        recent_.memory_bytes() +
                         older_.bucket_count() * sizeof(void*);
         for (const auto& [_, versions] : older_)
             n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
@@ -420,8 +419,7 @@ private:
 
     [[nodiscard]] held_version held(const id_key& k) {
         if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
-        const auto r = recent_.find(k);
-        return {r == recent_.end() ? nullptr : &r->second, false};
+        return {recent_.find(k), false};
     }
     [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
 
@@ -520,53 +518,97 @@ private:
         return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
     }
 
-    // Spreads the dense, sorted base_ out; false, changing nothing, when its keys are too
-    // unevenly spread for that (some key would sit over max_displacement slots past its home).
+    // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
+    // together, in key order, while f returns true; returns whether it got to the end.
+    template <typename F>
+    bool for_each_merged(F&& f) const {
+        std::size_t i = 0;
+        auto r = recent_.begin();
+        while (i < base_.size() || r != recent_.end()) {
+            const bool from_base = r == recent_.end() || (i < base_.size() && base_[i].key < r->first);
+            const index_slot s = from_base ? base_[i++] : index_slot{r->first, r->second};
+            if (!from_base) ++r;
+            if (!f(s)) return false;
+        }
+        return true;
+    }
+
+    // Lays the dense, sorted base_ and recent_ out spread in base_, recent_ still to be
+    // cleared; false, changing nothing, when the keys are too unevenly spread for that (some
+    // key would sit over max_displacement slots past its home).
     bool spread_out() {
-        const std::size_t n = base_.size();
-        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return false;
-        spread_from_ = common_prefix(base_[0].key, base_[n - 1].key);
-        spread_low_ = bits_from(base_[0].key, spread_from_);
-        const auto scale = scale_factor(spread_capacity(n), bits_from(base_[n - 1].key, spread_from_) - spread_low_);
+        const std::size_t n = base_.size(), total = n + recent_.size();
+        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
+        const id_key& first_key = n == 0 || (!recent_.empty() && recent_.begin()->first < base_[0].key)
+                                      ? recent_.begin()->first
+                                      : base_[0].key;
+        const id_key& last_key = n == 0 || (!recent_.empty() && base_[n - 1].key < recent_.rbegin()->first)
+                                     ? recent_.rbegin()->first
+                                     : base_[n - 1].key;
+        spread_from_ = common_prefix(first_key, last_key);
+        spread_low_ = bits_from(first_key, spread_from_);
+        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, spread_from_) - spread_low_);
         if (!scale) return false;
         spread_scale_ = *scale;
         // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
         // back-to-front move below can recompute each block's slots without a slot per key.
-        std::vector<std::size_t> block_start((n + spread_block - 1) / spread_block);
+        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
         std::size_t next = 0;  // the first slot after the keys placed so far
-        for (std::size_t i = 0; i < n; ++i) {
-            if (i % spread_block == 0) block_start[i / spread_block] = next;
-            const std::size_t home = home_of(base_[i].key);
+        std::size_t i = 0;
+        const bool even = for_each_merged([&](const index_slot& s) {
+            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
+            const std::size_t home = home_of(s.key);
             if (next > home + max_displacement) return false;
             next = std::max(home, next) + 1;
-        }
+            return true;
+        });
+        if (!even) return false;
         base_.resize(next);
-        // Every key moves up (its slot is >= its index): back to front, nothing unmoved is overwritten.
+        // Back to front, a block at a time: the block's keys are taken from the backs of
+        // base_ and recent_ first, then written to their slots. A key's slot is at or after
+        // its place in the merged order, which is at or after its index in base_, so nothing
+        // not yet taken is overwritten.
+        std::size_t from = n;
+        auto r = recent_.rbegin();
+        std::array<index_slot, spread_block> keys{};
         std::array<std::size_t, spread_block> slot{};
         std::size_t end = next;  // the first slot after the current key's gaps
         for (std::size_t b = block_start.size(); b-- > 0;) {
-            const std::size_t first = b * spread_block, last = std::min(n, first + spread_block);
+            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
+            for (std::size_t k = last; k-- > first;) {
+                const bool from_base = r == recent_.rend() || (from > 0 && r->first < base_[from - 1].key);
+                keys[k - first] = from_base ? base_[--from] : index_slot{r->first, r->second};
+                if (!from_base) ++r;
+            }
             std::size_t at = block_start[b];
-            for (std::size_t i = first; i < last; ++i) at = (slot[i - first] = std::max(home_of(base_[i].key), at)) + 1;
-            for (std::size_t i = last; i-- > first;) {
-                const index_slot s = base_[i];
-                const std::size_t to = slot[i - first];
+            for (std::size_t k = first; k < last; ++k)
+                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
+            for (std::size_t k = last; k-- > first;) {
+                const index_slot s = keys[k - first];
+                const std::size_t to = slot[k - first];
                 base_[to] = s;
                 for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
                 end = to;
             }
         }
-        gaps_ = next - n;
+        gaps_ = next - total;
         spread_ = true;
         return true;
     }
 
-    // Lays the dense, sorted base_ out for lookups: spread where the ids allow, else guided.
+    // Folds recent_ into the dense, sorted base_ and lays the array out for lookups:
+    // spread where the ids allow, else dense and guided.
     void relayout() {
         flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         spread_ = false;
         gaps_ = 0;
-        if (!spread_out()) rebuild_guide();
+        if (!spread_out()) {
+            merge_dense();
+            rebuild_guide();
+        }
+        recent_.clear();
+        // Many keys erased (densify keeps the capacity): give the memory back.
+        if (base_.capacity() > base_.size() + base_.size() / 8) base_.shrink_to_fit();
     }
 
     // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
@@ -589,12 +631,14 @@ private:
         guide.swap(guide_);
     }
 
+    // Rebuilds the array without erased slots and gaps (recent_ folded in on the way).
     void drop_erased() {
         densify();
         relayout();
     }
 
     // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
+    // Its capacity stays: the array is laid out again at once, usually larger.
     void densify() {
         std::size_t out = 0;
         for (const auto& s : base_)
@@ -604,14 +648,10 @@ private:
         gaps_ = 0;
         spread_ = false;
         flat_array<std::uint32_t>().swap(guide_);
-        base_.shrink_to_fit();
     }
 
-    // Folds `recent_` into `base_`: the array grows by realloc and the two merge from the
-    // back, in place. Amortised over the keys `recent_` collected, about 16 slot moves each
-    // for the merge and as many again to densify and spread the array.
-    void merge_recent() {
-        if (erased_ > 0 || gaps_ > 0) densify();
+    // Folds recent_ into base_ in place, from the back (the dense layout's merge).
+    void merge_dense() {
         std::size_t i = base_.size();
         base_.resize(base_.size() + recent_.size());
         std::size_t out = base_.size();
@@ -619,7 +659,12 @@ private:
             while (i > 0 && r->first < base_[i - 1].key) base_[--out] = base_[--i];
             base_[--out] = {r->first, r->second};
         }
-        recent_.clear();
+    }
+
+    // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
+    // slot moves each to densify the array and as many to merge and spread it, in one pass).
+    void merge_recent() {
+        if (erased_ > 0 || gaps_ > 0) densify();
         relayout();
     }
 
@@ -634,7 +679,7 @@ private:
     flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
-    std::map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    chunked_map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
     std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
     bool building_ = false;
     std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
