@@ -840,9 +840,19 @@ private:
             const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
             const auto locations = append_segment_records(w, seq);
             auto loc = locations.begin();
-            for (const auto& [key, op] : w.ops)
+            // The index's misses for keys a few ahead overlap the current key's apply.
+            constexpr int lookahead = 8;
+            auto ahead = w.ops.begin();
+            for (int i = 0; i < lookahead && ahead != w.ops.end(); ++i, ++ahead)
+                index_.prefetch(ahead->first.first, ahead->first.second);
+            for (const auto& [key, op] : w.ops) {
+                if (ahead != w.ops.end()) {
+                    index_.prefetch(ahead->first.first, ahead->first.second);
+                    ++ahead;
+                }
                 index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
                              oldest);
+            }
             for (const auto& m : moves) {
                 if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
                 if (m.to) m.index->add(*m.to, m.id, seq);

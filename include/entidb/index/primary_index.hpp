@@ -47,6 +47,7 @@
 #include "../detail/build_lock.hpp"
 #include "../detail/chunked_map.hpp"
 #include "../detail/flat_array.hpp"
+#include "../detail/prefetch.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
 
@@ -306,6 +307,13 @@ public:
         }
         recent_.insert(k, packed_version::of(v));
         if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
+    }
+
+    // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
+    void prefetch(const id_key& k) const noexcept {
+        if (base_.empty() || !(base_[0].key < k) || !(k < base_[base_.size() - 1].key)) return;
+        if (spread_) prefetch_for_read(&base_[home_of(k)]);
+        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
     }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
@@ -712,6 +720,15 @@ public:
         }
         t.finish_build(superseded_);
         t.apply(k, v, oldest_snapshot, superseded_);
+    }
+
+    // Starts loading what apply() for this key will read first, so that a writer applying
+    // many keys overlaps their cache misses. A hint with no effect on the contents; only
+    // the writer (the one thread that changes the index) may call it, as it reads without
+    // the lock.
+    void prefetch(std::uint32_t collection, const entity_id& id) const noexcept {
+        if (building_) return;  // the array is unsorted until the build finishes
+        if (const auto* t = table_of(collection)) t->prefetch(detail::key_of(id));
     }
 
     // The version visible at `snapshot`, if any (a tombstone is returned as such).
