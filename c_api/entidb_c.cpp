@@ -33,6 +33,7 @@
 #include <thread>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -302,6 +303,7 @@ using database = entidb::database;
 using read_txn = database::read_transaction;
 using write_txn = database::write_transaction;
 using range = entidb::entity_range<entidb::file_storage>;
+using storage_range = entidb::storage_range<entidb::file_storage>;
 
 struct db_object final : object {
     static constexpr kind tag = kind::database;
@@ -363,19 +365,50 @@ struct cursor_object final : object {
     static constexpr kind tag = kind::cursor;
     explicit cursor_object(std::shared_ptr<db_object> p) : object(tag), parent(std::move(p)) {}
 
+    // One scan of either order: the range on the heap (its iterator points into it).
+    template <typename Range>
+    struct walk {
+        std::unique_ptr<Range> items;
+        typename Range::iterator it;  // valid once started
+    };
+
     std::mutex m;  // guards everything below
     std::shared_ptr<db_object> parent;
     handle self = 0;
     bool alive = true;
     std::shared_ptr<read_txn> snapshot;  // keeps the snapshot registered while the scan runs
-    std::unique_ptr<range> items;        // on the heap: `it` points into it
-    range::iterator it;                  // valid once started
+    std::variant<walk<range>, walk<storage_range>> scan;
     bool started = false;
     bool done = false;
 
+    // Moves to the next entity; false once the scan is exhausted.
+    bool step() {
+        return std::visit(
+            [&](auto& w) {
+                if (!started) {
+                    w.it = w.items->begin();
+                    started = true;
+                } else {
+                    ++w.it;
+                }
+                return w.it != std::default_sentinel;
+            },
+            scan);
+    }
+    // The current entity's id and payload (a view valid until the next step).
+    [[nodiscard]] std::pair<const entidb::entity_id*, entidb::bytes_view> current() const {
+        return std::visit([](const auto& w) { return std::pair{&w.it->id, entidb::bytes_view(w.it->bytes)}; }, scan);
+    }
+
+    // An exhausted scan lets go of its position (a storage-order one, of its engine
+    // registration) before the cursor is closed.
+    void end_walk() noexcept {
+        std::visit([](auto& w) { w.it = {}; }, scan);
+    }
+
     void end() noexcept {
-        it = range::iterator();
-        items.reset();
+        // Iterators first, then ranges (a storage-order range ends its engine registration).
+        std::visit([](auto& w) { w.it = {}; w.items.reset(); }, scan);
         snapshot.reset();
         alive = false;
     }
@@ -463,14 +496,54 @@ int begin_write_impl(entidb_db* h, entidb_txn** out, bool wait, const char* fn) 
     return ENTIDB_OK;
 }
 
+// ENTIDB_SCAN_ID_ORDER or ENTIDB_SCAN_STORAGE_ORDER, checked before anything is opened.
+std::uint32_t order_arg(std::uint32_t order, const char* fn) {
+    if (order != ENTIDB_SCAN_ID_ORDER && order != ENTIDB_SCAN_STORAGE_ORDER)
+        entidb::fail(errc::invalid_argument, "{}: unknown scan order {}", fn, order);
+    return order;
+}
+
 int open_cursor(const std::shared_ptr<db_object>& d, std::shared_ptr<read_txn> snapshot, const char* collection,
-                entidb_cursor** out, const char* fn) {
+                std::uint32_t order, entidb_cursor** out, const char* fn) {
     auto c = std::make_shared<cursor_object>(d);
-    c->items.reset(new range(snapshot->scan(collection)));  // counts the scan; scan_forbidden here
+    // Counts the scan; scan_forbidden here.
+    if (order == ENTIDB_SCAN_STORAGE_ORDER)
+        c->scan.emplace<1>().items.reset(new storage_range(snapshot->scan(collection, entidb::in_storage_order)));
+    else
+        c->scan.emplace<0>().items.reset(new range(snapshot->scan(collection)));
     c->snapshot = std::move(snapshot);
     const handle id = register_child(*d, c, false, fn);
     *out = from_handle<entidb_cursor>(id);
     return ENTIDB_OK;
+}
+
+int scan_open(entidb_txn* h, const char* collection, std::uint32_t order, entidb_cursor** out, const char* fn) {
+    return guarded(fn, [&] {
+        require(out, fn, "out");
+        *out = nullptr;
+        order_arg(order, fn);
+        auto t = lookup<txn_object>(h, fn);
+        std::shared_ptr<read_txn> snapshot;
+        {
+            const auto lock = lock_live(*t, fn);
+            collection_arg(collection, fn);
+            readable_only(*t, fn, "scan");
+            snapshot = t->read;
+        }
+        return open_cursor(t->parent, std::move(snapshot), collection, order, out, fn);
+    });
+}
+
+int db_scan_open(entidb_db* h, const char* collection, std::uint32_t order, entidb_cursor** out, const char* fn) {
+    return guarded(fn, [&] {
+        require(out, fn, "out");
+        *out = nullptr;
+        order_arg(order, fn);
+        auto d = lookup<db_object>(h, fn);
+        collection_arg(collection, fn);
+        auto snapshot = std::make_shared<read_txn>(d->borrow(fn).engine());
+        return open_cursor(d, std::move(snapshot), collection, order, out, fn);
+    });
 }
 
 }  // namespace
@@ -822,32 +895,21 @@ ENTIDB_C_API int entidb_get(entidb_db* h, const char* collection, const uint8_t 
 }
 
 ENTIDB_C_API int entidb_scan_open(entidb_txn* h, const char* collection, entidb_cursor** out) {
-    static constexpr const char* fn = "entidb_scan_open";
-    return guarded(fn, [&] {
-        require(out, fn, "out");
-        *out = nullptr;
-        auto t = lookup<txn_object>(h, fn);
-        std::shared_ptr<read_txn> snapshot;
-        {
-            const auto lock = lock_live(*t, fn);
-            collection_arg(collection, fn);
-            readable_only(*t, fn, "scan");
-            snapshot = t->read;
-        }
-        return open_cursor(t->parent, std::move(snapshot), collection, out, fn);
-    });
+    return scan_open(h, collection, ENTIDB_SCAN_ID_ORDER, out, "entidb_scan_open");
+}
+
+ENTIDB_C_API int entidb_scan_open_ordered(entidb_txn* h, const char* collection, uint32_t order,
+                                          entidb_cursor** out) {
+    return scan_open(h, collection, order, out, "entidb_scan_open_ordered");
 }
 
 ENTIDB_C_API int entidb_db_scan_open(entidb_db* h, const char* collection, entidb_cursor** out) {
-    static constexpr const char* fn = "entidb_db_scan_open";
-    return guarded(fn, [&] {
-        require(out, fn, "out");
-        *out = nullptr;
-        auto d = lookup<db_object>(h, fn);
-        collection_arg(collection, fn);
-        auto snapshot = std::make_shared<read_txn>(d->borrow(fn).engine());
-        return open_cursor(d, std::move(snapshot), collection, out, fn);
-    });
+    return db_scan_open(h, collection, ENTIDB_SCAN_ID_ORDER, out, "entidb_db_scan_open");
+}
+
+ENTIDB_C_API int entidb_db_scan_open_ordered(entidb_db* h, const char* collection, uint32_t order,
+                                             entidb_cursor** out) {
+    return db_scan_open(h, collection, order, out, "entidb_db_scan_open_ordered");
 }
 
 ENTIDB_C_API int entidb_cursor_next(entidb_cursor* h, uint8_t id_out[16], entidb_buffer* value_out) {
@@ -858,26 +920,17 @@ ENTIDB_C_API int entidb_cursor_next(entidb_cursor* h, uint8_t id_out[16], entidb
         auto c = lookup<cursor_object>(h, fn);
         std::lock_guard lock(c->m);
         if (!c->alive) entidb::fail(errc::closed, "{}: the cursor is closed", fn);
-        if (!c->done) {
-            if (!c->started) {
-                c->it = c->items->begin();
-                c->started = true;
-            } else {
-                ++c->it;
-            }
-            if (c->it == std::default_sentinel) {
-                c->done = true;
-                c->it = range::iterator();
-            }
+        if (!c->done && !c->step()) {
+            c->done = true;
+            c->end_walk();
         }
         if (c->done) return status(ENTIDB_NOT_FOUND, fmt::format("{}: the scan is exhausted", fn));
-        const entidb::stored_entity& e = *c->it;
-        if (value_out != nullptr) fill_buffer(value_out, e.bytes.data(), e.bytes.size());
-        std::memcpy(id_out, e.id.bytes().data(), entidb::entity_id::size);
+        const auto [id, bytes] = c->current();
+        if (value_out != nullptr) fill_buffer(value_out, bytes.data(), bytes.size());
+        std::memcpy(id_out, id->bytes().data(), entidb::entity_id::size);
         return ENTIDB_OK;
     });
 }
-
 ENTIDB_C_API int entidb_cursor_close(entidb_cursor* h) {
     static constexpr const char* fn = "entidb_cursor_close";
     return guarded(fn, [&] {

@@ -413,9 +413,65 @@ static void test_scan(void) {
     CHECK_RC(entidb_cursor_next(cur, got, NULL), ENTIDB_NOT_FOUND);
     CHECK_RC(entidb_cursor_close(cur), ENTIDB_OK);
 
+    /* In storage order: the same six entities, each once, with their payloads; the order is
+     * the records' (here the commit order of the puts), not the ids'. */
+    CHECK_RC(entidb_db_scan_open_ordered(db, "c", ENTIDB_SCAN_STORAGE_ORDER, &cur), ENTIDB_OK);
+    unsigned seen = 0;
+    n = 0;
+    while ((rc = entidb_cursor_next(cur, got, &val)) == ENTIDB_OK) {
+        ++n;
+        CHECK(got[15] >= 1 && got[15] <= 6);
+        CHECK(val.len == 4 && val.data[3] == got[15]);
+        seen |= 1u << got[15];
+        entidb_buffer_free(&val);
+    }
+    CHECK(rc == ENTIDB_NOT_FOUND && n == 6 && seen == 0x7Eu);
+    CHECK_RC(entidb_cursor_next(cur, got, &val), ENTIDB_NOT_FOUND);
+    CHECK_RC(entidb_cursor_close(cur), ENTIDB_OK);
+    /* Three commits in a fresh collection lie in the segment in commit order, not id order. */
+    const unsigned commits[] = {3, 1, 2};
+    for (size_t i = 0; i < 3; ++i) {
+        CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
+        set_id(id, commits[i]);
+        CHECK_RC(entidb_txn_put(w, "s", id, v, small_map(v, commits[i])), ENTIDB_OK);
+        CHECK_RC(entidb_txn_commit(w, NULL), ENTIDB_OK);
+    }
+    CHECK_RC(entidb_db_scan_open_ordered(db, "s", ENTIDB_SCAN_STORAGE_ORDER, &cur), ENTIDB_OK);
+    for (size_t i = 0; i < 3; ++i) {
+        CHECK_RC(entidb_cursor_next(cur, got, NULL), ENTIDB_OK);
+        CHECK(got[15] == commits[i]);
+    }
+    CHECK_RC(entidb_cursor_next(cur, got, NULL), ENTIDB_NOT_FOUND);
+    CHECK_RC(entidb_cursor_close(cur), ENTIDB_OK);
+    /* On a read transaction, at its snapshot; id order through the _ordered call too. */
+    CHECK_RC(entidb_begin_read(db, &r), ENTIDB_OK);
+    CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
+    set_id(id, 7);
+    CHECK_RC(entidb_txn_put(w, "c", id, v, small_map(v, 7)), ENTIDB_OK);
+    CHECK_RC(entidb_txn_commit(w, NULL), ENTIDB_OK);
+    CHECK_RC(entidb_scan_open_ordered(r, "c", ENTIDB_SCAN_STORAGE_ORDER, &cur), ENTIDB_OK);
+    n = 0;
+    while (entidb_cursor_next(cur, got, NULL) == ENTIDB_OK) ++n;
+    CHECK(n == 6);
+    CHECK_RC(entidb_cursor_close(cur), ENTIDB_OK);
+    CHECK_RC(entidb_scan_open_ordered(r, "c", ENTIDB_SCAN_ID_ORDER, &cur), ENTIDB_OK);
+    n = 0;
+    while (entidb_cursor_next(cur, got, NULL) == ENTIDB_OK) CHECK(got[15] == ++n);
+    CHECK(n == 6);
+    CHECK_RC(entidb_cursor_close(cur), ENTIDB_OK);
+    /* An unknown order opens nothing. */
+    cur = (entidb_cursor*)&seen;
+    CHECK_RC(entidb_scan_open_ordered(r, "c", 2, &cur), ENTIDB_INVALID_ARGUMENT);
+    CHECK(cur == NULL);
+    CHECK_RC(entidb_db_scan_open_ordered(db, "c", 7, &cur), ENTIDB_INVALID_ARGUMENT);
+    CHECK(cur == NULL);
+    CHECK_RC(entidb_txn_abort(r), ENTIDB_OK);
+
     /* A write transaction cannot scan, count or list collections (read transactions only). */
     CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
     CHECK_RC(entidb_scan_open(w, "c", &cur), ENTIDB_INVALID_ARGUMENT);
+    CHECK(cur == NULL);
+    CHECK_RC(entidb_scan_open_ordered(w, "c", ENTIDB_SCAN_STORAGE_ORDER, &cur), ENTIDB_INVALID_ARGUMENT);
     CHECK(cur == NULL);
     uint64_t count;
     CHECK_RC(entidb_txn_count(w, "c", &count), ENTIDB_INVALID_ARGUMENT);
@@ -427,7 +483,7 @@ static void test_scan(void) {
     memset(&st, 0, sizeof st);
     st.struct_size = sizeof st;
     CHECK_RC(entidb_stats_get(db, &st), ENTIDB_OK);
-    CHECK(st.full_scans == 3);
+    CHECK(st.full_scans == 7);
     CHECK_RC(entidb_close(db), ENTIDB_OK);
 
     /* The option that forbids full scans. */
@@ -439,6 +495,8 @@ static void test_scan(void) {
     opts.flags = ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_NO_CREATE;
     CHECK_RC(entidb_open(path, &opts, &db), ENTIDB_OK);
     CHECK_RC(entidb_db_scan_open(db, "c", &cur), ENTIDB_SCAN_FORBIDDEN);
+    CHECK(cur == NULL);
+    CHECK_RC(entidb_db_scan_open_ordered(db, "c", ENTIDB_SCAN_STORAGE_ORDER, &cur), ENTIDB_SCAN_FORBIDDEN);
     CHECK(cur == NULL);
     CHECK_RC(entidb_close(db), ENTIDB_OK);
 }

@@ -2,7 +2,7 @@
 
 The library is found, in order: the ENTIDB_C_LIBRARY environment variable (a path), a
 libentidb_c.so* next to this package, then ctypes.util.find_library("entidb_c"). Its ABI major
-must be ABI_MAJOR. Handles are kept as integers (c_void_p values); the library validates them.
+must be ABI_MAJOR and its minor at least ABI_MINOR. Handles are kept as integers (c_void_p values); the library validates them.
 """
 
 import ctypes
@@ -13,6 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
+ABI_MINOR = 1  # 1.1: scans in storage order
 
 OK = 0
 NOT_FOUND = 1
@@ -47,6 +48,8 @@ class Stats(ctypes.Structure):
 
 OPEN_NO_CREATE = 0x1
 OPEN_FORBID_FULL_SCAN = 0x2
+SCAN_ID_ORDER = 0
+SCAN_STORAGE_ORDER = 1
 
 _P = ctypes.c_void_p
 _PP = ctypes.POINTER(ctypes.c_void_p)
@@ -86,6 +89,8 @@ _PROTOTYPES = {
     "entidb_get": (_INT, [_P, _STR, _ID, _BUFP]),
     "entidb_scan_open": (_INT, [_P, _STR, _PP]),
     "entidb_db_scan_open": (_INT, [_P, _STR, _PP]),
+    "entidb_scan_open_ordered": (_INT, [_P, _STR, ctypes.c_uint32, _PP]),
+    "entidb_db_scan_open_ordered": (_INT, [_P, _STR, ctypes.c_uint32, _PP]),
     "entidb_cursor_next": (_INT, [_P, ctypes.c_char_p, _BUFP]),
     "entidb_cursor_close": (_INT, [_P]),
     "entidb_id_generate": (_INT, [ctypes.c_char_p]),
@@ -117,13 +122,18 @@ def _load():
         except OSError as e:
             tried.append(f"{path}: {e}")
             continue
+        # The version first: a library too old for this package lacks some of its functions.
+        lib.entidb_abi_version.restype = ctypes.c_uint32
+        lib.entidb_abi_version.argtypes = []
+        version = lib.entidb_abi_version()
+        major, minor = version >> 16, version & 0xFFFF
+        if major != ABI_MAJOR or minor < ABI_MINOR:
+            raise ImportError(f"{path} has EntiDB C ABI {major}.{minor}; this package needs "
+                              f"{ABI_MAJOR}.{ABI_MINOR} or a later {ABI_MAJOR}.x")
         for name, (restype, argtypes) in _PROTOTYPES.items():
             fn = getattr(lib, name)
             fn.restype = restype
             fn.argtypes = argtypes
-        major = lib.entidb_abi_version() >> 16
-        if major != ABI_MAJOR:
-            raise ImportError(f"{path} has EntiDB C ABI major {major}; this package needs {ABI_MAJOR}")
         return lib
     detail = "; ".join(tried) if tried else "no candidate found"
     raise ImportError("cannot load libentidb_c (set ENTIDB_C_LIBRARY to its path): " + detail)

@@ -91,6 +91,8 @@ class Basics(TempDirTest):
                 txn.put("c", id_of(6), {"n": 6})
                 txn.delete("c", id_of(1))
             self.assertEqual([(i, v["n"]) for i, v in snapshot.scan("c")], [(id_of(n), n) for n in range(1, 6)])
+            self.assertEqual(sorted((i, v["n"]) for i, v in snapshot.scan("c", storage_order=True)),
+                             [(id_of(n), n) for n in range(1, 6)])
             self.assertEqual(snapshot.count("c"), 5)
             self.assertEqual(snapshot.sequence, 1)
             self.assertEqual(snapshot.get("c", id_of(1)), {"n": 1})
@@ -99,10 +101,19 @@ class Basics(TempDirTest):
                 snapshot.count("c")
             self.assertEqual([v["n"] for _, v in db.scan("c")], [2, 3, 4, 5, 6])
             self.assertEqual(list(db.scan("nobody")), [])
+            # In storage order: the same entities and values, in the records' order.
+            in_storage = list(db.scan("c", storage_order=True))
+            self.assertEqual(sorted((i, v["n"]) for i, v in in_storage), [(id_of(n), n) for n in range(2, 7)])
+            self.assertEqual(list(db.scan("nobody", storage_order=True)), [])
+            for n in (3, 1, 2):  # separate commits lie in a fresh segment in commit order
+                with db.transaction() as txn:
+                    txn.put("s", id_of(n), n)
+            self.assertEqual([v for _, v in db.scan("s", storage_order=True)], [3, 1, 2])
+            self.assertEqual([v for _, v in db.scan("s")], [1, 2, 3])
             self.assertEqual(db.count("c"), 5)
-            self.assertEqual(db.collections(), ["c", "d"])
+            self.assertEqual(db.collections(), ["c", "d", "s"])
             with db.read() as r:
-                self.assertEqual(r.collections(), ["c", "d"])
+                self.assertEqual(r.collections(), ["c", "d", "s"])
             # A partly consumed scan closes its cursor when dropped.
             it = db.scan("c")
             self.assertEqual(next(it)[0], id_of(2))
@@ -304,6 +315,8 @@ class Errors(TempDirTest):
         with entidb.open(self.path, forbid_full_scan=True) as db:
             with self.assertRaises(entidb.ScanForbiddenError):
                 list(db.scan("c"))
+            with self.assertRaises(entidb.ScanForbiddenError):
+                list(db.scan("c", storage_order=True))
             self.assertEqual(db.count("c"), 0)  # counting walks the index: allowed
 
 

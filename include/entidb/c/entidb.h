@@ -75,7 +75,7 @@ extern "C" {
 
 /* The ABI this header describes. A different major is incompatible; a higher minor only adds. */
 #define ENTIDB_ABI_VERSION_MAJOR 1
-#define ENTIDB_ABI_VERSION_MINOR 0
+#define ENTIDB_ABI_VERSION_MINOR 1
 #define ENTIDB_ABI_VERSION ((ENTIDB_ABI_VERSION_MAJOR << 16) | ENTIDB_ABI_VERSION_MINOR)
 
 /* The ABI of the loaded library: (major << 16) | minor. Compare its major with
@@ -257,6 +257,21 @@ ENTIDB_C_API int entidb_scan_open(entidb_txn* txn, const char* collection, entid
 
 /* The same over a fresh snapshot of the database (the cursor holds it). */
 ENTIDB_C_API int entidb_db_scan_open(entidb_db* db, const char* collection, entidb_cursor** out);
+
+/* Scan orders for the _ordered variants (since ABI 1.1). ENTIDB_SCAN_ID_ORDER is what
+ * entidb_scan_open gives. ENTIDB_SCAN_STORAGE_ORDER visits each live entity once in the order its
+ * record lies in the segment files (roughly commit order; no order is promised), reading them
+ * front to back: much faster than id order over a large collection. Until such a cursor is
+ * exhausted or closed, a compaction of the database waits for it. */
+#define ENTIDB_SCAN_ID_ORDER 0u
+#define ENTIDB_SCAN_STORAGE_ORDER 1u
+
+/* entidb_scan_open and entidb_db_scan_open in the given order. Errors: as theirs, and
+ * INVALID_ARGUMENT for an unknown order (nothing is opened). */
+ENTIDB_C_API int entidb_scan_open_ordered(entidb_txn* txn, const char* collection, uint32_t order,
+                                          entidb_cursor** out);
+ENTIDB_C_API int entidb_db_scan_open_ordered(entidb_db* db, const char* collection, uint32_t order,
+                                             entidb_cursor** out);
 
 /* The next entity: its id into id_out and its canonical CBOR into value_out (which may be NULL
  * to skip the payload copy). ENTIDB_NOT_FOUND once the scan is exhausted (and on every later
