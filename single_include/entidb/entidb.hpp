@@ -5320,10 +5320,10 @@ public:
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
-    // many keys overlaps their cache misses. A hint with no effect on the contents; only
-    // the writer (the one thread that changes the index) may call it, as it reads without
-    // the lock.
+    // many keys overlaps their cache misses. A hint with no effect on the contents. Under
+    // the shared lock: a reader may be finishing a bulk build meanwhile.
     void prefetch(std::uint32_t collection, const entity_id& id) const noexcept {
+        const std::shared_lock lock(mutex_);
         if (building_) return;  // the array is unsorted until the build finishes
         if (const auto* t = table_of(collection)) t->prefetch(detail::key_of(id));
     }
@@ -7418,9 +7418,10 @@ private:
             const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
             const auto locations = append_segment_records(w, seq);
             auto loc = locations.begin();
-            // The index's misses for keys a few ahead overlap the current key's apply.
+            // The index's misses for keys a few ahead overlap the current key's apply (a
+            // commit of one key has nothing to overlap).
             constexpr int lookahead = 8;
-            auto ahead = w.ops.begin();
+            auto ahead = w.ops.size() > 1 ? w.ops.begin() : w.ops.end();
             for (int i = 0; i < lookahead && ahead != w.ops.end(); ++i, ++ahead)
                 index_.prefetch(ahead->first.first, ahead->first.second);
             for (const auto& [key, op] : w.ops) {

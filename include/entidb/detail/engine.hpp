@@ -840,9 +840,10 @@ private:
             const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
             const auto locations = append_segment_records(w, seq);
             auto loc = locations.begin();
-            // The index's misses for keys a few ahead overlap the current key's apply.
+            // The index's misses for keys a few ahead overlap the current key's apply (a
+            // commit of one key has nothing to overlap).
             constexpr int lookahead = 8;
-            auto ahead = w.ops.begin();
+            auto ahead = w.ops.size() > 1 ? w.ops.begin() : w.ops.end();
             for (int i = 0; i < lookahead && ahead != w.ops.end(); ++i, ++ahead)
                 index_.prefetch(ahead->first.first, ahead->first.second);
             for (const auto& [key, op] : w.ops) {

@@ -723,10 +723,10 @@ public:
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
-    // many keys overlaps their cache misses. A hint with no effect on the contents; only
-    // the writer (the one thread that changes the index) may call it, as it reads without
-    // the lock.
+    // many keys overlaps their cache misses. A hint with no effect on the contents. Under
+    // the shared lock: a reader may be finishing a bulk build meanwhile.
     void prefetch(std::uint32_t collection, const entity_id& id) const noexcept {
+        const std::shared_lock lock(mutex_);
         if (building_) return;  // the array is unsorted until the build finishes
         if (const auto* t = table_of(collection)) t->prefetch(detail::key_of(id));
     }
