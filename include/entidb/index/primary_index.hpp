@@ -526,6 +526,28 @@ private:
         return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
     }
 
+    // The slots of the dense, sorted base_[0, from) and the entries of recent_ together,
+    // largest key first: the merges fill base_ from the back, in place.
+    class merged_backwards {
+    public:
+        merged_backwards(const primary_table& t, std::size_t from) : t_(t), from_(from), r_(t.recent_.rbegin()) {}
+        [[nodiscard]] bool recent_left() const noexcept { return r_ != t_.recent_.rend(); }
+        // The next slot; the caller takes no more than there are.
+        [[nodiscard]] index_slot take() noexcept {
+            if (recent_left() && (from_ == 0 || t_.base_[from_ - 1].key < r_->first)) {
+                const index_slot s{r_->first, r_->second};
+                ++r_;
+                return s;
+            }
+            return t_.base_[--from_];
+        }
+
+    private:
+        const primary_table& t_;
+        std::size_t from_;
+        chunked_map<id_key, packed_version>::const_reverse_iterator r_;
+    };
+
     // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
     // together, in key order, while f returns true; returns whether it got to the end.
     template <typename F>
@@ -576,18 +598,13 @@ private:
         // base_ and recent_ first, then written to their slots. A key's slot is at or after
         // its place in the merged order, which is at or after its index in base_, so nothing
         // not yet taken is overwritten.
-        std::size_t from = n;
-        auto r = recent_.rbegin();
+        merged_backwards in(*this, n);
         std::array<index_slot, spread_block> keys{};
         std::array<std::size_t, spread_block> slot{};
         std::size_t end = next;  // the first slot after the current key's gaps
         for (std::size_t b = block_start.size(); b-- > 0;) {
             const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
-            for (std::size_t k = last; k-- > first;) {
-                const bool from_base = r == recent_.rend() || (from > 0 && r->first < base_[from - 1].key);
-                keys[k - first] = from_base ? base_[--from] : index_slot{r->first, r->second};
-                if (!from_base) ++r;
-            }
+            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
             std::size_t at = block_start[b];
             for (std::size_t k = first; k < last; ++k)
                 at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
@@ -658,15 +675,13 @@ private:
         flat_array<std::uint32_t>().swap(guide_);
     }
 
-    // Folds recent_ into base_ in place, from the back (the dense layout's merge).
+    // Folds recent_ into base_ in place, from the back (the dense layout's merge). Once
+    // recent_ is used up, the rest of base_ is already in place.
     void merge_dense() {
-        std::size_t i = base_.size();
-        base_.resize(base_.size() + recent_.size());
-        std::size_t out = base_.size();
-        for (auto r = recent_.rbegin(); r != recent_.rend(); ++r) {
-            while (i > 0 && r->first < base_[i - 1].key) base_[--out] = base_[--i];
-            base_[--out] = {r->first, r->second};
-        }
+        const std::size_t n = base_.size();
+        base_.resize(n + recent_.size());
+        merged_backwards in(*this, n);
+        for (std::size_t out = base_.size(); in.recent_left();) base_[--out] = in.take();
     }
 
     // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
