@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 ENTIDB_ROWS = [
-    "W1 commits/s", "W1 4 threads commits/s", "W2 bulk load", "W3 point read", "W4 scan",
-    "W4 scan in key order", "W6 reads with writer", "W6 writer commits/s", "W5 reopen",
-    "W5 RSS per entity",
+    "W1 commits/s", "W1 4 threads commits/s", "W2 bulk load", "W3 point read",
+    "W3 chained point read", "W4 scan", "W4 scan in key order", "W6 reads with writer",
+    "W6 writer commits/s", "W5 reopen", "W5 RSS per entity",
 ]
 # The raw row cannot commit from several threads; its W6 writer only writes and syncs.
 RAW_ROWS = [row for row in ENTIDB_ROWS if row != "W1 4 threads commits/s"]
