@@ -68,7 +68,7 @@ public:
             change c;
             try {
                 c = {sequence, names.name_of(key.first), key.second, op.tombstone ? change_kind::remove : change_kind::put,
-                     op.tombstone ? byte_buffer{} : op.payload};
+                     op.tombstone ? byte_buffer{} : byte_buffer(op.payload.begin(), op.payload.end())};
             } catch (...) {
                 failures_.fetch_add(1);
                 continue;

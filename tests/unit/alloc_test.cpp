@@ -85,3 +85,21 @@ TEST_CASE("point reads, views and scans allocate nothing once warm", "[alloc]") 
           }) <= 4);
     CHECK(n == 200);
 }
+
+// A write transaction keeps its operations in one table and their payloads in one buffer
+// (detail/write_set.hpp), each grown geometrically: puts allocate a few dozen times per
+// transaction, not once or twice per entity.
+TEST_CASE("a write transaction's puts allocate O(log n) times, not per entity", "[alloc]") {
+    temp_dir dir;
+    auto db = entidb::open(dir / "db");
+    db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0, 200)); });  // the collection exists
+    std::vector<entidb::byte_buffer> payloads;
+    for (int i = 0; i < 10'000; ++i) payloads.push_back(payload(static_cast<std::uint64_t>(i), 200));
+    auto txn = db.begin_write();
+    const auto n = allocations_in([&] {
+        for (int i = 0; i < 10'000; ++i) txn.put("c", id_of(static_cast<std::uint64_t>(i) + 1), payloads[static_cast<std::size_t>(i)]);
+    });
+    CHECK(n <= 100);
+    txn.commit();
+    CHECK(db.get("c", id_of(10'000)) == payloads.back());
+}

@@ -54,6 +54,7 @@
 #include "record_scanner.hpp"
 #include "shared_gate.hpp"
 #include "snapshot_registry.hpp"
+#include "write_set.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -84,8 +85,6 @@ struct recovery_report {
 
 namespace detail {
 
-using entity_key = std::pair<std::uint32_t, entity_id>;
-
 // A snapshot sequence above every commit: "the newest state" (writer and open only).
 inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
 
@@ -95,6 +94,7 @@ inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64
     return out;
 }
 
+// An operation copied out of another commit's write set.
 struct pending_op {
     bool tombstone = false;
     byte_buffer payload;
@@ -102,7 +102,7 @@ struct pending_op {
 
 // Everything a write transaction hands to commit.
 struct pending_write {
-    std::map<entity_key, pending_op> ops;                        // sorted: deterministic files
+    write_set ops;  // sealed before commit: files are written in key order
     std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
 };
 
@@ -256,6 +256,7 @@ public:
     std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
         ensure_writable();
         if (w.ops.empty()) return last_sequence();
+        if (!w.ops.sealed()) fail(errc::invalid_argument, "a write set is committed only once sealed (in key order)");
         housekeeping();
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
@@ -293,7 +294,8 @@ public:
         // Only the unapplied ones: an applied commit may stay listed until its thread runs
         // again, after later ones already reached the index.
         for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
-            if (const auto op = it->w->ops.find(key); op != it->w->ops.end()) return op->second;
+            if (const auto op = it->w->ops.find(key))  // copied: the set ends with its commit() call
+                return pending_op{op->tombstone, byte_buffer(op->payload.begin(), op->payload.end())};
         return std::nullopt;
     }
 
@@ -845,10 +847,10 @@ private:
             constexpr int lookahead = 8;
             auto ahead = w.ops.size() > 1 ? w.ops.begin() : w.ops.end();
             for (int i = 0; i < lookahead && ahead != w.ops.end(); ++i, ++ahead)
-                index_.prefetch(ahead->first.first, ahead->first.second);
+                index_.prefetch((*ahead).key.first, (*ahead).key.second);
             for (const auto& [key, op] : w.ops) {
                 if (ahead != w.ops.end()) {
-                    index_.prefetch(ahead->first.first, ahead->first.second);
+                    index_.prefetch((*ahead).key.first, (*ahead).key.second);
                     ++ahead;
                 }
                 index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
@@ -960,8 +962,10 @@ private:
         std::lock_guard lock(flow_mutex_);
         for (const auto& [seq, w, end] : in_flight_)
             if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
-                for (auto it = w->ops.lower_bound({coll, entity_id{}}); it != w->ops.end() && it->first.first == coll; ++it)
-                    out.of[it->first.second] = it->second.tombstone ? std::nullopt : ix.key_of(it->second.payload);
+                for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
+                    const auto [key, op] = *it;
+                    out.of[key.second] = op.tombstone ? std::nullopt : ix.key_of(op.payload);
+                }
         return out;
     }
 

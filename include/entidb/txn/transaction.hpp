@@ -250,7 +250,7 @@ public:
         if (cbor.size() > limit)
             fail(errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", cbor.size(), limit);
         cbor::validate(cbor);
-        w_.ops[{collection_id_for_write(collection), id}] = {false, byte_buffer(cbor.begin(), cbor.end())};
+        w_.ops.put({collection_id_for_write(collection), id}, cbor);
     }
 
     // Stores a CBOR value (encoded canonically by the streaming encoder).
@@ -267,13 +267,13 @@ public:
         if (!c) return false;
         const detail::entity_key key{*c, id};
         const bool in_db = snap_->eng().exists_newest(*c, id);
-        const auto it = w_.ops.find(key);
-        const bool visible = it != w_.ops.end() ? !it->second.tombstone : in_db;
+        const auto op = w_.ops.find(key);
+        const bool visible = op ? !op->tombstone : in_db;
         if (!visible) return false;
         if (in_db)
-            w_.ops[key] = {true, {}};
+            w_.ops.remove(key);
         else
-            w_.ops.erase(key);  // put earlier in this transaction only
+            w_.ops.drop(key);  // put earlier in this transaction only
         return true;
     }
 
@@ -282,9 +282,9 @@ public:
         check_open();
         const auto c = existing_collection(collection);
         if (!c) return std::nullopt;
-        if (const auto it = w_.ops.find({*c, id}); it != w_.ops.end()) {
-            if (it->second.tombstone) return std::nullopt;
-            return it->second.payload;
+        if (const auto op = w_.ops.find({*c, id})) {
+            if (op->tombstone) return std::nullopt;
+            return byte_buffer(op->payload.begin(), op->payload.end());
         }
         return snap_->eng().get_newest(*c, id);
     }
@@ -296,6 +296,7 @@ public:
         check_open();
         done_ = true;
         try {
+            w_.ops.seal();
             const auto seq = snap_->eng().commit(w_, writer_);
             release();
             return seq;
