@@ -2,7 +2,7 @@
 // (write + fdatasync to one file; reads through an in-memory hash of offsets into an mmap),
 // in one run, one table. docs/performance.md explains the workloads and shows a run.
 //
-//   entidb-bench [--entities N] [--commits N] [--dir PATH] [--json FILE] [--only ENGINE,...]
+//   entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE] [--only ENGINE,...]
 //
 // Keys: random 16-byte ids; values: 256-byte payloads (canonical CBOR for every engine, so
 // all store the same bytes); fixed seeds. Peers are compiled in only when their Meson
@@ -15,20 +15,26 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <entidb/entidb.hpp>
 
@@ -249,31 +255,88 @@ std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double se
     return {mixed.first / alone.first, mixed.second};
 }
 
+constexpr const char* usage =
+    "usage: entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE]\n"
+    "                    [--only ENGINE,...]\n"
+    "  --entities N   entities loaded by W2 and read by W3-W6 (default 1000000)\n"
+    "  --commits N    single-entity commits of W1 (default 2000)\n"
+    "  --reads N      point reads of W3 (default 1000000)\n"
+    "  --dir PATH     where the engines' databases go (default ./bench-data; emptied)\n"
+    "  --json FILE    also write every figure as JSON\n"
+    "  --only LIST    comma-separated engines to run (default: all built in)\n";
+
+// A positive count, or nothing (the caller reports the option).
+std::optional<std::size_t> parse_count(std::string_view v) {
+    std::size_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size() || n == 0) return std::nullopt;
+    return n;
+}
+
+// The command line, or the exit code to leave with (0 after --help, 2 for bad usage).
+std::variant<options, int> parse_options(int argc, char** argv) {
+    options opt;
+    std::vector<std::string> built_in;
+    for (const auto& [name, make] : all_adapters()) built_in.push_back(name);
+    auto bad = [](const std::string& why) {
+        fmt::print(stderr, "entidb-bench: {}\n(entidb-bench --help lists the options)\n", why);
+        return 2;
+    };
+    for (int i = 1; i < argc; i += 2) {
+        const std::string_view a = argv[i];
+        if (a == "--help" || a == "-h") {
+            fmt::print("{}", usage);
+            return 0;
+        }
+        if (i + 1 == argc) return bad(fmt::format("{} needs a value", a));
+        const std::string_view v = argv[i + 1];
+        if (a == "--entities" || a == "--commits" || a == "--reads") {
+            const auto n = parse_count(v);
+            if (!n) return bad(fmt::format("{} takes a positive whole number, not '{}'", a, v));
+            (a == "--entities" ? opt.entities : a == "--commits" ? opt.commits : opt.reads) = *n;
+        } else if (a == "--dir") {
+            opt.dir = std::string(v);
+        } else if (a == "--json") {
+            opt.json = std::string(v);
+        } else if (a == "--only") {
+            for (std::size_t p = 0; p != std::string_view::npos;) {
+                const auto q = v.find(',', p);
+                std::string name(v.substr(p, q == std::string_view::npos ? q : q - p));
+                if (std::find(built_in.begin(), built_in.end(), name) == built_in.end())
+                    return bad(fmt::format("--only: no engine '{}' in this build (built in: {})", name,
+                                           fmt::join(built_in, ", ")));
+                opt.only.push_back(std::move(name));
+                p = q == std::string_view::npos ? q : q + 1;
+            }
+        } else {
+            return bad(fmt::format("unknown option {}", a));
+        }
+    }
+    return opt;
+}
+
+int run(const options& opt);
+
 }  // namespace bench
 
 int main(int argc, char** argv) {
-    using namespace bench;
-    options opt;
-    if (argc == 4 && std::string_view(argv[1]) == "--w5-child") return w5_child(argv[2], argv[3]);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string_view a = argv[i], v = argv[i + 1];
-        if (a == "--entities") opt.entities = std::stoull(std::string(v));
-        else if (a == "--commits") opt.commits = std::stoull(std::string(v));
-        else if (a == "--reads") opt.reads = std::stoull(std::string(v));
-        else if (a == "--dir") opt.dir = std::string(v);
-        else if (a == "--json") opt.json = std::string(v);
-        else if (a == "--only") {
-            std::string s(v);
-            for (std::size_t p = 0; p != std::string::npos;) {
-                const auto q = s.find(',', p);
-                opt.only.push_back(s.substr(p, q == std::string::npos ? q : q - p));
-                p = q == std::string::npos ? q : q + 1;
-            }
-        } else {
-            fmt::print(stderr, "unknown option {}\n", a);
-            return 2;
-        }
+    if (argc == 4 && std::string_view(argv[1]) == "--w5-child") return bench::w5_child(argv[2], argv[3]);
+    auto parsed = bench::parse_options(argc, argv);
+    if (const int* code = std::get_if<int>(&parsed)) return *code;
+    try {
+        return bench::run(std::get<bench::options>(parsed));
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "entidb-bench: {}\n", e.what());
+        return 1;
     }
+}
+
+namespace bench {
+
+int run(const options& opt) {
+    // A run takes minutes: find an unwritable JSON path before it, not after.
+    if (!opt.json.empty() && !std::ofstream(opt.json))
+        throw std::runtime_error(fmt::format("cannot write {}", opt.json));
     const dataset data(opt.entities, 42);
     const dataset commits_data(opt.commits, 7);
     std::vector<result> results;
@@ -313,4 +376,7 @@ int main(int argc, char** argv) {
         std::filesystem::remove_all(dir);
     }
     print_table(results, opt.json);
+    return 0;
 }
+
+}  // namespace bench

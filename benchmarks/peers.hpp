@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -454,7 +455,11 @@ void print_table(const std::vector<Result>& results, const std::string& json_pat
             fmt::print("{:>18}\n", "-");
     }
     json += "]\n";
-    if (!json_path.empty()) std::ofstream(json_path) << json;
+    if (json_path.empty()) return;
+    std::ofstream out(json_path);
+    out << json;
+    out.close();
+    if (!out) throw std::runtime_error(fmt::format("cannot write {}", json_path));
 }
 
 }  // namespace bench
