@@ -6661,7 +6661,8 @@ private:
 // set is read-only and searched by bisection.
 //
 // Views (`operation::payload`) point into the set's buffer: valid until the next put,
-// remove, drop or clear. The engine reads a sealed set only.
+// remove, drop or clear (a put may overwrite or repack the bytes). The engine reads a
+// sealed set only.
 //
 // Thread-safety: one writer; a sealed set may be read by several threads.
 
@@ -6731,6 +6732,7 @@ public:
         assert(!sealed_);
         if (entry* e = probe(key); e != nullptr && e->st != state::dropped) {
             e->st = state::dropped;
+            forget_payload(*e);
             --live_;
         }
     }
@@ -6741,6 +6743,7 @@ public:
         bytes_.clear();
         slots_.clear();
         live_ = 0;
+        unused_ = 0;
         sealed_ = false;
     }
 
@@ -6757,6 +6760,8 @@ public:
     [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
     [[nodiscard]] std::size_t size() const noexcept { return live_; }
     [[nodiscard]] bool sealed() const noexcept { return sealed_; }
+    // Bytes in the payload buffer, the unused ones (of rewritten or dropped keys) included.
+    [[nodiscard]] std::size_t buffer_bytes() const noexcept { return bytes_.size(); }
 
     // The key's operation, if the set holds one.
     [[nodiscard]] std::optional<operation> find(const entity_key& key) const {
@@ -6803,11 +6808,39 @@ private:
             ++live_;
         }
         e->st = st;
-        // A key written twice keeps only its last payload; the earlier bytes stay in the
-        // buffer until clear() (bounded by what the transaction itself was given).
+        // A key written again (an entity rewritten in a loop) takes its old payload's place
+        // when the new one fits; otherwise the old bytes become unused, and the buffer is
+        // repacked once they are most of it, so it stays within twice what the set holds.
+        if (payload.size() <= e->size) {
+            if (!payload.empty()) std::memmove(bytes_.data() + e->offset, payload.data(), payload.size());
+            unused_ += e->size - payload.size();
+            e->size = payload.size();
+            return;
+        }
+        forget_payload(*e);
+        repack_if_mostly_unused();
         e->offset = bytes_.size();
         e->size = payload.size();
         bytes_.insert(bytes_.end(), payload.begin(), payload.end());
+    }
+
+    void forget_payload(entry& e) noexcept {
+        unused_ += e.size;
+        e.size = 0;
+    }
+    void repack_if_mostly_unused() {
+        constexpr std::size_t worth_it = 64 * 1024;
+        if (unused_ < worth_it || unused_ * 2 < bytes_.size()) return;
+        byte_buffer packed;
+        packed.reserve(bytes_.size() - unused_);
+        for (entry& e : entries_) {
+            const std::size_t from = e.offset;
+            e.offset = packed.size();
+            packed.insert(packed.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(from),
+                          bytes_.begin() + static_cast<std::ptrdiff_t>(from + e.size));
+        }
+        bytes_.swap(packed);
+        unused_ = 0;
     }
 
     // Open addressing, linear probing: slots_ hold entry number + 1 (0 = empty), at most
@@ -6856,6 +6889,7 @@ private:
     byte_buffer bytes_;
     std::vector<std::uint32_t> slots_;
     std::size_t live_ = 0;
+    std::size_t unused_ = 0;  // bytes of bytes_ no entry points at
     bool sealed_ = false;
 };
 
