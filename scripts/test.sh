@@ -8,29 +8,41 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 status=0
+timings=()
 run() {  # NAME TARGETS|all TEST-NAMES|all [meson setup options...]
   local name=$1 targets=$2 tests=$3; shift 3
+  local started=$SECONDS
   echo "== $name =="
   bash scripts/configure.sh "$name" "$@" || { status=1; return; }
   if [[ "$targets" == all ]]; then ninja -C "build/$name" >/dev/null; else ninja -C "build/$name" $targets >/dev/null; fi \
     || { echo "build of $name failed"; ninja -C "build/$name" $([[ "$targets" == all ]] || echo "$targets") | tail -n 40; status=1; return; }
+  local built=$SECONDS
   local which=()
   [[ "$tests" == all ]] || which=($tests)
   meson test -C "build/$name" --no-rebuild --print-errorlogs --num-processes "$(nproc)" "${which[@]}" || status=1
+  timings+=("$(printf '%-6s build %4d s  tests %4d s' "$name" $((built - started)) $((SECONDS - built)))")
 }
 
-# Optimised g++ build (with the benchmark program), then an unoptimised clang++ build (the
-# second compiler's diagnostics and behaviour, compiled fast), then sanitizers at -O1.
-# (meson.build turns off GCC 12's maybe-uninitialized warning in sanitizer builds only.)
-CXX=g++ CC=gcc run gcc all all
-CXX=clang++ CC=clang run clang all all -Dbuildtype=debug -Dbenchmarks=false
+# Optimised g++ build (with the benchmark program and the single-header copies of the
+# suites), then an unoptimised clang++ build (the second compiler's diagnostics and
+# behaviour, compiled fast), then sanitizers at -O1. Debug information is line tables only
+# (-g1): enough for sanitizer reports and backtraces, and about a third of the compile time
+# that full debug information costs. (meson.build turns off GCC 12's maybe-uninitialized
+# warning in sanitizer builds only.)
+line_tables=(-Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1)
+CXX=g++ CC=gcc run gcc all all "${line_tables[@]}"
+CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
+  -Dsingle_header_tests=false
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=g++ CC=gcc run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
-  -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false
-# ThreadSanitizer over the programs that run threads against one database.
-TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan "tests/unit_engine tests/unit_compaction tests/unit_shared_gate" "engine compaction shared_gate" \
-  -Db_sanitize=thread -Doptimization=1 \
-  -Dbenchmarks=false
+  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false \
+  -Dsingle_header_tests=false
+# ThreadSanitizer over the programs that run threads against one database (tests/meson.build
+# builds only those in this configuration).
+TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan tests/unit_threads "engine compaction shared_gate" \
+  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false -Dsingle_header_tests=false
 
+echo "== time per configuration =="
+printf '%s\n' "${timings[@]}"
 python3 scripts/test_summary.py build/gcc build/clang build/asan build/tsan || status=1
 exit $status

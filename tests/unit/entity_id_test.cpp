@@ -14,14 +14,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 using entidb::entity_id;
 using entidb::errc;
-
-// Readable ids in failure messages.
-template <>
-struct Catch::StringMaker<entity_id> {
-    static std::string convert(const entity_id& id) { return id.to_uuid_string(); }
-};
 
 namespace {
 

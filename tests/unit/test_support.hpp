@@ -10,7 +10,14 @@
 #include <string>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <entidb/entidb.hpp>
+
+// Readable ids in failure messages.
+template <>
+struct Catch::StringMaker<entidb::entity_id> {
+    static std::string convert(const entidb::entity_id& id) { return id.to_uuid_string(); }
+};
 
 namespace test_support {
 

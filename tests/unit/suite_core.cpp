@@ -1,0 +1,36 @@
+// The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
+// backends, the primary index, the reader gate), as one translation unit; see suite_db.cpp.
+#include "suite_prelude.hpp"
+
+// clang-format off
+namespace suite_error {
+#include "error_test.cpp"
+}
+namespace suite_cbor {
+#include "cbor_test.cpp"
+}
+namespace suite_cbor_json {
+#include "cbor_json_test.cpp"
+}
+namespace suite_format {
+#include "format_test.cpp"
+}
+namespace suite_crc32 {
+#include "crc32_test.cpp"
+}
+namespace suite_entity_id {
+#include "entity_id_test.cpp"
+}
+namespace suite_hash {
+#include "hash_test.cpp"
+}
+namespace suite_backend {
+#include "backend_test.cpp"
+}
+namespace suite_primary_index {
+#include "primary_index_test.cpp"
+}
+namespace suite_shared_gate {
+#include "shared_gate_test.cpp"
+}
+// clang-format on

@@ -1,0 +1,36 @@
+// The test files that open databases, as one translation unit. Most of a test program's
+// compile time is the library's templates (engine, recovery, compaction, transactions),
+// compiled again in every translation unit that opens a database; here they are compiled
+// once. Each file keeps its own Meson test: Catch2 tags every test with its file name
+// (`-#`), and tests/meson.build runs each file's tests as a test of their own.
+#include "suite_prelude.hpp"
+
+// clang-format off
+namespace suite_engine {
+#include "engine_test.cpp"
+}
+namespace suite_write_set {
+#include "write_set_test.cpp"
+}
+namespace suite_fixtures {
+#include "fixtures_test.cpp"
+}
+namespace suite_collection {
+#include "collection_test.cpp"
+}
+namespace suite_secondary_index {
+#include "secondary_index_test.cpp"
+}
+namespace suite_compaction {
+#include "compaction_test.cpp"
+}
+namespace suite_backup {
+#include "backup_test.cpp"
+}
+namespace suite_fault_injection {
+#include "../crash/fault_injection_test.cpp"
+}
+namespace suite_kill {
+#include "../crash/kill_test.cpp"
+}
+// clang-format on

@@ -1,0 +1,18 @@
+// The test files that run threads against one database or gate, as one translation unit
+// for the ThreadSanitizer build (which compiles nothing else); see suite_db.cpp.
+#include "suite_prelude.hpp"
+
+// clang-format off
+namespace suite_engine {
+#include "engine_test.cpp"
+}
+namespace suite_write_set {
+#include "write_set_test.cpp"
+}
+namespace suite_compaction {
+#include "compaction_test.cpp"
+}
+namespace suite_shared_gate {
+#include "shared_gate_test.cpp"
+}
+// clang-format on
