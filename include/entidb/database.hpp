@@ -12,7 +12,10 @@
 // creates the MANIFEST, recovers from the WAL and the segments (SPEC.md §9 rule 1); and
 // `entidb::memory_database` (nothing durable) from `entidb::open_in_memory(config)`.
 // `basic_database<T>::open_with_backends` is an advanced hook over caller-supplied
-// backends: it gives no directory contract (no LOCK, no MANIFEST file).
+// non-durable backends: it gives no directory contract (no LOCK, no MANIFEST file), and a
+// durable composition given to it does not compile (it could not reopen its collections).
+// A durable composition of any factory — `single_backend_factory` over a file_backend
+// with `rotating = false` included — opens through `entidb::open<Traits>(dir)`.
 //
 // A handle is movable, not copyable; transactions keep the database's engine alive.
 // Thread-safety: any number of threads may begin read transactions; write transactions
@@ -85,9 +88,17 @@ public:
     // Advanced hook, NOT the directory contract: runs the database over caller-supplied
     // backends with no LOCK and no MANIFEST file (collections live only in memory). For
     // tests and embedders that bring their own storage; persistent databases use open().
+    // Only for compositions where nothing is durable: the collection catalog would not
+    // outlive the handle, so durable backends would reopen with their data unreachable.
     [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
                                                            typename Traits::segment_factory factory,
                                                            const config& cfg = {}) {
+        static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
+                      "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
+                      "durable backends would reopen with its data unreachable. Open a persistent database with "
+                      "entidb::open<Traits>(dir), which keeps the catalog in the MANIFEST (traits with an "
+                      "`environment`, `open_wal` and `make_segment_factory`, like entidb::file_storage), or use "
+                      "non-durable backends such as entidb::memory_backend here.");
         cfg.validate();
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
@@ -245,10 +256,11 @@ using memory_database = basic_database<memory_storage>;
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
                                           typename Traits::environment env = {}) {
-    auto e = detail::open_directory<Traits>(path, cfg, env);
-    detail::recovery<Traits>(*e).run();
-    e->build_indexes();
-    return basic_database<Traits>(std::move(e));
+    auto opened = detail::open_directory<Traits>(path, cfg, env);
+    detail::recovery<Traits>(*opened.db).run();  // a new database gets segment 1 here
+    detail::finish_creation(opened);
+    opened.db->build_indexes();
+    return basic_database<Traits>(std::move(opened.db));
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {

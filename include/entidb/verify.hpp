@@ -168,7 +168,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
     file_storage::environment env;
     std::shared_ptr<detail::engine<file_storage>> e;
     try {
-        e = detail::open_directory<file_storage>(path, cfg, env);
+        e = detail::open_directory<file_storage>(path, cfg, env).db;
     } catch (const error& err) {
         if (!detail::is_finding(err)) throw;
         problems.add(err);

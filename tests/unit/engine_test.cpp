@@ -286,24 +286,170 @@ TEST_CASE("segments rotate at max_segment_size and every segment is read back") 
 }
 
 namespace {
-struct single_segment_traits {
+
+// One segment file and rotation off, opened through the directory path: the composition of
+// a build that keeps its data in a single storage file.
+struct single_file_storage {
+    using wal_backend = entidb::file_backend;
+    using segment_factory = entidb::single_backend_factory<entidb::file_backend>;
+    static constexpr bool rotating = false;
+    struct environment {
+        bool no_segment = false;  // hand the factory no backend: creating segment 1 fails
+    };
+    static std::unique_ptr<entidb::file_backend> open_wal(environment&, const std::filesystem::path& path) {
+        return std::make_unique<entidb::file_backend>(
+            entidb::file_backend::open(path, entidb::file_mode::create_or_open));
+    }
+    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir) {
+        if (env.no_segment) return segment_factory(nullptr);
+        return segment_factory(std::make_unique<entidb::file_backend>(
+            entidb::file_backend::open(dir / entidb::segment_file_name(1), entidb::file_mode::create_or_open)));
+    }
+};
+
+// Nothing durable, one segment: what open_with_backends accepts.
+struct memory_single_storage {
     using wal_backend = entidb::memory_backend;
     using segment_factory = entidb::single_backend_factory<entidb::memory_backend>;
     static constexpr bool rotating = false;
 };
+
+// payload(n) for n < 24 is 15 bytes of CBOR: its segment record takes 37 + 15 = 52 bytes,
+// a tombstone's 37. Three puts fill 156 of 200.
+constexpr std::uint64_t record_bytes = entidb::format::segment_record_overhead + 15;
+entidb::config single_segment_config() {
+    entidb::config cfg;
+    cfg.max_segment_size = 200;
+    return cfg;
+}
+
+std::string file_text(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Collection names, ascending, as a reader sees them.
+template <typename Db>
+std::vector<std::string> collection_names(const Db& db) {
+    return db.begin_read().collections();
+}
+
 }  // namespace
 
-TEST_CASE("a factory that cannot rotate gives a typed error, never memory") {
-    using traits = single_segment_traits;
-    entidb::config cfg;
-    cfg.max_segment_size = 512;
-    auto db = entidb::basic_database<traits>::open_with_backends(
+TEST_CASE("single segment: entidb::open creates, writes, closes and reopens it", "[engine][single]") {
+    temp_dir dir;
+    {
+        auto db = entidb::open<single_file_storage>(dir / "db", single_segment_config());
+        CHECK(db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1)); }) == 1);
+    }
+    CHECK(std::filesystem::file_size(dir / "db" / "SEGMENTS" / "seg-000001.dat") == record_bytes);
+    auto db = entidb::open<single_file_storage>(dir / "db", single_segment_config());
+    CHECK(db.last_sequence() == 1);
+    CHECK(db.begin_read().get("c", id_of(1)) == payload(1));
+    CHECK(collection_names(db) == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("single segment: a creation that fails leaves no MANIFEST and can be started again", "[engine][single]") {
+    temp_dir dir;
+    single_file_storage::environment broken{.no_segment = true};
+    CHECK(code_of([&] { (void)entidb::open<single_file_storage>(dir / "db", {}, broken); }) ==
+          errc::rotation_unsupported);
+    CHECK_FALSE(std::filesystem::exists(dir / "db" / "MANIFEST"));
+    {
+        auto db = entidb::open<single_file_storage>(dir / "db");
+        db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1)); });
+    }
+    auto db = entidb::open<single_file_storage>(dir / "db");
+    CHECK(db.begin_read().get("c", id_of(1)) == payload(1));
+}
+
+TEST_CASE("single segment: a commit that does not fit is refused before the WAL; every acknowledged one survives",
+          "[engine][single]") {
+    temp_dir dir;
+    const auto path = dir / "db";
+    const auto cfg = single_segment_config();
+    {
+        auto db = entidb::open<single_file_storage>(path, cfg);
+        for (std::uint64_t i = 1; i <= 3; ++i)
+            CHECK(db.transaction([&](auto& txn) { txn.put("c", id_of(i), payload(i)); }) == i);
+        const auto wal_before = std::filesystem::file_size(path / "wal.log");
+        const auto manifest_before = file_text(path / "MANIFEST");
+        // 52 more bytes do not fit the 44 left: refused, and nothing of it written anywhere
+        // (not the WAL record, not the new collection's name).
+        CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.put("other", id_of(4), payload(4)); }); }) ==
+              errc::rotation_unsupported);
+        CHECK(std::filesystem::file_size(path / "wal.log") == wal_before);
+        CHECK(file_text(path / "MANIFEST") == manifest_before);
+        CHECK(db.last_sequence() == 3);
+        // Still writable by commits that fit: a tombstone takes 37 of the 44 bytes left.
+        CHECK(db.transaction([&](auto& txn) { txn.remove("c", id_of(1)); }) == 4);
+        CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.remove("c", id_of(2)); }); }) ==
+              errc::rotation_unsupported);
+        CHECK(db.last_sequence() == 4);
+        CHECK(db.begin_read().get("c", id_of(2)) == payload(2));
+    }
+    CHECK(std::filesystem::file_size(path / "SEGMENTS" / "seg-000001.dat") == 3 * record_bytes + 37);
+    auto check_state = [&](const auto& db) {
+        CHECK(db.last_sequence() == 4);
+        CHECK_FALSE(db.begin_read().get("c", id_of(1)));
+        CHECK(db.begin_read().get("c", id_of(2)) == payload(2));
+        CHECK(db.begin_read().get("c", id_of(3)) == payload(3));
+        CHECK(collection_names(db) == std::vector<std::string>{"c"});
+    };
+    {
+        auto db = entidb::open<single_file_storage>(path, cfg);
+        check_state(db);
+        CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(5), payload(5)); }); }) ==
+              errc::rotation_unsupported);
+        // A checkpoint keeps the one segment (it cannot start another) and empties the WAL;
+        // compaction would need a second segment.
+        db.checkpoint();
+        CHECK(std::filesystem::file_size(path / "wal.log") == 0);
+        CHECK(code_of([&] { (void)db.compact(); }) == errc::rotation_unsupported);
+        check_state(db);
+    }
+    auto db = entidb::open<single_file_storage>(path, cfg);
+    check_state(db);
+}
+
+TEST_CASE("open_with_backends runs a composition where nothing is durable", "[engine][single]") {
+    // Durable backends do not compile here (tests/compile_fail/durable_open_with_backends.cpp):
+    // the collections live only in this handle.
+    auto db = entidb::basic_database<memory_single_storage>::open_with_backends(
         std::make_unique<entidb::memory_backend>(),
-        entidb::single_backend_factory<entidb::memory_backend>(std::make_unique<entidb::memory_backend>()), cfg);
-    db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1, 300)); });
-    // The WAL holds the commit; applying it needs a second segment, which the factory refuses.
-    CHECK(db.transaction([&](auto& txn) { txn.put("c", id_of(2), payload(2, 300)); }) == 2);
-    CHECK(code_of([&] { (void)db.begin_write(); }) == errc::needs_reopen);
+        entidb::single_backend_factory<entidb::memory_backend>(std::make_unique<entidb::memory_backend>()),
+        single_segment_config());
+    db.transaction([&](auto& txn) {
+        txn.put("a", id_of(1), payload(1));
+        txn.put("b", id_of(2), payload(2));
+    });
+    CHECK(collection_names(db) == std::vector<std::string>{"a", "b"});
+    CHECK(db.begin_read().get("b", id_of(2)) == payload(2));
+    CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.put("a", id_of(3), payload(3, 100)); }); }) ==
+          errc::rotation_unsupported);
+    CHECK(db.last_sequence() == 1);
+}
+
+TEST_CASE("single segment: durable WAL commits past max_segment_size are applied on open, not lost",
+          "[engine][single]") {
+    // The segment never received the records (as after a crash before they reached the
+    // disk) and the WAL holds more than a smaller max_segment_size admits: those commits
+    // are durable, so recovery applies them all; new commits are refused.
+    temp_dir dir;
+    const auto path = dir / "db";
+    entidb::config roomy;
+    roomy.max_segment_size = 1000;
+    {
+        auto db = entidb::open<single_file_storage>(path, roomy);
+        for (std::uint64_t i = 1; i <= 5; ++i) db.transaction([&](auto& txn) { txn.put("c", id_of(i), payload(i)); });
+    }
+    std::filesystem::resize_file(path / "SEGMENTS" / "seg-000001.dat", 0);
+    auto db = entidb::open<single_file_storage>(path, single_segment_config());
+    CHECK(db.recovery().transactions_replayed == 5);
+    CHECK(db.last_sequence() == 5);
+    for (std::uint64_t i = 1; i <= 5; ++i) CHECK(db.begin_read().get("c", id_of(i)) == payload(i));
+    CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.remove("c", id_of(1)); }); }) ==
+          errc::rotation_unsupported);
 }
 
 TEST_CASE("checkpoint truncates the WAL and the state survives") {
@@ -425,6 +571,13 @@ struct gated_storage {
     using segment_factory = entidb::memory_segment_factory;
 };
 
+// The same WAL over one segment, rotation off.
+struct gated_single_storage {
+    using wal_backend = gated_wal;
+    using segment_factory = entidb::single_backend_factory<entidb::memory_backend>;
+    static constexpr bool rotating = false;
+};
+
 }  // namespace
 
 TEST_CASE("group commit: commits prepared during a flush share the next one", "[engine][group]") {
@@ -541,6 +694,37 @@ TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "
     auto r = db.begin_read();
     CHECK_FALSE(r.get("c", id_of(1)));
     CHECK(r.get("c", id_of(3)) == payload(7));
+}
+
+TEST_CASE("group commit: the one segment's room counts the commits in flight", "[engine][group][single]") {
+    auto gate = std::make_shared<gated_wal::gate>();
+    auto db = entidb::basic_database<gated_single_storage>::open_with_backends(
+        std::make_unique<gated_wal>(gate),
+        entidb::single_backend_factory<entidb::memory_backend>(std::make_unique<entidb::memory_backend>()),
+        single_segment_config());
+    db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(1)); });  // 52 of 200
+    { std::lock_guard lock(gate->m); gate->open = false; }
+    std::thread first([&] {
+        db.transaction([&](auto& txn) {  // 104 more: 156 once applied
+            txn.put("c", id_of(2), payload(2));
+            txn.put("c", id_of(3), payload(3));
+        });
+    });
+    {
+        std::unique_lock lock(gate->m);
+        gate->cv.wait(lock, [&] { return gate->waiting == 1; });
+    }
+    // In flight, not applied: the segment holds 52 bytes, but 156 are promised, and 52
+    // more do not fit. Refused at once (accepting it would lose it after the flush).
+    CHECK(code_of([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(4), payload(4)); }); }) ==
+          errc::rotation_unsupported);
+    { std::lock_guard lock(gate->m); gate->open = true; }
+    gate->cv.notify_all();
+    first.join();
+    CHECK(db.last_sequence() == 2);
+    CHECK(db.begin_read().get("c", id_of(3)) == payload(3));
+    CHECK_FALSE(db.begin_read().get("c", id_of(4)));
+    CHECK(db.transaction([&](auto& txn) { txn.remove("c", id_of(1)); }) == 3);  // 37 still fit
 }
 
 TEMPLATE_TEST_CASE("point reads without a transaction: get and get_into", "[engine][read]", entidb::memory_storage,

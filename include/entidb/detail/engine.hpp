@@ -14,7 +14,9 @@
 // Once the flush has returned, the commit *is* durable: a later failure never reports the
 // commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
 // on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
-// refuses further writes. Recovery (open) lives in recovery.hpp, checkpoints here.
+// refuses further writes. So everything that can refuse a commit is checked before its
+// WAL append: unique keys, sizes, and the room left in the one segment of a factory that
+// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp, checkpoints here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin and
@@ -262,8 +264,10 @@ public:
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
         const bytes_view batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
+        segment_claimed_ += segment_bytes;
         release_if_large(wal_batch_);
         ++next_txid_;
         appended_seq_ = seq;
@@ -576,6 +580,7 @@ public:
         appended_seq_ = last_seq;
         applied_seq_ = last_seq;
         next_txid_ = next_txid;
+        segment_claimed_ = segments_.active().backend->size();
     }
 
     // Appends one segment record and makes it visible in the index (no publication).
@@ -638,6 +643,29 @@ private:
         }
         format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
         return out;
+    }
+
+    // A factory that cannot rotate keeps everything in its one segment, which holds at most
+    // max_segment_size bytes: a commit whose records would not fit is refused here, before
+    // its WAL record makes it durable (applying a durable commit that does not fit could
+    // only fail after it was acknowledged). The room left counts the commits appended but
+    // not applied yet (segment_claimed_). Returns the bytes the commit's records take.
+    [[nodiscard]] std::uint64_t segment_room_for(const pending_write& w) const {
+        if constexpr (factory_type::rotates) {
+            return 0;
+        } else {
+            std::uint64_t need = 0;
+            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
+            const std::uint64_t limit = cfg_.max_segment_size;
+            const std::uint64_t left = limit - std::min(segment_claimed_, limit);
+            if (need > left)
+                fail(errc::rotation_unsupported,
+                     "segment {} is full: the commit needs {} bytes, {} of max_segment_size {} are left, and the "
+                     "segment factory cannot make another segment; nothing was written (use a rotating factory "
+                     "such as file_segment_factory, or a larger max_segment_size)",
+                     segments_.segments().back().number, need, left, limit);
+            return need;
+        }
     }
 
     // Streams the collection's live entities (one payload in memory at a time) into `ix`.
@@ -1012,6 +1040,9 @@ private:
     std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
     std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
     std::uint64_t next_txid_ = 1;
+    // A factory that cannot rotate: the size of its one segment once every appended commit
+    // is applied (segment_room_for).
+    std::uint64_t segment_claimed_ = 0;
 
     byte_buffer wal_batch_;  // the writer's, reused: no allocation per commit once warm
     byte_buffer segment_batch_;  // the applier's (one at a time, in sequence order)

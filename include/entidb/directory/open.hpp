@@ -4,11 +4,14 @@
 //
 // Opening takes the LOCK first (errc::locked if held), then reads the MANIFEST, or creates
 // a new database when the directory is missing or holds nothing but the remains of an
-// interrupted creation. The MANIFEST is written last when creating, so its presence
-// marks a complete database. Every failure is typed and leaves the directory unchanged:
-// a path that is a file, a directory that is not a database, a MANIFEST that does not
-// parse (errc::corruption) or has another major version (errc::unsupported_version).
-// Recovery (detail/recovery.hpp) runs after this, on the engine returned.
+// interrupted creation. The MANIFEST is written last when creating (finish_creation, once
+// recovery has made segment 1 through the engine's own factory: a factory may hand out
+// its backend only once, like single_backend_factory), so its presence marks a complete
+// database and a creation that fails leaves none. Every failure is typed and leaves the
+// directory unchanged: a path that is a file, a directory that is not a database, a
+// MANIFEST that does not parse (errc::corruption) or has another major version
+// (errc::unsupported_version). Recovery (detail/recovery.hpp) runs after this, on the
+// engine returned.
 #pragma once
 
 #include <filesystem>
@@ -81,9 +84,16 @@ inline void make_directory(const fs::path& dir) {
     return m;
 }
 
+// An opened directory: the engine, and whether the database is new (no MANIFEST yet).
 template <typename Traits>
-[[nodiscard]] std::shared_ptr<engine<Traits>> open_directory(const fs::path& dir, const config& cfg,
-                                                             typename Traits::environment& env) {
+struct opened_directory {
+    std::shared_ptr<engine<Traits>> db;
+    bool created = false;
+};
+
+template <typename Traits>
+[[nodiscard]] opened_directory<Traits> open_directory(const fs::path& dir, const config& cfg,
+                                                      typename Traits::environment& env) {
     cfg.validate();
     const bool create = prepare_directory(dir, cfg);
     auto lock = directory_lock::acquire(dir);
@@ -98,13 +108,18 @@ template <typename Traits>
     }
     auto wal = Traits::open_wal(env, dir / "wal.log");
     auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS");
-    if (create) {
-        sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-        if (factory.existing().empty()) (void)factory.create(1);
-        durable_replace(dir / "MANIFEST", format::encode(manifest));
-    }
-    return std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
-                                            std::move(lock));
+    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
+    return {std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
+                                             std::move(lock)),
+            create};
+}
+
+// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
+// written last, marks it complete. Until then the directory reads as an unfinished
+// creation, which the next open starts again.
+template <typename Traits>
+void finish_creation(const opened_directory<Traits>& opened) {
+    if (opened.created) durable_replace(*opened.db->directory() / "MANIFEST", format::encode(opened.db->manifest()));
 }
 
 }  // namespace detail

@@ -176,7 +176,9 @@ public:
 
 // Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
 // segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
-// rule 2). Use it with a max_segment_size no record set can reach, or a rotating factory.
+// rule 2). The backend is handed out once, to the segment set (the open path must not
+// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
+// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
 template <storage_backend B>
 class single_backend_factory {
 public:

@@ -3,8 +3,12 @@
 // Segments 1..N: every one but the highest is sealed (flushed when it was sealed, never
 // written again); the highest is active and takes appends. `append` rotates before a
 // record would push the active segment past `max_segment_size` — seal (flush) the active
-// one, then ask the factory for the next; a factory that cannot rotate gives
-// errc::rotation_unsupported and nothing is written. Reads go to any segment by location.
+// one, then ask the factory for the next. A factory that cannot rotate has one segment,
+// which takes every record: the records appended are those of commits already durable in
+// the WAL, and refusing one would lose an acknowledged commit (or make the database
+// unopenable when recovery replays it). The engine keeps that segment within
+// max_segment_size by refusing a commit that does not fit before its WAL append
+// (errc::rotation_unsupported). Reads go to any segment by location.
 //
 // Compaction replaces the whole table at once (`install`): the old segments are retired,
 // not destroyed — `read` still finds them, since a reader may hold a location in one —
@@ -81,7 +85,8 @@ public:
         if (record.size() > std::numeric_limits<std::uint32_t>::max())
             fail(errc::too_large, "segment record of {} bytes", record.size());
         auto& seg = active();
-        if (seg.backend->size() > 0 && (seal_first_ || seg.backend->size() + record.size() > max_segment_size_))
+        if (Factory::rotates && seg.backend->size() > 0 &&
+            (seal_first_ || seg.backend->size() + record.size() > max_segment_size_))
             rotate();
         seal_first_ = false;
         auto& target = active();
@@ -98,7 +103,7 @@ public:
         std::vector<record_location> out;
         out.reserve(lengths.size());
         const auto size = active().backend->size();
-        if ((size > 0 && seal_first_) || size + records.size() > max_segment_size_) {
+        if (Factory::rotates && ((size > 0 && seal_first_) || size + records.size() > max_segment_size_)) {
             std::size_t at = 0;
             for (const auto n : lengths) {
                 out.push_back(append(records.subspan(at, n), sequence));
@@ -123,7 +128,8 @@ public:
     // after them.
     void seal_before_next_append() noexcept { seal_first_ = Factory::rotates; }
 
-    // Seals the active segment and starts the next one.
+    // Seals the active segment and starts the next one (errc::rotation_unsupported for a
+    // factory that cannot rotate: append never asks it to).
     void rotate() {
         const auto next = active().number + 1;
         if constexpr (!Factory::rotates) {
