@@ -23,8 +23,9 @@
 // Errors: errc::corruption (with the file and offset) for a damaged or truncated backup or a
 // wrong checksum; errc::unsupported_version for a backup or format version this build cannot
 // read; errc::invalid_argument when `file` (backup) or `dir` / `dir.restoring` (restore)
-// already exists; errc::not_found for a missing backup file; errc::io_error and
-// errc::no_space from the file system; errc::closed for a closed database handle.
+// already exists, or when the file to read is a directory; errc::not_found for a missing
+// backup file; errc::io_error and errc::no_space from the file system; errc::closed for a
+// closed database handle.
 //
 // Thread-safety: backup() may run on any thread, concurrently with readers and the writer
 // (also with a compaction: the snapshot keeps the files it reads). restore() touches only
@@ -137,6 +138,8 @@ private:
     static file_backend open_file(const fs::path& file) {
         std::error_code ec;
         if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
+        if (fs::is_directory(file, ec))  // a wrong path, not a failing disk
+            fail_at(errc::invalid_argument, {.path = file.string()}, "a directory, not a backup file");
         return file_backend::open(file, file_mode::read_only);
     }
 

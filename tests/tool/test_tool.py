@@ -1010,6 +1010,210 @@ class ExitCodeTest(ToolTest):
 
 
 # ================================================================================================
+# the command line's contract: numbers, paths, repeated options, the shape of an error
+# ================================================================================================
+
+
+U64_OVERFLOW = str(1 << 64)
+
+
+class CommandLineContractTest(ToolTest):
+    def assertOneErrorLine(self, r, code):
+        """Exit `code` and exactly one line `error: <message>` on stderr, nothing on stdout."""
+        self.assertError(r, code)
+        self.assertRegex(r.err, r"\Aerror: [^\n]+\n\Z", r)
+
+    def assertRefused(self, args, code=EXIT_USAGE, db=None, text=None):
+        """`args` exits `code` with one error line (containing `text`), leaving `db` unchanged."""
+        db = db or self.db
+        before = snapshot(db)
+        r = run(*args)
+        self.assertOneErrorLine(r, code)
+        if text is not None:
+            self.assertIn(text, r.err, r)
+        self.assertUnchanged(before, db, r)
+        return r
+
+    def backup_file(self):
+        self.make_db()
+        bk = self.tmp / "bk"
+        self.ok("backup", self.db, bk)
+        return bk
+
+    # load: sizes and counts -----------------------------------------------------------------
+
+    def test_load_size_over_max_entity_bytes_is_refused_before_allocating(self):
+        self.make_db()
+        for size in ("99999999999", "18446744073709551615", str((16 << 20) + 1)):
+            for db in (self.db, self.tmp / "new"):
+                with self.subTest(size=size, db=db.name):
+                    self.assertRefused(["load", db, "c", "--txns", "1", "--per-txn", "1", "--size", size],
+                                       db=db, text="too large")
+                    self.assertFalse((self.tmp / "new").exists())
+
+    def test_load_zero_counts_are_usage_errors(self):
+        self.make_db()
+        for args in (["--txns", "0", "--per-txn", "1"], ["--txns", "1", "--per-txn", "0"],
+                     ["--txns", "0", "--per-txn", "0"]):
+            for db in (self.db, self.tmp / "new"):
+                with self.subTest(args=args, db=db.name):
+                    self.assertRefused(["load", db, "c"] + args, db=db)
+                    self.assertFalse((self.tmp / "new").exists())
+
+    def test_load_transaction_that_cannot_fit_one_commit_is_refused_before_building_it(self):
+        self.make_db()
+        self.assertRefused(["load", self.db, "c", "--txns", "1", "--per-txn", "18446744073709551615"],
+                           text="too large")
+
+    def test_every_numeric_option_refuses_malformed_numbers(self):
+        self.make_db()
+        db = self.db
+        options = [
+            ("--limit", ["scan", db, "c"]),
+            ("--since", ["changes", db]),
+            ("--tombstone-retention", ["compact", db]),
+            ("--txns", ["load", db, "c", "--per-txn", "1"]),
+            ("--per-txn", ["load", db, "c", "--txns", "1"]),
+            ("--size", ["load", db, "c", "--txns", "1", "--per-txn", "1"]),
+            ("--max-wal-size", ["count", db, "c"]),
+            ("--max-segment-size", ["get", db, "c", ID1]),
+        ]
+        for option, args in options:
+            for value in ("-1", "-0", U64_OVERFLOW, "99999999999999999999999", "5x", "5 ", " 5", "+5", "0x10",
+                          "1e3", "1.0", ""):
+                with self.subTest(option=option, value=value):
+                    self.assertRefused(args + [option, value])
+
+    # a database path below or at a regular file -------------------------------------------------
+
+    def test_a_database_path_that_is_or_lies_below_a_file_is_not_a_directory(self):
+        bk = self.backup_file()
+        f = self.tmp / "f"
+        f.write_bytes(b"not a database\n")
+        for path in (f, f / "sub", f / "sub" / "deeper"):
+            commands = [
+                ["put", path, "c", ID1, "1"], ["put", path, "c", "new", "1"], ["get", path, "c", ID1],
+                ["delete", path, "c", ID1], ["scan", path, "c"], ["count", path, "c"], ["collections", path],
+                ["load", path, "c", "--txns", "1", "--per-txn", "1"], ["checkpoint", path], ["verify", path],
+                ["inspect", path], ["inspect", path, "--json"], ["index", path, "c", "--hash", "a"],
+                ["find", path, "c", "a", "1"], ["range", path, "c", "a", "1", "2"], ["changes", path],
+                ["compact", path], ["backup", path, self.tmp / "bk2"], ["restore", bk, path],
+            ]
+            for args in commands:
+                with self.subTest(command=args[0], path=str(path.relative_to(self.tmp))):
+                    self.assertRefused(args, db=self.tmp, text="not a directory")
+                    self.assertEqual(f.read_bytes(), b"not a database\n")
+
+    # restore from a directory ---------------------------------------------------------------------
+
+    def test_restore_from_a_directory_is_bad_input(self):
+        self.make_db()
+        for source in (self.db, self.tmp):
+            with self.subTest(source=source.name):
+                r = self.assertRefused(["restore", source, self.tmp / "restored"], db=self.tmp,
+                                       text="not a backup file")
+                self.assertIn(str(source), r.err)
+                self.assertFalse((self.tmp / "restored").exists())
+
+    # an option given twice --------------------------------------------------------------------------
+
+    def test_an_option_given_twice_is_refused(self):
+        bk = self.backup_file()
+        db, w, s = self.db, "--max-wal-size", "--max-segment-size"
+        load = ["load", db, "c", "--txns", "1", "--per-txn", "1"]
+        cases = [
+            (["scan", db, "c"], ["--limit", "0", "--limit", "5"]),
+            (["scan", db, "c"], ["--limit", "1", "--limit", "1"]),
+            (["changes", db], ["--since", "0", "--since", "1"]),
+            (["compact", db], ["--tombstone-retention", "0", "--tombstone-retention", "0"]),
+            (["compact", db], ["--json", "--json"]),
+            (["inspect", db], ["--json", "--json"]),
+            (["load", db, "c", "--per-txn", "1"], ["--txns", "1", "--txns", "2"]),
+            (["load", db, "c", "--txns", "1"], ["--per-txn", "1", "--per-txn", "2"]),
+            (load, ["--size", "10", "--size", "20"]),
+            (["index", db, "c", "a"], ["--hash", "--hash"]),
+            (["index", db, "c", "--ordered", "a"], ["--unique", "--unique"]),
+        ]
+        every_command = [["put", db, "c", ID3, "1"], ["get", db, "c", ID1], ["delete", db, "c", ID1],
+                         ["scan", db, "c"], ["count", db, "c"], ["collections", db], load, ["checkpoint", db],
+                         ["verify", db], ["inspect", db], ["index", db, "c", "--hash", "a"],
+                         ["find", db, "c", "a", "1"], ["range", db, "c", "a", "1", "2"], ["changes", db],
+                         ["compact", db], ["backup", db, self.tmp / "bk2"], ["restore", bk, self.tmp / "r"]]
+        for args in every_command:
+            cases.append((args, [w, BIG, w, BIG]))
+            cases.append((args, [s, BIG, s, BIG + 1]))
+        for args, twice in cases:
+            option = twice[0]
+            with self.subTest(command=args[0], option=option):
+                self.assertRefused(args + twice, db=self.tmp, text="option {} given twice".format(option))
+                self.assertFalse((self.tmp / "bk2").exists() or (self.tmp / "r").exists())
+        # once is fine
+        self.assertEqual(len(self.ok("scan", db, "c", "--limit", "1").out.splitlines()), 1)
+
+    # the shape of an error --------------------------------------------------------------------------
+
+    def test_every_error_is_one_line_and_a_usage_error_names_the_synopsis(self):
+        self.make_db()
+        cases = [
+            (["get", self.db, "c"], "entidb get DB COLLECTION ID"),
+            (["scan", self.db, "c", "--limit", "x"], "entidb scan DB COLLECTION [--limit N]"),
+            (["scan", self.db, "c", "--limit", "0", "--limit", "5"], "entidb scan DB COLLECTION [--limit N]"),
+            (["load", self.db, "c", "--txns", "0", "--per-txn", "1"],
+             "entidb load DB COLLECTION --txns N --per-txn K [--size BYTES]"),
+            (["inspect", self.db, "--bogus"], "entidb inspect DB [--json]"),
+            (["restore", self.tmp / "bk"], "entidb restore FILE DB"),
+        ]
+        for args, synopsis in cases:
+            with self.subTest(args=[str(a) for a in args]):
+                r = run(*args)
+                self.assertOneErrorLine(r, EXIT_USAGE)
+                self.assertTrue(r.err.endswith(" (usage: {})\n".format(synopsis)), r)
+        for args in (["frobnicate", self.db], []):
+            with self.subTest(args=[str(a) for a in args]):
+                r = run(*args)
+                self.assertOneErrorLine(r, EXIT_USAGE)
+                self.assertIn("commands: version, cbor, put, get", r.err)
+        # errors the library reports keep the same one-line shape
+        self.assertOneErrorLine(run("get", self.db, "c", ABSENT), EXIT_NOT_FOUND)
+        self.assertOneErrorLine(run("put", self.db, "c", ID1, "1.5"), EXIT_USAGE)
+        self.assertOneErrorLine(run("cbor", "zz"), 1)
+        self.assertOneErrorLine(run("cbor"), EXIT_USAGE)
+
+    # cbor: 1 for input it rejects, 2 for a bad command line ---------------------------------------
+
+    def test_cbor_exit_codes_are_the_documented_ones(self):
+        for hexstr in ("1800", "f93c00", "zz", "abc", ""):
+            with self.subTest(hex=hexstr):
+                self.assertOneErrorLine(run("cbor", hexstr), 1)
+        self.assertOneErrorLine(run("cbor", "00", "00"), EXIT_USAGE)
+        docs = Path(__file__).resolve().parents[2]
+        if (docs / "docs" / "tool.md").exists():
+            for doc in ("README.md", "docs/tool.md"):
+                with self.subTest(doc=doc):
+                    text = (docs / doc).read_text()
+                    self.assertFalse("non-canonical CBOR)" in text, "{} gives CBOR rejections exit 2".format(doc))
+                    self.assertTrue("`cbor` exits 1" in text, "{} does not say `cbor` exits 1".format(doc))
+
+    # collections are implicit: an absent collection reads as empty ---------------------------------
+
+    def test_a_collection_never_written_reads_as_empty(self):
+        self.put("c", ID1, {"a": 1})
+        self.ok("index", self.db, "c", "--ordered", "a")
+        before = snapshot(self.db)
+        for args, out in ((["scan", self.db, "never"], ""), (["scan", self.db, "never", "--limit", "3"], ""),
+                          (["count", self.db, "never"], "0\n"), (["find", self.db, "never", "a", "1"], ""),
+                          (["range", self.db, "never", "a", "0", "9"], "")):
+            with self.subTest(command=args[0]):
+                r = self.ok(*args)
+                self.assertEqual(r.out, out, r)
+                self.assertUnchanged(before, self.db, r)
+        for args in (["get", self.db, "never", ID1], ["delete", self.db, "never", ID1]):
+            with self.subTest(command=args[0]):
+                self.assertRefused(args, code=EXIT_NOT_FOUND)
+        self.assertEqual(self.ok("collections", self.db).out, "c\n")
+
+
+# ================================================================================================
 # exit 3: corruption
 # ================================================================================================
 

@@ -290,6 +290,12 @@ TEST_CASE("a damaged backup is refused with a typed error and leaves no director
         CHECK(code_of([&] { (void)entidb::restore(dir / "none", target); }) == errc::not_found);
         CHECK_FALSE(fs::exists(target));
     }
+    SECTION("a directory, not a file") {
+        fs::create_directory(dir / "a-directory");
+        CHECK(code_of([&] { (void)entidb::restore(dir / "a-directory", target); }) == errc::invalid_argument);
+        CHECK(code_of([&] { (void)entidb::read_backup(dir / "a-directory"); }) == errc::invalid_argument);
+        CHECK_FALSE(fs::exists(target));
+    }
     // and the good one still restores
     (void)entidb::restore(dir / "good", dir / "fine");
     auto db = entidb::open(dir / "fine");

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/core.h>
@@ -25,9 +27,16 @@ namespace fs = std::filesystem;
 [[nodiscard]] inline std::uint64_t parse_number(std::string_view option, std::string_view text) {
     std::uint64_t v = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc::result_out_of_range && end == text.data() + text.size())
+        throw usage_error{fmt::format("{} {} is too large (at most {})", option, text, UINT64_MAX)};
     if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
         throw usage_error{fmt::format("{} needs a non-negative integer, got '{}'", option, text)};
     return v;
+}
+
+// A count that must be at least 1: 0 would ask for nothing (bad input, not a no-op).
+inline void require_positive(std::string_view option, std::uint64_t v) {
+    if (v == 0) throw usage_error{fmt::format("{} needs a positive integer, got 0", option)};
 }
 
 // The words of a database command: positionals, and options anywhere after the name.
@@ -45,10 +54,27 @@ struct command_line {
     [[nodiscard]] bool flag(std::string_view name) const { return flags.contains(name); }
 };
 
+// A database path that is, or lies below, something other than a directory (a regular file)
+// is bad input: checked before anything is opened so that every command refuses it the same way.
+inline void check_database_path(std::string_view text) {
+    for (fs::path p(std::string{text}); !p.empty(); p = p.parent_path()) {
+        std::error_code ec;
+        const auto st = fs::status(p, ec);
+        if (fs::exists(st)) {
+            if (!fs::is_directory(st))
+                entidb::fail_at(entidb::errc::invalid_argument, {.path = p.string()}, "not a directory");
+            return;  // the nearest existing ancestor is a directory: the rest can be created
+        }
+        if (p == p.parent_path()) return;  // the root
+    }
+}
+
 // Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size and
-// --max-segment-size are accepted by every command. Exactly `positionals` words remain.
+// --max-segment-size are accepted by every command. Exactly `positionals` words remain; the one
+// at `database_at` is the database path. An option given twice is refused, not silently
+// overridden, and the configuration is validated here, before any command opens anything.
 inline command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
-                   std::initializer_list<std::string_view> flag_options = {}) {
+                   std::initializer_list<std::string_view> flag_options = {}, std::size_t database_at = 0) {
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
     takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size"});
@@ -58,6 +84,7 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
             out.positional.push_back(w);
             continue;
         }
+        if (out.values.contains(w) || out.flags.contains(w)) throw usage_error{fmt::format("option {} given twice", w)};
         if (std::find(takes_value.begin(), takes_value.end(), w) != takes_value.end()) {
             if (i + 1 == a.size()) throw usage_error{fmt::format("{} needs a value", w)};
             out.values[w] = a[++i];
@@ -71,6 +98,8 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
         throw usage_error{fmt::format("expected {} arguments, got {}", positionals, out.positional.size())};
     if (auto v = out.number("--max-wal-size")) out.cfg.max_wal_size = *v;
     if (auto v = out.number("--max-segment-size")) out.cfg.max_segment_size = *v;
+    out.cfg.validate();
+    check_database_path(out.positional[database_at]);
     return out;
 }
 

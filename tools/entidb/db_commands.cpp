@@ -3,6 +3,7 @@
 // (or entidb::verify), the library's one open path.
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,11 +96,21 @@ int cmd_load(args a) {
     const auto cl = parse(a, 2, {"--txns", "--per-txn", "--size"});
     const auto txns = cl.number("--txns"), per_txn = cl.number("--per-txn");
     if (!txns || !per_txn) throw usage_error{"load needs --txns N and --per-txn K"};
+    require_positive("--txns", *txns);
+    require_positive("--per-txn", *per_txn);
     const auto size = cl.number("--size").value_or(100);
     entidb::check_collection_name(cl.positional[1]);  // bad input: nothing opened, nothing created
-    if (const auto sample = load_payload(*txns, *per_txn, size); sample.size() > cl.cfg.max_entity_bytes)
-        entidb::fail(entidb::errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", sample.size(),
+    if (size > cl.cfg.max_entity_bytes)  // before the sample below allocates `size` bytes
+        entidb::fail(entidb::errc::too_large, "--size {} exceeds max_entity_bytes ({})", size, cl.cfg.max_entity_bytes);
+    const auto sample = load_payload(*txns, *per_txn, size).size();
+    if (sample > cl.cfg.max_entity_bytes)
+        entidb::fail(entidb::errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", sample,
                      cl.cfg.max_entity_bytes);
+    // A transaction commits as one WAL record with a u32 length: refuse one that cannot fit
+    // before building it in memory (the commit would refuse it only after that).
+    if (*per_txn > std::numeric_limits<std::uint32_t>::max() / sample)
+        entidb::fail(entidb::errc::too_large, "--per-txn {} entities of {} bytes do not fit one commit record",
+                     *per_txn, sample);
     auto db = open_db(cl, true);
     for (std::uint64_t t = 1; t <= *txns; ++t) {
         const auto seq = db.transaction([&](auto& txn) {

@@ -1,6 +1,7 @@
 // entidb — the command-line tool. Dispatches to the command groups.
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,9 +46,16 @@ std::vector<command> all_commands() {
     return out;
 }
 
-void print_usage(const std::vector<command>& cmds) {
-    fmt::print(stderr, "usage:\n");
-    for (const auto& c : cmds) fmt::print(stderr, "  entidb {}\n", c.synopsis);
+// Every error is one line on stderr; a bad command line names what the tool accepts.
+int usage_error_line(std::string_view message, std::string_view hint) {
+    fmt::print(stderr, "error: {} ({})\n", message, hint);
+    return exit_usage;
+}
+
+std::string command_names(const std::vector<command>& cmds) {
+    std::string out = "commands:";
+    for (const auto& c : cmds) out += fmt::format("{} {}", &c == &cmds.front() ? "" : ",", c.name);
+    return out;
 }
 
 }  // namespace
@@ -57,11 +65,7 @@ int main(int argc, char** argv) {
     using namespace entidb_tool;
     const auto cmds = all_commands();
     std::vector<std::string_view> words(argv + 1, argv + argc);
-    if (words.empty()) {
-        fmt::print(stderr, "error: no command given\n");
-        print_usage(cmds);
-        return exit_usage;
-    }
+    if (words.empty()) return usage_error_line("no command given", command_names(cmds));
     for (const auto& c : cmds) {
         if (c.name != words[0]) continue;
         try {
@@ -69,8 +73,7 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
             return rc;
         } catch (const usage_error& e) {
-            fmt::print(stderr, "error: {}\nusage: entidb {}\n", e.message, c.synopsis);
-            return exit_usage;
+            return usage_error_line(e.message, fmt::format("usage: entidb {}", c.synopsis));
         } catch (const entidb::error& e) {
             fmt::print(stderr, "error: {}\n", e.what());
             return exit_code_for(e.value());
@@ -79,7 +82,5 @@ int main(int argc, char** argv) {
             return exit_io;
         }
     }
-    fmt::print(stderr, "error: unknown command '{}'\n", words[0]);
-    print_usage(cmds);
-    return exit_usage;
+    return usage_error_line(fmt::format("unknown command '{}'", words[0]), command_names(cmds));
 }

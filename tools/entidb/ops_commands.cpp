@@ -53,7 +53,7 @@ int cmd_backup(args a) {
 }
 
 int cmd_restore(args a) {
-    const auto cl = parse(a, 2);
+    const auto cl = parse(a, 2, {}, {}, 1);  // restore FILE DB: the database comes second
     print_backup_info(entidb::restore(fs::path(std::string(cl.positional[0])), fs::path(std::string(cl.positional[1])),
                                       cl.cfg));
     return exit_ok;
