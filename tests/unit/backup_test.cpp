@@ -572,3 +572,65 @@ TEST_CASE("salvage refuses bad paths and a locked database, and writes nothing",
     }
     CHECK_FALSE(fs::exists(dir / "out2"));
 }
+
+TEST_CASE("salvage around a damaged byte anywhere in a sealed record of a multi-segment database", "[salvage]") {
+    temp_dir dir;
+    const auto cfg = test_support::small_segments(1024);
+    model m;
+    bool checkpointed = false;
+    SECTION("the WAL still holds every commit: nothing is lost") {}
+    SECTION("after a checkpoint: the damaged record is lost") { checkpointed = true; }
+    {
+        auto db = entidb::open(dir / "db", cfg);
+        for (std::uint64_t t = 0; t < 12; ++t)
+            db.transaction([&](auto& txn) {
+                for (std::uint64_t i = 0; i < 3; ++i) txn.put("a", id_of(t * 3 + i), payload(t * 3 + i, 40));
+            });
+        if (checkpointed) db.checkpoint();
+        m = state_of(db);
+    }
+    REQUIRE(fs::exists(dir / "db" / "SEGMENTS" / "seg-000003.dat"));  // seg 2 is sealed
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000002.dat";
+    const auto original = read_all(seg);
+    const auto records = segment_records(seg);
+    const auto victim = records[records.size() / 2];
+    auto expected = m;
+    if (checkpointed) expected.erase({"a", victim.id});
+    // Every byte of the fixed fields and the checksum, and one of the payload.
+    std::vector<std::uint64_t> bytes;
+    for (std::uint64_t i = 0; i < 33; ++i) bytes.push_back(i);
+    for (std::uint64_t i = victim.size - 4; i < victim.size; ++i) bytes.push_back(i);
+    bytes.push_back(40);
+    for (const auto i : bytes) {
+        INFO("byte " << i << " of the record at " << victim.offset);
+        auto damaged = original;
+        damaged[victim.offset + i] = static_cast<char>(damaged[victim.offset + i] ^ 0x5a);
+        write_all(seg, damaged);
+        temp_dir out;
+        const auto r = salvage_and_check(dir / "db", out / "db", expected);
+        const auto& f = file_named(r, "SEGMENTS/seg-000002.dat");
+        REQUIRE(f.damaged.size() == 1);
+        CHECK(f.damaged[0].begin == victim.offset);
+        CHECK(f.damaged[0].end == victim.offset + victim.size);
+        CHECK(f.records_recovered == records.size() - 1);
+    }
+}
+
+TEST_CASE("salvage reports garbage after the active segment's last record and keeps everything", "[salvage]") {
+    temp_dir dir;
+    model m;
+    {
+        auto db = entidb::open(dir / "db");
+        for (std::uint64_t i = 0; i < 5; ++i) db.transaction([&](auto& txn) { txn.put("a", id_of(i), payload(i)); });
+        m = state_of(db);
+    }
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000001.dat";
+    const auto size = fs::file_size(seg);
+    write_all(seg, read_all(seg) + std::string(50, '\x7f'));
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    const auto& f = file_named(r, "SEGMENTS/seg-000001.dat");
+    REQUIRE(f.damaged.size() == 1);
+    CHECK(f.damaged[0].begin == size);
+    CHECK(f.damaged[0].end == size + 50);
+    CHECK(file_named(r, "wal.log").records_recovered == 15);  // the WAL holds the five commits too
+}
