@@ -39,6 +39,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -149,6 +150,7 @@ public:
 private:
     using key = std::pair<std::uint32_t, entity_id>;
     static constexpr std::uint32_t no_file = ~std::uint32_t{0};
+    static constexpr std::array<const char*, 3> database_files{"MANIFEST", "wal.log", "SEGMENTS"};
 
     // Where the newest version of an entity is: re-read (and verified again) when written out.
     struct version {
@@ -174,21 +176,24 @@ private:
 
     void check_source() const {
         std::error_code ec;
-        const bool any = fs::is_directory(db_, ec) && (fs::exists(db_ / "MANIFEST", ec) || fs::exists(db_ / "wal.log", ec) ||
-                                                       fs::exists(db_ / "SEGMENTS", ec));
+        const bool any = fs::is_directory(db_, ec) &&
+                         std::any_of(database_files.begin(), database_files.end(),
+                                     [&](const char* name) { return fs::exists(db_ / name, ec); });
         if (!any)
-            fail_at(errc::not_found, {.path = db_.string()}, "no EntiDB database here (no MANIFEST, wal.log or SEGMENTS)");
+            fail_at(errc::not_found, {.path = db_.string()},
+                    "no EntiDB database here (no MANIFEST, wal.log or SEGMENTS)");
     }
 
     // Returns whether `out` exists (as an empty directory).
     bool check_target(const fs::path& out) const {
         std::error_code ec;
-        const auto normal = [&](const fs::path& p) {
-            auto n = fs::weakly_canonical(p, ec).lexically_normal();
+        const auto normal = [](const fs::path& p, std::error_code& err) {
+            auto n = fs::weakly_canonical(p, err).lexically_normal();
             return n.has_filename() ? n : n.parent_path();  // "db/" is "db"
         };
-        const auto db = normal(db_), target = normal(out);
-        if (!ec && std::mismatch(db.begin(), db.end(), target.begin(), target.end()).first == db.end())
+        std::error_code db_ec;
+        const auto db = normal(db_, db_ec), target = normal(out, ec);
+        if (!db_ec && !ec && std::mismatch(db.begin(), db.end(), target.begin(), target.end()).first == db.end())
             fail_at(errc::invalid_argument, {.path = out.string()},
                     "is inside the database directory {}: salvage never writes there", db_.string());
         const auto st = fs::status(out, ec);
@@ -270,7 +275,8 @@ private:
                     on(*step);
                     continue;
                 }
-                const auto next = find_next_record<Format>(backend, cfg_.read_chunk_bytes, max_record, step->offset + 1);
+                const auto next =
+                    find_next_record<Format>(backend, cfg_.read_chunk_bytes, max_record, step->offset + 1);
                 pos = next.value_or(backend.size());
                 report_.files[f].damaged.push_back({step->offset, pos, describe_problem(step->decoded)});
                 on_damage();
@@ -305,7 +311,8 @@ private:
             f, max_segment_record,
             [&](const scan_step<format::segment_decoded>& s) {
                 const auto& r = s.decoded.record;
-                if (r.encrypted()) return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
+                if (r.encrypted())
+                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
                 if (!r.tombstone())
                     if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
                 ++report_.files[f].records_recovered;
@@ -346,7 +353,8 @@ private:
     }
     void on(const format::wal_commit& r, std::uint64_t offset, std::uint64_t) {
         const auto it = open_.find(r.txid);
-        if (it == open_.end()) return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
+        if (it == open_.end())
+            return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
         if (it->second.broken) {
             drop(r.txid, it->second, *it->second.broken);
             skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
@@ -363,7 +371,9 @@ private:
             ++report_.files[wal_file_].records_recovered;
         }
     }
-    void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) { ++report_.files[wal_file_].records_recovered; }
+    void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
 
     void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
         const auto it = open_.find(txid);

@@ -53,7 +53,9 @@ struct wal_format {
     }
     // Resynchronising: every WAL record starts with its magic.
     static constexpr std::size_t sync_bytes = format::wal_magic.size();
-    static bool may_start(bytes_view at) { return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin()); }
+    static bool may_start(bytes_view at) {
+        return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
+    }
     // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
     static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
 };

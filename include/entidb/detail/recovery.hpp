@@ -168,7 +168,8 @@ private:
             const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
             if (active && valid_record_follows(backend, step->offset, d.size))
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}) followed by a valid record: damage, not a torn tail", describe_problem(d));
+                        "bad segment record ({}) followed by a valid record: damage, not a torn tail",
+                        describe_problem(d));
             if (!active || !covered)
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
                         "bad segment record ({}){}", describe_problem(d),
