@@ -8,6 +8,7 @@ errors as `error: <message>` on stderr. The tool's path comes from ENTIDB_TOOL.
 Standard library only. Run: ENTIDB_TOOL=/path/to/entidb python3 tests/tool/test_ops.py
 """
 
+import fcntl
 import json
 import os
 import re
@@ -358,7 +359,6 @@ class OpsTest(unittest.TestCase):
         self.error(EXIT_NOT_FOUND, "salvage", self.tmp / "missing", self.tmp / "o1")
         self.assertFalse((self.tmp / "o1").exists())
         # locked: exit 4
-        import fcntl
         with open(self.db / "LOCK", "rb") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.error(EXIT_LOCKED, "salvage", self.db, self.tmp / "o2")
