@@ -8,6 +8,7 @@ errors as `error: <message>` on stderr. The tool's path comes from ENTIDB_TOOL.
 Standard library only. Run: ENTIDB_TOOL=/path/to/entidb python3 tests/tool/test_ops.py
 """
 
+import fcntl
 import json
 import os
 import re
@@ -290,6 +291,92 @@ class OpsTest(unittest.TestCase):
         self.assertIn("history horizon: 0", text)
         self.assertRegex(text, r"index 1: .*hash on 'k', unique")
 
+
+    # ---- salvage -----------------------------------------------------------------------
+
+    def segment_offsets(self, seg):
+        data, offsets, at = seg.read_bytes(), [], 0
+        while at < len(data):
+            (n,) = struct.unpack_from("<I", data, at)
+            offsets.append((at, n))
+            at += n
+        return offsets
+
+    def test_salvage_recovers_around_damage_and_changes_nothing(self):
+        for i in range(8):
+            self.put("c", i, {"i": i, "text": "words " * 4})
+        self.ok("index", self.db, "c", "--ordered", "i")
+        self.ok("checkpoint", self.db)
+        self.put("c", 100, {"i": 100})  # only in the WAL and the active segment
+        expected = self.scan_all(self.db)["c"].splitlines()
+        seg = self.db / "SEGMENTS" / "seg-000001.dat"
+        records = self.segment_offsets(seg)
+        self.assertEqual(len(records), 8)
+        data = bytearray(seg.read_bytes())
+        at, n = records[2]
+        data[at + n // 2] ^= 0xFF  # entity 2 damaged
+        at5, n5 = records[5]
+        body = bytes(data[at5 + 33: at5 + n5 - 4])  # entity 5: {"i": 5, "text": ...} made non-canonical
+        data[at5 + 33: at5 + n5 - 4] = b"\xa2" + body[4:] + body[1:4]
+        struct.pack_into("<I", data, at5 + n5 - 4, zlib.crc32(bytes(data[at5: at5 + n5 - 4])))
+        seg.write_bytes(bytes(data))
+        self.error(EXIT_CORRUPTION, "count", self.db, "c")
+        before = files_of(self.db)
+
+        out = self.tmp / "out"
+        r = self.ok("salvage", self.db, out)
+        self.assertEqual(files_of(self.db), before)  # byte for byte
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0], "lost data")
+        f = fields(r.out)
+        self.assertEqual(f["entities"], "7")
+        self.assertEqual(f["collections"], "1")
+        self.assertEqual(f["indexes"], "1")
+        self.assertEqual(f["damaged"], "{} bytes in 1 ranges".format(n))
+        self.assertEqual(f["skipped"], "1 records")
+        self.assertEqual(f["manifest"], "ok")
+        self.assertIn("file SEGMENTS/seg-000001.dat: {} bytes, 6 records recovered, 1 skipped, {} damaged bytes"
+                      .format(len(data), n), lines)
+        self.assertTrue(any(l.startswith("  damaged {}..{}: ".format(at, at + n)) for l in lines), r.out)
+        self.assertTrue(any(l.startswith("  skipped {}: ".format(at5)) and "canonical" in l for l in lines), r.out)
+        self.assertEqual(self.ok("verify", out).out, "ok\n")
+        lost = {"{:032x}".format(2), "{:032x}".format(5)}
+        self.assertEqual(self.ok("scan", out, "c").out.splitlines(),
+                         [l for l in expected if l.split("\t")[0] not in lost])
+        self.assertEqual(json.loads(self.ok("inspect", out, "--json").out)["indexes"][0]["path"], "i")
+
+    def test_salvage_exit_codes(self):
+        self.put("c", 1, {"i": 1})
+        self.ok("checkpoint", self.db)
+        out = self.tmp / "out"
+        # OUT not empty: exit 2, nothing written
+        out.mkdir()
+        (out / "keep").write_bytes(b"x")
+        self.error(EXIT_USAGE, "salvage", self.db, out)
+        self.assertEqual(files_of(out), {"keep": b"x"})
+        self.error(EXIT_USAGE, "salvage", self.db)
+        # no database: exit 1
+        self.error(EXIT_NOT_FOUND, "salvage", self.tmp / "missing", self.tmp / "o1")
+        self.assertFalse((self.tmp / "o1").exists())
+        # locked: exit 4
+        with open(self.db / "LOCK", "rb") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.error(EXIT_LOCKED, "salvage", self.db, self.tmp / "o2")
+        self.assertFalse((self.tmp / "o2").exists())
+        # nothing left to recover: exit 3, the report still printed
+        seg = self.db / "SEGMENTS" / "seg-000001.dat"
+        data = bytearray(seg.read_bytes())
+        data[-1] ^= 0xFF
+        seg.write_bytes(bytes(data))
+        r = self.error(EXIT_CORRUPTION, "salvage", self.db, self.tmp / "o3")
+        self.assertEqual(fields(r.out)["entities"], "0")
+        self.assertIn("  damaged 0..{}: ".format(len(data)), r.out)
+        # an intact database: "ok", exit 0
+        db2 = self.tmp / "db2"
+        self.put("c", 1, {"i": 1}, db=db2)
+        r = self.ok("salvage", db2, self.tmp / "o4")
+        self.assertEqual(r.out.splitlines()[0], "ok")
+        self.assertEqual(self.ok("get", self.tmp / "o4", "c", "{:032x}".format(1)).out, '{"i":1}\n')
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -347,3 +347,296 @@ TEST_CASE("an empty database backs up and restores", "[backup]") {
     CHECK(state_of(db).empty());
     CHECK_NOTHROW(db.changes_since(0));
 }
+
+// ---- salvage ------------------------------------------------------------------------------
+
+namespace {
+
+struct record_at {
+    std::uint64_t offset;
+    std::uint64_t size;
+    entidb::entity_id id;
+};
+
+// The records of a segment file, decoded by the format's own decoder.
+std::vector<record_at> segment_records(const fs::path& file) {
+    const auto bytes = read_all(file);
+    const entidb::bytes_view all(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    std::vector<record_at> out;
+    for (std::size_t at = 0; at < all.size();) {
+        const auto d = entidb::format::decode_segment(all.subspan(at));
+        REQUIRE(d.status == entidb::format::decode_status::ok);
+        out.push_back({at, d.size, d.record.id});
+        at += d.size;
+    }
+    return out;
+}
+
+// Offsets and sizes of the records of a WAL file.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> wal_records(const std::string& bytes) {
+    const entidb::bytes_view all(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    for (std::size_t at = 0; at < all.size();) {
+        const auto d = entidb::format::decode_wal(all.subspan(at));
+        REQUIRE(d.status == entidb::format::decode_status::ok);
+        out.emplace_back(at, d.size);
+        at += d.size;
+    }
+    return out;
+}
+
+void flip_byte(const fs::path& file, std::uint64_t at) {
+    auto bytes = read_all(file);
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x5a);
+    write_all(file, bytes);
+}
+
+// A database with one sealed segment: people 0..29, person 5 rewritten, person 7 deleted,
+// person 99 last; an ordered index on "n". Returns what it holds.
+model make_salvage_db(const fs::path& dir) {
+    auto db = entidb::open(dir);
+    db.declare_index("people", "n", entidb::format::index_kind::btree);
+    for (std::uint64_t i = 0; i < 30; ++i) db.transaction([&](auto& txn) { txn.put("people", id_of(i), payload(i)); });
+    db.transaction([&](auto& txn) { txn.put("people", id_of(5), payload(500)); });
+    db.transaction([&](auto& txn) { txn.remove("people", id_of(7)); });
+    db.transaction([&](auto& txn) { txn.put("people", id_of(99), payload(99)); });
+    db.checkpoint();  // seals seg-000001; the WAL is empty
+    return state_of(db);
+}
+
+// Salvages `db` into `out` and checks what holds whatever the damage: `db` is byte for byte
+// as it was, `out` verifies and holds `expected`.
+entidb::salvage_report salvage_and_check(const fs::path& db, const fs::path& out, const model& expected) {
+    const auto before = test_support::snapshot_files(db);
+    const auto report = entidb::salvage(db, out);
+    CHECK(test_support::snapshot_files(db) == before);
+    CHECK_NOTHROW(entidb::verify(out));
+    auto salvaged = entidb::open(out);
+    CHECK(state_of(salvaged) == expected);
+    CHECK(report.entities == expected.size());
+    return report;
+}
+
+const entidb::salvage_file& file_named(const entidb::salvage_report& r, const std::string& name) {
+    const auto it = std::find_if(r.files.begin(), r.files.end(), [&](const auto& f) { return f.name == name; });
+    REQUIRE(it != r.files.end());
+    return *it;
+}
+
+}  // namespace
+
+TEST_CASE("salvage of an intact database recovers every entity and its indexes", "[salvage]") {
+    temp_dir dir;
+    const auto m = make_salvage_db(dir / "db");
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    CHECK_FALSE(r.lost_anything());
+    CHECK(r.collections == 1);
+    CHECK(r.indexes == 1);
+    CHECK(file_named(r, "SEGMENTS/seg-000001.dat").records_recovered == 33);
+    auto out = entidb::open(dir / "out");
+    CHECK(out.begin_read().has_index("people", "n", entidb::format::index_kind::btree));
+}
+
+TEST_CASE("salvage skips a damaged sealed segment record and reports its bytes", "[salvage]") {
+    temp_dir dir;
+    auto m = make_salvage_db(dir / "db");
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000001.dat";
+    const auto records = segment_records(seg);
+    REQUIRE(records.size() == 33);
+    std::size_t victim = 0;
+    SECTION("a record with one version: the entity is lost") {
+        victim = 12;
+        m.erase({"people", id_of(12)});
+    }
+    SECTION("the newest version of a rewritten entity: the older version comes back") {
+        victim = 30;
+        m[{"people", id_of(5)}] = payload(5);
+    }
+    REQUIRE(records[victim].id == (victim == 12 ? id_of(12) : id_of(5)));
+    flip_byte(seg, records[victim].offset + records[victim].size / 2);
+    CHECK(code_of([&] { (void)entidb::open(dir / "db"); }) == errc::corruption);
+
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    const auto& f = file_named(r, "SEGMENTS/seg-000001.dat");
+    REQUIRE(f.damaged.size() == 1);
+    CHECK(f.damaged[0].begin == records[victim].offset);
+    CHECK(f.damaged[0].end == records[victim].offset + records[victim].size);
+    CHECK(f.records_recovered == 32);
+    CHECK(r.damaged_bytes() == records[victim].size);
+    CHECK(r.lost_anything());
+    CHECK(r.indexes == 1);
+}
+
+TEST_CASE("salvage of a truncated sealed segment keeps every whole record", "[salvage]") {
+    temp_dir dir;
+    auto m = make_salvage_db(dir / "db");
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000001.dat";
+    const auto last = segment_records(seg).back();  // person 99
+    REQUIRE(last.id == id_of(99));
+    fs::resize_file(seg, last.offset + 20);
+    m.erase({"people", id_of(99)});
+
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    const auto& f = file_named(r, "SEGMENTS/seg-000001.dat");
+    REQUIRE(f.damaged.size() == 1);
+    CHECK(f.damaged[0].begin == last.offset);
+    CHECK(f.damaged[0].end == last.offset + 20);
+    CHECK(f.records_recovered == 32);
+}
+
+TEST_CASE("salvage applies committed WAL transactions whole and drops torn or damaged ones", "[salvage]") {
+    temp_dir dir;
+    auto m = make_salvage_db(dir / "db");
+    const auto base = test_support::snapshot_files(dir / "db");
+    {
+        auto db = entidb::open(dir / "db");
+        db.transaction([&](auto& txn) {
+            txn.put("people", id_of(200), payload(200));
+            txn.put("people", id_of(201), payload(201));
+            txn.put("people", id_of(0), payload(1000));
+        });
+    }
+    const auto wal = read_all(dir / "db" / "wal.log");
+    const auto recs = wal_records(wal);  // BEGIN, three PUTs, COMMIT
+    REQUIRE(recs.size() == 5);
+    // The state of a crash after the WAL was written but before the segment was: the
+    // transaction is only in the WAL.
+    fs::remove_all(dir / "db");
+    for (const auto& [name, bytes] : base) {
+        fs::create_directories((dir / "db" / name).parent_path());
+        write_all(dir / "db" / name, bytes);
+    }
+    write_all(dir / "db" / "wal.log", wal);
+
+    SECTION("committed: applied") {
+        m[{"people", id_of(200)}] = payload(200);
+        m[{"people", id_of(201)}] = payload(201);
+        m[{"people", id_of(0)}] = payload(1000);
+        const auto r = salvage_and_check(dir / "db", dir / "out", m);
+        CHECK_FALSE(r.lost_anything());
+        CHECK(file_named(r, "wal.log").records_recovered == 5);
+    }
+    SECTION("torn inside its COMMIT: dropped") {
+        fs::resize_file(dir / "db" / "wal.log", wal.size() - 3);
+        const auto r = salvage_and_check(dir / "db", dir / "out", m);
+        const auto& f = file_named(r, "wal.log");
+        REQUIRE(f.damaged.size() == 1);
+        CHECK(f.damaged[0].begin == recs[4].first);
+        CHECK(f.damaged[0].end == wal.size() - 3);
+        CHECK(r.transactions_dropped == 1);
+        CHECK(f.skipped.size() == 3);  // its three PUTs
+    }
+    SECTION("one PUT damaged, COMMIT intact: dropped whole") {
+        flip_byte(dir / "db" / "wal.log", recs[2].first + recs[2].second - 2);
+        const auto r = salvage_and_check(dir / "db", dir / "out", m);
+        const auto& f = file_named(r, "wal.log");
+        REQUIRE(f.damaged.size() == 1);
+        CHECK(f.damaged[0].begin == recs[2].first);
+        CHECK(f.damaged[0].end == recs[3].first);
+        CHECK(r.transactions_dropped == 1);
+        CHECK(f.skipped.size() == 3);  // the two PUTs that verify and the COMMIT
+    }
+}
+
+TEST_CASE("salvage without a readable MANIFEST names collections by id", "[salvage]") {
+    temp_dir dir;
+    const auto m = make_salvage_db(dir / "db");
+    flip_byte(dir / "db" / "MANIFEST", 0);
+    model expected;
+    for (const auto& [k, bytes] : m) expected[{"salvaged-1", k.second}] = bytes;
+    const auto r = salvage_and_check(dir / "db", dir / "out", expected);
+    REQUIRE(r.manifest_problem);
+    CHECK(r.manifest_problem->find("magic") != std::string::npos);
+    CHECK(r.indexes == 0);
+    CHECK(r.lost_anything());
+}
+
+TEST_CASE("salvage refuses bad paths and a locked database, and writes nothing", "[salvage]") {
+    temp_dir dir;
+    (void)make_salvage_db(dir / "db");
+    fs::remove(dir / "db" / "LOCK");
+    const auto before = test_support::snapshot_files(dir / "db");
+    fs::create_directories(dir / "full");
+    write_all(dir / "full" / "x", "x");
+    write_all(dir / "file", "x");
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "db", dir / "full"); }) == errc::invalid_argument);
+    CHECK(test_support::snapshot_files(dir / "full") == std::map<std::string, std::string>{{"x", "x"}});
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "db", dir / "file"); }) == errc::invalid_argument);
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "db", dir / "db"); }) == errc::invalid_argument);
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "db/", dir / "db" / "out"); }) == errc::invalid_argument);
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "missing", dir / "out"); }) == errc::not_found);
+    fs::create_directories(dir / "empty");
+    CHECK(code_of([&] { (void)entidb::salvage(dir / "empty", dir / "out"); }) == errc::not_found);
+    CHECK_FALSE(fs::exists(dir / "out"));
+    CHECK(test_support::snapshot_files(dir / "db") == before);  // no LOCK created either
+
+    fs::create_directories(dir / "out");  // an empty directory is a valid target
+    CHECK(entidb::salvage(dir / "db", dir / "out").entities == 30);
+    {
+        auto db = entidb::open(dir / "db");
+        CHECK(code_of([&] { (void)entidb::salvage(dir / "db", dir / "out2"); }) == errc::locked);
+    }
+    CHECK_FALSE(fs::exists(dir / "out2"));
+}
+
+TEST_CASE("salvage around a damaged byte anywhere in a sealed record of a multi-segment database", "[salvage]") {
+    temp_dir dir;
+    const auto cfg = test_support::small_segments(1024);
+    model m;
+    bool checkpointed = false;
+    SECTION("the WAL still holds every commit: nothing is lost") {}
+    SECTION("after a checkpoint: the damaged record is lost") { checkpointed = true; }
+    {
+        auto db = entidb::open(dir / "db", cfg);
+        for (std::uint64_t t = 0; t < 12; ++t)
+            db.transaction([&](auto& txn) {
+                for (std::uint64_t i = 0; i < 3; ++i) txn.put("a", id_of(t * 3 + i), payload(t * 3 + i, 40));
+            });
+        if (checkpointed) db.checkpoint();
+        m = state_of(db);
+    }
+    REQUIRE(fs::exists(dir / "db" / "SEGMENTS" / "seg-000003.dat"));  // seg 2 is sealed
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000002.dat";
+    const auto original = read_all(seg);
+    const auto records = segment_records(seg);
+    const auto victim = records[records.size() / 2];
+    auto expected = m;
+    if (checkpointed) expected.erase({"a", victim.id});
+    // Every byte of the fixed fields and the checksum, and one of the payload.
+    std::vector<std::uint64_t> bytes;
+    for (std::uint64_t i = 0; i < 33; ++i) bytes.push_back(i);
+    for (std::uint64_t i = victim.size - 4; i < victim.size; ++i) bytes.push_back(i);
+    bytes.push_back(40);
+    for (const auto i : bytes) {
+        INFO("byte " << i << " of the record at " << victim.offset);
+        auto damaged = original;
+        damaged[victim.offset + i] = static_cast<char>(damaged[victim.offset + i] ^ 0x5a);
+        write_all(seg, damaged);
+        temp_dir out;
+        const auto r = salvage_and_check(dir / "db", out / "db", expected);
+        const auto& f = file_named(r, "SEGMENTS/seg-000002.dat");
+        REQUIRE(f.damaged.size() == 1);
+        CHECK(f.damaged[0].begin == victim.offset);
+        CHECK(f.damaged[0].end == victim.offset + victim.size);
+        CHECK(f.records_recovered == records.size() - 1);
+    }
+}
+
+TEST_CASE("salvage reports garbage after the active segment's last record and keeps everything", "[salvage]") {
+    temp_dir dir;
+    model m;
+    {
+        auto db = entidb::open(dir / "db");
+        for (std::uint64_t i = 0; i < 5; ++i) db.transaction([&](auto& txn) { txn.put("a", id_of(i), payload(i)); });
+        m = state_of(db);
+    }
+    const auto seg = dir / "db" / "SEGMENTS" / "seg-000001.dat";
+    const auto size = fs::file_size(seg);
+    write_all(seg, read_all(seg) + std::string(50, '\x7f'));
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    const auto& f = file_named(r, "SEGMENTS/seg-000001.dat");
+    REQUIRE(f.damaged.size() == 1);
+    CHECK(f.damaged[0].begin == size);
+    CHECK(f.damaged[0].end == size + 50);
+    CHECK(file_named(r, "wal.log").records_recovered == 15);  // the WAL holds the five commits too
+}

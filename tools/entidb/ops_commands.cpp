@@ -1,6 +1,7 @@
-// The operations commands of the entidb tool: compact, backup, restore (docs/operations.md).
-// compact and backup open the directory through entidb::open; restore creates the new
-// directory through it (entidb::restore).
+// The operations commands of the entidb tool: compact, backup, restore, salvage
+// (docs/operations.md). compact and backup open the directory through entidb::open; restore
+// and salvage create the new directory through it (entidb::restore, entidb::salvage; salvage
+// only reads the damaged directory).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include <entidb/backup.hpp>
 #include <entidb/database.hpp>
+#include <entidb/salvage.hpp>
 
 #include "command_line.hpp"
 
@@ -59,6 +61,38 @@ int cmd_restore(args a) {
     return exit_ok;
 }
 
+void print_salvage_file(const entidb::salvage_file& f) {
+    fmt::print("file {}: {} bytes, {} records recovered, {} skipped, {} damaged bytes\n", f.name, f.bytes,
+               f.records_recovered, f.skipped.size(), f.damaged_bytes());
+    for (const auto& d : f.damaged) fmt::print("  damaged {}..{}: {}\n", d.begin, d.end, d.problem);
+    for (const auto& s : f.skipped) fmt::print("  skipped {}: {}\n", s.offset, s.reason);
+}
+
+// The report (docs/tool.md, "salvage"): a summary, then what each file lost.
+void print_salvage_report(const entidb::salvage_report& r) {
+    fmt::print("{}\nentities: {}\ncollections: {}\nindexes: {}\n", r.lost_anything() ? "lost data" : "ok", r.entities,
+               r.collections, r.indexes);
+    fmt::print("damaged: {} bytes in {} ranges\nskipped: {} records\ntransactions dropped: {}\n", r.damaged_bytes(),
+               r.damaged_ranges(), r.records_skipped(), r.transactions_dropped);
+    fmt::print("manifest: {}\n", r.manifest_problem ? "unreadable (" + *r.manifest_problem + ")" : std::string("ok"));
+    for (const auto& f : r.files) print_salvage_file(f);
+    for (const auto& p : r.index_problems) fmt::print("index not declared: {}\n", p);
+}
+
+// Exit 0 when something was recovered or nothing was lost; 3 when the damage left nothing.
+int cmd_salvage(args a) {
+    const auto cl = parse(a, 2);
+    const auto r = entidb::salvage(fs::path(std::string(cl.positional[0])), fs::path(std::string(cl.positional[1])),
+                                   cl.cfg);
+    print_salvage_report(r);
+    if (r.entities == 0 && r.lost_anything()) {
+        std::fflush(stdout);
+        fmt::print(stderr, "error: nothing could be salvaged from {}\n", cl.positional[0]);
+        return exit_corruption;
+    }
+    return exit_ok;
+}
+
 }  // namespace
 
 void add_ops_commands(std::vector<command>& out) {
@@ -66,6 +100,7 @@ void add_ops_commands(std::vector<command>& out) {
         {"compact", "compact DB [--tombstone-retention N] [--json]", cmd_compact});
     out.push_back({"backup", "backup DB FILE", cmd_backup});
     out.push_back({"restore", "restore FILE DB", cmd_restore});
+    out.push_back({"salvage", "salvage DB OUT", cmd_salvage});
 }
 
 }  // namespace entidb_tool

@@ -13,7 +13,10 @@
 // after reporting it cannot silently pass over the rest of the file.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "../format/segment_record.hpp"
 #include "../format/wal_record.hpp"
@@ -28,6 +31,17 @@ struct segment_format {
     using decoded = format::segment_decoded;
     static constexpr std::size_t header_size = 4;
     static std::uint64_t record_size(bytes_view header) { return get_u32(header.data()); }
+    // Resynchronising (find_next_record): a record can start only where the length is
+    // possible and the flags byte (offset 24) is one a writer produces; everything else is
+    // passed over without reading a record's worth of bytes and checksumming them.
+    static constexpr std::size_t sync_bytes = 25;
+    static bool may_start(bytes_view at) {
+        const auto len = get_u32(at.data());
+        const auto flags = at[24];
+        if (len < format::segment_record_overhead || (flags & ~format::segment_known_flags) != 0)
+            return false;
+        return (flags & format::flag_tombstone) == 0 || len == format::segment_record_overhead;
+    }
     static void decode_into(bytes_view in, decoded& out) { (void)format::decode_segment_into(in, out); }
 };
 
@@ -36,6 +50,11 @@ struct wal_format {
     static constexpr std::size_t header_size = format::wal_header_size;
     static std::uint64_t record_size(bytes_view header) {
         return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
+    }
+    // Resynchronising: every WAL record starts with its magic.
+    static constexpr std::size_t sync_bytes = format::wal_magic.size();
+    static bool may_start(bytes_view at) {
+        return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
     }
     // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
     static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
@@ -90,6 +109,42 @@ private:
     scan_step<typename Format::decoded> step_{};
     bool stopped_ = false;
 };
+
+// What is wrong with a record that did not decode, in words.
+template <typename Decoded>
+[[nodiscard]] std::string describe_problem(const Decoded& d) {
+    if (!d.problem.empty()) return d.problem;
+    switch (d.status) {
+        case format::decode_status::incomplete: return "incomplete record";
+        case format::decode_status::bad_checksum: return "checksum mismatch";
+        default: return "malformed record";
+    }
+}
+
+// Where the first record at or after `from` starts that decodes (checksum included), if
+// any: how a reader finds its footing again after a damaged record. Recovery uses it to tell
+// a torn tail (nothing valid follows) from damage; salvage to skip the damage. Candidates
+// are the offsets Format::may_start accepts; each is probed with a scanner reading just the
+// record (a small chunk), so a long damaged stretch costs a pass, not a chunk per byte.
+template <typename Format, storage_backend B>
+[[nodiscard]] std::optional<std::uint64_t> find_next_record(const B& backend, std::size_t chunk,
+                                                           std::uint64_t max_record, std::uint64_t from) {
+    constexpr std::size_t look = Format::sync_bytes;
+    constexpr std::size_t probe_chunk = 64;
+    byte_window<B> w(backend, std::max(chunk, look), from);
+    while (w.remaining() >= look) {
+        const bytes_view v = w.view(std::max(chunk, look));
+        const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
+        for (std::size_t at = 0; at <= last; ++at) {
+            if (!Format::may_start(v.subspan(at, look))) continue;
+            record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
+            if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)
+                return w.position() + at;
+        }
+        w.advance(last + 1);
+    }
+    return std::nullopt;
+}
 
 template <storage_backend B>
 using segment_scanner = record_scanner<segment_format, B>;

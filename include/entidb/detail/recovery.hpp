@@ -168,10 +168,11 @@ private:
             const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
             if (active && valid_record_follows(backend, step->offset, d.size))
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}) followed by a valid record: damage, not a torn tail", problem_of(d));
+                        "bad segment record ({}) followed by a valid record: damage, not a torn tail",
+                        describe_problem(d));
             if (!active || !covered)
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}){}", problem_of(d),
+                        "bad segment record ({}){}", describe_problem(d),
                         active ? "; the WAL does not cover it (it may hold checkpointed data)" : " in a sealed segment");
             segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
             break;
@@ -201,7 +202,7 @@ private:
             if (step->decoded.status != format::decode_status::ok) {
                 if (valid_record_after(step->offset + 1))
                     fail_at(errc::corruption, {.path = e_.wal_path(), .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", problem_of(step->decoded));
+                            "bad WAL record followed by valid records ({})", describe_problem(step->decoded));
                 wal_end_ = step->offset;
                 break;
             }
@@ -212,24 +213,7 @@ private:
 
     // True if a well-formed record starts anywhere at or after `from`.
     bool valid_record_after(std::uint64_t from) {
-        auto& wal = e_.wal();
-        const auto chunk = e_.cfg().read_chunk_bytes;
-        byte_window<typename Traits::wal_backend> w(wal, chunk, from);
-        while (w.remaining() >= format::wal_header_size) {
-            const bytes_view v = w.view(chunk);
-            const auto at = std::search(v.begin(), v.end(), format::wal_magic.begin(), format::wal_magic.end());
-            const auto skip = static_cast<std::uint64_t>(at - v.begin());
-            if (at == v.end()) {
-                // keep the last bytes: the magic may straddle two chunks
-                w.advance(v.size() > 3 ? v.size() - 3 : v.size());
-                if (v.size() <= 3) break;
-                continue;
-            }
-            wal_scanner<typename Traits::wal_backend> probe(wal, chunk, max_wal_record, w.position() + skip);
-            if (auto step = probe.next(); step && step->decoded.status == format::decode_status::ok) return true;
-            w.advance(skip + 1);
-        }
-        return false;
+        return find_next_record<wal_format>(e_.wal(), e_.cfg().read_chunk_bytes, max_wal_record, from).has_value();
     }
 
     void on(const format::wal_begin& r, std::uint64_t offset) {
@@ -287,16 +271,6 @@ private:
     template <typename... Args>
     [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) {
         fail_at(errc::corruption, {.path = e_.wal_path(), .offset = offset}, f, std::forward<Args>(args)...);
-    }
-
-    template <typename Decoded>
-    static std::string problem_of(const Decoded& d) {
-        if (!d.problem.empty()) return d.problem;
-        switch (d.status) {
-            case format::decode_status::incomplete: return "incomplete record";
-            case format::decode_status::bad_checksum: return "checksum mismatch";
-            default: return "malformed record";
-        }
     }
 
     engine<Traits>& e_;

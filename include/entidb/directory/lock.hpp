@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include <fcntl.h>
@@ -26,23 +27,16 @@ class directory_lock {
 public:
     // Takes the lock on `dir`/LOCK, creating the file if needed.
     [[nodiscard]] static directory_lock acquire(const std::filesystem::path& dir) {
-        const auto path = dir / "LOCK";
-        int fd;
-        do fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        while (fd < 0 && errno == EINTR);
-        if (fd < 0) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open lock file");
-        directory_lock lock(fd);
-        int rc;
-        do rc = ::flock(fd, LOCK_EX | LOCK_NB);
-        while (rc != 0 && errno == EINTR);
-        if (rc != 0) {
-            const int err = errno;
-            if (err == EWOULDBLOCK)
-                fail_at(errc::locked, {.path = dir.string()},
-                        "the database is already open (by this or another process)");
-            fail_at(errc::io_error, {.path = path.string(), .sys_errno = err}, "cannot lock");
-        }
-        return lock;
+        return lock_file(dir, O_RDWR | O_CREAT);
+    }
+
+    // Takes the lock if `dir`/LOCK exists, and creates nothing: for readers such as salvage
+    // that must leave a damaged directory exactly as they found it. An empty lock (holding
+    // nothing) when there is no LOCK file: no open database can hold it then.
+    [[nodiscard]] static directory_lock acquire_existing(const std::filesystem::path& dir) {
+        std::error_code ec;
+        if (!std::filesystem::exists(dir / "LOCK", ec)) return directory_lock(-1);
+        return lock_file(dir, O_RDONLY);
     }
 
     directory_lock(directory_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
@@ -63,6 +57,27 @@ public:
 
 private:
     explicit directory_lock(int fd) : fd_(fd) {}
+
+    [[nodiscard]] static directory_lock lock_file(const std::filesystem::path& dir, int flags) {
+        const auto path = dir / "LOCK";
+        int fd;
+        do fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open lock file");
+        directory_lock lock(fd);
+        int rc;
+        do rc = ::flock(fd, LOCK_EX | LOCK_NB);
+        while (rc != 0 && errno == EINTR);
+        if (rc != 0) {
+            const int err = errno;
+            if (err == EWOULDBLOCK)
+                fail_at(errc::locked, {.path = dir.string()},
+                        "the database is already open (by this or another process)");
+            fail_at(errc::io_error, {.path = path.string(), .sys_errno = err}, "cannot lock");
+        }
+        return lock;
+    }
+
     int fd_ = -1;
 };
 
