@@ -1,5 +1,8 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the reader gate), as one translation unit; see suite_db.cpp.
+#include <entidb/segment/fault_injecting_factory.hpp>
+#include <entidb/storage/fault_injecting_backend.hpp>
+
 #include "suite_prelude.hpp"
 
 // clang-format off

@@ -3,6 +3,9 @@
 // compiled again in every translation unit that opens a database; here they are compiled
 // once. Each file keeps its own Meson test: Catch2 tags every test with its file name
 // (`-#`), and tests/meson.build runs each file's tests as a test of their own.
+#include <entidb/segment/fault_injecting_factory.hpp>
+#include <entidb/storage/fault_injecting_backend.hpp>
+
 #include "suite_prelude.hpp"
 
 // clang-format off

@@ -69,9 +69,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+// Only the public umbrella header: the suites also build against single_include/. A suite
+// whose files include test-only headers (fault injection) includes them before this one.
 #include <entidb/entidb.hpp>
-#include <entidb/segment/fault_injecting_factory.hpp>
-#include <entidb/storage/fault_injecting_backend.hpp>
-#include <entidb/verify.hpp>
 
 #include "test_support.hpp"
