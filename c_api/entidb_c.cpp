@@ -590,11 +590,12 @@ ENTIDB_C_API int entidb_open(const char* path, const entidb_options* options, en
             if (!has(offsetof(entidb_options, flags), sizeof options->flags))
                 entidb::fail(errc::invalid_argument, "{}: options->struct_size is {}; set it to sizeof(entidb_options)",
                              fn, size);
-            constexpr std::uint32_t known = ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN;
+            constexpr std::uint32_t known = ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_READ_ONLY;
             if ((options->flags & ~known) != 0)
                 entidb::fail(errc::invalid_argument, "{}: unknown option flags {:#x}", fn, options->flags & ~known);
             cfg.create_if_missing = (options->flags & ENTIDB_OPEN_NO_CREATE) == 0;
             cfg.forbid_full_scan = (options->flags & ENTIDB_OPEN_FORBID_FULL_SCAN) != 0;
+            cfg.read_only = (options->flags & ENTIDB_OPEN_READ_ONLY) != 0;
             if (has(offsetof(entidb_options, max_wal_size), 8) && options->max_wal_size != 0)
                 cfg.max_wal_size = options->max_wal_size;
             if (has(offsetof(entidb_options, max_segment_size), 8) && options->max_segment_size != 0)

@@ -345,6 +345,7 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
                     "already exists: restore makes a new database directory (remove it or choose another path)");
     }
     cfg.create_if_missing = true;
+    cfg.read_only = false;  // restore creates its target
     cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
     try {
         {

@@ -22,8 +22,13 @@ struct config {
     std::uint64_t max_segment_size = 256ull << 20;
     // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
     std::uint64_t max_entity_bytes = 16ull << 20;
-    // Create the database directory when it does not exist (entidb::open).
+    // Create the database when the directory does not exist or holds no MANIFEST
+    // (entidb::open). When false, such a path is errc::not_found and stays untouched.
     bool create_if_missing = true;
+    // Open without writing anything (never creates, whatever create_if_missing says):
+    // a shared lock on LOCK, recovery in memory only, and every write refused with
+    // errc::read_only (docs/transactions.md, "Read-only opens").
+    bool read_only = false;
     // Make read_transaction::scan() a typed error (errc::scan_forbidden).
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.

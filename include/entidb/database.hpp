@@ -232,11 +232,14 @@ struct file_storage {
     using segment_factory = file_segment_factory;
     struct environment {};
 
-    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path) {
-        return std::make_unique<file_backend>(file_backend::open(path, file_mode::create_or_open));
+    // `read_only`: a read-only open (config::read_only), which writes no file.
+    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
+        return std::make_unique<file_backend>(
+            file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
     }
-    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir) {
-        return file_segment_factory(dir);
+    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
+                                                     bool read_only) {
+        return file_segment_factory(dir, read_only);
     }
 };
 
@@ -250,9 +253,12 @@ using database = basic_database<file_storage>;
 using memory_database = basic_database<memory_storage>;
 
 // The one way to open a persistent database directory (creating it when
-// config::create_if_missing allows). Errors: errc::locked, errc::corruption,
+// config::create_if_missing allows and config::read_only is not set; a read-only open
+// writes nothing: docs/transactions.md). Errors: errc::locked, errc::corruption,
 // errc::unsupported_version, errc::invalid_argument (not a database directory, bad
-// config), errc::not_found (missing and not to be created), errc::io_error.
+// config), errc::not_found (no database there and none to be created: nothing touched),
+// errc::read_only (a read-write open of a directory this process may not write),
+// errc::io_error.
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
                                           typename Traits::environment env = {}) {

@@ -19,7 +19,8 @@
 // next open truncates — is not a problem; it is reported in the result, as are a pending
 // compaction and stray compaction temporaries. Steps 4–6 see the segments only (committed
 // transactions still only in the WAL are checked as WAL records).
-// Errors thrown (not collected): errc::not_found (no database), errc::locked,
+// It opens the directory read-only (shared lock; runs beside read-only opens, not beside
+// a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
 // errc::io_error, errc::invalid_argument (not a database directory).
 //
 // `verify(path)` runs the same checks and throws the first problem as an entidb::error
@@ -160,9 +161,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
 
 [[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
                                                  std::size_t max_problems = 16) {
-    cfg.create_if_missing = false;
-    if (!std::filesystem::exists(path / "MANIFEST"))
-        fail_at(errc::not_found, {.path = path.string()}, "no EntiDB database here (no MANIFEST)");
+    cfg.read_only = true;  // writes nothing, and works where the user may only read
     verify_result out;
     detail::problem_list problems(out, std::max<std::size_t>(max_problems, 1));
     file_storage::environment env;

@@ -655,6 +655,49 @@ static void test_locked(void) {
     CHECK(stat(file, &sb) == 0 && S_ISDIR(sb.st_mode));
 }
 
+/* ENTIDB_OPEN_READ_ONLY: reads work, every write is READ_ONLY, readers share the LOCK and a
+ * writer excludes them; on a directory without a database nothing is created. */
+static void test_read_only(void) {
+    char path[512], empty[512], lock[600];
+    make_path(path, sizeof path, "read-only");
+    make_path(empty, sizeof empty, "read-only-empty");
+    entidb_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.struct_size = sizeof opts;
+    opts.flags = ENTIDB_OPEN_READ_ONLY;
+    entidb_db* db = NULL;
+    entidb_db* other = NULL;
+
+    CHECK(mkdir(empty, 0755) == 0);
+    CHECK_RC(entidb_open(empty, &opts, &db), ENTIDB_NOT_FOUND);
+    CHECK(strstr(entidb_last_error_message(), "no EntiDB database here") != NULL);
+    snprintf(lock, sizeof lock, "%s/LOCK", empty);
+    struct stat sb;
+    CHECK(stat(lock, &sb) != 0); /* not even the LOCK */
+
+    uint8_t id[16], v[4];
+    set_id(id, 1);
+    entidb_txn* txn = NULL;
+    CHECK_RC(entidb_open(path, NULL, &db), ENTIDB_OK);
+    CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_OK);
+    CHECK_RC(entidb_txn_put(txn, "people", id, v, small_map(v, 1)), ENTIDB_OK);
+    CHECK_RC(entidb_txn_commit(txn, NULL), ENTIDB_OK);
+    CHECK_RC(entidb_open(path, &opts, &other), ENTIDB_LOCKED); /* a writer holds it */
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+
+    CHECK_RC(entidb_open(path, &opts, &db), ENTIDB_OK);
+    CHECK_RC(entidb_open(path, &opts, &other), ENTIDB_OK); /* readers share it */
+    CHECK_RC(entidb_close(other), ENTIDB_OK);
+    CHECK_RC(entidb_open(path, NULL, &other), ENTIDB_LOCKED);
+    entidb_buffer got = {0};
+    CHECK_RC(entidb_get(db, "people", id, &got), ENTIDB_OK);
+    CHECK(got.len == 4 && got.data[3] == 1);
+    entidb_buffer_free(&got);
+    CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_READ_ONLY);
+    CHECK_RC(entidb_checkpoint(db), ENTIDB_READ_ONLY);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+}
+
 /* A writer on one thread; another thread's begin_write waits for it, try_begin_write does not;
  * closing from the other thread is refused while the writer is open. */
 struct writer_state {
@@ -738,6 +781,7 @@ int main(void) {
     test_bad_writes();
     test_handles();
     test_locked();
+    test_read_only();
     test_threads();
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d checks, %d failed\n", checks, failures);

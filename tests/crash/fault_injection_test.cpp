@@ -506,13 +506,13 @@ struct keep_alive_storage {
         entidb::file_segment_factory inner_;
     };
 
-    static std::unique_ptr<wal_backend> open_wal(environment& env, const fs::path& path) {
-        return env.keep(std::make_unique<entidb::file_backend>(
-                            entidb::file_backend::open(path, entidb::file_mode::create_or_open)),
+    static std::unique_ptr<wal_backend> open_wal(environment& env, const fs::path& path, bool read_only) {
+        return env.keep(std::make_unique<entidb::file_backend>(entidb::file_backend::open(
+                            path, read_only ? entidb::file_mode::private_view : entidb::file_mode::create_or_open)),
                         "wal.log");
     }
-    static segment_factory make_segment_factory(environment& env, const fs::path& dir) {
-        return segment_factory(env, entidb::file_segment_factory(dir));
+    static segment_factory make_segment_factory(environment& env, const fs::path& dir, bool read_only) {
+        return segment_factory(env, entidb::file_segment_factory(dir, read_only));
     }
 };
 

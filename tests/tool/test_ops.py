@@ -239,7 +239,9 @@ class OpsTest(unittest.TestCase):
         self.assertIn("compaction", r.out)
         self.assertTrue(stray.exists())  # verify changes nothing
         self.ok("count", self.db, "c")
-        self.assertFalse(stray.exists())  # open deleted it
+        self.assertTrue(stray.exists())  # nor does a command that only reads (a read-only open)
+        self.ok("checkpoint", self.db)
+        self.assertFalse(stray.exists())  # a read-write open deleted it
         self.assertEqual(self.ok("verify", self.db).out, "ok\n")
 
     def test_verify_lists_every_problem_with_file_and_offset(self):

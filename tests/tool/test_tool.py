@@ -1350,32 +1350,158 @@ class IOErrorTest(ToolTest):
         parent = self.tmp / "readonly"
         parent.mkdir()
         db = parent / "db"
-        kwargs = {}
-        if os.geteuid() == 0:
-            # root ignores permissions: run the tool as an unprivileged user instead.
-            uid = gid = 65534
-
-            def drop():
-                os.setgroups([])
-                os.setgid(gid)
-                os.setuid(uid)
-
-            kwargs["preexec_fn"] = drop
+        kwargs = unprivileged()
+        if kwargs:
             os.chmod(self.tmp, 0o755)
         os.chmod(parent, 0o555)
         try:
             if os.geteuid() != 0 and os.access(parent, os.W_OK):
                 self.skipTest("a directory with mode 0555 is still writable here")
-            try:
-                r = run("put", db, "c", ID1, "1", **kwargs)
-            except (PermissionError, subprocess.SubprocessError, OSError) as e:
-                self.skipTest("cannot run the tool unprivileged here: {}".format(e))
-            if r.code == 126 or (r.code != EXIT_IO and "ermission" in r.err and TOOL in r.err):
-                self.skipTest("cannot run the tool unprivileged here: {!r}".format(r))
+            r = run_unprivileged(self, "put", db, "c", ID1, "1", **kwargs)
             self.assertError(r, EXIT_IO)
             self.assertFalse(db.exists())
         finally:
             os.chmod(parent, 0o755)
+
+
+def unprivileged():
+    """subprocess arguments that run the tool as an unprivileged user when this runs as root
+    (root ignores permission bits); nothing otherwise."""
+    if os.geteuid() != 0:
+        return {}
+
+    def drop():
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    return {"preexec_fn": drop}
+
+
+def run_unprivileged(tc, *args, **kwargs):
+    """run(*args) with unprivileged() arguments; skips the test where that cannot run."""
+    try:
+        r = run(*args, **kwargs)
+    except (PermissionError, subprocess.SubprocessError, OSError) as e:
+        tc.skipTest("cannot run the tool unprivileged here: {}".format(e))
+    if r.code == 126 or (r.code not in (EXIT_OK, EXIT_IO) and "ermission" in r.err and TOOL in r.err):
+        tc.skipTest("cannot run the tool unprivileged here: {!r}".format(r))
+    return r
+
+
+# ================================================================================================
+# no database here; read-only databases
+# ================================================================================================
+
+
+def every_command_but_create(db, elsewhere):
+    """Every command that takes a database and may not create one (all but put, load, restore);
+    `elsewhere` is a directory for files a command writes beside the database (backup)."""
+    return [["get", db, "c", ID1], ["inspect", db], ["inspect", db, "--json"], ["scan", db, "c"],
+            ["count", db, "c"], ["find", db, "c", "a", "1"], ["range", db, "c", "a", "0", "9"],
+            ["changes", db], ["compact", db], ["backup", db, Path(elsewhere) / "backup.entidb"],
+            ["index", db, "c", "--hash", "a"], ["verify", db], ["checkpoint", db], ["delete", db, "c", ID1],
+            ["collections", db]]
+
+
+class NoDatabaseTest(ToolTest):
+    def test_every_command_but_put_and_load_leaves_an_empty_or_missing_directory_alone(self):
+        empty, missing = self.tmp / "empty", self.tmp / "missing"
+        empty.mkdir()
+        for db in (empty, missing):
+            for args in every_command_but_create(db, self.tmp):
+                with self.subTest(command=args[0], db=db.name, args=[str(a) for a in args[2:]]):
+                    before = snapshot(db)
+                    r = run(*args)
+                    self.assertError(r, EXIT_NOT_FOUND)
+                    self.assertIn("no EntiDB database here", r.err, r)
+                    self.assertUnchanged(before, db, r)
+                    self.assertFalse((self.tmp / "backup.entidb").exists(), r)
+
+
+LOCK_SHARER = LOCK_HOLDER.replace("LOCK_EX", "LOCK_SH")
+
+
+class ReadOnlyTest(ToolTest):
+    """A database the user may only read: the commands that read work and write nothing; the
+    commands that write exit 5 and change nothing."""
+
+    def setUp(self):
+        super().setUp()
+        self.put("c", ID1, {"a": 1})
+        self.put("c", ID2, {"a": 2})
+        self.ok("index", self.db, "c", "--ordered", "a")
+        self.ok("delete", self.db, "c", ID2)
+        # Outside the private test directory, so that the unprivileged user can reach it.
+        self.shared = Path(tempfile.mkdtemp(prefix="entidb-ro-"))
+        os.chmod(self.shared, 0o755)
+        self.ro = self.shared / "db"
+        shutil.copytree(self.db, self.ro)
+        self.out = self.shared / "out"  # where the user may write (a backup)
+        self.out.mkdir()
+        os.chmod(self.out, 0o777)
+        for root, dirs, files in os.walk(self.ro):
+            for name in dirs + files:
+                p = os.path.join(root, name)
+                os.chmod(p, os.stat(p).st_mode & ~0o222)
+        os.chmod(self.ro, 0o555)
+
+    def tearDown(self):
+        for root, dirs, _ in os.walk(self.shared):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+        os.chmod(self.shared, 0o755)
+        shutil.rmtree(self.shared, ignore_errors=True)
+        super().tearDown()
+
+    def test_reads_work_and_writes_exit_5_on_a_read_only_copy(self):
+        kwargs = unprivileged()
+        if not kwargs and os.access(self.ro, os.W_OK):
+            self.skipTest("a directory with mode 0555 is still writable here")
+        before = snapshot(self.ro)
+        reads = [(["get", self.ro, "c", ID1], '{"a":1}\n'), (["count", self.ro, "c"], "1\n"),
+                 (["scan", self.ro, "c"], ID1 + '\t{"a":1}\n'), (["collections", self.ro], "c\n"),
+                 (["find", self.ro, "c", "a", "1"], ID1 + '\t{"a":1}\n'),
+                 (["range", self.ro, "c", "a", "0", "9"], ID1 + '\t{"a":1}\n'),
+                 (["verify", self.ro], "ok\n"), (["inspect", self.ro], None), (["inspect", self.ro, "--json"], None),
+                 (["changes", self.ro], None), (["backup", self.ro, self.out / "b.entidb"], None)]
+        for args, want in reads:
+            with self.subTest(command=args[0], args=[str(a) for a in args[2:]]):
+                r = run_unprivileged(self, *args, **kwargs)
+                self.assertEqual(r.code, EXIT_OK, r)
+                self.assertEqual(r.err, "", r)
+                if want is not None:
+                    self.assertEqual(r.out, want, r)
+                self.assertUnchanged(before, self.ro, r)
+        self.assertEqual(self.inspect_json(self.ro)["last_sequence"], 3)  # put, put, delete
+        writes = [["put", self.ro, "c", ID3, "3"], ["put", self.ro, "c", "new", "3"], ["delete", self.ro, "c", ID1],
+                  ["checkpoint", self.ro], ["compact", self.ro], ["index", self.ro, "c", "--hash", "b"],
+                  ["load", self.ro, "c", "--txns", "1", "--per-txn", "1"]]
+        for args in writes:
+            with self.subTest(command=args[0], args=[str(a) for a in args[2:]]):
+                r = run_unprivileged(self, *args, **kwargs)
+                self.assertError(r, EXIT_IO)
+                self.assertIn("read-only", r.err, r)
+                self.assertUnchanged(before, self.ro, r)
+
+    def test_readers_share_the_lock_and_writers_wait_for_none_of_them(self):
+        before = snapshot(self.db)
+        holder = subprocess.Popen([sys.executable, "-c", LOCK_SHARER, str(self.db / "LOCK")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            self.assertEqual(holder.stdout.readline(), b"locked\n")
+            self.assertEqual(self.get("c", ID1), '{"a":1}\n')
+            self.assertEqual(self.ok("verify", self.db).out, "ok\n")
+            for args in (["put", self.db, "c", ID3, "3"], ["checkpoint", self.db], ["delete", self.db, "c", ID1]):
+                with self.subTest(command=args[0]):
+                    r = run(*args)
+                    self.assertError(r, EXIT_LOCKED)
+                    self.assertUnchanged(before, self.db, r)
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+            holder.stdout.close()
+        self.put("c", ID3, 3)
 
 
 if __name__ == "__main__":

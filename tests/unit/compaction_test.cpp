@@ -476,6 +476,13 @@ TEST_CASE("a crash at every step of the journal protocol reopens to the same sta
             const auto v = entidb::verify(copy, cfg);
             CHECK(v.pending_compaction);
         }
+        {  // a read-only open reads the same state through the journal and changes nothing
+            const auto files = test_support::snapshot_files(copy);
+            auto read_only = cfg;
+            read_only.read_only = true;
+            CHECK(state_of_db(entidb::open(copy, read_only)) == m);
+            CHECK(test_support::snapshot_files(copy) == files);
+        }
         check_recovers(copy, m, cfg);
     }
 

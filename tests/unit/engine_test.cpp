@@ -296,14 +296,17 @@ struct single_file_storage {
     struct environment {
         bool no_segment = false;  // hand the factory no backend: creating segment 1 fails
     };
-    static std::unique_ptr<entidb::file_backend> open_wal(environment&, const std::filesystem::path& path) {
-        return std::make_unique<entidb::file_backend>(
-            entidb::file_backend::open(path, entidb::file_mode::create_or_open));
+    static entidb::file_mode mode(bool read_only) {
+        return read_only ? entidb::file_mode::private_view : entidb::file_mode::create_or_open;
     }
-    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir) {
+    static std::unique_ptr<entidb::file_backend> open_wal(environment&, const std::filesystem::path& path,
+                                                          bool read_only) {
+        return std::make_unique<entidb::file_backend>(entidb::file_backend::open(path, mode(read_only)));
+    }
+    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir, bool read_only) {
         if (env.no_segment) return segment_factory(nullptr);
         return segment_factory(std::make_unique<entidb::file_backend>(
-            entidb::file_backend::open(dir / entidb::segment_file_name(1), entidb::file_mode::create_or_open)));
+            entidb::file_backend::open(dir / entidb::segment_file_name(1), mode(read_only))));
     }
 };
 

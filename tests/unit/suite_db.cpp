@@ -15,6 +15,9 @@ namespace suite_engine {
 namespace suite_write_set {
 #include "write_set_test.cpp"
 }
+namespace suite_read_only {
+#include "read_only_test.cpp"
+}
 namespace suite_fixtures {
 #include "fixtures_test.cpp"
 }

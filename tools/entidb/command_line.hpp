@@ -103,10 +103,15 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
     return out;
 }
 
-// Opens the database; only commands that write may create it.
-inline entidb::database open_db(const command_line& cl, bool may_create) {
+// How a command opens the database: only put and load create one; commands that only
+// read open it read-only (shared lock, nothing written: they work on a directory the
+// user may only read, beside other readers); the other writers open it read-write.
+enum class open_mode { read_only, read_write, create };
+
+inline entidb::database open_db(const command_line& cl, open_mode mode) {
     auto cfg = cl.cfg;
-    cfg.create_if_missing = may_create;
+    cfg.create_if_missing = mode == open_mode::create;
+    cfg.read_only = mode == open_mode::read_only;
     return entidb::open(fs::path(std::string(cl.positional[0])), cfg);
 }
 

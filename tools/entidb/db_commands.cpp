@@ -28,7 +28,7 @@ int cmd_put(args a) {
     if (bytes.size() > cl.cfg.max_entity_bytes)
         entidb::fail(entidb::errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", bytes.size(),
                      cl.cfg.max_entity_bytes);
-    auto db = open_db(cl, true);
+    auto db = open_db(cl, open_mode::create);
     db.transaction([&](auto& txn) { txn.put(cl.positional[1], id, bytes); });
     fmt::print("{}\n", id.to_hex());
     return exit_ok;
@@ -37,7 +37,7 @@ int cmd_put(args a) {
 int cmd_get(args a) {
     const auto cl = parse(a, 3);
     const auto id = parse_id(cl.positional[2]);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     const auto bytes = db.begin_read().get(cl.positional[1], id);
     if (!bytes) return not_found(fmt::format("entity {} in collection '{}'", id.to_hex(), cl.positional[1]));
     fmt::print("{}\n", entidb::cbor::to_json(*bytes));
@@ -47,7 +47,7 @@ int cmd_get(args a) {
 int cmd_delete(args a) {
     const auto cl = parse(a, 3);
     const auto id = parse_id(cl.positional[2]);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_write);
     auto txn = db.begin_write();
     if (!txn.remove(cl.positional[1], id))
         return not_found(fmt::format("entity {} in collection '{}'", id.to_hex(), cl.positional[1]));
@@ -58,7 +58,7 @@ int cmd_delete(args a) {
 int cmd_scan(args a) {
     const auto cl = parse(a, 2, {"--limit"});
     const auto limit = cl.number("--limit");
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     std::uint64_t n = 0;
     for (const auto& e : db.begin_read().scan(cl.positional[1])) {
         if (limit && n++ >= *limit) break;
@@ -69,14 +69,14 @@ int cmd_scan(args a) {
 
 int cmd_count(args a) {
     const auto cl = parse(a, 2);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     fmt::print("{}\n", db.begin_read().count(cl.positional[1]));
     return exit_ok;
 }
 
 int cmd_collections(args a) {
     const auto cl = parse(a, 1);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     for (const auto& name : db.begin_read().collections()) fmt::print("{}\n", name);
     return exit_ok;
 }
@@ -111,7 +111,7 @@ int cmd_load(args a) {
     if (*per_txn > std::numeric_limits<std::uint32_t>::max() / sample)
         entidb::fail(entidb::errc::too_large, "--per-txn {} entities of {} bytes do not fit one commit record",
                      *per_txn, sample);
-    auto db = open_db(cl, true);
+    auto db = open_db(cl, open_mode::create);
     for (std::uint64_t t = 1; t <= *txns; ++t) {
         const auto seq = db.transaction([&](auto& txn) {
             for (std::uint64_t i = 1; i <= *per_txn; ++i)
@@ -125,7 +125,7 @@ int cmd_load(args a) {
 
 int cmd_checkpoint(args a) {
     const auto cl = parse(a, 1);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_write);
     db.checkpoint();
     fmt::print("ok\n");
     return exit_ok;
@@ -141,15 +141,15 @@ int cmd_verify(args a) {
         throw entidb::error(first.code, first.detail, {.path = first.path, .offset = first.offset});
     }
     fmt::print("ok\n");
-    if (r.wal_torn_at) fmt::print("note: wal.log has a torn tail at offset {} (the next open truncates it)\n", *r.wal_torn_at);
+    if (r.wal_torn_at) fmt::print("note: wal.log has a torn tail at offset {} (the next read-write open truncates it)\n", *r.wal_torn_at);
     if (r.segment_torn_at)
         fmt::print("note: the active segment has a torn tail at offset {} (rebuilt from the WAL on open)\n",
                    *r.segment_torn_at);
     if (const auto& c = r.pending_compaction)
-        fmt::print("note: a compaction was interrupted; the next open finishes it ({} segments published, {} removed)\n",
+        fmt::print("note: a compaction was interrupted; the next read-write open finishes it ({} segments published, {} removed)\n",
                    c->publish.size(), c->remove.size());
     if (!r.stray_temporaries.empty())
-        fmt::print("note: {} unfinished compaction files (seg-NNNNNN.dat.compact); the next open deletes them\n",
+        fmt::print("note: {} unfinished compaction files (seg-NNNNNN.dat.compact); the next read-write open deletes them\n",
                    r.stray_temporaries.size());
     return exit_ok;
 }
@@ -198,7 +198,7 @@ std::string json_string(std::string_view s) {
 int cmd_inspect(args a) {
     const auto cl = parse(a, 1, {}, {"--json"});
     const fs::path dir(std::string(cl.positional[0]));
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     const auto in = inspect(dir, db);
     const auto fmt_version = fmt::format("{}.{}", entidb::format_major, entidb::format_minor);
     if (cl.flag("--json")) {

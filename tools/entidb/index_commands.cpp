@@ -28,7 +28,7 @@ int cmd_index(args a) {
     if (cl.flag("--hash") == cl.flag("--ordered")) throw usage_error{"index needs exactly one of --hash and --ordered"};
     entidb::check_collection_name(cl.positional[1]);  // bad input fails before anything is opened
     (void)entidb::parse_field_path(cl.positional[2]);
-    auto db = open_db(cl, true);
+    auto db = open_db(cl, open_mode::read_write);
     db.declare_index(cl.positional[1], cl.positional[2],
                      cl.flag("--hash") ? entidb::format::index_kind::hash : entidb::format::index_kind::btree,
                      cl.flag("--unique"));
@@ -39,7 +39,7 @@ int cmd_index(args a) {
 int cmd_find(args a) {
     const auto cl = parse(a, 4);
     const auto key = json_value(cl.positional[3]);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     print_entities(db.begin_read().find(cl.positional[1], cl.positional[2], key));
     return exit_ok;
 }
@@ -47,7 +47,7 @@ int cmd_find(args a) {
 int cmd_range(args a) {
     const auto cl = parse(a, 5);
     const entidb::bound lo{json_value(cl.positional[3]), true}, hi{json_value(cl.positional[4]), true};
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     print_entities(db.begin_read().range(cl.positional[1], cl.positional[2], lo, hi));
     return exit_ok;
 }
@@ -55,7 +55,7 @@ int cmd_range(args a) {
 int cmd_changes(args a) {
     const auto cl = parse(a, 1, {"--since"});
     const auto since = cl.number("--since").value_or(0);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     for (const auto& c : db.changes_since(since)) {
         if (c.kind == entidb::change_kind::put)
             fmt::print("{}\t{}\t{}\tput\t{}\n", c.sequence, c.collection, c.id.to_hex(), entidb::cbor::to_json(c.payload));

@@ -21,7 +21,7 @@ int cmd_compact(args a) {
     const auto cl = parse(a, 1, {"--tombstone-retention"}, {"--json"});
     entidb::compact_options options;
     options.tombstone_retention = cl.number("--tombstone-retention").value_or(0);
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_write);
     const auto r = db.compact(options);
     if (cl.flag("--json")) {
         fmt::print(R"({{"sequence":{},"segments_before":{},"segments_after":{},"bytes_before":{},"bytes_after":{},)"
@@ -49,7 +49,7 @@ int cmd_backup(args a) {
     const fs::path file(std::string(cl.positional[1]));
     if (std::error_code ec; fs::exists(file, ec))  // before opening: bad input changes nothing
         throw usage_error{fmt::format("{} already exists (choose a new file name)", file.string())};
-    auto db = open_db(cl, false);
+    auto db = open_db(cl, open_mode::read_only);
     print_backup_info(entidb::backup(db, file));
     return exit_ok;
 }

@@ -388,15 +388,21 @@ class Database:
 
 
 def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segment_size=0,  # noqa: A001
-         max_entity_bytes=0):
+         max_entity_bytes=0, readonly=False):
     """Opens (or creates) the database directory through the one C++ open path.
 
-    Numbers left at 0 keep the library defaults. Raises LockedError if the directory is open
-    elsewhere, NotFoundError if it is missing and create is False, CorruptionError, ...
+    Numbers left at 0 keep the library defaults. readonly=True opens without writing
+    anything (never creates; a shared lock beside other read-only opens; writes raise
+    ReadOnlyError), also where the directory may only be read. Raises LockedError if the
+    directory is open elsewhere (for writing, or at all for a read-write open), NotFoundError
+    if it holds no database (missing, or no MANIFEST) and create is False or readonly is
+    True (nothing is created then), CorruptionError, ...
     """
     opts = _native.Options()
     opts.struct_size = ctypes.sizeof(opts)
-    opts.flags = (0 if create else _native.OPEN_NO_CREATE) | (_native.OPEN_FORBID_FULL_SCAN if forbid_full_scan else 0)
+    opts.flags = ((0 if create else _native.OPEN_NO_CREATE)
+                  | (_native.OPEN_FORBID_FULL_SCAN if forbid_full_scan else 0)
+                  | (_native.OPEN_READ_ONLY if readonly else 0))
     opts.max_wal_size = max_wal_size
     opts.max_segment_size = max_segment_size
     opts.max_entity_bytes = max_entity_bytes

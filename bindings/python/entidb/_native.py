@@ -13,7 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
-ABI_MINOR = 1  # 1.1: scans in storage order
+ABI_MINOR = 2  # 1.1: scans in storage order; 1.2: read-only opens
 
 OK = 0
 NOT_FOUND = 1
@@ -48,6 +48,7 @@ class Stats(ctypes.Structure):
 
 OPEN_NO_CREATE = 0x1
 OPEN_FORBID_FULL_SCAN = 0x2
+OPEN_READ_ONLY = 0x4
 SCAN_ID_ORDER = 0
 SCAN_STORAGE_ORDER = 1
 

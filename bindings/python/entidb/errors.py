@@ -45,7 +45,7 @@ OutcomeUnknownError = _define("OutcomeUnknownError", 6, "outcome_unknown",
                               "A durable flush failed: the commit may or may not survive a reopen.")
 NoSpaceError = _define("NoSpaceError", 7, "no_space", "The disk is full; the operation failed cleanly.")
 NeedsReopenError = _define("NeedsReopenError", 8, "needs_reopen", "The database refuses writes until it is reopened.")
-ReadOnlyError = _define("ReadOnlyError", 9, "read_only", "A write through a read transaction.")
+ReadOnlyError = _define("ReadOnlyError", 9, "read_only", "A write through a read transaction or a read-only open.")
 WriterBusyError = _define("WriterBusyError", 10, "writer_busy", "Another write transaction is open.")
 TooLargeError = _define("TooLargeError", 11, "too_large", "The encoded value exceeds max_entity_bytes.")
 UnsupportedVersionError = _define("UnsupportedVersionError", 12, "unsupported_version",

@@ -269,6 +269,39 @@ class Errors(TempDirTest):
         with self.assertRaises(entidb.EntiDBError):
             entidb.open(os.path.join(self.dir, "file"))
 
+    def test_no_database_here_creates_nothing(self):
+        empty = os.path.join(self.dir, "empty")
+        os.mkdir(empty)
+        for kwargs in ({"create": False}, {"readonly": True}):
+            for path in (empty, self.path):
+                with self.subTest(path=path, **kwargs):
+                    with self.assertRaises(entidb.NotFoundError) as caught:
+                        entidb.open(path, **kwargs)
+                    self.assertIn("no EntiDB database here", str(caught.exception))
+        self.assertEqual(os.listdir(empty), [])
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_readonly(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(1), {"a": 1})
+            with self.assertRaises(entidb.LockedError):
+                entidb.open(self.path, readonly=True)  # a writer holds the LOCK
+        before = {name: open(os.path.join(root, name), "rb").read()
+                  for root, _, files in os.walk(self.path) for name in files}
+        with entidb.open(self.path, readonly=True) as db, entidb.open(self.path, readonly=True) as second:
+            self.assertEqual(db.get("c", id_of(1)), {"a": 1})
+            self.assertEqual(second.last_sequence, 1)
+            for write in (db.transaction, db.checkpoint):
+                with self.subTest(write=write):
+                    with self.assertRaises(entidb.ReadOnlyError):
+                        write()
+            with self.assertRaises(entidb.LockedError):
+                entidb.open(self.path)  # readers hold the LOCK shared
+        after = {name: open(os.path.join(root, name), "rb").read()
+                 for root, _, files in os.walk(self.path) for name in files}
+        self.assertEqual(after, before)
+
     def test_corruption(self):
         with entidb.open(self.path) as db:
             with db.transaction() as txn:

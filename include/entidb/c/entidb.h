@@ -75,7 +75,7 @@ extern "C" {
 
 /* The ABI this header describes. A different major is incompatible; a higher minor only adds. */
 #define ENTIDB_ABI_VERSION_MAJOR 1
-#define ENTIDB_ABI_VERSION_MINOR 1
+#define ENTIDB_ABI_VERSION_MINOR 2
 #define ENTIDB_ABI_VERSION ((ENTIDB_ABI_VERSION_MAJOR << 16) | ENTIDB_ABI_VERSION_MINOR)
 
 /* The ABI of the loaded library: (major << 16) | minor. Compare its major with
@@ -142,8 +142,11 @@ typedef struct entidb_cursor entidb_cursor;
 
 /* ---- opening and closing -------------------------------------------------------------------- */
 
-#define ENTIDB_OPEN_NO_CREATE 0x1u        /* fail with ENTIDB_NOT_FOUND when the directory is missing */
+#define ENTIDB_OPEN_NO_CREATE 0x1u        /* ENTIDB_NOT_FOUND, nothing created, where no database is */
 #define ENTIDB_OPEN_FORBID_FULL_SCAN 0x2u /* scans fail with ENTIDB_SCAN_FORBIDDEN */
+/* Since ABI 1.2: open without writing anything (never creates; a shared lock; recovery in
+ * memory); every write gives ENTIDB_READ_ONLY. Works on a directory the caller may only read. */
+#define ENTIDB_OPEN_READ_ONLY 0x4u
 
 /* Options of entidb_open. Set struct_size = sizeof(entidb_options) and zero the rest for the
  * defaults: a zero number means "the C++ default" (entidb::config). The library reads only the
@@ -159,7 +162,9 @@ typedef struct entidb_options {
 /* Opens (or creates) the database directory `path` through the C++ open path and recovers it.
  * `options` may be NULL (defaults). On success *out is a new handle; on failure *out is NULL.
  * Errors: INVALID_ARGUMENT (NULL path or out, bad options, not a database directory), LOCKED,
- * NOT_FOUND (missing and ENTIDB_OPEN_NO_CREATE), CORRUPTION, UNSUPPORTED_VERSION, IO_ERROR. */
+ * NOT_FOUND (no database there, i.e. a missing directory or one without MANIFEST, with
+ * ENTIDB_OPEN_NO_CREATE or ENTIDB_OPEN_READ_ONLY), READ_ONLY (a read-write open of a directory
+ * the caller may not write), CORRUPTION, UNSUPPORTED_VERSION, IO_ERROR. */
 ENTIDB_C_API int entidb_open(const char* path, const entidb_options* options, entidb_db** out);
 
 /* Ends every transaction and cursor of the database (aborting this thread's open write

@@ -242,6 +242,7 @@ public:
 
     // Throws unless writes are accepted.
     void ensure_writable() const {
+        if (cfg_.read_only) fail(errc::read_only, "the database was opened read-only");
         if (poisoned_.load(std::memory_order_acquire)) {
             std::lock_guard lock(poison_mutex_);
             fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);

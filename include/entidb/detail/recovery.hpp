@@ -53,7 +53,7 @@ public:
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
         if (dry_run_) return;
-        finish_interrupted_compaction();
+        if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
@@ -64,6 +64,9 @@ public:
             e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
             e_.wal().flush();
         }
+        // Replayed records go to a new segment: in memory for a read-only open (no copy of
+        // the active segment's file bytes is needed).
+        if (e_.cfg().read_only) e_.segments().seal_before_next_append();
         scan_wal(true);
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }

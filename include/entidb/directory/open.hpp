@@ -2,16 +2,19 @@
 //
 //   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
 //
-// Opening takes the LOCK first (errc::locked if held), then reads the MANIFEST, or creates
-// a new database when the directory is missing or holds nothing but the remains of an
-// interrupted creation. The MANIFEST is written last when creating (finish_creation, once
-// recovery has made segment 1 through the engine's own factory: a factory may hand out
-// its backend only once, like single_backend_factory), so its presence marks a complete
-// database and a creation that fails leaves none. Every failure is typed and leaves the
-// directory unchanged: a path that is a file, a directory that is not a database, a
-// MANIFEST that does not parse (errc::corruption) or has another major version
-// (errc::unsupported_version). Recovery (detail/recovery.hpp) runs after this, on the
-// engine returned.
+// Opening first looks for a database: a path that holds none (missing, or a directory
+// without a MANIFEST) is created only when config::create_if_missing allows and the open
+// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
+// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
+// MANIFEST, or creates a new database when the directory is missing or holds nothing but
+// the remains of an interrupted creation. The MANIFEST is written last when creating
+// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
+// factory may hand out its backend only once, like single_backend_factory), so its
+// presence marks a complete database and a creation that fails leaves none. Every failure
+// is typed and leaves the directory unchanged: a path that is a file, a directory that is
+// not a database, a MANIFEST that does not parse (errc::corruption) or has another major
+// version (errc::unsupported_version). A read-only open writes nothing at all.
+// Recovery (detail/recovery.hpp) runs after this, on the engine returned.
 #pragma once
 
 #include <filesystem>
@@ -56,19 +59,24 @@ inline void make_directory(const fs::path& dir) {
 }
 
 // Checks the path and creates the directory if needed; returns true if the database
-// has to be created (no MANIFEST yet).
+// has to be created (no MANIFEST yet). Where there is no database and the open may not
+// create one, errc::not_found with nothing touched.
 [[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
     std::error_code ec;
     const auto st = fs::status(dir, ec);
     if (fs::exists(st) && !fs::is_directory(st))
         fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
+    const bool may_create = cfg.create_if_missing && !cfg.read_only;
     if (!fs::exists(st)) {
-        if (!cfg.create_if_missing) fail_at(errc::not_found, {.path = dir.string()}, "no database here");
+        if (!may_create)
+            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
         make_directory(dir);
         sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
         return true;
     }
-    return !fs::exists(dir / "MANIFEST");
+    if (fs::exists(dir / "MANIFEST")) return false;
+    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    return true;
 }
 
 [[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
@@ -96,7 +104,7 @@ template <typename Traits>
                                                       typename Traits::environment& env) {
     cfg.validate();
     const bool create = prepare_directory(dir, cfg);
-    auto lock = directory_lock::acquire(dir);
+    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
     if (create) {
         if (!is_unfinished_creation(dir))
@@ -106,8 +114,8 @@ template <typename Traits>
     } else {
         manifest = load_manifest(dir);
     }
-    auto wal = Traits::open_wal(env, dir / "wal.log");
-    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS");
+    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
+    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
     if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
     return {std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
                                              std::move(lock)),

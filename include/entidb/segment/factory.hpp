@@ -97,42 +97,57 @@ inline constexpr std::string_view temporary_segment_suffix = ".compact";
 }
 
 // Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
+// `read_only`: a read-only database's factory. It never writes the directory: segments
+// are opened as private views (file_backend.hpp) and a new segment lives in memory only
+// (WAL replay in memory); the compaction protocol's writes are errc::read_only.
 class file_segment_factory {
 public:
     using backend_type = file_backend;
     static constexpr bool rotates = true;
 
-    explicit file_segment_factory(std::filesystem::path dir) : dir_(std::move(dir)) {}
+    explicit file_segment_factory(std::filesystem::path dir, bool read_only = false)
+        : dir_(std::move(dir)), read_only_(read_only) {}
 
     [[nodiscard]] std::unique_ptr<file_backend> create(std::uint32_t n) {
+        if (read_only_) return std::make_unique<file_backend>(file_backend::in_memory(path_of(n)));
         auto b = std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::create_new));
         sync_directory(dir_);  // the new file exists only once its directory entry is durable
         return b;
     }
     [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
-        return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
+        return std::make_unique<file_backend>(file_backend::open(path_of(n), open_mode()));
     }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return list(parse_segment_file_name); }
 
     // ---- the temporary-file protocol of compaction (segment_file_protocol) ----
     // Creating a temporary does not sync the directory: the caller syncs once for all.
     [[nodiscard]] std::unique_ptr<file_backend> create_temporary(std::uint32_t n) {
+        require_writable();
         return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::create_new));
     }
     [[nodiscard]] std::unique_ptr<file_backend> open_temporary(std::uint32_t n) {
-        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::open_existing));
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), open_mode()));
     }
     void publish_temporary(std::uint32_t n) {
+        require_writable();
         if (::rename(temporary_path_of(n).c_str(), path_of(n).c_str()) != 0)
             fail_at(errc::io_error, {.path = temporary_path_of(n).string(), .sys_errno = errno},
                     "cannot rename the compacted segment into place");
     }
-    void remove(std::uint32_t n) { unlink_if_present(path_of(n)); }
-    void remove_temporary(std::uint32_t n) { unlink_if_present(temporary_path_of(n)); }
+    void remove(std::uint32_t n) {
+        require_writable();
+        unlink_if_present(path_of(n));
+    }
+    void remove_temporary(std::uint32_t n) {
+        require_writable();
+        unlink_if_present(temporary_path_of(n));
+    }
     [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
     [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
     [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
-    void sync() { sync_directory(dir_); }
+    void sync() {
+        if (!read_only_) sync_directory(dir_);  // a read-only factory changed nothing to sync
+    }
 
     [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
     [[nodiscard]] std::filesystem::path temporary_path_of(std::uint32_t n) const {
@@ -141,6 +156,13 @@ public:
     [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
 
 private:
+    [[nodiscard]] file_mode open_mode() const noexcept {
+        return read_only_ ? file_mode::private_view : file_mode::open_existing;
+    }
+    void require_writable() const {
+        if (read_only_) fail_at(errc::read_only, {.path = dir_.string()}, "the database was opened read-only");
+    }
+
     // Numbers of the directory entries `parse` accepts, ascending.
     [[nodiscard]] std::vector<std::uint32_t> list(std::uint32_t (*parse)(std::string_view)) const {
         std::vector<std::uint32_t> out;
@@ -157,6 +179,7 @@ private:
     }
 
     std::filesystem::path dir_;
+    bool read_only_ = false;
 };
 
 static_assert(segment_file_protocol<file_segment_factory>);

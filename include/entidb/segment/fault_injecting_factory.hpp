@@ -71,12 +71,17 @@ struct fault_injecting_file_storage {
         std::shared_ptr<fault_plan> plan = std::make_shared<fault_plan>();
     };
 
-    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path) {
+    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path,
+                                                 bool read_only) {
         return std::make_unique<wal_backend>(
-            env.plan, std::make_shared<file_backend>(file_backend::open(path, file_mode::create_or_open)), "wal.log");
+            env.plan,
+            std::make_shared<file_backend>(
+                file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open)),
+            "wal.log");
     }
-    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir) {
-        return segment_factory(env.plan, file_segment_factory(dir));
+    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir,
+                                                bool read_only) {
+        return segment_factory(env.plan, file_segment_factory(dir, read_only));
     }
 };
 

@@ -13,6 +13,13 @@
 //              refuses every further append/flush/truncate with errc::outcome_unknown
 //   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
 //   writes on a file_mode::read_only backend → errc::read_only
+// A file_mode::private_view backend never writes its file either, but takes writes into
+// memory: truncate only shortens this object's view of the file, and append keeps the
+// bytes after the visible ones in memory (a read-only database replays its WAL that way,
+// SPEC.md §5 recovery without a write). `in_memory(name)` is such a backend without a file:
+// a segment a read-only database makes while it replays. Appended bytes are readable like
+// the file's, but a view of them is valid only until the next append (a read-only
+// database appends only while it opens, before any reader exists).
 // EINTR and short transfers are retried until complete (detail/io_retry.hpp).
 // Creating a file does not make its directory entry durable: call sync_directory()
 // on the parent before relying on a newly created file (SPEC.md §3).
@@ -30,12 +37,14 @@
 // for bytes appended before the read started.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -60,6 +69,7 @@ enum class file_mode {
     create_or_open,  // read-write; created (mode 0644) if missing
     create_new,      // read-write; the file must not exist yet (O_EXCL)
     read_only,       // reads only; every write throws errc::read_only
+    private_view,    // reads the file; writes change only this object, in memory (see above)
 };
 
 class file_backend {
@@ -75,8 +85,13 @@ public:
         // O_RDONLY succeeds on a directory; reject it here rather than at the first read.
         if (S_ISDIR(st.st_mode))
             fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
-        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size),
-                            mode == file_mode::read_only);
+        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size), mode);
+    }
+
+    // A private_view backend with no file behind it: every byte lives in memory. `path`
+    // names it in error messages only.
+    [[nodiscard]] static file_backend in_memory(const std::filesystem::path& path) {
+        return file_backend(detail::unique_fd{}, path, 0, file_mode::private_view);
     }
 
     file_backend(file_backend&& other) noexcept
@@ -84,6 +99,9 @@ public:
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
           read_only_(other.read_only_),
+          private_(other.private_),
+          file_part_(other.file_part_),
+          tail_(std::move(other.tail_)),
           poisoned_(std::move(other.poisoned_)),
           maps_(std::move(other.maps_)) {}
 
@@ -93,6 +111,9 @@ public:
         path_ = std::move(other.path_);
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
         read_only_ = other.read_only_;
+        private_ = other.private_;
+        file_part_ = other.file_part_;
+        tail_ = std::move(other.tail_);
         poisoned_ = std::move(other.poisoned_);
         maps_ = std::move(other.maps_);
         return *this;
@@ -109,7 +130,10 @@ public:
         if (offset > size || n > size - offset)
             fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)", n, size);
         if (n == 0) return {};
-        return maps_.view(fd_.get(), offset, n, size, path_);
+        if (offset >= file_part_) return bytes_view(tail_).subspan(static_cast<std::size_t>(offset - file_part_), n);
+        if (n > file_part_ - offset)
+            fail_at(errc::io_error, context(offset), "a view cannot span the file and bytes held in memory");
+        return maps_.view(fd_.get(), offset, n, std::min(size, file_part_), path_);
     }
 
     void read_at(std::uint64_t offset, mutable_bytes out) const {
@@ -117,6 +141,14 @@ public:
         if (offset > size || out.size() > size - offset)
             fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)",
                     out.size(), size);
+        if (offset + out.size() > file_part_) {  // some or all of it in memory (private_view)
+            const auto in_file = static_cast<std::size_t>(offset < file_part_ ? file_part_ - offset : 0);
+            const auto from = static_cast<std::size_t>(offset + in_file - file_part_);
+            std::copy_n(tail_.begin() + static_cast<std::ptrdiff_t>(from), out.size() - in_file,
+                        out.begin() + static_cast<std::ptrdiff_t>(in_file));
+            out = out.first(in_file);
+            if (out.empty()) return;
+        }
         const detail::io_progress p = detail::pread_fully(fd_.get(), out, offset);
         if (p.error != 0) fail_at(errc::io_error, context(offset + p.done, p.error), "read failed");
         // End of file before the tracked size: the file was shortened behind our back.
@@ -129,6 +161,11 @@ public:
         require_healthy("append");
         require_writable("append");
         const std::uint64_t at = size_.load(std::memory_order_relaxed);
+        if (private_) {
+            tail_.insert(tail_.end(), in.begin(), in.end());
+            size_.store(at + in.size(), std::memory_order_release);
+            return at;
+        }
         // pwrite at the tracked size, not O_APPEND: the offset is ours to decide, and
         // Linux ignores pwrite's offset on O_APPEND descriptors.
         const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
@@ -144,7 +181,7 @@ public:
     // EINTR is not retried either: nobody can say what the interrupted call completed.
     void flush() {
         require_healthy("flush");
-        if (read_only_) return;  // nothing of ours to make durable
+        if (read_only_ || private_) return;  // nothing of ours to make durable
         if (::fdatasync(fd_.get()) != 0) {
             const int err = errno;
             poisoned_.set(fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err)));
@@ -161,6 +198,12 @@ public:
         const std::uint64_t size = size_.load(std::memory_order_relaxed);
         if (new_size > size)
             fail_at(errc::invalid_argument, context(new_size), "truncate to {} beyond size {}", new_size, size);
+        if (private_) {  // the file keeps its bytes; this view of it ends at new_size
+            file_part_ = std::min(file_part_, new_size);
+            tail_.resize(static_cast<std::size_t>(new_size - file_part_));
+            size_.store(new_size, std::memory_order_release);
+            return;
+        }
         if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
             fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
         size_.store(new_size, std::memory_order_release);
@@ -173,15 +216,21 @@ public:
     [[nodiscard]] bool poisoned() const noexcept { return poisoned_.is_set(); }
 
 private:
-    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
-        : fd_(std::move(fd)), path_(std::move(path)), size_(size), read_only_(read_only) {}
+    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, file_mode mode)
+        : fd_(std::move(fd)),
+          path_(std::move(path)),
+          size_(size),
+          read_only_(mode == file_mode::read_only),
+          private_(mode == file_mode::private_view),
+          file_part_(private_ ? size : std::numeric_limits<std::uint64_t>::max()) {}
 
     [[nodiscard]] static int open_flags(file_mode mode) noexcept {
         switch (mode) {
             case file_mode::open_existing: return O_RDWR;
             case file_mode::create_or_open: return O_RDWR | O_CREAT;
             case file_mode::create_new: return O_RDWR | O_CREAT | O_EXCL;
-            case file_mode::read_only: return O_RDONLY;
+            case file_mode::read_only:
+            case file_mode::private_view: return O_RDONLY;
         }
         return O_RDONLY;
     }
@@ -222,6 +271,9 @@ private:
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
     bool read_only_ = false;
+    bool private_ = false;           // file_mode::private_view
+    std::uint64_t file_part_ = 0;    // bytes [0, file_part_) are the file's, the rest tail_'s (all: no limit)
+    byte_buffer tail_;               // private_view: appended bytes, held in memory
     detail::poison_note poisoned_;  // why writes are refused; unset while healthy
     detail::file_mappings maps_;
 };
