@@ -76,10 +76,11 @@ ENTIDB_SAME_CODE(ENTIDB_CLOSED, closed);
 ENTIDB_SAME_CODE(ENTIDB_TYPE_MISMATCH, type_mismatch);
 ENTIDB_SAME_CODE(ENTIDB_ROTATION_UNSUPPORTED, rotation_unsupported);
 ENTIDB_SAME_CODE(ENTIDB_NO_SUCH_INDEX, no_such_index);
+ENTIDB_SAME_CODE(ENTIDB_BUSY, busy);
 #undef ENTIDB_SAME_CODE
 // A code appended to entidb::errc must be added to the header and to code_names below.
-static_assert(entidb::to_string(static_cast<errc>(ENTIDB_NO_SUCH_INDEX + 1)) == "unknown error",
-              "entidb::errc has a code after no_such_index: add its ENTIDB_ constant to "
+static_assert(entidb::to_string(static_cast<errc>(ENTIDB_BUSY + 1)) == "unknown error",
+              "entidb::errc has a code after busy: add its ENTIDB_ constant to "
               "include/entidb/c/entidb.h, its name to code_names in c_api/entidb_c.cpp, and a row to "
               "docs/c-abi.md");
 
@@ -88,9 +89,9 @@ constexpr const char* code_names[] = {
     "io_error",    "outcome_unknown", "no_space",       "needs_reopen",        "read_only",
     "writer_busy", "too_large",     "unsupported_version", "invalid_cbor",     "non_canonical",
     "scan_forbidden", "unique_violation", "closed",     "type_mismatch",       "rotation_unsupported",
-    "no_such_index",
+    "no_such_index", "busy",
 };
-static_assert(std::size(code_names) == ENTIDB_NO_SUCH_INDEX + 1);
+static_assert(std::size(code_names) == ENTIDB_BUSY + 1);
 
 // ---- the calling thread's last error ---------------------------------------------------------
 
@@ -559,7 +560,7 @@ static_assert(entidb::library_version.data()[entidb::library_version.size()] == 
 ENTIDB_C_API const char* entidb_library_version(void) { return entidb::library_version.data(); }
 
 ENTIDB_C_API const char* entidb_error_name(int code) {
-    if (code >= 0 && code <= ENTIDB_NO_SUCH_INDEX) return code_names[code];
+    if (code >= 0 && code <= ENTIDB_BUSY) return code_names[code];
     if (code == ENTIDB_OUT_OF_MEMORY) return "out_of_memory";
     if (code == ENTIDB_INTERNAL) return "internal";
     return "unknown";
@@ -640,7 +641,9 @@ ENTIDB_C_API int entidb_close(entidb_db* h) {
             }
         }
         std::lock_guard lock(d->m);
-        d->db.close();  // the LOCK goes once no call in flight still borrows the engine
+        // Let go the way the destructor does (C++ close() would refuse while another thread's
+        // call still borrows the engine): the LOCK goes once no such call remains.
+        { const database released(std::move(d->db)); }
         return ENTIDB_OK;
     });
 }

@@ -1,8 +1,8 @@
 // entidb/compaction.hpp — what a compaction is asked to do and what it reports.
 //
 // `basic_database::compact(options)` merges every sealed segment into new ones, keeping
-// each version a reader can still see (the newest of every entity, plus older versions
-// open snapshots need) and tombstones of the last `tombstone_retention` commits, and
+// each version a reader can still see (the newest of every entity, plus, for each open
+// snapshot, the newest version at or below its sequence) and tombstones of the last `tombstone_retention` commits, and
 // dropping everything else. The logical state never changes: every snapshot, open or
 // future, reads the same entities before and after. The protocol (docs/operations.md,
 // docs/file-format.md "COMPACTION"): checkpoint → write the new segments under temporary
@@ -11,13 +11,18 @@
 // new set of segments after the next open, never a mixture.
 //
 // After a compaction that dropped records, changes_since(after) needs after >= the
-// reported history_horizon (errc::invalid_argument below it): the history it would need is
-// gone.
+// reported history_horizon, the largest sequence of a dropped record (errc::invalid_argument
+// below it): the history it would need is gone. An open snapshot does not hold the history
+// after it: versions between two readers' sequences that none of them reads are dropped too,
+// so the horizon can pass an open snapshot's sequence.
 //
 // Thread-safety: compact() is a writer operation (it waits for the writer lock); readers
-// continue and their snapshots stay valid. `on_step` runs on the compacting thread.
+// continue and their snapshots stay valid. Scans in storage order that are open when it
+// starts must end within `scan_wait` (errc::busy otherwise: a scan the compacting thread
+// itself holds open can never end meanwhile). `on_step` runs on the compacting thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -56,6 +61,10 @@ struct compact_options {
     // throws, the compaction stops there like any failure: before journal_written nothing
     // changed; after it, writes are refused until a reopen finishes the compaction.
     std::function<void(compaction_step)> on_step{};
+    // How long a compaction waits for open scans in storage order (which walk the files it
+    // replaces) to end before it fails with errc::busy, changing nothing. Scans started
+    // meanwhile walk the index instead and do not delay it. 0: fail at once if any is open.
+    std::chrono::milliseconds scan_wait{5000};
 };
 
 struct compaction_report {

@@ -168,11 +168,12 @@ public:
     // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
     // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
     // failure after the journal is durable refuses further writes until a reopen finishes it.
-    // Waits first for scans in storage order that are open to end (scans started meanwhile
-    // walk the index): do not call it while this thread holds such a scan open.
+    // Waits first, at most options.scan_wait, for the scans in storage order that are open
+    // to end (scans started meanwhile walk the index), then fails with errc::busy (nothing
+    // changed): close such scans, including this thread's own, before compacting.
     compaction_report compact(const compact_options& options = {}) {
         auto e = live();
-        const typename engine_type::storage_scan_exclusion no_storage_scans(*e);
+        const typename engine_type::storage_scan_exclusion no_storage_scans(*e, options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
         return detail::compactor<Traits>(*e, options).run();
     }
@@ -208,8 +209,21 @@ public:
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
     [[nodiscard]] const config& configuration() const { return live()->cfg(); }
 
-    // Releases this handle. The LOCK is released once no transaction holds the engine.
-    void close() noexcept { engine_.reset(); }
+    // Closes the database: the LOCK is free when close() returns. Refuses with errc::busy,
+    // leaving the handle open, while anything else still holds the engine (the LOCK would
+    // outlive the call): read or write transactions, scans and ranges taken from them, other
+    // handles on the same engine. End them, then close again. A closed handle closes again
+    // as a no-op. Not to be called while other threads use this handle. The destructor does
+    // not refuse: it lets go, and the LOCK is released when the last holder ends.
+    void close() {
+        if (!engine_) return;
+        if (const auto others = engine_.use_count() - 1; others > 0)
+            fail(errc::busy,
+                 "close: {} transaction(s), scan(s) or other handle(s) still hold the database; end them and close "
+                 "again (the database stays open and keeps its LOCK meanwhile)",
+                 others);
+        engine_.reset();
+    }
     [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
 
     // For layers built on top (tool, C ABI): the shared engine.

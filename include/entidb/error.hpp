@@ -44,6 +44,7 @@ enum class errc : int {
     type_mismatch = 18,     // a value does not have the shape the caller asked for
     rotation_unsupported = 19,  // the segment factory cannot make another segment
     no_such_index = 20,     // an access path names an index that is not declared
+    busy = 21,              // the operation needs scans, transactions or cursors to end first; nothing changed
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
@@ -69,6 +70,7 @@ enum class errc : int {
         case errc::type_mismatch: return "type mismatch";
         case errc::rotation_unsupported: return "segment rotation unsupported";
         case errc::no_such_index: return "no such index";
+        case errc::busy: return "busy";
     }
     return "unknown error";
 }

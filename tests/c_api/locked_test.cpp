@@ -93,3 +93,32 @@ TEST_CASE("A C ABI transaction keeps the directory locked until the database han
     CHECK(entidb_txn_abort(read) == ENTIDB_CLOSED);
     CHECK(entidb_cursor_close(cursor) == ENTIDB_CLOSED);
 }
+
+TEST_CASE("C ABI close with a storage-order cursor and this thread's writer open frees the LOCK") {
+    // Unlike the C++ close(), which refuses with errc::busy while transactions are live, the C
+    // ABI owns its transactions and cursors: entidb_close ends them, so nothing keeps the LOCK.
+    test_support::temp_dir dir;
+    const auto path = (dir / "db").string();
+    entidb_db* handle = nullptr;
+    REQUIRE(entidb_open(path.c_str(), nullptr, &handle) == ENTIDB_OK);
+    entidb_txn* txn = nullptr;
+    REQUIRE(entidb_begin_write(handle, &txn) == ENTIDB_OK);
+    const std::string value = R"({"n":1})";
+    REQUIRE(entidb_txn_put_json(txn, "c", id_of(1).bytes().data(), value.data(), value.size()) == ENTIDB_OK);
+    REQUIRE(entidb_txn_commit(txn, nullptr) == ENTIDB_OK);
+    entidb_txn* read = nullptr;
+    REQUIRE(entidb_begin_read(handle, &read) == ENTIDB_OK);
+    entidb_cursor* cursor = nullptr;
+    REQUIRE(entidb_scan_open_ordered(read, "c", ENTIDB_SCAN_STORAGE_ORDER, &cursor) == ENTIDB_OK);
+    std::uint8_t id[16];
+    REQUIRE(entidb_cursor_next(cursor, id, nullptr) == ENTIDB_OK);  // started, not exhausted
+    entidb_txn* writer = nullptr;
+    REQUIRE(entidb_begin_write(handle, &writer) == ENTIDB_OK);
+    REQUIRE(entidb_close(handle) == ENTIDB_OK);
+    auto db = entidb::open(path);  // not errc::locked
+    CHECK(db.get("c", id_of(1)));
+    db.close();  // nothing else holds it: C++ close succeeds
+    CHECK(entidb_cursor_next(cursor, id, nullptr) == ENTIDB_CLOSED);
+    CHECK(entidb_txn_abort(writer) == ENTIDB_CLOSED);
+    CHECK(entidb_txn_abort(read) == ENTIDB_CLOSED);
+}

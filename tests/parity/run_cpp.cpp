@@ -43,6 +43,7 @@ std::string code_name(entidb::errc e) {
         case entidb::errc::type_mismatch: return "type_mismatch";
         case entidb::errc::rotation_unsupported: return "rotation_unsupported";
         case entidb::errc::no_such_index: return "no_such_index";
+        case entidb::errc::busy: return "busy";
     }
     return "unknown";
 }

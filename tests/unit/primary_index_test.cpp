@@ -62,12 +62,20 @@ public:
         return std::nullopt;
     }
 
-    void prune_all(std::uint64_t oldest) {
+    // Keeps the newest version and, for each reader, the newest version at or below it,
+    // then drops the oldest kept while they are tombstones (they hide nothing).
+    void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto& [_, map] : collections_)
             for (auto it = map.begin(); it != map.end();) {
-                prune(it->second, oldest);
-                const auto& vs = it->second;
-                it = vs.size() == 1 && vs.front().tombstone && vs.front().sequence <= oldest ? map.erase(it) : std::next(it);
+                std::vector<entity_version> kept;
+                for (const auto& v : it->second)
+                    if (kept.empty() || std::any_of(readers.begin(), readers.end(), [&](std::uint64_t r) {
+                            return visible(it->second, r) && visible(it->second, r)->sequence == v.sequence;
+                        }))
+                        kept.push_back(v);
+                while (!kept.empty() && kept.back().tombstone) kept.pop_back();
+                it->second = kept;
+                it = kept.empty() ? map.erase(it) : std::next(it);
             }
     }
 
@@ -258,9 +266,14 @@ void random_history(id_shape shape, std::uint64_t seed, std::size_t keys, std::s
             CHECK(t.ix.relocate(c, id, target, moved_to) == t.model.relocate(c, id, target, moved_to));
         }
         if (rng() % 500 == 0) {
-            const auto to = std::min(horizon, seq);
-            t.ix.prune_all(to);
-            t.model.prune_all(to);
+            // readers: the oldest open snapshot, a few above it, and the latest state
+            std::vector<std::uint64_t> readers{std::min(horizon, seq)};
+            for (auto n = rng() % 4; n-- > 0;) readers.push_back(readers.front() + rng() % (seq - readers.front() + 1));
+            readers.push_back(seq);
+            std::sort(readers.begin(), readers.end());
+            readers.erase(std::unique(readers.begin(), readers.end()), readers.end());
+            t.ix.prune_all(readers);
+            t.model.prune_all(readers);
         }
         // One step of a scan of collection 1 that the writes keep interleaving with.
         if (!cursor) cursor_snapshot = random_snapshot();
@@ -419,10 +432,36 @@ TEST_CASE("primary index: relocate and holds see versions kept for snapshots", "
     CHECK(ix.relocate(1, id, 5, moved));
     CHECK(ix.find(1, id, 6)->location == moved);
     CHECK_FALSE(ix.relocate(1, id, 6, moved));
-    ix.prune_all(9);  // no snapshot below 9 any more: a lone tombstone, gone
+    ix.prune_all({9});  // no snapshot below 9 any more: a lone tombstone, gone
     CHECK(ix.version_count() == 0);
     CHECK_FALSE(ix.find(1, id, latest));
     CHECK_FALSE(ix.first_collection_not_below(0));
+}
+
+TEST_CASE("primary index: prune_all keeps, per reader, the newest version at or below it", "[primary_index]") {
+    primary_index ix;
+    const auto a = entity_id::generate(), b = entity_id::generate();
+    const auto at = [](std::uint64_t seq) { return record_location{1, 50, seq * 50}; };
+    for (std::uint64_t seq = 1; seq <= 10; ++seq)
+        ix.apply(1, a, {.sequence = seq, .location = at(seq)}, 0);  // a snapshot at 0 keeps them all
+    // b: put at 2, deleted at 4, put at 6, deleted at 8
+    for (const std::uint64_t seq : {2, 4, 6, 8})
+        ix.apply(1, b, {.sequence = seq, .location = at(seq), .tombstone = seq % 4 == 0}, 0);
+    CHECK(ix.version_count() == 14);
+    ix.prune_all({3, 7, 10});  // snapshots at 3 and 7, the latest state at 10
+    CHECK(ix.version_count() == 6);  // a: 10, 7, 3; b: 8 (the latest sees it deleted), 6 (seen at 7), 2 (at 3)
+    for (const std::uint64_t seq : {3, 7, 10}) CHECK(ix.holds(1, a, at(seq)));
+    CHECK_FALSE(ix.holds(1, a, at(9)));
+    CHECK_FALSE(ix.holds(1, a, at(5)));
+    CHECK(ix.find(1, a, 7)->sequence == 7);
+    CHECK(ix.find(1, b, 7)->sequence == 6);
+    CHECK(ix.find(1, b, 3)->sequence == 2);
+    CHECK(ix.find(1, b, 10)->tombstone);
+    ix.prune_all({8, 10});  // every reader sees b deleted: b goes
+    CHECK(ix.version_count() == 2);  // a: 10 and 7 (seen at 8)
+    CHECK_FALSE(ix.find(1, b, 8));
+    CHECK_FALSE(ix.find(1, b, 10));
+    CHECK(ix.find(1, a, 8)->sequence == 7);
 }
 
 TEST_CASE("primary index: sequences beyond max_sequence are refused", "[primary_index]") {
@@ -613,7 +652,7 @@ TEST_CASE("chunked_map: random inserts, erasures and filters match a std::map", 
         same();
         if (round % 10 == 9) {
             const auto odd = [](std::uint64_t v) { return v % 2 == 1; };
-            m.erase_if(odd);
+            m.erase_if([&](const auto&, std::uint64_t v) { return odd(v); });
             std::erase_if(model, [&](const auto& e) { return odd(e.second); });
             same();
         }

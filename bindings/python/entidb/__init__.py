@@ -159,7 +159,7 @@ class _Transaction:
     @property
     def closed(self):
         """True once the transaction has ended (committed, aborted, or its database closed)."""
-        return self._handle is None
+        return self._handle is None or self._db.closed
 
     def _live(self):
         if self._handle is None:
@@ -256,7 +256,8 @@ class ReadTransaction(_Transaction):
     def scan(self, collection, *, storage_order=False):
         """Every entity of the collection at this snapshot, as (UUID, value), in id order; with
         storage_order=True in the order the records lie in the files (faster over a large
-        collection, no order promised; a compaction waits until the scan ends)."""
+        collection, no order promised; a compaction in this process waits for the scan to end,
+        for a bounded time, then fails with busy: exhaust or close scans you stop reading)."""
         return _scan(_lib.entidb_scan_open_ordered, self._live(), collection, storage_order)
 
     def count(self, collection):
@@ -304,7 +305,12 @@ class Database:
         return self._handle
 
     def close(self):
-        """Ends this database's transactions and cursors and releases the LOCK. Idempotent."""
+        """Ends this database's transactions and cursors and releases the LOCK. Idempotent.
+
+        Live transactions and scans do not keep the database open: they are ended (using them
+        afterwards raises ClosedError; an open write transaction of this thread is aborted), and
+        the LOCK is free when close returns, so the directory can be reopened at once. Raises
+        WriterBusyError, closing nothing, while another thread's write transaction is open."""
         if self._handle is not None:
             rc = _lib.entidb_close(self._handle)
             if rc != WriterBusyError.code:  # busy: another thread's writer is open; nothing closed

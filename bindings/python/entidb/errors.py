@@ -10,7 +10,7 @@ __all__ = [
     "IoError", "OutcomeUnknownError", "NoSpaceError", "NeedsReopenError", "ReadOnlyError",
     "WriterBusyError", "TooLargeError", "UnsupportedVersionError", "InvalidCborError",
     "NonCanonicalError", "ScanForbiddenError", "UniqueViolationError", "ClosedError",
-    "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "OutOfMemoryError",
+    "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "BusyError", "OutOfMemoryError",
     "InternalError", "error_for_code",
 ]
 
@@ -61,6 +61,8 @@ TypeMismatchError = _define("TypeMismatchError", 18, "type_mismatch", "A value d
 RotationUnsupportedError = _define("RotationUnsupportedError", 19, "rotation_unsupported",
                                    "The segment factory cannot make another segment.")
 NoSuchIndexError = _define("NoSuchIndexError", 20, "no_such_index", "An access path names an undeclared index.")
+BusyError = _define("BusyError", 21, "busy",
+                    "Open scans, transactions or cursors must end first; nothing changed.")
 OutOfMemoryError = _define("OutOfMemoryError", -1, "out_of_memory", "The library ran out of memory.",
                            (EntiDBError, MemoryError))
 InternalError = _define("InternalError", -2, "internal", "An unexpected C++ exception inside the library (a bug).")
@@ -70,7 +72,7 @@ _BY_CODE = {cls.code: cls for cls in (
     NoSpaceError, NeedsReopenError, ReadOnlyError, WriterBusyError, TooLargeError,
     UnsupportedVersionError, InvalidCborError, NonCanonicalError, ScanForbiddenError,
     UniqueViolationError, ClosedError, TypeMismatchError, RotationUnsupportedError, NoSuchIndexError,
-    OutOfMemoryError, InternalError)}
+    BusyError, OutOfMemoryError, InternalError)}
 
 
 def error_for_code(code, message=""):

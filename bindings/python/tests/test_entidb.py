@@ -241,12 +241,13 @@ class Ids(unittest.TestCase):
 
 class Errors(TempDirTest):
     def test_hierarchy_matches_the_library(self):
-        for code in [c for c in range(-2, 21) if c != 0]:
+        for code in [c for c in range(-2, 22) if c != 0]:
             err = entidb.error_for_code(code, "m")
             self.assertIsInstance(err, entidb.EntiDBError)
             self.assertEqual(err.code, code)
             self.assertEqual(err.name, _native.lib.entidb_error_name(code).decode())
         self.assertTrue(issubclass(entidb.LockedError, entidb.EntiDBError))
+        self.assertIs(type(entidb.error_for_code(21)), entidb.BusyError)
         self.assertTrue(issubclass(entidb.InvalidArgumentError, ValueError))
         self.assertEqual(entidb.abi_version()[0], 1)
         self.assertTrue(entidb.library_version())
@@ -333,6 +334,22 @@ class Errors(TempDirTest):
         txn.abort()  # already ended by the close: abort only makes sure, it does not raise
         self.assertTrue(txn.closed)
         snapshot.close()
+
+    def test_close_with_live_transactions_frees_the_lock(self):
+        db = entidb.open(self.path)
+        with db.transaction() as txn:
+            txn.put("c", id_of(1), 1)
+        snapshot = db.read()
+        scan = iter(snapshot.scan("c", storage_order=True))
+        self.assertEqual(next(scan)[1], 1)  # a scan in storage order open and unfinished
+        writer = db.transaction()
+        db.close()  # ends them all: nothing keeps the LOCK
+        self.assertTrue(snapshot.closed)
+        self.assertTrue(writer.closed)
+        with self.assertRaises(entidb.ClosedError):
+            snapshot.get("c", id_of(1))
+        with entidb.open(self.path) as again:  # not LockedError
+            self.assertEqual(again.get("c", id_of(1)), 1)
 
     def test_writer_busy_and_scan_forbidden(self):
         with entidb.open(self.path) as db:

@@ -4,7 +4,7 @@
  * the long form of the rules below.
  *
  * Errors. Every function that can fail returns an `int`: ENTIDB_OK (0) or an error code. The
- * codes 0..20 are exactly `entidb::errc` (include/entidb/error.hpp, docs/errors.md) and stable;
+ * codes 0..21 are exactly `entidb::errc` (include/entidb/error.hpp, docs/errors.md) and stable;
  * the negative codes exist only at this boundary (ENTIDB_OUT_OF_MEMORY, ENTIDB_INTERNAL). Every
  * call that returns a code also sets the calling thread's last error: the code and a message
  * (the C++ error's what(): code text, detail, file and offset, errno text), or "" after
@@ -108,6 +108,7 @@ ENTIDB_C_API const char* entidb_library_version(void);
 #define ENTIDB_TYPE_MISMATCH 18        /* a value does not have the requested shape */
 #define ENTIDB_ROTATION_UNSUPPORTED 19 /* the segment factory cannot make another segment */
 #define ENTIDB_NO_SUCH_INDEX 20        /* an access path names an undeclared index */
+#define ENTIDB_BUSY 21                 /* open scans, transactions or cursors must end first */
 /* Only at this boundary (no entidb::errc counterpart): */
 #define ENTIDB_OUT_OF_MEMORY (-1)      /* std::bad_alloc */
 #define ENTIDB_INTERNAL (-2)           /* any other C++ exception (a bug: please report it) */
@@ -267,7 +268,8 @@ ENTIDB_C_API int entidb_db_scan_open(entidb_db* db, const char* collection, enti
  * entidb_scan_open gives. ENTIDB_SCAN_STORAGE_ORDER visits each live entity once in the order its
  * record lies in the segment files (roughly commit order; no order is promised), reading them
  * front to back: much faster than id order over a large collection. Until such a cursor is
- * exhausted or closed, a compaction of the database waits for it. */
+ * exhausted or closed, a compaction of the database waits for it (at most its scan_wait, then
+ * the compaction fails with ENTIDB_BUSY / errc::busy). */
 #define ENTIDB_SCAN_ID_ORDER 0u
 #define ENTIDB_SCAN_STORAGE_ORDER 1u
 

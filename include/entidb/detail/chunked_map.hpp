@@ -147,7 +147,7 @@ public:
         return true;
     }
 
-    // Removes every entry whose value satisfies `pred`, keeping the others in order
+    // Removes every entry for which `pred(key, value)` holds, keeping the others in order
     // (packed into full chunks).
     template <typename Pred>
     void erase_if(Pred pred) {
@@ -155,7 +155,7 @@ public:
         for (std::size_t ci = 0; ci < chunks_.size(); ++ci)
             for (std::size_t i = 0; i < chunks_[ci]->size; ++i) {
                 const entry e = chunks_[ci]->at[i];
-                if (pred(e.second)) continue;
+                if (pred(e.first, e.second)) continue;
                 if (out_pos == chunk_capacity) {
                     chunks_[out_chunk]->size = static_cast<std::uint32_t>(out_pos);
                     ++out_chunk;

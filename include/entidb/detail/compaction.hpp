@@ -5,9 +5,11 @@
 // compaction is made current by a journal, `<db>/COMPACTION` (format/compaction_state.hpp):
 //
 //   1. checkpoint: the WAL is empty, the active segment is new and empty, every other
-//      segment is sealed; versions no open snapshot can see are pruned from the index
+//      segment is sealed; the index is pruned to the versions readers see: of each entity,
+//      for each open snapshot's sequence and the latest one, the newest version at or below
+//      it (a version between two snapshots that neither sees goes, like one below them all)
 //   2. stream every sealed segment; keep a record if the index holds it (the newest version
-//      of its entity, or an older one an open snapshot sees) or if it is a tombstone of an
+//      of its entity, or an older one an open snapshot reads) or if it is a tombstone of an
 //      entity the index no longer has and is within the retention (or of the newest commit,
 //      so the segments still reach the MANIFEST's checkpoint); drop the rest
 //   3. write the kept records, in their order, into SEGMENTS/seg-NNNNNN.dat.compact files
@@ -138,7 +140,7 @@ public:
                          "the COMPACTION journal)");
             e_.reclaim_retired();
             e_.checkpoint();
-            e_.mutable_index().prune_all(e_.snapshots().oldest(e_.last_sequence()));
+            e_.mutable_index().prune_all(e_.snapshots().readers(e_.last_sequence()));
             step(compaction_step::checkpointed);
             report_.sequence = e_.last_sequence();
             report_.history_horizon = e_.history_horizon();

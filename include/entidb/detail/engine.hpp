@@ -535,19 +535,40 @@ public:
         return false;
     }
     void end_storage_scan() noexcept {
-        storage_scans_.fetch_sub(1, std::memory_order_release);
-        storage_scans_.notify_all();
+        storage_scans_.fetch_sub(1, std::memory_order_seq_cst);
+        // A compaction that registered before this load waits under scan_end_mutex_: taking
+        // it orders the notification after the compaction's check. One that registers after
+        // it sees the count already lowered (both sides are sequentially consistent).
+        if (compactions_.load(std::memory_order_seq_cst) != 0) {
+            std::lock_guard lock(scan_end_mutex_);
+            scan_ended_.notify_all();
+        }
     }
 
     // Held by a compaction: new storage-order scans walk the index instead, and the
-    // compaction starts once the open ones have ended.
+    // compaction starts once the open ones have ended. It waits at most `wait` for them
+    // (a scan is never forced to end, and one this thread holds could never end while it
+    // waits), then fails with errc::busy, excluding nothing.
     class storage_scan_exclusion {
     public:
-        explicit storage_scan_exclusion(engine& e) : e_(e) {
+        storage_scan_exclusion(engine& e, std::chrono::milliseconds wait) : e_(e) {
             e_.compactions_.fetch_add(1, std::memory_order_seq_cst);
-            for (auto n = e_.storage_scans_.load(std::memory_order_seq_cst); n != 0;
-                 n = e_.storage_scans_.load(std::memory_order_seq_cst))
-                e_.storage_scans_.wait(n);
+            std::uint64_t open = 0;
+            {
+                std::unique_lock lock(e_.scan_end_mutex_);
+                if (e_.scan_ended_.wait_for(lock, wait, [&] {
+                        open = e_.storage_scans_.load(std::memory_order_seq_cst);
+                        return open == 0;
+                    }))
+                    return;
+            }
+            e_.compactions_.fetch_sub(1, std::memory_order_release);
+            fail(errc::busy,
+                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
+                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
+                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
+                 "compacted",
+                 open, wait.count());
         }
         storage_scan_exclusion(const storage_scan_exclusion&) = delete;
         storage_scan_exclusion& operator=(const storage_scan_exclusion&) = delete;
@@ -1080,6 +1101,8 @@ private:
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan
+    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
+    std::condition_variable scan_ended_;
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };

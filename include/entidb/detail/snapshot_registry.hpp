@@ -1,7 +1,8 @@
 // entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
 //
 // The writer prunes versions no open snapshot can see; it asks this registry for the
-// oldest open sequence. Registration is one short mutex hold per transaction start/end.
+// oldest open sequence (commits) or for every open sequence (compaction). Registration is
+// one short mutex hold per transaction start/end.
 // Each registration also gets a ticket (a counter): compaction retires old segment files
 // at a `mark()` and destroys them once no snapshot registered before the mark is open
 // (`any_before(mark)`), because only those may still hold a location in an old file.
@@ -13,6 +14,7 @@
 #include <limits>
 #include <mutex>
 #include <map>
+#include <vector>
 
 namespace entidb {
 inline namespace v1 {
@@ -37,6 +39,20 @@ public:
     [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
         std::lock_guard lock(mutex_);
         return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // The sequences readers read, ascending, each once: every open snapshot's, and
+    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
+    // entity, the newest version at or below each of them and nothing else.
+    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
+        std::vector<std::uint64_t> out;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [sequence, _] : open_)
+                if (out.empty() || out.back() != sequence) out.push_back(sequence);
+        }
+        if (out.empty() || out.back() < latest) out.push_back(latest);
+        return out;
     }
 
     // Every snapshot registered before this call has a ticket below the mark.

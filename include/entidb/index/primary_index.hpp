@@ -3,8 +3,9 @@
 // Payloads stay on disk: an entry holds record locations, never payload bytes, so memory
 // grows with the number of live entities, not their size. Each key keeps its versions
 // newest first; a reader with snapshot S sees the newest version whose sequence is <= S
-// (MVCC by commit sequence). Versions no open snapshot can see are pruned when a key is
-// written. Tombstones are versions too, until no snapshot can see what they hide.
+// (MVCC by commit sequence). Versions older than the oldest open snapshot's are pruned when
+// a key is written; a compaction prunes to exactly the versions readers see (prune_all).
+// Tombstones are versions too, until no snapshot can see what they hide.
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
 // by id, each holding one key's newest version; a small ordered map of the keys added since
@@ -348,27 +349,24 @@ public:
         }
     }
 
-    // Keeps the versions a snapshot at or above `oldest` can see; a key left with only a
-    // tombstone no one needs goes.
-    void prune_all(std::uint64_t oldest) {
+    // Keeps the versions some reader sees: for each of `readers` (the sequences read, in
+    // ascending order, the latest state among them) the newest version at or below it,
+    // except tombstones that hide nothing kept (a key left with a tombstone alone goes).
+    void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto it = older_.begin(); it != older_.end();) {
-            auto& versions = it->second;
-            if (held(it->first).v->sequence() <= oldest)
-                versions.clear();  // the newest is visible to every snapshot
-            else
-                prune(versions, oldest);
-            it = versions.empty() ? older_.erase(it) : std::next(it);
+            keep_seen(it->second, held(it->first).v->sequence(), readers);
+            it = it->second.empty() ? older_.erase(it) : std::next(it);
         }
-        // A key that kept older versions has a newest above `oldest`: none of them is erased.
-        const auto unneeded = [oldest](const packed_version& v) {
-            return !v.erased() && v.tombstone() && v.sequence() <= oldest;
+        // A key that kept older versions has a put some reader sees: it stays.
+        const auto lone_tombstone = [this](const id_key& k, const packed_version& v) {
+            return !v.erased() && v.tombstone() && !older_.contains(k);
         };
         for (auto& s : base_)
-            if (unneeded(s.v)) {
+            if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
                 ++erased_;
             }
-        recent_.erase_if(unneeded);
+        recent_.erase_if(lone_tombstone);
         if (erased_ > 0) drop_erased();
     }
 
@@ -445,6 +443,23 @@ private:
             for (const auto& v : *versions)
                 if (v.sequence <= snapshot) return v;
         return std::nullopt;
+    }
+
+    // Of a key's older versions (newest first, below a newest of sequence `newest`), keeps
+    // those a reader sees: a version is read by the readers at or above its sequence and
+    // below the next newer version's. The oldest kept ones go while they are tombstones:
+    // with nothing older kept, a reader sees the key absent without them.
+    static void keep_seen(std::vector<entity_version>& newest_first, std::uint64_t newest,
+                          const std::vector<std::uint64_t>& readers) {
+        std::size_t out = 0;
+        std::uint64_t next_newer = newest;
+        for (const auto& v : newest_first) {
+            const auto r = std::lower_bound(readers.begin(), readers.end(), v.sequence);
+            if (r != readers.end() && *r < next_newer) newest_first[out++] = v;
+            next_newer = v.sequence;
+        }
+        while (out > 0 && newest_first[out - 1].tombstone) --out;
+        newest_first.resize(out);
     }
 
     // Keeps every version newer than the oldest snapshot plus the one that snapshot sees.
@@ -778,12 +793,14 @@ public:
         });
     }
 
-    // Drops every version no snapshot at or above `oldest_snapshot` can see (after open,
-    // where replay kept history no reader needs).
-    void prune_all(std::uint64_t oldest_snapshot) {
+    // Drops every version no reader sees, keeping for each of `readers` (the sequences of
+    // the open snapshots and the latest state, ascending; not empty) the newest version at
+    // or below it, and no tombstone that hides nothing kept (compaction keeps exactly what
+    // the index holds).
+    void prune_all(const std::vector<std::uint64_t>& readers) {
         std::unique_lock lock(mutex_);
         finish_builds();
-        for (auto& t : tables_) t.prune_all(oldest_snapshot);
+        for (auto& t : tables_) t.prune_all(readers);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).

@@ -195,9 +195,10 @@ inline constexpr storage_order_t in_storage_order{};
 // lookup; elsewhere the index says whether a record is the version the snapshot sees.
 // Sequential reads, no index walk: much faster than id order when the data do not fit in
 // the CPU caches. While a compaction runs the scan walks the index instead (in id order),
-// and a compaction waits for the storage-order scans that are open
-// (engine::begin_storage_scan). A damaged record is errc::corruption, raised again by
-// every later step (never a silent skip past it).
+// and a compaction waits, at most compact_options::scan_wait, for the storage-order scans
+// that are open (engine::begin_storage_scan), then fails with errc::busy. A damaged
+// record is errc::corruption, raised again by every later step (never a silent skip past
+// it).
 template <typename Traits>
 class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
     using engine_type = detail::engine<Traits>;
