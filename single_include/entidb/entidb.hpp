@@ -33,8 +33,9 @@
 // Errors: errc::corruption (with the file and offset) for a damaged or truncated backup or a
 // wrong checksum; errc::unsupported_version for a backup or format version this build cannot
 // read; errc::invalid_argument when `file` (backup) or `dir` / `dir.restoring` (restore)
-// already exists; errc::not_found for a missing backup file; errc::io_error and
-// errc::no_space from the file system; errc::closed for a closed database handle.
+// already exists, or when the file to read is a directory; errc::not_found for a missing
+// backup file; errc::io_error and errc::no_space from the file system; errc::closed for a
+// closed database handle.
 //
 // Thread-safety: backup() may run on any thread, concurrently with readers and the writer
 // (also with a compaction: the snapshot keeps the files it reads). restore() touches only
@@ -180,6 +181,7 @@ enum class errc : int {
     type_mismatch = 18,     // a value does not have the shape the caller asked for
     rotation_unsupported = 19,  // the segment factory cannot make another segment
     no_such_index = 20,     // an access path names an index that is not declared
+    busy = 21,              // the operation needs scans, transactions or cursors to end first; nothing changed
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
@@ -205,6 +207,7 @@ enum class errc : int {
         case errc::type_mismatch: return "type mismatch";
         case errc::rotation_unsupported: return "segment rotation unsupported";
         case errc::no_such_index: return "no such index";
+        case errc::busy: return "busy";
     }
     return "unknown error";
 }
@@ -1238,7 +1241,10 @@ struct fmt::formatter<entidb::cbor::fault> : fmt::formatter<std::string_view> {
 // creates the MANIFEST, recovers from the WAL and the segments (SPEC.md §9 rule 1); and
 // `entidb::memory_database` (nothing durable) from `entidb::open_in_memory(config)`.
 // `basic_database<T>::open_with_backends` is an advanced hook over caller-supplied
-// backends: it gives no directory contract (no LOCK, no MANIFEST file).
+// non-durable backends: it gives no directory contract (no LOCK, no MANIFEST file), and a
+// durable composition given to it does not compile (it could not reopen its collections).
+// A durable composition of any factory — `single_backend_factory` over a file_backend
+// with `rotating = false` included — opens through `entidb::open<Traits>(dir)`.
 //
 // A handle is movable, not copyable; transactions keep the database's engine alive.
 // Thread-safety: any number of threads may begin read transactions; write transactions
@@ -1566,8 +1572,8 @@ private:
 // entidb/compaction.hpp — what a compaction is asked to do and what it reports.
 //
 // `basic_database::compact(options)` merges every sealed segment into new ones, keeping
-// each version a reader can still see (the newest of every entity, plus older versions
-// open snapshots need) and tombstones of the last `tombstone_retention` commits, and
+// each version a reader can still see (the newest of every entity, plus, for each open
+// snapshot, the newest version at or below its sequence) and tombstones of the last `tombstone_retention` commits, and
 // dropping everything else. The logical state never changes: every snapshot, open or
 // future, reads the same entities before and after. The protocol (docs/operations.md,
 // docs/file-format.md "COMPACTION"): checkpoint → write the new segments under temporary
@@ -1576,12 +1582,17 @@ private:
 // new set of segments after the next open, never a mixture.
 //
 // After a compaction that dropped records, changes_since(after) needs after >= the
-// reported history_horizon (errc::invalid_argument below it): the history it would need is
-// gone.
+// reported history_horizon, the largest sequence of a dropped record (errc::invalid_argument
+// below it): the history it would need is gone. An open snapshot does not hold the history
+// after it: versions between two readers' sequences that none of them reads are dropped too,
+// so the horizon can pass an open snapshot's sequence.
 //
 // Thread-safety: compact() is a writer operation (it waits for the writer lock); readers
-// continue and their snapshots stay valid. `on_step` runs on the compacting thread.
+// continue and their snapshots stay valid. Scans in storage order that are open when it
+// starts must end within `scan_wait` (errc::busy otherwise: a scan the compacting thread
+// itself holds open can never end meanwhile). `on_step` runs on the compacting thread.
 
+#include <chrono>
 
 namespace entidb {
 inline namespace v1 {
@@ -1617,6 +1628,10 @@ struct compact_options {
     // throws, the compaction stops there like any failure: before journal_written nothing
     // changed; after it, writes are refused until a reopen finishes the compaction.
     std::function<void(compaction_step)> on_step{};
+    // How long a compaction waits for open scans in storage order (which walk the files it
+    // replaces) to end before it fails with errc::busy, changing nothing. Scans started
+    // meanwhile walk the index instead and do not delay it. 0: fail at once if any is open.
+    std::chrono::milliseconds scan_wait{5000};
 };
 
 struct compaction_report {
@@ -2159,8 +2174,13 @@ struct config {
     std::uint64_t max_segment_size = 256ull << 20;
     // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
     std::uint64_t max_entity_bytes = 16ull << 20;
-    // Create the database directory when it does not exist (entidb::open).
+    // Create the database when the directory does not exist or holds no MANIFEST
+    // (entidb::open). When false, such a path is errc::not_found and stays untouched.
     bool create_if_missing = true;
+    // Open without writing anything (never creates, whatever create_if_missing says):
+    // a shared lock on LOCK, recovery in memory only, and every write refused with
+    // errc::read_only (docs/transactions.md, "Read-only opens").
+    bool read_only = false;
     // Make read_transaction::scan() a typed error (errc::scan_forbidden).
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
@@ -2194,9 +2214,11 @@ struct config {
 // compaction is made current by a journal, `<db>/COMPACTION` (format/compaction_state.hpp):
 //
 //   1. checkpoint: the WAL is empty, the active segment is new and empty, every other
-//      segment is sealed; versions no open snapshot can see are pruned from the index
+//      segment is sealed; the index is pruned to the versions readers see: of each entity,
+//      for each open snapshot's sequence and the latest one, the newest version at or below
+//      it (a version between two snapshots that neither sees goes, like one below them all)
 //   2. stream every sealed segment; keep a record if the index holds it (the newest version
-//      of its entity, or an older one an open snapshot sees) or if it is a tombstone of an
+//      of its entity, or an older one an open snapshot reads) or if it is a tombstone of an
 //      entity the index no longer has and is within the retention (or of the newest commit,
 //      so the segments still reach the MANIFEST's checkpoint); drop the rest
 //   3. write the kept records, in their order, into SEGMENTS/seg-NNNNNN.dat.compact files
@@ -2425,6 +2447,13 @@ concept mappable_backend = storage_backend<B> && requires(const B& cb, std::uint
 //              refuses every further append/flush/truncate with errc::outcome_unknown
 //   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
 //   writes on a file_mode::read_only backend → errc::read_only
+// A file_mode::private_view backend never writes its file either, but takes writes into
+// memory: truncate only shortens this object's view of the file, and append keeps the
+// bytes after the visible ones in memory (a read-only database replays its WAL that way,
+// SPEC.md §5 recovery without a write). `in_memory(name)` is such a backend without a file:
+// a segment a read-only database makes while it replays. Appended bytes are readable like
+// the file's, but a view of them is valid only until the next append (a read-only
+// database appends only while it opens, before any reader exists).
 // EINTR and short transfers are retried until complete (detail/io_retry.hpp).
 // Creating a file does not make its directory entry durable: call sync_directory()
 // on the parent before relying on a newly created file (SPEC.md §3).
@@ -2814,6 +2843,7 @@ enum class file_mode {
     create_or_open,  // read-write; created (mode 0644) if missing
     create_new,      // read-write; the file must not exist yet (O_EXCL)
     read_only,       // reads only; every write throws errc::read_only
+    private_view,    // reads the file; writes change only this object, in memory (see above)
 };
 
 class file_backend {
@@ -2829,8 +2859,13 @@ public:
         // O_RDONLY succeeds on a directory; reject it here rather than at the first read.
         if (S_ISDIR(st.st_mode))
             fail_at(errc::io_error, {.path = path.string(), .sys_errno = EISDIR}, "not a file");
-        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size),
-                            mode == file_mode::read_only);
+        return file_backend(std::move(fd), path, static_cast<std::uint64_t>(st.st_size), mode);
+    }
+
+    // A private_view backend with no file behind it: every byte lives in memory. `path`
+    // names it in error messages only.
+    [[nodiscard]] static file_backend in_memory(const std::filesystem::path& path) {
+        return file_backend(detail::unique_fd{}, path, 0, file_mode::private_view);
     }
 
     file_backend(file_backend&& other) noexcept
@@ -2838,6 +2873,9 @@ public:
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
           read_only_(other.read_only_),
+          private_(other.private_),
+          file_part_(other.file_part_),
+          tail_(std::move(other.tail_)),
           poisoned_(std::move(other.poisoned_)),
           maps_(std::move(other.maps_)) {}
 
@@ -2847,6 +2885,9 @@ public:
         path_ = std::move(other.path_);
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
         read_only_ = other.read_only_;
+        private_ = other.private_;
+        file_part_ = other.file_part_;
+        tail_ = std::move(other.tail_);
         poisoned_ = std::move(other.poisoned_);
         maps_ = std::move(other.maps_);
         return *this;
@@ -2863,7 +2904,10 @@ public:
         if (offset > size || n > size - offset)
             fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)", n, size);
         if (n == 0) return {};
-        return maps_.view(fd_.get(), offset, n, size, path_);
+        if (offset >= file_part_) return bytes_view(tail_).subspan(static_cast<std::size_t>(offset - file_part_), n);
+        if (n > file_part_ - offset)
+            fail_at(errc::io_error, context(offset), "a view cannot span the file and bytes held in memory");
+        return maps_.view(fd_.get(), offset, n, std::min(size, file_part_), path_);
     }
 
     void read_at(std::uint64_t offset, mutable_bytes out) const {
@@ -2871,6 +2915,14 @@ public:
         if (offset > size || out.size() > size - offset)
             fail_at(errc::corruption, context(offset), "read of {} bytes past the end ({} bytes in file)",
                     out.size(), size);
+        if (offset + out.size() > file_part_) {  // some or all of it in memory (private_view)
+            const auto in_file = static_cast<std::size_t>(offset < file_part_ ? file_part_ - offset : 0);
+            const auto from = static_cast<std::size_t>(offset + in_file - file_part_);
+            std::copy_n(tail_.begin() + static_cast<std::ptrdiff_t>(from), out.size() - in_file,
+                        out.begin() + static_cast<std::ptrdiff_t>(in_file));
+            out = out.first(in_file);
+            if (out.empty()) return;
+        }
         const detail::io_progress p = detail::pread_fully(fd_.get(), out, offset);
         if (p.error != 0) fail_at(errc::io_error, context(offset + p.done, p.error), "read failed");
         // End of file before the tracked size: the file was shortened behind our back.
@@ -2883,6 +2935,11 @@ public:
         require_healthy("append");
         require_writable("append");
         const std::uint64_t at = size_.load(std::memory_order_relaxed);
+        if (private_) {
+            tail_.insert(tail_.end(), in.begin(), in.end());
+            size_.store(at + in.size(), std::memory_order_release);
+            return at;
+        }
         // pwrite at the tracked size, not O_APPEND: the offset is ours to decide, and
         // Linux ignores pwrite's offset on O_APPEND descriptors.
         const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
@@ -2898,7 +2955,7 @@ public:
     // EINTR is not retried either: nobody can say what the interrupted call completed.
     void flush() {
         require_healthy("flush");
-        if (read_only_) return;  // nothing of ours to make durable
+        if (read_only_ || private_) return;  // nothing of ours to make durable
         if (::fdatasync(fd_.get()) != 0) {
             const int err = errno;
             poisoned_.set(fmt::format("an earlier fdatasync failed ({})", std::generic_category().message(err)));
@@ -2915,6 +2972,12 @@ public:
         const std::uint64_t size = size_.load(std::memory_order_relaxed);
         if (new_size > size)
             fail_at(errc::invalid_argument, context(new_size), "truncate to {} beyond size {}", new_size, size);
+        if (private_) {  // the file keeps its bytes; this view of it ends at new_size
+            file_part_ = std::min(file_part_, new_size);
+            tail_.resize(static_cast<std::size_t>(new_size - file_part_));
+            size_.store(new_size, std::memory_order_release);
+            return;
+        }
         if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
             fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
         size_.store(new_size, std::memory_order_release);
@@ -2927,15 +2990,21 @@ public:
     [[nodiscard]] bool poisoned() const noexcept { return poisoned_.is_set(); }
 
 private:
-    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, bool read_only)
-        : fd_(std::move(fd)), path_(std::move(path)), size_(size), read_only_(read_only) {}
+    file_backend(detail::unique_fd fd, std::filesystem::path path, std::uint64_t size, file_mode mode)
+        : fd_(std::move(fd)),
+          path_(std::move(path)),
+          size_(size),
+          read_only_(mode == file_mode::read_only),
+          private_(mode == file_mode::private_view),
+          file_part_(private_ ? size : std::numeric_limits<std::uint64_t>::max()) {}
 
     [[nodiscard]] static int open_flags(file_mode mode) noexcept {
         switch (mode) {
             case file_mode::open_existing: return O_RDWR;
             case file_mode::create_or_open: return O_RDWR | O_CREAT;
             case file_mode::create_new: return O_RDWR | O_CREAT | O_EXCL;
-            case file_mode::read_only: return O_RDONLY;
+            case file_mode::read_only:
+            case file_mode::private_view: return O_RDONLY;
         }
         return O_RDONLY;
     }
@@ -2976,6 +3045,9 @@ private:
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
     bool read_only_ = false;
+    bool private_ = false;           // file_mode::private_view
+    std::uint64_t file_part_ = 0;    // bytes [0, file_part_) are the file's, the rest tail_'s (all: no limit)
+    byte_buffer tail_;               // private_view: appended bytes, held in memory
     detail::poison_note poisoned_;  // why writes are refused; unset while healthy
     detail::file_mappings maps_;
 };
@@ -3103,42 +3175,57 @@ inline constexpr std::string_view temporary_segment_suffix = ".compact";
 }
 
 // Segment files in <db>/SEGMENTS: durable, rotating. The everyday factory.
+// `read_only`: a read-only database's factory. It never writes the directory: segments
+// are opened as private views (file_backend.hpp) and a new segment lives in memory only
+// (WAL replay in memory); the compaction protocol's writes are errc::read_only.
 class file_segment_factory {
 public:
     using backend_type = file_backend;
     static constexpr bool rotates = true;
 
-    explicit file_segment_factory(std::filesystem::path dir) : dir_(std::move(dir)) {}
+    explicit file_segment_factory(std::filesystem::path dir, bool read_only = false)
+        : dir_(std::move(dir)), read_only_(read_only) {}
 
     [[nodiscard]] std::unique_ptr<file_backend> create(std::uint32_t n) {
+        if (read_only_) return std::make_unique<file_backend>(file_backend::in_memory(path_of(n)));
         auto b = std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::create_new));
         sync_directory(dir_);  // the new file exists only once its directory entry is durable
         return b;
     }
     [[nodiscard]] std::unique_ptr<file_backend> open(std::uint32_t n) {
-        return std::make_unique<file_backend>(file_backend::open(path_of(n), file_mode::open_existing));
+        return std::make_unique<file_backend>(file_backend::open(path_of(n), open_mode()));
     }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return list(parse_segment_file_name); }
 
     // ---- the temporary-file protocol of compaction (segment_file_protocol) ----
     // Creating a temporary does not sync the directory: the caller syncs once for all.
     [[nodiscard]] std::unique_ptr<file_backend> create_temporary(std::uint32_t n) {
+        require_writable();
         return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::create_new));
     }
     [[nodiscard]] std::unique_ptr<file_backend> open_temporary(std::uint32_t n) {
-        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), file_mode::open_existing));
+        return std::make_unique<file_backend>(file_backend::open(temporary_path_of(n), open_mode()));
     }
     void publish_temporary(std::uint32_t n) {
+        require_writable();
         if (::rename(temporary_path_of(n).c_str(), path_of(n).c_str()) != 0)
             fail_at(errc::io_error, {.path = temporary_path_of(n).string(), .sys_errno = errno},
                     "cannot rename the compacted segment into place");
     }
-    void remove(std::uint32_t n) { unlink_if_present(path_of(n)); }
-    void remove_temporary(std::uint32_t n) { unlink_if_present(temporary_path_of(n)); }
+    void remove(std::uint32_t n) {
+        require_writable();
+        unlink_if_present(path_of(n));
+    }
+    void remove_temporary(std::uint32_t n) {
+        require_writable();
+        unlink_if_present(temporary_path_of(n));
+    }
     [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
     [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
     [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
-    void sync() { sync_directory(dir_); }
+    void sync() {
+        if (!read_only_) sync_directory(dir_);  // a read-only factory changed nothing to sync
+    }
 
     [[nodiscard]] std::filesystem::path path_of(std::uint32_t n) const { return dir_ / segment_file_name(n); }
     [[nodiscard]] std::filesystem::path temporary_path_of(std::uint32_t n) const {
@@ -3147,6 +3234,13 @@ public:
     [[nodiscard]] const std::filesystem::path& directory() const noexcept { return dir_; }
 
 private:
+    [[nodiscard]] file_mode open_mode() const noexcept {
+        return read_only_ ? file_mode::private_view : file_mode::open_existing;
+    }
+    void require_writable() const {
+        if (read_only_) fail_at(errc::read_only, {.path = dir_.string()}, "the database was opened read-only");
+    }
+
     // Numbers of the directory entries `parse` accepts, ascending.
     [[nodiscard]] std::vector<std::uint32_t> list(std::uint32_t (*parse)(std::string_view)) const {
         std::vector<std::uint32_t> out;
@@ -3163,6 +3257,7 @@ private:
     }
 
     std::filesystem::path dir_;
+    bool read_only_ = false;
 };
 
 static_assert(segment_file_protocol<file_segment_factory>);
@@ -3182,7 +3277,9 @@ public:
 
 // Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
 // segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
-// rule 2). Use it with a max_segment_size no record set can reach, or a rotating factory.
+// rule 2). The backend is handed out once, to the segment set (the open path must not
+// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
+// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
 template <storage_backend B>
 class single_backend_factory {
 public:
@@ -3230,13 +3327,14 @@ private:
 // Once the flush has returned, the commit *is* durable: a later failure never reports the
 // commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
 // on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
-// refuses further writes. Recovery (open) lives in recovery.hpp, checkpoints here.
+// refuses further writes. So everything that can refuse a commit is checked before its
+// WAL append: unique keys, sizes, and the room left in the one segment of a factory that
+// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp, checkpoints here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin and
 // commit hands back once its WAL append is done.
 
-#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <new>
@@ -3244,11 +3342,18 @@ private:
 // ---- begin entidb/directory/lock.hpp ----
 // entidb/directory/lock.hpp — the database directory's LOCK file.
 //
-// `directory_lock` holds an exclusive, non-blocking flock(2) on <db>/LOCK for its whole
-// life. flock locks belong to an open file description, so a second open of the same
-// directory fails at once whether it comes from this process or another one
-// (errc::locked). The 0-byte LOCK file stays behind after close, as the format expects;
-// the kernel drops the lock when the descriptor closes or the process dies.
+// `directory_lock` holds a non-blocking flock(2) on <db>/LOCK for its whole life: an
+// exclusive one for a read-write open, a shared one for a read-only open, so any number
+// of read-only opens coexist and a read-write open excludes every other open. flock
+// locks belong to an open file description, so a conflicting open of the same directory
+// fails at once whether it comes from this process or another one (errc::locked). The
+// 0-byte LOCK file stays behind after close, as the format expects; the kernel drops the
+// lock when the descriptor closes or the process dies.
+//
+// A read-only open never creates LOCK. Where LOCK cannot be opened and the directory is
+// not writable by this process it takes no lock at all: this process could not write
+// the database anyway. The risk, documented in docs/operations.md: another account that
+// can write the directory may then open it read-write concurrently.
 //
 // Thread-safety: a value owned by one database handle.
 
@@ -3261,25 +3366,44 @@ inline namespace v1 {
 
 class directory_lock {
 public:
-    // Takes the lock on `dir`/LOCK, creating the file if needed.
+    // Takes the exclusive lock on `dir`/LOCK, creating the file if needed. A directory
+    // this process may not write is errc::read_only (open it read-only instead).
     [[nodiscard]] static directory_lock acquire(const std::filesystem::path& dir) {
         const auto path = dir / "LOCK";
-        int fd;
-        do fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        while (fd < 0 && errno == EINTR);
-        if (fd < 0) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open lock file");
-        directory_lock lock(fd);
-        int rc;
-        do rc = ::flock(fd, LOCK_EX | LOCK_NB);
-        while (rc != 0 && errno == EINTR);
-        if (rc != 0) {
+        const int fd = open_retry(path, O_RDWR | O_CREAT);
+        if (fd < 0) {
             const int err = errno;
-            if (err == EWOULDBLOCK)
-                fail_at(errc::locked, {.path = dir.string()},
-                        "the database is already open (by this or another process)");
-            fail_at(errc::io_error, {.path = path.string(), .sys_errno = err}, "cannot lock");
+            if (err == EACCES || err == EROFS)
+                fail_at(errc::read_only, {.path = path.string(), .sys_errno = err},
+                        "cannot open the lock file for writing: the database is read-only here (open it read-only)");
+            fail_at(errc::io_error, {.path = path.string(), .sys_errno = err}, "cannot open lock file");
         }
-        return lock;
+        return take(directory_lock(fd), LOCK_EX, dir, "the database is already open (by this or another process)");
+    }
+
+    // Takes a shared lock on `dir`/LOCK without creating or writing anything (read-only
+    // opens); no lock where LOCK cannot be opened and `dir` is not writable (see above).
+    [[nodiscard]] static directory_lock acquire_shared(const std::filesystem::path& dir) {
+        const auto path = dir / "LOCK";
+        const int fd = open_retry(path, O_RDONLY);
+        if (fd < 0) {
+            const int err = errno;
+            if (::access(dir.c_str(), W_OK) != 0) return directory_lock(-1);
+            fail_at(errc::io_error, {.path = path.string(), .sys_errno = err},
+                    "cannot open the lock file (a read-only open does not create it; open the database read-write once)");
+        }
+        return take(directory_lock(fd), LOCK_SH, dir, "the database is open for writing (by this or another process)");
+    }
+
+    // Takes the exclusive lock if `dir`/LOCK exists, and creates nothing: for readers such as
+    // salvage that must leave a damaged directory exactly as they found it. An empty lock
+    // (holding nothing) when there is no LOCK file: no open database can hold it then.
+    [[nodiscard]] static directory_lock acquire_existing(const std::filesystem::path& dir) {
+        std::error_code ec;
+        if (!std::filesystem::exists(dir / "LOCK", ec)) return directory_lock(-1);
+        const int fd = open_retry(dir / "LOCK", O_RDONLY);
+        if (fd < 0) fail_at(errc::io_error, {.path = (dir / "LOCK").string(), .sys_errno = errno}, "cannot open lock file");
+        return take(directory_lock(fd), LOCK_EX, dir, "the database is already open (by this or another process)");
     }
 
     directory_lock(directory_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
@@ -3300,6 +3424,29 @@ public:
 
 private:
     explicit directory_lock(int fd) : fd_(fd) {}
+
+    [[nodiscard]] static int open_retry(const std::filesystem::path& path, int flags) {
+        int fd;
+        do fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+        while (fd < 0 && errno == EINTR);
+        return fd;
+    }
+
+    // flock(kind) on the lock's descriptor, without waiting: errc::locked, saying `held`,
+    // when a conflicting lock is held.
+    [[nodiscard]] static directory_lock take(directory_lock lock, int kind, const std::filesystem::path& dir,
+                                             const char* held) {
+        int rc;
+        do rc = ::flock(lock.fd_, kind | LOCK_NB);
+        while (rc != 0 && errno == EINTR);
+        if (rc != 0) {
+            const int err = errno;
+            if (err == EWOULDBLOCK) fail_at(errc::locked, {.path = dir.string()}, "{}", held);
+            fail_at(errc::io_error, {.path = (dir / "LOCK").string(), .sys_errno = err}, "cannot lock");
+        }
+        return lock;
+    }
+
     int fd_ = -1;
 };
 
@@ -4060,8 +4207,9 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // Payloads stay on disk: an entry holds record locations, never payload bytes, so memory
 // grows with the number of live entities, not their size. Each key keeps its versions
 // newest first; a reader with snapshot S sees the newest version whose sequence is <= S
-// (MVCC by commit sequence). Versions no open snapshot can see are pruned when a key is
-// written. Tombstones are versions too, until no snapshot can see what they hide.
+// (MVCC by commit sequence). Versions older than the oldest open snapshot's are pruned when
+// a key is written; a compaction prunes to exactly the versions readers see (prune_all).
+// Tombstones are versions too, until no snapshot can see what they hide.
 //
 // Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
 // by id, each holding one key's newest version; a small ordered map of the keys added since
@@ -4363,7 +4511,7 @@ public:
         return true;
     }
 
-    // Removes every entry whose value satisfies `pred`, keeping the others in order
+    // Removes every entry for which `pred(key, value)` holds, keeping the others in order
     // (packed into full chunks).
     template <typename Pred>
     void erase_if(Pred pred) {
@@ -4371,7 +4519,7 @@ public:
         for (std::size_t ci = 0; ci < chunks_.size(); ++ci)
             for (std::size_t i = 0; i < chunks_[ci]->size; ++i) {
                 const entry e = chunks_[ci]->at[i];
-                if (pred(e.second)) continue;
+                if (pred(e.first, e.second)) continue;
                 if (out_pos == chunk_capacity) {
                     chunks_[out_chunk]->size = static_cast<std::uint32_t>(out_pos);
                     ++out_chunk;
@@ -4945,27 +5093,24 @@ public:
         }
     }
 
-    // Keeps the versions a snapshot at or above `oldest` can see; a key left with only a
-    // tombstone no one needs goes.
-    void prune_all(std::uint64_t oldest) {
+    // Keeps the versions some reader sees: for each of `readers` (the sequences read, in
+    // ascending order, the latest state among them) the newest version at or below it,
+    // except tombstones that hide nothing kept (a key left with a tombstone alone goes).
+    void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto it = older_.begin(); it != older_.end();) {
-            auto& versions = it->second;
-            if (held(it->first).v->sequence() <= oldest)
-                versions.clear();  // the newest is visible to every snapshot
-            else
-                prune(versions, oldest);
-            it = versions.empty() ? older_.erase(it) : std::next(it);
+            keep_seen(it->second, held(it->first).v->sequence(), readers);
+            it = it->second.empty() ? older_.erase(it) : std::next(it);
         }
-        // A key that kept older versions has a newest above `oldest`: none of them is erased.
-        const auto unneeded = [oldest](const packed_version& v) {
-            return !v.erased() && v.tombstone() && v.sequence() <= oldest;
+        // A key that kept older versions has a put some reader sees: it stays.
+        const auto lone_tombstone = [this](const id_key& k, const packed_version& v) {
+            return !v.erased() && v.tombstone() && !older_.contains(k);
         };
         for (auto& s : base_)
-            if (unneeded(s.v)) {
+            if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
                 ++erased_;
             }
-        recent_.erase_if(unneeded);
+        recent_.erase_if(lone_tombstone);
         if (erased_ > 0) drop_erased();
     }
 
@@ -5042,6 +5187,23 @@ private:
             for (const auto& v : *versions)
                 if (v.sequence <= snapshot) return v;
         return std::nullopt;
+    }
+
+    // Of a key's older versions (newest first, below a newest of sequence `newest`), keeps
+    // those a reader sees: a version is read by the readers at or above its sequence and
+    // below the next newer version's. The oldest kept ones go while they are tombstones:
+    // with nothing older kept, a reader sees the key absent without them.
+    static void keep_seen(std::vector<entity_version>& newest_first, std::uint64_t newest,
+                          const std::vector<std::uint64_t>& readers) {
+        std::size_t out = 0;
+        std::uint64_t next_newer = newest;
+        for (const auto& v : newest_first) {
+            const auto r = std::lower_bound(readers.begin(), readers.end(), v.sequence);
+            if (r != readers.end() && *r < next_newer) newest_first[out++] = v;
+            next_newer = v.sequence;
+        }
+        while (out > 0 && newest_first[out - 1].tombstone) --out;
+        newest_first.resize(out);
     }
 
     // Keeps every version newer than the oldest snapshot plus the one that snapshot sees.
@@ -5375,12 +5537,14 @@ public:
         });
     }
 
-    // Drops every version no snapshot at or above `oldest_snapshot` can see (after open,
-    // where replay kept history no reader needs).
-    void prune_all(std::uint64_t oldest_snapshot) {
+    // Drops every version no reader sees, keeping for each of `readers` (the sequences of
+    // the open snapshots and the latest state, ascending; not empty) the newest version at
+    // or below it, and no tombstone that hides nothing kept (compaction keeps exactly what
+    // the index holds).
+    void prune_all(const std::vector<std::uint64_t>& readers) {
         std::unique_lock lock(mutex_);
         finish_builds();
-        for (auto& t : tables_) t.prune_all(oldest_snapshot);
+        for (auto& t : tables_) t.prune_all(readers);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).
@@ -5494,8 +5658,12 @@ private:
 // Segments 1..N: every one but the highest is sealed (flushed when it was sealed, never
 // written again); the highest is active and takes appends. `append` rotates before a
 // record would push the active segment past `max_segment_size` — seal (flush) the active
-// one, then ask the factory for the next; a factory that cannot rotate gives
-// errc::rotation_unsupported and nothing is written. Reads go to any segment by location.
+// one, then ask the factory for the next. A factory that cannot rotate has one segment,
+// which takes every record: the records appended are those of commits already durable in
+// the WAL, and refusing one would lose an acknowledged commit (or make the database
+// unopenable when recovery replays it). The engine keeps that segment within
+// max_segment_size by refusing a commit that does not fit before its WAL append
+// (errc::rotation_unsupported). Reads go to any segment by location.
 //
 // Compaction replaces the whole table at once (`install`): the old segments are retired,
 // not destroyed — `read` still finds them, since a reader may hold a location in one —
@@ -5556,7 +5724,8 @@ public:
         if (record.size() > std::numeric_limits<std::uint32_t>::max())
             fail(errc::too_large, "segment record of {} bytes", record.size());
         auto& seg = active();
-        if (seg.backend->size() > 0 && (seal_first_ || seg.backend->size() + record.size() > max_segment_size_))
+        if (Factory::rotates && seg.backend->size() > 0 &&
+            (seal_first_ || seg.backend->size() + record.size() > max_segment_size_))
             rotate();
         seal_first_ = false;
         auto& target = active();
@@ -5573,7 +5742,7 @@ public:
         std::vector<record_location> out;
         out.reserve(lengths.size());
         const auto size = active().backend->size();
-        if ((size > 0 && seal_first_) || size + records.size() > max_segment_size_) {
+        if (Factory::rotates && ((size > 0 && seal_first_) || size + records.size() > max_segment_size_)) {
             std::size_t at = 0;
             for (const auto n : lengths) {
                 out.push_back(append(records.subspan(at, n), sequence));
@@ -5598,7 +5767,8 @@ public:
     // after them.
     void seal_before_next_append() noexcept { seal_first_ = Factory::rotates; }
 
-    // Seals the active segment and starts the next one.
+    // Seals the active segment and starts the next one (errc::rotation_unsupported for a
+    // factory that cannot rotate: append never asks it to).
     void rotate() {
         const auto next = active().number + 1;
         if constexpr (!Factory::rotates) {
@@ -6519,6 +6689,17 @@ struct segment_format {
     using decoded = format::segment_decoded;
     static constexpr std::size_t header_size = 4;
     static std::uint64_t record_size(bytes_view header) { return get_u32(header.data()); }
+    // Resynchronising (find_next_record): a record can start only where the length is
+    // possible and the flags byte (offset 24) is one a writer produces; everything else is
+    // passed over without reading a record's worth of bytes and checksumming them.
+    static constexpr std::size_t sync_bytes = 25;
+    static bool may_start(bytes_view at) {
+        const auto len = get_u32(at.data());
+        const auto flags = at[24];
+        if (len < format::segment_record_overhead || (flags & ~format::segment_known_flags) != 0)
+            return false;
+        return (flags & format::flag_tombstone) == 0 || len == format::segment_record_overhead;
+    }
     static void decode_into(bytes_view in, decoded& out) { (void)format::decode_segment_into(in, out); }
 };
 
@@ -6527,6 +6708,11 @@ struct wal_format {
     static constexpr std::size_t header_size = format::wal_header_size;
     static std::uint64_t record_size(bytes_view header) {
         return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
+    }
+    // Resynchronising: every WAL record starts with its magic.
+    static constexpr std::size_t sync_bytes = format::wal_magic.size();
+    static bool may_start(bytes_view at) {
+        return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
     }
     // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
     static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
@@ -6582,6 +6768,42 @@ private:
     bool stopped_ = false;
 };
 
+// What is wrong with a record that did not decode, in words.
+template <typename Decoded>
+[[nodiscard]] std::string describe_problem(const Decoded& d) {
+    if (!d.problem.empty()) return d.problem;
+    switch (d.status) {
+        case format::decode_status::incomplete: return "incomplete record";
+        case format::decode_status::bad_checksum: return "checksum mismatch";
+        default: return "malformed record";
+    }
+}
+
+// Where the first record at or after `from` starts that decodes (checksum included), if
+// any: how a reader finds its footing again after a damaged record. Recovery uses it to tell
+// a torn tail (nothing valid follows) from damage; salvage to skip the damage. Candidates
+// are the offsets Format::may_start accepts; each is probed with a scanner reading just the
+// record (a small chunk), so a long damaged stretch costs a pass, not a chunk per byte.
+template <typename Format, storage_backend B>
+[[nodiscard]] std::optional<std::uint64_t> find_next_record(const B& backend, std::size_t chunk,
+                                                           std::uint64_t max_record, std::uint64_t from) {
+    constexpr std::size_t look = Format::sync_bytes;
+    constexpr std::size_t probe_chunk = 64;
+    byte_window<B> w(backend, std::max(chunk, look), from);
+    while (w.remaining() >= look) {
+        const bytes_view v = w.view(std::max(chunk, look));
+        const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
+        for (std::size_t at = 0; at <= last; ++at) {
+            if (!Format::may_start(v.subspan(at, look))) continue;
+            record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
+            if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)
+                return w.position() + at;
+        }
+        w.advance(last + 1);
+    }
+    return std::nullopt;
+}
+
 template <storage_backend B>
 using segment_scanner = record_scanner<segment_format, B>;
 template <storage_backend B>
@@ -6595,7 +6817,8 @@ using wal_scanner = record_scanner<wal_format, B>;
 // entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
 //
 // The writer prunes versions no open snapshot can see; it asks this registry for the
-// oldest open sequence. Registration is one short mutex hold per transaction start/end.
+// oldest open sequence (commits) or for every open sequence (compaction). Registration is
+// one short mutex hold per transaction start/end.
 // Each registration also gets a ticket (a counter): compaction retires old segment files
 // at a `mark()` and destroys them once no snapshot registered before the mark is open
 // (`any_before(mark)`), because only those may still hold a location in an old file.
@@ -6624,6 +6847,20 @@ public:
     [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
         std::lock_guard lock(mutex_);
         return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // The sequences readers read, ascending, each once: every open snapshot's, and
+    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
+    // entity, the newest version at or below each of them and nothing else.
+    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
+        std::vector<std::uint64_t> out;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [sequence, _] : open_)
+                if (out.empty() || out.back() != sequence) out.push_back(sequence);
+        }
+        if (out.empty() || out.back() < latest) out.push_back(latest);
+        return out;
     }
 
     // Every snapshot registered before this call has a ticket below the mark.
@@ -7082,6 +7319,7 @@ public:
 
     // Throws unless writes are accepted.
     void ensure_writable() const {
+        if (cfg_.read_only) fail(errc::read_only, "the database was opened read-only");
         if (poisoned_.load(std::memory_order_acquire)) {
             std::lock_guard lock(poison_mutex_);
             fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);
@@ -7104,8 +7342,10 @@ public:
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
         const bytes_view batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         append_wal(batch);
+        segment_claimed_ += segment_bytes;
         release_if_large(wal_batch_);
         ++next_txid_;
         appended_seq_ = seq;
@@ -7372,19 +7612,40 @@ public:
         return false;
     }
     void end_storage_scan() noexcept {
-        storage_scans_.fetch_sub(1, std::memory_order_release);
-        storage_scans_.notify_all();
+        storage_scans_.fetch_sub(1, std::memory_order_seq_cst);
+        // A compaction that registered before this load waits under scan_end_mutex_: taking
+        // it orders the notification after the compaction's check. One that registers after
+        // it sees the count already lowered (both sides are sequentially consistent).
+        if (compactions_.load(std::memory_order_seq_cst) != 0) {
+            std::lock_guard lock(scan_end_mutex_);
+            scan_ended_.notify_all();
+        }
     }
 
     // Held by a compaction: new storage-order scans walk the index instead, and the
-    // compaction starts once the open ones have ended.
+    // compaction starts once the open ones have ended. It waits at most `wait` for them
+    // (a scan is never forced to end, and one this thread holds could never end while it
+    // waits), then fails with errc::busy, excluding nothing.
     class storage_scan_exclusion {
     public:
-        explicit storage_scan_exclusion(engine& e) : e_(e) {
+        storage_scan_exclusion(engine& e, std::chrono::milliseconds wait) : e_(e) {
             e_.compactions_.fetch_add(1, std::memory_order_seq_cst);
-            for (auto n = e_.storage_scans_.load(std::memory_order_seq_cst); n != 0;
-                 n = e_.storage_scans_.load(std::memory_order_seq_cst))
-                e_.storage_scans_.wait(n);
+            std::uint64_t open = 0;
+            {
+                std::unique_lock lock(e_.scan_end_mutex_);
+                if (e_.scan_ended_.wait_for(lock, wait, [&] {
+                        open = e_.storage_scans_.load(std::memory_order_seq_cst);
+                        return open == 0;
+                    }))
+                    return;
+            }
+            e_.compactions_.fetch_sub(1, std::memory_order_release);
+            fail(errc::busy,
+                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
+                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
+                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
+                 "compacted",
+                 open, wait.count());
         }
         storage_scan_exclusion(const storage_scan_exclusion&) = delete;
         storage_scan_exclusion& operator=(const storage_scan_exclusion&) = delete;
@@ -7418,6 +7679,7 @@ public:
         appended_seq_ = last_seq;
         applied_seq_ = last_seq;
         next_txid_ = next_txid;
+        segment_claimed_ = segments_.active().backend->size();
     }
 
     // Appends one segment record and makes it visible in the index (no publication).
@@ -7480,6 +7742,29 @@ private:
         }
         format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
         return out;
+    }
+
+    // A factory that cannot rotate keeps everything in its one segment, which holds at most
+    // max_segment_size bytes: a commit whose records would not fit is refused here, before
+    // its WAL record makes it durable (applying a durable commit that does not fit could
+    // only fail after it was acknowledged). The room left counts the commits appended but
+    // not applied yet (segment_claimed_). Returns the bytes the commit's records take.
+    [[nodiscard]] std::uint64_t segment_room_for(const pending_write& w) const {
+        if constexpr (factory_type::rotates) {
+            return 0;
+        } else {
+            std::uint64_t need = 0;
+            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
+            const std::uint64_t limit = cfg_.max_segment_size;
+            const std::uint64_t left = limit - std::min(segment_claimed_, limit);
+            if (need > left)
+                fail(errc::rotation_unsupported,
+                     "segment {} is full: the commit needs {} bytes, {} of max_segment_size {} are left, and the "
+                     "segment factory cannot make another segment; nothing was written (use a rotating factory "
+                     "such as file_segment_factory, or a larger max_segment_size)",
+                     segments_.segments().back().number, need, left, limit);
+            return need;
+        }
     }
 
     // Streams the collection's live entities (one payload in memory at a time) into `ix`.
@@ -7854,6 +8139,9 @@ private:
     std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
     std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
     std::uint64_t next_txid_ = 1;
+    // A factory that cannot rotate: the size of its one segment once every appended commit
+    // is applied (segment_room_for).
+    std::uint64_t segment_claimed_ = 0;
 
     byte_buffer wal_batch_;  // the writer's, reused: no allocation per commit once warm
     byte_buffer segment_batch_;  // the applier's (one at a time, in sequence order)
@@ -7890,6 +8178,8 @@ private:
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan
+    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
+    std::condition_variable scan_ended_;
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };
@@ -7989,7 +8279,7 @@ public:
                          "the COMPACTION journal)");
             e_.reclaim_retired();
             e_.checkpoint();
-            e_.mutable_index().prune_all(e_.snapshots().oldest(e_.last_sequence()));
+            e_.mutable_index().prune_all(e_.snapshots().readers(e_.last_sequence()));
             step(compaction_step::checkpointed);
             report_.sequence = e_.last_sequence();
             report_.history_horizon = e_.history_horizon();
@@ -8256,7 +8546,7 @@ public:
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
         if (dry_run_) return;
-        finish_interrupted_compaction();
+        if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
@@ -8267,6 +8557,9 @@ public:
             e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
             e_.wal().flush();
         }
+        // Replayed records go to a new segment: in memory for a read-only open (no copy of
+        // the active segment's file bytes is needed).
+        if (e_.cfg().read_only) e_.segments().seal_before_next_append();
         scan_wal(true);
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
@@ -8371,10 +8664,11 @@ private:
             const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
             if (active && valid_record_follows(backend, step->offset, d.size))
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}) followed by a valid record: damage, not a torn tail", problem_of(d));
+                        "bad segment record ({}) followed by a valid record: damage, not a torn tail",
+                        describe_problem(d));
             if (!active || !covered)
                 fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}){}", problem_of(d),
+                        "bad segment record ({}){}", describe_problem(d),
                         active ? "; the WAL does not cover it (it may hold checkpointed data)" : " in a sealed segment");
             segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
             break;
@@ -8404,7 +8698,7 @@ private:
             if (step->decoded.status != format::decode_status::ok) {
                 if (valid_record_after(step->offset + 1))
                     fail_at(errc::corruption, {.path = e_.wal_path(), .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", problem_of(step->decoded));
+                            "bad WAL record followed by valid records ({})", describe_problem(step->decoded));
                 wal_end_ = step->offset;
                 break;
             }
@@ -8415,24 +8709,7 @@ private:
 
     // True if a well-formed record starts anywhere at or after `from`.
     bool valid_record_after(std::uint64_t from) {
-        auto& wal = e_.wal();
-        const auto chunk = e_.cfg().read_chunk_bytes;
-        byte_window<typename Traits::wal_backend> w(wal, chunk, from);
-        while (w.remaining() >= format::wal_header_size) {
-            const bytes_view v = w.view(chunk);
-            const auto at = std::search(v.begin(), v.end(), format::wal_magic.begin(), format::wal_magic.end());
-            const auto skip = static_cast<std::uint64_t>(at - v.begin());
-            if (at == v.end()) {
-                // keep the last bytes: the magic may straddle two chunks
-                w.advance(v.size() > 3 ? v.size() - 3 : v.size());
-                if (v.size() <= 3) break;
-                continue;
-            }
-            wal_scanner<typename Traits::wal_backend> probe(wal, chunk, max_wal_record, w.position() + skip);
-            if (auto step = probe.next(); step && step->decoded.status == format::decode_status::ok) return true;
-            w.advance(skip + 1);
-        }
-        return false;
+        return find_next_record<wal_format>(e_.wal(), e_.cfg().read_chunk_bytes, max_wal_record, from).has_value();
     }
 
     void on(const format::wal_begin& r, std::uint64_t offset) {
@@ -8492,16 +8769,6 @@ private:
         fail_at(errc::corruption, {.path = e_.wal_path(), .offset = offset}, f, std::forward<Args>(args)...);
     }
 
-    template <typename Decoded>
-    static std::string problem_of(const Decoded& d) {
-        if (!d.problem.empty()) return d.problem;
-        switch (d.status) {
-            case format::decode_status::incomplete: return "incomplete record";
-            case format::decode_status::bad_checksum: return "checksum mismatch";
-            default: return "malformed record";
-        }
-    }
-
     engine<Traits>& e_;
     std::optional<std::uint64_t> checkpoint_;
     std::uint64_t segment_max_ = 0;
@@ -8526,12 +8793,18 @@ private:
 //
 //   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
 //
-// Opening takes the LOCK first (errc::locked if held), then reads the MANIFEST, or creates
-// a new database when the directory is missing or holds nothing but the remains of an
-// interrupted creation. The MANIFEST is written last when creating, so its presence
-// marks a complete database. Every failure is typed and leaves the directory unchanged:
-// a path that is a file, a directory that is not a database, a MANIFEST that does not
-// parse (errc::corruption) or has another major version (errc::unsupported_version).
+// Opening first looks for a database: a path that holds none (missing, or a directory
+// without a MANIFEST) is created only when config::create_if_missing allows and the open
+// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
+// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
+// MANIFEST, or creates a new database when the directory is missing or holds nothing but
+// the remains of an interrupted creation. The MANIFEST is written last when creating
+// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
+// factory may hand out its backend only once, like single_backend_factory), so its
+// presence marks a complete database and a creation that fails leaves none. Every failure
+// is typed and leaves the directory unchanged: a path that is a file, a directory that is
+// not a database, a MANIFEST that does not parse (errc::corruption) or has another major
+// version (errc::unsupported_version). A read-only open writes nothing at all.
 // Recovery (detail/recovery.hpp) runs after this, on the engine returned.
 
 
@@ -8586,19 +8859,24 @@ inline void make_directory(const fs::path& dir) {
 }
 
 // Checks the path and creates the directory if needed; returns true if the database
-// has to be created (no MANIFEST yet).
+// has to be created (no MANIFEST yet). Where there is no database and the open may not
+// create one, errc::not_found with nothing touched.
 [[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
     std::error_code ec;
     const auto st = fs::status(dir, ec);
     if (fs::exists(st) && !fs::is_directory(st))
         fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
+    const bool may_create = cfg.create_if_missing && !cfg.read_only;
     if (!fs::exists(st)) {
-        if (!cfg.create_if_missing) fail_at(errc::not_found, {.path = dir.string()}, "no database here");
+        if (!may_create)
+            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
         make_directory(dir);
         sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
         return true;
     }
-    return !fs::exists(dir / "MANIFEST");
+    if (fs::exists(dir / "MANIFEST")) return false;
+    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    return true;
 }
 
 [[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
@@ -8614,12 +8892,19 @@ inline void make_directory(const fs::path& dir) {
     return m;
 }
 
+// An opened directory: the engine, and whether the database is new (no MANIFEST yet).
 template <typename Traits>
-[[nodiscard]] std::shared_ptr<engine<Traits>> open_directory(const fs::path& dir, const config& cfg,
-                                                             typename Traits::environment& env) {
+struct opened_directory {
+    std::shared_ptr<engine<Traits>> db;
+    bool created = false;
+};
+
+template <typename Traits>
+[[nodiscard]] opened_directory<Traits> open_directory(const fs::path& dir, const config& cfg,
+                                                      typename Traits::environment& env) {
     cfg.validate();
     const bool create = prepare_directory(dir, cfg);
-    auto lock = directory_lock::acquire(dir);
+    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
     if (create) {
         if (!is_unfinished_creation(dir))
@@ -8629,15 +8914,20 @@ template <typename Traits>
     } else {
         manifest = load_manifest(dir);
     }
-    auto wal = Traits::open_wal(env, dir / "wal.log");
-    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS");
-    if (create) {
-        sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-        if (factory.existing().empty()) (void)factory.create(1);
-        durable_replace(dir / "MANIFEST", format::encode(manifest));
-    }
-    return std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
-                                            std::move(lock));
+    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
+    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
+    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
+    return {std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
+                                             std::move(lock)),
+            create};
+}
+
+// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
+// written last, marks it complete. Until then the directory reads as an unfinished
+// creation, which the next open starts again.
+template <typename Traits>
+void finish_creation(const opened_directory<Traits>& opened) {
+    if (opened.created) durable_replace(*opened.db->directory() / "MANIFEST", format::encode(opened.db->manifest()));
 }
 
 }  // namespace detail
@@ -9176,9 +9466,10 @@ inline constexpr storage_order_t in_storage_order{};
 // lookup; elsewhere the index says whether a record is the version the snapshot sees.
 // Sequential reads, no index walk: much faster than id order when the data do not fit in
 // the CPU caches. While a compaction runs the scan walks the index instead (in id order),
-// and a compaction waits for the storage-order scans that are open
-// (engine::begin_storage_scan). A damaged record is errc::corruption, raised again by
-// every later step (never a silent skip past it).
+// and a compaction waits, at most compact_options::scan_wait, for the storage-order scans
+// that are open (engine::begin_storage_scan), then fails with errc::busy. A damaged
+// record is errc::corruption, raised again by every later step (never a silent skip past
+// it).
 template <typename Traits>
 class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
     using engine_type = detail::engine<Traits>;
@@ -9706,9 +9997,17 @@ public:
     // Advanced hook, NOT the directory contract: runs the database over caller-supplied
     // backends with no LOCK and no MANIFEST file (collections live only in memory). For
     // tests and embedders that bring their own storage; persistent databases use open().
+    // Only for compositions where nothing is durable: the collection catalog would not
+    // outlive the handle, so durable backends would reopen with their data unreachable.
     [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
                                                            typename Traits::segment_factory factory,
                                                            const config& cfg = {}) {
+        static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
+                      "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
+                      "durable backends would reopen with its data unreachable. Open a persistent database with "
+                      "entidb::open<Traits>(dir), which keeps the catalog in the MANIFEST (traits with an "
+                      "`environment`, `open_wal` and `make_segment_factory`, like entidb::file_storage), or use "
+                      "non-durable backends such as entidb::memory_backend here.");
         cfg.validate();
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
@@ -9778,11 +10077,12 @@ public:
     // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
     // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
     // failure after the journal is durable refuses further writes until a reopen finishes it.
-    // Waits first for scans in storage order that are open to end (scans started meanwhile
-    // walk the index): do not call it while this thread holds such a scan open.
+    // Waits first, at most options.scan_wait, for the scans in storage order that are open
+    // to end (scans started meanwhile walk the index), then fails with errc::busy (nothing
+    // changed): close such scans, including this thread's own, before compacting.
     compaction_report compact(const compact_options& options = {}) {
         auto e = live();
-        const typename engine_type::storage_scan_exclusion no_storage_scans(*e);
+        const typename engine_type::storage_scan_exclusion no_storage_scans(*e, options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
         return detail::compactor<Traits>(*e, options).run();
     }
@@ -9818,8 +10118,21 @@ public:
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
     [[nodiscard]] const config& configuration() const { return live()->cfg(); }
 
-    // Releases this handle. The LOCK is released once no transaction holds the engine.
-    void close() noexcept { engine_.reset(); }
+    // Closes the database: the LOCK is free when close() returns. Refuses with errc::busy,
+    // leaving the handle open, while anything else still holds the engine (the LOCK would
+    // outlive the call): read or write transactions, scans and ranges taken from them, other
+    // handles on the same engine. End them, then close again. A closed handle closes again
+    // as a no-op. Not to be called while other threads use this handle. The destructor does
+    // not refuse: it lets go, and the LOCK is released when the last holder ends.
+    void close() {
+        if (!engine_) return;
+        if (const auto others = engine_.use_count() - 1; others > 0)
+            fail(errc::busy,
+                 "close: {} transaction(s), scan(s) or other handle(s) still hold the database; end them and close "
+                 "again (the database stays open and keeps its LOCK meanwhile)",
+                 others);
+        engine_.reset();
+    }
     [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
 
     // For layers built on top (tool, C ABI): the shared engine.
@@ -9842,11 +10155,14 @@ struct file_storage {
     using segment_factory = file_segment_factory;
     struct environment {};
 
-    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path) {
-        return std::make_unique<file_backend>(file_backend::open(path, file_mode::create_or_open));
+    // `read_only`: a read-only open (config::read_only), which writes no file.
+    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
+        return std::make_unique<file_backend>(
+            file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
     }
-    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir) {
-        return file_segment_factory(dir);
+    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
+                                                     bool read_only) {
+        return file_segment_factory(dir, read_only);
     }
 };
 
@@ -9860,16 +10176,20 @@ using database = basic_database<file_storage>;
 using memory_database = basic_database<memory_storage>;
 
 // The one way to open a persistent database directory (creating it when
-// config::create_if_missing allows). Errors: errc::locked, errc::corruption,
+// config::create_if_missing allows and config::read_only is not set; a read-only open
+// writes nothing: docs/transactions.md). Errors: errc::locked, errc::corruption,
 // errc::unsupported_version, errc::invalid_argument (not a database directory, bad
-// config), errc::not_found (missing and not to be created), errc::io_error.
+// config), errc::not_found (no database there and none to be created: nothing touched),
+// errc::read_only (a read-write open of a directory this process may not write),
+// errc::io_error.
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
                                           typename Traits::environment env = {}) {
-    auto e = detail::open_directory<Traits>(path, cfg, env);
-    detail::recovery<Traits>(*e).run();
-    e->build_indexes();
-    return basic_database<Traits>(std::move(e));
+    auto opened = detail::open_directory<Traits>(path, cfg, env);
+    detail::recovery<Traits>(*opened.db).run();  // a new database gets segment 1 here
+    detail::finish_creation(opened);
+    opened.db->build_indexes();
+    return basic_database<Traits>(std::move(opened.db));
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
@@ -10134,6 +10454,8 @@ private:
     static file_backend open_file(const fs::path& file) {
         std::error_code ec;
         if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
+        if (fs::is_directory(file, ec))  // a wrong path, not a failing disk
+            fail_at(errc::invalid_argument, {.path = file.string()}, "a directory, not a backup file");
         return file_backend::open(file, file_mode::read_only);
     }
 
@@ -10339,6 +10661,7 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
                     "already exists: restore makes a new database directory (remove it or choose another path)");
     }
     cfg.create_if_missing = true;
+    cfg.read_only = false;  // restore creates its target
     cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
     try {
         {
@@ -11390,6 +11713,47 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/collection.hpp ----
+// ---- begin entidb/salvage.hpp ----
+// entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
+//
+//   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
+//   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
+//
+// Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
+// rightly so: it cannot know what the record held. `salvage(db, out)` is the way out. It
+//   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
+//      errc::not_found otherwise), `out` must not exist or be an empty directory
+//      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
+//      (errc::locked while the database is open) and creates nothing in `db`;
+//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
+//      are salvaged without it: their collections are named `salvaged-<id>` and no index
+//      is declared;
+//   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
+//      seg-NNNNNN.dat.compact: every record that verifies is a committed version, so reading
+//      files a compaction had not yet deleted or published adds nothing wrong) and then the
+//      WAL, record by record, with the same decoders and scanner as open. After a record that
+//      does not decode it looks for the next offset where a record decodes with a valid
+//      checksum and goes on from there; the bytes between are reported as damaged;
+//   4. keeps, per (collection, entity id), the version with the highest commit sequence that
+//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
+//      database. A WAL transaction counts only when its BEGIN, every operation and its
+//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
+//      whole (atomicity), as recovery drops an uncommitted one;
+//   5. writes the newest live versions into `out` through entidb::open and ordinary write
+//      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
+//      (a declaration that fails, e.g. a unique index with two holders of one key, is
+//      reported, not fatal). If writing fails, what was written to `out` is removed.
+// `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
+// is created, truncated or replayed. What salvage cannot know: a version lost in damaged
+// bytes is gone, and the entity then comes back as its newest older version that survived
+// (or, when the lost record was a tombstone, as the version it had deleted). The report
+// lists every damaged byte range, so nothing is lost silently.
+//
+// Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
+// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
+// report describes.
+
+
 // ---- begin entidb/verify.hpp ----
 // entidb/verify.hpp — check a database directory without changing it.
 //
@@ -11412,7 +11776,8 @@ private:
 // next open truncates — is not a problem; it is reported in the result, as are a pending
 // compaction and stray compaction temporaries. Steps 4–6 see the segments only (committed
 // transactions still only in the WAL are checked as WAL records).
-// Errors thrown (not collected): errc::not_found (no database), errc::locked,
+// It opens the directory read-only (shared lock; runs beside read-only opens, not beside
+// a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
 // errc::io_error, errc::invalid_argument (not a database directory).
 //
 // `verify(path)` runs the same checks and throws the first problem as an entidb::error
@@ -11542,15 +11907,13 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
 
 [[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
                                                  std::size_t max_problems = 16) {
-    cfg.create_if_missing = false;
-    if (!std::filesystem::exists(path / "MANIFEST"))
-        fail_at(errc::not_found, {.path = path.string()}, "no EntiDB database here (no MANIFEST)");
+    cfg.read_only = true;  // writes nothing, and works where the user may only read
     verify_result out;
     detail::problem_list problems(out, std::max<std::size_t>(max_problems, 1));
     file_storage::environment env;
     std::shared_ptr<detail::engine<file_storage>> e;
     try {
-        e = detail::open_directory<file_storage>(path, cfg, env);
+        e = detail::open_directory<file_storage>(path, cfg, env).db;
     } catch (const error& err) {
         if (!detail::is_finding(err)) throw;
         problems.add(err);
@@ -11622,6 +11985,461 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/verify.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Bytes [begin, end) of a file that hold no record that verifies.
+struct salvage_damage {
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;  // the next record that verifies, or the end of the file
+    std::string problem;    // what the decoder found at `begin`
+};
+
+// A record that verifies but is not used.
+struct salvage_skip {
+    std::uint64_t offset = 0;
+    std::string reason;
+};
+
+struct salvage_file {
+    std::string name;                     // relative to the database directory: "SEGMENTS/seg-000001.dat", "wal.log"
+    std::uint64_t bytes = 0;              // the file's size
+    std::uint64_t records_recovered = 0;  // records that verify and were taken into account
+    std::vector<salvage_damage> damaged;  // ascending, not overlapping
+    std::vector<salvage_skip> skipped;    // ascending by offset within each kind
+
+    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& d : damaged) n += d.end - d.begin;
+        return n;
+    }
+};
+
+struct salvage_report {
+    std::optional<std::string> manifest_problem;  // set when the MANIFEST is missing or does not decode
+    std::vector<salvage_file> files;              // every segment file, then wal.log
+    std::uint64_t entities = 0;                   // live entities written to the new database
+    std::uint64_t collections = 0;                // collections in the new database
+    std::uint64_t indexes = 0;                    // secondary indexes declared in the new database
+    std::uint64_t transactions_dropped = 0;       // WAL transactions not applied, other than aborted ones
+    std::vector<std::string> index_problems;      // index declarations of the MANIFEST that could not be made
+
+    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.damaged_bytes();
+        return n;
+    }
+    [[nodiscard]] std::uint64_t damaged_ranges() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.damaged.size();
+        return n;
+    }
+    [[nodiscard]] std::uint64_t records_skipped() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.skipped.size();
+        return n;
+    }
+    // True when the new database may lack something the old one held.
+    [[nodiscard]] bool lost_anything() const noexcept {
+        return manifest_problem || damaged_ranges() != 0 || records_skipped() != 0 || transactions_dropped != 0 ||
+               !index_problems.empty();
+    }
+};
+
+namespace detail {
+
+class salvager {
+public:
+    salvager(std::filesystem::path db, config cfg) : db_(std::move(db)), cfg_(std::move(cfg)) {}
+
+    salvage_report run(const std::filesystem::path& out) {
+        check_source();
+        const bool out_existed = check_target(out);
+        const auto lock = directory_lock::acquire_existing(db_);  // no writer meanwhile; creates nothing
+        read_manifest();
+        open_files();
+        for (std::uint32_t f = 0; f < files_.size(); ++f) {
+            if (f == wal_file_)
+                scan_wal();
+            else
+                scan_segment(f);
+        }
+        name_unknown_collections();
+        try {
+            write_out(out);
+        } catch (...) {
+            remove_output(out, out_existed);
+            throw;
+        }
+        return std::move(report_);
+    }
+
+private:
+    using key = std::pair<std::uint32_t, entity_id>;
+    static constexpr std::uint32_t no_file = ~std::uint32_t{0};
+    static constexpr std::array<const char*, 3> database_files{"MANIFEST", "wal.log", "SEGMENTS"};
+
+    // Where the newest version of an entity is: re-read (and verified again) when written out.
+    struct version {
+        std::uint64_t sequence;
+        bool tombstone;
+        std::uint32_t file;
+        std::uint64_t offset;
+        std::uint64_t size;
+    };
+    struct wal_op {
+        key k;
+        bool tombstone;
+        std::uint64_t offset;
+        std::uint64_t size;
+    };
+    struct pending_txn {
+        std::vector<wal_op> ops;
+        std::uint64_t records = 1;        // its BEGIN, its operations
+        std::optional<std::string> broken;  // why it cannot be applied whole
+    };
+
+    // ---- paths ----
+
+    void check_source() const {
+        std::error_code ec;
+        const bool any = fs::is_directory(db_, ec) &&
+                         std::any_of(database_files.begin(), database_files.end(),
+                                     [&](const char* name) { return fs::exists(db_ / name, ec); });
+        if (!any)
+            fail_at(errc::not_found, {.path = db_.string()},
+                    "no EntiDB database here (no MANIFEST, wal.log or SEGMENTS)");
+    }
+
+    // Returns whether `out` exists (as an empty directory).
+    bool check_target(const fs::path& out) const {
+        std::error_code ec;
+        const auto normal = [](const fs::path& p, std::error_code& err) {
+            auto n = fs::weakly_canonical(p, err).lexically_normal();
+            return n.has_filename() ? n : n.parent_path();  // "db/" is "db"
+        };
+        std::error_code db_ec;
+        const auto db = normal(db_, db_ec), target = normal(out, ec);
+        if (!db_ec && !ec && std::mismatch(db.begin(), db.end(), target.begin(), target.end()).first == db.end())
+            fail_at(errc::invalid_argument, {.path = out.string()},
+                    "is inside the database directory {}: salvage never writes there", db_.string());
+        const auto st = fs::status(out, ec);
+        if (!fs::exists(st)) return false;
+        if (!fs::is_directory(st) || !fs::is_empty(out, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = out.string()},
+                    "already exists and is not an empty directory: salvage writes a new database");
+        return true;
+    }
+
+    static void remove_output(const fs::path& out, bool existed) noexcept {
+        std::error_code ec;
+        if (!existed) {
+            fs::remove_all(out, ec);
+            return;
+        }
+        for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code ignored;
+            fs::remove_all(it->path(), ignored);
+        }
+    }
+
+    // ---- MANIFEST ----
+
+    void read_manifest() {
+        const auto path = db_ / "MANIFEST";
+        std::error_code ec;
+        if (!fs::exists(path, ec)) {
+            report_.manifest_problem = "missing";
+            return;
+        }
+        try {
+            manifest_ = format::decode_manifest(read_file(path), path.string());
+        } catch (const error& e) {
+            if (!is_finding(e)) throw;
+            report_.manifest_problem = e.what();
+        }
+        if (manifest_)
+            for (const auto& c : manifest_->collections) names_[c.id] = c.name;
+    }
+
+    // ---- files ----
+
+    // Every segment file (temporaries after the file of the same number), then wal.log.
+    void open_files() {
+        std::vector<std::pair<std::uint32_t, std::string>> segs;
+        std::error_code ec;
+        for (fs::directory_iterator it(db_ / "SEGMENTS", ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (const auto n = parse_segment_file_name(name); n != 0) segs.emplace_back(n, name);
+            if (const auto n = parse_temporary_segment_file_name(name); n != 0) segs.emplace_back(n, name);
+        }
+        std::sort(segs.begin(), segs.end());
+        for (const auto& [n, name] : segs) add_file("SEGMENTS/" + name);
+        if (fs::exists(db_ / "wal.log", ec)) {
+            wal_file_ = static_cast<std::uint32_t>(files_.size());
+            add_file("wal.log");
+        }
+    }
+
+    void add_file(const std::string& name) {
+        files_.push_back(file_backend::open(db_ / name, file_mode::read_only));
+        report_.files.push_back({.name = name, .bytes = files_.back().size(), .records_recovered = 0, .damaged = {},
+                                 .skipped = {}});
+    }
+
+    // Walks file `f` record by record; `on` gets each record that decodes. After one that
+    // does not, the walk resumes at the next record that decodes and the bytes between are
+    // reported as damaged (`on_damage` is told).
+    template <typename Format, typename OnRecord, typename OnDamage>
+    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage) {
+        const auto& backend = files_[f];
+        std::uint64_t pos = 0;
+        while (pos < backend.size()) {
+            record_scanner<Format, file_backend> scanner(backend, cfg_.read_chunk_bytes, max_record, pos);
+            pos = backend.size();
+            while (const auto step = scanner.next()) {
+                if (step->decoded.status == format::decode_status::ok) {
+                    on(*step);
+                    continue;
+                }
+                const auto next =
+                    find_next_record<Format>(backend, cfg_.read_chunk_bytes, max_record, step->offset + 1);
+                pos = next.value_or(backend.size());
+                report_.files[f].damaged.push_back({step->offset, pos, describe_problem(step->decoded)});
+                on_damage();
+                break;
+            }
+        }
+    }
+
+    void skip(std::uint32_t f, std::uint64_t offset, std::string reason) {
+        report_.files[f].skipped.push_back({offset, std::move(reason)});
+    }
+
+    // The newest version wins; at one sequence the first offered stays (the same write).
+    void offer(const key& k, const version& v) {
+        const auto [it, inserted] = newest_.try_emplace(k, v);
+        if (!inserted && v.sequence > it->second.sequence) it->second = v;
+    }
+
+    [[nodiscard]] static std::optional<std::string> not_canonical(bytes_view payload) {
+        try {
+            cbor::validate(payload);
+            return std::nullopt;
+        } catch (const error& e) {
+            return fmt::format("payload is not canonical CBOR: {}", e.detail());
+        }
+    }
+
+    // ---- segments ----
+
+    void scan_segment(std::uint32_t f) {
+        walk<segment_format>(
+            f, max_segment_record,
+            [&](const scan_step<format::segment_decoded>& s) {
+                const auto& r = s.decoded.record;
+                if (r.encrypted())
+                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
+                if (!r.tombstone())
+                    if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
+                ++report_.files[f].records_recovered;
+                offer({r.collection_id, r.id}, {r.sequence, r.tombstone(), f, s.offset, s.decoded.size});
+            },
+            [] {});
+    }
+
+    // ---- WAL ----
+
+    void scan_wal() {
+        const auto f = wal_file_;
+        walk<wal_format>(
+            f, max_wal_record,
+            [&](const scan_step<format::wal_decoded>& s) {
+                std::visit([&](const auto& rec) { on(rec, s.offset, s.decoded.size); }, s.decoded.record);
+            },
+            [&] {
+                for (auto& [txid, t] : open_)
+                    if (!t.broken) t.broken = "part of it is in a damaged range";
+            });
+        for (auto& [txid, t] : open_) drop(txid, t, "no COMMIT");
+        open_.clear();
+    }
+
+    void on(const format::wal_begin& r, std::uint64_t offset, std::uint64_t) {
+        if (const auto it = open_.find(r.txid); it != open_.end()) {
+            drop(r.txid, it->second, fmt::format("began again at offset {}", offset));
+            open_.erase(it);
+        }
+        open_.emplace(r.txid, pending_txn{});
+    }
+    void on(const format::wal_put& r, std::uint64_t offset, std::uint64_t size) {
+        op(r.txid, {{r.collection_id, r.id}, false, offset, size}, not_canonical(r.after));
+    }
+    void on(const format::wal_delete& r, std::uint64_t offset, std::uint64_t size) {
+        op(r.txid, {{r.collection_id, r.id}, true, offset, size}, std::nullopt);
+    }
+    void on(const format::wal_commit& r, std::uint64_t offset, std::uint64_t) {
+        const auto it = open_.find(r.txid);
+        if (it == open_.end())
+            return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
+        if (it->second.broken) {
+            drop(r.txid, it->second, *it->second.broken);
+            skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
+        } else {
+            apply(it->second, r.sequence);
+        }
+        open_.erase(it);
+    }
+    void on(const format::wal_abort& r, std::uint64_t, std::uint64_t) {
+        if (const auto it = open_.find(r.txid); it != open_.end()) {
+            report_.files[wal_file_].records_recovered += it->second.records + 1;  // never committed: nothing lost
+            open_.erase(it);
+        } else {
+            ++report_.files[wal_file_].records_recovered;
+        }
+    }
+    void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
+
+    void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
+        const auto it = open_.find(txid);
+        if (it == open_.end())
+            return skip(wal_file_, o.offset, fmt::format("operation of transaction {} without BEGIN", txid));
+        auto& t = it->second;
+        if (bad && !t.broken) t.broken = fmt::format("an operation at offset {}: {}", o.offset, *bad);
+        t.ops.push_back(o);
+        ++t.records;
+    }
+
+    // Last operation first: within a transaction the last write to an entity is the one that
+    // counts, and offer() keeps the first at one sequence.
+    void apply(const pending_txn& t, std::uint64_t seq) {
+        for (auto it = t.ops.rbegin(); it != t.ops.rend(); ++it)
+            offer(it->k, {seq, it->tombstone, wal_file_, it->offset, it->size});
+        report_.files[wal_file_].records_recovered += t.records + 1;
+    }
+
+    void drop(std::uint64_t txid, const pending_txn& t, const std::string& why) {
+        ++report_.transactions_dropped;
+        for (const auto& o : t.ops) skip(wal_file_, o.offset, fmt::format("transaction {} is dropped: {}", txid, why));
+        report_.files[wal_file_].records_recovered += t.records - t.ops.size();  // its BEGIN
+    }
+
+    // ---- the new database ----
+
+    // Collections the records name but no readable MANIFEST lists.
+    void name_unknown_collections() {
+        std::set<std::string> taken;
+        for (const auto& [id, name] : names_) taken.insert(name);
+        for (const auto& [k, v] : newest_) {
+            if (names_.contains(k.first)) continue;
+            std::string name = fmt::format("salvaged-{}", k.first);
+            for (int n = 2; taken.contains(name); ++n) name = fmt::format("salvaged-{}-{}", k.first, n);
+            taken.insert(name);
+            names_[k.first] = name;
+        }
+    }
+
+    void write_out(const fs::path& out) {
+        config ocfg = cfg_;
+        ocfg.create_if_missing = true;
+        ocfg.max_entity_bytes = config::payload_limit;  // whatever the old database held fits
+        auto db = entidb::open(out, ocfg);
+        write_entities(db);
+        declare_indexes(db);
+        report_.collections = db.begin_read().collections().size();
+    }
+
+    // Bounded batches: a transaction holds at most `batch_entities` entities or about
+    // `batch_bytes` of payload (at least one entity).
+    void write_entities(database& db) {
+        constexpr std::uint64_t batch_entities = 1000, batch_bytes = 8u << 20;
+        std::optional<decltype(db.begin_write())> txn;
+        std::uint64_t n = 0, bytes = 0;
+        byte_buffer record;
+        for (const auto& [k, v] : newest_) {
+            if (v.tombstone) continue;
+            const auto payload = payload_of(v, record);
+            if (!txn) txn.emplace(db.begin_write());
+            txn->put(names_.at(k.first), k.second, payload);
+            ++report_.entities;
+            bytes += payload.size();
+            if (++n >= batch_entities || bytes >= batch_bytes) {
+                txn->commit();
+                txn.reset();
+                n = bytes = 0;
+            }
+        }
+        if (txn) txn->commit();
+    }
+
+    // The payload of a kept version, read and verified again (the file is not ours to trust
+    // twice); a view into `record`.
+    bytes_view payload_of(const version& v, byte_buffer& record) const {
+        record.resize(static_cast<std::size_t>(v.size));
+        files_[v.file].read_at(v.offset, mutable_bytes(record));
+        const error_context where{.path = (db_ / report_.files[v.file].name).string(), .offset = v.offset};
+        if (v.file == wal_file_) {
+            const auto d = format::decode_wal(record);
+            if (d.status == format::decode_status::ok)
+                if (const auto* put = std::get_if<format::wal_put>(&d.record)) return put->after;
+        } else {
+            const auto d = format::decode_segment(record);
+            if (d.status == format::decode_status::ok) return d.record.payload;
+        }
+        fail_at(errc::io_error, where, "the record changed while it was salvaged");
+    }
+
+    void declare_indexes(database& db) {
+        if (!manifest_) return;
+        for (const auto& ix : manifest_->indexes) {
+            const auto what = fmt::format("index {} on '{}'", ix.id, join_path(ix.path));
+            const auto name = names_.find(ix.collection_id);
+            if (name == names_.end() || !listed(ix.collection_id)) {
+                report_.index_problems.push_back(
+                    fmt::format("{}: its collection id {} is not in the MANIFEST", what, ix.collection_id));
+                continue;
+            }
+            try {
+                db.declare_index(name->second, join_path(ix.path), ix.kind, ix.unique);
+                ++report_.indexes;
+            } catch (const error& e) {
+                if (e.value() == errc::io_error || e.value() == errc::no_space) throw;
+                report_.index_problems.push_back(
+                    fmt::format("{} of collection '{}': {}", what, name->second, e.detail()));
+            }
+        }
+    }
+
+    [[nodiscard]] bool listed(std::uint32_t collection) const {
+        return std::any_of(manifest_->collections.begin(), manifest_->collections.end(),
+                           [&](const auto& c) { return c.id == collection; });
+    }
+
+    fs::path db_;
+    config cfg_;
+    salvage_report report_;
+    std::optional<format::manifest> manifest_;
+    std::map<std::uint32_t, std::string> names_;  // collection id → name in the new database
+    std::vector<file_backend> files_;             // parallel to report_.files
+    std::uint32_t wal_file_ = no_file;
+    std::map<key, version> newest_;
+    std::map<std::uint64_t, pending_txn> open_;  // WAL transactions begun, not yet ended
+};
+
+}  // namespace detail
+
+// Salvages `db` into the new database `out` (see the header comment).
+inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, config cfg = {}) {
+    cfg.validate();
+    return detail::salvager(db, std::move(cfg)).run(out);
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/salvage.hpp ----
 // ---- begin entidb/segment/fault_injecting_factory.hpp ----
 // entidb/segment/fault_injecting_factory.hpp — crash-test compositions.
 //
@@ -12005,12 +12823,17 @@ struct fault_injecting_file_storage {
         std::shared_ptr<fault_plan> plan = std::make_shared<fault_plan>();
     };
 
-    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path) {
+    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path,
+                                                 bool read_only) {
         return std::make_unique<wal_backend>(
-            env.plan, std::make_shared<file_backend>(file_backend::open(path, file_mode::create_or_open)), "wal.log");
+            env.plan,
+            std::make_shared<file_backend>(
+                file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open)),
+            "wal.log");
     }
-    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir) {
-        return segment_factory(env.plan, file_segment_factory(dir));
+    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir,
+                                                bool read_only) {
+        return segment_factory(env.plan, file_segment_factory(dir, read_only));
     }
 };
 
