@@ -35,6 +35,7 @@
 
 #include "codec.hpp"
 #include "database.hpp"
+#include "index_kind.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -47,19 +48,19 @@ struct fixed_string {
     [[nodiscard]] constexpr std::string_view view() const { return {chars, N - 1}; }
 };
 
-template <fixed_string Path, format::index_kind Kind, bool Unique>
+template <fixed_string Path, index_kind Kind, bool Unique>
 struct index_policy_base {
     static constexpr std::string_view path = Path.view();
-    static constexpr format::index_kind kind = Kind;
+    static constexpr index_kind kind = Kind;
     static constexpr bool unique = Unique;
 };
 
 // Equality lookups on a field.
 template <fixed_string Path, bool Unique = false>
-struct hash_index : index_policy_base<Path, format::index_kind::hash, Unique> {};
+struct hash_index : index_policy_base<Path, index_kind::hash, Unique> {};
 // Equality, ranges, text prefixes and ordered iteration on a field.
 template <fixed_string Path, bool Unique = false>
-struct ordered_index : index_policy_base<Path, format::index_kind::btree, Unique> {};
+struct ordered_index : index_policy_base<Path, index_kind::ordered, Unique> {};
 template <fixed_string Path>
 using unique_hash_index = hash_index<Path, true>;
 template <fixed_string Path>
@@ -68,7 +69,7 @@ using unique_ordered_index = ordered_index<Path, true>;
 template <typename I>
 concept index_policy = requires {
     { I::path } -> std::convertible_to<std::string_view>;
-    { I::kind } -> std::convertible_to<format::index_kind>;
+    { I::kind } -> std::convertible_to<index_kind>;
     { I::unique } -> std::convertible_to<bool>;
 };
 
@@ -127,7 +128,7 @@ class collection {
     static constexpr bool declared = ((Indexes::path == Path.view()) || ...);
     template <fixed_string Path>
     static constexpr bool declared_ordered =
-        ((Indexes::path == Path.view() && Indexes::kind == format::index_kind::btree) || ...);
+        ((Indexes::path == Path.view() && Indexes::kind == index_kind::ordered) || ...);
 
 public:
     using value_type = T;

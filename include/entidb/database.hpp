@@ -37,6 +37,7 @@
 #include "detail/engine.hpp"
 #include "detail/recovery.hpp"
 #include "directory/open.hpp"
+#include "index_kind.hpp"
 #include "segment/factory.hpp"
 #include "storage/file_backend.hpp"
 #include "storage/memory_backend.hpp"
@@ -182,7 +183,7 @@ public:
     // collection's entities and records it in the MANIFEST. Idempotent for the same
     // declaration; errc::invalid_argument for a conflicting one on the same path;
     // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
-    void declare_index(std::string_view collection, std::string_view path, format::index_kind kind,
+    void declare_index(std::string_view collection, std::string_view path, index_kind kind,
                        bool unique = false) {
         auto e = live();
         std::lock_guard lock(e->writer_mutex());

@@ -13,6 +13,7 @@
 #include "entity_id.hpp"
 #include "error.hpp"
 #include "hash.hpp"
+#include "index_kind.hpp"
 #include "salvage.hpp"
 #include "verify.hpp"
 #include "version.hpp"

@@ -71,9 +71,9 @@ TEST_CASE("backup and restore round trip: entities, collection ids, indexes, seq
     std::map<std::string, std::uint32_t> ids;
     {
         auto db = entidb::open(dir / "db");
-        db.declare_index("people", "city", entidb::format::index_kind::hash);
-        db.declare_index("people", "n", entidb::format::index_kind::btree, true);
-        db.declare_index("empty", "x", entidb::format::index_kind::btree);  // a collection with no entity
+        db.declare_index("people", "city", entidb::index_kind::hash);
+        db.declare_index("people", "n", entidb::index_kind::ordered, true);
+        db.declare_index("empty", "x", entidb::index_kind::ordered);  // a collection with no entity
         for (std::uint64_t i = 0; i < 20; ++i)
             db.transaction([&](auto& txn) {
                 txn.put("people", id_of(i), city_payload(i % 2 ? "Oslo" : "Lima", i));
@@ -113,8 +113,8 @@ TEST_CASE("backup and restore round trip: entities, collection ids, indexes, seq
     for (const auto& [name, id] : db.engine()->catalog_snapshot()->names()) CHECK(ids.at(name) == id);
     const auto r = db.begin_read();
     CHECK(r.collections() == std::vector<std::string>{"empty", "notes", "people"});
-    CHECK(r.has_index("people", "city", entidb::format::index_kind::hash));
-    CHECK(r.has_index("people", "n", entidb::format::index_kind::btree));
+    CHECK(r.has_index("people", "city", entidb::index_kind::hash));
+    CHECK(r.has_index("people", "n", entidb::index_kind::ordered));
     CHECK(r.has_index("empty", "x"));
     CHECK(r.find("people", "city", entidb::cbor::value(std::string("Oslo"))).size() == 9);  // 10 minus the deleted 3
     db.transaction([&](auto& txn) { txn.put("people", id_of(50), city_payload("Oslo", 50)); });
@@ -252,7 +252,7 @@ TEST_CASE("a damaged backup is refused with a typed error and leaves no director
     {
         auto db = entidb::open(dir / "db");
         for (int i = 0; i < 30; ++i) db.transaction([&](auto& txn) { txn.put("c", id_of(i), payload(i, 30)); });
-        db.declare_index("c", "n", entidb::format::index_kind::btree);
+        db.declare_index("c", "n", entidb::index_kind::ordered);
         (void)entidb::backup(db, dir / "good");
     }
     const auto good = read_all(dir / "good");
@@ -313,7 +313,7 @@ TEST_CASE("a restore that fails half-way removes what it made", "[backup]") {
     h.registry.indexes = {{.id = 1,
                            .collection_id = 1,
                            .path = {"n"},
-                           .kind = entidb::format::index_kind::hash,
+                           .kind = entidb::index_kind::hash,
                            .unique = true,
                            .created_at_seq = 0}};
     h.registry.next_index_id = 2;
@@ -395,7 +395,7 @@ void flip_byte(const fs::path& file, std::uint64_t at) {
 // person 99 last; an ordered index on "n". Returns what it holds.
 model make_salvage_db(const fs::path& dir) {
     auto db = entidb::open(dir);
-    db.declare_index("people", "n", entidb::format::index_kind::btree);
+    db.declare_index("people", "n", entidb::index_kind::ordered);
     for (std::uint64_t i = 0; i < 30; ++i) db.transaction([&](auto& txn) { txn.put("people", id_of(i), payload(i)); });
     db.transaction([&](auto& txn) { txn.put("people", id_of(5), payload(500)); });
     db.transaction([&](auto& txn) { txn.remove("people", id_of(7)); });
@@ -434,7 +434,7 @@ TEST_CASE("salvage of an intact database recovers every entity and its indexes",
     CHECK(r.indexes == 1);
     CHECK(file_named(r, "SEGMENTS/seg-000001.dat").records_recovered == 33);
     auto out = entidb::open(dir / "out");
-    CHECK(out.begin_read().has_index("people", "n", entidb::format::index_kind::btree));
+    CHECK(out.begin_read().has_index("people", "n", entidb::index_kind::ordered));
 }
 
 TEST_CASE("salvage skips a damaged sealed segment record and reports its bytes", "[salvage]") {

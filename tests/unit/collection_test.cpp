@@ -189,11 +189,11 @@ TEST_CASE("indexes are rebuilt on open and recorded in the MANIFEST") {
     auto db = entidb::open(dir / "db");
     auto r = db.begin_read();
     // No typed handle yet: the engine rebuilt the indexes from the MANIFEST registry.
-    CHECK(r.has_index("users", "email", entidb::format::index_kind::hash));
+    CHECK(r.has_index("users", "email", entidb::index_kind::hash));
     CHECK(r.find("users", "email", entidb::cbor::value("u5@example.com")).ids() == std::vector{id_of(5)});
     users_t users(db, "users");  // the same declaration again: nothing new
     CHECK(ids_of(users.range<"age">(db.begin_read(), 20, 22)).size() == 3);
-    CHECK(code_of([&] { db.declare_index("users", "email", entidb::format::index_kind::btree); }) ==
+    CHECK(code_of([&] { db.declare_index("users", "email", entidb::index_kind::ordered); }) ==
           errc::invalid_argument);
     CHECK(code_of([&] { (void)r.find("users", "nickname", entidb::cbor::value("x")); }) == errc::no_such_index);
 }
@@ -204,7 +204,7 @@ TEST_CASE("a unique index over repeated keys is refused and not recorded") {
         txn.put("c", id_of(1), entidb::cbor::from_json(R"({"k":1})"));
         txn.put("c", id_of(2), entidb::cbor::from_json(R"({"k":1})"));
     });
-    CHECK(code_of([&] { db.declare_index("c", "k", entidb::format::index_kind::hash, true); }) ==
+    CHECK(code_of([&] { db.declare_index("c", "k", entidb::index_kind::hash, true); }) ==
           errc::unique_violation);
     CHECK_FALSE(db.begin_read().has_index("c", "k"));
 }
@@ -222,9 +222,9 @@ TEST_CASE("forbid_full_scan makes scan a typed error; scans are counted") {
 TEST_CASE("every index access path returns what a filtered scan returns") {
     std::mt19937_64 rng(GENERATE(1u, 2u, 3u));
     auto db = entidb::open_in_memory();
-    db.declare_index("c", "n", entidb::format::index_kind::btree);
-    db.declare_index("c", "s", entidb::format::index_kind::btree);
-    db.declare_index("c", "h", entidb::format::index_kind::hash);
+    db.declare_index("c", "n", entidb::index_kind::ordered);
+    db.declare_index("c", "s", entidb::index_kind::ordered);
+    db.declare_index("c", "h", entidb::index_kind::hash);
     std::uniform_int_distribution<int> small(-5, 5), op(0, 9), idd(0, 60);
     auto random_doc = [&] {
         std::string s(static_cast<std::size_t>(op(rng) % 3), 'a');

@@ -721,7 +721,7 @@ TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "
     auto gate = std::make_shared<gated_wal::gate>();
     auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
                                                                          entidb::memory_segment_factory{});
-    db.declare_index("c", "n", entidb::format::index_kind::hash, true);
+    db.declare_index("c", "n", entidb::index_kind::hash, true);
     { std::lock_guard lock(gate->m); gate->open = false; }
     std::thread first([&] { db.transaction([&](auto& txn) { txn.put("c", id_of(1), payload(7)); }); });
     {

@@ -975,7 +975,8 @@ manifest golden_manifest_value() {
     m.next_collection_id = 3;
     m.collections = {{"a", 1}, {"b", 2}};
     m.next_index_id = 3;
-    m.indexes = {{1, 2, {"n"}, index_kind::hash, false, 0}, {2, 1, {"x", "y"}, index_kind::btree, true, 5}};
+    m.indexes = {{1, 2, {"n"}, entidb::index_kind::hash, false, 0},
+                 {2, 1, {"x", "y"}, entidb::index_kind::ordered, true, 5}};
     m.checkpoint_seq = 9;
     return m;
 }
@@ -1250,7 +1251,7 @@ TEST_CASE("MANIFEST encode rejects what decode would refuse") {
     m.indexes[1].collection_id = 3;
     CHECK(encode_error(m) == errc::invalid_argument);
     m = good;
-    m.indexes[1].kind = static_cast<index_kind>(7);
+    m.indexes[1].kind = static_cast<entidb::index_kind>(7);
     CHECK(encode_error(m) == errc::invalid_argument);
     m = good;
     m.indexes[1].path.assign(65536, "f");

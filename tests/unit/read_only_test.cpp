@@ -88,7 +88,7 @@ TEST_CASE("a read-only open reads everything, refuses every write and writes not
     make_database(path);
     {
         auto db = entidb::open(path);
-        db.declare_index("users", "n", entidb::format::index_kind::btree);
+        db.declare_index("users", "n", entidb::index_kind::ordered);
     }
     const auto before = tree_of(path);
     auto db = entidb::open(path, read_only());
@@ -104,7 +104,7 @@ TEST_CASE("a read-only open reads everything, refuses every write and writes not
           errc::read_only);
     CHECK(code_of([&] { db.checkpoint(); }) == errc::read_only);
     CHECK(code_of([&] { (void)db.compact(); }) == errc::read_only);
-    CHECK(code_of([&] { db.declare_index("users", "m", entidb::format::index_kind::hash); }) == errc::read_only);
+    CHECK(code_of([&] { db.declare_index("users", "m", entidb::index_kind::hash); }) == errc::read_only);
     CHECK(code_of([&] { (void)entidb::backup(db, dir / "backup"); }) == errc::ok);  // backup only reads the database
     CHECK(db.get("users", id_of(1)) == payload(1));
     db.close();

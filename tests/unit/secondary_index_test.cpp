@@ -26,7 +26,7 @@ using test_support::id_of;
 
 namespace {
 
-entidb::format::manifest_index definition(entidb::format::index_kind kind) {
+entidb::format::manifest_index definition(entidb::index_kind kind) {
     return {.id = 1, .collection_id = 1, .path = {"field"}, .kind = kind, .unique = false, .created_at_seq = 1};
 }
 
@@ -101,8 +101,8 @@ private:
 // Random changes to `entities` entities over a pool of keys (short ones, and long ones whose
 // length takes two LEB128 bytes), with snapshots opened and closed as a reader would, every
 // query checked against the model at a random snapshot the index must still answer for.
-void run_against_model(entidb::format::index_kind kind, std::uint64_t seed) {
-    const bool ordered = kind == entidb::format::index_kind::btree;
+void run_against_model(entidb::index_kind kind, std::uint64_t seed) {
+    const bool ordered = kind == entidb::index_kind::ordered;
     std::mt19937_64 rng(seed);
     const auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
 
@@ -199,15 +199,15 @@ void run_against_model(entidb::format::index_kind kind, std::uint64_t seed) {
 }  // namespace
 
 TEST_CASE("secondary_index: ordered index answers like the model across merges and pruning", "[secondary_index]") {
-    run_against_model(entidb::format::index_kind::btree, GENERATE(1u, 2u, 3u));
+    run_against_model(entidb::index_kind::ordered, GENERATE(1u, 2u, 3u));
 }
 
 TEST_CASE("secondary_index: hash index answers like the model across merges and pruning", "[secondary_index]") {
-    run_against_model(entidb::format::index_kind::hash, GENERATE(4u, 5u));
+    run_against_model(entidb::index_kind::hash, GENERATE(4u, 5u));
 }
 
 TEST_CASE("secondary_index: finds while a bulk build is unsorted, as a unique index's checks do", "[secondary_index]") {
-    secondary_index ix(definition(entidb::format::index_kind::btree));
+    secondary_index ix(definition(entidb::index_kind::ordered));
     model m;
     std::mt19937_64 rng(11);
     std::vector<index_key> keys;
@@ -227,7 +227,7 @@ TEST_CASE("secondary_index: finds while a bulk build is unsorted, as a unique in
 }
 
 TEST_CASE("secondary_index: readers see a fixed snapshot while the writer changes and merges", "[secondary_index]") {
-    secondary_index ix(definition(entidb::format::index_kind::btree));
+    secondary_index ix(definition(entidb::index_kind::ordered));
     const std::uint64_t n = 20'000, snapshot = n;
     const auto key = [](std::uint64_t e, int round) {
         return text_key(std::to_string(round) + "-" + std::to_string(e % 700));
@@ -256,7 +256,7 @@ TEST_CASE("secondary_index: readers see a fixed snapshot while the writer change
 }
 
 TEST_CASE("secondary_index: duplicate keys and postings of one entity", "[secondary_index]") {
-    secondary_index ix(definition(entidb::format::index_kind::btree));
+    secondary_index ix(definition(entidb::index_kind::ordered));
     const auto a = text_key("a"), b = text_key("b");
     ix.add(a, id_of(2), 1);
     ix.add(a, id_of(1), 2);
@@ -275,8 +275,50 @@ TEST_CASE("secondary_index: duplicate keys and postings of one entity", "[second
     CHECK(ix.range(key_bound{b, true}, key_bound{a, true}, 4).empty());
 }
 
+namespace {
+
+// The kind byte of the MANIFEST's index entry whose path is the one field `field`: the byte
+// after path_count 1, field_len 1 and the field (no other entry of the file has this shape).
+unsigned kind_byte_of(const std::string& manifest, char field) {
+    const std::string path{'\x01', '\x00', '\x01', '\x00', field};
+    const auto at = manifest.find(path);
+    REQUIRE(at != std::string::npos);
+    REQUIRE(at + path.size() < manifest.size());
+    return static_cast<unsigned char>(manifest[at + path.size()]);
+}
+
+}  // namespace
+
+TEST_CASE("secondary_index: the public kinds are the MANIFEST's hash and btree bytes", "[secondary_index]") {
+    test_support::temp_dir dir;
+    {
+        auto db = entidb::open(dir / "db");
+        db.declare_index("c", "n", entidb::index_kind::ordered);
+        db.declare_index("c", "h", entidb::index_kind::hash, true);
+        db.transaction([](auto& txn) { txn.put("c", id_of(1), entidb::cbor::from_json(R"({"h":7,"n":3})")); });
+    }
+    const std::string file = test_support::snapshot_files(dir / "db").at("MANIFEST");
+    CHECK(kind_byte_of(file, 'n') == 1);  // SPEC.md §3: 1 btree
+    CHECK(kind_byte_of(file, 'h') == 0);  // 0 hash
+    const auto m = entidb::format::decode_manifest(entidb::as_bytes(file), "MANIFEST");
+    REQUIRE(m.indexes.size() == 2);
+    CHECK(m.indexes[0].kind == entidb::index_kind::ordered);
+    CHECK(m.indexes[1].kind == entidb::index_kind::hash);
+
+    auto db = entidb::open(dir / "db");
+    const auto r = db.begin_read();
+    CHECK(r.has_index("c", "n", entidb::index_kind::ordered));
+    CHECK(r.has_index("c", "h", entidb::index_kind::hash));
+    CHECK_FALSE(r.has_index("c", "h", entidb::index_kind::ordered));
+    CHECK(r.range("c", "n", std::nullopt, std::nullopt).size() == 1);
+    CHECK(test_support::code_of([&] { (void)r.range("c", "h", std::nullopt, std::nullopt); }) ==
+          entidb::errc::no_such_index);
+    CHECK(entidb::to_string(entidb::index_kind::ordered) == "ordered");
+    CHECK(entidb::to_string(entidb::index_kind::hash) == "hash");
+}
+
 TEST_CASE("secondary_index: removing everything gives the memory back", "[secondary_index]") {
-    secondary_index ix(definition(entidb::format::index_kind::btree));
+    secondary_index ix(definition(entidb::index_kind::ordered));
     const std::uint64_t n = 50'000;
     for (std::uint64_t i = 0; i < n; ++i) ix.add(text_key("key" + std::to_string(i)), id_of(i), i + 1);
     const auto full = ix.memory_bytes();
@@ -299,7 +341,7 @@ TEST_CASE("secondary_index: bytes per indexed entity", "[secondary_index][memory
     // first add ends the bulk build; later adds go through the recent changes' tree, which
     // holds up to 1/8 of the postings between merges).
     const auto measure = [&](auto key_for, bool by_commits) {
-        secondary_index ix(definition(entidb::format::index_kind::btree));
+        secondary_index ix(definition(entidb::index_kind::ordered));
         for (std::uint64_t i = 0; i < n; ++i) {
             ix.add(key_for(i), id_of(rng()), i + 1);
             if (by_commits && i == 0) CHECK(ix.entry_count(1) == 1);

@@ -12,6 +12,7 @@
 
 #include <entidb/cbor.hpp>
 #include <entidb/database.hpp>
+#include <entidb/index_kind.hpp>
 #include <entidb/verify.hpp>
 
 #include "command_line.hpp"
@@ -185,10 +186,6 @@ std::string index_path(const entidb::format::manifest_index& ix) {
     return out;
 }
 
-std::string_view index_kind(const entidb::format::manifest_index& ix) {
-    return ix.kind == entidb::format::index_kind::hash ? "hash" : "ordered";
-}
-
 std::string json_string(std::string_view s) {
     entidb::byte_buffer b;
     entidb::cbor::encoder(b).text(s);
@@ -221,7 +218,7 @@ int cmd_inspect(args a) {
         for (std::size_t i = 0; i < in.indexes.size(); ++i) {
             const auto& ix = in.indexes[i];
             out += fmt::format(R"({}{{"id":{},"collection_id":{},"path":{},"kind":"{}","unique":{}}})", i ? "," : "",
-                               ix.id, ix.collection_id, json_string(index_path(ix)), index_kind(ix),
+                               ix.id, ix.collection_id, json_string(index_path(ix)), entidb::to_string(ix.kind),
                                ix.unique ? "true" : "false");
         }
         fmt::print("{}]}}\n", out);
@@ -232,8 +229,8 @@ int cmd_inspect(args a) {
                in.collections.size());
     for (const auto& [name, id, n] : in.collections) fmt::print("  {} (id {}): {} entities\n", name, id, n);
     for (const auto& ix : in.indexes)
-        fmt::print("  index {}: collection id {}, {} on '{}'{}\n", ix.id, ix.collection_id, index_kind(ix), index_path(ix),
-                   ix.unique ? ", unique" : "");
+        fmt::print("  index {}: collection id {}, {} on '{}'{}\n", ix.id, ix.collection_id, entidb::to_string(ix.kind),
+                   index_path(ix), ix.unique ? ", unique" : "");
     std::uint64_t segment_bytes = 0;
     for (const auto& seg : in.segments) segment_bytes += seg.second;
     fmt::print("segments: {} ({} bytes)\n", in.segments.size(), segment_bytes);

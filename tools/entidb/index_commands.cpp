@@ -8,6 +8,7 @@
 
 #include <entidb/cbor.hpp>
 #include <entidb/database.hpp>
+#include <entidb/index_kind.hpp>
 
 #include "command_line.hpp"
 
@@ -30,7 +31,7 @@ int cmd_index(args a) {
     (void)entidb::parse_field_path(cl.positional[2]);
     auto db = open_db(cl, open_mode::read_write);
     db.declare_index(cl.positional[1], cl.positional[2],
-                     cl.flag("--hash") ? entidb::format::index_kind::hash : entidb::format::index_kind::btree,
+                     cl.flag("--hash") ? entidb::index_kind::hash : entidb::index_kind::ordered,
                      cl.flag("--unique"));
     fmt::print("ok\n");
     return exit_ok;

@@ -16,6 +16,7 @@
 
 #include "../format/manifest.hpp"
 #include "../index/secondary_index.hpp"
+#include "../index_kind.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -48,7 +49,7 @@ public:
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
                                                             const std::vector<std::string>& path,
-                                                            std::optional<format::index_kind> kind = {}) const {
+                                                            std::optional<index_kind> kind = {}) const {
         for (const auto& ix : indexes_) {
             const auto& d = ix->definition();
             if (d.collection_id == collection && d.path == path && (!kind || d.kind == *kind)) return ix;

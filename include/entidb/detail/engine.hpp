@@ -49,6 +49,7 @@
 #include "../format/segment_record.hpp"
 #include "../format/wal_record.hpp"
 #include "../index/primary_index.hpp"
+#include "../index_kind.hpp"
 #include "../segment/segment_set.hpp"
 #include "../storage/filesystem.hpp"
 #include "../change_feed.hpp"
@@ -375,7 +376,7 @@ public:
     // A unique index over data that already repeats a key is errc::unique_violation.
     // Holding the writer lock.
     std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
-                                                   format::index_kind kind, bool unique) {
+                                                   index_kind kind, bool unique) {
         ensure_writable();
         quiesce();
         if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))

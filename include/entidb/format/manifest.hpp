@@ -16,7 +16,7 @@
 //                   than 65535 path fields, duplicate collection names or ids, duplicate
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
-//                   next_*_id of 0, an unknown index_kind.
+//                   next_*_id of 0, an index kind that is neither hash nor ordered.
 //   decode_manifest errc::unsupported_version when manifest_version != 2 or format major
 //                   != 1 (the message names what was found and what is supported);
 //                   errc::corruption, carrying `path_for_errors` and the byte offset, for
@@ -39,6 +39,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -46,6 +47,7 @@
 #include "../bytes.hpp"
 #include "../detail/endian.hpp"
 #include "../error.hpp"
+#include "../index_kind.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -80,13 +82,34 @@ struct manifest_collection {
     friend bool operator==(const manifest_collection&, const manifest_collection&) = default;
 };
 
+// The MANIFEST's kind byte (SPEC.md §3). Only the encoding uses it: a manifest_index holds
+// the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
 enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
+
+inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
+    {entidb::index_kind::hash, index_kind::hash},
+    {entidb::index_kind::ordered, index_kind::btree},
+}};
+
+// The byte that stores `k`, or nullopt for a value that is no index kind.
+[[nodiscard]] constexpr std::optional<std::uint8_t> manifest_kind_byte(entidb::index_kind k) noexcept {
+    for (const auto& [kind, on_disk] : index_kind_bytes)
+        if (kind == k) return static_cast<std::uint8_t>(on_disk);
+    return std::nullopt;
+}
+
+// The kind a MANIFEST byte stores, or nullopt for a byte that stores none.
+[[nodiscard]] constexpr std::optional<entidb::index_kind> index_kind_of_byte(std::uint8_t b) noexcept {
+    for (const auto& [kind, on_disk] : index_kind_bytes)
+        if (static_cast<std::uint8_t>(on_disk) == b) return kind;
+    return std::nullopt;
+}
 
 struct manifest_index {
     std::uint64_t id;             // 1 <= id < next_index_id, unique
     std::uint32_t collection_id;  // 1 <= collection_id < next_collection_id
     std::vector<std::string> path;  // field names, each UTF-8 and at most 65535 bytes
-    index_kind kind;
+    entidb::index_kind kind;      // stored as a format::index_kind byte
     bool unique;
     std::uint64_t created_at_seq;
 
@@ -283,7 +306,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
                  x.path.size(), manifest_max_path_fields);
         for (const auto& f : x.path)
             detail::check_manifest_string(f, fmt::format("index {} path field {:?}", x.id, f.substr(0, 64)));
-        if (x.kind != index_kind::hash && x.kind != index_kind::btree)
+        if (!manifest_kind_byte(x.kind))
             fail(errc::invalid_argument, "index {} has unknown kind {}", x.id, static_cast<unsigned>(x.kind));
         idxs.push_back(&x);
     }
@@ -310,7 +333,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
         detail::put_u32(out, x->collection_id);
         detail::put_u16(out, static_cast<std::uint16_t>(x->path.size()));
         for (const auto& f : x->path) detail::put_manifest_string(out, f);
-        detail::put_u8(out, static_cast<std::uint8_t>(x->kind));
+        detail::put_u8(out, *manifest_kind_byte(x->kind));  // checked above
         detail::put_u8(out, x->unique ? 1 : 0);
         detail::put_u64(out, x->created_at_seq);
     }
@@ -401,9 +424,9 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
         for (std::uint16_t k = 0; k < nfields; ++k) x.path.push_back(r.string("index path field"));
         at = r.offset();
         const std::uint8_t kind = r.u8("index kind");
-        if (kind > static_cast<std::uint8_t>(index_kind::btree))
-            r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
-        x.kind = static_cast<index_kind>(kind);
+        const auto known = index_kind_of_byte(kind);
+        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
+        x.kind = *known;
         at = r.offset();
         const std::uint8_t unique = r.u8("index unique");
         if (unique > 1) r.corrupt(at, "index {} has unique = {} (must be 0 or 1)", x.id, unique);

@@ -54,6 +54,7 @@
 #include "../detail/build_lock.hpp"
 #include "../entity_id.hpp"
 #include "../format/manifest.hpp"
+#include "../index_kind.hpp"
 #include "index_key.hpp"
 
 namespace entidb {
@@ -76,7 +77,7 @@ public:
     secondary_index& operator=(const secondary_index&) = delete;
 
     [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
-    [[nodiscard]] bool ordered() const noexcept { return def_.kind == format::index_kind::btree; }
+    [[nodiscard]] bool ordered() const noexcept { return def_.kind == index_kind::ordered; }
     [[nodiscard]] bool unique() const noexcept { return def_.unique; }
 
     // The key an entity with this payload has, or nullopt if the field is absent.

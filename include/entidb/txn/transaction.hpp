@@ -44,6 +44,7 @@
 #include "../entity_id.hpp"
 #include "../error.hpp"
 #include "../index/index_key.hpp"
+#include "../index_kind.hpp"
 #include "snapshot.hpp"
 
 namespace entidb {
@@ -160,7 +161,7 @@ public:
     [[nodiscard]] id_range<Traits> range(std::string_view collection, std::string_view path,
                                          const std::optional<bound>& lo, const std::optional<bound>& hi,
                                          order direction = order::ascending) const {
-        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
         if (!ix) return {snap_, coll, {}};
         auto to_key = [](const std::optional<bound>& b) -> std::optional<key_bound> {
             if (!b) return std::nullopt;
@@ -172,7 +173,7 @@ public:
     // Entities whose text field starts with `text`, in field order. Needs an ordered index.
     [[nodiscard]] id_range<Traits> prefix(std::string_view collection, std::string_view path,
                                           std::string_view text) const {
-        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
         if (!ix) return {snap_, coll, {}};
         return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
     }
@@ -199,7 +200,7 @@ public:
 
     // Whether `collection` has an index on `path` (of `kind`, if given) in this snapshot.
     [[nodiscard]] bool has_index(std::string_view collection, std::string_view path,
-                                 std::optional<format::index_kind> kind = {}) const {
+                                 std::optional<index_kind> kind = {}) const {
         const auto c = snap_->cat().find(collection);
         return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
     }
@@ -211,14 +212,14 @@ private:
     };
 
     located index_for(std::string_view collection, std::string_view path,
-                      std::optional<format::index_kind> kind) const {
+                      std::optional<index_kind> kind) const {
         const auto fields = parse_field_path(path);
         const auto c = snap_->cat().find(collection);
         if (!c) return {0, nullptr};
         auto ix = snap_->cat().index_on(*c, fields, kind);
         if (!ix)
             fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
-                 collection, kind == format::index_kind::btree ? "ordered " : "", path);
+                 collection, kind == index_kind::ordered ? "ordered " : "", path);
         snap_->eng().count_index_lookup();
         return {*c, std::move(ix)};
     }

@@ -1,0 +1,29 @@
+// entidb/index_kind.hpp — the kinds of secondary index, as declare_index, the typed index
+// policies (collection.hpp) and the tool name them.
+//
+// The MANIFEST stores a kind as a byte of its own (format::index_kind, SPEC.md §3: 0 hash,
+// 1 btree); format/manifest.hpp is the one place that maps between the two.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace entidb {
+inline namespace v1 {
+
+enum class index_kind : std::uint8_t {
+    hash,     // equality lookups
+    ordered,  // equality, ranges, text prefixes and ordered iteration
+};
+
+// "hash" or "ordered", as messages and `entidb inspect` print a kind.
+[[nodiscard]] constexpr std::string_view to_string(index_kind k) noexcept {
+    switch (k) {
+        case index_kind::hash: return "hash";
+        case index_kind::ordered: return "ordered";
+    }
+    return "unknown";
+}
+
+}  // namespace v1
+}  // namespace entidb
