@@ -77,6 +77,23 @@ class basic_database {
                   "entidb: these traits rotate segments but the segment factory cannot make a second "
                   "segment (rotates == false). Use a rotating factory such as entidb::file_segment_factory, "
                   "or declare `static constexpr bool rotating = false;` in the traits.");
+    // Compaction of durable segments must go through the COMPACTION journal, or a crash in
+    // the middle of it loses or duplicates records; the factory's declaration decides
+    // (segment/factory.hpp), so a missing member is a compile error, never the other path.
+    static_assert(!factory_journaled<typename Traits::segment_factory>() ||
+                      segment_file_members<typename Traits::segment_factory>,
+                  "entidb: the segment factory declares `journaled = true` but lacks members of the compaction "
+                  "journal's protocol (segment_file_protocol): create_temporary(n), open_temporary(n), "
+                  "publish_temporary(n), remove(n), remove_temporary(n), temporaries(), has(n), has_temporary(n) "
+                  "and sync(), with the signatures of entidb::file_segment_factory.");
+    static_assert(!(Traits::segment_factory::backend_type::durable && Traits::segment_factory::rotates) ||
+                      factory_journaled<typename Traits::segment_factory>(),
+                  "entidb: the segment factory makes durable segments and rotates (rotates == true) but is not "
+                  "journaled, so compaction could not be made crash-safe. Declare `static constexpr bool "
+                  "journaled = true;` in the factory and give it the members of segment_file_protocol "
+                  "(create_temporary(n), open_temporary(n), publish_temporary(n), remove(n), remove_temporary(n), "
+                  "temporaries(), has(n), has_temporary(n), sync(); see entidb::file_segment_factory), or make it "
+                  "non-rotating (rotates == false).");
 
 public:
     using traits_type = Traits;

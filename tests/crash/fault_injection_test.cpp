@@ -501,6 +501,22 @@ struct keep_alive_storage {
         }
         [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
 
+        // Durable and rotating, so journaled like the factory it wraps (segment/factory.hpp).
+        static constexpr bool journaled = true;
+        [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n) {
+            return env_.keep(inner_.create_temporary(n), entidb::temporary_segment_file_name(n));
+        }
+        [[nodiscard]] std::unique_ptr<backend_type> open_temporary(std::uint32_t n) {
+            return env_.keep(inner_.open_temporary(n), entidb::temporary_segment_file_name(n));
+        }
+        void publish_temporary(std::uint32_t n) { inner_.publish_temporary(n); }
+        void remove(std::uint32_t n) { inner_.remove(n); }
+        void remove_temporary(std::uint32_t n) { inner_.remove_temporary(n); }
+        [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return inner_.temporaries(); }
+        [[nodiscard]] bool has(std::uint32_t n) const { return inner_.has(n); }
+        [[nodiscard]] bool has_temporary(std::uint32_t n) const { return inner_.has_temporary(n); }
+        void sync() { inner_.sync(); }
+
     private:
         environment env_;
         entidb::file_segment_factory inner_;

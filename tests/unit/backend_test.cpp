@@ -1,6 +1,8 @@
 // Tests for the storage backends: one contract suite run over every backend, then
 // file-specific behaviour (errors, durable_replace, the retry loop) and fault plans.
 #include <entidb/detail/record_scanner.hpp>
+#include <entidb/segment/factory.hpp>
+#include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/storage/backend.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>
 #include <entidb/storage/file_backend.hpp>
@@ -630,4 +632,41 @@ TEST_CASE("record scanner, mapped: reads up to the size the file had when it sta
         ++n;
     }
     CHECK(n == 9);
+}
+
+namespace {
+// Every member of the compaction journal's temporary-file protocol, declared only (the
+// concepts never call them), but no `journaled` declaration.
+struct undeclared_file_protocol_factory {
+    using backend_type = memory_backend;
+    using backend_ptr = std::unique_ptr<memory_backend>;
+    static constexpr bool rotates = true;
+    backend_ptr create(std::uint32_t);
+    backend_ptr open(std::uint32_t);
+    [[nodiscard]] std::vector<std::uint32_t> existing() const;
+    backend_ptr create_temporary(std::uint32_t);
+    backend_ptr open_temporary(std::uint32_t);
+    void publish_temporary(std::uint32_t);
+    void remove(std::uint32_t);
+    void remove_temporary(std::uint32_t);
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const;
+    [[nodiscard]] bool has(std::uint32_t) const;
+    [[nodiscard]] bool has_temporary(std::uint32_t) const;
+    void sync();
+};
+}  // namespace
+
+TEST_CASE("segment factories: the journaled declaration, not the members, picks the compaction path",
+          "[backend][segment]") {
+    STATIC_REQUIRE(segment_file_members<undeclared_file_protocol_factory>);
+    STATIC_REQUIRE(!factory_journaled<undeclared_file_protocol_factory>());
+    STATIC_REQUIRE(!segment_file_protocol<undeclared_file_protocol_factory>);
+
+    STATIC_REQUIRE(segment_file_protocol<file_segment_factory>);
+    STATIC_REQUIRE(!factory_journaled<memory_segment_factory>());
+    STATIC_REQUIRE(!factory_journaled<single_backend_factory<file_backend>>());
+    // The fault-injecting wrapper is journaled exactly when what it wraps is.
+    STATIC_REQUIRE(segment_file_protocol<fault_injecting_factory<file_segment_factory>>);
+    STATIC_REQUIRE(!factory_journaled<fault_injecting_factory<memory_segment_factory>>());
+    STATIC_REQUIRE(!segment_file_protocol<fault_injecting_factory<memory_segment_factory>>);
 }

@@ -306,8 +306,8 @@ TEST_CASE("rejects text that is not UTF-8, at the offending byte") {
 }
 
 TEST_CASE("UTF-8 check: the first bad byte is found wherever it falls among ASCII words") {
-    using cbor::detail::find_invalid_utf8;
-    using cbor::detail::utf8_valid;
+    using entidb::detail::find_invalid_utf8;
+    using entidb::detail::utf8_valid;
     const auto check = [](const std::string& text) {
         return find_invalid_utf8(bytes_view(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     };

@@ -1139,6 +1139,31 @@ TEST_CASE("MANIFEST rejection: collections") {
             CHECK(off == gm_second_name);
         }
     }
+    SECTION("invalid multi-byte sequences in names: the offset is the first bad byte") {
+        // The same check as CBOR text (detail/utf8.hpp): a bad continuation is reported at
+        // itself, not at its lead byte.
+        manifest m = golden_manifest_value();
+        m.collections[1].name = "bbbb";
+        const byte_buffer base = encode(m);
+        REQUIRE(base[gm_second_name - 2] == 4);
+        const std::vector<std::pair<std::string, std::size_t>> cases{
+            {"\xed\xa0\x80" "b", 1},  // surrogate U+D800
+            {"\xc0\xaf" "bb", 0},     // overlong two-byte form
+            {"\xe0\x80\x80" "b", 1},  // overlong three-byte form
+            {"\xf0\x80\x80\x80", 1},  // overlong four-byte form
+            {"\xf4\x90\x80\x80", 1},  // above U+10FFFF
+            {"\xe6\x97" "bb", 2},     // three-byte sequence cut short by ASCII
+            {"b\xf0\x9f\x98", 1},     // four-byte sequence cut short by the name's end
+        };
+        for (const auto& [name, bad_at] : cases) {
+            INFO(to_hex(entidb::as_bytes(name)));
+            REQUIRE(name.size() == 4);
+            byte_buffer b = base;
+            std::copy(name.begin(), name.end(), b.begin() + static_cast<std::ptrdiff_t>(gm_second_name));
+            CHECK(decode_error(b, &off) == errc::corruption);
+            CHECK(off == gm_second_name + bad_at);
+        }
+    }
     SECTION("a count larger than the file cannot make the decoder allocate") {
         byte_buffer b = golden_manifest;
         set_u32(b, 14, 0xFFFFFFFFu);

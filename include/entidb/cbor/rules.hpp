@@ -1,6 +1,7 @@
 // entidb/cbor/rules.hpp — the byte-level rules of canonical CBOR that the value model, the
 // encoder and the reader share, so that each rule has exactly one definition: major types, the
-// initial bytes we use, UTF-8 validity, bytewise order, shortest float forms.
+// initial bytes we use, UTF-8 validity (defined for every layer in detail/utf8.hpp), bytewise
+// order, shortest float forms.
 //
 // Contract: pure functions on values and views; nothing allocates or throws.
 // Thread-safety: stateless.
@@ -16,6 +17,7 @@
 #include <optional>
 
 #include "../bytes.hpp"
+#include "../detail/utf8.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -43,53 +45,10 @@ inline constexpr byte initial_half = 0xF9;
 inline constexpr byte initial_single = 0xFA;
 inline constexpr byte initial_double = 0xFB;
 
-inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
-
-// Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
-// RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
-// Runs of ASCII, most of most text, are passed over eight bytes at a time.
-[[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
-    const std::size_t n = s.size();
-    std::size_t i = 0;
-    while (i < n) {
-        if (n - i >= 8) {
-            std::uint64_t word;
-            std::memcpy(&word, s.data() + i, 8);
-            if ((word & 0x8080808080808080ull) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        const byte lead = s[i];
-        if (lead < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        byte lo = 0x80;
-        byte hi = 0xBF;
-        if (lead >= 0xC2 && lead <= 0xDF) {
-            len = 2;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            len = 3;
-            if (lead == 0xE0) lo = 0xA0;       // overlong below U+0800
-            if (lead == 0xED) hi = 0x9F;       // surrogates U+D800..U+DFFF
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            len = 4;
-            if (lead == 0xF0) lo = 0x90;       // overlong below U+10000
-            if (lead == 0xF4) hi = 0x8F;       // above U+10FFFF
-        } else {
-            return i;  // continuation byte as lead, C0/C1 (always overlong) or F5..FF
-        }
-        if (n - i < len) return i;
-        if (s[i + 1] < lo || s[i + 1] > hi) return i + 1;
-        for (std::size_t k = 2; k < len; ++k)
-            if ((s[i + k] & 0xC0) != 0x80) return i + k;
-        i += len;
-    }
-    return utf8_valid;
-}
+// UTF-8 validity has one definition for every layer (detail/utf8.hpp); the encoder, the
+// reader, the value model and the JSON bridge name it as cbor::detail::*.
+using entidb::detail::find_invalid_utf8;
+using entidb::detail::utf8_valid;
 
 // -1, 0 or 1 as `a` sorts before, equal to or after `b` bytewise (a proper prefix sorts first).
 [[nodiscard]] inline int compare_bytes(bytes_view a, bytes_view b) noexcept {

@@ -28,6 +28,12 @@
 // sealed segments are merged, the active one is empty), and the old files are deleted
 // before the database is used, so a dropped tombstone never lets an old put reappear.
 //
+// This is the path of a journaled factory (segment_file_protocol: it declares
+// `journaled = true` and has the protocol's members, segment/factory.hpp); any other factory
+// keeps its segments in memory or cannot rotate, and a rotating one compacts by creating the
+// new segments directly. basic_database refuses a durable rotating factory that is not
+// journaled, so that second path never holds durable data.
+//
 // Retired segment files stay open until no snapshot registered before the swap is open
 // (snapshot_registry::mark / segment_set::reclaim): unlinked files keep their disk space
 // until then.
@@ -120,7 +126,7 @@ class compactor {
     using factory_type = typename Traits::segment_factory;
     using set_type = segment_set<factory_type>;
     using segment = typename set_type::segment;
-    static constexpr bool files = segment_file_protocol<factory_type>;
+    static constexpr bool files = segment_file_protocol<factory_type>;  // journaled (see above)
 
 public:
     compactor(engine<Traits>& e, const compact_options& opt) : e_(e), opt_(opt) {}

@@ -46,6 +46,7 @@
 
 #include "../bytes.hpp"
 #include "../detail/endian.hpp"
+#include "../detail/utf8.hpp"
 #include "../error.hpp"
 #include "../index_kind.hpp"
 
@@ -54,8 +55,10 @@ inline namespace v1 {
 namespace format {
 
 namespace detail {
-// The byte helpers of entidb/detail/endian.hpp, visible as format::detail::*.
+// The byte helpers of entidb/detail/endian.hpp and the UTF-8 check of entidb/detail/utf8.hpp,
+// visible as format::detail::*.
 using entidb::detail::byte_reader;
+using entidb::detail::find_invalid_utf8;
 using entidb::detail::get_u16;
 using entidb::detail::get_u32;
 using entidb::detail::get_u64;
@@ -64,6 +67,7 @@ using entidb::detail::put_u16;
 using entidb::detail::put_u32;
 using entidb::detail::put_u64;
 using entidb::detail::put_u8;
+using entidb::detail::utf8_valid;
 
 }  // namespace detail
 
@@ -135,41 +139,6 @@ struct manifest {
 
 namespace detail {
 
-// Index of the first byte that is not part of well-formed UTF-8 (RFC 3629: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or npos if all of it is.
-[[nodiscard]] constexpr std::size_t first_invalid_utf8(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b0 = static_cast<unsigned char>(s[i]);
-        if (b0 < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
-        if (b0 >= 0xC2 && b0 <= 0xDF) {
-            n = 1;
-        } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-            n = 2;
-            if (b0 == 0xE0) lo = 0xA0;  // overlong
-            if (b0 == 0xED) hi = 0x9F;  // surrogates
-        } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-            n = 3;
-            if (b0 == 0xF0) lo = 0x90;  // overlong
-            if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
-        } else {
-            return i;
-        }
-        if (s.size() - i <= n) return i;
-        for (std::size_t k = 1; k <= n; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return i;
-        }
-        i += n + 1;
-    }
-    return std::string_view::npos;
-}
-
 // Bytewise (unsigned) order, the order names are stored in.
 [[nodiscard]] inline int compare_bytewise(std::string_view a, std::string_view b) noexcept {
     const std::size_t n = std::min(a.size(), b.size());
@@ -182,7 +151,7 @@ inline void check_manifest_string(std::string_view s, std::string_view what) {
     if (s.size() > manifest_max_string_size)
         fail(errc::invalid_argument, "{} is {} bytes; the MANIFEST stores at most {}", what, s.size(),
              manifest_max_string_size);
-    if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+    if (const std::size_t bad = find_invalid_utf8(as_bytes(s)); bad != utf8_valid)
         fail(errc::invalid_argument, "{} is not valid UTF-8 (byte {})", what, bad);
 }
 
@@ -236,7 +205,7 @@ public:
         const std::size_t len = u16(what);
         const std::size_t at = offset();
         const std::string_view s = as_chars(bytes(len, what));
-        if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+        if (const std::size_t bad = find_invalid_utf8(as_bytes(s)); bad != utf8_valid)
             corrupt(at + bad, "{} is not valid UTF-8", what);
         return std::string(s);
     }

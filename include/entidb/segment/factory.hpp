@@ -4,18 +4,28 @@
 // a new, empty segment whose existence is durable when it returns (for files: the
 // directory is fsynced), `open(n)` for one that exists, `existing()` for the numbers that
 // exist, ascending. It declares at compile time what it can do:
-//   using backend_type = ...;             // a storage_backend
-//   static constexpr bool rotates = ...;  // can it make more than one segment?
+//   using backend_type = ...;               // a storage_backend
+//   static constexpr bool rotates = ...;    // can it make more than one segment?
+//   static constexpr bool journaled = ...;  // optional (default false): see below
 // The database checks these declarations with static_asserts (database.hpp): a durable
-// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
+// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2),
+// nor does a factory of durable, rotating segments that is not journaled (below).
 //
 // Compaction (detail/compaction.hpp) writes new segments under temporary names that
 // `existing()` ignores and makes them current through a journal; a factory whose segments
-// are files offers that protocol (`segment_file_protocol`): create_temporary(n) /
-// open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact, publish_temporary(n) (rename over
-// the final name), remove(n) / remove_temporary(n) (a missing file is not an error),
-// temporaries(), has(n) / has_temporary(n), and sync() (fsync the segment directory, which
-// every rename or removal needs before it is relied on).
+// are files declares that it offers that protocol and has its members:
+//   static constexpr bool journaled = true;
+// create_temporary(n) / open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact,
+// publish_temporary(n) (rename over the final name), remove(n) / remove_temporary(n) (a
+// missing file is not an error), temporaries(), has(n) / has_temporary(n), and sync() (fsync
+// the segment directory, which every rename or removal needs before it is relied on).
+// `segment_file_protocol` is "declared journaled and has the members"; compaction and
+// recovery take the journaled path exactly for those factories. The declaration is what
+// decides, never the members alone: a factory missing one member must not quietly compact
+// without the journal. A factory that does not declare `journaled` is not journaled (its
+// segments are not files: memory, one caller-supplied backend); database.hpp refuses a
+// composition whose factory makes durable backends and rotates without being journaled, and
+// one that declares `journaled = true` without every member.
 //
 // Thread-safety: a factory is used by the single writer only.
 #pragma once
@@ -56,10 +66,19 @@ concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
     { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
 };
 
-// A factory whose segments are files in one directory, with the temporary-file protocol
-// compaction needs (see the header comment).
+// Whether a factory declares the journaled temporary-file protocol (default: no).
 template <typename F>
-concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
+[[nodiscard]] consteval bool factory_journaled() {
+    if constexpr (requires { F::journaled; })
+        return F::journaled;
+    else
+        return false;
+}
+
+// The members of the temporary-file protocol compaction's journal needs (see the header
+// comment), whether or not the factory declares it.
+template <typename F>
+concept segment_file_members = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
     { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
     { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
     { f.publish_temporary(n) } -> std::same_as<void>;
@@ -70,6 +89,11 @@ concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf
     { cf.has_temporary(n) } -> std::same_as<bool>;
     { f.sync() } -> std::same_as<void>;
 };
+
+// A factory whose segments are files in one directory, declared journaled, with every member
+// of the protocol: the factories compaction and recovery drive through the COMPACTION journal.
+template <typename F>
+concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && segment_file_members<F>;
 
 // The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
 [[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
@@ -104,6 +128,7 @@ class file_segment_factory {
 public:
     using backend_type = file_backend;
     static constexpr bool rotates = true;
+    static constexpr bool journaled = true;
 
     explicit file_segment_factory(std::filesystem::path dir, bool read_only = false)
         : dir_(std::move(dir)), read_only_(read_only) {}
@@ -189,6 +214,7 @@ class memory_segment_factory {
 public:
     using backend_type = memory_backend;
     static constexpr bool rotates = true;
+    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
 
     [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
     [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
@@ -207,6 +233,7 @@ class single_backend_factory {
 public:
     using backend_type = B;
     static constexpr bool rotates = false;
+    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
 
     explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
 

@@ -23,6 +23,7 @@ class fault_injecting_factory {
 public:
     using backend_type = fault_injecting_backend<typename F::backend_type>;
     static constexpr bool rotates = F::rotates;
+    static constexpr bool journaled = factory_journaled<F>();
 
     fault_injecting_factory(std::shared_ptr<fault_plan> plan, F inner) : plan_(std::move(plan)), inner_(std::move(inner)) {}
 
@@ -30,7 +31,7 @@ public:
     [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
 
-    // The compaction protocol, when F has it: temporaries are wrapped (their appends and
+    // The compaction protocol, when F is journaled: temporaries are wrapped (their appends and
     // flushes count in the plan); renames, removals and directory syncs are not backend
     // operations and are forwarded as they are.
     [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)

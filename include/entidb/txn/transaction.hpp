@@ -41,6 +41,7 @@
 #include "../cbor/reader.hpp"
 #include "../cbor/value.hpp"
 #include "../detail/engine.hpp"
+#include "../detail/utf8.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
 #include "../index/index_key.hpp"
@@ -78,7 +79,7 @@ struct bound {
 inline void check_collection_name(std::string_view name) {
     if (name.empty() || name.size() > 0xFFFF)
         fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
-    if (const auto bad = format::detail::first_invalid_utf8(name); bad != std::string_view::npos)
+    if (const auto bad = entidb::detail::find_invalid_utf8(as_bytes(name)); bad != entidb::detail::utf8_valid)
         fail(errc::invalid_argument, "a collection name must be UTF-8 (invalid byte at {})", bad);
 }
 
