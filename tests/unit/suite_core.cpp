@@ -1,6 +1,8 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the reader gate), as one translation unit; see suite_db.cpp.
+#include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
+#include <entidb/segment/segment_set.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>
 
 #include "suite_prelude.hpp"
@@ -35,5 +37,11 @@ namespace suite_primary_index {
 }
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"
+}
+namespace suite_chunked_map {
+#include "chunked_map_test.cpp"
+}
+namespace suite_segment_set {
+#include "segment_set_test.cpp"
 }
 // clang-format on

@@ -33,6 +33,18 @@ namespace suite_compaction {
 namespace suite_backup {
 #include "backup_test.cpp"
 }
+namespace suite_catalog {
+#include "catalog_test.cpp"
+}
+namespace suite_change_feed {
+#include "change_feed_test.cpp"
+}
+namespace suite_open {
+#include "open_test.cpp"
+}
+namespace suite_transaction {
+#include "transaction_test.cpp"
+}
 namespace suite_fault_injection {
 #include "../crash/fault_injection_test.cpp"
 }

@@ -27,4 +27,16 @@ namespace suite_compaction {
 namespace suite_backup {
 #include "backup_test.cpp"
 }
+namespace suite_catalog {
+#include "catalog_test.cpp"
+}
+namespace suite_change_feed {
+#include "change_feed_test.cpp"
+}
+namespace suite_open {
+#include "open_test.cpp"
+}
+namespace suite_transaction {
+#include "transaction_test.cpp"
+}
 // clang-format on

@@ -12,8 +12,10 @@
 // factory may hand out its backend only once, like single_backend_factory), so its
 // presence marks a complete database and a creation that fails leaves none. Every failure
 // is typed and leaves the directory unchanged: a path that is a file, a directory that is
-// not a database, a MANIFEST that does not parse (errc::corruption) or has another major
-// version (errc::unsupported_version). A read-only open writes nothing at all.
+// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
+// not parse (errc::corruption) or has another format version (errc::unsupported_version),
+// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
+// open writes nothing at all.
 // Recovery (detail/recovery.hpp) runs after this, on the engine returned.
 #pragma once
 
@@ -34,22 +36,38 @@ namespace detail {
 
 namespace fs = std::filesystem;
 
+// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
+[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
+    std::error_code ec;
+    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
+}
+
 // True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
-// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files.
+// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
+// cannot examine is not such a remain.
 [[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        const auto name = entry.path().filename().string();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
         if (name == "LOCK" || name == "MANIFEST.tmp") continue;
-        if (name == "wal.log" && entry.is_regular_file() && entry.file_size() == 0) continue;
-        if (name == "SEGMENTS" && entry.is_directory()) {
-            for (const auto& seg : fs::directory_iterator(entry.path(), ec))
-                if (!seg.is_regular_file() || seg.file_size() != 0) return false;
+        if (name == "wal.log" && is_empty_file(*it)) continue;
+        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
+            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
+                if (!is_empty_file(*seg)) return false;
+            if (ec) return false;
             continue;
         }
         return false;
     }
     return !ec;
+}
+
+// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
+// directory holds someone else's files.
+inline void require_creatable(const fs::path& dir) {
+    if (!is_unfinished_creation(dir))
+        fail_at(errc::invalid_argument, {.path = dir.string()},
+                "the directory is not empty and has no MANIFEST: not an EntiDB database");
 }
 
 inline void make_directory(const fs::path& dir) {
@@ -60,22 +78,24 @@ inline void make_directory(const fs::path& dir) {
 
 // Checks the path and creates the directory if needed; returns true if the database
 // has to be created (no MANIFEST yet). Where there is no database and the open may not
-// create one, errc::not_found with nothing touched.
+// create one, errc::not_found; where the directory holds other files,
+// errc::invalid_argument: both with nothing touched (not even LOCK).
 [[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    const bool present = path_exists(dir);
     std::error_code ec;
-    const auto st = fs::status(dir, ec);
-    if (fs::exists(st) && !fs::is_directory(st))
+    if (present && !fs::is_directory(dir, ec))
         fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
     const bool may_create = cfg.create_if_missing && !cfg.read_only;
-    if (!fs::exists(st)) {
+    if (!present) {
         if (!may_create)
             fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
         make_directory(dir);
         sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
         return true;
     }
-    if (fs::exists(dir / "MANIFEST")) return false;
+    if (path_exists(dir / "MANIFEST")) return false;
     if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    require_creatable(dir);
     return true;
 }
 
@@ -87,7 +107,7 @@ inline void make_directory(const fs::path& dir) {
                 "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
                 m.format_minor, format_major, format_minor);
     for (const char* required : {"wal.log", "SEGMENTS"})
-        if (!fs::exists(dir / required))
+        if (!path_exists(dir / required))
             fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
     return m;
 }
@@ -107,10 +127,8 @@ template <typename Traits>
     auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
     if (create) {
-        if (!is_unfinished_creation(dir))
-            fail_at(errc::invalid_argument, {.path = dir.string()},
-                    "the directory is not empty and has no MANIFEST: not an EntiDB database");
-        if (!fs::exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
+        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
     } else {
         manifest = load_manifest(dir);
     }

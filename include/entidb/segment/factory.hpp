@@ -168,8 +168,8 @@ public:
         unlink_if_present(temporary_path_of(n));
     }
     [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
-    [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
-    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
+    [[nodiscard]] bool has(std::uint32_t n) const { return path_exists(path_of(n)); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return path_exists(temporary_path_of(n)); }
     void sync() {
         if (!read_only_) sync_directory(dir_);  // a read-only factory changed nothing to sync
     }

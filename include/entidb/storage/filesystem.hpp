@@ -13,6 +13,9 @@
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
+//   path_exists(path)            whether anything is at `path` (links followed); where the OS
+//                                cannot tell (a symbolic link loop, a directory it may not
+//                                search) errc::io_error, never std::filesystem's exception.
 // The caller owns the paths; nothing is cached.
 //
 // Thread-safety: the functions share no state. Two concurrent durable_replace calls on
@@ -24,6 +27,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -112,6 +116,13 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
     // returned at its size when opened (a consistent prefix either way).
     out.resize(p.done);
     return out;
+}
+
+[[nodiscard]] inline bool path_exists(const std::filesystem::path& path) {
+    std::error_code ec;
+    const bool found = std::filesystem::exists(path, ec);  // a missing path is no error
+    if (ec) fail_at(errc::io_error, {.path = path.string(), .sys_errno = ec.value()}, "cannot examine the path");
+    return found;
 }
 
 }  // namespace v1

@@ -1,0 +1,262 @@
+// Compile-time checks of every concept of the library: the library's own models satisfy
+// them, and types that miss a member or get one wrong do not. The program only has to
+// compile; the test that runs it exists so that a failure here shows as a failed test.
+#include <entidb/entidb.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace entidb;
+
+// ---- storage_backend, durable_backend, mappable_backend (storage/backend.hpp) ----
+
+// Every member a backend needs, with the right types: the base the non-models below change.
+struct complete_backend {
+    static constexpr bool durable = false;
+    void read_at(std::uint64_t, mutable_bytes) const {}
+    std::uint64_t append(bytes_view) { return 0; }
+    void flush() {}
+    [[nodiscard]] std::uint64_t size() const { return 0; }
+    void truncate(std::uint64_t) {}
+};
+struct backend_without_durable {  // durability is an explicit declaration, never guessed
+    void read_at(std::uint64_t, mutable_bytes) const {}
+    std::uint64_t append(bytes_view) { return 0; }
+    void flush() {}
+    [[nodiscard]] std::uint64_t size() const { return 0; }
+    void truncate(std::uint64_t) {}
+};
+struct backend_without_truncate {
+    static constexpr bool durable = false;
+    void read_at(std::uint64_t, mutable_bytes) const {}
+    std::uint64_t append(bytes_view) { return 0; }
+    void flush() {}
+    [[nodiscard]] std::uint64_t size() const { return 0; }
+};
+struct backend_append_returns_nothing {
+    static constexpr bool durable = false;
+    void read_at(std::uint64_t, mutable_bytes) const {}
+    void append(bytes_view) {}
+    void flush() {}
+    [[nodiscard]] std::uint64_t size() const { return 0; }
+    void truncate(std::uint64_t) {}
+};
+struct backend_reads_only_when_mutable {  // read_at and size must work on a const backend
+    static constexpr bool durable = false;
+    void read_at(std::uint64_t, mutable_bytes) {}
+    std::uint64_t append(bytes_view) { return 0; }
+    void flush() {}
+    [[nodiscard]] std::uint64_t size() { return 0; }
+    void truncate(std::uint64_t) {}
+};
+struct durable_backend_model : complete_backend {
+    static constexpr bool durable = true;
+};
+struct backend_with_view : complete_backend {
+    [[nodiscard]] bytes_view view_at(std::uint64_t, std::size_t) const { return {}; }
+};
+struct backend_with_copying_view : complete_backend {  // a view must be a bytes_view
+    [[nodiscard]] byte_buffer view_at(std::uint64_t, std::size_t) const { return {}; }
+};
+
+static_assert(storage_backend<memory_backend>);
+static_assert(storage_backend<file_backend>);
+static_assert(storage_backend<fault_injecting_backend<memory_backend>>);
+static_assert(storage_backend<fault_injecting_backend<file_backend>>);
+static_assert(storage_backend<complete_backend>);
+static_assert(!storage_backend<backend_without_durable>);
+static_assert(!storage_backend<backend_without_truncate>);
+static_assert(!storage_backend<backend_append_returns_nothing>);
+static_assert(!storage_backend<backend_reads_only_when_mutable>);
+static_assert(!storage_backend<int>);
+static_assert(!storage_backend<byte_buffer>);
+
+static_assert(durable_backend<file_backend>);
+static_assert(durable_backend<fault_injecting_backend<file_backend>>);
+static_assert(durable_backend<durable_backend_model>);
+static_assert(!durable_backend<memory_backend>);
+static_assert(!durable_backend<fault_injecting_backend<memory_backend>>);
+static_assert(!durable_backend<complete_backend>);
+
+static_assert(mappable_backend<file_backend>);
+static_assert(mappable_backend<backend_with_view>);
+static_assert(!mappable_backend<memory_backend>);
+static_assert(!mappable_backend<fault_injecting_backend<file_backend>>);  // the adapter does not map
+static_assert(!mappable_backend<backend_with_copying_view>);
+
+// ---- segment_factory, segment_file_protocol (segment/factory.hpp) ----
+
+struct complete_factory {
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+    std::unique_ptr<memory_backend> create(std::uint32_t) { return nullptr; }
+    std::unique_ptr<memory_backend> open(std::uint32_t) { return nullptr; }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+struct factory_without_rotates {
+    using backend_type = memory_backend;
+    std::unique_ptr<memory_backend> create(std::uint32_t) { return nullptr; }
+    std::unique_ptr<memory_backend> open(std::uint32_t) { return nullptr; }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+struct factory_of_non_backends {
+    using backend_type = int;
+    static constexpr bool rotates = true;
+    std::unique_ptr<int> create(std::uint32_t) { return nullptr; }
+    std::unique_ptr<int> open(std::uint32_t) { return nullptr; }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+struct factory_returning_raw_pointers {
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+    memory_backend* create(std::uint32_t) { return nullptr; }
+    memory_backend* open(std::uint32_t) { return nullptr; }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+struct factory_without_open {
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+    std::unique_ptr<memory_backend> create(std::uint32_t) { return nullptr; }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+
+static_assert(segment_factory<file_segment_factory>);
+static_assert(segment_factory<memory_segment_factory>);
+static_assert(segment_factory<single_backend_factory<memory_backend>>);
+static_assert(segment_factory<single_backend_factory<file_backend>>);
+static_assert(segment_factory<fault_injecting_factory<memory_segment_factory>>);
+static_assert(segment_factory<fault_injecting_factory<file_segment_factory>>);
+static_assert(segment_factory<complete_factory>);
+static_assert(!segment_factory<factory_without_rotates>);
+static_assert(!segment_factory<factory_of_non_backends>);
+static_assert(factory_of_non_backends::rotates);  // only its backend_type is wrong
+static_assert(!segment_factory<factory_returning_raw_pointers>);
+static_assert(!segment_factory<factory_without_open>);
+static_assert(!segment_factory<memory_backend>);
+
+static_assert(segment_file_protocol<file_segment_factory>);
+static_assert(segment_file_protocol<fault_injecting_factory<file_segment_factory>>);
+static_assert(!segment_file_protocol<memory_segment_factory>);
+static_assert(!segment_file_protocol<fault_injecting_factory<memory_segment_factory>>);
+static_assert(!segment_file_protocol<single_backend_factory<file_backend>>);
+static_assert(!segment_file_protocol<complete_factory>);
+
+static_assert(file_segment_factory::rotates && memory_segment_factory::rotates);
+static_assert(!single_backend_factory<memory_backend>::rotates);
+static_assert(segment_set<file_segment_factory>::viewable);
+static_assert(!segment_set<memory_segment_factory>::viewable);
+
+// ---- database_traits (database.hpp) ----
+
+struct single_file_segment_traits {
+    using wal_backend = file_backend;
+    using segment_factory = single_backend_factory<file_backend>;
+    static constexpr bool rotating = false;
+};
+struct traits_without_factory {
+    using wal_backend = memory_backend;
+};
+struct traits_with_a_non_backend_wal {
+    using wal_backend = std::string;
+    using segment_factory = memory_segment_factory;
+};
+struct traits_with_a_backend_as_factory {
+    using wal_backend = memory_backend;
+    using segment_factory = memory_backend;
+};
+
+static_assert(database_traits<file_storage>);
+static_assert(database_traits<memory_storage>);
+static_assert(database_traits<fault_injecting_file_storage>);
+static_assert(database_traits<single_file_segment_traits>);
+static_assert(!database_traits<traits_without_factory>);
+static_assert(!database_traits<traits_with_a_non_backend_wal>);
+static_assert(!database_traits<traits_with_a_backend_as_factory>);
+static_assert(!database_traits<int>);
+static_assert(traits_rotating<file_storage>());
+static_assert(!traits_rotating<single_file_segment_traits>());
+
+// ---- index_policy (collection.hpp) ----
+
+struct policy_without_unique {
+    static constexpr std::string_view path = "email";
+    static constexpr format::index_kind kind = format::index_kind::hash;
+};
+struct policy_with_a_numeric_path {
+    static constexpr int path = 1;
+    static constexpr format::index_kind kind = format::index_kind::hash;
+    static constexpr bool unique = false;
+};
+
+static_assert(index_policy<hash_index<"email">>);
+static_assert(index_policy<ordered_index<"address.city">>);
+static_assert(index_policy<unique_hash_index<"email">>);
+static_assert(index_policy<unique_ordered_index<"n">>);
+static_assert(!index_policy<policy_without_unique>);
+static_assert(!index_policy<policy_with_a_numeric_path>);
+static_assert(policy_with_a_numeric_path::kind == format::index_kind::hash &&  // only its path is wrong
+              !policy_with_a_numeric_path::unique);
+static_assert(!index_policy<int>);
+
+// ---- reflected, codec_for, has_default_codec (codec.hpp) ----
+
+struct reflected_model {
+    std::string name;
+    std::uint32_t age = 0;
+    static constexpr auto entidb_fields =
+        entidb::fields(entidb::field("name", &reflected_model::name), entidb::field("age", &reflected_model::age));
+};
+struct plain_struct {
+    int x = 0;
+};
+enum class colour : std::uint8_t { red, green };
+
+struct custom_codec {  // a codec of plain_struct, not the default one
+    static void encode(cbor::encoder& e, const plain_struct& v) { e.integer(v.x); }
+    static plain_struct decode(const cbor::value& v) { return {static_cast<int>(v.as_int())}; }
+};
+struct codec_decoding_another_type {
+    static void encode(cbor::encoder&, const plain_struct&) {}
+    static int decode(const cbor::value&) { return 0; }
+};
+struct codec_without_decode {
+    static void encode(cbor::encoder&, const plain_struct&) {}
+};
+
+static_assert(reflected<reflected_model>);
+static_assert(!reflected<plain_struct>);
+static_assert(!reflected<int>);
+
+static_assert(codec_for<custom_codec, plain_struct>);
+static_assert(codec_for<codec<int>, int>);
+static_assert(codec_for<codec<reflected_model>, reflected_model>);
+static_assert(!codec_for<codec_decoding_another_type, plain_struct>);
+static_assert(!codec_for<codec_without_decode, plain_struct>);
+static_assert(!codec_for<custom_codec, int>);
+
+static_assert(has_default_codec<int>);
+static_assert(has_default_codec<std::uint64_t>);
+static_assert(has_default_codec<bool>);
+static_assert(has_default_codec<std::string>);
+static_assert(has_default_codec<byte_buffer>);
+static_assert(has_default_codec<entity_id>);
+static_assert(has_default_codec<colour>);
+static_assert(has_default_codec<std::optional<std::string>>);
+static_assert(has_default_codec<std::vector<std::int32_t>>);
+static_assert(has_default_codec<std::map<std::string, reflected_model>>);
+static_assert(has_default_codec<reflected_model>);
+static_assert(!has_default_codec<plain_struct>);
+static_assert(!has_default_codec<double>);
+static_assert(!has_default_codec<std::map<int, int>>);
+static_assert(!has_default_codec<std::vector<plain_struct>>);
+static_assert(!has_default_codec<int*>);
+
+}  // namespace
+
+int main() { return 0; }
