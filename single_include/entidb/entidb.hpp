@@ -304,46 +304,38 @@ struct fmt::formatter<entidb::errc> : fmt::formatter<std::string_view> {
 // ---- begin entidb/cbor/rules.hpp ----
 // entidb/cbor/rules.hpp — the byte-level rules of canonical CBOR that the value model, the
 // encoder and the reader share, so that each rule has exactly one definition: major types, the
-// initial bytes we use, UTF-8 validity, bytewise order, shortest float forms.
+// initial bytes we use, UTF-8 validity (defined for every layer in detail/utf8.hpp), bytewise
+// order, shortest float forms.
 //
 // Contract: pure functions on values and views; nothing allocates or throws.
 // Thread-safety: stateless.
 
 #include <bit>
 
+// ---- begin entidb/detail/utf8.hpp ----
+// entidb/detail/utf8.hpp — internal: the one UTF-8 validity check.
+//
+// Contract: `find_invalid_utf8` is what every layer that stores or parses text uses: CBOR
+// text strings (cbor/), the JSON bridge, MANIFEST names and index path fields (format/),
+// and collection names (txn/). One definition, so that what the CBOR reader accepts and what
+// the MANIFEST accepts can never drift apart.
+// Valid means RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. The result
+// is the offset of the first byte that makes the input invalid (for a bad continuation, that
+// byte, not its lead), or `utf8_valid`.
+//
+// Thread-safety: a pure function.
+
+
 
 namespace entidb {
 inline namespace v1 {
-namespace cbor {
-
 namespace detail {
-
-// The top three bits of every item's initial byte.
-enum class major_type : std::uint8_t {
-    unsigned_integer = 0,
-    negative_integer = 1,
-    byte_string = 2,
-    text_string = 3,
-    array = 4,
-    map = 5,
-    tag = 6,
-    simple = 7,  // false/true/null, floats and the values we reject
-};
-
-// Initial bytes of major type 7 that we use.
-inline constexpr byte initial_false = 0xF4;
-inline constexpr byte initial_true = 0xF5;
-inline constexpr byte initial_null = 0xF6;
-inline constexpr byte initial_half = 0xF9;
-inline constexpr byte initial_single = 0xFA;
-inline constexpr byte initial_double = 0xFB;
 
 inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
 
-// Offset of the first byte that makes `s` invalid UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or `utf8_valid`. The ranges per lead byte come from
-// RFC 3629 §4; checking the second byte's range is what excludes overlongs and surrogates.
-// Runs of ASCII, most of most text, are passed over eight bytes at a time.
+// The ranges per lead byte come from RFC 3629 §4; checking the second byte's range is what
+// excludes overlongs and surrogates. Runs of ASCII, most of most text, are passed over eight
+// bytes at a time.
 [[nodiscard]] inline std::size_t find_invalid_utf8(bytes_view s) noexcept {
     const std::size_t n = s.size();
     std::size_t i = 0;
@@ -385,6 +377,42 @@ inline constexpr std::size_t utf8_valid = static_cast<std::size_t>(-1);
     }
     return utf8_valid;
 }
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/utf8.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+namespace detail {
+
+// The top three bits of every item's initial byte.
+enum class major_type : std::uint8_t {
+    unsigned_integer = 0,
+    negative_integer = 1,
+    byte_string = 2,
+    text_string = 3,
+    array = 4,
+    map = 5,
+    tag = 6,
+    simple = 7,  // false/true/null, floats and the values we reject
+};
+
+// Initial bytes of major type 7 that we use.
+inline constexpr byte initial_false = 0xF4;
+inline constexpr byte initial_true = 0xF5;
+inline constexpr byte initial_null = 0xF6;
+inline constexpr byte initial_half = 0xF9;
+inline constexpr byte initial_single = 0xFA;
+inline constexpr byte initial_double = 0xFB;
+
+// UTF-8 validity has one definition for every layer (detail/utf8.hpp); the encoder, the
+// reader, the value model and the JSON bridge name it as cbor::detail::*.
+using entidb::detail::find_invalid_utf8;
+using entidb::detail::utf8_valid;
 
 // -1, 0 or 1 as `a` sorts before, equal to or after `b` bytewise (a proper prefix sorts first).
 [[nodiscard]] inline int compare_bytes(bytes_view a, bytes_view b) noexcept {
@@ -2237,6 +2265,12 @@ struct config {
 // sealed segments are merged, the active one is empty), and the old files are deleted
 // before the database is used, so a dropped tombstone never lets an old put reappear.
 //
+// This is the path of a journaled factory (segment_file_protocol: it declares
+// `journaled = true` and has the protocol's members, segment/factory.hpp); any other factory
+// keeps its segments in memory or cannot rotate, and a rotating one compacts by creating the
+// new segments directly. basic_database refuses a durable rotating factory that is not
+// journaled, so that second path never holds durable data.
+//
 // Retired segment files stay open until no snapshot registered before the swap is open
 // (snapshot_registry::mark / segment_set::reclaim): unlinked files keep their disk space
 // until then.
@@ -2363,18 +2397,28 @@ namespace detail {
 // a new, empty segment whose existence is durable when it returns (for files: the
 // directory is fsynced), `open(n)` for one that exists, `existing()` for the numbers that
 // exist, ascending. It declares at compile time what it can do:
-//   using backend_type = ...;             // a storage_backend
-//   static constexpr bool rotates = ...;  // can it make more than one segment?
+//   using backend_type = ...;               // a storage_backend
+//   static constexpr bool rotates = ...;    // can it make more than one segment?
+//   static constexpr bool journaled = ...;  // optional (default false): see below
 // The database checks these declarations with static_asserts (database.hpp): a durable
-// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2).
+// database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2),
+// nor does a factory of durable, rotating segments that is not journaled (below).
 //
 // Compaction (detail/compaction.hpp) writes new segments under temporary names that
 // `existing()` ignores and makes them current through a journal; a factory whose segments
-// are files offers that protocol (`segment_file_protocol`): create_temporary(n) /
-// open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact, publish_temporary(n) (rename over
-// the final name), remove(n) / remove_temporary(n) (a missing file is not an error),
-// temporaries(), has(n) / has_temporary(n), and sync() (fsync the segment directory, which
-// every rename or removal needs before it is relied on).
+// are files declares that it offers that protocol and has its members:
+//   static constexpr bool journaled = true;
+// create_temporary(n) / open_temporary(n) for SEGMENTS/seg-NNNNNN.dat.compact,
+// publish_temporary(n) (rename over the final name), remove(n) / remove_temporary(n) (a
+// missing file is not an error), temporaries(), has(n) / has_temporary(n), and sync() (fsync
+// the segment directory, which every rename or removal needs before it is relied on).
+// `segment_file_protocol` is "declared journaled and has the members"; compaction and
+// recovery take the journaled path exactly for those factories. The declaration is what
+// decides, never the members alone: a factory missing one member must not quietly compact
+// without the journal. A factory that does not declare `journaled` is not journaled (its
+// segments are not files: memory, one caller-supplied backend); database.hpp refuses a
+// composition whose factory makes durable backends and rotates without being journaled, and
+// one that declares `journaled = true` without every member.
 //
 // Thread-safety: a factory is used by the single writer only.
 
@@ -2742,6 +2786,9 @@ private:
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
+//   path_exists(path)            whether anything is at `path` (links followed); where the OS
+//                                cannot tell (a symbolic link loop, a directory it may not
+//                                search) errc::io_error, never std::filesystem's exception.
 // The caller owns the paths; nothing is cached.
 //
 // Thread-safety: the functions share no state. Two concurrent durable_replace calls on
@@ -2829,6 +2876,13 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
     // returned at its size when opened (a consistent prefix either way).
     out.resize(p.done);
     return out;
+}
+
+[[nodiscard]] inline bool path_exists(const std::filesystem::path& path) {
+    std::error_code ec;
+    const bool found = std::filesystem::exists(path, ec);  // a missing path is no error
+    if (ec) fail_at(errc::io_error, {.path = path.string(), .sys_errno = ec.value()}, "cannot examine the path");
+    return found;
 }
 
 }  // namespace v1
@@ -3134,10 +3188,19 @@ concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
     { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
 };
 
-// A factory whose segments are files in one directory, with the temporary-file protocol
-// compaction needs (see the header comment).
+// Whether a factory declares the journaled temporary-file protocol (default: no).
 template <typename F>
-concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
+[[nodiscard]] consteval bool factory_journaled() {
+    if constexpr (requires { F::journaled; })
+        return F::journaled;
+    else
+        return false;
+}
+
+// The members of the temporary-file protocol compaction's journal needs (see the header
+// comment), whether or not the factory declares it.
+template <typename F>
+concept segment_file_members = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
     { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
     { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
     { f.publish_temporary(n) } -> std::same_as<void>;
@@ -3148,6 +3211,11 @@ concept segment_file_protocol = segment_factory<F> && requires(F& f, const F& cf
     { cf.has_temporary(n) } -> std::same_as<bool>;
     { f.sync() } -> std::same_as<void>;
 };
+
+// A factory whose segments are files in one directory, declared journaled, with every member
+// of the protocol: the factories compaction and recovery drive through the COMPACTION journal.
+template <typename F>
+concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && segment_file_members<F>;
 
 // The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
 [[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
@@ -3182,6 +3250,7 @@ class file_segment_factory {
 public:
     using backend_type = file_backend;
     static constexpr bool rotates = true;
+    static constexpr bool journaled = true;
 
     explicit file_segment_factory(std::filesystem::path dir, bool read_only = false)
         : dir_(std::move(dir)), read_only_(read_only) {}
@@ -3221,8 +3290,8 @@ public:
         unlink_if_present(temporary_path_of(n));
     }
     [[nodiscard]] std::vector<std::uint32_t> temporaries() const { return list(parse_temporary_segment_file_name); }
-    [[nodiscard]] bool has(std::uint32_t n) const { return std::filesystem::exists(path_of(n)); }
-    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return std::filesystem::exists(temporary_path_of(n)); }
+    [[nodiscard]] bool has(std::uint32_t n) const { return path_exists(path_of(n)); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const { return path_exists(temporary_path_of(n)); }
     void sync() {
         if (!read_only_) sync_directory(dir_);  // a read-only factory changed nothing to sync
     }
@@ -3267,6 +3336,7 @@ class memory_segment_factory {
 public:
     using backend_type = memory_backend;
     static constexpr bool rotates = true;
+    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
 
     [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
     [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
@@ -3285,6 +3355,7 @@ class single_backend_factory {
 public:
     using backend_type = B;
     static constexpr bool rotates = false;
+    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
 
     explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
 
@@ -3472,7 +3543,7 @@ private:
 //                   than 65535 path fields, duplicate collection names or ids, duplicate
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
-//                   next_*_id of 0, an unknown index_kind.
+//                   next_*_id of 0, an index kind that is neither hash nor ordered.
 //   decode_manifest errc::unsupported_version when manifest_version != 2 or format major
 //                   != 1 (the message names what was found and what is supported);
 //                   errc::corruption, carrying `path_for_errors` and the byte offset, for
@@ -3486,14 +3557,44 @@ private:
 
 
 
+// ---- begin entidb/index_kind.hpp ----
+// entidb/index_kind.hpp — the kinds of secondary index, as declare_index, the typed index
+// policies (collection.hpp) and the tool name them.
+//
+// The MANIFEST stores a kind as a byte of its own (format::index_kind, SPEC.md §3: 0 hash,
+// 1 btree); format/manifest.hpp is the one place that maps between the two.
+
+
+namespace entidb {
+inline namespace v1 {
+
+enum class index_kind : std::uint8_t {
+    hash,     // equality lookups
+    ordered,  // equality, ranges, text prefixes and ordered iteration
+};
+
+// "hash" or "ordered", as messages and `entidb inspect` print a kind.
+[[nodiscard]] constexpr std::string_view to_string(index_kind k) noexcept {
+    switch (k) {
+        case index_kind::hash: return "hash";
+        case index_kind::ordered: return "ordered";
+    }
+    return "unknown";
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index_kind.hpp ----
 
 namespace entidb {
 inline namespace v1 {
 namespace format {
 
 namespace detail {
-// The byte helpers of entidb/detail/endian.hpp, visible as format::detail::*.
+// The byte helpers of entidb/detail/endian.hpp and the UTF-8 check of entidb/detail/utf8.hpp,
+// visible as format::detail::*.
 using entidb::detail::byte_reader;
+using entidb::detail::find_invalid_utf8;
 using entidb::detail::get_u16;
 using entidb::detail::get_u32;
 using entidb::detail::get_u64;
@@ -3502,6 +3603,7 @@ using entidb::detail::put_u16;
 using entidb::detail::put_u32;
 using entidb::detail::put_u64;
 using entidb::detail::put_u8;
+using entidb::detail::utf8_valid;
 
 }  // namespace detail
 
@@ -3520,13 +3622,34 @@ struct manifest_collection {
     friend bool operator==(const manifest_collection&, const manifest_collection&) = default;
 };
 
+// The MANIFEST's kind byte (SPEC.md §3). Only the encoding uses it: a manifest_index holds
+// the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
 enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
+
+inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
+    {entidb::index_kind::hash, index_kind::hash},
+    {entidb::index_kind::ordered, index_kind::btree},
+}};
+
+// The byte that stores `k`, or nullopt for a value that is no index kind.
+[[nodiscard]] constexpr std::optional<std::uint8_t> manifest_kind_byte(entidb::index_kind k) noexcept {
+    for (const auto& [kind, on_disk] : index_kind_bytes)
+        if (kind == k) return static_cast<std::uint8_t>(on_disk);
+    return std::nullopt;
+}
+
+// The kind a MANIFEST byte stores, or nullopt for a byte that stores none.
+[[nodiscard]] constexpr std::optional<entidb::index_kind> index_kind_of_byte(std::uint8_t b) noexcept {
+    for (const auto& [kind, on_disk] : index_kind_bytes)
+        if (static_cast<std::uint8_t>(on_disk) == b) return kind;
+    return std::nullopt;
+}
 
 struct manifest_index {
     std::uint64_t id;             // 1 <= id < next_index_id, unique
     std::uint32_t collection_id;  // 1 <= collection_id < next_collection_id
     std::vector<std::string> path;  // field names, each UTF-8 and at most 65535 bytes
-    index_kind kind;
+    entidb::index_kind kind;      // stored as a format::index_kind byte
     bool unique;
     std::uint64_t created_at_seq;
 
@@ -3552,41 +3675,6 @@ struct manifest {
 
 namespace detail {
 
-// Index of the first byte that is not part of well-formed UTF-8 (RFC 3629: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or npos if all of it is.
-[[nodiscard]] constexpr std::size_t first_invalid_utf8(std::string_view s) noexcept {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b0 = static_cast<unsigned char>(s[i]);
-        if (b0 < 0x80) {
-            ++i;
-            continue;
-        }
-        std::size_t n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the first continuation byte
-        if (b0 >= 0xC2 && b0 <= 0xDF) {
-            n = 1;
-        } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-            n = 2;
-            if (b0 == 0xE0) lo = 0xA0;  // overlong
-            if (b0 == 0xED) hi = 0x9F;  // surrogates
-        } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-            n = 3;
-            if (b0 == 0xF0) lo = 0x90;  // overlong
-            if (b0 == 0xF4) hi = 0x8F;  // above U+10FFFF
-        } else {
-            return i;
-        }
-        if (s.size() - i <= n) return i;
-        for (std::size_t k = 1; k <= n; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return i;
-        }
-        i += n + 1;
-    }
-    return std::string_view::npos;
-}
-
 // Bytewise (unsigned) order, the order names are stored in.
 [[nodiscard]] inline int compare_bytewise(std::string_view a, std::string_view b) noexcept {
     const std::size_t n = std::min(a.size(), b.size());
@@ -3599,7 +3687,7 @@ inline void check_manifest_string(std::string_view s, std::string_view what) {
     if (s.size() > manifest_max_string_size)
         fail(errc::invalid_argument, "{} is {} bytes; the MANIFEST stores at most {}", what, s.size(),
              manifest_max_string_size);
-    if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+    if (const std::size_t bad = find_invalid_utf8(as_bytes(s)); bad != utf8_valid)
         fail(errc::invalid_argument, "{} is not valid UTF-8 (byte {})", what, bad);
 }
 
@@ -3653,7 +3741,7 @@ public:
         const std::size_t len = u16(what);
         const std::size_t at = offset();
         const std::string_view s = as_chars(bytes(len, what));
-        if (const std::size_t bad = first_invalid_utf8(s); bad != std::string_view::npos)
+        if (const std::size_t bad = find_invalid_utf8(as_bytes(s)); bad != utf8_valid)
             corrupt(at + bad, "{} is not valid UTF-8", what);
         return std::string(s);
     }
@@ -3723,7 +3811,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
                  x.path.size(), manifest_max_path_fields);
         for (const auto& f : x.path)
             detail::check_manifest_string(f, fmt::format("index {} path field {:?}", x.id, f.substr(0, 64)));
-        if (x.kind != index_kind::hash && x.kind != index_kind::btree)
+        if (!manifest_kind_byte(x.kind))
             fail(errc::invalid_argument, "index {} has unknown kind {}", x.id, static_cast<unsigned>(x.kind));
         idxs.push_back(&x);
     }
@@ -3750,7 +3838,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
         detail::put_u32(out, x->collection_id);
         detail::put_u16(out, static_cast<std::uint16_t>(x->path.size()));
         for (const auto& f : x->path) detail::put_manifest_string(out, f);
-        detail::put_u8(out, static_cast<std::uint8_t>(x->kind));
+        detail::put_u8(out, *manifest_kind_byte(x->kind));  // checked above
         detail::put_u8(out, x->unique ? 1 : 0);
         detail::put_u64(out, x->created_at_seq);
     }
@@ -3841,9 +3929,9 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
         for (std::uint16_t k = 0; k < nfields; ++k) x.path.push_back(r.string("index path field"));
         at = r.offset();
         const std::uint8_t kind = r.u8("index kind");
-        if (kind > static_cast<std::uint8_t>(index_kind::btree))
-            r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
-        x.kind = static_cast<index_kind>(kind);
+        const auto known = index_kind_of_byte(kind);
+        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
+        x.kind = *known;
         at = r.offset();
         const std::uint8_t unique = r.u8("index unique");
         if (unique > 1) r.corrupt(at, "index {} has unique = {} (must be 0 or 1)", x.id, unique);
@@ -6060,7 +6148,7 @@ public:
     secondary_index& operator=(const secondary_index&) = delete;
 
     [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
-    [[nodiscard]] bool ordered() const noexcept { return def_.kind == format::index_kind::btree; }
+    [[nodiscard]] bool ordered() const noexcept { return def_.kind == index_kind::ordered; }
     [[nodiscard]] bool unique() const noexcept { return def_.unique; }
 
     // The key an entity with this payload has, or nullopt if the field is absent.
@@ -6565,7 +6653,7 @@ public:
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
                                                             const std::vector<std::string>& path,
-                                                            std::optional<format::index_kind> kind = {}) const {
+                                                            std::optional<index_kind> kind = {}) const {
         for (const auto& ix : indexes_) {
             const auto& d = ix->definition();
             if (d.collection_id == collection && d.path == path && (!kind || d.kind == *kind)) return ix;
@@ -7452,7 +7540,7 @@ public:
     // A unique index over data that already repeats a key is errc::unique_violation.
     // Holding the writer lock.
     std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
-                                                   format::index_kind kind, bool unique) {
+                                                   index_kind kind, bool unique) {
         ensure_writable();
         quiesce();
         if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
@@ -8259,7 +8347,7 @@ class compactor {
     using factory_type = typename Traits::segment_factory;
     using set_type = segment_set<factory_type>;
     using segment = typename set_type::segment;
-    static constexpr bool files = segment_file_protocol<factory_type>;
+    static constexpr bool files = segment_file_protocol<factory_type>;  // journaled (see above)
 
 public:
     compactor(engine<Traits>& e, const compact_options& opt) : e_(e), opt_(opt) {}
@@ -8803,8 +8891,10 @@ private:
 // factory may hand out its backend only once, like single_backend_factory), so its
 // presence marks a complete database and a creation that fails leaves none. Every failure
 // is typed and leaves the directory unchanged: a path that is a file, a directory that is
-// not a database, a MANIFEST that does not parse (errc::corruption) or has another major
-// version (errc::unsupported_version). A read-only open writes nothing at all.
+// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
+// not parse (errc::corruption) or has another format version (errc::unsupported_version),
+// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
+// open writes nothing at all.
 // Recovery (detail/recovery.hpp) runs after this, on the engine returned.
 
 
@@ -8834,22 +8924,38 @@ namespace detail {
 
 namespace fs = std::filesystem;
 
+// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
+[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
+    std::error_code ec;
+    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
+}
+
 // True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
-// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files.
+// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
+// cannot examine is not such a remain.
 [[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-        const auto name = entry.path().filename().string();
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
         if (name == "LOCK" || name == "MANIFEST.tmp") continue;
-        if (name == "wal.log" && entry.is_regular_file() && entry.file_size() == 0) continue;
-        if (name == "SEGMENTS" && entry.is_directory()) {
-            for (const auto& seg : fs::directory_iterator(entry.path(), ec))
-                if (!seg.is_regular_file() || seg.file_size() != 0) return false;
+        if (name == "wal.log" && is_empty_file(*it)) continue;
+        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
+            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
+                if (!is_empty_file(*seg)) return false;
+            if (ec) return false;
             continue;
         }
         return false;
     }
     return !ec;
+}
+
+// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
+// directory holds someone else's files.
+inline void require_creatable(const fs::path& dir) {
+    if (!is_unfinished_creation(dir))
+        fail_at(errc::invalid_argument, {.path = dir.string()},
+                "the directory is not empty and has no MANIFEST: not an EntiDB database");
 }
 
 inline void make_directory(const fs::path& dir) {
@@ -8860,22 +8966,24 @@ inline void make_directory(const fs::path& dir) {
 
 // Checks the path and creates the directory if needed; returns true if the database
 // has to be created (no MANIFEST yet). Where there is no database and the open may not
-// create one, errc::not_found with nothing touched.
+// create one, errc::not_found; where the directory holds other files,
+// errc::invalid_argument: both with nothing touched (not even LOCK).
 [[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    const bool present = path_exists(dir);
     std::error_code ec;
-    const auto st = fs::status(dir, ec);
-    if (fs::exists(st) && !fs::is_directory(st))
+    if (present && !fs::is_directory(dir, ec))
         fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
     const bool may_create = cfg.create_if_missing && !cfg.read_only;
-    if (!fs::exists(st)) {
+    if (!present) {
         if (!may_create)
             fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
         make_directory(dir);
         sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
         return true;
     }
-    if (fs::exists(dir / "MANIFEST")) return false;
+    if (path_exists(dir / "MANIFEST")) return false;
     if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    require_creatable(dir);
     return true;
 }
 
@@ -8887,7 +8995,7 @@ inline void make_directory(const fs::path& dir) {
                 "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
                 m.format_minor, format_major, format_minor);
     for (const char* required : {"wal.log", "SEGMENTS"})
-        if (!fs::exists(dir / required))
+        if (!path_exists(dir / required))
             fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
     return m;
 }
@@ -8907,10 +9015,8 @@ template <typename Traits>
     auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
     if (create) {
-        if (!is_unfinished_creation(dir))
-            fail_at(errc::invalid_argument, {.path = dir.string()},
-                    "the directory is not empty and has no MANIFEST: not an EntiDB database");
-        if (!fs::exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
+        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
     } else {
         manifest = load_manifest(dir);
     }
@@ -9680,7 +9786,7 @@ struct bound {
 inline void check_collection_name(std::string_view name) {
     if (name.empty() || name.size() > 0xFFFF)
         fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
-    if (const auto bad = format::detail::first_invalid_utf8(name); bad != std::string_view::npos)
+    if (const auto bad = entidb::detail::find_invalid_utf8(as_bytes(name)); bad != entidb::detail::utf8_valid)
         fail(errc::invalid_argument, "a collection name must be UTF-8 (invalid byte at {})", bad);
 }
 
@@ -9763,7 +9869,7 @@ public:
     [[nodiscard]] id_range<Traits> range(std::string_view collection, std::string_view path,
                                          const std::optional<bound>& lo, const std::optional<bound>& hi,
                                          order direction = order::ascending) const {
-        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
         if (!ix) return {snap_, coll, {}};
         auto to_key = [](const std::optional<bound>& b) -> std::optional<key_bound> {
             if (!b) return std::nullopt;
@@ -9775,7 +9881,7 @@ public:
     // Entities whose text field starts with `text`, in field order. Needs an ordered index.
     [[nodiscard]] id_range<Traits> prefix(std::string_view collection, std::string_view path,
                                           std::string_view text) const {
-        const auto [coll, ix] = index_for(collection, path, format::index_kind::btree);
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
         if (!ix) return {snap_, coll, {}};
         return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
     }
@@ -9802,7 +9908,7 @@ public:
 
     // Whether `collection` has an index on `path` (of `kind`, if given) in this snapshot.
     [[nodiscard]] bool has_index(std::string_view collection, std::string_view path,
-                                 std::optional<format::index_kind> kind = {}) const {
+                                 std::optional<index_kind> kind = {}) const {
         const auto c = snap_->cat().find(collection);
         return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
     }
@@ -9814,14 +9920,14 @@ private:
     };
 
     located index_for(std::string_view collection, std::string_view path,
-                      std::optional<format::index_kind> kind) const {
+                      std::optional<index_kind> kind) const {
         const auto fields = parse_field_path(path);
         const auto c = snap_->cat().find(collection);
         if (!c) return {0, nullptr};
         auto ix = snap_->cat().index_on(*c, fields, kind);
         if (!ix)
             fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
-                 collection, kind == format::index_kind::btree ? "ordered " : "", path);
+                 collection, kind == index_kind::ordered ? "ordered " : "", path);
         snap_->eng().count_index_lookup();
         return {*c, std::move(ix)};
     }
@@ -9985,6 +10091,23 @@ class basic_database {
                   "entidb: these traits rotate segments but the segment factory cannot make a second "
                   "segment (rotates == false). Use a rotating factory such as entidb::file_segment_factory, "
                   "or declare `static constexpr bool rotating = false;` in the traits.");
+    // Compaction of durable segments must go through the COMPACTION journal, or a crash in
+    // the middle of it loses or duplicates records; the factory's declaration decides
+    // (segment/factory.hpp), so a missing member is a compile error, never the other path.
+    static_assert(!factory_journaled<typename Traits::segment_factory>() ||
+                      segment_file_members<typename Traits::segment_factory>,
+                  "entidb: the segment factory declares `journaled = true` but lacks members of the compaction "
+                  "journal's protocol (segment_file_protocol): create_temporary(n), open_temporary(n), "
+                  "publish_temporary(n), remove(n), remove_temporary(n), temporaries(), has(n), has_temporary(n) "
+                  "and sync(), with the signatures of entidb::file_segment_factory.");
+    static_assert(!(Traits::segment_factory::backend_type::durable && Traits::segment_factory::rotates) ||
+                      factory_journaled<typename Traits::segment_factory>(),
+                  "entidb: the segment factory makes durable segments and rotates (rotates == true) but is not "
+                  "journaled, so compaction could not be made crash-safe. Declare `static constexpr bool "
+                  "journaled = true;` in the factory and give it the members of segment_file_protocol "
+                  "(create_temporary(n), open_temporary(n), publish_temporary(n), remove(n), remove_temporary(n), "
+                  "temporaries(), has(n), has_temporary(n), sync(); see entidb::file_segment_factory), or make it "
+                  "non-rotating (rotates == false).");
 
 public:
     using traits_type = Traits;
@@ -10091,7 +10214,7 @@ public:
     // collection's entities and records it in the MANIFEST. Idempotent for the same
     // declaration; errc::invalid_argument for a conflicting one on the same path;
     // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
-    void declare_index(std::string_view collection, std::string_view path, format::index_kind kind,
+    void declare_index(std::string_view collection, std::string_view path, index_kind kind,
                        bool unique = false) {
         auto e = live();
         std::lock_guard lock(e->writer_mutex());
@@ -11506,19 +11629,19 @@ struct fixed_string {
     [[nodiscard]] constexpr std::string_view view() const { return {chars, N - 1}; }
 };
 
-template <fixed_string Path, format::index_kind Kind, bool Unique>
+template <fixed_string Path, index_kind Kind, bool Unique>
 struct index_policy_base {
     static constexpr std::string_view path = Path.view();
-    static constexpr format::index_kind kind = Kind;
+    static constexpr index_kind kind = Kind;
     static constexpr bool unique = Unique;
 };
 
 // Equality lookups on a field.
 template <fixed_string Path, bool Unique = false>
-struct hash_index : index_policy_base<Path, format::index_kind::hash, Unique> {};
+struct hash_index : index_policy_base<Path, index_kind::hash, Unique> {};
 // Equality, ranges, text prefixes and ordered iteration on a field.
 template <fixed_string Path, bool Unique = false>
-struct ordered_index : index_policy_base<Path, format::index_kind::btree, Unique> {};
+struct ordered_index : index_policy_base<Path, index_kind::ordered, Unique> {};
 template <fixed_string Path>
 using unique_hash_index = hash_index<Path, true>;
 template <fixed_string Path>
@@ -11527,7 +11650,7 @@ using unique_ordered_index = ordered_index<Path, true>;
 template <typename I>
 concept index_policy = requires {
     { I::path } -> std::convertible_to<std::string_view>;
-    { I::kind } -> std::convertible_to<format::index_kind>;
+    { I::kind } -> std::convertible_to<index_kind>;
     { I::unique } -> std::convertible_to<bool>;
 };
 
@@ -11586,7 +11709,7 @@ class collection {
     static constexpr bool declared = ((Indexes::path == Path.view()) || ...);
     template <fixed_string Path>
     static constexpr bool declared_ordered =
-        ((Indexes::path == Path.view() && Indexes::kind == format::index_kind::btree) || ...);
+        ((Indexes::path == Path.view() && Indexes::kind == index_kind::ordered) || ...);
 
 public:
     using value_type = T;
@@ -12775,6 +12898,7 @@ class fault_injecting_factory {
 public:
     using backend_type = fault_injecting_backend<typename F::backend_type>;
     static constexpr bool rotates = F::rotates;
+    static constexpr bool journaled = factory_journaled<F>();
 
     fault_injecting_factory(std::shared_ptr<fault_plan> plan, F inner) : plan_(std::move(plan)), inner_(std::move(inner)) {}
 
@@ -12782,7 +12906,7 @@ public:
     [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
     [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
 
-    // The compaction protocol, when F has it: temporaries are wrapped (their appends and
+    // The compaction protocol, when F is journaled: temporaries are wrapped (their appends and
     // flushes count in the plan); renames, removals and directory syncs are not backend
     // operations and are forwarded as they are.
     [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)
