@@ -186,11 +186,11 @@ static_assert(!traits_rotating<single_file_segment_traits>());
 
 struct policy_without_unique {
     static constexpr std::string_view path = "email";
-    static constexpr format::index_kind kind = format::index_kind::hash;
+    static constexpr index_kind kind = index_kind::hash;
 };
 struct policy_with_a_numeric_path {
     static constexpr int path = 1;
-    static constexpr format::index_kind kind = format::index_kind::hash;
+    static constexpr index_kind kind = index_kind::hash;
     static constexpr bool unique = false;
 };
 
@@ -200,7 +200,7 @@ static_assert(index_policy<unique_hash_index<"email">>);
 static_assert(index_policy<unique_ordered_index<"n">>);
 static_assert(!index_policy<policy_without_unique>);
 static_assert(!index_policy<policy_with_a_numeric_path>);
-static_assert(policy_with_a_numeric_path::kind == format::index_kind::hash &&  // only its path is wrong
+static_assert(policy_with_a_numeric_path::kind == index_kind::hash &&  // only its path is wrong
               !policy_with_a_numeric_path::unique);
 static_assert(!index_policy<int>);
 

@@ -19,7 +19,7 @@ using test_support::temp_dir;
 namespace {
 
 using entidb::detail::catalog;
-using entidb::format::index_kind;
+using entidb::index_kind;
 
 std::shared_ptr<entidb::secondary_index> index_of(std::uint64_t id, std::uint32_t collection,
                                                   std::vector<std::string> path, index_kind kind) {
@@ -33,7 +33,7 @@ catalog two_collections() {
     entidb::format::manifest m;
     m.next_collection_id = 3;
     m.collections = {{"users", 1}, {"orders", 2}};
-    return catalog(m, {index_of(1, 1, {"email"}, index_kind::hash), index_of(2, 2, {"total"}, index_kind::btree)});
+    return catalog(m, {index_of(1, 1, {"email"}, index_kind::hash), index_of(2, 2, {"total"}, index_kind::ordered)});
 }
 
 // The id a database's catalog gives `name`.
@@ -73,9 +73,9 @@ TEST_CASE("catalog: index_on matches collection, whole path and kind", "[catalog
     REQUIRE(c.indexes().size() == 2);
     CHECK(c.index_on(1, {"email"}) == c.indexes()[0]);
     CHECK(c.index_on(1, {"email"}, index_kind::hash) == c.indexes()[0]);
-    CHECK(c.index_on(1, {"email"}, index_kind::btree) == nullptr);
+    CHECK(c.index_on(1, {"email"}, index_kind::ordered) == nullptr);
     CHECK(c.index_on(2, {"email"}) == nullptr);  // another collection's field
-    CHECK(c.index_on(2, {"total"}, index_kind::btree) == c.indexes()[1]);
+    CHECK(c.index_on(2, {"total"}, index_kind::ordered) == c.indexes()[1]);
     CHECK(c.index_on(2, {"total", "amount"}) == nullptr);  // a longer path is another field
     CHECK(c.index_on(2, {}) == nullptr);
 }
@@ -130,12 +130,12 @@ TEST_CASE("catalog: collection ids and indexes survive reopening", "[catalog]") 
             txn.put("users", id_of(1), payload(1));
             txn.put("orders", id_of(1), payload(1));
         });
-        db.declare_index("orders", "n", index_kind::btree);
+        db.declare_index("orders", "n", index_kind::ordered);
     }
     auto db = entidb::open(dir / "db");
     CHECK(id_in(db, "users") == 1u);
     CHECK(id_in(db, "orders") == 2u);
-    CHECK(db.engine()->catalog_snapshot()->index_on(2, {"n"}, index_kind::btree) != nullptr);
+    CHECK(db.engine()->catalog_snapshot()->index_on(2, {"n"}, index_kind::ordered) != nullptr);
     db.transaction([](auto& txn) { txn.put("later", id_of(1), payload(1)); });
     CHECK(id_in(db, "later") == 3u);
 }

@@ -93,11 +93,11 @@ TEST_CASE("read transaction: get_many answers in the order asked", "[transaction
 
 TEST_CASE("read transaction: access paths need a declared index of the right kind", "[transaction]") {
     auto db = two_entities();
-    db.declare_index("c", "n", entidb::format::index_kind::hash);
+    db.declare_index("c", "n", entidb::index_kind::hash);
     const auto r = db.begin_read();
     CHECK(r.has_index("c", "n"));
-    CHECK(r.has_index("c", "n", entidb::format::index_kind::hash));
-    CHECK_FALSE(r.has_index("c", "n", entidb::format::index_kind::btree));
+    CHECK(r.has_index("c", "n", entidb::index_kind::hash));
+    CHECK_FALSE(r.has_index("c", "n", entidb::index_kind::ordered));
     CHECK(ids_in(r.find("c", "n", entidb::cbor::value(2))) == std::vector<entidb::entity_id>{id_of(2)});
     CHECK(code_of([&] { (void)r.find("c", "p", entidb::cbor::value(1)); }) == errc::no_such_index);
     CHECK(code_of([&] { (void)r.range("c", "n", std::nullopt, std::nullopt); }) == errc::no_such_index);
@@ -107,7 +107,7 @@ TEST_CASE("read transaction: access paths need a declared index of the right kin
     // The index was declared after the snapshot began: an older snapshot does not have it.
     auto db2 = two_entities();
     const auto old = db2.begin_read();
-    db2.declare_index("c", "n", entidb::format::index_kind::btree);
+    db2.declare_index("c", "n", entidb::index_kind::ordered);
     CHECK_FALSE(old.has_index("c", "n"));
     CHECK(code_of([&] { (void)old.find("c", "n", entidb::cbor::value(1)); }) == errc::no_such_index);
     CHECK(ids_in(db2.begin_read().range("c", "n", entidb::bound{entidb::cbor::value(2)}, std::nullopt)) ==
@@ -234,7 +234,7 @@ TEST_CASE("write transaction: an ended transaction refuses every operation with 
 
 TEST_CASE("write transaction: a failed commit ends it and frees the writer, committing nothing", "[transaction]") {
     auto db = two_entities();
-    db.declare_index("c", "n", entidb::format::index_kind::hash, true);
+    db.declare_index("c", "n", entidb::index_kind::hash, true);
     auto w = db.begin_write();
     w.put("c", id_of(3), payload(1));  // n = 1 is held by id 1
     CHECK(code_of([&] { (void)w.commit(); }) == errc::unique_violation);
