@@ -47,8 +47,8 @@
 
 #include "cbor/reader.hpp"
 #include "database.hpp"
-#include "detail/byte_window.hpp"
-#include "detail/compaction.hpp"
+#include "storage/byte_window.hpp"
+#include "core/compaction.hpp"
 #include "format/backup_file.hpp"
 #include "hash.hpp"
 #include "storage/file_backend.hpp"

@@ -33,10 +33,10 @@
 #include "change_feed.hpp"
 #include "compaction.hpp"
 #include "config.hpp"
-#include "detail/compaction.hpp"
-#include "detail/engine.hpp"
-#include "detail/recovery.hpp"
-#include "directory/open.hpp"
+#include "core/compaction.hpp"
+#include "core/engine.hpp"
+#include "core/open.hpp"
+#include "core/recovery.hpp"
 #include "index_kind.hpp"
 #include "segment/factory.hpp"
 #include "storage/file_backend.hpp"
@@ -294,11 +294,7 @@ using memory_database = basic_database<memory_storage>;
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
                                           typename Traits::environment env = {}) {
-    auto opened = detail::open_directory<Traits>(path, cfg, env);
-    detail::recovery<Traits>(*opened.db).run();  // a new database gets segment 1 here
-    detail::finish_creation(opened);
-    opened.db->build_indexes();
-    return basic_database<Traits>(std::move(opened.db));
+    return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {

@@ -52,7 +52,7 @@
 
 #include "cbor/reader.hpp"
 #include "database.hpp"
-#include "detail/record_scanner.hpp"
+#include "format/record_scanner.hpp"
 #include "directory/lock.hpp"
 #include "segment/factory.hpp"
 #include "storage/file_backend.hpp"

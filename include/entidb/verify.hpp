@@ -37,7 +37,7 @@
 
 #include "cbor/reader.hpp"
 #include "database.hpp"
-#include "detail/compaction.hpp"
+#include "core/compaction.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -167,7 +167,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
     file_storage::environment env;
     std::shared_ptr<detail::engine<file_storage>> e;
     try {
-        e = detail::open_directory<file_storage>(path, cfg, env).db;
+        e = detail::engine_over<file_storage>(path, cfg, detail::open_directory<file_storage>(path, cfg, env));
     } catch (const error& err) {
         if (!detail::is_finding(err)) throw;
         problems.add(err);

@@ -2234,8 +2234,8 @@ struct config {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/config.hpp ----
-// ---- begin entidb/detail/compaction.hpp ----
-// entidb/detail/compaction.hpp — compaction and its journal (the COMPACTION file).
+// ---- begin entidb/core/compaction.hpp ----
+// entidb/core/compaction.hpp — compaction and its journal (the COMPACTION file).
 //
 // The MANIFEST lists no segments (SPEC.md §3): the segments are whatever
 // SEGMENTS/seg-NNNNNN.dat files exist, the highest-numbered being the active one. So a
@@ -2404,7 +2404,7 @@ namespace detail {
 // database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2),
 // nor does a factory of durable, rotating segments that is not journaled (below).
 //
-// Compaction (detail/compaction.hpp) writes new segments under temporary names that
+// Compaction (core/compaction.hpp) writes new segments under temporary names that
 // `existing()` ignores and makes them current through a journal; a factory whose segments
 // are files declares that it offers that protocol and has its members:
 //   static constexpr bool journaled = true;
@@ -3381,8 +3381,8 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/segment/factory.hpp ----
-// ---- begin entidb/detail/engine.hpp ----
-// entidb/detail/engine.hpp — the state one open database shares with its transactions.
+// ---- begin entidb/core/engine.hpp ----
+// entidb/core/engine.hpp — the state one open database shares with its transactions.
 //
 // The engine owns the WAL backend, the segment set, the primary index and the catalog,
 // and implements the commit pipeline (SPEC.md §5):
@@ -4883,6 +4883,11 @@ inline void prefetch_for_read(const void* p) noexcept {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/prefetch.hpp ----
+// ---- begin entidb/segment/record_location.hpp ----
+// entidb/segment/record_location.hpp — where a version of an entity lives in the segments.
+//
+// The segment set hands these out when it appends records; the primary index keeps them.
+
 
 namespace entidb {
 inline namespace v1 {
@@ -4900,6 +4905,13 @@ struct entity_version {
     record_location location{};
     bool tombstone = false;
 };
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/record_location.hpp ----
+
+namespace entidb {
+inline namespace v1 {
 
 namespace detail {
 
@@ -5643,7 +5655,7 @@ public:
         return std::nullopt;
     }
 
-    // ---- compaction (detail/compaction.hpp), under the writer lock ----
+    // ---- compaction (core/compaction.hpp), under the writer lock ----
 
     // True if some version of the key lives exactly at `loc` (compaction keeps it).
     [[nodiscard]] bool holds(std::uint32_t collection, const entity_id& id, const record_location& loc) const {
@@ -5755,7 +5767,7 @@ private:
 //
 // Compaction replaces the whole table at once (`install`): the old segments are retired,
 // not destroyed — `read` still finds them, since a reader may hold a location in one —
-// until `reclaim` is told that no such reader can remain (detail/compaction.hpp). Segment
+// until `reclaim` is told that no such reader can remain (core/compaction.hpp). Segment
 // numbers are never reused while the set lives, so a location names one record for good;
 // the numbers on disk may have gaps.
 //
@@ -6005,8 +6017,8 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/segment/segment_set.hpp ----
-// ---- begin entidb/detail/catalog.hpp ----
-// entidb/detail/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
+// ---- begin entidb/core/catalog.hpp ----
+// entidb/core/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
 //
 // Readers take an immutable snapshot (a shared_ptr to a const catalog) so a lookup never
 // races a writer that adds a collection or an index; the writer publishes a new catalog
@@ -6669,9 +6681,9 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/catalog.hpp ----
-// ---- begin entidb/detail/record_scanner.hpp ----
-// entidb/detail/record_scanner.hpp — walks the records of a WAL or segment backend in order.
+// ---- end entidb/core/catalog.hpp ----
+// ---- begin entidb/format/record_scanner.hpp ----
+// entidb/format/record_scanner.hpp — walks the records of a WAL or segment backend in order.
 //
 // One mechanism for both formats: a scanner asks its format for the size of the record
 // at hand (from the length field), makes that many bytes available through a byte_window,
@@ -6686,8 +6698,8 @@ private:
 // after reporting it cannot silently pass over the rest of the file.
 
 
-// ---- begin entidb/detail/byte_window.hpp ----
-// entidb/detail/byte_window.hpp — streams a backend front to back through a bounded buffer.
+// ---- begin entidb/storage/byte_window.hpp ----
+// entidb/storage/byte_window.hpp — streams a backend front to back through a bounded buffer.
 //
 // Open, verify and recovery read every record of the WAL and the segments; a window keeps
 // only the bytes of the record at hand (plus one read chunk) in memory, so opening a
@@ -6767,7 +6779,7 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/byte_window.hpp ----
+// ---- end entidb/storage/byte_window.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -6900,7 +6912,7 @@ using wal_scanner = record_scanner<wal_format, B>;
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/record_scanner.hpp ----
+// ---- end entidb/format/record_scanner.hpp ----
 // ---- begin entidb/detail/snapshot_registry.hpp ----
 // entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
 //
@@ -6972,8 +6984,8 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/snapshot_registry.hpp ----
-// ---- begin entidb/detail/write_set.hpp ----
-// entidb/detail/write_set.hpp — a write transaction's operations: at most one per
+// ---- begin entidb/core/write_set.hpp ----
+// entidb/core/write_set.hpp — a write transaction's operations: at most one per
 // (collection, id), the payloads in one buffer.
 //
 // A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
@@ -7221,7 +7233,7 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/write_set.hpp ----
+// ---- end entidb/core/write_set.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -8275,7 +8287,7 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/engine.hpp ----
+// ---- end entidb/core/engine.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -8588,9 +8600,184 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/compaction.hpp ----
-// ---- begin entidb/detail/recovery.hpp ----
-// entidb/detail/recovery.hpp — what open does before a database is shared (SPEC.md §5).
+// ---- end entidb/core/compaction.hpp ----
+// ---- begin entidb/core/open.hpp ----
+// entidb/core/open.hpp — a database directory opened into a recovered engine.
+//
+// directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
+// built on them here. open_engine then recovers it (a new database gets segment 1 from the
+// engine's own factory), writes a new database's MANIFEST last (finish_creation: a
+// creation that fails leaves none) and builds the secondary indexes.
+
+
+// ---- begin entidb/directory/open.hpp ----
+// entidb/directory/open.hpp — the one open path of a database directory (SPEC.md §3, §9.1).
+//
+//   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
+//
+// Opening first looks for a database: a path that holds none (missing, or a directory
+// without a MANIFEST) is created only when config::create_if_missing allows and the open
+// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
+// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
+// MANIFEST, or creates a new database when the directory is missing or holds nothing but
+// the remains of an interrupted creation. The MANIFEST is written last when creating
+// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
+// factory may hand out its backend only once, like single_backend_factory), so its
+// presence marks a complete database and a creation that fails leaves none. Every failure
+// is typed and leaves the directory unchanged: a path that is a file, a directory that is
+// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
+// not parse (errc::corruption) or has another format version (errc::unsupported_version),
+// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
+// open writes nothing at all.
+// core/open.hpp builds the engine from the parts returned here; recovery runs on it.
+
+
+// ---- begin entidb/version.hpp ----
+// entidb/version.hpp — library and on-disk format versions.
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view library_version = "0.1.0";
+inline constexpr int library_version_major = 0;
+inline constexpr int library_version_minor = 1;
+inline constexpr int library_version_patch = 0;
+
+// The on-disk format this build writes (SPEC.md §3, docs/file-format.md).
+inline constexpr std::uint16_t format_major = 1;
+inline constexpr std::uint16_t format_minor = 0;
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/version.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+namespace fs = std::filesystem;
+
+// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
+[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
+    std::error_code ec;
+    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
+}
+
+// True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
+// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
+// cannot examine is not such a remain.
+[[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
+        if (name == "wal.log" && is_empty_file(*it)) continue;
+        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
+            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
+                if (!is_empty_file(*seg)) return false;
+            if (ec) return false;
+            continue;
+        }
+        return false;
+    }
+    return !ec;
+}
+
+// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
+// directory holds someone else's files.
+inline void require_creatable(const fs::path& dir) {
+    if (!is_unfinished_creation(dir))
+        fail_at(errc::invalid_argument, {.path = dir.string()},
+                "the directory is not empty and has no MANIFEST: not an EntiDB database");
+}
+
+inline void make_directory(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::create_directory(dir, ec) && ec)
+        fail_at(errc::io_error, {.path = dir.string(), .sys_errno = ec.value()}, "cannot create directory");
+}
+
+// Checks the path and creates the directory if needed; returns true if the database
+// has to be created (no MANIFEST yet). Where there is no database and the open may not
+// create one, errc::not_found; where the directory holds other files,
+// errc::invalid_argument: both with nothing touched (not even LOCK).
+[[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    const bool present = path_exists(dir);
+    std::error_code ec;
+    if (present && !fs::is_directory(dir, ec))
+        fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
+    const bool may_create = cfg.create_if_missing && !cfg.read_only;
+    if (!present) {
+        if (!may_create)
+            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
+        make_directory(dir);
+        sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
+        return true;
+    }
+    if (path_exists(dir / "MANIFEST")) return false;
+    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    require_creatable(dir);
+    return true;
+}
+
+[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
+    const auto path = dir / "MANIFEST";
+    auto m = format::decode_manifest(read_file(path), path.string());
+    if (m.format_major != format_major || m.format_minor > format_minor)
+        fail_at(errc::unsupported_version, {.path = path.string()},
+                "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
+                m.format_minor, format_major, format_minor);
+    for (const char* required : {"wal.log", "SEGMENTS"})
+        if (!path_exists(dir / required))
+            fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
+    return m;
+}
+
+// What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
+// (empty when the database is being created), its WAL and its segment factory, and
+// whether the database is new (no MANIFEST yet).
+template <typename Traits>
+struct directory_parts {
+    directory_lock lock;
+    format::manifest manifest;
+    std::unique_ptr<typename Traits::wal_backend> wal;
+    typename Traits::segment_factory factory;
+    bool created = false;
+};
+
+template <typename Traits>
+[[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
+                                                     typename Traits::environment& env) {
+    cfg.validate();
+    const bool create = prepare_directory(dir, cfg);
+    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
+    format::manifest manifest;
+    if (create) {
+        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
+    } else {
+        manifest = load_manifest(dir);
+    }
+    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
+    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
+    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
+    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
+}
+
+// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
+// written last, marks it complete. Until then the directory reads as an unfinished
+// creation, which the next open starts again.
+inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
+    durable_replace(dir / "MANIFEST", format::encode(manifest));
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/directory/open.hpp ----
+// ---- begin entidb/core/recovery.hpp ----
+// entidb/core/recovery.hpp — what open does before a database is shared (SPEC.md §5).
 //
 // 1. Stream every segment record into the primary index (one record in memory at a time).
 //    A bad record in a sealed segment is corruption. A bad record in the active segment is
@@ -8606,7 +8793,7 @@ private:
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
 // 0. Before all that, which files make the database: after a crash during a compaction
-//    its COMPACTION journal names them (detail/compaction.hpp); the checks run on that set,
+//    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
 //    (verify) only reads it.
 
@@ -8665,7 +8852,7 @@ public:
 
 private:
     // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
-    // during a compaction, what its COMPACTION journal says (detail/compaction.hpp).
+    // during a compaction, what its COMPACTION journal says (core/compaction.hpp).
     void open_segments() {
         if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
             if (const auto& dir = e_.directory()) {
@@ -8688,7 +8875,7 @@ private:
     }
 
     // The only change open makes before its own checks complete: an interrupted
-    // compaction's redo, after every check passed (idempotent; see detail/compaction.hpp).
+    // compaction's redo, after every check passed (idempotent; see core/compaction.hpp).
     void finish_interrupted_compaction() {
         if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
             if (!pending_ && stray_.empty()) return;
@@ -8875,171 +9062,36 @@ private:
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/recovery.hpp ----
-// ---- begin entidb/directory/open.hpp ----
-// entidb/directory/open.hpp — the one open path of a database directory (SPEC.md §3, §9.1).
-//
-//   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
-//
-// Opening first looks for a database: a path that holds none (missing, or a directory
-// without a MANIFEST) is created only when config::create_if_missing allows and the open
-// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
-// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
-// MANIFEST, or creates a new database when the directory is missing or holds nothing but
-// the remains of an interrupted creation. The MANIFEST is written last when creating
-// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
-// factory may hand out its backend only once, like single_backend_factory), so its
-// presence marks a complete database and a creation that fails leaves none. Every failure
-// is typed and leaves the directory unchanged: a path that is a file, a directory that is
-// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
-// not parse (errc::corruption) or has another format version (errc::unsupported_version),
-// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
-// open writes nothing at all.
-// Recovery (detail/recovery.hpp) runs after this, on the engine returned.
-
-
-// ---- begin entidb/version.hpp ----
-// entidb/version.hpp — library and on-disk format versions.
-
-
-namespace entidb {
-inline namespace v1 {
-
-inline constexpr std::string_view library_version = "0.1.0";
-inline constexpr int library_version_major = 0;
-inline constexpr int library_version_minor = 1;
-inline constexpr int library_version_patch = 0;
-
-// The on-disk format this build writes (SPEC.md §3, docs/file-format.md).
-inline constexpr std::uint16_t format_major = 1;
-inline constexpr std::uint16_t format_minor = 0;
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/version.hpp ----
+// ---- end entidb/core/recovery.hpp ----
 
 namespace entidb {
 inline namespace v1 {
 namespace detail {
 
-namespace fs = std::filesystem;
-
-// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
-[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
-    std::error_code ec;
-    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
-}
-
-// True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
-// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
-// cannot examine is not such a remain.
-[[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
-        if (name == "wal.log" && is_empty_file(*it)) continue;
-        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
-            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
-                if (!is_empty_file(*seg)) return false;
-            if (ec) return false;
-            continue;
-        }
-        return false;
-    }
-    return !ec;
-}
-
-// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
-// directory holds someone else's files.
-inline void require_creatable(const fs::path& dir) {
-    if (!is_unfinished_creation(dir))
-        fail_at(errc::invalid_argument, {.path = dir.string()},
-                "the directory is not empty and has no MANIFEST: not an EntiDB database");
-}
-
-inline void make_directory(const fs::path& dir) {
-    std::error_code ec;
-    if (!fs::create_directory(dir, ec) && ec)
-        fail_at(errc::io_error, {.path = dir.string(), .sys_errno = ec.value()}, "cannot create directory");
-}
-
-// Checks the path and creates the directory if needed; returns true if the database
-// has to be created (no MANIFEST yet). Where there is no database and the open may not
-// create one, errc::not_found; where the directory holds other files,
-// errc::invalid_argument: both with nothing touched (not even LOCK).
-[[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
-    const bool present = path_exists(dir);
-    std::error_code ec;
-    if (present && !fs::is_directory(dir, ec))
-        fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
-    const bool may_create = cfg.create_if_missing && !cfg.read_only;
-    if (!present) {
-        if (!may_create)
-            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
-        make_directory(dir);
-        sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
-        return true;
-    }
-    if (path_exists(dir / "MANIFEST")) return false;
-    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
-    require_creatable(dir);
-    return true;
-}
-
-[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
-    const auto path = dir / "MANIFEST";
-    auto m = format::decode_manifest(read_file(path), path.string());
-    if (m.format_major != format_major || m.format_minor > format_minor)
-        fail_at(errc::unsupported_version, {.path = path.string()},
-                "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
-                m.format_minor, format_major, format_minor);
-    for (const char* required : {"wal.log", "SEGMENTS"})
-        if (!path_exists(dir / required))
-            fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
-    return m;
-}
-
-// An opened directory: the engine, and whether the database is new (no MANIFEST yet).
+// The engine over an opened directory, not yet recovered (verify runs a dry recovery on it).
 template <typename Traits>
-struct opened_directory {
-    std::shared_ptr<engine<Traits>> db;
-    bool created = false;
-};
+[[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
+                                                          directory_parts<Traits> parts) {
+    return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                            std::move(parts.manifest), dir, std::move(parts.lock));
+}
 
 template <typename Traits>
-[[nodiscard]] opened_directory<Traits> open_directory(const fs::path& dir, const config& cfg,
-                                                      typename Traits::environment& env) {
-    cfg.validate();
-    const bool create = prepare_directory(dir, cfg);
-    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
-    format::manifest manifest;
-    if (create) {
-        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
-        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
-    } else {
-        manifest = load_manifest(dir);
-    }
-    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
-    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
-    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-    return {std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
-                                             std::move(lock)),
-            create};
-}
-
-// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
-// written last, marks it complete. Until then the directory reads as an unfinished
-// creation, which the next open starts again.
-template <typename Traits>
-void finish_creation(const opened_directory<Traits>& opened) {
-    if (opened.created) durable_replace(*opened.db->directory() / "MANIFEST", format::encode(opened.db->manifest()));
+[[nodiscard]] std::shared_ptr<engine<Traits>> open_engine(const std::filesystem::path& dir, const config& cfg,
+                                                          typename Traits::environment& env) {
+    auto parts = open_directory<Traits>(dir, cfg, env);
+    const bool created = parts.created;
+    auto db = engine_over<Traits>(dir, cfg, std::move(parts));
+    recovery<Traits>(*db).run();
+    if (created) finish_creation(dir, db->manifest());
+    db->build_indexes();
+    return db;
 }
 
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/directory/open.hpp ----
+// ---- end entidb/core/open.hpp ----
 // ---- begin entidb/txn/transaction.hpp ----
 // entidb/txn/transaction.hpp — read and write transactions.
 //
@@ -10308,11 +10360,7 @@ using memory_database = basic_database<memory_storage>;
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
                                           typename Traits::environment env = {}) {
-    auto opened = detail::open_directory<Traits>(path, cfg, env);
-    detail::recovery<Traits>(*opened.db).run();  // a new database gets segment 1 here
-    detail::finish_creation(opened);
-    opened.db->build_indexes();
-    return basic_database<Traits>(std::move(opened.db));
+    return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
@@ -12036,7 +12084,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
     file_storage::environment env;
     std::shared_ptr<detail::engine<file_storage>> e;
     try {
-        e = detail::open_directory<file_storage>(path, cfg, env).db;
+        e = detail::engine_over<file_storage>(path, cfg, detail::open_directory<file_storage>(path, cfg, env));
     } catch (const error& err) {
         if (!detail::is_finding(err)) throw;
         problems.add(err);

@@ -87,7 +87,7 @@ TEST_CASE("point reads, views and scans allocate nothing once warm", "[alloc]") 
 }
 
 // A write transaction keeps its operations in one table and their payloads in one buffer
-// (detail/write_set.hpp), each grown geometrically: puts allocate a few dozen times per
+// (core/write_set.hpp), each grown geometrically: puts allocate a few dozen times per
 // transaction, not once or twice per entity.
 TEST_CASE("a write transaction's puts allocate O(log n) times, not per entity", "[alloc]") {
     temp_dir dir;

@@ -1,6 +1,6 @@
 // Tests for the storage backends: one contract suite run over every backend, then
 // file-specific behaviour (errors, durable_replace, the retry loop) and fault plans.
-#include <entidb/detail/record_scanner.hpp>
+#include <entidb/format/record_scanner.hpp>
 #include <entidb/segment/factory.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/storage/backend.hpp>

@@ -1,4 +1,4 @@
-// The catalog (detail/catalog.hpp): lookups by name, by id and by index definition; then
+// The catalog (core/catalog.hpp): lookups by name, by id and by index definition; then
 // how a database assigns collection ids and keeps them across reopening.
 #include <cstdint>
 #include <memory>

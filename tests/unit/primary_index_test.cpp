@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_steps.hpp"
+
 using entidb::entity_id;
 using entidb::entity_version;
 using entidb::primary_index;
@@ -320,19 +322,21 @@ std::vector<std::pair<entity_id, entity_version>> replay_stream(const std::vecto
 }  // namespace
 
 TEST_CASE("primary index: random histories match the model (random ids)", "[primary_index]") {
-    for (std::uint64_t seed = 1; seed <= 3; ++seed) random_history(id_shape::random, seed, 3000, 20000);
+    for (std::uint64_t seed = 1; seed <= 3; ++seed)
+        random_history(id_shape::random, seed, 3000, test_support::steps(20000));
 }
 
 TEST_CASE("primary index: random histories match the model (sequential small ids)", "[primary_index]") {
-    for (std::uint64_t seed = 11; seed <= 13; ++seed) random_history(id_shape::sequential, seed, 3000, 20000);
+    for (std::uint64_t seed = 11; seed <= 13; ++seed)
+        random_history(id_shape::sequential, seed, 3000, test_support::steps(20000));
 }
 
 TEST_CASE("primary index: random histories match the model (clustered ids)", "[primary_index]") {
-    random_history(id_shape::clustered, 21, 5000, 20000);
+    random_history(id_shape::clustered, 21, 5000, test_support::steps(20000));
 }
 
 TEST_CASE("primary index: random histories match the model (two runs of ids)", "[primary_index]") {
-    random_history(id_shape::two_runs, 22, 5000, 20000);
+    random_history(id_shape::two_runs, 22, 5000, test_support::steps(20000));
 }
 
 TEST_CASE("primary index: few keys, many versions each", "[primary_index]") {

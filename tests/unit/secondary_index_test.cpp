@@ -115,7 +115,7 @@ void run_against_model(entidb::index_kind kind, std::uint64_t seed) {
                                           text_key("k399"), absent, index_key{}};
 
     const std::size_t entities = 2500;
-    const int steps = 40000;
+    const auto steps = test_support::steps(40000);
     secondary_index ix(definition(kind));
     model m;
     std::vector<std::optional<index_key>> current(entities);
@@ -161,7 +161,7 @@ void run_against_model(entidb::index_kind kind, std::uint64_t seed) {
     check(seq);
     check(1 + rng() % seq);
 
-    for (int step = 0; step < steps; ++step) {
+    for (std::size_t step = 0; step < steps; ++step) {
         ++seq;  // this step commits sequence `seq`
         if (pick(50) == 0) open_snapshots.insert(seq - 1);
         if (!open_snapshots.empty() && pick(40) == 0) open_snapshots.erase(open_snapshots.begin());

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include "test_steps.hpp"
 #include <entidb/entidb.hpp>
 
 // Readable ids in failure messages.
@@ -20,6 +21,7 @@ struct Catch::StringMaker<entidb::entity_id> {
 };
 
 namespace test_support {
+
 
 // The entidb error code `f()` throws, or errc::ok if it returns.
 inline entidb::errc code_of(auto&& f) {

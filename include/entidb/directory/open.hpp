@@ -16,15 +16,15 @@
 // not parse (errc::corruption) or has another format version (errc::unsupported_version),
 // a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
 // open writes nothing at all.
-// Recovery (detail/recovery.hpp) runs after this, on the engine returned.
+// core/open.hpp builds the engine from the parts returned here; recovery runs on it.
 #pragma once
 
 #include <filesystem>
 #include <memory>
+#include <utility>
 #include <system_error>
 
 #include "../config.hpp"
-#include "../detail/engine.hpp"
 #include "../format/manifest.hpp"
 #include "../storage/filesystem.hpp"
 #include "../version.hpp"
@@ -112,16 +112,21 @@ inline void make_directory(const fs::path& dir) {
     return m;
 }
 
-// An opened directory: the engine, and whether the database is new (no MANIFEST yet).
+// What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
+// (empty when the database is being created), its WAL and its segment factory, and
+// whether the database is new (no MANIFEST yet).
 template <typename Traits>
-struct opened_directory {
-    std::shared_ptr<engine<Traits>> db;
+struct directory_parts {
+    directory_lock lock;
+    format::manifest manifest;
+    std::unique_ptr<typename Traits::wal_backend> wal;
+    typename Traits::segment_factory factory;
     bool created = false;
 };
 
 template <typename Traits>
-[[nodiscard]] opened_directory<Traits> open_directory(const fs::path& dir, const config& cfg,
-                                                      typename Traits::environment& env) {
+[[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
+                                                     typename Traits::environment& env) {
     cfg.validate();
     const bool create = prepare_directory(dir, cfg);
     auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
@@ -135,17 +140,14 @@ template <typename Traits>
     auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
     auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
     if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-    return {std::make_shared<engine<Traits>>(cfg, std::move(wal), std::move(factory), std::move(manifest), dir,
-                                             std::move(lock)),
-            create};
+    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
 }
 
 // Completes a new database once recovery has opened (created) its segments: the MANIFEST,
 // written last, marks it complete. Until then the directory reads as an unfinished
 // creation, which the next open starts again.
-template <typename Traits>
-void finish_creation(const opened_directory<Traits>& opened) {
-    if (opened.created) durable_replace(*opened.db->directory() / "MANIFEST", format::encode(opened.db->manifest()));
+inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
+    durable_replace(dir / "MANIFEST", format::encode(manifest));
 }
 
 }  // namespace detail

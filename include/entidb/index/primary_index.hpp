@@ -51,23 +51,10 @@
 #include "../detail/prefetch.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"
+#include "../segment/record_location.hpp"
 
 namespace entidb {
 inline namespace v1 {
-
-// Where a segment record lives: segment number, byte offset, whole record length.
-struct record_location {
-    std::uint32_t segment = 0;
-    std::uint32_t length = 0;
-    std::uint64_t offset = 0;
-    friend bool operator==(const record_location&, const record_location&) = default;
-};
-
-struct entity_version {
-    std::uint64_t sequence = 0;
-    record_location location{};
-    bool tombstone = false;
-};
 
 namespace detail {
 
@@ -811,7 +798,7 @@ public:
         return std::nullopt;
     }
 
-    // ---- compaction (detail/compaction.hpp), under the writer lock ----
+    // ---- compaction (core/compaction.hpp), under the writer lock ----
 
     // True if some version of the key lives exactly at `loc` (compaction keeps it).
     [[nodiscard]] bool holds(std::uint32_t collection, const entity_id& id, const record_location& loc) const {

@@ -11,7 +11,7 @@
 // database whose factory makes non-durable backends does not compile (SPEC.md §9 rule 2),
 // nor does a factory of durable, rotating segments that is not journaled (below).
 //
-// Compaction (detail/compaction.hpp) writes new segments under temporary names that
+// Compaction (core/compaction.hpp) writes new segments under temporary names that
 // `existing()` ignores and makes them current through a journal; a factory whose segments
 // are files declares that it offers that protocol and has its members:
 //   static constexpr bool journaled = true;

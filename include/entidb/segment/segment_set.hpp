@@ -12,7 +12,7 @@
 //
 // Compaction replaces the whole table at once (`install`): the old segments are retired,
 // not destroyed — `read` still finds them, since a reader may hold a location in one —
-// until `reclaim` is told that no such reader can remain (detail/compaction.hpp). Segment
+// until `reclaim` is told that no such reader can remain (core/compaction.hpp). Segment
 // numbers are never reused while the set lives, so a location names one record for good;
 // the numbers on disk may have gaps.
 //
@@ -35,7 +35,7 @@
 #include "../detail/shared_gate.hpp"
 #include "../error.hpp"
 #include "../format/segment_record.hpp"
-#include "../index/primary_index.hpp"
+#include "record_location.hpp"
 #include "factory.hpp"
 
 namespace entidb {

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../detail/engine.hpp"
+#include "../core/engine.hpp"
 #include "../entity_id.hpp"
 
 namespace entidb {

@@ -40,7 +40,7 @@
 #include "../cbor/encoder.hpp"
 #include "../cbor/reader.hpp"
 #include "../cbor/value.hpp"
-#include "../detail/engine.hpp"
+#include "../core/engine.hpp"
 #include "../detail/utf8.hpp"
 #include "../entity_id.hpp"
 #include "../error.hpp"

@@ -1,4 +1,4 @@
-// entidb/detail/recovery.hpp — what open does before a database is shared (SPEC.md §5).
+// entidb/core/recovery.hpp — what open does before a database is shared (SPEC.md §5).
 //
 // 1. Stream every segment record into the primary index (one record in memory at a time).
 //    A bad record in a sealed segment is corruption. A bad record in the active segment is
@@ -14,7 +14,7 @@
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
 // 0. Before all that, which files make the database: after a crash during a compaction
-//    its COMPACTION journal names them (detail/compaction.hpp); the checks run on that set,
+//    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
 //    (verify) only reads it.
 #pragma once
@@ -29,7 +29,7 @@
 #include "../format/wal_record.hpp"
 #include "compaction.hpp"
 #include "engine.hpp"
-#include "record_scanner.hpp"
+#include "../format/record_scanner.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -84,7 +84,7 @@ public:
 
 private:
     // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
-    // during a compaction, what its COMPACTION journal says (detail/compaction.hpp).
+    // during a compaction, what its COMPACTION journal says (core/compaction.hpp).
     void open_segments() {
         if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
             if (const auto& dir = e_.directory()) {
@@ -107,7 +107,7 @@ private:
     }
 
     // The only change open makes before its own checks complete: an interrupted
-    // compaction's redo, after every check passed (idempotent; see detail/compaction.hpp).
+    // compaction's redo, after every check passed (idempotent; see core/compaction.hpp).
     void finish_interrupted_compaction() {
         if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
             if (!pending_ && stray_.empty()) return;

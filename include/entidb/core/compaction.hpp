@@ -1,4 +1,4 @@
-// entidb/detail/compaction.hpp — compaction and its journal (the COMPACTION file).
+// entidb/core/compaction.hpp — compaction and its journal (the COMPACTION file).
 //
 // The MANIFEST lists no segments (SPEC.md §3): the segments are whatever
 // SEGMENTS/seg-NNNNNN.dat files exist, the highest-numbered being the active one. So a
@@ -54,7 +54,7 @@
 #include "../segment/factory.hpp"
 #include "../storage/filesystem.hpp"
 #include "engine.hpp"
-#include "record_scanner.hpp"
+#include "../format/record_scanner.hpp"
 
 namespace entidb {
 inline namespace v1 {

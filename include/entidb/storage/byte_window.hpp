@@ -1,4 +1,4 @@
-// entidb/detail/byte_window.hpp — streams a backend front to back through a bounded buffer.
+// entidb/storage/byte_window.hpp — streams a backend front to back through a bounded buffer.
 //
 // Open, verify and recovery read every record of the WAL and the segments; a window keeps
 // only the bytes of the record at hand (plus one read chunk) in memory, so opening a

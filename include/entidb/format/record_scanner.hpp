@@ -1,4 +1,4 @@
-// entidb/detail/record_scanner.hpp — walks the records of a WAL or segment backend in order.
+// entidb/format/record_scanner.hpp — walks the records of a WAL or segment backend in order.
 //
 // One mechanism for both formats: a scanner asks its format for the size of the record
 // at hand (from the length field), makes that many bytes available through a byte_window,
@@ -20,8 +20,8 @@
 
 #include "../format/segment_record.hpp"
 #include "../format/wal_record.hpp"
-#include "byte_window.hpp"
-#include "endian.hpp"
+#include "../storage/byte_window.hpp"
+#include "../detail/endian.hpp"
 
 namespace entidb {
 inline namespace v1 {

@@ -1,4 +1,4 @@
-// entidb/detail/engine.hpp — the state one open database shares with its transactions.
+// entidb/core/engine.hpp — the state one open database shares with its transactions.
 //
 // The engine owns the WAL backend, the segment set, the primary index and the catalog,
 // and implements the commit pipeline (SPEC.md §5):
@@ -54,9 +54,9 @@
 #include "../storage/filesystem.hpp"
 #include "../change_feed.hpp"
 #include "catalog.hpp"
-#include "record_scanner.hpp"
-#include "shared_gate.hpp"
-#include "snapshot_registry.hpp"
+#include "../format/record_scanner.hpp"
+#include "../detail/shared_gate.hpp"
+#include "../detail/snapshot_registry.hpp"
 #include "write_set.hpp"
 
 namespace entidb {

@@ -1,4 +1,4 @@
-// entidb/detail/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
+// entidb/core/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
 //
 // Readers take an immutable snapshot (a shared_ptr to a const catalog) so a lookup never
 // races a writer that adds a collection or an index; the writer publishes a new catalog

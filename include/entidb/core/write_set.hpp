@@ -1,4 +1,4 @@
-// entidb/detail/write_set.hpp — a write transaction's operations: at most one per
+// entidb/core/write_set.hpp — a write transaction's operations: at most one per
 // (collection, id), the payloads in one buffer.
 //
 // A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
