@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs what building and testing EntiDB needs, from Debian's packages only.
 # Idempotent: installs nothing when everything is present. Needs root for apt-get.
+#
+#   setup.sh [all|base|clang]
+#
+# base: what the library, the tool and a g++ build need; clang: the second compiler and its
+# sanitizer runtimes; all (the default): both. The test run installs base first and clang
+# in the background while its first (g++) configuration builds.
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config g++ clang libclang-rt-14-dev
-          libfmt-dev catch2 libxxhash-dev python3)
-# Benchmark peers are optional: scripts/bench.sh asks for them with ENTIDB_BENCH_PEERS=1.
+base=(meson ninja-build pkg-config g++ libfmt-dev catch2 libxxhash-dev python3)
+clang=(clang libclang-rt-14-dev)
+case "${1:-all}" in
+  base) packages=("${base[@]}") ;;
+  clang) packages=("${clang[@]}") ;;
+  all) packages=("${base[@]}" "${clang[@]}") ;;
+  *) echo "usage: setup.sh [all|base|clang]" >&2; exit 2 ;;
+esac
+# Benchmark peers are optional (docs/performance.md): ENTIDB_BENCH_PEERS=1 adds them.
 if [[ "${ENTIDB_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(libsqlite3-dev liblmdb-dev librocksdb-dev)
 fi
@@ -17,6 +29,9 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # Package lists fetched in the last hour (by an earlier call) are reused.
+  if ! find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null | grep -q .; then
+    apt-get update -qq
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite: g++ and clang++ with warnings as errors, g++ under
+# The whole test suite: g++ -O2 and clang++ with warnings as errors, clang++ under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded tests under
-# ThreadSanitizer. Every configuration runs even if an earlier one failed; the last line
-# sums them up and the exit code is non-zero if anything failed.
+# ThreadSanitizer. Every configuration runs even if an earlier one failed; the last lines
+# give the time of each configuration and sum the tests up, and the exit code is non-zero
+# if anything failed.
 #
 # Compiling is most of the time, and a configuration's tests (much of it waiting on fsync
 # and child processes) leave the cores half idle: so each configuration's tests run in
 # the background while the next one builds, their output kept in build/NAME/test-output.txt
-# and printed in order at the end, with the build and test time of each configuration.
+# and printed in order at the end. The second compiler installs (if missing) while the
+# first configuration builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+started_all=$SECONDS
+bash scripts/setup.sh base || exit 1
+mkdir -p build
+bash scripts/setup.sh clang > build/setup-clang.log 2>&1 &
+setup_clang=$!
+setup_seconds=$SECONDS
 
 status=0
 names=()
@@ -37,26 +44,30 @@ run() {  # NAME TARGETS|all TEST-NAMES|all [meson setup options...]
   pids+=($!)
   build_seconds+=($((SECONDS - started)))
 }
+wait_for_clang() {
+  wait "$setup_clang" || { cat build/setup-clang.log; echo "setup of clang failed"; exit 1; }
+}
 
-# Optimised g++ build (with the benchmark program, the examples and the single-header
-# copies of the suites), then unoptimised builds: clang++ (the second compiler's
-# diagnostics and behaviour) and g++ under ASan + UBSan (at -O0 it compiles in about
-# two thirds of the time -O1 takes, the biggest part of the whole run), then ThreadSanitizer
-# at -O1. Debug information is line tables only (-g1): enough for sanitizer reports and
-# backtraces, and about a third of the compile time that full debug information costs.
-# (meson.build turns off GCC 12's maybe-uninitialized warning in sanitizer builds only.)
+# g++ -O2 (the library as users build it, with the benchmark program), then clang++ under
+# ASan + UBSan unoptimised (clang compiles sanitized code in less than half the time g++
+# takes), then plain clang++ unoptimised (the second compiler's diagnostics and behaviour,
+# the single-header copy of the suite, the examples, and the compile checks: compile-fail
+# tests, static concept checks, the ODR program), then ThreadSanitizer at -O1 over the
+# threaded tests. Only the sanitizer builds carry debug information, as line tables (-g1):
+# enough for their reports, a third of the compile time full debug information costs.
+# (meson.build turns off GCC 12's maybe-uninitialized warning in g++ sanitizer builds only.)
+only_here=(-Dsingle_header_tests=false -Dexamples=false -Dcompile_checks=false)
 line_tables=(-Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1)
-CXX=g++ CC=gcc run gcc all all "${line_tables[@]}"
-CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=false
+CXX=g++ CC=gcc run gcc all all -Ddebug=false "${only_here[@]}"
+wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  CXX=g++ CC=gcc run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
-  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=false
+  CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
+  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false "${only_here[@]}"
+CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
 TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan tests/unit_threads "engine compaction shared_gate" \
-  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false -Dsingle_header_tests=false
+  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false "${only_here[@]}"
 
 summary=()
 for i in "${!names[@]}"; do
@@ -67,7 +78,7 @@ for i in "${!names[@]}"; do
   summary+=("$(printf '%-6s build %4d s   tests %4d s (beside the next build)' "$name" "${build_seconds[$i]}" \
     "$(cat "build/$name/test-seconds.txt" 2>/dev/null || echo 0)")")
 done
-echo "== time per configuration (whole run: $SECONDS s) =="
+echo "== time per configuration (whole run: $((SECONDS - started_all)) s, of which setup $setup_seconds s before the first build) =="
 printf '%s\n' "${summary[@]}"
-python3 scripts/test_summary.py build/gcc build/clang build/asan build/tsan || status=1
+python3 scripts/test_summary.py build/gcc build/asan build/clang build/tsan || status=1
 exit $status

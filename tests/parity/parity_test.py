@@ -171,6 +171,15 @@ def directory_differences(a, b):
 
 # ---- running the three --------------------------------------------------------------------------
 
+def runner_environment(name):
+    """The compiled runners are programs of their own: a sanitizer runtime preloaded into this
+    interpreter (tests/meson.build, sanitizer builds) is not theirs, and may clash with the one
+    linked into them. The Python runner loads the library as this interpreter does."""
+    if name == "python":
+        return dict(os.environ)
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def runners():
     """(name, argv prefix) for each front end; None entries are missing configuration."""
     return [
@@ -203,7 +212,8 @@ class Parity(unittest.TestCase):
                 raise unittest.SkipTest(f"runner for {name} not configured (see the module docstring)")
             db_dir = os.path.join(cls.work, name.replace("+", "p"), "db")
             os.makedirs(os.path.dirname(db_dir))
-            proc = subprocess.run(argv + [ops_path, db_dir], capture_output=True, text=True, timeout=300)
+            proc = subprocess.run(argv + [ops_path, db_dir], capture_output=True, text=True, timeout=300,
+                                  env=runner_environment(name))
             if proc.returncode != 0:
                 raise AssertionError(f"the {name} runner exited with {proc.returncode}:\n{proc.stderr}")
             cls.outputs[name] = proc.stdout.splitlines()
