@@ -284,6 +284,31 @@ struct memory_storage {
 using database = basic_database<file_storage>;
 using memory_database = basic_database<memory_storage>;
 
+// Traits that can open a database directory (entidb::open<Traits>(dir)): besides the
+// backends, an `environment` and the two hooks that open the WAL and make the segment
+// factory inside the directory (`read_only`: a read-only open, which writes no file).
+template <typename T>
+concept directory_storage = database_traits<T> && requires(typename T::environment& env,
+                                                           const std::filesystem::path& path, bool read_only) {
+    { T::open_wal(env, path, read_only) } -> std::same_as<std::unique_ptr<typename T::wal_backend>>;
+    { T::make_segment_factory(env, path, read_only) } -> std::same_as<typename T::segment_factory>;
+};
+
+namespace detail {
+// The environment argument of open<Traits>: a placeholder where the traits have none, so that
+// such traits reach open's static_assert (and its message) instead of failing overload resolution.
+template <typename T>
+struct environment_of {
+    struct none {};
+    using type = none;
+};
+template <typename T>
+    requires requires { typename T::environment; }
+struct environment_of<T> {
+    using type = typename T::environment;
+};
+}  // namespace detail
+
 // The one way to open a persistent database directory (creating it when
 // config::create_if_missing allows and config::read_only is not set; a read-only open
 // writes nothing: docs/transactions.md). Errors: errc::locked, errc::corruption,
@@ -293,8 +318,17 @@ using memory_database = basic_database<memory_storage>;
 // errc::io_error.
 template <typename Traits = file_storage>
 [[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
-                                          typename Traits::environment env = {}) {
-    return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
+                                          typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>,
+                  "entidb: open<Traits>(dir) opens a database directory, so the traits need `struct environment`, "
+                  "`static std::unique_ptr<wal_backend> open_wal(environment&, const std::filesystem::path&, bool "
+                  "read_only)` and `static segment_factory make_segment_factory(environment&, const "
+                  "std::filesystem::path&, bool read_only)`, like entidb::file_storage. A database in memory opens "
+                  "with entidb::open_in_memory() (or basic_database<Traits>::open_with_backends).");
+    if constexpr (directory_storage<Traits>)
+        return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
+    else
+        return basic_database<Traits>(nullptr);
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {

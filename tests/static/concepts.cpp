@@ -4,6 +4,7 @@
 #include <entidb/entidb.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -181,6 +182,22 @@ static_assert(!database_traits<traits_with_a_backend_as_factory>);
 static_assert(!database_traits<int>);
 static_assert(traits_rotating<file_storage>());
 static_assert(!traits_rotating<single_file_segment_traits>());
+
+// ---- directory_storage (database.hpp): traits that entidb::open<Traits>(dir) accepts ----
+
+struct directory_traits_with_a_wrong_hook {
+    using wal_backend = file_backend;
+    using segment_factory = file_segment_factory;
+    struct environment {};
+    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path&, bool);
+    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path&);  // no read_only
+};
+
+static_assert(directory_storage<file_storage>);
+static_assert(directory_storage<fault_injecting_file_storage>);
+static_assert(!directory_storage<memory_storage>);
+static_assert(!directory_storage<single_file_segment_traits>);
+static_assert(!directory_storage<directory_traits_with_a_wrong_hook>);
 
 // ---- index_policy (collection.hpp) ----
 
