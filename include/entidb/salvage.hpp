@@ -54,7 +54,7 @@
 #include "database.hpp"
 #include "format/record_scanner.hpp"
 #include "directory/lock.hpp"
-#include "segment/factory.hpp"
+#include "segment/file_factory.hpp"
 #include "storage/file_backend.hpp"
 #include "verify.hpp"
 

@@ -2391,7 +2391,8 @@ namespace detail {
 }  // namespace entidb
 // ---- end entidb/format/compaction_state.hpp ----
 // ---- begin entidb/segment/factory.hpp ----
-// entidb/segment/factory.hpp — the segment factory concept and the stock factories.
+// entidb/segment/factory.hpp — the segment factory concept. The stock factories are one file
+// each: file_factory.hpp, memory_factory.hpp, single_backend_factory.hpp.
 //
 // A segment factory makes the backend for segment number N (1, 2, ...): `create(n)` for
 // a new, empty segment whose existence is durable when it returns (for files: the
@@ -2422,10 +2423,6 @@ namespace detail {
 //
 // Thread-safety: a factory is used by the single writer only.
 
-#include <charconv>
-
-
-#include <unistd.h>
 
 // ---- begin entidb/storage/backend.hpp ----
 // entidb/storage/backend.hpp — the byte-store concept every storage layer sits on.
@@ -2475,6 +2472,63 @@ concept mappable_backend = storage_backend<B> && requires(const B& cb, std::uint
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/storage/backend.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+template <typename F>
+concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
+    typename F::backend_type;
+    requires storage_backend<typename F::backend_type>;
+    { F::rotates } -> std::convertible_to<bool>;
+    { f.create(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
+};
+
+// Whether a factory declares the journaled temporary-file protocol (default: no).
+template <typename F>
+[[nodiscard]] consteval bool factory_journaled() {
+    if constexpr (requires { F::journaled; })
+        return F::journaled;
+    else
+        return false;
+}
+
+// The members of the temporary-file protocol compaction's journal needs (see the header
+// comment), whether or not the factory declares it.
+template <typename F>
+concept segment_file_members = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
+    { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
+    { f.publish_temporary(n) } -> std::same_as<void>;
+    { f.remove(n) } -> std::same_as<void>;
+    { f.remove_temporary(n) } -> std::same_as<void>;
+    { cf.temporaries() } -> std::same_as<std::vector<std::uint32_t>>;
+    { cf.has(n) } -> std::same_as<bool>;
+    { cf.has_temporary(n) } -> std::same_as<bool>;
+    { f.sync() } -> std::same_as<void>;
+};
+
+// A factory whose segments are files in one directory, declared journaled, with every member
+// of the protocol: the factories compaction and recovery drive through the COMPACTION journal.
+template <typename F>
+concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && segment_file_members<F>;
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/factory.hpp ----
+// ---- begin entidb/segment/file_factory.hpp ----
+// entidb/segment/file_factory.hpp — segment files in <db>/SEGMENTS: durable, rotating, journaled.
+//
+// The everyday factory, and the one that offers compaction's temporary-file protocol
+// (segment_file_protocol, segment/factory.hpp).
+
+#include <charconv>
+
+
+#include <unistd.h>
+
 // ---- begin entidb/storage/file_backend.hpp ----
 // entidb/storage/file_backend.hpp — a durable byte store in one POSIX file.
 //
@@ -3111,111 +3165,9 @@ static_assert(durable_backend<file_backend>);
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/storage/file_backend.hpp ----
-// ---- begin entidb/storage/memory_backend.hpp ----
-// entidb/storage/memory_backend.hpp — a byte store in process memory.
-//
-// Not durable (`durable == false`): flush() does nothing and everything is gone with
-// the object. For tests, caches and the in-memory database alias; the durability
-// static_asserts in database.hpp keep it out of persistent compositions.
-//
-// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
-// the buffer, which may move when it grows).
-
-#include <shared_mutex>
-
 
 namespace entidb {
 inline namespace v1 {
-
-class memory_backend {
-public:
-    static constexpr bool durable = false;
-
-    memory_backend() = default;
-    memory_backend(const memory_backend&) = delete;
-    memory_backend& operator=(const memory_backend&) = delete;
-
-    void read_at(std::uint64_t offset, mutable_bytes out) const {
-        std::shared_lock lock(mutex_);
-        if (offset > data_.size() || out.size() > data_.size() - offset)
-            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
-                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
-        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
-    }
-
-    std::uint64_t append(bytes_view in) {
-        std::unique_lock lock(mutex_);
-        const std::uint64_t at = data_.size();
-        data_.insert(data_.end(), in.begin(), in.end());
-        return at;
-    }
-
-    void flush() {}
-
-    [[nodiscard]] std::uint64_t size() const {
-        std::shared_lock lock(mutex_);
-        return data_.size();
-    }
-
-    void truncate(std::uint64_t new_size) {
-        std::unique_lock lock(mutex_);
-        if (new_size > data_.size())
-            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
-        data_.resize(new_size);
-    }
-
-private:
-    mutable std::shared_mutex mutex_;
-    byte_buffer data_;
-};
-
-static_assert(storage_backend<memory_backend>);
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/memory_backend.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-template <typename F>
-concept segment_factory = requires(F& f, const F& cf, std::uint32_t n) {
-    typename F::backend_type;
-    requires storage_backend<typename F::backend_type>;
-    { F::rotates } -> std::convertible_to<bool>;
-    { f.create(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { f.open(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { cf.existing() } -> std::same_as<std::vector<std::uint32_t>>;
-};
-
-// Whether a factory declares the journaled temporary-file protocol (default: no).
-template <typename F>
-[[nodiscard]] consteval bool factory_journaled() {
-    if constexpr (requires { F::journaled; })
-        return F::journaled;
-    else
-        return false;
-}
-
-// The members of the temporary-file protocol compaction's journal needs (see the header
-// comment), whether or not the factory declares it.
-template <typename F>
-concept segment_file_members = segment_factory<F> && requires(F& f, const F& cf, std::uint32_t n) {
-    { f.create_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { f.open_temporary(n) } -> std::same_as<std::unique_ptr<typename F::backend_type>>;
-    { f.publish_temporary(n) } -> std::same_as<void>;
-    { f.remove(n) } -> std::same_as<void>;
-    { f.remove_temporary(n) } -> std::same_as<void>;
-    { cf.temporaries() } -> std::same_as<std::vector<std::uint32_t>>;
-    { cf.has(n) } -> std::same_as<bool>;
-    { cf.has_temporary(n) } -> std::same_as<bool>;
-    { f.sync() } -> std::same_as<void>;
-};
-
-// A factory whose segments are files in one directory, declared journaled, with every member
-// of the protocol: the factories compaction and recovery drive through the COMPACTION journal.
-template <typename F>
-concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && segment_file_members<F>;
 
 // The file name of segment n: seg-000001.dat (six digits, SPEC.md §3).
 [[nodiscard]] inline std::string segment_file_name(std::uint32_t n) { return fmt::format("seg-{:06}.dat", n); }
@@ -3331,56 +3283,9 @@ private:
 
 static_assert(segment_file_protocol<file_segment_factory>);
 
-// Segments in memory: rotating, not durable. For the in-memory database and tests.
-class memory_segment_factory {
-public:
-    using backend_type = memory_backend;
-    static constexpr bool rotates = true;
-    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
-
-    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
-    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
-        fail(errc::not_found, "memory segment {} does not exist", n);
-    }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
-};
-
-// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
-// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
-// rule 2). The backend is handed out once, to the segment set (the open path must not
-// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
-// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
-template <storage_backend B>
-class single_backend_factory {
-public:
-    using backend_type = B;
-    static constexpr bool rotates = false;
-    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
-
-    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
-
-    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const {
-        if (backend_ && backend_->size() > 0) return {1};
-        return {};
-    }
-
-private:
-    std::unique_ptr<B> take(std::uint32_t n) {
-        if (n != 1 || !backend_)
-            fail(errc::rotation_unsupported,
-                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
-                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
-                 n);
-        return std::move(backend_);
-    }
-    std::unique_ptr<B> backend_;
-};
-
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/segment/factory.hpp ----
+// ---- end entidb/segment/file_factory.hpp ----
 // ---- begin entidb/core/engine.hpp ----
 // entidb/core/engine.hpp — the state one open database shares with its transactions.
 //
@@ -3409,6 +3314,7 @@ private:
 #include <condition_variable>
 #include <map>
 #include <new>
+#include <shared_mutex>
 
 // ---- begin entidb/directory/lock.hpp ----
 // entidb/directory/lock.hpp — the database directory's LOCK file.
@@ -9092,6 +8998,137 @@ template <typename Traits>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/open.hpp ----
+// ---- begin entidb/segment/memory_factory.hpp ----
+// entidb/segment/memory_factory.hpp — segments in memory: rotating, not durable.
+
+
+// ---- begin entidb/storage/memory_backend.hpp ----
+// entidb/storage/memory_backend.hpp — a byte store in process memory.
+//
+// Not durable (`durable == false`): flush() does nothing and everything is gone with
+// the object. For tests, caches and the in-memory database alias; the durability
+// static_asserts in database.hpp keep it out of persistent compositions.
+//
+// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
+// the buffer, which may move when it grows).
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+class memory_backend {
+public:
+    static constexpr bool durable = false;
+
+    memory_backend() = default;
+    memory_backend(const memory_backend&) = delete;
+    memory_backend& operator=(const memory_backend&) = delete;
+
+    void read_at(std::uint64_t offset, mutable_bytes out) const {
+        std::shared_lock lock(mutex_);
+        if (offset > data_.size() || out.size() > data_.size() - offset)
+            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
+                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
+        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+    }
+
+    std::uint64_t append(bytes_view in) {
+        std::unique_lock lock(mutex_);
+        const std::uint64_t at = data_.size();
+        data_.insert(data_.end(), in.begin(), in.end());
+        return at;
+    }
+
+    void flush() {}
+
+    [[nodiscard]] std::uint64_t size() const {
+        std::shared_lock lock(mutex_);
+        return data_.size();
+    }
+
+    void truncate(std::uint64_t new_size) {
+        std::unique_lock lock(mutex_);
+        if (new_size > data_.size())
+            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
+        data_.resize(new_size);
+    }
+
+private:
+    mutable std::shared_mutex mutex_;
+    byte_buffer data_;
+};
+
+static_assert(storage_backend<memory_backend>);
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/memory_backend.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Segments in memory: rotating, not durable. For the in-memory database and tests.
+class memory_segment_factory {
+public:
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
+
+    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
+    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
+        fail(errc::not_found, "memory segment {} does not exist", n);
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/memory_factory.hpp ----
+// ---- begin entidb/segment/single_backend_factory.hpp ----
+// entidb/segment/single_backend_factory.hpp — one caller-supplied backend as the only segment.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
+// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
+// rule 2). The backend is handed out once, to the segment set (the open path must not
+// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
+// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
+template <storage_backend B>
+class single_backend_factory {
+public:
+    using backend_type = B;
+    static constexpr bool rotates = false;
+    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
+
+    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
+
+    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const {
+        if (backend_ && backend_->size() > 0) return {1};
+        return {};
+    }
+
+private:
+    std::unique_ptr<B> take(std::uint32_t n) {
+        if (n != 1 || !backend_)
+            fail(errc::rotation_unsupported,
+                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
+                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
+                 n);
+        return std::move(backend_);
+    }
+    std::unique_ptr<B> backend_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/single_backend_factory.hpp ----
 // ---- begin entidb/txn/transaction.hpp ----
 // entidb/txn/transaction.hpp — read and write transactions.
 //

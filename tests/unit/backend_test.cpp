@@ -2,6 +2,9 @@
 // file-specific behaviour (errors, durable_replace, the retry loop) and fault plans.
 #include <entidb/format/record_scanner.hpp>
 #include <entidb/segment/factory.hpp>
+#include <entidb/segment/file_factory.hpp>
+#include <entidb/segment/memory_factory.hpp>
+#include <entidb/segment/single_backend_factory.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/storage/backend.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>

@@ -52,6 +52,7 @@
 #include "../format/compaction_state.hpp"
 #include "../format/segment_record.hpp"
 #include "../segment/factory.hpp"
+#include "../segment/file_factory.hpp"
 #include "../storage/filesystem.hpp"
 #include "engine.hpp"
 #include "../format/record_scanner.hpp"

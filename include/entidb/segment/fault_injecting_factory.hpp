@@ -13,7 +13,7 @@
 
 #include "../storage/fault_injecting_backend.hpp"
 #include "../storage/file_backend.hpp"
-#include "factory.hpp"
+#include "file_factory.hpp"
 
 namespace entidb {
 inline namespace v1 {
