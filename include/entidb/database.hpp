@@ -276,7 +276,10 @@ private:
                                .last_sequence = e.last_sequence(),
                                .last_checkpoint = m.checkpoint_seq,
                                .history_horizon = e.history_horizon(),
-                               .next_collection_id = m.next_collection_id};
+                               .next_collection_id = m.next_collection_id,
+                               .collections = {},
+                               .indexes = {},
+                               .segments = {}};
         const auto cat = e.catalog_snapshot();
         for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
         for (const auto& ix : cat->indexes()) {

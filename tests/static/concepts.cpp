@@ -3,6 +3,7 @@
 // compile; the test that runs it exists so that a failure here shows as a failed test.
 #include <entidb/entidb.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -181,6 +182,19 @@ static_assert(!database_traits<traits_with_a_backend_as_factory>);
 static_assert(!database_traits<int>);
 static_assert(traits_rotating<file_storage>());
 static_assert(!traits_rotating<single_file_segment_traits>());
+
+// The engine is sealed (docs/architecture.md, "Sealed engine"): a database hands out no
+// engine, only public values.
+template <typename Db>
+concept hands_out_engine = requires(const Db& db) { db.engine(); };
+static_assert(!hands_out_engine<database>);
+static_assert(!hands_out_engine<memory_database>);
+static_assert(requires(const database& db) {
+    { db.describe() } -> std::same_as<database_description>;
+    { db.stats() } -> std::same_as<statistics>;
+    { db.recovery() } -> std::same_as<const recovery_report&>;
+    { db.share() } -> std::same_as<database>;
+});
 
 // ---- index_policy (collection.hpp) ----
 
