@@ -183,10 +183,10 @@ static_assert(!database_traits<int>);
 static_assert(traits_rotating<file_storage>());
 static_assert(!traits_rotating<single_file_segment_traits>());
 
-// The engine is sealed (docs/architecture.md, "Sealed engine"): a database hands out no
-// engine, only public values.
+// The engine is sealed (docs/architecture.md, "Sealed engine"): a database has no member
+// `engine` to hand it out, only public values.
 template <typename Db>
-concept hands_out_engine = requires(const Db& db) { db.engine(); };
+concept hands_out_engine = requires { &Db::engine; };
 static_assert(!hands_out_engine<database>);
 static_assert(!hands_out_engine<memory_database>);
 static_assert(requires(const database& db) {
