@@ -20,7 +20,7 @@ LAYERS = [
     ('segment', ['segment/']),
     ('index', ['index/']),
     ('directory', ['directory/']),
-    ('engine vocabulary', ['change_feed.hpp', 'compaction.hpp', 'statistics.hpp']),
+    ('engine vocabulary', ['change_feed.hpp', 'compaction.hpp', 'statistics.hpp', 'verify_result.hpp']),
     ('core', ['core/']),
     ('transactions', ['txn/']),
     ('public API', ['database.hpp', 'collection.hpp', 'backup.hpp', 'verify.hpp', 'salvage.hpp', 'entidb.hpp']),

@@ -266,6 +266,21 @@ private:
     return m;
 }
 
+// Backup and restore work below the transaction layer: a backup walks a snapshot's primary
+// index with the registry (collection ids, index declarations) it was taken with, a restore
+// loads records at the backup's sequence into a new database. basic_database lets this one
+// struct, and nothing else outside database.hpp, reach its engine.
+struct backup_access {
+    template <typename Traits>
+    [[nodiscard]] static std::shared_ptr<const snapshot<Traits>> snapshot_of(const basic_database<Traits>& db) {
+        return std::make_shared<const snapshot<Traits>>(db.live());
+    }
+    template <typename Traits>
+    [[nodiscard]] static auto& engine_of(basic_database<Traits>& db) {
+        return *db.live_ref();
+    }
+};
+
 }  // namespace detail
 
 // Checks a whole backup file without restoring it.
@@ -289,7 +304,7 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
     std::error_code ec;
     if (fs::exists(file, ec) || ec)
         fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
-    const auto snap = std::make_shared<const detail::snapshot<Traits>>(db.engine());
+    const auto snap = detail::backup_access::snapshot_of(db);
     auto& e = snap->eng();
     backup_info info{.sequence = snap->sequence()};
     format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
@@ -350,7 +365,7 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
     try {
         {
             auto db = entidb::open<file_storage>(tmp, cfg);
-            auto& e = *db.engine();
+            auto& e = detail::backup_access::engine_of(db);
             std::lock_guard lock(e.writer_mutex());
             detail::backup_reader r(file);  // pass 2, checked again as it is read
             auto& m = e.manifest();

@@ -7,7 +7,8 @@
 //    visible and before its commit() returns, once per operation, in commit order (one
 //    group is applied at a time, so callbacks never interleave). It must not open a write
 //    transaction on the same database (that would deadlock); an exception it throws is
-//    swallowed and counted — it can never turn a durable commit into a failure.
+//    swallowed and counted (statistics::change_callback_failures) — it can never turn a
+//    durable commit into a failure.
 //  - changes_since(sequence) on a database: reads the persisted history from the segment
 //    files (every version keeps its commit sequence), so polling continues across
 //    restarts.

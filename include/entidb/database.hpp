@@ -22,6 +22,7 @@
 // are serialised at begin_write (one writer at a time).
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <filesystem>
 #include <memory>
@@ -42,12 +43,17 @@
 #include "segment/file_factory.hpp"
 #include "segment/memory_factory.hpp"
 #include "segment/single_backend_factory.hpp"
+#include "statistics.hpp"
 #include "storage/file_backend.hpp"
 #include "storage/memory_backend.hpp"
 #include "txn/transaction.hpp"
 
 namespace entidb {
 inline namespace v1 {
+
+namespace detail {
+struct backup_access;  // backup.hpp: the one reader of a database's engine outside this header
+}  // namespace detail
 
 // The requirements on a traits type, checked by one concept.
 template <typename T>
@@ -210,6 +216,21 @@ public:
         (void)e->declare_index(collection, parse_field_path(path), kind, unique);
     }
 
+    // The database's layout now (statistics.hpp): format version, last sequence, last
+    // checkpoint, history horizon, collections with their ids, indexes with their public
+    // index_kind, and the segment files with their sizes. A copy, consistent with itself:
+    // it waits for the writer lock like checkpoint() (so not while this thread has a write
+    // transaction open), and never changes the database.
+    [[nodiscard]] database_description describe() const {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        return describe_locked(*e);
+    }
+
+    // Another handle on the same open database, for layers that lend one per call (the C
+    // ABI). Like a transaction it keeps the database open: close() refuses while it lives.
+    [[nodiscard]] basic_database share() const { return basic_database(live()); }
+
     // Calls `cb` for every operation of every commit from now on, in commit order, on the
     // committing thread (change_feed.hpp). Returns a token for unsubscribe().
     std::uint64_t subscribe(change_callback cb) { return live()->feed().subscribe(std::move(cb)); }
@@ -226,6 +247,7 @@ public:
 
     [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
     [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
+    // Counters since open and what open found and did (statistics.hpp).
     [[nodiscard]] statistics stats() const { return live()->stats(); }
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
     [[nodiscard]] const config& configuration() const { return live()->cfg(); }
@@ -247,10 +269,37 @@ public:
     }
     [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
 
-    // For layers built on top (tool, C ABI): the shared engine.
-    [[nodiscard]] const std::shared_ptr<engine_type>& engine() const { return engine_; }
-
 private:
+    friend struct detail::backup_access;
+
+    [[nodiscard]] static database_description describe_locked(engine_type& e) {
+        const auto& m = e.manifest();
+        database_description d{.format_major = m.format_major,
+                               .format_minor = m.format_minor,
+                               .last_sequence = e.last_sequence(),
+                               .last_checkpoint = m.checkpoint_seq,
+                               .history_horizon = e.history_horizon(),
+                               .next_collection_id = m.next_collection_id,
+                               .collections = {},
+                               .indexes = {},
+                               .segments = {}};
+        const auto cat = e.catalog_snapshot();
+        for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
+        for (const auto& ix : cat->indexes()) {
+            const auto& def = ix->definition();
+            d.indexes.push_back({.id = def.id,
+                                 .collection_id = def.collection_id,
+                                 .collection = cat->name_of(def.collection_id),
+                                 .path = detail::join_path(def.path),
+                                 .kind = def.kind,
+                                 .unique = def.unique});
+        }
+        std::ranges::sort(d.indexes, {}, &index_description::id);
+        for (const auto& s : e.segments().table())
+            d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
+        return d;
+    }
+
     [[nodiscard]] std::shared_ptr<engine_type> live() const { return live_ref(); }
     // Without the reference-count traffic, for calls that do not outlive this handle.
     [[nodiscard]] const std::shared_ptr<engine_type>& live_ref() const {

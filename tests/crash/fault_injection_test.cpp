@@ -923,7 +923,7 @@ TEST_CASE("a crash at any operation of a checkpoint loses nothing", "[crash][che
                 {
                     auto db = open_faulted(dir.db(), cfg, plan);
                     out = run_workload(db, prefix, *plan, chk);
-                    checkpoint_before = db.engine()->checkpoint_sequence();
+                    checkpoint_before = db.describe().last_checkpoint;
                     plan->arm(n, kind, {.crash_after_fault = true, .short_write_bytes = {}});
                     const auto code = code_of([&] { db.checkpoint(); });
                     chk.expect(code == errc::io_error || code == errc::no_space || code == errc::outcome_unknown,
@@ -934,7 +934,7 @@ TEST_CASE("a crash at any operation of a checkpoint loses nothing", "[crash][che
                 // The MANIFEST names the old checkpoint or the new one, nothing else.
                 try {
                     auto db = entidb::open(dir.db(), cfg);
-                    const auto cp = db.engine()->checkpoint_sequence();
+                    const auto cp = db.describe().last_checkpoint;
                     chk.expect(cp == checkpoint_before || cp == out.acked_seq,
                                fmt::format("checkpoint sequence after recovery: {}", cp.value_or(0)));
                 } catch (const entidb::error& e) {

@@ -3,6 +3,7 @@
 // compile; the test that runs it exists so that a failure here shows as a failed test.
 #include <entidb/entidb.hpp>
 
+#include <concepts>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -198,6 +199,19 @@ static_assert(directory_storage<fault_injecting_file_storage>);
 static_assert(!directory_storage<memory_storage>);
 static_assert(!directory_storage<single_file_segment_traits>);
 static_assert(!directory_storage<directory_traits_with_a_wrong_hook>);
+
+// The engine is sealed (docs/architecture.md, "Sealed engine"): a database has no member
+// `engine` to hand it out, only public values.
+template <typename Db>
+concept hands_out_engine = requires { &Db::engine; };
+static_assert(!hands_out_engine<database>);
+static_assert(!hands_out_engine<memory_database>);
+static_assert(requires(const database& db) {
+    { db.describe() } -> std::same_as<database_description>;
+    { db.stats() } -> std::same_as<statistics>;
+    { db.recovery() } -> std::same_as<const recovery_report&>;
+    { db.share() } -> std::same_as<database>;
+});
 
 // ---- index_policy (collection.hpp) ----
 

@@ -86,7 +86,7 @@ TEST_CASE("backup and restore round trip: entities, collection ids, indexes, seq
         (void)db.compact();
         m = state_of(db);
         seq = db.last_sequence();
-        for (const auto& [name, id] : db.engine()->catalog_snapshot()->names()) ids[name] = id;
+        for (const auto& c : db.describe().collections) ids[c.name] = c.id;
         const auto info = entidb::backup(db, dir / "backup.bin");
         CHECK(info.sequence == seq);
         CHECK(info.entities == m.size());
@@ -110,7 +110,7 @@ TEST_CASE("backup and restore round trip: entities, collection ids, indexes, seq
     CHECK(db.history_horizon() == seq);
     CHECK(code_of([&] { (void)db.changes_since(seq - 1); }) == errc::invalid_argument);
     CHECK(db.changes_since(seq).empty());
-    for (const auto& [name, id] : db.engine()->catalog_snapshot()->names()) CHECK(ids.at(name) == id);
+    for (const auto& c : db.describe().collections) CHECK(ids.at(c.name) == c.id);
     const auto r = db.begin_read();
     CHECK(r.collections() == std::vector<std::string>{"empty", "notes", "people"});
     CHECK(r.has_index("people", "city", entidb::index_kind::hash));

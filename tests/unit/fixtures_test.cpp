@@ -44,9 +44,9 @@ entidb::byte_buffer unhex(const std::string& hex) {
 // Checks the database against the fixture's expected state.
 void check_state(const entidb::database& db, const entidb::cbor::value& expected) {
     auto r = db.begin_read();
-    const auto catalog = db.engine()->catalog_snapshot();
+    const auto layout = db.describe();
     for (const auto& entry : expected.find("collection_ids")->as_map())
-        CHECK(catalog->find(entry.key.as_text()) == entry.val.as_uint());
+        CHECK(layout.collection_id(entry.key.as_text()) == entry.val.as_uint());
     for (const auto& coll : expected.find("collections")->as_map()) {
         const auto& name = coll.key.as_text();
         CHECK(r.count(name) == coll.val.as_map().size());
@@ -92,7 +92,7 @@ TEST_CASE("reference fixtures open with their expected state") {
         check_state(db, expected);
         const auto id = entidb::entity_id::generate();
         const auto segments_before = db.stats().segment_count;
-        const bool checkpointed = db.engine()->checkpoint_sequence().has_value();
+        const bool checkpointed = db.describe().last_checkpoint.has_value();
         db.transaction([&](auto& txn) { txn.put("added", id, test_support::payload(7)); });
         // The active segment held checkpointed records: new records go to a new segment,
         // so the active segment again holds only WAL-covered records.

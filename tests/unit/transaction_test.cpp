@@ -254,11 +254,11 @@ TEST_CASE("write transaction: new collections get the next ids, in order of firs
     w.put("a", id_of(1), payload(1));
     w.put("b", id_of(2), payload(2));
     (void)w.commit();
-    const auto cat = db.engine()->catalog_snapshot();
-    CHECK(cat->find("c") == 1u);
-    CHECK(cat->find("b") == 2u);
-    CHECK(cat->find("a") == 3u);
-    CHECK(db.engine()->next_collection_id() == 4u);
+    const auto layout = db.describe();
+    CHECK(layout.collection_id("c") == 1u);
+    CHECK(layout.collection_id("b") == 2u);
+    CHECK(layout.collection_id("a") == 3u);
+    CHECK(layout.next_collection_id == 4u);
 }
 
 TEST_CASE("write transaction: bad collection names are refused when written", "[transaction]") {

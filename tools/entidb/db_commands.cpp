@@ -156,33 +156,15 @@ int cmd_verify(args a) {
 }
 
 struct inspection {
-    std::uint64_t last_sequence = 0;
-    std::optional<std::uint64_t> checkpoint;
+    entidb::database_description layout;
     std::uint64_t wal_bytes = 0;
-    std::vector<std::tuple<std::string, std::uint32_t, std::uint64_t>> collections;  // name, id, entities
-    std::vector<std::pair<std::string, std::uint64_t>> segments;                   // file, bytes
-    std::uint64_t history_horizon = 0;
-    std::vector<entidb::format::manifest_index> indexes;
+    std::vector<std::uint64_t> entities;  // of each collection of `layout`, in its order
 };
 
 inspection inspect(const fs::path& dir, const entidb::database& db) {
-    inspection out;
-    const auto& e = *db.engine();
-    out.last_sequence = e.last_sequence();
-    out.checkpoint = e.checkpoint_sequence();
-    out.wal_bytes = fs::file_size(dir / "wal.log");
+    inspection out{.layout = db.describe(), .wal_bytes = fs::file_size(dir / "wal.log"), .entities = {}};
     const auto r = db.begin_read();
-    for (const auto& [name, id] : e.catalog_snapshot()->names()) out.collections.emplace_back(name, id, r.count(name));
-    for (const auto& s : e.segments().segments())
-        out.segments.emplace_back(entidb::segment_file_name(s.number), s.backend->size());
-    out.history_horizon = e.history_horizon();
-    for (const auto& ix : e.catalog_snapshot()->indexes()) out.indexes.push_back(ix->definition());
-    return out;
-}
-
-std::string index_path(const entidb::format::manifest_index& ix) {
-    std::string out;
-    for (const auto& p : ix.path) out += (out.empty() ? "" : ".") + p;
+    for (const auto& c : out.layout.collections) out.entities.push_back(r.count(c.name));
     return out;
 }
 
@@ -197,45 +179,44 @@ int cmd_inspect(args a) {
     const fs::path dir(std::string(cl.positional[0]));
     auto db = open_db(cl, open_mode::read_only);
     const auto in = inspect(dir, db);
-    const auto fmt_version = fmt::format("{}.{}", entidb::format_major, entidb::format_minor);
+    const auto& d = in.layout;
+    const auto fmt_version = fmt::format("{}.{}", d.format_major, d.format_minor);
+    const auto checkpoint = [&](std::string_view none) {
+        return d.last_checkpoint ? std::to_string(*d.last_checkpoint) : std::string(none);
+    };
+    std::uint64_t segment_bytes = 0;
+    for (const auto& seg : d.segments) segment_bytes += seg.bytes;
     if (cl.flag("--json")) {
         std::string out = fmt::format(R"({{"format":"{}","last_sequence":{},"last_checkpoint":{},"wal_bytes":{},)",
-                                      fmt_version, in.last_sequence,
-                                      in.checkpoint ? std::to_string(*in.checkpoint) : "null", in.wal_bytes);
+                                      fmt_version, d.last_sequence, checkpoint("null"), in.wal_bytes);
         out += R"("collections":[)";
-        for (std::size_t i = 0; i < in.collections.size(); ++i) {
-            const auto& [name, id, n] = in.collections[i];
-            out += fmt::format(R"({}{{"name":{},"id":{},"entities":{}}})", i ? "," : "", json_string(name), id, n);
-        }
+        for (std::size_t i = 0; i < d.collections.size(); ++i)
+            out += fmt::format(R"({}{{"name":{},"id":{},"entities":{}}})", i ? "," : "",
+                               json_string(d.collections[i].name), d.collections[i].id, in.entities[i]);
         out += R"(],"segments":[)";
-        std::uint64_t segment_bytes = 0;
-        for (std::size_t i = 0; i < in.segments.size(); ++i) {
-            out += fmt::format(R"({}{{"file":"{}","bytes":{}}})", i ? "," : "", in.segments[i].first,
-                               in.segments[i].second);
-            segment_bytes += in.segments[i].second;
-        }
-        out += fmt::format(R"(],"segment_bytes":{},"history_horizon":{},"indexes":[)", segment_bytes, in.history_horizon);
-        for (std::size_t i = 0; i < in.indexes.size(); ++i) {
-            const auto& ix = in.indexes[i];
+        for (std::size_t i = 0; i < d.segments.size(); ++i)
+            out += fmt::format(R"({}{{"file":"{}","bytes":{}}})", i ? "," : "", d.segments[i].file,
+                               d.segments[i].bytes);
+        out += fmt::format(R"(],"segment_bytes":{},"history_horizon":{},"indexes":[)", segment_bytes, d.history_horizon);
+        for (std::size_t i = 0; i < d.indexes.size(); ++i) {
+            const auto& ix = d.indexes[i];
             out += fmt::format(R"({}{{"id":{},"collection_id":{},"path":{},"kind":"{}","unique":{}}})", i ? "," : "",
-                               ix.id, ix.collection_id, json_string(index_path(ix)), entidb::to_string(ix.kind),
+                               ix.id, ix.collection_id, json_string(ix.path), entidb::to_string(ix.kind),
                                ix.unique ? "true" : "false");
         }
         fmt::print("{}]}}\n", out);
         return exit_ok;
     }
     fmt::print("format: {}\nlast sequence: {}\nlast checkpoint: {}\nwal.log: {} bytes\ncollections: {}\n", fmt_version,
-               in.last_sequence, in.checkpoint ? std::to_string(*in.checkpoint) : "none", in.wal_bytes,
-               in.collections.size());
-    for (const auto& [name, id, n] : in.collections) fmt::print("  {} (id {}): {} entities\n", name, id, n);
-    for (const auto& ix : in.indexes)
+               d.last_sequence, checkpoint("none"), in.wal_bytes, d.collections.size());
+    for (std::size_t i = 0; i < d.collections.size(); ++i)
+        fmt::print("  {} (id {}): {} entities\n", d.collections[i].name, d.collections[i].id, in.entities[i]);
+    for (const auto& ix : d.indexes)
         fmt::print("  index {}: collection id {}, {} on '{}'{}\n", ix.id, ix.collection_id, entidb::to_string(ix.kind),
-                   index_path(ix), ix.unique ? ", unique" : "");
-    std::uint64_t segment_bytes = 0;
-    for (const auto& seg : in.segments) segment_bytes += seg.second;
-    fmt::print("segments: {} ({} bytes)\n", in.segments.size(), segment_bytes);
-    for (const auto& [file, bytes] : in.segments) fmt::print("  {}: {} bytes\n", file, bytes);
-    fmt::print("history horizon: {}\n", in.history_horizon);
+                   ix.path, ix.unique ? ", unique" : "");
+    fmt::print("segments: {} ({} bytes)\n", d.segments.size(), segment_bytes);
+    for (const auto& seg : d.segments) fmt::print("  {}: {} bytes\n", seg.file, seg.bytes);
+    fmt::print("history horizon: {}\n", d.history_horizon);
     return exit_ok;
 }
 

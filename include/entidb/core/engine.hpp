@@ -51,6 +51,7 @@
 #include "../index/primary_index.hpp"
 #include "../index_kind.hpp"
 #include "../segment/segment_set.hpp"
+#include "../statistics.hpp"
 #include "../storage/filesystem.hpp"
 #include "../change_feed.hpp"
 #include "catalog.hpp"
@@ -61,30 +62,6 @@
 
 namespace entidb {
 inline namespace v1 {
-
-// Counters a database exposes (statistics()).
-struct statistics {
-    std::uint64_t last_sequence = 0;
-    std::uint64_t index_lookups = 0;
-    std::uint64_t commits = 0;
-    std::uint64_t wal_flushes = 0;  // commit flushes: below `commits` when group commit shared them
-    std::uint64_t checkpoints = 0;
-    std::uint64_t full_scans = 0;
-    std::uint64_t wal_bytes = 0;
-    std::uint64_t segment_count = 0;
-};
-
-// What open found and did (also printed by `entidb inspect`).
-struct recovery_report {
-    std::uint64_t segment_records = 0;        // records streamed from segments
-    std::uint64_t wal_records = 0;            // well-formed WAL records read
-    std::uint64_t transactions_replayed = 0;  // committed WAL transactions applied to segments
-    std::uint64_t records_replayed = 0;       // segment records written by replay
-    std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
-    std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
-    bool compaction_finished = false;         // a compaction interrupted by a crash was made current
-    std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
-};
 
 namespace detail {
 
@@ -234,7 +211,9 @@ public:
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
                 .wal_bytes = wal_->size(),
-                .segment_count = segments_.table().size()};
+                .segment_count = segments_.table().size(),
+                .retired_segments = segments_.retired_count(),
+                .change_callback_failures = feed_.callback_failures()};
     }
 
     // ---- the writer (holding writer_mutex()) ----
