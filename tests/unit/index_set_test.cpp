@@ -174,3 +174,29 @@ TEST_CASE("index_set: the registry pairs each kind with its MANIFEST byte and to
     CHECK(code_of([] { (void)entidb::make_secondary_index(def_of(1, "n", static_cast<index_kind>(7))); }) ==
           errc::invalid_argument);
 }
+
+namespace {
+
+// A kind that does not declare supports_unique (registered here only, under the hash kind's
+// byte and name, which the registry's checks require of an entry for index_kind::hash).
+class equality_only_index : public entidb::detail::field_index {
+public:
+    static constexpr index_kind kind = index_kind::hash;
+    using field_index::field_index;
+};
+using equality_only_entry = entidb::index_kind_entry<equality_only_index, entidb::format::index_kind::hash, "hash">;
+
+}  // namespace
+
+TEST_CASE("index_set: a kind that does not support unique indexes refuses a unique declaration", "[index_set]") {
+    static_assert(entidb::index_implementation<equality_only_index>);
+    static_assert(!entidb::index_supports_unique<equality_only_index>);
+    try {
+        (void)entidb::make_index_of_kind<equality_only_entry>(def_of(1, "n", index_kind::hash, true));
+        FAIL("made");
+    } catch (const entidb::error& e) {
+        CHECK(e.value() == errc::invalid_argument);
+        CHECK(e.detail() == "a hash index cannot be unique");
+    }
+    CHECK(entidb::make_index_of_kind<equality_only_entry>(def_of(1, "n", index_kind::hash))->definition().id == 1);
+}

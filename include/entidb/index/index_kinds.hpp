@@ -94,16 +94,20 @@ static_assert([] {
     return true;
 }(), "registered names are distinct");
 
+// A new, empty index of the registered kind `Entry`; a unique one only if the kind supports it.
+template <typename Entry>
+[[nodiscard]] std::shared_ptr<secondary_index> make_index_of_kind(format::manifest_index def) {
+    using implementation = typename Entry::implementation;
+    if (def.unique && !index_supports_unique<implementation>)
+        fail(errc::invalid_argument, "a {} index cannot be unique", Entry::name);
+    return std::make_shared<index_model<implementation>>(std::move(def));
+}
+
 // A new, empty index of the kind its MANIFEST entry names.
 [[nodiscard]] inline std::shared_ptr<secondary_index> make_secondary_index(format::manifest_index def) {
     std::shared_ptr<secondary_index> out;
     for_each_index_kind([&](auto e) {
-        using entry = decltype(e);
-        if (!out && def.kind == entry::kind) {
-            if (def.unique && !index_supports_unique<typename entry::implementation>)
-                fail(errc::invalid_argument, "a {} index cannot be unique", entry::name);
-            out = std::make_shared<index_model<typename entry::implementation>>(std::move(def));
-        }
+        if (!out && def.kind == decltype(e)::kind) out = make_index_of_kind<decltype(e)>(std::move(def));
     });
     if (!out) fail(errc::invalid_argument, "index {} has unknown kind {}", def.id, static_cast<unsigned>(def.kind));
     return out;
