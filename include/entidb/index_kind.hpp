@@ -2,7 +2,9 @@
 // policies (collection.hpp) and the tool name them.
 //
 // The MANIFEST stores a kind as a byte of its own (format::index_kind, SPEC.md §3: 0 hash,
-// 1 btree); format/manifest.hpp is the one place that maps between the two.
+// 1 btree); format/manifest.hpp is the one place that maps between the two. Each kind's
+// implementation, byte and name are registered in index/index_kinds.hpp, which
+// static_asserts that this file's names agree.
 #pragma once
 
 #include <cstdint>

@@ -4,12 +4,14 @@
 #include <entidb/entidb.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -234,6 +236,58 @@ static_assert(!index_policy<policy_with_a_numeric_path>);
 static_assert(policy_with_a_numeric_path::kind == index_kind::hash &&  // only its path is wrong
               !policy_with_a_numeric_path::unique);
 static_assert(!index_policy<int>);
+
+// ---- index_implementation (index/index_implementation.hpp) ----
+
+// Every member a kind needs: the base the non-models below change.
+struct complete_index_kind {
+    static constexpr index_kind kind = index_kind::hash;
+    explicit complete_index_kind(format::manifest_index d) : def(std::move(d)) {}
+    format::manifest_index def;
+    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def; }
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view) const { return {}; }
+    void add(const index_key&, const entity_id&, std::uint64_t) {}
+    void remove(const index_key&, const entity_id&, std::uint64_t, std::uint64_t) {}
+    [[nodiscard]] std::vector<entity_id> find(const index_key&, std::uint64_t) const { return {}; }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key&) const { return {}; }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t) const { return 0; }
+    [[nodiscard]] std::size_t memory_bytes() const { return 0; }
+};
+struct index_kind_without_remove {  // a kind that could never forget an entity's old key
+    static constexpr index_kind kind = index_kind::hash;
+    explicit index_kind_without_remove(format::manifest_index) {}
+    [[nodiscard]] const format::manifest_index& definition() const noexcept;
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view) const { return {}; }
+    void add(const index_key&, const entity_id&, std::uint64_t) {}
+    [[nodiscard]] std::vector<entity_id> find(const index_key&, std::uint64_t) const { return {}; }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key&) const { return {}; }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t) const { return 0; }
+    [[nodiscard]] std::size_t memory_bytes() const { return 0; }
+};
+struct index_kind_without_memory : complete_index_kind {  // memory statistics would miss it
+    using complete_index_kind::complete_index_kind;
+    void memory_bytes() const = delete;
+};
+struct index_kind_not_from_manifest : complete_index_kind {  // open could not declare it
+    index_kind_not_from_manifest() : complete_index_kind({}) {}
+    explicit index_kind_not_from_manifest(format::manifest_index) = delete;
+};
+struct ordered_kind_without_range : complete_index_kind {  // claims order it cannot answer
+    using complete_index_kind::complete_index_kind;
+    static constexpr bool ordered = true;
+};
+
+static_assert(index_implementation<indexes::hash_index>);
+static_assert(index_implementation<indexes::ordered_index>);
+static_assert(index_is_ordered<indexes::ordered_index> && !index_is_ordered<indexes::hash_index>);
+static_assert(index_supports_unique<indexes::hash_index> && index_supports_unique<indexes::ordered_index>);
+static_assert(index_implementation<complete_index_kind>);
+static_assert(!index_is_ordered<complete_index_kind> && !index_supports_unique<complete_index_kind>);  // opt-in
+static_assert(!index_implementation<index_kind_without_remove>);
+static_assert(!index_implementation<index_kind_without_memory>);
+static_assert(!index_implementation<index_kind_not_from_manifest>);
+static_assert(!index_implementation<ordered_kind_without_range>);
+static_assert(!index_implementation<int>);
 
 // ---- reflected, codec_for, has_default_codec (codec.hpp) ----
 

@@ -25,8 +25,7 @@ using entidb::index_kind;
 
 std::shared_ptr<entidb::secondary_index> index_of(std::uint64_t id, std::uint32_t collection,
                                                   std::vector<std::string> path, index_kind kind) {
-    return std::make_shared<entidb::secondary_index>(
-        entidb::format::manifest_index{id, collection, std::move(path), kind, false, 0});
+    return entidb::make_secondary_index(entidb::format::manifest_index{id, collection, std::move(path), kind, false, 0});
 }
 
 // "users" (1) and "orders" (2), with a hash index on users.email and an ordered index on
@@ -35,7 +34,8 @@ catalog two_collections() {
     entidb::format::manifest m;
     m.next_collection_id = 3;
     m.collections = {{"users", 1}, {"orders", 2}};
-    return catalog(m, {index_of(1, 1, {"email"}, index_kind::hash), index_of(2, 2, {"total"}, index_kind::ordered)});
+    return catalog(m, entidb::detail::index_set::list{index_of(1, 1, {"email"}, index_kind::hash),
+                                                      index_of(2, 2, {"total"}, index_kind::ordered)});
 }
 
 // The id a database's catalog gives `name`.

@@ -1,5 +1,6 @@
-// secondary_index on its own: random adds and removes checked against a plain model at
-// random snapshots, across many merges and pruning; and the memory it holds per entity.
+// The index kinds on their own (index/hash_index.hpp, index/ordered_index.hpp, behind the
+// secondary_index handle or directly): random adds and removes checked against a plain model
+// at random snapshots, across many merges and pruning; and the memory they hold per entity.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -21,7 +22,7 @@ using entidb::entity_id;
 using entidb::index_key;
 using entidb::key_bound;
 using entidb::open_ended;
-using entidb::secondary_index;
+using entidb::indexes::ordered_index;
 using test_support::id_of;
 
 namespace {
@@ -116,7 +117,8 @@ void run_against_model(entidb::index_kind kind, std::uint64_t seed) {
 
     const std::size_t entities = 2500;
     const auto steps = test_support::steps(40000);
-    secondary_index ix(definition(kind));
+    const auto handle = entidb::make_secondary_index(definition(kind));  // as open makes it, by kind
+    auto& ix = *handle;
     model m;
     std::vector<std::optional<index_key>> current(entities);
     std::multiset<std::uint64_t> open_snapshots;
@@ -207,7 +209,7 @@ TEST_CASE("secondary_index: hash index answers like the model across merges and 
 }
 
 TEST_CASE("secondary_index: finds while a bulk build is unsorted, as a unique index's checks do", "[secondary_index]") {
-    secondary_index ix(definition(entidb::index_kind::ordered));
+    ordered_index ix(definition(entidb::index_kind::ordered));
     model m;
     std::mt19937_64 rng(11);
     std::vector<index_key> keys;
@@ -227,7 +229,7 @@ TEST_CASE("secondary_index: finds while a bulk build is unsorted, as a unique in
 }
 
 TEST_CASE("secondary_index: readers see a fixed snapshot while the writer changes and merges", "[secondary_index]") {
-    secondary_index ix(definition(entidb::index_kind::ordered));
+    ordered_index ix(definition(entidb::index_kind::ordered));
     const std::uint64_t n = 20'000, snapshot = n;
     const auto key = [](std::uint64_t e, int round) {
         return text_key(std::to_string(round) + "-" + std::to_string(e % 700));
@@ -256,7 +258,7 @@ TEST_CASE("secondary_index: readers see a fixed snapshot while the writer change
 }
 
 TEST_CASE("secondary_index: duplicate keys and postings of one entity", "[secondary_index]") {
-    secondary_index ix(definition(entidb::index_kind::ordered));
+    ordered_index ix(definition(entidb::index_kind::ordered));
     const auto a = text_key("a"), b = text_key("b");
     ix.add(a, id_of(2), 1);
     ix.add(a, id_of(1), 2);
@@ -318,7 +320,7 @@ TEST_CASE("secondary_index: the public kinds are the MANIFEST's hash and btree b
 }
 
 TEST_CASE("secondary_index: removing everything gives the memory back", "[secondary_index]") {
-    secondary_index ix(definition(entidb::index_kind::ordered));
+    ordered_index ix(definition(entidb::index_kind::ordered));
     const std::uint64_t n = 50'000;
     for (std::uint64_t i = 0; i < n; ++i) ix.add(text_key("key" + std::to_string(i)), id_of(i), i + 1);
     const auto full = ix.memory_bytes();
@@ -341,7 +343,7 @@ TEST_CASE("secondary_index: bytes per indexed entity", "[secondary_index][memory
     // first add ends the bulk build; later adds go through the recent changes' tree, which
     // holds up to 1/8 of the postings between merges).
     const auto measure = [&](auto key_for, bool by_commits) {
-        secondary_index ix(definition(entidb::index_kind::ordered));
+        ordered_index ix(definition(entidb::index_kind::ordered));
         for (std::uint64_t i = 0; i < n; ++i) {
             ix.add(key_for(i), id_of(rng()), i + 1);
             if (by_commits && i == 0) CHECK(ix.entry_count(1) == 1);

@@ -74,7 +74,7 @@ inline void check_database_path(std::string_view text) {
 // at `database_at` is the database path. An option given twice is refused, not silently
 // overridden, and the configuration is validated here, before any command opens anything.
 inline command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
-                   std::initializer_list<std::string_view> flag_options = {}, std::size_t database_at = 0) {
+                   const std::vector<std::string_view>& flag_options = {}, std::size_t database_at = 0) {
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
     takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size"});

@@ -1,13 +1,18 @@
 // The index and change-feed commands of the entidb tool: index, find, range, changes.
 // `find` and `range` only use declared indexes (exit 2 when there is none); `scan` stays
 // the explicit alternative.
+#include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <fmt/core.h>
 
 #include <entidb/cbor.hpp>
 #include <entidb/database.hpp>
+#include <entidb/index/index_kinds.hpp>
 #include <entidb/index_kind.hpp>
 
 #include "command_line.hpp"
@@ -24,15 +29,52 @@ void print_entities(const Range& r) {
     for (const auto& e : r) fmt::print("{}\t{}\n", e.id.to_hex(), entidb::cbor::to_json(e.bytes));
 }
 
+// The flag of each registered index kind (index/index_kinds.hpp): --hash, --ordered.
+const std::vector<std::string>& kind_flags() {
+    static const std::vector<std::string> flags = [] {
+        std::vector<std::string> out;
+        for (const auto name : entidb::index_kind_names()) out.push_back(fmt::format("--{}", name));
+        return out;
+    }();
+    return flags;
+}
+
+// The one kind flag given; a usage error unless exactly one is.
+entidb::index_kind kind_flag(const command_line& cl) {
+    std::optional<entidb::index_kind> kind;
+    bool twice = false;
+    for (const std::string_view flag : kind_flags())
+        if (cl.flag(flag)) {
+            twice = twice || kind.has_value();
+            kind = entidb::index_kind_named(flag.substr(2));
+        }
+    if (kind && !twice) return *kind;
+    std::string choices;
+    const auto& flags = kind_flags();
+    for (std::size_t i = 0; i < flags.size(); ++i)
+        choices += (i == 0 ? "" : i + 1 == flags.size() ? " and " : ", ") + flags[i];
+    throw usage_error{fmt::format("index needs exactly one of {}", choices)};
+}
+
+// "index DB COLLECTION --hash|--ordered [--unique] FIELD.PATH": one flag per registered kind.
+const std::string& index_synopsis() {
+    static const std::string synopsis = [] {
+        std::string flags;
+        for (const auto& f : kind_flags()) flags += (flags.empty() ? "" : "|") + f;
+        return fmt::format("index DB COLLECTION {} [--unique] FIELD.PATH", flags);
+    }();
+    return synopsis;
+}
+
 int cmd_index(args a) {
-    const auto cl = parse(a, 3, {}, {"--hash", "--ordered", "--unique"});
-    if (cl.flag("--hash") == cl.flag("--ordered")) throw usage_error{"index needs exactly one of --hash and --ordered"};
+    std::vector<std::string_view> flags(kind_flags().begin(), kind_flags().end());
+    flags.push_back("--unique");
+    const auto cl = parse(a, 3, {}, flags);
+    const auto kind = kind_flag(cl);
     entidb::check_collection_name(cl.positional[1]);  // bad input fails before anything is opened
     (void)entidb::parse_field_path(cl.positional[2]);
     auto db = open_db(cl, open_mode::read_write);
-    db.declare_index(cl.positional[1], cl.positional[2],
-                     cl.flag("--hash") ? entidb::index_kind::hash : entidb::index_kind::ordered,
-                     cl.flag("--unique"));
+    db.declare_index(cl.positional[1], cl.positional[2], kind, cl.flag("--unique"));
     fmt::print("ok\n");
     return exit_ok;
 }
@@ -69,7 +111,7 @@ int cmd_changes(args a) {
 }  // namespace
 
 void add_index_commands(std::vector<command>& out) {
-    out.push_back({"index", "index DB COLLECTION --hash|--ordered [--unique] FIELD.PATH", cmd_index});
+    out.push_back({"index", index_synopsis(), cmd_index});
     out.push_back({"find", "find DB COLLECTION FIELD.PATH JSON_VALUE", cmd_find});
     out.push_back({"range", "range DB COLLECTION FIELD.PATH LO HI", cmd_range});
     out.push_back({"changes", "changes DB [--since SEQ]", cmd_changes});

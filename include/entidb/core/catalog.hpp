@@ -17,6 +17,7 @@
 #include "../format/manifest.hpp"
 #include "../index/secondary_index.hpp"
 #include "../index_kind.hpp"
+#include "index_set.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -25,7 +26,7 @@ namespace detail {
 class catalog {
 public:
     catalog() = default;
-    catalog(const format::manifest& m, std::vector<std::shared_ptr<secondary_index>> indexes)
+    catalog(const format::manifest& m, index_set indexes)
         : indexes_(std::move(indexes)) {
         for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
     }
@@ -44,7 +45,7 @@ public:
         return {};
     }
 
-    [[nodiscard]] const std::vector<std::shared_ptr<secondary_index>>& indexes() const noexcept { return indexes_; }
+    [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
 
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
@@ -59,7 +60,7 @@ public:
 
 private:
     std::map<std::string, std::uint32_t, std::less<>> by_name_;
-    std::vector<std::shared_ptr<secondary_index>> indexes_;
+    index_set indexes_;
 };
 
 }  // namespace detail

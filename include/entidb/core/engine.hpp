@@ -68,12 +68,6 @@ namespace detail {
 // A snapshot sequence above every commit: "the newest state" (writer and open only).
 inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
 
-[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
-    std::string out;
-    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
-    return out;
-}
-
 // An operation copied out of another commit's write set.
 struct pending_op {
     bool tombstone = false;
@@ -100,7 +94,7 @@ public:
           wal_(std::move(wal)),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
-          catalog_(std::make_shared<const catalog>(manifest_, std::vector<std::shared_ptr<secondary_index>>{})) {}
+          catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -380,8 +374,8 @@ public:
                                    .kind = kind,
                                    .unique = unique,
                                    .created_at_seq = last_sequence()};
-        auto ix = std::make_shared<secondary_index>(def);
-        fill_index(*ix);  // unique violations surface here, before anything is recorded
+        // Unique violations surface here, before anything is recorded.
+        auto ix = index_set::build(def, live_entities());
         format::manifest next = manifest_;
         next.indexes.push_back(def);
         next.next_index_id = def.id + 1;
@@ -392,18 +386,14 @@ public:
             std::swap(manifest_, next);
             throw;
         }
-        indexes_.push_back(ix);
+        indexes_.add(ix);
         publish_catalog();
         return ix;
     }
 
     // Builds every index the MANIFEST declares (open, after recovery).
     void build_indexes() {
-        for (const auto& def : manifest_.indexes) {
-            auto ix = std::make_shared<secondary_index>(def);
-            fill_index(*ix);
-            indexes_.push_back(std::move(ix));
-        }
+        indexes_.open(manifest_, live_entities());
         publish_catalog();
     }
 
@@ -670,20 +660,16 @@ private:
         }
     }
 
-    // Streams the collection's live entities (one payload in memory at a time) into `ix`.
-    void fill_index(secondary_index& ix) const {
-        const auto coll = ix.definition().collection_id;
-        std::optional<entity_id> last;
-        std::map<index_key, entity_id> seen;  // unique indexes only
-        while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
-            last = next->first;
-            const auto key = ix.key_of(read_payload(coll, next->first, next->second));
-            if (!key) continue;
-            if (ix.unique() && !ix.live_holders(*key).empty())
-                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
-                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), next->first.to_hex());
-            ix.add(*key, next->first, next->second.sequence);
-        }
+    // Streams a collection's live entities, one payload in memory at a time, to index_set:
+    // f(id, sequence, payload) in id order.
+    [[nodiscard]] auto live_entities() const {
+        return [this](std::uint32_t coll, const auto& f) {
+            std::optional<entity_id> last;
+            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+                last = next->first;
+                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
+            }
+        };
     }
 
     void publish_catalog() {
@@ -869,7 +855,8 @@ private:
         try {
             const std::uint64_t oldest = snapshots_.oldest(last_sequence());
             const auto cat = catalog_snapshot();
-            const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
+            const auto moves = cat->indexes().moves(  // from the versions this commit replaces
+                w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
             const auto locations = append_segment_records(w, seq);
             auto loc = locations.begin();
             // The index's misses for keys a few ahead overlap the current key's apply (a
@@ -886,10 +873,7 @@ private:
                 index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
                              oldest);
             }
-            for (const auto& m : moves) {
-                if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
-                if (m.to) m.index->add(*m.to, m.id, seq);
-            }
+            index_set::apply(moves, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
         } catch (const std::exception& e) {
             poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
@@ -923,80 +907,26 @@ private:
         if (b.capacity() > keep) byte_buffer().swap(b);
     }
 
-    // A secondary index entry an operation moves: `from` the key of the version it
-    // replaces, `to` the key of what it writes (either may be absent).
-    struct index_move {
-        secondary_index* index;
-        entity_id id;
-        std::optional<index_key> from, to;
-    };
-    [[nodiscard]] std::vector<index_move> index_moves(const catalog& cat, const pending_write& w) const {
-        std::vector<index_move> out;
-        if (cat.indexes().empty()) return out;
-        for (const auto& [key, op] : w.ops) {
-            std::optional<byte_buffer> old;
-            bool read_old = false;
-            for (const auto& ix : cat.indexes()) {
-                if (ix->definition().collection_id != key.first) continue;
-                if (!std::exchange(read_old, true)) old = get(key.first, key.second, latest_snapshot);
-                auto from = old ? ix->key_of(*old) : std::nullopt;
-                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
-                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
-            }
-        }
-        return out;
-    }
-
-    // Unique indexes: no two live entities may share a key after this commit.
+    // Unique indexes: no two live entities may share a key after this commit and the ones
+    // in flight ahead of it.
     void check_unique(const pending_write& w) const {
         const auto cat = catalog_snapshot();
-        for (const auto& ix : cat->indexes()) {
-            if (!ix->unique()) continue;
-            const auto coll = ix->definition().collection_id;
-            std::map<index_key, entity_id> claimed;
-            for (const auto& [key, op] : w.ops) {
-                if (key.first != coll || op.tombstone) continue;
-                const auto k = ix->key_of(op.payload);
-                if (!k) continue;
-                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
-                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
-                         join_path(ix->definition().path), cat->name_of(coll), it->second.to_hex(), key.second.to_hex());
-            }
-            const auto ahead = in_flight_keys(*ix);
-            for (const auto& [k, id] : claimed)
-                for (const auto& holder : ahead.holders(*ix, k))
-                    if (holder != id && !w.ops.contains({coll, holder}))
-                        fail(errc::unique_violation,
-                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
-                             join_path(ix->definition().path), cat->name_of(coll), holder.to_hex());
-        }
+        cat->indexes().check_unique(
+            w.ops, [&](std::uint32_t coll, const auto& f) { for_each_in_flight_op(coll, f); },
+            [&](std::uint32_t coll) { return cat->name_of(coll); });
     }
 
-    // The keys in-flight commits give the entities they write, for one index: with the
-    // index they say who holds a key once those commits are applied (unique checks).
-    struct pending_keys {
-        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
-
-        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
-            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
-            if (of.empty()) return out;
-            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
-            for (const auto& [id, key] : of)
-                if (key == k) out.push_back(id);
-            return out;
-        }
-    };
-    [[nodiscard]] pending_keys in_flight_keys(const secondary_index& ix) const {
-        pending_keys out;
-        const auto coll = ix.definition().collection_id;
+    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
+    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
+    template <typename F>
+    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
         std::lock_guard lock(flow_mutex_);
         for (const auto& [seq, w, end] : in_flight_)
-            if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
+            if (seq > applied_seq_)
                 for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
                     const auto [key, op] = *it;
-                    out.of[key.second] = op.tombstone ? std::nullopt : ix.key_of(op.payload);
+                    f(key.second, op.tombstone, op.payload);
                 }
-        return out;
     }
 
     void maybe_checkpoint() noexcept {
@@ -1029,7 +959,7 @@ private:
     primary_index index_;
     mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
     format::manifest manifest_;  // the writer's copy
-    std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
+    index_set indexes_;  // the writer's list
     change_feed_hub feed_;
 
     mutable shared_gate catalog_gate_;  // guards catalog_

@@ -2,7 +2,7 @@
 // pending.
 //
 // Indexes filled at open append without sorting and finish the build at the first read
-// (index/primary_index.hpp, index/secondary_index.hpp). That read must not sort under a
+// (index/primary_index.hpp, index/postings.hpp). That read must not sort under a
 // shared lock, so it trades it for the exclusive one, finishes the build, and takes the
 // shared lock again.
 #pragma once

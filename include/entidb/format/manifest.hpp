@@ -88,6 +88,8 @@ struct manifest_collection {
 
 // The MANIFEST's kind byte (SPEC.md §3). Only the encoding uses it: a manifest_index holds
 // the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
+// The registry of kinds (index/index_kinds.hpp, a layer above) names each kind's byte
+// again and static_asserts that it matches this table.
 enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
 
 inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
