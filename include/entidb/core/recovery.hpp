@@ -205,11 +205,19 @@ private:
         const bool partial = seq == segment_max_;
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
-            if (!partial || !already_applied(op, seq)) batch.add(op.collection, op.id, op.tombstone, op.payload);
+            if (!partial || !(already_applied(op, seq) || batched(batch, op)))
+                batch.add(op.collection, op.id, op.tombstone, op.payload);
         e_.apply_batch(no_readers);
         e_.report().records_replayed += batch.size();
         if (batch.size() > 0) ++e_.report().transactions_replayed;
         segment_max_ = std::max(segment_max_, seq);
+    }
+
+    // A key the batch already writes at this sequence counts as applied, as it would once
+    // the batch is in the index (a transaction writing one key twice).
+    static bool batched(const record_batch& batch, const ::entidb::wal::operation& op) {
+        return std::any_of(batch.keys().begin(), batch.keys().end(),
+                           [&](const auto& k) { return k.collection == op.collection && k.id == op.id; });
     }
 
     bool already_applied(const ::entidb::wal::operation& op, std::uint64_t seq) const {
