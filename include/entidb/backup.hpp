@@ -373,8 +373,16 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
             m = r.header().registry;
             m.checkpoint_seq = checkpoint;
             const auto seq = r.header().sequence;
-            while (const auto ent = r.next())
-                e.apply_record(ent->collection, ent->id, false, ent->payload, seq, detail::no_readers);
+            // The entities go to the segments the way commits do, in batches of a bounded size.
+            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
+            auto& batch = e.start_batch(seq);
+            while (const auto ent = r.next()) {
+                batch.add(ent->collection, ent->id, false, ent->payload);
+                if (batch.byte_size() < batch_bytes) continue;
+                e.apply_batch(detail::no_readers);
+                batch.start(seq);
+            }
+            e.apply_batch(detail::no_readers);
             if (r.entities() != info.entities || r.checksum() != info.checksum)
                 fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
             e.set_recovered_state(seq, 1);

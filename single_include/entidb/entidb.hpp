@@ -1291,7 +1291,8 @@ struct fmt::formatter<entidb::cbor::fault> : fmt::formatter<std::string_view> {
 //    visible and before its commit() returns, once per operation, in commit order (one
 //    group is applied at a time, so callbacks never interleave). It must not open a write
 //    transaction on the same database (that would deadlock); an exception it throws is
-//    swallowed and counted — it can never turn a durable commit into a failure.
+//    swallowed and counted (statistics::change_callback_failures) — it can never turn a
+//    durable commit into a failure.
 //  - changes_since(sequence) on a database: reads the persisted history from the segment
 //    files (every version keeps its commit sequence), so polling continues across
 //    restarts.
@@ -3289,23 +3290,27 @@ static_assert(segment_file_protocol<file_segment_factory>);
 // ---- begin entidb/core/engine.hpp ----
 // entidb/core/engine.hpp — the state one open database shares with its transactions.
 //
-// The engine owns the WAL backend, the segment set, the primary index and the catalog,
-// and implements the commit pipeline (SPEC.md §5):
-//   WAL append of BEGIN, PUT/DELETE..., COMMIT → one durable flush → segment append →
-//   index update → publish the sequence.
+// The engine owns the WAL writer (wal/writer.hpp), the segment set, the primary index and
+// the catalog, and implements the commit pipeline (SPEC.md §5), in commit():
+//   prepare (checks, encode) → wal_.append_commit (BEGIN, PUT/DELETE..., COMMIT) →
+//   wal_.wait_durable (one flush) → apply (segment records through the one record_batch,
+//   index update; apply_durable) → publish the sequence.
 // Group commit: the writer lock covers only the preparation and the WAL append. The
-// committer then releases it and waits until a flush covers its bytes: one committer at
-// a time leads a flush that covers everything appended so far, the others wait for it,
-// so transactions prepared during one flush share the next. Durable commits are applied
-// and published strictly in sequence order. Until then a commit is "in flight": the next
-// writer sees it (its reads and unique checks go through in_flight_op / holders_after),
-// readers do not — a commit is visible, like it is acknowledged, only once durable.
-// Once the flush has returned, the commit *is* durable: a later failure never reports the
-// commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
-// on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
-// refuses further writes. So everything that can refuse a commit is checked before its
+// committer then releases it and waits until a flush covers its bytes (wal::writer: one
+// committer at a time leads a flush that covers everything appended so far, the others
+// wait for it, so transactions prepared during one flush share the next). The leader
+// applies every commit its flush covered (apply_durable_group), and durable commits are
+// applied and published strictly in sequence order. Until then a commit is "in flight":
+// the next writer sees it (its reads and unique checks go through in_flight_op /
+// in_flight_keys), readers do not — a commit is visible, like it is acknowledged, only
+// once durable. Once the flush has returned, the commit *is* durable: a later failure
+// never reports the commit as failed; the engine refuses further writes
+// (errc::needs_reopen) and recovery on reopen completes the apply. A failed flush reports
+// errc::outcome_unknown and also refuses further writes (the WAL writer's fault handler
+// poisons the engine). So everything that can refuse a commit is checked before its
 // WAL append: unique keys, sizes, and the room left in the one segment of a factory that
-// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp, checkpoints here.
+// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp and reads the WAL
+// with wal/reader.hpp; checkpoints are here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin and
@@ -3468,7 +3473,9 @@ private:
 // policies (collection.hpp) and the tool name them.
 //
 // The MANIFEST stores a kind as a byte of its own (format::index_kind, SPEC.md §3: 0 hash,
-// 1 btree); format/manifest.hpp is the one place that maps between the two.
+// 1 btree); format/manifest.hpp is the one place that maps between the two. Each kind's
+// implementation, byte and name are registered in index/index_kinds.hpp, which
+// static_asserts that this file's names agree.
 
 
 namespace entidb {
@@ -3530,6 +3537,8 @@ struct manifest_collection {
 
 // The MANIFEST's kind byte (SPEC.md §3). Only the encoding uses it: a manifest_index holds
 // the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
+// The registry of kinds (index/index_kinds.hpp, a layer above) names each kind's byte
+// again and static_asserts that it matches this table.
 enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
 
 inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
@@ -3859,342 +3868,6 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/manifest.hpp ----
-// ---- begin entidb/format/wal_record.hpp ----
-// entidb/format/wal_record.hpp — the write-ahead-log record, byte for byte (SPEC.md §3).
-//
-// Contract: pure encode/decode over byte buffers; no I/O. The layout is
-//     magic "EWAL" (4) | version u16 = 1 | type u8 | length u32 | payload (length) | crc32 u32
-// with the CRC (format/crc32.hpp) over every byte before it; docs/file-format.md has
-// the payload tables. Ownership: `wal_put::after` is a view — on encode it views the
-// caller's bytes, on decode it views the decoder's input, which must outlive it.
-// Errors:
-//   encode         errc::too_large if the payload length does not fit its u32 field;
-//                  thrown before anything is appended to `out`.
-//   decode_wal     never throws (except std::bad_alloc for `problem`); returns a status:
-//     malformed    bytes that contradict the magic (checked on whatever prefix is
-//                  present), or a complete header with the wrong version, an unknown type
-//                  or a length impossible for its type — all reported without needing the
-//                  CRC; or, with a matching CRC, a payload whose inner fields disagree
-//                  (has_before_hash not 0/1, after_len not equal to the rest, trailing bytes);
-//     incomplete   fewer bytes than the header, or than header + length + crc;
-//     bad_checksum the whole extent is present but the CRC does not match;
-//     ok           a valid record.
-//   `size` is the record's extent for ok, bad_checksum and malformed-after-a-good-CRC,
-//   otherwise 0. `problem` says what was wrong (empty when ok).
-//
-// Thread-safety: pure functions over caller-owned bytes.
-
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace format {
-
-namespace detail {
-// The byte helpers of entidb/detail/endian.hpp, visible as format::detail::*.
-using entidb::detail::byte_reader;
-using entidb::detail::get_u16;
-using entidb::detail::get_u32;
-using entidb::detail::get_u64;
-using entidb::detail::put_bytes;
-using entidb::detail::put_u16;
-using entidb::detail::put_u32;
-using entidb::detail::put_u64;
-using entidb::detail::put_u8;
-
-}  // namespace detail
-
-inline constexpr std::array<byte, 4> wal_magic{'E', 'W', 'A', 'L'};
-inline constexpr std::uint16_t wal_version = 1;
-inline constexpr std::size_t wal_header_size = 11;  // magic 4 + version 2 + type 1 + length 4
-inline constexpr std::size_t wal_crc_size = 4;
-
-enum class wal_type : std::uint8_t { begin = 1, put = 2, del = 3, commit = 4, abort = 5, checkpoint = 6 };
-
-using content_hash = std::array<byte, 32>;
-
-struct wal_begin {
-    std::uint64_t txid;
-};
-struct wal_put {
-    std::uint64_t txid;
-    std::uint32_t collection_id;
-    entity_id id;
-    std::optional<content_hash> before_hash;
-    bytes_view after;  // views the caller's buffer (encode) or the decoder's input (decode)
-};
-struct wal_delete {
-    std::uint64_t txid;
-    std::uint32_t collection_id;
-    entity_id id;
-    std::optional<content_hash> before_hash;
-};
-struct wal_commit {
-    std::uint64_t txid;
-    std::uint64_t sequence;
-};
-struct wal_abort {
-    std::uint64_t txid;
-};
-struct wal_checkpoint {
-    std::uint64_t sequence;
-};
-
-// The alternatives are in type-number order: index() + 1 == the on-disk type.
-using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint>;
-
-struct wal_decoded {
-    decode_status status;
-    wal_record record;  // meaningful only when status == ok
-    std::size_t size;   // bytes the record occupies (see the contract above)
-    std::string problem;
-};
-
-// Payload sizes of the fixed parts (docs/file-format.md).
-inline constexpr std::size_t wal_txid_payload_size = 8;       // BEGIN, ABORT: txid
-inline constexpr std::size_t wal_commit_payload_size = 16;    // txid, sequence
-inline constexpr std::size_t wal_checkpoint_payload_size = 8; // sequence
-inline constexpr std::size_t wal_delete_min_payload_size = 8 + 4 + 16 + 1;           // 29
-inline constexpr std::size_t wal_put_min_payload_size = wal_delete_min_payload_size + 4;  // 33
-inline constexpr std::size_t wal_before_hash_size = std::tuple_size_v<content_hash>;      // 32
-// The largest `after` a PUT can carry (with a before_hash; 32 bytes more without one).
-inline constexpr std::size_t wal_max_after_size =
-    std::numeric_limits<std::uint32_t>::max() - wal_put_min_payload_size - wal_before_hash_size;
-
-[[nodiscard]] constexpr wal_type type_of(const wal_record& r) noexcept {
-    return static_cast<wal_type>(r.index() + 1);
-}
-
-[[nodiscard]] constexpr std::string_view to_string(wal_type t) noexcept {
-    switch (t) {
-        case wal_type::begin: return "BEGIN";
-        case wal_type::put: return "PUT";
-        case wal_type::del: return "DELETE";
-        case wal_type::commit: return "COMMIT";
-        case wal_type::abort: return "ABORT";
-        case wal_type::checkpoint: return "CHECKPOINT";
-    }
-    return "unknown";
-}
-
-namespace detail {
-
-// The payload length a record encodes to (may exceed u32: encode checks).
-[[nodiscard]] inline std::size_t wal_payload_size(const wal_record& r) noexcept {
-    return std::visit(
-        [](const auto& rec) -> std::size_t {
-            using T = std::decay_t<decltype(rec)>;
-            if constexpr (std::is_same_v<T, wal_put>)
-                return wal_put_min_payload_size + (rec.before_hash ? wal_before_hash_size : 0) +
-                       rec.after.size();
-            else if constexpr (std::is_same_v<T, wal_delete>)
-                return wal_delete_min_payload_size + (rec.before_hash ? wal_before_hash_size : 0);
-            else if constexpr (std::is_same_v<T, wal_commit>)
-                return wal_commit_payload_size;
-            else if constexpr (std::is_same_v<T, wal_checkpoint>)
-                return wal_checkpoint_payload_size;
-            else
-                return wal_txid_payload_size;  // BEGIN, ABORT
-        },
-        r);
-}
-
-// Whether a header's length can belong to its type at all (checked before the CRC).
-[[nodiscard]] constexpr bool wal_length_possible(wal_type t, std::uint32_t len) noexcept {
-    switch (t) {
-        case wal_type::begin:
-        case wal_type::abort: return len == wal_txid_payload_size;
-        case wal_type::commit: return len == wal_commit_payload_size;
-        case wal_type::checkpoint: return len == wal_checkpoint_payload_size;
-        case wal_type::del:
-            return len == wal_delete_min_payload_size ||
-                   len == wal_delete_min_payload_size + wal_before_hash_size;
-        case wal_type::put: return len >= wal_put_min_payload_size;
-    }
-    return false;
-}
-
-[[nodiscard]] inline std::string hex_prefix(bytes_view b, std::size_t max = 8) {
-    std::string s;
-    for (std::size_t i = 0; i < b.size() && i < max; ++i) s += fmt::format("{:02x}", b[i]);
-    return s;
-}
-
-inline void put_entity_id(byte_buffer& out, const entity_id& id) { put_bytes(out, id.bytes()); }
-
-inline void put_optional_hash(byte_buffer& out, const std::optional<content_hash>& h) {
-    put_u8(out, h ? 1 : 0);
-    if (h) put_bytes(out, *h);
-}
-
-}  // namespace detail
-
-// The whole record: header + payload + crc.
-[[nodiscard]] inline std::size_t encoded_size(const wal_record& r) noexcept {
-    return wal_header_size + detail::wal_payload_size(r) + wal_crc_size;
-}
-
-// Appends one record to `out`. Throws errc::too_large (nothing appended) if the payload
-// length does not fit u32; the strong guarantee holds for std::bad_alloc too.
-inline void encode(const wal_record& r, byte_buffer& out) {
-    const std::size_t payload = detail::wal_payload_size(r);
-    if (payload > std::numeric_limits<std::uint32_t>::max())
-        fail(errc::too_large,
-             "a WAL {} payload of {} bytes does not fit the record's u32 length field (at most {} bytes)",
-             to_string(type_of(r)), payload, std::numeric_limits<std::uint32_t>::max());
-
-    const std::size_t start = out.size();
-    entidb::detail::reserve_more(out, wal_header_size + payload + wal_crc_size);  // no reallocation below
-    detail::put_bytes(out, wal_magic);
-    detail::put_u16(out, wal_version);
-    detail::put_u8(out, static_cast<std::uint8_t>(type_of(r)));
-    detail::put_u32(out, static_cast<std::uint32_t>(payload));
-    std::visit(
-        [&out](const auto& rec) {
-            using T = std::decay_t<decltype(rec)>;
-            if constexpr (std::is_same_v<T, wal_put>) {
-                detail::put_u64(out, rec.txid);
-                detail::put_u32(out, rec.collection_id);
-                detail::put_entity_id(out, rec.id);
-                detail::put_optional_hash(out, rec.before_hash);
-                detail::put_u32(out, static_cast<std::uint32_t>(rec.after.size()));
-                detail::put_bytes(out, rec.after);
-            } else if constexpr (std::is_same_v<T, wal_delete>) {
-                detail::put_u64(out, rec.txid);
-                detail::put_u32(out, rec.collection_id);
-                detail::put_entity_id(out, rec.id);
-                detail::put_optional_hash(out, rec.before_hash);
-            } else if constexpr (std::is_same_v<T, wal_commit>) {
-                detail::put_u64(out, rec.txid);
-                detail::put_u64(out, rec.sequence);
-            } else if constexpr (std::is_same_v<T, wal_checkpoint>) {
-                detail::put_u64(out, rec.sequence);
-            } else {  // BEGIN, ABORT
-                detail::put_u64(out, rec.txid);
-            }
-        },
-        r);
-    detail::put_u32(out, crc32(bytes_view(out).subspan(start)));
-}
-
-// Decodes the record at the start of `in` (bytes after it are ignored).
-[[nodiscard]] inline wal_decoded decode_wal(bytes_view in) {
-    const auto result = [](decode_status s, std::size_t size, std::string problem) {
-        return wal_decoded{s, wal_record{}, size, std::move(problem)};
-    };
-
-    const std::size_t magic_present = std::min(in.size(), wal_magic.size());
-    if (magic_present > 0 && std::memcmp(in.data(), wal_magic.data(), magic_present) != 0)
-        return result(decode_status::malformed, 0,
-                      fmt::format("bad magic: expected 4557414c (\"EWAL\"), found {}",
-                                  detail::hex_prefix(in.first(magic_present))));
-    if (in.size() < wal_header_size)
-        return result(decode_status::incomplete, 0,
-                      fmt::format("{} bytes left, a WAL record header needs {}", in.size(), wal_header_size));
-
-    const std::uint16_t version = detail::get_u16(in.data() + 4);
-    const std::uint8_t raw_type = in[6];
-    const std::uint32_t length = detail::get_u32(in.data() + 7);
-    if (version != wal_version)
-        return result(decode_status::malformed, 0,
-                      fmt::format("WAL record version {}, this build reads version {}", version, wal_version));
-    if (raw_type < static_cast<std::uint8_t>(wal_type::begin) ||
-        raw_type > static_cast<std::uint8_t>(wal_type::checkpoint))
-        return result(decode_status::malformed, 0, fmt::format("unknown WAL record type {}", raw_type));
-    const auto type = static_cast<wal_type>(raw_type);
-    if (!detail::wal_length_possible(type, length))
-        return result(decode_status::malformed, 0,
-                      fmt::format("a WAL {} record cannot have a {}-byte payload", to_string(type), length));
-
-    const std::size_t body = wal_header_size + std::size_t{length};
-    const std::size_t total = body + wal_crc_size;
-    if (in.size() < total)
-        return result(decode_status::incomplete, 0,
-                      fmt::format("{} bytes left, the WAL {} record needs {}", in.size(), to_string(type), total));
-
-    const std::uint32_t stored = detail::get_u32(in.data() + body);
-    const std::uint32_t computed = crc32(in.first(body));
-    if (stored != computed)
-        return result(decode_status::bad_checksum, total,
-                      fmt::format("WAL {} record: stored crc32 {:08x}, computed {:08x}", to_string(type), stored,
-                                  computed));
-
-    // The CRC vouches for the extent; now every inner field must agree with it.
-    detail::byte_reader p(in.subspan(wal_header_size, length));
-    const auto malformed = [&](std::string why) {
-        return result(decode_status::malformed, total,
-                      fmt::format("WAL {} record: {} (payload offset {})", to_string(type), why, p.offset()));
-    };
-    const auto read_id = [&p] { return entity_id::from_bytes(p.bytes(entity_id::size)); };
-    // has_before_hash and the optional hash; false if malformed (message in `why`).
-    const auto read_hash = [&p](std::optional<content_hash>& h, std::string& why) {
-        const std::uint8_t flag = p.u8();
-        if (flag > 1) {
-            why = fmt::format("has_before_hash is {}, must be 0 or 1", flag);
-            return false;
-        }
-        if (flag == 1) {
-            if (p.remaining() < wal_before_hash_size) {
-                why = fmt::format("has_before_hash is 1 but only {} payload bytes remain for the 32-byte hash",
-                                  p.remaining());
-                return false;
-            }
-            content_hash hash;
-            const bytes_view b = p.bytes(hash.size());
-            std::copy(b.begin(), b.end(), hash.begin());
-            h = hash;
-        }
-        return true;
-    };
-
-    wal_record rec;
-    std::string why;
-    switch (type) {
-        case wal_type::begin: rec = wal_begin{p.u64()}; break;
-        case wal_type::abort: rec = wal_abort{p.u64()}; break;
-        case wal_type::checkpoint: rec = wal_checkpoint{p.u64()}; break;
-        case wal_type::commit: {
-            const std::uint64_t txid = p.u64();
-            rec = wal_commit{txid, p.u64()};
-            break;
-        }
-        case wal_type::del: {
-            wal_delete d{};
-            d.txid = p.u64();
-            d.collection_id = p.u32();
-            d.id = read_id();
-            if (!read_hash(d.before_hash, why)) return malformed(std::move(why));
-            rec = d;
-            break;
-        }
-        case wal_type::put: {
-            wal_put w{};
-            w.txid = p.u64();
-            w.collection_id = p.u32();
-            w.id = read_id();
-            if (!read_hash(w.before_hash, why)) return malformed(std::move(why));
-            if (p.remaining() < 4)
-                return malformed(fmt::format("{} bytes left for the 4-byte after_len", p.remaining()));
-            const std::uint32_t after_len = p.u32();
-            if (after_len != p.remaining())
-                return malformed(
-                    fmt::format("after_len is {} but {} payload bytes follow it", after_len, p.remaining()));
-            w.after = p.bytes(after_len);
-            rec = w;
-            break;
-        }
-    }
-    if (!p.empty())
-        return malformed(fmt::format("{} trailing bytes inside the payload", p.remaining()));
-    if (p.overrun()) return malformed("payload ends inside a field");  // unreachable: lengths were checked
-    return {decode_status::ok, rec, total, {}};
-}
-
-}  // namespace format
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/format/wal_record.hpp ----
 // ---- begin entidb/index/primary_index.hpp ----
 // entidb/index/primary_index.hpp — (collection, entity id) → where each version lives.
 //
@@ -4205,36 +3878,22 @@ inline void encode(const wal_record& r, byte_buffer& out) {
 // a key is written; a compaction prunes to exactly the versions readers see (prune_all).
 // Tombstones are versions too, until no snapshot can see what they hide.
 //
-// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and a side map of the older versions open snapshots still
-// need (empty unless a reader holds a snapshot older than a write). When the ids are spread
-// evenly (random ids, or ids counted up from any start), the array is *spread*: one slot in
-// five is a gap, and each key sits at or a few slots after the place its id predicts, so a
-// lookup goes straight to its slot (one cache miss, about 50 bytes per live entity).
-// Otherwise the array is dense and a guide table over the ids' first distinguishing bits
-// narrows a lookup to a few adjacent slots (two cache misses, about 42-46 bytes per live
-// entity). Commit sequences must not exceed `max_sequence`: the tombstone flag shares
-// their word.
-//
-// Opening a database streams every record through apply() in commit order with no reader
-// open. While a collection is empty and its writes come that way, apply() only appends; the
-// first read sorts the appended slots once (a bulk build), which is much cheaper than
-// inserting them one by one and never holds two copies of the array.
+// The table of one collection — the flat array, its guide or spread layout, the recent keys
+// and the older versions — is index/detail/primary_table.hpp; this header is the locked
+// front end over one table per collection: the shared lock of a lookup, the exclusive lock
+// of the writer, and the bulk build that the first read finishes.
 //
 // Thread-safety: internally synchronised. Lookups take a shared lock for the length of
 // one lookup; the single writer takes it exclusively while it applies a commit. No
 // reader ever holds the lock while doing I/O.
 
-#include <cstdlib>
-#include <unordered_map>
 
 // ---- begin entidb/detail/build_lock.hpp ----
 // entidb/detail/build_lock.hpp — a shared lock on a structure that may have a bulk build
 // pending.
 //
 // Indexes filled at open append without sorting and finish the build at the first read
-// (index/primary_index.hpp, index/secondary_index.hpp). That read must not sort under a
+// (index/primary_index.hpp, index/postings.hpp). That read must not sort under a
 // shared lock, so it trades it for the exclusive one, finishes the build, and takes the
 // shared lock again.
 
@@ -4363,6 +4022,60 @@ template <typename Pending, typename Finish>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/build_lock.hpp ----
+// ---- begin entidb/segment/record_location.hpp ----
+// entidb/segment/record_location.hpp — where a version of an entity lives in the segments.
+//
+// The segment set hands these out when it appends records; the primary index keeps them.
+
+
+namespace entidb {
+inline namespace v1 {
+
+// Where a segment record lives: segment number, byte offset, whole record length.
+struct record_location {
+    std::uint32_t segment = 0;
+    std::uint32_t length = 0;
+    std::uint64_t offset = 0;
+    friend bool operator==(const record_location&, const record_location&) = default;
+};
+
+struct entity_version {
+    std::uint64_t sequence = 0;
+    record_location location{};
+    bool tombstone = false;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/record_location.hpp ----
+// ---- begin entidb/index/detail/primary_table.hpp ----
+// entidb/index/detail/primary_table.hpp — one collection's part of the primary index
+// (index/primary_index.hpp): entity id → newest version's record location, plus the older
+// versions open snapshots still need.
+//
+// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
+// by id, each holding one key's newest version; a small ordered map of the keys added since
+// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and
+// a side map of the older versions open snapshots still need (empty unless a reader holds a
+// snapshot older than a write). When the ids are spread evenly (random ids, or ids counted
+// up from any start), the array is *spread*: one slot in five is a gap, and each key sits
+// at or a few slots after the place its id predicts, so a lookup goes straight to its slot
+// (one cache miss, about 50 bytes per live entity). Otherwise the array is dense and a
+// guide table over the ids' first distinguishing bits narrows a lookup to a few adjacent
+// slots (two cache misses, about 42-46 bytes per live entity). Commit sequences must not
+// exceed primary_index::max_sequence: the tombstone flag shares their word.
+//
+// Opening a database streams every record through apply() in commit order with no reader
+// open. While a collection is empty and its writes come that way, apply() only appends; the
+// first read sorts the appended slots once (a bulk build), which is much cheaper than
+// inserting them one by one and never holds two copies of the array.
+//
+// Thread-safety: none. primary_index serialises every call (shared lock for lookups,
+// exclusive for the writer).
+
+#include <cstdlib>
+#include <unordered_map>
+
 // ---- begin entidb/detail/chunked_map.hpp ----
 // entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
 // held in sorted chunks of at most `chunk_capacity` entries.
@@ -4789,32 +4502,6 @@ inline void prefetch_for_read(const void* p) noexcept {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/prefetch.hpp ----
-// ---- begin entidb/segment/record_location.hpp ----
-// entidb/segment/record_location.hpp — where a version of an entity lives in the segments.
-//
-// The segment set hands these out when it appends records; the primary index keeps them.
-
-
-namespace entidb {
-inline namespace v1 {
-
-// Where a segment record lives: segment number, byte offset, whole record length.
-struct record_location {
-    std::uint32_t segment = 0;
-    std::uint32_t length = 0;
-    std::uint64_t offset = 0;
-    friend bool operator==(const record_location&, const record_location&) = default;
-};
-
-struct entity_version {
-    std::uint64_t sequence = 0;
-    record_location location{};
-    bool tombstone = false;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/segment/record_location.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -5475,6 +5162,12 @@ private:
 };
 
 }  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/detail/primary_table.hpp ----
+
+namespace entidb {
+inline namespace v1 {
 
 class primary_index {
 public:
@@ -5658,6 +5351,39 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/index/primary_index.hpp ----
+// ---- begin entidb/segment/record_batch.hpp ----
+// entidb/segment/record_batch.hpp — the segment records of one commit, encoded together.
+//
+// The one place segment records are framed (format/segment_record.hpp) for appending, and
+// the one way they are appended: back to back in one reused buffer, then
+// segment_set::append_many (one write when they fit the active segment, else record by
+// record, rotating where a single append would). Commits apply their write set through
+// it, recovery a replayed transaction, restore a bounded run of a backup's entities.
+//
+// Thread-safety: one batch per writer (the engine's applier, or recovery/restore before
+// the database is shared).
+
+
+// ---- begin entidb/detail/reused_buffer.hpp ----
+// entidb/detail/reused_buffer.hpp — buffers reused from one commit to the next.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// A reused buffer keeps the capacity of ordinary commits, not of the largest ever: past
+// a few MiB it is given back once the large commit is done.
+inline void release_if_large(byte_buffer& b) noexcept {
+    constexpr std::size_t keep = std::size_t{4} << 20;
+    if (b.capacity() > keep) byte_buffer().swap(b);
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/reused_buffer.hpp ----
 // ---- begin entidb/segment/segment_set.hpp ----
 // entidb/segment/segment_set.hpp — the numbered segments of one database.
 //
@@ -5923,6 +5649,705 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/segment/segment_set.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+class record_batch {
+public:
+    // Which entity a record of the batch is for, in the order they were added.
+    struct key {
+        std::uint32_t collection;
+        entity_id id;
+        bool tombstone;
+    };
+
+    // Empties the batch for the records of commit `sequence` (capacity kept).
+    void start(std::uint64_t sequence) noexcept {
+        sequence_ = sequence;
+        bytes_.clear();
+        lengths_.clear();
+        keys_.clear();
+    }
+
+    // Encodes one record (a tombstone has no payload). Throws errc::too_large for a record
+    // too large for a segment (nothing added).
+    void add(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload) {
+        const auto before = bytes_.size();
+        format::encode(format::segment_record{.collection_id = collection,
+                                              .id = id,
+                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
+                                              .sequence = sequence_,
+                                              .payload = payload},
+                       bytes_);
+        lengths_.push_back(static_cast<std::uint32_t>(bytes_.size() - before));
+        keys_.push_back({collection, id, tombstone});
+    }
+
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
+    [[nodiscard]] std::size_t size() const noexcept { return lengths_.size(); }
+    [[nodiscard]] std::size_t byte_size() const noexcept { return bytes_.size(); }
+    [[nodiscard]] const std::vector<key>& keys() const noexcept { return keys_; }
+
+    // Appends the batch to `segments` and returns where each record went, in order (an
+    // empty batch appends nothing). A large batch's buffer is given back afterwards.
+    template <segment_factory Factory>
+    std::vector<record_location> append_to(segment_set<Factory>& segments) {
+        if (lengths_.empty()) return {};
+        auto locations = segments.append_many(bytes_, lengths_, sequence_);
+        detail::release_if_large(bytes_);
+        return locations;
+    }
+
+private:
+    std::uint64_t sequence_ = 0;
+    byte_buffer bytes_;
+    std::vector<std::uint32_t> lengths_;
+    std::vector<key> keys_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/record_batch.hpp ----
+// ---- begin entidb/statistics.hpp ----
+// entidb/statistics.hpp — what a database reports about itself, as plain values:
+//   statistics             counters since open (basic_database::stats())
+//   recovery_report        what open found and did (basic_database::recovery())
+//   database_description   its layout: format version, sequences, collections, indexes and
+//                          segments (basic_database::describe(); what `entidb inspect` prints)
+// Nothing here refers to the engine: these are copies, valid after the database is closed.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// Counters a database exposes (stats()).
+struct statistics {
+    std::uint64_t last_sequence = 0;
+    std::uint64_t index_lookups = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t wal_flushes = 0;  // commit flushes: below `commits` when group commit shared them
+    std::uint64_t checkpoints = 0;
+    std::uint64_t full_scans = 0;
+    std::uint64_t wal_bytes = 0;
+    std::uint64_t segment_count = 0;
+    std::uint64_t retired_segments = 0;          // replaced by a compaction, kept while snapshots read them
+    std::uint64_t change_callback_failures = 0;  // subscriber callbacks that threw (change_feed.hpp)
+};
+
+// What open found and did (also printed by `entidb inspect`).
+struct recovery_report {
+    std::uint64_t segment_records = 0;        // records streamed from segments
+    std::uint64_t wal_records = 0;            // well-formed WAL records read
+    std::uint64_t transactions_replayed = 0;  // committed WAL transactions applied to segments
+    std::uint64_t records_replayed = 0;       // segment records written by replay
+    std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
+    std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
+    bool compaction_finished = false;         // a compaction interrupted by a crash was made current
+    std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
+};
+
+struct collection_description {
+    std::string name;
+    std::uint32_t id = 0;  // stable for the life of the database (kept by backup and restore)
+};
+
+struct index_description {
+    std::uint64_t id = 0;
+    std::uint32_t collection_id = 0;
+    std::string collection;
+    std::string path;  // dotted field path, as declared ("address.city")
+    index_kind kind = index_kind::hash;
+    bool unique = false;
+};
+
+struct segment_description {
+    std::uint32_t number = 0;
+    std::string file;  // under SEGMENTS/ (seg-NNNNNN.dat)
+    std::uint64_t bytes = 0;
+};
+
+// A database's layout at one moment (describe()).
+struct database_description {
+    std::uint16_t format_major = 0, format_minor = 0;  // of the MANIFEST
+    std::uint64_t last_sequence = 0;
+    std::optional<std::uint64_t> last_checkpoint;  // none before the first checkpoint
+    std::uint64_t history_horizon = 0;             // changes_since() reaches back to here
+    std::uint32_t next_collection_id = 1;          // the id the next new collection gets
+    std::vector<collection_description> collections;  // by name (bytewise)
+    std::vector<index_description> indexes;           // by id
+    std::vector<segment_description> segments;       // by number; the last is the active one
+
+    // The id of the collection `name`, or nullopt when there is none.
+    [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
+        for (const auto& c : collections)
+            if (c.name == name) return c.id;
+        return std::nullopt;
+    }
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/statistics.hpp ----
+// ---- begin entidb/wal/writer.hpp ----
+// entidb/wal/writer.hpp — the write side of the write-ahead log (SPEC.md §4–§5).
+//
+// `wal::writer<Backend>` owns the WAL backend and does the WAL's part of the commit
+// pipeline (prepare → append → wait_durable → apply → publish):
+//   encode        a transaction's records, BEGIN, one PUT or DELETE per operation, COMMIT
+//                 (format/wal_record.hpp), into one reused buffer: errc::too_large before
+//                 anything is written;
+//   append        those bytes with one backend append. A failed append is undone (the log
+//                 is truncated back to where it ended), so the WAL never keeps a torn or
+//                 refused commit: a torn record followed by later valid ones would read as
+//                 corruption on recovery. An undo that fails leaves the log's state
+//                 unknown and is reported to the fault handler;
+//   wait_durable  group flush. Appended bytes are counted since construction (not file
+//                 offsets: the owner truncates the file only when nothing is in flight).
+//                 One waiter at a time leads a flush covering everything appended when it
+//                 starts; the others wait for it, so commits appended during one flush
+//                 share the next. The leader first waits, briefly, for as many commits as
+//                 the last cycle carried (gather). A failed flush is reported to the fault
+//                 handler and fails, with errc::outcome_unknown, every waiter it should
+//                 have covered, and every later one: the bytes' durability is unknown.
+// It also writes a checkpoint's CHECKPOINT record and empties the log after one. The writer
+// knows nothing of indexes, catalogs or segments; the leader of a flush is told so, so that
+// its owner can apply the commits the flush covered for all their waiters.
+//
+// Thread-safety: encode, append and the backend's mutations come from one writer at a time
+// (the owner's writer lock); wait_durable, flushes() and appended_end() from any thread.
+
+
+
+// ---- begin entidb/format/wal_record.hpp ----
+// entidb/format/wal_record.hpp — the write-ahead-log record, byte for byte (SPEC.md §3).
+//
+// Contract: pure encode/decode over byte buffers; no I/O. The layout is
+//     magic "EWAL" (4) | version u16 = 1 | type u8 | length u32 | payload (length) | crc32 u32
+// with the CRC (format/crc32.hpp) over every byte before it; docs/file-format.md has
+// the payload tables. Ownership: `wal_put::after` is a view — on encode it views the
+// caller's bytes, on decode it views the decoder's input, which must outlive it.
+// Errors:
+//   encode         errc::too_large if the payload length does not fit its u32 field;
+//                  thrown before anything is appended to `out`.
+//   decode_wal     never throws (except std::bad_alloc for `problem`); returns a status:
+//     malformed    bytes that contradict the magic (checked on whatever prefix is
+//                  present), or a complete header with the wrong version, an unknown type
+//                  or a length impossible for its type — all reported without needing the
+//                  CRC; or, with a matching CRC, a payload whose inner fields disagree
+//                  (has_before_hash not 0/1, after_len not equal to the rest, trailing bytes);
+//     incomplete   fewer bytes than the header, or than header + length + crc;
+//     bad_checksum the whole extent is present but the CRC does not match;
+//     ok           a valid record.
+//   `size` is the record's extent for ok, bad_checksum and malformed-after-a-good-CRC,
+//   otherwise 0. `problem` says what was wrong (empty when ok).
+//
+// Thread-safety: pure functions over caller-owned bytes.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+namespace detail {
+// The byte helpers of entidb/detail/endian.hpp, visible as format::detail::*.
+using entidb::detail::byte_reader;
+using entidb::detail::get_u16;
+using entidb::detail::get_u32;
+using entidb::detail::get_u64;
+using entidb::detail::put_bytes;
+using entidb::detail::put_u16;
+using entidb::detail::put_u32;
+using entidb::detail::put_u64;
+using entidb::detail::put_u8;
+
+}  // namespace detail
+
+inline constexpr std::array<byte, 4> wal_magic{'E', 'W', 'A', 'L'};
+inline constexpr std::uint16_t wal_version = 1;
+inline constexpr std::size_t wal_header_size = 11;  // magic 4 + version 2 + type 1 + length 4
+inline constexpr std::size_t wal_crc_size = 4;
+
+enum class wal_type : std::uint8_t { begin = 1, put = 2, del = 3, commit = 4, abort = 5, checkpoint = 6 };
+
+using content_hash = std::array<byte, 32>;
+
+struct wal_begin {
+    std::uint64_t txid;
+};
+struct wal_put {
+    std::uint64_t txid;
+    std::uint32_t collection_id;
+    entity_id id;
+    std::optional<content_hash> before_hash;
+    bytes_view after;  // views the caller's buffer (encode) or the decoder's input (decode)
+};
+struct wal_delete {
+    std::uint64_t txid;
+    std::uint32_t collection_id;
+    entity_id id;
+    std::optional<content_hash> before_hash;
+};
+struct wal_commit {
+    std::uint64_t txid;
+    std::uint64_t sequence;
+};
+struct wal_abort {
+    std::uint64_t txid;
+};
+struct wal_checkpoint {
+    std::uint64_t sequence;
+};
+
+// The alternatives are in type-number order: index() + 1 == the on-disk type.
+using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint>;
+
+struct wal_decoded {
+    decode_status status;
+    wal_record record;  // meaningful only when status == ok
+    std::size_t size;   // bytes the record occupies (see the contract above)
+    std::string problem;
+};
+
+// Payload sizes of the fixed parts (docs/file-format.md).
+inline constexpr std::size_t wal_txid_payload_size = 8;       // BEGIN, ABORT: txid
+inline constexpr std::size_t wal_commit_payload_size = 16;    // txid, sequence
+inline constexpr std::size_t wal_checkpoint_payload_size = 8; // sequence
+inline constexpr std::size_t wal_delete_min_payload_size = 8 + 4 + 16 + 1;           // 29
+inline constexpr std::size_t wal_put_min_payload_size = wal_delete_min_payload_size + 4;  // 33
+inline constexpr std::size_t wal_before_hash_size = std::tuple_size_v<content_hash>;      // 32
+// The largest `after` a PUT can carry (with a before_hash; 32 bytes more without one).
+inline constexpr std::size_t wal_max_after_size =
+    std::numeric_limits<std::uint32_t>::max() - wal_put_min_payload_size - wal_before_hash_size;
+
+[[nodiscard]] constexpr wal_type type_of(const wal_record& r) noexcept {
+    return static_cast<wal_type>(r.index() + 1);
+}
+
+[[nodiscard]] constexpr std::string_view to_string(wal_type t) noexcept {
+    switch (t) {
+        case wal_type::begin: return "BEGIN";
+        case wal_type::put: return "PUT";
+        case wal_type::del: return "DELETE";
+        case wal_type::commit: return "COMMIT";
+        case wal_type::abort: return "ABORT";
+        case wal_type::checkpoint: return "CHECKPOINT";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+// The payload length a record encodes to (may exceed u32: encode checks).
+[[nodiscard]] inline std::size_t wal_payload_size(const wal_record& r) noexcept {
+    return std::visit(
+        [](const auto& rec) -> std::size_t {
+            using T = std::decay_t<decltype(rec)>;
+            if constexpr (std::is_same_v<T, wal_put>)
+                return wal_put_min_payload_size + (rec.before_hash ? wal_before_hash_size : 0) +
+                       rec.after.size();
+            else if constexpr (std::is_same_v<T, wal_delete>)
+                return wal_delete_min_payload_size + (rec.before_hash ? wal_before_hash_size : 0);
+            else if constexpr (std::is_same_v<T, wal_commit>)
+                return wal_commit_payload_size;
+            else if constexpr (std::is_same_v<T, wal_checkpoint>)
+                return wal_checkpoint_payload_size;
+            else
+                return wal_txid_payload_size;  // BEGIN, ABORT
+        },
+        r);
+}
+
+// Whether a header's length can belong to its type at all (checked before the CRC).
+[[nodiscard]] constexpr bool wal_length_possible(wal_type t, std::uint32_t len) noexcept {
+    switch (t) {
+        case wal_type::begin:
+        case wal_type::abort: return len == wal_txid_payload_size;
+        case wal_type::commit: return len == wal_commit_payload_size;
+        case wal_type::checkpoint: return len == wal_checkpoint_payload_size;
+        case wal_type::del:
+            return len == wal_delete_min_payload_size ||
+                   len == wal_delete_min_payload_size + wal_before_hash_size;
+        case wal_type::put: return len >= wal_put_min_payload_size;
+    }
+    return false;
+}
+
+[[nodiscard]] inline std::string hex_prefix(bytes_view b, std::size_t max = 8) {
+    std::string s;
+    for (std::size_t i = 0; i < b.size() && i < max; ++i) s += fmt::format("{:02x}", b[i]);
+    return s;
+}
+
+inline void put_entity_id(byte_buffer& out, const entity_id& id) { put_bytes(out, id.bytes()); }
+
+inline void put_optional_hash(byte_buffer& out, const std::optional<content_hash>& h) {
+    put_u8(out, h ? 1 : 0);
+    if (h) put_bytes(out, *h);
+}
+
+}  // namespace detail
+
+// The whole record: header + payload + crc.
+[[nodiscard]] inline std::size_t encoded_size(const wal_record& r) noexcept {
+    return wal_header_size + detail::wal_payload_size(r) + wal_crc_size;
+}
+
+// Appends one record to `out`. Throws errc::too_large (nothing appended) if the payload
+// length does not fit u32; the strong guarantee holds for std::bad_alloc too.
+inline void encode(const wal_record& r, byte_buffer& out) {
+    const std::size_t payload = detail::wal_payload_size(r);
+    if (payload > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large,
+             "a WAL {} payload of {} bytes does not fit the record's u32 length field (at most {} bytes)",
+             to_string(type_of(r)), payload, std::numeric_limits<std::uint32_t>::max());
+
+    const std::size_t start = out.size();
+    entidb::detail::reserve_more(out, wal_header_size + payload + wal_crc_size);  // no reallocation below
+    detail::put_bytes(out, wal_magic);
+    detail::put_u16(out, wal_version);
+    detail::put_u8(out, static_cast<std::uint8_t>(type_of(r)));
+    detail::put_u32(out, static_cast<std::uint32_t>(payload));
+    std::visit(
+        [&out](const auto& rec) {
+            using T = std::decay_t<decltype(rec)>;
+            if constexpr (std::is_same_v<T, wal_put>) {
+                detail::put_u64(out, rec.txid);
+                detail::put_u32(out, rec.collection_id);
+                detail::put_entity_id(out, rec.id);
+                detail::put_optional_hash(out, rec.before_hash);
+                detail::put_u32(out, static_cast<std::uint32_t>(rec.after.size()));
+                detail::put_bytes(out, rec.after);
+            } else if constexpr (std::is_same_v<T, wal_delete>) {
+                detail::put_u64(out, rec.txid);
+                detail::put_u32(out, rec.collection_id);
+                detail::put_entity_id(out, rec.id);
+                detail::put_optional_hash(out, rec.before_hash);
+            } else if constexpr (std::is_same_v<T, wal_commit>) {
+                detail::put_u64(out, rec.txid);
+                detail::put_u64(out, rec.sequence);
+            } else if constexpr (std::is_same_v<T, wal_checkpoint>) {
+                detail::put_u64(out, rec.sequence);
+            } else {  // BEGIN, ABORT
+                detail::put_u64(out, rec.txid);
+            }
+        },
+        r);
+    detail::put_u32(out, crc32(bytes_view(out).subspan(start)));
+}
+
+// Decodes the record at the start of `in` (bytes after it are ignored).
+[[nodiscard]] inline wal_decoded decode_wal(bytes_view in) {
+    const auto result = [](decode_status s, std::size_t size, std::string problem) {
+        return wal_decoded{s, wal_record{}, size, std::move(problem)};
+    };
+
+    const std::size_t magic_present = std::min(in.size(), wal_magic.size());
+    if (magic_present > 0 && std::memcmp(in.data(), wal_magic.data(), magic_present) != 0)
+        return result(decode_status::malformed, 0,
+                      fmt::format("bad magic: expected 4557414c (\"EWAL\"), found {}",
+                                  detail::hex_prefix(in.first(magic_present))));
+    if (in.size() < wal_header_size)
+        return result(decode_status::incomplete, 0,
+                      fmt::format("{} bytes left, a WAL record header needs {}", in.size(), wal_header_size));
+
+    const std::uint16_t version = detail::get_u16(in.data() + 4);
+    const std::uint8_t raw_type = in[6];
+    const std::uint32_t length = detail::get_u32(in.data() + 7);
+    if (version != wal_version)
+        return result(decode_status::malformed, 0,
+                      fmt::format("WAL record version {}, this build reads version {}", version, wal_version));
+    if (raw_type < static_cast<std::uint8_t>(wal_type::begin) ||
+        raw_type > static_cast<std::uint8_t>(wal_type::checkpoint))
+        return result(decode_status::malformed, 0, fmt::format("unknown WAL record type {}", raw_type));
+    const auto type = static_cast<wal_type>(raw_type);
+    if (!detail::wal_length_possible(type, length))
+        return result(decode_status::malformed, 0,
+                      fmt::format("a WAL {} record cannot have a {}-byte payload", to_string(type), length));
+
+    const std::size_t body = wal_header_size + std::size_t{length};
+    const std::size_t total = body + wal_crc_size;
+    if (in.size() < total)
+        return result(decode_status::incomplete, 0,
+                      fmt::format("{} bytes left, the WAL {} record needs {}", in.size(), to_string(type), total));
+
+    const std::uint32_t stored = detail::get_u32(in.data() + body);
+    const std::uint32_t computed = crc32(in.first(body));
+    if (stored != computed)
+        return result(decode_status::bad_checksum, total,
+                      fmt::format("WAL {} record: stored crc32 {:08x}, computed {:08x}", to_string(type), stored,
+                                  computed));
+
+    // The CRC vouches for the extent; now every inner field must agree with it.
+    detail::byte_reader p(in.subspan(wal_header_size, length));
+    const auto malformed = [&](std::string why) {
+        return result(decode_status::malformed, total,
+                      fmt::format("WAL {} record: {} (payload offset {})", to_string(type), why, p.offset()));
+    };
+    const auto read_id = [&p] { return entity_id::from_bytes(p.bytes(entity_id::size)); };
+    // has_before_hash and the optional hash; false if malformed (message in `why`).
+    const auto read_hash = [&p](std::optional<content_hash>& h, std::string& why) {
+        const std::uint8_t flag = p.u8();
+        if (flag > 1) {
+            why = fmt::format("has_before_hash is {}, must be 0 or 1", flag);
+            return false;
+        }
+        if (flag == 1) {
+            if (p.remaining() < wal_before_hash_size) {
+                why = fmt::format("has_before_hash is 1 but only {} payload bytes remain for the 32-byte hash",
+                                  p.remaining());
+                return false;
+            }
+            content_hash hash;
+            const bytes_view b = p.bytes(hash.size());
+            std::copy(b.begin(), b.end(), hash.begin());
+            h = hash;
+        }
+        return true;
+    };
+
+    wal_record rec;
+    std::string why;
+    switch (type) {
+        case wal_type::begin: rec = wal_begin{p.u64()}; break;
+        case wal_type::abort: rec = wal_abort{p.u64()}; break;
+        case wal_type::checkpoint: rec = wal_checkpoint{p.u64()}; break;
+        case wal_type::commit: {
+            const std::uint64_t txid = p.u64();
+            rec = wal_commit{txid, p.u64()};
+            break;
+        }
+        case wal_type::del: {
+            wal_delete d{};
+            d.txid = p.u64();
+            d.collection_id = p.u32();
+            d.id = read_id();
+            if (!read_hash(d.before_hash, why)) return malformed(std::move(why));
+            rec = d;
+            break;
+        }
+        case wal_type::put: {
+            wal_put w{};
+            w.txid = p.u64();
+            w.collection_id = p.u32();
+            w.id = read_id();
+            if (!read_hash(w.before_hash, why)) return malformed(std::move(why));
+            if (p.remaining() < 4)
+                return malformed(fmt::format("{} bytes left for the 4-byte after_len", p.remaining()));
+            const std::uint32_t after_len = p.u32();
+            if (after_len != p.remaining())
+                return malformed(
+                    fmt::format("after_len is {} but {} payload bytes follow it", after_len, p.remaining()));
+            w.after = p.bytes(after_len);
+            rec = w;
+            break;
+        }
+    }
+    if (!p.empty())
+        return malformed(fmt::format("{} trailing bytes inside the payload", p.remaining()));
+    if (p.overrun()) return malformed("payload ends inside a field");  // unreachable: lengths were checked
+    return {decode_status::ok, rec, total, {}};
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/wal_record.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace wal {
+
+template <storage_backend Backend>
+class writer {
+public:
+    // Told why the log's state became unknown (a failed flush, an append that could not
+    // be undone); the owner refuses further writes. Called once per failure; may be empty.
+    using fault_handler = std::function<void(std::string_view why)>;
+
+    // `path` names the log in errors.
+    writer(std::unique_ptr<Backend> backend, std::string path, fault_handler on_fault)
+        : backend_(std::move(backend)), path_(std::move(path)), on_fault_(std::move(on_fault)) {}
+
+    writer(const writer&) = delete;
+    writer& operator=(const writer&) = delete;
+
+    [[nodiscard]] Backend& backend() noexcept { return *backend_; }
+    [[nodiscard]] const Backend& backend() const noexcept { return *backend_; }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    // Flushes led by wait_durable: fewer than the commits when group commit shared them.
+    [[nodiscard]] std::uint64_t flushes() const noexcept { return flushes_.load(std::memory_order_relaxed); }
+    // The end of what append() wrote, counted since construction (the writer's).
+    [[nodiscard]] std::uint64_t appended_end() const noexcept { return appended_.load(std::memory_order_relaxed); }
+
+    // Encodes transaction `txid`, committed as `seq`, into the writer's buffer and returns
+    // it (valid until the next encode or append). `ops` is a range of (key, op) pairs,
+    // key = (collection id, entity id), op with `tombstone` and `payload`, in the order
+    // the records are written. Throws errc::too_large (nothing written) for a payload
+    // too large for its record.
+    template <typename Ops>
+    bytes_view encode(std::uint64_t txid, std::uint64_t seq, const Ops& ops) {
+        auto& out = batch_;
+        out.clear();
+        format::encode(format::wal_record{format::wal_begin{txid}}, out);
+        for (const auto& [key, op] : ops) {
+            if (op.tombstone)
+                format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
+            else
+                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
+                               out);
+        }
+        format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
+        return out;
+    }
+
+    // Appends one commit's records (what encode returned) and returns the end of the log
+    // with them, in appended_end() terms: what to pass to wait_durable. From now on a
+    // leader's flush may cover them. The owner lists the commit as in flight before the
+    // call (its end is appended_end() + bytes.size()), so that a leader covering these
+    // bytes finds it. On failure nothing of them stays in the log (see the header).
+    std::uint64_t append_commit(bytes_view bytes) {
+        append(bytes);
+        detail::release_if_large(batch_);
+        std::lock_guard lock(mutex_);
+        const std::uint64_t end = appended_.load(std::memory_order_relaxed) + bytes.size();
+        ++appended_commits_;
+        appended_.store(end, std::memory_order_release);
+        if (gathering_) appended_cv_.notify_one();
+        return end;
+    }
+
+    // A checkpoint (SPEC.md §5): a durable CHECKPOINT record of `seq`, and once the
+    // MANIFEST records it, the log emptied. The owner calls both with nothing in flight.
+    void append_checkpoint(std::uint64_t seq) {
+        byte_buffer rec;
+        format::encode(format::wal_record{format::wal_checkpoint{seq}}, rec);
+        append(rec);
+        backend_->flush();
+    }
+    void clear() {
+        backend_->truncate(0);
+        backend_->flush();
+    }
+
+    // Returns once a flush covered the log up to `end` (an append_commit result). If this
+    // thread led that flush, returns the end it covered: the caller then applies every
+    // commit appended up to there, for all their waiters; otherwise nullopt. Throws
+    // errc::outcome_unknown if a flush that should have covered `end` failed.
+    std::optional<std::uint64_t> wait_durable(std::uint64_t end) {
+        std::unique_lock lock(mutex_);
+        while (durable_end_ < end) {
+            if (flush_failure_) throw *flush_failure_;
+            if (flushing_) {  // the next flush may cover it
+                flushed_cv_.wait(lock);
+                continue;
+            }
+            if (const auto covers = lead_flush(lock)) return covers;
+        }
+        return std::nullopt;
+    }
+
+private:
+    // Appends `bytes`; a failed append is undone (see the header).
+    void append(bytes_view bytes) {
+        const std::uint64_t before = backend_->size();
+        try {
+            backend_->append(bytes);
+        } catch (const error&) {
+            try {
+                if (backend_->size() != before) backend_->truncate(before);
+            } catch (const error& e) {
+                fault(fmt::format("a failed WAL append could not be undone: {}", e.what()));
+            }
+            throw;
+        }
+    }
+
+    void fault(std::string_view why) const {
+        if (on_fault_) on_fault_(why);
+    }
+
+    // One flush covering everything appended so far, holding `lock` except while the
+    // backend flushes. Returns the end it covered, or nullopt when it failed.
+    std::optional<std::uint64_t> lead_flush(std::unique_lock<std::mutex>& lock) {
+        flushing_ = true;
+        gather_group(lock);
+        const std::uint64_t covers = appended_.load(std::memory_order_acquire);
+        const std::uint64_t covers_commits = appended_commits_;
+        lock.unlock();
+        std::optional<error> failure;
+        const auto started = std::chrono::steady_clock::now();
+        try {
+            flushes_.fetch_add(1, std::memory_order_relaxed);
+            backend_->flush();
+        } catch (const error& e) {
+            fault(fmt::format("the WAL flush failed: {}", e.what()));
+            failure.emplace(errc::outcome_unknown,
+                            fmt::format("the commit may or may not survive a reopen (WAL flush failed: {})",
+                                        e.detail()),
+                            error_context{.path = path_, .sys_errno = e.sys_errno()});
+        }
+        lock.lock();
+        flushing_ = false;
+        if (failure) {
+            flush_failure_ = std::move(failure);
+            flushed_cv_.notify_all();
+            return std::nullopt;
+        }
+        durable_end_ = std::max(durable_end_, covers);
+        // The commits this flush carried, and those that arrived while it ran: as many as
+        // the next leader waits for (gather_group).
+        last_group_ = appended_commits_ - durable_commits_;
+        durable_commits_ = covers_commits;
+        last_flush_time_ = std::chrono::steady_clock::now() - started;
+        flushed_cv_.notify_all();  // the next flush may start while this group is applied
+        return covers;
+    }
+
+    // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
+    // ones its flush carried and the ones that arrived while it ran) when several writers
+    // are committing: the released ones are preparing their next commits. Without this, a
+    // leader that appended first flushes alone while the others append during its flush,
+    // and groups alternate between one and the rest (with two writers, every flush
+    // carries one commit). A single writer never waits (its cycles hold one commit), and
+    // the wait is at most half the last flush's time, after which the size follows what
+    // actually came.
+    void gather_group(std::unique_lock<std::mutex>& lock) {
+        if (last_group_ <= 1) return;
+        const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
+        gathering_ = true;
+        appended_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
+        gathering_ = false;
+    }
+
+    std::unique_ptr<Backend> backend_;
+    std::string path_;
+    fault_handler on_fault_;
+    byte_buffer batch_;  // the writer's, reused: no allocation per commit once warm
+    std::atomic<std::uint64_t> flushes_{0};
+    std::atomic<std::uint64_t> appended_{0};  // raised under mutex_, read by the writer without it
+
+    std::mutex mutex_;  // guards what follows
+    // One condition per event, so that each wakes only the threads waiting for it (a
+    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
+    std::condition_variable flushed_cv_;   // a flush ended: the next may start, or it failed
+    std::condition_variable appended_cv_;  // a commit is appended while a leader gathers
+    std::uint64_t durable_end_ = 0;        // a flush covered the log up to here
+    std::uint64_t appended_commits_ = 0, durable_commits_ = 0;  // counts since construction
+    std::uint64_t last_group_ = 0;  // commits of the last flush cycle (gather_group)
+    std::chrono::steady_clock::duration last_flush_time_{};
+    bool flushing_ = false;
+    bool gathering_ = false;  // a leader waits in gather_group
+    std::optional<error> flush_failure_;
+};
+
+}  // namespace wal
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/wal/writer.hpp ----
 // ---- begin entidb/core/catalog.hpp ----
 // entidb/core/catalog.hpp — collections and secondary indexes, as the MANIFEST records them.
 //
@@ -5933,41 +6358,40 @@ private:
 
 
 // ---- begin entidb/index/secondary_index.hpp ----
-// entidb/index/secondary_index.hpp — one secondary index: field value → entity ids, by snapshot.
+// entidb/index/secondary_index.hpp — one secondary index of an open database, whatever its
+// kind: the type-erased handle the catalog, transactions and commits hold.
 //
-// An index is defined by the MANIFEST's registry entry (collection, field path, hash or
-// ordered, unique) and derives every key from raw canonical CBOR (cbor::find_path +
-// make_index_key), so it is rebuilt on open by streaming records, without the C++ type.
-// Each key holds postings {id, from, to}: the entity has the key for commit sequences
-// in [from, to). A snapshot S sees the postings with from <= S < to, so a reader never
-// sees an index ahead of or behind the data its snapshot shows.
+// A database learns its indexes' kinds at run time (the MANIFEST), so each index is an
+// index_model<I> of a kind I that models index_implementation (index_implementation.hpp),
+// made by make_secondary_index (index_kinds.hpp). Lookups a kind lacks (range and prefix
+// on a kind that is not ordered) are refused with errc::invalid_argument; the transaction
+// layer only asks an ordered index for them.
+
+
+// ---- begin entidb/index/index_implementation.hpp ----
+// entidb/index/index_implementation.hpp — what a secondary index kind provides.
 //
-// Layout: one flat vector of 40-byte entries {key offset, id, from, to} sorted by
-// (key, id, from), whose keys live in one arena (a LEB128 length and the bytes; equal keys
-// share one copy), and a small ordered tree of the changes since the last merge, which
-// readers merge with the vector on the fly. The tree is folded into the vector by one
-// linear merge once it, or the postings closed since the last merge, outnumber
-// max(1024, vector / 8), so a change costs amortised O(log n). The merge drops the postings
-// no snapshot at or above the oldest one remove() was last given can see, and the arena is
-// written anew once a quarter of it is keys no posting uses. remove() closes a posting
-// where it lies. Hash and ordered indexes share the layout (only ordered ones get range and
-// prefix queries).
+// A kind is one class modelling `index_implementation` (hash_index.hpp, ordered_index.hpp)
+// plus one line in the registry (index_kinds.hpp). Everything else — the MANIFEST, open,
+// commits, unique checks, the tool — reaches it through the registry and the type-erased
+// secondary_index (secondary_index.hpp), so a new kind touches no other code.
 //
-// Adds to an empty index (open and index creation stream one per entity, keys in no order)
-// are a bulk build: they are appended unsorted, a hash table over the distinct keys stores
-// each once and answers exact-key finds (a unique index's check before each add), and the
-// first other read, or a remove, sorts them once: several times faster than inserting them
-// one by one (1M adds in about 0.4 s).
-//
-// Memory (docs/indexes.md, "Memory"; memory_bytes()): 40 bytes per indexed entity plus each
-// distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
-// for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
-// change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
-// vector: up to about 60 and 48 bytes per entity just before a merge.
-//
-// Thread-safety: internally synchronised; readers take a shared lock per query, the
-// single writer an exclusive lock per change (a change that triggers a merge holds it for
-// the merge, linear in the index size; the read that ends a bulk build holds it for the sort).
+// A kind provides:
+//   - declaration from its MANIFEST entry: constructible from format::manifest_index,
+//     definition() returns it;
+//   - key extraction: key_of(payload), the key an entity with this canonical CBOR payload
+//     has (nullopt when the field is absent), failing with the typed errors of
+//     make_index_key;
+//   - snapshot-aware changes and lookups: add(key, id, from), remove(key, id, at, oldest),
+//     find(key, snapshot), entry_count(snapshot), and live_holders(key) for unique checks;
+//   - bulk build by streaming: open and declare_index feed one add() per live entity, in id
+//     order, into an empty index; the kind makes that cheap (postings.hpp sorts once);
+//   - memory accounting: memory_bytes().
+// Capabilities are opt-in traits, false when absent:
+//   - `static constexpr bool ordered = true`: range(lo, hi, snapshot, reverse) and
+//     prefix(key, snapshot) in key order (index_range / index_prefix below);
+//   - `static constexpr bool supports_unique = true`: the kind may be declared unique.
+// Its `static constexpr index_kind kind` names the public enumerator it implements.
 
 
 // ---- begin entidb/index/index_key.hpp ----
@@ -6045,6 +6469,43 @@ inline void append_be64(index_key& out, std::uint64_t v) {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/index/index_key.hpp ----
+// ---- begin entidb/index/postings.hpp ----
+// entidb/index/postings.hpp — the MVCC postings every secondary index kind keeps: key → entity
+// ids, by snapshot. The kinds (hash_index.hpp, ordered_index.hpp) wrap one posting_list each
+// and expose the lookups their kind promises (index_implementation.hpp).
+//
+// Each key holds postings {id, from, to}: the entity has the key for commit sequences
+// in [from, to). A snapshot S sees the postings with from <= S < to, so a reader never
+// sees an index ahead of or behind the data its snapshot shows.
+//
+// Layout: one flat vector of 40-byte entries {key offset, id, from, to} sorted by
+// (key, id, from), whose keys live in one arena (a LEB128 length and the bytes; equal keys
+// share one copy), and a small ordered tree of the changes since the last merge, which
+// readers merge with the vector on the fly. The tree is folded into the vector by one
+// linear merge once it, or the postings closed since the last merge, outnumber
+// max(1024, vector / 8), so a change costs amortised O(log n). The merge drops the postings
+// no snapshot at or above the oldest one remove() was last given can see, and the arena is
+// written anew once a quarter of it is keys no posting uses. remove() closes a posting
+// where it lies. Hash and ordered indexes share the layout (only ordered ones expose range
+// and prefix queries).
+//
+// Adds to an empty list (open and index creation stream one per entity, keys in no order)
+// are a bulk build: they are appended unsorted, a hash table over the distinct keys stores
+// each once and answers exact-key finds (a unique index's check before each add), and the
+// first other read, or a remove, sorts them once: several times faster than inserting them
+// one by one (1M adds in about 0.4 s).
+//
+// Memory (docs/indexes.md, "Memory"; memory_bytes()): 40 bytes per indexed entity plus each
+// distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
+// for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
+// change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
+// vector: up to about 60 and 48 bytes per entity just before a merge.
+//
+// Thread-safety: internally synchronised; readers take a shared lock per query, the
+// single writer an exclusive lock per change (a change that triggers a merge holds it for
+// the merge, linear in the index size; the read that ends a bulk build holds it for the sort).
+
+
 
 namespace entidb {
 inline namespace v1 {
@@ -6057,24 +6518,13 @@ struct key_bound {
     bool inclusive = true;
 };
 
-class secondary_index {
+namespace detail {
+
+class posting_list {
 public:
-    explicit secondary_index(format::manifest_index def) : def_(std::move(def)) {
-        path_views_.assign(def_.path.begin(), def_.path.end());
-    }
-    secondary_index(const secondary_index&) = delete;
-    secondary_index& operator=(const secondary_index&) = delete;
-
-    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
-    [[nodiscard]] bool ordered() const noexcept { return def_.kind == index_kind::ordered; }
-    [[nodiscard]] bool unique() const noexcept { return def_.unique; }
-
-    // The key an entity with this payload has, or nullopt if the field is absent.
-    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
-        const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
-        if (!field) return std::nullopt;
-        return make_index_key(*field);
-    }
+    posting_list() = default;
+    posting_list(const posting_list&) = delete;
+    posting_list& operator=(const posting_list&) = delete;
 
     // ---- the writer ----
 
@@ -6126,7 +6576,7 @@ public:
                        snapshot);
     }
 
-    // Ordered indexes: entities whose key lies within the bounds, in key order (then id),
+    // Entities whose key lies within the bounds, in key order (then id),
     // or in reverse.
     [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
                                                std::uint64_t snapshot, bool reverse = false) const {
@@ -6148,7 +6598,7 @@ public:
         return out;
     }
 
-    // Ordered indexes: entities whose key starts with `prefix` (text prefixes), in key order.
+    // Entities whose key starts with `prefix` (text prefixes), in key order.
     [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const {
         const auto lock = read_lock();
         // The keys with this prefix are the run that starts at its lower bound.
@@ -6339,7 +6789,7 @@ private:
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
-            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<secondary_index*>(this)->finish_build(); });
+            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<posting_list*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
@@ -6525,8 +6975,6 @@ private:
 
     static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
 
-    format::manifest_index def_;
-    std::vector<std::string_view> path_views_;  // views into def_.path
     mutable detail::shared_gate mutex_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
@@ -6536,9 +6984,809 @@ private:
     std::optional<bulk_build> build_;  // while adds to an empty index are a bulk build
 };
 
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/postings.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Opt-in capabilities: a kind declares them true; absent means false.
+template <typename I>
+inline constexpr bool index_is_ordered = requires { requires static_cast<bool>(I::ordered); };
+template <typename I>
+inline constexpr bool index_supports_unique = requires { requires static_cast<bool>(I::supports_unique); };
+
+// The lookups every kind answers, by key and snapshot.
+template <typename I>
+concept index_lookups = requires(I& ix, const I& c, bytes_view payload, const index_key& key, const entity_id& id,
+                                 std::uint64_t seq) {
+    { I::kind } -> std::convertible_to<index_kind>;
+    { c.definition() } -> std::same_as<const format::manifest_index&>;
+    { c.key_of(payload) } -> std::same_as<std::optional<index_key>>;
+    ix.add(key, id, seq);
+    ix.remove(key, id, seq, seq);
+    { c.find(key, seq) } -> std::same_as<std::vector<entity_id>>;
+    { c.live_holders(key) } -> std::same_as<std::vector<entity_id>>;
+    { c.entry_count(seq) } -> std::same_as<std::uint64_t>;
+    { c.memory_bytes() } -> std::same_as<std::size_t>;
+};
+
+// The lookups in key order an ordered kind adds.
+template <typename I>
+concept ordered_lookups = requires(const I& c, const std::optional<key_bound>& b, const index_key& key,
+                                   std::uint64_t seq) {
+    { c.range(b, b, seq, true) } -> std::same_as<std::vector<entity_id>>;
+    { c.prefix(key, seq) } -> std::same_as<std::vector<entity_id>>;
+};
+
+template <typename I>
+concept index_implementation = std::constructible_from<I, format::manifest_index> && index_lookups<I> &&
+                               (!index_is_ordered<I> || ordered_lookups<I>);
+
+// Range and prefix lookups through the concept: only an ordered kind has them, and asking
+// another kind is a compile error rather than a lookup that silently scans.
+template <index_implementation I>
+[[nodiscard]] std::vector<entity_id> index_range(const I& ix, const std::optional<key_bound>& lo,
+                                                 const std::optional<key_bound>& hi, std::uint64_t snapshot,
+                                                 bool reverse = false) {
+    static_assert(index_is_ordered<I>, "a range lookup needs an ordered index kind (static constexpr bool ordered)");
+    return ix.range(lo, hi, snapshot, reverse);
+}
+template <index_implementation I>
+[[nodiscard]] std::vector<entity_id> index_prefix(const I& ix, const index_key& prefix, std::uint64_t snapshot) {
+    static_assert(index_is_ordered<I>, "a prefix lookup needs an ordered index kind (static constexpr bool ordered)");
+    return ix.prefix(prefix, snapshot);
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/index_implementation.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+class secondary_index {
+public:
+    secondary_index() = default;
+    secondary_index(const secondary_index&) = delete;
+    secondary_index& operator=(const secondary_index&) = delete;
+    virtual ~secondary_index() = default;
+
+    [[nodiscard]] virtual const format::manifest_index& definition() const noexcept = 0;
+    [[nodiscard]] virtual bool ordered() const noexcept = 0;
+    [[nodiscard]] bool unique() const noexcept { return definition().unique; }
+
+    // The key an entity with this payload has, or nullopt if the field is absent.
+    [[nodiscard]] virtual std::optional<index_key> key_of(bytes_view payload) const = 0;
+
+    // ---- the writer ----
+    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from) = 0;
+    // Ends the entity's posting under `key` at sequence `at`; what no snapshot at or above
+    // `oldest_snapshot` can see may be dropped.
+    virtual void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) = 0;
+
+    // ---- readers ----
+    // Entities with exactly `key` at `snapshot`, in id order.
+    [[nodiscard]] virtual std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const = 0;
+    // Ordered kinds: entities whose key lies within the bounds, in key order, or in reverse.
+    [[nodiscard]] virtual std::vector<entity_id> range(const std::optional<key_bound>& lo,
+                                                       const std::optional<key_bound>& hi, std::uint64_t snapshot,
+                                                       bool reverse = false) const = 0;
+    // Ordered kinds: entities whose key starts with `prefix`, in key order.
+    [[nodiscard]] virtual std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const = 0;
+    // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
+    [[nodiscard]] virtual std::uint64_t entry_count(std::uint64_t snapshot) const = 0;
+    // Live holders of `key` at the newest state (unique checks, under the writer lock).
+    [[nodiscard]] virtual std::vector<entity_id> live_holders(const index_key& key) const = 0;
+    // Bytes the index holds (docs/indexes.md, "Memory").
+    [[nodiscard]] virtual std::size_t memory_bytes() const = 0;
+};
+
+// An index of kind I behind the handle.
+template <index_implementation I>
+class index_model final : public secondary_index {
+public:
+    explicit index_model(format::manifest_index def) : impl_(std::move(def)) {}
+
+    [[nodiscard]] const I& implementation() const noexcept { return impl_; }
+
+    [[nodiscard]] const format::manifest_index& definition() const noexcept override { return impl_.definition(); }
+    [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
+    void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
+    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
+        impl_.remove(key, id, at, oldest_snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const override {
+        return impl_.find(key, snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
+                                               std::uint64_t snapshot, bool reverse) const override {
+        if constexpr (index_is_ordered<I>) {
+            return index_range(impl_, lo, hi, snapshot, reverse);
+        } else {
+            refuse_ordered_lookup("range");
+        }
+    }
+    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const override {
+        if constexpr (index_is_ordered<I>) {
+            return index_prefix(impl_, prefix, snapshot);
+        } else {
+            refuse_ordered_lookup("prefix");
+        }
+    }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const override {
+        return impl_.entry_count(snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const override {
+        return impl_.live_holders(key);
+    }
+    [[nodiscard]] std::size_t memory_bytes() const override { return impl_.memory_bytes(); }
+
+private:
+    [[noreturn]] void refuse_ordered_lookup(std::string_view what) const {
+        fail(errc::invalid_argument, "a {} lookup needs an ordered index; index {} is a {} index", what,
+             definition().id, to_string(I::kind));
+    }
+
+    I impl_;
+};
+
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/index/secondary_index.hpp ----
+// ---- begin entidb/core/index_set.hpp ----
+// entidb/core/index_set.hpp — the secondary indexes of one database and everything the engine
+// does with them: declare and fill them (open, declare_index), maintain them inside commits,
+// check unique keys against a commit and the commits ahead of it, drop them, and count
+// their memory.
+//
+// An index_set is a value: a list of shared index handles (secondary_index.hpp), copied into
+// every catalog version, so readers and the commit that applies a write use the list of the
+// catalog they hold while the writer adds to its own copy. What it needs from the engine —
+// the live entities of a collection, an entity's current payload, the operations of commits
+// still in flight — it takes as callables, so it knows nothing of segments or the WAL.
+//
+// Thread-safety: the list itself is not synchronised (the writer's copy is changed only
+// under the writer lock); the indexes are (postings.hpp).
+
+
+// ---- begin entidb/index/index_kinds.hpp ----
+// entidb/index/index_kinds.hpp — the one registry of secondary index kinds.
+//
+// Each line pairs an implementation (a model of index_implementation, whose `kind` names the
+// public entidb::index_kind enumerator) with its MANIFEST kind byte (SPEC.md §3) and the
+// name the tool takes as a flag (`entidb index --hash`) and prints. Adding a kind is its
+// header plus one line here (and its enumerator and byte, which the static_asserts below
+// hold to this table). format/ sits below index/ and keeps its own byte table
+// (format::index_kind_bytes); this registry is what pairs the two.
+
+#include <tuple>
+
+// ---- begin entidb/index/hash_index.hpp ----
+// entidb/index/hash_index.hpp — the hash kind: equality lookups on one field
+// (index_kind::hash, MANIFEST byte 0). Its postings are the ordered kind's layout
+// (postings.hpp), which answers an exact key in O(log n) with no second copy of the keys.
+
+// ---- begin entidb/index/field_index.hpp ----
+// entidb/index/field_index.hpp — what the hash and the ordered kind share: one field's value
+// as the key (the MANIFEST entry's path, make_index_key) and MVCC postings (postings.hpp).
+// A kind derives from it and adds its traits and the lookups it promises
+// (index_implementation.hpp).
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class field_index {
+public:
+    explicit field_index(format::manifest_index def) : def_(std::move(def)) {
+        path_views_.assign(def_.path.begin(), def_.path.end());
+    }
+    field_index(const field_index&) = delete;
+    field_index& operator=(const field_index&) = delete;
+
+    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
+
+    // The key an entity with this payload has, or nullopt if the field is absent.
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
+        const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
+        if (!field) return std::nullopt;
+        return make_index_key(*field);
+    }
+
+    // Adds to an empty index are its bulk build (postings.hpp).
+    void add(const index_key& key, const entity_id& id, std::uint64_t from) { postings_.add(key, id, from); }
+    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
+        postings_.remove(key, id, at, oldest_snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
+        return postings_.find(key, snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const { return postings_.live_holders(key); }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const { return postings_.entry_count(snapshot); }
+    [[nodiscard]] std::size_t memory_bytes() const { return postings_.memory_bytes(); }
+
+protected:
+    posting_list postings_;
+
+private:
+    format::manifest_index def_;
+    std::vector<std::string_view> path_views_;  // views into def_.path
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/field_index.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace indexes {
+
+class hash_index : public detail::field_index {
+public:
+    static constexpr index_kind kind = index_kind::hash;
+    static constexpr bool supports_unique = true;
+
+    using field_index::field_index;
+};
+static_assert(index_implementation<hash_index>);
+
+}  // namespace indexes
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/hash_index.hpp ----
+// ---- begin entidb/index/ordered_index.hpp ----
+// entidb/index/ordered_index.hpp — the ordered kind: equality, ranges, text prefixes and
+// ordered iteration on one field (index_kind::ordered, MANIFEST byte 1 "btree"). Keys order
+// as index_key.hpp promises.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace indexes {
+
+class ordered_index : public detail::field_index {
+public:
+    static constexpr index_kind kind = index_kind::ordered;
+    static constexpr bool ordered = true;
+    static constexpr bool supports_unique = true;
+
+    using field_index::field_index;
+
+    // Entities whose key lies within the bounds, in key order (then id), or in reverse.
+    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
+                                               std::uint64_t snapshot, bool reverse = false) const {
+        return postings_.range(lo, hi, snapshot, reverse);
+    }
+    // Entities whose key starts with `prefix` (text prefixes), in key order.
+    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const {
+        return postings_.prefix(prefix, snapshot);
+    }
+};
+static_assert(index_implementation<ordered_index>);
+
+}  // namespace indexes
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/ordered_index.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// A kind's name as a template argument.
+template <std::size_t N>
+struct index_kind_name {
+    char text[N];
+    constexpr index_kind_name(const char (&s)[N]) { std::copy_n(s, N, text); }  // NOLINT: implicit by design
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {text, N - 1}; }
+};
+
+// One registration: the implementation, its MANIFEST byte and its name.
+template <index_implementation I, format::index_kind Byte, index_kind_name Name>
+struct index_kind_entry {
+    using implementation = I;
+    static constexpr index_kind kind = I::kind;
+    static constexpr format::index_kind manifest_byte = Byte;
+    static constexpr std::string_view name = Name.view();
+
+    static_assert(format::manifest_kind_byte(kind) == static_cast<std::uint8_t>(Byte),
+                  "format::index_kind_bytes stores this kind under another byte");
+    static_assert(to_string(kind) == name, "entidb::to_string(index_kind) names this kind otherwise");
+};
+
+// ---- the registry: one line per kind ----
+using index_kinds = std::tuple<                                        //
+    index_kind_entry<indexes::hash_index, format::index_kind::hash, "hash">,
+    index_kind_entry<indexes::ordered_index, format::index_kind::btree, "ordered">>;
+
+inline constexpr std::size_t index_kind_count = std::tuple_size_v<index_kinds>;
+static_assert(index_kind_count == format::index_kind_bytes.size(),
+              "every kind the MANIFEST can store is registered, and no other");
+
+namespace detail {
+template <typename F, std::size_t... N>
+constexpr void for_each_index_kind(F&& f, std::index_sequence<N...>) {
+    (f(std::tuple_element_t<N, index_kinds>{}), ...);
+}
+}  // namespace detail
+
+// Calls f(entry) for each registered kind, in registry order.
+template <typename F>
+constexpr void for_each_index_kind(F&& f) {
+    detail::for_each_index_kind(f, std::make_index_sequence<index_kind_count>{});
+}
+
+// The registered names, in registry order ("hash", "ordered").
+[[nodiscard]] constexpr std::array<std::string_view, index_kind_count> index_kind_names() {
+    std::array<std::string_view, index_kind_count> out{};
+    std::size_t i = 0;
+    for_each_index_kind([&](auto e) { out[i++] = decltype(e)::name; });
+    return out;
+}
+
+// The kind registered under `name`, or nullopt.
+[[nodiscard]] constexpr std::optional<index_kind> index_kind_named(std::string_view name) {
+    std::optional<index_kind> out;
+    for_each_index_kind([&](auto e) {
+        if (decltype(e)::name == name) out = decltype(e)::kind;
+    });
+    return out;
+}
+
+static_assert([] {
+    for (const auto name : index_kind_names())
+        if (!index_kind_named(name) || to_string(*index_kind_named(name)) != name) return false;
+    return true;
+}(), "registered names are distinct");
+
+// A new, empty index of the registered kind `Entry`; a unique one only if the kind supports it.
+template <typename Entry>
+[[nodiscard]] std::shared_ptr<secondary_index> make_index_of_kind(format::manifest_index def) {
+    using implementation = typename Entry::implementation;
+    if (def.unique && !index_supports_unique<implementation>)
+        fail(errc::invalid_argument, "a {} index cannot be unique", Entry::name);
+    return std::make_shared<index_model<implementation>>(std::move(def));
+}
+
+// A new, empty index of the kind its MANIFEST entry names.
+[[nodiscard]] inline std::shared_ptr<secondary_index> make_secondary_index(format::manifest_index def) {
+    std::shared_ptr<secondary_index> out;
+    for_each_index_kind([&](auto e) {
+        if (!out && def.kind == decltype(e)::kind) out = make_index_of_kind<decltype(e)>(std::move(def));
+    });
+    if (!out) fail(errc::invalid_argument, "index {} has unknown kind {}", def.id, static_cast<unsigned>(def.kind));
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/index_kinds.hpp ----
+// ---- begin entidb/core/write_set.hpp ----
+// entidb/core/write_set.hpp — a write transaction's operations: at most one per
+// (collection, id), the payloads in one buffer.
+//
+// A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
+// descent through scattered nodes; a bulk transaction of thousands of puts spent a tenth
+// of its time in the allocator. Here the entries sit in one vector, the payload bytes in
+// one buffer, and an open-addressing table of entry numbers finds a key while the
+// transaction runs: each grows geometrically, so a transaction of n puts allocates
+// O(log n) times. `seal()` (at commit) sorts the entries by key — files are written in
+// key order, so the same transaction always gives the same bytes — and from then on the
+// set is read-only and searched by bisection.
+//
+// Views (`operation::payload`) point into the set's buffer: valid until the next put,
+// remove, drop or clear (a put may overwrite or repack the bytes). The engine reads a
+// sealed set only.
+//
+// Thread-safety: one writer; a sealed set may be read by several threads.
+
+#include <cassert>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+using entity_key = std::pair<std::uint32_t, entity_id>;
+
+class write_set {
+public:
+    struct operation {
+        bool tombstone = false;
+        bytes_view payload;  // empty for a tombstone
+    };
+    // What iteration yields: `for (const auto& [key, op] : set)`.
+    struct item {
+        entity_key key;
+        operation op;
+    };
+
+private:
+    enum class state : std::uint8_t { put, tombstone, dropped };
+    struct entry {
+        entity_key key;
+        state st = state::put;
+        std::size_t offset = 0, size = 0;  // of the payload in bytes_
+    };
+
+public:
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = item;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = item;
+
+        iterator() = default;
+        iterator(const write_set* s, const entry* e) : s_(s), e_(e) {}
+        [[nodiscard]] item operator*() const { return s_->item_of(*e_); }
+        iterator& operator++() {
+            ++e_;
+            return *this;
+        }
+        iterator operator++(int) {
+            auto old = *this;
+            ++e_;
+            return old;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.e_ == b.e_; }
+
+    private:
+        const write_set* s_ = nullptr;
+        const entry* e_ = nullptr;
+    };
+
+    // ---- while the transaction runs ----
+
+    void put(const entity_key& key, bytes_view payload) { record(key, state::put, payload); }
+    void remove(const entity_key& key) { record(key, state::tombstone, {}); }
+    // Forgets the key's operation (a put of this transaction that a remove cancels).
+    void drop(const entity_key& key) {
+        assert(!sealed_);
+        if (entry* e = probe(key); e != nullptr && e->st != state::dropped) {
+            e->st = state::dropped;
+            forget_payload(*e);
+            --live_;
+        }
+    }
+
+    // Empties the set (keeping its buffers' capacity).
+    void clear() noexcept {
+        entries_.clear();
+        bytes_.clear();
+        slots_.clear();
+        live_ = 0;
+        unused_ = 0;
+        sealed_ = false;
+    }
+
+    // Sorts the live operations by key; the set is read-only afterwards (until clear()).
+    void seal() {
+        if (sealed_) return;
+        std::erase_if(entries_, [](const entry& e) { return e.st == state::dropped; });
+        std::sort(entries_.begin(), entries_.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
+        sealed_ = true;
+    }
+
+    // ---- either side of seal() ----
+
+    [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return live_; }
+    [[nodiscard]] bool sealed() const noexcept { return sealed_; }
+    // Bytes in the payload buffer, the unused ones (of rewritten or dropped keys) included.
+    [[nodiscard]] std::size_t buffer_bytes() const noexcept { return bytes_.size(); }
+
+    // The key's operation, if the set holds one.
+    [[nodiscard]] std::optional<operation> find(const entity_key& key) const {
+        const entry* e = sealed_ ? bisect(key) : probe(key);
+        if (e == nullptr || e->st == state::dropped) return std::nullopt;
+        return item_of(*e).op;
+    }
+    [[nodiscard]] bool contains(const entity_key& key) const { return find(key).has_value(); }
+
+    // ---- a sealed set, in key order ----
+
+    [[nodiscard]] iterator begin() const noexcept {
+        assert(sealed_);
+        return {this, entries_.data()};
+    }
+    [[nodiscard]] iterator end() const noexcept { return {this, entries_.data() + entries_.size()}; }
+
+    // The operations on one collection.
+    [[nodiscard]] std::pair<iterator, iterator> collection(std::uint32_t c) const {
+        assert(sealed_);
+        const entry* const end = entries_.data() + entries_.size();
+        const entry* first = std::lower_bound(entries_.data(), end, c,
+                                              [](const entry& e, std::uint32_t v) { return e.key.first < v; });
+        const entry* last = first;
+        while (last != end && last->key.first == c) ++last;
+        return {iterator(this, first), iterator(this, last)};
+    }
+
+private:
+    [[nodiscard]] item item_of(const entry& e) const {
+        return {e.key, {e.st == state::tombstone, bytes_view(bytes_.data() + e.offset, e.size)}};
+    }
+
+    void record(const entity_key& key, state st, bytes_view payload) {
+        assert(!sealed_);
+        entry* e = probe(key);
+        if (e == nullptr) {
+            grow_slots_for(entries_.size() + 1);
+            entries_.push_back({key, st, 0, 0});
+            place(entries_.size() - 1);
+            e = &entries_.back();
+            ++live_;
+        } else if (e->st == state::dropped) {
+            ++live_;
+        }
+        e->st = st;
+        // A key written again (an entity rewritten in a loop) takes its old payload's place
+        // when the new one fits; otherwise the old bytes become unused, and the buffer is
+        // repacked once they are most of it, so it stays within twice what the set holds.
+        if (payload.size() <= e->size) {
+            if (!payload.empty()) std::memmove(bytes_.data() + e->offset, payload.data(), payload.size());
+            unused_ += e->size - payload.size();
+            e->size = payload.size();
+            return;
+        }
+        forget_payload(*e);
+        repack_if_mostly_unused();
+        e->offset = bytes_.size();
+        e->size = payload.size();
+        bytes_.insert(bytes_.end(), payload.begin(), payload.end());
+    }
+
+    void forget_payload(entry& e) noexcept {
+        unused_ += e.size;
+        e.size = 0;
+    }
+    void repack_if_mostly_unused() {
+        constexpr std::size_t worth_it = 64 * 1024;
+        if (unused_ < worth_it || unused_ * 2 < bytes_.size()) return;
+        byte_buffer packed;
+        packed.reserve(bytes_.size() - unused_);
+        for (entry& e : entries_) {
+            const std::size_t from = e.offset;
+            e.offset = packed.size();
+            packed.insert(packed.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(from),
+                          bytes_.begin() + static_cast<std::ptrdiff_t>(from + e.size));
+        }
+        bytes_.swap(packed);
+        unused_ = 0;
+    }
+
+    // Open addressing, linear probing: slots_ hold entry number + 1 (0 = empty), at most
+    // half of them used.
+    [[nodiscard]] static std::uint64_t hash(const entity_key& key) noexcept {
+        std::uint64_t a, b;
+        std::memcpy(&a, key.second.bytes().data(), 8);
+        std::memcpy(&b, key.second.bytes().data() + 8, 8);
+        std::uint64_t h = a ^ (b * 0x9E3779B97F4A7C15u) ^ (std::uint64_t{key.first} << 32);
+        h ^= h >> 33;  // a full mix: ids that differ in a few bits (counters) spread too
+        h *= 0xFF51AFD7ED558CCDu;
+        h ^= h >> 33;
+        h *= 0xC4CEB9FE1A85EC53u;
+        return h ^ (h >> 33);
+    }
+    [[nodiscard]] const entry* probe(const entity_key& key) const {
+        if (slots_.empty()) return nullptr;
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+            if (slots_[i] == 0) return nullptr;
+            if (const entry& e = entries_[slots_[i] - 1]; e.key == key) return &e;
+        }
+    }
+    [[nodiscard]] entry* probe(const entity_key& key) {
+        return const_cast<entry*>(std::as_const(*this).probe(key));
+    }
+    void place(std::size_t n) {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = hash(entries_[n].key) & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = static_cast<std::uint32_t>(n + 1);
+    }
+    void grow_slots_for(std::size_t entries) {
+        if (entries * 2 <= slots_.size()) return;
+        slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), 0u);
+        for (std::size_t n = 0; n < entries_.size(); ++n) place(n);
+    }
+
+    [[nodiscard]] const entry* bisect(const entity_key& key) const {
+        const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                                         [](const entry& e, const entity_key& k) { return e.key < k; });
+        return it != entries_.end() && it->key == key ? &*it : nullptr;
+    }
+
+    std::vector<entry> entries_;
+    byte_buffer bytes_;
+    std::vector<std::uint32_t> slots_;
+    std::size_t live_ = 0;
+    std::size_t unused_ = 0;  // bytes of bytes_ no entry points at
+    bool sealed_ = false;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/write_set.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+    return out;
+}
+
+class index_set {
+public:
+    using list = std::vector<std::shared_ptr<secondary_index>>;
+
+    index_set() = default;
+    index_set(list indexes) : indexes_(std::move(indexes)) {}  // NOLINT: a list is an index set
+
+    [[nodiscard]] auto begin() const noexcept { return indexes_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return indexes_.end(); }
+    [[nodiscard]] bool empty() const noexcept { return indexes_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return indexes_.size(); }
+    [[nodiscard]] const std::shared_ptr<secondary_index>& operator[](std::size_t i) const { return indexes_[i]; }
+
+    // ---- declaring, filling, dropping ----
+
+    // A new index of `def`, filled with the live entities `live` streams: live(collection,
+    // f) calls f(id, sequence, payload) for each, in id order (the bulk build). A unique
+    // index over entities that share a key is errc::unique_violation; nothing is added.
+    template <typename Live>
+    [[nodiscard]] static std::shared_ptr<secondary_index> build(format::manifest_index def, Live&& live) {
+        auto ix = make_secondary_index(std::move(def));
+        fill(*ix, live);
+        return ix;
+    }
+
+    // Builds every index the MANIFEST declares and adds it (open, after recovery).
+    template <typename Live>
+    void open(const format::manifest& m, Live&& live) {
+        for (const auto& def : m.indexes) add(build(def, live));
+    }
+
+    void add(std::shared_ptr<secondary_index> ix) { indexes_.push_back(std::move(ix)); }
+
+    // Removes the index with this MANIFEST id; false when there is none. Catalog versions
+    // that hold it keep it until their readers let go.
+    bool drop(std::uint64_t index_id) {
+        return std::erase_if(indexes_, [&](const auto& ix) { return ix->definition().id == index_id; }) != 0;
+    }
+
+    // Bytes the indexes hold (docs/indexes.md, "Memory").
+    [[nodiscard]] std::size_t memory_bytes() const {
+        std::size_t n = 0;
+        for (const auto& ix : indexes_) n += ix->memory_bytes();
+        return n;
+    }
+
+    // ---- maintenance inside a commit ----
+
+    // A secondary index entry an operation moves: `from` the key of the version it
+    // replaces, `to` the key of what it writes (either may be absent).
+    struct move {
+        secondary_index* index;
+        entity_id id;
+        std::optional<index_key> from, to;
+    };
+
+    // The entries `ops` moves; old(collection, id) is the entity's payload before them
+    // (std::optional<byte_buffer>), read once per entity of an indexed collection.
+    template <typename OldPayload>
+    [[nodiscard]] std::vector<move> moves(const write_set& ops, OldPayload&& old) const {
+        std::vector<move> out;
+        if (indexes_.empty()) return out;
+        for (const auto& [key, op] : ops) {
+            std::optional<byte_buffer> before;
+            bool read_before = false;
+            for (const auto& ix : indexes_) {
+                if (ix->definition().collection_id != key.first) continue;
+                if (!std::exchange(read_before, true)) before = old(key.first, key.second);
+                auto from = before ? ix->key_of(*before) : std::nullopt;
+                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
+                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
+            }
+        }
+        return out;
+    }
+
+    // Applies moves as commit `seq`; `oldest` is the oldest snapshot still open.
+    static void apply(const std::vector<move>& moves, std::uint64_t seq, std::uint64_t oldest) {
+        for (const auto& m : moves) {
+            if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
+            if (m.to) m.index->add(*m.to, m.id, seq);
+        }
+    }
+
+    // ---- unique checks ----
+
+    // Unique indexes: no two live entities may share a key once `ops` is applied after the
+    // commits still in flight. in_flight(collection, f) calls f(id, tombstone, payload) for
+    // each operation of those commits on the collection, oldest first; name_of(collection)
+    // names a collection for messages. errc::unique_violation names the entities.
+    template <typename InFlight, typename NameOf>
+    void check_unique(const write_set& ops, InFlight&& in_flight, NameOf&& name_of) const {
+        for (const auto& ix : indexes_) {
+            if (!ix->unique()) continue;
+            const auto coll = ix->definition().collection_id;
+            std::map<index_key, entity_id> claimed;
+            for (const auto& [key, op] : ops) {
+                if (key.first != coll || op.tombstone) continue;
+                const auto k = ix->key_of(op.payload);
+                if (!k) continue;
+                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
+                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
+                         join_path(ix->definition().path), name_of(coll), it->second.to_hex(), key.second.to_hex());
+            }
+            const auto ahead = keys_ahead(*ix, in_flight);
+            for (const auto& [k, id] : claimed)
+                for (const auto& holder : ahead.holders(*ix, k))
+                    if (holder != id && !ops.contains({coll, holder}))
+                        fail(errc::unique_violation,
+                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
+                             join_path(ix->definition().path), name_of(coll), holder.to_hex());
+        }
+    }
+
+private:
+    // Streams the collection's live entities into `ix`, refusing a repeated key of a unique one.
+    template <typename Live>
+    static void fill(secondary_index& ix, Live& live) {
+        live(ix.definition().collection_id, [&](const entity_id& id, std::uint64_t seq, bytes_view payload) {
+            const auto key = ix.key_of(payload);
+            if (!key) return;
+            if (ix.unique() && !ix.live_holders(*key).empty())
+                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
+                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
+            ix.add(*key, id, seq);
+        });
+    }
+
+    // The keys in-flight commits give the entities they write, for one index: with the
+    // index they say who holds a key once those commits are applied.
+    struct pending_keys {
+        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
+
+        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
+            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
+            if (of.empty()) return out;
+            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
+            for (const auto& [id, key] : of)
+                if (key == k) out.push_back(id);
+            return out;
+        }
+    };
+    template <typename InFlight>
+    [[nodiscard]] static pending_keys keys_ahead(const secondary_index& ix, InFlight& in_flight) {
+        pending_keys out;
+        in_flight(ix.definition().collection_id, [&](const entity_id& id, bool tombstone, bytes_view payload) {
+            out.of[id] = tombstone ? std::nullopt : ix.key_of(payload);
+        });
+        return out;
+    }
+
+    list indexes_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_set.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -6547,7 +7795,7 @@ namespace detail {
 class catalog {
 public:
     catalog() = default;
-    catalog(const format::manifest& m, std::vector<std::shared_ptr<secondary_index>> indexes)
+    catalog(const format::manifest& m, index_set indexes)
         : indexes_(std::move(indexes)) {
         for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
     }
@@ -6566,7 +7814,7 @@ public:
         return {};
     }
 
-    [[nodiscard]] const std::vector<std::shared_ptr<secondary_index>>& indexes() const noexcept { return indexes_; }
+    [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
 
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
@@ -6581,7 +7829,7 @@ public:
 
 private:
     std::map<std::string, std::uint32_t, std::less<>> by_name_;
-    std::vector<std::shared_ptr<secondary_index>> indexes_;
+    index_set indexes_;
 };
 
 }  // namespace detail
@@ -6890,294 +8138,14 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/detail/snapshot_registry.hpp ----
-// ---- begin entidb/core/write_set.hpp ----
-// entidb/core/write_set.hpp — a write transaction's operations: at most one per
-// (collection, id), the payloads in one buffer.
-//
-// A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
-// descent through scattered nodes; a bulk transaction of thousands of puts spent a tenth
-// of its time in the allocator. Here the entries sit in one vector, the payload bytes in
-// one buffer, and an open-addressing table of entry numbers finds a key while the
-// transaction runs: each grows geometrically, so a transaction of n puts allocates
-// O(log n) times. `seal()` (at commit) sorts the entries by key — files are written in
-// key order, so the same transaction always gives the same bytes — and from then on the
-// set is read-only and searched by bisection.
-//
-// Views (`operation::payload`) point into the set's buffer: valid until the next put,
-// remove, drop or clear (a put may overwrite or repack the bytes). The engine reads a
-// sealed set only.
-//
-// Thread-safety: one writer; a sealed set may be read by several threads.
-
-#include <cassert>
-
 
 namespace entidb {
 inline namespace v1 {
-namespace detail {
-
-using entity_key = std::pair<std::uint32_t, entity_id>;
-
-class write_set {
-public:
-    struct operation {
-        bool tombstone = false;
-        bytes_view payload;  // empty for a tombstone
-    };
-    // What iteration yields: `for (const auto& [key, op] : set)`.
-    struct item {
-        entity_key key;
-        operation op;
-    };
-
-private:
-    enum class state : std::uint8_t { put, tombstone, dropped };
-    struct entry {
-        entity_key key;
-        state st = state::put;
-        std::size_t offset = 0, size = 0;  // of the payload in bytes_
-    };
-
-public:
-    class iterator {
-    public:
-        using iterator_category = std::forward_iterator_tag;
-        using value_type = item;
-        using difference_type = std::ptrdiff_t;
-        using pointer = void;
-        using reference = item;
-
-        iterator() = default;
-        iterator(const write_set* s, const entry* e) : s_(s), e_(e) {}
-        [[nodiscard]] item operator*() const { return s_->item_of(*e_); }
-        iterator& operator++() {
-            ++e_;
-            return *this;
-        }
-        iterator operator++(int) {
-            auto old = *this;
-            ++e_;
-            return old;
-        }
-        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.e_ == b.e_; }
-
-    private:
-        const write_set* s_ = nullptr;
-        const entry* e_ = nullptr;
-    };
-
-    // ---- while the transaction runs ----
-
-    void put(const entity_key& key, bytes_view payload) { record(key, state::put, payload); }
-    void remove(const entity_key& key) { record(key, state::tombstone, {}); }
-    // Forgets the key's operation (a put of this transaction that a remove cancels).
-    void drop(const entity_key& key) {
-        assert(!sealed_);
-        if (entry* e = probe(key); e != nullptr && e->st != state::dropped) {
-            e->st = state::dropped;
-            forget_payload(*e);
-            --live_;
-        }
-    }
-
-    // Empties the set (keeping its buffers' capacity).
-    void clear() noexcept {
-        entries_.clear();
-        bytes_.clear();
-        slots_.clear();
-        live_ = 0;
-        unused_ = 0;
-        sealed_ = false;
-    }
-
-    // Sorts the live operations by key; the set is read-only afterwards (until clear()).
-    void seal() {
-        if (sealed_) return;
-        std::erase_if(entries_, [](const entry& e) { return e.st == state::dropped; });
-        std::sort(entries_.begin(), entries_.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
-        sealed_ = true;
-    }
-
-    // ---- either side of seal() ----
-
-    [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
-    [[nodiscard]] std::size_t size() const noexcept { return live_; }
-    [[nodiscard]] bool sealed() const noexcept { return sealed_; }
-    // Bytes in the payload buffer, the unused ones (of rewritten or dropped keys) included.
-    [[nodiscard]] std::size_t buffer_bytes() const noexcept { return bytes_.size(); }
-
-    // The key's operation, if the set holds one.
-    [[nodiscard]] std::optional<operation> find(const entity_key& key) const {
-        const entry* e = sealed_ ? bisect(key) : probe(key);
-        if (e == nullptr || e->st == state::dropped) return std::nullopt;
-        return item_of(*e).op;
-    }
-    [[nodiscard]] bool contains(const entity_key& key) const { return find(key).has_value(); }
-
-    // ---- a sealed set, in key order ----
-
-    [[nodiscard]] iterator begin() const noexcept {
-        assert(sealed_);
-        return {this, entries_.data()};
-    }
-    [[nodiscard]] iterator end() const noexcept { return {this, entries_.data() + entries_.size()}; }
-
-    // The operations on one collection.
-    [[nodiscard]] std::pair<iterator, iterator> collection(std::uint32_t c) const {
-        assert(sealed_);
-        const entry* const end = entries_.data() + entries_.size();
-        const entry* first = std::lower_bound(entries_.data(), end, c,
-                                              [](const entry& e, std::uint32_t v) { return e.key.first < v; });
-        const entry* last = first;
-        while (last != end && last->key.first == c) ++last;
-        return {iterator(this, first), iterator(this, last)};
-    }
-
-private:
-    [[nodiscard]] item item_of(const entry& e) const {
-        return {e.key, {e.st == state::tombstone, bytes_view(bytes_.data() + e.offset, e.size)}};
-    }
-
-    void record(const entity_key& key, state st, bytes_view payload) {
-        assert(!sealed_);
-        entry* e = probe(key);
-        if (e == nullptr) {
-            grow_slots_for(entries_.size() + 1);
-            entries_.push_back({key, st, 0, 0});
-            place(entries_.size() - 1);
-            e = &entries_.back();
-            ++live_;
-        } else if (e->st == state::dropped) {
-            ++live_;
-        }
-        e->st = st;
-        // A key written again (an entity rewritten in a loop) takes its old payload's place
-        // when the new one fits; otherwise the old bytes become unused, and the buffer is
-        // repacked once they are most of it, so it stays within twice what the set holds.
-        if (payload.size() <= e->size) {
-            if (!payload.empty()) std::memmove(bytes_.data() + e->offset, payload.data(), payload.size());
-            unused_ += e->size - payload.size();
-            e->size = payload.size();
-            return;
-        }
-        forget_payload(*e);
-        repack_if_mostly_unused();
-        e->offset = bytes_.size();
-        e->size = payload.size();
-        bytes_.insert(bytes_.end(), payload.begin(), payload.end());
-    }
-
-    void forget_payload(entry& e) noexcept {
-        unused_ += e.size;
-        e.size = 0;
-    }
-    void repack_if_mostly_unused() {
-        constexpr std::size_t worth_it = 64 * 1024;
-        if (unused_ < worth_it || unused_ * 2 < bytes_.size()) return;
-        byte_buffer packed;
-        packed.reserve(bytes_.size() - unused_);
-        for (entry& e : entries_) {
-            const std::size_t from = e.offset;
-            e.offset = packed.size();
-            packed.insert(packed.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(from),
-                          bytes_.begin() + static_cast<std::ptrdiff_t>(from + e.size));
-        }
-        bytes_.swap(packed);
-        unused_ = 0;
-    }
-
-    // Open addressing, linear probing: slots_ hold entry number + 1 (0 = empty), at most
-    // half of them used.
-    [[nodiscard]] static std::uint64_t hash(const entity_key& key) noexcept {
-        std::uint64_t a, b;
-        std::memcpy(&a, key.second.bytes().data(), 8);
-        std::memcpy(&b, key.second.bytes().data() + 8, 8);
-        std::uint64_t h = a ^ (b * 0x9E3779B97F4A7C15u) ^ (std::uint64_t{key.first} << 32);
-        h ^= h >> 33;  // a full mix: ids that differ in a few bits (counters) spread too
-        h *= 0xFF51AFD7ED558CCDu;
-        h ^= h >> 33;
-        h *= 0xC4CEB9FE1A85EC53u;
-        return h ^ (h >> 33);
-    }
-    [[nodiscard]] const entry* probe(const entity_key& key) const {
-        if (slots_.empty()) return nullptr;
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = hash(key) & mask;; i = (i + 1) & mask) {
-            if (slots_[i] == 0) return nullptr;
-            if (const entry& e = entries_[slots_[i] - 1]; e.key == key) return &e;
-        }
-    }
-    [[nodiscard]] entry* probe(const entity_key& key) {
-        return const_cast<entry*>(std::as_const(*this).probe(key));
-    }
-    void place(std::size_t n) {
-        const std::size_t mask = slots_.size() - 1;
-        std::size_t i = hash(entries_[n].key) & mask;
-        while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = static_cast<std::uint32_t>(n + 1);
-    }
-    void grow_slots_for(std::size_t entries) {
-        if (entries * 2 <= slots_.size()) return;
-        slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), 0u);
-        for (std::size_t n = 0; n < entries_.size(); ++n) place(n);
-    }
-
-    [[nodiscard]] const entry* bisect(const entity_key& key) const {
-        const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
-                                         [](const entry& e, const entity_key& k) { return e.key < k; });
-        return it != entries_.end() && it->key == key ? &*it : nullptr;
-    }
-
-    std::vector<entry> entries_;
-    byte_buffer bytes_;
-    std::vector<std::uint32_t> slots_;
-    std::size_t live_ = 0;
-    std::size_t unused_ = 0;  // bytes of bytes_ no entry points at
-    bool sealed_ = false;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/write_set.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-// Counters a database exposes (statistics()).
-struct statistics {
-    std::uint64_t last_sequence = 0;
-    std::uint64_t index_lookups = 0;
-    std::uint64_t commits = 0;
-    std::uint64_t wal_flushes = 0;  // commit flushes: below `commits` when group commit shared them
-    std::uint64_t checkpoints = 0;
-    std::uint64_t full_scans = 0;
-    std::uint64_t wal_bytes = 0;
-    std::uint64_t segment_count = 0;
-};
-
-// What open found and did (also printed by `entidb inspect`).
-struct recovery_report {
-    std::uint64_t segment_records = 0;        // records streamed from segments
-    std::uint64_t wal_records = 0;            // well-formed WAL records read
-    std::uint64_t transactions_replayed = 0;  // committed WAL transactions applied to segments
-    std::uint64_t records_replayed = 0;       // segment records written by replay
-    std::uint64_t wal_bytes_truncated = 0;    // torn WAL tail dropped
-    std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
-    bool compaction_finished = false;         // a compaction interrupted by a crash was made current
-    std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
-};
 
 namespace detail {
 
 // A snapshot sequence above every commit: "the newest state" (writer and open only).
 inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
-
-[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
-    std::string out;
-    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
-    return out;
-}
 
 // An operation copied out of another commit's write set.
 struct pending_op {
@@ -7202,10 +8170,10 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal)),
+          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
-          catalog_(std::make_shared<const catalog>(manifest_, std::vector<std::shared_ptr<secondary_index>>{})) {}
+          catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
@@ -7312,11 +8280,13 @@ public:
         return {.last_sequence = last_sequence(),
                 .index_lookups = index_lookups_.load(std::memory_order_relaxed),
                 .commits = commits_.load(std::memory_order_relaxed),
-                .wal_flushes = wal_flushes_.load(std::memory_order_relaxed),
+                .wal_flushes = wal_.flushes(),
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
-                .wal_bytes = wal_->size(),
-                .segment_count = segments_.table().size()};
+                .wal_bytes = wal_.backend().size(),
+                .segment_count = segments_.table().size(),
+                .retired_segments = segments_.retired_count(),
+                .change_callback_failures = feed_.callback_failures()};
     }
 
     // ---- the writer (holding writer_mutex()) ----
@@ -7347,17 +8317,17 @@ public:
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
-        const bytes_view batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
         const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
-        append_wal(batch);
-        segment_claimed_ += segment_bytes;
-        release_if_large(wal_batch_);
-        ++next_txid_;
-        appended_seq_ = seq;
-        const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
         {
-            const in_flight_entry entry(*this, seq, w, wal_end);  // the next writer sees it from now on
+            // Listed before its bytes are in the log, so that a flush leader covering them
+            // finds it; the next writer sees it from now on (removed again if the append fails).
+            const in_flight_entry entry(*this, seq, w, wal_.appended_end() + batch.size());
+            const std::uint64_t wal_end = wal_.append_commit(batch);  // undone if it fails
+            segment_claimed_ += segment_bytes;
+            ++next_txid_;
+            appended_seq_ = seq;
             writer.unlock();  // the next transaction prepares while this one waits for its flush
             wait_applied(wal_end);
         }
@@ -7439,14 +8409,10 @@ public:
             // WAL-covered records, so a torn tail there is never a checkpointed record.
             if constexpr (factory_type::rotates)
                 if (segments_.active().backend->size() > 0) segments_.rotate();
-            byte_buffer rec;
-            format::encode(format::wal_record{format::wal_checkpoint{seq}}, rec);
-            append_wal(rec);
-            wal_->flush();
+            wal_.append_checkpoint(seq);
             manifest_.checkpoint_seq = seq;
             save_manifest();
-            wal_->truncate(0);
-            wal_->flush();
+            wal_.clear();
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
@@ -7483,8 +8449,8 @@ public:
                                    .kind = kind,
                                    .unique = unique,
                                    .created_at_seq = last_sequence()};
-        auto ix = std::make_shared<secondary_index>(def);
-        fill_index(*ix);  // unique violations surface here, before anything is recorded
+        // Unique violations surface here, before anything is recorded.
+        auto ix = index_set::build(def, live_entities());
         format::manifest next = manifest_;
         next.indexes.push_back(def);
         next.next_index_id = def.id + 1;
@@ -7495,18 +8461,14 @@ public:
             std::swap(manifest_, next);
             throw;
         }
-        indexes_.push_back(ix);
+        indexes_.add(ix);
         publish_catalog();
         return ix;
     }
 
     // Builds every index the MANIFEST declares (open, after recovery).
     void build_indexes() {
-        for (const auto& def : manifest_.indexes) {
-            auto ix = std::make_shared<secondary_index>(def);
-            fill_index(*ix);
-            indexes_.push_back(std::move(ix));
-        }
+        indexes_.open(manifest_, live_entities());
         publish_catalog();
     }
 
@@ -7675,7 +8637,7 @@ public:
 
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
-    wal_backend& wal() noexcept { return *wal_; }
+    wal_backend& wal() noexcept { return wal_.backend(); }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
@@ -7688,18 +8650,20 @@ public:
         segment_claimed_ = segments_.active().backend->size();
     }
 
-    // Appends one segment record and makes it visible in the index (no publication).
-    void apply_record(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload,
-                      std::uint64_t seq, std::uint64_t oldest_snapshot) {
-        byte_buffer rec;
-        format::encode(format::segment_record{.collection_id = collection,
-                                              .id = id,
-                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
-                                              .sequence = seq,
-                                              .payload = payload},
-                       rec);
-        const auto loc = segments_.append(rec, seq);
-        index_.apply(collection, id, {.sequence = seq, .location = loc, .tombstone = tombstone}, oldest_snapshot);
+    // Recovery and restore write segment records the way commits do: fill the batch
+    // start_batch returns with records of commit `seq`, then apply_batch appends them and
+    // makes them visible in the index (no publication).
+    [[nodiscard]] record_batch& start_batch(std::uint64_t seq) noexcept {
+        segment_batch_.start(seq);
+        return segment_batch_;
+    }
+    void apply_batch(std::uint64_t oldest_snapshot) {
+        const auto locations = segment_batch_.append_to(segments_);
+        auto loc = locations.begin();
+        for (const auto& k : segment_batch_.keys())
+            index_.apply(k.collection, k.id,
+                         {.sequence = segment_batch_.sequence(), .location = *loc++, .tombstone = k.tombstone},
+                         oldest_snapshot);
     }
 
     [[nodiscard]] std::string segment_path(std::uint32_t n) const {
@@ -7735,21 +8699,6 @@ private:
         snapshot_registry::handle h_;
     };
 
-    bytes_view encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) {
-        auto& out = wal_batch_;
-        out.clear();
-        format::encode(format::wal_record{format::wal_begin{txid}}, out);
-        for (const auto& [key, op] : w.ops) {
-            if (op.tombstone)
-                format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
-            else
-                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
-                               out);
-        }
-        format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
-        return out;
-    }
-
     // A factory that cannot rotate keeps everything in its one segment, which holds at most
     // max_segment_size bytes: a commit whose records would not fit is refused here, before
     // its WAL record makes it durable (applying a durable commit that does not fit could
@@ -7773,20 +8722,16 @@ private:
         }
     }
 
-    // Streams the collection's live entities (one payload in memory at a time) into `ix`.
-    void fill_index(secondary_index& ix) const {
-        const auto coll = ix.definition().collection_id;
-        std::optional<entity_id> last;
-        std::map<index_key, entity_id> seen;  // unique indexes only
-        while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
-            last = next->first;
-            const auto key = ix.key_of(read_payload(coll, next->first, next->second));
-            if (!key) continue;
-            if (ix.unique() && !ix.live_holders(*key).empty())
-                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
-                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), next->first.to_hex());
-            ix.add(*key, next->first, next->second.sequence);
-        }
+    // Streams a collection's live entities, one payload in memory at a time, to index_set:
+    // f(id, sequence, payload) in id order.
+    [[nodiscard]] auto live_entities() const {
+        return [this](std::uint32_t coll, const auto& f) {
+            std::optional<entity_id> last;
+            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+                last = next->first;
+                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
+            }
+        };
     }
 
     void publish_catalog() {
@@ -7816,73 +8761,17 @@ private:
         if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
     }
 
-    // A failed append leaves no partial transaction behind: a torn record followed by
-    // later valid ones would read as corruption on recovery.
-    void append_wal(bytes_view bytes) {
-        const std::uint64_t before = wal_->size();
-        try {
-            wal_->append(bytes);
-        } catch (const error&) {
-            try {
-                if (wal_->size() != before) wal_->truncate(before);
-            } catch (const error& e) {
-                poison(fmt::format("a failed WAL append could not be undone: {}", e.what()));
-            }
-            throw;
-        }
-    }
-
     // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
-    // applied. One waiter at a time leads a flush covering everything appended when it
-    // starts, then applies that group in sequence order and releases it: one thread does
-    // the group's work, instead of each committer waking in turn to apply its own. A
-    // failed flush poisons the engine and fails every commit it should have covered.
+    // applied. The leader of that flush (wal::writer::wait_durable) applies the group in
+    // sequence order and releases it: one thread does the group's work, instead of each
+    // committer waking in turn to apply its own. A failed flush fails every commit it
+    // should have covered (errc::outcome_unknown; the writer's fault handler poisoned the
+    // engine); a commit a flush covered is durable and waits for its apply whatever came later.
     void wait_applied(std::uint64_t wal_end) {
+        const auto covers = wal_.wait_durable(wal_end);
         std::unique_lock lock(flow_mutex_);
-        while (applied_end_ < wal_end) {
-            // A commit a flush covered is durable: it waits for its apply whatever came later.
-            if (flush_failure_ && durable_end_ < wal_end) throw *flush_failure_;
-            if (durable_end_ >= wal_end) {  // a leader applies it
-                applied_cv_.wait(lock);
-                continue;
-            }
-            if (flushing_) {  // the next flush may cover it
-                flushed_cv_.wait(lock);
-                continue;
-            }
-            flushing_ = true;
-            gather_group(lock);
-            const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
-            const std::uint64_t covers_commits = appended_commits_;
-            lock.unlock();
-            std::optional<error> failure;
-            const auto started = std::chrono::steady_clock::now();
-            try {
-                wal_flushes_.fetch_add(1, std::memory_order_relaxed);
-                wal_->flush();
-            } catch (const error& e) {
-                poison(fmt::format("the WAL flush failed: {}", e.what()));
-                failure.emplace(errc::outcome_unknown,
-                                fmt::format("the commit may or may not survive a reopen (WAL flush failed: {})",
-                                            e.detail()),
-                                error_context{.path = wal_path(), .sys_errno = e.sys_errno()});
-            }
-            lock.lock();
-            flushing_ = false;
-            if (failure) {
-                flush_failure_ = std::move(failure);
-                flushed_cv_.notify_all();
-                continue;
-            }
-            durable_end_ = std::max(durable_end_, covers);
-            // The commits this flush carried, and those that arrived while it ran: as
-            // many as the next leader waits for (gather_group).
-            last_group_ = appended_commits_ - durable_commits_;
-            durable_commits_ = covers_commits;
-            last_flush_time_ = std::chrono::steady_clock::now() - started;
-            flushed_cv_.notify_all();  // the next flush may start while this group is applied
-            apply_durable_group(lock, covers);
-        }
+        if (covers) apply_durable_group(lock, *covers);
+        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
     }
 
     // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
@@ -7916,22 +8805,6 @@ private:
         applied_cv_.notify_all();
     }
 
-    // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
-    // ones its flush carried and the ones that arrived while it ran) when several writers
-    // are committing: the released ones are preparing their next commits. Without this, a
-    // leader that appended first flushes alone while the others append during its flush,
-    // and groups alternate between one and the rest (with two writers, every flush
-    // carries one commit). A single writer never waits (its cycles hold one commit), and
-    // the wait is at most half the last flush's time, after which the size follows what
-    // actually came.
-    void gather_group(std::unique_lock<std::mutex>& lock) {
-        if (last_group_ <= 1) return;
-        const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
-        gathering_ = true;
-        appended_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
-        gathering_ = false;
-    }
-
     [[nodiscard]] bool commits_in_flight() const {
         std::lock_guard lock(flow_mutex_);
         return !in_flight_.empty();
@@ -7950,9 +8823,6 @@ private:
         in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : e_(e), seq_(seq) {
             std::lock_guard lock(e_.flow_mutex_);
             e_.in_flight_.push_back({seq, &w, wal_end});
-            ++e_.appended_commits_;
-            e_.wal_appended_.store(wal_end, std::memory_order_release);
-            if (e_.gathering_) e_.appended_cv_.notify_one();
         }
         in_flight_entry(const in_flight_entry&) = delete;
         in_flight_entry& operator=(const in_flight_entry&) = delete;
@@ -7972,7 +8842,8 @@ private:
         try {
             const std::uint64_t oldest = snapshots_.oldest(last_sequence());
             const auto cat = catalog_snapshot();
-            const auto moves = index_moves(*cat, w);  // from the versions this commit replaces
+            const auto moves = cat->indexes().moves(  // from the versions this commit replaces
+                w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
             const auto locations = append_segment_records(w, seq);
             auto loc = locations.begin();
             // The index's misses for keys a few ahead overlap the current key's apply (a
@@ -7989,10 +8860,7 @@ private:
                 index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
                              oldest);
             }
-            for (const auto& m : moves) {
-                if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
-                if (m.to) m.index->add(*m.to, m.id, seq);
-            }
+            index_set::apply(moves, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
         } catch (const std::exception& e) {
             poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
@@ -8003,108 +8871,36 @@ private:
 
     // One segment record per operation, written with one append when they fit.
     std::vector<record_location> append_segment_records(const pending_write& w, std::uint64_t seq) {
-        segment_batch_.clear();
-        segment_lengths_.clear();
-        for (const auto& [key, op] : w.ops) {
-            const auto before = segment_batch_.size();
-            format::encode(format::segment_record{.collection_id = key.first,
-                                                  .id = key.second,
-                                                  .flags = op.tombstone ? format::flag_tombstone : std::uint8_t{0},
-                                                  .sequence = seq,
-                                                  .payload = op.payload},
-                           segment_batch_);
-            segment_lengths_.push_back(static_cast<std::uint32_t>(segment_batch_.size() - before));
-        }
-        auto locations = segments_.append_many(segment_batch_, segment_lengths_, seq);
-        release_if_large(segment_batch_);
-        return locations;
+        auto& batch = start_batch(seq);
+        for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+        return batch.append_to(segments_);
     }
 
-    // Reused buffers keep the capacity of ordinary commits, not of the largest ever.
-    static void release_if_large(byte_buffer& b) noexcept {
-        constexpr std::size_t keep = std::size_t{4} << 20;
-        if (b.capacity() > keep) byte_buffer().swap(b);
-    }
-
-    // A secondary index entry an operation moves: `from` the key of the version it
-    // replaces, `to` the key of what it writes (either may be absent).
-    struct index_move {
-        secondary_index* index;
-        entity_id id;
-        std::optional<index_key> from, to;
-    };
-    [[nodiscard]] std::vector<index_move> index_moves(const catalog& cat, const pending_write& w) const {
-        std::vector<index_move> out;
-        if (cat.indexes().empty()) return out;
-        for (const auto& [key, op] : w.ops) {
-            std::optional<byte_buffer> old;
-            bool read_old = false;
-            for (const auto& ix : cat.indexes()) {
-                if (ix->definition().collection_id != key.first) continue;
-                if (!std::exchange(read_old, true)) old = get(key.first, key.second, latest_snapshot);
-                auto from = old ? ix->key_of(*old) : std::nullopt;
-                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
-                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
-            }
-        }
-        return out;
-    }
-
-    // Unique indexes: no two live entities may share a key after this commit.
+    // Unique indexes: no two live entities may share a key after this commit and the ones
+    // in flight ahead of it.
     void check_unique(const pending_write& w) const {
         const auto cat = catalog_snapshot();
-        for (const auto& ix : cat->indexes()) {
-            if (!ix->unique()) continue;
-            const auto coll = ix->definition().collection_id;
-            std::map<index_key, entity_id> claimed;
-            for (const auto& [key, op] : w.ops) {
-                if (key.first != coll || op.tombstone) continue;
-                const auto k = ix->key_of(op.payload);
-                if (!k) continue;
-                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
-                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
-                         join_path(ix->definition().path), cat->name_of(coll), it->second.to_hex(), key.second.to_hex());
-            }
-            const auto ahead = in_flight_keys(*ix);
-            for (const auto& [k, id] : claimed)
-                for (const auto& holder : ahead.holders(*ix, k))
-                    if (holder != id && !w.ops.contains({coll, holder}))
-                        fail(errc::unique_violation,
-                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
-                             join_path(ix->definition().path), cat->name_of(coll), holder.to_hex());
-        }
+        cat->indexes().check_unique(
+            w.ops, [&](std::uint32_t coll, const auto& f) { for_each_in_flight_op(coll, f); },
+            [&](std::uint32_t coll) { return cat->name_of(coll); });
     }
 
-    // The keys in-flight commits give the entities they write, for one index: with the
-    // index they say who holds a key once those commits are applied (unique checks).
-    struct pending_keys {
-        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
-
-        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
-            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
-            if (of.empty()) return out;
-            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
-            for (const auto& [id, key] : of)
-                if (key == k) out.push_back(id);
-            return out;
-        }
-    };
-    [[nodiscard]] pending_keys in_flight_keys(const secondary_index& ix) const {
-        pending_keys out;
-        const auto coll = ix.definition().collection_id;
+    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
+    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
+    template <typename F>
+    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
         std::lock_guard lock(flow_mutex_);
         for (const auto& [seq, w, end] : in_flight_)
-            if (seq > applied_seq_)  // applied ones are in the index (see in_flight_op)
+            if (seq > applied_seq_)
                 for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
                     const auto [key, op] = *it;
-                    out.of[key.second] = op.tombstone ? std::nullopt : ix.key_of(op.payload);
+                    f(key.second, op.tombstone, op.payload);
                 }
-        return out;
     }
 
     void maybe_checkpoint() noexcept {
         try {
-            if (!poisoned_.load(std::memory_order_acquire) && wal_->size() > cfg_.max_wal_size) checkpoint();
+            if (!poisoned_.load(std::memory_order_acquire) && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
         } catch (...) {
             // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
             // order); durability failures already poisoned the engine in guard_durability,
@@ -8127,12 +8923,12 @@ private:
     config cfg_;
     std::optional<std::filesystem::path> dir_;
     std::optional<directory_lock> lock_;
-    std::unique_ptr<wal_backend> wal_;
+    ::entidb::wal::writer<wal_backend> wal_;
     segment_set<factory_type> segments_;
     primary_index index_;
     mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
     format::manifest manifest_;  // the writer's copy
-    std::vector<std::shared_ptr<secondary_index>> indexes_;  // the writer's list
+    index_set indexes_;  // the writer's list
     change_feed_hub feed_;
 
     mutable shared_gate catalog_gate_;  // guards catalog_
@@ -8149,38 +8945,27 @@ private:
     // is applied (segment_room_for).
     std::uint64_t segment_claimed_ = 0;
 
-    byte_buffer wal_batch_;  // the writer's, reused: no allocation per commit once warm
-    byte_buffer segment_batch_;  // the applier's (one at a time, in sequence order)
-    std::vector<std::uint32_t> segment_lengths_;
+    record_batch segment_batch_;  // the applier's (one at a time, in sequence order), reused
 
-    // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
-    // a checkpoint truncates the file only when nothing is in flight).
+    // Group commit: the commits appended to the WAL and not yet applied. Their WAL ends are
+    // in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
+    // file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
     // One condition per event, so that each wakes only the threads waiting for it (a
     // wake-up is a context switch, and across cores of a virtual machine an interrupt).
-    std::condition_variable flushed_cv_;  // a flush ended: the next may start, or it failed
     std::condition_variable applied_cv_;  // a group is applied
-    std::condition_variable appended_cv_;  // a commit is appended while a leader gathers
     std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
     struct in_flight_commit {
         std::uint64_t seq;
         const pending_write* w;  // lives in the committing thread's commit() call
-        std::uint64_t wal_end;   // in wal_appended_ terms
+        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
     };
     std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
     std::vector<in_flight_commit> apply_group_;  // the applier's, reused
-    std::atomic<std::uint64_t> wal_appended_{0};
-    std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
     std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
     bool applying_ = false;          // a flush leader is applying its group
-    std::uint64_t appended_commits_ = 0, durable_commits_ = 0;  // counts since open
-    std::uint64_t last_group_ = 0;  // commits of the last flush cycle (gather_group)
-    std::chrono::steady_clock::duration last_flush_time_{};
-    bool flushing_ = false;
-    bool gathering_ = false;  // a leader waits in gather_group
-    std::optional<error> flush_failure_;
     std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
-    std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan
@@ -8690,9 +9475,10 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 //    a torn tail only if the WAL still covers it — the records before it in that segment
 //    are newer than the last checkpoint, or it is the segment's first record and the
 //    sealed segments reach the checkpoint — and is then truncated; otherwise corruption.
-// 2. Stream the WAL. A record that does not decode ends the log if nothing valid follows
-//    it (torn tail: truncated); if a valid record follows, it is corruption (file and
-//    offset named, nothing repaired). Committed transactions are applied exactly once:
+// 2. Stream the WAL (wal/reader.hpp). A record that does not decode ends the log if
+//    nothing valid follows it (torn tail: truncated); if a valid record follows, it is
+//    corruption (file and offset named, nothing repaired). Committed transactions are
+//    applied exactly once, each with one batch of segment records (the commits' path):
 //    a transaction older than the newest segment sequence is already there, a newer one is
 //    applied, and the one at that sequence is checked record by record (a crash may have
 //    applied part of it). Aborted and unfinished transactions are dropped.
@@ -8704,6 +9490,143 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 //    (verify) only reads it.
 
 
+// ---- begin entidb/wal/reader.hpp ----
+// entidb/wal/reader.hpp — the streaming read of the write-ahead log (SPEC.md §5, recovery).
+//
+// `wal::reader<Backend>` walks the log record by record (format/record_scanner.hpp, one
+// record in memory at a time) and yields its committed transactions in log order, each
+// at its COMMIT record. Aborted transactions are dropped at their ABORT, unfinished ones
+// (no COMMIT before the end) are never yielded; CHECKPOINT records carry nothing to yield.
+// A record that does not decode ends the log if nothing valid follows it: a torn tail,
+// the normal result of a crash; end() then says where it starts (the owner truncates
+// there). If a valid record follows, it is damage: errc::corruption naming the file and
+// offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
+// its BEGIN. The reader never changes the log.
+//
+// Thread-safety: one reader per thread; the log must not change while it reads.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+// The longest WAL record a reader accepts: a longer declared length is damage.
+inline constexpr std::uint64_t max_wal_record =
+    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
+}  // namespace detail
+
+namespace wal {
+
+// One PUT (payload) or DELETE (tombstone) of a committed transaction.
+struct operation {
+    std::uint32_t collection;
+    entity_id id;
+    bool tombstone;
+    byte_buffer payload;
+};
+
+struct transaction {
+    std::uint64_t txid;
+    std::uint64_t sequence;  // its COMMIT's
+    std::vector<operation> ops;  // in log order; empty unless the reader keeps operations
+};
+
+template <storage_backend Backend>
+class reader {
+public:
+    // `path` names the log in errors. Without `keep_operations` the reader only checks the
+    // log (no payload is copied) and yields transactions without their operations.
+    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations)
+        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations),
+          scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
+
+    // The next committed transaction in log order, or nullopt at the end of the log.
+    std::optional<transaction> next() {
+        while (const auto* step = scanner_.next()) {
+            if (step->decoded.status != format::decode_status::ok) {
+                if (valid_record_after(step->offset + 1))
+                    fail_at(errc::corruption, {.path = path_, .offset = step->offset},
+                            "bad WAL record followed by valid records ({})", detail::describe_problem(step->decoded));
+                end_ = step->offset;
+                return std::nullopt;
+            }
+            ++records_;
+            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, step->decoded.record);
+            if (done) return done;
+        }
+        return std::nullopt;
+    }
+
+    // Where the well-formed log ends: its size, or where a torn tail starts (once next()
+    // returned nullopt).
+    [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
+    [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
+    [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
+    [[nodiscard]] std::uint64_t max_sequence() const noexcept { return max_sequence_; }
+
+private:
+    using result = std::optional<transaction>;
+
+    // True if a well-formed record starts anywhere at or after `from`.
+    bool valid_record_after(std::uint64_t from) const {
+        return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
+    }
+
+    result on(const format::wal_begin& r, std::uint64_t offset) {
+        max_txid_ = std::max(max_txid_, r.txid);
+        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
+        return std::nullopt;
+    }
+    result on(const format::wal_put& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (keep_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
+        return std::nullopt;
+    }
+    result on(const format::wal_delete& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (keep_) ops.push_back({r.collection_id, r.id, true, {}});
+        return std::nullopt;
+    }
+    result on(const format::wal_commit& r, std::uint64_t offset) {
+        const auto it = open_.find(r.txid);
+        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
+        max_sequence_ = std::max(max_sequence_, r.sequence);
+        transaction t{r.txid, r.sequence, std::move(it->second)};
+        open_.erase(it);
+        return t;
+    }
+    result on(const format::wal_abort& r, std::uint64_t offset) {
+        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
+        return std::nullopt;
+    }
+    result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
+
+    std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
+        const auto it = open_.find(txid);
+        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
+        return it->second;
+    }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = offset}, f, std::forward<Args>(args)...);
+    }
+
+    const Backend& backend_;
+    std::size_t chunk_;
+    std::string path_;
+    bool keep_;
+    detail::wal_scanner<Backend> scanner_;
+    std::uint64_t end_;
+    std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
+    std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
+};
+
+}  // namespace wal
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/wal/reader.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -8711,8 +9634,6 @@ namespace detail {
 
 inline constexpr std::uint64_t no_readers = std::numeric_limits<std::uint64_t>::max();
 inline constexpr std::uint64_t max_segment_record = std::numeric_limits<std::uint32_t>::max();
-inline constexpr std::uint64_t max_wal_record =
-    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
 
 template <typename Traits>
 class recovery {
@@ -8792,13 +9713,6 @@ private:
         }
     }
 
-    struct wal_op {
-        std::uint32_t collection;
-        entity_id id;
-        bool tombstone;
-        byte_buffer payload;
-    };
-
     // ---- segments ----
 
     void load_segments() {
@@ -8870,84 +9784,43 @@ private:
 
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        applying_ = apply;
-        open_.clear();
-        auto& wal = e_.wal();
-        wal_scanner<typename Traits::wal_backend> scanner(wal, e_.cfg().read_chunk_bytes, max_wal_record);
-        wal_end_ = wal.size();
-        while (auto step = scanner.next()) {
-            if (step->decoded.status != format::decode_status::ok) {
-                if (valid_record_after(step->offset + 1))
-                    fail_at(errc::corruption, {.path = e_.wal_path(), .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", describe_problem(step->decoded));
-                wal_end_ = step->offset;
-                break;
-            }
-            if (!apply) ++e_.report().wal_records;
-            std::visit([&](const auto& rec) { on(rec, step->offset); }, step->decoded.record);
-        }
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        while (const auto t = log.next())
+            if (apply) apply_committed(*t);
+        if (apply) return;
+        e_.report().wal_records += log.records();
+        wal_end_ = log.end();
+        wal_max_seq_ = log.max_sequence();
+        max_txid_ = log.max_txid();
     }
 
-    // True if a well-formed record starts anywhere at or after `from`.
-    bool valid_record_after(std::uint64_t from) {
-        return find_next_record<wal_format>(e_.wal(), e_.cfg().read_chunk_bytes, max_wal_record, from).has_value();
-    }
-
-    void on(const format::wal_begin& r, std::uint64_t offset) {
-        note_txid(r.txid);
-        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
-    }
-    void on(const format::wal_put& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (applying_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
-    }
-    void on(const format::wal_delete& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (applying_) ops.push_back({r.collection_id, r.id, true, {}});
-    }
-    void on(const format::wal_commit& r, std::uint64_t offset) {
-        const auto it = open_.find(r.txid);
-        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
-        if (applying_) apply_committed(it->second, r.sequence);
-        wal_max_seq_ = std::max(wal_max_seq_, r.sequence);
-        open_.erase(it);
-    }
-    void on(const format::wal_abort& r, std::uint64_t offset) {
-        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
-    }
-    void on(const format::wal_checkpoint&, std::uint64_t) {}
-
-    std::vector<wal_op>& ops_of(std::uint64_t txid, std::uint64_t offset) {
-        const auto it = open_.find(txid);
-        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
-        return it->second;
-    }
-
-    void apply_committed(const std::vector<wal_op>& ops, std::uint64_t seq) {
+    // Pass 2: a committed transaction's operations that the segments do not hold yet,
+    // appended as one batch.
+    void apply_committed(const ::entidb::wal::transaction& t) {
+        const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
         const bool partial = seq == segment_max_;
-        bool applied_any = false;
-        for (const auto& op : ops) {
-            if (partial && already_applied(op, seq)) continue;
-            e_.apply_record(op.collection, op.id, op.tombstone, op.payload, seq, no_readers);
-            ++e_.report().records_replayed;
-            applied_any = true;
-        }
-        if (applied_any) ++e_.report().transactions_replayed;
+        auto& batch = e_.start_batch(seq);
+        for (const auto& op : t.ops)
+            if (!partial || !(already_applied(op, seq) || batched(batch, op)))
+                batch.add(op.collection, op.id, op.tombstone, op.payload);
+        e_.apply_batch(no_readers);
+        e_.report().records_replayed += batch.size();
+        if (batch.size() > 0) ++e_.report().transactions_replayed;
         segment_max_ = std::max(segment_max_, seq);
     }
 
-    bool already_applied(const wal_op& op, std::uint64_t seq) const {
+    // A key the batch already writes at this sequence counts as applied, as it would once
+    // the batch is in the index (a transaction writing one key twice).
+    static bool batched(const record_batch& batch, const ::entidb::wal::operation& op) {
+        return std::any_of(batch.keys().begin(), batch.keys().end(),
+                           [&](const auto& k) { return k.collection == op.collection && k.id == op.id; });
+    }
+
+    bool already_applied(const ::entidb::wal::operation& op, std::uint64_t seq) const {
         const auto v = e_.index().find(op.collection, op.id, no_readers);
         if (op.tombstone) return !v || v->tombstone || v->sequence >= seq;
         return v && v->sequence >= seq;
-    }
-
-    void note_txid(std::uint64_t txid) { max_txid_ = std::max(max_txid_, txid); }
-
-    template <typename... Args>
-    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) {
-        fail_at(errc::corruption, {.path = e_.wal_path(), .offset = offset}, f, std::forward<Args>(args)...);
     }
 
     engine<Traits>& e_;
@@ -8957,12 +9830,10 @@ private:
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;
-    bool applying_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
-    std::map<std::uint64_t, std::vector<wal_op>> open_;
 };
 
 }  // namespace detail
@@ -10149,6 +11020,10 @@ private:
 namespace entidb {
 inline namespace v1 {
 
+namespace detail {
+struct backup_access;  // backup.hpp: the one reader of a database's engine outside this header
+}  // namespace detail
+
 // The requirements on a traits type, checked by one concept.
 template <typename T>
 concept database_traits = requires {
@@ -10310,6 +11185,21 @@ public:
         (void)e->declare_index(collection, parse_field_path(path), kind, unique);
     }
 
+    // The database's layout now (statistics.hpp): format version, last sequence, last
+    // checkpoint, history horizon, collections with their ids, indexes with their public
+    // index_kind, and the segment files with their sizes. A copy, consistent with itself:
+    // it waits for the writer lock like checkpoint() (so not while this thread has a write
+    // transaction open), and never changes the database.
+    [[nodiscard]] database_description describe() const {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        return describe_locked(*e);
+    }
+
+    // Another handle on the same open database, for layers that lend one per call (the C
+    // ABI). Like a transaction it keeps the database open: close() refuses while it lives.
+    [[nodiscard]] basic_database share() const { return basic_database(live()); }
+
     // Calls `cb` for every operation of every commit from now on, in commit order, on the
     // committing thread (change_feed.hpp). Returns a token for unsubscribe().
     std::uint64_t subscribe(change_callback cb) { return live()->feed().subscribe(std::move(cb)); }
@@ -10326,6 +11216,7 @@ public:
 
     [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
     [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
+    // Counters since open and what open found and did (statistics.hpp).
     [[nodiscard]] statistics stats() const { return live()->stats(); }
     [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
     [[nodiscard]] const config& configuration() const { return live()->cfg(); }
@@ -10347,10 +11238,37 @@ public:
     }
     [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
 
-    // For layers built on top (tool, C ABI): the shared engine.
-    [[nodiscard]] const std::shared_ptr<engine_type>& engine() const { return engine_; }
-
 private:
+    friend struct detail::backup_access;
+
+    [[nodiscard]] static database_description describe_locked(engine_type& e) {
+        const auto& m = e.manifest();
+        database_description d{.format_major = m.format_major,
+                               .format_minor = m.format_minor,
+                               .last_sequence = e.last_sequence(),
+                               .last_checkpoint = m.checkpoint_seq,
+                               .history_horizon = e.history_horizon(),
+                               .next_collection_id = m.next_collection_id,
+                               .collections = {},
+                               .indexes = {},
+                               .segments = {}};
+        const auto cat = e.catalog_snapshot();
+        for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
+        for (const auto& ix : cat->indexes()) {
+            const auto& def = ix->definition();
+            d.indexes.push_back({.id = def.id,
+                                 .collection_id = def.collection_id,
+                                 .collection = cat->name_of(def.collection_id),
+                                 .path = detail::join_path(def.path),
+                                 .kind = def.kind,
+                                 .unique = def.unique});
+        }
+        std::ranges::sort(d.indexes, {}, &index_description::id);
+        for (const auto& s : e.segments().table())
+            d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
+        return d;
+    }
+
     [[nodiscard]] std::shared_ptr<engine_type> live() const { return live_ref(); }
     // Without the reference-count traffic, for calls that do not outlive this handle.
     [[nodiscard]] const std::shared_ptr<engine_type>& live_ref() const {
@@ -10824,6 +11742,21 @@ private:
     return m;
 }
 
+// Backup and restore work below the transaction layer: a backup walks a snapshot's primary
+// index with the registry (collection ids, index declarations) it was taken with, a restore
+// loads records at the backup's sequence into a new database. basic_database lets this one
+// struct, and nothing else outside database.hpp, reach its engine.
+struct backup_access {
+    template <typename Traits>
+    [[nodiscard]] static std::shared_ptr<const snapshot<Traits>> snapshot_of(const basic_database<Traits>& db) {
+        return std::make_shared<const snapshot<Traits>>(db.live());
+    }
+    template <typename Traits>
+    [[nodiscard]] static auto& engine_of(basic_database<Traits>& db) {
+        return *db.live_ref();
+    }
+};
+
 }  // namespace detail
 
 // Checks a whole backup file without restoring it.
@@ -10847,7 +11780,7 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
     std::error_code ec;
     if (fs::exists(file, ec) || ec)
         fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
-    const auto snap = std::make_shared<const detail::snapshot<Traits>>(db.engine());
+    const auto snap = detail::backup_access::snapshot_of(db);
     auto& e = snap->eng();
     backup_info info{.sequence = snap->sequence()};
     format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
@@ -10908,7 +11841,7 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
     try {
         {
             auto db = entidb::open<file_storage>(tmp, cfg);
-            auto& e = *db.engine();
+            auto& e = detail::backup_access::engine_of(db);
             std::lock_guard lock(e.writer_mutex());
             detail::backup_reader r(file);  // pass 2, checked again as it is read
             auto& m = e.manifest();
@@ -10916,8 +11849,16 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
             m = r.header().registry;
             m.checkpoint_seq = checkpoint;
             const auto seq = r.header().sequence;
-            while (const auto ent = r.next())
-                e.apply_record(ent->collection, ent->id, false, ent->payload, seq, detail::no_readers);
+            // The entities go to the segments the way commits do, in batches of a bounded size.
+            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
+            auto& batch = e.start_batch(seq);
+            while (const auto ent = r.next()) {
+                batch.add(ent->collection, ent->id, false, ent->payload);
+                if (batch.byte_size() < batch_bytes) continue;
+                e.apply_batch(detail::no_readers);
+                batch.start(seq);
+            }
+            e.apply_batch(detail::no_readers);
             if (r.entities() != info.entities || r.checksum() != info.checksum)
                 fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
             e.set_recovered_state(seq, 1);
@@ -11490,7 +12431,6 @@ inline std::string to_json(const value& v, const json_options& options) {
 //
 // Thread-safety: codecs are stateless.
 
-#include <tuple>
 
 
 namespace entidb {
@@ -12022,8 +12962,26 @@ private:
 // a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
 // errc::io_error, errc::invalid_argument (not a database directory).
 //
+// The checks themselves are core/verify.hpp (they need an engine that is never recovered);
+// what they find is a verify_result (verify_result.hpp).
+//
 // `verify(path)` runs the same checks and throws the first problem as an entidb::error
 // (errc::corruption, or errc::unsupported_version for a version this build cannot read).
+
+
+
+// ---- begin entidb/core/verify.hpp ----
+// entidb/core/verify.hpp — the checks of entidb::verify (verify.hpp has the list) on an
+// engine built over a directory and never recovered: the MANIFEST's consistency, a dry
+// recovery (every record checked, nothing truncated or replayed), every live entity read
+// back, and every secondary index rebuilt and compared with a scan.
+//
+// Thread-safety: one call owns its engine; the directory's LOCK is taken shared by the open.
+
+
+// ---- begin entidb/verify_result.hpp ----
+// entidb/verify_result.hpp — what entidb::verify_report finds (verify.hpp): the counts of
+// what it checked, what the next open would truncate or finish, and the first problems.
 
 
 
@@ -12055,6 +13013,12 @@ struct verify_result {
     [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
 };
 
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/verify_result.hpp ----
+
+namespace entidb {
+inline namespace v1 {
 namespace detail {
 
 class problem_list {
@@ -12145,30 +13109,30 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
     }
 }
 
-}  // namespace detail
 
-[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
-                                                 std::size_t max_problems = 16) {
-    cfg.read_only = true;  // writes nothing, and works where the user may only read
+// Steps 1-6 of verify.hpp over the directory at `path`, opened as `cfg` says (read-only
+// for verify) but never recovered: recovery runs dry, so nothing is truncated or replayed.
+template <typename Traits>
+[[nodiscard]] verify_result verify_directory(const std::filesystem::path& path, const config& cfg,
+                                             std::size_t max_problems, typename Traits::environment env) {
     verify_result out;
-    detail::problem_list problems(out, std::max<std::size_t>(max_problems, 1));
-    file_storage::environment env;
-    std::shared_ptr<detail::engine<file_storage>> e;
+    problem_list problems(out, std::max<std::size_t>(max_problems, 1));
+    std::shared_ptr<engine<Traits>> e;
     try {
-        e = detail::engine_over<file_storage>(path, cfg, detail::open_directory<file_storage>(path, cfg, env));
+        e = engine_over<Traits>(path, cfg, open_directory<Traits>(path, cfg, env));
     } catch (const error& err) {
-        if (!detail::is_finding(err)) throw;
+        if (!is_finding(err)) throw;
         problems.add(err);
         return out;
     }
     const auto manifest_path = (path / "MANIFEST").string();
-    detail::check_manifest_consistency(e->manifest(), manifest_path, problems);
+    check_manifest_consistency(e->manifest(), manifest_path, problems);
 
-    detail::recovery<file_storage> check(*e, /*dry_run=*/true);
+    recovery<Traits> check(*e, /*dry_run=*/true);
     try {
         check.run();
     } catch (const error& err) {
-        if (!detail::is_finding(err)) throw;
+        if (!is_finding(err)) throw;
         problems.add(err);
         return out;
     }
@@ -12186,7 +13150,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
                      *stray);
     for (std::uint32_t c = 1; c < next_id && !problems.full(); ++c) {
         std::optional<entity_id> last;
-        while (auto next = e->index().next_live(c, last ? &*last : nullptr, detail::no_readers)) {
+        while (auto next = e->index().next_live(c, last ? &*last : nullptr, no_readers)) {
             last = next->first;
             const error_context where{.path = e->segment_path(next->second.location.segment),
                                       .offset = next->second.location.offset};
@@ -12197,7 +13161,7 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
                 if (err.value() == errc::invalid_cbor || err.value() == errc::non_canonical)
                     problems.add(where, "entity {} holds bytes that are not canonical CBOR: {}", next->first.to_hex(),
                                  err.detail());
-                else if (detail::is_finding(err))
+                else if (is_finding(err))
                     problems.add(err);
                 else
                     throw;
@@ -12206,8 +13170,22 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
             if (problems.full()) break;
         }
     }
-    if (!problems.full()) detail::check_secondary_indexes(*e, out, problems);
+    if (!problems.full()) check_secondary_indexes(*e, out, problems);
     return out;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/verify.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
+                                                 std::size_t max_problems = 16) {
+    cfg.read_only = true;  // writes nothing, and works where the user may only read
+    return detail::verify_directory<file_storage>(path, cfg, max_problems, {});
 }
 
 [[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {

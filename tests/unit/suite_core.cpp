@@ -1,9 +1,12 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
-// backends, the primary index, the reader gate), as one translation unit; see suite_db.cpp.
+// backends, the primary index, the reader gate, segment sets, the WAL writer and reader), as one
+// translation unit; see suite_db.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>
+#include <entidb/wal/reader.hpp>
+#include <entidb/wal/writer.hpp>
 
 #include "suite_prelude.hpp"
 
@@ -43,5 +46,8 @@ namespace suite_chunked_map {
 }
 namespace suite_segment_set {
 #include "segment_set_test.cpp"
+}
+namespace suite_wal {
+#include "wal_test.cpp"
 }
 // clang-format on

@@ -1,22 +1,26 @@
 // entidb/core/engine.hpp — the state one open database shares with its transactions.
 //
-// The engine owns the WAL backend, the segment set, the primary index and the catalog,
-// and implements the commit pipeline (SPEC.md §5):
-//   WAL append of BEGIN, PUT/DELETE..., COMMIT → one durable flush → segment append →
-//   index update → publish the sequence.
+// The engine owns the WAL writer (wal/writer.hpp), the segment set, the primary index and
+// the catalog, and implements the commit pipeline (SPEC.md §5), in commit():
+//   prepare (checks, encode) → wal_.append_commit (BEGIN, PUT/DELETE..., COMMIT) →
+//   wal_.wait_durable (one flush) → apply (segment records through the one record_batch,
+//   index update; apply_durable) → publish the sequence.
 // Group commit: the writer lock covers only the preparation and the WAL append. The
-// committer then releases it and waits until a flush covers its bytes: one committer at
-// a time leads a flush that covers everything appended so far, the others wait for it,
-// so transactions prepared during one flush share the next. Durable commits are applied
-// and published strictly in sequence order. Until then a commit is "in flight": the next
-// writer sees it (its reads and unique checks go through in_flight_op / holders_after),
-// readers do not — a commit is visible, like it is acknowledged, only once durable.
-// Once the flush has returned, the commit *is* durable: a later failure never reports the
-// commit as failed; the engine refuses further writes (errc::needs_reopen) and recovery
-// on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
-// refuses further writes. So everything that can refuse a commit is checked before its
+// committer then releases it and waits until a flush covers its bytes (wal::writer: one
+// committer at a time leads a flush that covers everything appended so far, the others
+// wait for it, so transactions prepared during one flush share the next). The leader
+// applies every commit its flush covered (apply_durable_group), and durable commits are
+// applied and published strictly in sequence order. Until then a commit is "in flight":
+// the next writer sees it (its reads and unique checks go through in_flight_op /
+// in_flight_keys), readers do not — a commit is visible, like it is acknowledged, only
+// once durable. Once the flush has returned, the commit *is* durable: a later failure
+// never reports the commit as failed; the engine refuses further writes
+// (errc::needs_reopen) and recovery on reopen completes the apply. A failed flush reports
+// errc::outcome_unknown and also refuses further writes (the WAL writer's fault handler
+// poisons the engine). So everything that can refuse a commit is checked before its
 // WAL append: unique keys, sizes, and the room left in the one segment of a factory that
-// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp, checkpoints here.
+// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp and reads the WAL
+// with wal/reader.hpp; checkpoints are here.
 //
 // Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
 // holding the writer lock (`writer_mutex()`), which write transactions take at begin and
@@ -47,12 +51,13 @@
 #include "../error.hpp"
 #include "../format/manifest.hpp"
 #include "../format/segment_record.hpp"
-#include "../format/wal_record.hpp"
 #include "../index/primary_index.hpp"
 #include "../index_kind.hpp"
+#include "../segment/record_batch.hpp"
 #include "../segment/segment_set.hpp"
 #include "../statistics.hpp"
 #include "../storage/filesystem.hpp"
+#include "../wal/writer.hpp"
 #include "../change_feed.hpp"
 #include "catalog.hpp"
 #include "../format/record_scanner.hpp"
@@ -91,7 +96,7 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal)),
+          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
           catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
@@ -201,10 +206,10 @@ public:
         return {.last_sequence = last_sequence(),
                 .index_lookups = index_lookups_.load(std::memory_order_relaxed),
                 .commits = commits_.load(std::memory_order_relaxed),
-                .wal_flushes = wal_flushes_.load(std::memory_order_relaxed),
+                .wal_flushes = wal_.flushes(),
                 .checkpoints = checkpoints_.load(std::memory_order_relaxed),
                 .full_scans = full_scans_.load(std::memory_order_relaxed),
-                .wal_bytes = wal_->size(),
+                .wal_bytes = wal_.backend().size(),
                 .segment_count = segments_.table().size(),
                 .retired_segments = segments_.retired_count(),
                 .change_callback_failures = feed_.callback_failures()};
@@ -238,17 +243,17 @@ public:
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
-        const bytes_view batch = encode_batch(w, txid, seq);  // throws too_large before any write
+        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
         const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
-        append_wal(batch);
-        segment_claimed_ += segment_bytes;
-        release_if_large(wal_batch_);
-        ++next_txid_;
-        appended_seq_ = seq;
-        const std::uint64_t wal_end = wal_appended_.load(std::memory_order_relaxed) + batch.size();
         {
-            const in_flight_entry entry(*this, seq, w, wal_end);  // the next writer sees it from now on
+            // Listed before its bytes are in the log, so that a flush leader covering them
+            // finds it; the next writer sees it from now on (removed again if the append fails).
+            const in_flight_entry entry(*this, seq, w, wal_.appended_end() + batch.size());
+            const std::uint64_t wal_end = wal_.append_commit(batch);  // undone if it fails
+            segment_claimed_ += segment_bytes;
+            ++next_txid_;
+            appended_seq_ = seq;
             writer.unlock();  // the next transaction prepares while this one waits for its flush
             wait_applied(wal_end);
         }
@@ -330,14 +335,10 @@ public:
             // WAL-covered records, so a torn tail there is never a checkpointed record.
             if constexpr (factory_type::rotates)
                 if (segments_.active().backend->size() > 0) segments_.rotate();
-            byte_buffer rec;
-            format::encode(format::wal_record{format::wal_checkpoint{seq}}, rec);
-            append_wal(rec);
-            wal_->flush();
+            wal_.append_checkpoint(seq);
             manifest_.checkpoint_seq = seq;
             save_manifest();
-            wal_->truncate(0);
-            wal_->flush();
+            wal_.clear();
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
@@ -562,7 +563,7 @@ public:
 
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
-    wal_backend& wal() noexcept { return *wal_; }
+    wal_backend& wal() noexcept { return wal_.backend(); }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
@@ -575,18 +576,20 @@ public:
         segment_claimed_ = segments_.active().backend->size();
     }
 
-    // Appends one segment record and makes it visible in the index (no publication).
-    void apply_record(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload,
-                      std::uint64_t seq, std::uint64_t oldest_snapshot) {
-        byte_buffer rec;
-        format::encode(format::segment_record{.collection_id = collection,
-                                              .id = id,
-                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
-                                              .sequence = seq,
-                                              .payload = payload},
-                       rec);
-        const auto loc = segments_.append(rec, seq);
-        index_.apply(collection, id, {.sequence = seq, .location = loc, .tombstone = tombstone}, oldest_snapshot);
+    // Recovery and restore write segment records the way commits do: fill the batch
+    // start_batch returns with records of commit `seq`, then apply_batch appends them and
+    // makes them visible in the index (no publication).
+    [[nodiscard]] record_batch& start_batch(std::uint64_t seq) noexcept {
+        segment_batch_.start(seq);
+        return segment_batch_;
+    }
+    void apply_batch(std::uint64_t oldest_snapshot) {
+        const auto locations = segment_batch_.append_to(segments_);
+        auto loc = locations.begin();
+        for (const auto& k : segment_batch_.keys())
+            index_.apply(k.collection, k.id,
+                         {.sequence = segment_batch_.sequence(), .location = *loc++, .tombstone = k.tombstone},
+                         oldest_snapshot);
     }
 
     [[nodiscard]] std::string segment_path(std::uint32_t n) const {
@@ -621,21 +624,6 @@ private:
         snapshot_registry& r_;
         snapshot_registry::handle h_;
     };
-
-    bytes_view encode_batch(const pending_write& w, std::uint64_t txid, std::uint64_t seq) {
-        auto& out = wal_batch_;
-        out.clear();
-        format::encode(format::wal_record{format::wal_begin{txid}}, out);
-        for (const auto& [key, op] : w.ops) {
-            if (op.tombstone)
-                format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
-            else
-                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
-                               out);
-        }
-        format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
-        return out;
-    }
 
     // A factory that cannot rotate keeps everything in its one segment, which holds at most
     // max_segment_size bytes: a commit whose records would not fit is refused here, before
@@ -699,73 +687,17 @@ private:
         if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
     }
 
-    // A failed append leaves no partial transaction behind: a torn record followed by
-    // later valid ones would read as corruption on recovery.
-    void append_wal(bytes_view bytes) {
-        const std::uint64_t before = wal_->size();
-        try {
-            wal_->append(bytes);
-        } catch (const error&) {
-            try {
-                if (wal_->size() != before) wal_->truncate(before);
-            } catch (const error& e) {
-                poison(fmt::format("a failed WAL append could not be undone: {}", e.what()));
-            }
-            throw;
-        }
-    }
-
     // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
-    // applied. One waiter at a time leads a flush covering everything appended when it
-    // starts, then applies that group in sequence order and releases it: one thread does
-    // the group's work, instead of each committer waking in turn to apply its own. A
-    // failed flush poisons the engine and fails every commit it should have covered.
+    // applied. The leader of that flush (wal::writer::wait_durable) applies the group in
+    // sequence order and releases it: one thread does the group's work, instead of each
+    // committer waking in turn to apply its own. A failed flush fails every commit it
+    // should have covered (errc::outcome_unknown; the writer's fault handler poisoned the
+    // engine); a commit a flush covered is durable and waits for its apply whatever came later.
     void wait_applied(std::uint64_t wal_end) {
+        const auto covers = wal_.wait_durable(wal_end);
         std::unique_lock lock(flow_mutex_);
-        while (applied_end_ < wal_end) {
-            // A commit a flush covered is durable: it waits for its apply whatever came later.
-            if (flush_failure_ && durable_end_ < wal_end) throw *flush_failure_;
-            if (durable_end_ >= wal_end) {  // a leader applies it
-                applied_cv_.wait(lock);
-                continue;
-            }
-            if (flushing_) {  // the next flush may cover it
-                flushed_cv_.wait(lock);
-                continue;
-            }
-            flushing_ = true;
-            gather_group(lock);
-            const std::uint64_t covers = wal_appended_.load(std::memory_order_acquire);
-            const std::uint64_t covers_commits = appended_commits_;
-            lock.unlock();
-            std::optional<error> failure;
-            const auto started = std::chrono::steady_clock::now();
-            try {
-                wal_flushes_.fetch_add(1, std::memory_order_relaxed);
-                wal_->flush();
-            } catch (const error& e) {
-                poison(fmt::format("the WAL flush failed: {}", e.what()));
-                failure.emplace(errc::outcome_unknown,
-                                fmt::format("the commit may or may not survive a reopen (WAL flush failed: {})",
-                                            e.detail()),
-                                error_context{.path = wal_path(), .sys_errno = e.sys_errno()});
-            }
-            lock.lock();
-            flushing_ = false;
-            if (failure) {
-                flush_failure_ = std::move(failure);
-                flushed_cv_.notify_all();
-                continue;
-            }
-            durable_end_ = std::max(durable_end_, covers);
-            // The commits this flush carried, and those that arrived while it ran: as
-            // many as the next leader waits for (gather_group).
-            last_group_ = appended_commits_ - durable_commits_;
-            durable_commits_ = covers_commits;
-            last_flush_time_ = std::chrono::steady_clock::now() - started;
-            flushed_cv_.notify_all();  // the next flush may start while this group is applied
-            apply_durable_group(lock, covers);
-        }
+        if (covers) apply_durable_group(lock, *covers);
+        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
     }
 
     // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
@@ -799,22 +731,6 @@ private:
         applied_cv_.notify_all();
     }
 
-    // The leader of a flush waits, briefly, for as many commits as the last cycle saw (the
-    // ones its flush carried and the ones that arrived while it ran) when several writers
-    // are committing: the released ones are preparing their next commits. Without this, a
-    // leader that appended first flushes alone while the others append during its flush,
-    // and groups alternate between one and the rest (with two writers, every flush
-    // carries one commit). A single writer never waits (its cycles hold one commit), and
-    // the wait is at most half the last flush's time, after which the size follows what
-    // actually came.
-    void gather_group(std::unique_lock<std::mutex>& lock) {
-        if (last_group_ <= 1) return;
-        const auto until = std::chrono::steady_clock::now() + last_flush_time_ / 2;
-        gathering_ = true;
-        appended_cv_.wait_until(lock, until, [&] { return appended_commits_ - durable_commits_ >= last_group_; });
-        gathering_ = false;
-    }
-
     [[nodiscard]] bool commits_in_flight() const {
         std::lock_guard lock(flow_mutex_);
         return !in_flight_.empty();
@@ -833,9 +749,6 @@ private:
         in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : e_(e), seq_(seq) {
             std::lock_guard lock(e_.flow_mutex_);
             e_.in_flight_.push_back({seq, &w, wal_end});
-            ++e_.appended_commits_;
-            e_.wal_appended_.store(wal_end, std::memory_order_release);
-            if (e_.gathering_) e_.appended_cv_.notify_one();
         }
         in_flight_entry(const in_flight_entry&) = delete;
         in_flight_entry& operator=(const in_flight_entry&) = delete;
@@ -884,27 +797,9 @@ private:
 
     // One segment record per operation, written with one append when they fit.
     std::vector<record_location> append_segment_records(const pending_write& w, std::uint64_t seq) {
-        segment_batch_.clear();
-        segment_lengths_.clear();
-        for (const auto& [key, op] : w.ops) {
-            const auto before = segment_batch_.size();
-            format::encode(format::segment_record{.collection_id = key.first,
-                                                  .id = key.second,
-                                                  .flags = op.tombstone ? format::flag_tombstone : std::uint8_t{0},
-                                                  .sequence = seq,
-                                                  .payload = op.payload},
-                           segment_batch_);
-            segment_lengths_.push_back(static_cast<std::uint32_t>(segment_batch_.size() - before));
-        }
-        auto locations = segments_.append_many(segment_batch_, segment_lengths_, seq);
-        release_if_large(segment_batch_);
-        return locations;
-    }
-
-    // Reused buffers keep the capacity of ordinary commits, not of the largest ever.
-    static void release_if_large(byte_buffer& b) noexcept {
-        constexpr std::size_t keep = std::size_t{4} << 20;
-        if (b.capacity() > keep) byte_buffer().swap(b);
+        auto& batch = start_batch(seq);
+        for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+        return batch.append_to(segments_);
     }
 
     // Unique indexes: no two live entities may share a key after this commit and the ones
@@ -931,7 +826,7 @@ private:
 
     void maybe_checkpoint() noexcept {
         try {
-            if (!poisoned_.load(std::memory_order_acquire) && wal_->size() > cfg_.max_wal_size) checkpoint();
+            if (!poisoned_.load(std::memory_order_acquire) && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
         } catch (...) {
             // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
             // order); durability failures already poisoned the engine in guard_durability,
@@ -954,7 +849,7 @@ private:
     config cfg_;
     std::optional<std::filesystem::path> dir_;
     std::optional<directory_lock> lock_;
-    std::unique_ptr<wal_backend> wal_;
+    ::entidb::wal::writer<wal_backend> wal_;
     segment_set<factory_type> segments_;
     primary_index index_;
     mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
@@ -976,38 +871,27 @@ private:
     // is applied (segment_room_for).
     std::uint64_t segment_claimed_ = 0;
 
-    byte_buffer wal_batch_;  // the writer's, reused: no allocation per commit once warm
-    byte_buffer segment_batch_;  // the applier's (one at a time, in sequence order)
-    std::vector<std::uint32_t> segment_lengths_;
+    record_batch segment_batch_;  // the applier's (one at a time, in sequence order), reused
 
-    // Group commit. wal_appended_ counts appended WAL bytes since open (not file offsets:
-    // a checkpoint truncates the file only when nothing is in flight).
+    // Group commit: the commits appended to the WAL and not yet applied. Their WAL ends are
+    // in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
+    // file only when nothing is in flight).
     mutable std::mutex flow_mutex_;  // guards what follows
     // One condition per event, so that each wakes only the threads waiting for it (a
     // wake-up is a context switch, and across cores of a virtual machine an interrupt).
-    std::condition_variable flushed_cv_;  // a flush ended: the next may start, or it failed
     std::condition_variable applied_cv_;  // a group is applied
-    std::condition_variable appended_cv_;  // a commit is appended while a leader gathers
     std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
     struct in_flight_commit {
         std::uint64_t seq;
         const pending_write* w;  // lives in the committing thread's commit() call
-        std::uint64_t wal_end;   // in wal_appended_ terms
+        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
     };
     std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
     std::vector<in_flight_commit> apply_group_;  // the applier's, reused
-    std::atomic<std::uint64_t> wal_appended_{0};
-    std::uint64_t durable_end_ = 0;  // a flush covered the WAL up to here
     std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
     bool applying_ = false;          // a flush leader is applying its group
-    std::uint64_t appended_commits_ = 0, durable_commits_ = 0;  // counts since open
-    std::uint64_t last_group_ = 0;  // commits of the last flush cycle (gather_group)
-    std::chrono::steady_clock::duration last_flush_time_{};
-    bool flushing_ = false;
-    bool gathering_ = false;  // a leader waits in gather_group
-    std::optional<error> flush_failure_;
     std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
-    std::atomic<std::uint64_t> commits_{0}, wal_flushes_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
     std::atomic<std::uint64_t> history_horizon_{0};
     std::atomic<bool> keep_retired_{false};
     std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan

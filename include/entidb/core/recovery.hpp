@@ -5,9 +5,10 @@
 //    a torn tail only if the WAL still covers it — the records before it in that segment
 //    are newer than the last checkpoint, or it is the segment's first record and the
 //    sealed segments reach the checkpoint — and is then truncated; otherwise corruption.
-// 2. Stream the WAL. A record that does not decode ends the log if nothing valid follows
-//    it (torn tail: truncated); if a valid record follows, it is corruption (file and
-//    offset named, nothing repaired). Committed transactions are applied exactly once:
+// 2. Stream the WAL (wal/reader.hpp). A record that does not decode ends the log if
+//    nothing valid follows it (torn tail: truncated); if a valid record follows, it is
+//    corruption (file and offset named, nothing repaired). Committed transactions are
+//    applied exactly once, each with one batch of segment records (the commits' path):
 //    a transaction older than the newest segment sequence is already there, a newer one is
 //    applied, and the one at that sequence is checked record by record (a crash may have
 //    applied part of it). Aborted and unfinished transactions are dropped.
@@ -22,11 +23,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <vector>
 
 #include "../format/segment_record.hpp"
-#include "../format/wal_record.hpp"
+#include "../wal/reader.hpp"
 #include "compaction.hpp"
 #include "engine.hpp"
 #include "../format/record_scanner.hpp"
@@ -37,8 +37,6 @@ namespace detail {
 
 inline constexpr std::uint64_t no_readers = std::numeric_limits<std::uint64_t>::max();
 inline constexpr std::uint64_t max_segment_record = std::numeric_limits<std::uint32_t>::max();
-inline constexpr std::uint64_t max_wal_record =
-    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
 
 template <typename Traits>
 class recovery {
@@ -118,13 +116,6 @@ private:
         }
     }
 
-    struct wal_op {
-        std::uint32_t collection;
-        entity_id id;
-        bool tombstone;
-        byte_buffer payload;
-    };
-
     // ---- segments ----
 
     void load_segments() {
@@ -196,84 +187,43 @@ private:
 
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        applying_ = apply;
-        open_.clear();
-        auto& wal = e_.wal();
-        wal_scanner<typename Traits::wal_backend> scanner(wal, e_.cfg().read_chunk_bytes, max_wal_record);
-        wal_end_ = wal.size();
-        while (auto step = scanner.next()) {
-            if (step->decoded.status != format::decode_status::ok) {
-                if (valid_record_after(step->offset + 1))
-                    fail_at(errc::corruption, {.path = e_.wal_path(), .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", describe_problem(step->decoded));
-                wal_end_ = step->offset;
-                break;
-            }
-            if (!apply) ++e_.report().wal_records;
-            std::visit([&](const auto& rec) { on(rec, step->offset); }, step->decoded.record);
-        }
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        while (const auto t = log.next())
+            if (apply) apply_committed(*t);
+        if (apply) return;
+        e_.report().wal_records += log.records();
+        wal_end_ = log.end();
+        wal_max_seq_ = log.max_sequence();
+        max_txid_ = log.max_txid();
     }
 
-    // True if a well-formed record starts anywhere at or after `from`.
-    bool valid_record_after(std::uint64_t from) {
-        return find_next_record<wal_format>(e_.wal(), e_.cfg().read_chunk_bytes, max_wal_record, from).has_value();
-    }
-
-    void on(const format::wal_begin& r, std::uint64_t offset) {
-        note_txid(r.txid);
-        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
-    }
-    void on(const format::wal_put& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (applying_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
-    }
-    void on(const format::wal_delete& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (applying_) ops.push_back({r.collection_id, r.id, true, {}});
-    }
-    void on(const format::wal_commit& r, std::uint64_t offset) {
-        const auto it = open_.find(r.txid);
-        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
-        if (applying_) apply_committed(it->second, r.sequence);
-        wal_max_seq_ = std::max(wal_max_seq_, r.sequence);
-        open_.erase(it);
-    }
-    void on(const format::wal_abort& r, std::uint64_t offset) {
-        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
-    }
-    void on(const format::wal_checkpoint&, std::uint64_t) {}
-
-    std::vector<wal_op>& ops_of(std::uint64_t txid, std::uint64_t offset) {
-        const auto it = open_.find(txid);
-        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
-        return it->second;
-    }
-
-    void apply_committed(const std::vector<wal_op>& ops, std::uint64_t seq) {
+    // Pass 2: a committed transaction's operations that the segments do not hold yet,
+    // appended as one batch.
+    void apply_committed(const ::entidb::wal::transaction& t) {
+        const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
         const bool partial = seq == segment_max_;
-        bool applied_any = false;
-        for (const auto& op : ops) {
-            if (partial && already_applied(op, seq)) continue;
-            e_.apply_record(op.collection, op.id, op.tombstone, op.payload, seq, no_readers);
-            ++e_.report().records_replayed;
-            applied_any = true;
-        }
-        if (applied_any) ++e_.report().transactions_replayed;
+        auto& batch = e_.start_batch(seq);
+        for (const auto& op : t.ops)
+            if (!partial || !(already_applied(op, seq) || batched(batch, op)))
+                batch.add(op.collection, op.id, op.tombstone, op.payload);
+        e_.apply_batch(no_readers);
+        e_.report().records_replayed += batch.size();
+        if (batch.size() > 0) ++e_.report().transactions_replayed;
         segment_max_ = std::max(segment_max_, seq);
     }
 
-    bool already_applied(const wal_op& op, std::uint64_t seq) const {
+    // A key the batch already writes at this sequence counts as applied, as it would once
+    // the batch is in the index (a transaction writing one key twice).
+    static bool batched(const record_batch& batch, const ::entidb::wal::operation& op) {
+        return std::any_of(batch.keys().begin(), batch.keys().end(),
+                           [&](const auto& k) { return k.collection == op.collection && k.id == op.id; });
+    }
+
+    bool already_applied(const ::entidb::wal::operation& op, std::uint64_t seq) const {
         const auto v = e_.index().find(op.collection, op.id, no_readers);
         if (op.tombstone) return !v || v->tombstone || v->sequence >= seq;
         return v && v->sequence >= seq;
-    }
-
-    void note_txid(std::uint64_t txid) { max_txid_ = std::max(max_txid_, txid); }
-
-    template <typename... Args>
-    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) {
-        fail_at(errc::corruption, {.path = e_.wal_path(), .offset = offset}, f, std::forward<Args>(args)...);
     }
 
     engine<Traits>& e_;
@@ -283,12 +233,10 @@ private:
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;
-    bool applying_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
-    std::map<std::uint64_t, std::vector<wal_op>> open_;
 };
 
 }  // namespace detail

@@ -1,0 +1,342 @@
+// The WAL layer on its own: wal::writer (encode, the undo of a failed append, group flush
+// with several committing threads, a failed flush) and wal::reader (committed transactions
+// in order, torn tail, damage, empty log), over memory and fault-injecting backends.
+#include <entidb/storage/fault_injecting_backend.hpp>
+#include <entidb/storage/memory_backend.hpp>
+#include <entidb/wal/reader.hpp>
+#include <entidb/wal/writer.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+using entidb::errc;
+using test_support::code_of;
+using test_support::id_of;
+
+namespace {
+
+// One operation of a transaction, shaped like a write set's (key, op) pairs.
+struct test_op {
+    bool tombstone = false;
+    entidb::bytes_view payload;
+};
+using op_list = std::vector<std::pair<std::pair<std::uint32_t, entidb::entity_id>, test_op>>;
+
+const entidb::byte_buffer payload_a{1, 2, 3};
+const entidb::byte_buffer payload_b(40, 7);
+
+op_list two_ops(std::uint64_t n) {
+    return {{{1, id_of(n)}, {false, payload_a}}, {{2, id_of(n + 1)}, {true, {}}}};
+}
+
+template <typename Backend>
+std::vector<entidb::wal::transaction> read_all(const Backend& b, bool keep = true) {
+    entidb::wal::reader<Backend> r(b, 64, "wal.log", keep);
+    std::vector<entidb::wal::transaction> out;
+    while (auto t = r.next()) out.push_back(std::move(*t));
+    return out;
+}
+
+// The records of one transaction as the writer encodes them.
+entidb::byte_buffer encoded(std::uint64_t txid, std::uint64_t seq, const op_list& ops) {
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    const auto bytes = w.encode(txid, seq, ops);
+    return {bytes.begin(), bytes.end()};
+}
+
+// A memory backend whose flushes are counted, remember how much they covered, and can be
+// held (the first flush waits until release()): a flush in progress while others commit.
+class gated_backend {
+public:
+    static constexpr bool durable = true;
+    void read_at(std::uint64_t offset, entidb::mutable_bytes out) const { inner_.read_at(offset, out); }
+    std::uint64_t append(entidb::bytes_view in) { return inner_.append(in); }
+    [[nodiscard]] std::uint64_t size() const { return inner_.size(); }
+    void truncate(std::uint64_t n) { inner_.truncate(n); }
+    void flush() {
+        const auto covered = inner_.size();
+        std::unique_lock lock(mutex_);
+        if (hold_) {
+            entered_ = true;
+            cv_.notify_all();
+            cv_.wait(lock, [&] { return !hold_; });
+        }
+        durable_ = std::max(durable_, covered);
+        ++flushes_;
+    }
+
+    void hold() {
+        std::lock_guard lock(mutex_);
+        hold_ = true;
+    }
+    void wait_entered() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return entered_; });
+    }
+    void release() {
+        std::lock_guard lock(mutex_);
+        hold_ = false;
+        cv_.notify_all();
+    }
+    [[nodiscard]] std::uint64_t durable_size() {
+        std::lock_guard lock(mutex_);
+        return durable_;
+    }
+    [[nodiscard]] int flushes() {
+        std::lock_guard lock(mutex_);
+        return flushes_;
+    }
+
+private:
+    entidb::memory_backend inner_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool hold_ = false, entered_ = false;
+    std::uint64_t durable_ = 0;
+    int flushes_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("wal::writer: a commit is BEGIN, one record per operation, COMMIT; the reader yields it", "[wal]") {
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    const auto first = w.encode(1, 10, two_ops(1));
+    const auto end1 = w.append_commit(first);
+    CHECK(end1 == w.backend().size());
+    const auto end2 = w.append_commit(w.encode(2, 11, op_list{{{3, id_of(9)}, {false, payload_b}}}));
+    CHECK(end2 == w.backend().size());
+    CHECK(w.appended_end() == end2);
+
+    entidb::wal::reader<entidb::memory_backend> r(w.backend(), 64, "wal.log", true);
+    auto t = r.next();
+    REQUIRE(t);
+    CHECK(t->txid == 1);
+    CHECK(t->sequence == 10);
+    REQUIRE(t->ops.size() == 2);
+    CHECK(t->ops[0].collection == 1);
+    CHECK(t->ops[0].id == id_of(1));
+    CHECK_FALSE(t->ops[0].tombstone);
+    CHECK(t->ops[0].payload == payload_a);
+    CHECK(t->ops[1].collection == 2);
+    CHECK(t->ops[1].tombstone);
+    t = r.next();
+    REQUIRE(t);
+    CHECK(t->sequence == 11);
+    CHECK(t->ops.at(0).payload == payload_b);
+    CHECK_FALSE(r.next());
+    CHECK(r.end() == end2);
+    CHECK(r.records() == 7);  // 2 × (BEGIN, COMMIT) + 3 operations
+    CHECK(r.max_txid() == 2);
+    CHECK(r.max_sequence() == 11);
+}
+
+TEST_CASE("wal::writer: a failed append is undone, so the log never keeps a torn commit", "[wal]") {
+    auto plan = std::make_shared<entidb::fault_plan>();
+    using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", {});
+    const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // mutating operation 0
+    plan->arm(1, entidb::fault_kind::short_write);  // a prefix reaches the file, then EIO
+    CHECK(code_of([&] { (void)w.append_commit(w.encode(2, 2, two_ops(3))); }) == errc::io_error);
+    CHECK(w.backend().size() == end1);  // truncated back: no torn record
+    CHECK(w.appended_end() == end1);    // nothing for a flush to cover
+    const auto end3 = w.append_commit(w.encode(3, 3, two_ops(5)));
+    CHECK(end3 == w.backend().size());
+
+    const auto txs = read_all(w.backend());  // no torn record between the two: no corruption
+    REQUIRE(txs.size() == 2);
+    CHECK(txs[0].sequence == 1);
+    CHECK(txs[1].sequence == 3);
+}
+
+TEST_CASE("wal::writer: an append whose undo fails is reported to the fault handler", "[wal]") {
+    auto plan = std::make_shared<entidb::fault_plan>();
+    using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
+    std::vector<std::string> faults;
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+                                   [&](std::string_view why) { faults.emplace_back(why); });
+    plan->arm(0, entidb::fault_kind::short_write, {.crash_after_fault = true});  // the truncate fails too
+    CHECK(code_of([&] { (void)w.append_commit(w.encode(1, 1, two_ops(1))); }) == errc::io_error);
+    REQUIRE(faults.size() == 1);
+    CHECK(faults[0].find("a failed WAL append could not be undone") != std::string::npos);
+}
+
+TEST_CASE("wal::writer: one flush serves every commit appended while the previous flush ran", "[wal]") {
+    entidb::wal::writer<gated_backend> w(std::make_unique<gated_backend>(), "wal.log", {});
+    auto& b = w.backend();
+    std::mutex writer_lock;  // the owner's: one append at a time
+    constexpr int followers = 3;
+    std::mutex m;
+    std::condition_variable cv;
+    int appended = 0, led = 0;
+    std::vector<std::string> problems;
+
+    auto commit = [&](std::uint64_t n) {
+        std::uint64_t end = 0;
+        {
+            std::lock_guard lock(writer_lock);
+            end = w.append_commit(w.encode(n, n, two_ops(2 * n)));
+        }
+        {
+            std::lock_guard lock(m);
+            ++appended;
+            cv.notify_all();
+        }
+        const auto covers = w.wait_durable(end);
+        std::lock_guard lock(m);
+        if (b.durable_size() < end) problems.push_back("commit " + std::to_string(n) + " returned before durable");
+        if (covers) {
+            ++led;
+            if (*covers < end) problems.push_back("a leader's flush did not cover its own commit");
+        }
+    };
+
+    b.hold();
+    std::thread first(commit, 1);
+    b.wait_entered();  // commit 1's flush is running (and held)
+    std::vector<std::thread> rest;
+    for (int i = 0; i < followers; ++i) rest.emplace_back(commit, 2 + i);
+    {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return appended == 1 + followers; });
+    }
+    b.release();
+    first.join();
+    for (auto& t : rest) t.join();
+
+    CHECK(problems.empty());
+    CHECK(b.flushes() == 2);     // commit 1's, then one for the three that came during it
+    CHECK(w.flushes() == 2);
+    CHECK(led == 2);             // each flush's leader was told to apply its group
+    CHECK(b.durable_size() == b.size());
+    CHECK(read_all(b).size() == 1 + followers);
+}
+
+TEST_CASE("wal::writer: a failed flush fails its waiters and every later one with outcome_unknown", "[wal]") {
+    auto plan = std::make_shared<entidb::fault_plan>();
+    using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
+    std::vector<std::string> faults;
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+                                   [&](std::string_view why) { faults.emplace_back(why); });
+    const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // operation 0
+    CHECK(w.wait_durable(end1).has_value());                          // operation 1: this thread led
+    CHECK_FALSE(w.wait_durable(end1).has_value());                    // already durable: nothing to lead
+    const auto end2 = w.append_commit(w.encode(2, 2, two_ops(3)));  // operation 2
+    plan->arm(3, entidb::fault_kind::flush_failure);
+    try {
+        (void)w.wait_durable(end2);
+        FAIL("the flush failure was not reported");
+    } catch (const entidb::error& e) {
+        CHECK(e.value() == errc::outcome_unknown);
+        CHECK(std::string(e.what()).find("WAL flush failed") != std::string::npos);
+        CHECK(e.path() == "wal.log");
+    }
+    REQUIRE(faults.size() == 1);
+    CHECK(faults[0].find("the WAL flush failed") != std::string::npos);
+    CHECK(code_of([&] { (void)w.wait_durable(end2); }) == errc::outcome_unknown);
+    CHECK_FALSE(w.wait_durable(end1).has_value());  // covered before the failure: durable
+    CHECK(w.flushes() == 2);
+}
+
+TEST_CASE("wal::reader: an empty log has no transactions and ends at 0", "[wal]") {
+    entidb::memory_backend b;
+    entidb::wal::reader<entidb::memory_backend> r(b, 64, "wal.log", true);
+    CHECK_FALSE(r.next());
+    CHECK_FALSE(r.next());
+    CHECK(r.end() == 0);
+    CHECK(r.records() == 0);
+    CHECK(r.max_txid() == 0);
+    CHECK(r.max_sequence() == 0);
+}
+
+TEST_CASE("wal::reader: a torn tail ends the log where it starts", "[wal]") {
+    const auto one = encoded(1, 1, two_ops(1));
+    const auto two = encoded(2, 2, two_ops(3));
+    for (const std::size_t keep : {std::size_t{1}, std::size_t{30}, two.size() - 1}) {  // never a record boundary
+        entidb::memory_backend b;
+        b.append(one);
+        b.append(entidb::bytes_view(two).first(keep));
+        entidb::wal::reader<entidb::memory_backend> r(b, 64, "wal.log", true);
+        const auto t = r.next();
+        REQUIRE(t);
+        CHECK(t->sequence == 1);
+        CHECK_FALSE(r.next());  // transaction 2 never committed within the log
+        // The log ends where the torn record starts: after transaction 1 and whatever whole
+        // records of transaction 2 precede it.
+        CHECK(r.end() >= one.size());
+        CHECK(r.end() < b.size());
+        if (keep == 1) CHECK(r.end() == one.size());
+    }
+}
+
+TEST_CASE("wal::reader: unfinished and aborted transactions are not yielded", "[wal]") {
+    entidb::memory_backend b;
+    auto whole = encoded(1, 1, two_ops(1));
+    whole.resize(whole.size() - entidb::format::encoded_size(entidb::format::wal_record{entidb::format::wal_commit{1, 1}}));
+    b.append(whole);  // transaction 1 never commits
+    entidb::byte_buffer abort;
+    entidb::format::encode(entidb::format::wal_record{entidb::format::wal_begin{2}}, abort);
+    entidb::format::encode(entidb::format::wal_record{entidb::format::wal_abort{2}}, abort);
+    b.append(abort);
+    b.append(encoded(3, 5, two_ops(7)));
+    const auto txs = read_all(b);
+    REQUIRE(txs.size() == 1);
+    CHECK(txs[0].txid == 3);
+    CHECK(txs[0].sequence == 5);
+}
+
+TEST_CASE("wal::reader: damage followed by valid records is corruption naming the offset", "[wal]") {
+    const auto one = encoded(1, 1, two_ops(1));
+    auto damaged = encoded(2, 2, two_ops(3));
+    damaged[damaged.size() / 2] ^= 0xFF;  // inside an operation record: its CRC fails
+    entidb::memory_backend b;
+    b.append(one);
+    b.append(damaged);
+    b.append(encoded(3, 3, two_ops(5)));
+    entidb::wal::reader<entidb::memory_backend> r(b, 64, "wal.log", true);
+    REQUIRE(r.next());  // transaction 1 is whole
+    try {
+        (void)r.next();
+        FAIL("the damage was not reported");
+    } catch (const entidb::error& e) {
+        CHECK(e.value() == errc::corruption);
+        CHECK(e.path() == "wal.log");
+        REQUIRE(e.offset());
+        CHECK(*e.offset() > one.size());
+        CHECK(*e.offset() < one.size() + damaged.size());
+        CHECK(std::string(e.what()).find("bad WAL record followed by valid records") != std::string::npos);
+    }
+}
+
+TEST_CASE("wal::reader: records of a transaction without BEGIN are corruption", "[wal]") {
+    entidb::memory_backend b;
+    entidb::byte_buffer commit;
+    entidb::format::encode(entidb::format::wal_record{entidb::format::wal_commit{4, 1}}, commit);
+    b.append(commit);
+    CHECK(code_of([&] { (void)read_all(b); }) == errc::corruption);
+    CHECK(code_of([&] { (void)read_all(b, false); }) == errc::corruption);  // a check-only read too
+}
+
+TEST_CASE("wal::writer: a checkpoint record carries no transaction; clear empties the log", "[wal]") {
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    (void)w.append_commit(w.encode(1, 1, two_ops(1)));
+    w.append_checkpoint(1);
+    entidb::wal::reader<entidb::memory_backend> r(w.backend(), 64, "wal.log", false);
+    REQUIRE(r.next());  // the commit, without its operations (a check-only read)
+    CHECK_FALSE(r.next());
+    CHECK(r.records() == 5);  // BEGIN, PUT, DELETE, COMMIT, CHECKPOINT
+    CHECK(r.end() == w.backend().size());
+    w.clear();
+    CHECK(w.backend().size() == 0);
+    CHECK(read_all(w.backend()).empty());
+}
