@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: g++ -O2 and clang++ with warnings as errors, clang++ under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the threaded tests under
-# ThreadSanitizer. Every configuration runs even if an earlier one failed; the last lines
+# ThreadSanitizer (clang++). Every configuration runs even if an earlier one failed; the last lines
 # give the time of each configuration and sum the tests up, and the exit code is non-zero
 # if anything failed.
 #
 # Compiling is most of the time, and a configuration's tests (much of it waiting on fsync
 # and child processes) leave the cores half idle: so each configuration's tests run in
-# the background while the next one builds, their output kept in build/NAME/test-output.txt
-# and printed in order at the end. The second compiler installs (if missing) while the
+# the background while the next one builds (two test programs per core: most of them wait on
+# fsync), their output kept in build/NAME/test-output.txt and printed in order at the end. The second compiler installs (if missing) while the
 # first configuration builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ run() {  # NAME TARGETS|all TEST-NAMES|all [meson setup options...]
   [[ "$tests" == all ]] || which=($tests)
   (
     tests_started=$SECONDS
-    meson test -C "build/$name" --no-rebuild --print-errorlogs --num-processes "$(nproc)" "${which[@]}" \
+    meson test -C "build/$name" --no-rebuild --print-errorlogs --num-processes "$((2 * $(nproc)))" "${which[@]}" \
       > "build/$name/test-output.txt" 2>&1
     rc=$?
     echo $((SECONDS - tests_started)) > "build/$name/test-seconds.txt"
@@ -48,26 +48,27 @@ wait_for_clang() {
   wait "$setup_clang" || { cat build/setup-clang.log; echo "setup of clang failed"; exit 1; }
 }
 
-# g++ -O2 (the library as users build it, with the benchmark program), then clang++ under
-# ASan + UBSan unoptimised (clang compiles sanitized code in less than half the time g++
-# takes), then plain clang++ unoptimised (the second compiler's diagnostics and behaviour,
-# the single-header copy of the suite, the examples, and the compile checks: compile-fail
-# tests, static concept checks, the ODR program), then ThreadSanitizer at -O1 over the
-# threaded tests. Only the sanitizer builds carry debug information, as line tables (-g1):
-# enough for their reports, a third of the compile time full debug information costs.
-# (meson.build turns off GCC 12's maybe-uninitialized warning in g++ sanitizer builds only.)
-only_here=(-Dsingle_header_tests=false -Dexamples=false -Dcompile_checks=false)
+# g++ -O2: the library as users build it, the benchmark program, and the database suite
+# against the single header (the same headers as one file). Then clang++ under ASan +
+# UBSan, unoptimised (clang compiles sanitized code in less than half the time g++ takes);
+# then plain clang++, unoptimised: the second compiler's diagnostics and behaviour, the
+# examples, and the compile checks (compile-fail tests, static concept checks, the ODR
+# program); then ThreadSanitizer (clang++ -O1) over the threaded
+# tests. Only the sanitizer builds carry debug information, as line tables (-g1): enough
+# for their reports, a third of the compile time full debug information costs.
 line_tables=(-Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1)
-CXX=g++ CC=gcc run gcc all all -Ddebug=false "${only_here[@]}"
+none=(-Dsingle_header_tests=false -Dexamples=false -Dcompile_checks=false)
+CXX=g++ CC=gcc run gcc all all -Ddebug=false -Dsingle_header_tests=true -Dexamples=false -Dcompile_checks=false
 wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
-  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false "${only_here[@]}"
-CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false
+  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false "${none[@]}"
+CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
+  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
-TSAN_OPTIONS=halt_on_error=1 CXX=g++ CC=gcc run tsan tests/unit_threads "engine compaction shared_gate" \
-  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false "${only_here[@]}"
+TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine compaction shared_gate" \
+  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false "${none[@]}"
 
 summary=()
 for i in "${!names[@]}"; do

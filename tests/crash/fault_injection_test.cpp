@@ -41,9 +41,7 @@
 
 #include <fmt/format.h>
 
-#include <entidb/database.hpp>
-#include <entidb/segment/fault_injecting_factory.hpp>
-#include <entidb/verify.hpp>
+#include <entidb/entidb.hpp>
 
 #include "../unit/test_support.hpp"
 

@@ -38,8 +38,7 @@
 
 #include <fmt/format.h>
 
-#include <entidb/database.hpp>
-#include <entidb/verify.hpp>
+#include <entidb/entidb.hpp>
 
 #include "../unit/test_support.hpp"
 
