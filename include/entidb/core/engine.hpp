@@ -532,7 +532,8 @@ private:
     // waits for its apply whatever came later.
     void wait_applied(std::uint64_t wal_end) {
         const auto covers = wal_.wait_durable(wal_end);
-        flow_.wait_applied(covers, wal_end, [this](const pending_write& w, std::uint64_t seq) { apply_durable(w, seq); });
+        flow_.wait_applied(covers, wal_end,
+                           [this](const pending_write& w, std::uint64_t seq) { apply_durable(w, seq); });
     }
 
     // Checkpoints past max_wal_size and releases retired segments: under the writer lock,

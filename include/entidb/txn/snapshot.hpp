@@ -251,7 +251,8 @@ public:
                     return;
                 }
                 auto& e = snap_->eng();
-                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(), "scanning in storage order");
+                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(),
+                                 "scanning in storage order");
                 std::vector<std::uint32_t> numbers;
                 for (const auto& seg : records_->table()) numbers.push_back(seg.number);
                 e.index().superseded(numbers, superseded_);
