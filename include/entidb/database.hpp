@@ -200,7 +200,7 @@ public:
     // changed): close such scans, including this thread's own, before compacting.
     compaction_report compact(const compact_options& options = {}) {
         auto e = live();
-        const typename engine_type::storage_scan_exclusion no_storage_scans(*e, options.scan_wait);
+        const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
         return detail::compactor<Traits>(*e, options).run();
     }

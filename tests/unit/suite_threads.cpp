@@ -15,6 +15,9 @@ namespace suite_read_only {
 namespace suite_compaction {
 #include "compaction_test.cpp"
 }
+namespace suite_engine_parts {
+#include "engine_parts_test.cpp"
+}
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"
 }

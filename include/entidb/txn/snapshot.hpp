@@ -251,7 +251,8 @@ public:
                     return;
                 }
                 auto& e = snap_->eng();
-                records_.emplace(e, e.segments_for_scan(), "scanning in storage order");
+                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(),
+                                 "scanning in storage order");
                 std::vector<std::uint32_t> numbers;
                 for (const auto& seg : records_->table()) numbers.push_back(seg.number);
                 e.index().superseded(numbers, superseded_);
@@ -301,7 +302,7 @@ public:
             std::uint32_t collection_;
             registration storage_order_;  // before records_: ended after it, and if it throws
             std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
-            std::optional<typename engine_type::segment_cursor> records_;
+            std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
             entity_view current_{};
             bool done_ = false;
