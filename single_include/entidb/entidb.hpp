@@ -3299,26 +3299,26 @@ static_assert(segment_file_protocol<file_segment_factory>);
 // committer then releases it and waits until a flush covers its bytes (wal::writer: one
 // committer at a time leads a flush that covers everything appended so far, the others
 // wait for it, so transactions prepared during one flush share the next). The leader
-// applies every commit its flush covered (apply_durable_group), and durable commits are
+// applies every commit its flush covered (flow_, commit_flow.hpp), and durable commits are
 // applied and published strictly in sequence order. Until then a commit is "in flight":
-// the next writer sees it (its reads and unique checks go through in_flight_op /
-// in_flight_keys), readers do not — a commit is visible, like it is acknowledged, only
-// once durable. Once the flush has returned, the commit *is* durable: a later failure
-// never reports the commit as failed; the engine refuses further writes
-// (errc::needs_reopen) and recovery on reopen completes the apply. A failed flush reports
-// errc::outcome_unknown and also refuses further writes (the WAL writer's fault handler
-// poisons the engine). So everything that can refuse a commit is checked before its
-// WAL append: unique keys, sizes, and the room left in the one segment of a factory that
-// cannot rotate (segment_room_for). Recovery (open) lives in recovery.hpp and reads the WAL
-// with wal/reader.hpp; checkpoints are here.
+// the next writer sees it (its reads and unique checks go through flow_), readers do not —
+// a commit is visible, like it is acknowledged, only once durable. Once the flush has
+// returned, the commit *is* durable: a later failure never reports the commit as failed;
+// the engine refuses further writes (errc::needs_reopen, poison_, poison.hpp) and recovery
+// on reopen completes the apply. A failed flush reports errc::outcome_unknown and also
+// refuses further writes (the WAL writer's fault handler poisons the engine). So
+// everything that can refuse a commit is checked before its WAL append: unique keys,
+// sizes, and the room left in the one segment of a factory that cannot rotate
+// (segment_room_for). Recovery (open) lives in recovery.hpp and reads the WAL with
+// wal/reader.hpp; checkpoints are here. The persisted history (changes_since) is read
+// through history.hpp and segment_cursor.hpp; scans in storage order and compactions meet
+// at storage_scans_ (scan_gate.hpp).
 //
-// Thread-safety: reads (get, next_live) from any thread; commit and checkpoint only while
-// holding the writer lock (`writer_mutex()`), which write transactions take at begin and
-// commit hands back once its WAL append is done.
+// Thread-safety: reads (get, read_published, view, changes_since) from any thread; commit
+// and checkpoint only while holding the writer lock (`writer_mutex()`), which write
+// transactions take at begin and commit hands back once its WAL append is done.
 
-#include <condition_variable>
 #include <map>
-#include <new>
 #include <shared_mutex>
 
 // ---- begin entidb/directory/lock.hpp ----
@@ -4074,6 +4074,7 @@ struct entity_version {
 // exclusive for the writer).
 
 #include <cstdlib>
+#include <new>
 #include <unordered_map>
 
 // ---- begin entidb/detail/chunked_map.hpp ----
@@ -5818,6 +5819,7 @@ struct database_description {
 // Thread-safety: encode, append and the backend's mutations come from one writer at a time
 // (the owner's writer lock); wait_durable, flushes() and appended_end() from any thread.
 
+#include <condition_variable>
 
 
 // ---- begin entidb/format/wal_record.hpp ----
@@ -7836,6 +7838,312 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/catalog.hpp ----
+// ---- begin entidb/detail/snapshot_registry.hpp ----
+// entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
+//
+// The writer prunes versions no open snapshot can see; it asks this registry for the
+// oldest open sequence (commits) or for every open sequence (compaction). Registration is
+// one short mutex hold per transaction start/end.
+// Each registration also gets a ticket (a counter): compaction retires old segment files
+// at a `mark()` and destroys them once no snapshot registered before the mark is open
+// (`any_before(mark)`), because only those may still hold a location in an old file.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class snapshot_registry {
+public:
+    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
+
+    // Registers a snapshot of the latest published sequence. Reading the sequence under
+    // the same lock the writer's oldest() takes closes the window in which the writer
+    // could prune versions of a sequence a reader has read but not yet registered.
+    handle add(const std::atomic<std::uint64_t>& latest) {
+        std::lock_guard lock(mutex_);
+        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
+    }
+    void remove(handle h) {
+        std::lock_guard lock(mutex_);
+        open_.erase(h);
+    }
+    // The oldest open snapshot, or `latest` when none is open.
+    [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
+        std::lock_guard lock(mutex_);
+        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // The sequences readers read, ascending, each once: every open snapshot's, and
+    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
+    // entity, the newest version at or below each of them and nothing else.
+    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
+        std::vector<std::uint64_t> out;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [sequence, _] : open_)
+                if (out.empty() || out.back() != sequence) out.push_back(sequence);
+        }
+        if (out.empty() || out.back() < latest) out.push_back(latest);
+        return out;
+    }
+
+    // Every snapshot registered before this call has a ticket below the mark.
+    [[nodiscard]] std::uint64_t mark() {
+        std::lock_guard lock(mutex_);
+        return next_ticket_;
+    }
+    // True while a snapshot registered before `mark` is still open.
+    [[nodiscard]] bool any_before(std::uint64_t mark) const {
+        std::lock_guard lock(mutex_);
+        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
+    std::uint64_t next_ticket_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/snapshot_registry.hpp ----
+// ---- begin entidb/core/commit_flow.hpp ----
+// entidb/core/commit_flow.hpp — the commits between their WAL append and their apply.
+//
+// Group commit (engine.hpp): a commit is "in flight" from just before its WAL append until
+// its commit() call returns. The next writer sees in-flight commits (its reads and unique
+// checks go through in_flight_op / for_each_in_flight_op), readers do not. The leader of a
+// flush applies every commit the flush covered, in sequence order (apply_durable_group),
+// with the engine's apply step; the others wait until their commit is applied. WAL ends
+// are in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
+// file only when nothing is in flight).
+
+
+// ---- begin entidb/core/poison.hpp ----
+// entidb/core/poison.hpp — the engine's "refuses writes until reopened" state.
+//
+// After a failure that leaves durability unknown (a failed flush, a durable commit that
+// could not be applied, an unfinished compaction) the engine refuses every further write
+// with errc::needs_reopen, repeating the first reason; recovery on reopen finishes the
+// work. Poisoning is never undone.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class poison_state {
+public:
+    poison_state() = default;
+    poison_state(const poison_state&) = delete;
+    poison_state& operator=(const poison_state&) = delete;
+
+    // Refuses further writes; `why` is repeated by every later write attempt (the first
+    // reason is kept: the earliest failure is the one worth reporting). Sets the flag even
+    // when the reason cannot be copied.
+    void poison(std::string_view why) noexcept {
+        try {
+            std::lock_guard lock(mutex_);
+            if (!poisoned_.load()) reason_ = why;
+        } catch (...) {
+        }
+        poisoned_.store(true, std::memory_order_release);
+    }
+
+    [[nodiscard]] bool poisoned() const noexcept { return poisoned_.load(std::memory_order_acquire); }
+
+    // Throws errc::needs_reopen, with the reason, once poisoned.
+    void ensure_healthy() const {
+        if (poisoned()) {
+            std::lock_guard lock(mutex_);
+            fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", reason_);
+        }
+    }
+
+private:
+    mutable std::mutex mutex_;  // guards reason_
+    std::string reason_;
+    std::atomic<bool> poisoned_{false};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/poison.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// An operation copied out of another commit's write set.
+struct pending_op {
+    bool tombstone = false;
+    byte_buffer payload;
+};
+
+// Everything a write transaction hands to commit.
+struct pending_write {
+    write_set ops;  // sealed before commit: files are written in key order
+    std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
+};
+
+class commit_flow {
+public:
+    // Poisoning stops a group's apply (the rest stay durable: reopen applies them).
+    explicit commit_flow(poison_state& poison) : poison_(poison) {}
+    commit_flow(const commit_flow&) = delete;
+    commit_flow& operator=(const commit_flow&) = delete;
+
+    // A commit in the in-flight list for the life of its commit() call, however it ends.
+    class entry {
+    public:
+        entry(commit_flow& f, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : f_(f), seq_(seq) {
+            std::lock_guard lock(f_.mutex_);
+            f_.in_flight_.push_back({seq, &w, wal_end});
+        }
+        entry(const entry&) = delete;
+        entry& operator=(const entry&) = delete;
+        ~entry() {
+            std::lock_guard lock(f_.mutex_);
+            std::erase_if(f_.in_flight_, [&](const auto& c) { return c.seq == seq_; });
+            if (f_.in_flight_.empty()) f_.left_cv_.notify_all();
+        }
+
+    private:
+        commit_flow& f_;
+        std::uint64_t seq_;
+    };
+
+    // Returns once the commits a flush covered up to `wal_end` are applied. `covers` is
+    // what wal::writer::wait_durable returned: set for the leader of that flush, which
+    // applies the group in sequence order with apply(w, seq) and releases it (one thread
+    // does the group's work, instead of each committer waking in turn to apply its own).
+    template <typename Apply>
+    void wait_applied(std::optional<std::uint64_t> covers, std::uint64_t wal_end, const Apply& apply) {
+        std::unique_lock lock(mutex_);
+        if (covers) apply_durable_group(lock, *covers, apply);
+        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
+    }
+
+    // Waits until no commit is in flight (the caller holds the writer lock, so no new one starts).
+    void quiesce() {
+        std::unique_lock lock(mutex_);
+        left_cv_.wait(lock, [&] { return in_flight_.empty(); });
+    }
+
+    [[nodiscard]] bool any_in_flight() const {
+        std::lock_guard lock(mutex_);
+        return !in_flight_.empty();
+    }
+
+    // The newest operation an in-flight commit holds for `key`, if any (the writer's
+    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
+    // this writer in the WAL).
+    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
+        std::lock_guard lock(mutex_);
+        // Only the unapplied ones: an applied commit may stay listed until its thread runs
+        // again, after later ones already reached the index.
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
+            if (const auto op = it->w->ops.find(key))  // copied: the set ends with its commit() call
+                return pending_op{op->tombstone, byte_buffer(op->payload.begin(), op->payload.end())};
+        return std::nullopt;
+    }
+
+    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
+    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
+    template <typename F>
+    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& [seq, w, end] : in_flight_)
+            if (seq > applied_seq_)
+                for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
+                    const auto [key, op] = *it;
+                    f(key.second, op.tombstone, op.payload);
+                }
+    }
+
+    // Recovery: everything up to `seq` is applied (before the database is shared).
+    void set_recovered(std::uint64_t seq) noexcept { applied_seq_ = seq; }
+
+private:
+    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
+    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
+    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
+    // stay durable but unapplied: recovery on reopen applies them (the engine already
+    // refuses writes), and their committers still return success.
+    template <typename Apply>
+    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers, const Apply& apply) {
+        applied_cv_.wait(lock, [&] { return !applying_; });
+        if (applied_end_ >= covers) return;
+        applying_ = true;
+        auto& group = apply_group_;
+        group.clear();
+        try {
+            for (const auto& c : in_flight_)
+                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
+            group.clear();
+            poison_.poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
+        }
+        lock.unlock();
+        for (const auto& c : group) {
+            if (poison_.poisoned()) break;
+            apply(*c.w, c.seq);
+            std::lock_guard step(mutex_);
+            applied_seq_ = c.seq;  // the next writer now finds it in the index
+        }
+        lock.lock();
+        applied_end_ = std::max(applied_end_, covers);
+        applying_ = false;
+        applied_cv_.notify_all();
+    }
+
+    struct in_flight_commit {
+        std::uint64_t seq;
+        const pending_write* w;  // lives in the committing thread's commit() call
+        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
+    };
+
+    poison_state& poison_;
+    mutable std::mutex mutex_;  // guards what follows
+    // One condition per event, so that each wakes only the threads waiting for it (a
+    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
+    std::condition_variable applied_cv_;  // a group is applied
+    std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
+    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
+    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
+    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
+    bool applying_ = false;          // a flush leader is applying its group
+    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/commit_flow.hpp ----
+// ---- begin entidb/core/history.hpp ----
+// entidb/core/history.hpp — the persisted history that changes_since reads.
+//
+// Every applied operation stays in the segment files until a compaction drops it, so the
+// history after a sequence is read back from the segments, in storage order (which is
+// commit order for the records of one sequence and later). The history horizon is the
+// sequence at or below which records may be gone (compacted away, or never present in a
+// restored database); it is kept in the COMPACTION file, and asking for history below it
+// is errc::invalid_argument.
+
+
+// ---- begin entidb/core/segment_cursor.hpp ----
+// entidb/core/segment_cursor.hpp — the checked walk over a table of segments.
+//
+// Every record of the segments of a table (segment_set::table()), in storage order, each
+// checked (CRC) as it is read, through views where segments are mapped: what
+// changes_since (history.hpp) and scans in storage order (txn/snapshot.hpp) read. A record
+// that does not decode is errc::corruption naming the segment's file and offset.
+
+
 // ---- begin entidb/format/record_scanner.hpp ----
 // entidb/format/record_scanner.hpp — walks the records of a WAL or segment backend in order.
 //
@@ -8067,77 +8375,232 @@ using wal_scanner = record_scanner<wal_format, B>;
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/record_scanner.hpp ----
-// ---- begin entidb/detail/snapshot_registry.hpp ----
-// entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// The path errors name for segment `n` of the database in `dir` (just the file name for a
+// database without a directory).
+[[nodiscard]] inline std::string segment_path(const std::optional<std::filesystem::path>& dir, std::uint32_t n) {
+    const auto name = segment_file_name(n);
+    return dir ? (*dir / "SEGMENTS" / name).string() : name;
+}
+
+template <typename Factory>
+class segment_cursor {
+public:
+    using segment_table = std::vector<typename segment_set<Factory>::table_entry>;
+
+    // Walks `table` reading `chunk_bytes` at a time; errors name files under `dir` (which
+    // outlives the cursor) and say what the walk was `purpose` (a literal).
+    segment_cursor(segment_table table, std::size_t chunk_bytes, const std::optional<std::filesystem::path>& dir,
+                   std::string_view purpose)
+        : table_(std::move(table)), chunk_bytes_(chunk_bytes), dir_(dir), purpose_(purpose) {}
+    segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
+    segment_cursor& operator=(const segment_cursor&) = delete;
+
+    // The next record, or null at the end; valid until the next call. After a bad
+    // record every call throws the same error (the scanner's failed step is sticky).
+    const format::segment_record* next() {
+        for (;;) {
+            if (!scanner_) {
+                if (at_ == table_.size()) return nullptr;
+                scanner_.emplace(*table_[at_].backend, chunk_bytes_, std::numeric_limits<std::uint32_t>::max(), 0,
+                                 true);
+            }
+            step_ = scanner_->next();
+            if (!step_) {
+                scanner_.reset();
+                ++at_;
+                continue;
+            }
+            if (step_->decoded.status != format::decode_status::ok)
+                fail_at(errc::corruption, {.path = segment_path(dir_, table_[at_].number), .offset = step_->offset},
+                        "bad segment record while {} ({})", purpose_, step_->decoded.problem);
+            return &step_->decoded.record;
+        }
+    }
+    // Which entry of the table the last record came from, and where it lies.
+    [[nodiscard]] std::size_t segment_index() const noexcept { return at_; }
+    [[nodiscard]] record_location location() const noexcept {
+        return {table_[at_].number, static_cast<std::uint32_t>(step_->decoded.size), step_->offset};
+    }
+    [[nodiscard]] const segment_table& table() const noexcept { return table_; }
+
+private:
+    using backend_type = typename Factory::backend_type;
+    segment_table table_;
+    std::size_t chunk_bytes_;
+    const std::optional<std::filesystem::path>& dir_;
+    std::string_view purpose_;
+    std::size_t at_ = 0;
+    std::optional<segment_scanner<backend_type>> scanner_;
+    const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/segment_cursor.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// Registers a snapshot for the life of a scope (changes_since reads files directly).
+class snapshot_guard {
+public:
+    snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
+    snapshot_guard(const snapshot_guard&) = delete;
+    snapshot_guard& operator=(const snapshot_guard&) = delete;
+    ~snapshot_guard() { r_.remove(h_); }
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
+
+private:
+    snapshot_registry& r_;
+    snapshot_registry::handle h_;
+};
+
+class history {
+public:
+    // changes_since(after) needs after >= this.
+    [[nodiscard]] std::uint64_t horizon() const noexcept { return horizon_.load(std::memory_order_acquire); }
+    void set_horizon(std::uint64_t h) noexcept { horizon_.store(h, std::memory_order_release); }
+
+    // errc::invalid_argument when `after` is below the horizon: the caller resynchronises
+    // from a snapshot.
+    void check_reachable(std::uint64_t after) const {
+        if (const auto h = horizon(); after < h)
+            fail(errc::invalid_argument,
+                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
+                 "(read a snapshot, then follow the changes from its sequence)",
+                 h, h);
+    }
+
+    // The segments of `table` that may hold a record above `after` (the others are skipped
+    // unread).
+    template <typename Table>
+    [[nodiscard]] static Table segments_after(Table table, std::uint64_t after) {
+        std::erase_if(table, [&](const auto& seg) { return seg.max_sequence <= after; });
+        return table;
+    }
+
+    // The operations `records` holds with a sequence in (after, upto], in commit order, at
+    // most `limit` of them. A record repeated for the same sequence (a commit applied again
+    // by recovery after a crash) is emitted once.
+    template <typename Factory>
+    [[nodiscard]] static std::vector<change> read(segment_cursor<Factory>& records, std::uint64_t after,
+                                                  std::uint64_t upto, std::size_t limit, const catalog& cat) {
+        std::vector<change> out;
+        std::uint64_t last_seq = after;
+        std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
+        while (const auto* r = records.next()) {
+            if (r->sequence <= after || r->sequence > upto || r->sequence < last_seq) continue;
+            const entity_key key{r->collection_id, r->id};
+            if (r->sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
+                continue;
+            if (r->sequence != last_seq) at_last_seq.clear();
+            last_seq = r->sequence;
+            at_last_seq.push_back(key);
+            out.push_back({r->sequence, cat.name_of(r->collection_id), r->id,
+                           r->tombstone() ? change_kind::remove : change_kind::put,
+                           byte_buffer(r->payload.begin(), r->payload.end())});
+            if (out.size() >= limit) return out;
+        }
+        return out;
+    }
+
+private:
+    std::atomic<std::uint64_t> horizon_{0};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/history.hpp ----
+// ---- begin entidb/core/scan_gate.hpp ----
+// entidb/core/scan_gate.hpp — scans in storage order against compactions.
 //
-// The writer prunes versions no open snapshot can see; it asks this registry for the
-// oldest open sequence (commits) or for every open sequence (compaction). Registration is
-// one short mutex hold per transaction start/end.
-// Each registration also gets a ticket (a counter): compaction retires old segment files
-// at a `mark()` and destroys them once no snapshot registered before the mark is open
-// (`any_before(mark)`), because only those may still hold a location in an old file.
+// A scan in storage order (txn/snapshot.hpp, storage_range) walks the segment files; a
+// compaction relocates index entries and retires segments, which such a scan could not
+// follow. The gate counts both: a scan registers (try_begin) unless a compaction runs, and
+// a compaction (exclusion) waits, for a bounded time, until the open scans have ended.
+
 
 
 namespace entidb {
 inline namespace v1 {
 namespace detail {
 
-class snapshot_registry {
+class scan_gate {
 public:
-    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
+    scan_gate() = default;
+    scan_gate(const scan_gate&) = delete;
+    scan_gate& operator=(const scan_gate&) = delete;
 
-    // Registers a snapshot of the latest published sequence. Reading the sequence under
-    // the same lock the writer's oldest() takes closes the window in which the writer
-    // could prune versions of a sequence a reader has read but not yet registered.
-    handle add(const std::atomic<std::uint64_t>& latest) {
-        std::lock_guard lock(mutex_);
-        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
+    // Registers a scan. False, registering nothing, while a compaction holds an exclusion.
+    bool try_begin() noexcept {
+        scans_.fetch_add(1, std::memory_order_seq_cst);  // pairs with exclusion's wait
+        if (compactions_.load(std::memory_order_seq_cst) == 0) return true;
+        end();
+        return false;
     }
-    void remove(handle h) {
-        std::lock_guard lock(mutex_);
-        open_.erase(h);
-    }
-    // The oldest open snapshot, or `latest` when none is open.
-    [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
-        std::lock_guard lock(mutex_);
-        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
-    }
-
-    // The sequences readers read, ascending, each once: every open snapshot's, and
-    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
-    // entity, the newest version at or below each of them and nothing else.
-    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
-        std::vector<std::uint64_t> out;
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& [sequence, _] : open_)
-                if (out.empty() || out.back() != sequence) out.push_back(sequence);
+    // Ends a scan try_begin registered.
+    void end() noexcept {
+        scans_.fetch_sub(1, std::memory_order_seq_cst);
+        // A compaction that registered before this load waits under scan_end_mutex_: taking
+        // it orders the notification after the compaction's check. One that registers after
+        // it sees the count already lowered (both sides are sequentially consistent).
+        if (compactions_.load(std::memory_order_seq_cst) != 0) {
+            std::lock_guard lock(scan_end_mutex_);
+            scan_ended_.notify_all();
         }
-        if (out.empty() || out.back() < latest) out.push_back(latest);
-        return out;
     }
 
-    // Every snapshot registered before this call has a ticket below the mark.
-    [[nodiscard]] std::uint64_t mark() {
-        std::lock_guard lock(mutex_);
-        return next_ticket_;
-    }
-    // True while a snapshot registered before `mark` is still open.
-    [[nodiscard]] bool any_before(std::uint64_t mark) const {
-        std::lock_guard lock(mutex_);
-        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
-    }
+    // Held by a compaction: new scans are refused (they walk the index instead), and the
+    // compaction starts once the open ones have ended. It waits at most `wait` for them
+    // (a scan is never forced to end, and one this thread holds could never end while it
+    // waits), then fails with errc::busy, excluding nothing.
+    class exclusion {
+    public:
+        exclusion(scan_gate& g, std::chrono::milliseconds wait) : g_(g) {
+            g_.compactions_.fetch_add(1, std::memory_order_seq_cst);
+            std::uint64_t open = 0;
+            {
+                std::unique_lock lock(g_.scan_end_mutex_);
+                if (g_.scan_ended_.wait_for(lock, wait, [&] {
+                        open = g_.scans_.load(std::memory_order_seq_cst);
+                        return open == 0;
+                    }))
+                    return;
+            }
+            g_.compactions_.fetch_sub(1, std::memory_order_release);
+            fail(errc::busy,
+                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
+                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
+                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
+                 "compacted",
+                 open, wait.count());
+        }
+        exclusion(const exclusion&) = delete;
+        exclusion& operator=(const exclusion&) = delete;
+        ~exclusion() { g_.compactions_.fetch_sub(1, std::memory_order_release); }
+
+    private:
+        scan_gate& g_;
+    };
 
 private:
-    mutable std::mutex mutex_;
-    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
-    std::uint64_t next_ticket_ = 0;
+    std::atomic<std::uint64_t> scans_{0}, compactions_{0};
+    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
+    std::condition_variable scan_ended_;
 };
 
 }  // namespace detail
 }  // namespace v1
 }  // namespace entidb
-// ---- end entidb/detail/snapshot_registry.hpp ----
+// ---- end entidb/core/scan_gate.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -8146,18 +8609,6 @@ namespace detail {
 
 // A snapshot sequence above every commit: "the newest state" (writer and open only).
 inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
-
-// An operation copied out of another commit's write set.
-struct pending_op {
-    bool tombstone = false;
-    byte_buffer payload;
-};
-
-// Everything a write transaction hands to commit.
-struct pending_write {
-    write_set ops;  // sealed before commit: files are written in key order
-    std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
-};
 
 template <typename Traits>
 class engine {
@@ -8296,10 +8747,7 @@ public:
     // Throws unless writes are accepted.
     void ensure_writable() const {
         if (cfg_.read_only) fail(errc::read_only, "the database was opened read-only");
-        if (poisoned_.load(std::memory_order_acquire)) {
-            std::lock_guard lock(poison_mutex_);
-            fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", poison_reason_);
-        }
+        poison_.ensure_healthy();
     }
 
     // The id the next new collection gets (the writer assigns ids inside a transaction).
@@ -8323,7 +8771,7 @@ public:
         {
             // Listed before its bytes are in the log, so that a flush leader covering them
             // finds it; the next writer sees it from now on (removed again if the append fails).
-            const in_flight_entry entry(*this, seq, w, wal_.appended_end() + batch.size());
+            const commit_flow::entry entry(flow_, seq, w, wal_.appended_end() + batch.size());
             const std::uint64_t wal_end = wal_.append_commit(batch);  // undone if it fails
             segment_claimed_ += segment_bytes;
             ++next_txid_;
@@ -8332,42 +8780,26 @@ public:
             wait_applied(wal_end);
         }
         commits_.fetch_add(1, std::memory_order_relaxed);
-        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !commits_in_flight()) housekeeping();
+        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !flow_.any_in_flight()) housekeeping();
         return seq;
     }
 
     // Waits until every commit whose WAL append is done has been applied (holding the
     // writer lock, so no new one starts): checkpoints, compaction and index builds need
     // the segments and indexes to hold everything the WAL holds.
-    void quiesce() {
-        std::unique_lock lock(flow_mutex_);
-        left_cv_.wait(lock, [&] { return in_flight_.empty(); });
-    }
-
-    // The newest operation an in-flight commit holds for `key`, if any (the writer's
-    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
-    // this writer in the WAL).
-    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
-        std::lock_guard lock(flow_mutex_);
-        // Only the unapplied ones: an applied commit may stay listed until its thread runs
-        // again, after later ones already reached the index.
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
-            if (const auto op = it->w->ops.find(key))  // copied: the set ends with its commit() call
-                return pending_op{op->tombstone, byte_buffer(op->payload.begin(), op->payload.end())};
-        return std::nullopt;
-    }
+    void quiesce() { flow_.quiesce(); }
 
     // The newest state as the writer sees it: in-flight commits first, then the index
     // (checked in this order: a commit counts as applied only once the index holds it).
     [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
-        if (auto op = in_flight_op({collection, id})) {
+        if (auto op = flow_.in_flight_op({collection, id})) {
             if (op->tombstone) return std::nullopt;
             return std::move(op->payload);
         }
         return get(collection, id, latest_snapshot);
     }
     [[nodiscard]] bool exists_newest(std::uint32_t collection, const entity_id& id) const {
-        if (const auto op = in_flight_op({collection, id})) return !op->tombstone;
+        if (const auto op = flow_.in_flight_op({collection, id})) return !op->tombstone;
         const auto v = index_.find(collection, id, latest_snapshot);
         return v && !v->tombstone;
     }
@@ -8393,9 +8825,9 @@ public:
     // changes_since(after) needs after >= this: records at or below it may be gone
     // (compacted away, or never present in a restored database). Kept in the COMPACTION file.
     [[nodiscard]] std::uint64_t history_horizon() const noexcept {
-        return history_horizon_.load(std::memory_order_acquire);
+        return history_.horizon();
     }
-    void set_history_horizon(std::uint64_t h) noexcept { history_horizon_.store(h, std::memory_order_release); }
+    void set_history_horizon(std::uint64_t h) noexcept { history_.set_horizon(h); }
 
     // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
@@ -8484,88 +8916,18 @@ public:
         // Registered like a snapshot: a concurrent compaction keeps the files read here.
         const snapshot_guard guard(snapshots_, last_seq_);
         const std::uint64_t upto = guard.sequence();
-        if (const auto horizon = history_horizon(); after < horizon)
-            fail(errc::invalid_argument,
-                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
-                 "(read a snapshot, then follow the changes from its sequence)",
-                 horizon, horizon);
+        history_.check_reachable(after);
         const auto cat = catalog_snapshot();
-        std::vector<change> out;
-        std::uint64_t last_seq = after;
-        std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
-        auto table = segments_.table();
-        std::erase_if(table, [&](const auto& seg) { return seg.max_sequence <= after; });
-        segment_cursor records(*this, std::move(table), "reading the change feed");
-        while (const auto* r = records.next()) {
-            if (r->sequence <= after || r->sequence > upto || r->sequence < last_seq) continue;
-            const entity_key key{r->collection_id, r->id};
-            if (r->sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
-                continue;
-            if (r->sequence != last_seq) at_last_seq.clear();
-            last_seq = r->sequence;
-            at_last_seq.push_back(key);
-            out.push_back({r->sequence, cat->name_of(r->collection_id), r->id,
-                           r->tombstone() ? change_kind::remove : change_kind::put,
-                           byte_buffer(r->payload.begin(), r->payload.end())});
-            if (out.size() >= limit) return out;
-        }
-        return out;
+        segment_cursor<factory_type> records(history::segments_after(segments_.table(), after), cfg_.read_chunk_bytes,
+                                             dir_, "reading the change feed");
+        return history::read(records, after, upto, limit, *cat);
     }
-
-    using segment_table = std::vector<typename segment_set<factory_type>::table_entry>;
-
-    // Every record of the segments of `table`, in storage order, each checked (CRC) as it
-    // is read, through views where segments are mapped: what changes_since and scans in
-    // storage order read. A record that does not decode is errc::corruption naming the
-    // file and offset.
-    class segment_cursor {
-    public:
-        segment_cursor(const engine& e, segment_table table, std::string_view purpose)
-            : e_(e), table_(std::move(table)), purpose_(purpose) {}
-        segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
-        segment_cursor& operator=(const segment_cursor&) = delete;
-
-        // The next record, or null at the end; valid until the next call. After a bad
-        // record every call throws the same error (the scanner's failed step is sticky).
-        const format::segment_record* next() {
-            for (;;) {
-                if (!scanner_) {
-                    if (at_ == table_.size()) return nullptr;
-                    scanner_.emplace(*table_[at_].backend, e_.cfg_.read_chunk_bytes,
-                                     std::numeric_limits<std::uint32_t>::max(), 0, true);
-                }
-                step_ = scanner_->next();
-                if (!step_) {
-                    scanner_.reset();
-                    ++at_;
-                    continue;
-                }
-                if (step_->decoded.status != format::decode_status::ok)
-                    fail_at(errc::corruption, {.path = e_.segment_path(table_[at_].number), .offset = step_->offset},
-                            "bad segment record while {} ({})", purpose_, step_->decoded.problem);
-                return &step_->decoded.record;
-            }
-        }
-        // Which entry of the table the last record came from, and where it lies.
-        [[nodiscard]] std::size_t segment_index() const noexcept { return at_; }
-        [[nodiscard]] record_location location() const noexcept {
-            return {table_[at_].number, static_cast<std::uint32_t>(step_->decoded.size), step_->offset};
-        }
-        [[nodiscard]] const segment_table& table() const noexcept { return table_; }
-
-    private:
-        using backend_type = typename factory_type::backend_type;
-        const engine& e_;
-        segment_table table_;
-        std::string_view purpose_;
-        std::size_t at_ = 0;
-        std::optional<segment_scanner<backend_type>> scanner_;
-        const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
-    };
 
     // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
 
-    // The segments a storage-order scan walks.
+    using segment_table = typename segment_cursor<factory_type>::segment_table;
+
+    // The segments a storage-order scan walks (with a segment_cursor).
     [[nodiscard]] segment_table segments_for_scan() const { return segments_.table(); }
 
     // Registers a scan in storage order. False, registering nothing, while a compaction
@@ -8573,65 +8935,19 @@ public:
     // index instead (its order is unspecified either way). A compaction relocates index
     // entries and retires segments, which a scan walking the files could not follow.
     bool begin_storage_scan() noexcept {
-        storage_scans_.fetch_add(1, std::memory_order_seq_cst);  // pairs with exclude_storage_scans
-        if (compactions_.load(std::memory_order_seq_cst) == 0 && !keep_retired_.load(std::memory_order_acquire))
-            return true;
-        end_storage_scan();
+        if (!storage_scans_.try_begin()) return false;
+        if (!keep_retired_.load(std::memory_order_acquire)) return true;
+        storage_scans_.end();
         return false;
     }
-    void end_storage_scan() noexcept {
-        storage_scans_.fetch_sub(1, std::memory_order_seq_cst);
-        // A compaction that registered before this load waits under scan_end_mutex_: taking
-        // it orders the notification after the compaction's check. One that registers after
-        // it sees the count already lowered (both sides are sequentially consistent).
-        if (compactions_.load(std::memory_order_seq_cst) != 0) {
-            std::lock_guard lock(scan_end_mutex_);
-            scan_ended_.notify_all();
-        }
-    }
-
-    // Held by a compaction: new storage-order scans walk the index instead, and the
-    // compaction starts once the open ones have ended. It waits at most `wait` for them
-    // (a scan is never forced to end, and one this thread holds could never end while it
-    // waits), then fails with errc::busy, excluding nothing.
-    class storage_scan_exclusion {
-    public:
-        storage_scan_exclusion(engine& e, std::chrono::milliseconds wait) : e_(e) {
-            e_.compactions_.fetch_add(1, std::memory_order_seq_cst);
-            std::uint64_t open = 0;
-            {
-                std::unique_lock lock(e_.scan_end_mutex_);
-                if (e_.scan_ended_.wait_for(lock, wait, [&] {
-                        open = e_.storage_scans_.load(std::memory_order_seq_cst);
-                        return open == 0;
-                    }))
-                    return;
-            }
-            e_.compactions_.fetch_sub(1, std::memory_order_release);
-            fail(errc::busy,
-                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
-                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
-                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
-                 "compacted",
-                 open, wait.count());
-        }
-        storage_scan_exclusion(const storage_scan_exclusion&) = delete;
-        storage_scan_exclusion& operator=(const storage_scan_exclusion&) = delete;
-        ~storage_scan_exclusion() { e_.compactions_.fetch_sub(1, std::memory_order_release); }
-
-    private:
-        engine& e_;
-    };
+    void end_storage_scan() noexcept { storage_scans_.end(); }
+    // Held by a compaction (scan_gate::exclusion): new storage-order scans walk the index
+    // instead, and the compaction starts once the open ones have ended, or fails with
+    // errc::busy after waiting.
+    [[nodiscard]] scan_gate& storage_scans() noexcept { return storage_scans_; }
 
     // Refuses further writes; `why` is repeated by every later write attempt.
-    void poison(std::string_view why) noexcept {
-        try {
-            std::lock_guard lock(poison_mutex_);
-            if (!poisoned_.load()) poison_reason_ = why;
-        } catch (...) {
-        }
-        poisoned_.store(true, std::memory_order_release);
-    }
+    void poison(std::string_view why) noexcept { poison_.poison(why); }
 
     // ---- used by recovery (recovery.hpp) before the database is shared ----
 
@@ -8645,7 +8961,7 @@ public:
     void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
         last_seq_.store(last_seq, std::memory_order_release);
         appended_seq_ = last_seq;
-        applied_seq_ = last_seq;
+        flow_.set_recovered(last_seq);
         next_txid_ = next_txid;
         segment_claimed_ = segments_.active().backend->size();
     }
@@ -8666,10 +8982,7 @@ public:
                          oldest_snapshot);
     }
 
-    [[nodiscard]] std::string segment_path(std::uint32_t n) const {
-        const auto name = segment_file_name(n);
-        return dir_ ? (*dir_ / "SEGMENTS" / name).string() : name;
-    }
+    [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
     [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
@@ -8684,20 +8997,6 @@ private:
                     "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
         return d.record.payload;
     }
-
-    // Registers a snapshot for the life of a scope (changes_since reads files directly).
-    class snapshot_guard {
-    public:
-        snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
-        snapshot_guard(const snapshot_guard&) = delete;
-        snapshot_guard& operator=(const snapshot_guard&) = delete;
-        ~snapshot_guard() { r_.remove(h_); }
-        [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
-
-    private:
-        snapshot_registry& r_;
-        snapshot_registry::handle h_;
-    };
 
     // A factory that cannot rotate keeps everything in its one segment, which holds at most
     // max_segment_size bytes: a commit whose records would not fit is refused here, before
@@ -8762,52 +9061,14 @@ private:
     }
 
     // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
-    // applied. The leader of that flush (wal::writer::wait_durable) applies the group in
-    // sequence order and releases it: one thread does the group's work, instead of each
-    // committer waking in turn to apply its own. A failed flush fails every commit it
-    // should have covered (errc::outcome_unknown; the writer's fault handler poisoned the
-    // engine); a commit a flush covered is durable and waits for its apply whatever came later.
+    // applied (commit_flow: the flush's leader applies the group in sequence order). A
+    // failed flush fails every commit it should have covered (errc::outcome_unknown; the
+    // writer's fault handler poisoned the engine); a commit a flush covered is durable and
+    // waits for its apply whatever came later.
     void wait_applied(std::uint64_t wal_end) {
         const auto covers = wal_.wait_durable(wal_end);
-        std::unique_lock lock(flow_mutex_);
-        if (covers) apply_durable_group(lock, *covers);
-        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
-    }
-
-    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
-    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
-    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
-    // stay durable but unapplied: recovery on reopen applies them (the engine already
-    // refuses writes), and their committers still return success.
-    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers) {
-        applied_cv_.wait(lock, [&] { return !applying_; });
-        if (applied_end_ >= covers) return;
-        applying_ = true;
-        auto& group = apply_group_;
-        group.clear();
-        try {
-            for (const auto& c : in_flight_)
-                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
-        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
-            group.clear();
-            poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
-        }
-        lock.unlock();
-        for (const auto& c : group) {
-            if (poisoned_.load(std::memory_order_acquire)) break;
-            apply_durable(*c.w, c.seq);
-            std::lock_guard step(flow_mutex_);
-            applied_seq_ = c.seq;  // the next writer now finds it in the index
-        }
-        lock.lock();
-        applied_end_ = std::max(applied_end_, covers);
-        applying_ = false;
-        applied_cv_.notify_all();
-    }
-
-    [[nodiscard]] bool commits_in_flight() const {
-        std::lock_guard lock(flow_mutex_);
-        return !in_flight_.empty();
+        flow_.wait_applied(covers, wal_end,
+                           [this](const pending_write& w, std::uint64_t seq) { apply_durable(w, seq); });
     }
 
     // Checkpoints past max_wal_size and releases retired segments: under the writer lock,
@@ -8816,26 +9077,6 @@ private:
         maybe_checkpoint();
         reclaim_retired();
     }
-
-    // A commit in the in-flight list for the life of its commit() call, however it ends.
-    class in_flight_entry {
-    public:
-        in_flight_entry(engine& e, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : e_(e), seq_(seq) {
-            std::lock_guard lock(e_.flow_mutex_);
-            e_.in_flight_.push_back({seq, &w, wal_end});
-        }
-        in_flight_entry(const in_flight_entry&) = delete;
-        in_flight_entry& operator=(const in_flight_entry&) = delete;
-        ~in_flight_entry() {
-            std::lock_guard lock(e_.flow_mutex_);
-            std::erase_if(e_.in_flight_, [&](const auto& f) { return f.seq == seq_; });
-            if (e_.in_flight_.empty()) e_.left_cv_.notify_all();
-        }
-
-    private:
-        engine& e_;
-        std::uint64_t seq_;
-    };
 
     // After the durable flush nothing may report failure: problems poison the engine.
     void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
@@ -8881,26 +9122,13 @@ private:
     void check_unique(const pending_write& w) const {
         const auto cat = catalog_snapshot();
         cat->indexes().check_unique(
-            w.ops, [&](std::uint32_t coll, const auto& f) { for_each_in_flight_op(coll, f); },
+            w.ops, [&](std::uint32_t coll, const auto& f) { flow_.for_each_in_flight_op(coll, f); },
             [&](std::uint32_t coll) { return cat->name_of(coll); });
-    }
-
-    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
-    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
-    template <typename F>
-    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
-        std::lock_guard lock(flow_mutex_);
-        for (const auto& [seq, w, end] : in_flight_)
-            if (seq > applied_seq_)
-                for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
-                    const auto [key, op] = *it;
-                    f(key.second, op.tombstone, op.payload);
-                }
     }
 
     void maybe_checkpoint() noexcept {
         try {
-            if (!poisoned_.load(std::memory_order_acquire) && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
+            if (!poison_.poisoned() && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
         } catch (...) {
             // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
             // order); durability failures already poisoned the engine in guard_durability,
@@ -8933,10 +9161,8 @@ private:
 
     mutable shared_gate catalog_gate_;  // guards catalog_
     std::shared_ptr<const catalog> catalog_;
-    mutable std::mutex poison_mutex_;  // guards poison_reason_
-    std::string poison_reason_;
-    std::atomic<bool> poisoned_{false};
-
+    poison_state poison_;
+    commit_flow flow_{poison_};  // group commit: the commits appended to the WAL and not yet applied
     std::mutex writer_mutex_;
     std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
     std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
@@ -8947,30 +9173,10 @@ private:
 
     record_batch segment_batch_;  // the applier's (one at a time, in sequence order), reused
 
-    // Group commit: the commits appended to the WAL and not yet applied. Their WAL ends are
-    // in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
-    // file only when nothing is in flight).
-    mutable std::mutex flow_mutex_;  // guards what follows
-    // One condition per event, so that each wakes only the threads waiting for it (a
-    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
-    std::condition_variable applied_cv_;  // a group is applied
-    std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
-    struct in_flight_commit {
-        std::uint64_t seq;
-        const pending_write* w;  // lives in the committing thread's commit() call
-        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
-    };
-    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
-    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
-    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
-    bool applying_ = false;          // a flush leader is applying its group
-    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
     std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
-    std::atomic<std::uint64_t> history_horizon_{0};
+    history history_;  // its horizon
     std::atomic<bool> keep_retired_{false};
-    std::atomic<std::uint64_t> storage_scans_{0}, compactions_{0};  // begin_storage_scan
-    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
-    std::condition_variable scan_ended_;
+    scan_gate storage_scans_;  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
 };
@@ -10588,7 +10794,8 @@ public:
                     return;
                 }
                 auto& e = snap_->eng();
-                records_.emplace(e, e.segments_for_scan(), "scanning in storage order");
+                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(),
+                                 "scanning in storage order");
                 std::vector<std::uint32_t> numbers;
                 for (const auto& seg : records_->table()) numbers.push_back(seg.number);
                 e.index().superseded(numbers, superseded_);
@@ -10638,7 +10845,7 @@ public:
             std::uint32_t collection_;
             registration storage_order_;  // before records_: ended after it, and if it throws
             std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
-            std::optional<typename engine_type::segment_cursor> records_;
+            std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
             entity_view current_{};
             bool done_ = false;
@@ -11169,7 +11376,7 @@ public:
     // changed): close such scans, including this thread's own, before compacting.
     compaction_report compact(const compact_options& options = {}) {
         auto e = live();
-        const typename engine_type::storage_scan_exclusion no_storage_scans(*e, options.scan_wait);
+        const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
         return detail::compactor<Traits>(*e, options).run();
     }
