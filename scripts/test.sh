@@ -51,9 +51,10 @@ wait_for_clang() {
 # g++ -O2: the library as users build it, the benchmark program, and the database suite
 # against the single header (the same headers as one file). Then clang++ under ASan +
 # UBSan, unoptimised (clang compiles sanitized code in less than half the time g++ takes);
-# then plain clang++, unoptimised: the second compiler's diagnostics and behaviour, the
-# examples, and the compile checks (compile-fail tests, static concept checks, the ODR
-# program); then ThreadSanitizer (clang++ -O1) over the threaded
+# then plain clang++, unoptimised: the library's suites without sanitizers, the examples,
+# and the compile checks (compile-fail tests, static concept checks, the ODR program; the
+# tool's, C ABI's and Python tests run under ASan + UBSan on the same compiler, and with
+# g++); then ThreadSanitizer (clang++ -O1) over the threaded
 # tests. Only the sanitizer builds carry debug information, as line tables (-g1): enough
 # for their reports, a third of the compile time full debug information costs.
 line_tables=(-Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1)
@@ -64,7 +65,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
   -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false "${none[@]}"
 CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true
+  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
 TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine compaction shared_gate" \

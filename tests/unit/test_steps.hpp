@@ -6,12 +6,12 @@
 namespace test_support {
 
 // Randomised model tests run their full length in optimised builds. Unoptimised and
-// sanitizer builds (tests/meson.build defines ENTIDB_TEST_QUICK there) run a quarter of the
+// sanitizer builds (tests/meson.build defines ENTIDB_TEST_QUICK there) run an eighth of the
 // steps: the same operations and checks, over a shorter history, where each step costs ten
 // to fifty times as much.
 #ifndef ENTIDB_TEST_QUICK
 #define ENTIDB_TEST_QUICK 0
 #endif
-constexpr std::size_t steps(std::size_t full) noexcept { return ENTIDB_TEST_QUICK ? full / 4 : full; }
+constexpr std::size_t steps(std::size_t full) noexcept { return ENTIDB_TEST_QUICK ? full / 8 : full; }
 
 }  // namespace test_support
