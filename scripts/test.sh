@@ -55,21 +55,21 @@ wait_for_clang() {
 # and the compile checks (compile-fail tests, static concept checks, the ODR program; the
 # tool's, C ABI's and Python tests run under ASan + UBSan on the same compiler, and with
 # g++); then ThreadSanitizer (clang++ -O1) over the threaded
-# tests. Only the sanitizer builds carry debug information, as line tables (-g1): enough
-# for their reports, a third of the compile time full debug information costs.
-line_tables=(-Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1)
+# tests. No configuration carries debug information: compile time is the run's cost, and
+# the sanitizers' reports name functions from the symbol table (UBSan's carry their source
+# locations anyway); rebuild with -g1 to have line numbers in a report.
 none=(-Dsingle_header_tests=false -Dexamples=false -Dcompile_checks=false)
 CXX=g++ CC=gcc run gcc all all -Ddebug=false -Dsingle_header_tests=true -Dexamples=false -Dcompile_checks=false
 wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
-  -Ddebug=false '-Dcpp_args=-g1 -fno-sanitize-recover=all' -Dc_args=-g1 -Dbenchmarks=false "${none[@]}"
+  -Ddebug=false -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false "${none[@]}"
 CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
   -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
 TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine engine_parts compaction shared_gate" \
-  -Db_sanitize=thread -Doptimization=1 "${line_tables[@]}" -Dbenchmarks=false "${none[@]}"
+  -Db_sanitize=thread -Doptimization=1 -Ddebug=false -Dbenchmarks=false "${none[@]}"
 
 summary=()
 for i in "${!names[@]}"; do
