@@ -8973,13 +8973,24 @@ public:
         segment_batch_.start(seq);
         return segment_batch_;
     }
+    // Commits apply their records the same way.
     void apply_batch(std::uint64_t oldest_snapshot) {
         const auto locations = segment_batch_.append_to(segments_);
-        auto loc = locations.begin();
-        for (const auto& k : segment_batch_.keys())
-            index_.apply(k.collection, k.id,
-                         {.sequence = segment_batch_.sequence(), .location = *loc++, .tombstone = k.tombstone},
-                         oldest_snapshot);
+        const auto& keys = segment_batch_.keys();
+        // The index's misses for keys a few ahead overlap the current key's apply (a batch
+        // of one key has nothing to overlap).
+        constexpr std::size_t lookahead = 8;
+        const std::size_t first_ahead = keys.size() > 1 ? 0 : keys.size();
+        for (std::size_t a = first_ahead; a < std::min(keys.size(), first_ahead + lookahead); ++a)
+            index_.prefetch(keys[a].collection, keys[a].id);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (const auto a = i + lookahead; keys.size() > 1 && a < keys.size())
+                index_.prefetch(keys[a].collection, keys[a].id);
+            const entity_version v{.sequence = segment_batch_.sequence(),
+                                   .location = locations[i],
+                                   .tombstone = keys[i].tombstone};
+            index_.apply(keys[i].collection, keys[i].id, v, oldest_snapshot);
+        }
     }
 
     [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
@@ -9085,22 +9096,10 @@ private:
             const auto cat = catalog_snapshot();
             const auto moves = cat->indexes().moves(  // from the versions this commit replaces
                 w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
-            const auto locations = append_segment_records(w, seq);
-            auto loc = locations.begin();
-            // The index's misses for keys a few ahead overlap the current key's apply (a
-            // commit of one key has nothing to overlap).
-            constexpr int lookahead = 8;
-            auto ahead = w.ops.size() > 1 ? w.ops.begin() : w.ops.end();
-            for (int i = 0; i < lookahead && ahead != w.ops.end(); ++i, ++ahead)
-                index_.prefetch((*ahead).key.first, (*ahead).key.second);
-            for (const auto& [key, op] : w.ops) {
-                if (ahead != w.ops.end()) {
-                    index_.prefetch((*ahead).key.first, (*ahead).key.second);
-                    ++ahead;
-                }
-                index_.apply(key.first, key.second, {.sequence = seq, .location = *loc++, .tombstone = op.tombstone},
-                             oldest);
-            }
+            // One segment record per operation (one append when they fit), then the index.
+            auto& batch = start_batch(seq);
+            for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+            apply_batch(oldest);
             index_set::apply(moves, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
         } catch (const std::exception& e) {
@@ -9108,13 +9107,6 @@ private:
             return;
         }
         feed_.publish(w.ops, seq, *catalog_snapshot());
-    }
-
-    // One segment record per operation, written with one append when they fit.
-    std::vector<record_location> append_segment_records(const pending_write& w, std::uint64_t seq) {
-        auto& batch = start_batch(seq);
-        for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
-        return batch.append_to(segments_);
     }
 
     // Unique indexes: no two live entities may share a key after this commit and the ones
