@@ -374,6 +374,9 @@ private:
     void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
     }
+    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
 
     void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
         const auto it = open_.find(txid);

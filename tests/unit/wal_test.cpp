@@ -50,7 +50,7 @@ std::vector<entidb::wal::transaction> read_all(const Backend& b, bool keep = tru
 
 // The records of one transaction as the writer encodes them.
 entidb::byte_buffer encoded(std::uint64_t txid, std::uint64_t seq, const op_list& ops) {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     const auto bytes = w.encode(txid, seq, ops);
     return {bytes.begin(), bytes.end()};
 }
@@ -110,7 +110,7 @@ private:
 }  // namespace
 
 TEST_CASE("wal::writer: a commit is BEGIN, one record per operation, COMMIT; the reader yields it", "[wal]") {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     const auto first = w.encode(1, 10, two_ops(1));
     const auto end1 = w.append_commit(first);
     CHECK(end1 == w.backend().size());
@@ -144,7 +144,7 @@ TEST_CASE("wal::writer: a commit is BEGIN, one record per operation, COMMIT; the
 TEST_CASE("wal::writer: a failed append is undone, so the log never keeps a torn commit", "[wal]") {
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", {});
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0, {});
     const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // mutating operation 0
     plan->arm(1, entidb::fault_kind::short_write);  // a prefix reaches the file, then EIO
     CHECK(code_of([&] { (void)w.append_commit(w.encode(2, 2, two_ops(3))); }) == errc::io_error);
@@ -163,7 +163,7 @@ TEST_CASE("wal::writer: an append whose undo fails is reported to the fault hand
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
     std::vector<std::string> faults;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0,
                                    [&](std::string_view why) { faults.emplace_back(why); });
     plan->arm(0, entidb::fault_kind::short_write, {.crash_after_fault = true});  // the truncate fails too
     CHECK(code_of([&] { (void)w.append_commit(w.encode(1, 1, two_ops(1))); }) == errc::io_error);
@@ -172,7 +172,7 @@ TEST_CASE("wal::writer: an append whose undo fails is reported to the fault hand
 }
 
 TEST_CASE("wal::writer: one flush serves every commit appended while the previous flush ran", "[wal]") {
-    entidb::wal::writer<gated_backend> w(std::make_unique<gated_backend>(), "wal.log", {});
+    entidb::wal::writer<gated_backend> w(std::make_unique<gated_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     auto& b = w.backend();
     std::mutex writer_lock;  // the owner's: one append at a time
     constexpr int followers = 3;
@@ -226,7 +226,7 @@ TEST_CASE("wal::writer: a failed flush fails its waiters and every later one wit
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
     std::vector<std::string> faults;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0,
                                    [&](std::string_view why) { faults.emplace_back(why); });
     const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // operation 0
     CHECK(w.wait_durable(end1).has_value());                          // operation 1: this thread led
@@ -328,7 +328,7 @@ TEST_CASE("wal::reader: records of a transaction without BEGIN are corruption", 
 }
 
 TEST_CASE("wal::writer: a checkpoint record carries no transaction; clear empties the log", "[wal]") {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     (void)w.append_commit(w.encode(1, 1, two_ops(1)));
     w.append_checkpoint(1);
     entidb::wal::reader<entidb::memory_backend> r(w.backend(), 64, "wal.log", false);

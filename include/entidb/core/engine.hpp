@@ -86,7 +86,7 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
+          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
           catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
@@ -419,6 +419,8 @@ public:
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
     wal_backend& wal() noexcept { return wal_.backend(); }
+    // After recovery, before the first commit: an empty log takes the configured layout.
+    void prepare_wal() { wal_.prepare_empty(); }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }

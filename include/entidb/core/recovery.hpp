@@ -57,21 +57,20 @@ public:
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
             seg.truncate(*segment_cut_);
         }
-        if (wal_end_ < e_.wal().size()) {
-            e_.report().wal_bytes_truncated += e_.wal().size() - wal_end_;
-            e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
-            e_.wal().flush();
-        }
+        if (wal_end_ < e_.wal().size()) cut_wal();
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
         scan_wal(true);
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
+        if (!e_.cfg().read_only) e_.prepare_wal();
     }
 
-    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
+    // (a recycled log's lap: what follows it is no torn tail).
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
     // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
     // it), and temporaries no journal names (left by a compaction that never became
     // current; open deletes them).
@@ -185,13 +184,26 @@ private:
 
     // ---- WAL ----
 
+    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
+    // log's lap stays in the file, to be overwritten (and is no torn tail).
+    void cut_wal() {
+        auto& wal = e_.wal();
+        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
+            if (wal_recycled_) return wal.set_end(wal_end_);
+        }
+        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
+        wal.truncate(wal_end_);
+        wal.flush();
+    }
+
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
         while (const auto t = log.next())
             if (apply) apply_committed(*t);
         if (apply) return;
         e_.report().wal_records += log.records();
+        wal_recycled_ = log.recycled();
         wal_end_ = log.end();
         wal_max_seq_ = log.max_sequence();
         max_txid_ = log.max_txid();
@@ -235,6 +247,7 @@ private:
     bool active_has_checkpointed_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    bool wal_recycled_ = false;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
 };
