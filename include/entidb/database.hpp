@@ -130,6 +130,7 @@ public:
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
         detail::recovery<Traits>(*e).run();
+        e->prepare_wal();
         e->build_indexes();
         return basic_database(std::move(e));
     }

@@ -638,8 +638,8 @@ void crash_run(const workload_facts& f, std::uint64_t n, fault_kind kind, std::s
         try {
             opened.emplace(open_faulted(dir.db(), cfg, plan));
         } catch (const entidb::error& e) {
-            // A new recycled log is allocated by the first open: a crash there leaves an
-            // empty database.
+            // A new recycled log is allocated by the first open, once its MANIFEST exists:
+            // a crash there leaves an empty database.
             chk.expect(cfg.wal == entidb::wal_mode::recycled, fmt::format("the first open threw {}", e.what()));
             check_recovered(dir.db(), cfg, {}, 0, nullptr, chk);
             return;

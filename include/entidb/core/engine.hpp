@@ -420,7 +420,9 @@ public:
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
     wal_backend& wal() noexcept { return wal_.backend(); }
     // After recovery, before the first commit: an empty log takes the configured layout.
-    void prepare_wal() { wal_.prepare_empty(); }
+    void prepare_wal() {
+        if (!cfg_.read_only) wal_.prepare_empty();
+    }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }

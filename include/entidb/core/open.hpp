@@ -34,6 +34,7 @@ template <typename Traits>
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
     recovery<Traits>(*db).run();
     if (created) finish_creation(dir, db->manifest());
+    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
     return db;
 }

@@ -63,7 +63,6 @@ public:
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
         scan_wal(true);
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
-        if (!e_.cfg().read_only) e_.prepare_wal();
     }
 
     // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends

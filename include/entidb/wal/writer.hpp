@@ -184,14 +184,19 @@ private:
     {
         byte_buffer head;
         format::encode(format::wal_record{format::wal_recycled{}}, head);
+        bool wrote = false;
         if (starts_with(head)) {
             backend_->set_end(head.size());  // nothing on disk changes
         } else {
-            backend_->truncate(0);
+            if (backend_->size() > 0) backend_->truncate(0);
             append(head);
+            wrote = true;
         }
-        if (backend_->capacity() < reserve_) backend_->reserve(reserve_);
-        backend_->flush();
+        if (backend_->capacity() < reserve_) {
+            backend_->reserve(reserve_);
+            wrote = true;
+        }
+        if (wrote) backend_->flush();
     }
 
     [[nodiscard]] bool starts_with(bytes_view head) const {
