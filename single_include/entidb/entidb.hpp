@@ -2196,9 +2196,23 @@ inline decode_status decode_segment_into(bytes_view in, segment_decoded& out) {
 namespace entidb {
 inline namespace v1 {
 
+// How wal.log is kept between checkpoints (docs/file-format.md, "Recycled WAL").
+enum class wal_mode {
+    // Commits append; a checkpoint truncates the file to 0 bytes. The layout the
+    // reference implementation reads (docs/format-compatibility.md): the default.
+    append,
+    // The file is allocated to max_wal_size once and kept; after a checkpoint the next
+    // lap overwrites it from the start, so a commit's fdatasync writes data, not a new
+    // file size. The reference implementation refuses to open such a wal.log.
+    recycled,
+};
+
 struct config {
-    // When wal.log grows past this after a commit, a checkpoint runs and truncates it.
+    // When wal.log grows past this after a commit, a checkpoint runs and empties it.
     std::uint64_t max_wal_size = 64ull << 20;
+    // Takes effect when the log is empty (a new database, after a checkpoint); a log in
+    // the other layout is read as it is and keeps it until then.
+    wal_mode wal = wal_mode::append;
     // The active segment is sealed and a new one started before an append would pass this.
     std::uint64_t max_segment_size = 256ull << 20;
     // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
@@ -2463,6 +2477,21 @@ concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, muta
 template <typename B>
 concept durable_backend = storage_backend<B> && B::durable;
 
+// A backend whose bytes can be reused in place (a recycled wal.log, wal/writer.hpp): it
+// holds capacity() >= size() bytes, and append() writes at size(), over whatever the
+// bytes past it hold, so a write into reserved space changes no file size:
+//   capacity()    the bytes held; a reopen sees all of them (size() == capacity());
+//   reserve(n)    capacity() >= n, the new bytes zero (posix_fallocate), size() unchanged;
+//                 like an append, durable only after the next flush();
+//   set_end(n)    size() = n <= capacity(); the bytes past it stay (nothing is written).
+// truncate(n) still drops the bytes at and after n: capacity() = size() = n.
+template <typename B>
+concept recyclable_backend = storage_backend<B> && requires(B& b, const B& cb, std::uint64_t n) {
+    { cb.capacity() } -> std::same_as<std::uint64_t>;
+    { b.reserve(n) } -> std::same_as<void>;
+    { b.set_end(n) } -> std::same_as<void>;
+};
+
 // A backend that maps its file hands out views of its bytes (file_backend::view_at): reads
 // are then copies from memory, or no copy at all, instead of a system call each.
 template <typename B>
@@ -2545,6 +2574,8 @@ concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && 
 //   flush      fdatasync; any failure → errc::outcome_unknown, after which the backend
 //              refuses every further append/flush/truncate with errc::outcome_unknown
 //   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
+//   reserve    (recyclable_backend) posix_fallocate: errc::no_space on ENOSPC,
+//              errc::io_error otherwise; set_end: errc::invalid_argument past capacity()
 //   writes on a file_mode::read_only backend → errc::read_only
 // A file_mode::private_view backend never writes its file either, but takes writes into
 // memory: truncate only shortens this object's view of the file, and append keeps the
@@ -2981,6 +3012,7 @@ public:
         : fd_(std::move(other.fd_)),
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
+          capacity_(other.capacity_),
           read_only_(other.read_only_),
           private_(other.private_),
           file_part_(other.file_part_),
@@ -2993,6 +3025,7 @@ public:
         fd_ = std::move(other.fd_);
         path_ = std::move(other.path_);
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        capacity_ = other.capacity_;
         read_only_ = other.read_only_;
         private_ = other.private_;
         file_part_ = other.file_part_;
@@ -3054,6 +3087,7 @@ public:
         const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
         if (!p.complete(in.size())) fail_append(at, in.size(), p);
         size_.store(at + in.size(), std::memory_order_release);
+        capacity_ = std::max(capacity_, at + in.size());
         return at;
     }
 
@@ -3090,6 +3124,35 @@ public:
         if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
             fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
         size_.store(new_size, std::memory_order_release);
+        capacity_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp). A private_view holds no bytes past size().
+    [[nodiscard]] std::uint64_t capacity() const noexcept { return private_ ? size() : capacity_; }
+
+    // Allocates the file up to `n` bytes (zeros) without moving size(): later appends
+    // into that space change no file size, so their fdatasync writes data only.
+    void reserve(std::uint64_t n) {
+        require_healthy("reserve");
+        require_writable("reserve");
+        if (private_ || n <= capacity_) return;
+        int err = 0;
+        do {
+            err = ::posix_fallocate(fd_.get(), 0, static_cast<off_t>(n));
+        } while (err == EINTR);
+        if (err != 0)
+            fail_at(err == ENOSPC ? errc::no_space : errc::io_error, context(capacity_, err),
+                    "cannot reserve {} bytes", n);
+        capacity_ = n;
+    }
+
+    void set_end(std::uint64_t n) {
+        require_healthy("set_end");
+        require_writable("set_end");
+        if (n > capacity())
+            fail_at(errc::invalid_argument, context(n), "end {} beyond the {} bytes held", n, capacity());
+        if (private_) return truncate(n);
+        size_.store(n, std::memory_order_release);
     }
 
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
@@ -3103,6 +3166,7 @@ private:
         : fd_(std::move(fd)),
           path_(std::move(path)),
           size_(size),
+          capacity_(size),
           read_only_(mode == file_mode::read_only),
           private_(mode == file_mode::private_view),
           file_part_(private_ ? size : std::numeric_limits<std::uint64_t>::max()) {}
@@ -3138,6 +3202,7 @@ private:
     [[noreturn]] void fail_append(std::uint64_t at, std::size_t wanted, const detail::io_progress& p) {
         const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
         if (p.done > 0) {
+            capacity_ = at;  // the cut also drops any reserved bytes past `at`
             if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
                 const auto why = poisoned_.set(fmt::format("removing a partial append at offset {} failed ({})", at,
                                                            std::generic_category().message(terr)));
@@ -3153,6 +3218,7 @@ private:
     detail::unique_fd fd_;
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
+    std::uint64_t capacity_ = 0;     // bytes in the file (the writer's): size_ or more
     bool read_only_ = false;
     bool private_ = false;           // file_mode::private_view
     std::uint64_t file_part_ = 0;    // bytes [0, file_part_) are the file's, the rest tail_'s (all: no limit)
@@ -3161,7 +3227,7 @@ private:
     detail::file_mappings maps_;
 };
 
-static_assert(durable_backend<file_backend>);
+static_assert(durable_backend<file_backend> && recyclable_backend<file_backend>);
 
 }  // namespace v1
 }  // namespace entidb
@@ -5812,9 +5878,13 @@ struct database_description {
 //                 the last cycle carried (gather). A failed flush is reported to the fault
 //                 handler and fails, with errc::outcome_unknown, every waiter it should
 //                 have covered, and every later one: the bytes' durability is unknown.
-// It also writes a checkpoint's CHECKPOINT record and empties the log after one. The writer
-// knows nothing of indexes, catalogs or segments; the leader of a flush is told so, so that
-// its owner can apply the commits the flush covered for all their waiters.
+// It also writes a checkpoint's CHECKPOINT record and empties the log after one: an
+// appended log (wal_mode::append) is truncated; a recycled one (wal_mode::recycled, over
+// a recyclable_backend) keeps its file, allocated to max_wal_size, and its next lap
+// starts right after its RECYCLED record, over the bytes of the last (wal/reader.hpp says
+// how recovery tells them apart). A log in the other layout is converted only when empty.
+// The writer knows nothing of indexes, catalogs or segments; the leader of a flush is
+// told so, so that its owner can apply the commits the flush covered for all their waiters.
 //
 // Thread-safety: encode, append and the backend's mutations come from one writer at a time
 // (the owner's writer lock); wait_durable, flushes() and appended_end() from any thread.
@@ -5873,7 +5943,15 @@ inline constexpr std::uint16_t wal_version = 1;
 inline constexpr std::size_t wal_header_size = 11;  // magic 4 + version 2 + type 1 + length 4
 inline constexpr std::size_t wal_crc_size = 4;
 
-enum class wal_type : std::uint8_t { begin = 1, put = 2, del = 3, commit = 4, abort = 5, checkpoint = 6 };
+enum class wal_type : std::uint8_t {
+    begin = 1,
+    put = 2,
+    del = 3,
+    commit = 4,
+    abort = 5,
+    checkpoint = 6,
+    recycled = 7,  // the first record of a recycled wal.log (docs/file-format.md), nowhere else
+};
 
 using content_hash = std::array<byte, 32>;
 
@@ -5903,9 +5981,11 @@ struct wal_abort {
 struct wal_checkpoint {
     std::uint64_t sequence;
 };
+// Marks a recycled log: bytes after the current lap may be an earlier lap's (no payload).
+struct wal_recycled {};
 
 // The alternatives are in type-number order: index() + 1 == the on-disk type.
-using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint>;
+using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint, wal_recycled>;
 
 struct wal_decoded {
     decode_status status;
@@ -5918,6 +5998,8 @@ struct wal_decoded {
 inline constexpr std::size_t wal_txid_payload_size = 8;       // BEGIN, ABORT: txid
 inline constexpr std::size_t wal_commit_payload_size = 16;    // txid, sequence
 inline constexpr std::size_t wal_checkpoint_payload_size = 8; // sequence
+// A recycled log's first record, RECYCLED with no payload: where its laps start.
+inline constexpr std::size_t wal_recycled_record_size = wal_header_size + wal_crc_size;
 inline constexpr std::size_t wal_delete_min_payload_size = 8 + 4 + 16 + 1;           // 29
 inline constexpr std::size_t wal_put_min_payload_size = wal_delete_min_payload_size + 4;  // 33
 inline constexpr std::size_t wal_before_hash_size = std::tuple_size_v<content_hash>;      // 32
@@ -5937,6 +6019,7 @@ inline constexpr std::size_t wal_max_after_size =
         case wal_type::commit: return "COMMIT";
         case wal_type::abort: return "ABORT";
         case wal_type::checkpoint: return "CHECKPOINT";
+        case wal_type::recycled: return "RECYCLED";
     }
     return "unknown";
 }
@@ -5957,6 +6040,8 @@ namespace detail {
                 return wal_commit_payload_size;
             else if constexpr (std::is_same_v<T, wal_checkpoint>)
                 return wal_checkpoint_payload_size;
+            else if constexpr (std::is_same_v<T, wal_recycled>)
+                return 0;
             else
                 return wal_txid_payload_size;  // BEGIN, ABORT
         },
@@ -5974,6 +6059,7 @@ namespace detail {
             return len == wal_delete_min_payload_size ||
                    len == wal_delete_min_payload_size + wal_before_hash_size;
         case wal_type::put: return len >= wal_put_min_payload_size;
+        case wal_type::recycled: return len == 0;
     }
     return false;
 }
@@ -6033,6 +6119,8 @@ inline void encode(const wal_record& r, byte_buffer& out) {
                 detail::put_u64(out, rec.sequence);
             } else if constexpr (std::is_same_v<T, wal_checkpoint>) {
                 detail::put_u64(out, rec.sequence);
+            } else if constexpr (std::is_same_v<T, wal_recycled>) {
+                // no payload
             } else {  // BEGIN, ABORT
                 detail::put_u64(out, rec.txid);
             }
@@ -6063,7 +6151,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         return result(decode_status::malformed, 0,
                       fmt::format("WAL record version {}, this build reads version {}", version, wal_version));
     if (raw_type < static_cast<std::uint8_t>(wal_type::begin) ||
-        raw_type > static_cast<std::uint8_t>(wal_type::checkpoint))
+        raw_type > static_cast<std::uint8_t>(wal_type::recycled))
         return result(decode_status::malformed, 0, fmt::format("unknown WAL record type {}", raw_type));
     const auto type = static_cast<wal_type>(raw_type);
     if (!detail::wal_length_possible(type, length))
@@ -6117,6 +6205,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         case wal_type::begin: rec = wal_begin{p.u64()}; break;
         case wal_type::abort: rec = wal_abort{p.u64()}; break;
         case wal_type::checkpoint: rec = wal_checkpoint{p.u64()}; break;
+        case wal_type::recycled: rec = wal_recycled{}; break;
         case wal_type::commit: {
             const std::uint64_t txid = p.u64();
             rec = wal_commit{txid, p.u64()};
@@ -6170,9 +6259,16 @@ public:
     // be undone); the owner refuses further writes. Called once per failure; may be empty.
     using fault_handler = std::function<void(std::string_view why)>;
 
-    // `path` names the log in errors.
-    writer(std::unique_ptr<Backend> backend, std::string path, fault_handler on_fault)
-        : backend_(std::move(backend)), path_(std::move(path)), on_fault_(std::move(on_fault)) {}
+    // `path` names the log in errors; `mode` and `reserve` (the bytes a recycled log is
+    // allocated to) say how clear() empties it. errc::invalid_argument for
+    // wal_mode::recycled over a backend that cannot overwrite in place.
+    writer(std::unique_ptr<Backend> backend, std::string path, wal_mode mode, std::uint64_t reserve,
+           fault_handler on_fault)
+        : backend_(std::move(backend)), path_(std::move(path)), recycle_(mode == wal_mode::recycled),
+          reserve_(reserve), on_fault_(std::move(on_fault)) {
+        if (recycle_ && !recyclable_backend<Backend>)
+            fail(errc::invalid_argument, "wal_mode::recycled needs a WAL backend that can reuse its bytes");
+    }
 
     writer(const writer&) = delete;
     writer& operator=(const writer&) = delete;
@@ -6231,8 +6327,16 @@ public:
         backend_->flush();
     }
     void clear() {
+        if constexpr (recyclable_backend<Backend>) {
+            if (recycle_) return start_lap();
+        }
         backend_->truncate(0);
         backend_->flush();
+    }
+    // Empties an empty log in the configured layout (at open: a new recycled log gets its
+    // RECYCLED record and its allocation before the first commit).
+    void prepare_empty() {
+        if (recycle_ && backend_->size() == 0) clear();
     }
 
     // Returns once a flush covered the log up to `end` (an append_commit result). If this
@@ -6266,6 +6370,36 @@ private:
             }
             throw;
         }
+    }
+
+    // The next lap of a recycled log, over the last one's bytes: every COMMIT they hold is
+    // at or below the checkpoint the MANIFEST now records, so recovery never takes them for
+    // the new lap's. A log that is not recycled yet is cut to its RECYCLED record first.
+    void start_lap()
+        requires recyclable_backend<Backend>
+    {
+        byte_buffer head;
+        format::encode(format::wal_record{format::wal_recycled{}}, head);
+        bool wrote = false;
+        if (starts_with(head)) {
+            backend_->set_end(head.size());  // nothing on disk changes
+        } else {
+            if (backend_->size() > 0) backend_->truncate(0);
+            append(head);
+            wrote = true;
+        }
+        if (backend_->capacity() < reserve_) {
+            backend_->reserve(reserve_);
+            wrote = true;
+        }
+        if (wrote) backend_->flush();
+    }
+
+    [[nodiscard]] bool starts_with(bytes_view head) const {
+        if (backend_->size() < head.size()) return false;
+        byte_buffer first(head.size());
+        backend_->read_at(0, first);
+        return std::equal(first.begin(), first.end(), head.begin());
     }
 
     void fault(std::string_view why) const {
@@ -6327,6 +6461,8 @@ private:
 
     std::unique_ptr<Backend> backend_;
     std::string path_;
+    bool recycle_;
+    std::uint64_t reserve_;
     fault_handler on_fault_;
     byte_buffer batch_;  // the writer's, reused: no allocation per commit once warm
     std::atomic<std::uint64_t> flushes_{0};
@@ -8621,7 +8757,7 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
+          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
           catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
@@ -8954,6 +9090,10 @@ public:
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
     wal_backend& wal() noexcept { return wal_.backend(); }
+    // After recovery, before the first commit: an empty log takes the configured layout.
+    void prepare_wal() {
+        if (!cfg_.read_only) wal_.prepare_empty();
+    }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
@@ -9701,6 +9841,17 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 // offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
 // its BEGIN. The reader never changes the log.
 //
+// A recycled log (its first record is RECYCLED, docs/file-format.md) holds the current
+// lap and then whatever earlier laps left, which may well be valid records. The lap is
+// what follows the RECYCLED record as whole transactions, BEGIN, its operations, and a
+// COMMIT above both the checkpoint (`checkpoint`, the MANIFEST's) and the lap's last one;
+// every earlier lap was checkpointed before the next one started, so none of its COMMITs
+// is above the checkpoint. The lap ends before the first record that does not continue
+// it (a bad record, a stale COMMIT, a BEGIN inside a transaction, ...), and end() is then
+// the end of its last transaction. If a COMMIT above the checkpoint follows anywhere
+// after that point, the lap was damaged, not ended: errc::corruption, like a bad record
+// followed by a valid one in an appended log.
+//
 // Thread-safety: one reader per thread; the log must not change while it reads.
 
 
@@ -9734,30 +9885,47 @@ class reader {
 public:
     // `path` names the log in errors. Without `keep_operations` the reader only checks the
     // log (no payload is copied) and yields transactions without their operations.
-    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations)
-        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations),
+    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations,
+           std::uint64_t checkpoint = 0)
+        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations), checkpoint_(checkpoint),
           scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
 
     // The next committed transaction in log order, or nullopt at the end of the log.
     std::optional<transaction> next() {
+        if (lap_over_) return std::nullopt;
         while (const auto* step = scanner_.next()) {
-            if (step->decoded.status != format::decode_status::ok) {
+            const auto& d = step->decoded;
+            if (d.status != format::decode_status::ok) {
+                if (recycled_) return end_lap(step->offset, detail::describe_problem(d));
                 if (valid_record_after(step->offset + 1))
                     fail_at(errc::corruption, {.path = path_, .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", detail::describe_problem(step->decoded));
+                            "bad WAL record followed by valid records ({})", detail::describe_problem(d));
                 end_ = step->offset;
                 return std::nullopt;
             }
+            if (step->offset == 0 && std::holds_alternative<format::wal_recycled>(d.record)) {
+                recycled_ = true;
+                lap_end_ = d.size;
+                ++records_;
+                continue;
+            }
+            if (recycled_ && !continues_lap(d.record))
+                return end_lap(step->offset, fmt::format("a {} record that does not continue the lap",
+                                                         format::to_string(format::type_of(d.record))));
             ++records_;
-            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, step->decoded.record);
+            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, d.record);
+            if (recycled_ && open_.empty()) lap_end_ = step->offset + d.size;
             if (done) return done;
         }
+        if (recycled_) end_ = lap_end_;  // an unfinished transaction goes with the rest
         return std::nullopt;
     }
 
     // Where the well-formed log ends: its size, or where a torn tail starts (once next()
-    // returned nullopt).
+    // returned nullopt); in a recycled log, where its lap ends.
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    // Whether the log is recycled (known once next() has read its first record).
+    [[nodiscard]] bool recycled() const noexcept { return recycled_; }
     // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
     [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
     [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
@@ -9769,6 +9937,48 @@ private:
     // True if a well-formed record starts anywhere at or after `from`.
     bool valid_record_after(std::uint64_t from) const {
         return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
+    }
+
+    // Whether `r` is the lap's next record: the lap's writer writes each transaction
+    // whole, so a BEGIN opens the only open one and every other record belongs to it.
+    bool continues_lap(const format::wal_record& r) const {
+        return std::visit(
+            [&](const auto& rec) {
+                using T = std::decay_t<decltype(rec)>;
+                if constexpr (std::is_same_v<T, format::wal_begin>) return open_.empty();
+                else if constexpr (std::is_same_v<T, format::wal_commit>)
+                    return open_.contains(rec.txid) && rec.sequence > std::max(checkpoint_, max_sequence_);
+                else if constexpr (std::is_same_v<T, format::wal_checkpoint>)
+                    return open_.empty() && rec.sequence > checkpoint_;
+                else if constexpr (std::is_same_v<T, format::wal_recycled>) return false;
+                else return open_.contains(rec.txid);  // PUT, DELETE, ABORT
+            },
+            r);
+    }
+
+    // The lap ends at `offset` (`why` says what is there) unless a COMMIT of the lap
+    // follows: then it is damage.
+    result end_lap(std::uint64_t offset, const std::string& why) {
+        lap_over_ = true;
+        end_ = lap_end_;
+        if (const auto live = lap_commit_after(offset + 1))
+            fail_at(errc::corruption, {.path = path_, .offset = offset},
+                    "{} in a recycled WAL, followed by a COMMIT of the current lap at offset {}", why, *live);
+        return std::nullopt;
+    }
+
+    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
+    std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
+        while (const auto at =
+                   detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
+            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
+            const auto* step = probe.next();
+            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
+                c && c->sequence > checkpoint_)
+                return at;
+            from = *at + step->decoded.size;
+        }
+        return std::nullopt;
     }
 
     result on(const format::wal_begin& r, std::uint64_t offset) {
@@ -9799,6 +10009,10 @@ private:
         return std::nullopt;
     }
     result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
+    result on(const format::wal_recycled&, std::uint64_t offset) {
+        corrupt(offset, "a RECYCLED record after the start of the log");
+        return std::nullopt;
+    }
 
     std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
         const auto it = open_.find(txid);
@@ -9815,8 +10029,12 @@ private:
     std::size_t chunk_;
     std::string path_;
     bool keep_;
+    std::uint64_t checkpoint_;  // no COMMIT of the lap is at or below it (recycled logs)
     detail::wal_scanner<Backend> scanner_;
     std::uint64_t end_;
+    bool recycled_ = false;
+    bool lap_over_ = false;     // a recycled log's lap ended before the end of the file
+    std::uint64_t lap_end_ = 0;  // the end of the lap's last whole transaction
     std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
     std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
 };
@@ -9852,11 +10070,7 @@ public:
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
             seg.truncate(*segment_cut_);
         }
-        if (wal_end_ < e_.wal().size()) {
-            e_.report().wal_bytes_truncated += e_.wal().size() - wal_end_;
-            e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
-            e_.wal().flush();
-        }
+        if (wal_end_ < e_.wal().size()) cut_wal();
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
@@ -9864,9 +10078,11 @@ public:
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
-    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
+    // (a recycled log's lap: what follows it is no torn tail).
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
     // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
     // it), and temporaries no journal names (left by a compaction that never became
     // current; open deletes them).
@@ -9980,13 +10196,26 @@ private:
 
     // ---- WAL ----
 
+    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
+    // log's lap stays in the file, to be overwritten (and is no torn tail).
+    void cut_wal() {
+        auto& wal = e_.wal();
+        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
+            if (wal_recycled_) return wal.set_end(wal_end_);
+        }
+        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
+        wal.truncate(wal_end_);
+        wal.flush();
+    }
+
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
         while (const auto t = log.next())
             if (apply) apply_committed(*t);
         if (apply) return;
         e_.report().wal_records += log.records();
+        wal_recycled_ = log.recycled();
         wal_end_ = log.end();
         wal_max_seq_ = log.max_sequence();
         max_txid_ = log.max_txid();
@@ -10030,6 +10259,7 @@ private:
     bool active_has_checkpointed_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    bool wal_recycled_ = false;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
 };
@@ -10059,6 +10289,7 @@ template <typename Traits>
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
     recovery<Traits>(*db).run();
     if (created) finish_creation(dir, db->manifest());
+    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
     return db;
 }
@@ -10096,16 +10327,18 @@ public:
 
     void read_at(std::uint64_t offset, mutable_bytes out) const {
         std::shared_lock lock(mutex_);
-        if (offset > data_.size() || out.size() > data_.size() - offset)
+        if (offset > size_ || out.size() > size_ - offset)
             fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
-                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
+                    "read of {} bytes past the end ({} bytes stored)", out.size(), size_);
         std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
     }
 
     std::uint64_t append(bytes_view in) {
         std::unique_lock lock(mutex_);
-        const std::uint64_t at = data_.size();
-        data_.insert(data_.end(), in.begin(), in.end());
+        const std::uint64_t at = size_;
+        if (at + in.size() > data_.size()) data_.resize(static_cast<std::size_t>(at + in.size()));
+        std::copy(in.begin(), in.end(), data_.begin() + static_cast<std::ptrdiff_t>(at));
+        size_ = at + in.size();
         return at;
     }
 
@@ -10113,22 +10346,38 @@ public:
 
     [[nodiscard]] std::uint64_t size() const {
         std::shared_lock lock(mutex_);
-        return data_.size();
+        return size_;
     }
 
     void truncate(std::uint64_t new_size) {
         std::unique_lock lock(mutex_);
-        if (new_size > data_.size())
-            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
+        if (new_size > size_) fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, size_);
         data_.resize(new_size);
+        size_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp): the bytes past size() are kept in data_.
+    [[nodiscard]] std::uint64_t capacity() const {
+        std::shared_lock lock(mutex_);
+        return data_.size();
+    }
+    void reserve(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) data_.resize(static_cast<std::size_t>(n));
+    }
+    void set_end(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) fail(errc::invalid_argument, "end {} beyond capacity {}", n, data_.size());
+        size_ = n;
     }
 
 private:
     mutable std::shared_mutex mutex_;
-    byte_buffer data_;
+    byte_buffer data_;       // capacity() bytes
+    std::uint64_t size_ = 0;  // the bytes appended and not truncated or set past
 };
 
-static_assert(storage_backend<memory_backend>);
+static_assert(recyclable_backend<memory_backend>);
 
 }  // namespace v1
 }  // namespace entidb
@@ -11298,6 +11547,7 @@ public:
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
         detail::recovery<Traits>(*e).run();
+        e->prepare_wal();
         e->build_indexes();
         return basic_database(std::move(e));
     }
@@ -13339,7 +13589,7 @@ template <typename Traits>
     out.wal_records = e->report().wal_records;
     out.segments = e->segments().segments().size();
     if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
-    if (check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
+    if (!check.wal_recycled() && check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
     out.pending_compaction = check.pending_compaction();
     out.stray_temporaries = check.stray_temporaries();
 
@@ -13721,6 +13971,9 @@ private:
     void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
     }
+    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
 
     void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
         const auto it = open_.find(txid);
@@ -13899,6 +14152,11 @@ inline salvage_report salvage(const std::filesystem::path& db, const std::filesy
 // adapter of the plan. Only truncate is used, so this works over memory_backend and
 // file_backend alike. Limitation: a truncate is treated as durable at once (bytes it
 // removed are never resurrected by a power cut, although a real file system might).
+// Over a recyclable_backend the adapter is one too (reserve is a mutating operation,
+// set_end is not: it writes nothing), and a power cut also undoes what appends wrote
+// over bytes the file already held since the last flush (the old bytes come back, but
+// for at most keep_torn_bytes of the newest such write) and drops an unflushed reserve;
+// afterwards size() == capacity(), as a reopened file would show.
 //
 // Ownership: the adapter shares ownership of Inner (std::shared_ptr), so a test can
 // keep an in-memory Inner alive across a simulated restart. The adapter is move-only
@@ -14095,8 +14353,37 @@ public:
     std::uint64_t append(bytes_view in) {
         const auto fault = plan_->begin_mutation("append", state_->name);
         require_healthy("append");
+        state_->note_overwrite(in.size());
         if (fault) inject_into_append(*fault, in);
         return state_->inner->append(in);
+    }
+
+    [[nodiscard]] std::uint64_t capacity() const
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("capacity", state_->name);
+        return state_->inner->capacity();
+    }
+
+    void reserve(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        const auto fault = plan_->begin_mutation("reserve", state_->name);
+        require_healthy("reserve");
+        if (fault) {
+            const bool full = fault->kind == fault_kind::no_space;
+            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO),
+                    "injected {} fault on reserve at operation {}", to_string(fault->kind), fault->op_index);
+        }
+        state_->inner->reserve(n);
+    }
+
+    void set_end(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("set_end", state_->name);
+        require_healthy("set_end");
+        state_->inner->set_end(n);
     }
 
     void flush() {
@@ -14109,7 +14396,7 @@ public:
         }
         const auto covered = state_->inner->size();  // an append racing the flush is not covered
         state_->inner->flush();
-        state_->flushed_size = covered;
+        state_->flushed(covered);
     }
 
     void truncate(std::uint64_t new_size) {
@@ -14122,7 +14409,7 @@ public:
         }
         state_->inner->truncate(new_size);
         // Treated as durable at once: see the limitation in the header comment.
-        state_->flushed_size = std::min(state_->flushed_size, new_size);
+        state_->truncated(new_size);
     }
 
     // Power cut for this adapter alone (see fault_plan::power_cut). Works after a crash.
@@ -14140,17 +14427,74 @@ private:
         state(std::shared_ptr<Inner> in, std::string n) : inner(std::move(in)), name(std::move(n)) {
             if (!inner) fail(errc::invalid_argument, "fault_injecting_backend needs an inner backend");
             flushed_size = inner->size();  // what exists at start counts as durable
+            flushed_capacity = held();
         }
 
         void drop_unflushed(std::size_t keep_torn_bytes) override {
-            const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
-            if (keep < inner->size()) inner->truncate(keep);
-            flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            if constexpr (recyclable_backend<Inner>) {
+                restore_overwritten(keep_torn_bytes);
+                const std::uint64_t cap = inner->capacity();
+                const std::uint64_t keep = std::min<std::uint64_t>(cap, flushed_capacity + keep_torn_bytes);
+                inner->set_end(cap);
+                if (keep < cap) inner->truncate(keep);
+                flushed_size = flushed_capacity = inner->size();  // what a reopen sees
+            } else {
+                const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
+                if (keep < inner->size()) inner->truncate(keep);
+                flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            }
+        }
+
+        // Before an append of `n` bytes: keeps the bytes it overwrites (a recycled log's
+        // earlier lap) for a power cut to bring back.
+        void note_overwrite(std::size_t n) {
+            if constexpr (recyclable_backend<Inner>) {
+                const std::uint64_t at = inner->size(), cap = inner->capacity();
+                if (at >= cap || n == 0) return;
+                byte_buffer old(static_cast<std::size_t>(std::min<std::uint64_t>(n, cap - at)));
+                inner->set_end(cap);
+                inner->read_at(at, old);
+                inner->set_end(at);
+                overwritten.emplace_back(at, std::move(old));
+            }
+        }
+
+        void flushed(std::uint64_t covered) {
+            flushed_size = covered;
+            flushed_capacity = held();
+            overwritten.clear();
+        }
+
+        void truncated(std::uint64_t n) {
+            flushed_size = std::min(flushed_size, n);
+            flushed_capacity = std::min(flushed_capacity, n);
+            std::erase_if(overwritten, [n](const auto& w) { return w.first >= n; });
+            for (auto& [at, old] : overwritten)
+                if (at + old.size() > n) old.resize(static_cast<std::size_t>(n - at));
+        }
+
+        std::uint64_t held() const {
+            if constexpr (recyclable_backend<Inner>) return inner->capacity();
+            else return inner->size();
+        }
+
+        // Newest first, so each range ends up with what it held at the last flush.
+        void restore_overwritten(std::size_t keep_torn_bytes) {
+            for (std::size_t i = overwritten.size(); i-- > 0;) {
+                const auto& [at, old] = overwritten[i];
+                const std::size_t torn = i + 1 == overwritten.size() ? std::min(keep_torn_bytes, old.size()) : 0;
+                if (torn == old.size()) continue;
+                inner->set_end(at + torn);
+                (void)inner->append(bytes_view(old).subspan(torn));
+            }
+            overwritten.clear();
         }
 
         std::shared_ptr<Inner> inner;
         std::string name;
         std::uint64_t flushed_size = 0;
+        std::uint64_t flushed_capacity = 0;  // capacity() at the last flush
+        std::vector<std::pair<std::uint64_t, byte_buffer>> overwritten;  // (offset, old bytes) since then
         std::string poisoned;  // why writes are refused after an injected flush failure
     };
 
@@ -14179,7 +14523,7 @@ private:
     std::shared_ptr<state> state_;
 };
 
-static_assert(storage_backend<fault_injecting_backend<memory_backend>>);
+static_assert(recyclable_backend<fault_injecting_backend<memory_backend>>);
 static_assert(!fault_injecting_backend<memory_backend>::durable);
 
 }  // namespace v1
