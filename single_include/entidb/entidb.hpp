@@ -3878,14 +3878,19 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // a key is written; a compaction prunes to exactly the versions readers see (prune_all).
 // Tombstones are versions too, until no snapshot can see what they hide.
 //
-// The table of one collection — the flat array, its guide or spread layout, the recent keys
-// and the older versions — is index/detail/primary_table.hpp; this header is the locked
-// front end over one table per collection: the shared lock of a lookup, the exclusive lock
-// of the writer, and the bulk build that the first read finishes.
+// The table of one collection — the sorted slot array and its layout, the recent keys and
+// the older versions — is index/detail/primary_table.hpp; this header is the locked front
+// end over one table per collection: the gate readers share, the writer mutex every change
+// takes, the merges, and the bulk build that the first read finishes.
 //
-// Thread-safety: internally synchronised. Lookups take a shared lock for the length of
-// one lookup; the single writer takes it exclusively while it applies a commit. No
-// reader ever holds the lock while doing I/O.
+// Thread-safety: internally synchronised. Every change (commits, recovery, compaction, a
+// bulk build's end) holds `writer_`, so changes are serial. Lookups take the shared side of
+// the gate for one lookup; a change takes its exclusive side only while it writes a few
+// slots. A merge lays the new array out under `writer_` alone — readers go on reading the
+// live one meanwhile, since nothing changes it — and takes the gate exclusively only to swap
+// the arrays (O(1)); the replaced array is freed after the gate is released. So a reader
+// waits at most for one commit's slot updates or a swap, never for a merge or a free. No
+// reader ever holds the gate while doing I/O.
 
 
 // ---- begin entidb/detail/build_lock.hpp ----
@@ -3895,7 +3900,9 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // Indexes filled at open append without sorting and finish the build at the first read
 // (index/primary_index.hpp, index/postings.hpp). That read must not sort under a
 // shared lock, so it trades it for the exclusive one, finishes the build, and takes the
-// shared lock again.
+// shared lock again. Where changes also hold a mutex of their own before the gate (the
+// primary index: its merges read the structure without the gate), finishing a build is a
+// change too and takes that mutex first.
 
 
 // ---- begin entidb/detail/shared_gate.hpp ----
@@ -4003,19 +4010,32 @@ namespace entidb {
 inline namespace v1 {
 namespace detail {
 
-// `pending()` says whether a build waits; `finish()` completes it (called exclusively).
-template <typename Pending, typename Finish>
-[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+// `pending()` says whether a build waits; `finish()` completes it (called holding
+// `changes`, then `m` exclusively).
+template <typename ChangeMutex, typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, ChangeMutex& changes, Pending pending,
+                                                              Finish finish) {
     std::shared_lock lock(m);
     while (pending()) {
         lock.unlock();
         {
-            std::unique_lock writer(m);
+            const std::lock_guard changing(changes);
+            const std::unique_lock writer(m);
             if (pending()) finish();
         }
         lock.lock();
     }
     return lock;
+}
+
+// The same where changes hold nothing but the gate.
+template <typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+    struct no_mutex {
+        void lock() noexcept {}
+        void unlock() noexcept {}
+    } none;
+    return shared_lock_built(m, none, pending, finish);
 }
 
 }  // namespace detail
@@ -4053,29 +4073,44 @@ struct entity_version {
 // (index/primary_index.hpp): entity id → newest version's record location, plus the older
 // versions open snapshots still need.
 //
-// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and
-// a side map of the older versions open snapshots still need (empty unless a reader holds a
-// snapshot older than a write). When the ids are spread evenly (random ids, or ids counted
-// up from any start), the array is *spread*: one slot in five is a gap, and each key sits
-// at or a few slots after the place its id predicts, so a lookup goes straight to its slot
-// (one cache miss, about 50 bytes per live entity). Otherwise the array is dense and a
-// guide table over the ids' first distinguishing bits narrows a lookup to a few adjacent
-// slots (two cache misses, about 42-46 bytes per live entity). Commit sequences must not
-// exceed primary_index::max_sequence: the tombstone flag shares their word.
+// Layout, per collection (docs/indexes.md, "Memory"): a sorted array of 40-byte slots, each
+// holding one key's newest version, laid out for lookups (index/detail/slot_array.hpp:
+// spread, about 50 bytes per live entity and one cache miss a lookup, or dense and guided,
+// about 42-46 bytes and two misses); a small ordered map of the keys added since the array
+// was last laid out (detail/chunked_map.hpp: sorted chunks, no node per key); and a side
+// map of the older versions open snapshots still need (empty unless a reader holds a
+// snapshot older than a write). Commit sequences must not exceed primary_index::max_sequence:
+// the tombstone flag shares their word.
+//
+// Merges fold the recent keys into a new array laid out beside the live one (merged(), a
+// read of the table that may run beside readers), which install() then swaps in: readers
+// never wait for a merge, only for the swap.
 //
 // Opening a database streams every record through apply() in commit order with no reader
 // open. While a collection is empty and its writes come that way, apply() only appends; the
 // first read sorts the appended slots once (a bulk build), which is much cheaper than
 // inserting them one by one and never holds two copies of the array.
 //
-// Thread-safety: none. primary_index serialises every call (shared lock for lookups,
-// exclusive for the writer).
+// Thread-safety: none. primary_index serialises every change and takes the shared side of
+// its gate for lookups.
 
-#include <cstdlib>
-#include <new>
 #include <unordered_map>
+
+// ---- begin entidb/index/detail/slot_array.hpp ----
+// entidb/index/detail/slot_array.hpp — the sorted array of slots at the heart of the
+// primary index (index/detail/primary_table.hpp), and how lookups find a key in it.
+//
+// A slot is 40 bytes: a key (the entity id as two words) and its newest version. The array
+// is sorted by key and laid out for lookups (docs/indexes.md, "Memory"): *spread* when the
+// ids are spread evenly (random ids, or ids counted up from any start) — one slot in five
+// is a gap and each key sits at or a few slots after the place its id predicts, so a lookup
+// goes straight to its slot (one cache miss) — else dense, with a guide table over the ids'
+// first distinguishing bits that narrows a lookup to a few adjacent slots (two misses).
+//
+// An array is laid out once, in place, and then only read, except that a slot's version
+// may be updated or marked erased where it stands. Merges never change a live array: they
+// lay a new one out beside it (primary_table::merged) and the index swaps it in.
+
 
 // ---- begin entidb/detail/chunked_map.hpp ----
 // entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
@@ -4355,6 +4390,8 @@ private:
 // Capacity is only what the caller asks for (rounded up to whole 2 MiB pages when large),
 // except push_back, which grows by half.
 
+#include <cstdlib>
+#include <new>
 
 
 namespace entidb {
@@ -4506,7 +4543,6 @@ inline void prefetch_for_read(const void* p) noexcept {
 
 namespace entidb {
 inline namespace v1 {
-
 namespace detail {
 
 // An entity id as two big-endian words: comparing them is comparing the ids' bytes
@@ -4611,6 +4647,279 @@ struct index_slot {
 };
 static_assert(sizeof(index_slot) == 40, "an index slot is 40 bytes: the memory budget counts on it");
 
+// Keys added since the array was laid out, which the next layout folds in.
+using recent_keys = chunked_map<id_key, packed_version>;
+
+// A sorted array of unique keys' slots, laid out for lookups. Slots whose key was erased
+// (and the gaps of a spread array, which are marked the same way) stay until the next
+// layout, so that erasing never moves the array.
+class slot_array {
+public:
+    enum class layout { bisected, guided, spread };
+
+    [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return slots_.empty(); }
+    [[nodiscard]] index_slot& operator[](std::size_t i) noexcept { return slots_[i]; }
+    [[nodiscard]] const index_slot& operator[](std::size_t i) const noexcept { return slots_[i]; }
+    [[nodiscard]] index_slot* begin() noexcept { return slots_.begin(); }
+    [[nodiscard]] index_slot* end() noexcept { return slots_.end(); }
+    [[nodiscard]] const index_slot* begin() const noexcept { return slots_.begin(); }
+    [[nodiscard]] const index_slot* end() const noexcept { return slots_.end(); }
+
+    // Slots that hold a key (not erased, not a gap).
+    [[nodiscard]] std::size_t live() const noexcept { return slots_.size() - erased_ - gaps_; }
+    [[nodiscard]] std::size_t erased() const noexcept { return erased_; }
+    [[nodiscard]] std::size_t gaps() const noexcept { return gaps_; }
+    // The slot's key was erased / comes back in place.
+    void note_erased() noexcept { ++erased_; }
+    void note_restored() noexcept { --erased_; }
+
+    [[nodiscard]] layout lookup_layout() const noexcept {
+        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
+    }
+
+    // The unsorted slots of a bulk build (primary_table::try_build): appended, then sorted
+    // and laid out by lay_out().
+    [[nodiscard]] flat_array<index_slot>& unlaid() noexcept { return slots_; }
+
+    // Index of the first slot whose key is not below `k`. In a spread array that slot is the
+    // key's home or a few slots after it. Otherwise the guide narrows the search to one
+    // bucket of a few adjacent slots; keys that share long prefixes fill few buckets, and a
+    // bucket of many slots is bisected, so the worst case stays O(log n).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+        const std::size_t n = slots_.size();
+        if (n == 0 || !(slots_[0].key < k)) return 0;
+        if (slots_[n - 1].key < k) return n;
+        if (spread_) {  // no slot before k's home holds a key >= k, and slots_[n - 1] does
+            std::size_t i = home_of(k);
+            while (slots_[i].key < k) ++i;
+            return i;
+        }
+        std::size_t lo = 1, hi = n - 1;  // slots_[0] < k <= slots_[n - 1]
+        if (!guide_.empty()) {
+            const std::size_t b = bucket_of(k);
+            lo = std::max<std::size_t>(lo, guide_[b]);
+            hi = std::min<std::size_t>(hi, guide_[b + 1]);
+        }
+        while (hi - lo > 8) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (slots_[mid].key < k) lo = mid + 1;
+            else hi = mid;
+        }
+        while (lo < hi && slots_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
+        return lo;
+    }
+
+    // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
+    void prefetch(const id_key& k) const noexcept {
+        if (slots_.empty() || !(slots_[0].key < k) || !(k < slots_[slots_.size() - 1].key)) return;
+        if (spread_) prefetch_for_read(&slots_[home_of(k)]);
+        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
+    }
+
+    // A dense, sorted copy of the live slots, with room to lay `added` more out beside them
+    // (the start of a merge: this array stays as it is).
+    [[nodiscard]] slot_array live_copy(std::size_t added) const {
+        slot_array out;
+        out.slots_.reserve(spread_capacity(live() + added) + max_displacement + 1);
+        for (const auto& s : slots_)
+            if (!s.v.erased()) out.slots_.push_back(s);
+        return out;
+    }
+
+    // Folds `recent` (keys not in this array) into this dense, sorted array and lays it out
+    // for lookups: spread where the ids allow, else dense and guided. In place: never two
+    // copies of the array.
+    void lay_out(const recent_keys& recent) {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        spread_ = false;
+        gaps_ = 0;
+        erased_ = 0;
+        if (!spread_out(recent)) {
+            merge_dense(recent);
+            rebuild_guide();
+        }
+        // Many keys erased: give the memory back.
+        if (slots_.capacity() > slots_.size() + slots_.size() / 8) slots_.shrink_to_fit();
+    }
+
+    // Heap bytes held, by capacity.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return slots_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t);
+    }
+
+private:
+    // The guide's bucket for a key between the first and last slot (those share the first
+    // guide_from_ bits, so the next guide_bits_ bits order the buckets).
+    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
+    }
+
+    // ---- the spread layout ----
+    // A spread array maps the ids between its first and last key linearly onto
+    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
+    // key sits at its home or, when keys before it took that place, in the next free slot.
+    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
+    // bisection skip them like erased slots; a key always sits at or after its home, never
+    // before, which is what lets a lookup start there.
+    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
+    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
+    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
+
+    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
+    }
+
+    // The slots of the dense, sorted slots_[0, from) and the entries of `recent` together,
+    // largest key first: the layouts fill slots_ from the back, in place.
+    class merged_backwards {
+    public:
+        merged_backwards(const slot_array& a, const recent_keys& recent, std::size_t from)
+            : a_(a), recent_(recent), from_(from), r_(recent.rbegin()) {}
+        [[nodiscard]] bool recent_left() const noexcept { return r_ != recent_.rend(); }
+        // The next slot; the caller takes no more than there are.
+        [[nodiscard]] index_slot take() noexcept {
+            if (recent_left() && (from_ == 0 || a_.slots_[from_ - 1].key < r_->first)) {
+                const index_slot s{r_->first, r_->second};
+                ++r_;
+                return s;
+            }
+            return a_.slots_[--from_];
+        }
+
+    private:
+        const slot_array& a_;
+        const recent_keys& recent_;
+        std::size_t from_;
+        recent_keys::const_reverse_iterator r_;
+    };
+
+    // Calls f(slot) for the slots of the dense, sorted slots_ and the entries of `recent`
+    // together, in key order, while f returns true; returns whether it got to the end.
+    template <typename F>
+    bool for_each_merged(const recent_keys& recent, F&& f) const {
+        std::size_t i = 0;
+        auto r = recent.begin();
+        while (i < slots_.size() || r != recent.end()) {
+            const bool from_base = r == recent.end() || (i < slots_.size() && slots_[i].key < r->first);
+            const index_slot s = from_base ? slots_[i++] : index_slot{r->first, r->second};
+            if (!from_base) ++r;
+            if (!f(s)) return false;
+        }
+        return true;
+    }
+
+    // Lays the dense, sorted slots_ and `recent` out spread in slots_; false, changing
+    // nothing, when the keys are too unevenly spread for that (some key would sit over
+    // max_displacement slots past its home).
+    bool spread_out(const recent_keys& recent) {
+        const std::size_t n = slots_.size(), total = n + recent.size();
+        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
+        const id_key& first_key = n == 0 || (!recent.empty() && recent.begin()->first < slots_[0].key)
+                                      ? recent.begin()->first
+                                      : slots_[0].key;
+        const id_key& last_key = n == 0 || (!recent.empty() && slots_[n - 1].key < recent.rbegin()->first)
+                                     ? recent.rbegin()->first
+                                     : slots_[n - 1].key;
+        const unsigned from = common_prefix(first_key, last_key);
+        const std::uint64_t low = bits_from(first_key, from);
+        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, from) - low);
+        if (!scale) return false;
+        spread_from_ = from;
+        spread_low_ = low;
+        spread_scale_ = *scale;
+        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
+        // back-to-front move below can recompute each block's slots without a slot per key.
+        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
+        std::size_t next = 0;  // the first slot after the keys placed so far
+        std::size_t i = 0;
+        const bool even = for_each_merged(recent, [&](const index_slot& s) {
+            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
+            const std::size_t home = home_of(s.key);
+            if (next > home + max_displacement) return false;
+            next = std::max(home, next) + 1;
+            return true;
+        });
+        if (!even) return false;
+        slots_.resize(next);
+        // Back to front, a block at a time: the block's keys are taken from the backs of
+        // slots_ and `recent` first, then written to their slots. A key's slot is at or after
+        // its place in the merged order, which is at or after its index in slots_, so nothing
+        // not yet taken is overwritten.
+        merged_backwards in(*this, recent, n);
+        std::array<index_slot, spread_block> keys{};
+        std::array<std::size_t, spread_block> slot{};
+        std::size_t end = next;  // the first slot after the current key's gaps
+        for (std::size_t b = block_start.size(); b-- > 0;) {
+            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
+            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
+            std::size_t at = block_start[b];
+            for (std::size_t k = first; k < last; ++k)
+                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
+            for (std::size_t k = last; k-- > first;) {
+                const index_slot s = keys[k - first];
+                const std::size_t to = slot[k - first];
+                slots_[to] = s;
+                for (std::size_t g = to + 1; g < end; ++g)
+                    slots_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
+                end = to;
+            }
+        }
+        gaps_ = next - total;
+        spread_ = true;
+        return true;
+    }
+
+    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
+    // per entity; sparser guides measured slower, as buckets then span more cache lines),
+    // rebuilt whenever the array is laid out dense.
+    void rebuild_guide() {
+        const std::size_t n = slots_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
+        flat_array<std::uint32_t> guide;
+        guide_from_ = common_prefix(slots_[0].key, slots_[n - 1].key);
+        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
+        const std::size_t buckets = std::size_t{1} << guide_bits_;
+        guide.resize(buckets + 1);
+        std::size_t i = 0;
+        for (std::size_t b = 0; b < buckets; ++b) {
+            while (i < n && bucket_of(slots_[i].key) < b) ++i;
+            guide[b] = static_cast<std::uint32_t>(i);
+        }
+        guide[buckets] = static_cast<std::uint32_t>(n);
+        guide.swap(guide_);
+    }
+
+    // Folds `recent` into slots_ in place, from the back (the dense layout's merge). Once
+    // `recent` is used up, the rest of slots_ is already in place.
+    void merge_dense(const recent_keys& recent) {
+        const std::size_t n = slots_.size();
+        slots_.resize(n + recent.size());
+        merged_backwards in(*this, recent, n);
+        for (std::size_t out = slots_.size(); in.recent_left();) slots_[--out] = in.take();
+    }
+
+    flat_array<index_slot> slots_;     // sorted by key, unique (unsorted while a bulk build appends)
+    std::size_t erased_ = 0;           // slots whose key was erased
+    std::size_t gaps_ = 0;             // slots of a spread array that hold no key (also marked erased)
+    bool spread_ = false;              // lookups start at the key's home
+    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
+    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
+    std::uint64_t spread_scale_ = 0;
+    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all slots
+    unsigned guide_from_ = 0;
+    unsigned guide_bits_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/detail/slot_array.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
 // How many put records in each segment are no longer the newest version of their key
 // (replaced, deleted, written again elsewhere, or older than what the index already held).
 // A segment with none holds only versions that are still current, so a scan in storage
@@ -4674,6 +4983,7 @@ inline void sort_for_build(index_slot* a, std::size_t n, int passes) {
     for (std::size_t b = 0; b < 256; ++b) sort_for_build(a + start[b], start[b + 1] - start[b], passes - 1);
 }
 
+
 // One collection's keys, unsynchronised (primary_index locks). Invariant: a key has at most
 // one slot across `base_` and `recent_`, so a lookup that finds it in `base_` is done, and
 // writing a key that has a slot (even an erased one) updates the slot in place.
@@ -4682,13 +4992,11 @@ public:
     explicit primary_table(std::uint32_t collection) : collection_(collection) {}
 
     [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
-    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ + gaps_ && recent_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return base_.live() == 0 && recent_.empty(); }
 
     // How lookups find a slot in the array (tests, docs/indexes.md "Memory").
-    enum class layout { bisected, guided, spread };
-    [[nodiscard]] layout lookup_layout() const noexcept {
-        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
-    }
+    using layout = slot_array::layout;
+    [[nodiscard]] layout lookup_layout() const noexcept { return base_.lookup_layout(); }
 
     // Appends the write if it can be part of a bulk build: the table was empty when the
     // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
@@ -4702,7 +5010,7 @@ public:
         building_ = true;
         last_sequence_ = v.sequence;
         last_key_ = k;
-        base_.push_back({k, packed_version::of(v)});
+        base_.unlaid().push_back({k, packed_version::of(v)});
         return true;
     }
 
@@ -4710,18 +5018,19 @@ public:
     void finish_build(superseded_counts& superseded) {
         if (!building_) return;
         building_ = false;
-        sort_for_build(base_.data(), base_.size(), 2);
+        auto& slots = base_.unlaid();
+        sort_for_build(slots.data(), slots.size(), 2);
         std::size_t out = 0;
-        for (std::size_t i = 0; i < base_.size(); ++i) {
-            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) {
-                superseded.note(base_[i].v);
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            if (i + 1 < slots.size() && slots[i + 1].key == slots[i].key) {
+                superseded.note(slots[i].v);
                 continue;
             }
-            if (!base_[i].v.tombstone()) base_[out++] = base_[i];
+            if (!slots[i].v.tombstone()) slots[out++] = slots[i];
         }
-        base_.resize(out);
-        base_.shrink_to_fit();
-        relayout();
+        slots.resize(out);
+        slots.shrink_to_fit();
+        base_.lay_out(recent_keys{});
     }
 
     void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
@@ -4741,19 +5050,46 @@ public:
         if (v.tombstone && v.sequence <= oldest) return;  // a deletion of nothing any snapshot sees
         if (cur.v != nullptr) {  // an erased slot comes back in place
             *cur.v = packed_version::of(v);
-            --erased_;
+            base_.note_restored();
             return;
         }
         recent_.insert(k, packed_version::of(v));
-        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
+    }
+
+    // Whether the recent keys or the erased slots have grown enough to fold them into a new
+    // array (amortised: about 16 slot moves per key the merge folds in), or, with
+    // `any_erased`, whether any slot is erased (compaction's prune gives all that back).
+    [[nodiscard]] bool merge_due(bool any_erased = false) const noexcept {
+        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) return true;
+        const std::size_t erased = base_.erased();
+        return any_erased ? erased > 0 : erased > (base_.live() + erased) / 2;
+    }
+
+    // The array a merge installs: the live slots and the recent keys, laid out. Only reads
+    // the table, so it runs beside readers; nothing may change the table meanwhile.
+    [[nodiscard]] slot_array merged() const {
+        auto next = base_.live_copy(recent_.size());
+        next.lay_out(recent_);
+        return next;
+    }
+
+    // What install() replaced, to be freed after the lock is released.
+    struct retired {
+        slot_array base;
+        recent_keys recent;
+    };
+
+    // Puts `next` (from merged(), with nothing changed since) in place of the array and the
+    // recent keys. O(1): the caller holds readers off only for this.
+    [[nodiscard]] retired install(slot_array&& next) noexcept {
+        retired old{std::move(base_), std::move(recent_)};
+        base_ = std::move(next);
+        recent_ = recent_keys{};
+        return old;
     }
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
-    void prefetch(const id_key& k) const noexcept {
-        if (base_.empty() || !(base_[0].key < k) || !(k < base_[base_.size() - 1].key)) return;
-        if (spread_) prefetch_for_read(&base_[home_of(k)]);
-        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
-    }
+    void prefetch(const id_key& k) const noexcept { base_.prefetch(k); }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
         const auto* cur = held(k).v;
@@ -4768,7 +5104,7 @@ public:
         std::size_t i = 0;
         auto r = recent_.begin();
         if (after != nullptr) {
-            i = lower_bound(*after);
+            i = base_.lower_bound(*after);
             if (i < base_.size() && base_[i].key == *after) ++i;
             r = recent_.upper_bound(*after);
         }
@@ -4789,7 +5125,8 @@ public:
 
     // Keeps the versions some reader sees: for each of `readers` (the sequences read, in
     // ascending order, the latest state among them) the newest version at or below it,
-    // except tombstones that hide nothing kept (a key left with a tombstone alone goes).
+    // except tombstones that hide nothing kept (a key left with a tombstone alone goes; its
+    // slot is marked erased until the next merge, which merge_due(true) asks for).
     void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto it = older_.begin(); it != older_.end();) {
             keep_seen(it->second, held(it->first).v->sequence(), readers);
@@ -4802,10 +5139,9 @@ public:
         for (auto& s : base_)
             if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
-                ++erased_;
+                base_.note_erased();
             }
         recent_.erase_if(lone_tombstone);
-        if (erased_ > 0) drop_erased();
     }
 
     [[nodiscard]] bool holds(const id_key& k, const record_location& loc) const {
@@ -4818,7 +5154,7 @@ public:
     }
 
     [[nodiscard]] std::uint64_t version_count() const {
-        std::uint64_t n = base_.size() - erased_ - gaps_ + recent_.size();
+        std::uint64_t n = base_.live() + recent_.size();
         for (const auto& [_, versions] : older_) n += versions.size();
         return n;
     }
@@ -4846,9 +5182,7 @@ public:
     // element size plus the libstdc++ node header.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         constexpr std::size_t hash_node = 2 * sizeof(void*);
-        std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
-                        recent_.memory_bytes() +
-                        older_.bucket_count() * sizeof(void*);
+        std::size_t n = base_.memory_bytes() + recent_.memory_bytes() + older_.bucket_count() * sizeof(void*);
         for (const auto& [_, versions] : older_)
             n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
         return n;
@@ -4862,7 +5196,7 @@ private:
     };
 
     [[nodiscard]] held_version held(const id_key& k) {
-        if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
+        if (const auto i = base_.lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
         return {recent_.find(k), false};
     }
     [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
@@ -4925,237 +5259,14 @@ private:
         } else if (!cur.in_base) {
             recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
         } else {
-            cur.v->seq_tomb = packed_version::erased_mark;
-            if (++erased_ > (base_.size() - gaps_) / 2) drop_erased();  // bounded waste, amortised O(1)
+            cur.v->seq_tomb = packed_version::erased_mark;  // merge_due() bounds the waste
+            base_.note_erased();
         }
-    }
-
-    // Index of the first slot in `base_` whose key is not below `k`. In a spread array that
-    // slot is the key's home or a few slots after it. Otherwise the guide narrows the search
-    // to one bucket of a few adjacent slots; keys that share long prefixes fill few buckets,
-    // and a bucket of many slots is bisected, so the worst case stays O(log n).
-    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
-        const std::size_t n = base_.size();
-        if (n == 0 || !(base_[0].key < k)) return 0;
-        if (base_[n - 1].key < k) return n;
-        if (spread_) {  // no slot before k's home holds a key >= k, and base_[n - 1] does
-            std::size_t i = home_of(k);
-            while (base_[i].key < k) ++i;
-            return i;
-        }
-        std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
-        if (!guide_.empty()) {
-            const std::size_t b = bucket_of(k);
-            lo = std::max<std::size_t>(lo, guide_[b]);
-            hi = std::min<std::size_t>(hi, guide_[b + 1]);
-        }
-        while (hi - lo > 8) {
-            const std::size_t mid = lo + (hi - lo) / 2;
-            if (base_[mid].key < k) lo = mid + 1;
-            else hi = mid;
-        }
-        while (lo < hi && base_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
-        return lo;
-    }
-
-    // The guide's bucket for a key between the first and last in `base_` (those share the
-    // first guide_from_ bits, so the next guide_bits_ bits order the buckets).
-    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
-    }
-
-    // ---- the spread layout ----
-    // A spread array maps the ids between its first and last key linearly onto
-    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
-    // key sits at its home or, when keys before it took that place, in the next free slot.
-    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
-    // bisection skip them like erased slots; a key always sits at or after its home, never
-    // before, which is what lets a lookup start there.
-    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
-    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
-    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
-
-    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
-    }
-
-    // The slots of the dense, sorted base_[0, from) and the entries of recent_ together,
-    // largest key first: the merges fill base_ from the back, in place.
-    class merged_backwards {
-    public:
-        merged_backwards(const primary_table& t, std::size_t from) : t_(t), from_(from), r_(t.recent_.rbegin()) {}
-        [[nodiscard]] bool recent_left() const noexcept { return r_ != t_.recent_.rend(); }
-        // The next slot; the caller takes no more than there are.
-        [[nodiscard]] index_slot take() noexcept {
-            if (recent_left() && (from_ == 0 || t_.base_[from_ - 1].key < r_->first)) {
-                const index_slot s{r_->first, r_->second};
-                ++r_;
-                return s;
-            }
-            return t_.base_[--from_];
-        }
-
-    private:
-        const primary_table& t_;
-        std::size_t from_;
-        chunked_map<id_key, packed_version>::const_reverse_iterator r_;
-    };
-
-    // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
-    // together, in key order, while f returns true; returns whether it got to the end.
-    template <typename F>
-    bool for_each_merged(F&& f) const {
-        std::size_t i = 0;
-        auto r = recent_.begin();
-        while (i < base_.size() || r != recent_.end()) {
-            const bool from_base = r == recent_.end() || (i < base_.size() && base_[i].key < r->first);
-            const index_slot s = from_base ? base_[i++] : index_slot{r->first, r->second};
-            if (!from_base) ++r;
-            if (!f(s)) return false;
-        }
-        return true;
-    }
-
-    // Lays the dense, sorted base_ and recent_ out spread in base_, recent_ still to be
-    // cleared; false, changing nothing, when the keys are too unevenly spread for that (some
-    // key would sit over max_displacement slots past its home).
-    bool spread_out() {
-        const std::size_t n = base_.size(), total = n + recent_.size();
-        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
-        const id_key& first_key = n == 0 || (!recent_.empty() && recent_.begin()->first < base_[0].key)
-                                      ? recent_.begin()->first
-                                      : base_[0].key;
-        const id_key& last_key = n == 0 || (!recent_.empty() && base_[n - 1].key < recent_.rbegin()->first)
-                                     ? recent_.rbegin()->first
-                                     : base_[n - 1].key;
-        spread_from_ = common_prefix(first_key, last_key);
-        spread_low_ = bits_from(first_key, spread_from_);
-        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, spread_from_) - spread_low_);
-        if (!scale) return false;
-        spread_scale_ = *scale;
-        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
-        // back-to-front move below can recompute each block's slots without a slot per key.
-        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
-        std::size_t next = 0;  // the first slot after the keys placed so far
-        std::size_t i = 0;
-        const bool even = for_each_merged([&](const index_slot& s) {
-            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
-            const std::size_t home = home_of(s.key);
-            if (next > home + max_displacement) return false;
-            next = std::max(home, next) + 1;
-            return true;
-        });
-        if (!even) return false;
-        base_.resize(next);
-        // Back to front, a block at a time: the block's keys are taken from the backs of
-        // base_ and recent_ first, then written to their slots. A key's slot is at or after
-        // its place in the merged order, which is at or after its index in base_, so nothing
-        // not yet taken is overwritten.
-        merged_backwards in(*this, n);
-        std::array<index_slot, spread_block> keys{};
-        std::array<std::size_t, spread_block> slot{};
-        std::size_t end = next;  // the first slot after the current key's gaps
-        for (std::size_t b = block_start.size(); b-- > 0;) {
-            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
-            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
-            std::size_t at = block_start[b];
-            for (std::size_t k = first; k < last; ++k)
-                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
-            for (std::size_t k = last; k-- > first;) {
-                const index_slot s = keys[k - first];
-                const std::size_t to = slot[k - first];
-                base_[to] = s;
-                for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
-                end = to;
-            }
-        }
-        gaps_ = next - total;
-        spread_ = true;
-        return true;
-    }
-
-    // Folds recent_ into the dense, sorted base_ and lays the array out for lookups:
-    // spread where the ids allow, else dense and guided.
-    void relayout() {
-        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
-        spread_ = false;
-        gaps_ = 0;
-        if (!spread_out()) {
-            merge_dense();
-            rebuild_guide();
-        }
-        recent_.clear();
-        // Many keys erased (densify keeps the capacity): give the memory back.
-        if (base_.capacity() > base_.size() + base_.size() / 8) base_.shrink_to_fit();
-    }
-
-    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
-    // per entity; sparser guides measured slower, as buckets then span more cache lines),
-    // rebuilt whenever `base_` is laid out dense.
-    void rebuild_guide() {
-        const std::size_t n = base_.size();
-        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
-        flat_array<std::uint32_t> guide;
-        guide_from_ = common_prefix(base_[0].key, base_[n - 1].key);
-        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
-        const std::size_t buckets = std::size_t{1} << guide_bits_;
-        guide.resize(buckets + 1);
-        std::size_t i = 0;
-        for (std::size_t b = 0; b < buckets; ++b) {
-            while (i < n && bucket_of(base_[i].key) < b) ++i;
-            guide[b] = static_cast<std::uint32_t>(i);
-        }
-        guide[buckets] = static_cast<std::uint32_t>(n);
-        guide.swap(guide_);
-    }
-
-    // Rebuilds the array without erased slots and gaps (recent_ folded in on the way).
-    void drop_erased() {
-        densify();
-        relayout();
-    }
-
-    // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
-    // Its capacity stays: the array is laid out again at once, usually larger.
-    void densify() {
-        std::size_t out = 0;
-        for (const auto& s : base_)
-            if (!s.v.erased()) base_[out++] = s;
-        base_.resize(out);
-        erased_ = 0;
-        gaps_ = 0;
-        spread_ = false;
-        flat_array<std::uint32_t>().swap(guide_);
-    }
-
-    // Folds recent_ into base_ in place, from the back (the dense layout's merge). Once
-    // recent_ is used up, the rest of base_ is already in place.
-    void merge_dense() {
-        const std::size_t n = base_.size();
-        base_.resize(n + recent_.size());
-        merged_backwards in(*this, n);
-        for (std::size_t out = base_.size(); in.recent_left();) base_[--out] = in.take();
-    }
-
-    // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
-    // slot moves each to densify the array and as many to merge and spread it, in one pass).
-    void merge_recent() {
-        if (erased_ > 0 || gaps_ > 0) densify();
-        relayout();
     }
 
     std::uint32_t collection_;
-    flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
-    std::size_t erased_ = 0;           // slots of base_ whose key was erased
-    std::size_t gaps_ = 0;             // slots of a spread base_ that hold no key (also marked erased)
-    bool spread_ = false;              // base_ is spread: lookups start at the key's home
-    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
-    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
-    std::uint64_t spread_scale_ = 0;
-    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
-    unsigned guide_from_ = 0;
-    unsigned guide_bits_ = 0;
-    chunked_map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    slot_array base_;                  // unsorted while building_
+    recent_keys recent_;               // keys not in base_, added since the last merge
     std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
     bool building_ = false;
     std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
@@ -5186,14 +5297,19 @@ public:
             fail(errc::corruption, "commit sequence {} of entity {} is beyond the largest the index holds ({})",
                  v.sequence, id.to_hex(), max_sequence);
         const auto k = detail::key_of(id);
-        std::unique_lock lock(mutex_);
-        auto& t = table_for(collection);
-        if (t.try_build(k, v, oldest_snapshot)) {
-            building_ = true;
-            return;
+        const std::lock_guard changing(writer_);
+        detail::primary_table* t = nullptr;
+        {
+            const std::unique_lock lock(mutex_);
+            t = &table_for(collection);
+            if (t->try_build(k, v, oldest_snapshot)) {
+                building_ = true;
+                return;
+            }
+            t->finish_build(superseded_);
+            t->apply(k, v, oldest_snapshot, superseded_);
         }
-        t.finish_build(superseded_);
-        t.apply(k, v, oldest_snapshot, superseded_);
+        if (t->merge_due()) merge_beside(*t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -5242,9 +5358,14 @@ public:
     // or below it, and no tombstone that hides nothing kept (compaction keeps exactly what
     // the index holds).
     void prune_all(const std::vector<std::uint64_t>& readers) {
-        std::unique_lock lock(mutex_);
-        finish_builds();
-        for (auto& t : tables_) t.prune_all(readers);
+        const std::lock_guard changing(writer_);
+        {
+            const std::unique_lock lock(mutex_);
+            finish_builds();
+            for (auto& t : tables_) t.prune_all(readers);
+        }
+        for (auto& t : tables_)
+            if (t.merge_due(true)) merge_beside(t);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).
@@ -5276,7 +5397,8 @@ public:
     // compacted segment). A reader sees either location, both hold the same bytes. Returns
     // false if there is no such version.
     bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
-        std::unique_lock lock(mutex_);
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
         finish_builds();
         auto* t = table_of(collection);
         return t && t->relocate(detail::key_of(id), sequence, to, superseded_);
@@ -5304,6 +5426,10 @@ public:
         return n;
     }
 
+    // Tests: `f` runs in every merge after the new array is laid out and before it is
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
+
 private:
     template <typename F>
     void visit_live(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot, F&& f) const {
@@ -5314,12 +5440,26 @@ private:
                           [&](const detail::id_key& k, const entity_version& v) { return f(detail::id_of(k), v); });
     }
 
+    // Folds the table's recent keys and erased slots into a new array laid out beside the
+    // live one, then swaps it in. The caller holds writer_ (so nothing changes the table
+    // while it is read) and not the gate.
+    void merge_beside(detail::primary_table& t) {
+        auto next = t.merged();
+        if (on_merge_built_) on_merge_built_();
+        detail::primary_table::retired old;
+        {
+            const std::unique_lock lock(mutex_);
+            old = t.install(std::move(next));
+        }
+    }  // `old` is freed here, readers already on the new array
+
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock; only open builds, before the database is shared.
+    // finishes it as a change (writer_, then the gate exclusively); only open builds, before
+    // the database is shared.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that apply() wrote to builds, so this is not a const object.
-        return detail::shared_lock_built(
-            mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
+        return detail::shared_lock_built(mutex_, writer_, [&] { return building_; },
+                                         [&] { const_cast<primary_index*>(this)->finish_builds(); });
     }
 
     void finish_builds() {
@@ -5343,10 +5483,12 @@ private:
         return *tables_.emplace(it, c);
     }
 
+    mutable std::mutex writer_;  // held by every change, before the gate
     mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
     detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
+    std::function<void()> on_merge_built_;       // tests only
 };
 
 }  // namespace v1

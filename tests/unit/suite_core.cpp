@@ -38,6 +38,9 @@ namespace suite_backend {
 namespace suite_primary_index {
 #include "primary_index_test.cpp"
 }
+namespace suite_primary_index_threads {
+#include "primary_index_threads_test.cpp"
+}
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"
 }

@@ -21,4 +21,7 @@ namespace suite_engine_parts {
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"
 }
+namespace suite_primary_index_threads {
+#include "primary_index_threads_test.cpp"
+}
 // clang-format on
