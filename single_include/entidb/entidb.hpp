@@ -2840,6 +2840,8 @@ private:
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
+//   durable_replace(target, parts) the same with the contents given as consecutive parts
+//                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
 //                                cannot tell (a symbolic link loop, a directory it may not
@@ -2883,29 +2885,34 @@ namespace detail {
     fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
 }
 
-// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+// Writes and fsyncs a complete new file at `tmp`, made of `parts` one after another. On
+// failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts) {
     unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
     if (!fd)
         fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
 
-    const io_progress p = pwrite_fully(fd.get(), contents, 0);
-    if (!p.complete(contents.size())) {
-        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
-        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
-                          "writing the temporary file failed");
+    std::uint64_t at = 0;
+    for (const auto part : parts) {
+        const io_progress p = pwrite_fully(fd.get(), part, at);
+        if (!p.complete(part.size())) {
+            const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+            abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, at + p.done,
+                              "writing the temporary file failed");
+        }
+        at += part.size();
     }
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
-        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+        abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
 }
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+inline void durable_replace(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
-    detail::write_synced_file(tmp, contents);
+    detail::write_synced_file(tmp, parts);
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
         const int err = errno;
         (void)::unlink(tmp.c_str());
@@ -2913,6 +2920,10 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
                 "cannot rename {} over the target", tmp.string());
     }
     sync_directory(detail::parent_or_current(target));
+}
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    durable_replace(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
@@ -4389,6 +4400,12 @@ private:
 //    their huge pages when it moves them.
 // Capacity is only what the caller asks for (rounded up to whole 2 MiB pages when large),
 // except push_back, which grows by half.
+//
+// An array may also adopt a private mapping of a file (the persisted primary index,
+// index/primary_index_file.hpp): its elements are then the file's pages, read in only when
+// touched, and a write copies just the page it changes. Such an array is never grown in
+// place (a file mapping cannot be extended past the file): growing first copies it into
+// memory of its own.
 
 #include <cstdlib>
 #include <new>
@@ -4413,7 +4430,8 @@ public:
         : data_(std::exchange(other.data_, nullptr)),
           size_(std::exchange(other.size_, 0)),
           capacity_(std::exchange(other.capacity_, 0)),
-          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)) {}
+          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
+          file_backed_(std::exchange(other.file_backed_, false)) {}
     flat_array& operator=(flat_array&& other) noexcept {
         flat_array(std::move(other)).swap(*this);
         return *this;
@@ -4427,7 +4445,19 @@ public:
         std::swap(size_, other.size_);
         std::swap(capacity_, other.capacity_);
         std::swap(mapped_bytes_, other.mapped_bytes_);
+        std::swap(file_backed_, other.file_backed_);
     }
+
+    // Takes over `mapping` (from mmap, `bytes` long, MAP_PRIVATE) holding `count` elements,
+    // releasing what the array held. It is unmapped when the array lets it go.
+    void adopt_mapping(void* mapping, std::size_t bytes, std::size_t count) noexcept {
+        release();
+        data_ = static_cast<T*>(mapping);
+        size_ = capacity_ = count;
+        mapped_bytes_ = bytes;
+        file_backed_ = true;
+    }
+    [[nodiscard]] bool file_backed() const noexcept { return file_backed_; }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
@@ -4468,6 +4498,13 @@ public:
 private:
     // Moves the elements into a block of at least `bytes` (>= size_ * sizeof(T)).
     void place(std::size_t bytes) {
+        if (file_backed_) {  // into memory of its own first: a file mapping does not grow
+            flat_array own;
+            own.reserve(std::max<std::size_t>(size_, 1));
+            if (size_ > 0) std::memcpy(own.data_, data_, size_ * sizeof(T));
+            own.size_ = size_;
+            swap(own);
+        }
         if (bytes == 0) {
             release();
             capacity_ = 0;
@@ -4508,12 +4545,14 @@ private:
             std::free(data_);
         data_ = nullptr;
         mapped_bytes_ = 0;
+        file_backed_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
     std::size_t mapped_bytes_ = 0;  // 0: a heap block
+    bool file_backed_ = false;      // a private mapping of a file (adopt_mapping)
 };
 
 }  // namespace detail
@@ -4748,6 +4787,78 @@ public:
         return slots_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t);
     }
 
+    // ---- persisted copies (index/primary_index_file.hpp) ----
+
+    // What a copy of the array records besides its slots and guide.
+    struct layout_params {
+        std::uint64_t erased = 0;
+        std::uint64_t gaps = 0;
+        std::uint32_t spread = 0;  // 0 or 1
+        std::uint32_t spread_from = 0;
+        std::uint64_t spread_low = 0;
+        std::uint64_t spread_scale = 0;
+        std::uint32_t guide_from = 0;
+        std::uint32_t guide_bits = 0;
+    };
+    [[nodiscard]] layout_params params() const noexcept {
+        return {erased_, gaps_, spread_ ? 1u : 0u, spread_from_, spread_low_, spread_scale_, guide_from_, guide_bits_};
+    }
+    [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
+    [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
+
+    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
+    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
+    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
+    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
+    // as it is checked.
+    [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
+                                                         flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         const char*& problem) {
+        slot_array a;
+        a.slots_ = std::move(slots);
+        a.guide_ = std::move(guide);
+        a.erased_ = p.erased;
+        a.gaps_ = p.gaps;
+        a.spread_ = p.spread == 1;
+        a.spread_from_ = p.spread_from;
+        a.spread_low_ = p.spread_low;
+        a.spread_scale_ = p.spread_scale;
+        a.guide_from_ = p.guide_from;
+        a.guide_bits_ = p.guide_bits;
+        problem = a.layout_problem(p.spread);
+        if (problem != nullptr) return std::nullopt;
+        return a;
+    }
+
+private:
+    // Why lookups over this array could leave it, or null. Only the first and last slots
+    // are read (a lookup's search stays between them), so pages of a mapped copy that no
+    // lookup needs stay unread.
+    [[nodiscard]] const char* layout_problem(std::uint32_t spread) const noexcept {
+        const std::size_t n = slots_.size();
+        if (spread > 1) return "unknown layout";
+        if (erased_ + gaps_ > n) return "more erased slots than slots";
+        if (spread_ && !guide_.empty()) return "a spread array with a guide";
+        if (n == 0) return spread_ || !guide_.empty() ? "an empty array laid out" : nullptr;
+        const id_key& first = slots_[0].key;
+        const id_key& last = slots_[n - 1].key;
+        if (spread_) {
+            // Keys between the first and the last share their first spread_from_ bits, so
+            // home_of grows with the key and is largest for the last one.
+            if (spread_from_ > common_prefix(first, last) || spread_from_ >= 128) return "spread line out of range";
+            if (spread_low_ > bits_from(first, spread_from_)) return "spread line out of range";
+            if (home_of(last) >= n) return "spread line out of range";
+            return nullptr;
+        }
+        if (guide_.empty()) return nullptr;
+        if (guide_from_ >= 128 || guide_bits_ == 0 || guide_bits_ > 40 ||
+            guide_.size() != (std::size_t{1} << guide_bits_) + 1)
+            return "guide out of range";
+        return nullptr;
+    }
+
+public:
+
 private:
     // The guide's bucket for a key between the first and last slot (those share the first
     // guide_from_ bits, so the next guide_bits_ bits order the buckets).
@@ -4938,6 +5049,10 @@ public:
         return it == by_segment_.end() ? 0 : it->second;
     }
 
+    // Every segment's count, and setting one (the persisted index: primary_index_file.hpp).
+    [[nodiscard]] const std::unordered_map<std::uint32_t, std::uint64_t>& all() const noexcept { return by_segment_; }
+    void set(std::uint32_t segment, std::uint64_t count) { by_segment_[segment] = count; }
+
 private:
     std::unordered_map<std::uint32_t, std::uint64_t> by_segment_;
 };
@@ -5090,6 +5205,24 @@ public:
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
     void prefetch(const id_key& k) const noexcept { base_.prefetch(k); }
+
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // The table's newest versions as one laid-out array: the array itself while no keys
+    // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
+    // they serve snapshots of this process only.
+    [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        if (recent_.empty()) return base_;
+        scratch = merged();
+        return scratch;
+    }
+
+    // A table holding `base` (a persisted image) and nothing else.
+    [[nodiscard]] static primary_table adopted(std::uint32_t collection, slot_array&& base) {
+        primary_table t(collection);
+        t.base_ = std::move(base);
+        return t;
+    }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
         const auto* cur = held(k).v;
@@ -5304,11 +5437,13 @@ public:
             t = &table_for(collection);
             if (t->try_build(k, v, oldest_snapshot)) {
                 building_ = true;
+                ++applied_;
                 return;
             }
             t->finish_build(superseded_);
             t->apply(k, v, oldest_snapshot, superseded_);
         }
+        ++applied_;
         if (t->merge_due()) merge_beside(*t);
     }
 
@@ -5426,6 +5561,51 @@ public:
         return n;
     }
 
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // One collection's newest versions, as the image passes them.
+    struct image_table {
+        std::uint32_t collection;
+        const detail::slot_array* slots;
+    };
+
+    // Calls f(tables, superseded) with every non-empty table laid out as one array and the
+    // superseded counts, holding off every change meanwhile (not readers). Tables with keys
+    // waiting beside their array are merged into a temporary copy for it.
+    template <typename F>
+    void with_image(F&& f) const {
+        const std::lock_guard changing(writer_);
+        const_cast<primary_index*>(this)->finish_builds_as_change();
+        std::vector<detail::slot_array> scratch(tables_.size());
+        std::vector<image_table> tables;
+        for (std::size_t i = 0; i < tables_.size(); ++i)
+            if (!tables_[i].empty()) tables.push_back({tables_[i].collection(), &tables_[i].image(scratch[i])});
+        f(tables, superseded_.all());
+    }
+
+    // Takes `tables` (ascending collection ids) and `superseded` as the index's whole
+    // contents. Only on an empty index, before it is shared (open).
+    void adopt(std::vector<std::pair<std::uint32_t, detail::slot_array>>&& tables,
+               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& superseded) {
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
+        tables_.clear();
+        for (auto& [c, a] : tables) tables_.push_back(detail::primary_table::adopted(c, std::move(a)));
+        for (const auto& [segment, count] : superseded) superseded_.set(segment, count);
+        applied_ = 0;
+    }
+
+    // Changes applied since open or the last image was taken (mark_imaged): when a new
+    // image is worth writing (core/index_file.hpp).
+    [[nodiscard]] std::uint64_t applied_since_image() const {
+        const std::lock_guard changing(writer_);
+        return applied_;
+    }
+    void mark_imaged() {
+        const std::lock_guard changing(writer_);
+        applied_ = 0;
+    }
+
     // Tests: `f` runs in every merge after the new array is laid out and before it is
     // swapped in (readers must not be waiting then). Set before the index is shared.
     void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
@@ -5462,6 +5642,13 @@ private:
                                          [&] { const_cast<primary_index*>(this)->finish_builds(); });
     }
 
+    // finish_builds() for a caller that holds writer_ but not the gate.
+    void finish_builds_as_change() {
+        if (!building_) return;
+        const std::unique_lock lock(mutex_);
+        finish_builds();
+    }
+
     void finish_builds() {
         for (auto& t : tables_) t.finish_build(superseded_);
         building_ = false;
@@ -5489,6 +5676,7 @@ private:
     detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
     std::function<void()> on_merge_built_;       // tests only
+    std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
 };
 
 }  // namespace v1
@@ -5564,6 +5752,7 @@ public:
         std::uint32_t number;
         std::unique_ptr<backend_type> backend;
         std::uint64_t max_sequence = 0;  // newest commit sequence the segment holds
+        std::uint64_t min_sequence = 0;  // oldest (0: none noted yet)
     };
 
     // What a concurrent reader may walk: segment numbers, backends and newest sequences.
@@ -5571,6 +5760,7 @@ public:
         std::uint32_t number;
         const backend_type* backend;
         std::uint64_t max_sequence;
+        std::uint64_t min_sequence;
     };
 
     segment_set(Factory factory, std::uint64_t max_segment_size)
@@ -5710,6 +5900,7 @@ public:
         for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)  // usually the active one
             if (it->number == number) {
                 it->max_sequence = std::max(it->max_sequence, sequence);
+                if (it->min_sequence == 0 || sequence < it->min_sequence) it->min_sequence = sequence;
                 return;
             }
     }
@@ -5717,7 +5908,7 @@ public:
     [[nodiscard]] std::vector<table_entry> table() const {
         std::shared_lock lock(mutex_);
         std::vector<table_entry> out;
-        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence});
+        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence, s.min_sequence});
         return out;
     }
 
@@ -5889,6 +6080,8 @@ struct recovery_report {
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
     bool compaction_finished = false;         // a compaction interrupted by a crash was made current
     std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
+    bool primary_index_from_file = false;     // the primary index was mapped from primary.index
+    std::string primary_index_file_problem;   // why a primary.index found was not used (empty: none found, or used)
 };
 
 struct collection_description {
@@ -8661,6 +8854,514 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/history.hpp ----
+// ---- begin entidb/core/index_file.hpp ----
+// entidb/core/index_file.hpp — when the engine writes the persisted primary index
+// (index/primary_index_file.hpp) and whether open may use the one it finds.
+//
+// The file is written at a checkpoint (the segments were just flushed and the index holds
+// exactly what they hold) and when the database closes, each time only if enough changed
+// since the last one (index_file_policy), and never after anything went wrong: a poisoned
+// engine, a failed compaction that left the index pointing into retired segments. Writing
+// it is an optimisation: a failure is counted and the database goes on (open then rebuilds
+// the index from the segments, as it always can).
+//
+// Open uses a file only if every segment it covers is still there, at least as long as it
+// was, with the same last 4 KiB before the covered size; otherwise the file is stale or
+// foreign, and the index is rebuilt by streaming.
+
+
+
+// ---- begin entidb/hash.hpp ----
+// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
+//
+// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
+// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
+// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
+// persisted. Not cryptographic: never use them where an adversary picks the input
+// and a collision matters. `xxh3_hasher` computes the same values incrementally.
+// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
+//
+// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
+// by one thread at a time (copying it forks the running hash).
+
+
+// ---- begin entidb/detail/xxhash.hpp ----
+// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
+//
+// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
+// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
+// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
+// should include this; everything else uses the wrappers there.
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+
+#include <xxhash.h>
+
+// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
+// is not silently turned into an inline build too.
+#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+// ---- end entidb/detail/xxhash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+using hash128_bytes = std::array<byte, 16>;
+
+namespace detail {
+[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    hash128_bytes out;
+    static_assert(sizeof(c.digest) == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
+    return out;
+}
+}  // namespace detail
+
+[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
+[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
+}
+
+// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
+// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
+// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
+class xxh3_hasher {
+public:
+    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
+
+    void reset(std::uint64_t seed = 0) noexcept {
+        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
+        XXH3_INITSTATE(&state_);
+        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
+        (void)XXH3_128bits_reset_withSeed(&state_, seed);
+    }
+
+    void update(bytes_view data) noexcept {
+        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
+        (void)XXH3_128bits_update(&state_, data.data(), data.size());
+    }
+
+    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
+    [[nodiscard]] hash128_bytes digest128() const noexcept {
+        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
+    }
+
+private:
+    XXH3_state_t state_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/hash.hpp ----
+// ---- begin entidb/index/primary_index_file.hpp ----
+// entidb/index/primary_index_file.hpp — the primary index persisted as one file,
+// `primary.index` in the database directory, so that open maps it instead of streaming
+// every segment record (docs/file-format.md, "The primary index file").
+//
+// The file holds each collection's slot array exactly as lookups use it in memory
+// (index/detail/slot_array.hpp: 40-byte slots, spread or guided layout, the guide), at
+// page-aligned offsets, so that open maps the arrays privately: a page is read only when a
+// lookup touches it, and an update copies only the page it changes. Beside the arrays it
+// records what it covers: for each segment file, how many bytes of it the index reflects
+// (with a hash of the last 4 KiB of them, the sequences they hold and the superseded
+// counts), and the last commit sequence. Open scans only what the segments hold past those
+// sizes and what the WAL holds.
+//
+// Trusted only as far as checked: the header, the metadata and every array carry XXH3-64
+// hashes, each array is checked to be sorted with as many erased slots as it says, each
+// guide to be non-decreasing and within its array, and the layout to keep lookups inside
+// their arrays. Any failure is errc::corruption (the caller rebuilds the index from the
+// segments, never repairs the file). Slots are written in the machine's byte order, which
+// must be little-endian (the format says so): elsewhere the file is neither written nor read.
+//
+// Thread-safety: the functions share no state; the engine writes the file under its
+// writer lock and reads it before the database is shared.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view primary_index_file_name = "primary.index";
+
+// How much of one segment file an index file reflects.
+struct segment_coverage {
+    std::uint32_t number = 0;
+    std::uint64_t size = 0;          // bytes [0, size) of the segment are in the index
+    std::uint64_t min_sequence = 0;  // of the records in those bytes (0 when none)
+    std::uint64_t max_sequence = 0;
+    std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
+};
+
+// What a checked index file holds: the arrays are private mappings of it.
+struct primary_index_image {
+    std::uint64_t covered_sequence = 0;
+    std::vector<segment_coverage> segments;
+    std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
+    std::uint64_t entries = 0;  // slots holding a key, over all tables
+};
+
+namespace detail::index_file {
+
+inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
+inline constexpr std::uint16_t version = 1;
+inline constexpr std::size_t header_size = 64;
+inline constexpr std::uint64_t page = 4096;
+inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr bool supported = std::endian::native == std::endian::little;
+
+[[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
+
+template <typename T>
+[[nodiscard]] bytes_view bytes_of(const flat_array<T>& a) noexcept {
+    return {reinterpret_cast<const byte*>(a.data()), a.size() * sizeof(T)};
+}
+
+// Whether every slot's record lies within the segment bytes a file covers: the check that
+// makes a file whose index points elsewhere impossible to write, and to use.
+class coverage_check {
+public:
+    explicit coverage_check(const std::vector<segment_coverage>& segments) {
+        for (const auto& s : segments) sizes_.emplace_back(s.number, s.size);
+        std::sort(sizes_.begin(), sizes_.end());
+    }
+    [[nodiscard]] bool inside(const packed_version& v) const noexcept {
+        if (v.erased()) return true;
+        const auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+        return it != sizes_.end() && it->first == v.segment && v.offset <= it->second && v.length <= it->second - v.offset;
+    }
+
+private:
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+};
+
+// A table's entry in the metadata.
+struct table_record {
+    std::uint32_t collection = 0;
+    slot_array::layout_params layout;
+    std::uint64_t slots_offset = 0, slot_count = 0, slots_hash = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, guide_hash = 0;
+};
+
+inline void put_table(byte_buffer& out, const table_record& t) {
+    put_u32(out, t.collection);
+    put_u32(out, t.layout.spread);
+    put_u32(out, t.layout.spread_from);
+    put_u32(out, t.layout.guide_from);
+    put_u32(out, t.layout.guide_bits);
+    put_u32(out, 0);
+    for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
+                         t.slot_count, t.slots_hash, t.guide_offset, t.guide_count, t.guide_hash})
+        put_u64(out, v);
+}
+
+[[nodiscard]] inline table_record get_table(const byte* p) {
+    table_record t;
+    t.collection = get_u32(p);
+    t.layout.spread = get_u32(p + 4);
+    t.layout.spread_from = get_u32(p + 8);
+    t.layout.guide_from = get_u32(p + 12);
+    t.layout.guide_bits = get_u32(p + 16);
+    std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
+                                          &t.slots_offset,   &t.slot_count,    &t.slots_hash,        &t.guide_offset,
+                                          &t.guide_count,    &t.guide_hash};
+    for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
+    return t;
+}
+
+[[noreturn]] inline void damaged(const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
+}
+
+// Streams `count` elements of T at `offset` of the file through pread (the page cache, not
+// the mapping: checking the file adds nothing to the process's resident memory), hashing
+// them and calling check(element) on each.
+template <typename T, typename Check>
+[[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                        std::uint64_t count, byte_buffer& buffer, Check&& check) {
+    constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
+    buffer.resize(per_read * sizeof(T));
+    xxh3_hasher h;
+    for (std::uint64_t done = 0; done < count;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
+        const auto at = offset + done * sizeof(T);
+        const io_progress p = pread_fully(fd, {buffer.data(), n * sizeof(T)}, at);
+        if (!p.complete(n * sizeof(T)))
+            fail_at(p.error != 0 ? errc::io_error : errc::corruption, {.path = path.string(), .offset = at, .sys_errno = p.error},
+                    "index file: cannot read an array");
+        h.update({buffer.data(), n * sizeof(T)});
+        for (std::size_t i = 0; i < n; ++i) {
+            T v;
+            std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
+            check(v, at + i * sizeof(T));
+        }
+        done += n;
+    }
+    return h.digest64();
+}
+
+// A private, writable mapping of `count` elements of T at `offset` (page-aligned).
+template <typename T>
+[[nodiscard]] flat_array<T> map_array(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                      std::uint64_t count, int advice) {
+    flat_array<T> a;
+    if (count == 0) return a;
+    const std::size_t bytes = static_cast<std::size_t>(page_up(count * sizeof(T)));
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED)
+        fail_at(errc::io_error, {.path = path.string(), .offset = offset, .sys_errno = errno}, "index file: mmap failed");
+    (void)::madvise(p, bytes, advice);  // advice: a lookup reads one slot, not its neighbours' pages
+    a.adopt_mapping(p, bytes, static_cast<std::size_t>(count));
+    return a;
+}
+
+}  // namespace detail::index_file
+
+// Writes `ix` as the index file at `path` (atomically: durable_replace), covering
+// `segments` and the commits up to `covered_sequence`. The caller makes sure the index
+// holds exactly the records in those segment bytes, and holds off changes meanwhile.
+// Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
+// big-endian machine.
+inline void write_primary_index_file(const std::filesystem::path& path, const primary_index& ix,
+                                     std::uint64_t covered_sequence, const std::vector<segment_coverage>& segments) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are written on little-endian machines only");
+    ix.with_image([&](const std::vector<primary_index::image_table>& tables, const auto& superseded) {
+        static const std::array<byte, page> zeros{};
+        std::vector<table_record> records;
+        std::vector<bytes_view> parts;
+        byte_buffer header(page, 0);
+        parts.push_back(header);
+        std::uint64_t at = page;
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset, std::uint64_t& hash) {
+            offset = bytes.empty() ? 0 : at;
+            hash = hash64(bytes);
+            if (bytes.empty()) return;
+            parts.push_back(bytes);
+            const auto padded = page_up(bytes.size());
+            if (padded > bytes.size()) parts.push_back({zeros.data(), static_cast<std::size_t>(padded - bytes.size())});
+            at += padded;
+        };
+        const coverage_check coverage(segments);
+        for (const auto& t : tables) {
+            for (const auto& s : t.slots->slots())
+                if (!coverage.inside(s.v))
+                    fail(errc::corruption, "index file not written: collection {} has a record at segment {} offset {} "
+                         "outside the segments it would cover", t.collection, s.v.segment, s.v.offset);
+            table_record r{.collection = t.collection, .layout = t.slots->params()};
+            r.slot_count = t.slots->slots().size();
+            r.guide_count = t.slots->guide().size();
+            add_array(bytes_of(t.slots->slots()), r.slots_offset, r.slots_hash);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset, r.guide_hash);
+            records.push_back(r);
+        }
+        byte_buffer meta;
+        put_u32(meta, static_cast<std::uint32_t>(segments.size()));
+        put_u32(meta, static_cast<std::uint32_t>(records.size()));
+        put_u32(meta, static_cast<std::uint32_t>(superseded.size()));
+        put_u32(meta, 0);
+        for (const auto& s : segments) {
+            put_u32(meta, s.number);
+            put_u32(meta, 0);
+            for (const auto v : {s.size, s.min_sequence, s.max_sequence, s.tail_hash, std::uint64_t{0}}) put_u64(meta, v);
+        }
+        for (const auto& [segment, count] : superseded) {
+            put_u32(meta, segment);
+            put_u32(meta, 0);
+            put_u64(meta, count);
+        }
+        for (const auto& r : records) put_table(meta, r);
+        parts.push_back(meta);
+        byte_buffer h;
+        put_bytes(h, magic);
+        put_u16(h, version);
+        put_u16(h, static_cast<std::uint16_t>(header_size));
+        for (const auto v : {covered_sequence, at + meta.size(), at, std::uint64_t{meta.size()}, hash64(meta), std::uint64_t{0}})
+            put_u64(h, v);
+        put_u64(h, hash64(h));
+        std::copy(h.begin(), h.end(), header.begin());
+        durable_replace(path, parts);
+    });
+}
+
+// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
+// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
+// this format; errc::unsupported_version for another version; errc::io_error if it cannot
+// be read (ENOENT for none).
+[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open the index file");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat of the index file failed");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (file_size < page) damaged(path, 0, "shorter than its header");
+
+    std::array<byte, header_size> h{};
+    if (!detail::pread_fully(fd.get(), h, 0).complete(h.size())) damaged(path, 0, "cannot read the header");
+    if (!std::equal(magic.begin(), magic.end(), h.begin())) damaged(path, 0, "not an index file (bad magic)");
+    if (hash64({h.data(), 56}) != get_u64(h.data() + 56)) damaged(path, 56, "header checksum mismatch");
+    if (get_u16(h.data() + 4) != version)
+        fail_at(errc::unsupported_version, {.path = path.string(), .offset = 4}, "index file version {} (this build reads {})",
+                get_u16(h.data() + 4), version);
+    primary_index_image out;
+    out.covered_sequence = get_u64(h.data() + 8);
+    const auto size = get_u64(h.data() + 16), meta_at = get_u64(h.data() + 24), meta_size = get_u64(h.data() + 32);
+    if (size != file_size) damaged(path, 16, "file size differs from the size its header records");
+    if (meta_at < page || meta_at > size || meta_size != size - meta_at || meta_size < meta_head || meta_size > (64u << 20))
+        damaged(path, 24, "metadata out of range");
+
+    byte_buffer meta(static_cast<std::size_t>(meta_size));
+    if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
+    if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
+    const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
+    if (meta_head + std::uint64_t{segments} * segment_entry + std::uint64_t{superseded} * superseded_entry +
+            std::uint64_t{tables} * table_entry != meta_size)
+        damaged(path, meta_at, "metadata length does not match its counts");
+    const byte* p = meta.data() + meta_head;
+    for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
+        out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
+    for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+
+    byte_buffer buffer;
+    const coverage_check coverage(out.segments);
+    std::uint32_t previous_collection = 0;
+    for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
+        const auto t = get_table(p);
+        const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
+        if (i > 0 && t.collection <= previous_collection) damaged(path, entry_at, "tables out of order");
+        previous_collection = t.collection;
+        const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
+            return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
+                                  offset <= meta_at - count * element);
+        };
+        if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
+            !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
+            damaged(path, entry_at, "array out of range");
+        // Sorted by key; a repeated key only on an erased slot (a spread array's gap holds
+        // the key before it); as many erased slots as recorded; records inside the covered
+        // segment bytes. The checksum is judged first: a damaged array reports as damaged.
+        std::uint64_t erased = 0, index = 0, problem_at = 0;
+        const char* problem = nullptr;
+        const auto note = [&](const char* what, std::uint64_t at) {
+            if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
+        };
+        detail::id_key last{};
+        const auto slots_hash = stream_hash<detail::index_slot>(
+            fd.get(), path, t.slots_offset, t.slot_count, buffer, [&](const detail::index_slot& s, std::uint64_t at) {
+                if (s.v.erased()) ++erased;
+                if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at);
+                if (index++ > 0 && (s.key < last || (s.key == last && !s.v.erased()))) note("slots out of order", at);
+                last = s.key;
+            });
+        if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
+        std::uint32_t previous = 0;
+        const auto guide_hash = stream_hash<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, buffer,
+                                                           [&](std::uint32_t g, std::uint64_t at) {
+                                                               if (g < previous || g > t.slot_count)
+                                                                   note("guide out of order", at);
+                                                               previous = g;
+                                                           });
+        if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
+                                           map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL),
+                                           t.layout, problem);
+        if (!a) damaged(path, entry_at, problem);
+        out.entries += a->live();
+        out.tables.emplace_back(t.collection, std::move(*a));
+    }
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/primary_index_file.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t segment_tail_bytes = 4096;
+
+// XXH3-64 of the last min(size, 4096) bytes before `size` of a segment.
+template <typename Backend>
+[[nodiscard]] std::uint64_t segment_tail_hash(const Backend& backend, std::uint64_t size) {
+    const auto n = std::min(size, segment_tail_bytes);
+    byte_buffer tail(static_cast<std::size_t>(n));
+    if (n > 0) backend.read_at(size - n, tail);
+    return hash64(tail);
+}
+
+// What an index file written now would cover: every segment in `table` (segment_set::table())
+// at its current size.
+template <typename Table>
+[[nodiscard]] std::vector<segment_coverage> segment_coverages(const Table& table) {
+    std::vector<segment_coverage> out;
+    for (const auto& s : table) {
+        const auto size = s.backend->size();
+        out.push_back({.number = s.number,
+                       .size = size,
+                       .min_sequence = s.min_sequence,
+                       .max_sequence = s.max_sequence,
+                       .tail_hash = segment_tail_hash(*s.backend, size)});
+    }
+    return out;
+}
+
+// Why the segments in `table` are not the ones `covered` describes, if they are not.
+template <typename Table>
+[[nodiscard]] std::optional<std::string> coverage_mismatch(const std::vector<segment_coverage>& covered,
+                                                           const Table& table) {
+    for (const auto& c : covered) {
+        const auto it = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.number == c.number; });
+        if (it == table.end()) return fmt::format("segment {} it covers is gone", c.number);
+        if (it->backend->size() < c.size)
+            return fmt::format("segment {} is shorter ({} bytes) than it covers ({})", c.number, it->backend->size(), c.size);
+        if (segment_tail_hash(*it->backend, c.size) != c.tail_hash)
+            return fmt::format("segment {} holds other bytes than it covers", c.number);
+    }
+    return std::nullopt;
+}
+
+// When a new file is worth its cost (writing every slot): at a checkpoint once the changes
+// since the last file reach a quarter of its entries (at least 4096), at close once they
+// reach 1/64 of them (open then replays at most that many records), and whenever the file
+// on disk cannot serve the next open (none, rejected, or a compaction changed the segments).
+struct index_file_policy {
+    bool stale = true;          // the file on disk (if any) will not serve the next open
+    std::uint64_t entries = 0;  // entries in the last file written or read
+    std::uint64_t failures = 0;
+
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
+        if (stale) return changed > 0 || entries > 0;
+        return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
+                       : changed >= std::max<std::uint64_t>(4096, entries / 4);
+    }
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_file.hpp ----
 // ---- begin entidb/core/scan_gate.hpp ----
 // entidb/core/scan_gate.hpp — scans in storage order against compactions.
 //
@@ -8770,6 +9471,11 @@ public:
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
+
+    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
+    ~engine() {
+        if (opened_) maybe_write_index_file(true);
+    }
 
     // ---- reads (any thread) ----
 
@@ -8990,6 +9696,40 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
+        maybe_write_index_file(false);
+    }
+
+    // ---- the persisted primary index (core/index_file.hpp) ----
+
+    // Open finished (recovery and the secondary indexes): from now on the index may be written.
+    void mark_opened() noexcept { opened_ = true; }
+    // What open found: a file it used (with its entries), or none it could use.
+    void index_file_loaded(std::uint64_t entries) noexcept {
+        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
+    }
+    // The segments changed under the file (a compaction): it cannot serve the next open.
+    void index_file_stale() noexcept { index_file_.stale = true; }
+    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
+
+    // Writes the index file if it is due, holding the writer lock with every commit applied
+    // (a checkpoint, or the close). Never fails: the file only saves work at open.
+    void maybe_write_index_file(bool closing) noexcept {
+        if constexpr (segment_file_protocol<factory_type>) {
+            try {
+                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
+                    return;
+                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                // The bytes the file covers must be durable before it names them (a checkpoint
+                // has just flushed them).
+                if (closing) segments_.flush();
+                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
+                                         segment_coverages(segments_.table()));
+                index_.mark_imaged();
+                index_file_loaded(index_.version_count());
+            } catch (...) {
+                ++index_file_.failures;
+            }
+        }
     }
 
     // Declares a secondary index on `collection` (created if needed) and builds it by
@@ -9313,6 +10053,8 @@ private:
     scan_gate storage_scans_;  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
+    bool opened_ = false;  // mark_opened
+    index_file_policy index_file_;  // the writer's
 };
 
 }  // namespace detail
@@ -9500,6 +10242,8 @@ private:
                         start_output(next++);
                     outputs_.back().backend->append(rec);
                     outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
+                        outputs_.back().min_sequence = r.sequence;
                 }
             }
             if (const auto versions = index.version_count(); held != versions)
@@ -9638,7 +10382,8 @@ private:
 // directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
 // built on them here. open_engine then recovers it (a new database gets segment 1 from the
 // engine's own factory), writes a new database's MANIFEST last (finish_creation: a
-// creation that fails leaves none) and builds the secondary indexes.
+// creation that fails leaves none) and builds the secondary indexes. Only then may the
+// engine write its primary index file (core/index_file.hpp).
 
 
 // ---- begin entidb/directory/open.hpp ----
@@ -9824,6 +10569,10 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
 // 0. Before all that, which files make the database: after a crash during a compaction
 //    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
@@ -10057,9 +10806,12 @@ private:
 
     void load_segments() {
         auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -10069,13 +10821,47 @@ private:
                     *checkpoint_);
     }
 
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                auto image = read_primary_index_file(path);
+                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
+                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
     template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
         const auto number = seg.number;
         auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
         segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record);
+                                                                       max_segment_record, from);
         std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
@@ -10202,6 +10988,7 @@ template <typename Traits>
     recovery<Traits>(*db).run();
     if (created) finish_creation(dir, db->manifest());
     db->build_indexes();
+    db->mark_opened();
     return db;
 }
 
@@ -11512,6 +12299,12 @@ public:
         auto e = live();
         const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
+        // Whatever the outcome, the segments may have changed under the index file (even
+        // one that the compaction's own checkpoint wrote).
+        const struct stale_after {
+            engine_type& e;
+            ~stale_after() { e.index_file_stale(); }
+        } index_file{*e};
         return detail::compactor<Traits>(*e, options).run();
     }
 
@@ -11778,98 +12571,6 @@ inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/backup_file.hpp ----
-// ---- begin entidb/hash.hpp ----
-// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
-//
-// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
-// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
-// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
-// persisted. Not cryptographic: never use them where an adversary picks the input
-// and a collision matters. `xxh3_hasher` computes the same values incrementally.
-// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
-//
-// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
-// by one thread at a time (copying it forks the running hash).
-
-
-// ---- begin entidb/detail/xxhash.hpp ----
-// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
-//
-// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
-// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
-// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
-// should include this; everything else uses the wrappers there.
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-
-#include <xxhash.h>
-
-// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
-// is not silently turned into an inline build too.
-#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#undef XXH_INLINE_ALL
-#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-// ---- end entidb/detail/xxhash.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-using hash128_bytes = std::array<byte, 16>;
-
-namespace detail {
-[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    hash128_bytes out;
-    static_assert(sizeof(c.digest) == out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
-    return out;
-}
-}  // namespace detail
-
-[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
-}
-
-// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
-// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
-// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
-class xxh3_hasher {
-public:
-    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
-
-    void reset(std::uint64_t seed = 0) noexcept {
-        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
-        XXH3_INITSTATE(&state_);
-        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
-        (void)XXH3_128bits_reset_withSeed(&state_, seed);
-    }
-
-    void update(bytes_view data) noexcept {
-        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
-        (void)XXH3_128bits_update(&state_, data.data(), data.size());
-    }
-
-    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
-    [[nodiscard]] hash128_bytes digest128() const noexcept {
-        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
-    }
-
-private:
-    XXH3_state_t state_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/hash.hpp ----
 
 namespace entidb {
 inline namespace v1 {

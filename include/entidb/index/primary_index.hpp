@@ -63,11 +63,13 @@ public:
             t = &table_for(collection);
             if (t->try_build(k, v, oldest_snapshot)) {
                 building_ = true;
+                ++applied_;
                 return;
             }
             t->finish_build(superseded_);
             t->apply(k, v, oldest_snapshot, superseded_);
         }
+        ++applied_;
         if (t->merge_due()) merge_beside(*t);
     }
 
@@ -185,6 +187,51 @@ public:
         return n;
     }
 
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // One collection's newest versions, as the image passes them.
+    struct image_table {
+        std::uint32_t collection;
+        const detail::slot_array* slots;
+    };
+
+    // Calls f(tables, superseded) with every non-empty table laid out as one array and the
+    // superseded counts, holding off every change meanwhile (not readers). Tables with keys
+    // waiting beside their array are merged into a temporary copy for it.
+    template <typename F>
+    void with_image(F&& f) const {
+        const std::lock_guard changing(writer_);
+        const_cast<primary_index*>(this)->finish_builds_as_change();
+        std::vector<detail::slot_array> scratch(tables_.size());
+        std::vector<image_table> tables;
+        for (std::size_t i = 0; i < tables_.size(); ++i)
+            if (!tables_[i].empty()) tables.push_back({tables_[i].collection(), &tables_[i].image(scratch[i])});
+        f(tables, superseded_.all());
+    }
+
+    // Takes `tables` (ascending collection ids) and `superseded` as the index's whole
+    // contents. Only on an empty index, before it is shared (open).
+    void adopt(std::vector<std::pair<std::uint32_t, detail::slot_array>>&& tables,
+               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& superseded) {
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
+        tables_.clear();
+        for (auto& [c, a] : tables) tables_.push_back(detail::primary_table::adopted(c, std::move(a)));
+        for (const auto& [segment, count] : superseded) superseded_.set(segment, count);
+        applied_ = 0;
+    }
+
+    // Changes applied since open or the last image was taken (mark_imaged): when a new
+    // image is worth writing (core/index_file.hpp).
+    [[nodiscard]] std::uint64_t applied_since_image() const {
+        const std::lock_guard changing(writer_);
+        return applied_;
+    }
+    void mark_imaged() {
+        const std::lock_guard changing(writer_);
+        applied_ = 0;
+    }
+
     // Tests: `f` runs in every merge after the new array is laid out and before it is
     // swapped in (readers must not be waiting then). Set before the index is shared.
     void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
@@ -221,6 +268,13 @@ private:
                                          [&] { const_cast<primary_index*>(this)->finish_builds(); });
     }
 
+    // finish_builds() for a caller that holds writer_ but not the gate.
+    void finish_builds_as_change() {
+        if (!building_) return;
+        const std::unique_lock lock(mutex_);
+        finish_builds();
+    }
+
     void finish_builds() {
         for (auto& t : tables_) t.finish_build(superseded_);
         building_ = false;
@@ -248,6 +302,7 @@ private:
     detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
     std::function<void()> on_merge_built_;       // tests only
+    std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
 };
 
 }  // namespace v1

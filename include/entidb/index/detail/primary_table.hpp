@@ -59,6 +59,10 @@ public:
         return it == by_segment_.end() ? 0 : it->second;
     }
 
+    // Every segment's count, and setting one (the persisted index: primary_index_file.hpp).
+    [[nodiscard]] const std::unordered_map<std::uint32_t, std::uint64_t>& all() const noexcept { return by_segment_; }
+    void set(std::uint32_t segment, std::uint64_t count) { by_segment_[segment] = count; }
+
 private:
     std::unordered_map<std::uint32_t, std::uint64_t> by_segment_;
 };
@@ -211,6 +215,24 @@ public:
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
     void prefetch(const id_key& k) const noexcept { base_.prefetch(k); }
+
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // The table's newest versions as one laid-out array: the array itself while no keys
+    // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
+    // they serve snapshots of this process only.
+    [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        if (recent_.empty()) return base_;
+        scratch = merged();
+        return scratch;
+    }
+
+    // A table holding `base` (a persisted image) and nothing else.
+    [[nodiscard]] static primary_table adopted(std::uint32_t collection, slot_array&& base) {
+        primary_table t(collection);
+        t.base_ = std::move(base);
+        return t;
+    }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
         const auto* cur = held(k).v;

@@ -236,6 +236,78 @@ public:
         return slots_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t);
     }
 
+    // ---- persisted copies (index/primary_index_file.hpp) ----
+
+    // What a copy of the array records besides its slots and guide.
+    struct layout_params {
+        std::uint64_t erased = 0;
+        std::uint64_t gaps = 0;
+        std::uint32_t spread = 0;  // 0 or 1
+        std::uint32_t spread_from = 0;
+        std::uint64_t spread_low = 0;
+        std::uint64_t spread_scale = 0;
+        std::uint32_t guide_from = 0;
+        std::uint32_t guide_bits = 0;
+    };
+    [[nodiscard]] layout_params params() const noexcept {
+        return {erased_, gaps_, spread_ ? 1u : 0u, spread_from_, spread_low_, spread_scale_, guide_from_, guide_bits_};
+    }
+    [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
+    [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
+
+    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
+    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
+    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
+    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
+    // as it is checked.
+    [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
+                                                         flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         const char*& problem) {
+        slot_array a;
+        a.slots_ = std::move(slots);
+        a.guide_ = std::move(guide);
+        a.erased_ = p.erased;
+        a.gaps_ = p.gaps;
+        a.spread_ = p.spread == 1;
+        a.spread_from_ = p.spread_from;
+        a.spread_low_ = p.spread_low;
+        a.spread_scale_ = p.spread_scale;
+        a.guide_from_ = p.guide_from;
+        a.guide_bits_ = p.guide_bits;
+        problem = a.layout_problem(p.spread);
+        if (problem != nullptr) return std::nullopt;
+        return a;
+    }
+
+private:
+    // Why lookups over this array could leave it, or null. Only the first and last slots
+    // are read (a lookup's search stays between them), so pages of a mapped copy that no
+    // lookup needs stay unread.
+    [[nodiscard]] const char* layout_problem(std::uint32_t spread) const noexcept {
+        const std::size_t n = slots_.size();
+        if (spread > 1) return "unknown layout";
+        if (erased_ + gaps_ > n) return "more erased slots than slots";
+        if (spread_ && !guide_.empty()) return "a spread array with a guide";
+        if (n == 0) return spread_ || !guide_.empty() ? "an empty array laid out" : nullptr;
+        const id_key& first = slots_[0].key;
+        const id_key& last = slots_[n - 1].key;
+        if (spread_) {
+            // Keys between the first and the last share their first spread_from_ bits, so
+            // home_of grows with the key and is largest for the last one.
+            if (spread_from_ > common_prefix(first, last) || spread_from_ >= 128) return "spread line out of range";
+            if (spread_low_ > bits_from(first, spread_from_)) return "spread line out of range";
+            if (home_of(last) >= n) return "spread line out of range";
+            return nullptr;
+        }
+        if (guide_.empty()) return nullptr;
+        if (guide_from_ >= 128 || guide_bits_ == 0 || guide_bits_ > 40 ||
+            guide_.size() != (std::size_t{1} << guide_bits_) + 1)
+            return "guide out of range";
+        return nullptr;
+    }
+
+public:
+
 private:
     // The guide's bucket for a key between the first and last slot (those share the first
     // guide_from_ bits, so the next guide_bits_ bits order the buckets).
