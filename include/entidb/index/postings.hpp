@@ -27,17 +27,18 @@
 // distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
 // for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
 // change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
-// vector: up to about 60 and 48 bytes per entity just before a merge.
+// vector: up to about 60 and 48 bytes per entity just before a merge. A merge holds the old
+// and the new vector (and arena, when keys were added) until it publishes the new ones.
 //
 // Thread-safety: internally synchronised. Readers take a shared lock per query. Changers
 // (add, remove, and the merge a change triggers) take `writer_`, a plain mutex readers never
-// touch, and the exclusive lock only to write what readers read: a change for one tree
-// insert or a few closed postings, a merge for an O(1) swap. A merge builds its new flat
+// touch, and the exclusive lock only to write what readers read: an add for its tree
+// insert, a removal for finding and closing its postings, a merge for an O(1) swap. A merge builds its new flat
 // part and arena beside the live ones, reading them with no lock (only changers write them,
 // and `writer_` keeps the others out), then swaps them in and frees the old ones after
 // releasing the lock; a reader waits at most for that swap (docs/indexes.md, "Merges and
-// readers"). Exception: the read that ends a bulk build (open, index creation) sorts it
-// under the exclusive lock.
+// readers"). The exception: the read that ends a bulk build (open, index creation) sorts
+// it under the exclusive lock.
 #pragma once
 
 #include <algorithm>
@@ -504,7 +505,9 @@ private:
     // or above the horizon can see. Entries keep their key offsets; a recent key takes the
     // offset of an equal neighbour or is appended to a new arena. The arena is rebuilt once
     // the keys no entry refers to are a quarter of it. Reads the live parts without the
-    // lock: only changers write them, and the caller holds writer_.
+    // lock: only changers write them, and the caller holds writer_. (A reader writes them
+    // only to end a bulk build; none is pending here, since a merge follows only a change
+    // made with no build pending, and only an add under writer_ starts one.)
     [[nodiscard]] merged build_merged() const {
         const auto kept = [&](std::uint64_t to) { return to > horizon_; };
         merged out;
