@@ -6649,12 +6649,12 @@ inline void append_be64(index_key& out, std::uint64_t v) {
 // Thread-safety: internally synchronised. Readers take a shared lock per query. Changers
 // (add, remove, and the merge a change triggers) take `writer_`, a plain mutex readers never
 // touch, and the exclusive lock only to write what readers read: an add for its tree
-// insert, a removal for finding and closing its postings, a merge for an O(1) swap. A merge builds its new flat
-// part and arena beside the live ones, reading them with no lock (only changers write them,
-// and `writer_` keeps the others out), then swaps them in and frees the old ones after
-// releasing the lock; a reader waits at most for that swap (docs/indexes.md, "Merges and
-// readers"). The exception: the read that ends a bulk build (open, index creation) sorts
-// it under the exclusive lock.
+// insert, a removal for finding and closing its postings, a merge for an O(1) swap. A
+// merge builds its new flat part and arena beside the live ones, reading them with no lock
+// (only changers write them, and `writer_` keeps the others out), then swaps them in and
+// frees the old ones after releasing the lock; a reader waits at most for that swap
+// (docs/indexes.md, "Merges and readers"). The exception: the read that ends a bulk build
+// (open, index creation) sorts it under the exclusive lock.
 
 
 
@@ -7084,8 +7084,9 @@ private:
 
     // Builds the merged parts beside the live ones, which readers keep using meanwhile, and
     // publishes them by a swap under the exclusive lock: a reader waits for the swap only.
-    // The replaced parts are freed after the lock is released. Until then both copies
-    // exist (docs/indexes.md, "Merges and readers"). A failure leaves the index unchanged.
+    // The replaced parts are freed after the lock is released; from the build until then
+    // both copies exist (docs/indexes.md, "Merges and readers"). A failure while building
+    // leaves the index unchanged.
     void merge() {
         merged next = build_merged();
         if (on_merge_built) on_merge_built();
