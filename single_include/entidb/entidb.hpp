@@ -6646,15 +6646,15 @@ inline void append_be64(index_key& out, std::uint64_t v) {
 // vector: up to about 60 and 48 bytes per entity just before a merge. A merge holds the old
 // and the new vector (and arena, when keys were added) until it publishes the new ones.
 //
-// Thread-safety: internally synchronised. Readers take a shared lock per query. Changers
-// (add, remove, and the merge a change triggers) take `writer_`, a plain mutex readers never
-// touch, and the exclusive lock only to write what readers read: an add for its tree
-// insert, a removal for finding and closing its postings, a merge for an O(1) swap. A
-// merge builds its new flat part and arena beside the live ones, reading them with no lock
-// (only changers write them, and `writer_` keeps the others out), then swaps them in and
-// frees the old ones after releasing the lock; a reader waits at most for that swap
-// (docs/indexes.md, "Merges and readers"). The exception: the read that ends a bulk build
-// (open, index creation) sorts it under the exclusive lock.
+// Thread-safety: internally synchronised. Every change (add, remove, the merge a change
+// triggers, a bulk build's end) holds `writer_`, so changes are serial. Readers take a
+// shared lock per query; a change takes the lock exclusively only to write what readers
+// read: an add for its tree insert, a removal for finding and closing its postings, a merge
+// for an O(1) swap. A merge builds its new flat part and arena beside the live ones, reading
+// them with no lock (nothing changes them meanwhile), then swaps them in and frees the old
+// ones after releasing the lock: a reader waits at most for one change or that swap, never
+// for a merge (docs/indexes.md, "Merges and readers"). The exception: the read that ends a
+// bulk build (open, index creation) sorts it under the exclusive lock.
 
 
 
@@ -6718,10 +6718,9 @@ public:
         merge_if_due();
     }
 
-    // Runs after a merge built its new parts and before it publishes them, on the thread
-    // that changed the index. Set by tests only (before changes start), to hold a merge
-    // there while readers run.
-    std::function<void()> on_merge_built;
+    // Tests: `f` runs in every merge after the new parts are built and before they are
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
 
     // ---- readers ----
 
@@ -6947,11 +6946,12 @@ private:
     }
 
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock.
+    // finishes it, a change like any other: under writer_, then the exclusive lock.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
-            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<posting_list*>(this)->finish_build(); });
+            mutex_, writer_, [&] { return build_.has_value(); },
+            [&] { const_cast<posting_list*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
@@ -7089,7 +7089,7 @@ private:
     // leaves the index unchanged.
     void merge() {
         merged next = build_merged();
-        if (on_merge_built) on_merge_built();
+        if (on_merge_built_) on_merge_built_();
         recent_map replaced;
         {
             std::unique_lock lock(mutex_);
@@ -7104,9 +7104,7 @@ private:
     // or above the horizon can see. Entries keep their key offsets; a recent key takes the
     // offset of an equal neighbour or is appended to a new arena. The arena is rebuilt once
     // the keys no entry refers to are a quarter of it. Reads the live parts without the
-    // lock: only changers write them, and the caller holds writer_. (A reader writes them
-    // only to end a bulk build; none is pending here, since a merge follows only a change
-    // made with no build pending, and only an add under writer_ starts one.)
+    // lock: only changes write them, and the caller holds writer_.
     [[nodiscard]] merged build_merged() const {
         const auto kept = [&](std::uint64_t to) { return to > horizon_; };
         merged out;
@@ -7160,17 +7158,18 @@ private:
 
     static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
 
-    // Readers hold it shared; changers exclusively, only while they write what readers read.
+    // Readers hold it shared; changes exclusively, only while they write what readers read.
     mutable detail::shared_gate mutex_;
-    // Serialises the changers (add, remove and their merges), so that a merge reads the live
-    // parts without the lock. Readers never take it.
-    std::mutex writer_;
+    // Serialises the changes (add, remove, their merges, a bulk build's end), so that a
+    // merge reads the live parts without the lock. Readers take it only to end a bulk build.
+    mutable std::mutex writer_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge
     std::uint64_t horizon_ = 0;  // the oldest snapshot remove() was last given
     std::size_t closed_since_merge_ = 0;
     std::optional<bulk_build> build_;  // while adds to an empty index are a bulk build
+    std::function<void()> on_merge_built_;  // tests only
 };
 
 }  // namespace detail

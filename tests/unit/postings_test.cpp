@@ -38,12 +38,12 @@ TEST_CASE("postings: a reader's lookups complete while a merge is held between i
     std::promise<void> built, release;
     auto released = release.get_future().share();
     std::atomic<bool> merged{false};
-    p.on_merge_built = [&] {
+    p.on_merge_built([&] {
         if (merged.exchange(true)) return;
         built.set_value();
         // Bounded, so that a reader that waits for the merge fails the test instead of hanging it.
         released.wait_for(std::chrono::seconds(30));
-    };
+    });
     // Commits at sequence 2 add postings (recent changes) until one of them triggers a merge.
     std::uint64_t added = 0;
     std::thread writer([&] {
