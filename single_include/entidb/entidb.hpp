@@ -2871,6 +2871,8 @@ private:
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
+//   durable_replace(target, parts) the same with the contents given as consecutive parts
+//                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
 //                                cannot tell (a symbolic link loop, a directory it may not
@@ -2914,29 +2916,34 @@ namespace detail {
     fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
 }
 
-// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+// Writes and fsyncs a complete new file at `tmp`, made of `parts` one after another. On
+// failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts) {
     unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
     if (!fd)
         fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
 
-    const io_progress p = pwrite_fully(fd.get(), contents, 0);
-    if (!p.complete(contents.size())) {
-        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
-        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
-                          "writing the temporary file failed");
+    std::uint64_t at = 0;
+    for (const auto part : parts) {
+        const io_progress p = pwrite_fully(fd.get(), part, at);
+        if (!p.complete(part.size())) {
+            const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+            abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, at + p.done,
+                              "writing the temporary file failed");
+        }
+        at += part.size();
     }
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
-        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+        abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
 }
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+inline void durable_replace(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
-    detail::write_synced_file(tmp, contents);
+    detail::write_synced_file(tmp, parts);
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
         const int err = errno;
         (void)::unlink(tmp.c_str());
@@ -2944,6 +2951,10 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
                 "cannot rename {} over the target", tmp.string());
     }
     sync_directory(detail::parent_or_current(target));
+}
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    durable_replace(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
@@ -3944,14 +3955,19 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // a key is written; a compaction prunes to exactly the versions readers see (prune_all).
 // Tombstones are versions too, until no snapshot can see what they hide.
 //
-// The table of one collection — the flat array, its guide or spread layout, the recent keys
-// and the older versions — is index/detail/primary_table.hpp; this header is the locked
-// front end over one table per collection: the shared lock of a lookup, the exclusive lock
-// of the writer, and the bulk build that the first read finishes.
+// The table of one collection — the sorted slot array and its layout, the recent keys and
+// the older versions — is index/detail/primary_table.hpp; this header is the locked front
+// end over one table per collection: the gate readers share, the writer mutex every change
+// takes, the merges, and the bulk build that the first read finishes.
 //
-// Thread-safety: internally synchronised. Lookups take a shared lock for the length of
-// one lookup; the single writer takes it exclusively while it applies a commit. No
-// reader ever holds the lock while doing I/O.
+// Thread-safety: internally synchronised. Every change (commits, recovery, compaction, a
+// bulk build's end) holds `writer_`, so changes are serial. Lookups take the shared side of
+// the gate for one lookup; a change takes its exclusive side only while it writes a few
+// slots. A merge lays the new array out under `writer_` alone — readers go on reading the
+// live one meanwhile, since nothing changes it — and takes the gate exclusively only to swap
+// the arrays (O(1)); the replaced array is freed after the gate is released. So a reader
+// waits at most for one commit's slot updates or a swap, never for a merge or a free. No
+// reader ever holds the gate while doing I/O.
 
 
 // ---- begin entidb/detail/build_lock.hpp ----
@@ -3961,7 +3977,9 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // Indexes filled at open append without sorting and finish the build at the first read
 // (index/primary_index.hpp, index/postings.hpp). That read must not sort under a
 // shared lock, so it trades it for the exclusive one, finishes the build, and takes the
-// shared lock again.
+// shared lock again. Where changes also hold a mutex of their own before the gate (the
+// primary index: its merges read the structure without the gate), finishing a build is a
+// change too and takes that mutex first.
 
 
 // ---- begin entidb/detail/shared_gate.hpp ----
@@ -4069,19 +4087,32 @@ namespace entidb {
 inline namespace v1 {
 namespace detail {
 
-// `pending()` says whether a build waits; `finish()` completes it (called exclusively).
-template <typename Pending, typename Finish>
-[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+// `pending()` says whether a build waits; `finish()` completes it (called holding
+// `changes`, then `m` exclusively).
+template <typename ChangeMutex, typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, ChangeMutex& changes, Pending pending,
+                                                              Finish finish) {
     std::shared_lock lock(m);
     while (pending()) {
         lock.unlock();
         {
-            std::unique_lock writer(m);
+            const std::lock_guard changing(changes);
+            const std::unique_lock writer(m);
             if (pending()) finish();
         }
         lock.lock();
     }
     return lock;
+}
+
+// The same where changes hold nothing but the gate.
+template <typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+    struct no_mutex {
+        void lock() noexcept {}
+        void unlock() noexcept {}
+    } none;
+    return shared_lock_built(m, none, pending, finish);
 }
 
 }  // namespace detail
@@ -4119,29 +4150,44 @@ struct entity_version {
 // (index/primary_index.hpp): entity id → newest version's record location, plus the older
 // versions open snapshots still need.
 //
-// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and
-// a side map of the older versions open snapshots still need (empty unless a reader holds a
-// snapshot older than a write). When the ids are spread evenly (random ids, or ids counted
-// up from any start), the array is *spread*: one slot in five is a gap, and each key sits
-// at or a few slots after the place its id predicts, so a lookup goes straight to its slot
-// (one cache miss, about 50 bytes per live entity). Otherwise the array is dense and a
-// guide table over the ids' first distinguishing bits narrows a lookup to a few adjacent
-// slots (two cache misses, about 42-46 bytes per live entity). Commit sequences must not
-// exceed primary_index::max_sequence: the tombstone flag shares their word.
+// Layout, per collection (docs/indexes.md, "Memory"): a sorted array of 40-byte slots, each
+// holding one key's newest version, laid out for lookups (index/detail/slot_array.hpp:
+// spread, about 50 bytes per live entity and one cache miss a lookup, or dense and guided,
+// about 42-46 bytes and two misses); a small ordered map of the keys added since the array
+// was last laid out (detail/chunked_map.hpp: sorted chunks, no node per key); and a side
+// map of the older versions open snapshots still need (empty unless a reader holds a
+// snapshot older than a write). Commit sequences must not exceed primary_index::max_sequence:
+// the tombstone flag shares their word.
+//
+// Merges fold the recent keys into a new array laid out beside the live one (merged(), a
+// read of the table that may run beside readers), which install() then swaps in: readers
+// never wait for a merge, only for the swap.
 //
 // Opening a database streams every record through apply() in commit order with no reader
 // open. While a collection is empty and its writes come that way, apply() only appends; the
 // first read sorts the appended slots once (a bulk build), which is much cheaper than
 // inserting them one by one and never holds two copies of the array.
 //
-// Thread-safety: none. primary_index serialises every call (shared lock for lookups,
-// exclusive for the writer).
+// Thread-safety: none. primary_index serialises every change and takes the shared side of
+// its gate for lookups.
 
-#include <cstdlib>
-#include <new>
 #include <unordered_map>
+
+// ---- begin entidb/index/detail/slot_array.hpp ----
+// entidb/index/detail/slot_array.hpp — the sorted array of slots at the heart of the
+// primary index (index/detail/primary_table.hpp), and how lookups find a key in it.
+//
+// A slot is 40 bytes: a key (the entity id as two words) and its newest version. The array
+// is sorted by key and laid out for lookups (docs/indexes.md, "Memory"): *spread* when the
+// ids are spread evenly (random ids, or ids counted up from any start) — one slot in five
+// is a gap and each key sits at or a few slots after the place its id predicts, so a lookup
+// goes straight to its slot (one cache miss) — else dense, with a guide table over the ids'
+// first distinguishing bits that narrows a lookup to a few adjacent slots (two misses).
+//
+// An array is laid out once, in place, and then only read, except that a slot's version
+// may be updated or marked erased where it stands. Merges never change a live array: they
+// lay a new one out beside it (primary_table::merged) and the index swaps it in.
+
 
 // ---- begin entidb/detail/chunked_map.hpp ----
 // entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
@@ -4420,7 +4466,15 @@ private:
 //    their huge pages when it moves them.
 // Capacity is only what the caller asks for (rounded up to whole 2 MiB pages when large),
 // except push_back, which grows by half.
+//
+// An array may also adopt a private mapping of a file (the persisted primary index,
+// index/primary_index_file.hpp): its elements are then the file's pages, read in only when
+// touched, and a write copies just the page it changes. Such an array is never grown in
+// place (a file mapping cannot be extended past the file): growing first copies it into
+// memory of its own.
 
+#include <cstdlib>
+#include <new>
 
 
 namespace entidb {
@@ -4442,7 +4496,8 @@ public:
         : data_(std::exchange(other.data_, nullptr)),
           size_(std::exchange(other.size_, 0)),
           capacity_(std::exchange(other.capacity_, 0)),
-          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)) {}
+          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
+          file_backed_(std::exchange(other.file_backed_, false)) {}
     flat_array& operator=(flat_array&& other) noexcept {
         flat_array(std::move(other)).swap(*this);
         return *this;
@@ -4456,7 +4511,19 @@ public:
         std::swap(size_, other.size_);
         std::swap(capacity_, other.capacity_);
         std::swap(mapped_bytes_, other.mapped_bytes_);
+        std::swap(file_backed_, other.file_backed_);
     }
+
+    // Takes over `mapping` (from mmap, `bytes` long, MAP_PRIVATE) holding `count` elements,
+    // releasing what the array held. It is unmapped when the array lets it go.
+    void adopt_mapping(void* mapping, std::size_t bytes, std::size_t count) noexcept {
+        release();
+        data_ = static_cast<T*>(mapping);
+        size_ = capacity_ = count;
+        mapped_bytes_ = bytes;
+        file_backed_ = true;
+    }
+    [[nodiscard]] bool file_backed() const noexcept { return file_backed_; }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
@@ -4497,6 +4564,13 @@ public:
 private:
     // Moves the elements into a block of at least `bytes` (>= size_ * sizeof(T)).
     void place(std::size_t bytes) {
+        if (file_backed_) {  // into memory of its own first: a file mapping does not grow
+            flat_array own;
+            own.reserve(std::max<std::size_t>(size_, 1));
+            if (size_ > 0) std::memcpy(own.data_, data_, size_ * sizeof(T));
+            own.size_ = size_;
+            swap(own);
+        }
         if (bytes == 0) {
             release();
             capacity_ = 0;
@@ -4537,12 +4611,14 @@ private:
             std::free(data_);
         data_ = nullptr;
         mapped_bytes_ = 0;
+        file_backed_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
     std::size_t mapped_bytes_ = 0;  // 0: a heap block
+    bool file_backed_ = false;      // a private mapping of a file (adopt_mapping)
 };
 
 }  // namespace detail
@@ -4572,7 +4648,6 @@ inline void prefetch_for_read(const void* p) noexcept {
 
 namespace entidb {
 inline namespace v1 {
-
 namespace detail {
 
 // An entity id as two big-endian words: comparing them is comparing the ids' bytes
@@ -4677,6 +4752,351 @@ struct index_slot {
 };
 static_assert(sizeof(index_slot) == 40, "an index slot is 40 bytes: the memory budget counts on it");
 
+// Keys added since the array was laid out, which the next layout folds in.
+using recent_keys = chunked_map<id_key, packed_version>;
+
+// A sorted array of unique keys' slots, laid out for lookups. Slots whose key was erased
+// (and the gaps of a spread array, which are marked the same way) stay until the next
+// layout, so that erasing never moves the array.
+class slot_array {
+public:
+    enum class layout { bisected, guided, spread };
+
+    [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return slots_.empty(); }
+    [[nodiscard]] index_slot& operator[](std::size_t i) noexcept { return slots_[i]; }
+    [[nodiscard]] const index_slot& operator[](std::size_t i) const noexcept { return slots_[i]; }
+    [[nodiscard]] index_slot* begin() noexcept { return slots_.begin(); }
+    [[nodiscard]] index_slot* end() noexcept { return slots_.end(); }
+    [[nodiscard]] const index_slot* begin() const noexcept { return slots_.begin(); }
+    [[nodiscard]] const index_slot* end() const noexcept { return slots_.end(); }
+
+    // Slots that hold a key (not erased, not a gap).
+    [[nodiscard]] std::size_t live() const noexcept { return slots_.size() - erased_ - gaps_; }
+    [[nodiscard]] std::size_t erased() const noexcept { return erased_; }
+    [[nodiscard]] std::size_t gaps() const noexcept { return gaps_; }
+    // The slot's key was erased / comes back in place.
+    void note_erased() noexcept { ++erased_; }
+    void note_restored() noexcept { --erased_; }
+
+    [[nodiscard]] layout lookup_layout() const noexcept {
+        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
+    }
+
+    // The unsorted slots of a bulk build (primary_table::try_build): appended, then sorted
+    // and laid out by lay_out().
+    [[nodiscard]] flat_array<index_slot>& unlaid() noexcept { return slots_; }
+
+    // Index of the first slot whose key is not below `k`. In a spread array that slot is the
+    // key's home or a few slots after it. Otherwise the guide narrows the search to one
+    // bucket of a few adjacent slots; keys that share long prefixes fill few buckets, and a
+    // bucket of many slots is bisected, so the worst case stays O(log n).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+        const std::size_t n = slots_.size();
+        if (n == 0 || !(slots_[0].key < k)) return 0;
+        if (slots_[n - 1].key < k) return n;
+        if (spread_) {  // no slot before k's home holds a key >= k, and slots_[n - 1] does
+            std::size_t i = home_of(k);
+            while (slots_[i].key < k) ++i;
+            return i;
+        }
+        std::size_t lo = 1, hi = n - 1;  // slots_[0] < k <= slots_[n - 1]
+        if (!guide_.empty()) {
+            const std::size_t b = bucket_of(k);
+            lo = std::max<std::size_t>(lo, guide_[b]);
+            hi = std::min<std::size_t>(hi, guide_[b + 1]);
+        }
+        while (hi - lo > 8) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (slots_[mid].key < k) lo = mid + 1;
+            else hi = mid;
+        }
+        while (lo < hi && slots_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
+        return lo;
+    }
+
+    // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
+    void prefetch(const id_key& k) const noexcept {
+        if (slots_.empty() || !(slots_[0].key < k) || !(k < slots_[slots_.size() - 1].key)) return;
+        if (spread_) prefetch_for_read(&slots_[home_of(k)]);
+        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
+    }
+
+    // A dense, sorted copy of the live slots, with room to lay `added` more out beside them
+    // (the start of a merge: this array stays as it is).
+    [[nodiscard]] slot_array live_copy(std::size_t added) const {
+        slot_array out;
+        out.slots_.reserve(spread_capacity(live() + added) + max_displacement + 1);
+        for (const auto& s : slots_)
+            if (!s.v.erased()) out.slots_.push_back(s);
+        return out;
+    }
+
+    // Folds `recent` (keys not in this array) into this dense, sorted array and lays it out
+    // for lookups: spread where the ids allow, else dense and guided. In place: never two
+    // copies of the array.
+    void lay_out(const recent_keys& recent) {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        spread_ = false;
+        gaps_ = 0;
+        erased_ = 0;
+        if (!spread_out(recent)) {
+            merge_dense(recent);
+            rebuild_guide();
+        }
+        // Many keys erased: give the memory back.
+        if (slots_.capacity() > slots_.size() + slots_.size() / 8) slots_.shrink_to_fit();
+    }
+
+    // Heap bytes held, by capacity.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return slots_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t);
+    }
+
+    // ---- persisted copies (index/primary_index_file.hpp) ----
+
+    // What a copy of the array records besides its slots and guide.
+    struct layout_params {
+        std::uint64_t erased = 0;
+        std::uint64_t gaps = 0;
+        std::uint32_t spread = 0;  // 0 or 1
+        std::uint32_t spread_from = 0;
+        std::uint64_t spread_low = 0;
+        std::uint64_t spread_scale = 0;
+        std::uint32_t guide_from = 0;
+        std::uint32_t guide_bits = 0;
+    };
+    [[nodiscard]] layout_params params() const noexcept {
+        return {erased_, gaps_, spread_ ? 1u : 0u, spread_from_, spread_low_, spread_scale_, guide_from_, guide_bits_};
+    }
+    [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
+    [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
+
+    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
+    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
+    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
+    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
+    // as it is checked.
+    [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
+                                                         flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         const char*& problem) {
+        slot_array a;
+        a.slots_ = std::move(slots);
+        a.guide_ = std::move(guide);
+        a.erased_ = p.erased;
+        a.gaps_ = p.gaps;
+        a.spread_ = p.spread == 1;
+        a.spread_from_ = p.spread_from;
+        a.spread_low_ = p.spread_low;
+        a.spread_scale_ = p.spread_scale;
+        a.guide_from_ = p.guide_from;
+        a.guide_bits_ = p.guide_bits;
+        problem = a.layout_problem(p.spread);
+        if (problem != nullptr) return std::nullopt;
+        return a;
+    }
+
+private:
+    // Why lookups over this array could leave it, or null. Only the first and last slots
+    // are read (a lookup's search stays between them), so pages of a mapped copy that no
+    // lookup needs stay unread.
+    [[nodiscard]] const char* layout_problem(std::uint32_t spread) const noexcept {
+        const std::size_t n = slots_.size();
+        if (spread > 1) return "unknown layout";
+        if (erased_ + gaps_ > n) return "more erased slots than slots";
+        if (spread_ && !guide_.empty()) return "a spread array with a guide";
+        if (n == 0) return spread_ || !guide_.empty() ? "an empty array laid out" : nullptr;
+        const id_key& first = slots_[0].key;
+        const id_key& last = slots_[n - 1].key;
+        if (spread_) {
+            // Keys between the first and the last share their first spread_from_ bits, so
+            // home_of grows with the key and is largest for the last one.
+            if (spread_from_ > common_prefix(first, last) || spread_from_ >= 128) return "spread line out of range";
+            if (spread_low_ > bits_from(first, spread_from_)) return "spread line out of range";
+            if (home_of(last) >= n) return "spread line out of range";
+            return nullptr;
+        }
+        if (guide_.empty()) return nullptr;
+        if (guide_from_ >= 128 || guide_bits_ == 0 || guide_bits_ > 40 ||
+            guide_.size() != (std::size_t{1} << guide_bits_) + 1)
+            return "guide out of range";
+        return nullptr;
+    }
+
+public:
+
+private:
+    // The guide's bucket for a key between the first and last slot (those share the first
+    // guide_from_ bits, so the next guide_bits_ bits order the buckets).
+    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
+    }
+
+    // ---- the spread layout ----
+    // A spread array maps the ids between its first and last key linearly onto
+    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
+    // key sits at its home or, when keys before it took that place, in the next free slot.
+    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
+    // bisection skip them like erased slots; a key always sits at or after its home, never
+    // before, which is what lets a lookup start there.
+    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
+    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
+    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
+
+    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
+    }
+
+    // The slots of the dense, sorted slots_[0, from) and the entries of `recent` together,
+    // largest key first: the layouts fill slots_ from the back, in place.
+    class merged_backwards {
+    public:
+        merged_backwards(const slot_array& a, const recent_keys& recent, std::size_t from)
+            : a_(a), recent_(recent), from_(from), r_(recent.rbegin()) {}
+        [[nodiscard]] bool recent_left() const noexcept { return r_ != recent_.rend(); }
+        // The next slot; the caller takes no more than there are.
+        [[nodiscard]] index_slot take() noexcept {
+            if (recent_left() && (from_ == 0 || a_.slots_[from_ - 1].key < r_->first)) {
+                const index_slot s{r_->first, r_->second};
+                ++r_;
+                return s;
+            }
+            return a_.slots_[--from_];
+        }
+
+    private:
+        const slot_array& a_;
+        const recent_keys& recent_;
+        std::size_t from_;
+        recent_keys::const_reverse_iterator r_;
+    };
+
+    // Calls f(slot) for the slots of the dense, sorted slots_ and the entries of `recent`
+    // together, in key order, while f returns true; returns whether it got to the end.
+    template <typename F>
+    bool for_each_merged(const recent_keys& recent, F&& f) const {
+        std::size_t i = 0;
+        auto r = recent.begin();
+        while (i < slots_.size() || r != recent.end()) {
+            const bool from_base = r == recent.end() || (i < slots_.size() && slots_[i].key < r->first);
+            const index_slot s = from_base ? slots_[i++] : index_slot{r->first, r->second};
+            if (!from_base) ++r;
+            if (!f(s)) return false;
+        }
+        return true;
+    }
+
+    // Lays the dense, sorted slots_ and `recent` out spread in slots_; false, changing
+    // nothing, when the keys are too unevenly spread for that (some key would sit over
+    // max_displacement slots past its home).
+    bool spread_out(const recent_keys& recent) {
+        const std::size_t n = slots_.size(), total = n + recent.size();
+        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
+        const id_key& first_key = n == 0 || (!recent.empty() && recent.begin()->first < slots_[0].key)
+                                      ? recent.begin()->first
+                                      : slots_[0].key;
+        const id_key& last_key = n == 0 || (!recent.empty() && slots_[n - 1].key < recent.rbegin()->first)
+                                     ? recent.rbegin()->first
+                                     : slots_[n - 1].key;
+        const unsigned from = common_prefix(first_key, last_key);
+        const std::uint64_t low = bits_from(first_key, from);
+        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, from) - low);
+        if (!scale) return false;
+        spread_from_ = from;
+        spread_low_ = low;
+        spread_scale_ = *scale;
+        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
+        // back-to-front move below can recompute each block's slots without a slot per key.
+        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
+        std::size_t next = 0;  // the first slot after the keys placed so far
+        std::size_t i = 0;
+        const bool even = for_each_merged(recent, [&](const index_slot& s) {
+            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
+            const std::size_t home = home_of(s.key);
+            if (next > home + max_displacement) return false;
+            next = std::max(home, next) + 1;
+            return true;
+        });
+        if (!even) return false;
+        slots_.resize(next);
+        // Back to front, a block at a time: the block's keys are taken from the backs of
+        // slots_ and `recent` first, then written to their slots. A key's slot is at or after
+        // its place in the merged order, which is at or after its index in slots_, so nothing
+        // not yet taken is overwritten.
+        merged_backwards in(*this, recent, n);
+        std::array<index_slot, spread_block> keys{};
+        std::array<std::size_t, spread_block> slot{};
+        std::size_t end = next;  // the first slot after the current key's gaps
+        for (std::size_t b = block_start.size(); b-- > 0;) {
+            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
+            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
+            std::size_t at = block_start[b];
+            for (std::size_t k = first; k < last; ++k)
+                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
+            for (std::size_t k = last; k-- > first;) {
+                const index_slot s = keys[k - first];
+                const std::size_t to = slot[k - first];
+                slots_[to] = s;
+                for (std::size_t g = to + 1; g < end; ++g)
+                    slots_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
+                end = to;
+            }
+        }
+        gaps_ = next - total;
+        spread_ = true;
+        return true;
+    }
+
+    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
+    // per entity; sparser guides measured slower, as buckets then span more cache lines),
+    // rebuilt whenever the array is laid out dense.
+    void rebuild_guide() {
+        const std::size_t n = slots_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
+        flat_array<std::uint32_t> guide;
+        guide_from_ = common_prefix(slots_[0].key, slots_[n - 1].key);
+        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
+        const std::size_t buckets = std::size_t{1} << guide_bits_;
+        guide.resize(buckets + 1);
+        std::size_t i = 0;
+        for (std::size_t b = 0; b < buckets; ++b) {
+            while (i < n && bucket_of(slots_[i].key) < b) ++i;
+            guide[b] = static_cast<std::uint32_t>(i);
+        }
+        guide[buckets] = static_cast<std::uint32_t>(n);
+        guide.swap(guide_);
+    }
+
+    // Folds `recent` into slots_ in place, from the back (the dense layout's merge). Once
+    // `recent` is used up, the rest of slots_ is already in place.
+    void merge_dense(const recent_keys& recent) {
+        const std::size_t n = slots_.size();
+        slots_.resize(n + recent.size());
+        merged_backwards in(*this, recent, n);
+        for (std::size_t out = slots_.size(); in.recent_left();) slots_[--out] = in.take();
+    }
+
+    flat_array<index_slot> slots_;     // sorted by key, unique (unsorted while a bulk build appends)
+    std::size_t erased_ = 0;           // slots whose key was erased
+    std::size_t gaps_ = 0;             // slots of a spread array that hold no key (also marked erased)
+    bool spread_ = false;              // lookups start at the key's home
+    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
+    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
+    std::uint64_t spread_scale_ = 0;
+    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all slots
+    unsigned guide_from_ = 0;
+    unsigned guide_bits_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/detail/slot_array.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
 // How many put records in each segment are no longer the newest version of their key
 // (replaced, deleted, written again elsewhere, or older than what the index already held).
 // A segment with none holds only versions that are still current, so a scan in storage
@@ -4694,6 +5114,10 @@ public:
         const auto it = by_segment_.find(segment);
         return it == by_segment_.end() ? 0 : it->second;
     }
+
+    // Every segment's count, and setting one (the persisted index: primary_index_file.hpp).
+    [[nodiscard]] const std::unordered_map<std::uint32_t, std::uint64_t>& all() const noexcept { return by_segment_; }
+    void set(std::uint32_t segment, std::uint64_t count) { by_segment_[segment] = count; }
 
 private:
     std::unordered_map<std::uint32_t, std::uint64_t> by_segment_;
@@ -4740,6 +5164,7 @@ inline void sort_for_build(index_slot* a, std::size_t n, int passes) {
     for (std::size_t b = 0; b < 256; ++b) sort_for_build(a + start[b], start[b + 1] - start[b], passes - 1);
 }
 
+
 // One collection's keys, unsynchronised (primary_index locks). Invariant: a key has at most
 // one slot across `base_` and `recent_`, so a lookup that finds it in `base_` is done, and
 // writing a key that has a slot (even an erased one) updates the slot in place.
@@ -4748,13 +5173,11 @@ public:
     explicit primary_table(std::uint32_t collection) : collection_(collection) {}
 
     [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
-    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ + gaps_ && recent_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return base_.live() == 0 && recent_.empty(); }
 
     // How lookups find a slot in the array (tests, docs/indexes.md "Memory").
-    enum class layout { bisected, guided, spread };
-    [[nodiscard]] layout lookup_layout() const noexcept {
-        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
-    }
+    using layout = slot_array::layout;
+    [[nodiscard]] layout lookup_layout() const noexcept { return base_.lookup_layout(); }
 
     // Appends the write if it can be part of a bulk build: the table was empty when the
     // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
@@ -4768,7 +5191,7 @@ public:
         building_ = true;
         last_sequence_ = v.sequence;
         last_key_ = k;
-        base_.push_back({k, packed_version::of(v)});
+        base_.unlaid().push_back({k, packed_version::of(v)});
         return true;
     }
 
@@ -4776,18 +5199,19 @@ public:
     void finish_build(superseded_counts& superseded) {
         if (!building_) return;
         building_ = false;
-        sort_for_build(base_.data(), base_.size(), 2);
+        auto& slots = base_.unlaid();
+        sort_for_build(slots.data(), slots.size(), 2);
         std::size_t out = 0;
-        for (std::size_t i = 0; i < base_.size(); ++i) {
-            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) {
-                superseded.note(base_[i].v);
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            if (i + 1 < slots.size() && slots[i + 1].key == slots[i].key) {
+                superseded.note(slots[i].v);
                 continue;
             }
-            if (!base_[i].v.tombstone()) base_[out++] = base_[i];
+            if (!slots[i].v.tombstone()) slots[out++] = slots[i];
         }
-        base_.resize(out);
-        base_.shrink_to_fit();
-        relayout();
+        slots.resize(out);
+        slots.shrink_to_fit();
+        base_.lay_out(recent_keys{});
     }
 
     void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
@@ -4807,18 +5231,63 @@ public:
         if (v.tombstone && v.sequence <= oldest) return;  // a deletion of nothing any snapshot sees
         if (cur.v != nullptr) {  // an erased slot comes back in place
             *cur.v = packed_version::of(v);
-            --erased_;
+            base_.note_restored();
             return;
         }
         recent_.insert(k, packed_version::of(v));
-        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
+    }
+
+    // Whether the recent keys or the erased slots have grown enough to fold them into a new
+    // array (amortised: about 16 slot moves per key the merge folds in), or, with
+    // `any_erased`, whether any slot is erased (compaction's prune gives all that back).
+    [[nodiscard]] bool merge_due(bool any_erased = false) const noexcept {
+        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) return true;
+        const std::size_t erased = base_.erased();
+        return any_erased ? erased > 0 : erased > (base_.live() + erased) / 2;
+    }
+
+    // The array a merge installs: the live slots and the recent keys, laid out. Only reads
+    // the table, so it runs beside readers; nothing may change the table meanwhile.
+    [[nodiscard]] slot_array merged() const {
+        auto next = base_.live_copy(recent_.size());
+        next.lay_out(recent_);
+        return next;
+    }
+
+    // What install() replaced, to be freed after the lock is released.
+    struct retired {
+        slot_array base;
+        recent_keys recent;
+    };
+
+    // Puts `next` (from merged(), with nothing changed since) in place of the array and the
+    // recent keys. O(1): the caller holds readers off only for this.
+    [[nodiscard]] retired install(slot_array&& next) noexcept {
+        retired old{std::move(base_), std::move(recent_)};
+        base_ = std::move(next);
+        recent_ = recent_keys{};
+        return old;
     }
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
-    void prefetch(const id_key& k) const noexcept {
-        if (base_.empty() || !(base_[0].key < k) || !(k < base_[base_.size() - 1].key)) return;
-        if (spread_) prefetch_for_read(&base_[home_of(k)]);
-        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
+    void prefetch(const id_key& k) const noexcept { base_.prefetch(k); }
+
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // The table's newest versions as one laid-out array: the array itself while no keys
+    // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
+    // they serve snapshots of this process only.
+    [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        if (recent_.empty()) return base_;
+        scratch = merged();
+        return scratch;
+    }
+
+    // A table holding `base` (a persisted image) and nothing else.
+    [[nodiscard]] static primary_table adopted(std::uint32_t collection, slot_array&& base) {
+        primary_table t(collection);
+        t.base_ = std::move(base);
+        return t;
     }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
@@ -4834,7 +5303,7 @@ public:
         std::size_t i = 0;
         auto r = recent_.begin();
         if (after != nullptr) {
-            i = lower_bound(*after);
+            i = base_.lower_bound(*after);
             if (i < base_.size() && base_[i].key == *after) ++i;
             r = recent_.upper_bound(*after);
         }
@@ -4855,7 +5324,8 @@ public:
 
     // Keeps the versions some reader sees: for each of `readers` (the sequences read, in
     // ascending order, the latest state among them) the newest version at or below it,
-    // except tombstones that hide nothing kept (a key left with a tombstone alone goes).
+    // except tombstones that hide nothing kept (a key left with a tombstone alone goes; its
+    // slot is marked erased until the next merge, which merge_due(true) asks for).
     void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto it = older_.begin(); it != older_.end();) {
             keep_seen(it->second, held(it->first).v->sequence(), readers);
@@ -4868,10 +5338,9 @@ public:
         for (auto& s : base_)
             if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
-                ++erased_;
+                base_.note_erased();
             }
         recent_.erase_if(lone_tombstone);
-        if (erased_ > 0) drop_erased();
     }
 
     [[nodiscard]] bool holds(const id_key& k, const record_location& loc) const {
@@ -4884,7 +5353,7 @@ public:
     }
 
     [[nodiscard]] std::uint64_t version_count() const {
-        std::uint64_t n = base_.size() - erased_ - gaps_ + recent_.size();
+        std::uint64_t n = base_.live() + recent_.size();
         for (const auto& [_, versions] : older_) n += versions.size();
         return n;
     }
@@ -4912,9 +5381,7 @@ public:
     // element size plus the libstdc++ node header.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         constexpr std::size_t hash_node = 2 * sizeof(void*);
-        std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
-                        recent_.memory_bytes() +
-                        older_.bucket_count() * sizeof(void*);
+        std::size_t n = base_.memory_bytes() + recent_.memory_bytes() + older_.bucket_count() * sizeof(void*);
         for (const auto& [_, versions] : older_)
             n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
         return n;
@@ -4928,7 +5395,7 @@ private:
     };
 
     [[nodiscard]] held_version held(const id_key& k) {
-        if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
+        if (const auto i = base_.lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
         return {recent_.find(k), false};
     }
     [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
@@ -4991,237 +5458,14 @@ private:
         } else if (!cur.in_base) {
             recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
         } else {
-            cur.v->seq_tomb = packed_version::erased_mark;
-            if (++erased_ > (base_.size() - gaps_) / 2) drop_erased();  // bounded waste, amortised O(1)
+            cur.v->seq_tomb = packed_version::erased_mark;  // merge_due() bounds the waste
+            base_.note_erased();
         }
-    }
-
-    // Index of the first slot in `base_` whose key is not below `k`. In a spread array that
-    // slot is the key's home or a few slots after it. Otherwise the guide narrows the search
-    // to one bucket of a few adjacent slots; keys that share long prefixes fill few buckets,
-    // and a bucket of many slots is bisected, so the worst case stays O(log n).
-    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
-        const std::size_t n = base_.size();
-        if (n == 0 || !(base_[0].key < k)) return 0;
-        if (base_[n - 1].key < k) return n;
-        if (spread_) {  // no slot before k's home holds a key >= k, and base_[n - 1] does
-            std::size_t i = home_of(k);
-            while (base_[i].key < k) ++i;
-            return i;
-        }
-        std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
-        if (!guide_.empty()) {
-            const std::size_t b = bucket_of(k);
-            lo = std::max<std::size_t>(lo, guide_[b]);
-            hi = std::min<std::size_t>(hi, guide_[b + 1]);
-        }
-        while (hi - lo > 8) {
-            const std::size_t mid = lo + (hi - lo) / 2;
-            if (base_[mid].key < k) lo = mid + 1;
-            else hi = mid;
-        }
-        while (lo < hi && base_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
-        return lo;
-    }
-
-    // The guide's bucket for a key between the first and last in `base_` (those share the
-    // first guide_from_ bits, so the next guide_bits_ bits order the buckets).
-    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
-    }
-
-    // ---- the spread layout ----
-    // A spread array maps the ids between its first and last key linearly onto
-    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
-    // key sits at its home or, when keys before it took that place, in the next free slot.
-    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
-    // bisection skip them like erased slots; a key always sits at or after its home, never
-    // before, which is what lets a lookup start there.
-    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
-    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
-    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
-
-    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
-    }
-
-    // The slots of the dense, sorted base_[0, from) and the entries of recent_ together,
-    // largest key first: the merges fill base_ from the back, in place.
-    class merged_backwards {
-    public:
-        merged_backwards(const primary_table& t, std::size_t from) : t_(t), from_(from), r_(t.recent_.rbegin()) {}
-        [[nodiscard]] bool recent_left() const noexcept { return r_ != t_.recent_.rend(); }
-        // The next slot; the caller takes no more than there are.
-        [[nodiscard]] index_slot take() noexcept {
-            if (recent_left() && (from_ == 0 || t_.base_[from_ - 1].key < r_->first)) {
-                const index_slot s{r_->first, r_->second};
-                ++r_;
-                return s;
-            }
-            return t_.base_[--from_];
-        }
-
-    private:
-        const primary_table& t_;
-        std::size_t from_;
-        chunked_map<id_key, packed_version>::const_reverse_iterator r_;
-    };
-
-    // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
-    // together, in key order, while f returns true; returns whether it got to the end.
-    template <typename F>
-    bool for_each_merged(F&& f) const {
-        std::size_t i = 0;
-        auto r = recent_.begin();
-        while (i < base_.size() || r != recent_.end()) {
-            const bool from_base = r == recent_.end() || (i < base_.size() && base_[i].key < r->first);
-            const index_slot s = from_base ? base_[i++] : index_slot{r->first, r->second};
-            if (!from_base) ++r;
-            if (!f(s)) return false;
-        }
-        return true;
-    }
-
-    // Lays the dense, sorted base_ and recent_ out spread in base_, recent_ still to be
-    // cleared; false, changing nothing, when the keys are too unevenly spread for that (some
-    // key would sit over max_displacement slots past its home).
-    bool spread_out() {
-        const std::size_t n = base_.size(), total = n + recent_.size();
-        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
-        const id_key& first_key = n == 0 || (!recent_.empty() && recent_.begin()->first < base_[0].key)
-                                      ? recent_.begin()->first
-                                      : base_[0].key;
-        const id_key& last_key = n == 0 || (!recent_.empty() && base_[n - 1].key < recent_.rbegin()->first)
-                                     ? recent_.rbegin()->first
-                                     : base_[n - 1].key;
-        spread_from_ = common_prefix(first_key, last_key);
-        spread_low_ = bits_from(first_key, spread_from_);
-        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, spread_from_) - spread_low_);
-        if (!scale) return false;
-        spread_scale_ = *scale;
-        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
-        // back-to-front move below can recompute each block's slots without a slot per key.
-        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
-        std::size_t next = 0;  // the first slot after the keys placed so far
-        std::size_t i = 0;
-        const bool even = for_each_merged([&](const index_slot& s) {
-            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
-            const std::size_t home = home_of(s.key);
-            if (next > home + max_displacement) return false;
-            next = std::max(home, next) + 1;
-            return true;
-        });
-        if (!even) return false;
-        base_.resize(next);
-        // Back to front, a block at a time: the block's keys are taken from the backs of
-        // base_ and recent_ first, then written to their slots. A key's slot is at or after
-        // its place in the merged order, which is at or after its index in base_, so nothing
-        // not yet taken is overwritten.
-        merged_backwards in(*this, n);
-        std::array<index_slot, spread_block> keys{};
-        std::array<std::size_t, spread_block> slot{};
-        std::size_t end = next;  // the first slot after the current key's gaps
-        for (std::size_t b = block_start.size(); b-- > 0;) {
-            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
-            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
-            std::size_t at = block_start[b];
-            for (std::size_t k = first; k < last; ++k)
-                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
-            for (std::size_t k = last; k-- > first;) {
-                const index_slot s = keys[k - first];
-                const std::size_t to = slot[k - first];
-                base_[to] = s;
-                for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
-                end = to;
-            }
-        }
-        gaps_ = next - total;
-        spread_ = true;
-        return true;
-    }
-
-    // Folds recent_ into the dense, sorted base_ and lays the array out for lookups:
-    // spread where the ids allow, else dense and guided.
-    void relayout() {
-        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
-        spread_ = false;
-        gaps_ = 0;
-        if (!spread_out()) {
-            merge_dense();
-            rebuild_guide();
-        }
-        recent_.clear();
-        // Many keys erased (densify keeps the capacity): give the memory back.
-        if (base_.capacity() > base_.size() + base_.size() / 8) base_.shrink_to_fit();
-    }
-
-    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
-    // per entity; sparser guides measured slower, as buckets then span more cache lines),
-    // rebuilt whenever `base_` is laid out dense.
-    void rebuild_guide() {
-        const std::size_t n = base_.size();
-        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
-        flat_array<std::uint32_t> guide;
-        guide_from_ = common_prefix(base_[0].key, base_[n - 1].key);
-        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
-        const std::size_t buckets = std::size_t{1} << guide_bits_;
-        guide.resize(buckets + 1);
-        std::size_t i = 0;
-        for (std::size_t b = 0; b < buckets; ++b) {
-            while (i < n && bucket_of(base_[i].key) < b) ++i;
-            guide[b] = static_cast<std::uint32_t>(i);
-        }
-        guide[buckets] = static_cast<std::uint32_t>(n);
-        guide.swap(guide_);
-    }
-
-    // Rebuilds the array without erased slots and gaps (recent_ folded in on the way).
-    void drop_erased() {
-        densify();
-        relayout();
-    }
-
-    // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
-    // Its capacity stays: the array is laid out again at once, usually larger.
-    void densify() {
-        std::size_t out = 0;
-        for (const auto& s : base_)
-            if (!s.v.erased()) base_[out++] = s;
-        base_.resize(out);
-        erased_ = 0;
-        gaps_ = 0;
-        spread_ = false;
-        flat_array<std::uint32_t>().swap(guide_);
-    }
-
-    // Folds recent_ into base_ in place, from the back (the dense layout's merge). Once
-    // recent_ is used up, the rest of base_ is already in place.
-    void merge_dense() {
-        const std::size_t n = base_.size();
-        base_.resize(n + recent_.size());
-        merged_backwards in(*this, n);
-        for (std::size_t out = base_.size(); in.recent_left();) base_[--out] = in.take();
-    }
-
-    // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
-    // slot moves each to densify the array and as many to merge and spread it, in one pass).
-    void merge_recent() {
-        if (erased_ > 0 || gaps_ > 0) densify();
-        relayout();
     }
 
     std::uint32_t collection_;
-    flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
-    std::size_t erased_ = 0;           // slots of base_ whose key was erased
-    std::size_t gaps_ = 0;             // slots of a spread base_ that hold no key (also marked erased)
-    bool spread_ = false;              // base_ is spread: lookups start at the key's home
-    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
-    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
-    std::uint64_t spread_scale_ = 0;
-    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
-    unsigned guide_from_ = 0;
-    unsigned guide_bits_ = 0;
-    chunked_map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    slot_array base_;                  // unsorted while building_
+    recent_keys recent_;               // keys not in base_, added since the last merge
     std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
     bool building_ = false;
     std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
@@ -5252,14 +5496,21 @@ public:
             fail(errc::corruption, "commit sequence {} of entity {} is beyond the largest the index holds ({})",
                  v.sequence, id.to_hex(), max_sequence);
         const auto k = detail::key_of(id);
-        std::unique_lock lock(mutex_);
-        auto& t = table_for(collection);
-        if (t.try_build(k, v, oldest_snapshot)) {
-            building_ = true;
-            return;
+        const std::lock_guard changing(writer_);
+        detail::primary_table* t = nullptr;
+        {
+            const std::unique_lock lock(mutex_);
+            t = &table_for(collection);
+            if (t->try_build(k, v, oldest_snapshot)) {
+                building_ = true;
+                ++applied_;
+                return;
+            }
+            t->finish_build(superseded_);
+            t->apply(k, v, oldest_snapshot, superseded_);
         }
-        t.finish_build(superseded_);
-        t.apply(k, v, oldest_snapshot, superseded_);
+        ++applied_;
+        if (t->merge_due()) merge_beside(*t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -5308,9 +5559,14 @@ public:
     // or below it, and no tombstone that hides nothing kept (compaction keeps exactly what
     // the index holds).
     void prune_all(const std::vector<std::uint64_t>& readers) {
-        std::unique_lock lock(mutex_);
-        finish_builds();
-        for (auto& t : tables_) t.prune_all(readers);
+        const std::lock_guard changing(writer_);
+        {
+            const std::unique_lock lock(mutex_);
+            finish_builds();
+            for (auto& t : tables_) t.prune_all(readers);
+        }
+        for (auto& t : tables_)
+            if (t.merge_due(true)) merge_beside(t);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).
@@ -5342,7 +5598,8 @@ public:
     // compacted segment). A reader sees either location, both hold the same bytes. Returns
     // false if there is no such version.
     bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
-        std::unique_lock lock(mutex_);
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
         finish_builds();
         auto* t = table_of(collection);
         return t && t->relocate(detail::key_of(id), sequence, to, superseded_);
@@ -5370,6 +5627,55 @@ public:
         return n;
     }
 
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // One collection's newest versions, as the image passes them.
+    struct image_table {
+        std::uint32_t collection;
+        const detail::slot_array* slots;
+    };
+
+    // Calls f(tables, superseded) with every non-empty table laid out as one array and the
+    // superseded counts, holding off every change meanwhile (not readers). Tables with keys
+    // waiting beside their array are merged into a temporary copy for it.
+    template <typename F>
+    void with_image(F&& f) const {
+        const std::lock_guard changing(writer_);
+        const_cast<primary_index*>(this)->finish_builds_as_change();
+        std::vector<detail::slot_array> scratch(tables_.size());
+        std::vector<image_table> tables;
+        for (std::size_t i = 0; i < tables_.size(); ++i)
+            if (!tables_[i].empty()) tables.push_back({tables_[i].collection(), &tables_[i].image(scratch[i])});
+        f(tables, superseded_.all());
+    }
+
+    // Takes `tables` (ascending collection ids) and `superseded` as the index's whole
+    // contents. Only on an empty index, before it is shared (open).
+    void adopt(std::vector<std::pair<std::uint32_t, detail::slot_array>>&& tables,
+               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& superseded) {
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
+        tables_.clear();
+        for (auto& [c, a] : tables) tables_.push_back(detail::primary_table::adopted(c, std::move(a)));
+        for (const auto& [segment, count] : superseded) superseded_.set(segment, count);
+        applied_ = 0;
+    }
+
+    // Changes applied since open or the last image was taken (mark_imaged): when a new
+    // image is worth writing (core/index_file.hpp).
+    [[nodiscard]] std::uint64_t applied_since_image() const {
+        const std::lock_guard changing(writer_);
+        return applied_;
+    }
+    void mark_imaged() {
+        const std::lock_guard changing(writer_);
+        applied_ = 0;
+    }
+
+    // Tests: `f` runs in every merge after the new array is laid out and before it is
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
+
 private:
     template <typename F>
     void visit_live(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot, F&& f) const {
@@ -5380,12 +5686,33 @@ private:
                           [&](const detail::id_key& k, const entity_version& v) { return f(detail::id_of(k), v); });
     }
 
+    // Folds the table's recent keys and erased slots into a new array laid out beside the
+    // live one, then swaps it in. The caller holds writer_ (so nothing changes the table
+    // while it is read) and not the gate.
+    void merge_beside(detail::primary_table& t) {
+        auto next = t.merged();
+        if (on_merge_built_) on_merge_built_();
+        detail::primary_table::retired old;
+        {
+            const std::unique_lock lock(mutex_);
+            old = t.install(std::move(next));
+        }
+    }  // `old` is freed here, readers already on the new array
+
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock; only open builds, before the database is shared.
+    // finishes it as a change (writer_, then the gate exclusively); only open builds, before
+    // the database is shared.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that apply() wrote to builds, so this is not a const object.
-        return detail::shared_lock_built(
-            mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
+        return detail::shared_lock_built(mutex_, writer_, [&] { return building_; },
+                                         [&] { const_cast<primary_index*>(this)->finish_builds(); });
+    }
+
+    // finish_builds() for a caller that holds writer_ but not the gate.
+    void finish_builds_as_change() {
+        if (!building_) return;
+        const std::unique_lock lock(mutex_);
+        finish_builds();
     }
 
     void finish_builds() {
@@ -5409,10 +5736,13 @@ private:
         return *tables_.emplace(it, c);
     }
 
+    mutable std::mutex writer_;  // held by every change, before the gate
     mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
     detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
+    std::function<void()> on_merge_built_;       // tests only
+    std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
 };
 
 }  // namespace v1
@@ -5488,6 +5818,7 @@ public:
         std::uint32_t number;
         std::unique_ptr<backend_type> backend;
         std::uint64_t max_sequence = 0;  // newest commit sequence the segment holds
+        std::uint64_t min_sequence = 0;  // oldest (0: none noted yet)
     };
 
     // What a concurrent reader may walk: segment numbers, backends and newest sequences.
@@ -5495,6 +5826,7 @@ public:
         std::uint32_t number;
         const backend_type* backend;
         std::uint64_t max_sequence;
+        std::uint64_t min_sequence;
     };
 
     segment_set(Factory factory, std::uint64_t max_segment_size)
@@ -5634,6 +5966,7 @@ public:
         for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)  // usually the active one
             if (it->number == number) {
                 it->max_sequence = std::max(it->max_sequence, sequence);
+                if (it->min_sequence == 0 || sequence < it->min_sequence) it->min_sequence = sequence;
                 return;
             }
     }
@@ -5641,7 +5974,7 @@ public:
     [[nodiscard]] std::vector<table_entry> table() const {
         std::shared_lock lock(mutex_);
         std::vector<table_entry> out;
-        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence});
+        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence, s.min_sequence});
         return out;
     }
 
@@ -5813,6 +6146,8 @@ struct recovery_report {
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
     bool compaction_finished = false;         // a compaction interrupted by a crash was made current
     std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
+    bool primary_index_from_file = false;     // the primary index was mapped from primary.index
+    std::string primary_index_file_problem;   // why a primary.index found was not used (empty: none found, or used)
 };
 
 struct collection_description {
@@ -6637,11 +6972,18 @@ inline void append_be64(index_key& out, std::uint64_t v) {
 // distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
 // for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
 // change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
-// vector: up to about 60 and 48 bytes per entity just before a merge.
+// vector: up to about 60 and 48 bytes per entity just before a merge. A merge holds the old
+// and the new vector (and arena, when keys were added) until it publishes the new ones.
 //
-// Thread-safety: internally synchronised; readers take a shared lock per query, the
-// single writer an exclusive lock per change (a change that triggers a merge holds it for
-// the merge, linear in the index size; the read that ends a bulk build holds it for the sort).
+// Thread-safety: internally synchronised. Every change (add, remove, the merge a change
+// triggers, a bulk build's end) holds `writer_`, so changes are serial. Readers take a
+// shared lock per query; a change takes the lock exclusively only to write what readers
+// read: an add for its tree insert, a removal for finding and closing its postings, a merge
+// for an O(1) swap. A merge builds its new flat part and arena beside the live ones, reading
+// them with no lock (nothing changes them meanwhile), then swaps them in and frees the old
+// ones after releasing the lock: a reader waits at most for one change or that swap, never
+// for a merge (docs/indexes.md, "Merges and readers"). The exception: the read that ends a
+// bulk build (open, index creation) sorts it under the exclusive lock.
 
 
 
@@ -6667,37 +7009,47 @@ public:
     // ---- the writer ----
 
     void add(const index_key& key, const entity_id& id, std::uint64_t from) {
-        std::unique_lock lock(mutex_);
-        if (build_ && base_.size() >= max_build) finish_build();
-        if (build_ || (base_.empty() && recent_.empty())) {
-            build_add(key, id, from);
-            return;
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            if (build_ && base_.size() >= max_build) finish_build();
+            if (build_ || (base_.empty() && recent_.empty())) {
+                build_add(key, id, from);
+                return;
+            }
+            recent_.emplace(recent_key{key, id, from}, open_ended);
         }
-        recent_.emplace(recent_key{key, id, from}, open_ended);
         merge_if_due();
     }
 
     // Ends the entity's posting under `key` at sequence `at`. What no snapshot at or above
     // `oldest_snapshot` can see is dropped at the next merge.
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
-        std::unique_lock lock(mutex_);
-        finish_build();
-        horizon_ = oldest_snapshot;
-        const auto close = [&](std::uint64_t& to) {
-            if (to != open_ended) return;
-            to = at;
-            ++closed_since_merge_;
-        };
-        const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
-            const int c = key_at(e.key).compare(key);
-            return c < 0 || (c == 0 && e.id < id);
-        });
-        for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
-        for (auto it = recent_.lower_bound(key_and_id{key, id});
-             it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
-            close(it->second);
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            finish_build();
+            horizon_ = oldest_snapshot;
+            const auto close = [&](std::uint64_t& to) {
+                if (to != open_ended) return;
+                to = at;
+                ++closed_since_merge_;
+            };
+            const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
+                const int c = key_at(e.key).compare(key);
+                return c < 0 || (c == 0 && e.id < id);
+            });
+            for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
+            for (auto it = recent_.lower_bound(key_and_id{key, id});
+                 it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
+                close(it->second);
+        }
         merge_if_due();
     }
+
+    // Tests: `f` runs in every merge after the new parts are built and before they are
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
 
     // ---- readers ----
 
@@ -6923,11 +7275,12 @@ private:
     }
 
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock.
+    // finishes it, a change like any other: under writer_, then the exclusive lock.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
-            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<posting_list*>(this)->finish_build(); });
+            mutex_, writer_, [&] { return build_.has_value(); },
+            [&] { const_cast<posting_list*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
@@ -7046,18 +7399,45 @@ private:
 
     // ---- merging ----
 
+    // Called by a changer (holding writer_, not the lock) after its change.
     void merge_if_due() {
         const std::size_t limit = std::max(min_merge, base_.size() / merge_fraction);
         if (recent_.size() > limit || closed_since_merge_ > limit) merge();
     }
 
+    // What a merge publishes: the new flat part, and the new arena unless the old one serves.
+    struct merged {
+        std::vector<entry> base;
+        std::optional<std::string> arena;
+    };
+
+    // Builds the merged parts beside the live ones, which readers keep using meanwhile, and
+    // publishes them by a swap under the exclusive lock: a reader waits for the swap only.
+    // The replaced parts are freed after the lock is released; from the build until then
+    // both copies exist (docs/indexes.md, "Merges and readers"). A failure while building
+    // leaves the index unchanged.
+    void merge() {
+        merged next = build_merged();
+        if (on_merge_built_) on_merge_built_();
+        recent_map replaced;
+        {
+            std::unique_lock lock(mutex_);
+            base_.swap(next.base);
+            if (next.arena) arena_.swap(*next.arena);
+            recent_.swap(replaced);
+        }
+        closed_since_merge_ = 0;
+    }
+
     // Folds the recent changes into a new flat part, leaving out the postings no snapshot at
     // or above the horizon can see. Entries keep their key offsets; a recent key takes the
-    // offset of an equal neighbour or is appended to the arena. The arena is rebuilt once the
-    // keys no entry refers to are a quarter of it.
-    void merge() {
+    // offset of an equal neighbour or is appended to a new arena. The arena is rebuilt once
+    // the keys no entry refers to are a quarter of it. Reads the live parts without the
+    // lock: only changes write them, and the caller holds writer_.
+    [[nodiscard]] merged build_merged() const {
         const auto kept = [&](std::uint64_t to) { return to > horizon_; };
-        std::vector<entry> base;
+        merged out;
+        auto& base = out.base;
         base.reserve(base_.size() + recent_.size());
         std::string added;  // keys new to the arena, at offsets from arena_.size() on
         const auto key_of = [&](std::uint64_t at) {
@@ -7096,30 +7476,29 @@ private:
             for (std::size_t i = 0; i < base.size(); ++i)
                 if (i == 0 || base[i].key != base[i - 1].key) used += encoded_size(key_of(base[i].key));
         }
-        std::string arena;
         if (used < total - total / 4) {
-            arena = rewrite_keys(base, key_of, used);
+            out.arena = rewrite_keys(base, key_of, used);
         } else if (!added.empty()) {
-            arena.reserve(total);
-            arena.append(arena_).append(added);
-        } else {
-            arena = std::move(arena_);
+            out.arena.emplace().reserve(total);
+            out.arena->append(arena_).append(added);
         }
-        base_ = std::move(base);
-        arena_ = std::move(arena);
-        recent_.clear();
-        closed_since_merge_ = 0;
+        return out;
     }
 
     static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
 
+    // Readers hold it shared; changes exclusively, only while they write what readers read.
     mutable detail::shared_gate mutex_;
+    // Serialises the changes (add, remove, their merges, a bulk build's end), so that a
+    // merge reads the live parts without the lock. Readers take it only to end a bulk build.
+    mutable std::mutex writer_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge
     std::uint64_t horizon_ = 0;  // the oldest snapshot remove() was last given
     std::size_t closed_since_merge_ = 0;
     std::optional<bulk_build> build_;  // while adds to an empty index are a bulk build
+    std::function<void()> on_merge_built_;  // tests only
 };
 
 }  // namespace detail
@@ -8655,6 +9034,514 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/history.hpp ----
+// ---- begin entidb/core/index_file.hpp ----
+// entidb/core/index_file.hpp — when the engine writes the persisted primary index
+// (index/primary_index_file.hpp) and whether open may use the one it finds.
+//
+// The file is written at a checkpoint (the segments were just flushed and the index holds
+// exactly what they hold) and when the database closes, each time only if enough changed
+// since the last one (index_file_policy), and never after anything went wrong: a poisoned
+// engine, a failed compaction that left the index pointing into retired segments. Writing
+// it is an optimisation: a failure is counted and the database goes on (open then rebuilds
+// the index from the segments, as it always can).
+//
+// Open uses a file only if every segment it covers is still there, at least as long as it
+// was, with the same last 4 KiB before the covered size; otherwise the file is stale or
+// foreign, and the index is rebuilt by streaming.
+
+
+
+// ---- begin entidb/hash.hpp ----
+// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
+//
+// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
+// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
+// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
+// persisted. Not cryptographic: never use them where an adversary picks the input
+// and a collision matters. `xxh3_hasher` computes the same values incrementally.
+// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
+//
+// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
+// by one thread at a time (copying it forks the running hash).
+
+
+// ---- begin entidb/detail/xxhash.hpp ----
+// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
+//
+// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
+// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
+// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
+// should include this; everything else uses the wrappers there.
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+
+#include <xxhash.h>
+
+// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
+// is not silently turned into an inline build too.
+#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+// ---- end entidb/detail/xxhash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+using hash128_bytes = std::array<byte, 16>;
+
+namespace detail {
+[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    hash128_bytes out;
+    static_assert(sizeof(c.digest) == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
+    return out;
+}
+}  // namespace detail
+
+[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
+[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
+}
+
+// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
+// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
+// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
+class xxh3_hasher {
+public:
+    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
+
+    void reset(std::uint64_t seed = 0) noexcept {
+        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
+        XXH3_INITSTATE(&state_);
+        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
+        (void)XXH3_128bits_reset_withSeed(&state_, seed);
+    }
+
+    void update(bytes_view data) noexcept {
+        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
+        (void)XXH3_128bits_update(&state_, data.data(), data.size());
+    }
+
+    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
+    [[nodiscard]] hash128_bytes digest128() const noexcept {
+        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
+    }
+
+private:
+    XXH3_state_t state_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/hash.hpp ----
+// ---- begin entidb/index/primary_index_file.hpp ----
+// entidb/index/primary_index_file.hpp — the primary index persisted as one file,
+// `primary.index` in the database directory, so that open maps it instead of streaming
+// every segment record (docs/file-format.md, "The primary index file").
+//
+// The file holds each collection's slot array exactly as lookups use it in memory
+// (index/detail/slot_array.hpp: 40-byte slots, spread or guided layout, the guide), at
+// page-aligned offsets, so that open maps the arrays privately: a page is read only when a
+// lookup touches it, and an update copies only the page it changes. Beside the arrays it
+// records what it covers: for each segment file, how many bytes of it the index reflects
+// (with a hash of the last 4 KiB of them, the sequences they hold and the superseded
+// counts), and the last commit sequence. Open scans only what the segments hold past those
+// sizes and what the WAL holds.
+//
+// Trusted only as far as checked: the header, the metadata and every array carry XXH3-64
+// hashes, each array is checked to be sorted with as many erased slots as it says, each
+// guide to be non-decreasing and within its array, and the layout to keep lookups inside
+// their arrays. Any failure is errc::corruption (the caller rebuilds the index from the
+// segments, never repairs the file). Slots are written in the machine's byte order, which
+// must be little-endian (the format says so): elsewhere the file is neither written nor read.
+//
+// Thread-safety: the functions share no state; the engine writes the file under its
+// writer lock and reads it before the database is shared.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view primary_index_file_name = "primary.index";
+
+// How much of one segment file an index file reflects.
+struct segment_coverage {
+    std::uint32_t number = 0;
+    std::uint64_t size = 0;          // bytes [0, size) of the segment are in the index
+    std::uint64_t min_sequence = 0;  // of the records in those bytes (0 when none)
+    std::uint64_t max_sequence = 0;
+    std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
+};
+
+// What a checked index file holds: the arrays are private mappings of it.
+struct primary_index_image {
+    std::uint64_t covered_sequence = 0;
+    std::vector<segment_coverage> segments;
+    std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
+    std::uint64_t entries = 0;  // slots holding a key, over all tables
+};
+
+namespace detail::index_file {
+
+inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
+inline constexpr std::uint16_t version = 1;
+inline constexpr std::size_t header_size = 64;
+inline constexpr std::uint64_t page = 4096;
+inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr bool supported = std::endian::native == std::endian::little;
+
+[[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
+
+template <typename T>
+[[nodiscard]] bytes_view bytes_of(const flat_array<T>& a) noexcept {
+    return {reinterpret_cast<const byte*>(a.data()), a.size() * sizeof(T)};
+}
+
+// Whether every slot's record lies within the segment bytes a file covers: the check that
+// makes a file whose index points elsewhere impossible to write, and to use.
+class coverage_check {
+public:
+    explicit coverage_check(const std::vector<segment_coverage>& segments) {
+        for (const auto& s : segments) sizes_.emplace_back(s.number, s.size);
+        std::sort(sizes_.begin(), sizes_.end());
+    }
+    [[nodiscard]] bool inside(const packed_version& v) const noexcept {
+        if (v.erased()) return true;
+        const auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+        return it != sizes_.end() && it->first == v.segment && v.offset <= it->second && v.length <= it->second - v.offset;
+    }
+
+private:
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+};
+
+// A table's entry in the metadata.
+struct table_record {
+    std::uint32_t collection = 0;
+    slot_array::layout_params layout;
+    std::uint64_t slots_offset = 0, slot_count = 0, slots_hash = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, guide_hash = 0;
+};
+
+inline void put_table(byte_buffer& out, const table_record& t) {
+    put_u32(out, t.collection);
+    put_u32(out, t.layout.spread);
+    put_u32(out, t.layout.spread_from);
+    put_u32(out, t.layout.guide_from);
+    put_u32(out, t.layout.guide_bits);
+    put_u32(out, 0);
+    for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
+                         t.slot_count, t.slots_hash, t.guide_offset, t.guide_count, t.guide_hash})
+        put_u64(out, v);
+}
+
+[[nodiscard]] inline table_record get_table(const byte* p) {
+    table_record t;
+    t.collection = get_u32(p);
+    t.layout.spread = get_u32(p + 4);
+    t.layout.spread_from = get_u32(p + 8);
+    t.layout.guide_from = get_u32(p + 12);
+    t.layout.guide_bits = get_u32(p + 16);
+    std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
+                                          &t.slots_offset,   &t.slot_count,    &t.slots_hash,        &t.guide_offset,
+                                          &t.guide_count,    &t.guide_hash};
+    for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
+    return t;
+}
+
+[[noreturn]] inline void damaged(const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
+}
+
+// Streams `count` elements of T at `offset` of the file through pread (the page cache, not
+// the mapping: checking the file adds nothing to the process's resident memory), hashing
+// them and calling check(element) on each.
+template <typename T, typename Check>
+[[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                        std::uint64_t count, byte_buffer& buffer, Check&& check) {
+    constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
+    buffer.resize(per_read * sizeof(T));
+    xxh3_hasher h;
+    for (std::uint64_t done = 0; done < count;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
+        const auto at = offset + done * sizeof(T);
+        const io_progress p = pread_fully(fd, {buffer.data(), n * sizeof(T)}, at);
+        if (!p.complete(n * sizeof(T)))
+            fail_at(p.error != 0 ? errc::io_error : errc::corruption, {.path = path.string(), .offset = at, .sys_errno = p.error},
+                    "index file: cannot read an array");
+        h.update({buffer.data(), n * sizeof(T)});
+        for (std::size_t i = 0; i < n; ++i) {
+            T v;
+            std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
+            check(v, at + i * sizeof(T));
+        }
+        done += n;
+    }
+    return h.digest64();
+}
+
+// A private, writable mapping of `count` elements of T at `offset` (page-aligned).
+template <typename T>
+[[nodiscard]] flat_array<T> map_array(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                      std::uint64_t count, int advice) {
+    flat_array<T> a;
+    if (count == 0) return a;
+    const std::size_t bytes = static_cast<std::size_t>(page_up(count * sizeof(T)));
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED)
+        fail_at(errc::io_error, {.path = path.string(), .offset = offset, .sys_errno = errno}, "index file: mmap failed");
+    (void)::madvise(p, bytes, advice);  // advice: a lookup reads one slot, not its neighbours' pages
+    a.adopt_mapping(p, bytes, static_cast<std::size_t>(count));
+    return a;
+}
+
+}  // namespace detail::index_file
+
+// Writes `ix` as the index file at `path` (atomically: durable_replace), covering
+// `segments` and the commits up to `covered_sequence`. The caller makes sure the index
+// holds exactly the records in those segment bytes, and holds off changes meanwhile.
+// Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
+// big-endian machine.
+inline void write_primary_index_file(const std::filesystem::path& path, const primary_index& ix,
+                                     std::uint64_t covered_sequence, const std::vector<segment_coverage>& segments) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are written on little-endian machines only");
+    ix.with_image([&](const std::vector<primary_index::image_table>& tables, const auto& superseded) {
+        static const std::array<byte, page> zeros{};
+        std::vector<table_record> records;
+        std::vector<bytes_view> parts;
+        byte_buffer header(page, 0);
+        parts.push_back(header);
+        std::uint64_t at = page;
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset, std::uint64_t& hash) {
+            offset = bytes.empty() ? 0 : at;
+            hash = hash64(bytes);
+            if (bytes.empty()) return;
+            parts.push_back(bytes);
+            const auto padded = page_up(bytes.size());
+            if (padded > bytes.size()) parts.push_back({zeros.data(), static_cast<std::size_t>(padded - bytes.size())});
+            at += padded;
+        };
+        const coverage_check coverage(segments);
+        for (const auto& t : tables) {
+            for (const auto& s : t.slots->slots())
+                if (!coverage.inside(s.v))
+                    fail(errc::corruption, "index file not written: collection {} has a record at segment {} offset {} "
+                         "outside the segments it would cover", t.collection, s.v.segment, s.v.offset);
+            table_record r{.collection = t.collection, .layout = t.slots->params()};
+            r.slot_count = t.slots->slots().size();
+            r.guide_count = t.slots->guide().size();
+            add_array(bytes_of(t.slots->slots()), r.slots_offset, r.slots_hash);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset, r.guide_hash);
+            records.push_back(r);
+        }
+        byte_buffer meta;
+        put_u32(meta, static_cast<std::uint32_t>(segments.size()));
+        put_u32(meta, static_cast<std::uint32_t>(records.size()));
+        put_u32(meta, static_cast<std::uint32_t>(superseded.size()));
+        put_u32(meta, 0);
+        for (const auto& s : segments) {
+            put_u32(meta, s.number);
+            put_u32(meta, 0);
+            for (const auto v : {s.size, s.min_sequence, s.max_sequence, s.tail_hash, std::uint64_t{0}}) put_u64(meta, v);
+        }
+        for (const auto& [segment, count] : superseded) {
+            put_u32(meta, segment);
+            put_u32(meta, 0);
+            put_u64(meta, count);
+        }
+        for (const auto& r : records) put_table(meta, r);
+        parts.push_back(meta);
+        byte_buffer h;
+        put_bytes(h, magic);
+        put_u16(h, version);
+        put_u16(h, static_cast<std::uint16_t>(header_size));
+        for (const auto v : {covered_sequence, at + meta.size(), at, std::uint64_t{meta.size()}, hash64(meta), std::uint64_t{0}})
+            put_u64(h, v);
+        put_u64(h, hash64(h));
+        std::copy(h.begin(), h.end(), header.begin());
+        durable_replace(path, parts);
+    });
+}
+
+// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
+// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
+// this format; errc::unsupported_version for another version; errc::io_error if it cannot
+// be read (ENOENT for none).
+[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open the index file");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat of the index file failed");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (file_size < page) damaged(path, 0, "shorter than its header");
+
+    std::array<byte, header_size> h{};
+    if (!detail::pread_fully(fd.get(), h, 0).complete(h.size())) damaged(path, 0, "cannot read the header");
+    if (!std::equal(magic.begin(), magic.end(), h.begin())) damaged(path, 0, "not an index file (bad magic)");
+    if (hash64({h.data(), 56}) != get_u64(h.data() + 56)) damaged(path, 56, "header checksum mismatch");
+    if (get_u16(h.data() + 4) != version)
+        fail_at(errc::unsupported_version, {.path = path.string(), .offset = 4}, "index file version {} (this build reads {})",
+                get_u16(h.data() + 4), version);
+    primary_index_image out;
+    out.covered_sequence = get_u64(h.data() + 8);
+    const auto size = get_u64(h.data() + 16), meta_at = get_u64(h.data() + 24), meta_size = get_u64(h.data() + 32);
+    if (size != file_size) damaged(path, 16, "file size differs from the size its header records");
+    if (meta_at < page || meta_at > size || meta_size != size - meta_at || meta_size < meta_head || meta_size > (64u << 20))
+        damaged(path, 24, "metadata out of range");
+
+    byte_buffer meta(static_cast<std::size_t>(meta_size));
+    if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
+    if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
+    const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
+    if (meta_head + std::uint64_t{segments} * segment_entry + std::uint64_t{superseded} * superseded_entry +
+            std::uint64_t{tables} * table_entry != meta_size)
+        damaged(path, meta_at, "metadata length does not match its counts");
+    const byte* p = meta.data() + meta_head;
+    for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
+        out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
+    for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+
+    byte_buffer buffer;
+    const coverage_check coverage(out.segments);
+    std::uint32_t previous_collection = 0;
+    for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
+        const auto t = get_table(p);
+        const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
+        if (i > 0 && t.collection <= previous_collection) damaged(path, entry_at, "tables out of order");
+        previous_collection = t.collection;
+        const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
+            return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
+                                  offset <= meta_at - count * element);
+        };
+        if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
+            !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
+            damaged(path, entry_at, "array out of range");
+        // Sorted by key; a repeated key only on an erased slot (a spread array's gap holds
+        // the key before it); as many erased slots as recorded; records inside the covered
+        // segment bytes. The checksum is judged first: a damaged array reports as damaged.
+        std::uint64_t erased = 0, index = 0, problem_at = 0;
+        const char* problem = nullptr;
+        const auto note = [&](const char* what, std::uint64_t at) {
+            if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
+        };
+        detail::id_key last{};
+        const auto slots_hash = stream_hash<detail::index_slot>(
+            fd.get(), path, t.slots_offset, t.slot_count, buffer, [&](const detail::index_slot& s, std::uint64_t at) {
+                if (s.v.erased()) ++erased;
+                if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at);
+                if (index++ > 0 && (s.key < last || (s.key == last && !s.v.erased()))) note("slots out of order", at);
+                last = s.key;
+            });
+        if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
+        std::uint32_t previous = 0;
+        const auto guide_hash = stream_hash<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, buffer,
+                                                           [&](std::uint32_t g, std::uint64_t at) {
+                                                               if (g < previous || g > t.slot_count)
+                                                                   note("guide out of order", at);
+                                                               previous = g;
+                                                           });
+        if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
+                                           map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL),
+                                           t.layout, problem);
+        if (!a) damaged(path, entry_at, problem);
+        out.entries += a->live();
+        out.tables.emplace_back(t.collection, std::move(*a));
+    }
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/primary_index_file.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t segment_tail_bytes = 4096;
+
+// XXH3-64 of the last min(size, 4096) bytes before `size` of a segment.
+template <typename Backend>
+[[nodiscard]] std::uint64_t segment_tail_hash(const Backend& backend, std::uint64_t size) {
+    const auto n = std::min(size, segment_tail_bytes);
+    byte_buffer tail(static_cast<std::size_t>(n));
+    if (n > 0) backend.read_at(size - n, tail);
+    return hash64(tail);
+}
+
+// What an index file written now would cover: every segment in `table` (segment_set::table())
+// at its current size.
+template <typename Table>
+[[nodiscard]] std::vector<segment_coverage> segment_coverages(const Table& table) {
+    std::vector<segment_coverage> out;
+    for (const auto& s : table) {
+        const auto size = s.backend->size();
+        out.push_back({.number = s.number,
+                       .size = size,
+                       .min_sequence = s.min_sequence,
+                       .max_sequence = s.max_sequence,
+                       .tail_hash = segment_tail_hash(*s.backend, size)});
+    }
+    return out;
+}
+
+// Why the segments in `table` are not the ones `covered` describes, if they are not.
+template <typename Table>
+[[nodiscard]] std::optional<std::string> coverage_mismatch(const std::vector<segment_coverage>& covered,
+                                                           const Table& table) {
+    for (const auto& c : covered) {
+        const auto it = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.number == c.number; });
+        if (it == table.end()) return fmt::format("segment {} it covers is gone", c.number);
+        if (it->backend->size() < c.size)
+            return fmt::format("segment {} is shorter ({} bytes) than it covers ({})", c.number, it->backend->size(), c.size);
+        if (segment_tail_hash(*it->backend, c.size) != c.tail_hash)
+            return fmt::format("segment {} holds other bytes than it covers", c.number);
+    }
+    return std::nullopt;
+}
+
+// When a new file is worth its cost (writing every slot): at a checkpoint once the changes
+// since the last file reach a quarter of its entries (at least 4096), at close once they
+// reach 1/64 of them (open then replays at most that many records), and whenever the file
+// on disk cannot serve the next open (none, rejected, or a compaction changed the segments).
+struct index_file_policy {
+    bool stale = true;          // the file on disk (if any) will not serve the next open
+    std::uint64_t entries = 0;  // entries in the last file written or read
+    std::uint64_t failures = 0;
+
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
+        if (stale) return changed > 0 || entries > 0;
+        return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
+                       : changed >= std::max<std::uint64_t>(4096, entries / 4);
+    }
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_file.hpp ----
 // ---- begin entidb/core/scan_gate.hpp ----
 // entidb/core/scan_gate.hpp — scans in storage order against compactions.
 //
@@ -8764,6 +9651,11 @@ public:
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
+
+    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
+    ~engine() {
+        if (opened_) maybe_write_index_file(true);
+    }
 
     // ---- reads (any thread) ----
 
@@ -8984,6 +9876,40 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
+        maybe_write_index_file(false);
+    }
+
+    // ---- the persisted primary index (core/index_file.hpp) ----
+
+    // Open finished (recovery and the secondary indexes): from now on the index may be written.
+    void mark_opened() noexcept { opened_ = true; }
+    // What open found: a file it used (with its entries), or none it could use.
+    void index_file_loaded(std::uint64_t entries) noexcept {
+        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
+    }
+    // The segments changed under the file (a compaction): it cannot serve the next open.
+    void index_file_stale() noexcept { index_file_.stale = true; }
+    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
+
+    // Writes the index file if it is due, holding the writer lock with every commit applied
+    // (a checkpoint, or the close). Never fails: the file only saves work at open.
+    void maybe_write_index_file(bool closing) noexcept {
+        if constexpr (segment_file_protocol<factory_type>) {
+            try {
+                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
+                    return;
+                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                // The bytes the file covers must be durable before it names them (a checkpoint
+                // has just flushed them).
+                if (closing) segments_.flush();
+                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
+                                         segment_coverages(segments_.table()));
+                index_.mark_imaged();
+                index_file_loaded(index_.version_count());
+            } catch (...) {
+                ++index_file_.failures;
+            }
+        }
     }
 
     // Declares a secondary index on `collection` (created if needed) and builds it by
@@ -9311,6 +10237,8 @@ private:
     scan_gate storage_scans_;  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
+    bool opened_ = false;  // mark_opened
+    index_file_policy index_file_;  // the writer's
 };
 
 }  // namespace detail
@@ -9498,6 +10426,8 @@ private:
                         start_output(next++);
                     outputs_.back().backend->append(rec);
                     outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
+                        outputs_.back().min_sequence = r.sequence;
                 }
             }
             if (const auto versions = index.version_count(); held != versions)
@@ -9636,7 +10566,8 @@ private:
 // directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
 // built on them here. open_engine then recovers it (a new database gets segment 1 from the
 // engine's own factory), writes a new database's MANIFEST last (finish_creation: a
-// creation that fails leaves none) and builds the secondary indexes.
+// creation that fails leaves none) and builds the secondary indexes. Only then may the
+// engine write its primary index file (core/index_file.hpp).
 
 
 // ---- begin entidb/directory/open.hpp ----
@@ -9822,6 +10753,10 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
 // 0. Before all that, which files make the database: after a crash during a compaction
 //    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
@@ -10131,9 +11066,12 @@ private:
 
     void load_segments() {
         auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -10143,13 +11081,47 @@ private:
                     *checkpoint_);
     }
 
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                auto image = read_primary_index_file(path);
+                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
+                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
     template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
         const auto number = seg.number;
         auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
         segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record);
+                                                                       max_segment_record, from);
         std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
@@ -10291,6 +11263,7 @@ template <typename Traits>
     if (created) finish_creation(dir, db->manifest());
     db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
+    db->mark_opened();
     return db;
 }
 
@@ -11620,6 +12593,12 @@ public:
         auto e = live();
         const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
+        // Whatever the outcome, the segments may have changed under the index file (even
+        // one that the compaction's own checkpoint wrote).
+        const struct stale_after {
+            engine_type& e;
+            ~stale_after() { e.index_file_stale(); }
+        } index_file{*e};
         return detail::compactor<Traits>(*e, options).run();
     }
 
@@ -11886,98 +12865,6 @@ inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/backup_file.hpp ----
-// ---- begin entidb/hash.hpp ----
-// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
-//
-// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
-// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
-// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
-// persisted. Not cryptographic: never use them where an adversary picks the input
-// and a collision matters. `xxh3_hasher` computes the same values incrementally.
-// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
-//
-// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
-// by one thread at a time (copying it forks the running hash).
-
-
-// ---- begin entidb/detail/xxhash.hpp ----
-// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
-//
-// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
-// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
-// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
-// should include this; everything else uses the wrappers there.
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-
-#include <xxhash.h>
-
-// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
-// is not silently turned into an inline build too.
-#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#undef XXH_INLINE_ALL
-#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-// ---- end entidb/detail/xxhash.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-using hash128_bytes = std::array<byte, 16>;
-
-namespace detail {
-[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    hash128_bytes out;
-    static_assert(sizeof(c.digest) == out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
-    return out;
-}
-}  // namespace detail
-
-[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
-}
-
-// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
-// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
-// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
-class xxh3_hasher {
-public:
-    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
-
-    void reset(std::uint64_t seed = 0) noexcept {
-        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
-        XXH3_INITSTATE(&state_);
-        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
-        (void)XXH3_128bits_reset_withSeed(&state_, seed);
-    }
-
-    void update(bytes_view data) noexcept {
-        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
-        (void)XXH3_128bits_update(&state_, data.data(), data.size());
-    }
-
-    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
-    [[nodiscard]] hash128_bytes digest128() const noexcept {
-        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
-    }
-
-private:
-    XXH3_state_t state_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/hash.hpp ----
 
 namespace entidb {
 inline namespace v1 {

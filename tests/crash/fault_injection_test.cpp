@@ -1033,8 +1033,10 @@ TEST_CASE("a crash during recovery is recovered by the next open", "[crash][reco
             scratch_dir probe;
             fs::copy(crashed.db(), probe.db(), fs::copy_options::recursive);
             keep_alive_storage::environment env;
-            { auto db = entidb::open<keep_alive_storage>(probe.db(), cfg, env); }
-            recovery_ops = env.plan->operations();
+            {
+                auto db = entidb::open<keep_alive_storage>(probe.db(), cfg, env);
+                recovery_ops = env.plan->operations();  // the open's own (a close flushes too)
+            }
         }
         if (recovery_ops == 0) continue;
         ++dirs;

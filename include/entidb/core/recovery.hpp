@@ -14,6 +14,10 @@
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
 // 0. Before all that, which files make the database: after a crash during a compaction
 //    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
@@ -29,6 +33,7 @@
 #include "../wal/reader.hpp"
 #include "compaction.hpp"
 #include "engine.hpp"
+#include "index_file.hpp"
 #include "../format/record_scanner.hpp"
 
 namespace entidb {
@@ -118,9 +123,12 @@ private:
 
     void load_segments() {
         auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -130,13 +138,47 @@ private:
                     *checkpoint_);
     }
 
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                auto image = read_primary_index_file(path);
+                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
+                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
     template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
         const auto number = seg.number;
         auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
         segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record);
+                                                                       max_segment_record, from);
         std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
