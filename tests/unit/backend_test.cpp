@@ -368,7 +368,7 @@ TEST_CASE("durable_replace replaces atomically and leaves no temp file", "[backe
     CHECK(as_chars(read_file(target)) == "first");
     durable_replace(target, as_bytes("second, longer"));
     CHECK(as_chars(read_file(target)) == "second, longer");
-    durable_replace(target, {});
+    durable_replace(target, bytes_view{});
     CHECK(read_file(target).empty());
     CHECK_FALSE(fs::exists(dir.path() / "MANIFEST.tmp"));
     CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
