@@ -331,6 +331,14 @@ TEST_CASE("open: a recycled WAL keeps its size across laps and reopens to the ac
     }
     CHECK(fs::file_size(db_path / "wal.log") >= held);
     CHECK(fs::file_size(db_path / "wal.log") < 4096 + 512);
+    {
+        auto read_only = cfg;
+        read_only.read_only = true;
+        const auto before = tree_of(db_path);
+        auto db = entidb::open(db_path, read_only);  // replays the lap in memory
+        check(db);
+        CHECK(tree_of(db_path) == before);
+    }
     // The default mode reads it too, and truncates it at its next checkpoint.
     auto db = entidb::open(db_path);
     check(db);
