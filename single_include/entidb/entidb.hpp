@@ -2214,6 +2214,11 @@ struct config {
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
     std::size_t read_chunk_bytes = 1u << 20;
+    // Checkpoints and clean closes persist the primary index (primary.index, so that the
+    // next open maps it instead of streaming every segment) only for databases of at least
+    // this many index entries: below it, streaming is about as quick as checking the file.
+    // 0 persists it always; the largest value never.
+    std::uint64_t index_file_min_entries = 4096;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.
@@ -9245,11 +9250,15 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     });
 }
 
-// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
-// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
-// this format; errc::unsupported_version for another version; errc::io_error if it cannot
-// be read (ENOENT for none).
-[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
     using namespace detail;
     using namespace detail::index_file;
     if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
@@ -9286,6 +9295,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
     for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
     std::vector<detail::index_slot> slot_buffer;
     std::vector<std::uint32_t> guide_buffer;
@@ -9774,6 +9785,13 @@ public:
             try {
                 if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
                     return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
                 if (!index_file_.due(closing, index_.applied_since_image())) return;
                 // The bytes the file covers must be durable before it names them (a checkpoint
                 // has just flushed them).
@@ -10886,9 +10904,9 @@ private:
             const auto path = *dir / primary_index_file_name;
             try {
                 if (!path_exists(path)) return {};
-                auto image = read_primary_index_file(path);
-                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
-                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
                 for (const auto& c : image.segments) {
                     if (c.size == 0) continue;
                     e_.segments().note_sequence(c.number, c.min_sequence);

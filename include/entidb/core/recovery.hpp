@@ -149,9 +149,9 @@ private:
             const auto path = *dir / primary_index_file_name;
             try {
                 if (!path_exists(path)) return {};
-                auto image = read_primary_index_file(path);
-                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
-                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
                 for (const auto& c : image.segments) {
                     if (c.size == 0) continue;
                     e_.segments().note_sequence(c.number, c.min_sequence);

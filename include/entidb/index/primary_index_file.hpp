@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -257,11 +258,15 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     });
 }
 
-// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
-// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
-// this format; errc::unsupported_version for another version; errc::io_error if it cannot
-// be read (ENOENT for none).
-[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
     using namespace detail;
     using namespace detail::index_file;
     if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
@@ -298,6 +303,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
     for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
     std::vector<detail::index_slot> slot_buffer;
     std::vector<std::uint32_t> guide_buffer;
