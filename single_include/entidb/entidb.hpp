@@ -5449,7 +5449,21 @@ public:
             t->apply(k, v, oldest_snapshot, superseded_);
         }
         ++applied_;
-        if (t->merge_due()) merge_beside(*t);
+        if (!merges_held_ && t->merge_due()) merge_beside(*t);
+    }
+
+    // Open applies the records a mapped index file does not cover with merges held, and
+    // then merges once (release_merges): no reader is there to be served meanwhile, and one
+    // merge of the file's array is much cheaper than one per 1/16 of growth.
+    void hold_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = true;
+    }
+    void release_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = false;
+        for (auto& t : tables_)
+            if (t.merge_due()) merge_beside(t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -5682,6 +5696,7 @@ private:
     bool building_ = false;                      // some table has a bulk build pending
     std::function<void()> on_merge_built_;       // tests only
     std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
+    bool merges_held_ = false;                   // hold_merges (writer_)
 };
 
 }  // namespace v1
@@ -10810,9 +10825,13 @@ public:
 
     void run() {
         open_segments();
+        e_.mutable_index().hold_merges();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) return;
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
         if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
@@ -10828,6 +10847,7 @@ public:
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
         if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
