@@ -3,6 +3,7 @@
 // in one run, one table. docs/performance.md explains the workloads and shows a run.
 //
 //   entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE] [--only ENGINE,...]
+//                [--workloads W1,...]
 //
 // Keys: random 16-byte ids; values: 256-byte payloads (canonical CBOR for every engine, so
 // all store the same bytes); fixed seeds. Peers are compiled in only when their Meson
@@ -14,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -55,8 +59,15 @@ struct options {
     std::size_t reads = 1'000'000;
     std::filesystem::path dir = "bench-data";
     std::string json;
-    std::vector<std::string> only;
+    std::vector<std::string> only;       // engines; empty: all built in
+    std::vector<std::string> workloads;  // W1..W7; empty: all
 };
+
+const std::vector<std::string> all_workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7"};
+
+bool wants(const options& opt, std::string_view workload) {
+    return opt.workloads.empty() || std::find(opt.workloads.begin(), opt.workloads.end(), workload) != opt.workloads.end();
+}
 
 // The data set: ids and one 256-byte canonical CBOR payload per entity.
 struct dataset {
@@ -255,15 +266,111 @@ std::pair<double, double> w6_concurrent(adapter& db, const dataset& d, double se
     return {mixed.first / alone.first, mixed.second};
 }
 
+// Latencies in nanoseconds, counted in log-linear buckets: exact below 64 ns, then 64
+// buckets per power of two (each under 1.6 % wide). Fixed size, so recording allocates
+// nothing and touches one counter: the reader it times pays no more than a clock read.
+class latency_histogram {
+public:
+    void record(std::uint64_t ns) {
+        ++counts_[bucket(ns)];
+        ++count_;
+        max_ = std::max(max_, ns);
+    }
+    std::uint64_t count() const { return count_; }
+    std::uint64_t max() const { return max_; }
+    // The smallest latency that at least fraction p of the samples do not exceed, to the
+    // bucket's upper edge (never above the largest sample); 0 with no samples.
+    std::uint64_t percentile(double p) const {
+        const auto rank = static_cast<std::uint64_t>(p * static_cast<double>(count_));
+        std::uint64_t seen = 0;
+        for (std::size_t i = 0; i < counts_.size(); ++i) {
+            seen += counts_[i];
+            if (seen > rank || (seen == count_ && count_ > 0)) return std::min(upper_edge(i), max_);
+        }
+        return 0;
+    }
+
+private:
+    static constexpr int sub_bits = 6;  // 64 buckets per power of two
+    static constexpr std::uint64_t sub = std::uint64_t{1} << sub_bits;
+    static std::size_t bucket(std::uint64_t ns) {
+        if (ns < sub) return static_cast<std::size_t>(ns);
+        const int shift = std::bit_width(ns) - 1 - sub_bits;
+        return static_cast<std::size_t>((static_cast<std::uint64_t>(shift) + 1) * sub + ((ns >> shift) - sub));
+    }
+    static std::uint64_t upper_edge(std::size_t i) {
+        if (i < sub) return i;
+        const auto shift = i / sub - 1;
+        return (((i % sub) + sub + 1) << shift) - 1;
+    }
+    std::array<std::uint64_t, (64 - sub_bits + 1) * sub> counts_{};
+    std::uint64_t count_ = 0, max_ = 0;
+};
+
+std::uint64_t nanoseconds_since(clock_type::time_point t0) {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count());
+}
+
+struct w7_figures {
+    latency_histogram reads, commits;
+    double load_rate = 0;  // entities/s the loader reached beside the reader
+};
+
+// W7, latency under load: one thread loads `added` new entities in transactions of `batch`
+// (as W2 does, through write_beside_readers: the raw row's loader only writes and syncs, as
+// in W6) while another reads random entities of the data set, loaded before, as fast as it
+// can. Each read and each commit is timed on its own; the reader's key is picked before its
+// clock starts. The loader starts once the reader has read once, and the reader stops when
+// the loader is done. New keys come from their own seed; their payloads are the data set's.
+w7_figures w7_latency_under_load(adapter& db, const dataset& d, std::size_t added, std::size_t batch) {
+    std::vector<key16> fresh(added);
+    std::mt19937_64 key_rng(77);
+    for (auto& k : fresh)
+        for (auto& b : k) b = static_cast<std::uint8_t>(key_rng());
+    w7_figures f;
+    std::atomic<bool> reading{false}, loading{true};
+    std::size_t missing = 0;
+    std::thread reader([&] {
+        std::mt19937_64 rng(5);
+        std::string out;
+        do {
+            const key16& key = d.keys[rng() % d.keys.size()];
+            const auto t0 = clock_type::now();
+            const bool found = db.get(key, out);
+            f.reads.record(nanoseconds_since(t0));
+            missing += !found;
+            reading.store(true, std::memory_order_release);
+        } while (loading.load(std::memory_order_acquire));
+    });
+    while (!reading.load(std::memory_order_acquire)) std::this_thread::yield();
+    const auto load_start = clock_type::now();
+    std::vector<kv> b;
+    for (std::size_t i = 0; i < added; i += batch) {
+        b.clear();
+        for (std::size_t j = i; j < std::min(i + batch, added); ++j) b.push_back({&fresh[j], &d.values[j % d.values.size()]});
+        const auto t0 = clock_type::now();
+        db.write_beside_readers(b);
+        f.commits.record(nanoseconds_since(t0));
+    }
+    f.load_rate = static_cast<double>(added) / seconds_since(load_start);
+    loading.store(false, std::memory_order_release);
+    reader.join();
+    if (missing > 0) fmt::print(stderr, "{}: W7 reads missed {} loaded entities\n", db.name(), missing);
+    fmt::print(stderr, "  {:<8} W7 samples: {} reads, {} commits\n", db.name(), f.reads.count(), f.commits.count());
+    return f;
+}
+
 constexpr const char* usage =
     "usage: entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE]\n"
-    "                    [--only ENGINE,...]\n"
-    "  --entities N   entities loaded by W2 and read by W3-W6 (default 1000000)\n"
-    "  --commits N    single-entity commits of W1 (default 2000)\n"
-    "  --reads N      point reads of W3 (default 1000000)\n"
-    "  --dir PATH     where the engines' databases go (default ./bench-data; emptied)\n"
-    "  --json FILE    also write every figure as JSON\n"
-    "  --only LIST    comma-separated engines to run (default: all built in)\n";
+    "                    [--only ENGINE,...] [--workloads W1,...]\n"
+    "  --entities N      entities loaded by W2 and read by W3-W7 (default 1000000)\n"
+    "  --commits N       single-entity commits of W1 (default 2000)\n"
+    "  --reads N         point reads of W3 (default 1000000)\n"
+    "  --dir PATH        where the engines' databases go (default ./bench-data; emptied)\n"
+    "  --json FILE       also write every figure as JSON\n"
+    "  --only LIST       comma-separated engines to run (default: all built in)\n"
+    "  --workloads LIST  comma-separated workloads to run, W1-W7 (default: all; W3-W7 load\n"
+    "                    the data set as W2 does, and report W2 only when it is listed)\n";
 
 // A positive count, or nothing (the caller reports the option).
 std::optional<std::size_t> parse_count(std::string_view v) {
@@ -271,6 +378,19 @@ std::optional<std::size_t> parse_count(std::string_view v) {
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc{} || end != v.data() + v.size() || n == 0) return std::nullopt;
     return n;
+}
+
+// A comma-separated list whose every name is one of `known`, or the first name that is not.
+std::variant<std::vector<std::string>, std::string> parse_list(std::string_view v, const std::vector<std::string>& known) {
+    std::vector<std::string> names;
+    for (std::size_t p = 0; p != std::string_view::npos;) {
+        const auto q = v.find(',', p);
+        std::string name(v.substr(p, q == std::string_view::npos ? q : q - p));
+        if (std::find(known.begin(), known.end(), name) == known.end()) return name;
+        names.push_back(std::move(name));
+        p = q == std::string_view::npos ? q : q + 1;
+    }
+    return names;
 }
 
 // The command line, or the exit code to leave with (0 after --help, 2 for bad usage).
@@ -298,21 +418,64 @@ std::variant<options, int> parse_options(int argc, char** argv) {
             opt.dir = std::string(v);
         } else if (a == "--json") {
             opt.json = std::string(v);
-        } else if (a == "--only") {
-            for (std::size_t p = 0; p != std::string_view::npos;) {
-                const auto q = v.find(',', p);
-                std::string name(v.substr(p, q == std::string_view::npos ? q : q - p));
-                if (std::find(built_in.begin(), built_in.end(), name) == built_in.end())
-                    return bad(fmt::format("--only: no engine '{}' in this build (built in: {})", name,
-                                           fmt::join(built_in, ", ")));
-                opt.only.push_back(std::move(name));
-                p = q == std::string_view::npos ? q : q + 1;
-            }
+        } else if (a == "--only" || a == "--workloads") {
+            const bool engines = a == "--only";
+            const auto& known = engines ? built_in : all_workloads;
+            auto list = parse_list(v, known);
+            if (const auto* unknown = std::get_if<std::string>(&list))
+                return bad(fmt::format("{}: no {} '{}' in this build (known: {})", a, engines ? "engine" : "workload",
+                                       *unknown, fmt::join(known, ", ")));
+            (engines ? opt.only : opt.workloads) = std::get<std::vector<std::string>>(std::move(list));
         } else {
             return bad(fmt::format("unknown option {}", a));
         }
     }
     return opt;
+}
+
+// W2-W7 on one database: W2 loads the data set (timed, reported only when asked for),
+// then each workload asked for runs on it; W5 reopens it last, after a checkpoint.
+template <typename Make, typename Add>
+void run_on_loaded(const options& opt, const std::string& name, const Make& make, const std::filesystem::path& path,
+                   const dataset& data, Add& add) {
+    auto db = make();
+    db->open(path, true);
+    const double load_rate = w2_load(*db, data, opt.batch);
+    if (wants(opt, "W2")) add(name, "W2 bulk load", "entities/s", load_rate, true);
+    if (wants(opt, "W3")) {
+        add(name, "W3 point read", "ns/read", w3_reads(*db, data, opt.reads), false);
+        add(name, "W3 chained point read", "ns/read", w3_chained_reads(*db, data, opt.reads), false);
+    }
+    if (wants(opt, "W4")) {
+        add(name, "W4 scan", "entities/s", w4_scan(*db, false), true);
+        add(name, "W4 scan in key order", "entities/s", w4_scan(*db, true), true);
+    }
+    if (wants(opt, "W6") && db->reads_beside_writer()) {
+        const auto [ratio, commits] = w6_concurrent(*db, data, 2.0);
+        add(name, "W6 reads with writer", "x alone", ratio, true);
+        add(name, "W6 writer commits/s", "commits/s", commits, true);
+    }
+    std::size_t stored = opt.entities;
+    if (wants(opt, "W7") && db->reads_beside_writer()) {
+        // A tenth of the data set: past at least one of the index merges a load brings
+        // (EntiDB merges every sixteenth of its index), and the merge is what W7 is after.
+        const std::size_t added = std::max<std::size_t>(opt.entities / 10, 1);
+        const auto f = w7_latency_under_load(*db, data, added, opt.batch);
+        stored += added;
+        add(name, "W7 read p50", "us", static_cast<double>(f.reads.percentile(0.5)) / 1e3, false);
+        add(name, "W7 read p99", "us", static_cast<double>(f.reads.percentile(0.99)) / 1e3, false);
+        add(name, "W7 read p99.9", "us", static_cast<double>(f.reads.percentile(0.999)) / 1e3, false);
+        add(name, "W7 read max", "us", static_cast<double>(f.reads.max()) / 1e3, false);
+        add(name, "W7 commit p99", "ms", static_cast<double>(f.commits.percentile(0.99)) / 1e6, false);
+        add(name, "W7 commit max", "ms", static_cast<double>(f.commits.max()) / 1e6, false);
+        add(name, "W7 load", "entities/s", f.load_rate, true);
+    }
+    if (!wants(opt, "W5")) return;
+    db->checkpoint();
+    db.reset();
+    const auto [open_s, rss] = w5_reopen(name, path);
+    add(name, "W5 reopen", "s", open_s, false);
+    add(name, "W5 RSS per entity", "bytes", rss / static_cast<double>(stored), false);
 }
 
 int run(const options& opt);
@@ -337,8 +500,11 @@ int run(const options& opt) {
     // A run takes minutes: find an unwritable JSON path before it, not after.
     if (!opt.json.empty() && !std::ofstream(opt.json))
         throw std::runtime_error(fmt::format("cannot write {}", opt.json));
-    const dataset data(opt.entities, 42);
-    const dataset commits_data(opt.commits, 7);
+    // Every workload but W1 reads or extends the data set W2 loads; none is made unless used
+    // (10M payloads take about 3 GB).
+    const bool loads = std::any_of(all_workloads.begin() + 1, all_workloads.end(), [&](const auto& w) { return wants(opt, w); });
+    const dataset data(loads ? opt.entities : 0, 42);
+    const dataset commits_data(wants(opt, "W1") ? opt.commits : 0, 7);
     std::vector<result> results;
     auto add = [&](const std::string& e, const std::string& w, const std::string& unit, double v, bool higher) {
         results.push_back({e, w, unit, v, higher});
@@ -350,32 +516,18 @@ int run(const options& opt) {
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
         fmt::print(stderr, "{}:\n", name);
-        {
+        if (wants(opt, "W1")) {
             auto db = make();
             db->open(dir / "w1", true);
             add(name, "W1 commits/s", "commits/s", w1_commits(*db, commits_data, opt.commits), true);
             if (db->concurrent())
                 add(name, "W1 4 threads commits/s", "commits/s", w1_threads(*db, commits_data, opt.commits, 4), true);
         }
-        auto db = make();
-        db->open(dir / "w2", true);
-        add(name, "W2 bulk load", "entities/s", w2_load(*db, data, opt.batch), true);
-        add(name, "W3 point read", "ns/read", w3_reads(*db, data, opt.reads), false);
-        add(name, "W3 chained point read", "ns/read", w3_chained_reads(*db, data, opt.reads), false);
-        add(name, "W4 scan", "entities/s", w4_scan(*db, false), true);
-        add(name, "W4 scan in key order", "entities/s", w4_scan(*db, true), true);
-        if (db->reads_beside_writer()) {
-            const auto [ratio, commits] = w6_concurrent(*db, data, 2.0);
-            add(name, "W6 reads with writer", "x alone", ratio, true);
-            add(name, "W6 writer commits/s", "commits/s", commits, true);
-        }
-        db.reset();
-        const auto [open_s, rss] = w5_reopen(name, dir / "w2");
-        add(name, "W5 reopen", "s", open_s, false);
-        add(name, "W5 RSS per entity", "bytes", rss / static_cast<double>(opt.entities), false);
+        if (loads) run_on_loaded(opt, name, make, dir / "w2", data, add);
         std::filesystem::remove_all(dir);
     }
     print_table(results, opt.json);
+    fmt::print(stderr, "entidb-bench: peak RSS {:.2f} GiB\n", peak_rss() / double(1 << 30));
     return 0;
 }
 

@@ -47,6 +47,11 @@ struct config {
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
     std::size_t read_chunk_bytes = 1u << 20;
+    // Checkpoints and clean closes persist the primary index (primary.index, so that the
+    // next open maps it instead of streaming every segment) only for databases of at least
+    // this many index entries: below it, streaming is about as quick as checking the file.
+    // 0 persists it always; the largest value never.
+    std::uint64_t index_file_min_entries = 4096;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.

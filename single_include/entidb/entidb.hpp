@@ -2228,6 +2228,11 @@ struct config {
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
     std::size_t read_chunk_bytes = 1u << 20;
+    // Checkpoints and clean closes persist the primary index (primary.index, so that the
+    // next open maps it instead of streaming every segment) only for databases of at least
+    // this many index entries: below it, streaming is about as quick as checking the file.
+    // 0 persists it always; the largest value never.
+    std::uint64_t index_file_min_entries = 4096;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.
@@ -2871,7 +2876,7 @@ private:
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
-//   durable_replace(target, parts) the same with the contents given as consecutive parts
+//   durable_replace_parts(target, parts)  the same with the contents given as consecutive parts
 //                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
@@ -2940,7 +2945,7 @@ inline void write_synced_file(const std::filesystem::path& tmp, std::span<const 
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, std::span<const bytes_view> parts) {
+inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
     detail::write_synced_file(tmp, parts);
@@ -2954,7 +2959,7 @@ inline void durable_replace(const std::filesystem::path& target, std::span<const
 }
 
 inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
-    durable_replace(target, std::span<const bytes_view>(&contents, 1));
+    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
@@ -5510,7 +5515,21 @@ public:
             t->apply(k, v, oldest_snapshot, superseded_);
         }
         ++applied_;
-        if (t->merge_due()) merge_beside(*t);
+        if (!merges_held_ && t->merge_due()) merge_beside(*t);
+    }
+
+    // Open applies the records a mapped index file does not cover with merges held, and
+    // then merges once (release_merges): no reader is there to be served meanwhile, and one
+    // merge of the file's array is much cheaper than one per 1/16 of growth.
+    void hold_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = true;
+    }
+    void release_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = false;
+        for (auto& t : tables_)
+            if (t.merge_due()) merge_beside(t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -5743,6 +5762,7 @@ private:
     bool building_ = false;                      // some table has a bulk build pending
     std::function<void()> on_merge_built_;       // tests only
     std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
+    bool merges_held_ = false;                   // hold_merges (writer_)
 };
 
 }  // namespace v1
@@ -9226,12 +9246,19 @@ public:
     }
     [[nodiscard]] bool inside(const packed_version& v) const noexcept {
         if (v.erased()) return true;
-        const auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
-        return it != sizes_.end() && it->first == v.segment && v.offset <= it->second && v.length <= it->second - v.offset;
+        if (v.segment == 0) return false;  // numbers start at 1 (and 0 marks the empty cache)
+        if (v.segment != last_.first) {  // slots of one segment come in runs: look up only when it changes
+            const auto it =
+                std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+            if (it == sizes_.end() || it->first != v.segment) return false;
+            last_ = *it;
+        }
+        return v.offset <= last_.second && v.length <= last_.second - v.offset;
     }
 
 private:
     std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+    mutable std::pair<std::uint32_t, std::uint64_t> last_{0, 0};  // segment 0 does not exist
 };
 
 // A table's entry in the metadata.
@@ -9274,26 +9301,23 @@ inline void put_table(byte_buffer& out, const table_record& t) {
 
 // Streams `count` elements of T at `offset` of the file through pread (the page cache, not
 // the mapping: checking the file adds nothing to the process's resident memory), hashing
-// them and calling check(element) on each.
+// them and calling check(elements, n, offset of the first) on each chunk read.
 template <typename T, typename Check>
 [[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
-                                        std::uint64_t count, byte_buffer& buffer, Check&& check) {
+                                        std::uint64_t count, std::vector<T>& buffer, Check&& check) {
     constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
-    buffer.resize(per_read * sizeof(T));
+    buffer.resize(per_read);
     xxh3_hasher h;
     for (std::uint64_t done = 0; done < count;) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
         const auto at = offset + done * sizeof(T);
-        const io_progress p = pread_fully(fd, {buffer.data(), n * sizeof(T)}, at);
-        if (!p.complete(n * sizeof(T)))
-            fail_at(p.error != 0 ? errc::io_error : errc::corruption, {.path = path.string(), .offset = at, .sys_errno = p.error},
-                    "index file: cannot read an array");
-        h.update({buffer.data(), n * sizeof(T)});
-        for (std::size_t i = 0; i < n; ++i) {
-            T v;
-            std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
-            check(v, at + i * sizeof(T));
-        }
+        const mutable_bytes into{reinterpret_cast<byte*>(buffer.data()), n * sizeof(T)};
+        const io_progress p = pread_fully(fd, into, at);
+        if (!p.complete(into.size()))
+            fail_at(p.error != 0 ? errc::io_error : errc::corruption,
+                    {.path = path.string(), .offset = at, .sys_errno = p.error}, "index file: cannot read an array");
+        h.update(into);
+        check(buffer.data(), n, at);
         done += n;
     }
     return h.digest64();
@@ -9316,7 +9340,7 @@ template <typename T>
 
 }  // namespace detail::index_file
 
-// Writes `ix` as the index file at `path` (atomically: durable_replace), covering
+// Writes `ix` as the index file at `path` (atomically: durable_replace_parts), covering
 // `segments` and the commits up to `covered_sequence`. The caller makes sure the index
 // holds exactly the records in those segment bytes, and holds off changes meanwhile.
 // Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
@@ -9380,15 +9404,19 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             put_u64(h, v);
         put_u64(h, hash64(h));
         std::copy(h.begin(), h.end(), header.begin());
-        durable_replace(path, parts);
+        durable_replace_parts(path, parts);
     });
 }
 
-// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
-// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
-// this format; errc::unsupported_version for another version; errc::io_error if it cannot
-// be read (ENOENT for none).
-[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
     using namespace detail;
     using namespace detail::index_file;
     if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
@@ -9425,8 +9453,11 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
     for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
-    byte_buffer buffer;
+    std::vector<detail::index_slot> slot_buffer;
+    std::vector<std::uint32_t> guide_buffer;
     const coverage_check coverage(out.segments);
     std::uint32_t previous_collection = 0;
     for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
@@ -9450,23 +9481,30 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
         };
         detail::id_key last{};
-        const auto slots_hash = stream_hash<detail::index_slot>(
-            fd.get(), path, t.slots_offset, t.slot_count, buffer, [&](const detail::index_slot& s, std::uint64_t at) {
-                if (s.v.erased()) ++erased;
-                if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at);
-                if (index++ > 0 && (s.key < last || (s.key == last && !s.v.erased()))) note("slots out of order", at);
-                last = s.key;
+        const auto slots_hash = stream_hash(
+            fd.get(), path, t.slots_offset, t.slot_count, slot_buffer,
+            [&](const detail::index_slot* slots, std::size_t n, std::uint64_t at) {
+                for (std::size_t i = 0; i < n; ++i, ++index) {
+                    const auto& s = slots[i];
+                    const bool gone = s.v.erased();
+                    erased += gone ? 1 : 0;
+                    if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at + i * sizeof s);
+                    if (index > 0 && (s.key < last || (s.key == last && !gone))) note("slots out of order", at + i * sizeof s);
+                    last = s.key;
+                }
             });
         if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
         if (problem != nullptr) damaged(path, problem_at, problem);
         if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
         std::uint32_t previous = 0;
-        const auto guide_hash = stream_hash<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, buffer,
-                                                           [&](std::uint32_t g, std::uint64_t at) {
-                                                               if (g < previous || g > t.slot_count)
-                                                                   note("guide out of order", at);
-                                                               previous = g;
-                                                           });
+        const auto guide_hash = stream_hash(fd.get(), path, t.guide_offset, t.guide_count, guide_buffer,
+                                            [&](const std::uint32_t* guide, std::size_t n, std::uint64_t at) {
+                                                for (std::size_t i = 0; i < n; ++i) {
+                                                    if (guide[i] < previous || guide[i] > t.slot_count)
+                                                        note("guide out of order", at + 4 * i);
+                                                    previous = guide[i];
+                                                }
+                                            });
         if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
         if (problem != nullptr) damaged(path, problem_at, problem);
         auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
@@ -9530,9 +9568,11 @@ template <typename Table>
 }
 
 // When a new file is worth its cost (writing every slot): at a checkpoint once the changes
-// since the last file reach a quarter of its entries (at least 4096), at close once they
-// reach 1/64 of them (open then replays at most that many records), and whenever the file
-// on disk cannot serve the next open (none, rejected, or a compaction changed the segments).
+// since the last file reach its entries (at least 4096: while a database grows, the files
+// written add up to about twice its final index, and an open after a crash streams at most
+// the changes since the last one), at close once they reach 1/64 of them (open then streams
+// at most that many records), and whenever the file on disk cannot serve the next open
+// (none, rejected, or a compaction changed the segments).
 struct index_file_policy {
     bool stale = true;          // the file on disk (if any) will not serve the next open
     std::uint64_t entries = 0;  // entries in the last file written or read
@@ -9541,7 +9581,7 @@ struct index_file_policy {
     [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
         if (stale) return changed > 0 || entries > 0;
         return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
-                       : changed >= std::max<std::uint64_t>(4096, entries / 4);
+                       : changed >= std::max<std::uint64_t>(4096, entries);
     }
 };
 
@@ -9905,6 +9945,13 @@ public:
             try {
                 if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
                     return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
                 if (!index_file_.due(closing, index_.applied_since_image())) return;
                 // The bytes the file covers must be durable before it names them (a checkpoint
                 // has just flushed them).
@@ -11003,9 +11050,13 @@ public:
 
     void run() {
         open_segments();
+        e_.mutable_index().hold_merges();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) return;
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
         if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
@@ -11016,7 +11067,8 @@ public:
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
-        scan_wal(true);
+        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
@@ -11097,15 +11149,17 @@ private:
             const auto path = *dir / primary_index_file_name;
             try {
                 if (!path_exists(path)) return {};
-                auto image = read_primary_index_file(path);
-                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
-                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
                 for (const auto& c : image.segments) {
                     if (c.size == 0) continue;
                     e_.segments().note_sequence(c.number, c.min_sequence);
                     e_.segments().note_sequence(c.number, c.max_sequence);
                     segment_max_ = std::max(segment_max_, c.max_sequence);
                 }
+                // Written with every commit up to this one applied, whole, in the bytes covered.
+                file_covered_ = image.covered_sequence;
                 e_.mutable_index().adopt(std::move(image.tables), image.superseded);
                 e_.index_file_loaded(image.entries);
                 e_.report().primary_index_from_file = true;
@@ -11205,6 +11259,7 @@ private:
     void apply_committed(const ::entidb::wal::transaction& t) {
         const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
         const bool partial = seq == segment_max_;
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
@@ -11233,6 +11288,7 @@ private:
     std::optional<std::uint64_t> checkpoint_;
     std::uint64_t segment_max_ = 0;
     std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;

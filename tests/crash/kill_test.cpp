@@ -318,6 +318,7 @@ namespace {
         cfg.wal = wal;
         cfg.max_wal_size = 16 * 1024;
         cfg.max_segment_size = 8 * 1024;
+        cfg.index_file_min_entries = 0;
         std::optional<entidb::database> d(entidb::open(db, cfg));
         for (int i = 0; i < 1'000'000 && code == 0; ++i) {
             if (i % 37 == 36) {  // a clean close writes the primary index file: kills land there too

@@ -56,6 +56,12 @@ void check_all(entidb::database& db, std::uint64_t n, std::uint64_t deleted_belo
 
 fs::path index_path(const temp_dir& dir) { return dir.path() / "primary.index"; }
 
+// These databases are small: persist their index all the same.
+entidb::config persisted(entidb::config cfg = {}) {
+    cfg.index_file_min_entries = 0;
+    return cfg;
+}
+
 void flip_byte(const fs::path& p, std::uint64_t at) {
     std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(static_cast<std::streamoff>(at));
@@ -71,12 +77,12 @@ void flip_byte(const fs::path& p, std::uint64_t at) {
 TEST_CASE("index file: a clean close leaves it and the next open maps it", "[index_file]") {
     temp_dir dir;
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         fill(db, 0, 3000);
         CHECK_FALSE(db.recovery().primary_index_from_file);
     }
     REQUIRE(fs::exists(index_path(dir)));
-    auto db = entidb::open(dir.path());
+    auto db = entidb::open(dir.path(), persisted());
     CHECK(db.recovery().primary_index_from_file);
     CHECK(db.recovery().primary_index_file_problem.empty());
     CHECK(db.recovery().segment_records == 0);  // nothing streamed: the file covered it all
@@ -94,11 +100,11 @@ TEST_CASE("index file: a clean close leaves it and the next open maps it", "[ind
 TEST_CASE("index file: records past what it covers are streamed on top of it", "[index_file]") {
     temp_dir dir;
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         fill(db, 0, 4000);
     }
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         REQUIRE(db.recovery().primary_index_from_file);
         // Fewer changes than 1/64 of the entries: the close leaves the file as it was.
         db.transaction([&](auto& txn) {
@@ -107,7 +113,7 @@ TEST_CASE("index file: records past what it covers are streamed on top of it", "
             txn.put("c", id_of(4000), payload(4000));
         });
     }
-    auto db = entidb::open(dir.path());
+    auto db = entidb::open(dir.path(), persisted());
     CHECK(db.recovery().primary_index_from_file);
     CHECK(db.recovery().segment_records == 3);
     check_all(db, 4001, 2);
@@ -116,7 +122,7 @@ TEST_CASE("index file: records past what it covers are streamed on top of it", "
 TEST_CASE("index file: damaged, truncated, foreign or stale files are never used", "[index_file]") {
     temp_dir dir;
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         fill(db, 0, 3000);
     }
     const auto size = fs::file_size(index_path(dir));
@@ -124,7 +130,7 @@ TEST_CASE("index file: damaged, truncated, foreign or stale files are never used
     fs::copy_file(index_path(dir), saved);
     const auto restore = [&] { fs::copy_file(saved, index_path(dir), fs::copy_options::overwrite_existing); };
     const auto reopen_rebuilds = [&](const std::string& problem) {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         CHECK_FALSE(db.recovery().primary_index_from_file);
         CHECK_THAT(db.recovery().primary_index_file_problem, Catch::Contains(problem));
         CHECK(db.recovery().segment_records > 0);
@@ -153,7 +159,7 @@ TEST_CASE("index file: damaged, truncated, foreign or stale files are never used
     SECTION("from another database") {
         temp_dir other;
         {
-            auto db = entidb::open(other.path());
+            auto db = entidb::open(other.path(), persisted());
             fill(db, 7, 3000);
         }
         fs::copy_file(index_path(other), index_path(dir), fs::copy_options::overwrite_existing);
@@ -166,7 +172,7 @@ TEST_CASE("index file: damaged, truncated, foreign or stale files are never used
     }
     SECTION("restored, it is used again") {
         restore();
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         CHECK(db.recovery().primary_index_from_file);
         check_all(db, 3000);
     }
@@ -175,22 +181,22 @@ TEST_CASE("index file: damaged, truncated, foreign or stale files are never used
 TEST_CASE("index file: a rejected file is replaced at the next close", "[index_file]") {
     temp_dir dir;
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         fill(db, 0, 2000);
     }
     flip_byte(index_path(dir), 4096 + 7);
     {
-        auto db = entidb::open(dir.path());
+        auto db = entidb::open(dir.path(), persisted());
         REQUIRE_FALSE(db.recovery().primary_index_from_file);
     }
-    auto db = entidb::open(dir.path());
+    auto db = entidb::open(dir.path(), persisted());
     CHECK(db.recovery().primary_index_from_file);
     check_all(db, 2000);
 }
 
 TEST_CASE("index file: a compaction makes it stale, and the close writes a new one", "[index_file]") {
     temp_dir dir;
-    const auto cfg = test_support::small_segments(16 * 1024);
+    const auto cfg = persisted(test_support::small_segments(16 * 1024));
     {
         auto db = entidb::open(dir.path(), cfg);
         fill(db, 0, 3000);
@@ -211,7 +217,7 @@ TEST_CASE("index file: a compaction makes it stale, and the close writes a new o
 
 TEST_CASE("index file: a checkpoint writes it, and a crash after leaves it usable", "[index_file]") {
     temp_dir dir;
-    auto cfg = entidb::config{};
+    auto cfg = persisted();
     cfg.max_wal_size = 64 * 1024;  // checkpoints every few commits
     {
         auto db = entidb::open(dir.path(), cfg);
@@ -230,4 +236,28 @@ TEST_CASE("index file: a checkpoint writes it, and a crash after leaves it usabl
         check_all(db, 6000);
     }
     fs::remove_all(crashed);
+}
+
+TEST_CASE("index file: databases below index_file_min_entries stream their segments instead", "[index_file]") {
+    temp_dir dir;
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        fill(db, 0, 1000);
+    }
+    REQUIRE(fs::exists(index_path(dir)));
+    entidb::config cfg;
+    cfg.index_file_min_entries = 2000;
+    {
+        auto db = entidb::open(dir.path(), cfg);
+        CHECK(db.recovery().primary_index_from_file);  // read whatever the threshold
+        db.compact();                                  // now stale, and below the threshold
+    }
+    CHECK_FALSE(fs::exists(index_path(dir)));  // a stale file is not left behind
+    {
+        auto db = entidb::open(dir.path(), cfg);
+        CHECK_FALSE(db.recovery().primary_index_from_file);
+        CHECK(db.recovery().primary_index_file_problem.empty());
+        check_all(db, 1000);
+    }
+    CHECK_FALSE(fs::exists(index_path(dir)));
 }

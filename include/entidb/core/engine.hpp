@@ -341,6 +341,13 @@ public:
             try {
                 if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
                     return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
                 if (!index_file_.due(closing, index_.applied_since_image())) return;
                 // The bytes the file covers must be durable before it names them (a checkpoint
                 // has just flushed them).

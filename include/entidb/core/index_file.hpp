@@ -72,9 +72,11 @@ template <typename Table>
 }
 
 // When a new file is worth its cost (writing every slot): at a checkpoint once the changes
-// since the last file reach a quarter of its entries (at least 4096), at close once they
-// reach 1/64 of them (open then replays at most that many records), and whenever the file
-// on disk cannot serve the next open (none, rejected, or a compaction changed the segments).
+// since the last file reach its entries (at least 4096: while a database grows, the files
+// written add up to about twice its final index, and an open after a crash streams at most
+// the changes since the last one), at close once they reach 1/64 of them (open then streams
+// at most that many records), and whenever the file on disk cannot serve the next open
+// (none, rejected, or a compaction changed the segments).
 struct index_file_policy {
     bool stale = true;          // the file on disk (if any) will not serve the next open
     std::uint64_t entries = 0;  // entries in the last file written or read
@@ -83,7 +85,7 @@ struct index_file_policy {
     [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
         if (stale) return changed > 0 || entries > 0;
         return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
-                       : changed >= std::max<std::uint64_t>(4096, entries / 4);
+                       : changed >= std::max<std::uint64_t>(4096, entries);
     }
 };
 

@@ -53,9 +53,13 @@ public:
 
     void run() {
         open_segments();
+        e_.mutable_index().hold_merges();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) return;
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
         if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
@@ -66,7 +70,8 @@ public:
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
-        scan_wal(true);
+        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
@@ -147,15 +152,17 @@ private:
             const auto path = *dir / primary_index_file_name;
             try {
                 if (!path_exists(path)) return {};
-                auto image = read_primary_index_file(path);
-                if (auto why = coverage_mismatch(image.segments, e_.segments().table()))
-                    fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
                 for (const auto& c : image.segments) {
                     if (c.size == 0) continue;
                     e_.segments().note_sequence(c.number, c.min_sequence);
                     e_.segments().note_sequence(c.number, c.max_sequence);
                     segment_max_ = std::max(segment_max_, c.max_sequence);
                 }
+                // Written with every commit up to this one applied, whole, in the bytes covered.
+                file_covered_ = image.covered_sequence;
                 e_.mutable_index().adopt(std::move(image.tables), image.superseded);
                 e_.index_file_loaded(image.entries);
                 e_.report().primary_index_from_file = true;
@@ -255,6 +262,7 @@ private:
     void apply_committed(const ::entidb::wal::transaction& t) {
         const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
         const bool partial = seq == segment_max_;
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
@@ -283,6 +291,7 @@ private:
     std::optional<std::uint64_t> checkpoint_;
     std::uint64_t segment_max_ = 0;
     std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;

@@ -70,7 +70,21 @@ public:
             t->apply(k, v, oldest_snapshot, superseded_);
         }
         ++applied_;
-        if (t->merge_due()) merge_beside(*t);
+        if (!merges_held_ && t->merge_due()) merge_beside(*t);
+    }
+
+    // Open applies the records a mapped index file does not cover with merges held, and
+    // then merges once (release_merges): no reader is there to be served meanwhile, and one
+    // merge of the file's array is much cheaper than one per 1/16 of growth.
+    void hold_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = true;
+    }
+    void release_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = false;
+        for (auto& t : tables_)
+            if (t.merge_due()) merge_beside(t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -303,6 +317,7 @@ private:
     bool building_ = false;                      // some table has a bulk build pending
     std::function<void()> on_merge_built_;       // tests only
     std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
+    bool merges_held_ = false;                   // hold_merges (writer_)
 };
 
 }  // namespace v1

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -95,12 +96,19 @@ public:
     }
     [[nodiscard]] bool inside(const packed_version& v) const noexcept {
         if (v.erased()) return true;
-        const auto it = std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
-        return it != sizes_.end() && it->first == v.segment && v.offset <= it->second && v.length <= it->second - v.offset;
+        if (v.segment == 0) return false;  // numbers start at 1 (and 0 marks the empty cache)
+        if (v.segment != last_.first) {  // slots of one segment come in runs: look up only when it changes
+            const auto it =
+                std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+            if (it == sizes_.end() || it->first != v.segment) return false;
+            last_ = *it;
+        }
+        return v.offset <= last_.second && v.length <= last_.second - v.offset;
     }
 
 private:
     std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+    mutable std::pair<std::uint32_t, std::uint64_t> last_{0, 0};  // segment 0 does not exist
 };
 
 // A table's entry in the metadata.
@@ -143,26 +151,23 @@ inline void put_table(byte_buffer& out, const table_record& t) {
 
 // Streams `count` elements of T at `offset` of the file through pread (the page cache, not
 // the mapping: checking the file adds nothing to the process's resident memory), hashing
-// them and calling check(element) on each.
+// them and calling check(elements, n, offset of the first) on each chunk read.
 template <typename T, typename Check>
 [[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
-                                        std::uint64_t count, byte_buffer& buffer, Check&& check) {
+                                        std::uint64_t count, std::vector<T>& buffer, Check&& check) {
     constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
-    buffer.resize(per_read * sizeof(T));
+    buffer.resize(per_read);
     xxh3_hasher h;
     for (std::uint64_t done = 0; done < count;) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
         const auto at = offset + done * sizeof(T);
-        const io_progress p = pread_fully(fd, {buffer.data(), n * sizeof(T)}, at);
-        if (!p.complete(n * sizeof(T)))
-            fail_at(p.error != 0 ? errc::io_error : errc::corruption, {.path = path.string(), .offset = at, .sys_errno = p.error},
-                    "index file: cannot read an array");
-        h.update({buffer.data(), n * sizeof(T)});
-        for (std::size_t i = 0; i < n; ++i) {
-            T v;
-            std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
-            check(v, at + i * sizeof(T));
-        }
+        const mutable_bytes into{reinterpret_cast<byte*>(buffer.data()), n * sizeof(T)};
+        const io_progress p = pread_fully(fd, into, at);
+        if (!p.complete(into.size()))
+            fail_at(p.error != 0 ? errc::io_error : errc::corruption,
+                    {.path = path.string(), .offset = at, .sys_errno = p.error}, "index file: cannot read an array");
+        h.update(into);
+        check(buffer.data(), n, at);
         done += n;
     }
     return h.digest64();
@@ -185,7 +190,7 @@ template <typename T>
 
 }  // namespace detail::index_file
 
-// Writes `ix` as the index file at `path` (atomically: durable_replace), covering
+// Writes `ix` as the index file at `path` (atomically: durable_replace_parts), covering
 // `segments` and the commits up to `covered_sequence`. The caller makes sure the index
 // holds exactly the records in those segment bytes, and holds off changes meanwhile.
 // Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
@@ -249,15 +254,19 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             put_u64(h, v);
         put_u64(h, hash64(h));
         std::copy(h.begin(), h.end(), header.begin());
-        durable_replace(path, parts);
+        durable_replace_parts(path, parts);
     });
 }
 
-// Reads and checks the index file at `path` and maps its arrays. Errors: errc::corruption
-// (what is wrong, with the offset) for a file that is not a whole, undamaged index file of
-// this format; errc::unsupported_version for another version; errc::io_error if it cannot
-// be read (ENOENT for none).
-[[nodiscard]] inline primary_index_image read_primary_index_file(const std::filesystem::path& path) {
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
     using namespace detail;
     using namespace detail::index_file;
     if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
@@ -294,8 +303,11 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
     for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
-    byte_buffer buffer;
+    std::vector<detail::index_slot> slot_buffer;
+    std::vector<std::uint32_t> guide_buffer;
     const coverage_check coverage(out.segments);
     std::uint32_t previous_collection = 0;
     for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
@@ -319,23 +331,30 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
         };
         detail::id_key last{};
-        const auto slots_hash = stream_hash<detail::index_slot>(
-            fd.get(), path, t.slots_offset, t.slot_count, buffer, [&](const detail::index_slot& s, std::uint64_t at) {
-                if (s.v.erased()) ++erased;
-                if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at);
-                if (index++ > 0 && (s.key < last || (s.key == last && !s.v.erased()))) note("slots out of order", at);
-                last = s.key;
+        const auto slots_hash = stream_hash(
+            fd.get(), path, t.slots_offset, t.slot_count, slot_buffer,
+            [&](const detail::index_slot* slots, std::size_t n, std::uint64_t at) {
+                for (std::size_t i = 0; i < n; ++i, ++index) {
+                    const auto& s = slots[i];
+                    const bool gone = s.v.erased();
+                    erased += gone ? 1 : 0;
+                    if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at + i * sizeof s);
+                    if (index > 0 && (s.key < last || (s.key == last && !gone))) note("slots out of order", at + i * sizeof s);
+                    last = s.key;
+                }
             });
         if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
         if (problem != nullptr) damaged(path, problem_at, problem);
         if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
         std::uint32_t previous = 0;
-        const auto guide_hash = stream_hash<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, buffer,
-                                                           [&](std::uint32_t g, std::uint64_t at) {
-                                                               if (g < previous || g > t.slot_count)
-                                                                   note("guide out of order", at);
-                                                               previous = g;
-                                                           });
+        const auto guide_hash = stream_hash(fd.get(), path, t.guide_offset, t.guide_count, guide_buffer,
+                                            [&](const std::uint32_t* guide, std::size_t n, std::uint64_t at) {
+                                                for (std::size_t i = 0; i < n; ++i) {
+                                                    if (guide[i] < previous || guide[i] > t.slot_count)
+                                                        note("guide out of order", at + 4 * i);
+                                                    previous = guide[i];
+                                                }
+                                            });
         if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
         if (problem != nullptr) damaged(path, problem_at, problem);
         auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),

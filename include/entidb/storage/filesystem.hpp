@@ -12,7 +12,7 @@
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
-//   durable_replace(target, parts) the same with the contents given as consecutive parts
+//   durable_replace_parts(target, parts)  the same with the contents given as consecutive parts
 //                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
@@ -95,7 +95,7 @@ inline void write_synced_file(const std::filesystem::path& tmp, std::span<const 
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, std::span<const bytes_view> parts) {
+inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
     detail::write_synced_file(tmp, parts);
@@ -109,7 +109,7 @@ inline void durable_replace(const std::filesystem::path& target, std::span<const
 }
 
 inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
-    durable_replace(target, std::span<const bytes_view>(&contents, 1));
+    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
