@@ -70,10 +70,13 @@ public:
 }
 
 // ---- EntiDB ----
+// "entidb" with the default configuration; "entidb-recycled" with a recycled wal.log
+// (config::wal, docs/file-format.md).
 class entidb_adapter final : public adapter {
 public:
-    std::string name() const override { return "entidb"; }
-    void open(const std::filesystem::path& path, bool) override { db_.emplace(entidb::open(path)); }
+    explicit entidb_adapter(entidb::wal_mode wal = entidb::wal_mode::append) { cfg_.wal = wal; }
+    std::string name() const override { return cfg_.wal == entidb::wal_mode::recycled ? "entidb-recycled" : "entidb"; }
+    void open(const std::filesystem::path& path, bool) override { db_.emplace(entidb::open(path, cfg_)); }
     void commit(const std::vector<kv>& batch) override {
         db_->transaction([&](auto& txn) {
             for (const auto& e : batch)
@@ -99,6 +102,7 @@ private:
         }
         return bytes ? n : 0;
     }
+    entidb::config cfg_;
     std::optional<entidb::database> db_;
     static inline thread_local entidb::byte_buffer buffer_;  // W6 reads from two threads
 };
@@ -419,6 +423,7 @@ private:
 inline std::vector<std::pair<std::string, std::function<std::unique_ptr<adapter>()>>> all_adapters() {
     std::vector<std::pair<std::string, std::function<std::unique_ptr<adapter>()>>> out;
     out.emplace_back("entidb", [] { return std::make_unique<entidb_adapter>(); });
+    out.emplace_back("entidb-recycled", [] { return std::make_unique<entidb_adapter>(entidb::wal_mode::recycled); });
     out.emplace_back("raw", [] { return std::make_unique<raw_adapter>(); });
 #if ENTIDB_BENCH_HAVE_SQLITE
     out.emplace_back("sqlite", [] { return std::make_unique<sqlite_adapter>(); });

@@ -15,9 +15,23 @@
 namespace entidb {
 inline namespace v1 {
 
+// How wal.log is kept between checkpoints (docs/file-format.md, "Recycled WAL").
+enum class wal_mode {
+    // Commits append; a checkpoint truncates the file to 0 bytes. The layout the
+    // reference implementation reads (docs/format-compatibility.md): the default.
+    append,
+    // The file is allocated to max_wal_size once and kept; after a checkpoint the next
+    // lap overwrites it from the start, so a commit's fdatasync writes data, not a new
+    // file size. The reference implementation refuses to open such a wal.log.
+    recycled,
+};
+
 struct config {
-    // When wal.log grows past this after a commit, a checkpoint runs and truncates it.
+    // When wal.log grows past this after a commit, a checkpoint runs and empties it.
     std::uint64_t max_wal_size = 64ull << 20;
+    // Takes effect when the log is empty (a new database, after a checkpoint); a log in
+    // the other layout is read as it is and keeps it until then.
+    wal_mode wal = wal_mode::append;
     // The active segment is sealed and a new one started before an append would pass this.
     std::uint64_t max_segment_size = 256ull << 20;
     // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
@@ -33,6 +47,11 @@ struct config {
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
     std::size_t read_chunk_bytes = 1u << 20;
+    // Checkpoints and clean closes persist the primary index (primary.index, so that the
+    // next open maps it instead of streaming every segment) only for databases of at least
+    // this many index entries: below it, streaming is about as quick as checking the file.
+    // 0 persists it always; the largest value never.
+    std::uint64_t index_file_min_entries = 4096;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.

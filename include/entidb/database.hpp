@@ -130,6 +130,7 @@ public:
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
         detail::recovery<Traits>(*e).run();
+        e->prepare_wal();
         e->build_indexes();
         return basic_database(std::move(e));
     }
@@ -202,6 +203,12 @@ public:
         auto e = live();
         const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
+        // Whatever the outcome, the segments may have changed under the index file (even
+        // one that the compaction's own checkpoint wrote).
+        const struct stale_after {
+            engine_type& e;
+            ~stale_after() { e.index_file_stale(); }
+        } index_file{*e};
         return detail::compactor<Traits>(*e, options).run();
     }
 

@@ -17,7 +17,9 @@
 //      files a compaction had not yet deleted or published adds nothing wrong) and then the
 //      WAL, record by record, with the same decoders and scanner as open. After a record that
 //      does not decode it looks for the next offset where a record decodes with a valid
-//      checksum and goes on from there; the bytes between are reported as damaged;
+//      checksum and goes on from there; the bytes between are reported as damaged. A
+//      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
+//      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
 //   4. keeps, per (collection, entity id), the version with the highest commit sequence that
 //      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
 //      database. A WAL transaction counts only when its BEGIN, every operation and its
@@ -57,6 +59,7 @@
 #include "segment/file_factory.hpp"
 #include "storage/file_backend.hpp"
 #include "verify.hpp"
+#include "wal/reader.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -264,13 +267,16 @@ private:
     // does not, the walk resumes at the next record that decodes and the bytes between are
     // reported as damaged (`on_damage` is told).
     template <typename Format, typename OnRecord, typename OnDamage>
-    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage) {
+    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage,
+              std::optional<std::uint64_t> limit = std::nullopt) {
         const auto& backend = files_[f];
+        const std::uint64_t end = limit.value_or(backend.size());
         std::uint64_t pos = 0;
-        while (pos < backend.size()) {
+        while (pos < end) {
             record_scanner<Format, file_backend> scanner(backend, cfg_.read_chunk_bytes, max_record, pos);
-            pos = backend.size();
+            pos = end;
             while (const auto step = scanner.next()) {
+                if (step->offset >= end) break;
                 if (step->decoded.status == format::decode_status::ok) {
                     on(*step);
                     continue;
@@ -323,6 +329,21 @@ private:
 
     // ---- WAL ----
 
+    // A recycled log's bytes after its lap are earlier laps' (wal/reader.hpp), not damage:
+    // when the lap reads cleanly, the walk ends with it; a damaged one is walked whole.
+    [[nodiscard]] std::optional<std::uint64_t> recycled_lap_end() const {
+        try {
+            const auto checkpoint = manifest_ ? manifest_->checkpoint_seq.value_or(0) : 0;
+            ::entidb::wal::reader<file_backend> lap(files_[wal_file_], cfg_.read_chunk_bytes, "wal.log", false,
+                                                    checkpoint);
+            while (lap.next()) {
+            }
+            if (lap.recycled()) return lap.end();
+        } catch (const error&) {
+        }
+        return std::nullopt;
+    }
+
     void scan_wal() {
         const auto f = wal_file_;
         walk<wal_format>(
@@ -333,7 +354,8 @@ private:
             [&] {
                 for (auto& [txid, t] : open_)
                     if (!t.broken) t.broken = "part of it is in a damaged range";
-            });
+            },
+            recycled_lap_end());
         for (auto& [txid, t] : open_) drop(txid, t, "no COMMIT");
         open_.clear();
     }
@@ -372,6 +394,9 @@ private:
         }
     }
     void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
+    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
     }
 

@@ -41,6 +41,8 @@ struct recovery_report {
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
     bool compaction_finished = false;         // a compaction interrupted by a crash was made current
     std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
+    bool primary_index_from_file = false;     // the primary index was mapped from primary.index
+    std::string primary_index_file_problem;   // why a primary.index found was not used (empty: none found, or used)
 };
 
 struct collection_description {

@@ -2196,9 +2196,23 @@ inline decode_status decode_segment_into(bytes_view in, segment_decoded& out) {
 namespace entidb {
 inline namespace v1 {
 
+// How wal.log is kept between checkpoints (docs/file-format.md, "Recycled WAL").
+enum class wal_mode {
+    // Commits append; a checkpoint truncates the file to 0 bytes. The layout the
+    // reference implementation reads (docs/format-compatibility.md): the default.
+    append,
+    // The file is allocated to max_wal_size once and kept; after a checkpoint the next
+    // lap overwrites it from the start, so a commit's fdatasync writes data, not a new
+    // file size. The reference implementation refuses to open such a wal.log.
+    recycled,
+};
+
 struct config {
-    // When wal.log grows past this after a commit, a checkpoint runs and truncates it.
+    // When wal.log grows past this after a commit, a checkpoint runs and empties it.
     std::uint64_t max_wal_size = 64ull << 20;
+    // Takes effect when the log is empty (a new database, after a checkpoint); a log in
+    // the other layout is read as it is and keeps it until then.
+    wal_mode wal = wal_mode::append;
     // The active segment is sealed and a new one started before an append would pass this.
     std::uint64_t max_segment_size = 256ull << 20;
     // Largest accepted entity payload (canonical CBOR bytes). Checked before the WAL.
@@ -2214,6 +2228,11 @@ struct config {
     bool forbid_full_scan = false;
     // Bytes read at a time while streaming the WAL and segments on open.
     std::size_t read_chunk_bytes = 1u << 20;
+    // Checkpoints and clean closes persist the primary index (primary.index, so that the
+    // next open maps it instead of streaming every segment) only for databases of at least
+    // this many index entries: below it, streaming is about as quick as checking the file.
+    // 0 persists it always; the largest value never.
+    std::uint64_t index_file_min_entries = 4096;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.
@@ -2463,6 +2482,21 @@ concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, muta
 template <typename B>
 concept durable_backend = storage_backend<B> && B::durable;
 
+// A backend whose bytes can be reused in place (a recycled wal.log, wal/writer.hpp): it
+// holds capacity() >= size() bytes, and append() writes at size(), over whatever the
+// bytes past it hold, so a write into reserved space changes no file size:
+//   capacity()    the bytes held; a reopen sees all of them (size() == capacity());
+//   reserve(n)    capacity() >= n, the new bytes zero (posix_fallocate), size() unchanged;
+//                 like an append, durable only after the next flush();
+//   set_end(n)    size() = n <= capacity(); the bytes past it stay (nothing is written).
+// truncate(n) still drops the bytes at and after n: capacity() = size() = n.
+template <typename B>
+concept recyclable_backend = storage_backend<B> && requires(B& b, const B& cb, std::uint64_t n) {
+    { cb.capacity() } -> std::same_as<std::uint64_t>;
+    { b.reserve(n) } -> std::same_as<void>;
+    { b.set_end(n) } -> std::same_as<void>;
+};
+
 // A backend that maps its file hands out views of its bytes (file_backend::view_at): reads
 // are then copies from memory, or no copy at all, instead of a system call each.
 template <typename B>
@@ -2545,6 +2579,8 @@ concept segment_file_protocol = segment_factory<F> && factory_journaled<F>() && 
 //   flush      fdatasync; any failure → errc::outcome_unknown, after which the backend
 //              refuses every further append/flush/truncate with errc::outcome_unknown
 //   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
+//   reserve    (recyclable_backend) posix_fallocate: errc::no_space on ENOSPC,
+//              errc::io_error otherwise; set_end: errc::invalid_argument past capacity()
 //   writes on a file_mode::read_only backend → errc::read_only
 // A file_mode::private_view backend never writes its file either, but takes writes into
 // memory: truncate only shortens this object's view of the file, and append keeps the
@@ -2840,6 +2876,8 @@ private:
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
+//   durable_replace_parts(target, parts)  the same with the contents given as consecutive parts
+//                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
 //                                cannot tell (a symbolic link loop, a directory it may not
@@ -2883,29 +2921,34 @@ namespace detail {
     fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
 }
 
-// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+// Writes and fsyncs a complete new file at `tmp`, made of `parts` one after another. On
+// failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts) {
     unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
     if (!fd)
         fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
 
-    const io_progress p = pwrite_fully(fd.get(), contents, 0);
-    if (!p.complete(contents.size())) {
-        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
-        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
-                          "writing the temporary file failed");
+    std::uint64_t at = 0;
+    for (const auto part : parts) {
+        const io_progress p = pwrite_fully(fd.get(), part, at);
+        if (!p.complete(part.size())) {
+            const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+            abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, at + p.done,
+                              "writing the temporary file failed");
+        }
+        at += part.size();
     }
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
-        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+        abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
 }
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
-    detail::write_synced_file(tmp, contents);
+    detail::write_synced_file(tmp, parts);
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
         const int err = errno;
         (void)::unlink(tmp.c_str());
@@ -2913,6 +2956,10 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
                 "cannot rename {} over the target", tmp.string());
     }
     sync_directory(detail::parent_or_current(target));
+}
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
@@ -2981,6 +3028,7 @@ public:
         : fd_(std::move(other.fd_)),
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
+          capacity_(other.capacity_),
           read_only_(other.read_only_),
           private_(other.private_),
           file_part_(other.file_part_),
@@ -2993,6 +3041,7 @@ public:
         fd_ = std::move(other.fd_);
         path_ = std::move(other.path_);
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        capacity_ = other.capacity_;
         read_only_ = other.read_only_;
         private_ = other.private_;
         file_part_ = other.file_part_;
@@ -3054,6 +3103,7 @@ public:
         const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
         if (!p.complete(in.size())) fail_append(at, in.size(), p);
         size_.store(at + in.size(), std::memory_order_release);
+        capacity_ = std::max(capacity_, at + in.size());
         return at;
     }
 
@@ -3090,6 +3140,35 @@ public:
         if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
             fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
         size_.store(new_size, std::memory_order_release);
+        capacity_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp). A private_view holds no bytes past size().
+    [[nodiscard]] std::uint64_t capacity() const noexcept { return private_ ? size() : capacity_; }
+
+    // Allocates the file up to `n` bytes (zeros) without moving size(): later appends
+    // into that space change no file size, so their fdatasync writes data only.
+    void reserve(std::uint64_t n) {
+        require_healthy("reserve");
+        require_writable("reserve");
+        if (private_ || n <= capacity_) return;
+        int err = 0;
+        do {
+            err = ::posix_fallocate(fd_.get(), 0, static_cast<off_t>(n));
+        } while (err == EINTR);
+        if (err != 0)
+            fail_at(err == ENOSPC ? errc::no_space : errc::io_error, context(capacity_, err),
+                    "cannot reserve {} bytes", n);
+        capacity_ = n;
+    }
+
+    void set_end(std::uint64_t n) {
+        require_healthy("set_end");
+        require_writable("set_end");
+        if (n > capacity())
+            fail_at(errc::invalid_argument, context(n), "end {} beyond the {} bytes held", n, capacity());
+        if (private_) return truncate(n);
+        size_.store(n, std::memory_order_release);
     }
 
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
@@ -3103,6 +3182,7 @@ private:
         : fd_(std::move(fd)),
           path_(std::move(path)),
           size_(size),
+          capacity_(size),
           read_only_(mode == file_mode::read_only),
           private_(mode == file_mode::private_view),
           file_part_(private_ ? size : std::numeric_limits<std::uint64_t>::max()) {}
@@ -3138,6 +3218,7 @@ private:
     [[noreturn]] void fail_append(std::uint64_t at, std::size_t wanted, const detail::io_progress& p) {
         const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
         if (p.done > 0) {
+            capacity_ = at;  // the cut also drops any reserved bytes past `at`
             if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
                 const auto why = poisoned_.set(fmt::format("removing a partial append at offset {} failed ({})", at,
                                                            std::generic_category().message(terr)));
@@ -3153,6 +3234,7 @@ private:
     detail::unique_fd fd_;
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
+    std::uint64_t capacity_ = 0;     // bytes in the file (the writer's): size_ or more
     bool read_only_ = false;
     bool private_ = false;           // file_mode::private_view
     std::uint64_t file_part_ = 0;    // bytes [0, file_part_) are the file's, the rest tail_'s (all: no limit)
@@ -3161,7 +3243,7 @@ private:
     detail::file_mappings maps_;
 };
 
-static_assert(durable_backend<file_backend>);
+static_assert(durable_backend<file_backend> && recyclable_backend<file_backend>);
 
 }  // namespace v1
 }  // namespace entidb
@@ -3878,14 +3960,19 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // a key is written; a compaction prunes to exactly the versions readers see (prune_all).
 // Tombstones are versions too, until no snapshot can see what they hide.
 //
-// The table of one collection — the flat array, its guide or spread layout, the recent keys
-// and the older versions — is index/detail/primary_table.hpp; this header is the locked
-// front end over one table per collection: the shared lock of a lookup, the exclusive lock
-// of the writer, and the bulk build that the first read finishes.
+// The table of one collection — the sorted slot array and its layout, the recent keys and
+// the older versions — is index/detail/primary_table.hpp; this header is the locked front
+// end over one table per collection: the gate readers share, the writer mutex every change
+// takes, the merges, and the bulk build that the first read finishes.
 //
-// Thread-safety: internally synchronised. Lookups take a shared lock for the length of
-// one lookup; the single writer takes it exclusively while it applies a commit. No
-// reader ever holds the lock while doing I/O.
+// Thread-safety: internally synchronised. Every change (commits, recovery, compaction, a
+// bulk build's end) holds `writer_`, so changes are serial. Lookups take the shared side of
+// the gate for one lookup; a change takes its exclusive side only while it writes a few
+// slots. A merge lays the new array out under `writer_` alone — readers go on reading the
+// live one meanwhile, since nothing changes it — and takes the gate exclusively only to swap
+// the arrays (O(1)); the replaced array is freed after the gate is released. So a reader
+// waits at most for one commit's slot updates or a swap, never for a merge or a free. No
+// reader ever holds the gate while doing I/O.
 
 
 // ---- begin entidb/detail/build_lock.hpp ----
@@ -3895,7 +3982,9 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 // Indexes filled at open append without sorting and finish the build at the first read
 // (index/primary_index.hpp, index/postings.hpp). That read must not sort under a
 // shared lock, so it trades it for the exclusive one, finishes the build, and takes the
-// shared lock again.
+// shared lock again. Where changes also hold a mutex of their own before the gate (the
+// primary index: its merges read the structure without the gate), finishing a build is a
+// change too and takes that mutex first.
 
 
 // ---- begin entidb/detail/shared_gate.hpp ----
@@ -4003,19 +4092,32 @@ namespace entidb {
 inline namespace v1 {
 namespace detail {
 
-// `pending()` says whether a build waits; `finish()` completes it (called exclusively).
-template <typename Pending, typename Finish>
-[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+// `pending()` says whether a build waits; `finish()` completes it (called holding
+// `changes`, then `m` exclusively).
+template <typename ChangeMutex, typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, ChangeMutex& changes, Pending pending,
+                                                              Finish finish) {
     std::shared_lock lock(m);
     while (pending()) {
         lock.unlock();
         {
-            std::unique_lock writer(m);
+            const std::lock_guard changing(changes);
+            const std::unique_lock writer(m);
             if (pending()) finish();
         }
         lock.lock();
     }
     return lock;
+}
+
+// The same where changes hold nothing but the gate.
+template <typename Pending, typename Finish>
+[[nodiscard]] std::shared_lock<shared_gate> shared_lock_built(shared_gate& m, Pending pending, Finish finish) {
+    struct no_mutex {
+        void lock() noexcept {}
+        void unlock() noexcept {}
+    } none;
+    return shared_lock_built(m, none, pending, finish);
 }
 
 }  // namespace detail
@@ -4053,29 +4155,44 @@ struct entity_version {
 // (index/primary_index.hpp): entity id → newest version's record location, plus the older
 // versions open snapshots still need.
 //
-// Layout, per collection (docs/indexes.md, "Memory"): a flat array of 40-byte slots sorted
-// by id, each holding one key's newest version; a small ordered map of the keys added since
-// the array was last rebuilt (detail/chunked_map.hpp: sorted chunks, no node per key); and
-// a side map of the older versions open snapshots still need (empty unless a reader holds a
-// snapshot older than a write). When the ids are spread evenly (random ids, or ids counted
-// up from any start), the array is *spread*: one slot in five is a gap, and each key sits
-// at or a few slots after the place its id predicts, so a lookup goes straight to its slot
-// (one cache miss, about 50 bytes per live entity). Otherwise the array is dense and a
-// guide table over the ids' first distinguishing bits narrows a lookup to a few adjacent
-// slots (two cache misses, about 42-46 bytes per live entity). Commit sequences must not
-// exceed primary_index::max_sequence: the tombstone flag shares their word.
+// Layout, per collection (docs/indexes.md, "Memory"): a sorted array of 40-byte slots, each
+// holding one key's newest version, laid out for lookups (index/detail/slot_array.hpp:
+// spread, about 50 bytes per live entity and one cache miss a lookup, or dense and guided,
+// about 42-46 bytes and two misses); a small ordered map of the keys added since the array
+// was last laid out (detail/chunked_map.hpp: sorted chunks, no node per key); and a side
+// map of the older versions open snapshots still need (empty unless a reader holds a
+// snapshot older than a write). Commit sequences must not exceed primary_index::max_sequence:
+// the tombstone flag shares their word.
+//
+// Merges fold the recent keys into a new array laid out beside the live one (merged(), a
+// read of the table that may run beside readers), which install() then swaps in: readers
+// never wait for a merge, only for the swap.
 //
 // Opening a database streams every record through apply() in commit order with no reader
 // open. While a collection is empty and its writes come that way, apply() only appends; the
 // first read sorts the appended slots once (a bulk build), which is much cheaper than
 // inserting them one by one and never holds two copies of the array.
 //
-// Thread-safety: none. primary_index serialises every call (shared lock for lookups,
-// exclusive for the writer).
+// Thread-safety: none. primary_index serialises every change and takes the shared side of
+// its gate for lookups.
 
-#include <cstdlib>
-#include <new>
 #include <unordered_map>
+
+// ---- begin entidb/index/detail/slot_array.hpp ----
+// entidb/index/detail/slot_array.hpp — the sorted array of slots at the heart of the
+// primary index (index/detail/primary_table.hpp), and how lookups find a key in it.
+//
+// A slot is 40 bytes: a key (the entity id as two words) and its newest version. The array
+// is sorted by key and laid out for lookups (docs/indexes.md, "Memory"): *spread* when the
+// ids are spread evenly (random ids, or ids counted up from any start) — one slot in five
+// is a gap and each key sits at or a few slots after the place its id predicts, so a lookup
+// goes straight to its slot (one cache miss) — else dense, with a guide table over the ids'
+// first distinguishing bits that narrows a lookup to a few adjacent slots (two misses).
+//
+// An array is laid out once, in place, and then only read, except that a slot's version
+// may be updated or marked erased where it stands. Merges never change a live array: they
+// lay a new one out beside it (primary_table::merged) and the index swaps it in.
+
 
 // ---- begin entidb/detail/chunked_map.hpp ----
 // entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
@@ -4354,7 +4471,15 @@ private:
 //    their huge pages when it moves them.
 // Capacity is only what the caller asks for (rounded up to whole 2 MiB pages when large),
 // except push_back, which grows by half.
+//
+// An array may also adopt a private mapping of a file (the persisted primary index,
+// index/primary_index_file.hpp): its elements are then the file's pages, read in only when
+// touched, and a write copies just the page it changes. Such an array is never grown in
+// place (a file mapping cannot be extended past the file): growing first copies it into
+// memory of its own.
 
+#include <cstdlib>
+#include <new>
 
 
 namespace entidb {
@@ -4376,7 +4501,8 @@ public:
         : data_(std::exchange(other.data_, nullptr)),
           size_(std::exchange(other.size_, 0)),
           capacity_(std::exchange(other.capacity_, 0)),
-          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)) {}
+          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
+          file_backed_(std::exchange(other.file_backed_, false)) {}
     flat_array& operator=(flat_array&& other) noexcept {
         flat_array(std::move(other)).swap(*this);
         return *this;
@@ -4390,7 +4516,19 @@ public:
         std::swap(size_, other.size_);
         std::swap(capacity_, other.capacity_);
         std::swap(mapped_bytes_, other.mapped_bytes_);
+        std::swap(file_backed_, other.file_backed_);
     }
+
+    // Takes over `mapping` (from mmap, `bytes` long, MAP_PRIVATE) holding `count` elements,
+    // releasing what the array held. It is unmapped when the array lets it go.
+    void adopt_mapping(void* mapping, std::size_t bytes, std::size_t count) noexcept {
+        release();
+        data_ = static_cast<T*>(mapping);
+        size_ = capacity_ = count;
+        mapped_bytes_ = bytes;
+        file_backed_ = true;
+    }
+    [[nodiscard]] bool file_backed() const noexcept { return file_backed_; }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
@@ -4431,6 +4569,13 @@ public:
 private:
     // Moves the elements into a block of at least `bytes` (>= size_ * sizeof(T)).
     void place(std::size_t bytes) {
+        if (file_backed_) {  // into memory of its own first: a file mapping does not grow
+            flat_array own;
+            own.reserve(std::max<std::size_t>(size_, 1));
+            if (size_ > 0) std::memcpy(own.data_, data_, size_ * sizeof(T));
+            own.size_ = size_;
+            swap(own);
+        }
         if (bytes == 0) {
             release();
             capacity_ = 0;
@@ -4471,12 +4616,14 @@ private:
             std::free(data_);
         data_ = nullptr;
         mapped_bytes_ = 0;
+        file_backed_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
     std::size_t mapped_bytes_ = 0;  // 0: a heap block
+    bool file_backed_ = false;      // a private mapping of a file (adopt_mapping)
 };
 
 }  // namespace detail
@@ -4506,7 +4653,6 @@ inline void prefetch_for_read(const void* p) noexcept {
 
 namespace entidb {
 inline namespace v1 {
-
 namespace detail {
 
 // An entity id as two big-endian words: comparing them is comparing the ids' bytes
@@ -4611,6 +4757,351 @@ struct index_slot {
 };
 static_assert(sizeof(index_slot) == 40, "an index slot is 40 bytes: the memory budget counts on it");
 
+// Keys added since the array was laid out, which the next layout folds in.
+using recent_keys = chunked_map<id_key, packed_version>;
+
+// A sorted array of unique keys' slots, laid out for lookups. Slots whose key was erased
+// (and the gaps of a spread array, which are marked the same way) stay until the next
+// layout, so that erasing never moves the array.
+class slot_array {
+public:
+    enum class layout { bisected, guided, spread };
+
+    [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return slots_.empty(); }
+    [[nodiscard]] index_slot& operator[](std::size_t i) noexcept { return slots_[i]; }
+    [[nodiscard]] const index_slot& operator[](std::size_t i) const noexcept { return slots_[i]; }
+    [[nodiscard]] index_slot* begin() noexcept { return slots_.begin(); }
+    [[nodiscard]] index_slot* end() noexcept { return slots_.end(); }
+    [[nodiscard]] const index_slot* begin() const noexcept { return slots_.begin(); }
+    [[nodiscard]] const index_slot* end() const noexcept { return slots_.end(); }
+
+    // Slots that hold a key (not erased, not a gap).
+    [[nodiscard]] std::size_t live() const noexcept { return slots_.size() - erased_ - gaps_; }
+    [[nodiscard]] std::size_t erased() const noexcept { return erased_; }
+    [[nodiscard]] std::size_t gaps() const noexcept { return gaps_; }
+    // The slot's key was erased / comes back in place.
+    void note_erased() noexcept { ++erased_; }
+    void note_restored() noexcept { --erased_; }
+
+    [[nodiscard]] layout lookup_layout() const noexcept {
+        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
+    }
+
+    // The unsorted slots of a bulk build (primary_table::try_build): appended, then sorted
+    // and laid out by lay_out().
+    [[nodiscard]] flat_array<index_slot>& unlaid() noexcept { return slots_; }
+
+    // Index of the first slot whose key is not below `k`. In a spread array that slot is the
+    // key's home or a few slots after it. Otherwise the guide narrows the search to one
+    // bucket of a few adjacent slots; keys that share long prefixes fill few buckets, and a
+    // bucket of many slots is bisected, so the worst case stays O(log n).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+        const std::size_t n = slots_.size();
+        if (n == 0 || !(slots_[0].key < k)) return 0;
+        if (slots_[n - 1].key < k) return n;
+        if (spread_) {  // no slot before k's home holds a key >= k, and slots_[n - 1] does
+            std::size_t i = home_of(k);
+            while (slots_[i].key < k) ++i;
+            return i;
+        }
+        std::size_t lo = 1, hi = n - 1;  // slots_[0] < k <= slots_[n - 1]
+        if (!guide_.empty()) {
+            const std::size_t b = bucket_of(k);
+            lo = std::max<std::size_t>(lo, guide_[b]);
+            hi = std::min<std::size_t>(hi, guide_[b + 1]);
+        }
+        while (hi - lo > 8) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (slots_[mid].key < k) lo = mid + 1;
+            else hi = mid;
+        }
+        while (lo < hi && slots_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
+        return lo;
+    }
+
+    // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
+    void prefetch(const id_key& k) const noexcept {
+        if (slots_.empty() || !(slots_[0].key < k) || !(k < slots_[slots_.size() - 1].key)) return;
+        if (spread_) prefetch_for_read(&slots_[home_of(k)]);
+        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
+    }
+
+    // A dense, sorted copy of the live slots, with room to lay `added` more out beside them
+    // (the start of a merge: this array stays as it is).
+    [[nodiscard]] slot_array live_copy(std::size_t added) const {
+        slot_array out;
+        out.slots_.reserve(spread_capacity(live() + added) + max_displacement + 1);
+        for (const auto& s : slots_)
+            if (!s.v.erased()) out.slots_.push_back(s);
+        return out;
+    }
+
+    // Folds `recent` (keys not in this array) into this dense, sorted array and lays it out
+    // for lookups: spread where the ids allow, else dense and guided. In place: never two
+    // copies of the array.
+    void lay_out(const recent_keys& recent) {
+        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
+        spread_ = false;
+        gaps_ = 0;
+        erased_ = 0;
+        if (!spread_out(recent)) {
+            merge_dense(recent);
+            rebuild_guide();
+        }
+        // Many keys erased: give the memory back.
+        if (slots_.capacity() > slots_.size() + slots_.size() / 8) slots_.shrink_to_fit();
+    }
+
+    // Heap bytes held, by capacity.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return slots_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t);
+    }
+
+    // ---- persisted copies (index/primary_index_file.hpp) ----
+
+    // What a copy of the array records besides its slots and guide.
+    struct layout_params {
+        std::uint64_t erased = 0;
+        std::uint64_t gaps = 0;
+        std::uint32_t spread = 0;  // 0 or 1
+        std::uint32_t spread_from = 0;
+        std::uint64_t spread_low = 0;
+        std::uint64_t spread_scale = 0;
+        std::uint32_t guide_from = 0;
+        std::uint32_t guide_bits = 0;
+    };
+    [[nodiscard]] layout_params params() const noexcept {
+        return {erased_, gaps_, spread_ ? 1u : 0u, spread_from_, spread_low_, spread_scale_, guide_from_, guide_bits_};
+    }
+    [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
+    [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
+
+    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
+    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
+    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
+    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
+    // as it is checked.
+    [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
+                                                         flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         const char*& problem) {
+        slot_array a;
+        a.slots_ = std::move(slots);
+        a.guide_ = std::move(guide);
+        a.erased_ = p.erased;
+        a.gaps_ = p.gaps;
+        a.spread_ = p.spread == 1;
+        a.spread_from_ = p.spread_from;
+        a.spread_low_ = p.spread_low;
+        a.spread_scale_ = p.spread_scale;
+        a.guide_from_ = p.guide_from;
+        a.guide_bits_ = p.guide_bits;
+        problem = a.layout_problem(p.spread);
+        if (problem != nullptr) return std::nullopt;
+        return a;
+    }
+
+private:
+    // Why lookups over this array could leave it, or null. Only the first and last slots
+    // are read (a lookup's search stays between them), so pages of a mapped copy that no
+    // lookup needs stay unread.
+    [[nodiscard]] const char* layout_problem(std::uint32_t spread) const noexcept {
+        const std::size_t n = slots_.size();
+        if (spread > 1) return "unknown layout";
+        if (erased_ + gaps_ > n) return "more erased slots than slots";
+        if (spread_ && !guide_.empty()) return "a spread array with a guide";
+        if (n == 0) return spread_ || !guide_.empty() ? "an empty array laid out" : nullptr;
+        const id_key& first = slots_[0].key;
+        const id_key& last = slots_[n - 1].key;
+        if (spread_) {
+            // Keys between the first and the last share their first spread_from_ bits, so
+            // home_of grows with the key and is largest for the last one.
+            if (spread_from_ > common_prefix(first, last) || spread_from_ >= 128) return "spread line out of range";
+            if (spread_low_ > bits_from(first, spread_from_)) return "spread line out of range";
+            if (home_of(last) >= n) return "spread line out of range";
+            return nullptr;
+        }
+        if (guide_.empty()) return nullptr;
+        if (guide_from_ >= 128 || guide_bits_ == 0 || guide_bits_ > 40 ||
+            guide_.size() != (std::size_t{1} << guide_bits_) + 1)
+            return "guide out of range";
+        return nullptr;
+    }
+
+public:
+
+private:
+    // The guide's bucket for a key between the first and last slot (those share the first
+    // guide_from_ bits, so the next guide_bits_ bits order the buckets).
+    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
+    }
+
+    // ---- the spread layout ----
+    // A spread array maps the ids between its first and last key linearly onto
+    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
+    // key sits at its home or, when keys before it took that place, in the next free slot.
+    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
+    // bisection skip them like erased slots; a key always sits at or after its home, never
+    // before, which is what lets a lookup start there.
+    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
+    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
+    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
+
+    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
+        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
+    }
+
+    // The slots of the dense, sorted slots_[0, from) and the entries of `recent` together,
+    // largest key first: the layouts fill slots_ from the back, in place.
+    class merged_backwards {
+    public:
+        merged_backwards(const slot_array& a, const recent_keys& recent, std::size_t from)
+            : a_(a), recent_(recent), from_(from), r_(recent.rbegin()) {}
+        [[nodiscard]] bool recent_left() const noexcept { return r_ != recent_.rend(); }
+        // The next slot; the caller takes no more than there are.
+        [[nodiscard]] index_slot take() noexcept {
+            if (recent_left() && (from_ == 0 || a_.slots_[from_ - 1].key < r_->first)) {
+                const index_slot s{r_->first, r_->second};
+                ++r_;
+                return s;
+            }
+            return a_.slots_[--from_];
+        }
+
+    private:
+        const slot_array& a_;
+        const recent_keys& recent_;
+        std::size_t from_;
+        recent_keys::const_reverse_iterator r_;
+    };
+
+    // Calls f(slot) for the slots of the dense, sorted slots_ and the entries of `recent`
+    // together, in key order, while f returns true; returns whether it got to the end.
+    template <typename F>
+    bool for_each_merged(const recent_keys& recent, F&& f) const {
+        std::size_t i = 0;
+        auto r = recent.begin();
+        while (i < slots_.size() || r != recent.end()) {
+            const bool from_base = r == recent.end() || (i < slots_.size() && slots_[i].key < r->first);
+            const index_slot s = from_base ? slots_[i++] : index_slot{r->first, r->second};
+            if (!from_base) ++r;
+            if (!f(s)) return false;
+        }
+        return true;
+    }
+
+    // Lays the dense, sorted slots_ and `recent` out spread in slots_; false, changing
+    // nothing, when the keys are too unevenly spread for that (some key would sit over
+    // max_displacement slots past its home).
+    bool spread_out(const recent_keys& recent) {
+        const std::size_t n = slots_.size(), total = n + recent.size();
+        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
+        const id_key& first_key = n == 0 || (!recent.empty() && recent.begin()->first < slots_[0].key)
+                                      ? recent.begin()->first
+                                      : slots_[0].key;
+        const id_key& last_key = n == 0 || (!recent.empty() && slots_[n - 1].key < recent.rbegin()->first)
+                                     ? recent.rbegin()->first
+                                     : slots_[n - 1].key;
+        const unsigned from = common_prefix(first_key, last_key);
+        const std::uint64_t low = bits_from(first_key, from);
+        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, from) - low);
+        if (!scale) return false;
+        spread_from_ = from;
+        spread_low_ = low;
+        spread_scale_ = *scale;
+        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
+        // back-to-front move below can recompute each block's slots without a slot per key.
+        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
+        std::size_t next = 0;  // the first slot after the keys placed so far
+        std::size_t i = 0;
+        const bool even = for_each_merged(recent, [&](const index_slot& s) {
+            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
+            const std::size_t home = home_of(s.key);
+            if (next > home + max_displacement) return false;
+            next = std::max(home, next) + 1;
+            return true;
+        });
+        if (!even) return false;
+        slots_.resize(next);
+        // Back to front, a block at a time: the block's keys are taken from the backs of
+        // slots_ and `recent` first, then written to their slots. A key's slot is at or after
+        // its place in the merged order, which is at or after its index in slots_, so nothing
+        // not yet taken is overwritten.
+        merged_backwards in(*this, recent, n);
+        std::array<index_slot, spread_block> keys{};
+        std::array<std::size_t, spread_block> slot{};
+        std::size_t end = next;  // the first slot after the current key's gaps
+        for (std::size_t b = block_start.size(); b-- > 0;) {
+            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
+            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
+            std::size_t at = block_start[b];
+            for (std::size_t k = first; k < last; ++k)
+                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
+            for (std::size_t k = last; k-- > first;) {
+                const index_slot s = keys[k - first];
+                const std::size_t to = slot[k - first];
+                slots_[to] = s;
+                for (std::size_t g = to + 1; g < end; ++g)
+                    slots_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
+                end = to;
+            }
+        }
+        gaps_ = next - total;
+        spread_ = true;
+        return true;
+    }
+
+    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
+    // per entity; sparser guides measured slower, as buckets then span more cache lines),
+    // rebuilt whenever the array is laid out dense.
+    void rebuild_guide() {
+        const std::size_t n = slots_.size();
+        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
+        flat_array<std::uint32_t> guide;
+        guide_from_ = common_prefix(slots_[0].key, slots_[n - 1].key);
+        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
+        const std::size_t buckets = std::size_t{1} << guide_bits_;
+        guide.resize(buckets + 1);
+        std::size_t i = 0;
+        for (std::size_t b = 0; b < buckets; ++b) {
+            while (i < n && bucket_of(slots_[i].key) < b) ++i;
+            guide[b] = static_cast<std::uint32_t>(i);
+        }
+        guide[buckets] = static_cast<std::uint32_t>(n);
+        guide.swap(guide_);
+    }
+
+    // Folds `recent` into slots_ in place, from the back (the dense layout's merge). Once
+    // `recent` is used up, the rest of slots_ is already in place.
+    void merge_dense(const recent_keys& recent) {
+        const std::size_t n = slots_.size();
+        slots_.resize(n + recent.size());
+        merged_backwards in(*this, recent, n);
+        for (std::size_t out = slots_.size(); in.recent_left();) slots_[--out] = in.take();
+    }
+
+    flat_array<index_slot> slots_;     // sorted by key, unique (unsorted while a bulk build appends)
+    std::size_t erased_ = 0;           // slots whose key was erased
+    std::size_t gaps_ = 0;             // slots of a spread array that hold no key (also marked erased)
+    bool spread_ = false;              // lookups start at the key's home
+    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
+    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
+    std::uint64_t spread_scale_ = 0;
+    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all slots
+    unsigned guide_from_ = 0;
+    unsigned guide_bits_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/detail/slot_array.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
 // How many put records in each segment are no longer the newest version of their key
 // (replaced, deleted, written again elsewhere, or older than what the index already held).
 // A segment with none holds only versions that are still current, so a scan in storage
@@ -4628,6 +5119,10 @@ public:
         const auto it = by_segment_.find(segment);
         return it == by_segment_.end() ? 0 : it->second;
     }
+
+    // Every segment's count, and setting one (the persisted index: primary_index_file.hpp).
+    [[nodiscard]] const std::unordered_map<std::uint32_t, std::uint64_t>& all() const noexcept { return by_segment_; }
+    void set(std::uint32_t segment, std::uint64_t count) { by_segment_[segment] = count; }
 
 private:
     std::unordered_map<std::uint32_t, std::uint64_t> by_segment_;
@@ -4674,6 +5169,7 @@ inline void sort_for_build(index_slot* a, std::size_t n, int passes) {
     for (std::size_t b = 0; b < 256; ++b) sort_for_build(a + start[b], start[b + 1] - start[b], passes - 1);
 }
 
+
 // One collection's keys, unsynchronised (primary_index locks). Invariant: a key has at most
 // one slot across `base_` and `recent_`, so a lookup that finds it in `base_` is done, and
 // writing a key that has a slot (even an erased one) updates the slot in place.
@@ -4682,13 +5178,11 @@ public:
     explicit primary_table(std::uint32_t collection) : collection_(collection) {}
 
     [[nodiscard]] std::uint32_t collection() const noexcept { return collection_; }
-    [[nodiscard]] bool empty() const noexcept { return base_.size() == erased_ + gaps_ && recent_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return base_.live() == 0 && recent_.empty(); }
 
     // How lookups find a slot in the array (tests, docs/indexes.md "Memory").
-    enum class layout { bisected, guided, spread };
-    [[nodiscard]] layout lookup_layout() const noexcept {
-        return spread_ ? layout::spread : guide_.empty() ? layout::bisected : layout::guided;
-    }
+    using layout = slot_array::layout;
+    [[nodiscard]] layout lookup_layout() const noexcept { return base_.lookup_layout(); }
 
     // Appends the write if it can be part of a bulk build: the table was empty when the
     // build began, no snapshot can need the version it replaces (v.sequence <= oldest), and
@@ -4702,7 +5196,7 @@ public:
         building_ = true;
         last_sequence_ = v.sequence;
         last_key_ = k;
-        base_.push_back({k, packed_version::of(v)});
+        base_.unlaid().push_back({k, packed_version::of(v)});
         return true;
     }
 
@@ -4710,18 +5204,19 @@ public:
     void finish_build(superseded_counts& superseded) {
         if (!building_) return;
         building_ = false;
-        sort_for_build(base_.data(), base_.size(), 2);
+        auto& slots = base_.unlaid();
+        sort_for_build(slots.data(), slots.size(), 2);
         std::size_t out = 0;
-        for (std::size_t i = 0; i < base_.size(); ++i) {
-            if (i + 1 < base_.size() && base_[i + 1].key == base_[i].key) {
-                superseded.note(base_[i].v);
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            if (i + 1 < slots.size() && slots[i + 1].key == slots[i].key) {
+                superseded.note(slots[i].v);
                 continue;
             }
-            if (!base_[i].v.tombstone()) base_[out++] = base_[i];
+            if (!slots[i].v.tombstone()) slots[out++] = slots[i];
         }
-        base_.resize(out);
-        base_.shrink_to_fit();
-        relayout();
+        slots.resize(out);
+        slots.shrink_to_fit();
+        base_.lay_out(recent_keys{});
     }
 
     void apply(const id_key& k, const entity_version& v, std::uint64_t oldest, superseded_counts& superseded) {
@@ -4741,18 +5236,63 @@ public:
         if (v.tombstone && v.sequence <= oldest) return;  // a deletion of nothing any snapshot sees
         if (cur.v != nullptr) {  // an erased slot comes back in place
             *cur.v = packed_version::of(v);
-            --erased_;
+            base_.note_restored();
             return;
         }
         recent_.insert(k, packed_version::of(v));
-        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) merge_recent();
+    }
+
+    // Whether the recent keys or the erased slots have grown enough to fold them into a new
+    // array (amortised: about 16 slot moves per key the merge folds in), or, with
+    // `any_erased`, whether any slot is erased (compaction's prune gives all that back).
+    [[nodiscard]] bool merge_due(bool any_erased = false) const noexcept {
+        if (recent_.size() > std::max<std::size_t>(1024, base_.size() / 16)) return true;
+        const std::size_t erased = base_.erased();
+        return any_erased ? erased > 0 : erased > (base_.live() + erased) / 2;
+    }
+
+    // The array a merge installs: the live slots and the recent keys, laid out. Only reads
+    // the table, so it runs beside readers; nothing may change the table meanwhile.
+    [[nodiscard]] slot_array merged() const {
+        auto next = base_.live_copy(recent_.size());
+        next.lay_out(recent_);
+        return next;
+    }
+
+    // What install() replaced, to be freed after the lock is released.
+    struct retired {
+        slot_array base;
+        recent_keys recent;
+    };
+
+    // Puts `next` (from merged(), with nothing changed since) in place of the array and the
+    // recent keys. O(1): the caller holds readers off only for this.
+    [[nodiscard]] retired install(slot_array&& next) noexcept {
+        retired old{std::move(base_), std::move(recent_)};
+        base_ = std::move(next);
+        recent_ = recent_keys{};
+        return old;
     }
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
-    void prefetch(const id_key& k) const noexcept {
-        if (base_.empty() || !(base_[0].key < k) || !(k < base_[base_.size() - 1].key)) return;
-        if (spread_) prefetch_for_read(&base_[home_of(k)]);
-        else if (!guide_.empty()) prefetch_for_read(&guide_[bucket_of(k)]);
+    void prefetch(const id_key& k) const noexcept { base_.prefetch(k); }
+
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // The table's newest versions as one laid-out array: the array itself while no keys
+    // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
+    // they serve snapshots of this process only.
+    [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        if (recent_.empty()) return base_;
+        scratch = merged();
+        return scratch;
+    }
+
+    // A table holding `base` (a persisted image) and nothing else.
+    [[nodiscard]] static primary_table adopted(std::uint32_t collection, slot_array&& base) {
+        primary_table t(collection);
+        t.base_ = std::move(base);
+        return t;
     }
 
     [[nodiscard]] std::optional<entity_version> find(const id_key& k, std::uint64_t snapshot) const {
@@ -4768,7 +5308,7 @@ public:
         std::size_t i = 0;
         auto r = recent_.begin();
         if (after != nullptr) {
-            i = lower_bound(*after);
+            i = base_.lower_bound(*after);
             if (i < base_.size() && base_[i].key == *after) ++i;
             r = recent_.upper_bound(*after);
         }
@@ -4789,7 +5329,8 @@ public:
 
     // Keeps the versions some reader sees: for each of `readers` (the sequences read, in
     // ascending order, the latest state among them) the newest version at or below it,
-    // except tombstones that hide nothing kept (a key left with a tombstone alone goes).
+    // except tombstones that hide nothing kept (a key left with a tombstone alone goes; its
+    // slot is marked erased until the next merge, which merge_due(true) asks for).
     void prune_all(const std::vector<std::uint64_t>& readers) {
         for (auto it = older_.begin(); it != older_.end();) {
             keep_seen(it->second, held(it->first).v->sequence(), readers);
@@ -4802,10 +5343,9 @@ public:
         for (auto& s : base_)
             if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
-                ++erased_;
+                base_.note_erased();
             }
         recent_.erase_if(lone_tombstone);
-        if (erased_ > 0) drop_erased();
     }
 
     [[nodiscard]] bool holds(const id_key& k, const record_location& loc) const {
@@ -4818,7 +5358,7 @@ public:
     }
 
     [[nodiscard]] std::uint64_t version_count() const {
-        std::uint64_t n = base_.size() - erased_ - gaps_ + recent_.size();
+        std::uint64_t n = base_.live() + recent_.size();
         for (const auto& [_, versions] : older_) n += versions.size();
         return n;
     }
@@ -4846,9 +5386,7 @@ public:
     // element size plus the libstdc++ node header.
     [[nodiscard]] std::size_t memory_bytes() const noexcept {
         constexpr std::size_t hash_node = 2 * sizeof(void*);
-        std::size_t n = base_.capacity() * sizeof(index_slot) + guide_.capacity() * sizeof(std::uint32_t) +
-                        recent_.memory_bytes() +
-                        older_.bucket_count() * sizeof(void*);
+        std::size_t n = base_.memory_bytes() + recent_.memory_bytes() + older_.bucket_count() * sizeof(void*);
         for (const auto& [_, versions] : older_)
             n += sizeof(decltype(older_)::value_type) + hash_node + versions.capacity() * sizeof(entity_version);
         return n;
@@ -4862,7 +5400,7 @@ private:
     };
 
     [[nodiscard]] held_version held(const id_key& k) {
-        if (const auto i = lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
+        if (const auto i = base_.lower_bound(k); i < base_.size() && base_[i].key == k) return {&base_[i].v, true};
         return {recent_.find(k), false};
     }
     [[nodiscard]] held_version held(const id_key& k) const { return const_cast<primary_table*>(this)->held(k); }
@@ -4925,237 +5463,14 @@ private:
         } else if (!cur.in_base) {
             recent_.erase(k);  // a lone deletion no snapshot needs: the key goes
         } else {
-            cur.v->seq_tomb = packed_version::erased_mark;
-            if (++erased_ > (base_.size() - gaps_) / 2) drop_erased();  // bounded waste, amortised O(1)
+            cur.v->seq_tomb = packed_version::erased_mark;  // merge_due() bounds the waste
+            base_.note_erased();
         }
-    }
-
-    // Index of the first slot in `base_` whose key is not below `k`. In a spread array that
-    // slot is the key's home or a few slots after it. Otherwise the guide narrows the search
-    // to one bucket of a few adjacent slots; keys that share long prefixes fill few buckets,
-    // and a bucket of many slots is bisected, so the worst case stays O(log n).
-    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
-        const std::size_t n = base_.size();
-        if (n == 0 || !(base_[0].key < k)) return 0;
-        if (base_[n - 1].key < k) return n;
-        if (spread_) {  // no slot before k's home holds a key >= k, and base_[n - 1] does
-            std::size_t i = home_of(k);
-            while (base_[i].key < k) ++i;
-            return i;
-        }
-        std::size_t lo = 1, hi = n - 1;  // base_[0] < k <= base_[n - 1]
-        if (!guide_.empty()) {
-            const std::size_t b = bucket_of(k);
-            lo = std::max<std::size_t>(lo, guide_[b]);
-            hi = std::min<std::size_t>(hi, guide_[b + 1]);
-        }
-        while (hi - lo > 8) {
-            const std::size_t mid = lo + (hi - lo) / 2;
-            if (base_[mid].key < k) lo = mid + 1;
-            else hi = mid;
-        }
-        while (lo < hi && base_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
-        return lo;
-    }
-
-    // The guide's bucket for a key between the first and last in `base_` (those share the
-    // first guide_from_ bits, so the next guide_bits_ bits order the buckets).
-    [[nodiscard]] std::size_t bucket_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(bits_from(k, guide_from_) >> (64 - guide_bits_));
-    }
-
-    // ---- the spread layout ----
-    // A spread array maps the ids between its first and last key linearly onto
-    // `spread_capacity(n)` slots: a key's home is where its id falls on that line, and each
-    // key sits at its home or, when keys before it took that place, in the next free slot.
-    // Gaps hold the key before them, marked erased, so the array stays sorted and scans and
-    // bisection skip them like erased slots; a key always sits at or after its home, never
-    // before, which is what lets a lookup start there.
-    static constexpr std::size_t spread_block = 64;  // positions are recomputed per block
-    static constexpr std::size_t max_displacement = 64;  // a lookup scans at most this many slots
-    [[nodiscard]] static constexpr std::size_t spread_capacity(std::size_t n) noexcept { return n + n / 4; }
-
-    [[nodiscard]] std::size_t home_of(const id_key& k) const noexcept {
-        return static_cast<std::size_t>(mul_high(bits_from(k, spread_from_) - spread_low_, spread_scale_));
-    }
-
-    // The slots of the dense, sorted base_[0, from) and the entries of recent_ together,
-    // largest key first: the merges fill base_ from the back, in place.
-    class merged_backwards {
-    public:
-        merged_backwards(const primary_table& t, std::size_t from) : t_(t), from_(from), r_(t.recent_.rbegin()) {}
-        [[nodiscard]] bool recent_left() const noexcept { return r_ != t_.recent_.rend(); }
-        // The next slot; the caller takes no more than there are.
-        [[nodiscard]] index_slot take() noexcept {
-            if (recent_left() && (from_ == 0 || t_.base_[from_ - 1].key < r_->first)) {
-                const index_slot s{r_->first, r_->second};
-                ++r_;
-                return s;
-            }
-            return t_.base_[--from_];
-        }
-
-    private:
-        const primary_table& t_;
-        std::size_t from_;
-        chunked_map<id_key, packed_version>::const_reverse_iterator r_;
-    };
-
-    // Calls f(slot) for the slots of the dense, sorted base_ and the entries of recent_
-    // together, in key order, while f returns true; returns whether it got to the end.
-    template <typename F>
-    bool for_each_merged(F&& f) const {
-        std::size_t i = 0;
-        auto r = recent_.begin();
-        while (i < base_.size() || r != recent_.end()) {
-            const bool from_base = r == recent_.end() || (i < base_.size() && base_[i].key < r->first);
-            const index_slot s = from_base ? base_[i++] : index_slot{r->first, r->second};
-            if (!from_base) ++r;
-            if (!f(s)) return false;
-        }
-        return true;
-    }
-
-    // Lays the dense, sorted base_ and recent_ out spread in base_, recent_ still to be
-    // cleared; false, changing nothing, when the keys are too unevenly spread for that (some
-    // key would sit over max_displacement slots past its home).
-    bool spread_out() {
-        const std::size_t n = base_.size(), total = n + recent_.size();
-        if (total < 64 || total > std::numeric_limits<std::uint32_t>::max()) return false;
-        const id_key& first_key = n == 0 || (!recent_.empty() && recent_.begin()->first < base_[0].key)
-                                      ? recent_.begin()->first
-                                      : base_[0].key;
-        const id_key& last_key = n == 0 || (!recent_.empty() && base_[n - 1].key < recent_.rbegin()->first)
-                                     ? recent_.rbegin()->first
-                                     : base_[n - 1].key;
-        spread_from_ = common_prefix(first_key, last_key);
-        spread_low_ = bits_from(first_key, spread_from_);
-        const auto scale = scale_factor(spread_capacity(total), bits_from(last_key, spread_from_) - spread_low_);
-        if (!scale) return false;
-        spread_scale_ = *scale;
-        // Slot of key i: max(home(i), slot of key i - 1 + 1). Recorded once per block, so the
-        // back-to-front move below can recompute each block's slots without a slot per key.
-        std::vector<std::size_t> block_start((total + spread_block - 1) / spread_block);
-        std::size_t next = 0;  // the first slot after the keys placed so far
-        std::size_t i = 0;
-        const bool even = for_each_merged([&](const index_slot& s) {
-            if (i++ % spread_block == 0) block_start[(i - 1) / spread_block] = next;
-            const std::size_t home = home_of(s.key);
-            if (next > home + max_displacement) return false;
-            next = std::max(home, next) + 1;
-            return true;
-        });
-        if (!even) return false;
-        base_.resize(next);
-        // Back to front, a block at a time: the block's keys are taken from the backs of
-        // base_ and recent_ first, then written to their slots. A key's slot is at or after
-        // its place in the merged order, which is at or after its index in base_, so nothing
-        // not yet taken is overwritten.
-        merged_backwards in(*this, n);
-        std::array<index_slot, spread_block> keys{};
-        std::array<std::size_t, spread_block> slot{};
-        std::size_t end = next;  // the first slot after the current key's gaps
-        for (std::size_t b = block_start.size(); b-- > 0;) {
-            const std::size_t first = b * spread_block, last = std::min(total, first + spread_block);
-            for (std::size_t k = last; k-- > first;) keys[k - first] = in.take();
-            std::size_t at = block_start[b];
-            for (std::size_t k = first; k < last; ++k)
-                at = (slot[k - first] = std::max(home_of(keys[k - first].key), at)) + 1;
-            for (std::size_t k = last; k-- > first;) {
-                const index_slot s = keys[k - first];
-                const std::size_t to = slot[k - first];
-                base_[to] = s;
-                for (std::size_t g = to + 1; g < end; ++g) base_[g] = {s.key, {.seq_tomb = packed_version::erased_mark}};
-                end = to;
-            }
-        }
-        gaps_ = next - total;
-        spread_ = true;
-        return true;
-    }
-
-    // Folds recent_ into the dense, sorted base_ and lays the array out for lookups:
-    // spread where the ids allow, else dense and guided.
-    void relayout() {
-        flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
-        spread_ = false;
-        gaps_ = 0;
-        if (!spread_out()) {
-            merge_dense();
-            rebuild_guide();
-        }
-        recent_.clear();
-        // Many keys erased (densify keeps the capacity): give the memory back.
-        if (base_.capacity() > base_.size() + base_.size() / 8) base_.shrink_to_fit();
-    }
-
-    // guide_[b] is the first slot in bucket b or later: one entry per 1 to 2 slots (2-4 bytes
-    // per entity; sparser guides measured slower, as buckets then span more cache lines),
-    // rebuilt whenever `base_` is laid out dense.
-    void rebuild_guide() {
-        const std::size_t n = base_.size();
-        if (n < 64 || n > std::numeric_limits<std::uint32_t>::max()) return;
-        flat_array<std::uint32_t> guide;
-        guide_from_ = common_prefix(base_[0].key, base_[n - 1].key);
-        guide_bits_ = std::min(static_cast<unsigned>(std::bit_width(n)) - 1, 128 - guide_from_);
-        const std::size_t buckets = std::size_t{1} << guide_bits_;
-        guide.resize(buckets + 1);
-        std::size_t i = 0;
-        for (std::size_t b = 0; b < buckets; ++b) {
-            while (i < n && bucket_of(base_[i].key) < b) ++i;
-            guide[b] = static_cast<std::uint32_t>(i);
-        }
-        guide[buckets] = static_cast<std::uint32_t>(n);
-        guide.swap(guide_);
-    }
-
-    // Rebuilds the array without erased slots and gaps (recent_ folded in on the way).
-    void drop_erased() {
-        densify();
-        relayout();
-    }
-
-    // Drops erased slots and gaps: base_ is dense and sorted (and unlaid: lookups bisect).
-    // Its capacity stays: the array is laid out again at once, usually larger.
-    void densify() {
-        std::size_t out = 0;
-        for (const auto& s : base_)
-            if (!s.v.erased()) base_[out++] = s;
-        base_.resize(out);
-        erased_ = 0;
-        gaps_ = 0;
-        spread_ = false;
-        flat_array<std::uint32_t>().swap(guide_);
-    }
-
-    // Folds recent_ into base_ in place, from the back (the dense layout's merge). Once
-    // recent_ is used up, the rest of base_ is already in place.
-    void merge_dense() {
-        const std::size_t n = base_.size();
-        base_.resize(n + recent_.size());
-        merged_backwards in(*this, n);
-        for (std::size_t out = base_.size(); in.recent_left();) base_[--out] = in.take();
-    }
-
-    // Folds `recent_` into `base_` (amortised over the keys `recent_` collected: about 16
-    // slot moves each to densify the array and as many to merge and spread it, in one pass).
-    void merge_recent() {
-        if (erased_ > 0 || gaps_ > 0) densify();
-        relayout();
     }
 
     std::uint32_t collection_;
-    flat_array<index_slot> base_;      // sorted by key, unique; unsorted while building_
-    std::size_t erased_ = 0;           // slots of base_ whose key was erased
-    std::size_t gaps_ = 0;             // slots of a spread base_ that hold no key (also marked erased)
-    bool spread_ = false;              // base_ is spread: lookups start at the key's home
-    unsigned spread_from_ = 0;         // home_of: the id bits from here on, less spread_low_,
-    std::uint64_t spread_low_ = 0;     // times spread_scale_ / 2^64
-    std::uint64_t spread_scale_ = 0;
-    flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all of base_
-    unsigned guide_from_ = 0;
-    unsigned guide_bits_ = 0;
-    chunked_map<id_key, packed_version> recent_;  // keys not in base_, added since the last merge
+    slot_array base_;                  // unsorted while building_
+    recent_keys recent_;               // keys not in base_, added since the last merge
     std::unordered_map<id_key, std::vector<entity_version>, id_key_hash> older_;  // below the newest, newest first
     bool building_ = false;
     std::uint64_t last_sequence_ = 0;  // of the last write appended while building_
@@ -5186,14 +5501,35 @@ public:
             fail(errc::corruption, "commit sequence {} of entity {} is beyond the largest the index holds ({})",
                  v.sequence, id.to_hex(), max_sequence);
         const auto k = detail::key_of(id);
-        std::unique_lock lock(mutex_);
-        auto& t = table_for(collection);
-        if (t.try_build(k, v, oldest_snapshot)) {
-            building_ = true;
-            return;
+        const std::lock_guard changing(writer_);
+        detail::primary_table* t = nullptr;
+        {
+            const std::unique_lock lock(mutex_);
+            t = &table_for(collection);
+            if (t->try_build(k, v, oldest_snapshot)) {
+                building_ = true;
+                ++applied_;
+                return;
+            }
+            t->finish_build(superseded_);
+            t->apply(k, v, oldest_snapshot, superseded_);
         }
-        t.finish_build(superseded_);
-        t.apply(k, v, oldest_snapshot, superseded_);
+        ++applied_;
+        if (!merges_held_ && t->merge_due()) merge_beside(*t);
+    }
+
+    // Open applies the records a mapped index file does not cover with merges held, and
+    // then merges once (release_merges): no reader is there to be served meanwhile, and one
+    // merge of the file's array is much cheaper than one per 1/16 of growth.
+    void hold_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = true;
+    }
+    void release_merges() {
+        const std::lock_guard changing(writer_);
+        merges_held_ = false;
+        for (auto& t : tables_)
+            if (t.merge_due()) merge_beside(t);
     }
 
     // Starts loading what apply() for this key will read first, so that a writer applying
@@ -5242,9 +5578,14 @@ public:
     // or below it, and no tombstone that hides nothing kept (compaction keeps exactly what
     // the index holds).
     void prune_all(const std::vector<std::uint64_t>& readers) {
-        std::unique_lock lock(mutex_);
-        finish_builds();
-        for (auto& t : tables_) t.prune_all(readers);
+        const std::lock_guard changing(writer_);
+        {
+            const std::unique_lock lock(mutex_);
+            finish_builds();
+            for (auto& t : tables_) t.prune_all(readers);
+        }
+        for (auto& t : tables_)
+            if (t.merge_due(true)) merge_beside(t);
     }
 
     // The smallest collection id >= `bound` that has entries (stray ids, for verify).
@@ -5276,7 +5617,8 @@ public:
     // compacted segment). A reader sees either location, both hold the same bytes. Returns
     // false if there is no such version.
     bool relocate(std::uint32_t collection, const entity_id& id, std::uint64_t sequence, const record_location& to) {
-        std::unique_lock lock(mutex_);
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
         finish_builds();
         auto* t = table_of(collection);
         return t && t->relocate(detail::key_of(id), sequence, to, superseded_);
@@ -5304,6 +5646,55 @@ public:
         return n;
     }
 
+    // ---- the persisted index (index/primary_index_file.hpp) ----
+
+    // One collection's newest versions, as the image passes them.
+    struct image_table {
+        std::uint32_t collection;
+        const detail::slot_array* slots;
+    };
+
+    // Calls f(tables, superseded) with every non-empty table laid out as one array and the
+    // superseded counts, holding off every change meanwhile (not readers). Tables with keys
+    // waiting beside their array are merged into a temporary copy for it.
+    template <typename F>
+    void with_image(F&& f) const {
+        const std::lock_guard changing(writer_);
+        const_cast<primary_index*>(this)->finish_builds_as_change();
+        std::vector<detail::slot_array> scratch(tables_.size());
+        std::vector<image_table> tables;
+        for (std::size_t i = 0; i < tables_.size(); ++i)
+            if (!tables_[i].empty()) tables.push_back({tables_[i].collection(), &tables_[i].image(scratch[i])});
+        f(tables, superseded_.all());
+    }
+
+    // Takes `tables` (ascending collection ids) and `superseded` as the index's whole
+    // contents. Only on an empty index, before it is shared (open).
+    void adopt(std::vector<std::pair<std::uint32_t, detail::slot_array>>&& tables,
+               const std::vector<std::pair<std::uint32_t, std::uint64_t>>& superseded) {
+        const std::lock_guard changing(writer_);
+        const std::unique_lock lock(mutex_);
+        tables_.clear();
+        for (auto& [c, a] : tables) tables_.push_back(detail::primary_table::adopted(c, std::move(a)));
+        for (const auto& [segment, count] : superseded) superseded_.set(segment, count);
+        applied_ = 0;
+    }
+
+    // Changes applied since open or the last image was taken (mark_imaged): when a new
+    // image is worth writing (core/index_file.hpp).
+    [[nodiscard]] std::uint64_t applied_since_image() const {
+        const std::lock_guard changing(writer_);
+        return applied_;
+    }
+    void mark_imaged() {
+        const std::lock_guard changing(writer_);
+        applied_ = 0;
+    }
+
+    // Tests: `f` runs in every merge after the new array is laid out and before it is
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
+
 private:
     template <typename F>
     void visit_live(std::uint32_t collection, const entity_id* after, std::uint64_t snapshot, F&& f) const {
@@ -5314,12 +5705,33 @@ private:
                           [&](const detail::id_key& k, const entity_version& v) { return f(detail::id_of(k), v); });
     }
 
+    // Folds the table's recent keys and erased slots into a new array laid out beside the
+    // live one, then swaps it in. The caller holds writer_ (so nothing changes the table
+    // while it is read) and not the gate.
+    void merge_beside(detail::primary_table& t) {
+        auto next = t.merged();
+        if (on_merge_built_) on_merge_built_();
+        detail::primary_table::retired old;
+        {
+            const std::unique_lock lock(mutex_);
+            old = t.install(std::move(next));
+        }
+    }  // `old` is freed here, readers already on the new array
+
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock; only open builds, before the database is shared.
+    // finishes it as a change (writer_, then the gate exclusively); only open builds, before
+    // the database is shared.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that apply() wrote to builds, so this is not a const object.
-        return detail::shared_lock_built(
-            mutex_, [&] { return building_; }, [&] { const_cast<primary_index*>(this)->finish_builds(); });
+        return detail::shared_lock_built(mutex_, writer_, [&] { return building_; },
+                                         [&] { const_cast<primary_index*>(this)->finish_builds(); });
+    }
+
+    // finish_builds() for a caller that holds writer_ but not the gate.
+    void finish_builds_as_change() {
+        if (!building_) return;
+        const std::unique_lock lock(mutex_);
+        finish_builds();
     }
 
     void finish_builds() {
@@ -5343,10 +5755,14 @@ private:
         return *tables_.emplace(it, c);
     }
 
+    mutable std::mutex writer_;  // held by every change, before the gate
     mutable detail::shared_gate mutex_;
     std::vector<detail::primary_table> tables_;  // sorted by collection id
     detail::superseded_counts superseded_;
     bool building_ = false;                      // some table has a bulk build pending
+    std::function<void()> on_merge_built_;       // tests only
+    std::uint64_t applied_ = 0;                  // changes since open or the last image (writer_)
+    bool merges_held_ = false;                   // hold_merges (writer_)
 };
 
 }  // namespace v1
@@ -5422,6 +5838,7 @@ public:
         std::uint32_t number;
         std::unique_ptr<backend_type> backend;
         std::uint64_t max_sequence = 0;  // newest commit sequence the segment holds
+        std::uint64_t min_sequence = 0;  // oldest (0: none noted yet)
     };
 
     // What a concurrent reader may walk: segment numbers, backends and newest sequences.
@@ -5429,6 +5846,7 @@ public:
         std::uint32_t number;
         const backend_type* backend;
         std::uint64_t max_sequence;
+        std::uint64_t min_sequence;
     };
 
     segment_set(Factory factory, std::uint64_t max_segment_size)
@@ -5568,6 +5986,7 @@ public:
         for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)  // usually the active one
             if (it->number == number) {
                 it->max_sequence = std::max(it->max_sequence, sequence);
+                if (it->min_sequence == 0 || sequence < it->min_sequence) it->min_sequence = sequence;
                 return;
             }
     }
@@ -5575,7 +5994,7 @@ public:
     [[nodiscard]] std::vector<table_entry> table() const {
         std::shared_lock lock(mutex_);
         std::vector<table_entry> out;
-        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence});
+        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence, s.min_sequence});
         return out;
     }
 
@@ -5747,6 +6166,8 @@ struct recovery_report {
     std::uint64_t segment_bytes_truncated = 0;  // torn active-segment tail dropped (WAL-covered)
     bool compaction_finished = false;         // a compaction interrupted by a crash was made current
     std::uint64_t temporaries_removed = 0;    // files of a compaction that never became current
+    bool primary_index_from_file = false;     // the primary index was mapped from primary.index
+    std::string primary_index_file_problem;   // why a primary.index found was not used (empty: none found, or used)
 };
 
 struct collection_description {
@@ -5812,9 +6233,13 @@ struct database_description {
 //                 the last cycle carried (gather). A failed flush is reported to the fault
 //                 handler and fails, with errc::outcome_unknown, every waiter it should
 //                 have covered, and every later one: the bytes' durability is unknown.
-// It also writes a checkpoint's CHECKPOINT record and empties the log after one. The writer
-// knows nothing of indexes, catalogs or segments; the leader of a flush is told so, so that
-// its owner can apply the commits the flush covered for all their waiters.
+// It also writes a checkpoint's CHECKPOINT record and empties the log after one: an
+// appended log (wal_mode::append) is truncated; a recycled one (wal_mode::recycled, over
+// a recyclable_backend) keeps its file, allocated to max_wal_size, and its next lap
+// starts right after its RECYCLED record, over the bytes of the last (wal/reader.hpp says
+// how recovery tells them apart). A log in the other layout is converted only when empty.
+// The writer knows nothing of indexes, catalogs or segments; the leader of a flush is
+// told so, so that its owner can apply the commits the flush covered for all their waiters.
 //
 // Thread-safety: encode, append and the backend's mutations come from one writer at a time
 // (the owner's writer lock); wait_durable, flushes() and appended_end() from any thread.
@@ -5873,7 +6298,15 @@ inline constexpr std::uint16_t wal_version = 1;
 inline constexpr std::size_t wal_header_size = 11;  // magic 4 + version 2 + type 1 + length 4
 inline constexpr std::size_t wal_crc_size = 4;
 
-enum class wal_type : std::uint8_t { begin = 1, put = 2, del = 3, commit = 4, abort = 5, checkpoint = 6 };
+enum class wal_type : std::uint8_t {
+    begin = 1,
+    put = 2,
+    del = 3,
+    commit = 4,
+    abort = 5,
+    checkpoint = 6,
+    recycled = 7,  // the first record of a recycled wal.log (docs/file-format.md), nowhere else
+};
 
 using content_hash = std::array<byte, 32>;
 
@@ -5903,9 +6336,11 @@ struct wal_abort {
 struct wal_checkpoint {
     std::uint64_t sequence;
 };
+// Marks a recycled log: bytes after the current lap may be an earlier lap's (no payload).
+struct wal_recycled {};
 
 // The alternatives are in type-number order: index() + 1 == the on-disk type.
-using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint>;
+using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint, wal_recycled>;
 
 struct wal_decoded {
     decode_status status;
@@ -5918,6 +6353,8 @@ struct wal_decoded {
 inline constexpr std::size_t wal_txid_payload_size = 8;       // BEGIN, ABORT: txid
 inline constexpr std::size_t wal_commit_payload_size = 16;    // txid, sequence
 inline constexpr std::size_t wal_checkpoint_payload_size = 8; // sequence
+// A recycled log's first record, RECYCLED with no payload: where its laps start.
+inline constexpr std::size_t wal_recycled_record_size = wal_header_size + wal_crc_size;
 inline constexpr std::size_t wal_delete_min_payload_size = 8 + 4 + 16 + 1;           // 29
 inline constexpr std::size_t wal_put_min_payload_size = wal_delete_min_payload_size + 4;  // 33
 inline constexpr std::size_t wal_before_hash_size = std::tuple_size_v<content_hash>;      // 32
@@ -5937,6 +6374,7 @@ inline constexpr std::size_t wal_max_after_size =
         case wal_type::commit: return "COMMIT";
         case wal_type::abort: return "ABORT";
         case wal_type::checkpoint: return "CHECKPOINT";
+        case wal_type::recycled: return "RECYCLED";
     }
     return "unknown";
 }
@@ -5957,6 +6395,8 @@ namespace detail {
                 return wal_commit_payload_size;
             else if constexpr (std::is_same_v<T, wal_checkpoint>)
                 return wal_checkpoint_payload_size;
+            else if constexpr (std::is_same_v<T, wal_recycled>)
+                return 0;
             else
                 return wal_txid_payload_size;  // BEGIN, ABORT
         },
@@ -5974,6 +6414,7 @@ namespace detail {
             return len == wal_delete_min_payload_size ||
                    len == wal_delete_min_payload_size + wal_before_hash_size;
         case wal_type::put: return len >= wal_put_min_payload_size;
+        case wal_type::recycled: return len == 0;
     }
     return false;
 }
@@ -6033,6 +6474,8 @@ inline void encode(const wal_record& r, byte_buffer& out) {
                 detail::put_u64(out, rec.sequence);
             } else if constexpr (std::is_same_v<T, wal_checkpoint>) {
                 detail::put_u64(out, rec.sequence);
+            } else if constexpr (std::is_same_v<T, wal_recycled>) {
+                // no payload
             } else {  // BEGIN, ABORT
                 detail::put_u64(out, rec.txid);
             }
@@ -6063,7 +6506,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         return result(decode_status::malformed, 0,
                       fmt::format("WAL record version {}, this build reads version {}", version, wal_version));
     if (raw_type < static_cast<std::uint8_t>(wal_type::begin) ||
-        raw_type > static_cast<std::uint8_t>(wal_type::checkpoint))
+        raw_type > static_cast<std::uint8_t>(wal_type::recycled))
         return result(decode_status::malformed, 0, fmt::format("unknown WAL record type {}", raw_type));
     const auto type = static_cast<wal_type>(raw_type);
     if (!detail::wal_length_possible(type, length))
@@ -6117,6 +6560,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         case wal_type::begin: rec = wal_begin{p.u64()}; break;
         case wal_type::abort: rec = wal_abort{p.u64()}; break;
         case wal_type::checkpoint: rec = wal_checkpoint{p.u64()}; break;
+        case wal_type::recycled: rec = wal_recycled{}; break;
         case wal_type::commit: {
             const std::uint64_t txid = p.u64();
             rec = wal_commit{txid, p.u64()};
@@ -6170,9 +6614,16 @@ public:
     // be undone); the owner refuses further writes. Called once per failure; may be empty.
     using fault_handler = std::function<void(std::string_view why)>;
 
-    // `path` names the log in errors.
-    writer(std::unique_ptr<Backend> backend, std::string path, fault_handler on_fault)
-        : backend_(std::move(backend)), path_(std::move(path)), on_fault_(std::move(on_fault)) {}
+    // `path` names the log in errors; `mode` and `reserve` (the bytes a recycled log is
+    // allocated to) say how clear() empties it. errc::invalid_argument for
+    // wal_mode::recycled over a backend that cannot overwrite in place.
+    writer(std::unique_ptr<Backend> backend, std::string path, wal_mode mode, std::uint64_t reserve,
+           fault_handler on_fault)
+        : backend_(std::move(backend)), path_(std::move(path)), recycle_(mode == wal_mode::recycled),
+          reserve_(reserve), on_fault_(std::move(on_fault)) {
+        if (recycle_ && !recyclable_backend<Backend>)
+            fail(errc::invalid_argument, "wal_mode::recycled needs a WAL backend that can reuse its bytes");
+    }
 
     writer(const writer&) = delete;
     writer& operator=(const writer&) = delete;
@@ -6231,8 +6682,16 @@ public:
         backend_->flush();
     }
     void clear() {
+        if constexpr (recyclable_backend<Backend>) {
+            if (recycle_) return start_lap();
+        }
         backend_->truncate(0);
         backend_->flush();
+    }
+    // Empties an empty log in the configured layout (at open: a new recycled log gets its
+    // RECYCLED record and its allocation before the first commit).
+    void prepare_empty() {
+        if (recycle_ && backend_->size() == 0) clear();
     }
 
     // Returns once a flush covered the log up to `end` (an append_commit result). If this
@@ -6266,6 +6725,36 @@ private:
             }
             throw;
         }
+    }
+
+    // The next lap of a recycled log, over the last one's bytes: every COMMIT they hold is
+    // at or below the checkpoint the MANIFEST now records, so recovery never takes them for
+    // the new lap's. A log that is not recycled yet is cut to its RECYCLED record first.
+    void start_lap()
+        requires recyclable_backend<Backend>
+    {
+        byte_buffer head;
+        format::encode(format::wal_record{format::wal_recycled{}}, head);
+        bool wrote = false;
+        if (starts_with(head)) {
+            backend_->set_end(head.size());  // nothing on disk changes
+        } else {
+            if (backend_->size() > 0) backend_->truncate(0);
+            append(head);
+            wrote = true;
+        }
+        if (backend_->capacity() < reserve_) {
+            backend_->reserve(reserve_);
+            wrote = true;
+        }
+        if (wrote) backend_->flush();
+    }
+
+    [[nodiscard]] bool starts_with(bytes_view head) const {
+        if (backend_->size() < head.size()) return false;
+        byte_buffer first(head.size());
+        backend_->read_at(0, first);
+        return std::equal(first.begin(), first.end(), head.begin());
     }
 
     void fault(std::string_view why) const {
@@ -6327,6 +6816,8 @@ private:
 
     std::unique_ptr<Backend> backend_;
     std::string path_;
+    bool recycle_;
+    std::uint64_t reserve_;
     fault_handler on_fault_;
     byte_buffer batch_;  // the writer's, reused: no allocation per commit once warm
     std::atomic<std::uint64_t> flushes_{0};
@@ -6501,11 +6992,18 @@ inline void append_be64(index_key& out, std::uint64_t v) {
 // distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
 // for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
 // change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
-// vector: up to about 60 and 48 bytes per entity just before a merge.
+// vector: up to about 60 and 48 bytes per entity just before a merge. A merge holds the old
+// and the new vector (and arena, when keys were added) until it publishes the new ones.
 //
-// Thread-safety: internally synchronised; readers take a shared lock per query, the
-// single writer an exclusive lock per change (a change that triggers a merge holds it for
-// the merge, linear in the index size; the read that ends a bulk build holds it for the sort).
+// Thread-safety: internally synchronised. Every change (add, remove, the merge a change
+// triggers, a bulk build's end) holds `writer_`, so changes are serial. Readers take a
+// shared lock per query; a change takes the lock exclusively only to write what readers
+// read: an add for its tree insert, a removal for finding and closing its postings, a merge
+// for an O(1) swap. A merge builds its new flat part and arena beside the live ones, reading
+// them with no lock (nothing changes them meanwhile), then swaps them in and frees the old
+// ones after releasing the lock: a reader waits at most for one change or that swap, never
+// for a merge (docs/indexes.md, "Merges and readers"). The exception: the read that ends a
+// bulk build (open, index creation) sorts it under the exclusive lock.
 
 
 
@@ -6531,37 +7029,47 @@ public:
     // ---- the writer ----
 
     void add(const index_key& key, const entity_id& id, std::uint64_t from) {
-        std::unique_lock lock(mutex_);
-        if (build_ && base_.size() >= max_build) finish_build();
-        if (build_ || (base_.empty() && recent_.empty())) {
-            build_add(key, id, from);
-            return;
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            if (build_ && base_.size() >= max_build) finish_build();
+            if (build_ || (base_.empty() && recent_.empty())) {
+                build_add(key, id, from);
+                return;
+            }
+            recent_.emplace(recent_key{key, id, from}, open_ended);
         }
-        recent_.emplace(recent_key{key, id, from}, open_ended);
         merge_if_due();
     }
 
     // Ends the entity's posting under `key` at sequence `at`. What no snapshot at or above
     // `oldest_snapshot` can see is dropped at the next merge.
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
-        std::unique_lock lock(mutex_);
-        finish_build();
-        horizon_ = oldest_snapshot;
-        const auto close = [&](std::uint64_t& to) {
-            if (to != open_ended) return;
-            to = at;
-            ++closed_since_merge_;
-        };
-        const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
-            const int c = key_at(e.key).compare(key);
-            return c < 0 || (c == 0 && e.id < id);
-        });
-        for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
-        for (auto it = recent_.lower_bound(key_and_id{key, id});
-             it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
-            close(it->second);
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            finish_build();
+            horizon_ = oldest_snapshot;
+            const auto close = [&](std::uint64_t& to) {
+                if (to != open_ended) return;
+                to = at;
+                ++closed_since_merge_;
+            };
+            const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
+                const int c = key_at(e.key).compare(key);
+                return c < 0 || (c == 0 && e.id < id);
+            });
+            for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
+            for (auto it = recent_.lower_bound(key_and_id{key, id});
+                 it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
+                close(it->second);
+        }
         merge_if_due();
     }
+
+    // Tests: `f` runs in every merge after the new parts are built and before they are
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
 
     // ---- readers ----
 
@@ -6787,11 +7295,12 @@ private:
     }
 
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock.
+    // finishes it, a change like any other: under writer_, then the exclusive lock.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
-            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<posting_list*>(this)->finish_build(); });
+            mutex_, writer_, [&] { return build_.has_value(); },
+            [&] { const_cast<posting_list*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
@@ -6910,18 +7419,45 @@ private:
 
     // ---- merging ----
 
+    // Called by a changer (holding writer_, not the lock) after its change.
     void merge_if_due() {
         const std::size_t limit = std::max(min_merge, base_.size() / merge_fraction);
         if (recent_.size() > limit || closed_since_merge_ > limit) merge();
     }
 
+    // What a merge publishes: the new flat part, and the new arena unless the old one serves.
+    struct merged {
+        std::vector<entry> base;
+        std::optional<std::string> arena;
+    };
+
+    // Builds the merged parts beside the live ones, which readers keep using meanwhile, and
+    // publishes them by a swap under the exclusive lock: a reader waits for the swap only.
+    // The replaced parts are freed after the lock is released; from the build until then
+    // both copies exist (docs/indexes.md, "Merges and readers"). A failure while building
+    // leaves the index unchanged.
+    void merge() {
+        merged next = build_merged();
+        if (on_merge_built_) on_merge_built_();
+        recent_map replaced;
+        {
+            std::unique_lock lock(mutex_);
+            base_.swap(next.base);
+            if (next.arena) arena_.swap(*next.arena);
+            recent_.swap(replaced);
+        }
+        closed_since_merge_ = 0;
+    }
+
     // Folds the recent changes into a new flat part, leaving out the postings no snapshot at
     // or above the horizon can see. Entries keep their key offsets; a recent key takes the
-    // offset of an equal neighbour or is appended to the arena. The arena is rebuilt once the
-    // keys no entry refers to are a quarter of it.
-    void merge() {
+    // offset of an equal neighbour or is appended to a new arena. The arena is rebuilt once
+    // the keys no entry refers to are a quarter of it. Reads the live parts without the
+    // lock: only changes write them, and the caller holds writer_.
+    [[nodiscard]] merged build_merged() const {
         const auto kept = [&](std::uint64_t to) { return to > horizon_; };
-        std::vector<entry> base;
+        merged out;
+        auto& base = out.base;
         base.reserve(base_.size() + recent_.size());
         std::string added;  // keys new to the arena, at offsets from arena_.size() on
         const auto key_of = [&](std::uint64_t at) {
@@ -6960,30 +7496,29 @@ private:
             for (std::size_t i = 0; i < base.size(); ++i)
                 if (i == 0 || base[i].key != base[i - 1].key) used += encoded_size(key_of(base[i].key));
         }
-        std::string arena;
         if (used < total - total / 4) {
-            arena = rewrite_keys(base, key_of, used);
+            out.arena = rewrite_keys(base, key_of, used);
         } else if (!added.empty()) {
-            arena.reserve(total);
-            arena.append(arena_).append(added);
-        } else {
-            arena = std::move(arena_);
+            out.arena.emplace().reserve(total);
+            out.arena->append(arena_).append(added);
         }
-        base_ = std::move(base);
-        arena_ = std::move(arena);
-        recent_.clear();
-        closed_since_merge_ = 0;
+        return out;
     }
 
     static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
 
+    // Readers hold it shared; changes exclusively, only while they write what readers read.
     mutable detail::shared_gate mutex_;
+    // Serialises the changes (add, remove, their merges, a bulk build's end), so that a
+    // merge reads the live parts without the lock. Readers take it only to end a bulk build.
+    mutable std::mutex writer_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge
     std::uint64_t horizon_ = 0;  // the oldest snapshot remove() was last given
     std::size_t closed_since_merge_ = 0;
     std::optional<bulk_build> build_;  // while adds to an empty index are a bulk build
+    std::function<void()> on_merge_built_;  // tests only
 };
 
 }  // namespace detail
@@ -8271,8 +8806,10 @@ struct wal_format {
     static std::uint64_t record_size(bytes_view header) {
         return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
     }
-    // Resynchronising: every WAL record starts with its magic.
+    // Resynchronising: every WAL record starts with its magic, so only offsets holding its
+    // first byte are candidates (a recycled log's allocation is mostly zeros: memchr skips them).
     static constexpr std::size_t sync_bytes = format::wal_magic.size();
+    static constexpr byte first_byte = format::wal_magic[0];
     static bool may_start(bytes_view at) {
         return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
     }
@@ -8356,6 +8893,11 @@ template <typename Format, storage_backend B>
         const bytes_view v = w.view(std::max(chunk, look));
         const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
         for (std::size_t at = 0; at <= last; ++at) {
+            if constexpr (requires { Format::first_byte; }) {
+                const void* hit = std::memchr(v.data() + at, Format::first_byte, last + 1 - at);
+                if (hit == nullptr) break;
+                at = static_cast<std::size_t>(static_cast<const byte*>(hit) - v.data());
+            }
             if (!Format::may_start(v.subspan(at, look))) continue;
             record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
             if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)
@@ -8519,6 +9061,534 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/history.hpp ----
+// ---- begin entidb/core/index_file.hpp ----
+// entidb/core/index_file.hpp — when the engine writes the persisted primary index
+// (index/primary_index_file.hpp) and whether open may use the one it finds.
+//
+// The file is written at a checkpoint (the segments were just flushed and the index holds
+// exactly what they hold) and when the database closes, each time only if enough changed
+// since the last one (index_file_policy), and never after anything went wrong: a poisoned
+// engine, a failed compaction that left the index pointing into retired segments. Writing
+// it is an optimisation: a failure is counted and the database goes on (open then rebuilds
+// the index from the segments, as it always can).
+//
+// Open uses a file only if every segment it covers is still there, at least as long as it
+// was, with the same last 4 KiB before the covered size; otherwise the file is stale or
+// foreign, and the index is rebuilt by streaming.
+
+
+
+// ---- begin entidb/hash.hpp ----
+// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
+//
+// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
+// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
+// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
+// persisted. Not cryptographic: never use them where an adversary picks the input
+// and a collision matters. `xxh3_hasher` computes the same values incrementally.
+// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
+//
+// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
+// by one thread at a time (copying it forks the running hash).
+
+
+// ---- begin entidb/detail/xxhash.hpp ----
+// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
+//
+// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
+// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
+// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
+// should include this; everything else uses the wrappers there.
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+
+#include <xxhash.h>
+
+// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
+// is not silently turned into an inline build too.
+#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+// ---- end entidb/detail/xxhash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+using hash128_bytes = std::array<byte, 16>;
+
+namespace detail {
+[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    hash128_bytes out;
+    static_assert(sizeof(c.digest) == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
+    return out;
+}
+}  // namespace detail
+
+[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
+[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
+}
+
+// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
+// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
+// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
+class xxh3_hasher {
+public:
+    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
+
+    void reset(std::uint64_t seed = 0) noexcept {
+        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
+        XXH3_INITSTATE(&state_);
+        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
+        (void)XXH3_128bits_reset_withSeed(&state_, seed);
+    }
+
+    void update(bytes_view data) noexcept {
+        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
+        (void)XXH3_128bits_update(&state_, data.data(), data.size());
+    }
+
+    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
+    [[nodiscard]] hash128_bytes digest128() const noexcept {
+        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
+    }
+
+private:
+    XXH3_state_t state_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/hash.hpp ----
+// ---- begin entidb/index/primary_index_file.hpp ----
+// entidb/index/primary_index_file.hpp — the primary index persisted as one file,
+// `primary.index` in the database directory, so that open maps it instead of streaming
+// every segment record (docs/file-format.md, "The primary index file").
+//
+// The file holds each collection's slot array exactly as lookups use it in memory
+// (index/detail/slot_array.hpp: 40-byte slots, spread or guided layout, the guide), at
+// page-aligned offsets, so that open maps the arrays privately: a page is read only when a
+// lookup touches it, and an update copies only the page it changes. Beside the arrays it
+// records what it covers: for each segment file, how many bytes of it the index reflects
+// (with a hash of the last 4 KiB of them, the sequences they hold and the superseded
+// counts), and the last commit sequence. Open scans only what the segments hold past those
+// sizes and what the WAL holds.
+//
+// Trusted only as far as checked: the header, the metadata and every array carry XXH3-64
+// hashes, each array is checked to be sorted with as many erased slots as it says, each
+// guide to be non-decreasing and within its array, and the layout to keep lookups inside
+// their arrays. Any failure is errc::corruption (the caller rebuilds the index from the
+// segments, never repairs the file). Slots are written in the machine's byte order, which
+// must be little-endian (the format says so): elsewhere the file is neither written nor read.
+//
+// Thread-safety: the functions share no state; the engine writes the file under its
+// writer lock and reads it before the database is shared.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view primary_index_file_name = "primary.index";
+
+// How much of one segment file an index file reflects.
+struct segment_coverage {
+    std::uint32_t number = 0;
+    std::uint64_t size = 0;          // bytes [0, size) of the segment are in the index
+    std::uint64_t min_sequence = 0;  // of the records in those bytes (0 when none)
+    std::uint64_t max_sequence = 0;
+    std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
+};
+
+// What a checked index file holds: the arrays are private mappings of it.
+struct primary_index_image {
+    std::uint64_t covered_sequence = 0;
+    std::vector<segment_coverage> segments;
+    std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
+    std::uint64_t entries = 0;  // slots holding a key, over all tables
+};
+
+namespace detail::index_file {
+
+inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
+inline constexpr std::uint16_t version = 1;
+inline constexpr std::size_t header_size = 64;
+inline constexpr std::uint64_t page = 4096;
+inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr bool supported = std::endian::native == std::endian::little;
+
+[[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
+
+template <typename T>
+[[nodiscard]] bytes_view bytes_of(const flat_array<T>& a) noexcept {
+    return {reinterpret_cast<const byte*>(a.data()), a.size() * sizeof(T)};
+}
+
+// Whether every slot's record lies within the segment bytes a file covers: the check that
+// makes a file whose index points elsewhere impossible to write, and to use.
+class coverage_check {
+public:
+    explicit coverage_check(const std::vector<segment_coverage>& segments) {
+        for (const auto& s : segments) sizes_.emplace_back(s.number, s.size);
+        std::sort(sizes_.begin(), sizes_.end());
+    }
+    [[nodiscard]] bool inside(const packed_version& v) const noexcept {
+        if (v.erased()) return true;
+        if (v.segment == 0) return false;  // numbers start at 1 (and 0 marks the empty cache)
+        if (v.segment != last_.first) {  // slots of one segment come in runs: look up only when it changes
+            const auto it =
+                std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+            if (it == sizes_.end() || it->first != v.segment) return false;
+            last_ = *it;
+        }
+        return v.offset <= last_.second && v.length <= last_.second - v.offset;
+    }
+
+private:
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+    mutable std::pair<std::uint32_t, std::uint64_t> last_{0, 0};  // segment 0 does not exist
+};
+
+// A table's entry in the metadata.
+struct table_record {
+    std::uint32_t collection = 0;
+    slot_array::layout_params layout;
+    std::uint64_t slots_offset = 0, slot_count = 0, slots_hash = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, guide_hash = 0;
+};
+
+inline void put_table(byte_buffer& out, const table_record& t) {
+    put_u32(out, t.collection);
+    put_u32(out, t.layout.spread);
+    put_u32(out, t.layout.spread_from);
+    put_u32(out, t.layout.guide_from);
+    put_u32(out, t.layout.guide_bits);
+    put_u32(out, 0);
+    for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
+                         t.slot_count, t.slots_hash, t.guide_offset, t.guide_count, t.guide_hash})
+        put_u64(out, v);
+}
+
+[[nodiscard]] inline table_record get_table(const byte* p) {
+    table_record t;
+    t.collection = get_u32(p);
+    t.layout.spread = get_u32(p + 4);
+    t.layout.spread_from = get_u32(p + 8);
+    t.layout.guide_from = get_u32(p + 12);
+    t.layout.guide_bits = get_u32(p + 16);
+    std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
+                                          &t.slots_offset,   &t.slot_count,    &t.slots_hash,        &t.guide_offset,
+                                          &t.guide_count,    &t.guide_hash};
+    for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
+    return t;
+}
+
+[[noreturn]] inline void damaged(const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
+}
+
+// Streams `count` elements of T at `offset` of the file through pread (the page cache, not
+// the mapping: checking the file adds nothing to the process's resident memory), hashing
+// them and calling check(elements, n, offset of the first) on each chunk read.
+template <typename T, typename Check>
+[[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                        std::uint64_t count, std::vector<T>& buffer, Check&& check) {
+    constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
+    buffer.resize(per_read);
+    xxh3_hasher h;
+    for (std::uint64_t done = 0; done < count;) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
+        const auto at = offset + done * sizeof(T);
+        const mutable_bytes into{reinterpret_cast<byte*>(buffer.data()), n * sizeof(T)};
+        const io_progress p = pread_fully(fd, into, at);
+        if (!p.complete(into.size()))
+            fail_at(p.error != 0 ? errc::io_error : errc::corruption,
+                    {.path = path.string(), .offset = at, .sys_errno = p.error}, "index file: cannot read an array");
+        h.update(into);
+        check(buffer.data(), n, at);
+        done += n;
+    }
+    return h.digest64();
+}
+
+// A private, writable mapping of `count` elements of T at `offset` (page-aligned).
+template <typename T>
+[[nodiscard]] flat_array<T> map_array(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                      std::uint64_t count, int advice) {
+    flat_array<T> a;
+    if (count == 0) return a;
+    const std::size_t bytes = static_cast<std::size_t>(page_up(count * sizeof(T)));
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED)
+        fail_at(errc::io_error, {.path = path.string(), .offset = offset, .sys_errno = errno}, "index file: mmap failed");
+    (void)::madvise(p, bytes, advice);  // advice: a lookup reads one slot, not its neighbours' pages
+    a.adopt_mapping(p, bytes, static_cast<std::size_t>(count));
+    return a;
+}
+
+}  // namespace detail::index_file
+
+// Writes `ix` as the index file at `path` (atomically: durable_replace_parts), covering
+// `segments` and the commits up to `covered_sequence`. The caller makes sure the index
+// holds exactly the records in those segment bytes, and holds off changes meanwhile.
+// Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
+// big-endian machine.
+inline void write_primary_index_file(const std::filesystem::path& path, const primary_index& ix,
+                                     std::uint64_t covered_sequence, const std::vector<segment_coverage>& segments) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are written on little-endian machines only");
+    ix.with_image([&](const std::vector<primary_index::image_table>& tables, const auto& superseded) {
+        static const std::array<byte, page> zeros{};
+        std::vector<table_record> records;
+        std::vector<bytes_view> parts;
+        byte_buffer header(page, 0);
+        parts.push_back(header);
+        std::uint64_t at = page;
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset, std::uint64_t& hash) {
+            offset = bytes.empty() ? 0 : at;
+            hash = hash64(bytes);
+            if (bytes.empty()) return;
+            parts.push_back(bytes);
+            const auto padded = page_up(bytes.size());
+            if (padded > bytes.size()) parts.push_back({zeros.data(), static_cast<std::size_t>(padded - bytes.size())});
+            at += padded;
+        };
+        const coverage_check coverage(segments);
+        for (const auto& t : tables) {
+            for (const auto& s : t.slots->slots())
+                if (!coverage.inside(s.v))
+                    fail(errc::corruption, "index file not written: collection {} has a record at segment {} offset {} "
+                         "outside the segments it would cover", t.collection, s.v.segment, s.v.offset);
+            table_record r{.collection = t.collection, .layout = t.slots->params()};
+            r.slot_count = t.slots->slots().size();
+            r.guide_count = t.slots->guide().size();
+            add_array(bytes_of(t.slots->slots()), r.slots_offset, r.slots_hash);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset, r.guide_hash);
+            records.push_back(r);
+        }
+        byte_buffer meta;
+        put_u32(meta, static_cast<std::uint32_t>(segments.size()));
+        put_u32(meta, static_cast<std::uint32_t>(records.size()));
+        put_u32(meta, static_cast<std::uint32_t>(superseded.size()));
+        put_u32(meta, 0);
+        for (const auto& s : segments) {
+            put_u32(meta, s.number);
+            put_u32(meta, 0);
+            for (const auto v : {s.size, s.min_sequence, s.max_sequence, s.tail_hash, std::uint64_t{0}}) put_u64(meta, v);
+        }
+        for (const auto& [segment, count] : superseded) {
+            put_u32(meta, segment);
+            put_u32(meta, 0);
+            put_u64(meta, count);
+        }
+        for (const auto& r : records) put_table(meta, r);
+        parts.push_back(meta);
+        byte_buffer h;
+        put_bytes(h, magic);
+        put_u16(h, version);
+        put_u16(h, static_cast<std::uint16_t>(header_size));
+        for (const auto v : {covered_sequence, at + meta.size(), at, std::uint64_t{meta.size()}, hash64(meta), std::uint64_t{0}})
+            put_u64(h, v);
+        put_u64(h, hash64(h));
+        std::copy(h.begin(), h.end(), header.begin());
+        durable_replace_parts(path, parts);
+    });
+}
+
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open the index file");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat of the index file failed");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (file_size < page) damaged(path, 0, "shorter than its header");
+
+    std::array<byte, header_size> h{};
+    if (!detail::pread_fully(fd.get(), h, 0).complete(h.size())) damaged(path, 0, "cannot read the header");
+    if (!std::equal(magic.begin(), magic.end(), h.begin())) damaged(path, 0, "not an index file (bad magic)");
+    if (hash64({h.data(), 56}) != get_u64(h.data() + 56)) damaged(path, 56, "header checksum mismatch");
+    if (get_u16(h.data() + 4) != version)
+        fail_at(errc::unsupported_version, {.path = path.string(), .offset = 4}, "index file version {} (this build reads {})",
+                get_u16(h.data() + 4), version);
+    primary_index_image out;
+    out.covered_sequence = get_u64(h.data() + 8);
+    const auto size = get_u64(h.data() + 16), meta_at = get_u64(h.data() + 24), meta_size = get_u64(h.data() + 32);
+    if (size != file_size) damaged(path, 16, "file size differs from the size its header records");
+    if (meta_at < page || meta_at > size || meta_size != size - meta_at || meta_size < meta_head || meta_size > (64u << 20))
+        damaged(path, 24, "metadata out of range");
+
+    byte_buffer meta(static_cast<std::size_t>(meta_size));
+    if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
+    if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
+    const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
+    if (meta_head + std::uint64_t{segments} * segment_entry + std::uint64_t{superseded} * superseded_entry +
+            std::uint64_t{tables} * table_entry != meta_size)
+        damaged(path, meta_at, "metadata length does not match its counts");
+    const byte* p = meta.data() + meta_head;
+    for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
+        out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
+    for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+
+    std::vector<detail::index_slot> slot_buffer;
+    std::vector<std::uint32_t> guide_buffer;
+    const coverage_check coverage(out.segments);
+    std::uint32_t previous_collection = 0;
+    for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
+        const auto t = get_table(p);
+        const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
+        if (i > 0 && t.collection <= previous_collection) damaged(path, entry_at, "tables out of order");
+        previous_collection = t.collection;
+        const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
+            return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
+                                  offset <= meta_at - count * element);
+        };
+        if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
+            !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
+            damaged(path, entry_at, "array out of range");
+        // Sorted by key; a repeated key only on an erased slot (a spread array's gap holds
+        // the key before it); as many erased slots as recorded; records inside the covered
+        // segment bytes. The checksum is judged first: a damaged array reports as damaged.
+        std::uint64_t erased = 0, index = 0, problem_at = 0;
+        const char* problem = nullptr;
+        const auto note = [&](const char* what, std::uint64_t at) {
+            if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
+        };
+        detail::id_key last{};
+        const auto slots_hash = stream_hash(
+            fd.get(), path, t.slots_offset, t.slot_count, slot_buffer,
+            [&](const detail::index_slot* slots, std::size_t n, std::uint64_t at) {
+                for (std::size_t i = 0; i < n; ++i, ++index) {
+                    const auto& s = slots[i];
+                    const bool gone = s.v.erased();
+                    erased += gone ? 1 : 0;
+                    if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at + i * sizeof s);
+                    if (index > 0 && (s.key < last || (s.key == last && !gone))) note("slots out of order", at + i * sizeof s);
+                    last = s.key;
+                }
+            });
+        if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
+        std::uint32_t previous = 0;
+        const auto guide_hash = stream_hash(fd.get(), path, t.guide_offset, t.guide_count, guide_buffer,
+                                            [&](const std::uint32_t* guide, std::size_t n, std::uint64_t at) {
+                                                for (std::size_t i = 0; i < n; ++i) {
+                                                    if (guide[i] < previous || guide[i] > t.slot_count)
+                                                        note("guide out of order", at + 4 * i);
+                                                    previous = guide[i];
+                                                }
+                                            });
+        if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
+        if (problem != nullptr) damaged(path, problem_at, problem);
+        auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
+                                           map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL),
+                                           t.layout, problem);
+        if (!a) damaged(path, entry_at, problem);
+        out.entries += a->live();
+        out.tables.emplace_back(t.collection, std::move(*a));
+    }
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/primary_index_file.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t segment_tail_bytes = 4096;
+
+// XXH3-64 of the last min(size, 4096) bytes before `size` of a segment.
+template <typename Backend>
+[[nodiscard]] std::uint64_t segment_tail_hash(const Backend& backend, std::uint64_t size) {
+    const auto n = std::min(size, segment_tail_bytes);
+    byte_buffer tail(static_cast<std::size_t>(n));
+    if (n > 0) backend.read_at(size - n, tail);
+    return hash64(tail);
+}
+
+// What an index file written now would cover: every segment in `table` (segment_set::table())
+// at its current size.
+template <typename Table>
+[[nodiscard]] std::vector<segment_coverage> segment_coverages(const Table& table) {
+    std::vector<segment_coverage> out;
+    for (const auto& s : table) {
+        const auto size = s.backend->size();
+        out.push_back({.number = s.number,
+                       .size = size,
+                       .min_sequence = s.min_sequence,
+                       .max_sequence = s.max_sequence,
+                       .tail_hash = segment_tail_hash(*s.backend, size)});
+    }
+    return out;
+}
+
+// Why the segments in `table` are not the ones `covered` describes, if they are not.
+template <typename Table>
+[[nodiscard]] std::optional<std::string> coverage_mismatch(const std::vector<segment_coverage>& covered,
+                                                           const Table& table) {
+    for (const auto& c : covered) {
+        const auto it = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.number == c.number; });
+        if (it == table.end()) return fmt::format("segment {} it covers is gone", c.number);
+        if (it->backend->size() < c.size)
+            return fmt::format("segment {} is shorter ({} bytes) than it covers ({})", c.number, it->backend->size(), c.size);
+        if (segment_tail_hash(*it->backend, c.size) != c.tail_hash)
+            return fmt::format("segment {} holds other bytes than it covers", c.number);
+    }
+    return std::nullopt;
+}
+
+// When a new file is worth its cost (writing every slot): at a checkpoint once the changes
+// since the last file reach its entries (at least 4096: while a database grows, the files
+// written add up to about twice its final index, and an open after a crash streams at most
+// the changes since the last one), at close once they reach 1/64 of them (open then streams
+// at most that many records), and whenever the file on disk cannot serve the next open
+// (none, rejected, or a compaction changed the segments).
+struct index_file_policy {
+    bool stale = true;          // the file on disk (if any) will not serve the next open
+    std::uint64_t entries = 0;  // entries in the last file written or read
+    std::uint64_t failures = 0;
+
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
+        if (stale) return changed > 0 || entries > 0;
+        return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
+                       : changed >= std::max<std::uint64_t>(4096, entries);
+    }
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_file.hpp ----
 // ---- begin entidb/core/scan_gate.hpp ----
 // entidb/core/scan_gate.hpp — scans in storage order against compactions.
 //
@@ -8621,13 +9691,18 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
+          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
           catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
+
+    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
+    ~engine() {
+        if (opened_) maybe_write_index_file(true);
+    }
 
     // ---- reads (any thread) ----
 
@@ -8848,6 +9923,47 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
+        maybe_write_index_file(false);
+    }
+
+    // ---- the persisted primary index (core/index_file.hpp) ----
+
+    // Open finished (recovery and the secondary indexes): from now on the index may be written.
+    void mark_opened() noexcept { opened_ = true; }
+    // What open found: a file it used (with its entries), or none it could use.
+    void index_file_loaded(std::uint64_t entries) noexcept {
+        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
+    }
+    // The segments changed under the file (a compaction): it cannot serve the next open.
+    void index_file_stale() noexcept { index_file_.stale = true; }
+    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
+
+    // Writes the index file if it is due, holding the writer lock with every commit applied
+    // (a checkpoint, or the close). Never fails: the file only saves work at open.
+    void maybe_write_index_file(bool closing) noexcept {
+        if constexpr (segment_file_protocol<factory_type>) {
+            try {
+                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
+                    return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
+                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                // The bytes the file covers must be durable before it names them (a checkpoint
+                // has just flushed them).
+                if (closing) segments_.flush();
+                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
+                                         segment_coverages(segments_.table()));
+                index_.mark_imaged();
+                index_file_loaded(index_.version_count());
+            } catch (...) {
+                ++index_file_.failures;
+            }
+        }
     }
 
     // Declares a secondary index on `collection` (created if needed) and builds it by
@@ -8954,6 +10070,10 @@ public:
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
     wal_backend& wal() noexcept { return wal_.backend(); }
+    // After recovery, before the first commit: an empty log takes the configured layout.
+    void prepare_wal() {
+        if (!cfg_.read_only) wal_.prepare_empty();
+    }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
@@ -9171,6 +10291,8 @@ private:
     scan_gate storage_scans_;  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
+    bool opened_ = false;  // mark_opened
+    index_file_policy index_file_;  // the writer's
 };
 
 }  // namespace detail
@@ -9358,6 +10480,8 @@ private:
                         start_output(next++);
                     outputs_.back().backend->append(rec);
                     outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
+                        outputs_.back().min_sequence = r.sequence;
                 }
             }
             if (const auto versions = index.version_count(); held != versions)
@@ -9496,7 +10620,8 @@ private:
 // directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
 // built on them here. open_engine then recovers it (a new database gets segment 1 from the
 // engine's own factory), writes a new database's MANIFEST last (finish_creation: a
-// creation that fails leaves none) and builds the secondary indexes.
+// creation that fails leaves none) and builds the secondary indexes. Only then may the
+// engine write its primary index file (core/index_file.hpp).
 
 
 // ---- begin entidb/directory/open.hpp ----
@@ -9682,6 +10807,10 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
 // 0. Before all that, which files make the database: after a crash during a compaction
 //    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
@@ -9700,6 +10829,17 @@ inline void finish_creation(const fs::path& dir, const format::manifest& manifes
 // there). If a valid record follows, it is damage: errc::corruption naming the file and
 // offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
 // its BEGIN. The reader never changes the log.
+//
+// A recycled log (its first record is RECYCLED, docs/file-format.md) holds the current
+// lap and then whatever earlier laps left, which may well be valid records. The lap is
+// what follows the RECYCLED record as whole transactions, BEGIN, its operations, and a
+// COMMIT above both the checkpoint (`checkpoint`, the MANIFEST's) and the lap's last one;
+// every earlier lap was checkpointed before the next one started, so none of its COMMITs
+// is above the checkpoint. The lap ends before the first record that does not continue
+// it (a bad record, a stale COMMIT, a BEGIN inside a transaction, ...), and end() is then
+// the end of its last transaction. If a COMMIT above the checkpoint follows anywhere
+// after that point, the lap was damaged, not ended: errc::corruption, like a bad record
+// followed by a valid one in an appended log.
 //
 // Thread-safety: one reader per thread; the log must not change while it reads.
 
@@ -9734,30 +10874,47 @@ class reader {
 public:
     // `path` names the log in errors. Without `keep_operations` the reader only checks the
     // log (no payload is copied) and yields transactions without their operations.
-    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations)
-        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations),
+    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations,
+           std::uint64_t checkpoint = 0)
+        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations), checkpoint_(checkpoint),
           scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
 
     // The next committed transaction in log order, or nullopt at the end of the log.
     std::optional<transaction> next() {
+        if (lap_over_) return std::nullopt;
         while (const auto* step = scanner_.next()) {
-            if (step->decoded.status != format::decode_status::ok) {
+            const auto& d = step->decoded;
+            if (d.status != format::decode_status::ok) {
+                if (recycled_) return end_lap(step->offset, detail::describe_problem(d));
                 if (valid_record_after(step->offset + 1))
                     fail_at(errc::corruption, {.path = path_, .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", detail::describe_problem(step->decoded));
+                            "bad WAL record followed by valid records ({})", detail::describe_problem(d));
                 end_ = step->offset;
                 return std::nullopt;
             }
+            if (step->offset == 0 && std::holds_alternative<format::wal_recycled>(d.record)) {
+                recycled_ = true;
+                lap_end_ = d.size;
+                ++records_;
+                continue;
+            }
+            if (recycled_ && !continues_lap(d.record))
+                return end_lap(step->offset, fmt::format("a {} record that does not continue the lap",
+                                                         format::to_string(format::type_of(d.record))));
             ++records_;
-            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, step->decoded.record);
+            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, d.record);
+            if (recycled_ && open_.empty()) lap_end_ = step->offset + d.size;
             if (done) return done;
         }
+        if (recycled_) end_ = lap_end_;  // an unfinished transaction goes with the rest
         return std::nullopt;
     }
 
     // Where the well-formed log ends: its size, or where a torn tail starts (once next()
-    // returned nullopt).
+    // returned nullopt); in a recycled log, where its lap ends.
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    // Whether the log is recycled (known once next() has read its first record).
+    [[nodiscard]] bool recycled() const noexcept { return recycled_; }
     // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
     [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
     [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
@@ -9769,6 +10926,48 @@ private:
     // True if a well-formed record starts anywhere at or after `from`.
     bool valid_record_after(std::uint64_t from) const {
         return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
+    }
+
+    // Whether `r` is the lap's next record: the lap's writer writes each transaction
+    // whole, so a BEGIN opens the only open one and every other record belongs to it.
+    bool continues_lap(const format::wal_record& r) const {
+        return std::visit(
+            [&](const auto& rec) {
+                using T = std::decay_t<decltype(rec)>;
+                if constexpr (std::is_same_v<T, format::wal_begin>) return open_.empty();
+                else if constexpr (std::is_same_v<T, format::wal_commit>)
+                    return open_.contains(rec.txid) && rec.sequence > std::max(checkpoint_, max_sequence_);
+                else if constexpr (std::is_same_v<T, format::wal_checkpoint>)
+                    return open_.empty() && rec.sequence > checkpoint_;
+                else if constexpr (std::is_same_v<T, format::wal_recycled>) return false;
+                else return open_.contains(rec.txid);  // PUT, DELETE, ABORT
+            },
+            r);
+    }
+
+    // The lap ends at `offset` (`why` says what is there) unless a COMMIT of the lap
+    // follows: then it is damage.
+    result end_lap(std::uint64_t offset, const std::string& why) {
+        lap_over_ = true;
+        end_ = lap_end_;
+        if (const auto live = lap_commit_after(offset + 1))
+            fail_at(errc::corruption, {.path = path_, .offset = offset},
+                    "{} in a recycled WAL, followed by a COMMIT of the current lap at offset {}", why, *live);
+        return std::nullopt;
+    }
+
+    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
+    std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
+        while (const auto at =
+                   detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
+            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
+            const auto* step = probe.next();
+            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
+                c && c->sequence > checkpoint_)
+                return at;
+            from = *at + step->decoded.size;
+        }
+        return std::nullopt;
     }
 
     result on(const format::wal_begin& r, std::uint64_t offset) {
@@ -9799,6 +10998,10 @@ private:
         return std::nullopt;
     }
     result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
+    result on(const format::wal_recycled&, std::uint64_t offset) {
+        corrupt(offset, "a RECYCLED record after the start of the log");
+        return std::nullopt;
+    }
 
     std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
         const auto it = open_.find(txid);
@@ -9815,8 +11018,12 @@ private:
     std::size_t chunk_;
     std::string path_;
     bool keep_;
+    std::uint64_t checkpoint_;  // no COMMIT of the lap is at or below it (recycled logs)
     detail::wal_scanner<Backend> scanner_;
     std::uint64_t end_;
+    bool recycled_ = false;
+    bool lap_over_ = false;     // a recycled log's lap ended before the end of the file
+    std::uint64_t lap_end_ = 0;  // the end of the lap's last whole transaction
     std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
     std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
 };
@@ -9843,30 +11050,33 @@ public:
 
     void run() {
         open_segments();
+        e_.mutable_index().hold_merges();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) return;
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
         if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
             seg.truncate(*segment_cut_);
         }
-        if (wal_end_ < e_.wal().size()) {
-            e_.report().wal_bytes_truncated += e_.wal().size() - wal_end_;
-            e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
-            e_.wal().flush();
-        }
+        if (wal_end_ < e_.wal().size()) cut_wal();
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
-        scan_wal(true);
+        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
-    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
+    // (a recycled log's lap: what follows it is no torn tail).
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
     // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
     // it), and temporaries no journal names (left by a compaction that never became
     // current; open deletes them).
@@ -9915,9 +11125,12 @@ private:
 
     void load_segments() {
         auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -9927,13 +11140,49 @@ private:
                     *checkpoint_);
     }
 
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                // Written with every commit up to this one applied, whole, in the bytes covered.
+                file_covered_ = image.covered_sequence;
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
     template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
         const auto number = seg.number;
         auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
         segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record);
+                                                                       max_segment_record, from);
         std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
@@ -9980,13 +11229,26 @@ private:
 
     // ---- WAL ----
 
+    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
+    // log's lap stays in the file, to be overwritten (and is no torn tail).
+    void cut_wal() {
+        auto& wal = e_.wal();
+        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
+            if (wal_recycled_) return wal.set_end(wal_end_);
+        }
+        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
+        wal.truncate(wal_end_);
+        wal.flush();
+    }
+
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
         while (const auto t = log.next())
             if (apply) apply_committed(*t);
         if (apply) return;
         e_.report().wal_records += log.records();
+        wal_recycled_ = log.recycled();
         wal_end_ = log.end();
         wal_max_seq_ = log.max_sequence();
         max_txid_ = log.max_txid();
@@ -9997,6 +11259,7 @@ private:
     void apply_committed(const ::entidb::wal::transaction& t) {
         const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
         const bool partial = seq == segment_max_;
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
@@ -10025,11 +11288,13 @@ private:
     std::optional<std::uint64_t> checkpoint_;
     std::uint64_t segment_max_ = 0;
     std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    bool wal_recycled_ = false;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
 };
@@ -10059,7 +11324,9 @@ template <typename Traits>
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
     recovery<Traits>(*db).run();
     if (created) finish_creation(dir, db->manifest());
+    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
+    db->mark_opened();
     return db;
 }
 
@@ -10096,16 +11363,18 @@ public:
 
     void read_at(std::uint64_t offset, mutable_bytes out) const {
         std::shared_lock lock(mutex_);
-        if (offset > data_.size() || out.size() > data_.size() - offset)
+        if (offset > size_ || out.size() > size_ - offset)
             fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
-                    "read of {} bytes past the end ({} bytes stored)", out.size(), data_.size());
+                    "read of {} bytes past the end ({} bytes stored)", out.size(), size_);
         std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
     }
 
     std::uint64_t append(bytes_view in) {
         std::unique_lock lock(mutex_);
-        const std::uint64_t at = data_.size();
-        data_.insert(data_.end(), in.begin(), in.end());
+        const std::uint64_t at = size_;
+        if (at + in.size() > data_.size()) data_.resize(static_cast<std::size_t>(at + in.size()));
+        std::copy(in.begin(), in.end(), data_.begin() + static_cast<std::ptrdiff_t>(at));
+        size_ = at + in.size();
         return at;
     }
 
@@ -10113,22 +11382,38 @@ public:
 
     [[nodiscard]] std::uint64_t size() const {
         std::shared_lock lock(mutex_);
-        return data_.size();
+        return size_;
     }
 
     void truncate(std::uint64_t new_size) {
         std::unique_lock lock(mutex_);
-        if (new_size > data_.size())
-            fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, data_.size());
+        if (new_size > size_) fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, size_);
         data_.resize(new_size);
+        size_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp): the bytes past size() are kept in data_.
+    [[nodiscard]] std::uint64_t capacity() const {
+        std::shared_lock lock(mutex_);
+        return data_.size();
+    }
+    void reserve(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) data_.resize(static_cast<std::size_t>(n));
+    }
+    void set_end(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) fail(errc::invalid_argument, "end {} beyond capacity {}", n, data_.size());
+        size_ = n;
     }
 
 private:
     mutable std::shared_mutex mutex_;
-    byte_buffer data_;
+    byte_buffer data_;       // capacity() bytes
+    std::uint64_t size_ = 0;  // the bytes appended and not truncated or set past
 };
 
-static_assert(storage_backend<memory_backend>);
+static_assert(recyclable_backend<memory_backend>);
 
 }  // namespace v1
 }  // namespace entidb
@@ -11298,6 +12583,7 @@ public:
         auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
                                                std::nullopt, std::nullopt);
         detail::recovery<Traits>(*e).run();
+        e->prepare_wal();
         e->build_indexes();
         return basic_database(std::move(e));
     }
@@ -11370,6 +12656,12 @@ public:
         auto e = live();
         const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
         std::lock_guard lock(e->writer_mutex());
+        // Whatever the outcome, the segments may have changed under the index file (even
+        // one that the compaction's own checkpoint wrote).
+        const struct stale_after {
+            engine_type& e;
+            ~stale_after() { e.index_file_stale(); }
+        } index_file{*e};
         return detail::compactor<Traits>(*e, options).run();
     }
 
@@ -11636,98 +12928,6 @@ inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/backup_file.hpp ----
-// ---- begin entidb/hash.hpp ----
-// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
-//
-// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
-// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
-// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
-// persisted. Not cryptographic: never use them where an adversary picks the input
-// and a collision matters. `xxh3_hasher` computes the same values incrementally.
-// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
-//
-// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
-// by one thread at a time (copying it forks the running hash).
-
-
-// ---- begin entidb/detail/xxhash.hpp ----
-// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
-//
-// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
-// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
-// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
-// should include this; everything else uses the wrappers there.
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-
-#include <xxhash.h>
-
-// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
-// is not silently turned into an inline build too.
-#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#undef XXH_INLINE_ALL
-#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-// ---- end entidb/detail/xxhash.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-using hash128_bytes = std::array<byte, 16>;
-
-namespace detail {
-[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    hash128_bytes out;
-    static_assert(sizeof(c.digest) == out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
-    return out;
-}
-}  // namespace detail
-
-[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
-}
-
-// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
-// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
-// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
-class xxh3_hasher {
-public:
-    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
-
-    void reset(std::uint64_t seed = 0) noexcept {
-        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
-        XXH3_INITSTATE(&state_);
-        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
-        (void)XXH3_128bits_reset_withSeed(&state_, seed);
-    }
-
-    void update(bytes_view data) noexcept {
-        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
-        (void)XXH3_128bits_update(&state_, data.data(), data.size());
-    }
-
-    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
-    [[nodiscard]] hash128_bytes digest128() const noexcept {
-        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
-    }
-
-private:
-    XXH3_state_t state_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/hash.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -13114,7 +14314,9 @@ private:
 //      files a compaction had not yet deleted or published adds nothing wrong) and then the
 //      WAL, record by record, with the same decoders and scanner as open. After a record that
 //      does not decode it looks for the next offset where a record decodes with a valid
-//      checksum and goes on from there; the bytes between are reported as damaged;
+//      checksum and goes on from there; the bytes between are reported as damaged. A
+//      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
+//      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
 //   4. keeps, per (collection, entity id), the version with the highest commit sequence that
 //      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
 //      database. A WAL transaction counts only when its BEGIN, every operation and its
@@ -13339,7 +14541,7 @@ template <typename Traits>
     out.wal_records = e->report().wal_records;
     out.segments = e->segments().segments().size();
     if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
-    if (check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
+    if (!check.wal_recycled() && check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
     out.pending_compaction = check.pending_compaction();
     out.stray_temporaries = check.stray_temporaries();
 
@@ -13611,13 +14813,16 @@ private:
     // does not, the walk resumes at the next record that decodes and the bytes between are
     // reported as damaged (`on_damage` is told).
     template <typename Format, typename OnRecord, typename OnDamage>
-    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage) {
+    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage,
+              std::optional<std::uint64_t> limit = std::nullopt) {
         const auto& backend = files_[f];
+        const std::uint64_t end = limit.value_or(backend.size());
         std::uint64_t pos = 0;
-        while (pos < backend.size()) {
+        while (pos < end) {
             record_scanner<Format, file_backend> scanner(backend, cfg_.read_chunk_bytes, max_record, pos);
-            pos = backend.size();
+            pos = end;
             while (const auto step = scanner.next()) {
+                if (step->offset >= end) break;
                 if (step->decoded.status == format::decode_status::ok) {
                     on(*step);
                     continue;
@@ -13670,6 +14875,21 @@ private:
 
     // ---- WAL ----
 
+    // A recycled log's bytes after its lap are earlier laps' (wal/reader.hpp), not damage:
+    // when the lap reads cleanly, the walk ends with it; a damaged one is walked whole.
+    [[nodiscard]] std::optional<std::uint64_t> recycled_lap_end() const {
+        try {
+            const auto checkpoint = manifest_ ? manifest_->checkpoint_seq.value_or(0) : 0;
+            ::entidb::wal::reader<file_backend> lap(files_[wal_file_], cfg_.read_chunk_bytes, "wal.log", false,
+                                                    checkpoint);
+            while (lap.next()) {
+            }
+            if (lap.recycled()) return lap.end();
+        } catch (const error&) {
+        }
+        return std::nullopt;
+    }
+
     void scan_wal() {
         const auto f = wal_file_;
         walk<wal_format>(
@@ -13680,7 +14900,8 @@ private:
             [&] {
                 for (auto& [txid, t] : open_)
                     if (!t.broken) t.broken = "part of it is in a damaged range";
-            });
+            },
+            recycled_lap_end());
         for (auto& [txid, t] : open_) drop(txid, t, "no COMMIT");
         open_.clear();
     }
@@ -13719,6 +14940,9 @@ private:
         }
     }
     void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
+    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
     }
 
@@ -13899,6 +15123,11 @@ inline salvage_report salvage(const std::filesystem::path& db, const std::filesy
 // adapter of the plan. Only truncate is used, so this works over memory_backend and
 // file_backend alike. Limitation: a truncate is treated as durable at once (bytes it
 // removed are never resurrected by a power cut, although a real file system might).
+// Over a recyclable_backend the adapter is one too (reserve is a mutating operation,
+// set_end is not: it writes nothing), and a power cut also undoes what appends wrote
+// over bytes the file already held since the last flush (the old bytes come back, but
+// for at most keep_torn_bytes of the newest such write) and drops an unflushed reserve;
+// afterwards size() == capacity(), as a reopened file would show.
 //
 // Ownership: the adapter shares ownership of Inner (std::shared_ptr), so a test can
 // keep an in-memory Inner alive across a simulated restart. The adapter is move-only
@@ -14095,8 +15324,37 @@ public:
     std::uint64_t append(bytes_view in) {
         const auto fault = plan_->begin_mutation("append", state_->name);
         require_healthy("append");
+        state_->note_overwrite(in.size());
         if (fault) inject_into_append(*fault, in);
         return state_->inner->append(in);
+    }
+
+    [[nodiscard]] std::uint64_t capacity() const
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("capacity", state_->name);
+        return state_->inner->capacity();
+    }
+
+    void reserve(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        const auto fault = plan_->begin_mutation("reserve", state_->name);
+        require_healthy("reserve");
+        if (fault) {
+            const bool full = fault->kind == fault_kind::no_space;
+            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO),
+                    "injected {} fault on reserve at operation {}", to_string(fault->kind), fault->op_index);
+        }
+        state_->inner->reserve(n);
+    }
+
+    void set_end(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("set_end", state_->name);
+        require_healthy("set_end");
+        state_->inner->set_end(n);
     }
 
     void flush() {
@@ -14109,7 +15367,7 @@ public:
         }
         const auto covered = state_->inner->size();  // an append racing the flush is not covered
         state_->inner->flush();
-        state_->flushed_size = covered;
+        state_->flushed(covered);
     }
 
     void truncate(std::uint64_t new_size) {
@@ -14122,7 +15380,7 @@ public:
         }
         state_->inner->truncate(new_size);
         // Treated as durable at once: see the limitation in the header comment.
-        state_->flushed_size = std::min(state_->flushed_size, new_size);
+        state_->truncated(new_size);
     }
 
     // Power cut for this adapter alone (see fault_plan::power_cut). Works after a crash.
@@ -14140,17 +15398,74 @@ private:
         state(std::shared_ptr<Inner> in, std::string n) : inner(std::move(in)), name(std::move(n)) {
             if (!inner) fail(errc::invalid_argument, "fault_injecting_backend needs an inner backend");
             flushed_size = inner->size();  // what exists at start counts as durable
+            flushed_capacity = held();
         }
 
         void drop_unflushed(std::size_t keep_torn_bytes) override {
-            const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
-            if (keep < inner->size()) inner->truncate(keep);
-            flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            if constexpr (recyclable_backend<Inner>) {
+                restore_overwritten(keep_torn_bytes);
+                const std::uint64_t cap = inner->capacity();
+                const std::uint64_t keep = std::min<std::uint64_t>(cap, flushed_capacity + keep_torn_bytes);
+                inner->set_end(cap);
+                if (keep < cap) inner->truncate(keep);
+                flushed_size = flushed_capacity = inner->size();  // what a reopen sees
+            } else {
+                const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
+                if (keep < inner->size()) inner->truncate(keep);
+                flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            }
+        }
+
+        // Before an append of `n` bytes: keeps the bytes it overwrites (a recycled log's
+        // earlier lap) for a power cut to bring back.
+        void note_overwrite(std::size_t n) {
+            if constexpr (recyclable_backend<Inner>) {
+                const std::uint64_t at = inner->size(), cap = inner->capacity();
+                if (at >= cap || n == 0) return;
+                byte_buffer old(static_cast<std::size_t>(std::min<std::uint64_t>(n, cap - at)));
+                inner->set_end(cap);
+                inner->read_at(at, old);
+                inner->set_end(at);
+                overwritten.emplace_back(at, std::move(old));
+            }
+        }
+
+        void flushed(std::uint64_t covered) {
+            flushed_size = covered;
+            flushed_capacity = held();
+            overwritten.clear();
+        }
+
+        void truncated(std::uint64_t n) {
+            flushed_size = std::min(flushed_size, n);
+            flushed_capacity = std::min(flushed_capacity, n);
+            std::erase_if(overwritten, [n](const auto& w) { return w.first >= n; });
+            for (auto& [at, old] : overwritten)
+                if (at + old.size() > n) old.resize(static_cast<std::size_t>(n - at));
+        }
+
+        std::uint64_t held() const {
+            if constexpr (recyclable_backend<Inner>) return inner->capacity();
+            else return inner->size();
+        }
+
+        // Newest first, so each range ends up with what it held at the last flush.
+        void restore_overwritten(std::size_t keep_torn_bytes) {
+            for (std::size_t i = overwritten.size(); i-- > 0;) {
+                const auto& [at, old] = overwritten[i];
+                const std::size_t torn = i + 1 == overwritten.size() ? std::min(keep_torn_bytes, old.size()) : 0;
+                if (torn == old.size()) continue;
+                inner->set_end(at + torn);
+                (void)inner->append(bytes_view(old).subspan(torn));
+            }
+            overwritten.clear();
         }
 
         std::shared_ptr<Inner> inner;
         std::string name;
         std::uint64_t flushed_size = 0;
+        std::uint64_t flushed_capacity = 0;  // capacity() at the last flush
+        std::vector<std::pair<std::uint64_t, byte_buffer>> overwritten;  // (offset, old bytes) since then
         std::string poisoned;  // why writes are refused after an injected flush failure
     };
 
@@ -14179,7 +15494,7 @@ private:
     std::shared_ptr<state> state_;
 };
 
-static_assert(storage_backend<fault_injecting_backend<memory_backend>>);
+static_assert(recyclable_backend<fault_injecting_backend<memory_backend>>);
 static_assert(!fault_injecting_backend<memory_backend>::durable);
 
 }  // namespace v1

@@ -437,6 +437,25 @@ TEST_CASE("salvage of an intact database recovers every entity and its indexes",
     CHECK(out.begin_read().has_index("people", "n", entidb::index_kind::ordered));
 }
 
+// An earlier lap's records after a recycled log's lap are neither damage nor data.
+TEST_CASE("salvage of a recycled WAL reads its lap only", "[salvage][recycled]") {
+    temp_dir dir;
+    entidb::config cfg;
+    cfg.wal = entidb::wal_mode::recycled;
+    cfg.max_wal_size = 4096;
+    model m;
+    {
+        auto db = entidb::open(dir / "db", cfg);
+        for (std::uint64_t i = 0; i < 40; ++i) db.transaction([&](auto& txn) { txn.put("people", id_of(i % 7), payload(i)); });
+        db.checkpoint();
+        db.transaction([&](auto& txn) { txn.put("people", id_of(1), payload(1000)); });  // over the old lap's start
+        m = state_of(db);
+    }
+    const auto r = salvage_and_check(dir / "db", dir / "out", m);
+    CHECK_FALSE(r.lost_anything());
+    CHECK(file_named(r, "wal.log").damaged.empty());
+}
+
 TEST_CASE("salvage skips a damaged sealed segment record and reports its bytes", "[salvage]") {
     temp_dir dir;
     auto m = make_salvage_db(dir / "db");

@@ -282,3 +282,66 @@ TEST_CASE("open: a bad configuration is refused before the directory is touched"
     CHECK(code_of([&] { (void)entidb::open(tmp / "db", cfg); }) == errc::invalid_argument);
     CHECK_FALSE(fs::exists(tmp / "db"));
 }
+
+// A recycled wal.log (config::wal) stays allocated across checkpoints and reopens, and a
+// reopen over an earlier lap's bytes finds exactly the acknowledged state.
+TEST_CASE("open: a recycled WAL keeps its size across laps and reopens to the acknowledged state",
+          "[open][recycled]") {
+    temp_dir dir;
+    const auto db_path = dir.path() / "db";
+    entidb::config cfg;
+    cfg.wal = entidb::wal_mode::recycled;
+    cfg.max_wal_size = 4096;
+    std::map<std::uint64_t, entidb::byte_buffer> want;
+    const auto commit = [&](entidb::database& db, std::uint64_t id, std::uint64_t value) {
+        want[id] = payload(value, 40);
+        db.transaction([&](auto& txn) { txn.put("c", id_of(id), want[id]); });
+    };
+    const auto check = [&](entidb::database& db) {
+        for (const auto& [id, bytes] : want) CHECK(db.get("c", id_of(id)) == bytes);
+        CHECK(db.begin_read().count("c") == want.size());
+    };
+    {
+        auto db = entidb::open(db_path, cfg);
+        CHECK(fs::file_size(db_path / "wal.log") == 4096);  // allocated by the first open
+        for (std::uint64_t i = 1; i <= 6; ++i) commit(db, i, i);
+        db.checkpoint();
+        commit(db, 1, 100);  // the next lap: over the first one's first commit, same shape
+    }
+    {
+        auto db = entidb::open(db_path, cfg);
+        check(db);
+        CHECK(db.recovery().wal_bytes_truncated == 0);
+    }
+    CHECK(entidb::verify(db_path, cfg).wal_torn_at == std::nullopt);  // the old lap's bytes are no torn tail
+    {
+        auto db = entidb::open(db_path, cfg);
+        for (std::uint64_t i = 7; i <= 200; ++i) commit(db, i, i);  // several laps, automatic checkpoints
+        CHECK(db.stats().checkpoints > 2);
+    }
+    // The commit that passes max_wal_size extends the file (by less than one commit); the
+    // file never shrinks, so a lap's commits past the allocation are rare.
+    const auto held = fs::file_size(db_path / "wal.log");
+    CHECK(held >= 4096);
+    CHECK(held < 4096 + 512);
+    {
+        auto db = entidb::open(db_path, cfg);
+        check(db);
+        for (std::uint64_t i = 1; i <= 200; ++i) commit(db, i, i + 1000);
+    }
+    CHECK(fs::file_size(db_path / "wal.log") >= held);
+    CHECK(fs::file_size(db_path / "wal.log") < 4096 + 512);
+    {
+        auto read_only = cfg;
+        read_only.read_only = true;
+        const auto before = tree_of(db_path);
+        auto db = entidb::open(db_path, read_only);  // replays the lap in memory
+        check(db);
+        CHECK(tree_of(db_path) == before);
+    }
+    // The default mode reads it too, and truncates it at its next checkpoint.
+    auto db = entidb::open(db_path);
+    check(db);
+    db.checkpoint();
+    CHECK(fs::file_size(db_path / "wal.log") == 0);
+}

@@ -1,6 +1,6 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
-// backends, the primary index, the reader gate, segment sets, the WAL writer and reader), as one
-// translation unit; see suite_db.cpp.
+// backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
+// the WAL writer and reader), as one translation unit; see suite_db.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
@@ -37,6 +37,12 @@ namespace suite_backend {
 }
 namespace suite_primary_index {
 #include "primary_index_test.cpp"
+}
+namespace suite_primary_index_threads {
+#include "primary_index_threads_test.cpp"
+}
+namespace suite_postings {
+#include "postings_test.cpp"
 }
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"

@@ -1,5 +1,5 @@
-// The test files that run threads against one database or gate, as one translation unit
-// for the ThreadSanitizer build (which compiles nothing else); see suite_db.cpp.
+// The test files that run threads against one database, gate or posting list, as one
+// translation unit for the ThreadSanitizer build (which compiles nothing else); see suite_db.cpp.
 #include "suite_prelude.hpp"
 
 // clang-format off
@@ -18,7 +18,13 @@ namespace suite_compaction {
 namespace suite_engine_parts {
 #include "engine_parts_test.cpp"
 }
+namespace suite_postings {
+#include "postings_test.cpp"
+}
 namespace suite_shared_gate {
 #include "shared_gate_test.cpp"
+}
+namespace suite_primary_index_threads {
+#include "primary_index_threads_test.cpp"
 }
 // clang-format on

@@ -50,7 +50,7 @@ std::vector<entidb::wal::transaction> read_all(const Backend& b, bool keep = tru
 
 // The records of one transaction as the writer encodes them.
 entidb::byte_buffer encoded(std::uint64_t txid, std::uint64_t seq, const op_list& ops) {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     const auto bytes = w.encode(txid, seq, ops);
     return {bytes.begin(), bytes.end()};
 }
@@ -110,7 +110,7 @@ private:
 }  // namespace
 
 TEST_CASE("wal::writer: a commit is BEGIN, one record per operation, COMMIT; the reader yields it", "[wal]") {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     const auto first = w.encode(1, 10, two_ops(1));
     const auto end1 = w.append_commit(first);
     CHECK(end1 == w.backend().size());
@@ -144,7 +144,7 @@ TEST_CASE("wal::writer: a commit is BEGIN, one record per operation, COMMIT; the
 TEST_CASE("wal::writer: a failed append is undone, so the log never keeps a torn commit", "[wal]") {
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", {});
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0, {});
     const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // mutating operation 0
     plan->arm(1, entidb::fault_kind::short_write);  // a prefix reaches the file, then EIO
     CHECK(code_of([&] { (void)w.append_commit(w.encode(2, 2, two_ops(3))); }) == errc::io_error);
@@ -163,7 +163,7 @@ TEST_CASE("wal::writer: an append whose undo fails is reported to the fault hand
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
     std::vector<std::string> faults;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0,
                                    [&](std::string_view why) { faults.emplace_back(why); });
     plan->arm(0, entidb::fault_kind::short_write, {.crash_after_fault = true});  // the truncate fails too
     CHECK(code_of([&] { (void)w.append_commit(w.encode(1, 1, two_ops(1))); }) == errc::io_error);
@@ -172,7 +172,7 @@ TEST_CASE("wal::writer: an append whose undo fails is reported to the fault hand
 }
 
 TEST_CASE("wal::writer: one flush serves every commit appended while the previous flush ran", "[wal]") {
-    entidb::wal::writer<gated_backend> w(std::make_unique<gated_backend>(), "wal.log", {});
+    entidb::wal::writer<gated_backend> w(std::make_unique<gated_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     auto& b = w.backend();
     std::mutex writer_lock;  // the owner's: one append at a time
     constexpr int followers = 3;
@@ -226,7 +226,7 @@ TEST_CASE("wal::writer: a failed flush fails its waiters and every later one wit
     auto plan = std::make_shared<entidb::fault_plan>();
     using backend = entidb::fault_injecting_backend<entidb::memory_backend>;
     std::vector<std::string> faults;
-    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log",
+    entidb::wal::writer<backend> w(std::make_unique<backend>(plan), "wal.log", entidb::wal_mode::append, 0,
                                    [&](std::string_view why) { faults.emplace_back(why); });
     const auto end1 = w.append_commit(w.encode(1, 1, two_ops(1)));  // operation 0
     CHECK(w.wait_durable(end1).has_value());                          // operation 1: this thread led
@@ -328,7 +328,7 @@ TEST_CASE("wal::reader: records of a transaction without BEGIN are corruption", 
 }
 
 TEST_CASE("wal::writer: a checkpoint record carries no transaction; clear empties the log", "[wal]") {
-    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", {});
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::append, 0, {});
     (void)w.append_commit(w.encode(1, 1, two_ops(1)));
     w.append_checkpoint(1);
     entidb::wal::reader<entidb::memory_backend> r(w.backend(), 64, "wal.log", false);
@@ -339,4 +339,167 @@ TEST_CASE("wal::writer: a checkpoint record carries no transaction; clear emptie
     w.clear();
     CHECK(w.backend().size() == 0);
     CHECK(read_all(w.backend()).empty());
+}
+
+namespace {
+
+using recycled_writer = entidb::wal::writer<entidb::memory_backend>;
+
+recycled_writer make_recycled(std::uint64_t reserve = 4096) {
+    return recycled_writer(std::make_unique<entidb::memory_backend>(), "wal.log", entidb::wal_mode::recycled, reserve, {});
+}
+
+// The committed transactions of a recycled log as a reopen reads them: every byte the file
+// holds, past the writer's end too.
+struct lap_read {
+    std::vector<entidb::wal::transaction> txs;
+    std::uint64_t end;
+    bool recycled;
+};
+lap_read read_lap(entidb::memory_backend& b, std::uint64_t checkpoint) {
+    const auto end = b.size();
+    b.set_end(b.capacity());
+    entidb::wal::reader<entidb::memory_backend> r(b, 64, "wal.log", true, checkpoint);
+    lap_read out{{}, 0, false};
+    try {
+        while (auto t = r.next()) out.txs.push_back(std::move(*t));
+    } catch (...) {
+        b.set_end(end);
+        throw;
+    }
+    out.end = r.end();
+    out.recycled = r.recycled();
+    b.set_end(end);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("wal::writer: a recycled log keeps its allocation; a lap after a checkpoint starts over it", "[wal][recycled]") {
+    auto w = make_recycled();
+    w.prepare_empty();  // a new log: its RECYCLED record, and the file allocated
+    auto& b = w.backend();
+    CHECK(b.size() == entidb::format::wal_recycled_record_size);
+    CHECK(b.capacity() == 4096);
+    for (std::uint64_t t = 1; t <= 5; ++t) (void)w.append_commit(w.encode(t, t, two_ops(t)));
+    const auto lap_one = b.size();
+    CHECK(b.capacity() == 4096);  // the commits went into the allocated bytes
+    auto first = read_lap(b, 0);
+    CHECK(first.recycled);
+    CHECK(first.txs.size() == 5);
+    CHECK(first.end == lap_one);
+
+    w.append_checkpoint(5);
+    w.clear();  // the next lap: nothing truncated, nothing written
+    CHECK(b.size() == entidb::format::wal_recycled_record_size);
+    CHECK(b.capacity() == 4096);
+    const auto empty = read_lap(b, 5);
+    CHECK(empty.txs.empty());
+    CHECK(empty.end == entidb::format::wal_recycled_record_size);
+}
+
+TEST_CASE("wal::reader: committed-looking records of an earlier lap after the lap's end are not replayed",
+          "[wal][recycled]") {
+    auto w = make_recycled();
+    w.prepare_empty();
+    auto& b = w.backend();
+    for (std::uint64_t t = 1; t <= 5; ++t) (void)w.append_commit(w.encode(t, t, two_ops(t)));
+    w.append_checkpoint(5);
+    w.clear();
+    // txids start over after a checkpoint; the same shape of commit makes the new lap end
+    // exactly where the old lap's transaction 2 starts: valid records, COMMIT and all.
+    (void)w.append_commit(w.encode(1, 6, two_ops(100)));
+    const auto lap_end = b.size();
+    const auto next = entidb::format::decode_wal(
+        [&] {
+            entidb::byte_buffer rest(64);
+            b.set_end(b.capacity());
+            b.read_at(lap_end, rest);
+            b.set_end(lap_end);
+            return rest;
+        }());
+    REQUIRE(next.status == entidb::format::decode_status::ok);  // a stale BEGIN, well formed
+
+    const auto lap = read_lap(b, 5);
+    REQUIRE(lap.txs.size() == 1);
+    CHECK(lap.txs[0].sequence == 6);
+    CHECK(lap.txs[0].ops[0].id == id_of(100));
+    CHECK(lap.end == lap_end);
+
+    // A new lap that ends inside an old record: the rest does not decode, and is no damage.
+    w.append_checkpoint(6);
+    w.clear();
+    const entidb::byte_buffer longer(57, 9);
+    (void)w.append_commit(w.encode(1, 7, op_list{{{1, id_of(7)}, {false, longer}}}));
+    const auto short_lap = read_lap(b, 6);
+    REQUIRE(short_lap.txs.size() == 1);
+    CHECK(short_lap.txs[0].sequence == 7);
+    CHECK(short_lap.end == b.size());
+}
+
+TEST_CASE("wal::reader: a recycled lap's torn last commit ends it; damage before a commit of the lap is corruption",
+          "[wal][recycled]") {
+    auto w = make_recycled();
+    w.prepare_empty();
+    auto& b = w.backend();
+    for (std::uint64_t t = 1; t <= 4; ++t) (void)w.append_commit(w.encode(t, t, two_ops(t)));
+    w.append_checkpoint(4);
+    w.clear();
+    const auto start = b.size();
+    (void)w.append_commit(w.encode(1, 5, two_ops(50)));
+    const auto one = b.size();
+    (void)w.append_commit(w.encode(2, 6, two_ops(60)));
+    const auto two = b.size();
+
+    const auto flip = [&](std::uint64_t at) {
+        b.set_end(b.capacity());
+        entidb::byte_buffer x(1);
+        b.read_at(at, x);
+        x[0] ^= 0xFF;
+        b.set_end(at);
+        (void)b.append(x);
+        b.set_end(two);
+    };
+    SECTION("the last commit torn (its COMMIT record): the lap ends before it") {
+        flip(two - 1);
+        const auto lap = read_lap(b, 4);
+        REQUIRE(lap.txs.size() == 1);
+        CHECK(lap.txs[0].sequence == 5);
+        CHECK(lap.end == one);
+    }
+    SECTION("damage in the first commit, the second whole: corruption, naming the offset") {
+        flip(start + (one - start) / 2);
+        try {
+            (void)read_lap(b, 4);
+            FAIL("the damage was not reported");
+        } catch (const entidb::error& e) {
+            CHECK(e.value() == errc::corruption);
+            REQUIRE(e.offset());
+            CHECK(*e.offset() > start);
+            CHECK(*e.offset() < one);
+        }
+    }
+}
+
+TEST_CASE("wal::writer: an appended log becomes recycled at its first checkpoint", "[wal][recycled]") {
+    entidb::wal::writer<entidb::memory_backend> w(std::make_unique<entidb::memory_backend>(), "wal.log",
+                                                  entidb::wal_mode::recycled, 1024, {});
+    auto& b = w.backend();
+    (void)w.append_commit(w.encode(1, 1, two_ops(1)));  // a log written before: appended
+    w.prepare_empty();                                   // not empty: left as it is
+    CHECK(read_all(b).size() == 1);
+    w.append_checkpoint(1);
+    w.clear();
+    CHECK(b.size() == entidb::format::wal_recycled_record_size);
+    CHECK(b.capacity() == 1024);
+    (void)w.append_commit(w.encode(1, 2, two_ops(2)));
+    CHECK(read_lap(b, 1).txs.size() == 1);
+
+    // A reader of an appended log that finds a RECYCLED record inside it: damage.
+    entidb::memory_backend appended;
+    (void)appended.append(encoded(1, 1, two_ops(1)));
+    entidb::byte_buffer head;
+    entidb::format::encode(entidb::format::wal_record{entidb::format::wal_recycled{}}, head);
+    (void)appended.append(head);
+    CHECK(code_of([&] { (void)read_all(appended); }) == errc::corruption);
 }

@@ -237,6 +237,8 @@ private:
                         start_output(next++);
                     outputs_.back().backend->append(rec);
                     outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
+                        outputs_.back().min_sequence = r.sequence;
                 }
             }
             if (const auto versions = index.version_count(); held != versions)

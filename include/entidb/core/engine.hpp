@@ -62,6 +62,7 @@
 #include "../detail/snapshot_registry.hpp"
 #include "commit_flow.hpp"
 #include "history.hpp"
+#include "index_file.hpp"
 #include "poison.hpp"
 #include "scan_gate.hpp"
 #include "segment_cursor.hpp"
@@ -86,13 +87,18 @@ public:
         : cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
-          wal_(std::move(wal), wal_path(), [this](std::string_view why) { poison(why); }),
+          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
           segments_(std::move(factory), cfg.max_segment_size),
           manifest_(std::move(manifest)),
           catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
 
     engine(const engine&) = delete;
     engine& operator=(const engine&) = delete;
+
+    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
+    ~engine() {
+        if (opened_) maybe_write_index_file(true);
+    }
 
     // ---- reads (any thread) ----
 
@@ -313,6 +319,47 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
+        maybe_write_index_file(false);
+    }
+
+    // ---- the persisted primary index (core/index_file.hpp) ----
+
+    // Open finished (recovery and the secondary indexes): from now on the index may be written.
+    void mark_opened() noexcept { opened_ = true; }
+    // What open found: a file it used (with its entries), or none it could use.
+    void index_file_loaded(std::uint64_t entries) noexcept {
+        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
+    }
+    // The segments changed under the file (a compaction): it cannot serve the next open.
+    void index_file_stale() noexcept { index_file_.stale = true; }
+    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
+
+    // Writes the index file if it is due, holding the writer lock with every commit applied
+    // (a checkpoint, or the close). Never fails: the file only saves work at open.
+    void maybe_write_index_file(bool closing) noexcept {
+        if constexpr (segment_file_protocol<factory_type>) {
+            try {
+                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
+                    return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
+                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                // The bytes the file covers must be durable before it names them (a checkpoint
+                // has just flushed them).
+                if (closing) segments_.flush();
+                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
+                                         segment_coverages(segments_.table()));
+                index_.mark_imaged();
+                index_file_loaded(index_.version_count());
+            } catch (...) {
+                ++index_file_.failures;
+            }
+        }
     }
 
     // Declares a secondary index on `collection` (created if needed) and builds it by
@@ -419,6 +466,10 @@ public:
     segment_set<factory_type>& segments() noexcept { return segments_; }
     const segment_set<factory_type>& segments() const noexcept { return segments_; }
     wal_backend& wal() noexcept { return wal_.backend(); }
+    // After recovery, before the first commit: an empty log takes the configured layout.
+    void prepare_wal() {
+        if (!cfg_.read_only) wal_.prepare_empty();
+    }
     primary_index& mutable_index() noexcept { return index_; }
     format::manifest& manifest() noexcept { return manifest_; }
     [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
@@ -636,6 +687,8 @@ private:
     scan_gate storage_scans_;  // begin_storage_scan
     mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
     recovery_report report_;
+    bool opened_ = false;  // mark_opened
+    index_file_policy index_file_;  // the writer's
 };
 
 }  // namespace detail

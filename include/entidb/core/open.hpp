@@ -3,7 +3,8 @@
 // directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
 // built on them here. open_engine then recovers it (a new database gets segment 1 from the
 // engine's own factory), writes a new database's MANIFEST last (finish_creation: a
-// creation that fails leaves none) and builds the secondary indexes.
+// creation that fails leaves none) and builds the secondary indexes. Only then may the
+// engine write its primary index file (core/index_file.hpp).
 #pragma once
 
 #include <filesystem>
@@ -34,7 +35,9 @@ template <typename Traits>
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
     recovery<Traits>(*db).run();
     if (created) finish_creation(dir, db->manifest());
+    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
+    db->mark_opened();
     return db;
 }
 

@@ -14,6 +14,10 @@
 //    applied part of it). Aborted and unfinished transactions are dropped.
 // 3. Nothing is truncated or replayed until every check has passed, so an open that fails
 //    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
 // 0. Before all that, which files make the database: after a crash during a compaction
 //    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
 //    and only once they pass does open finish the compaction (rename, delete) — a dry run
@@ -29,6 +33,7 @@
 #include "../wal/reader.hpp"
 #include "compaction.hpp"
 #include "engine.hpp"
+#include "index_file.hpp"
 #include "../format/record_scanner.hpp"
 
 namespace entidb {
@@ -48,30 +53,33 @@ public:
 
     void run() {
         open_segments();
+        e_.mutable_index().hold_merges();
         load_segments();
         scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) return;
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
         if (!e_.cfg().read_only) finish_interrupted_compaction();
         if (segment_cut_) {
             auto& seg = *e_.segments().segments().back().backend;
             e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
             seg.truncate(*segment_cut_);
         }
-        if (wal_end_ < e_.wal().size()) {
-            e_.report().wal_bytes_truncated += e_.wal().size() - wal_end_;
-            e_.wal().truncate(wal_end_);  // a torn tail is the normal result of a crash
-            e_.wal().flush();
-        }
+        if (wal_end_ < e_.wal().size()) cut_wal();
         // Replayed records go to a new segment: in memory for a read-only open (no copy of
         // the active segment's file bytes is needed).
         if (e_.cfg().read_only) e_.segments().seal_before_next_append();
-        scan_wal(true);
+        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
         e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
     }
 
-    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends.
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
+    // (a recycled log's lap: what follows it is no torn tail).
     [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
     [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
     // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
     // it), and temporaries no journal names (left by a compaction that never became
     // current; open deletes them).
@@ -120,9 +128,12 @@ private:
 
     void load_segments() {
         auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
         std::uint64_t sealed_max = 0;
         for (std::size_t i = 0; i < segs.size(); ++i) {
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max);
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
             if (i + 1 < segs.size()) sealed_max = segment_max_;
         }
         if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
@@ -132,13 +143,49 @@ private:
                     *checkpoint_);
     }
 
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                // Written with every commit up to this one applied, whole, in the bytes covered.
+                file_covered_ = image.covered_sequence;
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
     template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max) {
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
         const auto number = seg.number;
         auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
         segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record);
+                                                                       max_segment_record, from);
         std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
         while (auto step = scanner.next()) {
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
@@ -185,13 +232,26 @@ private:
 
     // ---- WAL ----
 
+    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
+    // log's lap stays in the file, to be overwritten (and is no torn tail).
+    void cut_wal() {
+        auto& wal = e_.wal();
+        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
+            if (wal_recycled_) return wal.set_end(wal_end_);
+        }
+        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
+        wal.truncate(wal_end_);
+        wal.flush();
+    }
+
     // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
     void scan_wal(bool apply) {
-        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply);
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
         while (const auto t = log.next())
             if (apply) apply_committed(*t);
         if (apply) return;
         e_.report().wal_records += log.records();
+        wal_recycled_ = log.recycled();
         wal_end_ = log.end();
         wal_max_seq_ = log.max_sequence();
         max_txid_ = log.max_txid();
@@ -202,6 +262,7 @@ private:
     void apply_committed(const ::entidb::wal::transaction& t) {
         const auto seq = t.sequence;
         if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
         const bool partial = seq == segment_max_;
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
@@ -230,11 +291,13 @@ private:
     std::optional<std::uint64_t> checkpoint_;
     std::uint64_t segment_max_ = 0;
     std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
     std::uint64_t max_txid_ = 0;
     bool dry_run_;
     bool active_has_checkpointed_ = false;
     std::optional<std::uint64_t> segment_cut_;
     std::uint64_t wal_end_ = 0;
+    bool wal_recycled_ = false;
     std::optional<format::compaction_state> pending_;
     std::vector<std::uint32_t> stray_;
 };

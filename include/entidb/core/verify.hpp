@@ -148,7 +148,7 @@ template <typename Traits>
     out.wal_records = e->report().wal_records;
     out.segments = e->segments().segments().size();
     if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
-    if (check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
+    if (!check.wal_recycled() && check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
     out.pending_compaction = check.pending_compaction();
     out.stray_temporaries = check.stray_temporaries();
 

@@ -13,6 +13,12 @@
 //    their huge pages when it moves them.
 // Capacity is only what the caller asks for (rounded up to whole 2 MiB pages when large),
 // except push_back, which grows by half.
+//
+// An array may also adopt a private mapping of a file (the persisted primary index,
+// index/primary_index_file.hpp): its elements are then the file's pages, read in only when
+// touched, and a write copies just the page it changes. Such an array is never grown in
+// place (a file mapping cannot be extended past the file): growing first copies it into
+// memory of its own.
 #pragma once
 
 #include <algorithm>
@@ -45,7 +51,8 @@ public:
         : data_(std::exchange(other.data_, nullptr)),
           size_(std::exchange(other.size_, 0)),
           capacity_(std::exchange(other.capacity_, 0)),
-          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)) {}
+          mapped_bytes_(std::exchange(other.mapped_bytes_, 0)),
+          file_backed_(std::exchange(other.file_backed_, false)) {}
     flat_array& operator=(flat_array&& other) noexcept {
         flat_array(std::move(other)).swap(*this);
         return *this;
@@ -59,7 +66,19 @@ public:
         std::swap(size_, other.size_);
         std::swap(capacity_, other.capacity_);
         std::swap(mapped_bytes_, other.mapped_bytes_);
+        std::swap(file_backed_, other.file_backed_);
     }
+
+    // Takes over `mapping` (from mmap, `bytes` long, MAP_PRIVATE) holding `count` elements,
+    // releasing what the array held. It is unmapped when the array lets it go.
+    void adopt_mapping(void* mapping, std::size_t bytes, std::size_t count) noexcept {
+        release();
+        data_ = static_cast<T*>(mapping);
+        size_ = capacity_ = count;
+        mapped_bytes_ = bytes;
+        file_backed_ = true;
+    }
+    [[nodiscard]] bool file_backed() const noexcept { return file_backed_; }
 
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
@@ -100,6 +119,13 @@ public:
 private:
     // Moves the elements into a block of at least `bytes` (>= size_ * sizeof(T)).
     void place(std::size_t bytes) {
+        if (file_backed_) {  // into memory of its own first: a file mapping does not grow
+            flat_array own;
+            own.reserve(std::max<std::size_t>(size_, 1));
+            if (size_ > 0) std::memcpy(own.data_, data_, size_ * sizeof(T));
+            own.size_ = size_;
+            swap(own);
+        }
         if (bytes == 0) {
             release();
             capacity_ = 0;
@@ -140,12 +166,14 @@ private:
             std::free(data_);
         data_ = nullptr;
         mapped_bytes_ = 0;
+        file_backed_ = false;
     }
 
     T* data_ = nullptr;
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
     std::size_t mapped_bytes_ = 0;  // 0: a heap block
+    bool file_backed_ = false;      // a private mapping of a file (adopt_mapping)
 };
 
 }  // namespace detail

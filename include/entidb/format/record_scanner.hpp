@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -51,8 +52,10 @@ struct wal_format {
     static std::uint64_t record_size(bytes_view header) {
         return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
     }
-    // Resynchronising: every WAL record starts with its magic.
+    // Resynchronising: every WAL record starts with its magic, so only offsets holding its
+    // first byte are candidates (a recycled log's allocation is mostly zeros: memchr skips them).
     static constexpr std::size_t sync_bytes = format::wal_magic.size();
+    static constexpr byte first_byte = format::wal_magic[0];
     static bool may_start(bytes_view at) {
         return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
     }
@@ -136,6 +139,11 @@ template <typename Format, storage_backend B>
         const bytes_view v = w.view(std::max(chunk, look));
         const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
         for (std::size_t at = 0; at <= last; ++at) {
+            if constexpr (requires { Format::first_byte; }) {
+                const void* hit = std::memchr(v.data() + at, Format::first_byte, last + 1 - at);
+                if (hit == nullptr) break;
+                at = static_cast<std::size_t>(static_cast<const byte*>(hit) - v.data());
+            }
             if (!Format::may_start(v.subspan(at, look))) continue;
             record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
             if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)

@@ -67,7 +67,15 @@ inline constexpr std::uint16_t wal_version = 1;
 inline constexpr std::size_t wal_header_size = 11;  // magic 4 + version 2 + type 1 + length 4
 inline constexpr std::size_t wal_crc_size = 4;
 
-enum class wal_type : std::uint8_t { begin = 1, put = 2, del = 3, commit = 4, abort = 5, checkpoint = 6 };
+enum class wal_type : std::uint8_t {
+    begin = 1,
+    put = 2,
+    del = 3,
+    commit = 4,
+    abort = 5,
+    checkpoint = 6,
+    recycled = 7,  // the first record of a recycled wal.log (docs/file-format.md), nowhere else
+};
 
 using content_hash = std::array<byte, 32>;
 
@@ -97,9 +105,11 @@ struct wal_abort {
 struct wal_checkpoint {
     std::uint64_t sequence;
 };
+// Marks a recycled log: bytes after the current lap may be an earlier lap's (no payload).
+struct wal_recycled {};
 
 // The alternatives are in type-number order: index() + 1 == the on-disk type.
-using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint>;
+using wal_record = std::variant<wal_begin, wal_put, wal_delete, wal_commit, wal_abort, wal_checkpoint, wal_recycled>;
 
 struct wal_decoded {
     decode_status status;
@@ -112,6 +122,8 @@ struct wal_decoded {
 inline constexpr std::size_t wal_txid_payload_size = 8;       // BEGIN, ABORT: txid
 inline constexpr std::size_t wal_commit_payload_size = 16;    // txid, sequence
 inline constexpr std::size_t wal_checkpoint_payload_size = 8; // sequence
+// A recycled log's first record, RECYCLED with no payload: where its laps start.
+inline constexpr std::size_t wal_recycled_record_size = wal_header_size + wal_crc_size;
 inline constexpr std::size_t wal_delete_min_payload_size = 8 + 4 + 16 + 1;           // 29
 inline constexpr std::size_t wal_put_min_payload_size = wal_delete_min_payload_size + 4;  // 33
 inline constexpr std::size_t wal_before_hash_size = std::tuple_size_v<content_hash>;      // 32
@@ -131,6 +143,7 @@ inline constexpr std::size_t wal_max_after_size =
         case wal_type::commit: return "COMMIT";
         case wal_type::abort: return "ABORT";
         case wal_type::checkpoint: return "CHECKPOINT";
+        case wal_type::recycled: return "RECYCLED";
     }
     return "unknown";
 }
@@ -151,6 +164,8 @@ namespace detail {
                 return wal_commit_payload_size;
             else if constexpr (std::is_same_v<T, wal_checkpoint>)
                 return wal_checkpoint_payload_size;
+            else if constexpr (std::is_same_v<T, wal_recycled>)
+                return 0;
             else
                 return wal_txid_payload_size;  // BEGIN, ABORT
         },
@@ -168,6 +183,7 @@ namespace detail {
             return len == wal_delete_min_payload_size ||
                    len == wal_delete_min_payload_size + wal_before_hash_size;
         case wal_type::put: return len >= wal_put_min_payload_size;
+        case wal_type::recycled: return len == 0;
     }
     return false;
 }
@@ -227,6 +243,8 @@ inline void encode(const wal_record& r, byte_buffer& out) {
                 detail::put_u64(out, rec.sequence);
             } else if constexpr (std::is_same_v<T, wal_checkpoint>) {
                 detail::put_u64(out, rec.sequence);
+            } else if constexpr (std::is_same_v<T, wal_recycled>) {
+                // no payload
             } else {  // BEGIN, ABORT
                 detail::put_u64(out, rec.txid);
             }
@@ -257,7 +275,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         return result(decode_status::malformed, 0,
                       fmt::format("WAL record version {}, this build reads version {}", version, wal_version));
     if (raw_type < static_cast<std::uint8_t>(wal_type::begin) ||
-        raw_type > static_cast<std::uint8_t>(wal_type::checkpoint))
+        raw_type > static_cast<std::uint8_t>(wal_type::recycled))
         return result(decode_status::malformed, 0, fmt::format("unknown WAL record type {}", raw_type));
     const auto type = static_cast<wal_type>(raw_type);
     if (!detail::wal_length_possible(type, length))
@@ -311,6 +329,7 @@ inline void encode(const wal_record& r, byte_buffer& out) {
         case wal_type::begin: rec = wal_begin{p.u64()}; break;
         case wal_type::abort: rec = wal_abort{p.u64()}; break;
         case wal_type::checkpoint: rec = wal_checkpoint{p.u64()}; break;
+        case wal_type::recycled: rec = wal_recycled{}; break;
         case wal_type::commit: {
             const std::uint64_t txid = p.u64();
             rec = wal_commit{txid, p.u64()};

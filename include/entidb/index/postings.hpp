@@ -27,11 +27,18 @@
 // distinct key once with a length byte; measured with 100k entities, 53 bytes per entity
 // for distinct 12-byte keys and 40 for a few keys shared by all. Between merges each recent
 // change holds a tree node instead (about 112 bytes), at most one per 8 entries of the
-// vector: up to about 60 and 48 bytes per entity just before a merge.
+// vector: up to about 60 and 48 bytes per entity just before a merge. A merge holds the old
+// and the new vector (and arena, when keys were added) until it publishes the new ones.
 //
-// Thread-safety: internally synchronised; readers take a shared lock per query, the
-// single writer an exclusive lock per change (a change that triggers a merge holds it for
-// the merge, linear in the index size; the read that ends a bulk build holds it for the sort).
+// Thread-safety: internally synchronised. Every change (add, remove, the merge a change
+// triggers, a bulk build's end) holds `writer_`, so changes are serial. Readers take a
+// shared lock per query; a change takes the lock exclusively only to write what readers
+// read: an add for its tree insert, a removal for finding and closing its postings, a merge
+// for an O(1) swap. A merge builds its new flat part and arena beside the live ones, reading
+// them with no lock (nothing changes them meanwhile), then swaps them in and frees the old
+// ones after releasing the lock: a reader waits at most for one change or that swap, never
+// for a merge (docs/indexes.md, "Merges and readers"). The exception: the read that ends a
+// bulk build (open, index creation) sorts it under the exclusive lock.
 #pragma once
 
 #include <algorithm>
@@ -75,37 +82,47 @@ public:
     // ---- the writer ----
 
     void add(const index_key& key, const entity_id& id, std::uint64_t from) {
-        std::unique_lock lock(mutex_);
-        if (build_ && base_.size() >= max_build) finish_build();
-        if (build_ || (base_.empty() && recent_.empty())) {
-            build_add(key, id, from);
-            return;
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            if (build_ && base_.size() >= max_build) finish_build();
+            if (build_ || (base_.empty() && recent_.empty())) {
+                build_add(key, id, from);
+                return;
+            }
+            recent_.emplace(recent_key{key, id, from}, open_ended);
         }
-        recent_.emplace(recent_key{key, id, from}, open_ended);
         merge_if_due();
     }
 
     // Ends the entity's posting under `key` at sequence `at`. What no snapshot at or above
     // `oldest_snapshot` can see is dropped at the next merge.
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
-        std::unique_lock lock(mutex_);
-        finish_build();
-        horizon_ = oldest_snapshot;
-        const auto close = [&](std::uint64_t& to) {
-            if (to != open_ended) return;
-            to = at;
-            ++closed_since_merge_;
-        };
-        const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
-            const int c = key_at(e.key).compare(key);
-            return c < 0 || (c == 0 && e.id < id);
-        });
-        for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
-        for (auto it = recent_.lower_bound(key_and_id{key, id});
-             it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
-            close(it->second);
+        const std::lock_guard changing(writer_);
+        {
+            std::unique_lock lock(mutex_);
+            finish_build();
+            horizon_ = oldest_snapshot;
+            const auto close = [&](std::uint64_t& to) {
+                if (to != open_ended) return;
+                to = at;
+                ++closed_since_merge_;
+            };
+            const auto first = std::partition_point(base_.begin(), base_.end(), [&](const entry& e) {
+                const int c = key_at(e.key).compare(key);
+                return c < 0 || (c == 0 && e.id < id);
+            });
+            for (auto it = first; it != base_.end() && it->id == id && key_at(it->key) == key; ++it) close(it->to);
+            for (auto it = recent_.lower_bound(key_and_id{key, id});
+                 it != recent_.end() && it->first.id == id && it->first.key == key; ++it)
+                close(it->second);
+        }
         merge_if_due();
     }
+
+    // Tests: `f` runs in every merge after the new parts are built and before they are
+    // swapped in (readers must not be waiting then). Set before the index is shared.
+    void on_merge_built(std::function<void()> f) { on_merge_built_ = std::move(f); }
 
     // ---- readers ----
 
@@ -331,11 +348,12 @@ private:
     }
 
     // A shared lock on an index with no bulk build pending. The first read after a build
-    // finishes it under the exclusive lock.
+    // finishes it, a change like any other: under writer_, then the exclusive lock.
     [[nodiscard]] std::shared_lock<detail::shared_gate> read_lock() const {
         // Only an index that add() wrote to builds, so this is not a const object.
         return detail::shared_lock_built(
-            mutex_, [&] { return build_.has_value(); }, [&] { const_cast<posting_list*>(this)->finish_build(); });
+            mutex_, writer_, [&] { return build_.has_value(); },
+            [&] { const_cast<posting_list*>(this)->finish_build(); });
     }
 
     // ---- the key arena ----
@@ -454,18 +472,45 @@ private:
 
     // ---- merging ----
 
+    // Called by a changer (holding writer_, not the lock) after its change.
     void merge_if_due() {
         const std::size_t limit = std::max(min_merge, base_.size() / merge_fraction);
         if (recent_.size() > limit || closed_since_merge_ > limit) merge();
     }
 
+    // What a merge publishes: the new flat part, and the new arena unless the old one serves.
+    struct merged {
+        std::vector<entry> base;
+        std::optional<std::string> arena;
+    };
+
+    // Builds the merged parts beside the live ones, which readers keep using meanwhile, and
+    // publishes them by a swap under the exclusive lock: a reader waits for the swap only.
+    // The replaced parts are freed after the lock is released; from the build until then
+    // both copies exist (docs/indexes.md, "Merges and readers"). A failure while building
+    // leaves the index unchanged.
+    void merge() {
+        merged next = build_merged();
+        if (on_merge_built_) on_merge_built_();
+        recent_map replaced;
+        {
+            std::unique_lock lock(mutex_);
+            base_.swap(next.base);
+            if (next.arena) arena_.swap(*next.arena);
+            recent_.swap(replaced);
+        }
+        closed_since_merge_ = 0;
+    }
+
     // Folds the recent changes into a new flat part, leaving out the postings no snapshot at
     // or above the horizon can see. Entries keep their key offsets; a recent key takes the
-    // offset of an equal neighbour or is appended to the arena. The arena is rebuilt once the
-    // keys no entry refers to are a quarter of it.
-    void merge() {
+    // offset of an equal neighbour or is appended to a new arena. The arena is rebuilt once
+    // the keys no entry refers to are a quarter of it. Reads the live parts without the
+    // lock: only changes write them, and the caller holds writer_.
+    [[nodiscard]] merged build_merged() const {
         const auto kept = [&](std::uint64_t to) { return to > horizon_; };
-        std::vector<entry> base;
+        merged out;
+        auto& base = out.base;
         base.reserve(base_.size() + recent_.size());
         std::string added;  // keys new to the arena, at offsets from arena_.size() on
         const auto key_of = [&](std::uint64_t at) {
@@ -504,30 +549,29 @@ private:
             for (std::size_t i = 0; i < base.size(); ++i)
                 if (i == 0 || base[i].key != base[i - 1].key) used += encoded_size(key_of(base[i].key));
         }
-        std::string arena;
         if (used < total - total / 4) {
-            arena = rewrite_keys(base, key_of, used);
+            out.arena = rewrite_keys(base, key_of, used);
         } else if (!added.empty()) {
-            arena.reserve(total);
-            arena.append(arena_).append(added);
-        } else {
-            arena = std::move(arena_);
+            out.arena.emplace().reserve(total);
+            out.arena->append(arena_).append(added);
         }
-        base_ = std::move(base);
-        arena_ = std::move(arena);
-        recent_.clear();
-        closed_since_merge_ = 0;
+        return out;
     }
 
     static constexpr std::uint64_t no_key = std::numeric_limits<std::uint64_t>::max();  // no arena offset
 
+    // Readers hold it shared; changes exclusively, only while they write what readers read.
     mutable detail::shared_gate mutex_;
+    // Serialises the changes (add, remove, their merges, a bulk build's end), so that a
+    // merge reads the live parts without the lock. Readers take it only to end a bulk build.
+    mutable std::mutex writer_;
     std::vector<entry> base_;    // the merged part, sorted by (key, id, from)
     std::string arena_;          // its keys
     recent_map recent_;          // the changes since the last merge
     std::uint64_t horizon_ = 0;  // the oldest snapshot remove() was last given
     std::size_t closed_since_merge_ = 0;
     std::optional<bulk_build> build_;  // while adds to an empty index are a bulk build
+    std::function<void()> on_merge_built_;  // tests only
 };
 
 }  // namespace detail

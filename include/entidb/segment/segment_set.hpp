@@ -50,6 +50,7 @@ public:
         std::uint32_t number;
         std::unique_ptr<backend_type> backend;
         std::uint64_t max_sequence = 0;  // newest commit sequence the segment holds
+        std::uint64_t min_sequence = 0;  // oldest (0: none noted yet)
     };
 
     // What a concurrent reader may walk: segment numbers, backends and newest sequences.
@@ -57,6 +58,7 @@ public:
         std::uint32_t number;
         const backend_type* backend;
         std::uint64_t max_sequence;
+        std::uint64_t min_sequence;
     };
 
     segment_set(Factory factory, std::uint64_t max_segment_size)
@@ -196,6 +198,7 @@ public:
         for (auto it = segments_.rbegin(); it != segments_.rend(); ++it)  // usually the active one
             if (it->number == number) {
                 it->max_sequence = std::max(it->max_sequence, sequence);
+                if (it->min_sequence == 0 || sequence < it->min_sequence) it->min_sequence = sequence;
                 return;
             }
     }
@@ -203,7 +206,7 @@ public:
     [[nodiscard]] std::vector<table_entry> table() const {
         std::shared_lock lock(mutex_);
         std::vector<table_entry> out;
-        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence});
+        for (const auto& s : segments_) out.push_back({s.number, s.backend.get(), s.max_sequence, s.min_sequence});
         return out;
     }
 

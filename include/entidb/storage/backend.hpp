@@ -39,6 +39,21 @@ concept storage_backend = requires(B& b, const B& cb, std::uint64_t offset, muta
 template <typename B>
 concept durable_backend = storage_backend<B> && B::durable;
 
+// A backend whose bytes can be reused in place (a recycled wal.log, wal/writer.hpp): it
+// holds capacity() >= size() bytes, and append() writes at size(), over whatever the
+// bytes past it hold, so a write into reserved space changes no file size:
+//   capacity()    the bytes held; a reopen sees all of them (size() == capacity());
+//   reserve(n)    capacity() >= n, the new bytes zero (posix_fallocate), size() unchanged;
+//                 like an append, durable only after the next flush();
+//   set_end(n)    size() = n <= capacity(); the bytes past it stay (nothing is written).
+// truncate(n) still drops the bytes at and after n: capacity() = size() = n.
+template <typename B>
+concept recyclable_backend = storage_backend<B> && requires(B& b, const B& cb, std::uint64_t n) {
+    { cb.capacity() } -> std::same_as<std::uint64_t>;
+    { b.reserve(n) } -> std::same_as<void>;
+    { b.set_end(n) } -> std::same_as<void>;
+};
+
 // A backend that maps its file hands out views of its bytes (file_backend::view_at): reads
 // are then copies from memory, or no copy at all, instead of a system call each.
 template <typename B>

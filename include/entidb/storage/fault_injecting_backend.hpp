@@ -26,6 +26,11 @@
 // adapter of the plan. Only truncate is used, so this works over memory_backend and
 // file_backend alike. Limitation: a truncate is treated as durable at once (bytes it
 // removed are never resurrected by a power cut, although a real file system might).
+// Over a recyclable_backend the adapter is one too (reserve is a mutating operation,
+// set_end is not: it writes nothing), and a power cut also undoes what appends wrote
+// over bytes the file already held since the last flush (the old bytes come back, but
+// for at most keep_torn_bytes of the newest such write) and drops an unflushed reserve;
+// afterwards size() == capacity(), as a reopened file would show.
 //
 // Ownership: the adapter shares ownership of Inner (std::shared_ptr), so a test can
 // keep an in-memory Inner alive across a simulated restart. The adapter is move-only
@@ -239,8 +244,37 @@ public:
     std::uint64_t append(bytes_view in) {
         const auto fault = plan_->begin_mutation("append", state_->name);
         require_healthy("append");
+        state_->note_overwrite(in.size());
         if (fault) inject_into_append(*fault, in);
         return state_->inner->append(in);
+    }
+
+    [[nodiscard]] std::uint64_t capacity() const
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("capacity", state_->name);
+        return state_->inner->capacity();
+    }
+
+    void reserve(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        const auto fault = plan_->begin_mutation("reserve", state_->name);
+        require_healthy("reserve");
+        if (fault) {
+            const bool full = fault->kind == fault_kind::no_space;
+            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO),
+                    "injected {} fault on reserve at operation {}", to_string(fault->kind), fault->op_index);
+        }
+        state_->inner->reserve(n);
+    }
+
+    void set_end(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("set_end", state_->name);
+        require_healthy("set_end");
+        state_->inner->set_end(n);
     }
 
     void flush() {
@@ -253,7 +287,7 @@ public:
         }
         const auto covered = state_->inner->size();  // an append racing the flush is not covered
         state_->inner->flush();
-        state_->flushed_size = covered;
+        state_->flushed(covered);
     }
 
     void truncate(std::uint64_t new_size) {
@@ -266,7 +300,7 @@ public:
         }
         state_->inner->truncate(new_size);
         // Treated as durable at once: see the limitation in the header comment.
-        state_->flushed_size = std::min(state_->flushed_size, new_size);
+        state_->truncated(new_size);
     }
 
     // Power cut for this adapter alone (see fault_plan::power_cut). Works after a crash.
@@ -284,17 +318,74 @@ private:
         state(std::shared_ptr<Inner> in, std::string n) : inner(std::move(in)), name(std::move(n)) {
             if (!inner) fail(errc::invalid_argument, "fault_injecting_backend needs an inner backend");
             flushed_size = inner->size();  // what exists at start counts as durable
+            flushed_capacity = held();
         }
 
         void drop_unflushed(std::size_t keep_torn_bytes) override {
-            const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
-            if (keep < inner->size()) inner->truncate(keep);
-            flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            if constexpr (recyclable_backend<Inner>) {
+                restore_overwritten(keep_torn_bytes);
+                const std::uint64_t cap = inner->capacity();
+                const std::uint64_t keep = std::min<std::uint64_t>(cap, flushed_capacity + keep_torn_bytes);
+                inner->set_end(cap);
+                if (keep < cap) inner->truncate(keep);
+                flushed_size = flushed_capacity = inner->size();  // what a reopen sees
+            } else {
+                const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
+                if (keep < inner->size()) inner->truncate(keep);
+                flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            }
+        }
+
+        // Before an append of `n` bytes: keeps the bytes it overwrites (a recycled log's
+        // earlier lap) for a power cut to bring back.
+        void note_overwrite(std::size_t n) {
+            if constexpr (recyclable_backend<Inner>) {
+                const std::uint64_t at = inner->size(), cap = inner->capacity();
+                if (at >= cap || n == 0) return;
+                byte_buffer old(static_cast<std::size_t>(std::min<std::uint64_t>(n, cap - at)));
+                inner->set_end(cap);
+                inner->read_at(at, old);
+                inner->set_end(at);
+                overwritten.emplace_back(at, std::move(old));
+            }
+        }
+
+        void flushed(std::uint64_t covered) {
+            flushed_size = covered;
+            flushed_capacity = held();
+            overwritten.clear();
+        }
+
+        void truncated(std::uint64_t n) {
+            flushed_size = std::min(flushed_size, n);
+            flushed_capacity = std::min(flushed_capacity, n);
+            std::erase_if(overwritten, [n](const auto& w) { return w.first >= n; });
+            for (auto& [at, old] : overwritten)
+                if (at + old.size() > n) old.resize(static_cast<std::size_t>(n - at));
+        }
+
+        std::uint64_t held() const {
+            if constexpr (recyclable_backend<Inner>) return inner->capacity();
+            else return inner->size();
+        }
+
+        // Newest first, so each range ends up with what it held at the last flush.
+        void restore_overwritten(std::size_t keep_torn_bytes) {
+            for (std::size_t i = overwritten.size(); i-- > 0;) {
+                const auto& [at, old] = overwritten[i];
+                const std::size_t torn = i + 1 == overwritten.size() ? std::min(keep_torn_bytes, old.size()) : 0;
+                if (torn == old.size()) continue;
+                inner->set_end(at + torn);
+                (void)inner->append(bytes_view(old).subspan(torn));
+            }
+            overwritten.clear();
         }
 
         std::shared_ptr<Inner> inner;
         std::string name;
         std::uint64_t flushed_size = 0;
+        std::uint64_t flushed_capacity = 0;  // capacity() at the last flush
+        std::vector<std::pair<std::uint64_t, byte_buffer>> overwritten;  // (offset, old bytes) since then
         std::string poisoned;  // why writes are refused after an injected flush failure
     };
 
@@ -323,7 +414,7 @@ private:
     std::shared_ptr<state> state_;
 };
 
-static_assert(storage_backend<fault_injecting_backend<memory_backend>>);
+static_assert(recyclable_backend<fault_injecting_backend<memory_backend>>);
 static_assert(!fault_injecting_backend<memory_backend>::durable);
 
 }  // namespace v1

@@ -12,6 +12,8 @@
 //   flush      fdatasync; any failure → errc::outcome_unknown, after which the backend
 //              refuses every further append/flush/truncate with errc::outcome_unknown
 //   truncate   errc::invalid_argument beyond size(); errc::io_error if ftruncate fails
+//   reserve    (recyclable_backend) posix_fallocate: errc::no_space on ENOSPC,
+//              errc::io_error otherwise; set_end: errc::invalid_argument past capacity()
 //   writes on a file_mode::read_only backend → errc::read_only
 // A file_mode::private_view backend never writes its file either, but takes writes into
 // memory: truncate only shortens this object's view of the file, and append keeps the
@@ -98,6 +100,7 @@ public:
         : fd_(std::move(other.fd_)),
           path_(std::move(other.path_)),
           size_(other.size_.load(std::memory_order_relaxed)),
+          capacity_(other.capacity_),
           read_only_(other.read_only_),
           private_(other.private_),
           file_part_(other.file_part_),
@@ -110,6 +113,7 @@ public:
         fd_ = std::move(other.fd_);
         path_ = std::move(other.path_);
         size_.store(other.size_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        capacity_ = other.capacity_;
         read_only_ = other.read_only_;
         private_ = other.private_;
         file_part_ = other.file_part_;
@@ -171,6 +175,7 @@ public:
         const detail::io_progress p = detail::pwrite_fully(fd_.get(), in, at);
         if (!p.complete(in.size())) fail_append(at, in.size(), p);
         size_.store(at + in.size(), std::memory_order_release);
+        capacity_ = std::max(capacity_, at + in.size());
         return at;
     }
 
@@ -207,6 +212,35 @@ public:
         if (const int err = detail::ftruncate_retry(fd_.get(), new_size); err != 0)
             fail_at(errc::io_error, context(new_size, err), "ftruncate failed");
         size_.store(new_size, std::memory_order_release);
+        capacity_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp). A private_view holds no bytes past size().
+    [[nodiscard]] std::uint64_t capacity() const noexcept { return private_ ? size() : capacity_; }
+
+    // Allocates the file up to `n` bytes (zeros) without moving size(): later appends
+    // into that space change no file size, so their fdatasync writes data only.
+    void reserve(std::uint64_t n) {
+        require_healthy("reserve");
+        require_writable("reserve");
+        if (private_ || n <= capacity_) return;
+        int err = 0;
+        do {
+            err = ::posix_fallocate(fd_.get(), 0, static_cast<off_t>(n));
+        } while (err == EINTR);
+        if (err != 0)
+            fail_at(err == ENOSPC ? errc::no_space : errc::io_error, context(capacity_, err),
+                    "cannot reserve {} bytes", n);
+        capacity_ = n;
+    }
+
+    void set_end(std::uint64_t n) {
+        require_healthy("set_end");
+        require_writable("set_end");
+        if (n > capacity())
+            fail_at(errc::invalid_argument, context(n), "end {} beyond the {} bytes held", n, capacity());
+        if (private_) return truncate(n);
+        size_.store(n, std::memory_order_release);
     }
 
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
@@ -220,6 +254,7 @@ private:
         : fd_(std::move(fd)),
           path_(std::move(path)),
           size_(size),
+          capacity_(size),
           read_only_(mode == file_mode::read_only),
           private_(mode == file_mode::private_view),
           file_part_(private_ ? size : std::numeric_limits<std::uint64_t>::max()) {}
@@ -255,6 +290,7 @@ private:
     [[noreturn]] void fail_append(std::uint64_t at, std::size_t wanted, const detail::io_progress& p) {
         const int err = p.error != 0 ? p.error : EIO;  // zero-byte write: no progress possible
         if (p.done > 0) {
+            capacity_ = at;  // the cut also drops any reserved bytes past `at`
             if (const int terr = detail::ftruncate_retry(fd_.get(), at); terr != 0) {
                 const auto why = poisoned_.set(fmt::format("removing a partial append at offset {} failed ({})", at,
                                                            std::generic_category().message(terr)));
@@ -270,6 +306,7 @@ private:
     detail::unique_fd fd_;
     std::filesystem::path path_;
     std::atomic<std::uint64_t> size_{0};
+    std::uint64_t capacity_ = 0;     // bytes in the file (the writer's): size_ or more
     bool read_only_ = false;
     bool private_ = false;           // file_mode::private_view
     std::uint64_t file_part_ = 0;    // bytes [0, file_part_) are the file's, the rest tail_'s (all: no limit)
@@ -278,7 +315,7 @@ private:
     detail::file_mappings maps_;
 };
 
-static_assert(durable_backend<file_backend>);
+static_assert(durable_backend<file_backend> && recyclable_backend<file_backend>);
 
 }  // namespace v1
 }  // namespace entidb

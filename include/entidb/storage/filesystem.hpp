@@ -12,6 +12,8 @@
 //                                `target` untouched, removes the .tmp and throws
 //                                errc::no_space (ENOSPC) or errc::io_error; a failed
 //                                directory fsync after the rename → errc::outcome_unknown.
+//   durable_replace_parts(target, parts)  the same with the contents given as consecutive parts
+//                                (large arrays written from where they are, no copy).
 //   read_file(path)              the whole file; errc::io_error (ENOENT for a missing file).
 //   path_exists(path)            whether anything is at `path` (links followed); where the OS
 //                                cannot tell (a symbolic link loop, a directory it may not
@@ -25,6 +27,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -68,29 +71,34 @@ namespace detail {
     fail_at(code, {.path = tmp.string(), .offset = offset, .sys_errno = err}, "{}", what);
 }
 
-// Writes and fsyncs a complete new file at `tmp`. On failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, bytes_view contents) {
+// Writes and fsyncs a complete new file at `tmp`, made of `parts` one after another. On
+// failure removes it and throws.
+inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts) {
     unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
     if (!fd)
         fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
 
-    const io_progress p = pwrite_fully(fd.get(), contents, 0);
-    if (!p.complete(contents.size())) {
-        const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
-        abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, p.done,
-                          "writing the temporary file failed");
+    std::uint64_t at = 0;
+    for (const auto part : parts) {
+        const io_progress p = pwrite_fully(fd.get(), part, at);
+        if (!p.complete(part.size())) {
+            const int err = p.error != 0 ? p.error : EIO;  // a zero-byte write made no progress
+            abandon_temporary(fd, tmp, err == ENOSPC ? errc::no_space : errc::io_error, err, at + p.done,
+                              "writing the temporary file failed");
+        }
+        at += part.size();
     }
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
-        abandon_temporary(fd, tmp, errc::io_error, errno, contents.size(), "fsync of the temporary file failed");
+        abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
 }
 
 }  // namespace detail
 
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
-    detail::write_synced_file(tmp, contents);
+    detail::write_synced_file(tmp, parts);
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
         const int err = errno;
         (void)::unlink(tmp.c_str());
@@ -98,6 +106,10 @@ inline void durable_replace(const std::filesystem::path& target, bytes_view cont
                 "cannot rename {} over the target", tmp.string());
     }
     sync_directory(detail::parent_or_current(target));
+}
+
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
+    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1));
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {

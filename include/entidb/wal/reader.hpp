@@ -10,6 +10,17 @@
 // offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
 // its BEGIN. The reader never changes the log.
 //
+// A recycled log (its first record is RECYCLED, docs/file-format.md) holds the current
+// lap and then whatever earlier laps left, which may well be valid records. The lap is
+// what follows the RECYCLED record as whole transactions, BEGIN, its operations, and a
+// COMMIT above both the checkpoint (`checkpoint`, the MANIFEST's) and the lap's last one;
+// every earlier lap was checkpointed before the next one started, so none of its COMMITs
+// is above the checkpoint. The lap ends before the first record that does not continue
+// it (a bad record, a stale COMMIT, a BEGIN inside a transaction, ...), and end() is then
+// the end of its last transaction. If a COMMIT above the checkpoint follows anywhere
+// after that point, the lap was damaged, not ended: errc::corruption, like a bad record
+// followed by a valid one in an appended log.
+//
 // Thread-safety: one reader per thread; the log must not change while it reads.
 #pragma once
 
@@ -59,30 +70,47 @@ class reader {
 public:
     // `path` names the log in errors. Without `keep_operations` the reader only checks the
     // log (no payload is copied) and yields transactions without their operations.
-    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations)
-        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations),
+    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations,
+           std::uint64_t checkpoint = 0)
+        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations), checkpoint_(checkpoint),
           scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
 
     // The next committed transaction in log order, or nullopt at the end of the log.
     std::optional<transaction> next() {
+        if (lap_over_) return std::nullopt;
         while (const auto* step = scanner_.next()) {
-            if (step->decoded.status != format::decode_status::ok) {
+            const auto& d = step->decoded;
+            if (d.status != format::decode_status::ok) {
+                if (recycled_) return end_lap(step->offset, detail::describe_problem(d));
                 if (valid_record_after(step->offset + 1))
                     fail_at(errc::corruption, {.path = path_, .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", detail::describe_problem(step->decoded));
+                            "bad WAL record followed by valid records ({})", detail::describe_problem(d));
                 end_ = step->offset;
                 return std::nullopt;
             }
+            if (step->offset == 0 && std::holds_alternative<format::wal_recycled>(d.record)) {
+                recycled_ = true;
+                lap_end_ = d.size;
+                ++records_;
+                continue;
+            }
+            if (recycled_ && !continues_lap(d.record))
+                return end_lap(step->offset, fmt::format("a {} record that does not continue the lap",
+                                                         format::to_string(format::type_of(d.record))));
             ++records_;
-            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, step->decoded.record);
+            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, d.record);
+            if (recycled_ && open_.empty()) lap_end_ = step->offset + d.size;
             if (done) return done;
         }
+        if (recycled_) end_ = lap_end_;  // an unfinished transaction goes with the rest
         return std::nullopt;
     }
 
     // Where the well-formed log ends: its size, or where a torn tail starts (once next()
-    // returned nullopt).
+    // returned nullopt); in a recycled log, where its lap ends.
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    // Whether the log is recycled (known once next() has read its first record).
+    [[nodiscard]] bool recycled() const noexcept { return recycled_; }
     // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
     [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
     [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
@@ -94,6 +122,48 @@ private:
     // True if a well-formed record starts anywhere at or after `from`.
     bool valid_record_after(std::uint64_t from) const {
         return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
+    }
+
+    // Whether `r` is the lap's next record: the lap's writer writes each transaction
+    // whole, so a BEGIN opens the only open one and every other record belongs to it.
+    bool continues_lap(const format::wal_record& r) const {
+        return std::visit(
+            [&](const auto& rec) {
+                using T = std::decay_t<decltype(rec)>;
+                if constexpr (std::is_same_v<T, format::wal_begin>) return open_.empty();
+                else if constexpr (std::is_same_v<T, format::wal_commit>)
+                    return open_.contains(rec.txid) && rec.sequence > std::max(checkpoint_, max_sequence_);
+                else if constexpr (std::is_same_v<T, format::wal_checkpoint>)
+                    return open_.empty() && rec.sequence > checkpoint_;
+                else if constexpr (std::is_same_v<T, format::wal_recycled>) return false;
+                else return open_.contains(rec.txid);  // PUT, DELETE, ABORT
+            },
+            r);
+    }
+
+    // The lap ends at `offset` (`why` says what is there) unless a COMMIT of the lap
+    // follows: then it is damage.
+    result end_lap(std::uint64_t offset, const std::string& why) {
+        lap_over_ = true;
+        end_ = lap_end_;
+        if (const auto live = lap_commit_after(offset + 1))
+            fail_at(errc::corruption, {.path = path_, .offset = offset},
+                    "{} in a recycled WAL, followed by a COMMIT of the current lap at offset {}", why, *live);
+        return std::nullopt;
+    }
+
+    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
+    std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
+        while (const auto at =
+                   detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
+            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
+            const auto* step = probe.next();
+            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
+                c && c->sequence > checkpoint_)
+                return at;
+            from = *at + step->decoded.size;
+        }
+        return std::nullopt;
     }
 
     result on(const format::wal_begin& r, std::uint64_t offset) {
@@ -124,6 +194,10 @@ private:
         return std::nullopt;
     }
     result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
+    result on(const format::wal_recycled&, std::uint64_t offset) {
+        corrupt(offset, "a RECYCLED record after the start of the log");
+        return std::nullopt;
+    }
 
     std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
         const auto it = open_.find(txid);
@@ -140,8 +214,12 @@ private:
     std::size_t chunk_;
     std::string path_;
     bool keep_;
+    std::uint64_t checkpoint_;  // no COMMIT of the lap is at or below it (recycled logs)
     detail::wal_scanner<Backend> scanner_;
     std::uint64_t end_;
+    bool recycled_ = false;
+    bool lap_over_ = false;     // a recycled log's lap ended before the end of the file
+    std::uint64_t lap_end_ = 0;  // the end of the lap's last whole transaction
     std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
     std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
 };

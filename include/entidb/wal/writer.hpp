@@ -18,9 +18,13 @@
 //                 the last cycle carried (gather). A failed flush is reported to the fault
 //                 handler and fails, with errc::outcome_unknown, every waiter it should
 //                 have covered, and every later one: the bytes' durability is unknown.
-// It also writes a checkpoint's CHECKPOINT record and empties the log after one. The writer
-// knows nothing of indexes, catalogs or segments; the leader of a flush is told so, so that
-// its owner can apply the commits the flush covered for all their waiters.
+// It also writes a checkpoint's CHECKPOINT record and empties the log after one: an
+// appended log (wal_mode::append) is truncated; a recycled one (wal_mode::recycled, over
+// a recyclable_backend) keeps its file, allocated to max_wal_size, and its next lap
+// starts right after its RECYCLED record, over the bytes of the last (wal/reader.hpp says
+// how recovery tells them apart). A log in the other layout is converted only when empty.
+// The writer knows nothing of indexes, catalogs or segments; the leader of a flush is
+// told so, so that its owner can apply the commits the flush covered for all their waiters.
 //
 // Thread-safety: encode, append and the backend's mutations come from one writer at a time
 // (the owner's writer lock); wait_durable, flushes() and appended_end() from any thread.
@@ -42,6 +46,7 @@
 #include <fmt/format.h>
 
 #include "../bytes.hpp"
+#include "../config.hpp"
 #include "../detail/reused_buffer.hpp"
 #include "../error.hpp"
 #include "../format/wal_record.hpp"
@@ -58,9 +63,16 @@ public:
     // be undone); the owner refuses further writes. Called once per failure; may be empty.
     using fault_handler = std::function<void(std::string_view why)>;
 
-    // `path` names the log in errors.
-    writer(std::unique_ptr<Backend> backend, std::string path, fault_handler on_fault)
-        : backend_(std::move(backend)), path_(std::move(path)), on_fault_(std::move(on_fault)) {}
+    // `path` names the log in errors; `mode` and `reserve` (the bytes a recycled log is
+    // allocated to) say how clear() empties it. errc::invalid_argument for
+    // wal_mode::recycled over a backend that cannot overwrite in place.
+    writer(std::unique_ptr<Backend> backend, std::string path, wal_mode mode, std::uint64_t reserve,
+           fault_handler on_fault)
+        : backend_(std::move(backend)), path_(std::move(path)), recycle_(mode == wal_mode::recycled),
+          reserve_(reserve), on_fault_(std::move(on_fault)) {
+        if (recycle_ && !recyclable_backend<Backend>)
+            fail(errc::invalid_argument, "wal_mode::recycled needs a WAL backend that can reuse its bytes");
+    }
 
     writer(const writer&) = delete;
     writer& operator=(const writer&) = delete;
@@ -119,8 +131,16 @@ public:
         backend_->flush();
     }
     void clear() {
+        if constexpr (recyclable_backend<Backend>) {
+            if (recycle_) return start_lap();
+        }
         backend_->truncate(0);
         backend_->flush();
+    }
+    // Empties an empty log in the configured layout (at open: a new recycled log gets its
+    // RECYCLED record and its allocation before the first commit).
+    void prepare_empty() {
+        if (recycle_ && backend_->size() == 0) clear();
     }
 
     // Returns once a flush covered the log up to `end` (an append_commit result). If this
@@ -154,6 +174,36 @@ private:
             }
             throw;
         }
+    }
+
+    // The next lap of a recycled log, over the last one's bytes: every COMMIT they hold is
+    // at or below the checkpoint the MANIFEST now records, so recovery never takes them for
+    // the new lap's. A log that is not recycled yet is cut to its RECYCLED record first.
+    void start_lap()
+        requires recyclable_backend<Backend>
+    {
+        byte_buffer head;
+        format::encode(format::wal_record{format::wal_recycled{}}, head);
+        bool wrote = false;
+        if (starts_with(head)) {
+            backend_->set_end(head.size());  // nothing on disk changes
+        } else {
+            if (backend_->size() > 0) backend_->truncate(0);
+            append(head);
+            wrote = true;
+        }
+        if (backend_->capacity() < reserve_) {
+            backend_->reserve(reserve_);
+            wrote = true;
+        }
+        if (wrote) backend_->flush();
+    }
+
+    [[nodiscard]] bool starts_with(bytes_view head) const {
+        if (backend_->size() < head.size()) return false;
+        byte_buffer first(head.size());
+        backend_->read_at(0, first);
+        return std::equal(first.begin(), first.end(), head.begin());
     }
 
     void fault(std::string_view why) const {
@@ -215,6 +265,8 @@ private:
 
     std::unique_ptr<Backend> backend_;
     std::string path_;
+    bool recycle_;
+    std::uint64_t reserve_;
     fault_handler on_fault_;
     byte_buffer batch_;  // the writer's, reused: no allocation per commit once warm
     std::atomic<std::uint64_t> flushes_{0};
