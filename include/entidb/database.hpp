@@ -187,7 +187,7 @@ public:
     void checkpoint() {
         auto e = live();
         std::lock_guard lock(e->writer_mutex());
-        e->checkpoint();
+        e->checkpoint(true);
     }
 
     // Merges the sealed segments, dropping versions nobody can see and tombstones past

@@ -9572,13 +9572,14 @@ template <typename Table>
 // written add up to about twice its final index, and an open after a crash streams at most
 // the changes since the last one), at close once they reach 1/64 of them (open then streams
 // at most that many records), and whenever the file on disk cannot serve the next open
-// (none, rejected, or a compaction changed the segments).
+// (none, rejected, or a compaction changed the segments). A checkpoint the application
+// asks for counts as a close.
 struct index_file_policy {
     bool stale = true;          // the file on disk (if any) will not serve the next open
     std::uint64_t entries = 0;  // entries in the last file written or read
     std::uint64_t failures = 0;
 
-    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {  // closing: or requested
         if (stale) return changed > 0 || entries > 0;
         return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
                        : changed >= std::max<std::uint64_t>(4096, entries);
@@ -9701,7 +9702,7 @@ public:
 
     // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
     ~engine() {
-        if (opened_) maybe_write_index_file(true);
+        if (opened_) maybe_write_index_file(true, false);
     }
 
     // ---- reads (any thread) ----
@@ -9906,7 +9907,10 @@ public:
 
     // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
-    void checkpoint() {
+    // `requested`: the application asked for it (database::checkpoint), which also writes the
+    // index file once the changes since the last reach 1/64 of its entries, as a close does;
+    // the automatic checkpoints write it less often (index_file_policy).
+    void checkpoint(bool requested = false) {
         ensure_writable();
         quiesce();
         guard_durability([&] {
@@ -9923,7 +9927,7 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
-        maybe_write_index_file(false);
+        maybe_write_index_file(requested);
     }
 
     // ---- the persisted primary index (core/index_file.hpp) ----
@@ -9940,7 +9944,8 @@ public:
 
     // Writes the index file if it is due, holding the writer lock with every commit applied
     // (a checkpoint, or the close). Never fails: the file only saves work at open.
-    void maybe_write_index_file(bool closing) noexcept {
+    // `eager`: at a close or a requested checkpoint (index_file_policy::due).
+    void maybe_write_index_file(bool eager, bool checkpointed = true) noexcept {
         if constexpr (segment_file_protocol<factory_type>) {
             try {
                 if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
@@ -9952,10 +9957,10 @@ public:
                     if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
                     return;
                 }
-                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                if (!index_file_.due(eager, index_.applied_since_image())) return;
                 // The bytes the file covers must be durable before it names them (a checkpoint
                 // has just flushed them).
-                if (closing) segments_.flush();
+                if (!checkpointed) segments_.flush();
                 write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
                                          segment_coverages(segments_.table()));
                 index_.mark_imaged();
@@ -12640,7 +12645,7 @@ public:
     void checkpoint() {
         auto e = live();
         std::lock_guard lock(e->writer_mutex());
-        e->checkpoint();
+        e->checkpoint(true);
     }
 
     // Merges the sealed segments, dropping versions nobody can see and tombstones past

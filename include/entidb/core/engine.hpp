@@ -97,7 +97,7 @@ public:
 
     // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
     ~engine() {
-        if (opened_) maybe_write_index_file(true);
+        if (opened_) maybe_write_index_file(true, false);
     }
 
     // ---- reads (any thread) ----
@@ -302,7 +302,10 @@ public:
 
     // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
     // MANIFEST with the checkpoint sequence → only then truncate the WAL.
-    void checkpoint() {
+    // `requested`: the application asked for it (database::checkpoint), which also writes the
+    // index file once the changes since the last reach 1/64 of its entries, as a close does;
+    // the automatic checkpoints write it less often (index_file_policy).
+    void checkpoint(bool requested = false) {
         ensure_writable();
         quiesce();
         guard_durability([&] {
@@ -319,7 +322,7 @@ public:
             next_txid_ = 1;  // txids only need to be unique within one WAL
         });
         checkpoints_.fetch_add(1, std::memory_order_relaxed);
-        maybe_write_index_file(false);
+        maybe_write_index_file(requested);
     }
 
     // ---- the persisted primary index (core/index_file.hpp) ----
@@ -336,7 +339,8 @@ public:
 
     // Writes the index file if it is due, holding the writer lock with every commit applied
     // (a checkpoint, or the close). Never fails: the file only saves work at open.
-    void maybe_write_index_file(bool closing) noexcept {
+    // `eager`: at a close or a requested checkpoint (index_file_policy::due).
+    void maybe_write_index_file(bool eager, bool checkpointed = true) noexcept {
         if constexpr (segment_file_protocol<factory_type>) {
             try {
                 if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
@@ -348,10 +352,10 @@ public:
                     if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
                     return;
                 }
-                if (!index_file_.due(closing, index_.applied_since_image())) return;
+                if (!index_file_.due(eager, index_.applied_since_image())) return;
                 // The bytes the file covers must be durable before it names them (a checkpoint
                 // has just flushed them).
-                if (closing) segments_.flush();
+                if (!checkpointed) segments_.flush();
                 write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
                                          segment_coverages(segments_.table()));
                 index_.mark_imaged();

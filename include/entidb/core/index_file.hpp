@@ -76,13 +76,14 @@ template <typename Table>
 // written add up to about twice its final index, and an open after a crash streams at most
 // the changes since the last one), at close once they reach 1/64 of them (open then streams
 // at most that many records), and whenever the file on disk cannot serve the next open
-// (none, rejected, or a compaction changed the segments).
+// (none, rejected, or a compaction changed the segments). A checkpoint the application
+// asks for counts as a close.
 struct index_file_policy {
     bool stale = true;          // the file on disk (if any) will not serve the next open
     std::uint64_t entries = 0;  // entries in the last file written or read
     std::uint64_t failures = 0;
 
-    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {  // closing: or requested
         if (stale) return changed > 0 || entries > 0;
         return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
                        : changed >= std::max<std::uint64_t>(4096, entries);
