@@ -173,19 +173,30 @@ double w4_scan(adapter& db, bool key_order) {
     return static_cast<double>(n) / seconds_since(t0);
 }
 
-// W5 in a fresh process: this program run again with `--w5-child ENGINE PATH` (a fork
+// W5 in a fresh process: this program run again with `--w5-child ENGINE PATH KEY` (a fork
 // alone would inherit the benchmark's heap, which hides or inflates the growth). The child
-// prints the open time (s) and its peak RSS growth during the open (bytes).
-std::pair<double, double> w5_reopen(const std::string& engine, const std::filesystem::path& path) {
+// prints the open time (s), its peak RSS growth during the open and one point read of
+// KEY (bytes), and the time of that read (s).
+struct w5_figures {
+    double open_s = 0, rss = 0, first_read_s = 0;
+};
+
+std::string hex_of(const key16& k) {
+    std::string out;
+    for (const auto b : k) out += fmt::format("{:02x}", b);
+    return out;
+}
+
+w5_figures w5_reopen(const std::string& engine, const std::filesystem::path& path, const key16& key) {
     int fds[2];
-    if (::pipe(fds) != 0) return {0, 0};
+    if (::pipe(fds) != 0) return {};
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::dup2(fds[1], STDOUT_FILENO);
         ::close(fds[0]);
         ::close(fds[1]);
-        const std::string p = path.string();
-        const char* args[] = {"entidb-bench", "--w5-child", engine.c_str(), p.c_str(), nullptr};
+        const std::string p = path.string(), k = hex_of(key);
+        const char* args[] = {"entidb-bench", "--w5-child", engine.c_str(), p.c_str(), k.c_str(), nullptr};
         ::execv("/proc/self/exe", const_cast<char* const*>(args));
         ::_exit(127);
     }
@@ -196,9 +207,10 @@ std::pair<double, double> w5_reopen(const std::string& engine, const std::filesy
     ::close(fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    double open_s = 0, rss = 0;
-    if (std::sscanf(out.c_str(), "%lf %lf", &open_s, &rss) != 2) fmt::print(stderr, "{}: W5 child failed\n", engine);
-    return {open_s, rss};
+    w5_figures f;
+    if (std::sscanf(out.c_str(), "%lf %lf %lf", &f.open_s, &f.rss, &f.first_read_s) != 3)
+        fmt::print(stderr, "{}: W5 child failed\n", engine);
+    return f;
 }
 
 // This process's peak resident set (VmHWM, bytes). Not getrusage's ru_maxrss: that one
@@ -214,7 +226,10 @@ double peak_rss() {
     return kb * 1024.0;
 }
 
-int w5_child(const std::string& engine, const std::filesystem::path& path) {
+int w5_child(const std::string& engine, const std::filesystem::path& path, std::string_view key_hex) {
+    key16 key{};
+    for (std::size_t i = 0; i < key.size() && 2 * i + 1 < key_hex.size(); ++i)
+        key[i] = static_cast<std::uint8_t>(std::stoul(std::string(key_hex.substr(2 * i, 2)), nullptr, 16));
     for (const auto& [name, make] : all_adapters()) {
         if (name != engine) continue;
         const double before = peak_rss();
@@ -222,7 +237,11 @@ int w5_child(const std::string& engine, const std::filesystem::path& path) {
         const auto t0 = clock_type::now();
         db->open(path, false);
         const double open_s = seconds_since(t0);
-        fmt::print("{} {}\n", open_s, peak_rss() - before);
+        std::string value;
+        const auto t1 = clock_type::now();
+        const bool found = db->get(key, value);
+        const double read_s = seconds_since(t1);
+        fmt::print("{} {} {}\n", open_s, peak_rss() - before, found ? read_s : -1.0);
         return 0;
     }
     return 1;
@@ -473,9 +492,10 @@ void run_on_loaded(const options& opt, const std::string& name, const Make& make
     if (!wants(opt, "W5")) return;
     db->checkpoint();
     db.reset();
-    const auto [open_s, rss] = w5_reopen(name, path);
-    add(name, "W5 reopen", "s", open_s, false);
-    add(name, "W5 RSS per entity", "bytes", rss / static_cast<double>(stored), false);
+    const auto w5 = w5_reopen(name, path, data.keys[data.keys.size() / 2]);
+    add(name, "W5 reopen", "s", w5.open_s, false);
+    add(name, "W5 RSS per entity", "bytes", w5.rss / static_cast<double>(stored), false);
+    add(name, "W5 first point read", "us", w5.first_read_s * 1e6, false);
 }
 
 int run(const options& opt);
@@ -483,7 +503,7 @@ int run(const options& opt);
 }  // namespace bench
 
 int main(int argc, char** argv) {
-    if (argc == 4 && std::string_view(argv[1]) == "--w5-child") return bench::w5_child(argv[2], argv[3]);
+    if (argc == 5 && std::string_view(argv[1]) == "--w5-child") return bench::w5_child(argv[2], argv[3], argv[4]);
     auto parsed = bench::parse_options(argc, argv);
     if (const int* code = std::get_if<int>(&parsed)) return *code;
     try {

@@ -4194,6 +4194,73 @@ struct entity_version {
 // lay a new one out beside it (primary_table::merged) and the index swaps it in.
 
 
+// ---- begin entidb/detail/checked_blocks.hpp ----
+// entidb/detail/checked_blocks.hpp — which blocks of an array read from a file have passed
+// their check: lets a mapped file be checked a block at a time, when a reader first needs
+// the block, instead of all of it at open (index/primary_index_file.hpp).
+//
+// The array is cut into blocks of `block` elements. ensure(first, last) runs the check of
+// every block holding an element of [first, last) that has not passed it yet; the check
+// throws if the block is damaged, and then the block stays unchecked (every later read of
+// it fails the same way). A passed block is remembered in one bit.
+//
+// Thread-safety: ensure() may run on many threads at once (readers share an index): the bits
+// are atomic, and two threads checking the same block both do the (idempotent) work.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class checked_blocks {
+public:
+    static constexpr std::size_t block = 1024;  // elements per block
+
+    // `check(b)` checks block b (elements [b * block, min(count, (b + 1) * block))).
+    checked_blocks(std::size_t count, std::function<void(std::size_t)> check)
+        : count_(count),
+          blocks_((count + block - 1) / block),
+          passed_(std::make_unique<std::atomic<std::uint64_t>[]>((blocks_ + 63) / 64)),
+          check_(std::move(check)) {}
+
+    [[nodiscard]] std::size_t blocks() const noexcept { return blocks_; }
+
+    // Checks the blocks holding elements [first, last) that have not passed yet.
+    void ensure(std::size_t first, std::size_t last) const {
+        for (std::size_t b = first / block, end = std::min(blocks_, (last + block - 1) / block); b < end; ++b)
+            if (!passed(b)) run(b);
+    }
+    // The one-element case lookups take: a bit test once the block has passed.
+    void ensure(std::size_t element) const {
+        if (const std::size_t b = element / block; b < blocks_ && !passed(b)) run(b);
+    }
+    void ensure_all() const { ensure(0, count_); }
+
+    [[nodiscard]] bool passed(std::size_t b) const noexcept {
+        return (passed_[b / 64].load(std::memory_order_acquire) >> (b % 64) & 1) != 0;
+    }
+    [[nodiscard]] std::size_t passed_count() const noexcept {
+        std::size_t n = 0;
+        for (std::size_t b = 0; b < blocks_; ++b) n += passed(b) ? 1 : 0;
+        return n;
+    }
+
+private:
+    void run(std::size_t b) const {
+        check_(b);
+        passed_[b / 64].fetch_or(std::uint64_t{1} << (b % 64), std::memory_order_acq_rel);
+    }
+
+    std::size_t count_;
+    std::size_t blocks_;
+    std::unique_ptr<std::atomic<std::uint64_t>[]> passed_;
+    std::function<void(std::size_t)> check_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/checked_blocks.hpp ----
 // ---- begin entidb/detail/chunked_map.hpp ----
 // entidb/detail/chunked_map.hpp — a sorted map of small trivially copyable keys and values,
 // held in sorted chunks of at most `chunk_capacity` entries.
@@ -4795,22 +4862,27 @@ public:
     // Index of the first slot whose key is not below `k`. In a spread array that slot is the
     // key's home or a few slots after it. Otherwise the guide narrows the search to one
     // bucket of a few adjacent slots; keys that share long prefixes fill few buckets, and a
-    // bucket of many slots is bisected, so the worst case stays O(log n).
-    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+    // bucket of many slots is bisected, so the worst case stays O(log n). A mapped copy's
+    // blocks are checked as the search first reaches them (errc::corruption if damaged).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const {
         const std::size_t n = slots_.size();
-        if (n == 0 || !(slots_[0].key < k)) return 0;
+        if (n == 0 || !(slots_[0].key < k)) return 0;  // the first and last blocks were checked at adopt()
         if (slots_[n - 1].key < k) return n;
         if (spread_) {  // no slot before k's home holds a key >= k, and slots_[n - 1] does
             std::size_t i = home_of(k);
-            while (slots_[i].key < k) ++i;
+            check_slots(i);
+            while (slots_[i].key < k)
+                if (++i % checked_blocks::block == 0) check_slots(i);
             return i;
         }
         std::size_t lo = 1, hi = n - 1;  // slots_[0] < k <= slots_[n - 1]
         if (!guide_.empty()) {
             const std::size_t b = bucket_of(k);
+            if (guide_check_) guide_check_->ensure(b, b + 2);
             lo = std::max<std::size_t>(lo, guide_[b]);
             hi = std::min<std::size_t>(hi, guide_[b + 1]);
         }
+        if (slot_check_) slot_check_->ensure(lo, hi + 1);
         while (hi - lo > 8) {
             const std::size_t mid = lo + (hi - lo) / 2;
             if (slots_[mid].key < k) lo = mid + 1;
@@ -4818,6 +4890,19 @@ public:
         }
         while (lo < hi && slots_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
         return lo;
+    }
+
+    // Checks the block of a mapped copy that holds slot i (a walk in key order calls it for
+    // each slot it reads; a bit test once the block passed). Nothing for arrays in memory.
+    void check_slots(std::size_t i) const {
+        if (slot_check_) slot_check_->ensure(i);
+    }
+    // Blocks of a mapped copy's slots that passed their check (0 for arrays in memory).
+    [[nodiscard]] std::size_t blocks_checked() const noexcept { return slot_check_ ? slot_check_->passed_count() : 0; }
+    // Checks every block of a mapped copy: before reading or changing all of its slots.
+    void check_all() const {
+        if (slot_check_) slot_check_->ensure_all();
+        if (guide_check_) guide_check_->ensure_all();
     }
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
@@ -4830,6 +4915,7 @@ public:
     // A dense, sorted copy of the live slots, with room to lay `added` more out beside them
     // (the start of a merge: this array stays as it is).
     [[nodiscard]] slot_array live_copy(std::size_t added) const {
+        check_all();
         slot_array out;
         out.slots_.reserve(spread_capacity(live() + added) + max_displacement + 1);
         for (const auto& s : slots_)
@@ -4841,6 +4927,7 @@ public:
     // for lookups: spread where the ids allow, else dense and guided. In place: never two
     // copies of the array.
     void lay_out(const recent_keys& recent) {
+        check_all();  // a bulk build's or a merge's array, in memory (nothing to check), as a rule
         flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         spread_ = false;
         gaps_ = 0;
@@ -4877,17 +4964,27 @@ public:
     [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
     [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
 
-    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
-    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
-    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
-    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
-    // as it is checked.
+    // The array over `slots` and `guide`, laid out as `p` says. Their blocks are checked
+    // by `slot_check` and `guide_check` before anything reads them: that the slots are
+    // sorted by key, unique, with as many marked erased as `p.erased + p.gaps` sums over
+    // the blocks, the guide non-decreasing and each entry at most the slot count (the caller
+    // made the checks; the first and last slots' blocks are checked here, may throw). Null,
+    // with the reason in `problem`, if lookups over them could leave the arrays: a copy is
+    // trusted only as far as it is checked.
     [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
                                                          flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         std::unique_ptr<checked_blocks> slot_check,
+                                                         std::unique_ptr<checked_blocks> guide_check,
                                                          const char*& problem) {
         slot_array a;
         a.slots_ = std::move(slots);
         a.guide_ = std::move(guide);
+        a.slot_check_ = std::move(slot_check);
+        a.guide_check_ = std::move(guide_check);
+        if (!a.slots_.empty()) {
+            a.check_slots(0);
+            a.check_slots(a.slots_.size() - 1);
+        }
         a.erased_ = p.erased;
         a.gaps_ = p.gaps;
         a.spread_ = p.spread == 1;
@@ -5091,6 +5188,9 @@ private:
     flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all slots
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
+    // A mapped copy's blocks not yet checked (null for arrays laid out in memory).
+    std::unique_ptr<checked_blocks> slot_check_;
+    std::unique_ptr<checked_blocks> guide_check_;
 };
 
 }  // namespace detail
@@ -5283,6 +5383,7 @@ public:
     // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
     // they serve snapshots of this process only.
     [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        base_.check_all();  // a mapped array's slots are written as they are: only checked ones
         if (recent_.empty()) return base_;
         scratch = merged();
         return scratch;
@@ -5315,6 +5416,7 @@ public:
         while (i < base_.size() || r != recent_.end()) {
             const id_key* k = nullptr;
             const packed_version* cur = nullptr;
+            if (i < base_.size()) base_.check_slots(i);
             if (i < base_.size() && (r == recent_.end() || base_[i].key < r->first)) {
                 k = &base_[i].key;
                 cur = &base_[i++].v;
@@ -5340,6 +5442,7 @@ public:
         const auto lone_tombstone = [this](const id_key& k, const packed_version& v) {
             return !v.erased() && v.tombstone() && !older_.contains(k);
         };
+        base_.check_all();
         for (auto& s : base_)
             if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;
@@ -9184,15 +9287,22 @@ private:
 // counts), and the last commit sequence. Open scans only what the segments hold past those
 // sizes and what the WAL holds.
 //
-// Trusted only as far as checked: the header, the metadata and every array carry XXH3-64
-// hashes, each array is checked to be sorted with as many erased slots as it says, each
-// guide to be non-decreasing and within its array, and the layout to keep lookups inside
-// their arrays. Any failure is errc::corruption (the caller rebuilds the index from the
-// segments, never repairs the file). Slots are written in the machine's byte order, which
-// must be little-endian (the format says so): elsewhere the file is neither written nor read.
+// Trusted only as far as checked: the header and the metadata carry XXH3-64 hashes, checked
+// at open with the coverage and the layout (that lookups stay inside their arrays). The
+// arrays are cut into blocks of 1,024 elements, each with its hash (and a slot block with
+// its erased count) in the metadata; a block is checked — hash, order (also against its
+// neighbours' edges), erased count, every record inside the covered segment bytes, guide
+// entries within the slots — when a lookup first reads it (detail/checked_blocks.hpp), so
+// that open reads only the metadata and the few blocks its lookups need. Any failure is
+// errc::corruption: at open, the caller rebuilds the index from the segments; once the
+// file is in use, the image's on_damage hook tells the engine, which removes the file and
+// needs a reopen (which rebuilds): never a repair of the file, never a wrong answer.
+// Slots are written in the machine's byte order, which must be little-endian (the format
+// says so): elsewhere the file is neither written nor read.
 //
 // Thread-safety: the functions share no state; the engine writes the file under its
-// writer lock and reads it before the database is shared.
+// writer lock and reads it before the database is shared. A mapped array's block checks
+// run on the threads that read it (checked_blocks is thread-safe).
 
 
 
@@ -9211,22 +9321,30 @@ struct segment_coverage {
     std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
 };
 
-// What a checked index file holds: the arrays are private mappings of it.
+// Called with the error when a block of a mapped array fails its check after open.
+using index_file_damage_hook = std::function<void(const error&)>;
+
+// What a checked index file holds: the arrays are private mappings of it, whose blocks are
+// checked as lookups reach them; `on_damage` (empty until the caller sets it) hears of a
+// block that fails.
 struct primary_index_image {
     std::uint64_t covered_sequence = 0;
     std::vector<segment_coverage> segments;
     std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
     std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
     std::uint64_t entries = 0;  // slots holding a key, over all tables
+    std::shared_ptr<index_file_damage_hook> on_damage = std::make_shared<index_file_damage_hook>();
 };
 
 namespace detail::index_file {
 
 inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
-inline constexpr std::uint16_t version = 1;
+inline constexpr std::uint16_t version = 2;
 inline constexpr std::size_t header_size = 64;
 inline constexpr std::uint64_t page = 4096;
 inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr std::size_t check_block = checked_blocks::block;  // elements per hashed block
+inline constexpr std::size_t slot_block_entry = 16, guide_block_entry = 8;
 inline constexpr bool supported = std::endian::native == std::endian::little;
 
 [[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
@@ -9237,7 +9355,8 @@ template <typename T>
 }
 
 // Whether every slot's record lies within the segment bytes a file covers: the check that
-// makes a file whose index points elsewhere impossible to write, and to use.
+// makes a file whose index points elsewhere impossible to write, and to use. It caches the
+// last segment looked up: one per thread (copies are cheap).
 class coverage_check {
 public:
     explicit coverage_check(const std::vector<segment_coverage>& segments) {
@@ -9265,8 +9384,14 @@ private:
 struct table_record {
     std::uint32_t collection = 0;
     slot_array::layout_params layout;
-    std::uint64_t slots_offset = 0, slot_count = 0, slots_hash = 0;
-    std::uint64_t guide_offset = 0, guide_count = 0, guide_hash = 0;
+    std::uint64_t slots_offset = 0, slot_count = 0, reserved_a = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, reserved_b = 0;
+
+    [[nodiscard]] std::uint64_t slot_blocks() const noexcept { return (slot_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t guide_blocks() const noexcept { return (guide_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t block_bytes() const noexcept {
+        return slot_blocks() * slot_block_entry + guide_blocks() * guide_block_entry;
+    }
 };
 
 inline void put_table(byte_buffer& out, const table_record& t) {
@@ -9277,7 +9402,7 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     put_u32(out, t.layout.guide_bits);
     put_u32(out, 0);
     for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
-                         t.slot_count, t.slots_hash, t.guide_offset, t.guide_count, t.guide_hash})
+                         t.slot_count, t.reserved_a, t.guide_offset, t.guide_count, t.reserved_b})
         put_u64(out, v);
 }
 
@@ -9289,8 +9414,8 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     t.layout.guide_from = get_u32(p + 12);
     t.layout.guide_bits = get_u32(p + 16);
     std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
-                                          &t.slots_offset,   &t.slot_count,    &t.slots_hash,        &t.guide_offset,
-                                          &t.guide_count,    &t.guide_hash};
+                                          &t.slots_offset,   &t.slot_count,    &t.reserved_a,        &t.guide_offset,
+                                          &t.guide_count,    &t.reserved_b};
     for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
     return t;
 }
@@ -9299,29 +9424,82 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
 }
 
-// Streams `count` elements of T at `offset` of the file through pread (the page cache, not
-// the mapping: checking the file adds nothing to the process's resident memory), hashing
-// them and calling check(elements, n, offset of the first) on each chunk read.
-template <typename T, typename Check>
-[[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
-                                        std::uint64_t count, std::vector<T>& buffer, Check&& check) {
-    constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
-    buffer.resize(per_read);
-    xxh3_hasher h;
-    for (std::uint64_t done = 0; done < count;) {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
-        const auto at = offset + done * sizeof(T);
-        const mutable_bytes into{reinterpret_cast<byte*>(buffer.data()), n * sizeof(T)};
-        const io_progress p = pread_fully(fd, into, at);
-        if (!p.complete(into.size()))
-            fail_at(p.error != 0 ? errc::io_error : errc::corruption,
-                    {.path = path.string(), .offset = at, .sys_errno = p.error}, "index file: cannot read an array");
-        h.update(into);
-        check(buffer.data(), n, at);
-        done += n;
+// The block hashes (and erased counts) of an array, as the metadata records them.
+template <typename T>
+void put_blocks(byte_buffer& out, const flat_array<T>& a) {
+    for (std::size_t first = 0; first < a.size(); first += check_block) {
+        const std::size_t n = std::min(check_block, a.size() - first);
+        put_u64(out, hash64({reinterpret_cast<const byte*>(a.data() + first), n * sizeof(T)}));
+        if constexpr (std::is_same_v<T, index_slot>) {
+            put_u32(out, static_cast<std::uint32_t>(
+                             std::count_if(a.data() + first, a.data() + first + n, [](const index_slot& s) { return s.v.erased(); })));
+            put_u32(out, 0);
+        }
     }
-    return h.digest64();
 }
+
+// One block of a mapped array failed its check: tell the hook (once the file is in use),
+// then fail.
+[[noreturn]] inline void block_damaged(const std::shared_ptr<index_file_damage_hook>& hook,
+                                       const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    const error x(errc::corruption, fmt::format("index file: {}", what), {.path = path.string(), .offset = offset});
+    if (*hook) (*hook)(x);
+    throw x;
+}
+
+// The check of one block of a mapped slot array: its hash and erased count as recorded,
+// its keys in order (also against the neighbouring blocks' edges: a block whose bytes are
+// damaged fails its own hash when it is read), every record inside the covered bytes.
+struct slot_block_check {
+    const index_slot* slots;
+    std::size_t count;
+    std::uint64_t offset;  // of the array in the file
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> blocks;  // hash, erased count
+    coverage_check coverage;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    [[nodiscard]] static bool out_of_order(const index_slot& before, const index_slot& s) noexcept {
+        return s.key < before.key || (s.key == before.key && !s.v.erased());
+    }
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(index_slot); };
+        const bytes_view bytes{reinterpret_cast<const byte*>(slots + first), (last - first) * sizeof(index_slot)};
+        if (hash64(bytes) != blocks[b].first) block_damaged(hook, path, at(first), "slot block checksum mismatch");
+        coverage_check inside = coverage;  // its cache is per thread
+        std::uint32_t erased = 0;
+        for (std::size_t i = first; i < last; ++i) {
+            erased += slots[i].v.erased() ? 1 : 0;
+            if (!inside.inside(slots[i].v)) block_damaged(hook, path, at(i), "a slot points outside the segments the file covers");
+            if (i > 0 && out_of_order(slots[i - 1], slots[i])) block_damaged(hook, path, at(i), "slots out of order");
+        }
+        if (last < count && out_of_order(slots[last - 1], slots[last])) block_damaged(hook, path, at(last), "slots out of order");
+        if (erased != blocks[b].second) block_damaged(hook, path, at(first), "erased slot count mismatch");
+    }
+};
+
+// The check of one block of a mapped guide: its hash, entries non-decreasing (also against
+// the neighbours' edges) and within the slot array.
+struct guide_block_check {
+    const std::uint32_t* guide;
+    std::size_t count;
+    std::uint64_t offset;
+    std::uint64_t slot_count;
+    std::vector<std::uint64_t> hashes;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(std::uint32_t); };
+        if (hash64({reinterpret_cast<const byte*>(guide + first), (last - first) * sizeof(std::uint32_t)}) != hashes[b])
+            block_damaged(hook, path, at(first), "guide block checksum mismatch");
+        for (std::size_t i = first; i < last; ++i)
+            if (guide[i] > slot_count || (i > 0 && guide[i] < guide[i - 1])) block_damaged(hook, path, at(i), "guide out of order");
+        if (last < count && guide[last] < guide[last - 1]) block_damaged(hook, path, at(last), "guide out of order");
+    }
+};
 
 // A private, writable mapping of `count` elements of T at `offset` (page-aligned).
 template <typename T>
@@ -9357,9 +9535,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
         byte_buffer header(page, 0);
         parts.push_back(header);
         std::uint64_t at = page;
-        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset, std::uint64_t& hash) {
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset) {
             offset = bytes.empty() ? 0 : at;
-            hash = hash64(bytes);
             if (bytes.empty()) return;
             parts.push_back(bytes);
             const auto padded = page_up(bytes.size());
@@ -9375,8 +9552,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             table_record r{.collection = t.collection, .layout = t.slots->params()};
             r.slot_count = t.slots->slots().size();
             r.guide_count = t.slots->guide().size();
-            add_array(bytes_of(t.slots->slots()), r.slots_offset, r.slots_hash);
-            add_array(bytes_of(t.slots->guide()), r.guide_offset, r.guide_hash);
+            add_array(bytes_of(t.slots->slots()), r.slots_offset);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset);
             records.push_back(r);
         }
         byte_buffer meta;
@@ -9395,6 +9572,10 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             put_u64(meta, count);
         }
         for (const auto& r : records) put_table(meta, r);
+        for (const auto& t : tables) {
+            put_blocks(meta, t.slots->slots());
+            put_blocks(meta, t.slots->guide());
+        }
         parts.push_back(meta);
         byte_buffer h;
         put_bytes(h, magic);
@@ -9446,9 +9627,9 @@ template <typename CoverageProblem>
     if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
     if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
     const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
-    if (meta_head + std::uint64_t{segments} * segment_entry + std::uint64_t{superseded} * superseded_entry +
-            std::uint64_t{tables} * table_entry != meta_size)
-        damaged(path, meta_at, "metadata length does not match its counts");
+    const std::uint64_t fixed_size = meta_head + std::uint64_t{segments} * segment_entry +
+                                     std::uint64_t{superseded} * superseded_entry + std::uint64_t{tables} * table_entry;
+    if (fixed_size > meta_size) damaged(path, meta_at, "metadata length does not match its counts");
     const byte* p = meta.data() + meta_head;
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
@@ -9456,15 +9637,14 @@ template <typename CoverageProblem>
     if (const std::optional<std::string> why = coverage_problem(out.segments))
         fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
-    std::vector<detail::index_slot> slot_buffer;
-    std::vector<std::uint32_t> guide_buffer;
-    const coverage_check coverage(out.segments);
-    std::uint32_t previous_collection = 0;
+    // The table entries first (each array within the file, the block tables' total length
+    // matching the metadata's), then each table's blocks, mapped and checked as read.
+    std::vector<table_record> records;
+    std::uint64_t block_bytes = 0;
     for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
         const auto t = get_table(p);
         const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
-        if (i > 0 && t.collection <= previous_collection) damaged(path, entry_at, "tables out of order");
-        previous_collection = t.collection;
+        if (i > 0 && t.collection <= records.back().collection) damaged(path, entry_at, "tables out of order");
         const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
             return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
                                   offset <= meta_at - count * element);
@@ -9472,44 +9652,31 @@ template <typename CoverageProblem>
         if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
             !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
             damaged(path, entry_at, "array out of range");
-        // Sorted by key; a repeated key only on an erased slot (a spread array's gap holds
-        // the key before it); as many erased slots as recorded; records inside the covered
-        // segment bytes. The checksum is judged first: a damaged array reports as damaged.
-        std::uint64_t erased = 0, index = 0, problem_at = 0;
-        const char* problem = nullptr;
-        const auto note = [&](const char* what, std::uint64_t at) {
-            if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
-        };
-        detail::id_key last{};
-        const auto slots_hash = stream_hash(
-            fd.get(), path, t.slots_offset, t.slot_count, slot_buffer,
-            [&](const detail::index_slot* slots, std::size_t n, std::uint64_t at) {
-                for (std::size_t i = 0; i < n; ++i, ++index) {
-                    const auto& s = slots[i];
-                    const bool gone = s.v.erased();
-                    erased += gone ? 1 : 0;
-                    if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at + i * sizeof s);
-                    if (index > 0 && (s.key < last || (s.key == last && !gone))) note("slots out of order", at + i * sizeof s);
-                    last = s.key;
-                }
-            });
-        if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
-        if (problem != nullptr) damaged(path, problem_at, problem);
+        block_bytes += t.block_bytes();
+        records.push_back(t);
+    }
+    if (fixed_size + block_bytes != meta_size) damaged(path, meta_at, "metadata length does not match its counts");
+    const auto shared_coverage = coverage_check(out.segments);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& t = records[i];
+        const auto entry_at = meta_at + meta_head + std::uint64_t{segments} * segment_entry +
+                              std::uint64_t{superseded} * superseded_entry + i * table_entry;
+        auto slots = map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM);
+        auto guide = map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL);
+        slot_block_check slot_check{slots.data(), slots.size(), t.slots_offset, {}, shared_coverage, path, out.on_damage};
+        std::uint64_t erased = 0;
+        for (std::uint64_t b = 0; b < t.slot_blocks(); ++b, p += slot_block_entry) {
+            slot_check.blocks.emplace_back(get_u64(p), get_u32(p + 8));
+            erased += get_u32(p + 8);
+        }
         if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
-        std::uint32_t previous = 0;
-        const auto guide_hash = stream_hash(fd.get(), path, t.guide_offset, t.guide_count, guide_buffer,
-                                            [&](const std::uint32_t* guide, std::size_t n, std::uint64_t at) {
-                                                for (std::size_t i = 0; i < n; ++i) {
-                                                    if (guide[i] < previous || guide[i] > t.slot_count)
-                                                        note("guide out of order", at + 4 * i);
-                                                    previous = guide[i];
-                                                }
-                                            });
-        if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
-        if (problem != nullptr) damaged(path, problem_at, problem);
-        auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
-                                           map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL),
-                                           t.layout, problem);
+        guide_block_check guide_check{guide.data(), guide.size(), t.guide_offset, t.slot_count, {}, path, out.on_damage};
+        for (std::uint64_t b = 0; b < t.guide_blocks(); ++b, p += guide_block_entry) guide_check.hashes.push_back(get_u64(p));
+        const char* problem = nullptr;
+        auto a = detail::slot_array::adopt(
+            std::move(slots), std::move(guide), t.layout,
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.slot_count), std::move(slot_check)),
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.guide_count), std::move(guide_check)), problem);
         if (!a) damaged(path, entry_at, problem);
         out.entries += a->live();
         out.tables.emplace_back(t.collection, std::move(*a));
@@ -9940,6 +10107,19 @@ public:
     }
     // The segments changed under the file (a compaction): it cannot serve the next open.
     void index_file_stale() noexcept { index_file_.stale = true; }
+    // A block of the mapped index file failed its check when a lookup first read it
+    // (index/primary_index_file.hpp): the file goes, so that the next open rebuilds the index
+    // from the segments, and until then the engine refuses writes (a commit being applied
+    // may have stopped halfway). The reads that need the damaged block fail with it.
+    void index_file_damaged(const error& x) noexcept {
+        if (index_file_damaged_.exchange(true)) return;
+        if (dir_) {
+            std::error_code ignored;
+            std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+        }
+        poison(fmt::format("{}; the index file was removed: reopen to rebuild the index from the segments", x.what()));
+    }
+    [[nodiscard]] bool index_file_was_damaged() const noexcept { return index_file_damaged_.load(); }
     [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
 
     // Writes the index file if it is due, holding the writer lock with every commit applied
@@ -10298,6 +10478,7 @@ private:
     recovery_report report_;
     bool opened_ = false;  // mark_opened
     index_file_policy index_file_;  // the writer's
+    std::atomic<bool> index_file_damaged_{false};
 };
 
 }  // namespace detail
@@ -11165,6 +11346,7 @@ private:
                 }
                 // Written with every commit up to this one applied, whole, in the bytes covered.
                 file_covered_ = image.covered_sequence;
+                *image.on_damage = [&e = e_](const error& x) { e.index_file_damaged(x); };
                 e_.mutable_index().adopt(std::move(image.tables), image.superseded);
                 e_.index_file_loaded(image.entries);
                 e_.report().primary_index_from_file = true;
@@ -11327,7 +11509,18 @@ template <typename Traits>
     auto parts = open_directory<Traits>(dir, cfg, env);
     const bool created = parts.created;
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
-    recovery<Traits>(*db).run();
+    try {
+        recovery<Traits>(*db).run();
+    } catch (const error& x) {
+        // A block of the index file failed its check when recovery first read it (the file
+        // is gone now): recover again, from the segments, as if it had never been there.
+        if (!db->index_file_was_damaged()) throw;
+        const std::string problem = x.what();
+        db.reset();  // releases the LOCK
+        db = engine_over<Traits>(dir, cfg, open_directory<Traits>(dir, cfg, env));
+        recovery<Traits>(*db).run();
+        db->report().primary_index_file_problem = problem;
+    }
     if (created) finish_creation(dir, db->manifest());
     db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();

@@ -264,3 +264,139 @@ TEST_CASE("index file: databases below index_file_min_entries stream their segme
     }
     CHECK_FALSE(fs::exists(index_path(dir)));
 }
+
+namespace {
+
+// A primary index of `n` entities (ids 0..n-1) in collection 1, written as an index file.
+std::vector<entidb::segment_coverage> write_index_of(const fs::path& path, std::uint64_t n) {
+    entidb::primary_index ix;
+    for (std::uint64_t k = 0; k < n; ++k)
+        ix.apply(1, id_of(k), {.sequence = k + 1, .location = {.segment = 1, .length = 100, .offset = k * 100}}, 0);
+    std::vector<entidb::segment_coverage> covered{{.number = 1, .size = n * 100, .min_sequence = 1, .max_sequence = n}};
+    entidb::write_primary_index_file(path, ix, n, covered);
+    return covered;
+}
+
+entidb::primary_index_image read_index(const fs::path& path) {
+    return entidb::read_primary_index_file(path, [](const auto&) { return std::optional<std::string>{}; });
+}
+
+}  // namespace
+
+TEST_CASE("index file: open checks the first and last blocks, lookups the blocks they read", "[index_file]") {
+    temp_dir dir;
+    constexpr std::uint64_t n = 100'000;
+    (void)write_index_of(index_path(dir), n);
+    auto image = read_index(index_path(dir));
+    REQUIRE(image.tables.size() == 1);
+    auto& a = image.tables[0].second;
+    const std::size_t blocks = (a.size() + 1023) / 1024;
+    REQUIRE(blocks > 50);
+    CHECK(a.blocks_checked() == 2);
+    const auto key = entidb::detail::key_of(id_of(n / 2));
+    const auto i = a.lower_bound(key);
+    REQUIRE(i < a.size());
+    CHECK(a[i].key == key);
+    CHECK(a.blocks_checked() <= 4);
+    a.check_all();
+    CHECK(a.blocks_checked() == blocks);
+}
+
+TEST_CASE("index file: a damaged block is found by the first lookup that reads it", "[index_file]") {
+    temp_dir dir;
+    constexpr std::uint64_t n = 100'000;
+    (void)write_index_of(index_path(dir), n);
+    // A byte of a slot in the middle of the array: the slot array starts at 4096.
+    const std::uint64_t slot = n * 5 / 8;  // the array is spread: about 1.25 slots per key
+    flip_byte(index_path(dir), 4096 + slot * 40 + 3);
+    auto image = read_index(index_path(dir));  // open reads only the first and last blocks
+    std::vector<std::string> heard;
+    *image.on_damage = [&](const entidb::error& x) { heard.push_back(x.what()); };
+    auto& a = image.tables[0].second;
+    CHECK(a.lower_bound(entidb::detail::key_of(id_of(10))) < a.size());  // an undamaged block
+    CHECK(heard.empty());
+    bool failed = false;
+    for (std::uint64_t k = n / 4; k < n && !failed; k += 97) {
+        try {
+            (void)a.lower_bound(entidb::detail::key_of(id_of(k)));
+        } catch (const entidb::error& x) {
+            failed = true;
+            CHECK(x.value() == entidb::errc::corruption);
+            CHECK_THAT(std::string(x.what()), Catch::Contains("slot block checksum mismatch"));
+        }
+    }
+    CHECK(failed);
+    REQUIRE(heard.size() == 1);
+    CHECK_THROWS_AS(a.check_all(), entidb::error);  // the block stays unchecked: it fails again
+}
+
+TEST_CASE("index file: a damaged block found after open removes the file; reopening rebuilds", "[index_file]") {
+    temp_dir dir;
+    constexpr std::uint64_t n = 6000;
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        fill(db, 0, n);
+    }
+    flip_byte(index_path(dir), 4096 + 40 * 1024 * 3 + 123);  // block 3 of the first collection's slots
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        REQUIRE(db.recovery().primary_index_from_file);
+        auto r = db.begin_read();
+        bool failed = false;
+        for (std::uint64_t k = 0; k < n && !failed; ++k) {
+            try {
+                const auto got = r.get("c", id_of(k));  // (outside CHECK, which would catch the error)
+                CHECK(got == payload(k));
+            } catch (const entidb::error& x) {
+                failed = true;
+                CHECK(x.value() == entidb::errc::corruption);
+            }
+        }
+        CHECK(failed);
+        CHECK_FALSE(fs::exists(index_path(dir)));
+        try {
+            db.transaction([&](auto& txn) { txn.put("c", id_of(n), payload(n)); });
+            FAIL("a write after the damage was accepted");
+        } catch (const entidb::error& x) {
+            CHECK(x.value() == entidb::errc::needs_reopen);
+            CHECK_THAT(std::string(x.what()), Catch::Contains("reopen to rebuild the index"));
+        }
+    }
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        CHECK_FALSE(db.recovery().primary_index_from_file);
+        check_all(db, n);
+    }
+    auto db = entidb::open(dir.path(), persisted());  // the last close wrote a new file
+    CHECK(db.recovery().primary_index_from_file);
+    check_all(db, n);
+}
+
+TEST_CASE("index file: a damaged block recovery reads makes open rebuild from the segments", "[index_file]") {
+    temp_dir dir;
+    constexpr std::uint64_t n = 6000;
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        fill(db, 0, n);
+    }
+    const auto crashed = dir.path().parent_path() / (dir.path().filename().string() + "-crash");
+    {
+        auto db = entidb::open(dir.path(), persisted());
+        REQUIRE(db.recovery().primary_index_from_file);
+        // Rewrites of every entity after the file: recovery applies them through its blocks.
+        db.transaction([&](auto& txn) {
+            for (std::uint64_t k = 0; k < n; k += 7) txn.put("c", id_of(k), payload(k));
+        });
+        fs::copy(dir.path(), crashed, fs::copy_options::recursive);  // as a crash would leave it
+    }
+    fs::remove(crashed / "LOCK");
+    flip_byte(crashed / "primary.index", 4096 + 40 * 1024 * 3 + 123);
+    {
+        auto db = entidb::open(crashed, persisted());
+        CHECK_FALSE(db.recovery().primary_index_from_file);
+        CHECK_THAT(db.recovery().primary_index_file_problem, Catch::Contains("slot block checksum mismatch"));
+        check_all(db, n);
+        db.transaction([&](auto& txn) { txn.put("c", id_of(n), payload(n)); });  // not poisoned
+    }
+    fs::remove_all(crashed);
+}

@@ -335,6 +335,19 @@ public:
     }
     // The segments changed under the file (a compaction): it cannot serve the next open.
     void index_file_stale() noexcept { index_file_.stale = true; }
+    // A block of the mapped index file failed its check when a lookup first read it
+    // (index/primary_index_file.hpp): the file goes, so that the next open rebuilds the index
+    // from the segments, and until then the engine refuses writes (a commit being applied
+    // may have stopped halfway). The reads that need the damaged block fail with it.
+    void index_file_damaged(const error& x) noexcept {
+        if (index_file_damaged_.exchange(true)) return;
+        if (dir_) {
+            std::error_code ignored;
+            std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+        }
+        poison(fmt::format("{}; the index file was removed: reopen to rebuild the index from the segments", x.what()));
+    }
+    [[nodiscard]] bool index_file_was_damaged() const noexcept { return index_file_damaged_.load(); }
     [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
 
     // Writes the index file if it is due, holding the writer lock with every commit applied
@@ -693,6 +706,7 @@ private:
     recovery_report report_;
     bool opened_ = false;  // mark_opened
     index_file_policy index_file_;  // the writer's
+    std::atomic<bool> index_file_damaged_{false};
 };
 
 }  // namespace detail

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "../directory/open.hpp"
@@ -33,7 +34,18 @@ template <typename Traits>
     auto parts = open_directory<Traits>(dir, cfg, env);
     const bool created = parts.created;
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
-    recovery<Traits>(*db).run();
+    try {
+        recovery<Traits>(*db).run();
+    } catch (const error& x) {
+        // A block of the index file failed its check when recovery first read it (the file
+        // is gone now): recover again, from the segments, as if it had never been there.
+        if (!db->index_file_was_damaged()) throw;
+        const std::string problem = x.what();
+        db.reset();  // releases the LOCK
+        db = engine_over<Traits>(dir, cfg, open_directory<Traits>(dir, cfg, env));
+        recovery<Traits>(*db).run();
+        db->report().primary_index_file_problem = problem;
+    }
     if (created) finish_creation(dir, db->manifest());
     db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();

@@ -163,6 +163,7 @@ private:
                 }
                 // Written with every commit up to this one applied, whole, in the bytes covered.
                 file_covered_ = image.covered_sequence;
+                *image.on_damage = [&e = e_](const error& x) { e.index_file_damaged(x); };
                 e_.mutable_index().adopt(std::move(image.tables), image.superseded);
                 e_.index_file_loaded(image.entries);
                 e_.report().primary_index_from_file = true;

@@ -11,15 +11,22 @@
 // counts), and the last commit sequence. Open scans only what the segments hold past those
 // sizes and what the WAL holds.
 //
-// Trusted only as far as checked: the header, the metadata and every array carry XXH3-64
-// hashes, each array is checked to be sorted with as many erased slots as it says, each
-// guide to be non-decreasing and within its array, and the layout to keep lookups inside
-// their arrays. Any failure is errc::corruption (the caller rebuilds the index from the
-// segments, never repairs the file). Slots are written in the machine's byte order, which
-// must be little-endian (the format says so): elsewhere the file is neither written nor read.
+// Trusted only as far as checked: the header and the metadata carry XXH3-64 hashes, checked
+// at open with the coverage and the layout (that lookups stay inside their arrays). The
+// arrays are cut into blocks of 1,024 elements, each with its hash (and a slot block with
+// its erased count) in the metadata; a block is checked — hash, order (also against its
+// neighbours' edges), erased count, every record inside the covered segment bytes, guide
+// entries within the slots — when a lookup first reads it (detail/checked_blocks.hpp), so
+// that open reads only the metadata and the few blocks its lookups need. Any failure is
+// errc::corruption: at open, the caller rebuilds the index from the segments; once the
+// file is in use, the image's on_damage hook tells the engine, which removes the file and
+// needs a reopen (which rebuilds): never a repair of the file, never a wrong answer.
+// Slots are written in the machine's byte order, which must be little-endian (the format
+// says so): elsewhere the file is neither written nor read.
 //
 // Thread-safety: the functions share no state; the engine writes the file under its
-// writer lock and reads it before the database is shared.
+// writer lock and reads it before the database is shared. A mapped array's block checks
+// run on the threads that read it (checked_blocks is thread-safe).
 #pragma once
 
 #include <algorithm>
@@ -29,10 +36,12 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
-#include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -40,6 +49,7 @@
 #include <sys/stat.h>
 
 #include "../bytes.hpp"
+#include "../detail/checked_blocks.hpp"
 #include "../detail/endian.hpp"
 #include "../detail/posix_file.hpp"
 #include "../error.hpp"
@@ -61,22 +71,30 @@ struct segment_coverage {
     std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
 };
 
-// What a checked index file holds: the arrays are private mappings of it.
+// Called with the error when a block of a mapped array fails its check after open.
+using index_file_damage_hook = std::function<void(const error&)>;
+
+// What a checked index file holds: the arrays are private mappings of it, whose blocks are
+// checked as lookups reach them; `on_damage` (empty until the caller sets it) hears of a
+// block that fails.
 struct primary_index_image {
     std::uint64_t covered_sequence = 0;
     std::vector<segment_coverage> segments;
     std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
     std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
     std::uint64_t entries = 0;  // slots holding a key, over all tables
+    std::shared_ptr<index_file_damage_hook> on_damage = std::make_shared<index_file_damage_hook>();
 };
 
 namespace detail::index_file {
 
 inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
-inline constexpr std::uint16_t version = 1;
+inline constexpr std::uint16_t version = 2;
 inline constexpr std::size_t header_size = 64;
 inline constexpr std::uint64_t page = 4096;
 inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr std::size_t check_block = checked_blocks::block;  // elements per hashed block
+inline constexpr std::size_t slot_block_entry = 16, guide_block_entry = 8;
 inline constexpr bool supported = std::endian::native == std::endian::little;
 
 [[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
@@ -87,7 +105,8 @@ template <typename T>
 }
 
 // Whether every slot's record lies within the segment bytes a file covers: the check that
-// makes a file whose index points elsewhere impossible to write, and to use.
+// makes a file whose index points elsewhere impossible to write, and to use. It caches the
+// last segment looked up: one per thread (copies are cheap).
 class coverage_check {
 public:
     explicit coverage_check(const std::vector<segment_coverage>& segments) {
@@ -115,8 +134,14 @@ private:
 struct table_record {
     std::uint32_t collection = 0;
     slot_array::layout_params layout;
-    std::uint64_t slots_offset = 0, slot_count = 0, slots_hash = 0;
-    std::uint64_t guide_offset = 0, guide_count = 0, guide_hash = 0;
+    std::uint64_t slots_offset = 0, slot_count = 0, reserved_a = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, reserved_b = 0;
+
+    [[nodiscard]] std::uint64_t slot_blocks() const noexcept { return (slot_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t guide_blocks() const noexcept { return (guide_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t block_bytes() const noexcept {
+        return slot_blocks() * slot_block_entry + guide_blocks() * guide_block_entry;
+    }
 };
 
 inline void put_table(byte_buffer& out, const table_record& t) {
@@ -127,7 +152,7 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     put_u32(out, t.layout.guide_bits);
     put_u32(out, 0);
     for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
-                         t.slot_count, t.slots_hash, t.guide_offset, t.guide_count, t.guide_hash})
+                         t.slot_count, t.reserved_a, t.guide_offset, t.guide_count, t.reserved_b})
         put_u64(out, v);
 }
 
@@ -139,8 +164,8 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     t.layout.guide_from = get_u32(p + 12);
     t.layout.guide_bits = get_u32(p + 16);
     std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
-                                          &t.slots_offset,   &t.slot_count,    &t.slots_hash,        &t.guide_offset,
-                                          &t.guide_count,    &t.guide_hash};
+                                          &t.slots_offset,   &t.slot_count,    &t.reserved_a,        &t.guide_offset,
+                                          &t.guide_count,    &t.reserved_b};
     for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
     return t;
 }
@@ -149,29 +174,82 @@ inline void put_table(byte_buffer& out, const table_record& t) {
     fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
 }
 
-// Streams `count` elements of T at `offset` of the file through pread (the page cache, not
-// the mapping: checking the file adds nothing to the process's resident memory), hashing
-// them and calling check(elements, n, offset of the first) on each chunk read.
-template <typename T, typename Check>
-[[nodiscard]] std::uint64_t stream_hash(int fd, const std::filesystem::path& path, std::uint64_t offset,
-                                        std::uint64_t count, std::vector<T>& buffer, Check&& check) {
-    constexpr std::size_t per_read = (std::size_t{1} << 20) / sizeof(T);
-    buffer.resize(per_read);
-    xxh3_hasher h;
-    for (std::uint64_t done = 0; done < count;) {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per_read, count - done));
-        const auto at = offset + done * sizeof(T);
-        const mutable_bytes into{reinterpret_cast<byte*>(buffer.data()), n * sizeof(T)};
-        const io_progress p = pread_fully(fd, into, at);
-        if (!p.complete(into.size()))
-            fail_at(p.error != 0 ? errc::io_error : errc::corruption,
-                    {.path = path.string(), .offset = at, .sys_errno = p.error}, "index file: cannot read an array");
-        h.update(into);
-        check(buffer.data(), n, at);
-        done += n;
+// The block hashes (and erased counts) of an array, as the metadata records them.
+template <typename T>
+void put_blocks(byte_buffer& out, const flat_array<T>& a) {
+    for (std::size_t first = 0; first < a.size(); first += check_block) {
+        const std::size_t n = std::min(check_block, a.size() - first);
+        put_u64(out, hash64({reinterpret_cast<const byte*>(a.data() + first), n * sizeof(T)}));
+        if constexpr (std::is_same_v<T, index_slot>) {
+            put_u32(out, static_cast<std::uint32_t>(
+                             std::count_if(a.data() + first, a.data() + first + n, [](const index_slot& s) { return s.v.erased(); })));
+            put_u32(out, 0);
+        }
     }
-    return h.digest64();
 }
+
+// One block of a mapped array failed its check: tell the hook (once the file is in use),
+// then fail.
+[[noreturn]] inline void block_damaged(const std::shared_ptr<index_file_damage_hook>& hook,
+                                       const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    const error x(errc::corruption, fmt::format("index file: {}", what), {.path = path.string(), .offset = offset});
+    if (*hook) (*hook)(x);
+    throw x;
+}
+
+// The check of one block of a mapped slot array: its hash and erased count as recorded,
+// its keys in order (also against the neighbouring blocks' edges: a block whose bytes are
+// damaged fails its own hash when it is read), every record inside the covered bytes.
+struct slot_block_check {
+    const index_slot* slots;
+    std::size_t count;
+    std::uint64_t offset;  // of the array in the file
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> blocks;  // hash, erased count
+    coverage_check coverage;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    [[nodiscard]] static bool out_of_order(const index_slot& before, const index_slot& s) noexcept {
+        return s.key < before.key || (s.key == before.key && !s.v.erased());
+    }
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(index_slot); };
+        const bytes_view bytes{reinterpret_cast<const byte*>(slots + first), (last - first) * sizeof(index_slot)};
+        if (hash64(bytes) != blocks[b].first) block_damaged(hook, path, at(first), "slot block checksum mismatch");
+        coverage_check inside = coverage;  // its cache is per thread
+        std::uint32_t erased = 0;
+        for (std::size_t i = first; i < last; ++i) {
+            erased += slots[i].v.erased() ? 1 : 0;
+            if (!inside.inside(slots[i].v)) block_damaged(hook, path, at(i), "a slot points outside the segments the file covers");
+            if (i > 0 && out_of_order(slots[i - 1], slots[i])) block_damaged(hook, path, at(i), "slots out of order");
+        }
+        if (last < count && out_of_order(slots[last - 1], slots[last])) block_damaged(hook, path, at(last), "slots out of order");
+        if (erased != blocks[b].second) block_damaged(hook, path, at(first), "erased slot count mismatch");
+    }
+};
+
+// The check of one block of a mapped guide: its hash, entries non-decreasing (also against
+// the neighbours' edges) and within the slot array.
+struct guide_block_check {
+    const std::uint32_t* guide;
+    std::size_t count;
+    std::uint64_t offset;
+    std::uint64_t slot_count;
+    std::vector<std::uint64_t> hashes;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(std::uint32_t); };
+        if (hash64({reinterpret_cast<const byte*>(guide + first), (last - first) * sizeof(std::uint32_t)}) != hashes[b])
+            block_damaged(hook, path, at(first), "guide block checksum mismatch");
+        for (std::size_t i = first; i < last; ++i)
+            if (guide[i] > slot_count || (i > 0 && guide[i] < guide[i - 1])) block_damaged(hook, path, at(i), "guide out of order");
+        if (last < count && guide[last] < guide[last - 1]) block_damaged(hook, path, at(last), "guide out of order");
+    }
+};
 
 // A private, writable mapping of `count` elements of T at `offset` (page-aligned).
 template <typename T>
@@ -207,9 +285,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
         byte_buffer header(page, 0);
         parts.push_back(header);
         std::uint64_t at = page;
-        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset, std::uint64_t& hash) {
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset) {
             offset = bytes.empty() ? 0 : at;
-            hash = hash64(bytes);
             if (bytes.empty()) return;
             parts.push_back(bytes);
             const auto padded = page_up(bytes.size());
@@ -225,8 +302,8 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             table_record r{.collection = t.collection, .layout = t.slots->params()};
             r.slot_count = t.slots->slots().size();
             r.guide_count = t.slots->guide().size();
-            add_array(bytes_of(t.slots->slots()), r.slots_offset, r.slots_hash);
-            add_array(bytes_of(t.slots->guide()), r.guide_offset, r.guide_hash);
+            add_array(bytes_of(t.slots->slots()), r.slots_offset);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset);
             records.push_back(r);
         }
         byte_buffer meta;
@@ -245,6 +322,10 @@ inline void write_primary_index_file(const std::filesystem::path& path, const pr
             put_u64(meta, count);
         }
         for (const auto& r : records) put_table(meta, r);
+        for (const auto& t : tables) {
+            put_blocks(meta, t.slots->slots());
+            put_blocks(meta, t.slots->guide());
+        }
         parts.push_back(meta);
         byte_buffer h;
         put_bytes(h, magic);
@@ -296,9 +377,9 @@ template <typename CoverageProblem>
     if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
     if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
     const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
-    if (meta_head + std::uint64_t{segments} * segment_entry + std::uint64_t{superseded} * superseded_entry +
-            std::uint64_t{tables} * table_entry != meta_size)
-        damaged(path, meta_at, "metadata length does not match its counts");
+    const std::uint64_t fixed_size = meta_head + std::uint64_t{segments} * segment_entry +
+                                     std::uint64_t{superseded} * superseded_entry + std::uint64_t{tables} * table_entry;
+    if (fixed_size > meta_size) damaged(path, meta_at, "metadata length does not match its counts");
     const byte* p = meta.data() + meta_head;
     for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
         out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
@@ -306,15 +387,14 @@ template <typename CoverageProblem>
     if (const std::optional<std::string> why = coverage_problem(out.segments))
         fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
 
-    std::vector<detail::index_slot> slot_buffer;
-    std::vector<std::uint32_t> guide_buffer;
-    const coverage_check coverage(out.segments);
-    std::uint32_t previous_collection = 0;
+    // The table entries first (each array within the file, the block tables' total length
+    // matching the metadata's), then each table's blocks, mapped and checked as read.
+    std::vector<table_record> records;
+    std::uint64_t block_bytes = 0;
     for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
         const auto t = get_table(p);
         const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
-        if (i > 0 && t.collection <= previous_collection) damaged(path, entry_at, "tables out of order");
-        previous_collection = t.collection;
+        if (i > 0 && t.collection <= records.back().collection) damaged(path, entry_at, "tables out of order");
         const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
             return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
                                   offset <= meta_at - count * element);
@@ -322,44 +402,31 @@ template <typename CoverageProblem>
         if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
             !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
             damaged(path, entry_at, "array out of range");
-        // Sorted by key; a repeated key only on an erased slot (a spread array's gap holds
-        // the key before it); as many erased slots as recorded; records inside the covered
-        // segment bytes. The checksum is judged first: a damaged array reports as damaged.
-        std::uint64_t erased = 0, index = 0, problem_at = 0;
-        const char* problem = nullptr;
-        const auto note = [&](const char* what, std::uint64_t at) {
-            if (problem == nullptr) std::tie(problem, problem_at) = std::pair{what, at};
-        };
-        detail::id_key last{};
-        const auto slots_hash = stream_hash(
-            fd.get(), path, t.slots_offset, t.slot_count, slot_buffer,
-            [&](const detail::index_slot* slots, std::size_t n, std::uint64_t at) {
-                for (std::size_t i = 0; i < n; ++i, ++index) {
-                    const auto& s = slots[i];
-                    const bool gone = s.v.erased();
-                    erased += gone ? 1 : 0;
-                    if (!coverage.inside(s.v)) note("a slot points outside the segments the file covers", at + i * sizeof s);
-                    if (index > 0 && (s.key < last || (s.key == last && !gone))) note("slots out of order", at + i * sizeof s);
-                    last = s.key;
-                }
-            });
-        if (slots_hash != t.slots_hash) damaged(path, t.slots_offset, "slot array checksum mismatch");
-        if (problem != nullptr) damaged(path, problem_at, problem);
+        block_bytes += t.block_bytes();
+        records.push_back(t);
+    }
+    if (fixed_size + block_bytes != meta_size) damaged(path, meta_at, "metadata length does not match its counts");
+    const auto shared_coverage = coverage_check(out.segments);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& t = records[i];
+        const auto entry_at = meta_at + meta_head + std::uint64_t{segments} * segment_entry +
+                              std::uint64_t{superseded} * superseded_entry + i * table_entry;
+        auto slots = map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM);
+        auto guide = map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL);
+        slot_block_check slot_check{slots.data(), slots.size(), t.slots_offset, {}, shared_coverage, path, out.on_damage};
+        std::uint64_t erased = 0;
+        for (std::uint64_t b = 0; b < t.slot_blocks(); ++b, p += slot_block_entry) {
+            slot_check.blocks.emplace_back(get_u64(p), get_u32(p + 8));
+            erased += get_u32(p + 8);
+        }
         if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
-        std::uint32_t previous = 0;
-        const auto guide_hash = stream_hash(fd.get(), path, t.guide_offset, t.guide_count, guide_buffer,
-                                            [&](const std::uint32_t* guide, std::size_t n, std::uint64_t at) {
-                                                for (std::size_t i = 0; i < n; ++i) {
-                                                    if (guide[i] < previous || guide[i] > t.slot_count)
-                                                        note("guide out of order", at + 4 * i);
-                                                    previous = guide[i];
-                                                }
-                                            });
-        if (guide_hash != t.guide_hash) damaged(path, t.guide_offset, "guide checksum mismatch");
-        if (problem != nullptr) damaged(path, problem_at, problem);
-        auto a = detail::slot_array::adopt(map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM),
-                                           map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL),
-                                           t.layout, problem);
+        guide_block_check guide_check{guide.data(), guide.size(), t.guide_offset, t.slot_count, {}, path, out.on_damage};
+        for (std::uint64_t b = 0; b < t.guide_blocks(); ++b, p += guide_block_entry) guide_check.hashes.push_back(get_u64(p));
+        const char* problem = nullptr;
+        auto a = detail::slot_array::adopt(
+            std::move(slots), std::move(guide), t.layout,
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.slot_count), std::move(slot_check)),
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.guide_count), std::move(guide_check)), problem);
         if (!a) damaged(path, entry_at, problem);
         out.entries += a->live();
         out.tables.emplace_back(t.collection, std::move(*a));

@@ -222,6 +222,7 @@ public:
     // wait beside it, else `scratch`, filled with merged(). Older versions are left out:
     // they serve snapshots of this process only.
     [[nodiscard]] const slot_array& image(slot_array& scratch) const {
+        base_.check_all();  // a mapped array's slots are written as they are: only checked ones
         if (recent_.empty()) return base_;
         scratch = merged();
         return scratch;
@@ -254,6 +255,7 @@ public:
         while (i < base_.size() || r != recent_.end()) {
             const id_key* k = nullptr;
             const packed_version* cur = nullptr;
+            if (i < base_.size()) base_.check_slots(i);
             if (i < base_.size() && (r == recent_.end() || base_[i].key < r->first)) {
                 k = &base_[i].key;
                 cur = &base_[i++].v;
@@ -279,6 +281,7 @@ public:
         const auto lone_tombstone = [this](const id_key& k, const packed_version& v) {
             return !v.erased() && v.tombstone() && !older_.contains(k);
         };
+        base_.check_all();
         for (auto& s : base_)
             if (lone_tombstone(s.key, s.v)) {
                 s.v.seq_tomb = packed_version::erased_mark;

@@ -19,10 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "../../detail/checked_blocks.hpp"
 #include "../../detail/chunked_map.hpp"
 #include "../../detail/flat_array.hpp"
 #include "../../detail/prefetch.hpp"
@@ -173,22 +175,27 @@ public:
     // Index of the first slot whose key is not below `k`. In a spread array that slot is the
     // key's home or a few slots after it. Otherwise the guide narrows the search to one
     // bucket of a few adjacent slots; keys that share long prefixes fill few buckets, and a
-    // bucket of many slots is bisected, so the worst case stays O(log n).
-    [[nodiscard]] std::size_t lower_bound(const id_key& k) const noexcept {
+    // bucket of many slots is bisected, so the worst case stays O(log n). A mapped copy's
+    // blocks are checked as the search first reaches them (errc::corruption if damaged).
+    [[nodiscard]] std::size_t lower_bound(const id_key& k) const {
         const std::size_t n = slots_.size();
-        if (n == 0 || !(slots_[0].key < k)) return 0;
+        if (n == 0 || !(slots_[0].key < k)) return 0;  // the first and last blocks were checked at adopt()
         if (slots_[n - 1].key < k) return n;
         if (spread_) {  // no slot before k's home holds a key >= k, and slots_[n - 1] does
             std::size_t i = home_of(k);
-            while (slots_[i].key < k) ++i;
+            check_slots(i);
+            while (slots_[i].key < k)
+                if (++i % checked_blocks::block == 0) check_slots(i);
             return i;
         }
         std::size_t lo = 1, hi = n - 1;  // slots_[0] < k <= slots_[n - 1]
         if (!guide_.empty()) {
             const std::size_t b = bucket_of(k);
+            if (guide_check_) guide_check_->ensure(b, b + 2);
             lo = std::max<std::size_t>(lo, guide_[b]);
             hi = std::min<std::size_t>(hi, guide_[b + 1]);
         }
+        if (slot_check_) slot_check_->ensure(lo, hi + 1);
         while (hi - lo > 8) {
             const std::size_t mid = lo + (hi - lo) / 2;
             if (slots_[mid].key < k) lo = mid + 1;
@@ -196,6 +203,19 @@ public:
         }
         while (lo < hi && slots_[lo].key < k) ++lo;  // a few adjacent slots: a scan beats bisecting
         return lo;
+    }
+
+    // Checks the block of a mapped copy that holds slot i (a walk in key order calls it for
+    // each slot it reads; a bit test once the block passed). Nothing for arrays in memory.
+    void check_slots(std::size_t i) const {
+        if (slot_check_) slot_check_->ensure(i);
+    }
+    // Blocks of a mapped copy's slots that passed their check (0 for arrays in memory).
+    [[nodiscard]] std::size_t blocks_checked() const noexcept { return slot_check_ ? slot_check_->passed_count() : 0; }
+    // Checks every block of a mapped copy: before reading or changing all of its slots.
+    void check_all() const {
+        if (slot_check_) slot_check_->ensure_all();
+        if (guide_check_) guide_check_->ensure_all();
     }
 
     // Starts loading the memory a lookup of `k` reads first (a hint: changes nothing).
@@ -208,6 +228,7 @@ public:
     // A dense, sorted copy of the live slots, with room to lay `added` more out beside them
     // (the start of a merge: this array stays as it is).
     [[nodiscard]] slot_array live_copy(std::size_t added) const {
+        check_all();
         slot_array out;
         out.slots_.reserve(spread_capacity(live() + added) + max_displacement + 1);
         for (const auto& s : slots_)
@@ -219,6 +240,7 @@ public:
     // for lookups: spread where the ids allow, else dense and guided. In place: never two
     // copies of the array.
     void lay_out(const recent_keys& recent) {
+        check_all();  // a bulk build's or a merge's array, in memory (nothing to check), as a rule
         flat_array<std::uint32_t>().swap(guide_);  // until it is rebuilt, lookups bisect
         spread_ = false;
         gaps_ = 0;
@@ -255,17 +277,27 @@ public:
     [[nodiscard]] const flat_array<index_slot>& slots() const noexcept { return slots_; }
     [[nodiscard]] const flat_array<std::uint32_t>& guide() const noexcept { return guide_; }
 
-    // The array over `slots` (sorted by key, unique, with `p.erased + p.gaps` slots marked
-    // erased: the caller checked that much) and `guide` (non-decreasing, each entry at
-    // most the slot count: checked too), laid out as `p` says. Null, with the reason in
-    // `problem`, if lookups over them could leave the arrays: a copy is trusted only as far
-    // as it is checked.
+    // The array over `slots` and `guide`, laid out as `p` says. Their blocks are checked
+    // by `slot_check` and `guide_check` before anything reads them: that the slots are
+    // sorted by key, unique, with as many marked erased as `p.erased + p.gaps` sums over
+    // the blocks, the guide non-decreasing and each entry at most the slot count (the caller
+    // made the checks; the first and last slots' blocks are checked here, may throw). Null,
+    // with the reason in `problem`, if lookups over them could leave the arrays: a copy is
+    // trusted only as far as it is checked.
     [[nodiscard]] static std::optional<slot_array> adopt(flat_array<index_slot>&& slots,
                                                          flat_array<std::uint32_t>&& guide, const layout_params& p,
+                                                         std::unique_ptr<checked_blocks> slot_check,
+                                                         std::unique_ptr<checked_blocks> guide_check,
                                                          const char*& problem) {
         slot_array a;
         a.slots_ = std::move(slots);
         a.guide_ = std::move(guide);
+        a.slot_check_ = std::move(slot_check);
+        a.guide_check_ = std::move(guide_check);
+        if (!a.slots_.empty()) {
+            a.check_slots(0);
+            a.check_slots(a.slots_.size() - 1);
+        }
         a.erased_ = p.erased;
         a.gaps_ = p.gaps;
         a.spread_ = p.spread == 1;
@@ -469,6 +501,9 @@ private:
     flat_array<std::uint32_t> guide_;  // empty and not spread_: binary search over all slots
     unsigned guide_from_ = 0;
     unsigned guide_bits_ = 0;
+    // A mapped copy's blocks not yet checked (null for arrays laid out in memory).
+    std::unique_ptr<checked_blocks> slot_check_;
+    std::unique_ptr<checked_blocks> guide_check_;
 };
 
 }  // namespace detail
