@@ -14,6 +14,7 @@
 #include <entidb/entidb.hpp>
 
 #include "../text/memory_posting_source.hpp"
+#include "test_steps.hpp"
 
 namespace {
 
@@ -167,11 +168,7 @@ TEST_CASE("text query: errors say what was expected, at a code-point column and 
 }
 
 TEST_CASE("text query: random input parses or fails with invalid_argument, nothing else", "[text]") {
-#if defined(ENTIDB_TEST_QUICK)
-    const int rounds = 30'000;
-#else
-    const int rounds = 300'000;
-#endif
+    const auto rounds = static_cast<int>(test_support::steps(300'000));
     static constexpr std::string_view pieces[] = {
         "\"", "\"", "(", ")", "(", ")", "*", "+", " ", " ", " ", "AND", "OR", "NOT", " AND ", " OR ", " NOT ",
         "a", "b", "ab", "abc", "x", "Yz", "1", "-", "'", ".", ",", ":", "^", "\t", "é", "日", "\xC3", "\xFF", "\x80",
