@@ -15775,8 +15775,8 @@ struct phrase {
     friend bool operator==(const phrase&, const phrase&) = default;
 };
 
-// A node of the query tree. `all_of` and `any_of` have two or more children (nested ones of
-// the same kind are merged); `but_not` has exactly two: matches of the first that do not
+// A node of the query tree. `all_of` and `any_of` have children (two or more from the parser;
+// nested ones of the same kind are merged); `but_not` has exactly two: matches of the first that do not
 // match the second. A `leaf` names one phrase of query::phrases().
 struct query_node {
     enum class kind : std::uint8_t { leaf, all_of, any_of, but_not };
@@ -15808,7 +15808,9 @@ public:
     }
 
     // Building blocks (the parser's, and a caller's who builds a query by hand). Each returns
-    // the new node's index; set_root chooses the root.
+    // the new node's index; set_root chooses the root. A child or root that names no node
+    // added before, a leaf kind given to add_node, or a but_not without exactly two children
+    // is errc::invalid_argument.
     std::uint32_t add_phrase(phrase p) {
         phrases_.push_back(std::move(p));
         query_node n;
@@ -15818,6 +15820,11 @@ public:
     }
     // all_of / any_of merge children of their own kind; but_not takes exactly two.
     std::uint32_t add_node(query_node::kind type, std::vector<std::uint32_t> children) {
+        if (type == query_node::kind::leaf) throw error(errc::invalid_argument, "a leaf is made by add_phrase");
+        if (children.empty() || (type == query_node::kind::but_not && children.size() != 2))
+            throw error(errc::invalid_argument, "but_not takes two children, all_of and any_of at least one");
+        for (std::uint32_t c : children)
+            if (c >= nodes_.size()) throw error(errc::invalid_argument, fmt::format("no query node {}", c));
         query_node n;
         n.type = type;
         if (type == query_node::kind::but_not) {
@@ -15835,7 +15842,10 @@ public:
         nodes_.push_back(std::move(n));
         return static_cast<std::uint32_t>(nodes_.size() - 1);
     }
-    void set_root(std::uint32_t node) noexcept { root_ = node; }
+    void set_root(std::uint32_t node) {
+        if (node >= nodes_.size()) throw error(errc::invalid_argument, fmt::format("no query node {}", node));
+        root_ = node;
+    }
 
 private:
     static void print_token(const std::string& t, std::string& out) {

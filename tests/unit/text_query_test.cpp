@@ -15,6 +15,7 @@
 
 #include "../text/memory_posting_source.hpp"
 #include "test_steps.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -317,6 +318,31 @@ TEST_CASE("text query: search returns the best hits first, ties in doc order", "
     // The range keeps its own copy of the query.
     const auto temporary = entidb::text::search_all(s, parse_query("words NOT same", tokenizer_options{}));
     CHECK(temporary.size() == 2);
+}
+
+TEST_CASE("text query: a query built by hand evaluates like the parsed one", "[text]") {
+    using entidb::text::phrase;
+    using entidb::text::phrase_token;
+    using kind = entidb::text::query_node::kind;
+    entidb::text::query q;
+    const auto a = q.add_phrase(phrase{{phrase_token{"a", false}}});
+    const auto b = q.add_phrase(phrase{{phrase_token{"b", false}}});
+    const auto c = q.add_phrase(phrase{{phrase_token{"c", false}}});
+    q.set_root(q.add_node(kind::any_of, {a, q.add_node(kind::all_of, {b, c})}));
+    CHECK(q.to_string() == "(a OR (b AND c))");
+    const source_t s = small_corpus();
+    std::vector<std::pair<std::uint64_t, double>> built;
+    for (const auto& hit : entidb::text::search_all(s, q)) built.emplace_back(hit.doc, hit.score);
+    CHECK(built == all_hits(s, "a OR (b AND c)"));
+    // Malformed trees are refused while they are built.
+    CHECK(test_support::code_of([&] { (void)q.add_node(kind::but_not, {a}); }) == errc::invalid_argument);
+    CHECK(test_support::code_of([&] { (void)q.add_node(kind::all_of, {}); }) == errc::invalid_argument);
+    CHECK(test_support::code_of([&] { (void)q.add_node(kind::leaf, {a}); }) == errc::invalid_argument);
+    CHECK(test_support::code_of([&] { (void)q.add_node(kind::any_of, {a, 99}); }) == errc::invalid_argument);
+    CHECK(test_support::code_of([&] { q.set_root(99); }) == errc::invalid_argument);
+    CHECK(entidb::text::query().matches_nothing());
+    CHECK(entidb::text::search(s, entidb::text::query(), 10).empty());
+    CHECK(entidb::text::search_all(s, entidb::text::query()).size() == 0);
 }
 
 namespace {
