@@ -162,10 +162,17 @@ TEST_CASE("text query: errors say what was expected, at a code-point column and 
     CHECK(e->value() == errc::invalid_argument);
     CHECK(e->detail() == "query is not valid UTF-8 at column 5");  // the byte after the lead
     CHECK(e->offset() == 4);
-    // Deep nesting is refused, not a stack overflow.
+    // Deep nesting is refused, not a stack overflow: parentheses, and chains of NOT.
     const auto deep = parse_error(std::string(100'000, '(') + "a");
     REQUIRE(deep.has_value());
     CHECK(deep->value() == errc::invalid_argument);
+    CHECK(deep->detail() == "parentheses nested too deeply at column 201");
+    std::string chain = "a";
+    for (int i = 0; i < 100'000; ++i) chain += " NOT b";
+    const auto long_chain = parse_error(chain);
+    REQUIRE(long_chain.has_value());
+    CHECK(long_chain->detail().starts_with("query nested too deeply at column "));
+    CHECK(tree("a NOT b NOT c NOT d").size() > 0);
 }
 
 TEST_CASE("text query: random input parses or fails with invalid_argument, nothing else", "[text]") {

@@ -16,6 +16,7 @@
 // Thread-safety: pure functions; a query may be read from several threads.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -81,15 +82,23 @@ public:
         return out;
     }
 
+    // The deepest tree a query may hold (a leaf has depth 1): evaluating and printing recurse
+    // once per level.
+    static constexpr std::uint32_t max_depth = 1000;
+
+    // The depth of the tree under `node` (1 for a leaf).
+    [[nodiscard]] std::uint32_t depth(std::uint32_t node) const noexcept { return depths_[node]; }
+
     // Building blocks (the parser's, and a caller's who builds a query by hand). Each returns
     // the new node's index; set_root chooses the root. A child or root that names no node
-    // added before, a leaf kind given to add_node, or a but_not without exactly two children
-    // is errc::invalid_argument.
+    // added before, a leaf kind given to add_node, a but_not without exactly two children, or
+    // a node deeper than max_depth is errc::invalid_argument.
     std::uint32_t add_phrase(phrase p) {
         phrases_.push_back(std::move(p));
         query_node n;
         n.phrase = static_cast<std::uint32_t>(phrases_.size() - 1);
         nodes_.push_back(std::move(n));
+        depths_.push_back(1);
         return static_cast<std::uint32_t>(nodes_.size() - 1);
     }
     // all_of / any_of merge children of their own kind; but_not takes exactly two.
@@ -99,6 +108,9 @@ public:
             throw error(errc::invalid_argument, "but_not takes two children, all_of and any_of at least one");
         for (std::uint32_t c : children)
             if (c >= nodes_.size()) throw error(errc::invalid_argument, fmt::format("no query node {}", c));
+        std::uint32_t depth = 0;
+        for (std::uint32_t c : children) depth = std::max(depth, depths_[c]);
+        if (depth + 1 > max_depth) throw error(errc::invalid_argument, "query nested too deeply");
         query_node n;
         n.type = type;
         if (type == query_node::kind::but_not) {
@@ -114,6 +126,7 @@ public:
             }
         }
         nodes_.push_back(std::move(n));
+        depths_.push_back(depth + 1);
         return static_cast<std::uint32_t>(nodes_.size() - 1);
     }
     void set_root(std::uint32_t node) {
@@ -172,6 +185,7 @@ private:
 
     std::vector<query_node> nodes_;
     std::vector<phrase> phrases_;
+    std::vector<std::uint32_t> depths_;  // beside nodes_
     std::uint32_t root_ = 0;
 };
 
@@ -265,13 +279,21 @@ private:
                lex_.type == lexeme::plus;
     }
 
+    // A node of the tree, or the error at the current lexeme if it would be too deep.
+    std::uint32_t make(text::query_node::kind type, std::vector<std::uint32_t> children) {
+        std::uint32_t depth = 0;
+        for (std::uint32_t c : children) depth = std::max(depth, out_.depth(c));
+        if (depth + 1 > text::query::max_depth) fail_here("query nested too deeply");
+        return out_.add_node(type, std::move(children));
+    }
+
     std::uint32_t parse_or() {
         std::vector<std::uint32_t> items{parse_and()};
         while (lex_.type == lexeme::or_op) {
             next();
             items.push_back(parse_and());
         }
-        return items.size() == 1 ? items[0] : out_.add_node(text::query_node::kind::any_of, std::move(items));
+        return items.size() == 1 ? items[0] : make(text::query_node::kind::any_of, std::move(items));
     }
     std::uint32_t parse_and() {
         std::vector<std::uint32_t> items{parse_not()};
@@ -279,14 +301,14 @@ private:
             next();
             items.push_back(parse_not());
         }
-        return items.size() == 1 ? items[0] : out_.add_node(text::query_node::kind::all_of, std::move(items));
+        return items.size() == 1 ? items[0] : make(text::query_node::kind::all_of, std::move(items));
     }
     std::uint32_t parse_not() {
         std::uint32_t left = parse_sequence();
         while (lex_.type == lexeme::not_op) {
             next();
             const std::uint32_t right = parse_sequence();
-            left = out_.add_node(text::query_node::kind::but_not, {left, right});
+            left = make(text::query_node::kind::but_not, {left, right});
         }
         return left;
     }
@@ -309,12 +331,12 @@ private:
         for (std::uint32_t item : items)
             if (!is_empty_leaf(item)) kept.push_back(item);
         if (kept.empty()) kept.push_back(items.front());
-        return kept.size() == 1 ? kept[0] : out_.add_node(text::query_node::kind::all_of, std::move(kept));
+        return kept.size() == 1 ? kept[0] : make(text::query_node::kind::all_of, std::move(kept));
     }
     std::uint32_t parse_primary(bool first) {
         if (lex_.type == lexeme::open) {
             const std::size_t open_offset = lex_.offset;
-            if (++depth_ > max_depth) fail_here("parentheses nested too deeply");
+            if (++depth_ > max_parentheses) fail_here("parentheses nested too deeply");
             next();
             if (lex_.type == lexeme::close) fail_here("empty parentheses: expected a term");
             if (lex_.type == lexeme::end) fail_at_offset(open_offset, "expected ')' for the '('");
@@ -359,7 +381,7 @@ private:
 
     std::string_view q_;
     const text::tokenizer_options& options_;
-    static constexpr int max_depth = 200;  // the parser recurses once per '('
+    static constexpr int max_parentheses = 200;  // the parser recurses once per '('
 
     std::size_t pos_ = 0;
     int depth_ = 0;
