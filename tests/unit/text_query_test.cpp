@@ -192,6 +192,9 @@ TEST_CASE("text query: random input parses or fails with invalid_argument, nothi
         try {
             const auto query = parse_query(q, tokenizer_options{});
             ++parsed;
+            // The printed form reads back as the same tree.
+            const std::string printed = query.to_string();
+            if (parse_query(printed, tokenizer_options{}).to_string() != printed) FAIL("query " << q << " prints as " << printed);
             if (i % 16 == 0) {
                 // Whatever parses can be evaluated.
                 for (const auto& hit : entidb::text::search(s, query, 3)) REQUIRE(hit.score > 0.0);
