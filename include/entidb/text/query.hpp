@@ -324,7 +324,7 @@ private:
         for (bool first = true;; first = false) {
             while (lex_.type == lexeme::plus) next();
             if (!first && !starts_operand()) break;
-            items.push_back(parse_primary(first));
+            items.push_back(parse_primary());
         }
         if (lex_.type == lexeme::star) fail_here("'*' must follow a term");
         std::vector<std::uint32_t> kept;
@@ -333,7 +333,8 @@ private:
         if (kept.empty()) kept.push_back(items.front());
         return kept.size() == 1 ? kept[0] : make(text::query_node::kind::all_of, std::move(kept));
     }
-    std::uint32_t parse_primary(bool first) {
+    // A group or a phrase; anything else is the error of a missing operand.
+    std::uint32_t parse_primary() {
         if (lex_.type == lexeme::open) {
             const std::size_t open_offset = lex_.offset;
             if (++depth_ > max_parentheses) fail_here("parentheses nested too deeply");
@@ -348,8 +349,8 @@ private:
         }
         if (lex_.type != lexeme::string && lex_.type != lexeme::word) {
             switch (lex_.type) {
-                case lexeme::end: fail_here(first ? "expected a term at the end of the query" : "expected a term");
-                case lexeme::close: fail_here(first ? "expected a term before ')'" : "unmatched ')'");
+                case lexeme::end: fail_here("expected a term at the end of the query");
+                case lexeme::close: fail_here("expected a term before ')'");
                 case lexeme::star: fail_here("'*' must follow a term");
                 case lexeme::and_op: fail_here("expected a term before AND");
                 case lexeme::or_op: fail_here("expected a term before OR");
