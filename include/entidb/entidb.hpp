@@ -35,3 +35,8 @@
 #include "storage/file_backend.hpp"
 #include "storage/filesystem.hpp"
 #include "storage/memory_backend.hpp"
+#include "text/bm25.hpp"
+#include "text/posting_source.hpp"
+#include "text/query.hpp"
+#include "text/search.hpp"
+#include "text/tokenizer.hpp"

@@ -15773,4 +15773,894 @@ struct fault_injecting_file_storage {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/segment/fault_injecting_factory.hpp ----
+// ---- begin entidb/text/bm25.hpp ----
+// entidb/text/bm25.hpp — the BM25 ranking function, as SQLite FTS5's bm25() defines it.
+//
+// Contract: for a document of length dl in a field of N documents whose average length is
+// avgdl, each phrase of the query (a term, a phrase, or a prefix term, each one unit) with
+// n matching documents and f instances in this document contributes
+//     idf * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / avgdl)),
+//     idf = log((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive,
+// and the score is the sum over the query's phrases. FTS5 reports the sum negated (lower is
+// better); here it is positive: higher is better. k1 = 1.2 and b = 0.75, FTS5's defaults.
+//
+// Thread-safety: pure functions.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace text {
+
+struct bm25_parameters {
+    double k1 = 1.2;
+    double b = 0.75;
+};
+
+// The inverse document frequency of a phrase found in `matching` of `documents` documents.
+[[nodiscard]] inline double bm25_idf(std::uint64_t documents, std::uint64_t matching) noexcept {
+    const double n = static_cast<double>(matching);
+    const double idf = std::log((static_cast<double>(documents) - n + 0.5) / (n + 0.5));
+    return idf <= 0.0 ? 1e-6 : idf;
+}
+
+// One phrase's contribution: `frequency` instances in a document of `length` tokens, where
+// the documents average `average_length` tokens.
+[[nodiscard]] inline double bm25_term(double idf, double frequency, double length, double average_length,
+                                      const bm25_parameters& p = {}) noexcept {
+    return idf * ((frequency * (p.k1 + 1.0)) / (frequency + p.k1 * (1.0 - p.b + p.b * length / average_length)));
+}
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/bm25.hpp ----
+// ---- begin entidb/text/posting_source.hpp ----
+// entidb/text/posting_source.hpp — what a full-text search reads: one field's inverted index.
+//
+// Contract: a type models posting_source when it answers, for one text field of a collection,
+// the statistics BM25 needs and the postings of a term. The evaluator (text/search.hpp) reads
+// only through these members, so an in-memory table in a test and an index on disk rank alike.
+// Members (all const, none may be called re-entrantly from one of its own callbacks):
+//   doc_type               the document's identity, totally ordered and copyable (the
+//                          full-text index will use 16-byte entity ids);
+//   doc_count()            the number of documents that have the field (N of BM25), counting
+//                          those whose text has no token;
+//   total_tokens()         the sum of those documents' lengths in tokens (avgdl = this / N);
+//   doc_length(doc)        one document's length in tokens (dl of BM25);
+//   for_each_posting(term, f)
+//                          calls f(doc, positions) once per document holding `term` (a
+//                          normalised token, as text::tokenize gives it), in ascending doc
+//                          order; positions is a std::span<const std::uint32_t> of the term's
+//                          token positions in that document, ascending, valid during the call;
+//   for_each_term_with_prefix(prefix, f)
+//                          calls f(term) once per distinct term that starts with `prefix`
+//                          (the prefix itself included when it is a term), in byte order;
+//                          `term` is a std::string_view valid during the call.
+// Neither walk allocates per posting: the positions are a view of the source's own storage.
+//
+// Thread-safety: whatever the model states; the evaluator only reads it.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+template <typename Doc>
+using posting_callback_archetype = void (*)(const Doc&, std::span<const std::uint32_t>);
+using term_callback_archetype = void (*)(std::string_view);
+}  // namespace detail
+
+namespace text {
+
+template <typename S>
+concept posting_source = requires { typename S::doc_type; } &&
+    std::totally_ordered<typename S::doc_type> && std::copyable<typename S::doc_type> &&
+    requires(const S& s, const typename S::doc_type& doc, std::string_view term,
+             detail::posting_callback_archetype<typename S::doc_type> on_posting,
+             detail::term_callback_archetype on_term) {
+        { s.doc_count() } -> std::convertible_to<std::uint64_t>;
+        { s.total_tokens() } -> std::convertible_to<std::uint64_t>;
+        { s.doc_length(doc) } -> std::convertible_to<std::uint64_t>;
+        s.for_each_posting(term, on_posting);
+        s.for_each_term_with_prefix(term, on_term);
+    };
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/posting_source.hpp ----
+// ---- begin entidb/text/query.hpp ----
+// entidb/text/query.hpp — full-text queries: the parsed form and the two ways to make one.
+//
+// Contract: parse_query(q, options) reads SQLite FTS5's query syntax (docs/indexes.md, "Query
+// syntax"): whitespace-separated terms are ANDed; AND, OR and NOT (upper case) combine them;
+// "a phrase" with "" for a literal quote; prefix* and "phrase prefix"*; a + b joins phrases;
+// parentheses group. Precedence, tightest first: implicit AND (juxtaposition), NOT, AND, OR;
+// the binary operators associate to the left. Every bareword and quoted string is cut into
+// tokens by text::tokenize with the same options an index uses, so a bareword such as e-mail,
+// don't or foo.bar becomes the phrase of its tokens rather than a syntax error.
+// What cannot be read fails with errc::invalid_argument, a detail naming what was expected
+// "at column N" (N counts Unicode code points from 1) and the 0-based byte offset in the
+// error's context; nothing else is thrown for any input.
+// plain_query(words, options) takes text as plain words: the AND of all its tokens.
+//
+// A query owns its strings; it is a value (copyable, comparable through to_string()).
+// Thread-safety: pure functions; a query may be read from several threads.
+
+
+// ---- begin entidb/text/tokenizer.hpp ----
+// entidb/text/tokenizer.hpp — the one tokenizer of full-text indexes and their queries.
+//
+// Contract: tokenize(text, options, on_token) calls on_token(token, position) once per token
+// of `text`, in order; `token` is the normalised token's UTF-8 bytes (valid only during the
+// call), `position` its ordinal in the text (0, 1, 2, ...), which phrase queries compare.
+// The same function tokenizes documents and query terms, so both always agree.
+// Invalid UTF-8 fails with errc::invalid_argument and the byte offset of the problem.
+//
+// This first version handles ASCII only: tokens are runs of ASCII letters and digits, folded
+// to lower case (what SQLite FTS5's unicode61 tokenizer does on ASCII text); every other
+// byte separates tokens.
+//
+// Thread-safety: a pure function.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace text {
+
+enum class stemmer : std::uint8_t { none = 0, english = 1 };
+
+struct tokenizer_options {
+    bool remove_diacritics = true;  // "é" matches "e" (FTS5's unicode61 default)
+    stemmer stem = stemmer::none;
+};
+
+// Tokens longer than this (after normalisation) are dropped: no query would type them.
+inline constexpr std::size_t max_token_bytes = 256;
+
+template <typename OnToken>
+void tokenize(std::string_view text, const tokenizer_options& options, OnToken&& on_token) {
+    (void)options;
+    const auto invalid = detail::find_invalid_utf8(as_bytes(text));
+    if (invalid != detail::utf8_valid)
+        throw error(errc::invalid_argument, "text is not valid UTF-8", error_context{{}, invalid, 0});
+    std::string token;
+    std::uint32_t position = 0;
+    auto flush = [&] {
+        if (!token.empty() && token.size() <= max_token_bytes) on_token(std::string_view(token), position++);
+        token.clear();
+    };
+    for (char c : text) {
+        if (c >= 'A' && c <= 'Z') {
+            token.push_back(static_cast<char>(c - 'A' + 'a'));
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            token.push_back(c);
+        } else {
+            flush();
+        }
+    }
+    flush();
+}
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/tokenizer.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace text {
+
+// One token of a phrase: the normalised token, and whether it matches every term that starts
+// with it (prefix*) rather than itself only.
+struct phrase_token {
+    std::string text;
+    bool prefix = false;
+
+    friend bool operator==(const phrase_token&, const phrase_token&) = default;
+};
+
+// Tokens that must appear at consecutive positions. A phrase with no tokens (a string of
+// punctuation only) matches nothing.
+struct phrase {
+    std::vector<phrase_token> tokens;
+
+    friend bool operator==(const phrase&, const phrase&) = default;
+};
+
+// A node of the query tree. `all_of` and `any_of` have children (two or more from the parser;
+// nested ones of the same kind are merged); `but_not` has exactly two: matches of the first that do not
+// match the second. A `leaf` names one phrase of query::phrases().
+struct query_node {
+    enum class kind : std::uint8_t { leaf, all_of, any_of, but_not };
+    kind type = kind::leaf;
+    std::uint32_t phrase = 0;              // leaf: index into query::phrases()
+    std::vector<std::uint32_t> children;   // other kinds: indexes into query::nodes()
+
+    friend bool operator==(const query_node&, const query_node&) = default;
+};
+
+class query {
+public:
+    // The empty query: matches nothing.
+    query() = default;
+
+    [[nodiscard]] bool matches_nothing() const noexcept { return nodes_.empty(); }
+    [[nodiscard]] const std::vector<query_node>& nodes() const noexcept { return nodes_; }
+    [[nodiscard]] const std::vector<phrase>& phrases() const noexcept { return phrases_; }
+    // Index into nodes() of the root; meaningless when matches_nothing().
+    [[nodiscard]] std::uint32_t root() const noexcept { return root_; }
+
+    // The tree in FTS5's syntax, fully parenthesised: (a AND "b c" AND (d* OR e)),
+    // (a NOT b); a phrase of no tokens prints as "". The empty query prints as "".
+    [[nodiscard]] std::string to_string() const {
+        if (nodes_.empty()) return "\"\"";
+        std::string out;
+        print(root_, out);
+        return out;
+    }
+
+    // The deepest tree a query may hold (a leaf has depth 1): evaluating and printing recurse
+    // once per level.
+    static constexpr std::uint32_t max_depth = 1000;
+
+    // The depth of the tree under `node` (1 for a leaf).
+    [[nodiscard]] std::uint32_t depth(std::uint32_t node) const noexcept { return depths_[node]; }
+
+    // Building blocks (the parser's, and a caller's who builds a query by hand). Each returns
+    // the new node's index; set_root chooses the root. A child or root that names no node
+    // added before, a leaf kind given to add_node, a but_not without exactly two children, or
+    // a node deeper than max_depth is errc::invalid_argument.
+    std::uint32_t add_phrase(phrase p) {
+        phrases_.push_back(std::move(p));
+        query_node n;
+        n.phrase = static_cast<std::uint32_t>(phrases_.size() - 1);
+        nodes_.push_back(std::move(n));
+        depths_.push_back(1);
+        return static_cast<std::uint32_t>(nodes_.size() - 1);
+    }
+    // all_of / any_of merge children of their own kind; but_not takes exactly two.
+    std::uint32_t add_node(query_node::kind type, std::vector<std::uint32_t> children) {
+        if (type == query_node::kind::leaf) throw error(errc::invalid_argument, "a leaf is made by add_phrase");
+        if (children.empty() || (type == query_node::kind::but_not && children.size() != 2))
+            throw error(errc::invalid_argument, "but_not takes two children, all_of and any_of at least one");
+        for (std::uint32_t c : children)
+            if (c >= nodes_.size()) throw error(errc::invalid_argument, fmt::format("no query node {}", c));
+        std::uint32_t depth = 0;
+        for (std::uint32_t c : children) depth = std::max(depth, depths_[c]);
+        if (depth + 1 > max_depth) throw error(errc::invalid_argument, "query nested too deeply");
+        query_node n;
+        n.type = type;
+        if (type == query_node::kind::but_not) {
+            n.children = std::move(children);
+        } else {
+            for (std::uint32_t c : children) {
+                if (nodes_[c].type == type) {
+                    const auto grand = nodes_[c].children;
+                    n.children.insert(n.children.end(), grand.begin(), grand.end());
+                } else {
+                    n.children.push_back(c);
+                }
+            }
+        }
+        nodes_.push_back(std::move(n));
+        depths_.push_back(depth + 1);
+        return static_cast<std::uint32_t>(nodes_.size() - 1);
+    }
+    void set_root(std::uint32_t node) {
+        if (node >= nodes_.size()) throw error(errc::invalid_argument, fmt::format("no query node {}", node));
+        root_ = node;
+    }
+
+private:
+    static void print_token(const std::string& t, std::string& out) {
+        for (char c : t) {
+            out.push_back(c);
+            if (c == '"') out.push_back('"');
+        }
+    }
+    void print(std::uint32_t i, std::string& out) const {
+        const query_node& n = nodes_[i];
+        if (n.type == query_node::kind::leaf) {
+            const phrase& p = phrases_[n.phrase];
+            const bool plain = p.tokens.size() == 1 && p.tokens[0].text.find_first_of(" \"()*+") == std::string::npos &&
+                               p.tokens[0].text != "AND" && p.tokens[0].text != "OR" && p.tokens[0].text != "NOT";
+            if (plain) {
+                out += p.tokens[0].text;
+                if (p.tokens[0].prefix) out += '*';
+                return;
+            }
+            // "a b" for a phrase, "a" + b* + "c" when a token other than the last is a prefix.
+            bool inner_prefix = false;
+            for (std::size_t k = 0; k + 1 < p.tokens.size(); ++k) inner_prefix = inner_prefix || p.tokens[k].prefix;
+            if (!inner_prefix) {
+                out += '"';
+                for (std::size_t k = 0; k < p.tokens.size(); ++k) {
+                    if (k) out += ' ';
+                    print_token(p.tokens[k].text, out);
+                }
+                out += '"';
+                if (!p.tokens.empty() && p.tokens.back().prefix) out += '*';
+                return;
+            }
+            for (std::size_t k = 0; k < p.tokens.size(); ++k) {
+                if (k) out += " + ";
+                out += '"';
+                print_token(p.tokens[k].text, out);
+                out += '"';
+                if (p.tokens[k].prefix) out += '*';
+            }
+            return;
+        }
+        const char* op = n.type == query_node::kind::all_of ? " AND " : n.type == query_node::kind::any_of ? " OR " : " NOT ";
+        out += '(';
+        for (std::size_t k = 0; k < n.children.size(); ++k) {
+            if (k) out += op;
+            print(n.children[k], out);
+        }
+        out += ')';
+    }
+
+    std::vector<query_node> nodes_;
+    std::vector<phrase> phrases_;
+    std::vector<std::uint32_t> depths_;  // beside nodes_
+    std::uint32_t root_ = 0;
+};
+
+}  // namespace text
+
+namespace detail {
+
+// The query parser: a lexer over the bytes and a recursive descent over its lexemes.
+class query_parser {
+public:
+    query_parser(std::string_view q, const text::tokenizer_options& options) : q_(q), options_(options) {}
+
+    text::query run() {
+        const auto invalid = find_invalid_utf8(as_bytes(q_));
+        if (invalid != utf8_valid) fail_at_offset(invalid, "query is not valid UTF-8");
+        next();
+        if (lex_.type == lexeme::end) fail_here("empty query: expected a term");
+        const std::uint32_t root = parse_or();
+        if (lex_.type == lexeme::close) fail_here("unmatched ')'");
+        out_.set_root(root);
+        return std::move(out_);
+    }
+
+private:
+    enum class lexeme : std::uint8_t { end, open, close, string, word, star, plus, and_op, or_op, not_op };
+    struct current {
+        lexeme type = lexeme::end;
+        std::size_t offset = 0;   // of the lexeme's first byte
+        std::string text;         // string: the unescaped contents; word: the bareword
+    };
+
+    static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+    static bool ends_word(char c) noexcept { return is_space(c) || c == '"' || c == '(' || c == ')' || c == '*'; }
+
+    [[noreturn]] void fail_at_offset(std::size_t offset, std::string_view what) const {
+        std::size_t column = 1;
+        for (std::size_t i = 0; i < offset && i < q_.size(); ++i)
+            if ((static_cast<unsigned char>(q_[i]) & 0xC0) != 0x80) ++column;
+        throw error(errc::invalid_argument, fmt::format("{} at column {}", what, column),
+                    error_context{{}, static_cast<std::uint64_t>(offset), 0});
+    }
+    [[noreturn]] void fail_here(std::string_view what) const { fail_at_offset(lex_.offset, what); }
+
+    // Reads the next lexeme into lex_. A '+' is the phrase operator when it starts a run of
+    // non-space characters; inside a word (C++, a+b) it is punctuation for the tokenizer.
+    void next() {
+        while (pos_ < q_.size() && is_space(q_[pos_])) ++pos_;
+        lex_.offset = pos_;
+        lex_.text.clear();
+        if (pos_ >= q_.size()) {
+            lex_.type = lexeme::end;
+            return;
+        }
+        const char c = q_[pos_];
+        switch (c) {
+            case '(': lex_.type = lexeme::open; ++pos_; return;
+            case ')': lex_.type = lexeme::close; ++pos_; return;
+            case '*': lex_.type = lexeme::star; ++pos_; return;
+            case '+': lex_.type = lexeme::plus; ++pos_; return;
+            case '"': {
+                ++pos_;
+                for (;;) {
+                    if (pos_ >= q_.size()) fail_at_offset(lex_.offset, "expected '\"' to close the string opened");
+                    if (q_[pos_] == '"') {
+                        if (pos_ + 1 < q_.size() && q_[pos_ + 1] == '"') {
+                            lex_.text.push_back('"');
+                            pos_ += 2;
+                            continue;
+                        }
+                        ++pos_;
+                        break;
+                    }
+                    lex_.text.push_back(q_[pos_++]);
+                }
+                lex_.type = lexeme::string;
+                return;
+            }
+            default: break;
+        }
+        const std::size_t start = pos_;
+        while (pos_ < q_.size() && !ends_word(q_[pos_])) ++pos_;
+        lex_.text.assign(q_.substr(start, pos_ - start));
+        lex_.type = lex_.text == "AND" ? lexeme::and_op
+                  : lex_.text == "OR"  ? lexeme::or_op
+                  : lex_.text == "NOT" ? lexeme::not_op
+                                       : lexeme::word;
+    }
+
+    bool starts_operand() const noexcept {
+        return lex_.type == lexeme::open || lex_.type == lexeme::string || lex_.type == lexeme::word ||
+               lex_.type == lexeme::plus;
+    }
+
+    // A node of the tree, or the error at the current lexeme if it would be too deep.
+    std::uint32_t make(text::query_node::kind type, std::vector<std::uint32_t> children) {
+        std::uint32_t depth = 0;
+        for (std::uint32_t c : children) depth = std::max(depth, out_.depth(c));
+        if (depth + 1 > text::query::max_depth) fail_here("query nested too deeply");
+        return out_.add_node(type, std::move(children));
+    }
+
+    std::uint32_t parse_or() {
+        std::vector<std::uint32_t> items{parse_and()};
+        while (lex_.type == lexeme::or_op) {
+            next();
+            items.push_back(parse_and());
+        }
+        return items.size() == 1 ? items[0] : make(text::query_node::kind::any_of, std::move(items));
+    }
+    std::uint32_t parse_and() {
+        std::vector<std::uint32_t> items{parse_not()};
+        while (lex_.type == lexeme::and_op) {
+            next();
+            items.push_back(parse_not());
+        }
+        return items.size() == 1 ? items[0] : make(text::query_node::kind::all_of, std::move(items));
+    }
+    std::uint32_t parse_not() {
+        std::uint32_t left = parse_sequence();
+        while (lex_.type == lexeme::not_op) {
+            next();
+            const std::uint32_t right = parse_sequence();
+            left = make(text::query_node::kind::but_not, {left, right});
+        }
+        return left;
+    }
+    bool is_empty_leaf(std::uint32_t node) const {
+        const text::query_node& n = out_.nodes()[node];
+        return n.type == text::query_node::kind::leaf && out_.phrases()[n.phrase].tokens.empty();
+    }
+    // Juxtaposed operands: an implicit AND. As in FTS5, phrases that yield no tokens are left
+    // out of it (so "rock & roll" means rock AND roll); if all do, one is kept: it matches
+    // nothing. A '+' that follows no phrase (+word, after a group) is punctuation.
+    std::uint32_t parse_sequence() {
+        std::vector<std::uint32_t> items;
+        for (bool first = true;; first = false) {
+            while (lex_.type == lexeme::plus) next();
+            if (!first && !starts_operand()) break;
+            items.push_back(parse_primary());
+        }
+        if (lex_.type == lexeme::star) fail_here("'*' must follow a term");
+        std::vector<std::uint32_t> kept;
+        for (std::uint32_t item : items)
+            if (!is_empty_leaf(item)) kept.push_back(item);
+        if (kept.empty()) kept.push_back(items.front());
+        return kept.size() == 1 ? kept[0] : make(text::query_node::kind::all_of, std::move(kept));
+    }
+    // A group or a phrase; anything else is the error of a missing operand.
+    std::uint32_t parse_primary() {
+        if (lex_.type == lexeme::open) {
+            const std::size_t open_offset = lex_.offset;
+            if (++depth_ > max_parentheses) fail_here("parentheses nested too deeply");
+            next();
+            if (lex_.type == lexeme::close) fail_here("empty parentheses: expected a term");
+            if (lex_.type == lexeme::end) fail_at_offset(open_offset, "expected ')' for the '('");
+            const std::uint32_t inner = parse_or();
+            if (lex_.type != lexeme::close) fail_at_offset(open_offset, "expected ')' for the '('");
+            --depth_;
+            next();
+            return inner;
+        }
+        if (lex_.type != lexeme::string && lex_.type != lexeme::word) {
+            switch (lex_.type) {
+                case lexeme::end: fail_here("expected a term at the end of the query");
+                case lexeme::close: fail_here("expected a term before ')'");
+                case lexeme::star: fail_here("'*' must follow a term");
+                case lexeme::and_op: fail_here("expected a term before AND");
+                case lexeme::or_op: fail_here("expected a term before OR");
+                case lexeme::not_op: fail_here("expected a term before NOT");
+                default: fail_here("expected a term");
+            }
+        }
+        text::phrase p;
+        for (;;) {
+            // lex_ is a string or a word: its tokens join the phrase.
+            text::tokenize(lex_.text, options_, [&](std::string_view token, std::uint32_t) {
+                p.tokens.push_back(text::phrase_token{std::string(token), false});
+            });
+            next();
+            if (lex_.type == lexeme::star) {
+                if (!p.tokens.empty()) p.tokens.back().prefix = true;
+                next();
+                if (lex_.type == lexeme::star) fail_here("'*' must follow a term");
+            }
+            if (lex_.type != lexeme::plus) break;
+            const std::size_t plus_offset = lex_.offset;
+            next();
+            while (lex_.type == lexeme::plus) next();
+            if (lex_.type != lexeme::string && lex_.type != lexeme::word)
+                fail_at_offset(plus_offset, "expected a term after '+'");
+        }
+        return out_.add_phrase(std::move(p));
+    }
+
+    std::string_view q_;
+    const text::tokenizer_options& options_;
+    static constexpr int max_parentheses = 200;  // the parser recurses once per '('
+
+    std::size_t pos_ = 0;
+    int depth_ = 0;
+    current lex_;
+    text::query out_;
+};
+
+}  // namespace detail
+
+namespace text {
+
+// Parses `q` (SQLite FTS5's query syntax). Throws error(errc::invalid_argument) with the
+// column and byte offset of the problem; the empty (or all-space) query is an error too.
+[[nodiscard]] inline query parse_query(std::string_view q, const tokenizer_options& options) {
+    return detail::query_parser(q, options).run();
+}
+
+// The AND of every token of `words`, operators and quotes being ordinary text. Text with no
+// token gives the query that matches nothing. Throws error(errc::invalid_argument) only for
+// invalid UTF-8.
+[[nodiscard]] inline query plain_query(std::string_view words, const tokenizer_options& options) {
+    query out;
+    std::vector<std::uint32_t> items;
+    tokenize(words, options, [&](std::string_view token, std::uint32_t) {
+        items.push_back(out.add_phrase(phrase{{phrase_token{std::string(token), false}}}));
+    });
+    if (items.empty()) return out;
+    out.set_root(items.size() == 1 ? items[0] : out.add_node(query_node::kind::all_of, std::move(items)));
+    return out;
+}
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/query.hpp ----
+// ---- begin entidb/text/search.hpp ----
+// entidb/text/search.hpp — evaluating a full-text query over a posting source, ranked by BM25.
+//
+// Contract: search(source, q, limit) returns the best `limit` hits of `q` (text/query.hpp) over
+// `source` (text/posting_source.hpp), best first: higher score first, equal scores in
+// ascending doc order. It selects them with a bounded heap; the other hits are scored but
+// never sorted. search_all(source, q) gives every hit as a range in ascending doc order,
+// scoring each as the range is consumed (the source must outlive the range).
+// Matching: a phrase matches where its tokens are at consecutive positions; a prefix token
+// matches every term that starts with it; AND, OR and NOT (but_not) are set intersection,
+// union and difference of the documents.
+// Scoring (text/bm25.hpp, as FTS5's bm25()): each phrase of the query counts its instances
+// in a document only where the part of the query holding it matched that document: the
+// children of an OR that matched, both sides of a matching AND, the left side of a NOT. A
+// phrase's document frequency is the number of documents it matches on its own.
+// Errors: none of its own; whatever the source throws passes through.
+//
+// Thread-safety: reads the source only; a result is a value.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace text {
+
+template <typename Doc>
+struct search_hit {
+    Doc doc;
+    double score = 0;  // BM25, higher is better (FTS5's bm25() negated)
+
+    friend bool operator==(const search_hit&, const search_hit&) = default;
+};
+
+}  // namespace text
+
+namespace detail {
+
+// One query evaluated: the documents each node matches, and each phrase's frequencies.
+template <text::posting_source S>
+class query_evaluation {
+public:
+    using doc_type = typename S::doc_type;
+
+    query_evaluation(const S& source, const text::query& q, const text::bm25_parameters& params)
+        : source_(&source), query_(q), params_(params) {
+        if (q.matches_nothing()) return;
+        nodes_.resize(q.nodes().size());
+        leaves_.resize(q.phrases().size());
+        evaluate(q.root());
+        const auto n = static_cast<std::uint64_t>(source.doc_count());
+        average_length_ = n == 0 ? 0.0 : static_cast<double>(source.total_tokens()) / static_cast<double>(n);
+        for (auto& leaf : leaves_)
+            if (leaf.used) leaf.idf = text::bm25_idf(n, leaf.docs.size());
+    }
+
+    [[nodiscard]] const std::vector<doc_type>& matches() const noexcept {
+        static const std::vector<doc_type> none;
+        return query_.matches_nothing() ? none : nodes_[query_.root()];
+    }
+
+    [[nodiscard]] double score(const doc_type& doc) const {
+        const double length = static_cast<double>(source_->doc_length(doc));
+        double sum = 0.0;
+        add_scores(query_.root(), doc, length, sum);
+        return sum;
+    }
+
+private:
+    struct leaf_data {
+        std::vector<doc_type> docs;
+        std::vector<std::uint32_t> frequency;  // instances per document, beside docs
+        double idf = 0.0;
+        bool used = false;
+    };
+    // The postings of one token of a phrase: documents with their positions, flattened.
+    struct token_postings {
+        std::vector<doc_type> docs;
+        std::vector<std::size_t> starts{0};  // positions of docs[i]: [starts[i], starts[i + 1])
+        std::vector<std::uint32_t> positions;
+
+        [[nodiscard]] std::span<const std::uint32_t> at(std::size_t i) const noexcept {
+            return {positions.data() + starts[i], starts[i + 1] - starts[i]};
+        }
+    };
+
+    void evaluate(std::uint32_t node) {
+        const text::query_node& n = query_.nodes()[node];
+        std::vector<doc_type>& out = nodes_[node];
+        if (n.type == text::query_node::kind::leaf) {
+            leaf_data& leaf = leaves_[n.phrase];
+            if (!leaf.used) {
+                match_phrase(query_.phrases()[n.phrase], leaf);
+                leaf.used = true;
+            }
+            out = leaf.docs;
+            return;
+        }
+        for (std::uint32_t c : n.children) evaluate(c);
+        std::vector<doc_type> scratch;
+        switch (n.type) {
+            case text::query_node::kind::all_of: {
+                // Smallest first: each intersection is at most as large as it.
+                std::vector<std::uint32_t> order(n.children);
+                std::sort(order.begin(), order.end(),
+                          [&](std::uint32_t a, std::uint32_t b) { return nodes_[a].size() < nodes_[b].size(); });
+                out = nodes_[order[0]];
+                for (std::size_t k = 1; k < order.size() && !out.empty(); ++k) {
+                    scratch.clear();
+                    const auto& other = nodes_[order[k]];
+                    std::set_intersection(out.begin(), out.end(), other.begin(), other.end(), std::back_inserter(scratch));
+                    out.swap(scratch);
+                }
+                break;
+            }
+            case text::query_node::kind::any_of:
+                for (std::uint32_t c : n.children) {
+                    scratch.clear();
+                    const auto& other = nodes_[c];
+                    std::set_union(out.begin(), out.end(), other.begin(), other.end(), std::back_inserter(scratch));
+                    out.swap(scratch);
+                }
+                break;
+            case text::query_node::kind::but_not: {
+                const auto& left = nodes_[n.children[0]];
+                const auto& right = nodes_[n.children[1]];
+                std::set_difference(left.begin(), left.end(), right.begin(), right.end(), std::back_inserter(out));
+                break;
+            }
+            case text::query_node::kind::leaf: break;
+        }
+    }
+
+    [[nodiscard]] bool node_matches(std::uint32_t node, const doc_type& doc) const {
+        const auto& docs = nodes_[node];
+        return std::binary_search(docs.begin(), docs.end(), doc);
+    }
+
+    // Adds the contributions of the phrases under `node`, which matches `doc`.
+    void add_scores(std::uint32_t node, const doc_type& doc, double length, double& sum) const {
+        const text::query_node& n = query_.nodes()[node];
+        switch (n.type) {
+            case text::query_node::kind::leaf: {
+                const leaf_data& leaf = leaves_[n.phrase];
+                const auto it = std::lower_bound(leaf.docs.begin(), leaf.docs.end(), doc);
+                const auto f = static_cast<double>(leaf.frequency[static_cast<std::size_t>(it - leaf.docs.begin())]);
+                sum += text::bm25_term(leaf.idf, f, length, average_length_, params_);
+                return;
+            }
+            case text::query_node::kind::all_of:
+                for (std::uint32_t c : n.children) add_scores(c, doc, length, sum);
+                return;
+            case text::query_node::kind::any_of:
+                for (std::uint32_t c : n.children)
+                    if (node_matches(c, doc)) add_scores(c, doc, length, sum);
+                return;
+            case text::query_node::kind::but_not:
+                add_scores(n.children[0], doc, length, sum);
+                return;
+        }
+    }
+
+    void read_token(const text::phrase_token& t, token_postings& out) const {
+        if (!t.prefix) {
+            source_->for_each_posting(std::string_view(t.text), [&](const doc_type& doc, std::span<const std::uint32_t> pos) {
+                out.docs.push_back(doc);
+                out.positions.insert(out.positions.end(), pos.begin(), pos.end());
+                out.starts.push_back(out.positions.size());
+            });
+            return;
+        }
+        // Every term with the prefix, merged by document (their positions never coincide).
+        std::vector<std::string> terms;
+        source_->for_each_term_with_prefix(std::string_view(t.text), [&](std::string_view term) { terms.emplace_back(term); });
+        std::vector<std::pair<doc_type, std::uint32_t>> all;
+        for (const auto& term : terms)
+            source_->for_each_posting(std::string_view(term), [&](const doc_type& doc, std::span<const std::uint32_t> pos) {
+                for (std::uint32_t p : pos) all.emplace_back(doc, p);
+            });
+        std::sort(all.begin(), all.end());
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (i == 0 || !(all[i].first == all[i - 1].first)) {
+                if (i != 0) out.starts.push_back(out.positions.size());
+                out.docs.push_back(all[i].first);
+            }
+            out.positions.push_back(all[i].second);
+        }
+        if (!all.empty()) out.starts.push_back(out.positions.size());
+    }
+
+    void match_phrase(const text::phrase& p, leaf_data& leaf) const {
+        if (p.tokens.empty()) return;
+        if (p.tokens.size() == 1 && !p.tokens[0].prefix) {
+            // The common case: counts only, no positions kept.
+            source_->for_each_posting(std::string_view(p.tokens[0].text),
+                                      [&](const doc_type& doc, std::span<const std::uint32_t> pos) {
+                                          leaf.docs.push_back(doc);
+                                          leaf.frequency.push_back(static_cast<std::uint32_t>(pos.size()));
+                                      });
+            return;
+        }
+        std::vector<token_postings> tokens(p.tokens.size());
+        for (std::size_t k = 0; k < p.tokens.size(); ++k) {
+            read_token(p.tokens[k], tokens[k]);
+            if (tokens[k].docs.empty()) return;
+        }
+        std::vector<std::size_t> cursor(tokens.size(), 0);
+        for (std::size_t i = 0; i < tokens[0].docs.size(); ++i) {
+            const doc_type& doc = tokens[0].docs[i];
+            std::vector<std::span<const std::uint32_t>> spans{tokens[0].at(i)};
+            bool everywhere = true;
+            for (std::size_t k = 1; k < tokens.size() && everywhere; ++k) {
+                const auto& docs = tokens[k].docs;
+                const auto it = std::lower_bound(docs.begin() + static_cast<std::ptrdiff_t>(cursor[k]), docs.end(), doc);
+                cursor[k] = static_cast<std::size_t>(it - docs.begin());
+                everywhere = it != docs.end() && *it == doc;
+                if (everywhere) spans.push_back(tokens[k].at(cursor[k]));
+            }
+            if (!everywhere) continue;
+            std::uint32_t instances = 0;
+            for (std::uint32_t start : spans[0]) {
+                bool found = true;
+                for (std::size_t k = 1; k < spans.size() && found; ++k)
+                    found = std::binary_search(spans[k].begin(), spans[k].end(), start + static_cast<std::uint32_t>(k));
+                if (found) ++instances;
+            }
+            if (instances == 0) continue;
+            leaf.docs.push_back(doc);
+            leaf.frequency.push_back(instances);
+        }
+    }
+
+    const S* source_;
+    text::query query_;  // a copy: a range may outlive the caller's
+    text::bm25_parameters params_;
+    double average_length_ = 0.0;
+    std::vector<std::vector<doc_type>> nodes_;  // the documents each node matches, ascending
+    std::vector<leaf_data> leaves_;             // per phrase of the query
+};
+
+}  // namespace detail
+
+namespace text {
+
+// Every hit of a query, in ascending doc order, each scored when the range reaches it. The
+// phrases' postings are read when the range is made; the source must outlive the range (the
+// range keeps its own copy of the query).
+template <posting_source S>
+class search_results {
+public:
+    using doc_type = typename S::doc_type;
+    using hit = search_hit<doc_type>;
+
+    search_results(const S& source, const query& q, const bm25_parameters& params = {})
+        : evaluation_(source, q, params) {}
+
+    // The number of hits.
+    [[nodiscard]] std::size_t size() const noexcept { return evaluation_.matches().size(); }
+
+    class iterator {
+    public:
+        using value_type = hit;
+        using difference_type = std::ptrdiff_t;
+        using iterator_concept = std::input_iterator_tag;
+
+        iterator() = default;
+        [[nodiscard]] hit operator*() const {
+            const doc_type& doc = evaluation_->matches()[index_];
+            return hit{doc, evaluation_->score(doc)};
+        }
+        iterator& operator++() {
+            ++index_;
+            return *this;
+        }
+        void operator++(int) { ++index_; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+            return it.index_ >= it.evaluation_->matches().size();
+        }
+
+    private:
+        friend class search_results;
+        iterator(const detail::query_evaluation<S>* evaluation, std::size_t index) : evaluation_(evaluation), index_(index) {}
+        const detail::query_evaluation<S>* evaluation_ = nullptr;
+        std::size_t index_ = 0;
+    };
+
+    [[nodiscard]] iterator begin() const { return iterator(&evaluation_, 0); }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    detail::query_evaluation<S> evaluation_;
+};
+
+// Every hit of `q` over `source`, in ascending doc order, scored lazily (search_results).
+template <posting_source S>
+[[nodiscard]] search_results<S> search_all(const S& source, const query& q, const bm25_parameters& params = {}) {
+    return search_results<S>(source, q, params);
+}
+
+// The best `limit` hits of `q` over `source`: higher score first, ties in ascending doc order.
+template <posting_source S>
+[[nodiscard]] std::vector<search_hit<typename S::doc_type>> search(const S& source, const query& q, std::size_t limit,
+                                                                   const bm25_parameters& params = {}) {
+    using hit = search_hit<typename S::doc_type>;
+    std::vector<hit> best;
+    if (limit == 0 || q.matches_nothing()) return best;
+    const detail::query_evaluation<S> evaluation(source, q, params);
+    // `better` orders best first; as a heap comparator it keeps the worst kept hit on top.
+    const auto better = [](const hit& a, const hit& b) { return a.score > b.score || (a.score == b.score && a.doc < b.doc); };
+    for (const auto& doc : evaluation.matches()) {
+        hit h{doc, evaluation.score(doc)};
+        if (best.size() < limit) {
+            best.push_back(std::move(h));
+            std::push_heap(best.begin(), best.end(), better);
+        } else if (better(h, best.front())) {
+            std::pop_heap(best.begin(), best.end(), better);
+            best.back() = std::move(h);
+            std::push_heap(best.begin(), best.end(), better);
+        }
+    }
+    std::sort_heap(best.begin(), best.end(), better);
+    return best;
+}
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/search.hpp ----
 // ---- end entidb/entidb.hpp ----

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -341,6 +342,66 @@ static_assert(!has_default_codec<double>);
 static_assert(!has_default_codec<std::map<int, int>>);
 static_assert(!has_default_codec<std::vector<plain_struct>>);
 static_assert(!has_default_codec<int*>);
+
+// ---- posting_source (text/posting_source.hpp) ----
+
+// Every member a posting source needs: the base the non-models below change.
+struct complete_posting_source {
+    using doc_type = entity_id;
+    [[nodiscard]] std::uint64_t doc_count() const { return 0; }
+    [[nodiscard]] std::uint64_t total_tokens() const { return 0; }
+    [[nodiscard]] std::uint64_t doc_length(const entity_id&) const { return 0; }
+    template <typename F>
+    void for_each_posting(std::string_view, F&&) const {}
+    template <typename F>
+    void for_each_term_with_prefix(std::string_view, F&&) const {}
+};
+struct posting_source_without_doc_type {
+    [[nodiscard]] std::uint64_t doc_count() const { return 0; }
+    [[nodiscard]] std::uint64_t total_tokens() const { return 0; }
+    [[nodiscard]] std::uint64_t doc_length(const entity_id&) const { return 0; }
+    template <typename F>
+    void for_each_posting(std::string_view, F&&) const {}
+    template <typename F>
+    void for_each_term_with_prefix(std::string_view, F&&) const {}
+};
+struct unordered_doc {
+    int value;
+};
+struct posting_source_with_unordered_docs {  // top-k ties and merges need a total order
+    using doc_type = unordered_doc;
+    [[nodiscard]] std::uint64_t doc_count() const { return 0; }
+    [[nodiscard]] std::uint64_t total_tokens() const { return 0; }
+    [[nodiscard]] std::uint64_t doc_length(const unordered_doc&) const { return 0; }
+    template <typename F>
+    void for_each_posting(std::string_view, F&&) const {}
+    template <typename F>
+    void for_each_term_with_prefix(std::string_view, F&&) const {}
+};
+struct posting_source_without_prefix_walk {
+    using doc_type = std::uint64_t;
+    [[nodiscard]] std::uint64_t doc_count() const { return 0; }
+    [[nodiscard]] std::uint64_t total_tokens() const { return 0; }
+    [[nodiscard]] std::uint64_t doc_length(std::uint64_t) const { return 0; }
+    template <typename F>
+    void for_each_posting(std::string_view, F&&) const {}
+};
+struct posting_source_with_mutable_walk {  // the evaluator reads through a const reference
+    using doc_type = std::uint64_t;
+    [[nodiscard]] std::uint64_t doc_count() const { return 0; }
+    [[nodiscard]] std::uint64_t total_tokens() const { return 0; }
+    [[nodiscard]] std::uint64_t doc_length(std::uint64_t) const { return 0; }
+    template <typename F>
+    void for_each_posting(std::string_view, F&&) {}
+    template <typename F>
+    void for_each_term_with_prefix(std::string_view, F&&) const {}
+};
+static_assert(text::posting_source<complete_posting_source>);
+static_assert(!text::posting_source<posting_source_without_doc_type>);
+static_assert(!text::posting_source<posting_source_with_unordered_docs>);
+static_assert(!text::posting_source<posting_source_without_prefix_walk>);
+static_assert(!text::posting_source<posting_source_with_mutable_walk>);
+static_assert(!text::posting_source<int>);
 
 }  // namespace
 
