@@ -5416,7 +5416,8 @@ public:
         while (i < base_.size() || r != recent_.end()) {
             const id_key* k = nullptr;
             const packed_version* cur = nullptr;
-            if (i < base_.size()) base_.check_slots(i);
+            // A mapped array's blocks are checked as the walk enters them (the first one's by lower_bound).
+            if (i % checked_blocks::block == 0 && i < base_.size()) base_.check_slots(i);
             if (i < base_.size() && (r == recent_.end() || base_[i].key < r->first)) {
                 k = &base_[i].key;
                 cur = &base_[i++].v;
