@@ -14,6 +14,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -68,7 +69,15 @@ private:
         return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
     }
     [[nodiscard]] std::string_view word() const noexcept { return {w_, n_}; }
-    [[nodiscard]] bool ends(std::string_view s) const noexcept { return word().ends_with(s); }
+    // Byte loops, not memcmp: the strings are a few letters long.
+    [[nodiscard]] bool ends(std::string_view s) const noexcept {
+        if (s.size() > n_) return false;
+        const char* tail = w_ + (n_ - s.size());
+        for (std::size_t i = s.size(); i-- > 0;)
+            if (tail[i] != s[i]) return false;
+        return true;
+    }
+    [[nodiscard]] bool is(std::string_view s) const noexcept { return s.size() == n_ && ends(s); }
     // Replaces the last `suffix_len` letters by `by`.
     void replace(std::size_t suffix_len, std::string_view by) noexcept {
         n_ -= suffix_len;
@@ -94,13 +103,13 @@ private:
                                                   "gentl", "ugli", "earli", "onli", "singl"};
         static constexpr std::string_view same[] = {"sky", "news", "howe", "atlas", "cosmos", "bias", "andes"};
         for (std::size_t i = 0; i < std::size(from); ++i) {
-            if (word() == from[i]) {
+            if (is(from[i])) {
                 replace(n_, to[i]);
                 return true;
             }
         }
         for (auto s : same)
-            if (word() == s) return true;
+            if (is(s)) return true;
         return false;
     }
 
@@ -108,7 +117,7 @@ private:
         static constexpr std::string_view words[] = {"inning", "outing", "canning", "herring",
                                                      "earring", "proceed", "exceed", "succeed"};
         for (auto s : words)
-            if (word() == s) return true;
+            if (is(s)) return true;
         return false;
     }
 
@@ -123,7 +132,7 @@ private:
     void mark_regions() noexcept {
         p1_ = n_;
         for (std::string_view prefix : {std::string_view("gener"), std::string_view("commun"), std::string_view("arsen")}) {
-            if (word().starts_with(prefix)) {
+            if (n_ >= prefix.size() && std::equal(prefix.begin(), prefix.end(), w_)) {
                 p1_ = prefix.size();
                 break;
             }
