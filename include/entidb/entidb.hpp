@@ -35,3 +35,4 @@
 #include "storage/file_backend.hpp"
 #include "storage/filesystem.hpp"
 #include "storage/memory_backend.hpp"
+#include "text/tokenizer.hpp"
