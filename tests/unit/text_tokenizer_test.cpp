@@ -88,6 +88,7 @@ TEST_CASE("tokenizer: diacritics kept or removed", "[text]") {
     CHECK(tokens("كَتَبَ") == list{"كتب"});
     // A mark with no letter before it is dropped.
     CHECK(tokens(" \u0301abc \u0308") == list{"abc"});
+    CHECK(tokens("\u093E \u3099x") == list{"x"});  // marks that are not diacritics too
 }
 
 TEST_CASE("tokenizer: fullwidth forms, ligatures and compatibility characters (NFKC)", "[text]") {
