@@ -278,6 +278,11 @@ inline constexpr std::size_t max_run_code_points = {max_run};
 
 
 def main():
+    missing = [f for f in ("UnicodeData.txt", "DerivedNormalizationProps.txt", "Scripts.txt") if not (UCD / f).exists()]
+    if missing:
+        print(f"{UCD}: no {', '.join(missing)}: install Debian's unicode-data (bash scripts/setup.sh base)",
+              file=sys.stderr)
+        return 1
     text = generate()
     if "--check" in sys.argv[1:]:
         if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
