@@ -15617,8 +15617,10 @@ struct fault_injecting_file_storage {
 //    normalisation) is replaced by its Snowball English stem (text/english_stemmer.hpp);
 //    other tokens (digits, other letters, CJK bigrams) are emitted as normalised.
 //  - A token longer than max_token_bytes after normalisation (before stemming) is dropped
-//    and takes no position; so is a run of more than unicode_data::max_run_code_points
-//    mapped code points (which always normalises to more than max_token_bytes).
+//    and takes no position; so is a run of more than unicode_data::max_run_code_points (1024)
+//    mapped code points, removed diacritics not counted (such a run always normalises to
+//    more than max_token_bytes: the generator checks that no composite packs more than 1.5
+//    code points per byte).
 // Positions count emitted tokens: one per word token, one per bigram.
 //
 // Cost: no heap allocation (the token is built in fixed buffers on the stack, about 5 KB);
