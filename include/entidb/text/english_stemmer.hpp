@@ -9,6 +9,9 @@
 // "herring", "earring", "proceed", "exceed", "succeed". Words of fewer than three letters,
 // and words with any byte outside a-z, are returned unchanged (the apostrophe rules of the
 // algorithm never apply: tokens hold no apostrophes). A stem is never longer than its word.
+// Release 2.2 is the one Debian 12's libstemmer implements, which the text_crosscheck test
+// compares with; later releases add R1 exceptions ("past", "univers", ...) that change stems
+// (and would need full-text indexes rebuilt).
 // The tokenizer applies it to tokens of a-z only (text/tokenizer.hpp).
 //
 // Thread-safety: pure functions.
