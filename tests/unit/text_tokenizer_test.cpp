@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -207,4 +208,38 @@ TEST_CASE("tokenizer: nfkc_casefold of whole strings", "[text]") {
     CHECK(entidb::text::nfkc_casefold("Cafe\u0301 \u00AD!") == "caf\u00E9 !");
     CHECK(entidb::text::nfkc_casefold("Café Å", true) == "cafe a");
     CHECK(entidb::text::nfkc_casefold("\u1100\u1161") == "\uAC00");
+}
+
+TEST_CASE("tokenizer: tokens are normalised fixed points on random mixed-script text", "[text]") {
+    // Every token is valid UTF-8 of at most max_token_bytes, already in the normal form
+    // (nfkc_casefold leaves it as it is), and tokenizes to itself alone.
+    const std::vector<std::pair<char32_t, char32_t>> ranges = {
+        {0x20, 0x7E},     {0xA0, 0x24F},    {0x300, 0x36F},   {0x370, 0x3FF},   {0x400, 0x4FF},
+        {0x591, 0x5F4},   {0x610, 0x6FF},   {0x900, 0x97F},   {0x0E01, 0x0E5B}, {0x1100, 0x11FF},
+        {0x1E00, 0x1FFF}, {0x2000, 0x206F}, {0x2460, 0x24FF}, {0x3000, 0x30FF}, {0x3200, 0x33FF},
+        {0x4E00, 0x4E40}, {0xAC00, 0xAC40}, {0xF900, 0xFA20}, {0xFB00, 0xFB4F}, {0xFE00, 0xFE0F},
+        {0xFF01, 0xFFEE}, {0x1D400, 0x1D4FF}, {0x1F300, 0x1F6FF}, {0x20000, 0x20010}};
+    std::mt19937 rng(42);
+    for (const bool remove : {true, false}) {
+        const tokenizer_options options{.remove_diacritics = remove};
+        for (int round = 0; round < 2000; ++round) {
+            std::string text;
+            const int len = static_cast<int>(rng() % 40);
+            for (int k = 0; k < len; ++k) {
+                const auto& r = ranges[rng() % ranges.size()];
+                const char32_t c = r.first + static_cast<char32_t>(rng() % (r.second - r.first + 1));
+                if (c >= 0xD800 && c <= 0xDFFF) continue;
+                char buf[4];
+                text.append(buf, entidb::detail::put_utf8(c, buf));
+            }
+            for (const std::string& token : tokens(text, options)) {
+                INFO(text << " -> " << token);
+                REQUIRE(!token.empty());
+                REQUIRE(token.size() <= entidb::text::max_token_bytes);
+                REQUIRE(entidb::detail::find_invalid_utf8(entidb::as_bytes(token)) == entidb::detail::utf8_valid);
+                REQUIRE(entidb::text::nfkc_casefold(token, remove) == token);
+                REQUIRE(tokens(token, options) == list{token});
+            }
+        }
+    }
 }
