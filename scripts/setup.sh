@@ -9,7 +9,10 @@
 # in the background while its first (g++) configuration builds.
 set -euo pipefail
 
-base=(meson ninja-build pkg-config g++ libfmt-dev catch2 libxxhash-dev python3)
+# unicode-data: the UCD files scripts/gen_unicode_tables.py reads (the unicode_tables test);
+# libutf8proc-dev, libstemmer-dev, wamerican: the tokenizer's cross-check (text_crosscheck).
+base=(meson ninja-build pkg-config g++ libfmt-dev catch2 libxxhash-dev python3
+  unicode-data libutf8proc-dev libstemmer-dev wamerican)
 clang=(clang libclang-rt-14-dev)
 case "${1:-all}" in
   base) packages=("${base[@]}") ;;

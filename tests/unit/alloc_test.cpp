@@ -1,6 +1,6 @@
 // The read hot paths allocate nothing once warm: point reads into a reused buffer, scans
-// (one buffer per range, reused per entity) and zero-copy views. Counted by replacing the
-// global allocation functions of this test program only.
+// (one buffer per range, reused per entity) and zero-copy views; neither does the full-text
+// tokenizer. Counted by replacing the global allocation functions of this test program only.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -102,4 +102,19 @@ TEST_CASE("a write transaction's puts allocate O(log n) times, not per entity", 
     CHECK(n <= 100);
     txn.commit();
     CHECK(db.get("c", id_of(10'000)) == payloads.back());
+}
+
+TEST_CASE("the tokenizer allocates nothing in any script and with stemming", "[alloc]") {
+    std::string text;
+    for (int i = 0; i < 50; ++i)
+        text += "Running ÉCOLE naïve Straße İstanbul ΟΔΟΣ русский 東京都庁 カタカナ ｶﾞ 한국어 ＡＢＣ ﬁne co\u00ADop 👍 ";
+    text += std::string(300, 'x');  // a dropped token too
+    std::size_t tokens = 0;
+    for (const auto stem : {entidb::text::stemmer::none, entidb::text::stemmer::english}) {
+        const entidb::text::tokenizer_options options{.remove_diacritics = true, .stem = stem};
+        CHECK(allocations_in([&] {
+                  entidb::text::tokenize(text, options, [&](std::string_view, std::uint32_t) { ++tokens; });
+              }) == 0);
+    }
+    CHECK(tokens > 1000);
 }

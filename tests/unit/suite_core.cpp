@@ -1,11 +1,12 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
-// the WAL writer and reader, the full-text query language), as one translation unit; see
-// suite_db.cpp.
+// the WAL writer and reader, the full-text tokenizer and query language), as one translation
+// unit; see suite_db.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>
+#include <entidb/text/tokenizer.hpp>
 #include <entidb/wal/reader.hpp>
 #include <entidb/wal/writer.hpp>
 
@@ -59,5 +60,8 @@ namespace suite_wal {
 }
 namespace suite_text_query {
 #include "text_query_test.cpp"
+}
+namespace suite_text_tokenizer {
+#include "text_tokenizer_test.cpp"
 }
 // clang-format on
