@@ -3527,6 +3527,14 @@ private:
 //     next_index_id u64 | index_count u32 | { index_id u64, collection_id u32, path_count u16,
 //       { field_len u16, field }, kind u8, unique u8, created_at_seq u64 } sorted by id |
 //     has_checkpoint u8 [, checkpoint_seq u64]
+// and, in MANIFEST version 3 only (written when `m.extension` holds anything; else the file
+// is version 2, byte for byte SPEC.md §3):
+//     section_count u16 | { tag u16, length u32, body } by ascending tag, each tag once
+//       tag 1, index options: count u32 | { index_id u64, options_len u16, options } by id
+//       tag 2, schema: version u64 | count u32 | { version u64, name_len u16, name,
+//              applied_at u64, steps_hash u64 } by ascending version
+// A reader of version 2 (this build's older self, the reference engine) refuses version 3
+// and changes nothing (docs/format-compatibility.md).
 // A `manifest` value owns all its strings. Encoding is deterministic: collections are
 // written sorted by name (bytewise), indexes by id, whatever order they are held in;
 // decoding returns them in that order, so decode(encode(m)) == m when m is held sorted.
@@ -3536,9 +3544,12 @@ private:
 //                   than 65535 path fields, duplicate collection names or ids, duplicate
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
-//                   next_*_id of 0, an index kind that is neither hash nor ordered.
-//   decode_manifest errc::unsupported_version when manifest_version != 2 or format major
-//                   != 1 (the message names what was found and what is supported);
+//                   next_*_id of 0, an index kind that is neither hash nor ordered, index
+//                   options naming no index or over 65535 bytes, applied migrations out of
+//                   order, repeated, or above the schema version.
+//   decode_manifest errc::unsupported_version when manifest_version is not 2 or 3, format
+//                   major != 1, or a version-3 section has a tag this build does not know
+//                   (the message names what was found and what is supported);
 //                   errc::corruption, carrying `path_for_errors` and the byte offset, for
 //                   anything else encode would not have produced: bad magic, truncation,
 //                   trailing bytes, unsorted or duplicate collections or indexes, invalid
@@ -3604,6 +3615,8 @@ using entidb::detail::utf8_valid;
 
 inline constexpr std::array<byte, 4> manifest_magic{'E', 'M', 'F', 'N'};
 inline constexpr std::uint16_t manifest_version = 2;
+// The version written when the MANIFEST carries sections beyond SPEC.md §3 (manifest_extension).
+inline constexpr std::uint16_t manifest_version_extended = 3;
 // The on-disk format version this build writes (SPEC.md §3: format version 1.0).
 inline constexpr std::uint16_t current_format_major = 1;
 inline constexpr std::uint16_t current_format_minor = 0;
@@ -3653,6 +3666,41 @@ struct manifest_index {
     friend bool operator==(const manifest_index&, const manifest_index&) = default;
 };
 
+// Options of one index beyond SPEC.md §3's fields, in its kind's own encoding.
+struct manifest_index_options {
+    std::uint64_t index_id;  // names an index of the MANIFEST
+    byte_buffer options;     // at most 65535 bytes
+
+    friend bool operator==(const manifest_index_options&, const manifest_index_options&) = default;
+};
+
+// One migration applied to the database.
+struct manifest_migration {
+    std::uint64_t version;     // the schema version it brought the database to
+    std::string name;          // UTF-8, at most 65535 bytes
+    std::uint64_t applied_at;  // as the caller gave it (the engine writes no clock of its own)
+    std::uint64_t steps_hash;  // of its step list: a changed list is refused
+
+    friend bool operator==(const manifest_migration&, const manifest_migration&) = default;
+};
+
+struct manifest_schema {
+    std::uint64_t version = 0;
+    std::vector<manifest_migration> applied;  // by ascending version, each at most `version`
+
+    friend bool operator==(const manifest_schema&, const manifest_schema&) = default;
+};
+
+// What a MANIFEST holds beyond SPEC.md §3: written as MANIFEST version 3, which readers of
+// version 2 refuse. Empty: the file is version 2.
+struct manifest_extension {
+    std::vector<manifest_index_options> index_options;  // by ascending index id
+    std::optional<manifest_schema> schema;
+
+    [[nodiscard]] bool empty() const noexcept { return index_options.empty() && !schema; }
+    friend bool operator==(const manifest_extension&, const manifest_extension&) = default;
+};
+
 struct manifest {
     std::uint16_t format_major = current_format_major, format_minor = current_format_minor;
     std::uint32_t next_collection_id = 1;
@@ -3660,6 +3708,7 @@ struct manifest {
     std::uint64_t next_index_id = 1;
     std::vector<manifest_index> indexes;
     std::optional<std::uint64_t> checkpoint_seq;
+    manifest_extension extension;
 
     friend bool operator==(const manifest&, const manifest&) = default;
 };
@@ -3758,6 +3807,70 @@ private:
 
 inline constexpr std::size_t manifest_min_collection_size = 2 + 4;              // empty name
 inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  // empty path
+inline constexpr std::size_t manifest_min_options_size = 8 + 2;                 // empty options
+inline constexpr std::size_t manifest_min_migration_size = 8 + 2 + 8 + 8;       // empty name
+
+enum class manifest_section : std::uint16_t { index_options = 1, schema = 2 };
+
+// Checks what encode() would refuse in the extension; `indexes` sorted by id.
+inline void check_extension(const manifest_extension& e, const std::vector<const manifest_index*>& indexes) {
+    for (std::size_t i = 0; i < e.index_options.size(); ++i) {
+        const auto& o = e.index_options[i];
+        if (i > 0 && e.index_options[i - 1].index_id >= o.index_id)
+            fail(errc::invalid_argument, "index options must be by ascending index id, each once ({} after {})",
+                 o.index_id, e.index_options[i - 1].index_id);
+        if (std::none_of(indexes.begin(), indexes.end(), [&](const manifest_index* x) { return x->id == o.index_id; }))
+            fail(errc::invalid_argument, "options for index {}, which the MANIFEST does not hold", o.index_id);
+        if (o.options.size() > manifest_max_string_size)
+            fail(errc::invalid_argument, "options of index {} are {} bytes; the MANIFEST stores at most {}",
+                 o.index_id, o.options.size(), manifest_max_string_size);
+    }
+    if (!e.schema) return;
+    const auto& applied = e.schema->applied;
+    if (applied.size() > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large, "{} applied migrations do not fit the MANIFEST's u32 count", applied.size());
+    for (std::size_t i = 0; i < applied.size(); ++i) {
+        check_manifest_string(applied[i].name, fmt::format("migration {} name", applied[i].version));
+        if (i > 0 && applied[i - 1].version >= applied[i].version)
+            fail(errc::invalid_argument, "applied migrations must be by ascending version, each once ({} after {})",
+                 applied[i].version, applied[i - 1].version);
+        if (applied[i].version > e.schema->version)
+            fail(errc::invalid_argument, "migration {} is above the schema version {}", applied[i].version,
+                 e.schema->version);
+    }
+}
+
+inline void put_section(byte_buffer& out, manifest_section tag, const byte_buffer& body) {
+    put_u16(out, static_cast<std::uint16_t>(tag));
+    put_u32(out, static_cast<std::uint32_t>(body.size()));
+    put_bytes(out, body);
+}
+
+inline void put_extension(byte_buffer& out, const manifest_extension& e) {
+    put_u16(out, static_cast<std::uint16_t>((e.index_options.empty() ? 0 : 1) + (e.schema ? 1 : 0)));
+    if (!e.index_options.empty()) {
+        byte_buffer body;
+        put_u32(body, static_cast<std::uint32_t>(e.index_options.size()));
+        for (const auto& o : e.index_options) {
+            put_u64(body, o.index_id);
+            put_u16(body, static_cast<std::uint16_t>(o.options.size()));
+            put_bytes(body, o.options);
+        }
+        put_section(out, manifest_section::index_options, body);
+    }
+    if (e.schema) {
+        byte_buffer body;
+        put_u64(body, e.schema->version);
+        put_u32(body, static_cast<std::uint32_t>(e.schema->applied.size()));
+        for (const auto& a : e.schema->applied) {
+            put_u64(body, a.version);
+            put_manifest_string(body, a.name);
+            put_u64(body, a.applied_at);
+            put_u64(body, a.steps_hash);
+        }
+        put_section(out, manifest_section::schema, body);
+    }
+}
 
 }  // namespace detail
 
@@ -3816,10 +3929,11 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
               [](const manifest_index* a, const manifest_index* b) { return a->id < b->id; });
     for (std::size_t i = 1; i < idxs.size(); ++i)
         if (idxs[i - 1]->id == idxs[i]->id) fail(errc::invalid_argument, "duplicate index id {}", idxs[i]->id);
+    detail::check_extension(m.extension, idxs);
 
     byte_buffer out;
     detail::put_bytes(out, manifest_magic);
-    detail::put_u16(out, manifest_version);
+    detail::put_u16(out, m.extension.empty() ? manifest_version : manifest_version_extended);
     detail::put_u16(out, m.format_major);
     detail::put_u16(out, m.format_minor);
     detail::put_u32(out, m.next_collection_id);
@@ -3841,8 +3955,83 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
     }
     detail::put_u8(out, m.checkpoint_seq ? 1 : 0);
     if (m.checkpoint_seq) detail::put_u64(out, *m.checkpoint_seq);
+    if (!m.extension.empty()) detail::put_extension(out, m.extension);
     return out;
 }
+
+namespace detail {
+
+inline void read_index_options(manifest_reader& r, manifest& m) {
+    std::size_t at = r.offset();
+    const std::uint32_t n = r.u32("index options count");
+    r.check_count(at, n, manifest_min_options_size, "index options");
+    for (std::uint32_t i = 0; i < n; ++i) {
+        at = r.offset();
+        manifest_index_options o{.index_id = r.u64("options index id"), .options = {}};
+        const auto& before = m.extension.index_options;
+        if (!before.empty() && before.back().index_id >= o.index_id)
+            r.corrupt(at, "index options are not by ascending index id: {} follows {}", o.index_id,
+                      before.back().index_id);
+        if (!std::any_of(m.indexes.begin(), m.indexes.end(), [&](const auto& x) { return x.id == o.index_id; }))
+            r.corrupt(at, "options for index {}, which the MANIFEST does not hold", o.index_id);
+        const std::size_t len = r.u16("index options length");
+        const bytes_view b = r.bytes(len, "index options");
+        o.options.assign(b.begin(), b.end());
+        m.extension.index_options.push_back(std::move(o));
+    }
+}
+
+inline void read_schema(manifest_reader& r, manifest& m) {
+    manifest_schema s;
+    s.version = r.u64("schema version");
+    std::size_t at = r.offset();
+    const std::uint32_t n = r.u32("applied migration count");
+    r.check_count(at, n, manifest_min_migration_size, "applied migrations");
+    for (std::uint32_t i = 0; i < n; ++i) {
+        at = r.offset();
+        manifest_migration a;
+        a.version = r.u64("migration version");
+        if (!s.applied.empty() && s.applied.back().version >= a.version)
+            r.corrupt(at, "applied migrations are not by ascending version: {} follows {}", a.version,
+                      s.applied.back().version);
+        if (a.version > s.version)
+            r.corrupt(at, "migration {} is above the schema version {}", a.version, s.version);
+        a.name = r.string("migration name");
+        a.applied_at = r.u64("migration applied_at");
+        a.steps_hash = r.u64("migration steps_hash");
+        s.applied.push_back(std::move(a));
+    }
+    m.extension.schema = std::move(s);
+}
+
+// The sections of a version-3 MANIFEST. A section must be read to its exact length; an
+// unknown tag is a MANIFEST of a newer build (its meaning is unknown: nothing is guessed).
+inline void read_extension(manifest_reader& r, manifest& m, const std::string& path) {
+    std::size_t at = r.offset();
+    const std::uint16_t n = r.u16("section count");
+    if (n == 0) r.corrupt(at, "a version-3 MANIFEST with no section (version 2 is written then)");
+    int last_tag = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        at = r.offset();
+        const std::uint16_t tag = r.u16("section tag");
+        const std::uint32_t length = r.u32("section length");
+        if (tag <= last_tag) r.corrupt(at, "sections are not by ascending tag: {} follows {}", tag, last_tag);
+        last_tag = tag;
+        r.need(length, "section body");
+        const std::size_t end = r.offset() + length;
+        switch (static_cast<manifest_section>(tag)) {
+            case manifest_section::index_options: read_index_options(r, m); break;
+            case manifest_section::schema: read_schema(r, m); break;
+            default:
+                fail_at(errc::unsupported_version, {.path = path, .offset = at},
+                        "MANIFEST section {} is not known to this build (1 index options, 2 schema)", tag);
+        }
+        if (r.offset() != end)
+            r.corrupt(at, "section {} is {} bytes long but its contents take {}", tag, length, r.offset() - (end - length));
+    }
+}
+
+}  // namespace detail
 
 // Decodes a whole MANIFEST file; `path_for_errors` only labels errors.
 [[nodiscard]] inline manifest decode_manifest(bytes_view in, const std::string& path_for_errors) {
@@ -3855,9 +4044,10 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
                   magic[2], magic[3]);
 
     const std::uint16_t mv = r.u16("manifest_version");
-    if (mv != manifest_version)
+    if (mv != manifest_version && mv != manifest_version_extended)
         fail_at(errc::unsupported_version, {.path = path_for_errors, .offset = 4},
-                "MANIFEST version {} found; this build reads MANIFEST version {} only", mv, manifest_version);
+                "MANIFEST version {} found; this build reads MANIFEST versions {} and {}", mv, manifest_version,
+                manifest_version_extended);
     m.format_major = r.u16("format major");
     m.format_minor = r.u16("format minor");
     if (m.format_major != current_format_major)
@@ -3941,6 +4131,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
     const std::uint8_t has_checkpoint = r.u8("has_checkpoint");
     if (has_checkpoint > 1) r.corrupt(at, "has_checkpoint is {} (must be 0 or 1)", has_checkpoint);
     if (has_checkpoint == 1) m.checkpoint_seq = r.u64("checkpoint_seq");
+    if (mv == manifest_version_extended) detail::read_extension(r, m, path_for_errors);
 
     if (r.remaining() != 0) r.corrupt(r.offset(), "{} trailing bytes after the last field", r.remaining());
     return m;

@@ -1067,12 +1067,18 @@ TEST_CASE("MANIFEST rejection: magic and versions") {
         b[6] = 0;
         CHECK(decode_error(b) == errc::unsupported_version);
     }
-    SECTION("manifest_version 3") {
+    SECTION("manifest_version 4") {
+        byte_buffer b = golden_manifest;
+        b[4] = 4;
+        CHECK(decode_error(b, &off, &what) == errc::unsupported_version);
+        CHECK(what.find("version 4") != std::string::npos);
+        CHECK(what.find("versions 2 and 3") != std::string::npos);
+    }
+    SECTION("manifest_version 3 without its sections") {
         byte_buffer b = golden_manifest;
         b[4] = 3;
-        CHECK(decode_error(b, &off, &what) == errc::unsupported_version);
-        CHECK(what.find("version 3") != std::string::npos);
-        CHECK(what.find("version 2") != std::string::npos);
+        CHECK(decode_error(b, &off) == errc::corruption);
+        CHECK(off == b.size());
     }
     SECTION("a newer format minor decodes; the caller opens read-only") {
         byte_buffer b = golden_manifest;
@@ -1332,4 +1338,137 @@ TEST_CASE("decoders are total on mutated and random input") {
             CHECK((e.value() == errc::corruption || e.value() == errc::unsupported_version));
         }
     }
+}
+
+// ------------------------------------------------------------ MANIFEST version 3
+
+namespace {
+
+// golden_manifest_value() with options for index 2 and a schema of version 4 with two
+// migrations applied: written as version 3, the same bytes as version 2 then the sections.
+manifest extended_manifest_value() {
+    manifest m = golden_manifest_value();
+    m.extension.index_options = {{2, {0x01, 0x00}}};
+    m.extension.schema = manifest_schema{4, {{1, "users", 1000, 0x1111}, {4, "t", 2000, 0x2222}}};
+    return m;
+}
+
+const byte_buffer extended_sections = concat({
+    bytes({0x02, 0x00}),                                      // section_count 2
+    bytes({0x01, 0x00}), bytes({0x10, 0x00, 0x00, 0x00}),     // tag 1 (index options), 16 bytes
+    bytes({0x01, 0x00, 0x00, 0x00}),                          //   count 1
+    bytes({0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   index 2
+    bytes({0x02, 0x00, 0x01, 0x00}),                          //   2 bytes: 01 00
+    bytes({0x02, 0x00}), bytes({0x46, 0x00, 0x00, 0x00}),     // tag 2 (schema), 70 bytes
+    bytes({0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   version 4
+    bytes({0x02, 0x00, 0x00, 0x00}),                          //   2 applied
+    bytes({0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   version 1
+    bytes({0x05, 0x00, 'u', 's', 'e', 'r', 's'}),             //   "users"
+    bytes({0xe8, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   applied_at 1000
+    bytes({0x11, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   steps_hash
+    bytes({0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   version 4
+    bytes({0x01, 0x00, 't'}),                                 //   "t"
+    bytes({0xd0, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   applied_at 2000
+    bytes({0x22, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}),  //   steps_hash
+});
+
+byte_buffer extended_manifest_bytes() {
+    byte_buffer b = golden_manifest;
+    b[4] = 3;
+    return concat({b, extended_sections});
+}
+
+}  // namespace
+
+TEST_CASE("MANIFEST version 3: the sections after SPEC.md's fields, version 2 when there are none") {
+    const manifest m = extended_manifest_value();
+    CHECK(encode(m) == extended_manifest_bytes());
+    CHECK(decode_manifest(extended_manifest_bytes(), "x") == m);
+    manifest only_schema = golden_manifest_value();
+    only_schema.extension.schema = manifest_schema{};
+    CHECK(decode_manifest(encode(only_schema), "x") == only_schema);
+    CHECK(encode(only_schema)[4] == 3);
+    // Nothing beyond SPEC.md: exactly the version-2 bytes.
+    manifest plain = m;
+    plain.extension = {};
+    CHECK(encode(plain) == golden_manifest);
+}
+
+TEST_CASE("MANIFEST version 3 rejection: truncation, unknown and misordered sections, bad contents") {
+    const byte_buffer good = extended_manifest_bytes();
+    const std::size_t sections_at = golden_manifest.size();
+    for (std::size_t n = 0; n < good.size(); ++n) {
+        INFO(n << " of " << good.size() << " bytes");
+        CHECK(decode_error(byte_buffer(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n))) ==
+              errc::corruption);
+    }
+    std::optional<std::uint64_t> off;
+    std::string what;
+    SECTION("a tag this build does not know") {
+        byte_buffer b = good;
+        b[sections_at + 2 + 6 + 16] = 9;  // the second section's tag
+        CHECK(decode_error(b, &off, &what) == errc::unsupported_version);
+        CHECK(what.find("section 9") != std::string::npos);
+    }
+    SECTION("tags out of order") {
+        byte_buffer b = good;
+        b[sections_at + 2 + 6 + 16] = 1;
+        CHECK(decode_error(b, &off) == errc::corruption);
+        CHECK(off == sections_at + 2 + 6 + 16);
+    }
+    SECTION("no section") {
+        byte_buffer b = golden_manifest;
+        b[4] = 3;
+        b = concat({b, bytes({0x00, 0x00})});
+        CHECK(decode_error(b) == errc::corruption);
+    }
+    SECTION("a section longer than its contents") {
+        byte_buffer b = good;
+        b[sections_at + 4] = 0x11;  // index options: 17 bytes, but its contents take 16
+        CHECK(decode_error(b) == errc::corruption);
+    }
+    SECTION("options for an index the MANIFEST does not hold") {
+        byte_buffer b = good;
+        b[sections_at + 2 + 6 + 4] = 7;
+        CHECK(decode_error(b, &off, &what) == errc::corruption);
+        CHECK(what.find("index 7") != std::string::npos);
+    }
+    SECTION("migrations out of order, or above the schema version") {
+        byte_buffer b = good;
+        const std::size_t schema_at = sections_at + 2 + 6 + 16 + 6;
+        b[schema_at + 43] = 1;  // the second migration's version: 1 after 1
+        CHECK(decode_error(b) == errc::corruption);
+        b = good;
+        b[schema_at] = 3;  // schema version 3 below migration 4
+        CHECK(decode_error(b, &off, &what) == errc::corruption);
+        CHECK(what.find("above the schema version") != std::string::npos);
+    }
+    SECTION("a trailing byte") {
+        byte_buffer b = concat({good, bytes({0x00})});
+        CHECK(decode_error(b, &off) == errc::corruption);
+        CHECK(off == good.size());
+    }
+}
+
+TEST_CASE("MANIFEST version 3: encode refuses what decode would refuse") {
+    const manifest good = extended_manifest_value();
+    CHECK(encode_error(good) == errc::ok);
+    manifest m = good;
+    m.extension.index_options[0].index_id = 7;
+    CHECK(encode_error(m) == errc::invalid_argument);  // no such index
+    m = good;
+    m.extension.index_options = {{2, {}}, {1, {}}};
+    CHECK(encode_error(m) == errc::invalid_argument);  // out of order
+    m = good;
+    m.extension.index_options[0].options.assign(65536, 0);
+    CHECK(encode_error(m) == errc::invalid_argument);
+    m = good;
+    m.extension.schema->version = 3;
+    CHECK(encode_error(m) == errc::invalid_argument);  // migration 4 above it
+    m = good;
+    m.extension.schema->applied[1].version = 1;
+    CHECK(encode_error(m) == errc::invalid_argument);  // repeated
+    m = good;
+    m.extension.schema->applied[0].name = "\xff";
+    CHECK(encode_error(m) == errc::invalid_argument);
 }
