@@ -1,7 +1,7 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
-// the WAL writer and reader, the full-text tokenizer and query language), as one translation
-// unit; see suite_db.cpp.
+// the WAL writer and reader), as one translation unit; see suite_db.cpp. The full-text layer's
+// tests are suite_text.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
@@ -57,11 +57,5 @@ namespace suite_segment_set {
 }
 namespace suite_wal {
 #include "wal_test.cpp"
-}
-namespace suite_text_query {
-#include "text_query_test.cpp"
-}
-namespace suite_text_tokenizer {
-#include "text_tokenizer_test.cpp"
 }
 // clang-format on

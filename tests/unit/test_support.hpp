@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include "test_errors.hpp"
 #include "test_steps.hpp"
 #include <entidb/entidb.hpp>
 
@@ -21,17 +22,6 @@ struct Catch::StringMaker<entidb::entity_id> {
 };
 
 namespace test_support {
-
-
-// The entidb error code `f()` throws, or errc::ok if it returns.
-inline entidb::errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const entidb::error& e) {
-        return e.value();
-    }
-    return entidb::errc::ok;
-}
 
 // A config whose segments rotate every few records (rotation, compaction, mappings).
 inline entidb::config small_segments(std::uint64_t bytes = 2048) {

@@ -11,11 +11,13 @@
 #include <string_view>
 #include <vector>
 
-#include <entidb/entidb.hpp>
+#include <entidb/error.hpp>
+#include <entidb/text/search.hpp>
+#include <entidb/text/tokenizer.hpp>
 
 #include "../text/memory_posting_source.hpp"
+#include "test_errors.hpp"
 #include "test_steps.hpp"
-#include "test_support.hpp"
 
 namespace {
 

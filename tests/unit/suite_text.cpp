@@ -1,0 +1,37 @@
+// The test files of the full-text layer (include/entidb/text/: tokenizer, query language,
+// BM25, evaluation) as one translation unit that includes only that layer; see suite_db.cpp
+// for how a suite wraps each file.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <entidb/error.hpp>
+#include <entidb/text/search.hpp>
+#include <entidb/text/tokenizer.hpp>
+
+#include "../text/memory_posting_source.hpp"
+#include "test_errors.hpp"
+#include "test_steps.hpp"
+
+// clang-format off
+namespace suite_text_query {
+#include "text_query_test.cpp"
+}
+namespace suite_text_tokenizer {
+#include "text_tokenizer_test.cpp"
+}
+// clang-format on

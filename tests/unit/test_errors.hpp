@@ -1,0 +1,19 @@
+// The error code a call ends with (shared by every suite; includes only entidb/error.hpp, so
+// that suites of the layers below the engine need not include the whole library).
+#pragma once
+
+#include <entidb/error.hpp>
+
+namespace test_support {
+
+// The errc `f` throws, or errc::ok when it returns.
+inline entidb::errc code_of(auto&& f) {
+    try {
+        f();
+    } catch (const entidb::error& e) {
+        return e.value();
+    }
+    return entidb::errc::ok;
+}
+
+}  // namespace test_support
