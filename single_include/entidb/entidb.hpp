@@ -3527,10 +3527,10 @@ private:
 //     next_index_id u64 | index_count u32 | { index_id u64, collection_id u32, path_count u16,
 //       { field_len u16, field }, kind u8, unique u8, created_at_seq u64 } sorted by id |
 //     has_checkpoint u8 [, checkpoint_seq u64]
-// and, in MANIFEST version 3 only (written when `m.extension` holds anything; else the file
-// is version 2, byte for byte SPEC.md §3):
+// and, in MANIFEST version 3 only (written when an index has options or `m.extension` holds
+// a schema: manifest::extended(); else the file is version 2, byte for byte SPEC.md §3):
 //     section_count u16 | { tag u16, length u32, body } by ascending tag, each tag once
-//       tag 1, index options: count u32 | { index_id u64, options_len u16, options } by id
+//       tag 1, index options: count u32 | { index_id u64, options_len u16 (>= 1), options } by id
 //       tag 2, schema: version u64 | count u32 | { version u64, name_len u16, name,
 //              applied_at u64, steps_hash u64 } by ascending version
 // A reader of version 2 (this build's older self, the reference engine) refuses version 3
@@ -3545,8 +3545,8 @@ private:
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
 //                   next_*_id of 0, an index kind that is neither hash nor ordered, index
-//                   options naming no index or over 65535 bytes, applied migrations out of
-//                   order, repeated, or above the schema version.
+//                   options over 65535 bytes, applied migrations out of order, repeated, or
+//                   above the schema version.
 //   decode_manifest errc::unsupported_version when manifest_version is not 2 or 3, format
 //                   major != 1, or a version-3 section has a tag this build does not know
 //                   (the message names what was found and what is supported);
@@ -3662,16 +3662,11 @@ struct manifest_index {
     entidb::index_kind kind;      // stored as a format::index_kind byte
     bool unique;
     std::uint64_t created_at_seq;
+    // The kind's own options beyond SPEC.md §3's fields, in its own encoding (at most 65535
+    // bytes); stored in a version-3 section, so an index with options makes the file version 3.
+    byte_buffer options{};
 
     friend bool operator==(const manifest_index&, const manifest_index&) = default;
-};
-
-// Options of one index beyond SPEC.md §3's fields, in its kind's own encoding.
-struct manifest_index_options {
-    std::uint64_t index_id;  // names an index of the MANIFEST
-    byte_buffer options;     // at most 65535 bytes
-
-    friend bool operator==(const manifest_index_options&, const manifest_index_options&) = default;
 };
 
 // One migration applied to the database.
@@ -3691,13 +3686,11 @@ struct manifest_schema {
     friend bool operator==(const manifest_schema&, const manifest_schema&) = default;
 };
 
-// What a MANIFEST holds beyond SPEC.md §3: written as MANIFEST version 3, which readers of
-// version 2 refuse. Empty: the file is version 2.
+// What a MANIFEST holds beyond SPEC.md §3 besides index options (manifest_index::options):
+// with either, the file is written as MANIFEST version 3, which readers of version 2 refuse.
 struct manifest_extension {
-    std::vector<manifest_index_options> index_options;  // by ascending index id
     std::optional<manifest_schema> schema;
 
-    [[nodiscard]] bool empty() const noexcept { return index_options.empty() && !schema; }
     friend bool operator==(const manifest_extension&, const manifest_extension&) = default;
 };
 
@@ -3709,6 +3702,12 @@ struct manifest {
     std::vector<manifest_index> indexes;
     std::optional<std::uint64_t> checkpoint_seq;
     manifest_extension extension;
+
+    // Whether the file is written as version 3: it holds something SPEC.md §3 has no field for.
+    [[nodiscard]] bool extended() const noexcept {
+        return extension.schema || std::any_of(indexes.begin(), indexes.end(),
+                                               [](const manifest_index& x) { return !x.options.empty(); });
+    }
 
     friend bool operator==(const manifest&, const manifest&) = default;
 };
@@ -3812,19 +3811,12 @@ inline constexpr std::size_t manifest_min_migration_size = 8 + 2 + 8 + 8;       
 
 enum class manifest_section : std::uint16_t { index_options = 1, schema = 2 };
 
-// Checks what encode() would refuse in the extension; `indexes` sorted by id.
+// Checks what encode() would refuse in the sections; `indexes` sorted by id.
 inline void check_extension(const manifest_extension& e, const std::vector<const manifest_index*>& indexes) {
-    for (std::size_t i = 0; i < e.index_options.size(); ++i) {
-        const auto& o = e.index_options[i];
-        if (i > 0 && e.index_options[i - 1].index_id >= o.index_id)
-            fail(errc::invalid_argument, "index options must be by ascending index id, each once ({} after {})",
-                 o.index_id, e.index_options[i - 1].index_id);
-        if (std::none_of(indexes.begin(), indexes.end(), [&](const manifest_index* x) { return x->id == o.index_id; }))
-            fail(errc::invalid_argument, "options for index {}, which the MANIFEST does not hold", o.index_id);
-        if (o.options.size() > manifest_max_string_size)
-            fail(errc::invalid_argument, "options of index {} are {} bytes; the MANIFEST stores at most {}",
-                 o.index_id, o.options.size(), manifest_max_string_size);
-    }
+    for (const auto* x : indexes)
+        if (x->options.size() > manifest_max_string_size)
+            fail(errc::invalid_argument, "options of index {} are {} bytes; the MANIFEST stores at most {}", x->id,
+                 x->options.size(), manifest_max_string_size);
     if (!e.schema) return;
     const auto& applied = e.schema->applied;
     if (applied.size() > std::numeric_limits<std::uint32_t>::max())
@@ -3846,15 +3838,19 @@ inline void put_section(byte_buffer& out, manifest_section tag, const byte_buffe
     put_bytes(out, body);
 }
 
-inline void put_extension(byte_buffer& out, const manifest_extension& e) {
-    put_u16(out, static_cast<std::uint16_t>((e.index_options.empty() ? 0 : 1) + (e.schema ? 1 : 0)));
-    if (!e.index_options.empty()) {
+// `indexes` sorted by id: those with options are the index options section.
+inline void put_extension(byte_buffer& out, const manifest_extension& e, const std::vector<const manifest_index*>& indexes) {
+    std::vector<const manifest_index*> with_options;
+    for (const auto* x : indexes)
+        if (!x->options.empty()) with_options.push_back(x);
+    put_u16(out, static_cast<std::uint16_t>((with_options.empty() ? 0 : 1) + (e.schema ? 1 : 0)));
+    if (!with_options.empty()) {
         byte_buffer body;
-        put_u32(body, static_cast<std::uint32_t>(e.index_options.size()));
-        for (const auto& o : e.index_options) {
-            put_u64(body, o.index_id);
-            put_u16(body, static_cast<std::uint16_t>(o.options.size()));
-            put_bytes(body, o.options);
+        put_u32(body, static_cast<std::uint32_t>(with_options.size()));
+        for (const auto* x : with_options) {
+            put_u64(body, x->id);
+            put_u16(body, static_cast<std::uint16_t>(x->options.size()));
+            put_bytes(body, x->options);
         }
         put_section(out, manifest_section::index_options, body);
     }
@@ -3933,7 +3929,7 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e) {
 
     byte_buffer out;
     detail::put_bytes(out, manifest_magic);
-    detail::put_u16(out, m.extension.empty() ? manifest_version : manifest_version_extended);
+    detail::put_u16(out, m.extended() ? manifest_version_extended : manifest_version);
     detail::put_u16(out, m.format_major);
     detail::put_u16(out, m.format_minor);
     detail::put_u32(out, m.next_collection_id);
@@ -3955,7 +3951,7 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e) {
     }
     detail::put_u8(out, m.checkpoint_seq ? 1 : 0);
     if (m.checkpoint_seq) detail::put_u64(out, *m.checkpoint_seq);
-    if (!m.extension.empty()) detail::put_extension(out, m.extension);
+    if (m.extended()) detail::put_extension(out, m.extension, idxs);
     return out;
 }
 
@@ -3965,19 +3961,22 @@ inline void read_index_options(manifest_reader& r, manifest& m) {
     std::size_t at = r.offset();
     const std::uint32_t n = r.u32("index options count");
     r.check_count(at, n, manifest_min_options_size, "index options");
+    std::uint64_t previous = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
         at = r.offset();
-        manifest_index_options o{.index_id = r.u64("options index id"), .options = {}};
-        const auto& before = m.extension.index_options;
-        if (!before.empty() && before.back().index_id >= o.index_id)
-            r.corrupt(at, "index options are not by ascending index id: {} follows {}", o.index_id,
-                      before.back().index_id);
-        if (!std::any_of(m.indexes.begin(), m.indexes.end(), [&](const auto& x) { return x.id == o.index_id; }))
-            r.corrupt(at, "options for index {}, which the MANIFEST does not hold", o.index_id);
+        const std::uint64_t id = r.u64("options index id");
+        if (i > 0 && previous >= id)
+            r.corrupt(at, "index options are not by ascending index id: {} follows {}", id, previous);
+        previous = id;
+        const auto x = std::lower_bound(m.indexes.begin(), m.indexes.end(), id,
+                                        [](const manifest_index& a, std::uint64_t b) { return a.id < b; });
+        if (x == m.indexes.end() || x->id != id)
+            r.corrupt(at, "options for index {}, which the MANIFEST does not hold", id);
+        const std::size_t len_at = r.offset();
         const std::size_t len = r.u16("index options length");
+        if (len == 0) r.corrupt(len_at, "index {} has empty options (an index without options is not listed)", id);
         const bytes_view b = r.bytes(len, "index options");
-        o.options.assign(b.begin(), b.end());
-        m.extension.index_options.push_back(std::move(o));
+        x->options.assign(b.begin(), b.end());
     }
 }
 

@@ -1348,7 +1348,7 @@ namespace {
 // migrations applied: written as version 3, the same bytes as version 2 then the sections.
 manifest extended_manifest_value() {
     manifest m = golden_manifest_value();
-    m.extension.index_options = {{2, {0x01, 0x00}}};
+    m.indexes[1].options = {0x01, 0x00};
     m.extension.schema = manifest_schema{4, {{1, "users", 1000, 0x1111}, {4, "t", 2000, 0x2222}}};
     return m;
 }
@@ -1391,7 +1391,12 @@ TEST_CASE("MANIFEST version 3: the sections after SPEC.md's fields, version 2 wh
     // Nothing beyond SPEC.md: exactly the version-2 bytes.
     manifest plain = m;
     plain.extension = {};
+    plain.indexes[1].options.clear();
     CHECK(encode(plain) == golden_manifest);
+    manifest only_options = m;
+    only_options.extension = {};
+    CHECK(encode(only_options)[4] == 3);
+    CHECK(decode_manifest(encode(only_options), "x") == only_options);
 }
 
 TEST_CASE("MANIFEST version 3 rejection: truncation, unknown and misordered sections, bad contents") {
@@ -1443,6 +1448,15 @@ TEST_CASE("MANIFEST version 3 rejection: truncation, unknown and misordered sect
         CHECK(decode_error(b, &off, &what) == errc::corruption);
         CHECK(what.find("above the schema version") != std::string::npos);
     }
+    SECTION("empty options") {
+        byte_buffer b = good;
+        b[sections_at + 2 + 6 + 12] = 0;  // options_len 0 ...
+        b.erase(b.begin() + static_cast<std::ptrdiff_t>(sections_at + 2 + 6 + 14),
+                b.begin() + static_cast<std::ptrdiff_t>(sections_at + 2 + 6 + 16));  // ... and no bytes
+        b[sections_at + 4] = 0x0e;
+        CHECK(decode_error(b, &off, &what) == errc::corruption);
+        CHECK(what.find("empty options") != std::string::npos);
+    }
     SECTION("a trailing byte") {
         byte_buffer b = concat({good, bytes({0x00})});
         CHECK(decode_error(b, &off) == errc::corruption);
@@ -1454,14 +1468,10 @@ TEST_CASE("MANIFEST version 3: encode refuses what decode would refuse") {
     const manifest good = extended_manifest_value();
     CHECK(encode_error(good) == errc::ok);
     manifest m = good;
-    m.extension.index_options[0].index_id = 7;
-    CHECK(encode_error(m) == errc::invalid_argument);  // no such index
-    m = good;
-    m.extension.index_options = {{2, {}}, {1, {}}};
-    CHECK(encode_error(m) == errc::invalid_argument);  // out of order
-    m = good;
-    m.extension.index_options[0].options.assign(65536, 0);
+    m.indexes[1].options.assign(65536, 0);
     CHECK(encode_error(m) == errc::invalid_argument);
+    m.indexes[1].options.assign(65535, 0);
+    CHECK(decode_manifest(encode(m), "x") == m);
     m = good;
     m.extension.schema->version = 3;
     CHECK(encode_error(m) == errc::invalid_argument);  // migration 4 above it
