@@ -1,7 +1,7 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
-// the WAL writer and reader, the full-text tokenizer and query language), as one translation
-// unit; see suite_db.cpp.
+// the WAL writer and reader, the full-text tokenizer, query language and index storage), as
+// one translation unit; see suite_db.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
@@ -11,6 +11,8 @@
 #include <entidb/wal/writer.hpp>
 
 #include "suite_prelude.hpp"
+
+#include "../text/memory_posting_source.hpp"  // the full-text tests' model, shared by two files
 
 // clang-format off
 namespace suite_error {
@@ -63,5 +65,8 @@ namespace suite_text_query {
 }
 namespace suite_text_tokenizer {
 #include "text_tokenizer_test.cpp"
+}
+namespace suite_text_postings {
+#include "text_postings_test.cpp"
 }
 // clang-format on
