@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -348,23 +349,43 @@ TEST_CASE("text postings: text that is not valid UTF-8 is refused and changes no
 TEST_CASE("text postings: readers search while a writer adds, updates and removes", "[text]") {
     text_postings index({}, 32);
     std::mt19937_64 setup(9);
-    for (std::uint64_t i = 0; i < 200; ++i) index.add(id_of(i), random_text(setup), 1);
-    std::atomic<std::uint64_t> published{1};
+    for (std::uint64_t i = 0; i < 200; ++i) index.add(id_of(i), random_text(setup) + " x", 1);
+    // The snapshots readers hold, as the engine's registry keeps them: a reader takes the
+    // newest published sequence and registers it in one step, and the writer's oldest
+    // snapshot is the least registered one (or the newest, when none is).
+    std::mutex snapshots_mutex;
+    std::multiset<std::uint64_t> snapshots;
+    std::uint64_t published = 1;
+    const auto pin = [&] {
+        const std::lock_guard lock(snapshots_mutex);
+        snapshots.insert(published);
+        return published;
+    };
+    const auto unpin = [&](std::uint64_t s) {
+        const std::lock_guard lock(snapshots_mutex);
+        snapshots.erase(snapshots.find(s));
+    };
     std::atomic<bool> done{false};
-    std::atomic<std::size_t> failures{0};
+    std::atomic<std::size_t> failures{0}, searches{0};
 
     const auto reader = [&](std::uint64_t seed) {
         std::mt19937_64 rng(seed);
         while (!done.load()) {
-            const std::uint64_t s = published.load();
-            const auto view = index.view(s);
-            const auto q = entidb::text::parse_query(random_query(rng), {});
-            std::size_t hits = 0;
-            for (const auto& hit : entidb::text::search_all(view, q)) {
-                if (hit.score < 0 || view.doc_length(hit.doc) == 0) failures.fetch_add(1);
-                ++hits;
+            const std::uint64_t s = pin();
+            {
+                const auto view = index.view(s);
+                const auto q = entidb::text::parse_query(random_query(rng), {});
+                std::size_t hits = 0;
+                for (const auto& hit : entidb::text::search_all(view, q)) {
+                    if (hit.score < 0 || view.doc_length(hit.doc) == 0) failures.fetch_add(1);
+                    ++hits;
+                }
+                if (hits > view.doc_count() || view.doc_count() != 200) failures.fetch_add(1);
+                const auto x = entidb::search(view, entidb::text::parse_query("x", {}), 1000);
+                if (x.size() != 200) failures.fetch_add(1);  // every text has an x, once per entity
             }
-            if (hits > view.doc_count() || view.doc_count() != 200) failures.fetch_add(1);
+            unpin(s);
+            searches.fetch_add(1);
         }
     };
     std::thread r1(reader, 1), r2(reader, 2);
@@ -373,14 +394,20 @@ TEST_CASE("text postings: readers search while a writer adds, updates and remove
     for (std::size_t step = 0; step < test_support::steps(4000); ++step) {
         ++seq;
         const entity_id id = id_of(rng() % 200);
-        const std::uint64_t oldest = published.load();
+        std::uint64_t oldest = 0;
+        {
+            const std::lock_guard lock(snapshots_mutex);
+            oldest = snapshots.empty() ? published : *snapshots.begin();
+        }
         index.remove(id, seq, oldest);
-        index.add(id, random_text(rng) + " x", seq);  // every text has a token
-        published.store(seq);
+        index.add(id, random_text(rng) + " x", seq);
+        const std::lock_guard lock(snapshots_mutex);
+        published = seq;
     }
     done.store(true);
     r1.join();
     r2.join();
+    INFO("searches " << searches.load() << ", rewrites " << index.rewrite_count());
     CHECK(failures.load() == 0);
     CHECK(index.rewrite_count() > 0);
     const auto view = index.view(seq);
