@@ -274,6 +274,31 @@ TEST_CASE("text postings: a view never sees a later commit; garbage goes only wh
     CHECK(all_terms(view, "").empty());
 }
 
+TEST_CASE("text postings: prefix walks merge the sorted terms with the recent unsorted ones", "[text]") {
+    std::mt19937_64 rng(17);
+    text_postings index({}, 8);  // sorted in again once more than 8 (or an eighth) are new
+    model_source model;
+    const auto model_terms = [&](std::string_view prefix) {
+        std::vector<std::string> out;
+        model.for_each_term_with_prefix(prefix, [&](std::string_view t) { out.emplace_back(t); });
+        return out;
+    };
+    for (std::uint64_t i = 0; i < 400; ++i) {
+        std::string text;
+        for (int k = 0; k < 3; ++k) text += "t" + std::to_string(rng() % 2000) + " ";
+        index.add(id_of(i), text, 1);
+        model.add(id_of(i), text);
+        if (i % 7 == 0) {
+            const auto view = index.view(1);
+            for (const std::string prefix : {"", "t", "t1", "t19", "t5", "t999", "u"}) {
+                INFO("prefix " << prefix << " after " << i + 1 << " documents");
+                CHECK(all_terms(view, prefix) == model_terms(prefix));
+            }
+            check_query(view, model, "t1* OR t2*");
+        }
+    }
+}
+
 TEST_CASE("text postings: a text with no token is a document of length 0", "[text]") {
     text_postings index;
     index.add(id_of(1), "", 1);
