@@ -19979,9 +19979,12 @@ template <posting_source S>
 // when at least that many are garbage: garbage stays below about a quarter of the rows (plus
 // 2·min_batch), and a rewrite, O(index size), is paid for by the removals before it.
 //
-// Memory: memory_bytes() reports what the index holds, by capacity; about 40 bytes per
-// document version, each term's bytes plus about 45, and 2–4 bytes per (document, term)
-// pair plus one per further occurrence (docs/indexes.md gives measured figures).
+// Memory: memory_bytes() reports what the index holds, by capacity (each list as the malloc
+// block it is); about 40 bytes per document version, each term's bytes plus about 70 (its
+// entry, hash slots, place in the order, and its list's block overhead), and 2–4 bytes per
+// (document, term) pair plus one per further occurrence; lists grow by an eighth, and
+// shrink_to_fit() (after a bulk build) gives the spare room back. docs/indexes.md gives
+// measured figures.
 //
 // Errors: add() fails with errc::invalid_argument (from the tokenizer) when the text is not
 // valid UTF-8, and with errc::too_large when a term's postings or the ordinals would pass
@@ -20023,7 +20026,8 @@ public:
 
     // The entity has `text` from commit sequence `from` on. If it still had a text, that one
     // ends at `from`. `oldest_snapshot`, when given, is the oldest snapshot still readable
-    // (open passes its own sequence: the changes it streams then need no log).
+    // (open passes its own sequence: the changes it streams then need no log); without it
+    // the change is logged until a later call gives an oldest snapshot at or above `from`.
     void add(const entity_id& id, std::string_view text, std::uint64_t from, std::uint64_t oldest_snapshot = 0) {
         const std::lock_guard changing(writer_);
         horizon_ = std::max(horizon_, oldest_snapshot);
