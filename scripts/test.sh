@@ -68,7 +68,7 @@ CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmar
   -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
-TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine engine_parts compaction shared_gate primary_index_threads postings" \
+TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine engine_parts compaction shared_gate primary_index_threads postings text_postings" \
   -Db_sanitize=thread -Doptimization=1 -Ddebug=false -Dbenchmarks=false "${none[@]}"
 
 summary=()

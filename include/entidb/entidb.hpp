@@ -40,3 +40,4 @@
 #include "text/query.hpp"
 #include "text/search.hpp"
 #include "text/tokenizer.hpp"
+#include "index/text_postings.hpp"

@@ -12,6 +12,8 @@
 
 #include "suite_prelude.hpp"
 
+#include "../text/memory_posting_source.hpp"  // the full-text tests' model, shared by two files
+
 // clang-format off
 namespace suite_error {
 #include "error_test.cpp"

@@ -2,6 +2,8 @@
 // translation unit for the ThreadSanitizer build (which compiles nothing else); see suite_db.cpp.
 #include "suite_prelude.hpp"
 
+#include "../text/memory_posting_source.hpp"
+
 // clang-format off
 namespace suite_engine {
 #include "engine_test.cpp"
@@ -26,5 +28,8 @@ namespace suite_shared_gate {
 }
 namespace suite_primary_index_threads {
 #include "primary_index_threads_test.cpp"
+}
+namespace suite_text_postings {
+#include "text_postings_test.cpp"
 }
 // clang-format on

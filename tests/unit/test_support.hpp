@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include "test_errors.hpp"
+#include "test_ids.hpp"
 #include "test_steps.hpp"
 #include <entidb/entidb.hpp>
 
@@ -82,13 +83,6 @@ inline entidb::byte_buffer payload(std::uint64_t n, std::size_t pad_len = 8) {
     put_head(out, 3, pad_len);
     out.insert(out.end(), pad_len, 'x');
     return out;
-}
-
-// An id whose last 8 bytes are `n` big-endian (ids sort like numbers).
-inline entidb::entity_id id_of(std::uint64_t n) {
-    std::array<std::uint8_t, 16> b{};
-    for (int i = 0; i < 8; ++i) b[15 - i] = static_cast<std::uint8_t>(n >> (8 * i));
-    return entidb::entity_id::from_bytes(b);
 }
 
 // Every file below `dir`, relative path → contents.
