@@ -500,7 +500,10 @@ private:
                 continue;
             }
             try {
-                db.declare_index(name->second, join_path(ix.path), ix.kind, ix.unique);
+                if (ix.kind == index_kind::text)
+                    db.declare_index(name->second, join_path(ix.path), detail::decode_text_options(ix));
+                else
+                    db.declare_index(name->second, join_path(ix.path), ix.kind, ix.unique);
                 ++report_.indexes;
             } catch (const error& e) {
                 if (e.value() == errc::io_error || e.value() == errc::no_space) throw;

@@ -3544,7 +3544,7 @@ private:
 //                   than 65535 path fields, duplicate collection names or ids, duplicate
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
-//                   next_*_id of 0, an index kind that is neither hash nor ordered, index
+//                   next_*_id of 0, an index kind that is not registered (hash, ordered, text), index
 //                   options over 65535 bytes, applied migrations out of order, repeated, or
 //                   above the schema version.
 //   decode_manifest errc::unsupported_version when manifest_version is not 2 or 3, format
@@ -3566,7 +3566,7 @@ private:
 // policies (collection.hpp) and the tool name them.
 //
 // The MANIFEST stores a kind as a byte of its own (format::index_kind, SPEC.md §3: 0 hash,
-// 1 btree); format/manifest.hpp is the one place that maps between the two. Each kind's
+// 1 btree; ours: 2 text); format/manifest.hpp is the one place that maps between the two. Each kind's
 // implementation, byte and name are registered in index/index_kinds.hpp, which
 // static_asserts that this file's names agree.
 
@@ -3577,13 +3577,15 @@ inline namespace v1 {
 enum class index_kind : std::uint8_t {
     hash,     // equality lookups
     ordered,  // equality, ranges, text prefixes and ordered iteration
+    text,     // full text: the words of a text field, searched and ranked (docs/indexes.md)
 };
 
-// "hash" or "ordered", as messages and `entidb inspect` print a kind.
+// "hash", "ordered" or "text", as messages and `entidb inspect` print a kind.
 [[nodiscard]] constexpr std::string_view to_string(index_kind k) noexcept {
     switch (k) {
         case index_kind::hash: return "hash";
         case index_kind::ordered: return "ordered";
+        case index_kind::text: return "text";
     }
     return "unknown";
 }
@@ -3634,11 +3636,15 @@ struct manifest_collection {
 // the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
 // The registry of kinds (index/index_kinds.hpp, a layer above) names each kind's byte
 // again and static_asserts that it matches this table.
-enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
+// Byte 2 (text) is ours, not SPEC.md §3's: a reader of format 1.0 refuses it
+// (docs/format-compatibility.md); a text index always has options, so its MANIFEST is
+// version 3 as well.
+enum class index_kind : std::uint8_t { hash = 0, btree = 1, text = 2 };
 
-inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
+inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 3> index_kind_bytes{{
     {entidb::index_kind::hash, index_kind::hash},
     {entidb::index_kind::ordered, index_kind::btree},
+    {entidb::index_kind::text, index_kind::text},
 }};
 
 // The byte that stores `k`, or nullopt for a value that is no index kind.
@@ -4116,7 +4122,7 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
         at = r.offset();
         const std::uint8_t kind = r.u8("index kind");
         const auto known = index_kind_of_byte(kind);
-        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
+        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree, 2 text)", x.id, kind);
         x.kind = *known;
         at = r.offset();
         const std::uint8_t unique = r.u8("index unique");
@@ -7151,8 +7157,8 @@ private:
 // A database learns its indexes' kinds at run time (the MANIFEST), so each index is an
 // index_model<I> of a kind I that models index_implementation (index_implementation.hpp),
 // made by make_secondary_index (index_kinds.hpp). Lookups a kind lacks (range and prefix
-// on a kind that is not ordered) are refused with errc::invalid_argument; the transaction
-// layer only asks an ordered index for them.
+// on a kind that is not ordered, search on one that is not searchable) are refused with
+// errc::invalid_argument; the transaction layer only asks a kind that has them.
 
 
 // ---- begin entidb/index/index_implementation.hpp ----
@@ -7177,7 +7183,9 @@ private:
 // Capabilities are opt-in traits, false when absent:
 //   - `static constexpr bool ordered = true`: range(lo, hi, snapshot, reverse) and
 //     prefix(key, snapshot) in key order (index_range / index_prefix below);
-//   - `static constexpr bool supports_unique = true`: the kind may be declared unique.
+//   - `static constexpr bool supports_unique = true`: the kind may be declared unique;
+//   - `static constexpr bool searchable = true`: search(query, syntax, snapshot, limit), the
+//     best hits of a full-text query with their scores (text_index.hpp).
 // Its `static constexpr index_kind kind` names the public enumerator it implements.
 
 
@@ -7828,6 +7836,8 @@ template <typename I>
 inline constexpr bool index_is_ordered = requires { requires static_cast<bool>(I::ordered); };
 template <typename I>
 inline constexpr bool index_supports_unique = requires { requires static_cast<bool>(I::supports_unique); };
+template <typename I>
+inline constexpr bool index_is_searchable = requires { requires static_cast<bool>(I::searchable); };
 
 // The lookups every kind answers, by key and snapshot.
 template <typename I>
@@ -7874,8191 +7884,25 @@ template <index_implementation I>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/index/index_implementation.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-class secondary_index {
-public:
-    secondary_index() = default;
-    secondary_index(const secondary_index&) = delete;
-    secondary_index& operator=(const secondary_index&) = delete;
-    virtual ~secondary_index() = default;
-
-    [[nodiscard]] virtual const format::manifest_index& definition() const noexcept = 0;
-    [[nodiscard]] virtual bool ordered() const noexcept = 0;
-    [[nodiscard]] bool unique() const noexcept { return definition().unique; }
-
-    // The key an entity with this payload has, or nullopt if the field is absent.
-    [[nodiscard]] virtual std::optional<index_key> key_of(bytes_view payload) const = 0;
-
-    // ---- the writer ----
-    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from) = 0;
-    // Ends the entity's posting under `key` at sequence `at`; what no snapshot at or above
-    // `oldest_snapshot` can see may be dropped.
-    virtual void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) = 0;
-
-    // ---- readers ----
-    // Entities with exactly `key` at `snapshot`, in id order.
-    [[nodiscard]] virtual std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const = 0;
-    // Ordered kinds: entities whose key lies within the bounds, in key order, or in reverse.
-    [[nodiscard]] virtual std::vector<entity_id> range(const std::optional<key_bound>& lo,
-                                                       const std::optional<key_bound>& hi, std::uint64_t snapshot,
-                                                       bool reverse = false) const = 0;
-    // Ordered kinds: entities whose key starts with `prefix`, in key order.
-    [[nodiscard]] virtual std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const = 0;
-    // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
-    [[nodiscard]] virtual std::uint64_t entry_count(std::uint64_t snapshot) const = 0;
-    // Live holders of `key` at the newest state (unique checks, under the writer lock).
-    [[nodiscard]] virtual std::vector<entity_id> live_holders(const index_key& key) const = 0;
-    // Bytes the index holds (docs/indexes.md, "Memory").
-    [[nodiscard]] virtual std::size_t memory_bytes() const = 0;
-};
-
-// An index of kind I behind the handle.
-template <index_implementation I>
-class index_model final : public secondary_index {
-public:
-    explicit index_model(format::manifest_index def) : impl_(std::move(def)) {}
-
-    [[nodiscard]] const I& implementation() const noexcept { return impl_; }
-
-    [[nodiscard]] const format::manifest_index& definition() const noexcept override { return impl_.definition(); }
-    [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
-    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
-    void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
-    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
-        impl_.remove(key, id, at, oldest_snapshot);
-    }
-    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const override {
-        return impl_.find(key, snapshot);
-    }
-    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
-                                               std::uint64_t snapshot, bool reverse) const override {
-        if constexpr (index_is_ordered<I>) {
-            return index_range(impl_, lo, hi, snapshot, reverse);
-        } else {
-            refuse_ordered_lookup("range");
-        }
-    }
-    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const override {
-        if constexpr (index_is_ordered<I>) {
-            return index_prefix(impl_, prefix, snapshot);
-        } else {
-            refuse_ordered_lookup("prefix");
-        }
-    }
-    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const override {
-        return impl_.entry_count(snapshot);
-    }
-    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const override {
-        return impl_.live_holders(key);
-    }
-    [[nodiscard]] std::size_t memory_bytes() const override { return impl_.memory_bytes(); }
-
-private:
-    [[noreturn]] void refuse_ordered_lookup(std::string_view what) const {
-        fail(errc::invalid_argument, "a {} lookup needs an ordered index; index {} is a {} index", what,
-             definition().id, to_string(I::kind));
-    }
-
-    I impl_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/secondary_index.hpp ----
-// ---- begin entidb/core/index_set.hpp ----
-// entidb/core/index_set.hpp — the secondary indexes of one database and everything the engine
-// does with them: declare and fill them (open, declare_index), maintain them inside commits,
-// check unique keys against a commit and the commits ahead of it, drop them, and count
-// their memory.
-//
-// An index_set is a value: a list of shared index handles (secondary_index.hpp), copied into
-// every catalog version, so readers and the commit that applies a write use the list of the
-// catalog they hold while the writer adds to its own copy. What it needs from the engine —
-// the live entities of a collection, an entity's current payload, the operations of commits
-// still in flight — it takes as callables, so it knows nothing of segments or the WAL.
-//
-// Thread-safety: the list itself is not synchronised (the writer's copy is changed only
-// under the writer lock); the indexes are (postings.hpp).
-
-
-// ---- begin entidb/index/index_kinds.hpp ----
-// entidb/index/index_kinds.hpp — the one registry of secondary index kinds.
-//
-// Each line pairs an implementation (a model of index_implementation, whose `kind` names the
-// public entidb::index_kind enumerator) with its MANIFEST kind byte (SPEC.md §3) and the
-// name the tool takes as a flag (`entidb index --hash`) and prints. Adding a kind is its
-// header plus one line here (and its enumerator and byte, which the static_asserts below
-// hold to this table). format/ sits below index/ and keeps its own byte table
-// (format::index_kind_bytes); this registry is what pairs the two.
-
-#include <tuple>
-
-// ---- begin entidb/index/hash_index.hpp ----
-// entidb/index/hash_index.hpp — the hash kind: equality lookups on one field
-// (index_kind::hash, MANIFEST byte 0). Its postings are the ordered kind's layout
-// (postings.hpp), which answers an exact key in O(log n) with no second copy of the keys.
-
-// ---- begin entidb/index/field_index.hpp ----
-// entidb/index/field_index.hpp — what the hash and the ordered kind share: one field's value
-// as the key (the MANIFEST entry's path, make_index_key) and MVCC postings (postings.hpp).
-// A kind derives from it and adds its traits and the lookups it promises
-// (index_implementation.hpp).
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class field_index {
-public:
-    explicit field_index(format::manifest_index def) : def_(std::move(def)) {
-        path_views_.assign(def_.path.begin(), def_.path.end());
-    }
-    field_index(const field_index&) = delete;
-    field_index& operator=(const field_index&) = delete;
-
-    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
-
-    // The key an entity with this payload has, or nullopt if the field is absent.
-    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
-        const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
-        if (!field) return std::nullopt;
-        return make_index_key(*field);
-    }
-
-    // Adds to an empty index are its bulk build (postings.hpp).
-    void add(const index_key& key, const entity_id& id, std::uint64_t from) { postings_.add(key, id, from); }
-    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
-        postings_.remove(key, id, at, oldest_snapshot);
-    }
-    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
-        return postings_.find(key, snapshot);
-    }
-    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const { return postings_.live_holders(key); }
-    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const { return postings_.entry_count(snapshot); }
-    [[nodiscard]] std::size_t memory_bytes() const { return postings_.memory_bytes(); }
-
-protected:
-    posting_list postings_;
-
-private:
-    format::manifest_index def_;
-    std::vector<std::string_view> path_views_;  // views into def_.path
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/field_index.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace indexes {
-
-class hash_index : public detail::field_index {
-public:
-    static constexpr index_kind kind = index_kind::hash;
-    static constexpr bool supports_unique = true;
-
-    using field_index::field_index;
-};
-static_assert(index_implementation<hash_index>);
-
-}  // namespace indexes
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/hash_index.hpp ----
-// ---- begin entidb/index/ordered_index.hpp ----
-// entidb/index/ordered_index.hpp — the ordered kind: equality, ranges, text prefixes and
-// ordered iteration on one field (index_kind::ordered, MANIFEST byte 1 "btree"). Keys order
-// as index_key.hpp promises.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace indexes {
-
-class ordered_index : public detail::field_index {
-public:
-    static constexpr index_kind kind = index_kind::ordered;
-    static constexpr bool ordered = true;
-    static constexpr bool supports_unique = true;
-
-    using field_index::field_index;
-
-    // Entities whose key lies within the bounds, in key order (then id), or in reverse.
-    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
-                                               std::uint64_t snapshot, bool reverse = false) const {
-        return postings_.range(lo, hi, snapshot, reverse);
-    }
-    // Entities whose key starts with `prefix` (text prefixes), in key order.
-    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const {
-        return postings_.prefix(prefix, snapshot);
-    }
-};
-static_assert(index_implementation<ordered_index>);
-
-}  // namespace indexes
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/ordered_index.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-// A kind's name as a template argument.
-template <std::size_t N>
-struct index_kind_name {
-    char text[N];
-    constexpr index_kind_name(const char (&s)[N]) { std::copy_n(s, N, text); }  // NOLINT: implicit by design
-    [[nodiscard]] constexpr std::string_view view() const noexcept { return {text, N - 1}; }
-};
-
-// One registration: the implementation, its MANIFEST byte and its name.
-template <index_implementation I, format::index_kind Byte, index_kind_name Name>
-struct index_kind_entry {
-    using implementation = I;
-    static constexpr index_kind kind = I::kind;
-    static constexpr format::index_kind manifest_byte = Byte;
-    static constexpr std::string_view name = Name.view();
-
-    static_assert(format::manifest_kind_byte(kind) == static_cast<std::uint8_t>(Byte),
-                  "format::index_kind_bytes stores this kind under another byte");
-    static_assert(to_string(kind) == name, "entidb::to_string(index_kind) names this kind otherwise");
-};
-
-// ---- the registry: one line per kind ----
-using index_kinds = std::tuple<                                        //
-    index_kind_entry<indexes::hash_index, format::index_kind::hash, "hash">,
-    index_kind_entry<indexes::ordered_index, format::index_kind::btree, "ordered">>;
-
-inline constexpr std::size_t index_kind_count = std::tuple_size_v<index_kinds>;
-static_assert(index_kind_count == format::index_kind_bytes.size(),
-              "every kind the MANIFEST can store is registered, and no other");
-
-namespace detail {
-template <typename F, std::size_t... N>
-constexpr void for_each_index_kind(F&& f, std::index_sequence<N...>) {
-    (f(std::tuple_element_t<N, index_kinds>{}), ...);
-}
-}  // namespace detail
-
-// Calls f(entry) for each registered kind, in registry order.
-template <typename F>
-constexpr void for_each_index_kind(F&& f) {
-    detail::for_each_index_kind(f, std::make_index_sequence<index_kind_count>{});
-}
-
-// The registered names, in registry order ("hash", "ordered").
-[[nodiscard]] constexpr std::array<std::string_view, index_kind_count> index_kind_names() {
-    std::array<std::string_view, index_kind_count> out{};
-    std::size_t i = 0;
-    for_each_index_kind([&](auto e) { out[i++] = decltype(e)::name; });
-    return out;
-}
-
-// The kind registered under `name`, or nullopt.
-[[nodiscard]] constexpr std::optional<index_kind> index_kind_named(std::string_view name) {
-    std::optional<index_kind> out;
-    for_each_index_kind([&](auto e) {
-        if (decltype(e)::name == name) out = decltype(e)::kind;
-    });
-    return out;
-}
-
-static_assert([] {
-    for (const auto name : index_kind_names())
-        if (!index_kind_named(name) || to_string(*index_kind_named(name)) != name) return false;
-    return true;
-}(), "registered names are distinct");
-
-// A new, empty index of the registered kind `Entry`; a unique one only if the kind supports it.
-template <typename Entry>
-[[nodiscard]] std::shared_ptr<secondary_index> make_index_of_kind(format::manifest_index def) {
-    using implementation = typename Entry::implementation;
-    if (def.unique && !index_supports_unique<implementation>)
-        fail(errc::invalid_argument, "a {} index cannot be unique", Entry::name);
-    return std::make_shared<index_model<implementation>>(std::move(def));
-}
-
-// A new, empty index of the kind its MANIFEST entry names.
-[[nodiscard]] inline std::shared_ptr<secondary_index> make_secondary_index(format::manifest_index def) {
-    std::shared_ptr<secondary_index> out;
-    for_each_index_kind([&](auto e) {
-        if (!out && def.kind == decltype(e)::kind) out = make_index_of_kind<decltype(e)>(std::move(def));
-    });
-    if (!out) fail(errc::invalid_argument, "index {} has unknown kind {}", def.id, static_cast<unsigned>(def.kind));
-    return out;
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/index_kinds.hpp ----
-// ---- begin entidb/core/write_set.hpp ----
-// entidb/core/write_set.hpp — a write transaction's operations: at most one per
-// (collection, id), the payloads in one buffer.
-//
-// A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
-// descent through scattered nodes; a bulk transaction of thousands of puts spent a tenth
-// of its time in the allocator. Here the entries sit in one vector, the payload bytes in
-// one buffer, and an open-addressing table of entry numbers finds a key while the
-// transaction runs: each grows geometrically, so a transaction of n puts allocates
-// O(log n) times. `seal()` (at commit) sorts the entries by key — files are written in
-// key order, so the same transaction always gives the same bytes — and from then on the
-// set is read-only and searched by bisection.
-//
-// Views (`operation::payload`) point into the set's buffer: valid until the next put,
-// remove, drop or clear (a put may overwrite or repack the bytes). The engine reads a
-// sealed set only.
-//
-// Thread-safety: one writer; a sealed set may be read by several threads.
-
-#include <cassert>
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-using entity_key = std::pair<std::uint32_t, entity_id>;
-
-class write_set {
-public:
-    struct operation {
-        bool tombstone = false;
-        bytes_view payload;  // empty for a tombstone
-    };
-    // What iteration yields: `for (const auto& [key, op] : set)`.
-    struct item {
-        entity_key key;
-        operation op;
-    };
-
-private:
-    enum class state : std::uint8_t { put, tombstone, dropped };
-    struct entry {
-        entity_key key;
-        state st = state::put;
-        std::size_t offset = 0, size = 0;  // of the payload in bytes_
-    };
-
-public:
-    class iterator {
-    public:
-        using iterator_category = std::forward_iterator_tag;
-        using value_type = item;
-        using difference_type = std::ptrdiff_t;
-        using pointer = void;
-        using reference = item;
-
-        iterator() = default;
-        iterator(const write_set* s, const entry* e) : s_(s), e_(e) {}
-        [[nodiscard]] item operator*() const { return s_->item_of(*e_); }
-        iterator& operator++() {
-            ++e_;
-            return *this;
-        }
-        iterator operator++(int) {
-            auto old = *this;
-            ++e_;
-            return old;
-        }
-        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.e_ == b.e_; }
-
-    private:
-        const write_set* s_ = nullptr;
-        const entry* e_ = nullptr;
-    };
-
-    // ---- while the transaction runs ----
-
-    void put(const entity_key& key, bytes_view payload) { record(key, state::put, payload); }
-    void remove(const entity_key& key) { record(key, state::tombstone, {}); }
-    // Forgets the key's operation (a put of this transaction that a remove cancels).
-    void drop(const entity_key& key) {
-        assert(!sealed_);
-        if (entry* e = probe(key); e != nullptr && e->st != state::dropped) {
-            e->st = state::dropped;
-            forget_payload(*e);
-            --live_;
-        }
-    }
-
-    // Empties the set (keeping its buffers' capacity).
-    void clear() noexcept {
-        entries_.clear();
-        bytes_.clear();
-        slots_.clear();
-        live_ = 0;
-        unused_ = 0;
-        sealed_ = false;
-    }
-
-    // Sorts the live operations by key; the set is read-only afterwards (until clear()).
-    void seal() {
-        if (sealed_) return;
-        std::erase_if(entries_, [](const entry& e) { return e.st == state::dropped; });
-        std::sort(entries_.begin(), entries_.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
-        sealed_ = true;
-    }
-
-    // ---- either side of seal() ----
-
-    [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
-    [[nodiscard]] std::size_t size() const noexcept { return live_; }
-    [[nodiscard]] bool sealed() const noexcept { return sealed_; }
-    // Bytes in the payload buffer, the unused ones (of rewritten or dropped keys) included.
-    [[nodiscard]] std::size_t buffer_bytes() const noexcept { return bytes_.size(); }
-
-    // The key's operation, if the set holds one.
-    [[nodiscard]] std::optional<operation> find(const entity_key& key) const {
-        const entry* e = sealed_ ? bisect(key) : probe(key);
-        if (e == nullptr || e->st == state::dropped) return std::nullopt;
-        return item_of(*e).op;
-    }
-    [[nodiscard]] bool contains(const entity_key& key) const { return find(key).has_value(); }
-
-    // ---- a sealed set, in key order ----
-
-    [[nodiscard]] iterator begin() const noexcept {
-        assert(sealed_);
-        return {this, entries_.data()};
-    }
-    [[nodiscard]] iterator end() const noexcept { return {this, entries_.data() + entries_.size()}; }
-
-    // The operations on one collection.
-    [[nodiscard]] std::pair<iterator, iterator> collection(std::uint32_t c) const {
-        assert(sealed_);
-        const entry* const end = entries_.data() + entries_.size();
-        const entry* first = std::lower_bound(entries_.data(), end, c,
-                                              [](const entry& e, std::uint32_t v) { return e.key.first < v; });
-        const entry* last = first;
-        while (last != end && last->key.first == c) ++last;
-        return {iterator(this, first), iterator(this, last)};
-    }
-
-private:
-    [[nodiscard]] item item_of(const entry& e) const {
-        return {e.key, {e.st == state::tombstone, bytes_view(bytes_.data() + e.offset, e.size)}};
-    }
-
-    void record(const entity_key& key, state st, bytes_view payload) {
-        assert(!sealed_);
-        entry* e = probe(key);
-        if (e == nullptr) {
-            grow_slots_for(entries_.size() + 1);
-            entries_.push_back({key, st, 0, 0});
-            place(entries_.size() - 1);
-            e = &entries_.back();
-            ++live_;
-        } else if (e->st == state::dropped) {
-            ++live_;
-        }
-        e->st = st;
-        // A key written again (an entity rewritten in a loop) takes its old payload's place
-        // when the new one fits; otherwise the old bytes become unused, and the buffer is
-        // repacked once they are most of it, so it stays within twice what the set holds.
-        if (payload.size() <= e->size) {
-            if (!payload.empty()) std::memmove(bytes_.data() + e->offset, payload.data(), payload.size());
-            unused_ += e->size - payload.size();
-            e->size = payload.size();
-            return;
-        }
-        forget_payload(*e);
-        repack_if_mostly_unused();
-        e->offset = bytes_.size();
-        e->size = payload.size();
-        bytes_.insert(bytes_.end(), payload.begin(), payload.end());
-    }
-
-    void forget_payload(entry& e) noexcept {
-        unused_ += e.size;
-        e.size = 0;
-    }
-    void repack_if_mostly_unused() {
-        constexpr std::size_t worth_it = 64 * 1024;
-        if (unused_ < worth_it || unused_ * 2 < bytes_.size()) return;
-        byte_buffer packed;
-        packed.reserve(bytes_.size() - unused_);
-        for (entry& e : entries_) {
-            const std::size_t from = e.offset;
-            e.offset = packed.size();
-            packed.insert(packed.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(from),
-                          bytes_.begin() + static_cast<std::ptrdiff_t>(from + e.size));
-        }
-        bytes_.swap(packed);
-        unused_ = 0;
-    }
-
-    // Open addressing, linear probing: slots_ hold entry number + 1 (0 = empty), at most
-    // half of them used.
-    [[nodiscard]] static std::uint64_t hash(const entity_key& key) noexcept {
-        std::uint64_t a, b;
-        std::memcpy(&a, key.second.bytes().data(), 8);
-        std::memcpy(&b, key.second.bytes().data() + 8, 8);
-        std::uint64_t h = a ^ (b * 0x9E3779B97F4A7C15u) ^ (std::uint64_t{key.first} << 32);
-        h ^= h >> 33;  // a full mix: ids that differ in a few bits (counters) spread too
-        h *= 0xFF51AFD7ED558CCDu;
-        h ^= h >> 33;
-        h *= 0xC4CEB9FE1A85EC53u;
-        return h ^ (h >> 33);
-    }
-    [[nodiscard]] const entry* probe(const entity_key& key) const {
-        if (slots_.empty()) return nullptr;
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t i = hash(key) & mask;; i = (i + 1) & mask) {
-            if (slots_[i] == 0) return nullptr;
-            if (const entry& e = entries_[slots_[i] - 1]; e.key == key) return &e;
-        }
-    }
-    [[nodiscard]] entry* probe(const entity_key& key) {
-        return const_cast<entry*>(std::as_const(*this).probe(key));
-    }
-    void place(std::size_t n) {
-        const std::size_t mask = slots_.size() - 1;
-        std::size_t i = hash(entries_[n].key) & mask;
-        while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = static_cast<std::uint32_t>(n + 1);
-    }
-    void grow_slots_for(std::size_t entries) {
-        if (entries * 2 <= slots_.size()) return;
-        slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), 0u);
-        for (std::size_t n = 0; n < entries_.size(); ++n) place(n);
-    }
-
-    [[nodiscard]] const entry* bisect(const entity_key& key) const {
-        const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
-                                         [](const entry& e, const entity_key& k) { return e.key < k; });
-        return it != entries_.end() && it->key == key ? &*it : nullptr;
-    }
-
-    std::vector<entry> entries_;
-    byte_buffer bytes_;
-    std::vector<std::uint32_t> slots_;
-    std::size_t live_ = 0;
-    std::size_t unused_ = 0;  // bytes of bytes_ no entry points at
-    bool sealed_ = false;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/write_set.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
-    std::string out;
-    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
-    return out;
-}
-
-class index_set {
-public:
-    using list = std::vector<std::shared_ptr<secondary_index>>;
-
-    index_set() = default;
-    index_set(list indexes) : indexes_(std::move(indexes)) {}  // NOLINT: a list is an index set
-
-    [[nodiscard]] auto begin() const noexcept { return indexes_.begin(); }
-    [[nodiscard]] auto end() const noexcept { return indexes_.end(); }
-    [[nodiscard]] bool empty() const noexcept { return indexes_.empty(); }
-    [[nodiscard]] std::size_t size() const noexcept { return indexes_.size(); }
-    [[nodiscard]] const std::shared_ptr<secondary_index>& operator[](std::size_t i) const { return indexes_[i]; }
-
-    // ---- declaring, filling, dropping ----
-
-    // A new index of `def`, filled with the live entities `live` streams: live(collection,
-    // f) calls f(id, sequence, payload) for each, in id order (the bulk build). A unique
-    // index over entities that share a key is errc::unique_violation; nothing is added.
-    template <typename Live>
-    [[nodiscard]] static std::shared_ptr<secondary_index> build(format::manifest_index def, Live&& live) {
-        auto ix = make_secondary_index(std::move(def));
-        fill(*ix, live);
-        return ix;
-    }
-
-    // Builds every index the MANIFEST declares and adds it (open, after recovery).
-    template <typename Live>
-    void open(const format::manifest& m, Live&& live) {
-        for (const auto& def : m.indexes) add(build(def, live));
-    }
-
-    void add(std::shared_ptr<secondary_index> ix) { indexes_.push_back(std::move(ix)); }
-
-    // Removes the index with this MANIFEST id; false when there is none. Catalog versions
-    // that hold it keep it until their readers let go.
-    bool drop(std::uint64_t index_id) {
-        return std::erase_if(indexes_, [&](const auto& ix) { return ix->definition().id == index_id; }) != 0;
-    }
-
-    // Bytes the indexes hold (docs/indexes.md, "Memory").
-    [[nodiscard]] std::size_t memory_bytes() const {
-        std::size_t n = 0;
-        for (const auto& ix : indexes_) n += ix->memory_bytes();
-        return n;
-    }
-
-    // ---- maintenance inside a commit ----
-
-    // A secondary index entry an operation moves: `from` the key of the version it
-    // replaces, `to` the key of what it writes (either may be absent).
-    struct move {
-        secondary_index* index;
-        entity_id id;
-        std::optional<index_key> from, to;
-    };
-
-    // The entries `ops` moves; old(collection, id) is the entity's payload before them
-    // (std::optional<byte_buffer>), read once per entity of an indexed collection.
-    template <typename OldPayload>
-    [[nodiscard]] std::vector<move> moves(const write_set& ops, OldPayload&& old) const {
-        std::vector<move> out;
-        if (indexes_.empty()) return out;
-        for (const auto& [key, op] : ops) {
-            std::optional<byte_buffer> before;
-            bool read_before = false;
-            for (const auto& ix : indexes_) {
-                if (ix->definition().collection_id != key.first) continue;
-                if (!std::exchange(read_before, true)) before = old(key.first, key.second);
-                auto from = before ? ix->key_of(*before) : std::nullopt;
-                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
-                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
-            }
-        }
-        return out;
-    }
-
-    // Applies moves as commit `seq`; `oldest` is the oldest snapshot still open.
-    static void apply(const std::vector<move>& moves, std::uint64_t seq, std::uint64_t oldest) {
-        for (const auto& m : moves) {
-            if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
-            if (m.to) m.index->add(*m.to, m.id, seq);
-        }
-    }
-
-    // ---- unique checks ----
-
-    // Unique indexes: no two live entities may share a key once `ops` is applied after the
-    // commits still in flight. in_flight(collection, f) calls f(id, tombstone, payload) for
-    // each operation of those commits on the collection, oldest first; name_of(collection)
-    // names a collection for messages. errc::unique_violation names the entities.
-    template <typename InFlight, typename NameOf>
-    void check_unique(const write_set& ops, InFlight&& in_flight, NameOf&& name_of) const {
-        for (const auto& ix : indexes_) {
-            if (!ix->unique()) continue;
-            const auto coll = ix->definition().collection_id;
-            std::map<index_key, entity_id> claimed;
-            for (const auto& [key, op] : ops) {
-                if (key.first != coll || op.tombstone) continue;
-                const auto k = ix->key_of(op.payload);
-                if (!k) continue;
-                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
-                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
-                         join_path(ix->definition().path), name_of(coll), it->second.to_hex(), key.second.to_hex());
-            }
-            const auto ahead = keys_ahead(*ix, in_flight);
-            for (const auto& [k, id] : claimed)
-                for (const auto& holder : ahead.holders(*ix, k))
-                    if (holder != id && !ops.contains({coll, holder}))
-                        fail(errc::unique_violation,
-                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
-                             join_path(ix->definition().path), name_of(coll), holder.to_hex());
-        }
-    }
-
-private:
-    // Streams the collection's live entities into `ix`, refusing a repeated key of a unique one.
-    template <typename Live>
-    static void fill(secondary_index& ix, Live& live) {
-        live(ix.definition().collection_id, [&](const entity_id& id, std::uint64_t seq, bytes_view payload) {
-            const auto key = ix.key_of(payload);
-            if (!key) return;
-            if (ix.unique() && !ix.live_holders(*key).empty())
-                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
-                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
-            ix.add(*key, id, seq);
-        });
-    }
-
-    // The keys in-flight commits give the entities they write, for one index: with the
-    // index they say who holds a key once those commits are applied.
-    struct pending_keys {
-        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
-
-        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
-            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
-            if (of.empty()) return out;
-            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
-            for (const auto& [id, key] : of)
-                if (key == k) out.push_back(id);
-            return out;
-        }
-    };
-    template <typename InFlight>
-    [[nodiscard]] static pending_keys keys_ahead(const secondary_index& ix, InFlight& in_flight) {
-        pending_keys out;
-        in_flight(ix.definition().collection_id, [&](const entity_id& id, bool tombstone, bytes_view payload) {
-            out.of[id] = tombstone ? std::nullopt : ix.key_of(payload);
-        });
-        return out;
-    }
-
-    list indexes_;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/index_set.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class catalog {
-public:
-    catalog() = default;
-    catalog(const format::manifest& m, index_set indexes)
-        : indexes_(std::move(indexes)) {
-        for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
-    }
-
-    [[nodiscard]] std::optional<std::uint32_t> find(std::string_view name) const {
-        const auto it = by_name_.find(name);
-        if (it == by_name_.end()) return std::nullopt;
-        return it->second;
-    }
-    [[nodiscard]] const std::map<std::string, std::uint32_t, std::less<>>& names() const noexcept {
-        return by_name_;
-    }
-    [[nodiscard]] std::string name_of(std::uint32_t id) const {
-        for (const auto& [name, cid] : by_name_)
-            if (cid == id) return name;
-        return {};
-    }
-
-    [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
-
-    // The index of `collection` on `path` (any kind when `kind` is empty), or null.
-    [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
-                                                            const std::vector<std::string>& path,
-                                                            std::optional<index_kind> kind = {}) const {
-        for (const auto& ix : indexes_) {
-            const auto& d = ix->definition();
-            if (d.collection_id == collection && d.path == path && (!kind || d.kind == *kind)) return ix;
-        }
-        return nullptr;
-    }
-
-private:
-    std::map<std::string, std::uint32_t, std::less<>> by_name_;
-    index_set indexes_;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/catalog.hpp ----
-// ---- begin entidb/detail/snapshot_registry.hpp ----
-// entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
-//
-// The writer prunes versions no open snapshot can see; it asks this registry for the
-// oldest open sequence (commits) or for every open sequence (compaction). Registration is
-// one short mutex hold per transaction start/end.
-// Each registration also gets a ticket (a counter): compaction retires old segment files
-// at a `mark()` and destroys them once no snapshot registered before the mark is open
-// (`any_before(mark)`), because only those may still hold a location in an old file.
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class snapshot_registry {
-public:
-    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
-
-    // Registers a snapshot of the latest published sequence. Reading the sequence under
-    // the same lock the writer's oldest() takes closes the window in which the writer
-    // could prune versions of a sequence a reader has read but not yet registered.
-    handle add(const std::atomic<std::uint64_t>& latest) {
-        std::lock_guard lock(mutex_);
-        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
-    }
-    void remove(handle h) {
-        std::lock_guard lock(mutex_);
-        open_.erase(h);
-    }
-    // The oldest open snapshot, or `latest` when none is open.
-    [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
-        std::lock_guard lock(mutex_);
-        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
-    }
-
-    // The sequences readers read, ascending, each once: every open snapshot's, and
-    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
-    // entity, the newest version at or below each of them and nothing else.
-    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
-        std::vector<std::uint64_t> out;
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& [sequence, _] : open_)
-                if (out.empty() || out.back() != sequence) out.push_back(sequence);
-        }
-        if (out.empty() || out.back() < latest) out.push_back(latest);
-        return out;
-    }
-
-    // Every snapshot registered before this call has a ticket below the mark.
-    [[nodiscard]] std::uint64_t mark() {
-        std::lock_guard lock(mutex_);
-        return next_ticket_;
-    }
-    // True while a snapshot registered before `mark` is still open.
-    [[nodiscard]] bool any_before(std::uint64_t mark) const {
-        std::lock_guard lock(mutex_);
-        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
-    std::uint64_t next_ticket_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/detail/snapshot_registry.hpp ----
-// ---- begin entidb/core/commit_flow.hpp ----
-// entidb/core/commit_flow.hpp — the commits between their WAL append and their apply.
-//
-// Group commit (engine.hpp): a commit is "in flight" from just before its WAL append until
-// its commit() call returns. The next writer sees in-flight commits (its reads and unique
-// checks go through in_flight_op / for_each_in_flight_op), readers do not. The leader of a
-// flush applies every commit the flush covered, in sequence order (apply_durable_group),
-// with the engine's apply step; the others wait until their commit is applied. WAL ends
-// are in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
-// file only when nothing is in flight).
-
-
-// ---- begin entidb/core/poison.hpp ----
-// entidb/core/poison.hpp — the engine's "refuses writes until reopened" state.
-//
-// After a failure that leaves durability unknown (a failed flush, a durable commit that
-// could not be applied, an unfinished compaction) the engine refuses every further write
-// with errc::needs_reopen, repeating the first reason; recovery on reopen finishes the
-// work. Poisoning is never undone.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class poison_state {
-public:
-    poison_state() = default;
-    poison_state(const poison_state&) = delete;
-    poison_state& operator=(const poison_state&) = delete;
-
-    // Refuses further writes; `why` is repeated by every later write attempt (the first
-    // reason is kept: the earliest failure is the one worth reporting). Sets the flag even
-    // when the reason cannot be copied.
-    void poison(std::string_view why) noexcept {
-        try {
-            std::lock_guard lock(mutex_);
-            if (!poisoned_.load()) reason_ = why;
-        } catch (...) {
-        }
-        poisoned_.store(true, std::memory_order_release);
-    }
-
-    [[nodiscard]] bool poisoned() const noexcept { return poisoned_.load(std::memory_order_acquire); }
-
-    // Throws errc::needs_reopen, with the reason, once poisoned.
-    void ensure_healthy() const {
-        if (poisoned()) {
-            std::lock_guard lock(mutex_);
-            fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", reason_);
-        }
-    }
-
-private:
-    mutable std::mutex mutex_;  // guards reason_
-    std::string reason_;
-    std::atomic<bool> poisoned_{false};
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/poison.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-// An operation copied out of another commit's write set.
-struct pending_op {
-    bool tombstone = false;
-    byte_buffer payload;
-};
-
-// Everything a write transaction hands to commit.
-struct pending_write {
-    write_set ops;  // sealed before commit: files are written in key order
-    std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
-};
-
-class commit_flow {
-public:
-    // Poisoning stops a group's apply (the rest stay durable: reopen applies them).
-    explicit commit_flow(poison_state& poison) : poison_(poison) {}
-    commit_flow(const commit_flow&) = delete;
-    commit_flow& operator=(const commit_flow&) = delete;
-
-    // A commit in the in-flight list for the life of its commit() call, however it ends.
-    class entry {
-    public:
-        entry(commit_flow& f, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : f_(f), seq_(seq) {
-            std::lock_guard lock(f_.mutex_);
-            f_.in_flight_.push_back({seq, &w, wal_end});
-        }
-        entry(const entry&) = delete;
-        entry& operator=(const entry&) = delete;
-        ~entry() {
-            std::lock_guard lock(f_.mutex_);
-            std::erase_if(f_.in_flight_, [&](const auto& c) { return c.seq == seq_; });
-            if (f_.in_flight_.empty()) f_.left_cv_.notify_all();
-        }
-
-    private:
-        commit_flow& f_;
-        std::uint64_t seq_;
-    };
-
-    // Returns once the commits a flush covered up to `wal_end` are applied. `covers` is
-    // what wal::writer::wait_durable returned: set for the leader of that flush, which
-    // applies the group in sequence order with apply(w, seq) and releases it (one thread
-    // does the group's work, instead of each committer waking in turn to apply its own).
-    template <typename Apply>
-    void wait_applied(std::optional<std::uint64_t> covers, std::uint64_t wal_end, const Apply& apply) {
-        std::unique_lock lock(mutex_);
-        if (covers) apply_durable_group(lock, *covers, apply);
-        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
-    }
-
-    // Waits until no commit is in flight (the caller holds the writer lock, so no new one starts).
-    void quiesce() {
-        std::unique_lock lock(mutex_);
-        left_cv_.wait(lock, [&] { return in_flight_.empty(); });
-    }
-
-    [[nodiscard]] bool any_in_flight() const {
-        std::lock_guard lock(mutex_);
-        return !in_flight_.empty();
-    }
-
-    // The newest operation an in-flight commit holds for `key`, if any (the writer's
-    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
-    // this writer in the WAL).
-    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
-        std::lock_guard lock(mutex_);
-        // Only the unapplied ones: an applied commit may stay listed until its thread runs
-        // again, after later ones already reached the index.
-        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
-            if (const auto op = it->w->ops.find(key))  // copied: the set ends with its commit() call
-                return pending_op{op->tombstone, byte_buffer(op->payload.begin(), op->payload.end())};
-        return std::nullopt;
-    }
-
-    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
-    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
-    template <typename F>
-    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
-        std::lock_guard lock(mutex_);
-        for (const auto& [seq, w, end] : in_flight_)
-            if (seq > applied_seq_)
-                for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
-                    const auto [key, op] = *it;
-                    f(key.second, op.tombstone, op.payload);
-                }
-    }
-
-    // Recovery: everything up to `seq` is applied (before the database is shared).
-    void set_recovered(std::uint64_t seq) noexcept { applied_seq_ = seq; }
-
-private:
-    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
-    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
-    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
-    // stay durable but unapplied: recovery on reopen applies them (the engine already
-    // refuses writes), and their committers still return success.
-    template <typename Apply>
-    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers, const Apply& apply) {
-        applied_cv_.wait(lock, [&] { return !applying_; });
-        if (applied_end_ >= covers) return;
-        applying_ = true;
-        auto& group = apply_group_;
-        group.clear();
-        try {
-            for (const auto& c : in_flight_)
-                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
-        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
-            group.clear();
-            poison_.poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
-        }
-        lock.unlock();
-        for (const auto& c : group) {
-            if (poison_.poisoned()) break;
-            apply(*c.w, c.seq);
-            std::lock_guard step(mutex_);
-            applied_seq_ = c.seq;  // the next writer now finds it in the index
-        }
-        lock.lock();
-        applied_end_ = std::max(applied_end_, covers);
-        applying_ = false;
-        applied_cv_.notify_all();
-    }
-
-    struct in_flight_commit {
-        std::uint64_t seq;
-        const pending_write* w;  // lives in the committing thread's commit() call
-        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
-    };
-
-    poison_state& poison_;
-    mutable std::mutex mutex_;  // guards what follows
-    // One condition per event, so that each wakes only the threads waiting for it (a
-    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
-    std::condition_variable applied_cv_;  // a group is applied
-    std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
-    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
-    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
-    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
-    bool applying_ = false;          // a flush leader is applying its group
-    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/commit_flow.hpp ----
-// ---- begin entidb/core/history.hpp ----
-// entidb/core/history.hpp — the persisted history that changes_since reads.
-//
-// Every applied operation stays in the segment files until a compaction drops it, so the
-// history after a sequence is read back from the segments, in storage order (which is
-// commit order for the records of one sequence and later). The history horizon is the
-// sequence at or below which records may be gone (compacted away, or never present in a
-// restored database); it is kept in the COMPACTION file, and asking for history below it
-// is errc::invalid_argument.
-
-
-// ---- begin entidb/core/segment_cursor.hpp ----
-// entidb/core/segment_cursor.hpp — the checked walk over a table of segments.
-//
-// Every record of the segments of a table (segment_set::table()), in storage order, each
-// checked (CRC) as it is read, through views where segments are mapped: what
-// changes_since (history.hpp) and scans in storage order (txn/snapshot.hpp) read. A record
-// that does not decode is errc::corruption naming the segment's file and offset.
-
-
-// ---- begin entidb/format/record_scanner.hpp ----
-// entidb/format/record_scanner.hpp — walks the records of a WAL or segment backend in order.
-//
-// One mechanism for both formats: a scanner asks its format for the size of the record
-// at hand (from the length field), makes that many bytes available through a byte_window,
-// decodes, and stops at the first record that does not decode. The caller decides what
-// a bad record means (torn tail or corruption): that is recovery policy, not scanning.
-// A declared length above `max_record` is reported as malformed without reading it, so
-// a damaged length field never makes the scanner allocate.
-//
-// A step is the scanner's own, decoded in place (scans decode one record per entity: no
-// fresh struct, string or optional per record) and overwritten by the next call. The
-// failed step is sticky: every later call returns it again, so a caller that steps on
-// after reporting it cannot silently pass over the rest of the file.
-
-
-// ---- begin entidb/storage/byte_window.hpp ----
-// entidb/storage/byte_window.hpp — streams a backend front to back through a bounded buffer.
-//
-// Open, verify and recovery read every record of the WAL and the segments; a window keeps
-// only the bytes of the record at hand (plus one read chunk) in memory, so opening a
-// database never holds all records at once (SPEC.md §9 rule 4).
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-template <storage_backend B>
-class byte_window {
-public:
-    // `map`: use views where the backend has them (scans that run while the database is
-    // open; open itself reads through the buffer, so the file's pages do not count in its
-    // resident memory). The window covers the bytes the backend held when it was made.
-    byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0, bool map = false)
-        : backend_(backend), chunk_(chunk), start_(start), end_(backend.size()), pos_(start),
-          map_(map && mappable_backend<B>) {
-        if constexpr (mappable_backend<B>)
-            if (map_) mapped_ = backend_.view_at(start, static_cast<std::size_t>(remaining()));
-    }
-
-    [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
-    [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
-    [[nodiscard]] std::uint64_t remaining() const noexcept { return end_ - pos_; }
-
-    // The bytes from position(): at least min(n, remaining()) of them. The view stays
-    // valid until the next call to view() or advance() (mapped: while the backend lives).
-    [[nodiscard]] bytes_view view(std::uint64_t n) {
-        n = std::min<std::uint64_t>(n, remaining());
-        if (map_) return mapped_.subspan(static_cast<std::size_t>(pos_ - start_), static_cast<std::size_t>(n));
-        if (held() < n) refill(static_cast<std::size_t>(n));
-        return bytes_view(buf_).subspan(off_, std::min<std::size_t>(held(), remaining()));
-    }
-
-    void advance(std::uint64_t n) {
-        const auto step = static_cast<std::size_t>(std::min<std::uint64_t>(n, held()));
-        off_ += step;
-        pos_ += n;
-        if (step < n) clear();  // skipped past what is buffered
-    }
-
-private:
-    [[nodiscard]] std::size_t held() const noexcept { return buf_.size() - off_; }
-    void clear() noexcept {
-        buf_.clear();
-        off_ = 0;
-    }
-
-    // Keeps what is buffered from position() and reads at least up to `need` bytes.
-    void refill(std::size_t need) {
-        const std::size_t have = held();
-        if (have != 0 && off_ != 0) std::memmove(buf_.data(), buf_.data() + off_, have);
-        off_ = 0;
-        const auto want = static_cast<std::size_t>(
-            std::min<std::uint64_t>(std::max<std::uint64_t>(need, chunk_), remaining()));
-        buf_.resize(want);
-        backend_.read_at(pos_ + have, mutable_bytes(buf_).subspan(have, want - have));
-    }
-
-    const B& backend_;
-    std::size_t chunk_;
-    std::uint64_t start_;
-    std::uint64_t end_;
-    std::uint64_t pos_;
-    bool map_;
-    // Mapped: [start, end_) as one view, taken once. A mapping is never moved or unmapped
-    // while the backend lives, even when the file grows (file_mappings.hpp), so one view
-    // serves the whole walk instead of a mapping lookup per record.
-    bytes_view mapped_;
-    byte_buffer buf_;
-    std::size_t off_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/byte_window.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-struct segment_format {
-    using decoded = format::segment_decoded;
-    static constexpr std::size_t header_size = 4;
-    static std::uint64_t record_size(bytes_view header) { return get_u32(header.data()); }
-    // Resynchronising (find_next_record): a record can start only where the length is
-    // possible and the flags byte (offset 24) is one a writer produces; everything else is
-    // passed over without reading a record's worth of bytes and checksumming them.
-    static constexpr std::size_t sync_bytes = 25;
-    static bool may_start(bytes_view at) {
-        const auto len = get_u32(at.data());
-        const auto flags = at[24];
-        if (len < format::segment_record_overhead || (flags & ~format::segment_known_flags) != 0)
-            return false;
-        return (flags & format::flag_tombstone) == 0 || len == format::segment_record_overhead;
-    }
-    static void decode_into(bytes_view in, decoded& out) { (void)format::decode_segment_into(in, out); }
-};
-
-struct wal_format {
-    using decoded = format::wal_decoded;
-    static constexpr std::size_t header_size = format::wal_header_size;
-    static std::uint64_t record_size(bytes_view header) {
-        return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
-    }
-    // Resynchronising: every WAL record starts with its magic, so only offsets holding its
-    // first byte are candidates (a recycled log's allocation is mostly zeros: memchr skips them).
-    static constexpr std::size_t sync_bytes = format::wal_magic.size();
-    static constexpr byte first_byte = format::wal_magic[0];
-    static bool may_start(bytes_view at) {
-        return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
-    }
-    // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
-    static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
-};
-
-template <typename Decoded>
-struct scan_step {
-    std::uint64_t offset;  // where the record starts in the file
-    Decoded decoded;       // views into the scanner's window: valid until the next step
-};
-
-template <typename Format, storage_backend B>
-class record_scanner {
-public:
-    record_scanner(const B& backend, std::size_t chunk, std::uint64_t max_record, std::uint64_t start = 0,
-                   bool map = false)
-        : window_(backend, chunk, start, map), max_record_(max_record) {}
-
-    // The next record, or null at the end; valid until the next call. A step whose status
-    // is not ok is the last: every later call returns it again.
-    [[nodiscard]] const scan_step<typename Format::decoded>* next() {
-        if (stopped_) return &step_;
-        if (window_.remaining() == 0) return nullptr;
-        step_.offset = window_.position();
-        std::uint64_t need = Format::header_size;
-        const bytes_view header = window_.view(need);
-        if (header.size() >= Format::header_size) need = Format::record_size(header);
-        if (need > max_record_) {
-            stopped_ = true;
-            too_long(need, step_.decoded);
-            return &step_;
-        }
-        Format::decode_into(window_.view(need), step_.decoded);
-        if (step_.decoded.status == format::decode_status::ok)
-            window_.advance(step_.decoded.size);
-        else
-            stopped_ = true;
-        return &step_;
-    }
-
-    [[nodiscard]] std::uint64_t position() const noexcept { return window_.position(); }
-
-private:
-    static void too_long(std::uint64_t need, typename Format::decoded& d) {
-        d = {};
-        d.status = format::decode_status::malformed;
-        d.problem = fmt::format("declared record length {} exceeds the largest possible record", need);
-    }
-
-    byte_window<B> window_;
-    std::uint64_t max_record_;
-    scan_step<typename Format::decoded> step_{};
-    bool stopped_ = false;
-};
-
-// What is wrong with a record that did not decode, in words.
-template <typename Decoded>
-[[nodiscard]] std::string describe_problem(const Decoded& d) {
-    if (!d.problem.empty()) return d.problem;
-    switch (d.status) {
-        case format::decode_status::incomplete: return "incomplete record";
-        case format::decode_status::bad_checksum: return "checksum mismatch";
-        default: return "malformed record";
-    }
-}
-
-// Where the first record at or after `from` starts that decodes (checksum included), if
-// any: how a reader finds its footing again after a damaged record. Recovery uses it to tell
-// a torn tail (nothing valid follows) from damage; salvage to skip the damage. Candidates
-// are the offsets Format::may_start accepts; each is probed with a scanner reading just the
-// record (a small chunk), so a long damaged stretch costs a pass, not a chunk per byte.
-template <typename Format, storage_backend B>
-[[nodiscard]] std::optional<std::uint64_t> find_next_record(const B& backend, std::size_t chunk,
-                                                           std::uint64_t max_record, std::uint64_t from) {
-    constexpr std::size_t look = Format::sync_bytes;
-    constexpr std::size_t probe_chunk = 64;
-    byte_window<B> w(backend, std::max(chunk, look), from);
-    while (w.remaining() >= look) {
-        const bytes_view v = w.view(std::max(chunk, look));
-        const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
-        for (std::size_t at = 0; at <= last; ++at) {
-            if constexpr (requires { Format::first_byte; }) {
-                const void* hit = std::memchr(v.data() + at, Format::first_byte, last + 1 - at);
-                if (hit == nullptr) break;
-                at = static_cast<std::size_t>(static_cast<const byte*>(hit) - v.data());
-            }
-            if (!Format::may_start(v.subspan(at, look))) continue;
-            record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
-            if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)
-                return w.position() + at;
-        }
-        w.advance(last + 1);
-    }
-    return std::nullopt;
-}
-
-template <storage_backend B>
-using segment_scanner = record_scanner<segment_format, B>;
-template <storage_backend B>
-using wal_scanner = record_scanner<wal_format, B>;
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/format/record_scanner.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-// The path errors name for segment `n` of the database in `dir` (just the file name for a
-// database without a directory).
-[[nodiscard]] inline std::string segment_path(const std::optional<std::filesystem::path>& dir, std::uint32_t n) {
-    const auto name = segment_file_name(n);
-    return dir ? (*dir / "SEGMENTS" / name).string() : name;
-}
-
-template <typename Factory>
-class segment_cursor {
-public:
-    using segment_table = std::vector<typename segment_set<Factory>::table_entry>;
-
-    // Walks `table` reading `chunk_bytes` at a time; errors name files under `dir` (which
-    // outlives the cursor) and say what the walk was `purpose` (a literal).
-    segment_cursor(segment_table table, std::size_t chunk_bytes, const std::optional<std::filesystem::path>& dir,
-                   std::string_view purpose)
-        : table_(std::move(table)), chunk_bytes_(chunk_bytes), dir_(dir), purpose_(purpose) {}
-    segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
-    segment_cursor& operator=(const segment_cursor&) = delete;
-
-    // The next record, or null at the end; valid until the next call. After a bad
-    // record every call throws the same error (the scanner's failed step is sticky).
-    const format::segment_record* next() {
-        for (;;) {
-            if (!scanner_) {
-                if (at_ == table_.size()) return nullptr;
-                scanner_.emplace(*table_[at_].backend, chunk_bytes_, std::numeric_limits<std::uint32_t>::max(), 0,
-                                 true);
-            }
-            step_ = scanner_->next();
-            if (!step_) {
-                scanner_.reset();
-                ++at_;
-                continue;
-            }
-            if (step_->decoded.status != format::decode_status::ok)
-                fail_at(errc::corruption, {.path = segment_path(dir_, table_[at_].number), .offset = step_->offset},
-                        "bad segment record while {} ({})", purpose_, step_->decoded.problem);
-            return &step_->decoded.record;
-        }
-    }
-    // Which entry of the table the last record came from, and where it lies.
-    [[nodiscard]] std::size_t segment_index() const noexcept { return at_; }
-    [[nodiscard]] record_location location() const noexcept {
-        return {table_[at_].number, static_cast<std::uint32_t>(step_->decoded.size), step_->offset};
-    }
-    [[nodiscard]] const segment_table& table() const noexcept { return table_; }
-
-private:
-    using backend_type = typename Factory::backend_type;
-    segment_table table_;
-    std::size_t chunk_bytes_;
-    const std::optional<std::filesystem::path>& dir_;
-    std::string_view purpose_;
-    std::size_t at_ = 0;
-    std::optional<segment_scanner<backend_type>> scanner_;
-    const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/segment_cursor.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-// Registers a snapshot for the life of a scope (changes_since reads files directly).
-class snapshot_guard {
-public:
-    snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
-    snapshot_guard(const snapshot_guard&) = delete;
-    snapshot_guard& operator=(const snapshot_guard&) = delete;
-    ~snapshot_guard() { r_.remove(h_); }
-    [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
-
-private:
-    snapshot_registry& r_;
-    snapshot_registry::handle h_;
-};
-
-class history {
-public:
-    // changes_since(after) needs after >= this.
-    [[nodiscard]] std::uint64_t horizon() const noexcept { return horizon_.load(std::memory_order_acquire); }
-    void set_horizon(std::uint64_t h) noexcept { horizon_.store(h, std::memory_order_release); }
-
-    // errc::invalid_argument when `after` is below the horizon: the caller resynchronises
-    // from a snapshot.
-    void check_reachable(std::uint64_t after) const {
-        if (const auto h = horizon(); after < h)
-            fail(errc::invalid_argument,
-                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
-                 "(read a snapshot, then follow the changes from its sequence)",
-                 h, h);
-    }
-
-    // The segments of `table` that may hold a record above `after` (the others are skipped
-    // unread).
-    template <typename Table>
-    [[nodiscard]] static Table segments_after(Table table, std::uint64_t after) {
-        std::erase_if(table, [&](const auto& seg) { return seg.max_sequence <= after; });
-        return table;
-    }
-
-    // The operations `records` holds with a sequence in (after, upto], in commit order, at
-    // most `limit` of them. A record repeated for the same sequence (a commit applied again
-    // by recovery after a crash) is emitted once.
-    template <typename Factory>
-    [[nodiscard]] static std::vector<change> read(segment_cursor<Factory>& records, std::uint64_t after,
-                                                  std::uint64_t upto, std::size_t limit, const catalog& cat) {
-        std::vector<change> out;
-        std::uint64_t last_seq = after;
-        std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
-        while (const auto* r = records.next()) {
-            if (r->sequence <= after || r->sequence > upto || r->sequence < last_seq) continue;
-            const entity_key key{r->collection_id, r->id};
-            if (r->sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
-                continue;
-            if (r->sequence != last_seq) at_last_seq.clear();
-            last_seq = r->sequence;
-            at_last_seq.push_back(key);
-            out.push_back({r->sequence, cat.name_of(r->collection_id), r->id,
-                           r->tombstone() ? change_kind::remove : change_kind::put,
-                           byte_buffer(r->payload.begin(), r->payload.end())});
-            if (out.size() >= limit) return out;
-        }
-        return out;
-    }
-
-private:
-    std::atomic<std::uint64_t> horizon_{0};
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/history.hpp ----
-// ---- begin entidb/core/index_file.hpp ----
-// entidb/core/index_file.hpp — when the engine writes the persisted primary index
-// (index/primary_index_file.hpp) and whether open may use the one it finds.
-//
-// The file is written at a checkpoint (the segments were just flushed and the index holds
-// exactly what they hold) and when the database closes, each time only if enough changed
-// since the last one (index_file_policy), and never after anything went wrong: a poisoned
-// engine, a failed compaction that left the index pointing into retired segments. Writing
-// it is an optimisation: a failure is counted and the database goes on (open then rebuilds
-// the index from the segments, as it always can).
-//
-// Open uses a file only if every segment it covers is still there, at least as long as it
-// was, with the same last 4 KiB before the covered size; otherwise the file is stale or
-// foreign, and the index is rebuilt by streaming.
-
-
-
-// ---- begin entidb/hash.hpp ----
-// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
-//
-// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
-// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
-// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
-// persisted. Not cryptographic: never use them where an adversary picks the input
-// and a collision matters. `xxh3_hasher` computes the same values incrementally.
-// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
-//
-// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
-// by one thread at a time (copying it forks the running hash).
-
-
-// ---- begin entidb/detail/xxhash.hpp ----
-// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
-//
-// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
-// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
-// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
-// should include this; everything else uses the wrappers there.
-
-#ifndef XXH_INLINE_ALL
-#define XXH_INLINE_ALL
-#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-
-#include <xxhash.h>
-
-// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
-// is not silently turned into an inline build too.
-#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#undef XXH_INLINE_ALL
-#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
-#endif
-// ---- end entidb/detail/xxhash.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-using hash128_bytes = std::array<byte, 16>;
-
-namespace detail {
-[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, h);
-    hash128_bytes out;
-    static_assert(sizeof(c.digest) == out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
-    return out;
-}
-}  // namespace detail
-
-[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
-}
-
-[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
-    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
-}
-
-// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
-// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
-// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
-class xxh3_hasher {
-public:
-    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
-
-    void reset(std::uint64_t seed = 0) noexcept {
-        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
-        XXH3_INITSTATE(&state_);
-        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
-        (void)XXH3_128bits_reset_withSeed(&state_, seed);
-    }
-
-    void update(bytes_view data) noexcept {
-        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
-        (void)XXH3_128bits_update(&state_, data.data(), data.size());
-    }
-
-    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
-    [[nodiscard]] hash128_bytes digest128() const noexcept {
-        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
-    }
-
-private:
-    XXH3_state_t state_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/hash.hpp ----
-// ---- begin entidb/index/primary_index_file.hpp ----
-// entidb/index/primary_index_file.hpp — the primary index persisted as one file,
-// `primary.index` in the database directory, so that open maps it instead of streaming
-// every segment record (docs/file-format.md, "The primary index file").
-//
-// The file holds each collection's slot array exactly as lookups use it in memory
-// (index/detail/slot_array.hpp: 40-byte slots, spread or guided layout, the guide), at
-// page-aligned offsets, so that open maps the arrays privately: a page is read only when a
-// lookup touches it, and an update copies only the page it changes. Beside the arrays it
-// records what it covers: for each segment file, how many bytes of it the index reflects
-// (with a hash of the last 4 KiB of them, the sequences they hold and the superseded
-// counts), and the last commit sequence. Open scans only what the segments hold past those
-// sizes and what the WAL holds.
-//
-// Trusted only as far as checked: the header and the metadata carry XXH3-64 hashes, checked
-// at open with the coverage and the layout (that lookups stay inside their arrays). The
-// arrays are cut into blocks of 1,024 elements, each with its hash (and a slot block with
-// its erased count) in the metadata; a block is checked — hash, order (also against its
-// neighbours' edges), erased count, every record inside the covered segment bytes, guide
-// entries within the slots — when a lookup first reads it (detail/checked_blocks.hpp), so
-// that open reads only the metadata and the few blocks its lookups need. Any failure is
-// errc::corruption: at open, the caller rebuilds the index from the segments; once the
-// file is in use, the image's on_damage hook tells the engine, which removes the file and
-// needs a reopen (which rebuilds): never a repair of the file, never a wrong answer.
-// Slots are written in the machine's byte order, which must be little-endian (the format
-// says so): elsewhere the file is neither written nor read.
-//
-// Thread-safety: the functions share no state; the engine writes the file under its
-// writer lock and reads it before the database is shared. A mapped array's block checks
-// run on the threads that read it (checked_blocks is thread-safe).
-
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-inline constexpr std::string_view primary_index_file_name = "primary.index";
-
-// How much of one segment file an index file reflects.
-struct segment_coverage {
-    std::uint32_t number = 0;
-    std::uint64_t size = 0;          // bytes [0, size) of the segment are in the index
-    std::uint64_t min_sequence = 0;  // of the records in those bytes (0 when none)
-    std::uint64_t max_sequence = 0;
-    std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
-};
-
-// Called with the error when a block of a mapped array fails its check after open.
-using index_file_damage_hook = std::function<void(const error&)>;
-
-// What a checked index file holds: the arrays are private mappings of it, whose blocks are
-// checked as lookups reach them; `on_damage` (empty until the caller sets it) hears of a
-// block that fails.
-struct primary_index_image {
-    std::uint64_t covered_sequence = 0;
-    std::vector<segment_coverage> segments;
-    std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
-    std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
-    std::uint64_t entries = 0;  // slots holding a key, over all tables
-    std::shared_ptr<index_file_damage_hook> on_damage = std::make_shared<index_file_damage_hook>();
-};
-
-namespace detail::index_file {
-
-inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
-inline constexpr std::uint16_t version = 2;
-inline constexpr std::size_t header_size = 64;
-inline constexpr std::uint64_t page = 4096;
-inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
-inline constexpr std::size_t check_block = checked_blocks::block;  // elements per hashed block
-inline constexpr std::size_t slot_block_entry = 16, guide_block_entry = 8;
-inline constexpr bool supported = std::endian::native == std::endian::little;
-
-[[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
-
-template <typename T>
-[[nodiscard]] bytes_view bytes_of(const flat_array<T>& a) noexcept {
-    return {reinterpret_cast<const byte*>(a.data()), a.size() * sizeof(T)};
-}
-
-// Whether every slot's record lies within the segment bytes a file covers: the check that
-// makes a file whose index points elsewhere impossible to write, and to use. It caches the
-// last segment looked up: one per thread (copies are cheap).
-class coverage_check {
-public:
-    explicit coverage_check(const std::vector<segment_coverage>& segments) {
-        for (const auto& s : segments) sizes_.emplace_back(s.number, s.size);
-        std::sort(sizes_.begin(), sizes_.end());
-    }
-    [[nodiscard]] bool inside(const packed_version& v) const noexcept {
-        if (v.erased()) return true;
-        if (v.segment == 0) return false;  // numbers start at 1 (and 0 marks the empty cache)
-        if (v.segment != last_.first) {  // slots of one segment come in runs: look up only when it changes
-            const auto it =
-                std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
-            if (it == sizes_.end() || it->first != v.segment) return false;
-            last_ = *it;
-        }
-        return v.offset <= last_.second && v.length <= last_.second - v.offset;
-    }
-
-private:
-    std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
-    mutable std::pair<std::uint32_t, std::uint64_t> last_{0, 0};  // segment 0 does not exist
-};
-
-// A table's entry in the metadata.
-struct table_record {
-    std::uint32_t collection = 0;
-    slot_array::layout_params layout;
-    std::uint64_t slots_offset = 0, slot_count = 0, reserved_a = 0;
-    std::uint64_t guide_offset = 0, guide_count = 0, reserved_b = 0;
-
-    [[nodiscard]] std::uint64_t slot_blocks() const noexcept { return (slot_count + check_block - 1) / check_block; }
-    [[nodiscard]] std::uint64_t guide_blocks() const noexcept { return (guide_count + check_block - 1) / check_block; }
-    [[nodiscard]] std::uint64_t block_bytes() const noexcept {
-        return slot_blocks() * slot_block_entry + guide_blocks() * guide_block_entry;
-    }
-};
-
-inline void put_table(byte_buffer& out, const table_record& t) {
-    put_u32(out, t.collection);
-    put_u32(out, t.layout.spread);
-    put_u32(out, t.layout.spread_from);
-    put_u32(out, t.layout.guide_from);
-    put_u32(out, t.layout.guide_bits);
-    put_u32(out, 0);
-    for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
-                         t.slot_count, t.reserved_a, t.guide_offset, t.guide_count, t.reserved_b})
-        put_u64(out, v);
-}
-
-[[nodiscard]] inline table_record get_table(const byte* p) {
-    table_record t;
-    t.collection = get_u32(p);
-    t.layout.spread = get_u32(p + 4);
-    t.layout.spread_from = get_u32(p + 8);
-    t.layout.guide_from = get_u32(p + 12);
-    t.layout.guide_bits = get_u32(p + 16);
-    std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
-                                          &t.slots_offset,   &t.slot_count,    &t.reserved_a,        &t.guide_offset,
-                                          &t.guide_count,    &t.reserved_b};
-    for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
-    return t;
-}
-
-[[noreturn]] inline void damaged(const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
-    fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
-}
-
-// The block hashes (and erased counts) of an array, as the metadata records them.
-template <typename T>
-void put_blocks(byte_buffer& out, const flat_array<T>& a) {
-    for (std::size_t first = 0; first < a.size(); first += check_block) {
-        const std::size_t n = std::min(check_block, a.size() - first);
-        put_u64(out, hash64({reinterpret_cast<const byte*>(a.data() + first), n * sizeof(T)}));
-        if constexpr (std::is_same_v<T, index_slot>) {
-            put_u32(out, static_cast<std::uint32_t>(
-                             std::count_if(a.data() + first, a.data() + first + n, [](const index_slot& s) { return s.v.erased(); })));
-            put_u32(out, 0);
-        }
-    }
-}
-
-// One block of a mapped array failed its check: tell the hook (once the file is in use),
-// then fail.
-[[noreturn]] inline void block_damaged(const std::shared_ptr<index_file_damage_hook>& hook,
-                                       const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
-    const error x(errc::corruption, fmt::format("index file: {}", what), {.path = path.string(), .offset = offset});
-    if (*hook) (*hook)(x);
-    throw x;
-}
-
-// The check of one block of a mapped slot array: its hash and erased count as recorded,
-// its keys in order (also against the neighbouring blocks' edges: a block whose bytes are
-// damaged fails its own hash when it is read), every record inside the covered bytes.
-struct slot_block_check {
-    const index_slot* slots;
-    std::size_t count;
-    std::uint64_t offset;  // of the array in the file
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> blocks;  // hash, erased count
-    coverage_check coverage;
-    std::filesystem::path path;
-    std::shared_ptr<index_file_damage_hook> hook;
-
-    [[nodiscard]] static bool out_of_order(const index_slot& before, const index_slot& s) noexcept {
-        return s.key < before.key || (s.key == before.key && !s.v.erased());
-    }
-    void operator()(std::size_t b) const {
-        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
-        const auto at = [&](std::size_t i) { return offset + i * sizeof(index_slot); };
-        const bytes_view bytes{reinterpret_cast<const byte*>(slots + first), (last - first) * sizeof(index_slot)};
-        if (hash64(bytes) != blocks[b].first) block_damaged(hook, path, at(first), "slot block checksum mismatch");
-        coverage_check inside = coverage;  // its cache is per thread
-        std::uint32_t erased = 0;
-        for (std::size_t i = first; i < last; ++i) {
-            erased += slots[i].v.erased() ? 1 : 0;
-            if (!inside.inside(slots[i].v)) block_damaged(hook, path, at(i), "a slot points outside the segments the file covers");
-            if (i > 0 && out_of_order(slots[i - 1], slots[i])) block_damaged(hook, path, at(i), "slots out of order");
-        }
-        if (last < count && out_of_order(slots[last - 1], slots[last])) block_damaged(hook, path, at(last), "slots out of order");
-        if (erased != blocks[b].second) block_damaged(hook, path, at(first), "erased slot count mismatch");
-    }
-};
-
-// The check of one block of a mapped guide: its hash, entries non-decreasing (also against
-// the neighbours' edges) and within the slot array.
-struct guide_block_check {
-    const std::uint32_t* guide;
-    std::size_t count;
-    std::uint64_t offset;
-    std::uint64_t slot_count;
-    std::vector<std::uint64_t> hashes;
-    std::filesystem::path path;
-    std::shared_ptr<index_file_damage_hook> hook;
-
-    void operator()(std::size_t b) const {
-        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
-        const auto at = [&](std::size_t i) { return offset + i * sizeof(std::uint32_t); };
-        if (hash64({reinterpret_cast<const byte*>(guide + first), (last - first) * sizeof(std::uint32_t)}) != hashes[b])
-            block_damaged(hook, path, at(first), "guide block checksum mismatch");
-        for (std::size_t i = first; i < last; ++i)
-            if (guide[i] > slot_count || (i > 0 && guide[i] < guide[i - 1])) block_damaged(hook, path, at(i), "guide out of order");
-        if (last < count && guide[last] < guide[last - 1]) block_damaged(hook, path, at(last), "guide out of order");
-    }
-};
-
-// A private, writable mapping of `count` elements of T at `offset` (page-aligned).
-template <typename T>
-[[nodiscard]] flat_array<T> map_array(int fd, const std::filesystem::path& path, std::uint64_t offset,
-                                      std::uint64_t count, int advice) {
-    flat_array<T> a;
-    if (count == 0) return a;
-    const std::size_t bytes = static_cast<std::size_t>(page_up(count * sizeof(T)));
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
-    if (p == MAP_FAILED)
-        fail_at(errc::io_error, {.path = path.string(), .offset = offset, .sys_errno = errno}, "index file: mmap failed");
-    (void)::madvise(p, bytes, advice);  // advice: a lookup reads one slot, not its neighbours' pages
-    a.adopt_mapping(p, bytes, static_cast<std::size_t>(count));
-    return a;
-}
-
-}  // namespace detail::index_file
-
-// Writes `ix` as the index file at `path` (atomically: durable_replace_parts), covering
-// `segments` and the commits up to `covered_sequence`. The caller makes sure the index
-// holds exactly the records in those segment bytes, and holds off changes meanwhile.
-// Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
-// big-endian machine.
-inline void write_primary_index_file(const std::filesystem::path& path, const primary_index& ix,
-                                     std::uint64_t covered_sequence, const std::vector<segment_coverage>& segments) {
-    using namespace detail;
-    using namespace detail::index_file;
-    if constexpr (!supported) fail(errc::unsupported_version, "index files are written on little-endian machines only");
-    ix.with_image([&](const std::vector<primary_index::image_table>& tables, const auto& superseded) {
-        static const std::array<byte, page> zeros{};
-        std::vector<table_record> records;
-        std::vector<bytes_view> parts;
-        byte_buffer header(page, 0);
-        parts.push_back(header);
-        std::uint64_t at = page;
-        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset) {
-            offset = bytes.empty() ? 0 : at;
-            if (bytes.empty()) return;
-            parts.push_back(bytes);
-            const auto padded = page_up(bytes.size());
-            if (padded > bytes.size()) parts.push_back({zeros.data(), static_cast<std::size_t>(padded - bytes.size())});
-            at += padded;
-        };
-        const coverage_check coverage(segments);
-        for (const auto& t : tables) {
-            for (const auto& s : t.slots->slots())
-                if (!coverage.inside(s.v))
-                    fail(errc::corruption, "index file not written: collection {} has a record at segment {} offset {} "
-                         "outside the segments it would cover", t.collection, s.v.segment, s.v.offset);
-            table_record r{.collection = t.collection, .layout = t.slots->params()};
-            r.slot_count = t.slots->slots().size();
-            r.guide_count = t.slots->guide().size();
-            add_array(bytes_of(t.slots->slots()), r.slots_offset);
-            add_array(bytes_of(t.slots->guide()), r.guide_offset);
-            records.push_back(r);
-        }
-        byte_buffer meta;
-        put_u32(meta, static_cast<std::uint32_t>(segments.size()));
-        put_u32(meta, static_cast<std::uint32_t>(records.size()));
-        put_u32(meta, static_cast<std::uint32_t>(superseded.size()));
-        put_u32(meta, 0);
-        for (const auto& s : segments) {
-            put_u32(meta, s.number);
-            put_u32(meta, 0);
-            for (const auto v : {s.size, s.min_sequence, s.max_sequence, s.tail_hash, std::uint64_t{0}}) put_u64(meta, v);
-        }
-        for (const auto& [segment, count] : superseded) {
-            put_u32(meta, segment);
-            put_u32(meta, 0);
-            put_u64(meta, count);
-        }
-        for (const auto& r : records) put_table(meta, r);
-        for (const auto& t : tables) {
-            put_blocks(meta, t.slots->slots());
-            put_blocks(meta, t.slots->guide());
-        }
-        parts.push_back(meta);
-        byte_buffer h;
-        put_bytes(h, magic);
-        put_u16(h, version);
-        put_u16(h, static_cast<std::uint16_t>(header_size));
-        for (const auto v : {covered_sequence, at + meta.size(), at, std::uint64_t{meta.size()}, hash64(meta), std::uint64_t{0}})
-            put_u64(h, v);
-        put_u64(h, hash64(h));
-        std::copy(h.begin(), h.end(), header.begin());
-        durable_replace_parts(path, parts);
-    });
-}
-
-// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
-// says, before the arrays are read, why the segments it covers are not the database's (a
-// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
-// offset) for a file that is not a whole, undamaged index file of this format or whose
-// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
-// it cannot be read (ENOENT for none).
-template <typename CoverageProblem>
-[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
-                                                          CoverageProblem&& coverage_problem) {
-    using namespace detail;
-    using namespace detail::index_file;
-    if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
-    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
-    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open the index file");
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0)
-        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat of the index file failed");
-    const auto file_size = static_cast<std::uint64_t>(st.st_size);
-    if (file_size < page) damaged(path, 0, "shorter than its header");
-
-    std::array<byte, header_size> h{};
-    if (!detail::pread_fully(fd.get(), h, 0).complete(h.size())) damaged(path, 0, "cannot read the header");
-    if (!std::equal(magic.begin(), magic.end(), h.begin())) damaged(path, 0, "not an index file (bad magic)");
-    if (hash64({h.data(), 56}) != get_u64(h.data() + 56)) damaged(path, 56, "header checksum mismatch");
-    if (get_u16(h.data() + 4) != version)
-        fail_at(errc::unsupported_version, {.path = path.string(), .offset = 4}, "index file version {} (this build reads {})",
-                get_u16(h.data() + 4), version);
-    primary_index_image out;
-    out.covered_sequence = get_u64(h.data() + 8);
-    const auto size = get_u64(h.data() + 16), meta_at = get_u64(h.data() + 24), meta_size = get_u64(h.data() + 32);
-    if (size != file_size) damaged(path, 16, "file size differs from the size its header records");
-    if (meta_at < page || meta_at > size || meta_size != size - meta_at || meta_size < meta_head || meta_size > (64u << 20))
-        damaged(path, 24, "metadata out of range");
-
-    byte_buffer meta(static_cast<std::size_t>(meta_size));
-    if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
-    if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
-    const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
-    const std::uint64_t fixed_size = meta_head + std::uint64_t{segments} * segment_entry +
-                                     std::uint64_t{superseded} * superseded_entry + std::uint64_t{tables} * table_entry;
-    if (fixed_size > meta_size) damaged(path, meta_at, "metadata length does not match its counts");
-    const byte* p = meta.data() + meta_head;
-    for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
-        out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
-    for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
-    if (const std::optional<std::string> why = coverage_problem(out.segments))
-        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
-
-    // The table entries first (each array within the file, the block tables' total length
-    // matching the metadata's), then each table's blocks, mapped and checked as read.
-    std::vector<table_record> records;
-    std::uint64_t block_bytes = 0;
-    for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
-        const auto t = get_table(p);
-        const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
-        if (i > 0 && t.collection <= records.back().collection) damaged(path, entry_at, "tables out of order");
-        const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
-            return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
-                                  offset <= meta_at - count * element);
-        };
-        if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
-            !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
-            damaged(path, entry_at, "array out of range");
-        block_bytes += t.block_bytes();
-        records.push_back(t);
-    }
-    if (fixed_size + block_bytes != meta_size) damaged(path, meta_at, "metadata length does not match its counts");
-    const auto shared_coverage = coverage_check(out.segments);
-    for (std::size_t i = 0; i < records.size(); ++i) {
-        const auto& t = records[i];
-        const auto entry_at = meta_at + meta_head + std::uint64_t{segments} * segment_entry +
-                              std::uint64_t{superseded} * superseded_entry + i * table_entry;
-        auto slots = map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM);
-        auto guide = map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL);
-        slot_block_check slot_check{slots.data(), slots.size(), t.slots_offset, {}, shared_coverage, path, out.on_damage};
-        std::uint64_t erased = 0;
-        for (std::uint64_t b = 0; b < t.slot_blocks(); ++b, p += slot_block_entry) {
-            slot_check.blocks.emplace_back(get_u64(p), get_u32(p + 8));
-            erased += get_u32(p + 8);
-        }
-        if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
-        guide_block_check guide_check{guide.data(), guide.size(), t.guide_offset, t.slot_count, {}, path, out.on_damage};
-        for (std::uint64_t b = 0; b < t.guide_blocks(); ++b, p += guide_block_entry) guide_check.hashes.push_back(get_u64(p));
-        const char* problem = nullptr;
-        auto a = detail::slot_array::adopt(
-            std::move(slots), std::move(guide), t.layout,
-            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.slot_count), std::move(slot_check)),
-            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.guide_count), std::move(guide_check)), problem);
-        if (!a) damaged(path, entry_at, problem);
-        out.entries += a->live();
-        out.tables.emplace_back(t.collection, std::move(*a));
-    }
-    return out;
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/index/primary_index_file.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-inline constexpr std::uint64_t segment_tail_bytes = 4096;
-
-// XXH3-64 of the last min(size, 4096) bytes before `size` of a segment.
-template <typename Backend>
-[[nodiscard]] std::uint64_t segment_tail_hash(const Backend& backend, std::uint64_t size) {
-    const auto n = std::min(size, segment_tail_bytes);
-    byte_buffer tail(static_cast<std::size_t>(n));
-    if (n > 0) backend.read_at(size - n, tail);
-    return hash64(tail);
-}
-
-// What an index file written now would cover: every segment in `table` (segment_set::table())
-// at its current size.
-template <typename Table>
-[[nodiscard]] std::vector<segment_coverage> segment_coverages(const Table& table) {
-    std::vector<segment_coverage> out;
-    for (const auto& s : table) {
-        const auto size = s.backend->size();
-        out.push_back({.number = s.number,
-                       .size = size,
-                       .min_sequence = s.min_sequence,
-                       .max_sequence = s.max_sequence,
-                       .tail_hash = segment_tail_hash(*s.backend, size)});
-    }
-    return out;
-}
-
-// Why the segments in `table` are not the ones `covered` describes, if they are not.
-template <typename Table>
-[[nodiscard]] std::optional<std::string> coverage_mismatch(const std::vector<segment_coverage>& covered,
-                                                           const Table& table) {
-    for (const auto& c : covered) {
-        const auto it = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.number == c.number; });
-        if (it == table.end()) return fmt::format("segment {} it covers is gone", c.number);
-        if (it->backend->size() < c.size)
-            return fmt::format("segment {} is shorter ({} bytes) than it covers ({})", c.number, it->backend->size(), c.size);
-        if (segment_tail_hash(*it->backend, c.size) != c.tail_hash)
-            return fmt::format("segment {} holds other bytes than it covers", c.number);
-    }
-    return std::nullopt;
-}
-
-// When a new file is worth its cost (writing every slot): at a checkpoint once the changes
-// since the last file reach its entries (at least 4096: while a database grows, the files
-// written add up to about twice its final index, and an open after a crash streams at most
-// the changes since the last one), at close once they reach 1/64 of them (open then streams
-// at most that many records), and whenever the file on disk cannot serve the next open
-// (none, rejected, or a compaction changed the segments). A checkpoint the application
-// asks for counts as a close.
-struct index_file_policy {
-    bool stale = true;          // the file on disk (if any) will not serve the next open
-    std::uint64_t entries = 0;  // entries in the last file written or read
-    std::uint64_t failures = 0;
-
-    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {  // closing: or requested
-        if (stale) return changed > 0 || entries > 0;
-        return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
-                       : changed >= std::max<std::uint64_t>(4096, entries);
-    }
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/index_file.hpp ----
-// ---- begin entidb/core/scan_gate.hpp ----
-// entidb/core/scan_gate.hpp — scans in storage order against compactions.
-//
-// A scan in storage order (txn/snapshot.hpp, storage_range) walks the segment files; a
-// compaction relocates index entries and retires segments, which such a scan could not
-// follow. The gate counts both: a scan registers (try_begin) unless a compaction runs, and
-// a compaction (exclusion) waits, for a bounded time, until the open scans have ended.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class scan_gate {
-public:
-    scan_gate() = default;
-    scan_gate(const scan_gate&) = delete;
-    scan_gate& operator=(const scan_gate&) = delete;
-
-    // Registers a scan. False, registering nothing, while a compaction holds an exclusion.
-    bool try_begin() noexcept {
-        scans_.fetch_add(1, std::memory_order_seq_cst);  // pairs with exclusion's wait
-        if (compactions_.load(std::memory_order_seq_cst) == 0) return true;
-        end();
-        return false;
-    }
-    // Ends a scan try_begin registered.
-    void end() noexcept {
-        scans_.fetch_sub(1, std::memory_order_seq_cst);
-        // A compaction that registered before this load waits under scan_end_mutex_: taking
-        // it orders the notification after the compaction's check. One that registers after
-        // it sees the count already lowered (both sides are sequentially consistent).
-        if (compactions_.load(std::memory_order_seq_cst) != 0) {
-            std::lock_guard lock(scan_end_mutex_);
-            scan_ended_.notify_all();
-        }
-    }
-
-    // Held by a compaction: new scans are refused (they walk the index instead), and the
-    // compaction starts once the open ones have ended. It waits at most `wait` for them
-    // (a scan is never forced to end, and one this thread holds could never end while it
-    // waits), then fails with errc::busy, excluding nothing.
-    class exclusion {
-    public:
-        exclusion(scan_gate& g, std::chrono::milliseconds wait) : g_(g) {
-            g_.compactions_.fetch_add(1, std::memory_order_seq_cst);
-            std::uint64_t open = 0;
-            {
-                std::unique_lock lock(g_.scan_end_mutex_);
-                if (g_.scan_ended_.wait_for(lock, wait, [&] {
-                        open = g_.scans_.load(std::memory_order_seq_cst);
-                        return open == 0;
-                    }))
-                    return;
-            }
-            g_.compactions_.fetch_sub(1, std::memory_order_release);
-            fail(errc::busy,
-                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
-                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
-                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
-                 "compacted",
-                 open, wait.count());
-        }
-        exclusion(const exclusion&) = delete;
-        exclusion& operator=(const exclusion&) = delete;
-        ~exclusion() { g_.compactions_.fetch_sub(1, std::memory_order_release); }
-
-    private:
-        scan_gate& g_;
-    };
-
-private:
-    std::atomic<std::uint64_t> scans_{0}, compactions_{0};
-    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
-    std::condition_variable scan_ended_;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/scan_gate.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-namespace detail {
-
-// A snapshot sequence above every commit: "the newest state" (writer and open only).
-inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
-
-template <typename Traits>
-class engine {
-public:
-    using wal_backend = typename Traits::wal_backend;
-    using factory_type = typename Traits::segment_factory;
-
-    engine(config cfg, std::unique_ptr<wal_backend> wal, factory_type factory, format::manifest manifest,
-           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock)
-        : cfg_(cfg),
-          dir_(std::move(dir)),
-          lock_(std::move(lock)),
-          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
-          segments_(std::move(factory), cfg.max_segment_size),
-          manifest_(std::move(manifest)),
-          catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
-
-    engine(const engine&) = delete;
-    engine& operator=(const engine&) = delete;
-
-    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
-    ~engine() {
-        if (opened_) maybe_write_index_file(true, false);
-    }
-
-    // ---- reads (any thread) ----
-
-    [[nodiscard]] std::uint64_t last_sequence() const noexcept { return last_seq_.load(std::memory_order_acquire); }
-    [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
-    [[nodiscard]] std::shared_ptr<const catalog> catalog_snapshot() const {
-        std::shared_lock lock(catalog_gate_);
-        return catalog_;
-    }
-    // The id of a collection, without copying the catalog (point reads).
-    [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
-        std::shared_lock lock(catalog_gate_);
-        return catalog_->find(name);
-    }
-    [[nodiscard]] const primary_index& index() const noexcept { return index_; }
-    [[nodiscard]] snapshot_registry& snapshots() noexcept { return snapshots_; }
-    [[nodiscard]] const std::atomic<std::uint64_t>& published_sequence() const noexcept { return last_seq_; }
-
-    // The payload of the version visible at `snapshot`, read from its segment.
-    [[nodiscard]] std::optional<byte_buffer> get(std::uint32_t collection, const entity_id& id,
-                                                 std::uint64_t snapshot) const {
-        const auto v = index_.find(collection, id, snapshot);
-        if (!v || v->tombstone) return std::nullopt;
-        return read_payload(collection, id, *v);
-    }
-
-    // Reads and checks the record at `v`, returning its payload.
-    [[nodiscard]] byte_buffer read_payload(std::uint32_t collection, const entity_id& id,
-                                           const entity_version& v) const {
-        byte_buffer out;
-        read_payload_into(collection, id, v, out);
-        return out;
-    }
-
-    // The same into `out`, whose capacity is reused (scans: no allocation per entity).
-    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
-                           byte_buffer& out) const {
-        if constexpr (segment_set<factory_type>::viewable) {
-            const auto payload = checked_payload(collection, id, v, segments_.view(v.location));
-            out.assign(payload.begin(), payload.end());
-        } else {
-            segments_.read(v.location, out);
-            const auto payload = checked_payload(collection, id, v, out);
-            const auto at = static_cast<std::size_t>(payload.data() - out.data());
-            const auto size = payload.size();
-            std::memmove(out.data(), out.data() + at, size);
-            out.resize(size);
-        }
-    }
-
-    // Scans: the records of a batch of versions as views, under one segment-table lock
-    // (valid while the snapshot the batch was read at is open).
-    void record_views(const std::vector<std::pair<entity_id, entity_version>>& batch,
-                      std::vector<bytes_view>& out) const
-        requires segment_set<factory_type>::viewable
-    {
-        out.clear();
-        segments_.view_each(batch.size(), [&](std::size_t i) { return batch[i].second.location; }, out);
-    }
-    // The payload of `record`, a view record_views() gave for `v`, into `out` (an empty
-    // view, which could not be had, is read the ordinary way to raise its error).
-    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
-                           bytes_view record, byte_buffer& out) const {
-        if (record.empty()) return read_payload_into(collection, id, v, out);
-        const auto payload = checked_payload(collection, id, v, record);
-        out.assign(payload.begin(), payload.end());
-    }
-
-    // A point read of the last published state without registering a snapshot: the
-    // payload into `out` (capacity reused), false if the entity does not exist. Pruning
-    // only drops a key's oldest versions, so a version missing at a sequence the writer
-    // has since moved past means "look again at the newer sequence"; segments a
-    // compaction retires are not destroyed while a point read is running.
-    bool read_published(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
-        const std::shared_lock pin(point_reads_);
-        for (;;) {
-            const auto seq = last_sequence();
-            const auto v = index_.find(collection, id, seq);
-            if (!v && last_sequence() != seq) continue;
-            if (!v || v->tombstone) return false;
-            read_payload_into(collection, id, *v, out);
-            return true;
-        }
-    }
-
-    // The payload of the version visible at `snapshot` as a view into the mapped segment
-    // (checked like every read), valid while a snapshot at or below `snapshot` is open.
-    [[nodiscard]] std::optional<bytes_view> view(std::uint32_t collection, const entity_id& id,
-                                                 std::uint64_t snapshot) const
-        requires segment_set<factory_type>::viewable
-    {
-        const auto v = index_.find(collection, id, snapshot);
-        if (!v || v->tombstone) return std::nullopt;
-        return checked_payload(collection, id, *v, segments_.view(v->location));
-    }
-
-    void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
-    void count_index_lookup() noexcept { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
-
-    [[nodiscard]] statistics stats() const {
-        return {.last_sequence = last_sequence(),
-                .index_lookups = index_lookups_.load(std::memory_order_relaxed),
-                .commits = commits_.load(std::memory_order_relaxed),
-                .wal_flushes = wal_.flushes(),
-                .checkpoints = checkpoints_.load(std::memory_order_relaxed),
-                .full_scans = full_scans_.load(std::memory_order_relaxed),
-                .wal_bytes = wal_.backend().size(),
-                .segment_count = segments_.table().size(),
-                .retired_segments = segments_.retired_count(),
-                .change_callback_failures = feed_.callback_failures()};
-    }
-
-    // ---- the writer (holding writer_mutex()) ----
-
-    [[nodiscard]] std::mutex& writer_mutex() noexcept { return writer_mutex_; }
-
-    // Throws unless writes are accepted.
-    void ensure_writable() const {
-        if (cfg_.read_only) fail(errc::read_only, "the database was opened read-only");
-        poison_.ensure_healthy();
-    }
-
-    // The id the next new collection gets (the writer assigns ids inside a transaction).
-    [[nodiscard]] std::uint32_t next_collection_id() const noexcept { return manifest_.next_collection_id; }
-
-    // Commits `w` and returns its sequence. `writer` is the caller's hold on the writer
-    // lock; it is released once the WAL append is done (group commit), or left held when
-    // the commit fails before that. Throws only while the outcome is "not committed" (or
-    // errc::outcome_unknown when the flush itself failed).
-    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
-        ensure_writable();
-        if (w.ops.empty()) return last_sequence();
-        if (!w.ops.sealed()) fail(errc::invalid_argument, "a write set is committed only once sealed (in key order)");
-        housekeeping();
-        const std::uint64_t seq = appended_seq_ + 1;
-        const std::uint64_t txid = next_txid_;
-        check_unique(w);                                   // unique_violation: nothing written
-        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
-        const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
-        if (!w.new_collections.empty()) add_collections(w.new_collections);
-        {
-            // Listed before its bytes are in the log, so that a flush leader covering them
-            // finds it; the next writer sees it from now on (removed again if the append fails).
-            const commit_flow::entry entry(flow_, seq, w, wal_.appended_end() + batch.size());
-            const std::uint64_t wal_end = wal_.append_commit(batch);  // undone if it fails
-            segment_claimed_ += segment_bytes;
-            ++next_txid_;
-            appended_seq_ = seq;
-            writer.unlock();  // the next transaction prepares while this one waits for its flush
-            wait_applied(wal_end);
-        }
-        commits_.fetch_add(1, std::memory_order_relaxed);
-        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !flow_.any_in_flight()) housekeeping();
-        return seq;
-    }
-
-    // Waits until every commit whose WAL append is done has been applied (holding the
-    // writer lock, so no new one starts): checkpoints, compaction and index builds need
-    // the segments and indexes to hold everything the WAL holds.
-    void quiesce() { flow_.quiesce(); }
-
-    // The newest state as the writer sees it: in-flight commits first, then the index
-    // (checked in this order: a commit counts as applied only once the index holds it).
-    [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
-        if (auto op = flow_.in_flight_op({collection, id})) {
-            if (op->tombstone) return std::nullopt;
-            return std::move(op->payload);
-        }
-        return get(collection, id, latest_snapshot);
-    }
-    [[nodiscard]] bool exists_newest(std::uint32_t collection, const entity_id& id) const {
-        if (const auto op = flow_.in_flight_op({collection, id})) return !op->tombstone;
-        const auto v = index_.find(collection, id, latest_snapshot);
-        return v && !v->tombstone;
-    }
-
-    // Destroys segments a compaction retired once no snapshot that may hold a location in
-    // them is open (segment_set::reclaim). The writer calls it after commits and
-    // compactions; until then their files (already unlinked) keep their disk space.
-    void reclaim_retired() noexcept {
-        if (keep_retired_.load(std::memory_order_acquire)) return;
-        try {
-            segments_.reclaim([&](std::uint64_t mark) {
-                // seq_cst pairs with the pin's increment: a point read that began after this
-                // load finds the index already pointing into the new segments.
-                return point_reads_.idle() && !snapshots_.any_before(mark);
-            });
-        } catch (...) {
-        }
-    }
-    // After a compaction that could not relocate every index entry: retired segments are
-    // kept until close, since the index may still point into them.
-    void keep_retired_until_close() noexcept { keep_retired_.store(true, std::memory_order_release); }
-
-    // changes_since(after) needs after >= this: records at or below it may be gone
-    // (compacted away, or never present in a restored database). Kept in the COMPACTION file.
-    [[nodiscard]] std::uint64_t history_horizon() const noexcept {
-        return history_.horizon();
-    }
-    void set_history_horizon(std::uint64_t h) noexcept { history_.set_horizon(h); }
-
-    // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
-    // MANIFEST with the checkpoint sequence → only then truncate the WAL.
-    // `requested`: the application asked for it (database::checkpoint), which also writes the
-    // index file once the changes since the last reach 1/64 of its entries, as a close does;
-    // the automatic checkpoints write it less often (index_file_policy).
-    void checkpoint(bool requested = false) {
-        ensure_writable();
-        quiesce();
-        guard_durability([&] {
-            const std::uint64_t seq = last_sequence();
-            segments_.flush();
-            // A fresh active segment keeps the rule that the active segment only holds
-            // WAL-covered records, so a torn tail there is never a checkpointed record.
-            if constexpr (factory_type::rotates)
-                if (segments_.active().backend->size() > 0) segments_.rotate();
-            wal_.append_checkpoint(seq);
-            manifest_.checkpoint_seq = seq;
-            save_manifest();
-            wal_.clear();
-            next_txid_ = 1;  // txids only need to be unique within one WAL
-        });
-        checkpoints_.fetch_add(1, std::memory_order_relaxed);
-        maybe_write_index_file(requested);
-    }
-
-    // ---- the persisted primary index (core/index_file.hpp) ----
-
-    // Open finished (recovery and the secondary indexes): from now on the index may be written.
-    void mark_opened() noexcept { opened_ = true; }
-    // What open found: a file it used (with its entries), or none it could use.
-    void index_file_loaded(std::uint64_t entries) noexcept {
-        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
-    }
-    // The segments changed under the file (a compaction): it cannot serve the next open.
-    void index_file_stale() noexcept { index_file_.stale = true; }
-    // A block of the mapped index file failed its check when a lookup first read it
-    // (index/primary_index_file.hpp): the file goes, so that the next open rebuilds the index
-    // from the segments, and until then the engine refuses writes (a commit being applied
-    // may have stopped halfway). The reads that need the damaged block fail with it.
-    void index_file_damaged(const error& x) noexcept {
-        if (index_file_damaged_.exchange(true)) return;
-        if (dir_) {
-            std::error_code ignored;
-            std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
-        }
-        poison(fmt::format("{}; the index file was removed: reopen to rebuild the index from the segments", x.what()));
-    }
-    [[nodiscard]] bool index_file_was_damaged() const noexcept { return index_file_damaged_.load(); }
-    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
-
-    // Writes the index file if it is due, holding the writer lock with every commit applied
-    // (a checkpoint, or the close). Never fails: the file only saves work at open.
-    // `eager`: at a close or a requested checkpoint (index_file_policy::due).
-    void maybe_write_index_file(bool eager, bool checkpointed = true) noexcept {
-        if constexpr (segment_file_protocol<factory_type>) {
-            try {
-                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
-                    return;
-                if (index_.version_count() < cfg_.index_file_min_entries) {
-                    // Small: the next open streams the segments. A stale file would only
-                    // cost that open a check, so it goes.
-                    std::error_code ignored;
-                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
-                    return;
-                }
-                if (!index_file_.due(eager, index_.applied_since_image())) return;
-                // The bytes the file covers must be durable before it names them (a checkpoint
-                // has just flushed them).
-                if (!checkpointed) segments_.flush();
-                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
-                                         segment_coverages(segments_.table()));
-                index_.mark_imaged();
-                index_file_loaded(index_.version_count());
-            } catch (...) {
-                ++index_file_.failures;
-            }
-        }
-    }
-
-    // Declares a secondary index on `collection` (created if needed) and builds it by
-    // streaming the collection's entities. An identical declaration returns the existing
-    // index; the same path with another kind or uniqueness is errc::invalid_argument.
-    // A unique index over data that already repeats a key is errc::unique_violation.
-    // Holding the writer lock.
-    std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
-                                                   index_kind kind, bool unique) {
-        ensure_writable();
-        quiesce();
-        if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
-            fail(errc::invalid_argument, "an index needs a field path of non-empty names");
-        auto cat = catalog_snapshot();
-        auto coll = cat->find(collection);
-        if (coll)
-            if (auto existing = cat->index_on(*coll, path)) {
-                const auto& d = existing->definition();
-                if (d.kind != kind || d.unique != unique)
-                    fail(errc::invalid_argument, "collection '{}' already has a different index on '{}'", collection,
-                         join_path(path));
-                return existing;
-            }
-        if (!coll) {
-            add_collections({{std::string(collection), manifest_.next_collection_id}});
-            coll = catalog_snapshot()->find(collection);
-        }
-        format::manifest_index def{.id = manifest_.next_index_id,
-                                   .collection_id = *coll,
-                                   .path = std::move(path),
-                                   .kind = kind,
-                                   .unique = unique,
-                                   .created_at_seq = last_sequence()};
-        // Unique violations surface here, before anything is recorded.
-        auto ix = index_set::build(def, live_entities());
-        format::manifest next = manifest_;
-        next.indexes.push_back(def);
-        next.next_index_id = def.id + 1;
-        std::swap(manifest_, next);
-        try {
-            save_manifest();
-        } catch (...) {
-            std::swap(manifest_, next);
-            throw;
-        }
-        indexes_.add(ix);
-        publish_catalog();
-        return ix;
-    }
-
-    // Builds every index the MANIFEST declares (open, after recovery).
-    void build_indexes() {
-        indexes_.open(manifest_, live_entities());
-        publish_catalog();
-    }
-
-    // The change feed (committed operations, in commit order).
-    [[nodiscard]] change_feed_hub& feed() noexcept { return feed_; }
-
-    // Persisted history: every applied operation with a sequence above `after` (up to the
-    // last published commit), in commit order, at most `limit` of them. Streams the
-    // segments, skipping those whose newest sequence is not above `after`.
-    // errc::invalid_argument when `after` is below the history horizon (a compaction
-    // dropped records the answer would need): the caller resynchronises from a snapshot.
-    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after, std::size_t limit) const {
-        // Registered like a snapshot: a concurrent compaction keeps the files read here.
-        const snapshot_guard guard(snapshots_, last_seq_);
-        const std::uint64_t upto = guard.sequence();
-        history_.check_reachable(after);
-        const auto cat = catalog_snapshot();
-        segment_cursor<factory_type> records(history::segments_after(segments_.table(), after), cfg_.read_chunk_bytes,
-                                             dir_, "reading the change feed");
-        return history::read(records, after, upto, limit, *cat);
-    }
-
-    // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
-
-    using segment_table = typename segment_cursor<factory_type>::segment_table;
-
-    // The segments a storage-order scan walks (with a segment_cursor).
-    [[nodiscard]] segment_table segments_for_scan() const { return segments_.table(); }
-
-    // Registers a scan in storage order. False, registering nothing, while a compaction
-    // runs or after one left index entries in retired segments: the scan then walks the
-    // index instead (its order is unspecified either way). A compaction relocates index
-    // entries and retires segments, which a scan walking the files could not follow.
-    bool begin_storage_scan() noexcept {
-        if (!storage_scans_.try_begin()) return false;
-        if (!keep_retired_.load(std::memory_order_acquire)) return true;
-        storage_scans_.end();
-        return false;
-    }
-    void end_storage_scan() noexcept { storage_scans_.end(); }
-    // Held by a compaction (scan_gate::exclusion): new storage-order scans walk the index
-    // instead, and the compaction starts once the open ones have ended, or fails with
-    // errc::busy after waiting.
-    [[nodiscard]] scan_gate& storage_scans() noexcept { return storage_scans_; }
-
-    // Refuses further writes; `why` is repeated by every later write attempt.
-    void poison(std::string_view why) noexcept { poison_.poison(why); }
-
-    // ---- used by recovery (recovery.hpp) before the database is shared ----
-
-    segment_set<factory_type>& segments() noexcept { return segments_; }
-    const segment_set<factory_type>& segments() const noexcept { return segments_; }
-    wal_backend& wal() noexcept { return wal_.backend(); }
-    // After recovery, before the first commit: an empty log takes the configured layout.
-    void prepare_wal() {
-        if (!cfg_.read_only) wal_.prepare_empty();
-    }
-    primary_index& mutable_index() noexcept { return index_; }
-    format::manifest& manifest() noexcept { return manifest_; }
-    [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
-    recovery_report& report() noexcept { return report_; }
-    void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
-        last_seq_.store(last_seq, std::memory_order_release);
-        appended_seq_ = last_seq;
-        flow_.set_recovered(last_seq);
-        next_txid_ = next_txid;
-        segment_claimed_ = segments_.active().backend->size();
-    }
-
-    // Recovery and restore write segment records the way commits do: fill the batch
-    // start_batch returns with records of commit `seq`, then apply_batch appends them and
-    // makes them visible in the index (no publication).
-    [[nodiscard]] record_batch& start_batch(std::uint64_t seq) noexcept {
-        segment_batch_.start(seq);
-        return segment_batch_;
-    }
-    // Commits apply their records the same way.
-    void apply_batch(std::uint64_t oldest_snapshot) {
-        const auto locations = segment_batch_.append_to(segments_);
-        const auto& keys = segment_batch_.keys();
-        // The index's misses for keys a few ahead overlap the current key's apply (a batch
-        // of one key has nothing to overlap).
-        constexpr std::size_t lookahead = 8;
-        const std::size_t first_ahead = keys.size() > 1 ? 0 : keys.size();
-        for (std::size_t a = first_ahead; a < std::min(keys.size(), first_ahead + lookahead); ++a)
-            index_.prefetch(keys[a].collection, keys[a].id);
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            if (const auto a = i + lookahead; keys.size() > 1 && a < keys.size())
-                index_.prefetch(keys[a].collection, keys[a].id);
-            const entity_version v{.sequence = segment_batch_.sequence(),
-                                   .location = locations[i],
-                                   .tombstone = keys[i].tombstone};
-            index_.apply(keys[i].collection, keys[i].id, v, oldest_snapshot);
-        }
-    }
-
-    [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
-    [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
-    [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
-
-private:
-    // The payload of the whole segment record `record`, after checking its CRC and that it
-    // is the record the index says (collection and id).
-    [[nodiscard]] bytes_view checked_payload(std::uint32_t collection, const entity_id& id, const entity_version& v,
-                                             bytes_view record) const {
-        const auto d = format::decode_segment(record);
-        if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
-            fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
-                    "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
-        return d.record.payload;
-    }
-
-    // A factory that cannot rotate keeps everything in its one segment, which holds at most
-    // max_segment_size bytes: a commit whose records would not fit is refused here, before
-    // its WAL record makes it durable (applying a durable commit that does not fit could
-    // only fail after it was acknowledged). The room left counts the commits appended but
-    // not applied yet (segment_claimed_). Returns the bytes the commit's records take.
-    [[nodiscard]] std::uint64_t segment_room_for(const pending_write& w) const {
-        if constexpr (factory_type::rotates) {
-            return 0;
-        } else {
-            std::uint64_t need = 0;
-            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
-            const std::uint64_t limit = cfg_.max_segment_size;
-            const std::uint64_t left = limit - std::min(segment_claimed_, limit);
-            if (need > left)
-                fail(errc::rotation_unsupported,
-                     "segment {} is full: the commit needs {} bytes, {} of max_segment_size {} are left, and the "
-                     "segment factory cannot make another segment; nothing was written (use a rotating factory "
-                     "such as file_segment_factory, or a larger max_segment_size)",
-                     segments_.segments().back().number, need, left, limit);
-            return need;
-        }
-    }
-
-    // Streams a collection's live entities, one payload in memory at a time, to index_set:
-    // f(id, sequence, payload) in id order.
-    [[nodiscard]] auto live_entities() const {
-        return [this](std::uint32_t coll, const auto& f) {
-            std::optional<entity_id> last;
-            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
-                last = next->first;
-                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
-            }
-        };
-    }
-
-    void publish_catalog() {
-        auto c = std::make_shared<const catalog>(manifest_, indexes_);
-        std::unique_lock lock(catalog_gate_);
-        catalog_.swap(c);
-    }
-
-    // Records new collections durably in the MANIFEST before the WAL refers to them.
-    void add_collections(const std::vector<std::pair<std::string, std::uint32_t>>& added) {
-        format::manifest next = manifest_;
-        for (const auto& [name, id] : added) {
-            next.collections.push_back({name, id});
-            next.next_collection_id = std::max(next.next_collection_id, id + 1);
-        }
-        std::swap(manifest_, next);
-        try {
-            save_manifest();
-        } catch (...) {
-            std::swap(manifest_, next);  // not named anywhere durable: forget them
-            throw;
-        }
-        publish_catalog();
-    }
-
-    void save_manifest() {
-        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
-    }
-
-    // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
-    // applied (commit_flow: the flush's leader applies the group in sequence order). A
-    // failed flush fails every commit it should have covered (errc::outcome_unknown; the
-    // writer's fault handler poisoned the engine); a commit a flush covered is durable and
-    // waits for its apply whatever came later.
-    void wait_applied(std::uint64_t wal_end) {
-        const auto covers = wal_.wait_durable(wal_end);
-        flow_.wait_applied(covers, wal_end,
-                           [this](const pending_write& w, std::uint64_t seq) { apply_durable(w, seq); });
-    }
-
-    // Checkpoints past max_wal_size and releases retired segments: under the writer lock,
-    // before a commit's append or after the last in-flight commit is applied.
-    void housekeeping() noexcept {
-        maybe_checkpoint();
-        reclaim_retired();
-    }
-
-    // After the durable flush nothing may report failure: problems poison the engine.
-    void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
-        try {
-            const std::uint64_t oldest = snapshots_.oldest(last_sequence());
-            const auto cat = catalog_snapshot();
-            const auto moves = cat->indexes().moves(  // from the versions this commit replaces
-                w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
-            // One segment record per operation (one append when they fit), then the index.
-            auto& batch = start_batch(seq);
-            for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
-            apply_batch(oldest);
-            index_set::apply(moves, seq, oldest);
-            last_seq_.store(seq, std::memory_order_release);
-        } catch (const std::exception& e) {
-            poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
-            return;
-        }
-        feed_.publish(w.ops, seq, *catalog_snapshot());
-    }
-
-    // Unique indexes: no two live entities may share a key after this commit and the ones
-    // in flight ahead of it.
-    void check_unique(const pending_write& w) const {
-        const auto cat = catalog_snapshot();
-        cat->indexes().check_unique(
-            w.ops, [&](std::uint32_t coll, const auto& f) { flow_.for_each_in_flight_op(coll, f); },
-            [&](std::uint32_t coll) { return cat->name_of(coll); });
-    }
-
-    void maybe_checkpoint() noexcept {
-        try {
-            if (!poison_.poisoned() && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
-        } catch (...) {
-            // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
-            // order); durability failures already poisoned the engine in guard_durability,
-            // and a backend that cannot even report its size fails the next append.
-        }
-    }
-
-    // Runs a step whose flush failure leaves durability unknown: poison and rethrow.
-    template <typename F>
-    void guard_durability(F&& step) {
-        try {
-            step();
-        } catch (const error& e) {
-            if (e.value() == errc::outcome_unknown || e.value() == errc::io_error)
-                poison(fmt::format("checkpoint failed: {}", e.what()));
-            throw;
-        }
-    }
-
-    config cfg_;
-    std::optional<std::filesystem::path> dir_;
-    std::optional<directory_lock> lock_;
-    ::entidb::wal::writer<wal_backend> wal_;
-    segment_set<factory_type> segments_;
-    primary_index index_;
-    mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
-    format::manifest manifest_;  // the writer's copy
-    index_set indexes_;  // the writer's list
-    change_feed_hub feed_;
-
-    mutable shared_gate catalog_gate_;  // guards catalog_
-    std::shared_ptr<const catalog> catalog_;
-    poison_state poison_;
-    commit_flow flow_{poison_};  // group commit: the commits appended to the WAL and not yet applied
-    std::mutex writer_mutex_;
-    std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
-    std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
-    std::uint64_t next_txid_ = 1;
-    // A factory that cannot rotate: the size of its one segment once every appended commit
-    // is applied (segment_room_for).
-    std::uint64_t segment_claimed_ = 0;
-
-    record_batch segment_batch_;  // the applier's (one at a time, in sequence order), reused
-
-    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
-    history history_;  // its horizon
-    std::atomic<bool> keep_retired_{false};
-    scan_gate storage_scans_;  // begin_storage_scan
-    mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
-    recovery_report report_;
-    bool opened_ = false;  // mark_opened
-    index_file_policy index_file_;  // the writer's
-    std::atomic<bool> index_file_damaged_{false};
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/engine.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-inline constexpr std::string_view compaction_file_name = "COMPACTION";
-
-[[nodiscard]] inline std::filesystem::path compaction_file(const std::filesystem::path& dir) {
-    return dir / std::string(compaction_file_name);
-}
-
-// The COMPACTION file of `dir`, if there is one.
-[[nodiscard]] inline std::optional<format::compaction_state> read_compaction_state(const std::filesystem::path& dir) {
-    const auto path = compaction_file(dir);
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-        if (ec) fail_at(errc::io_error, {.path = path.string(), .sys_errno = ec.value()}, "cannot stat");
-        return std::nullopt;
-    }
-    return format::decode_compaction_state(read_file(path), path.string());
-}
-
-inline void write_compaction_state(const std::filesystem::path& dir, const format::compaction_state& s) {
-    durable_replace(compaction_file(dir), format::encode(s));
-}
-
-// The segments an interrupted compaction's journal says make the database, opened without
-// changing anything: every final file it does not remove, and each published one from its
-// temporary if that still exists (else from its final name).
-template <segment_file_protocol Factory>
-[[nodiscard]] std::vector<typename segment_set<Factory>::segment> open_journaled_segments(
-    Factory& f, const format::compaction_state& s, const std::filesystem::path& dir) {
-    std::vector<typename segment_set<Factory>::segment> out;
-    const auto listed = [](const std::vector<std::uint32_t>& v, std::uint32_t n) {
-        return std::binary_search(v.begin(), v.end(), n);
-    };
-    for (const auto n : f.existing())
-        if (!listed(s.remove, n) && !(listed(s.publish, n) && f.has_temporary(n))) out.push_back({n, f.open(n), 0});
-    for (const auto n : s.publish) {
-        if (f.has_temporary(n))
-            out.push_back({n, f.open_temporary(n), 0});
-        else if (!f.has(n))
-            fail_at(errc::corruption, {.path = compaction_file(dir).string()},
-                    "COMPACTION publishes segment {} but neither {} nor {} exists", n, segment_file_name(n),
-                    temporary_segment_file_name(n));
-    }
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
-    if (out.empty() || out.back().number != s.publish.back())
-        fail_at(errc::corruption, {.path = compaction_file(dir).string()},
-                "COMPACTION publishes segment {} as the active one but a higher segment exists",
-                s.publish.empty() ? 0 : s.publish.back());
-    return out;
-}
-
-// Steps 6–7: idempotent. `stray` temporaries (no journal names them) are removed too.
-template <segment_file_protocol Factory>
-void finish_compaction(Factory& f, const std::filesystem::path& dir, const format::compaction_state& s,
-                       const std::vector<std::uint32_t>& stray) {
-    for (const auto n : s.publish)
-        if (f.has_temporary(n)) f.publish_temporary(n);
-    for (const auto n : s.remove) f.remove(n);
-    for (const auto n : stray) f.remove_temporary(n);
-    f.sync();
-    if (s.pending()) write_compaction_state(dir, {.history_horizon = s.history_horizon, .publish = {}, .remove = {}});
-}
-
-template <typename Traits>
-class compactor {
-    using factory_type = typename Traits::segment_factory;
-    using set_type = segment_set<factory_type>;
-    using segment = typename set_type::segment;
-    static constexpr bool files = segment_file_protocol<factory_type>;  // journaled (see above)
-
-public:
-    compactor(engine<Traits>& e, const compact_options& opt) : e_(e), opt_(opt) {}
-
-    // Holding the writer lock.
-    compaction_report run() {
-        if constexpr (!factory_type::rotates) {
-            fail(errc::rotation_unsupported,
-                 "compaction writes new segments and this segment factory cannot make more than one: use a "
-                 "rotating factory (file_segment_factory)");
-        } else {
-            e_.ensure_writable();
-            if constexpr (files)
-                if (!e_.directory())
-                    fail(errc::invalid_argument,
-                         "compaction of file segments needs a database opened with entidb::open (its directory holds "
-                         "the COMPACTION journal)");
-            e_.reclaim_retired();
-            e_.checkpoint();
-            e_.mutable_index().prune_all(e_.snapshots().readers(e_.last_sequence()));
-            step(compaction_step::checkpointed);
-            report_.sequence = e_.last_sequence();
-            report_.history_horizon = e_.history_horizon();
-            const auto& table = e_.segments().segments();
-            if (table.size() < 2) return report_;  // nothing sealed: nothing to merge
-            write_outputs();
-            const auto journal = commit_point();
-            make_current(journal);
-            e_.reclaim_retired();
-            return report_;
-        }
-    }
-
-private:
-    void step(compaction_step s) {
-        if (opt_.on_step) opt_.on_step(s);
-    }
-
-    std::unique_ptr<typename factory_type::backend_type> new_output(std::uint32_t n) {
-        if (n > format::max_segment_number)
-            fail(errc::invalid_argument, "compaction needs segment number {}, above the six-digit limit {}", n,
-                 format::max_segment_number);
-        if constexpr (files)
-            return e_.segments().factory().create_temporary(n);
-        else
-            return e_.segments().factory().create(n);
-    }
-
-    // Removes every temporary this run created (before the commit point only).
-    void abandon() noexcept {
-        outputs_.clear();
-        if constexpr (files) {
-            for (const auto n : created_) try {
-                    e_.segments().factory().remove_temporary(n);
-                } catch (...) {
-                }
-        }
-    }
-
-    // Steps 2–3.
-    void write_outputs() {
-        auto& set = e_.segments();
-        const auto& table = set.segments();
-        const auto& index = e_.index();
-        const std::uint64_t last = e_.last_sequence();
-        const std::uint64_t keep_above = last > opt_.tombstone_retention ? last - opt_.tombstone_retention : 0;
-        std::uint64_t merge_max = 0;
-        for (std::size_t i = 0; i + 1 < table.size(); ++i) merge_max = std::max(merge_max, table[i].max_sequence);
-        if (table.back().backend->size() != 0)
-            fail(errc::invalid_argument, "compaction needs an empty active segment after its checkpoint");
-        std::uint32_t next = table.back().number + 1;
-        std::uint64_t held = 0;
-        std::uint64_t dropped_max = 0;
-        try {
-            if constexpr (files)
-                for (const auto n : set.factory().temporaries()) set.factory().remove_temporary(n);  // stale
-            byte_buffer rec;
-            for (std::size_t i = 0; i + 1 < table.size(); ++i) {
-                const auto& seg = table[i];
-                report_.bytes_before += seg.backend->size();
-                segment_scanner<typename factory_type::backend_type> scan(
-                    *seg.backend, e_.cfg().read_chunk_bytes, std::numeric_limits<std::uint32_t>::max());
-                while (auto s = scan.next()) {
-                    const auto& d = s->decoded;
-                    if (d.status != format::decode_status::ok)
-                        fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
-                                "bad record in a sealed segment while compacting ({})", d.problem);
-                    const auto& r = d.record;
-                    const record_location loc{seg.number, static_cast<std::uint32_t>(d.size), s->offset};
-                    const bool in_index = index.holds(r.collection_id, r.id, loc);
-                    const bool keep =
-                        in_index || (r.tombstone() && (r.sequence > keep_above || r.sequence == merge_max) &&
-                                     !index.find(r.collection_id, r.id, latest_snapshot));
-                    if (!keep) {
-                        ++report_.records_dropped;
-                        if (r.tombstone()) ++report_.tombstones_dropped;
-                        dropped_max = std::max(dropped_max, r.sequence);
-                        continue;
-                    }
-                    held += in_index ? 1 : 0;
-                    ++report_.records_kept;
-                    if (r.tombstone()) ++report_.tombstones_kept;
-                    rec.clear();
-                    format::encode(r, rec);
-                    if (outputs_.empty() || (outputs_.back().backend->size() > 0 &&
-                                             outputs_.back().backend->size() + rec.size() > e_.cfg().max_segment_size))
-                        start_output(next++);
-                    outputs_.back().backend->append(rec);
-                    outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
-                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
-                        outputs_.back().min_sequence = r.sequence;
-                }
-            }
-            if (const auto versions = index.version_count(); held != versions)
-                fail(errc::corruption,
-                     "the index holds {} versions but only {} of them were found in the sealed segments; nothing "
-                     "was compacted",
-                     versions, held);
-            start_output(next++);  // the next active segment: empty, above every output
-            if constexpr (files) set.factory().sync();
-        } catch (...) {
-            abandon();
-            throw;
-        }
-        kept_in_index_ = held;
-        report_.segments_before = table.size();
-        report_.segments_after = outputs_.size();
-        for (const auto& o : outputs_) report_.bytes_after += o.backend->size();
-        report_.bytes_reclaimed = report_.bytes_before > report_.bytes_after ? report_.bytes_before - report_.bytes_after : 0;
-        report_.history_horizon = std::max(e_.history_horizon(), dropped_max);
-        try {
-            step(compaction_step::outputs_written);
-        } catch (...) {
-            abandon();
-            throw;
-        }
-    }
-
-    // Seals the current output (flush) and starts output number n.
-    void start_output(std::uint32_t n) {
-        if (!outputs_.empty()) outputs_.back().backend->flush();
-        created_.push_back(n);
-        outputs_.push_back({n, new_output(n), 0});
-    }
-
-    // Step 4.
-    format::compaction_state commit_point() {
-        format::compaction_state journal{.history_horizon = report_.history_horizon, .publish = {}, .remove = {}};
-        for (const auto& o : outputs_) journal.publish.push_back(o.number);
-        for (const auto& s : e_.segments().segments()) journal.remove.push_back(s.number);
-        if constexpr (files) {
-            try {
-                write_compaction_state(*e_.directory(), journal);
-            } catch (const error& err) {
-                if (err.value() == errc::outcome_unknown) {
-                    // The journal may be durable: the temporaries must stay for the redo.
-                    outputs_.clear();
-                    e_.poison(fmt::format("compaction: the journal may or may not be durable ({}); reopen to finish "
-                                          "or discard it",
-                                          err.what()));
-                } else {
-                    abandon();
-                }
-                throw;
-            }
-            try {
-                step(compaction_step::journal_written);
-            } catch (...) {
-                // The old files are all still there and the table still reads them.
-                outputs_.clear();
-                e_.poison("compaction: stopped after its journal was written; reopen to finish it");
-                throw;
-            }
-        }
-        return journal;
-    }
-
-    // Steps 5–7; any failure poisons the engine (the reopen finishes from the journal).
-    void make_current(const format::compaction_state& journal) {
-        try {
-            install();
-            if constexpr (files) {
-                auto& f = e_.segments().factory();
-                for (const auto n : journal.publish) f.publish_temporary(n);
-                step(compaction_step::published);
-                for (const auto n : journal.remove) f.remove(n);
-                f.sync();
-                step(compaction_step::old_removed);
-                write_compaction_state(*e_.directory(),
-                                       {.history_horizon = journal.history_horizon, .publish = {}, .remove = {}});
-            }
-            step(compaction_step::finished);
-        } catch (const std::exception& err) {
-            e_.poison(fmt::format("compaction could not finish ({}); reopen to finish it", err.what()));
-            throw;
-        }
-    }
-
-    // Step 5: the new segments become the table; the index moves to the copies.
-    void install() {
-        auto& set = e_.segments();
-        set.install(std::move(outputs_));
-        outputs_.clear();
-        auto& index = e_.mutable_index();
-        std::uint64_t moved = 0;
-        const auto& table = set.segments();
-        for (std::size_t i = 0; i + 1 < table.size(); ++i) {
-            const auto& seg = table[i];
-            segment_scanner<typename factory_type::backend_type> scan(*seg.backend, e_.cfg().read_chunk_bytes,
-                                                                      std::numeric_limits<std::uint32_t>::max());
-            while (auto s = scan.next()) {
-                const auto& d = s->decoded;
-                if (d.status != format::decode_status::ok) {
-                    e_.keep_retired_until_close();
-                    fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
-                            "a compacted segment does not read back ({})", d.problem);
-                }
-                const auto& r = d.record;
-                if (index.relocate(r.collection_id, r.id, r.sequence,
-                                   {seg.number, static_cast<std::uint32_t>(d.size), s->offset}))
-                    ++moved;
-            }
-        }
-        if (moved != kept_in_index_) {
-            e_.keep_retired_until_close();
-            fail(errc::corruption, "compaction moved {} index entries, expected {}", moved, kept_in_index_);
-        }
-        e_.set_history_horizon(report_.history_horizon);
-        set.set_retired_mark(e_.snapshots().mark());
-    }
-
-    engine<Traits>& e_;
-    const compact_options& opt_;
-    compaction_report report_;
-    std::vector<segment> outputs_;
-    std::vector<std::uint32_t> created_;
-    std::uint64_t kept_in_index_ = 0;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/compaction.hpp ----
-// ---- begin entidb/core/open.hpp ----
-// entidb/core/open.hpp — a database directory opened into a recovered engine.
-//
-// directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
-// built on them here. open_engine then recovers it (a new database gets segment 1 from the
-// engine's own factory), writes a new database's MANIFEST last (finish_creation: a
-// creation that fails leaves none) and builds the secondary indexes. Only then may the
-// engine write its primary index file (core/index_file.hpp).
-
-
-// ---- begin entidb/directory/open.hpp ----
-// entidb/directory/open.hpp — the one open path of a database directory (SPEC.md §3, §9.1).
-//
-//   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
-//
-// Opening first looks for a database: a path that holds none (missing, or a directory
-// without a MANIFEST) is created only when config::create_if_missing allows and the open
-// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
-// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
-// MANIFEST, or creates a new database when the directory is missing or holds nothing but
-// the remains of an interrupted creation. The MANIFEST is written last when creating
-// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
-// factory may hand out its backend only once, like single_backend_factory), so its
-// presence marks a complete database and a creation that fails leaves none. Every failure
-// is typed and leaves the directory unchanged: a path that is a file, a directory that is
-// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
-// not parse (errc::corruption) or has another format version (errc::unsupported_version),
-// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
-// open writes nothing at all.
-// core/open.hpp builds the engine from the parts returned here; recovery runs on it.
-
-
-// ---- begin entidb/version.hpp ----
-// entidb/version.hpp — library and on-disk format versions.
-
-
-namespace entidb {
-inline namespace v1 {
-
-inline constexpr std::string_view library_version = "0.1.0";
-inline constexpr int library_version_major = 0;
-inline constexpr int library_version_minor = 1;
-inline constexpr int library_version_patch = 0;
-
-// The on-disk format this build writes (SPEC.md §3, docs/file-format.md).
-inline constexpr std::uint16_t format_major = 1;
-inline constexpr std::uint16_t format_minor = 0;
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/version.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-namespace fs = std::filesystem;
-
-// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
-[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
-    std::error_code ec;
-    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
-}
-
-// True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
-// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
-// cannot examine is not such a remain.
-[[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        const auto name = it->path().filename().string();
-        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
-        if (name == "wal.log" && is_empty_file(*it)) continue;
-        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
-            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
-                if (!is_empty_file(*seg)) return false;
-            if (ec) return false;
-            continue;
-        }
-        return false;
-    }
-    return !ec;
-}
-
-// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
-// directory holds someone else's files.
-inline void require_creatable(const fs::path& dir) {
-    if (!is_unfinished_creation(dir))
-        fail_at(errc::invalid_argument, {.path = dir.string()},
-                "the directory is not empty and has no MANIFEST: not an EntiDB database");
-}
-
-inline void make_directory(const fs::path& dir) {
-    std::error_code ec;
-    if (!fs::create_directory(dir, ec) && ec)
-        fail_at(errc::io_error, {.path = dir.string(), .sys_errno = ec.value()}, "cannot create directory");
-}
-
-// Checks the path and creates the directory if needed; returns true if the database
-// has to be created (no MANIFEST yet). Where there is no database and the open may not
-// create one, errc::not_found; where the directory holds other files,
-// errc::invalid_argument: both with nothing touched (not even LOCK).
-[[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
-    const bool present = path_exists(dir);
-    std::error_code ec;
-    if (present && !fs::is_directory(dir, ec))
-        fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
-    const bool may_create = cfg.create_if_missing && !cfg.read_only;
-    if (!present) {
-        if (!may_create)
-            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
-        make_directory(dir);
-        sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
-        return true;
-    }
-    if (path_exists(dir / "MANIFEST")) return false;
-    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
-    require_creatable(dir);
-    return true;
-}
-
-[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
-    const auto path = dir / "MANIFEST";
-    auto m = format::decode_manifest(read_file(path), path.string());
-    if (m.format_major != format_major || m.format_minor > format_minor)
-        fail_at(errc::unsupported_version, {.path = path.string()},
-                "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
-                m.format_minor, format_major, format_minor);
-    for (const char* required : {"wal.log", "SEGMENTS"})
-        if (!path_exists(dir / required))
-            fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
-    return m;
-}
-
-// What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
-// (empty when the database is being created), its WAL and its segment factory, and
-// whether the database is new (no MANIFEST yet).
-template <typename Traits>
-struct directory_parts {
-    directory_lock lock;
-    format::manifest manifest;
-    std::unique_ptr<typename Traits::wal_backend> wal;
-    typename Traits::segment_factory factory;
-    bool created = false;
-};
-
-template <typename Traits>
-[[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
-                                                     typename Traits::environment& env) {
-    cfg.validate();
-    const bool create = prepare_directory(dir, cfg);
-    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
-    format::manifest manifest;
-    if (create) {
-        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
-        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
-    } else {
-        manifest = load_manifest(dir);
-    }
-    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
-    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
-    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
-}
-
-// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
-// written last, marks it complete. Until then the directory reads as an unfinished
-// creation, which the next open starts again.
-inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
-    durable_replace(dir / "MANIFEST", format::encode(manifest));
-}
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/directory/open.hpp ----
-// ---- begin entidb/core/recovery.hpp ----
-// entidb/core/recovery.hpp — what open does before a database is shared (SPEC.md §5).
-//
-// 1. Stream every segment record into the primary index (one record in memory at a time).
-//    A bad record in a sealed segment is corruption. A bad record in the active segment is
-//    a torn tail only if the WAL still covers it — the records before it in that segment
-//    are newer than the last checkpoint, or it is the segment's first record and the
-//    sealed segments reach the checkpoint — and is then truncated; otherwise corruption.
-// 2. Stream the WAL (wal/reader.hpp). A record that does not decode ends the log if
-//    nothing valid follows it (torn tail: truncated); if a valid record follows, it is
-//    corruption (file and offset named, nothing repaired). Committed transactions are
-//    applied exactly once, each with one batch of segment records (the commits' path):
-//    a transaction older than the newest segment sequence is already there, a newer one is
-//    applied, and the one at that sequence is checked record by record (a crash may have
-//    applied part of it). Aborted and unfinished transactions are dropped.
-// 3. Nothing is truncated or replayed until every check has passed, so an open that fails
-//    leaves the directory as it found it.
-// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
-//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
-//    that fails a check is left unused (the report says why) and step 1 streams everything.
-//    A dry run (verify) and an open that must finish a compaction never use one.
-// 0. Before all that, which files make the database: after a crash during a compaction
-//    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
-//    and only once they pass does open finish the compaction (rename, delete) — a dry run
-//    (verify) only reads it.
-
-
-// ---- begin entidb/wal/reader.hpp ----
-// entidb/wal/reader.hpp — the streaming read of the write-ahead log (SPEC.md §5, recovery).
-//
-// `wal::reader<Backend>` walks the log record by record (format/record_scanner.hpp, one
-// record in memory at a time) and yields its committed transactions in log order, each
-// at its COMMIT record. Aborted transactions are dropped at their ABORT, unfinished ones
-// (no COMMIT before the end) are never yielded; CHECKPOINT records carry nothing to yield.
-// A record that does not decode ends the log if nothing valid follows it: a torn tail,
-// the normal result of a crash; end() then says where it starts (the owner truncates
-// there). If a valid record follows, it is damage: errc::corruption naming the file and
-// offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
-// its BEGIN. The reader never changes the log.
-//
-// A recycled log (its first record is RECYCLED, docs/file-format.md) holds the current
-// lap and then whatever earlier laps left, which may well be valid records. The lap is
-// what follows the RECYCLED record as whole transactions, BEGIN, its operations, and a
-// COMMIT above both the checkpoint (`checkpoint`, the MANIFEST's) and the lap's last one;
-// every earlier lap was checkpointed before the next one started, so none of its COMMITs
-// is above the checkpoint. The lap ends before the first record that does not continue
-// it (a bad record, a stale COMMIT, a BEGIN inside a transaction, ...), and end() is then
-// the end of its last transaction. If a COMMIT above the checkpoint follows anywhere
-// after that point, the lap was damaged, not ended: errc::corruption, like a bad record
-// followed by a valid one in an appended log.
-//
-// Thread-safety: one reader per thread; the log must not change while it reads.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-// The longest WAL record a reader accepts: a longer declared length is damage.
-inline constexpr std::uint64_t max_wal_record =
-    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
-}  // namespace detail
-
-namespace wal {
-
-// One PUT (payload) or DELETE (tombstone) of a committed transaction.
-struct operation {
-    std::uint32_t collection;
-    entity_id id;
-    bool tombstone;
-    byte_buffer payload;
-};
-
-struct transaction {
-    std::uint64_t txid;
-    std::uint64_t sequence;  // its COMMIT's
-    std::vector<operation> ops;  // in log order; empty unless the reader keeps operations
-};
-
-template <storage_backend Backend>
-class reader {
-public:
-    // `path` names the log in errors. Without `keep_operations` the reader only checks the
-    // log (no payload is copied) and yields transactions without their operations.
-    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations,
-           std::uint64_t checkpoint = 0)
-        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations), checkpoint_(checkpoint),
-          scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
-
-    // The next committed transaction in log order, or nullopt at the end of the log.
-    std::optional<transaction> next() {
-        if (lap_over_) return std::nullopt;
-        while (const auto* step = scanner_.next()) {
-            const auto& d = step->decoded;
-            if (d.status != format::decode_status::ok) {
-                if (recycled_) return end_lap(step->offset, detail::describe_problem(d));
-                if (valid_record_after(step->offset + 1))
-                    fail_at(errc::corruption, {.path = path_, .offset = step->offset},
-                            "bad WAL record followed by valid records ({})", detail::describe_problem(d));
-                end_ = step->offset;
-                return std::nullopt;
-            }
-            if (step->offset == 0 && std::holds_alternative<format::wal_recycled>(d.record)) {
-                recycled_ = true;
-                lap_end_ = d.size;
-                ++records_;
-                continue;
-            }
-            if (recycled_ && !continues_lap(d.record))
-                return end_lap(step->offset, fmt::format("a {} record that does not continue the lap",
-                                                         format::to_string(format::type_of(d.record))));
-            ++records_;
-            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, d.record);
-            if (recycled_ && open_.empty()) lap_end_ = step->offset + d.size;
-            if (done) return done;
-        }
-        if (recycled_) end_ = lap_end_;  // an unfinished transaction goes with the rest
-        return std::nullopt;
-    }
-
-    // Where the well-formed log ends: its size, or where a torn tail starts (once next()
-    // returned nullopt); in a recycled log, where its lap ends.
-    [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
-    // Whether the log is recycled (known once next() has read its first record).
-    [[nodiscard]] bool recycled() const noexcept { return recycled_; }
-    // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
-    [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
-    [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
-    [[nodiscard]] std::uint64_t max_sequence() const noexcept { return max_sequence_; }
-
-private:
-    using result = std::optional<transaction>;
-
-    // True if a well-formed record starts anywhere at or after `from`.
-    bool valid_record_after(std::uint64_t from) const {
-        return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
-    }
-
-    // Whether `r` is the lap's next record: the lap's writer writes each transaction
-    // whole, so a BEGIN opens the only open one and every other record belongs to it.
-    bool continues_lap(const format::wal_record& r) const {
-        return std::visit(
-            [&](const auto& rec) {
-                using T = std::decay_t<decltype(rec)>;
-                if constexpr (std::is_same_v<T, format::wal_begin>) return open_.empty();
-                else if constexpr (std::is_same_v<T, format::wal_commit>)
-                    return open_.contains(rec.txid) && rec.sequence > std::max(checkpoint_, max_sequence_);
-                else if constexpr (std::is_same_v<T, format::wal_checkpoint>)
-                    return open_.empty() && rec.sequence > checkpoint_;
-                else if constexpr (std::is_same_v<T, format::wal_recycled>) return false;
-                else return open_.contains(rec.txid);  // PUT, DELETE, ABORT
-            },
-            r);
-    }
-
-    // The lap ends at `offset` (`why` says what is there) unless a COMMIT of the lap
-    // follows: then it is damage.
-    result end_lap(std::uint64_t offset, const std::string& why) {
-        lap_over_ = true;
-        end_ = lap_end_;
-        if (const auto live = lap_commit_after(offset + 1))
-            fail_at(errc::corruption, {.path = path_, .offset = offset},
-                    "{} in a recycled WAL, followed by a COMMIT of the current lap at offset {}", why, *live);
-        return std::nullopt;
-    }
-
-    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
-    std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
-        while (const auto at =
-                   detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
-            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
-            const auto* step = probe.next();
-            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
-                c && c->sequence > checkpoint_)
-                return at;
-            from = *at + step->decoded.size;
-        }
-        return std::nullopt;
-    }
-
-    result on(const format::wal_begin& r, std::uint64_t offset) {
-        max_txid_ = std::max(max_txid_, r.txid);
-        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
-        return std::nullopt;
-    }
-    result on(const format::wal_put& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (keep_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
-        return std::nullopt;
-    }
-    result on(const format::wal_delete& r, std::uint64_t offset) {
-        auto& ops = ops_of(r.txid, offset);
-        if (keep_) ops.push_back({r.collection_id, r.id, true, {}});
-        return std::nullopt;
-    }
-    result on(const format::wal_commit& r, std::uint64_t offset) {
-        const auto it = open_.find(r.txid);
-        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
-        max_sequence_ = std::max(max_sequence_, r.sequence);
-        transaction t{r.txid, r.sequence, std::move(it->second)};
-        open_.erase(it);
-        return t;
-    }
-    result on(const format::wal_abort& r, std::uint64_t offset) {
-        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
-        return std::nullopt;
-    }
-    result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
-    result on(const format::wal_recycled&, std::uint64_t offset) {
-        corrupt(offset, "a RECYCLED record after the start of the log");
-        return std::nullopt;
-    }
-
-    std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
-        const auto it = open_.find(txid);
-        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
-        return it->second;
-    }
-
-    template <typename... Args>
-    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) const {
-        fail_at(errc::corruption, {.path = path_, .offset = offset}, f, std::forward<Args>(args)...);
-    }
-
-    const Backend& backend_;
-    std::size_t chunk_;
-    std::string path_;
-    bool keep_;
-    std::uint64_t checkpoint_;  // no COMMIT of the lap is at or below it (recycled logs)
-    detail::wal_scanner<Backend> scanner_;
-    std::uint64_t end_;
-    bool recycled_ = false;
-    bool lap_over_ = false;     // a recycled log's lap ended before the end of the file
-    std::uint64_t lap_end_ = 0;  // the end of the lap's last whole transaction
-    std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
-    std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
-};
-
-}  // namespace wal
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/wal/reader.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-inline constexpr std::uint64_t no_readers = std::numeric_limits<std::uint64_t>::max();
-inline constexpr std::uint64_t max_segment_record = std::numeric_limits<std::uint32_t>::max();
-
-template <typename Traits>
-class recovery {
-public:
-    // `dry_run`: check everything, change nothing (no truncation, no replay). verify
-    // uses it; the index then reflects the segments only.
-    explicit recovery(engine<Traits>& e, bool dry_run = false)
-        : e_(e), checkpoint_(e.manifest().checkpoint_seq), dry_run_(dry_run) {}
-
-    void run() {
-        open_segments();
-        e_.mutable_index().hold_merges();
-        load_segments();
-        scan_wal(false);  // every check first: nothing changes unless the whole directory passes
-        if (dry_run_) {
-            e_.mutable_index().release_merges();
-            return;
-        }
-        if (!e_.cfg().read_only) finish_interrupted_compaction();
-        if (segment_cut_) {
-            auto& seg = *e_.segments().segments().back().backend;
-            e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
-            seg.truncate(*segment_cut_);
-        }
-        if (wal_end_ < e_.wal().size()) cut_wal();
-        // Replayed records go to a new segment: in memory for a read-only open (no copy of
-        // the active segment's file bytes is needed).
-        if (e_.cfg().read_only) e_.segments().seal_before_next_append();
-        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
-        e_.mutable_index().release_merges();
-        e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
-    }
-
-    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
-    // (a recycled log's lap: what follows it is no torn tail).
-    [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
-    [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
-    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
-    // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
-    // it), and temporaries no journal names (left by a compaction that never became
-    // current; open deletes them).
-    [[nodiscard]] const std::optional<format::compaction_state>& pending_compaction() const noexcept {
-        return pending_;
-    }
-    [[nodiscard]] const std::vector<std::uint32_t>& stray_temporaries() const noexcept { return stray_; }
-
-private:
-    // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
-    // during a compaction, what its COMPACTION journal says (core/compaction.hpp).
-    void open_segments() {
-        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
-            if (const auto& dir = e_.directory()) {
-                auto& f = e_.segments().factory();
-                const auto state = read_compaction_state(*dir);
-                if (state) e_.set_history_horizon(state->history_horizon);
-                if (state && state->pending()) {
-                    pending_ = state;
-                    e_.segments().open_from(open_journaled_segments(f, *state, *dir));
-                } else {
-                    e_.segments().open_existing();
-                }
-                for (const auto n : f.temporaries())
-                    if (!pending_ || !std::binary_search(pending_->publish.begin(), pending_->publish.end(), n))
-                        stray_.push_back(n);
-                return;
-            }
-        }
-        e_.segments().open_existing();
-    }
-
-    // The only change open makes before its own checks complete: an interrupted
-    // compaction's redo, after every check passed (idempotent; see core/compaction.hpp).
-    void finish_interrupted_compaction() {
-        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
-            if (!pending_ && stray_.empty()) return;
-            finish_compaction(e_.segments().factory(), *e_.directory(),
-                              pending_.value_or(format::compaction_state{}), stray_);
-            e_.report().compaction_finished = pending_.has_value();
-            e_.report().temporaries_removed += stray_.size();
-        }
-    }
-
-    // ---- segments ----
-
-    void load_segments() {
-        auto& segs = e_.segments().segments();
-        const auto covered = use_index_file();
-        std::uint64_t sealed_max = 0;
-        for (std::size_t i = 0; i < segs.size(); ++i) {
-            const auto c = std::find_if(covered.begin(), covered.end(),
-                                        [&](const auto& s) { return s.number == segs[i].number; });
-            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
-            if (i + 1 < segs.size()) sealed_max = segment_max_;
-        }
-        if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
-        if (checkpoint_ && segment_max_ < *checkpoint_)
-            fail_at(errc::corruption, {.path = e_.segment_path(segs.back().number)},
-                    "the segments end at sequence {} but the MANIFEST records a checkpoint at {}", segment_max_,
-                    *checkpoint_);
-    }
-
-    // The segments' coverage by the index file the index was mapped from (none if it was
-    // not: no file, or one that failed a check, which the report then names).
-    std::vector<segment_coverage> use_index_file() {
-        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
-            const auto& dir = e_.directory();
-            if (dry_run_ || pending_ || !dir) return {};
-            const auto path = *dir / primary_index_file_name;
-            try {
-                if (!path_exists(path)) return {};
-                const auto table = e_.segments().table();
-                auto image = read_primary_index_file(
-                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
-                for (const auto& c : image.segments) {
-                    if (c.size == 0) continue;
-                    e_.segments().note_sequence(c.number, c.min_sequence);
-                    e_.segments().note_sequence(c.number, c.max_sequence);
-                    segment_max_ = std::max(segment_max_, c.max_sequence);
-                }
-                // Written with every commit up to this one applied, whole, in the bytes covered.
-                file_covered_ = image.covered_sequence;
-                *image.on_damage = [&e = e_](const error& x) { e.index_file_damaged(x); };
-                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
-                e_.index_file_loaded(image.entries);
-                e_.report().primary_index_from_file = true;
-                return std::move(image.segments);
-            } catch (const error& x) {
-                e_.report().primary_index_file_problem = x.what();
-            }
-        }
-        return {};
-    }
-
-    template <typename Segment>
-    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
-        const auto number = seg.number;
-        auto& backend = *seg.backend;
-        const std::uint64_t from = covered_part ? covered_part->size : 0;
-        segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
-                                                                       max_segment_record, from);
-        std::optional<std::uint64_t> last_seq;
-        if (from > 0) {  // the records the index file covers, as if scanned
-            last_seq = covered_part->max_sequence;
-            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
-        }
-        while (auto step = scanner.next()) {
-            const auto& d = step->decoded;
-            if (d.status == format::decode_status::ok) {
-                const auto& r = d.record;
-                if (r.encrypted())  // never hand out ciphertext as if it were the entity
-                    fail_at(errc::unsupported_version, {.path = e_.segment_path(number), .offset = step->offset},
-                            "encrypted segment records (flag 0x02) are not supported by this build");
-                e_.mutable_index().apply(
-                    r.collection_id, r.id,
-                    {.sequence = r.sequence,
-                     .location = {number, static_cast<std::uint32_t>(d.size), step->offset},
-                     .tombstone = r.tombstone()},
-                    no_readers);
-                segment_max_ = std::max(segment_max_, r.sequence);
-                e_.segments().note_sequence(number, r.sequence);
-                last_seq = r.sequence;
-                if (active && checkpoint_ && r.sequence <= *checkpoint_) active_has_checkpointed_ = true;
-                ++e_.report().segment_records;
-                continue;
-            }
-            const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
-            if (active && valid_record_follows(backend, step->offset, d.size))
-                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}) followed by a valid record: damage, not a torn tail",
-                        describe_problem(d));
-            if (!active || !covered)
-                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
-                        "bad segment record ({}){}", describe_problem(d),
-                        active ? "; the WAL does not cover it (it may hold checkpointed data)" : " in a sealed segment");
-            segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
-            break;
-        }
-    }
-
-    // A complete record with a bad checksum says how long it is: if a valid record starts
-    // right after it, the bad one is damage in the middle of the file, not a torn tail.
-    template <typename Backend>
-    bool valid_record_follows(const Backend& backend, std::uint64_t offset, std::uint64_t size) const {
-        if (size == 0 || offset + size >= backend.size()) return false;
-        segment_scanner<Backend> probe(backend, e_.cfg().read_chunk_bytes, max_segment_record, offset + size);
-        const auto step = probe.next();
-        return step && step->decoded.status == format::decode_status::ok;
-    }
-
-    // ---- WAL ----
-
-    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
-    // log's lap stays in the file, to be overwritten (and is no torn tail).
-    void cut_wal() {
-        auto& wal = e_.wal();
-        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
-            if (wal_recycled_) return wal.set_end(wal_end_);
-        }
-        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
-        wal.truncate(wal_end_);
-        wal.flush();
-    }
-
-    // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
-    void scan_wal(bool apply) {
-        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
-        while (const auto t = log.next())
-            if (apply) apply_committed(*t);
-        if (apply) return;
-        e_.report().wal_records += log.records();
-        wal_recycled_ = log.recycled();
-        wal_end_ = log.end();
-        wal_max_seq_ = log.max_sequence();
-        max_txid_ = log.max_txid();
-    }
-
-    // Pass 2: a committed transaction's operations that the segments do not hold yet,
-    // appended as one batch.
-    void apply_committed(const ::entidb::wal::transaction& t) {
-        const auto seq = t.sequence;
-        if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
-        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
-        const bool partial = seq == segment_max_;
-        auto& batch = e_.start_batch(seq);
-        for (const auto& op : t.ops)
-            if (!partial || !(already_applied(op, seq) || batched(batch, op)))
-                batch.add(op.collection, op.id, op.tombstone, op.payload);
-        e_.apply_batch(no_readers);
-        e_.report().records_replayed += batch.size();
-        if (batch.size() > 0) ++e_.report().transactions_replayed;
-        segment_max_ = std::max(segment_max_, seq);
-    }
-
-    // A key the batch already writes at this sequence counts as applied, as it would once
-    // the batch is in the index (a transaction writing one key twice).
-    static bool batched(const record_batch& batch, const ::entidb::wal::operation& op) {
-        return std::any_of(batch.keys().begin(), batch.keys().end(),
-                           [&](const auto& k) { return k.collection == op.collection && k.id == op.id; });
-    }
-
-    bool already_applied(const ::entidb::wal::operation& op, std::uint64_t seq) const {
-        const auto v = e_.index().find(op.collection, op.id, no_readers);
-        if (op.tombstone) return !v || v->tombstone || v->sequence >= seq;
-        return v && v->sequence >= seq;
-    }
-
-    engine<Traits>& e_;
-    std::optional<std::uint64_t> checkpoint_;
-    std::uint64_t segment_max_ = 0;
-    std::uint64_t wal_max_seq_ = 0;
-    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
-    std::uint64_t max_txid_ = 0;
-    bool dry_run_;
-    bool active_has_checkpointed_ = false;
-    std::optional<std::uint64_t> segment_cut_;
-    std::uint64_t wal_end_ = 0;
-    bool wal_recycled_ = false;
-    std::optional<format::compaction_state> pending_;
-    std::vector<std::uint32_t> stray_;
-};
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/recovery.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-// The engine over an opened directory, not yet recovered (verify runs a dry recovery on it).
-template <typename Traits>
-[[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
-                                                          directory_parts<Traits> parts) {
-    return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
-                                            std::move(parts.manifest), dir, std::move(parts.lock));
-}
-
-template <typename Traits>
-[[nodiscard]] std::shared_ptr<engine<Traits>> open_engine(const std::filesystem::path& dir, const config& cfg,
-                                                          typename Traits::environment& env) {
-    auto parts = open_directory<Traits>(dir, cfg, env);
-    const bool created = parts.created;
-    auto db = engine_over<Traits>(dir, cfg, std::move(parts));
-    try {
-        recovery<Traits>(*db).run();
-    } catch (const error& x) {
-        // A block of the index file failed its check when recovery first read it (the file
-        // is gone now): recover again, from the segments, as if it had never been there.
-        if (!db->index_file_was_damaged()) throw;
-        const std::string problem = x.what();
-        db.reset();  // releases the LOCK
-        db = engine_over<Traits>(dir, cfg, open_directory<Traits>(dir, cfg, env));
-        recovery<Traits>(*db).run();
-        db->report().primary_index_file_problem = problem;
-    }
-    if (created) finish_creation(dir, db->manifest());
-    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
-    db->build_indexes();
-    db->mark_opened();
-    return db;
-}
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/open.hpp ----
-// ---- begin entidb/segment/memory_factory.hpp ----
-// entidb/segment/memory_factory.hpp — segments in memory: rotating, not durable.
-
-
-// ---- begin entidb/storage/memory_backend.hpp ----
-// entidb/storage/memory_backend.hpp — a byte store in process memory.
-//
-// Not durable (`durable == false`): flush() does nothing and everything is gone with
-// the object. For tests, caches and the in-memory database alias; the durability
-// static_asserts in database.hpp keep it out of persistent compositions.
-//
-// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
-// the buffer, which may move when it grows).
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-class memory_backend {
-public:
-    static constexpr bool durable = false;
-
-    memory_backend() = default;
-    memory_backend(const memory_backend&) = delete;
-    memory_backend& operator=(const memory_backend&) = delete;
-
-    void read_at(std::uint64_t offset, mutable_bytes out) const {
-        std::shared_lock lock(mutex_);
-        if (offset > size_ || out.size() > size_ - offset)
-            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
-                    "read of {} bytes past the end ({} bytes stored)", out.size(), size_);
-        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
-    }
-
-    std::uint64_t append(bytes_view in) {
-        std::unique_lock lock(mutex_);
-        const std::uint64_t at = size_;
-        if (at + in.size() > data_.size()) data_.resize(static_cast<std::size_t>(at + in.size()));
-        std::copy(in.begin(), in.end(), data_.begin() + static_cast<std::ptrdiff_t>(at));
-        size_ = at + in.size();
-        return at;
-    }
-
-    void flush() {}
-
-    [[nodiscard]] std::uint64_t size() const {
-        std::shared_lock lock(mutex_);
-        return size_;
-    }
-
-    void truncate(std::uint64_t new_size) {
-        std::unique_lock lock(mutex_);
-        if (new_size > size_) fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, size_);
-        data_.resize(new_size);
-        size_ = new_size;
-    }
-
-    // recyclable_backend (backend.hpp): the bytes past size() are kept in data_.
-    [[nodiscard]] std::uint64_t capacity() const {
-        std::shared_lock lock(mutex_);
-        return data_.size();
-    }
-    void reserve(std::uint64_t n) {
-        std::unique_lock lock(mutex_);
-        if (n > data_.size()) data_.resize(static_cast<std::size_t>(n));
-    }
-    void set_end(std::uint64_t n) {
-        std::unique_lock lock(mutex_);
-        if (n > data_.size()) fail(errc::invalid_argument, "end {} beyond capacity {}", n, data_.size());
-        size_ = n;
-    }
-
-private:
-    mutable std::shared_mutex mutex_;
-    byte_buffer data_;       // capacity() bytes
-    std::uint64_t size_ = 0;  // the bytes appended and not truncated or set past
-};
-
-static_assert(recyclable_backend<memory_backend>);
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/memory_backend.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-// Segments in memory: rotating, not durable. For the in-memory database and tests.
-class memory_segment_factory {
-public:
-    using backend_type = memory_backend;
-    static constexpr bool rotates = true;
-    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
-
-    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
-    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
-        fail(errc::not_found, "memory segment {} does not exist", n);
-    }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/segment/memory_factory.hpp ----
-// ---- begin entidb/segment/single_backend_factory.hpp ----
-// entidb/segment/single_backend_factory.hpp — one caller-supplied backend as the only segment.
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
-// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
-// rule 2). The backend is handed out once, to the segment set (the open path must not
-// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
-// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
-template <storage_backend B>
-class single_backend_factory {
-public:
-    using backend_type = B;
-    static constexpr bool rotates = false;
-    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
-
-    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
-
-    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const {
-        if (backend_ && backend_->size() > 0) return {1};
-        return {};
-    }
-
-private:
-    std::unique_ptr<B> take(std::uint32_t n) {
-        if (n != 1 || !backend_)
-            fail(errc::rotation_unsupported,
-                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
-                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
-                 n);
-        return std::move(backend_);
-    }
-    std::unique_ptr<B> backend_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/segment/single_backend_factory.hpp ----
-// ---- begin entidb/txn/transaction.hpp ----
-// entidb/txn/transaction.hpp — read and write transactions.
-//
-// `read_transaction`: a snapshot as of its start (the last published commit sequence). It
-// has no way to write: the type has no mutating member. Any number may be open, on any
-// threads, while a writer commits; they never see a partial commit. Copies share the
-// snapshot; ranges it returns keep the snapshot alive.
-//
-// Access paths (SPEC.md §6; no query language — filter the results in C++):
-//   get(collection, id)                     primary key
-//   find(collection, path, value)           equality on a declared index (hash or ordered)
-//   range(collection, path, lo, hi, order)  bounds on an ordered index (either bound open)
-//   prefix(collection, path, text)          text prefix on an ordered index
-//   scan(collection)                        the explicit full scan: counted, and refused
-//                                           with errc::scan_forbidden when configured so
-//   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
-//                                           as entity_view: the bytes are not copied
-// An access path naming an index that is not declared is errc::no_such_index. Indexes
-// never change results, only speed.
-//
-// `write_transaction`: the single writer. It holds the database's writer lock from begin
-// until its commit is in the WAL, or it aborts (SPEC.md §5: one writer, enforced at begin;
-// the next writer may start while this commit waits for its flush: group commit, see
-// docs/transactions.md). `get` sees its own writes and every commit before it.
-// Writes are validated when made — size first (errc::too_large, before the bytes are even
-// read), then canonical CBOR (errc::invalid_cbor / errc::non_canonical) — so nothing
-// invalid reaches the WAL. Destroying an uncommitted write transaction aborts it.
-//
-// Use each transaction object from one thread at a time.
-
-
-// ---- begin entidb/cbor/encoder.hpp ----
-// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
-//
-// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
-// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
-// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
-// declare their size up front (definite lengths only) and are closed by the matching end_*(),
-// which checks the count. Map entries may be written in any order: end_map() sorts them in place
-// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
-// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
-// decoder accepts exactly one, and `complete()` says whether every container is closed.
-//
-// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
-// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
-// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
-// discard both.
-//
-// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
-
-#include <numeric>
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-struct encode_options {
-    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
-    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
-};
-
-namespace detail {
-
-// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
-inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
-    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
-    if (arg < 24) {
-        out.push_back(static_cast<byte>(high | arg));
-        return;
-    }
-    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
-    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
-    out.push_back(static_cast<byte>(high | info));
-    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
-}
-
-}  // namespace detail
-
-class encoder {
-public:
-    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
-
-    encoder& uint(std::uint64_t v);
-    encoder& integer(std::int64_t v);
-    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
-    encoder& bytes(bytes_view b);
-    encoder& text(std::string_view s);   // must be UTF-8
-    encoder& boolean(bool b);
-    encoder& null();
-    encoder& floating(double d);         // needs allow_floats; shortest exact width
-    encoder& tag(std::uint64_t number);  // the next item is the tag's content
-    encoder& begin_array(std::uint64_t count);
-    encoder& end_array();
-    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
-    encoder& end_map();
-    encoder& write(const value& v);
-
-    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
-    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
-
-private:
-    enum class frame_kind : std::uint8_t { array, map, tag };
-    struct frame {
-        frame_kind kind;
-        std::uint64_t expected;  // items (a map counts keys and values)
-        std::uint64_t written;
-        std::size_t first_entry;  // maps: index of their first entry in entries_
-    };
-    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
-    // entry (or the end of the buffer).
-    struct entry {
-        std::size_t key_begin;
-        std::size_t value_begin;
-    };
-
-    void begin_item();
-    void end_item();
-    void open(frame_kind kind, std::uint64_t expected);
-    void close(frame_kind kind, std::string_view what);
-    void sort_entries(std::size_t first);
-    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
-        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
-    }
-
-    byte_buffer& out_;
-    encode_options opts_;
-    std::vector<frame> stack_;
-    std::vector<entry> entries_;       // entries of every open map, innermost last
-    std::vector<std::size_t> order_;   // scratch for sort_entries
-    byte_buffer scratch_;              // scratch for sort_entries
-};
-
-// The canonical encoding of `v` as a new buffer.
-[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
-    byte_buffer out;
-    encoder(out, options).write(v);
-    return out;
-}
-
-// ---- implementation -------------------------------------------------------------------------
-
-// Called before an item's first byte: the enclosing container must have room for it, and a map
-// records where its entry's key or value starts.
-inline void encoder::begin_item() {
-    if (stack_.empty()) return;
-    frame& f = stack_.back();
-    if (f.written == f.expected) {
-        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
-        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
-             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
-    }
-    if (f.kind != frame_kind::map) return;
-    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
-    else entries_.back().value_begin = out_.size();
-}
-
-// Called after an item's last byte. A tag's content completes the tag too.
-inline void encoder::end_item() {
-    while (!stack_.empty()) {
-        frame& f = stack_.back();
-        ++f.written;
-        if (f.kind != frame_kind::tag) return;
-        stack_.pop_back();
-    }
-}
-
-inline void encoder::open(frame_kind kind, std::uint64_t expected) {
-    if (stack_.size() >= opts_.max_depth)
-        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
-    stack_.push_back({kind, expected, 0, entries_.size()});
-}
-
-inline void encoder::close(frame_kind kind, std::string_view what) {
-    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
-    const frame& f = stack_.back();
-    if (f.written != f.expected)
-        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
-             kind == frame_kind::map ? f.expected / 2 : f.expected,
-             kind == frame_kind::map ? f.written / 2 : f.written);
-    if (kind == frame_kind::map) {
-        sort_entries(f.first_entry);
-        entries_.resize(f.first_entry);
-    }
-    stack_.pop_back();
-    end_item();
-}
-
-inline encoder& encoder::uint(std::uint64_t v) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::unsigned_integer, v);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::integer(std::int64_t v) {
-    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
-    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
-}
-
-inline encoder& encoder::negative(std::uint64_t n) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::negative_integer, n);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::bytes(bytes_view b) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::byte_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::text(std::string_view s) {
-    const bytes_view b = entidb::as_bytes(s);
-    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
-        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
-    begin_item();
-    detail::put_head(out_, detail::major_type::text_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::boolean(bool b) {
-    begin_item();
-    out_.push_back(b ? detail::initial_true : detail::initial_false);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::null() {
-    begin_item();
-    out_.push_back(detail::initial_null);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::floating(double d) {
-    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
-    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
-    const detail::float_form f = detail::shortest_float(d);
-    begin_item();
-    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
-    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::tag(std::uint64_t number) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::tag, number);
-    open(frame_kind::tag, 1);
-    return *this;
-}
-
-inline encoder& encoder::begin_array(std::uint64_t count) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::array, count);
-    open(frame_kind::array, count);
-    return *this;
-}
-
-inline encoder& encoder::end_array() {
-    close(frame_kind::array, "array");
-    return *this;
-}
-
-inline encoder& encoder::begin_map(std::uint64_t pairs) {
-    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
-    begin_item();
-    detail::put_head(out_, detail::major_type::map, pairs);
-    open(frame_kind::map, pairs * 2);
-    return *this;
-}
-
-inline encoder& encoder::end_map() {
-    close(frame_kind::map, "map");
-    return *this;
-}
-
-// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
-// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
-// (and sorted) before, so every key's bytes are final.
-inline void encoder::sort_entries(std::size_t first) {
-    const std::size_t n = entries_.size() - first;
-    if (n < 2) return;
-    // Fast path: callers often write keys in order already (decoded values always do).
-    bool sorted = true;
-    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
-        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
-    if (sorted) return;
-
-    order_.resize(n);
-    std::iota(order_.begin(), order_.end(), first);
-    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
-        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
-    });
-    for (std::size_t i = 1; i < n; ++i) {
-        const entry& e = entries_[order_[i]];
-        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
-            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
-    }
-
-    const std::size_t region = entries_[first].key_begin;
-    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
-    std::size_t pos = region;
-    for (const std::size_t idx : order_) {
-        const std::size_t begin = entries_[idx].key_begin;
-        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
-        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
-        pos += end - begin;
-    }
-}
-
-inline encoder& encoder::write(const value& v) {
-    switch (v.type()) {
-        case kind::null: return null();
-        case kind::boolean: return boolean(v.as_bool());
-        case kind::unsigned_integer: return uint(v.as_uint());
-        case kind::negative_integer: return negative(v.negative_argument());
-        case kind::bytes: return bytes(v.as_bytes());
-        case kind::text: return text(v.as_text());
-        case kind::floating: return floating(v.as_double());
-        case kind::tag:
-            tag(v.tag_number());
-            return write(v.tag_content());
-        case kind::array:
-            begin_array(v.as_array().size());
-            for (const value& item : v.as_array()) write(item);
-            return end_array();
-        case kind::map:
-            begin_map(v.as_map().size());
-            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
-            return end_map();
-    }
-    return *this;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/encoder.hpp ----
-// ---- begin entidb/txn/snapshot.hpp ----
-// entidb/txn/snapshot.hpp — a registered snapshot and the lazy ranges that read from it.
-//
-// A `snapshot` pins one commit sequence: while it lives, the writer keeps every version
-// it can see. Transactions and the ranges they return share it (std::shared_ptr), so a
-// range stays valid — and consistent — even after the transaction object is gone.
-//
-// `entity_range` (a full scan, in id order) and `id_range` (the result of an index
-// access path) are input ranges of `stored_entity`; they compose with std::views. Each
-// step reads one payload from its segment (checked: CRC and key). `storage_range` (a full
-// scan in storage order) yields `entity_view`s instead: the payload is not copied.
-//
-// Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
-
-#include <ranges>
-
-
-namespace entidb {
-inline namespace v1 {
-
-// One entity as a range yields it.
-struct stored_entity {
-    entity_id id;
-    byte_buffer bytes;  // canonical CBOR
-};
-
-// One entity as a scan in storage order yields it: its bytes are not copied. They are
-// valid until the iterator that yielded it (or any copy of that iterator: copies share one
-// position) is incremented or destroyed. They often point into the segment's mapping,
-// but that is not promised (in-memory storage, and a scan that fell back to id order,
-// read through a buffer that the next step reuses): copy what must outlive the step.
-struct entity_view {
-    entity_id id;
-    bytes_view bytes;  // canonical CBOR
-};
-
-namespace detail {
-
-template <typename Traits>
-class snapshot {
-public:
-    explicit snapshot(std::shared_ptr<engine<Traits>> e)
-        : engine_(std::move(e)),
-          handle_(engine_->snapshots().add(engine_->published_sequence())),
-          sequence_(handle_->first),
-          catalog_(engine_->catalog_snapshot()) {}
-    snapshot(const snapshot&) = delete;
-    snapshot& operator=(const snapshot&) = delete;
-    ~snapshot() { engine_->snapshots().remove(handle_); }
-
-    [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
-    [[nodiscard]] engine<Traits>& eng() const noexcept { return *engine_; }
-    [[nodiscard]] const catalog& cat() const noexcept { return *catalog_; }
-
-    [[nodiscard]] std::optional<byte_buffer> get(std::uint32_t collection, const entity_id& id) const {
-        return engine_->get(collection, id, sequence_);
-    }
-
-    // The payload into `out` (its capacity reused); false if the entity is not visible.
-    bool read_into(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
-        const auto v = engine_->index().find(collection, id, sequence_);
-        if (!v || v->tombstone) return false;
-        engine_->read_payload_into(collection, id, *v, out);
-        return true;
-    }
-
-private:
-    std::shared_ptr<engine<Traits>> engine_;
-    snapshot_registry::handle handle_;
-    std::uint64_t sequence_;
-    std::shared_ptr<const catalog> catalog_;
-};
-
-}  // namespace detail
-
-template <typename Traits>
-class storage_range;
-
-namespace detail {
-
-// What every whole-collection range shares: its snapshot, its collection, and a begin()
-// that is already the end when the collection does not exist. Range is the derived range,
-// whose iterator is built from the two.
-template <typename Range, typename Traits>
-class collection_view : public std::ranges::view_base {
-public:
-    collection_view() = default;
-    collection_view(std::shared_ptr<const snapshot<Traits>> s, std::optional<std::uint32_t> collection)
-        : snap_(std::move(s)), collection_(collection.value_or(0)) {}
-
-    [[nodiscard]] auto begin() const {
-        using iterator = typename Range::iterator;
-        return collection_ == 0 ? iterator{} : iterator(snap_, collection_);
-    }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    std::shared_ptr<const snapshot<Traits>> snap_;
-    std::uint32_t collection_ = 0;  // 0: the collection does not exist (ids start at 1)
-};
-
-}  // namespace detail
-
-// Every live entity of one collection at a snapshot, in id order.
-template <typename Traits>
-class entity_range : public detail::collection_view<entity_range<Traits>, Traits> {
-public:
-    class iterator {
-    public:
-        using value_type = stored_entity;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() = default;
-        const stored_entity& operator*() const noexcept { return current_; }
-        const stored_entity* operator->() const noexcept { return &current_; }
-        iterator& operator++() {
-            if (++pos_ >= batch_.size()) fetch(&batch_.back().first);
-            load();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.done_; }
-
-    private:
-        friend class detail::collection_view<entity_range, Traits>;
-        friend class storage_range<Traits>;  // its fallback
-        static constexpr std::size_t batch_size = 64;
-
-        iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
-            : snap_(std::move(s)), collection_(collection) {
-            batch_.reserve(batch_size);
-            if constexpr (viewable) views_.reserve(batch_size);
-            fetch(nullptr);
-            load();
-        }
-
-        // The next ids and versions, one index lock for a batch; the payloads are read
-        // one at a time, into the one buffer (from views of the batch's records, found under
-        // one segment-table lock, when segments are mapped).
-        void fetch(const entity_id* after) {
-            const entity_id last = after ? *after : entity_id{};
-            snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
-                                                 batch_size);
-            pos_ = 0;
-            if constexpr (viewable) snap_->eng().record_views(batch_, views_);
-        }
-        void load() {
-            done_ = batch_.empty();
-            if (done_) return;
-            const auto& [id, version] = batch_[pos_];
-            if constexpr (viewable) {
-                snap_->eng().read_payload_into(collection_, id, version, views_[pos_], current_.bytes);
-            } else {
-                snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
-            }
-            current_.id = id;
-        }
-
-        static constexpr bool viewable = segment_set<typename Traits::segment_factory>::viewable;
-
-        std::shared_ptr<const detail::snapshot<Traits>> snap_;
-        std::uint32_t collection_ = 0;
-        std::vector<std::pair<entity_id, entity_version>> batch_;
-        std::vector<bytes_view> views_;  // of batch_'s records, when segments are mapped
-        std::size_t pos_ = 0;
-        stored_entity current_{};
-        bool done_ = true;
-    };
-
-    using detail::collection_view<entity_range, Traits>::collection_view;
-};
-
-// Selects scan(collection, in_storage_order): the entities in the order their records lie
-// in the segment files, not in id order.
-struct storage_order_t {
-    explicit constexpr storage_order_t() = default;
-};
-inline constexpr storage_order_t in_storage_order{};
-
-// Every live entity of one collection at a snapshot, each once, in storage order (roughly
-// commit order; no order is promised), as entity_view: no copy of the payloads. It walks
-// the segment files front to back through their mapping, checking every record, and takes
-// the put records its snapshot can see: in a segment none of whose put records has been
-// superseded (primary_index's count) each such record is current, so it needs no index
-// lookup; elsewhere the index says whether a record is the version the snapshot sees.
-// Sequential reads, no index walk: much faster than id order when the data do not fit in
-// the CPU caches. While a compaction runs the scan walks the index instead (in id order),
-// and a compaction waits, at most compact_options::scan_wait, for the storage-order scans
-// that are open (engine::begin_storage_scan), then fails with errc::busy. A damaged
-// record is errc::corruption, raised again by every later step (never a silent skip past
-// it).
-template <typename Traits>
-class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
-    using engine_type = detail::engine<Traits>;
-
-public:
-    class iterator {
-    public:
-        using value_type = entity_view;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() = default;
-        const entity_view& operator*() const noexcept { return s_->current(); }
-        const entity_view* operator->() const noexcept { return &s_->current(); }
-        iterator& operator++() {
-            s_->advance();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.s_ || it.s_->done(); }
-
-    private:
-        friend class detail::collection_view<storage_range, Traits>;
-
-        // A registration with the engine (begin_storage_scan), ended by its destructor: as
-        // a member it is also ended when a later part of the state's construction throws
-        // (a damaged first record), which would otherwise leave every compaction waiting.
-        class registration {
-        public:
-            explicit registration(engine_type& e) : e_(e), held_(e.begin_storage_scan()) {}
-            registration(const registration&) = delete;
-            registration& operator=(const registration&) = delete;
-            ~registration() {
-                if (held_) e_.end_storage_scan();
-            }
-            explicit operator bool() const noexcept { return held_; }
-
-        private:
-            engine_type& e_;
-            bool held_;
-        };
-
-        // Shared by an iterator's copies: one registration, one position.
-        class state {
-        public:
-            state(std::shared_ptr<const detail::snapshot<Traits>> snap, std::uint32_t collection)
-                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng()) {
-                if (!storage_order_) {
-                    by_id_ = typename entity_range<Traits>::iterator(snap_, collection_);
-                    take_by_id();
-                    return;
-                }
-                auto& e = snap_->eng();
-                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(),
-                                 "scanning in storage order");
-                std::vector<std::uint32_t> numbers;
-                for (const auto& seg : records_->table()) numbers.push_back(seg.number);
-                e.index().superseded(numbers, superseded_);
-                next_in_storage_order();
-            }
-            state(const state&) = delete;
-            state& operator=(const state&) = delete;
-
-            [[nodiscard]] const entity_view& current() const noexcept { return current_; }
-            [[nodiscard]] bool done() const noexcept { return done_; }
-
-            void advance() {
-                current_ = {};  // nothing stale to read if the step throws
-                if (by_id_) {
-                    ++*by_id_;
-                    take_by_id();
-                } else {
-                    next_in_storage_order();
-                }
-            }
-
-        private:
-            // The fallback's entity, as a view of the id-order iterator's buffer.
-            void take_by_id() {
-                done_ = *by_id_ == std::default_sentinel;
-                if (!done_) current_ = {(*by_id_)->id, (*by_id_)->bytes};
-            }
-
-            // The next record the snapshot sees as its collection's live version. Errors
-            // come from the cursor, which raises a bad record's corruption on every call.
-            void next_in_storage_order() {
-                const auto& e = snap_->eng();
-                const std::uint64_t seq = snap_->sequence();
-                while (const auto* r = records_->next()) {
-                    if (r->collection_id != collection_ || r->sequence > seq || r->tombstone()) continue;
-                    if (superseded_[records_->segment_index()] != 0) {
-                        const auto v = e.index().find(collection_, r->id, seq);
-                        if (!v || v->tombstone || !(v->location == records_->location())) continue;
-                    }
-                    current_ = {r->id, r->payload};
-                    return;
-                }
-                done_ = true;
-            }
-
-            std::shared_ptr<const detail::snapshot<Traits>> snap_;
-            std::uint32_t collection_;
-            registration storage_order_;  // before records_: ended after it, and if it throws
-            std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
-            std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
-            std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
-            entity_view current_{};
-            bool done_ = false;
-        };
-
-        iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
-            : s_(std::make_shared<state>(std::move(s), collection)) {}
-
-        std::shared_ptr<state> s_;
-    };
-
-    using detail::collection_view<storage_range, Traits>::collection_view;
-};
-
-// The entities an index access path found, in the path's order, read at the snapshot.
-template <typename Traits>
-class id_range : public std::ranges::view_base {
-public:
-    class iterator {
-    public:
-        using value_type = stored_entity;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() = default;
-        const stored_entity& operator*() const noexcept { return current_; }
-        const stored_entity* operator->() const noexcept { return &current_; }
-        iterator& operator++() {
-            ++pos_;
-            load();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
-            return !it.ids_ || it.pos_ >= it.ids_->size();
-        }
-
-    private:
-        friend class id_range;
-        explicit iterator(const id_range& r) : snap_(r.snap_), collection_(r.collection_), ids_(r.ids_) { load(); }
-        void load() {
-            for (; pos_ < ids_->size(); ++pos_) {
-                const auto& id = (*ids_)[pos_];
-                if (snap_->read_into(collection_, id, current_.bytes)) {
-                    current_.id = id;
-                    return;
-                }
-            }
-        }
-        std::shared_ptr<const detail::snapshot<Traits>> snap_;
-        std::uint32_t collection_ = 0;
-        std::shared_ptr<const std::vector<entity_id>> ids_;
-        std::size_t pos_ = 0;
-        stored_entity current_{};
-    };
-
-    id_range() = default;
-    id_range(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection, std::vector<entity_id> ids)
-        : snap_(std::move(s)), collection_(collection), ids_(std::make_shared<const std::vector<entity_id>>(std::move(ids))) {}
-
-    [[nodiscard]] iterator begin() const { return iterator(*this); }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-    // The ids found, without reading any payload.
-    [[nodiscard]] const std::vector<entity_id>& ids() const noexcept { return *ids_; }
-    [[nodiscard]] std::size_t size() const noexcept { return ids_->size(); }
-    [[nodiscard]] bool empty() const noexcept { return ids_->empty(); }
-
-private:
-    std::shared_ptr<const detail::snapshot<Traits>> snap_;
-    std::uint32_t collection_ = 0;
-    std::shared_ptr<const std::vector<entity_id>> ids_ = std::make_shared<const std::vector<entity_id>>();
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/txn/snapshot.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-enum class order { ascending, descending };
-
-// A bound of a range query: a value (as canonical CBOR or a cbor::value) and whether the
-// bound itself is included.
-struct bound {
-    cbor::value value;
-    bool inclusive = true;
-};
-
-// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
-[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        const auto dot = dotted.find('.', start);
-        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
-        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
-        out.emplace_back(part);
-        if (dot == std::string_view::npos) return out;
-        start = dot + 1;
-    }
-}
-
-// Throws errc::invalid_argument unless `name` can name a collection: 1 to 65535 bytes of
-// UTF-8 (the MANIFEST's u16 length field).
-inline void check_collection_name(std::string_view name) {
-    if (name.empty() || name.size() > 0xFFFF)
-        fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
-    if (const auto bad = entidb::detail::find_invalid_utf8(as_bytes(name)); bad != entidb::detail::utf8_valid)
-        fail(errc::invalid_argument, "a collection name must be UTF-8 (invalid byte at {})", bad);
-}
-
-namespace detail {
-[[nodiscard]] inline index_key key_of_value(const cbor::value& v) {
-    byte_buffer bytes;
-    cbor::encoder(bytes).write(v);
-    return make_index_key(bytes);
-}
-}  // namespace detail
-
-template <typename Traits>
-class basic_read_transaction {
-public:
-    using snapshot_type = detail::snapshot<Traits>;
-
-    explicit basic_read_transaction(std::shared_ptr<detail::engine<Traits>> e)
-        : snap_(std::make_shared<const snapshot_type>(std::move(e))) {}
-
-    // The commit sequence this snapshot shows.
-    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
-
-    // The entity's canonical CBOR bytes as of the snapshot, or nullopt.
-    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
-        const auto c = snap_->cat().find(collection);
-        if (!c) return std::nullopt;
-        return snap_->get(*c, id);
-    }
-
-    // Zero-copy: the entity's bytes inside the mapped segment file (checked like get),
-    // valid while this transaction or a copy of it lives. Needs storage whose segments
-    // are mapped (file_storage); in-memory segments move as they grow, so use get there.
-    [[nodiscard]] std::optional<bytes_view> get_view(std::string_view collection, const entity_id& id) const {
-        static_assert(segment_set<typename Traits::segment_factory>::viewable,
-                      "entidb: get_view needs segments that can be mapped (entidb::file_storage); "
-                      "use get(), which copies, with other storage");
-        const auto c = snap_->cat().find(collection);
-        if (!c) return std::nullopt;
-        return snap_->eng().view(*c, id, snap_->sequence());
-    }
-
-    // Several entities at once, in the order asked (nullopt where absent).
-    [[nodiscard]] std::vector<std::optional<byte_buffer>> get_many(std::string_view collection,
-                                                                   std::span<const entity_id> ids) const {
-        std::vector<std::optional<byte_buffer>> out;
-        out.reserve(ids.size());
-        for (const auto& id : ids) out.push_back(get(collection, id));
-        return out;
-    }
-
-    // Every entity of the collection, in id order: the explicit full scan.
-    [[nodiscard]] entity_range<Traits> scan(std::string_view collection) const {
-        if (snap_->eng().cfg().forbid_full_scan)
-            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
-        snap_->eng().count_scan();
-        return entity_range<Traits>(snap_, snap_->cat().find(collection));
-    }
-
-    // The same entities in storage order (storage_range, txn/snapshot.hpp): no order is
-    // promised, and on data larger than the CPU caches it is several times faster. Yields
-    // entity_view: each entity's bytes are valid until the iterator moves on. Counted and
-    // refused like scan(collection).
-    [[nodiscard]] storage_range<Traits> scan(std::string_view collection, storage_order_t) const {
-        if (snap_->eng().cfg().forbid_full_scan)
-            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
-        snap_->eng().count_scan();
-        return storage_range<Traits>(snap_, snap_->cat().find(collection));
-    }
-
-    // Entities whose field at `path` equals `value` (hash or ordered index), in id order.
-    [[nodiscard]] id_range<Traits> find(std::string_view collection, std::string_view path,
-                                        const cbor::value& value) const {
-        const auto [coll, ix] = index_for(collection, path, std::nullopt);
-        if (!ix) return {snap_, coll, {}};
-        return {snap_, coll, ix->find(detail::key_of_value(value), sequence())};
-    }
-
-    // Entities whose field lies within the bounds (nullopt = unbounded), in field order
-    // (ties in id order), or in reverse. Needs an ordered index.
-    [[nodiscard]] id_range<Traits> range(std::string_view collection, std::string_view path,
-                                         const std::optional<bound>& lo, const std::optional<bound>& hi,
-                                         order direction = order::ascending) const {
-        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
-        if (!ix) return {snap_, coll, {}};
-        auto to_key = [](const std::optional<bound>& b) -> std::optional<key_bound> {
-            if (!b) return std::nullopt;
-            return key_bound{detail::key_of_value(b->value), b->inclusive};
-        };
-        return {snap_, coll, ix->range(to_key(lo), to_key(hi), sequence(), direction == order::descending)};
-    }
-
-    // Entities whose text field starts with `text`, in field order. Needs an ordered index.
-    [[nodiscard]] id_range<Traits> prefix(std::string_view collection, std::string_view path,
-                                          std::string_view text) const {
-        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
-        if (!ix) return {snap_, coll, {}};
-        return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
-    }
-
-    // Live entities in a collection (walks the primary index, reads no payload).
-    [[nodiscard]] std::uint64_t count(std::string_view collection) const {
-        const auto c = snap_->cat().find(collection);
-        if (!c) return 0;
-        std::uint64_t n = 0;
-        std::optional<entity_id> last;
-        while (auto next = snap_->eng().index().next_live(*c, last ? &*last : nullptr, sequence())) {
-            last = next->first;
-            ++n;
-        }
-        return n;
-    }
-
-    // Collection names known to the snapshot, sorted.
-    [[nodiscard]] std::vector<std::string> collections() const {
-        std::vector<std::string> out;
-        for (const auto& [name, id] : snap_->cat().names()) out.push_back(name);
-        return out;
-    }
-
-    // Whether `collection` has an index on `path` (of `kind`, if given) in this snapshot.
-    [[nodiscard]] bool has_index(std::string_view collection, std::string_view path,
-                                 std::optional<index_kind> kind = {}) const {
-        const auto c = snap_->cat().find(collection);
-        return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
-    }
-
-private:
-    struct located {
-        std::uint32_t collection;               // 0 when the collection does not exist
-        std::shared_ptr<secondary_index> index;  // null only when the collection does not exist
-    };
-
-    located index_for(std::string_view collection, std::string_view path,
-                      std::optional<index_kind> kind) const {
-        const auto fields = parse_field_path(path);
-        const auto c = snap_->cat().find(collection);
-        if (!c) return {0, nullptr};
-        auto ix = snap_->cat().index_on(*c, fields, kind);
-        if (!ix)
-            fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
-                 collection, kind == index_kind::ordered ? "ordered " : "", path);
-        snap_->eng().count_index_lookup();
-        return {*c, std::move(ix)};
-    }
-
-    std::shared_ptr<const snapshot_type> snap_;
-};
-
-template <typename Traits>
-class basic_write_transaction {
-public:
-    basic_write_transaction(std::shared_ptr<detail::engine<Traits>> e, std::unique_lock<std::mutex> writer)
-        : writer_(std::move(writer)), snap_(std::make_shared<const detail::snapshot<Traits>>(std::move(e))) {
-        snap_->eng().ensure_writable();
-    }
-    basic_write_transaction(basic_write_transaction&& other) noexcept
-        : writer_(std::move(other.writer_)), snap_(other.snap_), w_(std::move(other.w_)), done_(other.done_) {
-        other.done_ = true;
-    }
-    basic_write_transaction& operator=(basic_write_transaction&&) = delete;
-    basic_write_transaction(const basic_write_transaction&) = delete;
-
-    // The commit sequence this transaction started from.
-    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
-
-    // Stores `cbor` (canonical CBOR, at most config::max_entity_bytes) as the entity.
-    void put(std::string_view collection, const entity_id& id, bytes_view cbor) {
-        check_open();
-        const auto limit = snap_->eng().cfg().max_entity_bytes;
-        if (cbor.size() > limit)
-            fail(errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", cbor.size(), limit);
-        cbor::validate(cbor);
-        w_.ops.put({collection_id_for_write(collection), id}, cbor);
-    }
-
-    // Stores a CBOR value (encoded canonically by the streaming encoder).
-    void put(std::string_view collection, const entity_id& id, const cbor::value& v) {
-        byte_buffer bytes;
-        cbor::encoder(bytes).write(v);
-        put(collection, id, bytes);
-    }
-
-    // Deletes the entity; returns false (and writes nothing) if it does not exist.
-    bool remove(std::string_view collection, const entity_id& id) {
-        check_open();
-        const auto c = existing_collection(collection);
-        if (!c) return false;
-        const detail::entity_key key{*c, id};
-        const bool in_db = snap_->eng().exists_newest(*c, id);
-        const auto op = w_.ops.find(key);
-        const bool visible = op ? !op->tombstone : in_db;
-        if (!visible) return false;
-        if (in_db)
-            w_.ops.remove(key);
-        else
-            w_.ops.drop(key);  // put earlier in this transaction only
-        return true;
-    }
-
-    // The entity as this transaction sees it (its own writes first).
-    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
-        check_open();
-        const auto c = existing_collection(collection);
-        if (!c) return std::nullopt;
-        if (const auto op = w_.ops.find({*c, id})) {
-            if (op->tombstone) return std::nullopt;
-            return byte_buffer(op->payload.begin(), op->payload.end());
-        }
-        return snap_->eng().get_newest(*c, id);
-    }
-
-    // Makes the writes durable and visible; returns the commit sequence (the current one
-    // if nothing was written). After an exception other than errc::outcome_unknown
-    // nothing was committed.
-    std::uint64_t commit() {
-        check_open();
-        done_ = true;
-        try {
-            w_.ops.seal();
-            const auto seq = snap_->eng().commit(w_, writer_);
-            release();
-            return seq;
-        } catch (...) {
-            release();  // a failed commit ends the transaction: the next writer may begin
-            throw;
-        }
-    }
-
-    // Drops every write of this transaction.
-    void abort() noexcept {
-        done_ = true;
-        release();
-    }
-
-    ~basic_write_transaction() { abort(); }
-
-private:
-    void check_open() const {
-        if (done_) fail(errc::closed, "the write transaction has already committed or aborted");
-    }
-    void release() noexcept {
-        w_.ops.clear();
-        if (writer_.owns_lock()) writer_.unlock();
-    }
-
-    std::optional<std::uint32_t> existing_collection(std::string_view name) const {
-        if (auto c = snap_->cat().find(name)) return c;
-        for (const auto& [n, id] : w_.new_collections)
-            if (n == name) return id;
-        return std::nullopt;
-    }
-
-    std::uint32_t collection_id_for_write(std::string_view name) {
-        if (auto c = existing_collection(name)) return *c;
-        check_collection_name(name);
-        const auto id = static_cast<std::uint32_t>(snap_->eng().next_collection_id() + w_.new_collections.size());
-        w_.new_collections.emplace_back(std::string(name), id);
-        return id;
-    }
-
-    std::unique_lock<std::mutex> writer_;
-    std::shared_ptr<const detail::snapshot<Traits>> snap_;
-    detail::pending_write w_;
-    bool done_ = false;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/txn/transaction.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-namespace detail {
-struct backup_access;  // backup.hpp: the one reader of a database's engine outside this header
-}  // namespace detail
-
-// The requirements on a traits type, checked by one concept.
-template <typename T>
-concept database_traits = requires {
-    typename T::wal_backend;
-    typename T::segment_factory;
-} && storage_backend<typename T::wal_backend> && segment_factory<typename T::segment_factory>;
-
-// Whether a traits type allows segment rotation (default: yes).
-template <typename T>
-[[nodiscard]] consteval bool traits_rotating() {
-    if constexpr (requires { T::rotating; })
-        return T::rotating;
-    else
-        return true;
-}
-
-template <typename Traits>
-class basic_database {
-    static_assert(database_traits<Traits>,
-                  "entidb: a database traits type needs `using wal_backend = <storage_backend>;` and "
-                  "`using segment_factory = <segment_factory>;` (see entidb::file_storage)");
-    // SPEC.md §9 rule 2: never rotate a durable database into non-durable segments.
-    static_assert(!Traits::wal_backend::durable || Traits::segment_factory::backend_type::durable,
-                  "entidb: a durable WAL backend needs a segment factory whose backends are durable too, "
-                  "or commits acknowledged as durable are lost once a segment rotates. Use "
-                  "entidb::file_segment_factory (or entidb::file_storage), or a non-durable WAL backend "
-                  "such as entidb::memory_backend for a database that is meant to live in memory.");
-    static_assert(!traits_rotating<Traits>() || Traits::segment_factory::rotates,
-                  "entidb: these traits rotate segments but the segment factory cannot make a second "
-                  "segment (rotates == false). Use a rotating factory such as entidb::file_segment_factory, "
-                  "or declare `static constexpr bool rotating = false;` in the traits.");
-    // Compaction of durable segments must go through the COMPACTION journal, or a crash in
-    // the middle of it loses or duplicates records; the factory's declaration decides
-    // (segment/factory.hpp), so a missing member is a compile error, never the other path.
-    static_assert(!factory_journaled<typename Traits::segment_factory>() ||
-                      segment_file_members<typename Traits::segment_factory>,
-                  "entidb: the segment factory declares `journaled = true` but lacks members of the compaction "
-                  "journal's protocol (segment_file_protocol): create_temporary(n), open_temporary(n), "
-                  "publish_temporary(n), remove(n), remove_temporary(n), temporaries(), has(n), has_temporary(n) "
-                  "and sync(), with the signatures of entidb::file_segment_factory.");
-    static_assert(!(Traits::segment_factory::backend_type::durable && Traits::segment_factory::rotates) ||
-                      factory_journaled<typename Traits::segment_factory>(),
-                  "entidb: the segment factory makes durable segments and rotates (rotates == true) but is not "
-                  "journaled, so compaction could not be made crash-safe. Declare `static constexpr bool "
-                  "journaled = true;` in the factory and give it the members of segment_file_protocol "
-                  "(create_temporary(n), open_temporary(n), publish_temporary(n), remove(n), remove_temporary(n), "
-                  "temporaries(), has(n), has_temporary(n), sync(); see entidb::file_segment_factory), or make it "
-                  "non-rotating (rotates == false).");
-
-public:
-    using traits_type = Traits;
-    using engine_type = detail::engine<Traits>;
-    using read_transaction = basic_read_transaction<Traits>;
-    using write_transaction = basic_write_transaction<Traits>;
-
-    explicit basic_database(std::shared_ptr<engine_type> e) : engine_(std::move(e)) {}
-
-    // Advanced hook, NOT the directory contract: runs the database over caller-supplied
-    // backends with no LOCK and no MANIFEST file (collections live only in memory). For
-    // tests and embedders that bring their own storage; persistent databases use open().
-    // Only for compositions where nothing is durable: the collection catalog would not
-    // outlive the handle, so durable backends would reopen with their data unreachable.
-    [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
-                                                           typename Traits::segment_factory factory,
-                                                           const config& cfg = {}) {
-        static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
-                      "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
-                      "durable backends would reopen with its data unreachable. Open a persistent database with "
-                      "entidb::open<Traits>(dir), which keeps the catalog in the MANIFEST (traits with an "
-                      "`environment`, `open_wal` and `make_segment_factory`, like entidb::file_storage), or use "
-                      "non-durable backends such as entidb::memory_backend here.");
-        cfg.validate();
-        auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
-                                               std::nullopt, std::nullopt);
-        detail::recovery<Traits>(*e).run();
-        e->prepare_wal();
-        e->build_indexes();
-        return basic_database(std::move(e));
-    }
-
-    // A snapshot of the last commit. Never blocks on the writer.
-    [[nodiscard]] read_transaction begin_read() const { return read_transaction(live()); }
-
-    // Point reads of the last commit without a read transaction: no snapshot to register,
-    // so cheaper than begin_read().get() for one entity; several calls may see different
-    // commits (use a read transaction for a consistent view of several entities).
-    // get_into reuses `out`'s capacity and returns false when there is no such entity.
-    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
-        byte_buffer out;
-        if (!get_into(collection, id, out)) return std::nullopt;
-        return out;
-    }
-    bool get_into(std::string_view collection, const entity_id& id, byte_buffer& out) const {
-        const auto& e = *live_ref();
-        const auto c = e.collection_id(collection);
-        return c && e.read_published(*c, id, out);
-    }
-
-    // Waits until no other write transaction is open, then starts one.
-    [[nodiscard]] write_transaction begin_write() {
-        auto e = live();
-        return write_transaction(e, std::unique_lock(e->writer_mutex()));
-    }
-
-    // Starts a write transaction, or returns nullopt at once if another is open.
-    [[nodiscard]] std::optional<write_transaction> try_begin_write() {
-        auto e = live();
-        std::unique_lock lock(e->writer_mutex(), std::try_to_lock);
-        if (!lock.owns_lock()) return std::nullopt;
-        return std::optional<write_transaction>(std::in_place, e, std::move(lock));
-    }
-
-    // Runs `f(txn)` in a write transaction: commits when f returns, aborts if it throws.
-    // Returns f's result, or the commit sequence when f returns void.
-    template <typename F>
-        requires std::invocable<F&, write_transaction&>
-    auto transaction(F&& f) {
-        auto txn = begin_write();
-        if constexpr (std::is_void_v<std::invoke_result_t<F&, write_transaction&>>) {
-            f(txn);
-            return txn.commit();
-        } else {
-            auto result = f(txn);
-            txn.commit();
-            return result;
-        }
-    }
-
-    // Writes a checkpoint (SPEC.md §5) and truncates the WAL. Waits for the writer lock.
-    void checkpoint() {
-        auto e = live();
-        std::lock_guard lock(e->writer_mutex());
-        e->checkpoint(true);
-    }
-
-    // Merges the sealed segments, dropping versions nobody can see and tombstones past
-    // `options.tombstone_retention` (compaction.hpp; docs/operations.md). Runs as a writer
-    // (waits for the writer lock) while readers continue; the logical state is unchanged.
-    // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
-    // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
-    // failure after the journal is durable refuses further writes until a reopen finishes it.
-    // Waits first, at most options.scan_wait, for the scans in storage order that are open
-    // to end (scans started meanwhile walk the index), then fails with errc::busy (nothing
-    // changed): close such scans, including this thread's own, before compacting.
-    compaction_report compact(const compact_options& options = {}) {
-        auto e = live();
-        const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
-        std::lock_guard lock(e->writer_mutex());
-        // Whatever the outcome, the segments may have changed under the index file (even
-        // one that the compaction's own checkpoint wrote).
-        const struct stale_after {
-            engine_type& e;
-            ~stale_after() { e.index_file_stale(); }
-        } index_file{*e};
-        return detail::compactor<Traits>(*e, options).run();
-    }
-
-    // Declares a secondary index on a field path ("address.city"); builds it from the
-    // collection's entities and records it in the MANIFEST. Idempotent for the same
-    // declaration; errc::invalid_argument for a conflicting one on the same path;
-    // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
-    void declare_index(std::string_view collection, std::string_view path, index_kind kind,
-                       bool unique = false) {
-        auto e = live();
-        std::lock_guard lock(e->writer_mutex());
-        (void)e->declare_index(collection, parse_field_path(path), kind, unique);
-    }
-
-    // The database's layout now (statistics.hpp): format version, last sequence, last
-    // checkpoint, history horizon, collections with their ids, indexes with their public
-    // index_kind, and the segment files with their sizes. A copy, consistent with itself:
-    // it waits for the writer lock like checkpoint() (so not while this thread has a write
-    // transaction open), and never changes the database.
-    [[nodiscard]] database_description describe() const {
-        auto e = live();
-        std::lock_guard lock(e->writer_mutex());
-        return describe_locked(*e);
-    }
-
-    // Another handle on the same open database, for layers that lend one per call (the C
-    // ABI). Like a transaction it keeps the database open: close() refuses while it lives.
-    [[nodiscard]] basic_database share() const { return basic_database(live()); }
-
-    // Calls `cb` for every operation of every commit from now on, in commit order, on the
-    // committing thread (change_feed.hpp). Returns a token for unsubscribe().
-    std::uint64_t subscribe(change_callback cb) { return live()->feed().subscribe(std::move(cb)); }
-    bool unsubscribe(std::uint64_t token) { return live()->feed().unsubscribe(token); }
-
-    // Committed operations with a sequence above `after`, in commit order, read from the
-    // segment files (so it works across restarts), at most `limit`. errc::invalid_argument
-    // when `after` is below history_horizon(): a compaction (or a restore) dropped history.
-    // The snapshot at history_horizon() or later is where a new follower starts.
-    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after,
-                                                    std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
-        return live()->changes_since(after, limit);
-    }
-
-    [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
-    [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
-    // Counters since open and what open found and did (statistics.hpp).
-    [[nodiscard]] statistics stats() const { return live()->stats(); }
-    [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
-    [[nodiscard]] const config& configuration() const { return live()->cfg(); }
-
-    // Closes the database: the LOCK is free when close() returns. Refuses with errc::busy,
-    // leaving the handle open, while anything else still holds the engine (the LOCK would
-    // outlive the call): read or write transactions, scans and ranges taken from them, other
-    // handles on the same engine. End them, then close again. A closed handle closes again
-    // as a no-op. Not to be called while other threads use this handle. The destructor does
-    // not refuse: it lets go, and the LOCK is released when the last holder ends.
-    void close() {
-        if (!engine_) return;
-        if (const auto others = engine_.use_count() - 1; others > 0)
-            fail(errc::busy,
-                 "close: {} transaction(s), scan(s) or other handle(s) still hold the database; end them and close "
-                 "again (the database stays open and keeps its LOCK meanwhile)",
-                 others);
-        engine_.reset();
-    }
-    [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
-
-private:
-    friend struct detail::backup_access;
-
-    [[nodiscard]] static database_description describe_locked(engine_type& e) {
-        const auto& m = e.manifest();
-        database_description d{.format_major = m.format_major,
-                               .format_minor = m.format_minor,
-                               .last_sequence = e.last_sequence(),
-                               .last_checkpoint = m.checkpoint_seq,
-                               .history_horizon = e.history_horizon(),
-                               .next_collection_id = m.next_collection_id,
-                               .collections = {},
-                               .indexes = {},
-                               .segments = {}};
-        const auto cat = e.catalog_snapshot();
-        for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
-        for (const auto& ix : cat->indexes()) {
-            const auto& def = ix->definition();
-            d.indexes.push_back({.id = def.id,
-                                 .collection_id = def.collection_id,
-                                 .collection = cat->name_of(def.collection_id),
-                                 .path = detail::join_path(def.path),
-                                 .kind = def.kind,
-                                 .unique = def.unique});
-        }
-        std::ranges::sort(d.indexes, {}, &index_description::id);
-        for (const auto& s : e.segments().table())
-            d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
-        return d;
-    }
-
-    [[nodiscard]] std::shared_ptr<engine_type> live() const { return live_ref(); }
-    // Without the reference-count traffic, for calls that do not outlive this handle.
-    [[nodiscard]] const std::shared_ptr<engine_type>& live_ref() const {
-        if (!engine_) fail(errc::closed, "the database handle is closed");
-        return engine_;
-    }
-
-    std::shared_ptr<engine_type> engine_;
-};
-
-// File WAL + rotating file segments: the durable everyday composition.
-struct file_storage {
-    using wal_backend = file_backend;
-    using segment_factory = file_segment_factory;
-    struct environment {};
-
-    // `read_only`: a read-only open (config::read_only), which writes no file.
-    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
-        return std::make_unique<file_backend>(
-            file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
-    }
-    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
-                                                     bool read_only) {
-        return file_segment_factory(dir, read_only);
-    }
-};
-
-// Everything in memory: for tests and caches. Not durable, by declaration.
-struct memory_storage {
-    using wal_backend = memory_backend;
-    using segment_factory = memory_segment_factory;
-};
-
-using database = basic_database<file_storage>;
-using memory_database = basic_database<memory_storage>;
-
-// Traits that can open a database directory (entidb::open<Traits>(dir)): besides the
-// backends, an `environment` and the two hooks that open the WAL and make the segment
-// factory inside the directory (`read_only`: a read-only open, which writes no file).
-template <typename T>
-concept directory_storage = database_traits<T> && requires(typename T::environment& env,
-                                                           const std::filesystem::path& path, bool read_only) {
-    { T::open_wal(env, path, read_only) } -> std::same_as<std::unique_ptr<typename T::wal_backend>>;
-    { T::make_segment_factory(env, path, read_only) } -> std::same_as<typename T::segment_factory>;
-};
-
-namespace detail {
-// The environment argument of open<Traits>: a placeholder where the traits have none, so that
-// such traits reach open's static_assert (and its message) instead of failing overload resolution.
-template <typename T>
-struct environment_of {
-    struct none {};
-    using type = none;
-};
-template <typename T>
-    requires requires { typename T::environment; }
-struct environment_of<T> {
-    using type = typename T::environment;
-};
-}  // namespace detail
-
-// The one way to open a persistent database directory (creating it when
-// config::create_if_missing allows and config::read_only is not set; a read-only open
-// writes nothing: docs/transactions.md). Errors: errc::locked, errc::corruption,
-// errc::unsupported_version, errc::invalid_argument (not a database directory, bad
-// config), errc::not_found (no database there and none to be created: nothing touched),
-// errc::read_only (a read-write open of a directory this process may not write),
-// errc::io_error.
-template <typename Traits = file_storage>
-[[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
-                                          typename detail::environment_of<Traits>::type env = {}) {
-    static_assert(directory_storage<Traits>,
-                  "entidb: open<Traits>(dir) opens a database directory, so the traits need `struct environment`, "
-                  "`static std::unique_ptr<wal_backend> open_wal(environment&, const std::filesystem::path&, bool "
-                  "read_only)` and `static segment_factory make_segment_factory(environment&, const "
-                  "std::filesystem::path&, bool read_only)`, like entidb::file_storage. A database in memory opens "
-                  "with entidb::open_in_memory() (or basic_database<Traits>::open_with_backends).");
-    if constexpr (directory_storage<Traits>)
-        return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
-    else
-        return basic_database<Traits>(nullptr);
-}
-
-[[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
-    return memory_database::open_with_backends(std::make_unique<memory_backend>(), memory_segment_factory{}, cfg);
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/database.hpp ----
-// ---- begin entidb/format/backup_file.hpp ----
-// entidb/format/backup_file.hpp — the backup file, byte for byte (docs/file-format.md "Backup").
-//
-// Contract: constants and pure encoders of the three parts of a backup file; no I/O. The
-// streaming reader that checks a file lives in backup.hpp. Layout (all integers
-// little-endian):
-//     header   magic "EBAK" | backup_version u16 = 1 | format major u16 | format minor u16 |
-//              sequence u64 | manifest_len u32 | manifest (a MANIFEST, SPEC.md §3, without checkpoint)
-//     entity   collection_id u32 (>= 1) | entity_id (16) | payload_len u32 | payload (canonical CBOR)
-//              ... one per live entity, ascending by (collection_id, entity_id)
-//     trailer  end u32 = 0 | entity_count u64 | checksum u64
-// `checksum` is XXH3-64 (seed 0) of every byte of the file before it. Nothing follows it.
-// Errors: encode_header → errc::invalid_argument for a MANIFEST encode refuses;
-// encode_entity → errc::too_large for a payload over config::payload_limit, and
-// errc::invalid_argument for collection id 0.
-//
-// Thread-safety: pure functions.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace format {
-
-inline constexpr std::array<byte, 4> backup_magic{'E', 'B', 'A', 'K'};
-inline constexpr std::uint16_t backup_version = 1;
-inline constexpr std::size_t backup_header_fixed = 4 + 2 + 2 + 2 + 8 + 4;  // up to the manifest
-inline constexpr std::size_t backup_entity_fixed = 4 + 16 + 4;             // up to the payload
-inline constexpr std::size_t backup_trailer_size = 4 + 8 + 8;
-inline constexpr std::size_t backup_max_payload = segment_max_payload_size;  // what a segment record can hold
-
-struct backup_header {
-    std::uint16_t format_major = current_format_major;
-    std::uint16_t format_minor = current_format_minor;
-    std::uint64_t sequence = 0;  // the commit the backup reflects
-    manifest registry;           // collections and indexes (checkpoint_seq unused)
-};
-
-inline void encode_backup_header(const backup_header& h, byte_buffer& out) {
-    using entidb::detail::put_u16;
-    using entidb::detail::put_u32;
-    using entidb::detail::put_u64;
-    manifest m = h.registry;
-    m.checkpoint_seq.reset();
-    const byte_buffer registry = encode(m);
-    if (registry.size() > std::numeric_limits<std::uint32_t>::max())
-        fail(errc::too_large, "the collection and index registry does not fit a backup header");
-    out.insert(out.end(), backup_magic.begin(), backup_magic.end());
-    put_u16(out, backup_version);
-    put_u16(out, h.format_major);
-    put_u16(out, h.format_minor);
-    put_u64(out, h.sequence);
-    put_u32(out, static_cast<std::uint32_t>(registry.size()));
-    out.insert(out.end(), registry.begin(), registry.end());
-}
-
-inline void encode_backup_entity(std::uint32_t collection_id, const entity_id& id, bytes_view payload,
-                                 byte_buffer& out) {
-    if (collection_id == 0) fail(errc::invalid_argument, "collection id 0 marks the end of a backup's entities");
-    if (payload.size() > backup_max_payload)
-        fail(errc::too_large, "an entity of {} bytes does not fit a backup (at most {})", payload.size(),
-             backup_max_payload);
-    entidb::detail::put_u32(out, collection_id);
-    entidb::detail::put_bytes(out, id.bytes());
-    entidb::detail::put_u32(out, static_cast<std::uint32_t>(payload.size()));
-    entidb::detail::put_bytes(out, payload);
-}
-
-// The end marker and count; the caller appends the checksum of everything before it.
-inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
-    entidb::detail::put_u32(out, 0);
-    entidb::detail::put_u64(out, entity_count);
-}
-
-}  // namespace format
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/format/backup_file.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-struct backup_info {
-    std::uint64_t sequence = 0;     // the commit the backup reflects
-    std::uint64_t entities = 0;
-    std::uint64_t collections = 0;
-    std::uint64_t indexes = 0;
-    std::uint64_t bytes = 0;        // size of the backup file
-    std::uint64_t checksum = 0;     // the trailer's XXH3-64
-};
-
-namespace detail {
-
-namespace fs = std::filesystem;
-
-[[nodiscard]] inline fs::path with_suffix(const fs::path& p, std::string_view suffix) {
-    fs::path out = p;
-    out += std::string(suffix);
-    return out;
-}
-
-// Streams a backup file and checks it as it goes: every entity it returns has passed the
-// structural checks; the checksum and count are checked when next() reaches the end.
-class backup_reader {
-public:
-    struct entity {
-        std::uint32_t collection;
-        entity_id id;
-        bytes_view payload;  // valid until the next call to next()
-        std::uint64_t offset;
-    };
-
-    explicit backup_reader(const fs::path& file, std::size_t chunk = 1u << 20)
-        : path_(file.string()), file_(open_file(file)), window_(file_, chunk) {
-        read_header();
-    }
-    backup_reader(const backup_reader&) = delete;
-    backup_reader& operator=(const backup_reader&) = delete;
-
-    [[nodiscard]] const format::backup_header& header() const noexcept { return header_; }
-
-    // The next entity, or nullopt once the trailer has been read and checked.
-    [[nodiscard]] std::optional<entity> next() {
-        window_.advance(pending_);
-        pending_ = 0;
-        if (done_) return std::nullopt;
-        const auto at = window_.position();
-        const auto fixed = take(4, "an entity's collection id");
-        const std::uint32_t coll = get_u32(fixed.data());
-        if (coll == 0) {
-            read_trailer();
-            return std::nullopt;
-        }
-        if (!collections_.contains(coll))
-            corrupt(at, "entity of collection id {}, which the backup's registry does not list", coll);
-        const auto rest = take(16 + 4, "an entity's id and length");
-        const auto id = entity_id::from_bytes(bytes_view(rest).first(16));
-        const std::uint32_t len = get_u32(rest.data() + 16);
-        if (last_ && std::pair(coll, id) <= *last_)
-            corrupt(at, "entities out of order (collection {}, entity {} after collection {}, entity {})", coll,
-                    id.to_hex(), last_->first, last_->second.to_hex());
-        last_ = std::pair(coll, id);
-        const auto payload_at = window_.position();
-        const auto payload = peek(len, "an entity's payload");
-        try {
-            cbor::validate(payload);
-        } catch (const error& e) {
-            corrupt(payload_at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
-        }
-        hasher_.update(payload);
-        pending_ = len;
-        ++count_;
-        return entity{coll, id, payload, at};
-    }
-
-    [[nodiscard]] std::uint64_t entities() const noexcept { return count_; }
-    [[nodiscard]] std::uint64_t checksum() const noexcept { return checksum_; }
-    [[nodiscard]] std::uint64_t size() const { return file_.size(); }
-
-private:
-    static file_backend open_file(const fs::path& file) {
-        std::error_code ec;
-        if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
-        if (fs::is_directory(file, ec))  // a wrong path, not a failing disk
-            fail_at(errc::invalid_argument, {.path = file.string()}, "a directory, not a backup file");
-        return file_backend::open(file, file_mode::read_only);
-    }
-
-    static std::uint32_t get_u32(const byte* p) noexcept { return entidb::detail::get_u32(p); }
-
-    template <typename... Args>
-    [[noreturn]] void corrupt(std::uint64_t at, fmt::format_string<Args...> f, Args&&... args) const {
-        fail_at(errc::corruption, {.path = path_, .offset = at}, "backup: {}", fmt::format(f, std::forward<Args>(args)...));
-    }
-
-    // The next n bytes, checked to be there; not consumed, not hashed.
-    bytes_view peek(std::uint64_t n, std::string_view what) {
-        if (window_.remaining() < n)
-            corrupt(window_.position(), "truncated: {} needs {} bytes, {} remain", what, n, window_.remaining());
-        return window_.view(n).first(static_cast<std::size_t>(n));
-    }
-    // Copies the next n (small) bytes out, hashes and consumes them.
-    byte_buffer take(std::size_t n, std::string_view what) {
-        const auto v = peek(n, what);
-        byte_buffer out(v.begin(), v.end());
-        hasher_.update(out);
-        window_.advance(n);
-        return out;
-    }
-
-    void read_header() {
-        const auto fixed = take(format::backup_header_fixed, "the header");
-        if (!std::equal(format::backup_magic.begin(), format::backup_magic.end(), fixed.begin()))
-            corrupt(0, "bad magic (expected \"EBAK\"): not an EntiDB backup");
-        const auto version = entidb::detail::get_u16(fixed.data() + 4);
-        if (version != format::backup_version)
-            fail_at(errc::unsupported_version, {.path = path_, .offset = 4},
-                    "backup version {}; this build reads version {}", version, format::backup_version);
-        header_.format_major = entidb::detail::get_u16(fixed.data() + 6);
-        header_.format_minor = entidb::detail::get_u16(fixed.data() + 8);
-        if (header_.format_major != format::current_format_major || header_.format_minor > format::current_format_minor)
-            fail_at(errc::unsupported_version, {.path = path_, .offset = 6},
-                    "backup of format {}.{}; this build writes {}.{}", header_.format_major, header_.format_minor,
-                    format::current_format_major, format::current_format_minor);
-        header_.sequence = entidb::detail::get_u64(fixed.data() + 10);
-        const std::uint32_t len = get_u32(fixed.data() + 18);
-        const auto registry = take(len, "the collection and index registry");
-        try {
-            header_.registry = format::decode_manifest(registry, path_ + " (registry)");
-        } catch (const error& e) {
-            corrupt(format::backup_header_fixed + e.offset().value_or(0), "bad registry: {}", e.detail());
-        }
-        for (const auto& c : header_.registry.collections) collections_.insert(c.id);
-    }
-
-    void read_trailer() {
-        const auto count_at = window_.position();
-        const auto count = take(8, "the entity count");
-        if (entidb::detail::get_u64(count.data()) != count_)
-            corrupt(count_at, "the trailer counts {} entities, the file holds {}", entidb::detail::get_u64(count.data()),
-                    count_);
-        const auto sum_at = window_.position();
-        const auto stored = peek(8, "the checksum");
-        checksum_ = entidb::detail::get_u64(stored.data());
-        window_.advance(8);
-        if (const auto computed = hasher_.digest64(); computed != checksum_)
-            corrupt(sum_at, "checksum mismatch (stored XXH3-64 {:016x}, computed {:016x})", checksum_, computed);
-        if (window_.remaining() != 0) corrupt(window_.position(), "{} bytes after the trailer", window_.remaining());
-        done_ = true;
-    }
-
-    std::string path_;
-    file_backend file_;
-    byte_window<file_backend> window_;
-    xxh3_hasher hasher_;
-    format::backup_header header_;
-    std::set<std::uint32_t> collections_;
-    std::optional<std::pair<std::uint32_t, entity_id>> last_;
-    std::uint64_t pending_ = 0;  // payload bytes handed out by next(), consumed at the next call
-    std::uint64_t count_ = 0;
-    std::uint64_t checksum_ = 0;
-    bool done_ = false;
-};
-
-// Appends through a buffer to a new file, hashing everything but the final checksum.
-class backup_writer {
-public:
-    explicit backup_writer(const fs::path& tmp) : out_(file_backend::open(tmp, file_mode::create_new)) {}
-
-    void write(bytes_view b) {
-        buf_.insert(buf_.end(), b.begin(), b.end());
-        if (buf_.size() >= (1u << 20)) drain();
-    }
-    // Writes the checksum and makes the file durable; returns {checksum, file size}.
-    std::pair<std::uint64_t, std::uint64_t> finish() {
-        drain();
-        const std::uint64_t sum = hasher_.digest64();
-        entidb::detail::put_u64(buf_, sum);
-        out_.append(buf_);
-        buf_.clear();
-        out_.flush();
-        return {sum, out_.size()};
-    }
-
-private:
-    void drain() {
-        if (buf_.empty()) return;
-        hasher_.update(buf_);
-        out_.append(buf_);
-        buf_.clear();
-    }
-
-    file_backend out_;
-    xxh3_hasher hasher_;
-    byte_buffer buf_;
-};
-
-[[nodiscard]] inline format::manifest registry_of(const catalog& cat) {
-    format::manifest m;
-    for (const auto& [name, id] : cat.names()) {
-        m.collections.push_back({name, id});
-        m.next_collection_id = std::max(m.next_collection_id, id + 1);
-    }
-    for (const auto& ix : cat.indexes()) {
-        m.indexes.push_back(ix->definition());
-        m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
-    }
-    std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return m;
-}
-
-// Backup and restore work below the transaction layer: a backup walks a snapshot's primary
-// index with the registry (collection ids, index declarations) it was taken with, a restore
-// loads records at the backup's sequence into a new database. basic_database lets this one
-// struct, and nothing else outside database.hpp, reach its engine.
-struct backup_access {
-    template <typename Traits>
-    [[nodiscard]] static std::shared_ptr<const snapshot<Traits>> snapshot_of(const basic_database<Traits>& db) {
-        return std::make_shared<const snapshot<Traits>>(db.live());
-    }
-    template <typename Traits>
-    [[nodiscard]] static auto& engine_of(basic_database<Traits>& db) {
-        return *db.live_ref();
-    }
-};
-
-}  // namespace detail
-
-// Checks a whole backup file without restoring it.
-[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
-    detail::backup_reader r(file);
-    while (r.next()) {
-    }
-    return {.sequence = r.header().sequence,
-            .entities = r.entities(),
-            .collections = r.header().registry.collections.size(),
-            .indexes = r.header().registry.indexes.size(),
-            .bytes = r.size(),
-            .checksum = r.checksum()};
-}
-
-// Writes a backup of `db` as of a snapshot taken now.
-template <typename Traits>
-backup_info backup(const basic_database<Traits>& db, const std::filesystem::path& file) {
-    namespace fs = std::filesystem;
-    if (!db.is_open()) fail(errc::closed, "the database handle is closed");
-    std::error_code ec;
-    if (fs::exists(file, ec) || ec)
-        fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
-    const auto snap = detail::backup_access::snapshot_of(db);
-    auto& e = snap->eng();
-    backup_info info{.sequence = snap->sequence()};
-    format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
-    info.collections = header.registry.collections.size();
-    info.indexes = header.registry.indexes.size();
-
-    const auto tmp = detail::with_suffix(file, ".tmp");
-    (void)::unlink(tmp.c_str());  // our own leftover from an interrupted backup
-    try {
-        detail::backup_writer out(tmp);
-        byte_buffer buf;
-        format::encode_backup_header(header, buf);
-        out.write(buf);
-        std::vector<std::uint32_t> ids;
-        for (const auto& c : header.registry.collections) ids.push_back(c.id);
-        std::sort(ids.begin(), ids.end());
-        for (const auto coll : ids) {
-            std::optional<entity_id> last;
-            while (auto next = e.index().next_live(coll, last ? &*last : nullptr, snap->sequence())) {
-                last = next->first;
-                const auto payload = e.read_payload(coll, next->first, next->second);
-                buf.clear();
-                format::encode_backup_entity(coll, next->first, payload, buf);
-                out.write(buf);
-                ++info.entities;
-            }
-        }
-        buf.clear();
-        format::encode_backup_end(info.entities, buf);
-        out.write(buf);
-        std::tie(info.checksum, info.bytes) = out.finish();
-        if (::rename(tmp.c_str(), file.c_str()) != 0)
-            fail_at(errc::io_error, {.path = file.string(), .sys_errno = errno}, "cannot rename {} into place",
-                    tmp.string());
-    } catch (...) {
-        (void)::unlink(tmp.c_str());
-        throw;
-    }
-    sync_directory(detail::parent_or_current(file));
-    return info;
-}
-
-// Restores a backup into a new database directory `dir` (see the header comment).
-inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target, config cfg = {}) {
-    namespace fs = std::filesystem;
-    const auto info = read_backup(file);  // pass 1: nothing is created from a damaged file
-    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
-    const auto tmp = detail::with_suffix(dir, ".restoring");
-    for (const auto& p : {dir, tmp}) {
-        std::error_code ec;
-        if (fs::exists(p, ec) || ec)
-            fail_at(errc::invalid_argument, {.path = p.string()},
-                    "already exists: restore makes a new database directory (remove it or choose another path)");
-    }
-    cfg.create_if_missing = true;
-    cfg.read_only = false;  // restore creates its target
-    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
-    try {
-        {
-            auto db = entidb::open<file_storage>(tmp, cfg);
-            auto& e = detail::backup_access::engine_of(db);
-            std::lock_guard lock(e.writer_mutex());
-            detail::backup_reader r(file);  // pass 2, checked again as it is read
-            auto& m = e.manifest();
-            const auto checkpoint = m.checkpoint_seq;
-            m = r.header().registry;
-            m.checkpoint_seq = checkpoint;
-            const auto seq = r.header().sequence;
-            // The entities go to the segments the way commits do, in batches of a bounded size.
-            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
-            auto& batch = e.start_batch(seq);
-            while (const auto ent = r.next()) {
-                batch.add(ent->collection, ent->id, false, ent->payload);
-                if (batch.byte_size() < batch_bytes) continue;
-                e.apply_batch(detail::no_readers);
-                batch.start(seq);
-            }
-            e.apply_batch(detail::no_readers);
-            if (r.entities() != info.entities || r.checksum() != info.checksum)
-                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
-            e.set_recovered_state(seq, 1);
-            e.build_indexes();
-            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
-            if (seq > 0) detail::write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
-        }
-        if (::rename(tmp.c_str(), dir.c_str()) != 0)
-            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
-                    tmp.string());
-        sync_directory(detail::parent_or_current(dir));
-    } catch (...) {
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        throw;
-    }
-    return info;
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/backup.hpp ----
-// ---- begin entidb/cbor.hpp ----
-// entidb/cbor.hpp — the canonical CBOR layer (spec §4, docs/cbor.md): value model, streaming
-// encoder, strict pull reader with validate/find_path, decoder, and the JSON bridge.
-// Each header states its own ownership and thread-safety contract.
-
-// ---- begin entidb/cbor/decoder.hpp ----
-// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
-//
-// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
-// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
-// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
-// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
-// every declared count against the bytes that remain before the decoder reserves anything.
-// The returned value owns its data; the input may be released afterwards.
-//
-// Thread-safety: a pure function of its arguments.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-namespace detail {
-
-// One container being built. A map's entries arrive as key, value, key...; `key` holds the
-// pending key.
-struct decode_frame {
-    item_kind kind = item_kind::array;
-    std::uint64_t tag_number = 0;
-    array items;  // array elements, or the content of a tag
-    map entries;
-    value key;
-    bool has_key = false;
-
-    void add(value v) {
-        if (kind != item_kind::map) {
-            items.push_back(std::move(v));
-        } else if (!has_key) {
-            key = std::move(v);
-            has_key = true;
-        } else {
-            entries.push_back(map_entry{std::move(key), std::move(v)});
-            has_key = false;
-        }
-    }
-
-    [[nodiscard]] value finish() {
-        switch (kind) {
-            case item_kind::array: return value(std::move(items));
-            case item_kind::map: return value(std::move(entries));  // already in canonical order
-            default: return value::tag(tag_number, std::move(items.front()));
-        }
-    }
-};
-
-[[nodiscard]] inline value scalar_value(const item& it) {
-    switch (it.kind) {
-        case item_kind::unsigned_integer: return value(it.argument);
-        case item_kind::negative_integer: return value::negative(it.argument);
-        case item_kind::bytes: return value::bytes(it.data);
-        case item_kind::text: return value(it.text());
-        case item_kind::boolean: return value(it.argument != 0);
-        case item_kind::floating: return value(it.number);
-        default: return value();
-    }
-}
-
-}  // namespace detail
-
-[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
-    reader r(input, options);
-    std::vector<detail::decode_frame> stack;
-    value result;
-    const auto deliver = [&](value v) {
-        if (stack.empty()) result = std::move(v);
-        else stack.back().add(std::move(v));
-    };
-    while (const auto it = r.next()) {
-        if (it->opens()) {
-            detail::decode_frame& f = stack.emplace_back();
-            f.kind = it->kind;
-            // Safe sizes: the reader bounded these counts by the remaining input.
-            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::tag) f.tag_number = it->argument;
-        } else if (it->closes()) {
-            value done = stack.back().finish();
-            stack.pop_back();
-            deliver(std::move(done));
-        } else {
-            deliver(detail::scalar_value(*it));
-        }
-    }
-    return result;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/decoder.hpp ----
-// ---- begin entidb/cbor/json.hpp ----
-// entidb/cbor/json.hpp — a JSON bridge to canonical CBOR, for the command-line tool and tests.
-//
-// Contract: `from_json` parses one JSON text (RFC 8259) into canonical CBOR (`parse_json` stops
-// at the `cbor::value`); `to_json` renders canonical CBOR (or a value) as compact JSON, map
-// members in canonical order. The mapping (docs/cbor.md has the table):
-//   null/true/false/strings/arrays — themselves; integers in [-2^64, 2^64-1] — CBOR integers
-//   (JSON fractions and exponents are rejected: no floats); objects — maps with text keys;
-//   {"$bytes":"<hex>"} — a byte string; {"$tag":N,"$value":V} — tag N;
-//   {"$map":[[K,V],...]} — a map with any keys (to_json uses it for non-text keys, and for text-key
-//   maps that would read back as one of these forms, so to_json output always reads back to the
-//   same CBOR). to_json (only) renders floats, when the decode options allow them, as JSON
-//   numbers, and infinities as {"$float":"Infinity"} / {"$float":"-Infinity"}.
-// from_json errors: entidb::error errc::invalid_argument, with the byte offset of the problem in
-// the input (in the message and in error_context::offset): malformed JSON, invalid UTF-8, lone
-// surrogate escapes, floats, integers out of range, duplicate object keys, bad reserved forms,
-// nesting deeper than max_depth, trailing characters. to_json throws what decode throws.
-// Parsing recurses, at most 3 * max_depth + 1 levels (see json_options).
-//
-// Thread-safety: pure functions.
-
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-struct json_options {
-    // Containers (arrays, maps, tags) open at once in the CBOR value, as in decode_options. The
-    // JSON text may nest up to three times deeper: {"$map":[[K,V]]} spends three JSON levels on
-    // one map.
-    std::size_t max_depth = 64;
-};
-
-[[nodiscard]] inline value parse_json(std::string_view json, const json_options& options = {});
-
-[[nodiscard]] inline byte_buffer from_json(std::string_view json, const json_options& options = {}) {
-    return encode(parse_json(json, options), {.allow_floats = false, .max_depth = options.max_depth});
-}
-
-[[nodiscard]] inline std::string to_json(const value& v, const json_options& options = {});
-
-[[nodiscard]] inline std::string to_json(bytes_view cbor, const decode_options& options = {}) {
-    return to_json(decode(cbor, options), {.max_depth = options.max_depth});
-}
-
-// ---- implementation -------------------------------------------------------------------------
-
-namespace detail {
-
-[[nodiscard]] inline int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-class json_parser {
-public:
-    json_parser(std::string_view text, std::size_t max_depth) : s_(text), max_json_depth_(3 * max_depth + 1) {}
-
-    value parse_document() {
-        if (const auto bad = find_invalid_utf8(entidb::as_bytes(s_)); bad != utf8_valid)
-            fail_here(bad, "the input is not valid UTF-8");
-        skip_space();
-        value v = parse_value(0);
-        skip_space();
-        if (pos_ != s_.size()) fail_here(pos_, "unexpected characters after the JSON value");
-        return v;
-    }
-
-private:
-    struct entry {
-        value key;
-        value val;
-        std::size_t offset;  // of the key, for error messages
-    };
-
-    [[noreturn]] static void fail_here(std::size_t at, std::string_view what) {
-        fail_at(errc::invalid_argument, {.offset = at}, "invalid JSON at character {}: {}", at, what);
-    }
-    [[nodiscard]] bool at_end() const noexcept { return pos_ >= s_.size(); }
-    [[nodiscard]] char peek() const noexcept { return at_end() ? '\0' : s_[pos_]; }
-
-    void skip_space() noexcept {
-        while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
-    }
-
-    void expect(char c) {
-        if (peek() != c) fail_here(pos_, fmt::format("expected '{}'", c));
-        ++pos_;
-    }
-
-    value parse_value(std::size_t depth) {
-        switch (peek()) {
-            case '{': return parse_object(depth);
-            case '[': return parse_array(depth);
-            case '"': return value(parse_string());
-            case 't': return parse_literal("true", value(true));
-            case 'f': return parse_literal("false", value(false));
-            case 'n': return parse_literal("null", value());
-            default: break;
-        }
-        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return parse_number();
-        fail_here(pos_, at_end() ? "unexpected end of input" : "expected a JSON value");
-    }
-
-    value parse_literal(std::string_view word, value v) {
-        if (s_.substr(pos_, word.size()) != word) fail_here(pos_, "expected a JSON value");
-        pos_ += word.size();
-        return v;
-    }
-
-    void enter(std::size_t depth) const {
-        if (depth >= max_json_depth_) fail_here(pos_, fmt::format("nesting deeper than {} levels", max_json_depth_));
-    }
-
-    value parse_array(std::size_t depth) {
-        enter(depth);
-        ++pos_;  // '['
-        array items;
-        skip_space();
-        if (peek() == ']') {
-            ++pos_;
-            return value(std::move(items));
-        }
-        for (;;) {
-            skip_space();
-            items.push_back(parse_value(depth + 1));
-            skip_space();
-            if (peek() == ']') break;
-            expect(',');
-        }
-        ++pos_;
-        return value(std::move(items));
-    }
-
-    value parse_object(std::size_t depth) {
-        enter(depth);
-        ++pos_;  // '{'
-        std::vector<entry> entries;
-        skip_space();
-        if (peek() == '}') {
-            ++pos_;
-            return value(map{});
-        }
-        for (;;) {
-            skip_space();
-            const std::size_t key_at = pos_;
-            if (peek() != '"') fail_here(pos_, "expected a string key");
-            std::string key = parse_string();
-            skip_space();
-            expect(':');
-            skip_space();
-            value v = parse_value(depth + 1);
-            entries.push_back({value(std::move(key)), std::move(v), key_at});
-            skip_space();
-            if (peek() == '}') break;
-            expect(',');
-        }
-        ++pos_;
-        return reserved_form(entries);
-    }
-
-    // {"$bytes":hex}, {"$tag":N,"$value":V} and {"$map":[[K,V]...]} stand for CBOR items JSON
-    // cannot express; any other object is a map with text keys.
-    static value reserved_form(std::vector<entry>& entries) {
-        const auto key_is = [&](std::size_t i, std::string_view k) { return entries[i].key.as_text() == k; };
-        if (entries.size() == 1 && key_is(0, "$bytes")) return bytes_form(entries[0].val, entries[0].offset);
-        if (entries.size() == 1 && key_is(0, "$map")) return map_form(entries[0].val, entries[0].offset);
-        if (entries.size() == 2 && ((key_is(0, "$tag") && key_is(1, "$value")) || (key_is(0, "$value") && key_is(1, "$tag")))) {
-            const entry& number = key_is(0, "$tag") ? entries[0] : entries[1];
-            if (!number.val.is(kind::unsigned_integer)) fail_here(number.offset, "\"$tag\" needs an unsigned integer");
-            return value::tag(number.val.as_uint(), std::move(key_is(0, "$tag") ? entries[1].val : entries[0].val));
-        }
-        return make_map(entries);
-    }
-
-    static value bytes_form(const value& hex, std::size_t at) {
-        if (!hex.is(kind::text) || hex.as_text().size() % 2 != 0)
-            fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
-        const std::string& h = hex.as_text();
-        byte_buffer out(h.size() / 2);
-        for (std::size_t i = 0; i < out.size(); ++i) {
-            const int hi = hex_digit(h[2 * i]);
-            const int lo = hex_digit(h[2 * i + 1]);
-            if (hi < 0 || lo < 0) fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
-            out[i] = static_cast<byte>(hi * 16 + lo);
-        }
-        return value::bytes(std::move(out));
-    }
-
-    static value map_form(value& pairs, std::size_t at) {
-        if (!pairs.is(kind::array)) fail_here(at, "\"$map\" needs an array of [key, value] pairs");
-        std::vector<entry> entries;
-        for (value& pair : pairs.as_array()) {
-            if (!pair.is(kind::array) || pair.as_array().size() != 2)
-                fail_here(at, "\"$map\" needs an array of [key, value] pairs");
-            entries.push_back({std::move(pair.as_array()[0]), std::move(pair.as_array()[1]), at});
-        }
-        return make_map(entries);
-    }
-
-    // Sorts into canonical order and reports a duplicate at its later occurrence.
-    static value make_map(std::vector<entry>& entries) {
-        std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
-        for (std::size_t i = 1; i < entries.size(); ++i)
-            if (entries[i - 1].key == entries[i].key)
-                fail_here(std::max(entries[i - 1].offset, entries[i].offset), "duplicate object key");
-        map m;
-        m.reserve(entries.size());
-        for (entry& e : entries) m.push_back({std::move(e.key), std::move(e.val)});
-        return value(std::move(m));
-    }
-
-    std::string parse_string() {
-        ++pos_;  // '"'
-        std::string out;
-        for (;;) {
-            if (at_end()) fail_here(pos_, "unterminated string");
-            const char c = s_[pos_];
-            if (c == '"') break;
-            if (static_cast<unsigned char>(c) < 0x20) fail_here(pos_, "control character in a string (escape it)");
-            if (c == '\\') {
-                parse_escape(out);
-            } else {
-                out += c;
-                ++pos_;
-            }
-        }
-        ++pos_;
-        return out;
-    }
-
-    void parse_escape(std::string& out) {
-        const std::size_t at = pos_++;  // the backslash
-        const char c = peek();
-        ++pos_;
-        switch (c) {
-            case '"': out += '"'; return;
-            case '\\': out += '\\'; return;
-            case '/': out += '/'; return;
-            case 'b': out += '\b'; return;
-            case 'f': out += '\f'; return;
-            case 'n': out += '\n'; return;
-            case 'r': out += '\r'; return;
-            case 't': out += '\t'; return;
-            case 'u': break;
-            default: fail_here(at, "invalid escape");
-        }
-        std::uint32_t cp = read_hex4(at);
-        if (cp >= 0xDC00 && cp <= 0xDFFF) fail_here(at, "lone low surrogate escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {  // must be followed by \u of a low surrogate
-            if (s_.substr(pos_, 2) != "\\u") fail_here(at, "high surrogate escape without its low half");
-            pos_ += 2;
-            const std::uint32_t low = read_hex4(at);
-            if (low < 0xDC00 || low > 0xDFFF) fail_here(at, "high surrogate escape without its low half");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        }
-        append_utf8(out, cp);
-    }
-
-    std::uint32_t read_hex4(std::size_t escape_at) {
-        std::uint32_t cp = 0;
-        for (int i = 0; i < 4; ++i) {
-            const int d = hex_digit(peek());
-            if (d < 0) fail_here(escape_at, "\\u needs four hex digits");
-            cp = cp * 16 + static_cast<std::uint32_t>(d);
-            ++pos_;
-        }
-        return cp;
-    }
-
-    value parse_number() {
-        const std::size_t at = pos_;
-        const bool minus = peek() == '-';
-        if (minus) ++pos_;
-        const std::size_t digits_at = pos_;
-        if (peek() == '0') ++pos_;
-        else if (peek() >= '1' && peek() <= '9') while (peek() >= '0' && peek() <= '9') ++pos_;
-        else fail_here(pos_, "expected a digit");
-        if (peek() == '.' || peek() == 'e' || peek() == 'E')
-            fail_here(at, "floating-point numbers are not supported (integers only)");
-        if (peek() >= '0' && peek() <= '9') fail_here(at, "leading zeros are not allowed");
-        const std::string_view digits = s_.substr(digits_at, pos_ - digits_at);
-        // -2^64 is the one magnitude beyond u64 we accept: its CBOR argument is 2^64 - 1.
-        if (minus && digits == "18446744073709551616") return value::negative(std::numeric_limits<std::uint64_t>::max());
-        std::uint64_t magnitude = 0;
-        for (const char d : digits) {
-            const auto digit = static_cast<std::uint64_t>(d - '0');
-            if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
-                fail_here(at, "integer outside [-2^64, 2^64-1]");
-            magnitude = magnitude * 10 + digit;
-        }
-        if (!minus || magnitude == 0) return value(magnitude);
-        return value::negative(magnitude - 1);
-    }
-
-    std::string_view s_;
-    std::size_t max_json_depth_;  // the exact CBOR depth is enforced when the value is encoded
-    std::size_t pos_ = 0;
-};
-
-inline void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (const char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-}
-
-// Whether a map can be a plain JSON object: all keys text, and not a key set that reads back as a
-// reserved form.
-[[nodiscard]] inline bool plain_object(const map& m) {
-    for (const map_entry& e : m)
-        if (!e.key.is(kind::text)) return false;
-    if (m.size() == 1) {
-        const std::string& k = m[0].key.as_text();
-        return k != "$bytes" && k != "$map" && k != "$float";
-    }
-    return !(m.size() == 2 && m[0].key.as_text() == "$tag" && m[1].key.as_text() == "$value");
-}
-
-inline void append_json(std::string& out, const value& v, std::size_t depth, std::size_t max_depth) {
-    if ((v.is(kind::array) || v.is(kind::map) || v.is(kind::tag)) && depth >= max_depth)
-        fail(errc::invalid_argument, "value nested deeper than {} containers", max_depth);
-    const auto it = std::back_inserter(out);
-    switch (v.type()) {
-        case kind::null: out += "null"; return;
-        case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
-        case kind::unsigned_integer: fmt::format_to(it, "{}", v.as_uint()); return;
-        case kind::negative_integer:
-            if (v.negative_argument() == std::numeric_limits<std::uint64_t>::max()) out += "-18446744073709551616";
-            else fmt::format_to(it, "-{}", v.negative_argument() + 1);
-            return;
-        case kind::text: append_json_string(out, v.as_text()); return;
-        case kind::bytes:
-            out += "{\"$bytes\":\"";
-            for (const byte b : v.as_bytes()) fmt::format_to(it, "{:02x}", b);
-            out += "\"}";
-            return;
-        case kind::floating: {
-            const double d = v.as_double();
-            if (std::isinf(d)) {
-                out += d > 0 ? "{\"$float\":\"Infinity\"}" : "{\"$float\":\"-Infinity\"}";
-                return;
-            }
-            const std::string num = fmt::format("{}", d);  // shortest text that reads back exactly
-            out += num;
-            if (num.find_first_of(".e") == std::string::npos) out += ".0";  // stay visibly a float
-            return;
-        }
-        case kind::tag:
-            fmt::format_to(it, "{{\"$tag\":{},\"$value\":", v.tag_number());
-            append_json(out, v.tag_content(), depth + 1, max_depth);
-            out += '}';
-            return;
-        case kind::array:
-            out += '[';
-            for (std::size_t i = 0; i < v.as_array().size(); ++i) {
-                if (i != 0) out += ',';
-                append_json(out, v.as_array()[i], depth + 1, max_depth);
-            }
-            out += ']';
-            return;
-        case kind::map: break;
-    }
-    const map& m = v.as_map();
-    const bool plain = plain_object(m);
-    out += plain ? "{" : "{\"$map\":[";
-    for (std::size_t i = 0; i < m.size(); ++i) {
-        if (i != 0) out += ',';
-        if (!plain) out += '[';
-        append_json(out, m[i].key, depth + 1, max_depth);
-        out += plain ? ':' : ',';
-        append_json(out, m[i].val, depth + 1, max_depth);
-        if (!plain) out += ']';
-    }
-    out += plain ? "}" : "]}";
-}
-
-}  // namespace detail
-
-inline value parse_json(std::string_view json, const json_options& options) {
-    return detail::json_parser(json, options.max_depth).parse_document();
-}
-
-inline std::string to_json(const value& v, const json_options& options) {
-    std::string out;
-    detail::append_json(out, v, 0, options.max_depth);
-    return out;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/json.hpp ----
-// ---- end entidb/cbor.hpp ----
-// ---- begin entidb/codec.hpp ----
-// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
-//
-// A codec for T is a type with
-//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
-//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
-// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
-// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
-// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
-// aggregate that declares its fields once:
-//
-//   struct user {
-//       std::string name;
-//       std::uint32_t age = 0;
-//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
-//                                                            entidb::field("age", &user::age));
-//   };
-//
-// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
-// the encoder). Decoding requires every field except std::optional ones, and ignores
-// fields it does not know (a newer writer may have added them). Values decode only from
-// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
-//
-// Thread-safety: codecs are stateless.
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-// One reflected field: its CBOR key and the member it maps to.
-template <typename T, typename M>
-struct field_ref {
-    std::string_view name;
-    M T::*member;
-};
-
-template <typename T, typename M>
-[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
-    return {name, member};
-}
-
-template <typename... F>
-[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
-    return {f...};
-}
-
-// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
-template <typename T>
-concept reflected = requires { T::entidb_fields; };
-
-template <typename T>
-struct codec;
-
-// A codec type `C` can encode and decode `T`.
-template <typename C, typename T>
-concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
-    { C::encode(enc, v) } -> std::same_as<void>;
-    { C::decode(in) } -> std::same_as<T>;
-};
-
-// Whether the default codec serves T (checked at the API so misuse fails at the call).
-template <typename T>
-concept has_default_codec = requires { codec<T>::supported; };
-
-namespace detail {
-template <typename T>
-struct is_optional : std::false_type {};
-template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
-}  // namespace detail
-
-template <typename T>
-    requires(std::integral<T> && !std::same_as<T, bool>)
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, T v) {
-        if constexpr (std::is_signed_v<T>)
-            e.integer(v);
-        else
-            e.uint(v);
-    }
-    static T decode(const cbor::value& v) {
-        if constexpr (std::is_signed_v<T>) {
-            const auto i = v.as_int();
-            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
-                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
-            return static_cast<T>(i);
-        } else {
-            const auto u = v.as_uint();
-            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
-            return static_cast<T>(u);
-        }
-    }
-};
-
-template <>
-struct codec<bool> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
-    static bool decode(const cbor::value& v) { return v.as_bool(); }
-};
-
-template <>
-struct codec<std::string> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
-    static std::string decode(const cbor::value& v) { return v.as_text(); }
-};
-
-template <>
-struct codec<byte_buffer> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
-    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
-};
-
-template <>
-struct codec<entity_id> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
-    static entity_id decode(const cbor::value& v) {
-        const auto& b = v.as_bytes();
-        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
-        return entity_id::from_bytes(b);
-    }
-};
-
-template <typename E>
-    requires std::is_enum_v<E>
-struct codec<E> {
-    static constexpr bool supported = true;
-    using underlying = std::underlying_type_t<E>;
-    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
-    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::optional<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::optional<U>& v) {
-        if (v)
-            codec<U>::encode(e, *v);
-        else
-            e.null();
-    }
-    static std::optional<U> decode(const cbor::value& v) {
-        if (v.is_null()) return std::nullopt;
-        return codec<U>::decode(v);
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::vector<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::vector<U>& v) {
-        e.begin_array(v.size());
-        for (const auto& x : v) codec<U>::encode(e, x);
-        e.end_array();
-    }
-    static std::vector<U> decode(const cbor::value& v) {
-        std::vector<U> out;
-        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
-        return out;
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::map<std::string, U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
-        e.begin_map(v.size());
-        for (const auto& [k, x] : v) {
-            e.text(k);
-            codec<U>::encode(e, x);
-        }
-        e.end_map();
-    }
-    static std::map<std::string, U> decode(const cbor::value& v) {
-        std::map<std::string, U> out;
-        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
-        return out;
-    }
-};
-
-// Aggregates with `entidb_fields`: a map from field name to value.
-template <reflected T>
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const T& v) {
-        std::apply(
-            [&](const auto&... f) {
-                e.begin_map(sizeof...(f));
-                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
-                e.end_map();
-            },
-            T::entidb_fields);
-    }
-    static T decode(const cbor::value& v) {
-        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
-        T out{};
-        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
-        return out;
-    }
-
-private:
-    template <typename F>
-    static void read_field(const cbor::value& map, T& out, const F& f) {
-        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
-        const cbor::value* found = map.find(f.name);
-        if (!found) {
-            if constexpr (detail::is_optional<member_t>::value) return;
-            fail(errc::type_mismatch, "field '{}' is missing", f.name);
-        }
-        try {
-            out.*(f.member) = codec<member_t>::decode(*found);
-        } catch (const error& e) {
-            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
-        }
-    }
-};
-
-// Encodes `v` with codec C into canonical CBOR bytes.
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] byte_buffer encode_entity(const T& v) {
-    byte_buffer out;
-    cbor::encoder enc(out);
-    C::encode(enc, v);
-    return out;
-}
-
-// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] T decode_entity(bytes_view bytes) {
-    return C::decode(cbor::decode(bytes));
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/codec.hpp ----
-// ---- begin entidb/collection.hpp ----
-// entidb/collection.hpp — typed collections with secondary indexes declared as policies.
-//
-//   struct user {
-//       std::string name, email;
-//       std::uint32_t age = 0;
-//       static constexpr auto entidb_fields = entidb::fields(
-//           entidb::field("name", &user::name), entidb::field("email", &user::email),
-//           entidb::field("age", &user::age));
-//   };
-//   using users_t = entidb::collection<user, entidb::unique_hash_index<"email">,
-//                                      entidb::ordered_index<"age">>;
-//   users_t users(db, "users");            // declares (and if needed builds) both indexes
-//   db.transaction([&](auto& txn) { users.put(txn, id, u); });
-//   auto r = db.begin_read();
-//   for (const auto& [id, u] : users.range<"age">(r, 18, 65)) ...   // lazy, holds its snapshot
-//
-// Index keys come from the entity's canonical CBOR at the field path (dots for nesting:
-// "address.city"), so the engine maintains and rebuilds them without the C++ type. An
-// access path naming a field the collection does not declare fails to compile.
-// A value decodes only from canonical bytes; the wrong shape is errc::type_mismatch.
-//
-// Thread-safety: a collection handle is immutable after construction; share it freely.
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-// A string usable as a template argument: hash_index<"email">.
-template <std::size_t N>
-struct fixed_string {
-    char chars[N]{};
-    constexpr fixed_string(const char (&s)[N]) { std::copy_n(s, N, chars); }
-    [[nodiscard]] constexpr std::string_view view() const { return {chars, N - 1}; }
-};
-
-template <fixed_string Path, index_kind Kind, bool Unique>
-struct index_policy_base {
-    static constexpr std::string_view path = Path.view();
-    static constexpr index_kind kind = Kind;
-    static constexpr bool unique = Unique;
-};
-
-// Equality lookups on a field.
-template <fixed_string Path, bool Unique = false>
-struct hash_index : index_policy_base<Path, index_kind::hash, Unique> {};
-// Equality, ranges, text prefixes and ordered iteration on a field.
-template <fixed_string Path, bool Unique = false>
-struct ordered_index : index_policy_base<Path, index_kind::ordered, Unique> {};
-template <fixed_string Path>
-using unique_hash_index = hash_index<Path, true>;
-template <fixed_string Path>
-using unique_ordered_index = ordered_index<Path, true>;
-
-template <typename I>
-concept index_policy = requires {
-    { I::path } -> std::convertible_to<std::string_view>;
-    { I::kind } -> std::convertible_to<index_kind>;
-    { I::unique } -> std::convertible_to<bool>;
-};
-
-// One entity of a typed range.
-template <typename T>
-struct typed_entity {
-    entity_id id;
-    T value;
-};
-
-// Decodes each entity of `Range` (stored_entity, or entity_view in storage order: decoded
-// from the view, before the iterator moves on) into a typed_entity<T> as it is reached.
-template <typename Range, typename T, typename Codec>
-class typed_range : public std::ranges::view_base {
-public:
-    class iterator {
-    public:
-        using value_type = typed_entity<T>;
-        using difference_type = std::ptrdiff_t;
-
-        iterator() = default;
-        explicit iterator(std::ranges::iterator_t<const Range> it) : it_(std::move(it)) {}
-        const typed_entity<T>& operator*() const {
-            if (!current_) current_ = typed_entity<T>{it_->id, Codec::decode(cbor::decode(it_->bytes))};
-            return *current_;
-        }
-        const typed_entity<T>* operator->() const { return &**this; }
-        iterator& operator++() {
-            ++it_;
-            current_.reset();
-            return *this;
-        }
-        void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& a, std::default_sentinel_t s) { return a.it_ == s; }
-
-    private:
-        std::ranges::iterator_t<const Range> it_{};
-        mutable std::optional<typed_entity<T>> current_;
-    };
-
-    typed_range() = default;
-    explicit typed_range(Range r) : range_(std::move(r)) {}
-    [[nodiscard]] iterator begin() const { return iterator(range_.begin()); }
-    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
-
-private:
-    Range range_;
-};
-
-template <typename T, typename... Indexes>
-    requires has_default_codec<T> && (index_policy<Indexes> && ...)
-class collection {
-    using codec_type = codec<T>;
-
-    template <fixed_string Path>
-    static constexpr bool declared = ((Indexes::path == Path.view()) || ...);
-    template <fixed_string Path>
-    static constexpr bool declared_ordered =
-        ((Indexes::path == Path.view() && Indexes::kind == index_kind::ordered) || ...);
-
-public:
-    using value_type = T;
-
-    // Declares the collection's indexes on `db` (building any that are new).
-    template <typename Traits>
-    collection(basic_database<Traits>& db, std::string name) : name_(std::move(name)) {
-        (db.declare_index(name_, Indexes::path, Indexes::kind, Indexes::unique), ...);
-    }
-
-    [[nodiscard]] const std::string& name() const noexcept { return name_; }
-
-    template <typename Traits>
-    void put(basic_write_transaction<Traits>& txn, const entity_id& id, const T& value) const {
-        txn.put(name_, id, encode_entity<T, codec_type>(value));
-    }
-
-    template <typename Traits>
-    bool remove(basic_write_transaction<Traits>& txn, const entity_id& id) const {
-        return txn.remove(name_, id);
-    }
-
-    // From a read or write transaction (a write transaction sees its own writes).
-    template <typename Txn>
-    [[nodiscard]] std::optional<T> get(const Txn& txn, const entity_id& id) const {
-        const auto bytes = txn.get(name_, id);
-        if (!bytes) return std::nullopt;
-        return decode_entity<T, codec_type>(*bytes);
-    }
-
-    template <typename Traits>
-    [[nodiscard]] std::vector<std::optional<T>> get_many(const basic_read_transaction<Traits>& txn,
-                                                         std::span<const entity_id> ids) const {
-        std::vector<std::optional<T>> out;
-        out.reserve(ids.size());
-        for (const auto& id : ids) out.push_back(get(txn, id));
-        return out;
-    }
-
-    // Equality on a declared index (hash or ordered).
-    template <fixed_string Path, typename Traits, typename K>
-    [[nodiscard]] auto find(const basic_read_transaction<Traits>& txn, const K& key) const {
-        static_assert(declared<Path>,
-                      "entidb: find<\"path\"> needs an index on that field: add entidb::hash_index<\"path\"> or "
-                      "entidb::ordered_index<\"path\"> to the collection's type, or use scan() and filter");
-        return typed(txn.find(name_, Path.view(), to_value(key)));
-    }
-
-    // Values within [lo, hi] (either bound may be std::nullopt; bounds inclusive unless
-    // stated with entidb::bound), in field order or reversed.
-    template <fixed_string Path, typename Traits, typename Lo, typename Hi>
-    [[nodiscard]] auto range(const basic_read_transaction<Traits>& txn, const Lo& lo, const Hi& hi,
-                             order direction = order::ascending) const {
-        static_assert(declared_ordered<Path>,
-                      "entidb: range<\"path\"> needs an ordered index on that field: add "
-                      "entidb::ordered_index<\"path\"> to the collection's type");
-        return typed(txn.range(name_, Path.view(), to_bound(lo), to_bound(hi), direction));
-    }
-
-    // Every entity in field order (forward or backward), through an ordered index.
-    template <fixed_string Path, typename Traits>
-    [[nodiscard]] auto ordered(const basic_read_transaction<Traits>& txn, order direction = order::ascending) const {
-        static_assert(declared_ordered<Path>,
-                      "entidb: ordered<\"path\"> needs an ordered index on that field: add "
-                      "entidb::ordered_index<\"path\"> to the collection's type");
-        return typed(txn.range(name_, Path.view(), std::nullopt, std::nullopt, direction));
-    }
-
-    // Text fields starting with `text`.
-    template <fixed_string Path, typename Traits>
-    [[nodiscard]] auto prefix(const basic_read_transaction<Traits>& txn, std::string_view text) const {
-        static_assert(declared_ordered<Path>,
-                      "entidb: prefix<\"path\"> needs an ordered index on that field: add "
-                      "entidb::ordered_index<\"path\"> to the collection's type");
-        return typed(txn.prefix(name_, Path.view(), text));
-    }
-
-    // The explicit full scan, in id order (counted; refused when full scans are forbidden).
-    template <typename Traits>
-    [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn) const {
-        return typed(txn.scan(name_));
-    }
-    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range);
-    // each entity is decoded from a view of its bytes, which are never copied.
-    template <typename Traits>
-    [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn, storage_order_t order) const {
-        return typed(txn.scan(name_, order));
-    }
-
-private:
-    template <typename Range>
-    [[nodiscard]] static typed_range<Range, T, codec_type> typed(Range r) {
-        return typed_range<Range, T, codec_type>(std::move(r));
-    }
-
-    template <typename K>
-    [[nodiscard]] static cbor::value to_value(const K& key) {
-        if constexpr (std::is_same_v<K, cbor::value>) {
-            return key;
-        } else if constexpr (std::is_convertible_v<const K&, std::string_view>) {
-            return cbor::value(std::string(std::string_view(key)));
-        } else {
-            static_assert(has_default_codec<K>, "entidb: an index key needs a type with an entidb::codec");
-            byte_buffer bytes;
-            cbor::encoder enc(bytes);
-            codec<K>::encode(enc, key);
-            return cbor::decode(bytes);
-        }
-    }
-
-    template <typename B>
-    [[nodiscard]] static std::optional<bound> to_bound(const B& b) {
-        if constexpr (std::is_same_v<B, std::nullopt_t>)
-            return std::nullopt;
-        else if constexpr (std::is_same_v<B, bound>)
-            return b;
-        else
-            return bound{to_value(b), true};
-    }
-
-    std::string name_;
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/collection.hpp ----
-// ---- begin entidb/salvage.hpp ----
-// entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
-//
-//   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
-//   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
-//
-// Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
-// rightly so: it cannot know what the record held. `salvage(db, out)` is the way out. It
-//   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
-//      errc::not_found otherwise), `out` must not exist or be an empty directory
-//      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
-//      (errc::locked while the database is open) and creates nothing in `db`;
-//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
-//      are salvaged without it: their collections are named `salvaged-<id>` and no index
-//      is declared;
-//   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
-//      seg-NNNNNN.dat.compact: every record that verifies is a committed version, so reading
-//      files a compaction had not yet deleted or published adds nothing wrong) and then the
-//      WAL, record by record, with the same decoders and scanner as open. After a record that
-//      does not decode it looks for the next offset where a record decodes with a valid
-//      checksum and goes on from there; the bytes between are reported as damaged. A
-//      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
-//      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
-//   4. keeps, per (collection, entity id), the version with the highest commit sequence that
-//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
-//      database. A WAL transaction counts only when its BEGIN, every operation and its
-//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
-//      whole (atomicity), as recovery drops an uncommitted one;
-//   5. writes the newest live versions into `out` through entidb::open and ordinary write
-//      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
-//      (a declaration that fails, e.g. a unique index with two holders of one key, is
-//      reported, not fatal). If writing fails, what was written to `out` is removed.
-// `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
-// is created, truncated or replayed. What salvage cannot know: a version lost in damaged
-// bytes is gone, and the entity then comes back as its newest older version that survived
-// (or, when the lost record was a tombstone, as the version it had deleted). The report
-// lists every damaged byte range, so nothing is lost silently.
-//
-// Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
-// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
-// report describes.
-
-
-// ---- begin entidb/verify.hpp ----
-// entidb/verify.hpp — check a database directory without changing it.
-//
-// `verify_report(path)` takes the LOCK and checks, in this order, collecting the first
-// problems found (at most `max_problems`), each with its file and byte offset where there is
-// one:
-//   1. the MANIFEST: it decodes (magic, versions, ranges, sorting), every index names a
-//      collection the MANIFEST lists, no two indexes share a collection and field path;
-//   2. the COMPACTION journal, if any: it decodes, and after a crash during a compaction
-//      every segment it publishes exists (the next open finishes that compaction; the
-//      checks below run on the segments it describes);
-//   3. every segment and WAL record, through the same checks as open (every checksum,
-//      structure, torn tail vs corruption), truncating and replaying nothing;
-//   4. every record names a collection the MANIFEST knows;
-//   5. every live entity reads back (checksum, key) and is canonical CBOR;
-//   6. every secondary index, built by the same code as on open, holds exactly the keys a
-//      scan of its collection computes (and a unique index no key twice).
-// A problem in 1–3 stops the check (open would refuse the directory); later ones are
-// collected and the check goes on. A torn tail — the normal result of a crash, which the
-// next open truncates — is not a problem; it is reported in the result, as are a pending
-// compaction and stray compaction temporaries. Steps 4–6 see the segments only (committed
-// transactions still only in the WAL are checked as WAL records).
-// It opens the directory read-only (shared lock; runs beside read-only opens, not beside
-// a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
-// errc::io_error, errc::invalid_argument (not a database directory).
-//
-// The checks themselves are core/verify.hpp (they need an engine that is never recovered);
-// what they find is a verify_result (verify_result.hpp).
-//
-// `verify(path)` runs the same checks and throws the first problem as an entidb::error
-// (errc::corruption, or errc::unsupported_version for a version this build cannot read).
-
-
-
-// ---- begin entidb/core/verify.hpp ----
-// entidb/core/verify.hpp — the checks of entidb::verify (verify.hpp has the list) on an
-// engine built over a directory and never recovered: the MANIFEST's consistency, a dry
-// recovery (every record checked, nothing truncated or replayed), every live entity read
-// back, and every secondary index rebuilt and compared with a scan.
-//
-// Thread-safety: one call owns its engine; the directory's LOCK is taken shared by the open.
-
-
-// ---- begin entidb/verify_result.hpp ----
-// entidb/verify_result.hpp — what entidb::verify_report finds (verify.hpp): the counts of
-// what it checked, what the next open would truncate or finish, and the first problems.
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-struct verify_problem {
-    errc code = errc::corruption;
-    std::string message;  // what is wrong, with the file and offset (as entidb::error::what())
-    std::string detail;   // the same without the code and the location
-    std::string path;     // the file concerned, if any
-    std::optional<std::uint64_t> offset;
-};
-
-struct verify_result {
-    std::uint64_t segment_records = 0;
-    std::uint64_t wal_records = 0;
-    std::uint64_t entities_checked = 0;
-    std::uint64_t segments = 0;
-    std::uint64_t indexes_checked = 0;
-    std::uint64_t index_entries_checked = 0;
-    std::optional<std::uint64_t> wal_torn_at;      // the next open truncates the WAL here
-    std::optional<std::uint64_t> segment_torn_at;  // ... and the active segment here
-    std::optional<format::compaction_state> pending_compaction;  // ... and finishes this compaction
-    std::vector<std::uint32_t> stray_temporaries;  // ... and deletes these seg-NNNNNN.dat.compact files
-    std::vector<verify_problem> problems;          // the first problems found; empty when all is well
-    bool more_problems = false;                    // problems beyond max_problems were not recorded
-
-    [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/verify_result.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-
-class problem_list {
-public:
-    problem_list(verify_result& r, std::size_t max) : r_(r), max_(max) {}
-
-    void add(const error& e) {
-        if (r_.problems.size() >= max_) {
-            r_.more_problems = true;
-            return;
-        }
-        r_.problems.push_back({e.value(), e.what(), e.detail(), e.path(), e.offset()});
-    }
-    template <typename... Args>
-    void add(error_context ctx, fmt::format_string<Args...> f, Args&&... args) {
-        add(error(errc::corruption, fmt::format(f, std::forward<Args>(args)...), std::move(ctx)));
-    }
-    [[nodiscard]] bool full() const noexcept { return r_.more_problems; }
-
-private:
-    verify_result& r_;
-    std::size_t max_;
-};
-
-[[nodiscard]] inline bool is_finding(const error& e) noexcept {
-    return e.value() == errc::corruption || e.value() == errc::unsupported_version;
-}
-
-inline void check_manifest_consistency(const format::manifest& m, const std::string& path, problem_list& out) {
-    std::set<std::uint32_t> ids;
-    for (const auto& c : m.collections) ids.insert(c.id);
-    std::set<std::pair<std::uint32_t, std::vector<std::string>>> fields;
-    for (const auto& ix : m.indexes) {
-        if (!ids.contains(ix.collection_id))
-            out.add({.path = path}, "MANIFEST: index {} names collection id {}, which no collection has", ix.id,
-                    ix.collection_id);
-        if (!fields.emplace(ix.collection_id, ix.path).second)
-            out.add({.path = path}, "MANIFEST: index {} repeats the field path '{}' of an earlier index of collection {}",
-                    ix.id, join_path(ix.path), ix.collection_id);
-    }
-}
-
-// Step 6: the engine builds the indexes the way open does; a scan computes what they must hold.
-template <typename Traits>
-void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& out) {
-    const auto manifest_path = (*e.directory() / "MANIFEST").string();
-    try {
-        e.build_indexes();
-    } catch (const error& err) {
-        out.add({.path = manifest_path}, "secondary indexes cannot be built as open builds them: {}", err.detail());
-        return;
-    }
-    const auto cat = e.catalog_snapshot();
-    for (const auto& ix : cat->indexes()) {
-        const auto& def = ix->definition();
-        const auto what = fmt::format("index {} on '{}' of collection '{}'", def.id, join_path(def.path),
-                                      cat->name_of(def.collection_id));
-        std::map<index_key, std::vector<entity_id>> expected;
-        std::uint64_t total = 0;
-        std::optional<entity_id> last;
-        while (auto next = e.index().next_live(def.collection_id, last ? &*last : nullptr, no_readers)) {
-            last = next->first;
-            byte_buffer bytes;
-            try {
-                bytes = e.read_payload(def.collection_id, next->first, next->second);
-            } catch (const error&) {
-                continue;  // reported by step 5
-            }
-            if (const auto key = ix->key_of(bytes)) {
-                expected[*key].push_back(next->first);
-                ++total;
-            }
-        }
-        ++r.indexes_checked;
-        for (const auto& [key, ids] : expected) {
-            if (def.unique && ids.size() > 1)
-                out.add({.path = manifest_path}, "unique {} holds one key for entities {} and {}", what,
-                        ids[0].to_hex(), ids[1].to_hex());
-            if (ix->live_holders(key) != ids)
-                out.add({.path = manifest_path}, "{} does not hold the entities a scan finds for one of its keys "
-                                                 "(first: {})",
-                        what, ids.front().to_hex());
-            r.index_entries_checked += ids.size();
-            if (out.full()) return;
-        }
-        if (const auto held = ix->entry_count(open_ended - 1); held != total)
-            out.add({.path = manifest_path}, "{} holds {} entries, a scan computes {}", what, held, total);
-    }
-}
-
-
-// Steps 1-6 of verify.hpp over the directory at `path`, opened as `cfg` says (read-only
-// for verify) but never recovered: recovery runs dry, so nothing is truncated or replayed.
-template <typename Traits>
-[[nodiscard]] verify_result verify_directory(const std::filesystem::path& path, const config& cfg,
-                                             std::size_t max_problems, typename Traits::environment env) {
-    verify_result out;
-    problem_list problems(out, std::max<std::size_t>(max_problems, 1));
-    std::shared_ptr<engine<Traits>> e;
-    try {
-        e = engine_over<Traits>(path, cfg, open_directory<Traits>(path, cfg, env));
-    } catch (const error& err) {
-        if (!is_finding(err)) throw;
-        problems.add(err);
-        return out;
-    }
-    const auto manifest_path = (path / "MANIFEST").string();
-    check_manifest_consistency(e->manifest(), manifest_path, problems);
-
-    recovery<Traits> check(*e, /*dry_run=*/true);
-    try {
-        check.run();
-    } catch (const error& err) {
-        if (!is_finding(err)) throw;
-        problems.add(err);
-        return out;
-    }
-    out.segment_records = e->report().segment_records;
-    out.wal_records = e->report().wal_records;
-    out.segments = e->segments().segments().size();
-    if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
-    if (!check.wal_recycled() && check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
-    out.pending_compaction = check.pending_compaction();
-    out.stray_temporaries = check.stray_temporaries();
-
-    const auto next_id = e->manifest().next_collection_id;
-    if (const auto stray = e->index().first_collection_not_below(next_id))
-        problems.add({.path = manifest_path}, "segment records name collection id {}, which the MANIFEST does not know",
-                     *stray);
-    for (std::uint32_t c = 1; c < next_id && !problems.full(); ++c) {
-        std::optional<entity_id> last;
-        while (auto next = e->index().next_live(c, last ? &*last : nullptr, no_readers)) {
-            last = next->first;
-            const error_context where{.path = e->segment_path(next->second.location.segment),
-                                      .offset = next->second.location.offset};
-            try {
-                const auto bytes = e->read_payload(c, next->first, next->second);
-                cbor::validate(bytes);
-            } catch (const error& err) {
-                if (err.value() == errc::invalid_cbor || err.value() == errc::non_canonical)
-                    problems.add(where, "entity {} holds bytes that are not canonical CBOR: {}", next->first.to_hex(),
-                                 err.detail());
-                else if (is_finding(err))
-                    problems.add(err);
-                else
-                    throw;
-            }
-            ++out.entities_checked;
-            if (problems.full()) break;
-        }
-    }
-    if (!problems.full()) check_secondary_indexes(*e, out, problems);
-    return out;
-}
-
-}  // namespace detail
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/core/verify.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
-                                                 std::size_t max_problems = 16) {
-    cfg.read_only = true;  // writes nothing, and works where the user may only read
-    return detail::verify_directory<file_storage>(path, cfg, max_problems, {});
-}
-
-[[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {
-    auto r = verify_report(path, std::move(cfg));
-    if (!r.ok()) {
-        const auto& p = r.problems.front();
-        const auto more = r.problems.size() - 1;
-        throw error(p.code,
-                    more == 0 ? p.detail
-                              : fmt::format("{} (and {}{} more problem{})", p.detail, more, r.more_problems ? "+" : "",
-                                            more == 1 && !r.more_problems ? "" : "s"),
-                    {.path = p.path, .offset = p.offset});
-    }
-    return r;
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/verify.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-// Bytes [begin, end) of a file that hold no record that verifies.
-struct salvage_damage {
-    std::uint64_t begin = 0;
-    std::uint64_t end = 0;  // the next record that verifies, or the end of the file
-    std::string problem;    // what the decoder found at `begin`
-};
-
-// A record that verifies but is not used.
-struct salvage_skip {
-    std::uint64_t offset = 0;
-    std::string reason;
-};
-
-struct salvage_file {
-    std::string name;                     // relative to the database directory: "SEGMENTS/seg-000001.dat", "wal.log"
-    std::uint64_t bytes = 0;              // the file's size
-    std::uint64_t records_recovered = 0;  // records that verify and were taken into account
-    std::vector<salvage_damage> damaged;  // ascending, not overlapping
-    std::vector<salvage_skip> skipped;    // ascending by offset within each kind
-
-    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
-        std::uint64_t n = 0;
-        for (const auto& d : damaged) n += d.end - d.begin;
-        return n;
-    }
-};
-
-struct salvage_report {
-    std::optional<std::string> manifest_problem;  // set when the MANIFEST is missing or does not decode
-    std::vector<salvage_file> files;              // every segment file, then wal.log
-    std::uint64_t entities = 0;                   // live entities written to the new database
-    std::uint64_t collections = 0;                // collections in the new database
-    std::uint64_t indexes = 0;                    // secondary indexes declared in the new database
-    std::uint64_t transactions_dropped = 0;       // WAL transactions not applied, other than aborted ones
-    std::vector<std::string> index_problems;      // index declarations of the MANIFEST that could not be made
-
-    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
-        std::uint64_t n = 0;
-        for (const auto& f : files) n += f.damaged_bytes();
-        return n;
-    }
-    [[nodiscard]] std::uint64_t damaged_ranges() const noexcept {
-        std::uint64_t n = 0;
-        for (const auto& f : files) n += f.damaged.size();
-        return n;
-    }
-    [[nodiscard]] std::uint64_t records_skipped() const noexcept {
-        std::uint64_t n = 0;
-        for (const auto& f : files) n += f.skipped.size();
-        return n;
-    }
-    // True when the new database may lack something the old one held.
-    [[nodiscard]] bool lost_anything() const noexcept {
-        return manifest_problem || damaged_ranges() != 0 || records_skipped() != 0 || transactions_dropped != 0 ||
-               !index_problems.empty();
-    }
-};
-
-namespace detail {
-
-class salvager {
-public:
-    salvager(std::filesystem::path db, config cfg) : db_(std::move(db)), cfg_(std::move(cfg)) {}
-
-    salvage_report run(const std::filesystem::path& out) {
-        check_source();
-        const bool out_existed = check_target(out);
-        const auto lock = directory_lock::acquire_existing(db_);  // no writer meanwhile; creates nothing
-        read_manifest();
-        open_files();
-        for (std::uint32_t f = 0; f < files_.size(); ++f) {
-            if (f == wal_file_)
-                scan_wal();
-            else
-                scan_segment(f);
-        }
-        name_unknown_collections();
-        try {
-            write_out(out);
-        } catch (...) {
-            remove_output(out, out_existed);
-            throw;
-        }
-        return std::move(report_);
-    }
-
-private:
-    using key = std::pair<std::uint32_t, entity_id>;
-    static constexpr std::uint32_t no_file = ~std::uint32_t{0};
-    static constexpr std::array<const char*, 3> database_files{"MANIFEST", "wal.log", "SEGMENTS"};
-
-    // Where the newest version of an entity is: re-read (and verified again) when written out.
-    struct version {
-        std::uint64_t sequence;
-        bool tombstone;
-        std::uint32_t file;
-        std::uint64_t offset;
-        std::uint64_t size;
-    };
-    struct wal_op {
-        key k;
-        bool tombstone;
-        std::uint64_t offset;
-        std::uint64_t size;
-    };
-    struct pending_txn {
-        std::vector<wal_op> ops;
-        std::uint64_t records = 1;        // its BEGIN, its operations
-        std::optional<std::string> broken;  // why it cannot be applied whole
-    };
-
-    // ---- paths ----
-
-    void check_source() const {
-        std::error_code ec;
-        const bool any = fs::is_directory(db_, ec) &&
-                         std::any_of(database_files.begin(), database_files.end(),
-                                     [&](const char* name) { return fs::exists(db_ / name, ec); });
-        if (!any)
-            fail_at(errc::not_found, {.path = db_.string()},
-                    "no EntiDB database here (no MANIFEST, wal.log or SEGMENTS)");
-    }
-
-    // Returns whether `out` exists (as an empty directory).
-    bool check_target(const fs::path& out) const {
-        std::error_code ec;
-        const auto normal = [](const fs::path& p, std::error_code& err) {
-            auto n = fs::weakly_canonical(p, err).lexically_normal();
-            return n.has_filename() ? n : n.parent_path();  // "db/" is "db"
-        };
-        std::error_code db_ec;
-        const auto db = normal(db_, db_ec), target = normal(out, ec);
-        if (!db_ec && !ec && std::mismatch(db.begin(), db.end(), target.begin(), target.end()).first == db.end())
-            fail_at(errc::invalid_argument, {.path = out.string()},
-                    "is inside the database directory {}: salvage never writes there", db_.string());
-        const auto st = fs::status(out, ec);
-        if (!fs::exists(st)) return false;
-        if (!fs::is_directory(st) || !fs::is_empty(out, ec) || ec)
-            fail_at(errc::invalid_argument, {.path = out.string()},
-                    "already exists and is not an empty directory: salvage writes a new database");
-        return true;
-    }
-
-    static void remove_output(const fs::path& out, bool existed) noexcept {
-        std::error_code ec;
-        if (!existed) {
-            fs::remove_all(out, ec);
-            return;
-        }
-        for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
-            std::error_code ignored;
-            fs::remove_all(it->path(), ignored);
-        }
-    }
-
-    // ---- MANIFEST ----
-
-    void read_manifest() {
-        const auto path = db_ / "MANIFEST";
-        std::error_code ec;
-        if (!fs::exists(path, ec)) {
-            report_.manifest_problem = "missing";
-            return;
-        }
-        try {
-            manifest_ = format::decode_manifest(read_file(path), path.string());
-        } catch (const error& e) {
-            if (!is_finding(e)) throw;
-            report_.manifest_problem = e.what();
-        }
-        if (manifest_)
-            for (const auto& c : manifest_->collections) names_[c.id] = c.name;
-    }
-
-    // ---- files ----
-
-    // Every segment file (temporaries after the file of the same number), then wal.log.
-    void open_files() {
-        std::vector<std::pair<std::uint32_t, std::string>> segs;
-        std::error_code ec;
-        for (fs::directory_iterator it(db_ / "SEGMENTS", ec), end; !ec && it != end; it.increment(ec)) {
-            const auto name = it->path().filename().string();
-            if (const auto n = parse_segment_file_name(name); n != 0) segs.emplace_back(n, name);
-            if (const auto n = parse_temporary_segment_file_name(name); n != 0) segs.emplace_back(n, name);
-        }
-        std::sort(segs.begin(), segs.end());
-        for (const auto& [n, name] : segs) add_file("SEGMENTS/" + name);
-        if (fs::exists(db_ / "wal.log", ec)) {
-            wal_file_ = static_cast<std::uint32_t>(files_.size());
-            add_file("wal.log");
-        }
-    }
-
-    void add_file(const std::string& name) {
-        files_.push_back(file_backend::open(db_ / name, file_mode::read_only));
-        report_.files.push_back({.name = name, .bytes = files_.back().size(), .records_recovered = 0, .damaged = {},
-                                 .skipped = {}});
-    }
-
-    // Walks file `f` record by record; `on` gets each record that decodes. After one that
-    // does not, the walk resumes at the next record that decodes and the bytes between are
-    // reported as damaged (`on_damage` is told).
-    template <typename Format, typename OnRecord, typename OnDamage>
-    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage,
-              std::optional<std::uint64_t> limit = std::nullopt) {
-        const auto& backend = files_[f];
-        const std::uint64_t end = limit.value_or(backend.size());
-        std::uint64_t pos = 0;
-        while (pos < end) {
-            record_scanner<Format, file_backend> scanner(backend, cfg_.read_chunk_bytes, max_record, pos);
-            pos = end;
-            while (const auto step = scanner.next()) {
-                if (step->offset >= end) break;
-                if (step->decoded.status == format::decode_status::ok) {
-                    on(*step);
-                    continue;
-                }
-                const auto next =
-                    find_next_record<Format>(backend, cfg_.read_chunk_bytes, max_record, step->offset + 1);
-                pos = next.value_or(backend.size());
-                report_.files[f].damaged.push_back({step->offset, pos, describe_problem(step->decoded)});
-                on_damage();
-                break;
-            }
-        }
-    }
-
-    void skip(std::uint32_t f, std::uint64_t offset, std::string reason) {
-        report_.files[f].skipped.push_back({offset, std::move(reason)});
-    }
-
-    // The newest version wins; at one sequence the first offered stays (the same write).
-    void offer(const key& k, const version& v) {
-        const auto [it, inserted] = newest_.try_emplace(k, v);
-        if (!inserted && v.sequence > it->second.sequence) it->second = v;
-    }
-
-    [[nodiscard]] static std::optional<std::string> not_canonical(bytes_view payload) {
-        try {
-            cbor::validate(payload);
-            return std::nullopt;
-        } catch (const error& e) {
-            return fmt::format("payload is not canonical CBOR: {}", e.detail());
-        }
-    }
-
-    // ---- segments ----
-
-    void scan_segment(std::uint32_t f) {
-        walk<segment_format>(
-            f, max_segment_record,
-            [&](const scan_step<format::segment_decoded>& s) {
-                const auto& r = s.decoded.record;
-                if (r.encrypted())
-                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
-                if (!r.tombstone())
-                    if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
-                ++report_.files[f].records_recovered;
-                offer({r.collection_id, r.id}, {r.sequence, r.tombstone(), f, s.offset, s.decoded.size});
-            },
-            [] {});
-    }
-
-    // ---- WAL ----
-
-    // A recycled log's bytes after its lap are earlier laps' (wal/reader.hpp), not damage:
-    // when the lap reads cleanly, the walk ends with it; a damaged one is walked whole.
-    [[nodiscard]] std::optional<std::uint64_t> recycled_lap_end() const {
-        try {
-            const auto checkpoint = manifest_ ? manifest_->checkpoint_seq.value_or(0) : 0;
-            ::entidb::wal::reader<file_backend> lap(files_[wal_file_], cfg_.read_chunk_bytes, "wal.log", false,
-                                                    checkpoint);
-            while (lap.next()) {
-            }
-            if (lap.recycled()) return lap.end();
-        } catch (const error&) {
-        }
-        return std::nullopt;
-    }
-
-    void scan_wal() {
-        const auto f = wal_file_;
-        walk<wal_format>(
-            f, max_wal_record,
-            [&](const scan_step<format::wal_decoded>& s) {
-                std::visit([&](const auto& rec) { on(rec, s.offset, s.decoded.size); }, s.decoded.record);
-            },
-            [&] {
-                for (auto& [txid, t] : open_)
-                    if (!t.broken) t.broken = "part of it is in a damaged range";
-            },
-            recycled_lap_end());
-        for (auto& [txid, t] : open_) drop(txid, t, "no COMMIT");
-        open_.clear();
-    }
-
-    void on(const format::wal_begin& r, std::uint64_t offset, std::uint64_t) {
-        if (const auto it = open_.find(r.txid); it != open_.end()) {
-            drop(r.txid, it->second, fmt::format("began again at offset {}", offset));
-            open_.erase(it);
-        }
-        open_.emplace(r.txid, pending_txn{});
-    }
-    void on(const format::wal_put& r, std::uint64_t offset, std::uint64_t size) {
-        op(r.txid, {{r.collection_id, r.id}, false, offset, size}, not_canonical(r.after));
-    }
-    void on(const format::wal_delete& r, std::uint64_t offset, std::uint64_t size) {
-        op(r.txid, {{r.collection_id, r.id}, true, offset, size}, std::nullopt);
-    }
-    void on(const format::wal_commit& r, std::uint64_t offset, std::uint64_t) {
-        const auto it = open_.find(r.txid);
-        if (it == open_.end())
-            return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
-        if (it->second.broken) {
-            drop(r.txid, it->second, *it->second.broken);
-            skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
-        } else {
-            apply(it->second, r.sequence);
-        }
-        open_.erase(it);
-    }
-    void on(const format::wal_abort& r, std::uint64_t, std::uint64_t) {
-        if (const auto it = open_.find(r.txid); it != open_.end()) {
-            report_.files[wal_file_].records_recovered += it->second.records + 1;  // never committed: nothing lost
-            open_.erase(it);
-        } else {
-            ++report_.files[wal_file_].records_recovered;
-        }
-    }
-    void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
-        ++report_.files[wal_file_].records_recovered;
-    }
-    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
-        ++report_.files[wal_file_].records_recovered;
-    }
-
-    void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
-        const auto it = open_.find(txid);
-        if (it == open_.end())
-            return skip(wal_file_, o.offset, fmt::format("operation of transaction {} without BEGIN", txid));
-        auto& t = it->second;
-        if (bad && !t.broken) t.broken = fmt::format("an operation at offset {}: {}", o.offset, *bad);
-        t.ops.push_back(o);
-        ++t.records;
-    }
-
-    // Last operation first: within a transaction the last write to an entity is the one that
-    // counts, and offer() keeps the first at one sequence.
-    void apply(const pending_txn& t, std::uint64_t seq) {
-        for (auto it = t.ops.rbegin(); it != t.ops.rend(); ++it)
-            offer(it->k, {seq, it->tombstone, wal_file_, it->offset, it->size});
-        report_.files[wal_file_].records_recovered += t.records + 1;
-    }
-
-    void drop(std::uint64_t txid, const pending_txn& t, const std::string& why) {
-        ++report_.transactions_dropped;
-        for (const auto& o : t.ops) skip(wal_file_, o.offset, fmt::format("transaction {} is dropped: {}", txid, why));
-        report_.files[wal_file_].records_recovered += t.records - t.ops.size();  // its BEGIN
-    }
-
-    // ---- the new database ----
-
-    // Collections the records name but no readable MANIFEST lists.
-    void name_unknown_collections() {
-        std::set<std::string> taken;
-        for (const auto& [id, name] : names_) taken.insert(name);
-        for (const auto& [k, v] : newest_) {
-            if (names_.contains(k.first)) continue;
-            std::string name = fmt::format("salvaged-{}", k.first);
-            for (int n = 2; taken.contains(name); ++n) name = fmt::format("salvaged-{}-{}", k.first, n);
-            taken.insert(name);
-            names_[k.first] = name;
-        }
-    }
-
-    void write_out(const fs::path& out) {
-        config ocfg = cfg_;
-        ocfg.create_if_missing = true;
-        ocfg.max_entity_bytes = config::payload_limit;  // whatever the old database held fits
-        auto db = entidb::open(out, ocfg);
-        write_entities(db);
-        declare_indexes(db);
-        report_.collections = db.begin_read().collections().size();
-    }
-
-    // Bounded batches: a transaction holds at most `batch_entities` entities or about
-    // `batch_bytes` of payload (at least one entity).
-    void write_entities(database& db) {
-        constexpr std::uint64_t batch_entities = 1000, batch_bytes = 8u << 20;
-        std::optional<decltype(db.begin_write())> txn;
-        std::uint64_t n = 0, bytes = 0;
-        byte_buffer record;
-        for (const auto& [k, v] : newest_) {
-            if (v.tombstone) continue;
-            const auto payload = payload_of(v, record);
-            if (!txn) txn.emplace(db.begin_write());
-            txn->put(names_.at(k.first), k.second, payload);
-            ++report_.entities;
-            bytes += payload.size();
-            if (++n >= batch_entities || bytes >= batch_bytes) {
-                txn->commit();
-                txn.reset();
-                n = bytes = 0;
-            }
-        }
-        if (txn) txn->commit();
-    }
-
-    // The payload of a kept version, read and verified again (the file is not ours to trust
-    // twice); a view into `record`.
-    bytes_view payload_of(const version& v, byte_buffer& record) const {
-        record.resize(static_cast<std::size_t>(v.size));
-        files_[v.file].read_at(v.offset, mutable_bytes(record));
-        const error_context where{.path = (db_ / report_.files[v.file].name).string(), .offset = v.offset};
-        if (v.file == wal_file_) {
-            const auto d = format::decode_wal(record);
-            if (d.status == format::decode_status::ok)
-                if (const auto* put = std::get_if<format::wal_put>(&d.record)) return put->after;
-        } else {
-            const auto d = format::decode_segment(record);
-            if (d.status == format::decode_status::ok) return d.record.payload;
-        }
-        fail_at(errc::io_error, where, "the record changed while it was salvaged");
-    }
-
-    void declare_indexes(database& db) {
-        if (!manifest_) return;
-        for (const auto& ix : manifest_->indexes) {
-            const auto what = fmt::format("index {} on '{}'", ix.id, join_path(ix.path));
-            const auto name = names_.find(ix.collection_id);
-            if (name == names_.end() || !listed(ix.collection_id)) {
-                report_.index_problems.push_back(
-                    fmt::format("{}: its collection id {} is not in the MANIFEST", what, ix.collection_id));
-                continue;
-            }
-            try {
-                db.declare_index(name->second, join_path(ix.path), ix.kind, ix.unique);
-                ++report_.indexes;
-            } catch (const error& e) {
-                if (e.value() == errc::io_error || e.value() == errc::no_space) throw;
-                report_.index_problems.push_back(
-                    fmt::format("{} of collection '{}': {}", what, name->second, e.detail()));
-            }
-        }
-    }
-
-    [[nodiscard]] bool listed(std::uint32_t collection) const {
-        return std::any_of(manifest_->collections.begin(), manifest_->collections.end(),
-                           [&](const auto& c) { return c.id == collection; });
-    }
-
-    fs::path db_;
-    config cfg_;
-    salvage_report report_;
-    std::optional<format::manifest> manifest_;
-    std::map<std::uint32_t, std::string> names_;  // collection id → name in the new database
-    std::vector<file_backend> files_;             // parallel to report_.files
-    std::uint32_t wal_file_ = no_file;
-    std::map<key, version> newest_;
-    std::map<std::uint64_t, pending_txn> open_;  // WAL transactions begun, not yet ended
-};
-
-}  // namespace detail
-
-// Salvages `db` into the new database `out` (see the header comment).
-inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, config cfg = {}) {
-    cfg.validate();
-    return detail::salvager(db, std::move(cfg)).run(out);
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/salvage.hpp ----
-// ---- begin entidb/segment/fault_injecting_factory.hpp ----
-// entidb/segment/fault_injecting_factory.hpp — crash-test compositions.
-//
-// `fault_injecting_factory<F>` wraps every backend F makes in a fault_injecting_backend
-// sharing one fault_plan, so a test can fail "the Nth write or flush" anywhere in a
-// database — WAL or any segment — and then cut the power (fault_plan::power_cut).
-// `fault_injecting_file_storage` is the file composition with both wrapped: open it with
-// `entidb::open<entidb::fault_injecting_file_storage>(path, cfg, {plan})`; it goes
-// through the same directory open path as `entidb::database`.
-
-
-// ---- begin entidb/storage/fault_injecting_backend.hpp ----
-// entidb/storage/fault_injecting_backend.hpp — a backend adapter for crash and fault tests.
-//
-// Contract: `fault_injecting_backend<Inner>` forwards every operation to an Inner
-// backend and is exactly as durable (`durable == Inner::durable`). Any number of
-// adapters share one `fault_plan` (through std::shared_ptr), which counts the
-// *mutating* operations (append, flush, truncate) of all of them in one counter, so
-// "the Nth mutating operation of the database" — across wal.log and every segment —
-// is addressable. One armed fault fires at operation index N (0-based):
-//
-//   kind            append                          truncate              flush
-//   io_error        errc::io_error (EIO)            errc::io_error (EIO)  errc::outcome_unknown (EIO)
-//   no_space        errc::no_space (ENOSPC)         errc::no_space        errc::outcome_unknown (ENOSPC)
-//   short_write     a prefix reaches Inner, then    errc::io_error (EIO)  errc::outcome_unknown (EIO)
-//                   errc::io_error (EIO)
-//   flush_failure   errc::io_error (EIO)            errc::io_error (EIO)  errc::outcome_unknown (EIO)
-//
-// Apart from short_write's prefix, a faulted operation does nothing to Inner. A flush
-// fails only with outcome_unknown, as backend.hpp requires, and, like file_backend, the
-// adapter then refuses every further append/flush/truncate with errc::outcome_unknown.
-// With `crash_after_fault`, every later operation of every adapter on the plan (reads
-// and size() included) throws errc::io_error: the process is dead.
-//
-// Power cuts: each adapter remembers Inner's size at its last successful flush.
-// drop_unflushed(k) truncates Inner back to that size plus at most k bytes of the
-// unflushed tail (a torn write); fault_plan::power_cut(k) does it for every live
-// adapter of the plan. Only truncate is used, so this works over memory_backend and
-// file_backend alike. Limitation: a truncate is treated as durable at once (bytes it
-// removed are never resurrected by a power cut, although a real file system might).
-// Over a recyclable_backend the adapter is one too (reserve is a mutating operation,
-// set_end is not: it writes nothing), and a power cut also undoes what appends wrote
-// over bytes the file already held since the last flush (the old bytes come back, but
-// for at most keep_torn_bytes of the newest such write) and drops an unflushed reserve;
-// afterwards size() == capacity(), as a reopened file would show.
-//
-// Ownership: the adapter shares ownership of Inner (std::shared_ptr), so a test can
-// keep an in-memory Inner alive across a simulated restart. The adapter is move-only
-// and movable, so it can be an element of std::vector; a moved-from adapter may only
-// be destroyed or assigned to.
-//
-// Thread-safety: the plan is internally locked. An adapter follows Inner's rules (one
-// writer, concurrent readers); call drop_unflushed/power_cut only while no operation
-// runs (the "process" is dead or idle).
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-enum class fault_kind { io_error, no_space, short_write, flush_failure };
-
-[[nodiscard]] constexpr std::string_view to_string(fault_kind kind) noexcept {
-    switch (kind) {
-        case fault_kind::io_error: return "io_error";
-        case fault_kind::no_space: return "no_space";
-        case fault_kind::short_write: return "short_write";
-        case fault_kind::flush_failure: return "flush_failure";
-    }
-    return "unknown";
-}
-
-struct fault_options {
-    bool crash_after_fault = false;        // every later operation throws errc::io_error
-    std::optional<std::size_t> short_write_bytes{};  // prefix kept by short_write; default: half
-};
-
-template <storage_backend Inner>
-class fault_injecting_backend;
-
-namespace detail {
-// What a plan needs from each adapter to cut the power on all of them at once.
-class fault_target {
-public:
-    virtual void drop_unflushed(std::size_t keep_torn_bytes) = 0;
-
-protected:
-    fault_target() = default;
-    fault_target(const fault_target&) = default;
-    fault_target& operator=(const fault_target&) = default;
-    ~fault_target() = default;
-};
-}  // namespace detail
-
-class fault_plan {
-public:
-    // Arms one fault (replacing any armed one) at mutating operation `op_index`,
-    // counted from construction or the last reset().
-    void arm(std::uint64_t op_index, fault_kind kind, fault_options options = {}) {
-        std::lock_guard lock(mutex_);
-        armed_ = armed_fault{op_index, kind, std::move(options)};
-    }
-
-    void disarm() {
-        std::lock_guard lock(mutex_);
-        armed_.reset();
-    }
-
-    // Back to a fresh plan: counter 0, nothing armed, nothing fired, process alive.
-    void reset() {
-        std::lock_guard lock(mutex_);
-        armed_.reset();
-        operations_ = 0;
-        fired_ = false;
-        crashed_ = false;
-    }
-
-    // Mutating operations started so far (a dry run tells a sweep how many N to try).
-    [[nodiscard]] std::uint64_t operations() const {
-        std::lock_guard lock(mutex_);
-        return operations_;
-    }
-
-    [[nodiscard]] bool fired() const {
-        std::lock_guard lock(mutex_);
-        return fired_;
-    }
-
-    [[nodiscard]] bool crashed() const {
-        std::lock_guard lock(mutex_);
-        return crashed_;
-    }
-
-    // Simulates a power cut on every live adapter sharing this plan: each drops its
-    // unflushed bytes, keeping at most `keep_torn_bytes` of its unflushed tail.
-    void power_cut(std::size_t keep_torn_bytes = 0) {
-        std::vector<std::shared_ptr<detail::fault_target>> live;
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& weak : targets_)
-                if (auto target = weak.lock()) live.push_back(std::move(target));
-        }
-        for (const auto& target : live) target->drop_unflushed(keep_torn_bytes);
-    }
-
-private:
-    template <storage_backend>
-    friend class fault_injecting_backend;
-
-    struct armed_fault {
-        std::uint64_t op_index;
-        fault_kind kind;
-        fault_options options;
-    };
-
-    struct injected {
-        std::uint64_t op_index;
-        fault_kind kind;
-        fault_options options;
-    };
-
-    // Called by an adapter before every mutating operation: counts it, and returns the
-    // fault to inject if this is the armed index.
-    [[nodiscard]] std::optional<injected> begin_mutation(std::string_view op, std::string_view name) {
-        std::lock_guard lock(mutex_);
-        throw_if_crashed(op, name);
-        const std::uint64_t index = operations_++;
-        if (!armed_ || armed_->op_index != index) return std::nullopt;
-        injected fault{index, armed_->kind, armed_->options};
-        armed_.reset();
-        fired_ = true;
-        crashed_ = fault.options.crash_after_fault;
-        return fault;
-    }
-
-    // Called by an adapter before every non-mutating operation.
-    void check_alive(std::string_view op, std::string_view name) const {
-        std::lock_guard lock(mutex_);
-        throw_if_crashed(op, name);
-    }
-
-    void enroll(std::weak_ptr<detail::fault_target> target) {
-        std::lock_guard lock(mutex_);
-        std::erase_if(targets_, [](const auto& weak) { return weak.expired(); });
-        targets_.push_back(std::move(target));
-    }
-
-    void throw_if_crashed(std::string_view op, std::string_view name) const {
-        if (crashed_)
-            fail_at(errc::io_error, {.path = std::string(name), .sys_errno = EIO},
-                    "{} after an injected crash: the process is dead", op);
-    }
-
-    mutable std::mutex mutex_;
-    std::optional<armed_fault> armed_;
-    std::uint64_t operations_ = 0;
-    bool fired_ = false;
-    bool crashed_ = false;
-    std::vector<std::weak_ptr<detail::fault_target>> targets_;
-};
-
-template <storage_backend Inner>
-class fault_injecting_backend {
-public:
-    static constexpr bool durable = Inner::durable;
-
-    // `name` appears as the path in injected errors (e.g. "wal.log").
-    fault_injecting_backend(std::shared_ptr<fault_plan> plan, std::shared_ptr<Inner> inner,
-                            std::string name = "<fault-injected>")
-        : plan_(std::move(plan)), state_(std::make_shared<state>(std::move(inner), std::move(name))) {
-        if (!plan_) fail(errc::invalid_argument, "fault_injecting_backend needs a fault_plan");
-        plan_->enroll(state_);
-    }
-
-    fault_injecting_backend(std::shared_ptr<fault_plan> plan, Inner&& inner, std::string name = "<fault-injected>")
-        requires std::move_constructible<Inner>
-        : fault_injecting_backend(std::move(plan), std::make_shared<Inner>(std::move(inner)), std::move(name)) {}
-
-    explicit fault_injecting_backend(std::shared_ptr<fault_plan> plan)
-        requires std::default_initializable<Inner>
-        : fault_injecting_backend(std::move(plan), std::make_shared<Inner>()) {}
-
-    fault_injecting_backend(fault_injecting_backend&&) noexcept = default;
-    fault_injecting_backend& operator=(fault_injecting_backend&&) noexcept = default;
-    fault_injecting_backend(const fault_injecting_backend&) = delete;
-    fault_injecting_backend& operator=(const fault_injecting_backend&) = delete;
-    ~fault_injecting_backend() = default;
-
-    void read_at(std::uint64_t offset, mutable_bytes out) const {
-        plan_->check_alive("read_at", state_->name);
-        state_->inner->read_at(offset, out);
-    }
-
-    [[nodiscard]] std::uint64_t size() const {
-        plan_->check_alive("size", state_->name);
-        return state_->inner->size();
-    }
-
-    std::uint64_t append(bytes_view in) {
-        const auto fault = plan_->begin_mutation("append", state_->name);
-        require_healthy("append");
-        state_->note_overwrite(in.size());
-        if (fault) inject_into_append(*fault, in);
-        return state_->inner->append(in);
-    }
-
-    [[nodiscard]] std::uint64_t capacity() const
-        requires recyclable_backend<Inner>
-    {
-        plan_->check_alive("capacity", state_->name);
-        return state_->inner->capacity();
-    }
-
-    void reserve(std::uint64_t n)
-        requires recyclable_backend<Inner>
-    {
-        const auto fault = plan_->begin_mutation("reserve", state_->name);
-        require_healthy("reserve");
-        if (fault) {
-            const bool full = fault->kind == fault_kind::no_space;
-            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO),
-                    "injected {} fault on reserve at operation {}", to_string(fault->kind), fault->op_index);
-        }
-        state_->inner->reserve(n);
-    }
-
-    void set_end(std::uint64_t n)
-        requires recyclable_backend<Inner>
-    {
-        plan_->check_alive("set_end", state_->name);
-        require_healthy("set_end");
-        state_->inner->set_end(n);
-    }
-
-    void flush() {
-        const auto fault = plan_->begin_mutation("flush", state_->name);
-        require_healthy("flush");
-        if (fault) {
-            const int err = fault->kind == fault_kind::no_space ? ENOSPC : EIO;
-            state_->poisoned = fmt::format("injected flush failure at operation {}", fault->op_index);
-            fail_at(errc::outcome_unknown, context(err), "{}", state_->poisoned);
-        }
-        const auto covered = state_->inner->size();  // an append racing the flush is not covered
-        state_->inner->flush();
-        state_->flushed(covered);
-    }
-
-    void truncate(std::uint64_t new_size) {
-        const auto fault = plan_->begin_mutation("truncate", state_->name);
-        require_healthy("truncate");
-        if (fault) {
-            const bool full = fault->kind == fault_kind::no_space;
-            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO, new_size),
-                    "injected {} fault on truncate at operation {}", to_string(fault->kind), fault->op_index);
-        }
-        state_->inner->truncate(new_size);
-        // Treated as durable at once: see the limitation in the header comment.
-        state_->truncated(new_size);
-    }
-
-    // Power cut for this adapter alone (see fault_plan::power_cut). Works after a crash.
-    void drop_unflushed(std::size_t keep_torn_bytes = 0) { state_->drop_unflushed(keep_torn_bytes); }
-
-    [[nodiscard]] std::uint64_t flushed_size() const noexcept { return state_->flushed_size; }
-    [[nodiscard]] Inner& inner() noexcept { return *state_->inner; }
-    [[nodiscard]] const Inner& inner() const noexcept { return *state_->inner; }
-    [[nodiscard]] const std::shared_ptr<Inner>& shared_inner() const noexcept { return state_->inner; }
-    [[nodiscard]] const std::shared_ptr<fault_plan>& plan() const noexcept { return plan_; }
-
-private:
-    // Heap-held so that the plan's weak reference survives moves of the adapter.
-    struct state final : detail::fault_target {
-        state(std::shared_ptr<Inner> in, std::string n) : inner(std::move(in)), name(std::move(n)) {
-            if (!inner) fail(errc::invalid_argument, "fault_injecting_backend needs an inner backend");
-            flushed_size = inner->size();  // what exists at start counts as durable
-            flushed_capacity = held();
-        }
-
-        void drop_unflushed(std::size_t keep_torn_bytes) override {
-            if constexpr (recyclable_backend<Inner>) {
-                restore_overwritten(keep_torn_bytes);
-                const std::uint64_t cap = inner->capacity();
-                const std::uint64_t keep = std::min<std::uint64_t>(cap, flushed_capacity + keep_torn_bytes);
-                inner->set_end(cap);
-                if (keep < cap) inner->truncate(keep);
-                flushed_size = flushed_capacity = inner->size();  // what a reopen sees
-            } else {
-                const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
-                if (keep < inner->size()) inner->truncate(keep);
-                flushed_size = keep;  // after the "reboot", what is left is what is on disk
-            }
-        }
-
-        // Before an append of `n` bytes: keeps the bytes it overwrites (a recycled log's
-        // earlier lap) for a power cut to bring back.
-        void note_overwrite(std::size_t n) {
-            if constexpr (recyclable_backend<Inner>) {
-                const std::uint64_t at = inner->size(), cap = inner->capacity();
-                if (at >= cap || n == 0) return;
-                byte_buffer old(static_cast<std::size_t>(std::min<std::uint64_t>(n, cap - at)));
-                inner->set_end(cap);
-                inner->read_at(at, old);
-                inner->set_end(at);
-                overwritten.emplace_back(at, std::move(old));
-            }
-        }
-
-        void flushed(std::uint64_t covered) {
-            flushed_size = covered;
-            flushed_capacity = held();
-            overwritten.clear();
-        }
-
-        void truncated(std::uint64_t n) {
-            flushed_size = std::min(flushed_size, n);
-            flushed_capacity = std::min(flushed_capacity, n);
-            std::erase_if(overwritten, [n](const auto& w) { return w.first >= n; });
-            for (auto& [at, old] : overwritten)
-                if (at + old.size() > n) old.resize(static_cast<std::size_t>(n - at));
-        }
-
-        std::uint64_t held() const {
-            if constexpr (recyclable_backend<Inner>) return inner->capacity();
-            else return inner->size();
-        }
-
-        // Newest first, so each range ends up with what it held at the last flush.
-        void restore_overwritten(std::size_t keep_torn_bytes) {
-            for (std::size_t i = overwritten.size(); i-- > 0;) {
-                const auto& [at, old] = overwritten[i];
-                const std::size_t torn = i + 1 == overwritten.size() ? std::min(keep_torn_bytes, old.size()) : 0;
-                if (torn == old.size()) continue;
-                inner->set_end(at + torn);
-                (void)inner->append(bytes_view(old).subspan(torn));
-            }
-            overwritten.clear();
-        }
-
-        std::shared_ptr<Inner> inner;
-        std::string name;
-        std::uint64_t flushed_size = 0;
-        std::uint64_t flushed_capacity = 0;  // capacity() at the last flush
-        std::vector<std::pair<std::uint64_t, byte_buffer>> overwritten;  // (offset, old bytes) since then
-        std::string poisoned;  // why writes are refused after an injected flush failure
-    };
-
-    [[nodiscard]] error_context context(int err, std::optional<std::uint64_t> offset = std::nullopt) const {
-        return {.path = state_->name, .offset = offset.value_or(state_->inner->size()), .sys_errno = err};
-    }
-
-    void require_healthy(std::string_view op) const {
-        if (!state_->poisoned.empty())
-            fail_at(errc::outcome_unknown, context(0), "{} refused: {}; reopen", op, state_->poisoned);
-    }
-
-    [[noreturn]] void inject_into_append(const fault_plan::injected& fault, bytes_view in) {
-        const auto where = context(fault.kind == fault_kind::no_space ? ENOSPC : EIO);
-        if (fault.kind == fault_kind::short_write) {
-            const std::size_t prefix = std::min(fault.options.short_write_bytes.value_or(in.size() / 2), in.size());
-            if (prefix > 0) (void)state_->inner->append(in.first(prefix));
-            fail_at(errc::io_error, where, "injected short write at operation {}: {} of {} bytes written",
-                    fault.op_index, prefix, in.size());
-        }
-        fail_at(fault.kind == fault_kind::no_space ? errc::no_space : errc::io_error, where,
-                "injected {} fault on append at operation {}", to_string(fault.kind), fault.op_index);
-    }
-
-    std::shared_ptr<fault_plan> plan_;
-    std::shared_ptr<state> state_;
-};
-
-static_assert(recyclable_backend<fault_injecting_backend<memory_backend>>);
-static_assert(!fault_injecting_backend<memory_backend>::durable);
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/storage/fault_injecting_backend.hpp ----
-
-namespace entidb {
-inline namespace v1 {
-
-template <segment_factory F>
-class fault_injecting_factory {
-public:
-    using backend_type = fault_injecting_backend<typename F::backend_type>;
-    static constexpr bool rotates = F::rotates;
-    static constexpr bool journaled = factory_journaled<F>();
-
-    fault_injecting_factory(std::shared_ptr<fault_plan> plan, F inner) : plan_(std::move(plan)), inner_(std::move(inner)) {}
-
-    [[nodiscard]] std::unique_ptr<backend_type> create(std::uint32_t n) { return wrap(inner_.create(n), n); }
-    [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
-    [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
-
-    // The compaction protocol, when F is journaled: temporaries are wrapped (their appends and
-    // flushes count in the plan); renames, removals and directory syncs are not backend
-    // operations and are forwarded as they are.
-    [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)
-        requires segment_file_protocol<F>
-    {
-        return wrap(inner_.create_temporary(n), n);
-    }
-    [[nodiscard]] std::unique_ptr<backend_type> open_temporary(std::uint32_t n)
-        requires segment_file_protocol<F>
-    {
-        return wrap(inner_.open_temporary(n), n);
-    }
-    void publish_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.publish_temporary(n); }
-    void remove(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove(n); }
-    void remove_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove_temporary(n); }
-    [[nodiscard]] std::vector<std::uint32_t> temporaries() const requires segment_file_protocol<F> {
-        return inner_.temporaries();
-    }
-    [[nodiscard]] bool has(std::uint32_t n) const requires segment_file_protocol<F> { return inner_.has(n); }
-    [[nodiscard]] bool has_temporary(std::uint32_t n) const requires segment_file_protocol<F> {
-        return inner_.has_temporary(n);
-    }
-    void sync() requires segment_file_protocol<F> { inner_.sync(); }
-
-private:
-    std::unique_ptr<backend_type> wrap(std::unique_ptr<typename F::backend_type> b, std::uint32_t n) {
-        return std::make_unique<backend_type>(plan_, std::shared_ptr<typename F::backend_type>(std::move(b)),
-                                              segment_file_name(n));
-    }
-    std::shared_ptr<fault_plan> plan_;
-    F inner_;
-};
-
-struct fault_injecting_file_storage {
-    using wal_backend = fault_injecting_backend<file_backend>;
-    using segment_factory = fault_injecting_factory<file_segment_factory>;
-    struct environment {
-        std::shared_ptr<fault_plan> plan = std::make_shared<fault_plan>();
-    };
-
-    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path,
-                                                 bool read_only) {
-        return std::make_unique<wal_backend>(
-            env.plan,
-            std::make_shared<file_backend>(
-                file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open)),
-            "wal.log");
-    }
-    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir,
-                                                bool read_only) {
-        return segment_factory(env.plan, file_segment_factory(dir, read_only));
-    }
-};
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/segment/fault_injecting_factory.hpp ----
-// ---- begin entidb/text/bm25.hpp ----
-// entidb/text/bm25.hpp — the BM25 ranking function, as SQLite FTS5's bm25() defines it.
-//
-// Contract: for a document of length dl in a field of N documents whose average length is
-// avgdl, each phrase of the query (a term, a phrase, or a prefix term, each one unit) with
-// n matching documents and f instances in this document contributes
-//     idf * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / avgdl)),
-//     idf = log((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive,
-// and the score is the sum over the query's phrases. FTS5 reports the sum negated (lower is
-// better); here it is positive: higher is better. k1 = 1.2 and b = 0.75, FTS5's defaults.
+// ---- begin entidb/index/text_index.hpp ----
+// entidb/index/text_index.hpp — the full-text kind (index_kind::text, MANIFEST byte 2): the
+// words of one text field, searched with SQLite FTS5's query syntax and ranked by BM25
+// (docs/indexes.md, "Full-text indexes").
 //
-// Thread-safety: pure functions.
-
-
-namespace entidb {
-inline namespace v1 {
-namespace text {
-
-struct bm25_parameters {
-    double k1 = 1.2;
-    double b = 0.75;
-};
-
-// The inverse document frequency of a phrase found in `matching` of `documents` documents.
-[[nodiscard]] inline double bm25_idf(std::uint64_t documents, std::uint64_t matching) noexcept {
-    const double n = static_cast<double>(matching);
-    const double idf = std::log((static_cast<double>(documents) - n + 0.5) / (n + 0.5));
-    return idf <= 0.0 ? 1e-6 : idf;
-}
-
-// One phrase's contribution: `frequency` instances in a document of `length` tokens, where
-// the documents average `average_length` tokens.
-[[nodiscard]] inline double bm25_term(double idf, double frequency, double length, double average_length,
-                                      const bm25_parameters& p = {}) noexcept {
-    return idf * ((frequency * (p.k1 + 1.0)) / (frequency + p.k1 * (1.0 - p.b + p.b * length / average_length)));
-}
-
-}  // namespace text
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/text/bm25.hpp ----
-// ---- begin entidb/text/posting_source.hpp ----
-// entidb/text/posting_source.hpp — what a full-text search reads: one field's inverted index.
+// Its key is the field's text itself (a CBOR text string; an absent field or a value of
+// another type is not indexed): a commit that changes the text ends the old version's words
+// at its sequence and indexes the new one's (text_postings.hpp), with the snapshot rules of
+// every secondary index. Lookups: search(query, syntax, snapshot, limit), the best hits with
+// their scores; find(text value, snapshot), the entities holding every word, in id order. It is
+// never unique and has no key order (no range or prefix lookups over the field).
 //
-// Contract: a type models posting_source when it answers, for one text field of a collection,
-// the statistics BM25 needs and the postings of a term. The evaluator (text/search.hpp) reads
-// only through these members, so an in-memory table in a test and an index on disk rank alike.
-// Members (all const, none may be called re-entrantly from one of its own callbacks):
-//   doc_type               the document's identity, totally ordered and copyable (the
-//                          full-text index will use 16-byte entity ids);
-//   doc_count()            the number of documents that have the field (N of BM25), counting
-//                          those whose text has no token;
-//   total_tokens()         the sum of those documents' lengths in tokens (avgdl = this / N);
-//   doc_length(doc)        one document's length in tokens (dl of BM25);
-//   for_each_posting(term, f)
-//                          calls f(doc, positions) once per document holding `term` (a
-//                          normalised token, as text::tokenize gives it), in ascending doc
-//                          order; positions is a std::span<const std::uint32_t> of the term's
-//                          token positions in that document, ascending, valid during the call;
-//   for_each_term_with_prefix(prefix, f)
-//                          calls f(term) once per distinct term that starts with `prefix`
-//                          (the prefix itself included when it is a term), in byte order;
-//                          `term` is a std::string_view valid during the call.
-// Neither walk allocates per posting: the positions are a view of the source's own storage.
+// Options (manifest_index::options, a MANIFEST version-3 section): `version u8 = 1 |
+// flags u8 (bit 0: keep diacritics) | stemmer u8 (0 none, 1 english)`, always present, so a
+// declaration names them whether or not they are the defaults.
 //
-// Thread-safety: whatever the model states; the evaluator only reads it.
-
-
-namespace entidb {
-inline namespace v1 {
-namespace detail {
-template <typename Doc>
-using posting_callback_archetype = void (*)(const Doc&, std::span<const std::uint32_t>);
-using term_callback_archetype = void (*)(std::string_view);
-}  // namespace detail
-
-namespace text {
+// Thread-safety: as text_postings (one writer, readers beside it).
 
-template <typename S>
-concept posting_source = requires { typename S::doc_type; } &&
-    std::totally_ordered<typename S::doc_type> && std::copyable<typename S::doc_type> &&
-    requires(const S& s, const typename S::doc_type& doc, std::string_view term,
-             detail::posting_callback_archetype<typename S::doc_type> on_posting,
-             detail::term_callback_archetype on_term) {
-        { s.doc_count() } -> std::convertible_to<std::uint64_t>;
-        { s.total_tokens() } -> std::convertible_to<std::uint64_t>;
-        { s.doc_length(doc) } -> std::convertible_to<std::uint64_t>;
-        s.for_each_posting(term, on_posting);
-        s.for_each_term_with_prefix(term, on_term);
-    };
 
-}  // namespace text
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/text/posting_source.hpp ----
 // ---- begin entidb/text/query.hpp ----
 // entidb/text/query.hpp — full-text queries: the parsed form and the two ways to make one.
 //
@@ -19825,6 +11669,101 @@ namespace text {
 // Thread-safety: reads the source only; a result is a value.
 
 
+// ---- begin entidb/text/bm25.hpp ----
+// entidb/text/bm25.hpp — the BM25 ranking function, as SQLite FTS5's bm25() defines it.
+//
+// Contract: for a document of length dl in a field of N documents whose average length is
+// avgdl, each phrase of the query (a term, a phrase, or a prefix term, each one unit) with
+// n matching documents and f instances in this document contributes
+//     idf * f * (k1 + 1) / (f + k1 * (1 - b + b * dl / avgdl)),
+//     idf = log((N - n + 0.5) / (n + 0.5)), or 1e-6 where that is not positive,
+// and the score is the sum over the query's phrases. FTS5 reports the sum negated (lower is
+// better); here it is positive: higher is better. k1 = 1.2 and b = 0.75, FTS5's defaults.
+//
+// Thread-safety: pure functions.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace text {
+
+struct bm25_parameters {
+    double k1 = 1.2;
+    double b = 0.75;
+};
+
+// The inverse document frequency of a phrase found in `matching` of `documents` documents.
+[[nodiscard]] inline double bm25_idf(std::uint64_t documents, std::uint64_t matching) noexcept {
+    const double n = static_cast<double>(matching);
+    const double idf = std::log((static_cast<double>(documents) - n + 0.5) / (n + 0.5));
+    return idf <= 0.0 ? 1e-6 : idf;
+}
+
+// One phrase's contribution: `frequency` instances in a document of `length` tokens, where
+// the documents average `average_length` tokens.
+[[nodiscard]] inline double bm25_term(double idf, double frequency, double length, double average_length,
+                                      const bm25_parameters& p = {}) noexcept {
+    return idf * ((frequency * (p.k1 + 1.0)) / (frequency + p.k1 * (1.0 - p.b + p.b * length / average_length)));
+}
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/bm25.hpp ----
+// ---- begin entidb/text/posting_source.hpp ----
+// entidb/text/posting_source.hpp — what a full-text search reads: one field's inverted index.
+//
+// Contract: a type models posting_source when it answers, for one text field of a collection,
+// the statistics BM25 needs and the postings of a term. The evaluator (text/search.hpp) reads
+// only through these members, so an in-memory table in a test and an index on disk rank alike.
+// Members (all const, none may be called re-entrantly from one of its own callbacks):
+//   doc_type               the document's identity, totally ordered and copyable (the
+//                          full-text index will use 16-byte entity ids);
+//   doc_count()            the number of documents that have the field (N of BM25), counting
+//                          those whose text has no token;
+//   total_tokens()         the sum of those documents' lengths in tokens (avgdl = this / N);
+//   doc_length(doc)        one document's length in tokens (dl of BM25);
+//   for_each_posting(term, f)
+//                          calls f(doc, positions) once per document holding `term` (a
+//                          normalised token, as text::tokenize gives it), in ascending doc
+//                          order; positions is a std::span<const std::uint32_t> of the term's
+//                          token positions in that document, ascending, valid during the call;
+//   for_each_term_with_prefix(prefix, f)
+//                          calls f(term) once per distinct term that starts with `prefix`
+//                          (the prefix itself included when it is a term), in byte order;
+//                          `term` is a std::string_view valid during the call.
+// Neither walk allocates per posting: the positions are a view of the source's own storage.
+//
+// Thread-safety: whatever the model states; the evaluator only reads it.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+template <typename Doc>
+using posting_callback_archetype = void (*)(const Doc&, std::span<const std::uint32_t>);
+using term_callback_archetype = void (*)(std::string_view);
+}  // namespace detail
+
+namespace text {
+
+template <typename S>
+concept posting_source = requires { typename S::doc_type; } &&
+    std::totally_ordered<typename S::doc_type> && std::copyable<typename S::doc_type> &&
+    requires(const S& s, const typename S::doc_type& doc, std::string_view term,
+             detail::posting_callback_archetype<typename S::doc_type> on_posting,
+             detail::term_callback_archetype on_term) {
+        { s.doc_count() } -> std::convertible_to<std::uint64_t>;
+        { s.total_tokens() } -> std::convertible_to<std::uint64_t>;
+        { s.doc_length(doc) } -> std::convertible_to<std::uint64_t>;
+        s.for_each_posting(term, on_posting);
+        s.for_each_term_with_prefix(term, on_term);
+    };
+
+}  // namespace text
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/text/posting_source.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -20895,4 +12834,8251 @@ static_assert(text::posting_source<text_postings::snapshot_view>,
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/index/text_postings.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// How a text index cuts and folds words (text/tokenizer.hpp); fixed when it is declared.
+struct text_index_options {
+    bool keep_diacritics = false;                // "é" and "e" stay different words
+    text::stemmer stem = text::stemmer::none;    // english: "running" finds "runs"
+
+    friend bool operator==(const text_index_options&, const text_index_options&) = default;
+
+    [[nodiscard]] text::tokenizer_options tokenizer() const noexcept {
+        return {.remove_diacritics = !keep_diacritics, .stem = stem};
+    }
+};
+
+// How a search reads its query string.
+enum class query_syntax : std::uint8_t {
+    fts5,   // AND, OR, NOT, "phrases", prefix*, parentheses (docs/indexes.md, "Query syntax")
+    plain,  // the words of the string, all required: never a syntax error
+};
+
+// A search hit: the entity and its BM25 score (higher is better).
+using text_hit = text::search_hit<entity_id>;
+
+namespace detail {
+inline constexpr std::uint8_t text_options_version = 1;
+
+[[nodiscard]] inline byte_buffer encode_text_options(const text_index_options& o) {
+    return {text_options_version, static_cast<byte>(o.keep_diacritics ? 1 : 0), static_cast<byte>(o.stem)};
+}
+
+// errc::corruption: options that are not what encode_text_options writes.
+[[nodiscard]] inline text_index_options decode_text_options(const format::manifest_index& def) {
+    const auto& b = def.options;
+    if (b.size() != 3 || b[0] != text_options_version || b[1] > 1 || b[2] > 1)
+        fail(errc::corruption, "MANIFEST: text index {} has {} bytes of options that are not version 1 with flags 0-1 "
+             "and stemmer 0-1", def.id, b.size());
+    return {.keep_diacritics = b[1] == 1, .stem = static_cast<text::stemmer>(b[2])};
+}
+}  // namespace detail
+
+namespace indexes {
+
+class text_index {
+public:
+    static constexpr index_kind kind = index_kind::text;
+    static constexpr bool searchable = true;
+
+    explicit text_index(format::manifest_index def)
+        : def_(std::move(def)), options_(detail::decode_text_options(def_)), postings_(options_.tokenizer()) {
+        path_views_.assign(def_.path.begin(), def_.path.end());
+    }
+    text_index(const text_index&) = delete;
+    text_index& operator=(const text_index&) = delete;
+
+    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
+    [[nodiscard]] const text_index_options& options() const noexcept { return options_; }
+
+    // The field's text, or nullopt when it is absent or not a text string.
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
+        const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
+        if (!field || field->empty() || (static_cast<std::uint8_t>((*field)[0]) >> 5) != 3) return std::nullopt;
+        cbor::reader r(*field);
+        const auto it = r.next();
+        if (!it) return std::nullopt;
+        return index_key(reinterpret_cast<const char*>(it->data.data()), it->data.size());
+    }
+
+    void add(const index_key& text, const entity_id& id, std::uint64_t from) { postings_.add(id, text, from); }
+    void remove(const index_key&, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
+        postings_.remove(id, at, oldest_snapshot);
+    }
+
+    // The entities whose text holds every word of the text value `key` (make_index_key: its
+    // rank byte, then the text), in id order; nothing for a value that is not text.
+    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
+        const auto text_rank = make_text_prefix_key("");
+        if (!key.starts_with(text_rank)) return {};
+        const auto q = text::plain_query(std::string_view(key).substr(text_rank.size()), options_.tokenizer());
+        const auto view = postings_.view(snapshot);
+        std::vector<entity_id> out;
+        for (const auto& hit : text::search_all(view, q)) out.push_back(view.id_of(hit.doc));
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    // The best `limit` hits of `query` at `snapshot`, best first (equal scores: the version
+    // indexed first). errc::invalid_argument, with the column, for an fts5 query that does
+    // not parse.
+    [[nodiscard]] std::vector<text_hit> search(std::string_view query, query_syntax syntax, std::uint64_t snapshot,
+                                               std::size_t limit) const {
+        const auto q = syntax == query_syntax::plain ? text::plain_query(query, options_.tokenizer())
+                                                     : text::parse_query(query, options_.tokenizer());
+        return entidb::search(postings_.view(snapshot), q, limit);
+    }
+
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key&) const { return {}; }  // never unique
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const { return postings_.view(snapshot).doc_count(); }
+    [[nodiscard]] std::size_t memory_bytes() const { return postings_.memory_bytes(); }
+
+private:
+    format::manifest_index def_;
+    text_index_options options_;
+    std::vector<std::string_view> path_views_;  // views into def_.path
+    text_postings postings_;
+};
+static_assert(index_implementation<text_index>);
+
+}  // namespace indexes
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/text_index.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+class secondary_index {
+public:
+    secondary_index() = default;
+    secondary_index(const secondary_index&) = delete;
+    secondary_index& operator=(const secondary_index&) = delete;
+    virtual ~secondary_index() = default;
+
+    [[nodiscard]] virtual const format::manifest_index& definition() const noexcept = 0;
+    [[nodiscard]] virtual bool ordered() const noexcept = 0;
+    [[nodiscard]] virtual bool searchable() const noexcept = 0;
+    [[nodiscard]] bool unique() const noexcept { return definition().unique; }
+
+    // The key an entity with this payload has, or nullopt if the field is absent.
+    [[nodiscard]] virtual std::optional<index_key> key_of(bytes_view payload) const = 0;
+
+    // ---- the writer ----
+    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from) = 0;
+    // Ends the entity's posting under `key` at sequence `at`; what no snapshot at or above
+    // `oldest_snapshot` can see may be dropped.
+    virtual void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) = 0;
+
+    // ---- readers ----
+    // Entities with exactly `key` at `snapshot`, in id order.
+    [[nodiscard]] virtual std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const = 0;
+    // Ordered kinds: entities whose key lies within the bounds, in key order, or in reverse.
+    [[nodiscard]] virtual std::vector<entity_id> range(const std::optional<key_bound>& lo,
+                                                       const std::optional<key_bound>& hi, std::uint64_t snapshot,
+                                                       bool reverse = false) const = 0;
+    // Ordered kinds: entities whose key starts with `prefix`, in key order.
+    [[nodiscard]] virtual std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const = 0;
+    // Searchable kinds: the best `limit` hits of a full-text query, best first.
+    [[nodiscard]] virtual std::vector<text_hit> search(std::string_view query, query_syntax syntax,
+                                                       std::uint64_t snapshot, std::size_t limit) const = 0;
+    // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
+    [[nodiscard]] virtual std::uint64_t entry_count(std::uint64_t snapshot) const = 0;
+    // Live holders of `key` at the newest state (unique checks, under the writer lock).
+    [[nodiscard]] virtual std::vector<entity_id> live_holders(const index_key& key) const = 0;
+    // Bytes the index holds (docs/indexes.md, "Memory").
+    [[nodiscard]] virtual std::size_t memory_bytes() const = 0;
+};
+
+// An index of kind I behind the handle.
+template <index_implementation I>
+class index_model final : public secondary_index {
+public:
+    explicit index_model(format::manifest_index def) : impl_(std::move(def)) {}
+
+    [[nodiscard]] const I& implementation() const noexcept { return impl_; }
+
+    [[nodiscard]] const format::manifest_index& definition() const noexcept override { return impl_.definition(); }
+    [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
+    [[nodiscard]] bool searchable() const noexcept override { return index_is_searchable<I>; }
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
+    void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
+    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
+        impl_.remove(key, id, at, oldest_snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const override {
+        return impl_.find(key, snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
+                                               std::uint64_t snapshot, bool reverse) const override {
+        if constexpr (index_is_ordered<I>) {
+            return index_range(impl_, lo, hi, snapshot, reverse);
+        } else {
+            refuse_ordered_lookup("range");
+        }
+    }
+    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const override {
+        if constexpr (index_is_ordered<I>) {
+            return index_prefix(impl_, prefix, snapshot);
+        } else {
+            refuse_ordered_lookup("prefix");
+        }
+    }
+    [[nodiscard]] std::vector<text_hit> search(std::string_view query, query_syntax syntax, std::uint64_t snapshot,
+                                               std::size_t limit) const override {
+        if constexpr (index_is_searchable<I>) {
+            return impl_.search(query, syntax, snapshot, limit);
+        } else {
+            fail(errc::invalid_argument, "a search needs a text index; index {} is a {} index", definition().id,
+                 to_string(I::kind));
+        }
+    }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const override {
+        return impl_.entry_count(snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const override {
+        return impl_.live_holders(key);
+    }
+    [[nodiscard]] std::size_t memory_bytes() const override { return impl_.memory_bytes(); }
+
+private:
+    [[noreturn]] void refuse_ordered_lookup(std::string_view what) const {
+        fail(errc::invalid_argument, "a {} lookup needs an ordered index; index {} is a {} index", what,
+             definition().id, to_string(I::kind));
+    }
+
+    I impl_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/secondary_index.hpp ----
+// ---- begin entidb/core/index_set.hpp ----
+// entidb/core/index_set.hpp — the secondary indexes of one database and everything the engine
+// does with them: declare and fill them (open, declare_index), maintain them inside commits,
+// check unique keys against a commit and the commits ahead of it, drop them, and count
+// their memory.
+//
+// An index_set is a value: a list of shared index handles (secondary_index.hpp), copied into
+// every catalog version, so readers and the commit that applies a write use the list of the
+// catalog they hold while the writer adds to its own copy. What it needs from the engine —
+// the live entities of a collection, an entity's current payload, the operations of commits
+// still in flight — it takes as callables, so it knows nothing of segments or the WAL.
+//
+// Thread-safety: the list itself is not synchronised (the writer's copy is changed only
+// under the writer lock); the indexes are (postings.hpp).
+
+
+// ---- begin entidb/index/index_kinds.hpp ----
+// entidb/index/index_kinds.hpp — the one registry of secondary index kinds.
+//
+// Each line pairs an implementation (a model of index_implementation, whose `kind` names the
+// public entidb::index_kind enumerator) with its MANIFEST kind byte (SPEC.md §3) and the
+// name the tool takes as a flag (`entidb index --hash`) and prints. Adding a kind is its
+// header plus one line here (and its enumerator and byte, which the static_asserts below
+// hold to this table). format/ sits below index/ and keeps its own byte table
+// (format::index_kind_bytes); this registry is what pairs the two.
+
+#include <tuple>
+
+// ---- begin entidb/index/hash_index.hpp ----
+// entidb/index/hash_index.hpp — the hash kind: equality lookups on one field
+// (index_kind::hash, MANIFEST byte 0). Its postings are the ordered kind's layout
+// (postings.hpp), which answers an exact key in O(log n) with no second copy of the keys.
+
+// ---- begin entidb/index/field_index.hpp ----
+// entidb/index/field_index.hpp — what the hash and the ordered kind share: one field's value
+// as the key (the MANIFEST entry's path, make_index_key) and MVCC postings (postings.hpp).
+// A kind derives from it and adds its traits and the lookups it promises
+// (index_implementation.hpp).
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class field_index {
+public:
+    explicit field_index(format::manifest_index def) : def_(std::move(def)) {
+        path_views_.assign(def_.path.begin(), def_.path.end());
+    }
+    field_index(const field_index&) = delete;
+    field_index& operator=(const field_index&) = delete;
+
+    [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
+
+    // The key an entity with this payload has, or nullopt if the field is absent.
+    [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
+        const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
+        if (!field) return std::nullopt;
+        return make_index_key(*field);
+    }
+
+    // Adds to an empty index are its bulk build (postings.hpp).
+    void add(const index_key& key, const entity_id& id, std::uint64_t from) { postings_.add(key, id, from); }
+    void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
+        postings_.remove(key, id, at, oldest_snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
+        return postings_.find(key, snapshot);
+    }
+    [[nodiscard]] std::vector<entity_id> live_holders(const index_key& key) const { return postings_.live_holders(key); }
+    [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const { return postings_.entry_count(snapshot); }
+    [[nodiscard]] std::size_t memory_bytes() const { return postings_.memory_bytes(); }
+
+protected:
+    posting_list postings_;
+
+private:
+    format::manifest_index def_;
+    std::vector<std::string_view> path_views_;  // views into def_.path
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/field_index.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace indexes {
+
+class hash_index : public detail::field_index {
+public:
+    static constexpr index_kind kind = index_kind::hash;
+    static constexpr bool supports_unique = true;
+
+    using field_index::field_index;
+};
+static_assert(index_implementation<hash_index>);
+
+}  // namespace indexes
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/hash_index.hpp ----
+// ---- begin entidb/index/ordered_index.hpp ----
+// entidb/index/ordered_index.hpp — the ordered kind: equality, ranges, text prefixes and
+// ordered iteration on one field (index_kind::ordered, MANIFEST byte 1 "btree"). Keys order
+// as index_key.hpp promises.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace indexes {
+
+class ordered_index : public detail::field_index {
+public:
+    static constexpr index_kind kind = index_kind::ordered;
+    static constexpr bool ordered = true;
+    static constexpr bool supports_unique = true;
+
+    using field_index::field_index;
+
+    // Entities whose key lies within the bounds, in key order (then id), or in reverse.
+    [[nodiscard]] std::vector<entity_id> range(const std::optional<key_bound>& lo, const std::optional<key_bound>& hi,
+                                               std::uint64_t snapshot, bool reverse = false) const {
+        return postings_.range(lo, hi, snapshot, reverse);
+    }
+    // Entities whose key starts with `prefix` (text prefixes), in key order.
+    [[nodiscard]] std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const {
+        return postings_.prefix(prefix, snapshot);
+    }
+};
+static_assert(index_implementation<ordered_index>);
+
+}  // namespace indexes
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/ordered_index.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// A kind's name as a template argument.
+template <std::size_t N>
+struct index_kind_name {
+    char text[N];
+    constexpr index_kind_name(const char (&s)[N]) { std::copy_n(s, N, text); }  // NOLINT: implicit by design
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {text, N - 1}; }
+};
+
+// One registration: the implementation, its MANIFEST byte and its name.
+template <index_implementation I, format::index_kind Byte, index_kind_name Name>
+struct index_kind_entry {
+    using implementation = I;
+    static constexpr index_kind kind = I::kind;
+    static constexpr format::index_kind manifest_byte = Byte;
+    static constexpr std::string_view name = Name.view();
+
+    static_assert(format::manifest_kind_byte(kind) == static_cast<std::uint8_t>(Byte),
+                  "format::index_kind_bytes stores this kind under another byte");
+    static_assert(to_string(kind) == name, "entidb::to_string(index_kind) names this kind otherwise");
+};
+
+// ---- the registry: one line per kind ----
+using index_kinds = std::tuple<                                        //
+    index_kind_entry<indexes::hash_index, format::index_kind::hash, "hash">,
+    index_kind_entry<indexes::ordered_index, format::index_kind::btree, "ordered">,
+    index_kind_entry<indexes::text_index, format::index_kind::text, "text">>;
+
+inline constexpr std::size_t index_kind_count = std::tuple_size_v<index_kinds>;
+static_assert(index_kind_count == format::index_kind_bytes.size(),
+              "every kind the MANIFEST can store is registered, and no other");
+
+namespace detail {
+template <typename F, std::size_t... N>
+constexpr void for_each_index_kind(F&& f, std::index_sequence<N...>) {
+    (f(std::tuple_element_t<N, index_kinds>{}), ...);
+}
+}  // namespace detail
+
+// Calls f(entry) for each registered kind, in registry order.
+template <typename F>
+constexpr void for_each_index_kind(F&& f) {
+    detail::for_each_index_kind(f, std::make_index_sequence<index_kind_count>{});
+}
+
+// The registered names, in registry order ("hash", "ordered", "text").
+[[nodiscard]] constexpr std::array<std::string_view, index_kind_count> index_kind_names() {
+    std::array<std::string_view, index_kind_count> out{};
+    std::size_t i = 0;
+    for_each_index_kind([&](auto e) { out[i++] = decltype(e)::name; });
+    return out;
+}
+
+// The kind registered under `name`, or nullopt.
+[[nodiscard]] constexpr std::optional<index_kind> index_kind_named(std::string_view name) {
+    std::optional<index_kind> out;
+    for_each_index_kind([&](auto e) {
+        if (decltype(e)::name == name) out = decltype(e)::kind;
+    });
+    return out;
+}
+
+static_assert([] {
+    for (const auto name : index_kind_names())
+        if (!index_kind_named(name) || to_string(*index_kind_named(name)) != name) return false;
+    return true;
+}(), "registered names are distinct");
+
+// A new, empty index of the registered kind `Entry`; a unique one only if the kind supports it.
+template <typename Entry>
+[[nodiscard]] std::shared_ptr<secondary_index> make_index_of_kind(format::manifest_index def) {
+    using implementation = typename Entry::implementation;
+    if (def.unique && !index_supports_unique<implementation>)
+        fail(errc::invalid_argument, "a {} index cannot be unique", Entry::name);
+    return std::make_shared<index_model<implementation>>(std::move(def));
+}
+
+// A new, empty index of the kind its MANIFEST entry names.
+[[nodiscard]] inline std::shared_ptr<secondary_index> make_secondary_index(format::manifest_index def) {
+    std::shared_ptr<secondary_index> out;
+    for_each_index_kind([&](auto e) {
+        if (!out && def.kind == decltype(e)::kind) out = make_index_of_kind<decltype(e)>(std::move(def));
+    });
+    if (!out) fail(errc::invalid_argument, "index {} has unknown kind {}", def.id, static_cast<unsigned>(def.kind));
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/index_kinds.hpp ----
+// ---- begin entidb/core/write_set.hpp ----
+// entidb/core/write_set.hpp — a write transaction's operations: at most one per
+// (collection, id), the payloads in one buffer.
+//
+// A std::map of payload buffers cost two allocations per put (a node, a buffer) and a
+// descent through scattered nodes; a bulk transaction of thousands of puts spent a tenth
+// of its time in the allocator. Here the entries sit in one vector, the payload bytes in
+// one buffer, and an open-addressing table of entry numbers finds a key while the
+// transaction runs: each grows geometrically, so a transaction of n puts allocates
+// O(log n) times. `seal()` (at commit) sorts the entries by key — files are written in
+// key order, so the same transaction always gives the same bytes — and from then on the
+// set is read-only and searched by bisection.
+//
+// Views (`operation::payload`) point into the set's buffer: valid until the next put,
+// remove, drop or clear (a put may overwrite or repack the bytes). The engine reads a
+// sealed set only.
+//
+// Thread-safety: one writer; a sealed set may be read by several threads.
+
+#include <cassert>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+using entity_key = std::pair<std::uint32_t, entity_id>;
+
+class write_set {
+public:
+    struct operation {
+        bool tombstone = false;
+        bytes_view payload;  // empty for a tombstone
+    };
+    // What iteration yields: `for (const auto& [key, op] : set)`.
+    struct item {
+        entity_key key;
+        operation op;
+    };
+
+private:
+    enum class state : std::uint8_t { put, tombstone, dropped };
+    struct entry {
+        entity_key key;
+        state st = state::put;
+        std::size_t offset = 0, size = 0;  // of the payload in bytes_
+    };
+
+public:
+    class iterator {
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = item;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = item;
+
+        iterator() = default;
+        iterator(const write_set* s, const entry* e) : s_(s), e_(e) {}
+        [[nodiscard]] item operator*() const { return s_->item_of(*e_); }
+        iterator& operator++() {
+            ++e_;
+            return *this;
+        }
+        iterator operator++(int) {
+            auto old = *this;
+            ++e_;
+            return old;
+        }
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.e_ == b.e_; }
+
+    private:
+        const write_set* s_ = nullptr;
+        const entry* e_ = nullptr;
+    };
+
+    // ---- while the transaction runs ----
+
+    void put(const entity_key& key, bytes_view payload) { record(key, state::put, payload); }
+    void remove(const entity_key& key) { record(key, state::tombstone, {}); }
+    // Forgets the key's operation (a put of this transaction that a remove cancels).
+    void drop(const entity_key& key) {
+        assert(!sealed_);
+        if (entry* e = probe(key); e != nullptr && e->st != state::dropped) {
+            e->st = state::dropped;
+            forget_payload(*e);
+            --live_;
+        }
+    }
+
+    // Empties the set (keeping its buffers' capacity).
+    void clear() noexcept {
+        entries_.clear();
+        bytes_.clear();
+        slots_.clear();
+        live_ = 0;
+        unused_ = 0;
+        sealed_ = false;
+    }
+
+    // Sorts the live operations by key; the set is read-only afterwards (until clear()).
+    void seal() {
+        if (sealed_) return;
+        std::erase_if(entries_, [](const entry& e) { return e.st == state::dropped; });
+        std::sort(entries_.begin(), entries_.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
+        sealed_ = true;
+    }
+
+    // ---- either side of seal() ----
+
+    [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return live_; }
+    [[nodiscard]] bool sealed() const noexcept { return sealed_; }
+    // Bytes in the payload buffer, the unused ones (of rewritten or dropped keys) included.
+    [[nodiscard]] std::size_t buffer_bytes() const noexcept { return bytes_.size(); }
+
+    // The key's operation, if the set holds one.
+    [[nodiscard]] std::optional<operation> find(const entity_key& key) const {
+        const entry* e = sealed_ ? bisect(key) : probe(key);
+        if (e == nullptr || e->st == state::dropped) return std::nullopt;
+        return item_of(*e).op;
+    }
+    [[nodiscard]] bool contains(const entity_key& key) const { return find(key).has_value(); }
+
+    // ---- a sealed set, in key order ----
+
+    [[nodiscard]] iterator begin() const noexcept {
+        assert(sealed_);
+        return {this, entries_.data()};
+    }
+    [[nodiscard]] iterator end() const noexcept { return {this, entries_.data() + entries_.size()}; }
+
+    // The operations on one collection.
+    [[nodiscard]] std::pair<iterator, iterator> collection(std::uint32_t c) const {
+        assert(sealed_);
+        const entry* const end = entries_.data() + entries_.size();
+        const entry* first = std::lower_bound(entries_.data(), end, c,
+                                              [](const entry& e, std::uint32_t v) { return e.key.first < v; });
+        const entry* last = first;
+        while (last != end && last->key.first == c) ++last;
+        return {iterator(this, first), iterator(this, last)};
+    }
+
+private:
+    [[nodiscard]] item item_of(const entry& e) const {
+        return {e.key, {e.st == state::tombstone, bytes_view(bytes_.data() + e.offset, e.size)}};
+    }
+
+    void record(const entity_key& key, state st, bytes_view payload) {
+        assert(!sealed_);
+        entry* e = probe(key);
+        if (e == nullptr) {
+            grow_slots_for(entries_.size() + 1);
+            entries_.push_back({key, st, 0, 0});
+            place(entries_.size() - 1);
+            e = &entries_.back();
+            ++live_;
+        } else if (e->st == state::dropped) {
+            ++live_;
+        }
+        e->st = st;
+        // A key written again (an entity rewritten in a loop) takes its old payload's place
+        // when the new one fits; otherwise the old bytes become unused, and the buffer is
+        // repacked once they are most of it, so it stays within twice what the set holds.
+        if (payload.size() <= e->size) {
+            if (!payload.empty()) std::memmove(bytes_.data() + e->offset, payload.data(), payload.size());
+            unused_ += e->size - payload.size();
+            e->size = payload.size();
+            return;
+        }
+        forget_payload(*e);
+        repack_if_mostly_unused();
+        e->offset = bytes_.size();
+        e->size = payload.size();
+        bytes_.insert(bytes_.end(), payload.begin(), payload.end());
+    }
+
+    void forget_payload(entry& e) noexcept {
+        unused_ += e.size;
+        e.size = 0;
+    }
+    void repack_if_mostly_unused() {
+        constexpr std::size_t worth_it = 64 * 1024;
+        if (unused_ < worth_it || unused_ * 2 < bytes_.size()) return;
+        byte_buffer packed;
+        packed.reserve(bytes_.size() - unused_);
+        for (entry& e : entries_) {
+            const std::size_t from = e.offset;
+            e.offset = packed.size();
+            packed.insert(packed.end(), bytes_.begin() + static_cast<std::ptrdiff_t>(from),
+                          bytes_.begin() + static_cast<std::ptrdiff_t>(from + e.size));
+        }
+        bytes_.swap(packed);
+        unused_ = 0;
+    }
+
+    // Open addressing, linear probing: slots_ hold entry number + 1 (0 = empty), at most
+    // half of them used.
+    [[nodiscard]] static std::uint64_t hash(const entity_key& key) noexcept {
+        std::uint64_t a, b;
+        std::memcpy(&a, key.second.bytes().data(), 8);
+        std::memcpy(&b, key.second.bytes().data() + 8, 8);
+        std::uint64_t h = a ^ (b * 0x9E3779B97F4A7C15u) ^ (std::uint64_t{key.first} << 32);
+        h ^= h >> 33;  // a full mix: ids that differ in a few bits (counters) spread too
+        h *= 0xFF51AFD7ED558CCDu;
+        h ^= h >> 33;
+        h *= 0xC4CEB9FE1A85EC53u;
+        return h ^ (h >> 33);
+    }
+    [[nodiscard]] const entry* probe(const entity_key& key) const {
+        if (slots_.empty()) return nullptr;
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+            if (slots_[i] == 0) return nullptr;
+            if (const entry& e = entries_[slots_[i] - 1]; e.key == key) return &e;
+        }
+    }
+    [[nodiscard]] entry* probe(const entity_key& key) {
+        return const_cast<entry*>(std::as_const(*this).probe(key));
+    }
+    void place(std::size_t n) {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = hash(entries_[n].key) & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = static_cast<std::uint32_t>(n + 1);
+    }
+    void grow_slots_for(std::size_t entries) {
+        if (entries * 2 <= slots_.size()) return;
+        slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), 0u);
+        for (std::size_t n = 0; n < entries_.size(); ++n) place(n);
+    }
+
+    [[nodiscard]] const entry* bisect(const entity_key& key) const {
+        const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                                         [](const entry& e, const entity_key& k) { return e.key < k; });
+        return it != entries_.end() && it->key == key ? &*it : nullptr;
+    }
+
+    std::vector<entry> entries_;
+    byte_buffer bytes_;
+    std::vector<std::uint32_t> slots_;
+    std::size_t live_ = 0;
+    std::size_t unused_ = 0;  // bytes of bytes_ no entry points at
+    bool sealed_ = false;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/write_set.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+[[nodiscard]] inline std::string join_path(const std::vector<std::string>& path) {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+    return out;
+}
+
+class index_set {
+public:
+    using list = std::vector<std::shared_ptr<secondary_index>>;
+
+    index_set() = default;
+    index_set(list indexes) : indexes_(std::move(indexes)) {}  // NOLINT: a list is an index set
+
+    [[nodiscard]] auto begin() const noexcept { return indexes_.begin(); }
+    [[nodiscard]] auto end() const noexcept { return indexes_.end(); }
+    [[nodiscard]] bool empty() const noexcept { return indexes_.empty(); }
+    [[nodiscard]] std::size_t size() const noexcept { return indexes_.size(); }
+    [[nodiscard]] const std::shared_ptr<secondary_index>& operator[](std::size_t i) const { return indexes_[i]; }
+
+    // ---- declaring, filling, dropping ----
+
+    // A new index of `def`, filled with the live entities `live` streams: live(collection,
+    // f) calls f(id, sequence, payload) for each, in id order (the bulk build). A unique
+    // index over entities that share a key is errc::unique_violation; nothing is added.
+    template <typename Live>
+    [[nodiscard]] static std::shared_ptr<secondary_index> build(format::manifest_index def, Live&& live) {
+        auto ix = make_secondary_index(std::move(def));
+        fill(*ix, live);
+        return ix;
+    }
+
+    // Builds every index the MANIFEST declares and adds it (open, after recovery).
+    template <typename Live>
+    void open(const format::manifest& m, Live&& live) {
+        for (const auto& def : m.indexes) add(build(def, live));
+    }
+
+    void add(std::shared_ptr<secondary_index> ix) { indexes_.push_back(std::move(ix)); }
+
+    // Removes the index with this MANIFEST id; false when there is none. Catalog versions
+    // that hold it keep it until their readers let go.
+    bool drop(std::uint64_t index_id) {
+        return std::erase_if(indexes_, [&](const auto& ix) { return ix->definition().id == index_id; }) != 0;
+    }
+
+    // Bytes the indexes hold (docs/indexes.md, "Memory").
+    [[nodiscard]] std::size_t memory_bytes() const {
+        std::size_t n = 0;
+        for (const auto& ix : indexes_) n += ix->memory_bytes();
+        return n;
+    }
+
+    // ---- maintenance inside a commit ----
+
+    // A secondary index entry an operation moves: `from` the key of the version it
+    // replaces, `to` the key of what it writes (either may be absent).
+    struct move {
+        secondary_index* index;
+        entity_id id;
+        std::optional<index_key> from, to;
+    };
+
+    // The entries `ops` moves; old(collection, id) is the entity's payload before them
+    // (std::optional<byte_buffer>), read once per entity of an indexed collection.
+    template <typename OldPayload>
+    [[nodiscard]] std::vector<move> moves(const write_set& ops, OldPayload&& old) const {
+        std::vector<move> out;
+        if (indexes_.empty()) return out;
+        for (const auto& [key, op] : ops) {
+            std::optional<byte_buffer> before;
+            bool read_before = false;
+            for (const auto& ix : indexes_) {
+                if (ix->definition().collection_id != key.first) continue;
+                if (!std::exchange(read_before, true)) before = old(key.first, key.second);
+                auto from = before ? ix->key_of(*before) : std::nullopt;
+                auto to = op.tombstone ? std::nullopt : ix->key_of(op.payload);
+                if (from != to) out.push_back({ix.get(), key.second, std::move(from), std::move(to)});
+            }
+        }
+        return out;
+    }
+
+    // Applies moves as commit `seq`; `oldest` is the oldest snapshot still open.
+    static void apply(const std::vector<move>& moves, std::uint64_t seq, std::uint64_t oldest) {
+        for (const auto& m : moves) {
+            if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
+            if (m.to) m.index->add(*m.to, m.id, seq);
+        }
+    }
+
+    // ---- unique checks ----
+
+    // Unique indexes: no two live entities may share a key once `ops` is applied after the
+    // commits still in flight. in_flight(collection, f) calls f(id, tombstone, payload) for
+    // each operation of those commits on the collection, oldest first; name_of(collection)
+    // names a collection for messages. errc::unique_violation names the entities.
+    template <typename InFlight, typename NameOf>
+    void check_unique(const write_set& ops, InFlight&& in_flight, NameOf&& name_of) const {
+        for (const auto& ix : indexes_) {
+            if (!ix->unique()) continue;
+            const auto coll = ix->definition().collection_id;
+            std::map<index_key, entity_id> claimed;
+            for (const auto& [key, op] : ops) {
+                if (key.first != coll || op.tombstone) continue;
+                const auto k = ix->key_of(op.payload);
+                if (!k) continue;
+                if (const auto [it, fresh] = claimed.emplace(*k, key.second); !fresh)
+                    fail(errc::unique_violation, "unique index on '{}' of collection '{}': entities {} and {} share a key",
+                         join_path(ix->definition().path), name_of(coll), it->second.to_hex(), key.second.to_hex());
+            }
+            const auto ahead = keys_ahead(*ix, in_flight);
+            for (const auto& [k, id] : claimed)
+                for (const auto& holder : ahead.holders(*ix, k))
+                    if (holder != id && !ops.contains({coll, holder}))
+                        fail(errc::unique_violation,
+                             "unique index on '{}' of collection '{}' already holds this key for entity {}",
+                             join_path(ix->definition().path), name_of(coll), holder.to_hex());
+        }
+    }
+
+private:
+    // Streams the collection's live entities into `ix`, refusing a repeated key of a unique one.
+    template <typename Live>
+    static void fill(secondary_index& ix, Live& live) {
+        live(ix.definition().collection_id, [&](const entity_id& id, std::uint64_t seq, bytes_view payload) {
+            const auto key = ix.key_of(payload);
+            if (!key) return;
+            if (ix.unique() && !ix.live_holders(*key).empty())
+                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
+                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
+            ix.add(*key, id, seq);
+        });
+    }
+
+    // The keys in-flight commits give the entities they write, for one index: with the
+    // index they say who holds a key once those commits are applied.
+    struct pending_keys {
+        std::map<entity_id, std::optional<index_key>> of;  // entity → its key after the commits ahead
+
+        [[nodiscard]] std::vector<entity_id> holders(const secondary_index& ix, const index_key& k) const {
+            auto out = ix.live_holders(k);  // read after `of`: what it skipped as applied is here
+            if (of.empty()) return out;
+            std::erase_if(out, [&](const entity_id& id) { return of.contains(id); });
+            for (const auto& [id, key] : of)
+                if (key == k) out.push_back(id);
+            return out;
+        }
+    };
+    template <typename InFlight>
+    [[nodiscard]] static pending_keys keys_ahead(const secondary_index& ix, InFlight& in_flight) {
+        pending_keys out;
+        in_flight(ix.definition().collection_id, [&](const entity_id& id, bool tombstone, bytes_view payload) {
+            out.of[id] = tombstone ? std::nullopt : ix.key_of(payload);
+        });
+        return out;
+    }
+
+    list indexes_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_set.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class catalog {
+public:
+    catalog() = default;
+    catalog(const format::manifest& m, index_set indexes)
+        : indexes_(std::move(indexes)) {
+        for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
+    }
+
+    [[nodiscard]] std::optional<std::uint32_t> find(std::string_view name) const {
+        const auto it = by_name_.find(name);
+        if (it == by_name_.end()) return std::nullopt;
+        return it->second;
+    }
+    [[nodiscard]] const std::map<std::string, std::uint32_t, std::less<>>& names() const noexcept {
+        return by_name_;
+    }
+    [[nodiscard]] std::string name_of(std::uint32_t id) const {
+        for (const auto& [name, cid] : by_name_)
+            if (cid == id) return name;
+        return {};
+    }
+
+    [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
+
+    // The index of `collection` on `path` (any kind when `kind` is empty), or null.
+    [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
+                                                            const std::vector<std::string>& path,
+                                                            std::optional<index_kind> kind = {}) const {
+        for (const auto& ix : indexes_) {
+            const auto& d = ix->definition();
+            if (d.collection_id == collection && d.path == path && (!kind || d.kind == *kind)) return ix;
+        }
+        return nullptr;
+    }
+
+private:
+    std::map<std::string, std::uint32_t, std::less<>> by_name_;
+    index_set indexes_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/catalog.hpp ----
+// ---- begin entidb/detail/snapshot_registry.hpp ----
+// entidb/detail/snapshot_registry.hpp — which snapshot sequences are still open.
+//
+// The writer prunes versions no open snapshot can see; it asks this registry for the
+// oldest open sequence (commits) or for every open sequence (compaction). Registration is
+// one short mutex hold per transaction start/end.
+// Each registration also gets a ticket (a counter): compaction retires old segment files
+// at a `mark()` and destroys them once no snapshot registered before the mark is open
+// (`any_before(mark)`), because only those may still hold a location in an old file.
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class snapshot_registry {
+public:
+    using handle = std::multimap<std::uint64_t, std::uint64_t>::iterator;  // → {sequence, ticket}
+
+    // Registers a snapshot of the latest published sequence. Reading the sequence under
+    // the same lock the writer's oldest() takes closes the window in which the writer
+    // could prune versions of a sequence a reader has read but not yet registered.
+    handle add(const std::atomic<std::uint64_t>& latest) {
+        std::lock_guard lock(mutex_);
+        return open_.emplace(latest.load(std::memory_order_acquire), next_ticket_++);
+    }
+    void remove(handle h) {
+        std::lock_guard lock(mutex_);
+        open_.erase(h);
+    }
+    // The oldest open snapshot, or `latest` when none is open.
+    [[nodiscard]] std::uint64_t oldest(std::uint64_t latest) const {
+        std::lock_guard lock(mutex_);
+        return open_.empty() ? latest : std::min(open_.begin()->first, latest);
+    }
+
+    // The sequences readers read, ascending, each once: every open snapshot's, and
+    // `latest` (the current state, which new snapshots read). Compaction keeps, of each
+    // entity, the newest version at or below each of them and nothing else.
+    [[nodiscard]] std::vector<std::uint64_t> readers(std::uint64_t latest) const {
+        std::vector<std::uint64_t> out;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [sequence, _] : open_)
+                if (out.empty() || out.back() != sequence) out.push_back(sequence);
+        }
+        if (out.empty() || out.back() < latest) out.push_back(latest);
+        return out;
+    }
+
+    // Every snapshot registered before this call has a ticket below the mark.
+    [[nodiscard]] std::uint64_t mark() {
+        std::lock_guard lock(mutex_);
+        return next_ticket_;
+    }
+    // True while a snapshot registered before `mark` is still open.
+    [[nodiscard]] bool any_before(std::uint64_t mark) const {
+        std::lock_guard lock(mutex_);
+        return std::any_of(open_.begin(), open_.end(), [&](const auto& s) { return s.second < mark; });
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::multimap<std::uint64_t, std::uint64_t> open_;  // sequence → ticket
+    std::uint64_t next_ticket_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/detail/snapshot_registry.hpp ----
+// ---- begin entidb/core/commit_flow.hpp ----
+// entidb/core/commit_flow.hpp — the commits between their WAL append and their apply.
+//
+// Group commit (engine.hpp): a commit is "in flight" from just before its WAL append until
+// its commit() call returns. The next writer sees in-flight commits (its reads and unique
+// checks go through in_flight_op / for_each_in_flight_op), readers do not. The leader of a
+// flush applies every commit the flush covered, in sequence order (apply_durable_group),
+// with the engine's apply step; the others wait until their commit is applied. WAL ends
+// are in wal::writer::appended_end() terms (not file offsets: a checkpoint truncates the
+// file only when nothing is in flight).
+
+
+// ---- begin entidb/core/poison.hpp ----
+// entidb/core/poison.hpp — the engine's "refuses writes until reopened" state.
+//
+// After a failure that leaves durability unknown (a failed flush, a durable commit that
+// could not be applied, an unfinished compaction) the engine refuses every further write
+// with errc::needs_reopen, repeating the first reason; recovery on reopen finishes the
+// work. Poisoning is never undone.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class poison_state {
+public:
+    poison_state() = default;
+    poison_state(const poison_state&) = delete;
+    poison_state& operator=(const poison_state&) = delete;
+
+    // Refuses further writes; `why` is repeated by every later write attempt (the first
+    // reason is kept: the earliest failure is the one worth reporting). Sets the flag even
+    // when the reason cannot be copied.
+    void poison(std::string_view why) noexcept {
+        try {
+            std::lock_guard lock(mutex_);
+            if (!poisoned_.load()) reason_ = why;
+        } catch (...) {
+        }
+        poisoned_.store(true, std::memory_order_release);
+    }
+
+    [[nodiscard]] bool poisoned() const noexcept { return poisoned_.load(std::memory_order_acquire); }
+
+    // Throws errc::needs_reopen, with the reason, once poisoned.
+    void ensure_healthy() const {
+        if (poisoned()) {
+            std::lock_guard lock(mutex_);
+            fail(errc::needs_reopen, "the database refuses writes until it is reopened: {}", reason_);
+        }
+    }
+
+private:
+    mutable std::mutex mutex_;  // guards reason_
+    std::string reason_;
+    std::atomic<bool> poisoned_{false};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/poison.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// An operation copied out of another commit's write set.
+struct pending_op {
+    bool tombstone = false;
+    byte_buffer payload;
+};
+
+// Everything a write transaction hands to commit.
+struct pending_write {
+    write_set ops;  // sealed before commit: files are written in key order
+    std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
+};
+
+class commit_flow {
+public:
+    // Poisoning stops a group's apply (the rest stay durable: reopen applies them).
+    explicit commit_flow(poison_state& poison) : poison_(poison) {}
+    commit_flow(const commit_flow&) = delete;
+    commit_flow& operator=(const commit_flow&) = delete;
+
+    // A commit in the in-flight list for the life of its commit() call, however it ends.
+    class entry {
+    public:
+        entry(commit_flow& f, std::uint64_t seq, const pending_write& w, std::uint64_t wal_end) : f_(f), seq_(seq) {
+            std::lock_guard lock(f_.mutex_);
+            f_.in_flight_.push_back({seq, &w, wal_end});
+        }
+        entry(const entry&) = delete;
+        entry& operator=(const entry&) = delete;
+        ~entry() {
+            std::lock_guard lock(f_.mutex_);
+            std::erase_if(f_.in_flight_, [&](const auto& c) { return c.seq == seq_; });
+            if (f_.in_flight_.empty()) f_.left_cv_.notify_all();
+        }
+
+    private:
+        commit_flow& f_;
+        std::uint64_t seq_;
+    };
+
+    // Returns once the commits a flush covered up to `wal_end` are applied. `covers` is
+    // what wal::writer::wait_durable returned: set for the leader of that flush, which
+    // applies the group in sequence order with apply(w, seq) and releases it (one thread
+    // does the group's work, instead of each committer waking in turn to apply its own).
+    template <typename Apply>
+    void wait_applied(std::optional<std::uint64_t> covers, std::uint64_t wal_end, const Apply& apply) {
+        std::unique_lock lock(mutex_);
+        if (covers) apply_durable_group(lock, *covers, apply);
+        applied_cv_.wait(lock, [&] { return applied_end_ >= wal_end; });
+    }
+
+    // Waits until no commit is in flight (the caller holds the writer lock, so no new one starts).
+    void quiesce() {
+        std::unique_lock lock(mutex_);
+        left_cv_.wait(lock, [&] { return in_flight_.empty(); });
+    }
+
+    [[nodiscard]] bool any_in_flight() const {
+        std::lock_guard lock(mutex_);
+        return !in_flight_.empty();
+    }
+
+    // The newest operation an in-flight commit holds for `key`, if any (the writer's
+    // reads: a commit it cannot see in the index yet is not published, but it is ahead of
+    // this writer in the WAL).
+    [[nodiscard]] std::optional<pending_op> in_flight_op(const entity_key& key) const {
+        std::lock_guard lock(mutex_);
+        // Only the unapplied ones: an applied commit may stay listed until its thread runs
+        // again, after later ones already reached the index.
+        for (auto it = in_flight_.rbegin(); it != in_flight_.rend() && it->seq > applied_seq_; ++it)
+            if (const auto op = it->w->ops.find(key))  // copied: the set ends with its commit() call
+                return pending_op{op->tombstone, byte_buffer(op->payload.begin(), op->payload.end())};
+        return std::nullopt;
+    }
+
+    // Calls f(id, tombstone, payload) for each operation on `coll` of the commits in flight
+    // and not yet applied (applied ones are in the indexes, see in_flight_op), oldest first.
+    template <typename F>
+    void for_each_in_flight_op(std::uint32_t coll, const F& f) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& [seq, w, end] : in_flight_)
+            if (seq > applied_seq_)
+                for (auto [it, end] = w->ops.collection(coll); it != end; ++it) {
+                    const auto [key, op] = *it;
+                    f(key.second, op.tombstone, op.payload);
+                }
+    }
+
+    // Recovery: everything up to `seq` is applied (before the database is shared).
+    void set_recovered(std::uint64_t seq) noexcept { applied_seq_ = seq; }
+
+private:
+    // Applies, in sequence order, every in-flight commit a flush covered up to `covers`
+    // (called by flush leaders, holding `lock`, one at a time). A later leader may apply
+    // an earlier group too if it gets here first. If a commit poisons the engine, the rest
+    // stay durable but unapplied: recovery on reopen applies them (the engine already
+    // refuses writes), and their committers still return success.
+    template <typename Apply>
+    void apply_durable_group(std::unique_lock<std::mutex>& lock, std::uint64_t covers, const Apply& apply) {
+        applied_cv_.wait(lock, [&] { return !applying_; });
+        if (applied_end_ >= covers) return;
+        applying_ = true;
+        auto& group = apply_group_;
+        group.clear();
+        try {
+            for (const auto& c : in_flight_)
+                if (c.seq > applied_seq_ && c.wal_end <= covers) group.push_back(c);
+        } catch (const std::bad_alloc&) {  // the commits are durable: reopen applies them
+            group.clear();
+            poison_.poison("a durable group of commits could not be applied (out of memory); reopen to finish it");
+        }
+        lock.unlock();
+        for (const auto& c : group) {
+            if (poison_.poisoned()) break;
+            apply(*c.w, c.seq);
+            std::lock_guard step(mutex_);
+            applied_seq_ = c.seq;  // the next writer now finds it in the index
+        }
+        lock.lock();
+        applied_end_ = std::max(applied_end_, covers);
+        applying_ = false;
+        applied_cv_.notify_all();
+    }
+
+    struct in_flight_commit {
+        std::uint64_t seq;
+        const pending_write* w;  // lives in the committing thread's commit() call
+        std::uint64_t wal_end;   // in wal::writer::appended_end() terms
+    };
+
+    poison_state& poison_;
+    mutable std::mutex mutex_;  // guards what follows
+    // One condition per event, so that each wakes only the threads waiting for it (a
+    // wake-up is a context switch, and across cores of a virtual machine an interrupt).
+    std::condition_variable applied_cv_;  // a group is applied
+    std::condition_variable left_cv_;      // the in-flight list became empty (quiesce)
+    std::deque<in_flight_commit> in_flight_;  // appended, not yet applied (in sequence order)
+    std::vector<in_flight_commit> apply_group_;  // the applier's, reused
+    std::uint64_t applied_end_ = 0;  // the commits up to here are applied (or the engine is poisoned)
+    bool applying_ = false;          // a flush leader is applying its group
+    std::uint64_t applied_seq_ = 0;  // the newest commit applied to segments and indexes
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/commit_flow.hpp ----
+// ---- begin entidb/core/history.hpp ----
+// entidb/core/history.hpp — the persisted history that changes_since reads.
+//
+// Every applied operation stays in the segment files until a compaction drops it, so the
+// history after a sequence is read back from the segments, in storage order (which is
+// commit order for the records of one sequence and later). The history horizon is the
+// sequence at or below which records may be gone (compacted away, or never present in a
+// restored database); it is kept in the COMPACTION file, and asking for history below it
+// is errc::invalid_argument.
+
+
+// ---- begin entidb/core/segment_cursor.hpp ----
+// entidb/core/segment_cursor.hpp — the checked walk over a table of segments.
+//
+// Every record of the segments of a table (segment_set::table()), in storage order, each
+// checked (CRC) as it is read, through views where segments are mapped: what
+// changes_since (history.hpp) and scans in storage order (txn/snapshot.hpp) read. A record
+// that does not decode is errc::corruption naming the segment's file and offset.
+
+
+// ---- begin entidb/format/record_scanner.hpp ----
+// entidb/format/record_scanner.hpp — walks the records of a WAL or segment backend in order.
+//
+// One mechanism for both formats: a scanner asks its format for the size of the record
+// at hand (from the length field), makes that many bytes available through a byte_window,
+// decodes, and stops at the first record that does not decode. The caller decides what
+// a bad record means (torn tail or corruption): that is recovery policy, not scanning.
+// A declared length above `max_record` is reported as malformed without reading it, so
+// a damaged length field never makes the scanner allocate.
+//
+// A step is the scanner's own, decoded in place (scans decode one record per entity: no
+// fresh struct, string or optional per record) and overwritten by the next call. The
+// failed step is sticky: every later call returns it again, so a caller that steps on
+// after reporting it cannot silently pass over the rest of the file.
+
+
+// ---- begin entidb/storage/byte_window.hpp ----
+// entidb/storage/byte_window.hpp — streams a backend front to back through a bounded buffer.
+//
+// Open, verify and recovery read every record of the WAL and the segments; a window keeps
+// only the bytes of the record at hand (plus one read chunk) in memory, so opening a
+// database never holds all records at once (SPEC.md §9 rule 4).
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+template <storage_backend B>
+class byte_window {
+public:
+    // `map`: use views where the backend has them (scans that run while the database is
+    // open; open itself reads through the buffer, so the file's pages do not count in its
+    // resident memory). The window covers the bytes the backend held when it was made.
+    byte_window(const B& backend, std::size_t chunk, std::uint64_t start = 0, bool map = false)
+        : backend_(backend), chunk_(chunk), start_(start), end_(backend.size()), pos_(start),
+          map_(map && mappable_backend<B>) {
+        if constexpr (mappable_backend<B>)
+            if (map_) mapped_ = backend_.view_at(start, static_cast<std::size_t>(remaining()));
+    }
+
+    [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+    [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    [[nodiscard]] std::uint64_t remaining() const noexcept { return end_ - pos_; }
+
+    // The bytes from position(): at least min(n, remaining()) of them. The view stays
+    // valid until the next call to view() or advance() (mapped: while the backend lives).
+    [[nodiscard]] bytes_view view(std::uint64_t n) {
+        n = std::min<std::uint64_t>(n, remaining());
+        if (map_) return mapped_.subspan(static_cast<std::size_t>(pos_ - start_), static_cast<std::size_t>(n));
+        if (held() < n) refill(static_cast<std::size_t>(n));
+        return bytes_view(buf_).subspan(off_, std::min<std::size_t>(held(), remaining()));
+    }
+
+    void advance(std::uint64_t n) {
+        const auto step = static_cast<std::size_t>(std::min<std::uint64_t>(n, held()));
+        off_ += step;
+        pos_ += n;
+        if (step < n) clear();  // skipped past what is buffered
+    }
+
+private:
+    [[nodiscard]] std::size_t held() const noexcept { return buf_.size() - off_; }
+    void clear() noexcept {
+        buf_.clear();
+        off_ = 0;
+    }
+
+    // Keeps what is buffered from position() and reads at least up to `need` bytes.
+    void refill(std::size_t need) {
+        const std::size_t have = held();
+        if (have != 0 && off_ != 0) std::memmove(buf_.data(), buf_.data() + off_, have);
+        off_ = 0;
+        const auto want = static_cast<std::size_t>(
+            std::min<std::uint64_t>(std::max<std::uint64_t>(need, chunk_), remaining()));
+        buf_.resize(want);
+        backend_.read_at(pos_ + have, mutable_bytes(buf_).subspan(have, want - have));
+    }
+
+    const B& backend_;
+    std::size_t chunk_;
+    std::uint64_t start_;
+    std::uint64_t end_;
+    std::uint64_t pos_;
+    bool map_;
+    // Mapped: [start, end_) as one view, taken once. A mapping is never moved or unmapped
+    // while the backend lives, even when the file grows (file_mappings.hpp), so one view
+    // serves the whole walk instead of a mapping lookup per record.
+    bytes_view mapped_;
+    byte_buffer buf_;
+    std::size_t off_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/byte_window.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+struct segment_format {
+    using decoded = format::segment_decoded;
+    static constexpr std::size_t header_size = 4;
+    static std::uint64_t record_size(bytes_view header) { return get_u32(header.data()); }
+    // Resynchronising (find_next_record): a record can start only where the length is
+    // possible and the flags byte (offset 24) is one a writer produces; everything else is
+    // passed over without reading a record's worth of bytes and checksumming them.
+    static constexpr std::size_t sync_bytes = 25;
+    static bool may_start(bytes_view at) {
+        const auto len = get_u32(at.data());
+        const auto flags = at[24];
+        if (len < format::segment_record_overhead || (flags & ~format::segment_known_flags) != 0)
+            return false;
+        return (flags & format::flag_tombstone) == 0 || len == format::segment_record_overhead;
+    }
+    static void decode_into(bytes_view in, decoded& out) { (void)format::decode_segment_into(in, out); }
+};
+
+struct wal_format {
+    using decoded = format::wal_decoded;
+    static constexpr std::size_t header_size = format::wal_header_size;
+    static std::uint64_t record_size(bytes_view header) {
+        return format::wal_header_size + std::uint64_t{get_u32(header.data() + 7)} + format::wal_crc_size;
+    }
+    // Resynchronising: every WAL record starts with its magic, so only offsets holding its
+    // first byte are candidates (a recycled log's allocation is mostly zeros: memchr skips them).
+    static constexpr std::size_t sync_bytes = format::wal_magic.size();
+    static constexpr byte first_byte = format::wal_magic[0];
+    static bool may_start(bytes_view at) {
+        return std::equal(format::wal_magic.begin(), format::wal_magic.end(), at.begin());
+    }
+    // The WAL is read once, at open: a fresh decode per record costs nothing that matters.
+    static void decode_into(bytes_view in, decoded& out) { out = format::decode_wal(in); }
+};
+
+template <typename Decoded>
+struct scan_step {
+    std::uint64_t offset;  // where the record starts in the file
+    Decoded decoded;       // views into the scanner's window: valid until the next step
+};
+
+template <typename Format, storage_backend B>
+class record_scanner {
+public:
+    record_scanner(const B& backend, std::size_t chunk, std::uint64_t max_record, std::uint64_t start = 0,
+                   bool map = false)
+        : window_(backend, chunk, start, map), max_record_(max_record) {}
+
+    // The next record, or null at the end; valid until the next call. A step whose status
+    // is not ok is the last: every later call returns it again.
+    [[nodiscard]] const scan_step<typename Format::decoded>* next() {
+        if (stopped_) return &step_;
+        if (window_.remaining() == 0) return nullptr;
+        step_.offset = window_.position();
+        std::uint64_t need = Format::header_size;
+        const bytes_view header = window_.view(need);
+        if (header.size() >= Format::header_size) need = Format::record_size(header);
+        if (need > max_record_) {
+            stopped_ = true;
+            too_long(need, step_.decoded);
+            return &step_;
+        }
+        Format::decode_into(window_.view(need), step_.decoded);
+        if (step_.decoded.status == format::decode_status::ok)
+            window_.advance(step_.decoded.size);
+        else
+            stopped_ = true;
+        return &step_;
+    }
+
+    [[nodiscard]] std::uint64_t position() const noexcept { return window_.position(); }
+
+private:
+    static void too_long(std::uint64_t need, typename Format::decoded& d) {
+        d = {};
+        d.status = format::decode_status::malformed;
+        d.problem = fmt::format("declared record length {} exceeds the largest possible record", need);
+    }
+
+    byte_window<B> window_;
+    std::uint64_t max_record_;
+    scan_step<typename Format::decoded> step_{};
+    bool stopped_ = false;
+};
+
+// What is wrong with a record that did not decode, in words.
+template <typename Decoded>
+[[nodiscard]] std::string describe_problem(const Decoded& d) {
+    if (!d.problem.empty()) return d.problem;
+    switch (d.status) {
+        case format::decode_status::incomplete: return "incomplete record";
+        case format::decode_status::bad_checksum: return "checksum mismatch";
+        default: return "malformed record";
+    }
+}
+
+// Where the first record at or after `from` starts that decodes (checksum included), if
+// any: how a reader finds its footing again after a damaged record. Recovery uses it to tell
+// a torn tail (nothing valid follows) from damage; salvage to skip the damage. Candidates
+// are the offsets Format::may_start accepts; each is probed with a scanner reading just the
+// record (a small chunk), so a long damaged stretch costs a pass, not a chunk per byte.
+template <typename Format, storage_backend B>
+[[nodiscard]] std::optional<std::uint64_t> find_next_record(const B& backend, std::size_t chunk,
+                                                           std::uint64_t max_record, std::uint64_t from) {
+    constexpr std::size_t look = Format::sync_bytes;
+    constexpr std::size_t probe_chunk = 64;
+    byte_window<B> w(backend, std::max(chunk, look), from);
+    while (w.remaining() >= look) {
+        const bytes_view v = w.view(std::max(chunk, look));
+        const std::size_t last = v.size() - look;  // the last offset with `look` bytes in view
+        for (std::size_t at = 0; at <= last; ++at) {
+            if constexpr (requires { Format::first_byte; }) {
+                const void* hit = std::memchr(v.data() + at, Format::first_byte, last + 1 - at);
+                if (hit == nullptr) break;
+                at = static_cast<std::size_t>(static_cast<const byte*>(hit) - v.data());
+            }
+            if (!Format::may_start(v.subspan(at, look))) continue;
+            record_scanner<Format, B> probe(backend, probe_chunk, max_record, w.position() + at);
+            if (const auto step = probe.next(); step && step->decoded.status == format::decode_status::ok)
+                return w.position() + at;
+        }
+        w.advance(last + 1);
+    }
+    return std::nullopt;
+}
+
+template <storage_backend B>
+using segment_scanner = record_scanner<segment_format, B>;
+template <storage_backend B>
+using wal_scanner = record_scanner<wal_format, B>;
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/record_scanner.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// The path errors name for segment `n` of the database in `dir` (just the file name for a
+// database without a directory).
+[[nodiscard]] inline std::string segment_path(const std::optional<std::filesystem::path>& dir, std::uint32_t n) {
+    const auto name = segment_file_name(n);
+    return dir ? (*dir / "SEGMENTS" / name).string() : name;
+}
+
+template <typename Factory>
+class segment_cursor {
+public:
+    using segment_table = std::vector<typename segment_set<Factory>::table_entry>;
+
+    // Walks `table` reading `chunk_bytes` at a time; errors name files under `dir` (which
+    // outlives the cursor) and say what the walk was `purpose` (a literal).
+    segment_cursor(segment_table table, std::size_t chunk_bytes, const std::optional<std::filesystem::path>& dir,
+                   std::string_view purpose)
+        : table_(std::move(table)), chunk_bytes_(chunk_bytes), dir_(dir), purpose_(purpose) {}
+    segment_cursor(const segment_cursor&) = delete;  // step_ points into scanner_
+    segment_cursor& operator=(const segment_cursor&) = delete;
+
+    // The next record, or null at the end; valid until the next call. After a bad
+    // record every call throws the same error (the scanner's failed step is sticky).
+    const format::segment_record* next() {
+        for (;;) {
+            if (!scanner_) {
+                if (at_ == table_.size()) return nullptr;
+                scanner_.emplace(*table_[at_].backend, chunk_bytes_, std::numeric_limits<std::uint32_t>::max(), 0,
+                                 true);
+            }
+            step_ = scanner_->next();
+            if (!step_) {
+                scanner_.reset();
+                ++at_;
+                continue;
+            }
+            if (step_->decoded.status != format::decode_status::ok)
+                fail_at(errc::corruption, {.path = segment_path(dir_, table_[at_].number), .offset = step_->offset},
+                        "bad segment record while {} ({})", purpose_, step_->decoded.problem);
+            return &step_->decoded.record;
+        }
+    }
+    // Which entry of the table the last record came from, and where it lies.
+    [[nodiscard]] std::size_t segment_index() const noexcept { return at_; }
+    [[nodiscard]] record_location location() const noexcept {
+        return {table_[at_].number, static_cast<std::uint32_t>(step_->decoded.size), step_->offset};
+    }
+    [[nodiscard]] const segment_table& table() const noexcept { return table_; }
+
+private:
+    using backend_type = typename Factory::backend_type;
+    segment_table table_;
+    std::size_t chunk_bytes_;
+    const std::optional<std::filesystem::path>& dir_;
+    std::string_view purpose_;
+    std::size_t at_ = 0;
+    std::optional<segment_scanner<backend_type>> scanner_;
+    const scan_step<format::segment_decoded>* step_ = nullptr;  // scanner_'s own
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/segment_cursor.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// Registers a snapshot for the life of a scope (changes_since reads files directly).
+class snapshot_guard {
+public:
+    snapshot_guard(snapshot_registry& r, const std::atomic<std::uint64_t>& latest) : r_(r), h_(r.add(latest)) {}
+    snapshot_guard(const snapshot_guard&) = delete;
+    snapshot_guard& operator=(const snapshot_guard&) = delete;
+    ~snapshot_guard() { r_.remove(h_); }
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return h_->first; }
+
+private:
+    snapshot_registry& r_;
+    snapshot_registry::handle h_;
+};
+
+class history {
+public:
+    // changes_since(after) needs after >= this.
+    [[nodiscard]] std::uint64_t horizon() const noexcept { return horizon_.load(std::memory_order_acquire); }
+    void set_horizon(std::uint64_t h) noexcept { horizon_.store(h, std::memory_order_release); }
+
+    // errc::invalid_argument when `after` is below the horizon: the caller resynchronises
+    // from a snapshot.
+    void check_reachable(std::uint64_t after) const {
+        if (const auto h = horizon(); after < h)
+            fail(errc::invalid_argument,
+                 "the change history up to sequence {} was compacted away; changes_since needs a sequence >= {} "
+                 "(read a snapshot, then follow the changes from its sequence)",
+                 h, h);
+    }
+
+    // The segments of `table` that may hold a record above `after` (the others are skipped
+    // unread).
+    template <typename Table>
+    [[nodiscard]] static Table segments_after(Table table, std::uint64_t after) {
+        std::erase_if(table, [&](const auto& seg) { return seg.max_sequence <= after; });
+        return table;
+    }
+
+    // The operations `records` holds with a sequence in (after, upto], in commit order, at
+    // most `limit` of them. A record repeated for the same sequence (a commit applied again
+    // by recovery after a crash) is emitted once.
+    template <typename Factory>
+    [[nodiscard]] static std::vector<change> read(segment_cursor<Factory>& records, std::uint64_t after,
+                                                  std::uint64_t upto, std::size_t limit, const catalog& cat) {
+        std::vector<change> out;
+        std::uint64_t last_seq = after;
+        std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
+        while (const auto* r = records.next()) {
+            if (r->sequence <= after || r->sequence > upto || r->sequence < last_seq) continue;
+            const entity_key key{r->collection_id, r->id};
+            if (r->sequence == last_seq && std::find(at_last_seq.begin(), at_last_seq.end(), key) != at_last_seq.end())
+                continue;
+            if (r->sequence != last_seq) at_last_seq.clear();
+            last_seq = r->sequence;
+            at_last_seq.push_back(key);
+            out.push_back({r->sequence, cat.name_of(r->collection_id), r->id,
+                           r->tombstone() ? change_kind::remove : change_kind::put,
+                           byte_buffer(r->payload.begin(), r->payload.end())});
+            if (out.size() >= limit) return out;
+        }
+        return out;
+    }
+
+private:
+    std::atomic<std::uint64_t> horizon_{0};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/history.hpp ----
+// ---- begin entidb/core/index_file.hpp ----
+// entidb/core/index_file.hpp — when the engine writes the persisted primary index
+// (index/primary_index_file.hpp) and whether open may use the one it finds.
+//
+// The file is written at a checkpoint (the segments were just flushed and the index holds
+// exactly what they hold) and when the database closes, each time only if enough changed
+// since the last one (index_file_policy), and never after anything went wrong: a poisoned
+// engine, a failed compaction that left the index pointing into retired segments. Writing
+// it is an optimisation: a failure is counted and the database goes on (open then rebuilds
+// the index from the segments, as it always can).
+//
+// Open uses a file only if every segment it covers is still there, at least as long as it
+// was, with the same last 4 KiB before the covered size; otherwise the file is stale or
+// foreign, and the index is rebuilt by streaming.
+
+
+
+// ---- begin entidb/hash.hpp ----
+// entidb/hash.hpp — fast non-cryptographic hashing (XXH3) for hash indexes and content hashes.
+//
+// Contract: `hash64(data, seed)` is XXH3-64 and `hash128(data, seed)` is XXH3-128
+// returned as 16 bytes in xxHash's canonical (big-endian) order, the same digest
+// `xxhsum -H2` prints. Values are stable across platforms and builds, so they may be
+// persisted. Not cryptographic: never use them where an adversary picks the input
+// and a collision matters. `xxh3_hasher` computes the same values incrementally.
+// xxHash is compiled inline into the caller (detail/xxhash.hpp): no link dependency.
+//
+// Thread-safety: the functions are pure; an `xxh3_hasher` is a plain value to be used
+// by one thread at a time (copying it forks the running hash).
+
+
+// ---- begin entidb/detail/xxhash.hpp ----
+// entidb/detail/xxhash.hpp — internal: xxHash compiled into the including translation unit.
+//
+// XXH_INLINE_ALL makes every xxHash function `static inline` under an XXH_INLINE_
+// prefix, so EntiDB exports no xxHash symbol, cannot clash with another copy of
+// libxxhash in the program, and users need not link libxxhash. Only entidb/hash.hpp
+// should include this; everything else uses the wrappers there.
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+
+#include <xxhash.h>
+
+// Leave the macro as we found it, so a later plain #include <xxhash.h> by the user
+// is not silently turned into an inline build too.
+#ifdef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef ENTIDB_DETAIL_DEFINED_XXH_INLINE_ALL
+#endif
+// ---- end entidb/detail/xxhash.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+using hash128_bytes = std::array<byte, 16>;
+
+namespace detail {
+[[nodiscard]] inline hash128_bytes canonical_bytes(XXH128_hash_t h) noexcept {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, h);
+    hash128_bytes out;
+    static_assert(sizeof(c.digest) == out.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = c.digest[i];
+    return out;
+}
+}  // namespace detail
+
+[[nodiscard]] inline std::uint64_t hash64(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
+[[nodiscard]] inline hash128_bytes hash128(bytes_view data, std::uint64_t seed = 0) noexcept {
+    return detail::canonical_bytes(XXH3_128bits_withSeed(data.data(), data.size(), seed));
+}
+
+// Streaming XXH3: feed bytes in any number of pieces; digest64()/digest128() equal
+// hash64/hash128 of the concatenation with the same seed. Copyable; about 600 bytes
+// with 64-byte alignment, so prefer keeping it on the stack or in an owning object.
+class xxh3_hasher {
+public:
+    explicit xxh3_hasher(std::uint64_t seed = 0) noexcept { reset(seed); }
+
+    void reset(std::uint64_t seed = 0) noexcept {
+        // A fresh state must have seed == 0 before a _withSeed reset (xxhash.h, XXH3_INITSTATE).
+        XXH3_INITSTATE(&state_);
+        // One reset serves both digests: XXH3-64 and XXH3-128 share the streaming state.
+        (void)XXH3_128bits_reset_withSeed(&state_, seed);
+    }
+
+    void update(bytes_view data) noexcept {
+        if (data.empty()) return;  // xxHash asserts on a null pointer even with length 0
+        (void)XXH3_128bits_update(&state_, data.data(), data.size());
+    }
+
+    [[nodiscard]] std::uint64_t digest64() const noexcept { return XXH3_64bits_digest(&state_); }
+    [[nodiscard]] hash128_bytes digest128() const noexcept {
+        return detail::canonical_bytes(XXH3_128bits_digest(&state_));
+    }
+
+private:
+    XXH3_state_t state_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/hash.hpp ----
+// ---- begin entidb/index/primary_index_file.hpp ----
+// entidb/index/primary_index_file.hpp — the primary index persisted as one file,
+// `primary.index` in the database directory, so that open maps it instead of streaming
+// every segment record (docs/file-format.md, "The primary index file").
+//
+// The file holds each collection's slot array exactly as lookups use it in memory
+// (index/detail/slot_array.hpp: 40-byte slots, spread or guided layout, the guide), at
+// page-aligned offsets, so that open maps the arrays privately: a page is read only when a
+// lookup touches it, and an update copies only the page it changes. Beside the arrays it
+// records what it covers: for each segment file, how many bytes of it the index reflects
+// (with a hash of the last 4 KiB of them, the sequences they hold and the superseded
+// counts), and the last commit sequence. Open scans only what the segments hold past those
+// sizes and what the WAL holds.
+//
+// Trusted only as far as checked: the header and the metadata carry XXH3-64 hashes, checked
+// at open with the coverage and the layout (that lookups stay inside their arrays). The
+// arrays are cut into blocks of 1,024 elements, each with its hash (and a slot block with
+// its erased count) in the metadata; a block is checked — hash, order (also against its
+// neighbours' edges), erased count, every record inside the covered segment bytes, guide
+// entries within the slots — when a lookup first reads it (detail/checked_blocks.hpp), so
+// that open reads only the metadata and the few blocks its lookups need. Any failure is
+// errc::corruption: at open, the caller rebuilds the index from the segments; once the
+// file is in use, the image's on_damage hook tells the engine, which removes the file and
+// needs a reopen (which rebuilds): never a repair of the file, never a wrong answer.
+// Slots are written in the machine's byte order, which must be little-endian (the format
+// says so): elsewhere the file is neither written nor read.
+//
+// Thread-safety: the functions share no state; the engine writes the file under its
+// writer lock and reads it before the database is shared. A mapped array's block checks
+// run on the threads that read it (checked_blocks is thread-safe).
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view primary_index_file_name = "primary.index";
+
+// How much of one segment file an index file reflects.
+struct segment_coverage {
+    std::uint32_t number = 0;
+    std::uint64_t size = 0;          // bytes [0, size) of the segment are in the index
+    std::uint64_t min_sequence = 0;  // of the records in those bytes (0 when none)
+    std::uint64_t max_sequence = 0;
+    std::uint64_t tail_hash = 0;     // XXH3-64 of the last min(size, 4096) of those bytes
+};
+
+// Called with the error when a block of a mapped array fails its check after open.
+using index_file_damage_hook = std::function<void(const error&)>;
+
+// What a checked index file holds: the arrays are private mappings of it, whose blocks are
+// checked as lookups reach them; `on_damage` (empty until the caller sets it) hears of a
+// block that fails.
+struct primary_index_image {
+    std::uint64_t covered_sequence = 0;
+    std::vector<segment_coverage> segments;
+    std::vector<std::pair<std::uint32_t, detail::slot_array>> tables;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> superseded;
+    std::uint64_t entries = 0;  // slots holding a key, over all tables
+    std::shared_ptr<index_file_damage_hook> on_damage = std::make_shared<index_file_damage_hook>();
+};
+
+namespace detail::index_file {
+
+inline constexpr std::array<byte, 4> magic{'E', 'P', 'I', 'X'};
+inline constexpr std::uint16_t version = 2;
+inline constexpr std::size_t header_size = 64;
+inline constexpr std::uint64_t page = 4096;
+inline constexpr std::size_t segment_entry = 48, superseded_entry = 16, table_entry = 104, meta_head = 16;
+inline constexpr std::size_t check_block = checked_blocks::block;  // elements per hashed block
+inline constexpr std::size_t slot_block_entry = 16, guide_block_entry = 8;
+inline constexpr bool supported = std::endian::native == std::endian::little;
+
+[[nodiscard]] inline std::uint64_t page_up(std::uint64_t n) noexcept { return (n + page - 1) / page * page; }
+
+template <typename T>
+[[nodiscard]] bytes_view bytes_of(const flat_array<T>& a) noexcept {
+    return {reinterpret_cast<const byte*>(a.data()), a.size() * sizeof(T)};
+}
+
+// Whether every slot's record lies within the segment bytes a file covers: the check that
+// makes a file whose index points elsewhere impossible to write, and to use. It caches the
+// last segment looked up: one per thread (copies are cheap).
+class coverage_check {
+public:
+    explicit coverage_check(const std::vector<segment_coverage>& segments) {
+        for (const auto& s : segments) sizes_.emplace_back(s.number, s.size);
+        std::sort(sizes_.begin(), sizes_.end());
+    }
+    [[nodiscard]] bool inside(const packed_version& v) const noexcept {
+        if (v.erased()) return true;
+        if (v.segment == 0) return false;  // numbers start at 1 (and 0 marks the empty cache)
+        if (v.segment != last_.first) {  // slots of one segment come in runs: look up only when it changes
+            const auto it =
+                std::lower_bound(sizes_.begin(), sizes_.end(), std::pair<std::uint32_t, std::uint64_t>{v.segment, 0});
+            if (it == sizes_.end() || it->first != v.segment) return false;
+            last_ = *it;
+        }
+        return v.offset <= last_.second && v.length <= last_.second - v.offset;
+    }
+
+private:
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> sizes_;
+    mutable std::pair<std::uint32_t, std::uint64_t> last_{0, 0};  // segment 0 does not exist
+};
+
+// A table's entry in the metadata.
+struct table_record {
+    std::uint32_t collection = 0;
+    slot_array::layout_params layout;
+    std::uint64_t slots_offset = 0, slot_count = 0, reserved_a = 0;
+    std::uint64_t guide_offset = 0, guide_count = 0, reserved_b = 0;
+
+    [[nodiscard]] std::uint64_t slot_blocks() const noexcept { return (slot_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t guide_blocks() const noexcept { return (guide_count + check_block - 1) / check_block; }
+    [[nodiscard]] std::uint64_t block_bytes() const noexcept {
+        return slot_blocks() * slot_block_entry + guide_blocks() * guide_block_entry;
+    }
+};
+
+inline void put_table(byte_buffer& out, const table_record& t) {
+    put_u32(out, t.collection);
+    put_u32(out, t.layout.spread);
+    put_u32(out, t.layout.spread_from);
+    put_u32(out, t.layout.guide_from);
+    put_u32(out, t.layout.guide_bits);
+    put_u32(out, 0);
+    for (const auto v : {t.layout.erased, t.layout.gaps, t.layout.spread_low, t.layout.spread_scale, t.slots_offset,
+                         t.slot_count, t.reserved_a, t.guide_offset, t.guide_count, t.reserved_b})
+        put_u64(out, v);
+}
+
+[[nodiscard]] inline table_record get_table(const byte* p) {
+    table_record t;
+    t.collection = get_u32(p);
+    t.layout.spread = get_u32(p + 4);
+    t.layout.spread_from = get_u32(p + 8);
+    t.layout.guide_from = get_u32(p + 12);
+    t.layout.guide_bits = get_u32(p + 16);
+    std::array<std::uint64_t*, 10> fields{&t.layout.erased,  &t.layout.gaps,   &t.layout.spread_low, &t.layout.spread_scale,
+                                          &t.slots_offset,   &t.slot_count,    &t.reserved_a,        &t.guide_offset,
+                                          &t.guide_count,    &t.reserved_b};
+    for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = get_u64(p + 24 + 8 * i);
+    return t;
+}
+
+[[noreturn]] inline void damaged(const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    fail_at(errc::corruption, {.path = path.string(), .offset = offset}, "index file: {}", what);
+}
+
+// The block hashes (and erased counts) of an array, as the metadata records them.
+template <typename T>
+void put_blocks(byte_buffer& out, const flat_array<T>& a) {
+    for (std::size_t first = 0; first < a.size(); first += check_block) {
+        const std::size_t n = std::min(check_block, a.size() - first);
+        put_u64(out, hash64({reinterpret_cast<const byte*>(a.data() + first), n * sizeof(T)}));
+        if constexpr (std::is_same_v<T, index_slot>) {
+            put_u32(out, static_cast<std::uint32_t>(
+                             std::count_if(a.data() + first, a.data() + first + n, [](const index_slot& s) { return s.v.erased(); })));
+            put_u32(out, 0);
+        }
+    }
+}
+
+// One block of a mapped array failed its check: tell the hook (once the file is in use),
+// then fail.
+[[noreturn]] inline void block_damaged(const std::shared_ptr<index_file_damage_hook>& hook,
+                                       const std::filesystem::path& path, std::uint64_t offset, std::string_view what) {
+    const error x(errc::corruption, fmt::format("index file: {}", what), {.path = path.string(), .offset = offset});
+    if (*hook) (*hook)(x);
+    throw x;
+}
+
+// The check of one block of a mapped slot array: its hash and erased count as recorded,
+// its keys in order (also against the neighbouring blocks' edges: a block whose bytes are
+// damaged fails its own hash when it is read), every record inside the covered bytes.
+struct slot_block_check {
+    const index_slot* slots;
+    std::size_t count;
+    std::uint64_t offset;  // of the array in the file
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> blocks;  // hash, erased count
+    coverage_check coverage;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    [[nodiscard]] static bool out_of_order(const index_slot& before, const index_slot& s) noexcept {
+        return s.key < before.key || (s.key == before.key && !s.v.erased());
+    }
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(index_slot); };
+        const bytes_view bytes{reinterpret_cast<const byte*>(slots + first), (last - first) * sizeof(index_slot)};
+        if (hash64(bytes) != blocks[b].first) block_damaged(hook, path, at(first), "slot block checksum mismatch");
+        coverage_check inside = coverage;  // its cache is per thread
+        std::uint32_t erased = 0;
+        for (std::size_t i = first; i < last; ++i) {
+            erased += slots[i].v.erased() ? 1 : 0;
+            if (!inside.inside(slots[i].v)) block_damaged(hook, path, at(i), "a slot points outside the segments the file covers");
+            if (i > 0 && out_of_order(slots[i - 1], slots[i])) block_damaged(hook, path, at(i), "slots out of order");
+        }
+        if (last < count && out_of_order(slots[last - 1], slots[last])) block_damaged(hook, path, at(last), "slots out of order");
+        if (erased != blocks[b].second) block_damaged(hook, path, at(first), "erased slot count mismatch");
+    }
+};
+
+// The check of one block of a mapped guide: its hash, entries non-decreasing (also against
+// the neighbours' edges) and within the slot array.
+struct guide_block_check {
+    const std::uint32_t* guide;
+    std::size_t count;
+    std::uint64_t offset;
+    std::uint64_t slot_count;
+    std::vector<std::uint64_t> hashes;
+    std::filesystem::path path;
+    std::shared_ptr<index_file_damage_hook> hook;
+
+    void operator()(std::size_t b) const {
+        const std::size_t first = b * check_block, last = std::min(count, first + check_block);
+        const auto at = [&](std::size_t i) { return offset + i * sizeof(std::uint32_t); };
+        if (hash64({reinterpret_cast<const byte*>(guide + first), (last - first) * sizeof(std::uint32_t)}) != hashes[b])
+            block_damaged(hook, path, at(first), "guide block checksum mismatch");
+        for (std::size_t i = first; i < last; ++i)
+            if (guide[i] > slot_count || (i > 0 && guide[i] < guide[i - 1])) block_damaged(hook, path, at(i), "guide out of order");
+        if (last < count && guide[last] < guide[last - 1]) block_damaged(hook, path, at(last), "guide out of order");
+    }
+};
+
+// A private, writable mapping of `count` elements of T at `offset` (page-aligned).
+template <typename T>
+[[nodiscard]] flat_array<T> map_array(int fd, const std::filesystem::path& path, std::uint64_t offset,
+                                      std::uint64_t count, int advice) {
+    flat_array<T> a;
+    if (count == 0) return a;
+    const std::size_t bytes = static_cast<std::size_t>(page_up(count * sizeof(T)));
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+    if (p == MAP_FAILED)
+        fail_at(errc::io_error, {.path = path.string(), .offset = offset, .sys_errno = errno}, "index file: mmap failed");
+    (void)::madvise(p, bytes, advice);  // advice: a lookup reads one slot, not its neighbours' pages
+    a.adopt_mapping(p, bytes, static_cast<std::size_t>(count));
+    return a;
+}
+
+}  // namespace detail::index_file
+
+// Writes `ix` as the index file at `path` (atomically: durable_replace_parts), covering
+// `segments` and the commits up to `covered_sequence`. The caller makes sure the index
+// holds exactly the records in those segment bytes, and holds off changes meanwhile.
+// Errors: as durable_replace (the previous file, if any, stays); errc::not_supported on a
+// big-endian machine.
+inline void write_primary_index_file(const std::filesystem::path& path, const primary_index& ix,
+                                     std::uint64_t covered_sequence, const std::vector<segment_coverage>& segments) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are written on little-endian machines only");
+    ix.with_image([&](const std::vector<primary_index::image_table>& tables, const auto& superseded) {
+        static const std::array<byte, page> zeros{};
+        std::vector<table_record> records;
+        std::vector<bytes_view> parts;
+        byte_buffer header(page, 0);
+        parts.push_back(header);
+        std::uint64_t at = page;
+        const auto add_array = [&](bytes_view bytes, std::uint64_t& offset) {
+            offset = bytes.empty() ? 0 : at;
+            if (bytes.empty()) return;
+            parts.push_back(bytes);
+            const auto padded = page_up(bytes.size());
+            if (padded > bytes.size()) parts.push_back({zeros.data(), static_cast<std::size_t>(padded - bytes.size())});
+            at += padded;
+        };
+        const coverage_check coverage(segments);
+        for (const auto& t : tables) {
+            for (const auto& s : t.slots->slots())
+                if (!coverage.inside(s.v))
+                    fail(errc::corruption, "index file not written: collection {} has a record at segment {} offset {} "
+                         "outside the segments it would cover", t.collection, s.v.segment, s.v.offset);
+            table_record r{.collection = t.collection, .layout = t.slots->params()};
+            r.slot_count = t.slots->slots().size();
+            r.guide_count = t.slots->guide().size();
+            add_array(bytes_of(t.slots->slots()), r.slots_offset);
+            add_array(bytes_of(t.slots->guide()), r.guide_offset);
+            records.push_back(r);
+        }
+        byte_buffer meta;
+        put_u32(meta, static_cast<std::uint32_t>(segments.size()));
+        put_u32(meta, static_cast<std::uint32_t>(records.size()));
+        put_u32(meta, static_cast<std::uint32_t>(superseded.size()));
+        put_u32(meta, 0);
+        for (const auto& s : segments) {
+            put_u32(meta, s.number);
+            put_u32(meta, 0);
+            for (const auto v : {s.size, s.min_sequence, s.max_sequence, s.tail_hash, std::uint64_t{0}}) put_u64(meta, v);
+        }
+        for (const auto& [segment, count] : superseded) {
+            put_u32(meta, segment);
+            put_u32(meta, 0);
+            put_u64(meta, count);
+        }
+        for (const auto& r : records) put_table(meta, r);
+        for (const auto& t : tables) {
+            put_blocks(meta, t.slots->slots());
+            put_blocks(meta, t.slots->guide());
+        }
+        parts.push_back(meta);
+        byte_buffer h;
+        put_bytes(h, magic);
+        put_u16(h, version);
+        put_u16(h, static_cast<std::uint16_t>(header_size));
+        for (const auto v : {covered_sequence, at + meta.size(), at, std::uint64_t{meta.size()}, hash64(meta), std::uint64_t{0}})
+            put_u64(h, v);
+        put_u64(h, hash64(h));
+        std::copy(h.begin(), h.end(), header.begin());
+        durable_replace_parts(path, parts);
+    });
+}
+
+// Reads and checks the index file at `path` and maps its arrays. `coverage_problem(segments)`
+// says, before the arrays are read, why the segments it covers are not the database's (a
+// stale or foreign file), if they are not. Errors: errc::corruption (what is wrong, with the
+// offset) for a file that is not a whole, undamaged index file of this format or whose
+// coverage has a problem; errc::unsupported_version for another version; errc::io_error if
+// it cannot be read (ENOENT for none).
+template <typename CoverageProblem>
+[[nodiscard]] primary_index_image read_primary_index_file(const std::filesystem::path& path,
+                                                          CoverageProblem&& coverage_problem) {
+    using namespace detail;
+    using namespace detail::index_file;
+    if constexpr (!supported) fail(errc::unsupported_version, "index files are read on little-endian machines only");
+    const detail::unique_fd fd = detail::open_fd(path, O_RDONLY);
+    if (!fd) fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "cannot open the index file");
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail_at(errc::io_error, {.path = path.string(), .sys_errno = errno}, "fstat of the index file failed");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (file_size < page) damaged(path, 0, "shorter than its header");
+
+    std::array<byte, header_size> h{};
+    if (!detail::pread_fully(fd.get(), h, 0).complete(h.size())) damaged(path, 0, "cannot read the header");
+    if (!std::equal(magic.begin(), magic.end(), h.begin())) damaged(path, 0, "not an index file (bad magic)");
+    if (hash64({h.data(), 56}) != get_u64(h.data() + 56)) damaged(path, 56, "header checksum mismatch");
+    if (get_u16(h.data() + 4) != version)
+        fail_at(errc::unsupported_version, {.path = path.string(), .offset = 4}, "index file version {} (this build reads {})",
+                get_u16(h.data() + 4), version);
+    primary_index_image out;
+    out.covered_sequence = get_u64(h.data() + 8);
+    const auto size = get_u64(h.data() + 16), meta_at = get_u64(h.data() + 24), meta_size = get_u64(h.data() + 32);
+    if (size != file_size) damaged(path, 16, "file size differs from the size its header records");
+    if (meta_at < page || meta_at > size || meta_size != size - meta_at || meta_size < meta_head || meta_size > (64u << 20))
+        damaged(path, 24, "metadata out of range");
+
+    byte_buffer meta(static_cast<std::size_t>(meta_size));
+    if (!detail::pread_fully(fd.get(), meta, meta_at).complete(meta.size())) damaged(path, meta_at, "cannot read metadata");
+    if (hash64(meta) != get_u64(h.data() + 40)) damaged(path, meta_at, "metadata checksum mismatch");
+    const auto segments = get_u32(meta.data()), tables = get_u32(meta.data() + 4), superseded = get_u32(meta.data() + 8);
+    const std::uint64_t fixed_size = meta_head + std::uint64_t{segments} * segment_entry +
+                                     std::uint64_t{superseded} * superseded_entry + std::uint64_t{tables} * table_entry;
+    if (fixed_size > meta_size) damaged(path, meta_at, "metadata length does not match its counts");
+    const byte* p = meta.data() + meta_head;
+    for (std::uint32_t i = 0; i < segments; ++i, p += segment_entry)
+        out.segments.push_back({get_u32(p), get_u64(p + 8), get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)});
+    for (std::uint32_t i = 0; i < superseded; ++i, p += superseded_entry) out.superseded.emplace_back(get_u32(p), get_u64(p + 8));
+    if (const std::optional<std::string> why = coverage_problem(out.segments))
+        fail_at(errc::corruption, {.path = path.string()}, "index file is stale: {}", *why);
+
+    // The table entries first (each array within the file, the block tables' total length
+    // matching the metadata's), then each table's blocks, mapped and checked as read.
+    std::vector<table_record> records;
+    std::uint64_t block_bytes = 0;
+    for (std::uint32_t i = 0; i < tables; ++i, p += table_entry) {
+        const auto t = get_table(p);
+        const auto entry_at = meta_at + static_cast<std::uint64_t>(p - meta.data());
+        if (i > 0 && t.collection <= records.back().collection) damaged(path, entry_at, "tables out of order");
+        const auto in_file = [&](std::uint64_t offset, std::uint64_t count, std::size_t element) {
+            return count == 0 || (offset % page == 0 && offset >= page && count <= meta_at / element &&
+                                  offset <= meta_at - count * element);
+        };
+        if (!in_file(t.slots_offset, t.slot_count, sizeof(detail::index_slot)) ||
+            !in_file(t.guide_offset, t.guide_count, sizeof(std::uint32_t)))
+            damaged(path, entry_at, "array out of range");
+        block_bytes += t.block_bytes();
+        records.push_back(t);
+    }
+    if (fixed_size + block_bytes != meta_size) damaged(path, meta_at, "metadata length does not match its counts");
+    const auto shared_coverage = coverage_check(out.segments);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& t = records[i];
+        const auto entry_at = meta_at + meta_head + std::uint64_t{segments} * segment_entry +
+                              std::uint64_t{superseded} * superseded_entry + i * table_entry;
+        auto slots = map_array<detail::index_slot>(fd.get(), path, t.slots_offset, t.slot_count, MADV_RANDOM);
+        auto guide = map_array<std::uint32_t>(fd.get(), path, t.guide_offset, t.guide_count, MADV_NORMAL);
+        slot_block_check slot_check{slots.data(), slots.size(), t.slots_offset, {}, shared_coverage, path, out.on_damage};
+        std::uint64_t erased = 0;
+        for (std::uint64_t b = 0; b < t.slot_blocks(); ++b, p += slot_block_entry) {
+            slot_check.blocks.emplace_back(get_u64(p), get_u32(p + 8));
+            erased += get_u32(p + 8);
+        }
+        if (erased != t.layout.erased + t.layout.gaps) damaged(path, entry_at, "erased slot count mismatch");
+        guide_block_check guide_check{guide.data(), guide.size(), t.guide_offset, t.slot_count, {}, path, out.on_damage};
+        for (std::uint64_t b = 0; b < t.guide_blocks(); ++b, p += guide_block_entry) guide_check.hashes.push_back(get_u64(p));
+        const char* problem = nullptr;
+        auto a = detail::slot_array::adopt(
+            std::move(slots), std::move(guide), t.layout,
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.slot_count), std::move(slot_check)),
+            std::make_unique<checked_blocks>(static_cast<std::size_t>(t.guide_count), std::move(guide_check)), problem);
+        if (!a) damaged(path, entry_at, problem);
+        out.entries += a->live();
+        out.tables.emplace_back(t.collection, std::move(*a));
+    }
+    return out;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/index/primary_index_file.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t segment_tail_bytes = 4096;
+
+// XXH3-64 of the last min(size, 4096) bytes before `size` of a segment.
+template <typename Backend>
+[[nodiscard]] std::uint64_t segment_tail_hash(const Backend& backend, std::uint64_t size) {
+    const auto n = std::min(size, segment_tail_bytes);
+    byte_buffer tail(static_cast<std::size_t>(n));
+    if (n > 0) backend.read_at(size - n, tail);
+    return hash64(tail);
+}
+
+// What an index file written now would cover: every segment in `table` (segment_set::table())
+// at its current size.
+template <typename Table>
+[[nodiscard]] std::vector<segment_coverage> segment_coverages(const Table& table) {
+    std::vector<segment_coverage> out;
+    for (const auto& s : table) {
+        const auto size = s.backend->size();
+        out.push_back({.number = s.number,
+                       .size = size,
+                       .min_sequence = s.min_sequence,
+                       .max_sequence = s.max_sequence,
+                       .tail_hash = segment_tail_hash(*s.backend, size)});
+    }
+    return out;
+}
+
+// Why the segments in `table` are not the ones `covered` describes, if they are not.
+template <typename Table>
+[[nodiscard]] std::optional<std::string> coverage_mismatch(const std::vector<segment_coverage>& covered,
+                                                           const Table& table) {
+    for (const auto& c : covered) {
+        const auto it = std::find_if(table.begin(), table.end(), [&](const auto& s) { return s.number == c.number; });
+        if (it == table.end()) return fmt::format("segment {} it covers is gone", c.number);
+        if (it->backend->size() < c.size)
+            return fmt::format("segment {} is shorter ({} bytes) than it covers ({})", c.number, it->backend->size(), c.size);
+        if (segment_tail_hash(*it->backend, c.size) != c.tail_hash)
+            return fmt::format("segment {} holds other bytes than it covers", c.number);
+    }
+    return std::nullopt;
+}
+
+// When a new file is worth its cost (writing every slot): at a checkpoint once the changes
+// since the last file reach its entries (at least 4096: while a database grows, the files
+// written add up to about twice its final index, and an open after a crash streams at most
+// the changes since the last one), at close once they reach 1/64 of them (open then streams
+// at most that many records), and whenever the file on disk cannot serve the next open
+// (none, rejected, or a compaction changed the segments). A checkpoint the application
+// asks for counts as a close.
+struct index_file_policy {
+    bool stale = true;          // the file on disk (if any) will not serve the next open
+    std::uint64_t entries = 0;  // entries in the last file written or read
+    std::uint64_t failures = 0;
+
+    [[nodiscard]] bool due(bool closing, std::uint64_t changed) const noexcept {  // closing: or requested
+        if (stale) return changed > 0 || entries > 0;
+        return closing ? changed > 0 && changed >= std::max<std::uint64_t>(1, entries / 64)
+                       : changed >= std::max<std::uint64_t>(4096, entries);
+    }
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/index_file.hpp ----
+// ---- begin entidb/core/scan_gate.hpp ----
+// entidb/core/scan_gate.hpp — scans in storage order against compactions.
+//
+// A scan in storage order (txn/snapshot.hpp, storage_range) walks the segment files; a
+// compaction relocates index entries and retires segments, which such a scan could not
+// follow. The gate counts both: a scan registers (try_begin) unless a compaction runs, and
+// a compaction (exclusion) waits, for a bounded time, until the open scans have ended.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class scan_gate {
+public:
+    scan_gate() = default;
+    scan_gate(const scan_gate&) = delete;
+    scan_gate& operator=(const scan_gate&) = delete;
+
+    // Registers a scan. False, registering nothing, while a compaction holds an exclusion.
+    bool try_begin() noexcept {
+        scans_.fetch_add(1, std::memory_order_seq_cst);  // pairs with exclusion's wait
+        if (compactions_.load(std::memory_order_seq_cst) == 0) return true;
+        end();
+        return false;
+    }
+    // Ends a scan try_begin registered.
+    void end() noexcept {
+        scans_.fetch_sub(1, std::memory_order_seq_cst);
+        // A compaction that registered before this load waits under scan_end_mutex_: taking
+        // it orders the notification after the compaction's check. One that registers after
+        // it sees the count already lowered (both sides are sequentially consistent).
+        if (compactions_.load(std::memory_order_seq_cst) != 0) {
+            std::lock_guard lock(scan_end_mutex_);
+            scan_ended_.notify_all();
+        }
+    }
+
+    // Held by a compaction: new scans are refused (they walk the index instead), and the
+    // compaction starts once the open ones have ended. It waits at most `wait` for them
+    // (a scan is never forced to end, and one this thread holds could never end while it
+    // waits), then fails with errc::busy, excluding nothing.
+    class exclusion {
+    public:
+        exclusion(scan_gate& g, std::chrono::milliseconds wait) : g_(g) {
+            g_.compactions_.fetch_add(1, std::memory_order_seq_cst);
+            std::uint64_t open = 0;
+            {
+                std::unique_lock lock(g_.scan_end_mutex_);
+                if (g_.scan_ended_.wait_for(lock, wait, [&] {
+                        open = g_.scans_.load(std::memory_order_seq_cst);
+                        return open == 0;
+                    }))
+                    return;
+            }
+            g_.compactions_.fetch_sub(1, std::memory_order_release);
+            fail(errc::busy,
+                 "{} scan(s) in storage order still open after waiting {} ms (an unfinished range from "
+                 "scan(collection, in_storage_order), or a C cursor from entidb_scan_open_ordered that is not "
+                 "exhausted or closed, on this or another thread); close them and compact again. Nothing was "
+                 "compacted",
+                 open, wait.count());
+        }
+        exclusion(const exclusion&) = delete;
+        exclusion& operator=(const exclusion&) = delete;
+        ~exclusion() { g_.compactions_.fetch_sub(1, std::memory_order_release); }
+
+    private:
+        scan_gate& g_;
+    };
+
+private:
+    std::atomic<std::uint64_t> scans_{0}, compactions_{0};
+    std::mutex scan_end_mutex_;  // with scan_ended_: a compaction's bounded wait for open scans
+    std::condition_variable scan_ended_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/scan_gate.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+namespace detail {
+
+// A snapshot sequence above every commit: "the newest state" (writer and open only).
+inline constexpr std::uint64_t latest_snapshot = std::numeric_limits<std::uint64_t>::max() - 1;
+
+template <typename Traits>
+class engine {
+public:
+    using wal_backend = typename Traits::wal_backend;
+    using factory_type = typename Traits::segment_factory;
+
+    engine(config cfg, std::unique_ptr<wal_backend> wal, factory_type factory, format::manifest manifest,
+           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock)
+        : cfg_(cfg),
+          dir_(std::move(dir)),
+          lock_(std::move(lock)),
+          wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
+          segments_(std::move(factory), cfg.max_segment_size),
+          manifest_(std::move(manifest)),
+          catalog_(std::make_shared<const catalog>(manifest_, index_set{})) {}
+
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // A clean close leaves the primary index on disk for the next open (core/index_file.hpp).
+    ~engine() {
+        if (opened_) maybe_write_index_file(true, false);
+    }
+
+    // ---- reads (any thread) ----
+
+    [[nodiscard]] std::uint64_t last_sequence() const noexcept { return last_seq_.load(std::memory_order_acquire); }
+    [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+    [[nodiscard]] std::shared_ptr<const catalog> catalog_snapshot() const {
+        std::shared_lock lock(catalog_gate_);
+        return catalog_;
+    }
+    // The id of a collection, without copying the catalog (point reads).
+    [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
+        std::shared_lock lock(catalog_gate_);
+        return catalog_->find(name);
+    }
+    [[nodiscard]] const primary_index& index() const noexcept { return index_; }
+    [[nodiscard]] snapshot_registry& snapshots() noexcept { return snapshots_; }
+    [[nodiscard]] const std::atomic<std::uint64_t>& published_sequence() const noexcept { return last_seq_; }
+
+    // The payload of the version visible at `snapshot`, read from its segment.
+    [[nodiscard]] std::optional<byte_buffer> get(std::uint32_t collection, const entity_id& id,
+                                                 std::uint64_t snapshot) const {
+        const auto v = index_.find(collection, id, snapshot);
+        if (!v || v->tombstone) return std::nullopt;
+        return read_payload(collection, id, *v);
+    }
+
+    // Reads and checks the record at `v`, returning its payload.
+    [[nodiscard]] byte_buffer read_payload(std::uint32_t collection, const entity_id& id,
+                                           const entity_version& v) const {
+        byte_buffer out;
+        read_payload_into(collection, id, v, out);
+        return out;
+    }
+
+    // The same into `out`, whose capacity is reused (scans: no allocation per entity).
+    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                           byte_buffer& out) const {
+        if constexpr (segment_set<factory_type>::viewable) {
+            const auto payload = checked_payload(collection, id, v, segments_.view(v.location));
+            out.assign(payload.begin(), payload.end());
+        } else {
+            segments_.read(v.location, out);
+            const auto payload = checked_payload(collection, id, v, out);
+            const auto at = static_cast<std::size_t>(payload.data() - out.data());
+            const auto size = payload.size();
+            std::memmove(out.data(), out.data() + at, size);
+            out.resize(size);
+        }
+    }
+
+    // Scans: the records of a batch of versions as views, under one segment-table lock
+    // (valid while the snapshot the batch was read at is open).
+    void record_views(const std::vector<std::pair<entity_id, entity_version>>& batch,
+                      std::vector<bytes_view>& out) const
+        requires segment_set<factory_type>::viewable
+    {
+        out.clear();
+        segments_.view_each(batch.size(), [&](std::size_t i) { return batch[i].second.location; }, out);
+    }
+    // The payload of `record`, a view record_views() gave for `v`, into `out` (an empty
+    // view, which could not be had, is read the ordinary way to raise its error).
+    void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                           bytes_view record, byte_buffer& out) const {
+        if (record.empty()) return read_payload_into(collection, id, v, out);
+        const auto payload = checked_payload(collection, id, v, record);
+        out.assign(payload.begin(), payload.end());
+    }
+
+    // A point read of the last published state without registering a snapshot: the
+    // payload into `out` (capacity reused), false if the entity does not exist. Pruning
+    // only drops a key's oldest versions, so a version missing at a sequence the writer
+    // has since moved past means "look again at the newer sequence"; segments a
+    // compaction retires are not destroyed while a point read is running.
+    bool read_published(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
+        const std::shared_lock pin(point_reads_);
+        for (;;) {
+            const auto seq = last_sequence();
+            const auto v = index_.find(collection, id, seq);
+            if (!v && last_sequence() != seq) continue;
+            if (!v || v->tombstone) return false;
+            read_payload_into(collection, id, *v, out);
+            return true;
+        }
+    }
+
+    // The payload of the version visible at `snapshot` as a view into the mapped segment
+    // (checked like every read), valid while a snapshot at or below `snapshot` is open.
+    [[nodiscard]] std::optional<bytes_view> view(std::uint32_t collection, const entity_id& id,
+                                                 std::uint64_t snapshot) const
+        requires segment_set<factory_type>::viewable
+    {
+        const auto v = index_.find(collection, id, snapshot);
+        if (!v || v->tombstone) return std::nullopt;
+        return checked_payload(collection, id, *v, segments_.view(v->location));
+    }
+
+    void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
+    void count_index_lookup() noexcept { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
+
+    [[nodiscard]] statistics stats() const {
+        return {.last_sequence = last_sequence(),
+                .index_lookups = index_lookups_.load(std::memory_order_relaxed),
+                .commits = commits_.load(std::memory_order_relaxed),
+                .wal_flushes = wal_.flushes(),
+                .checkpoints = checkpoints_.load(std::memory_order_relaxed),
+                .full_scans = full_scans_.load(std::memory_order_relaxed),
+                .wal_bytes = wal_.backend().size(),
+                .segment_count = segments_.table().size(),
+                .retired_segments = segments_.retired_count(),
+                .change_callback_failures = feed_.callback_failures()};
+    }
+
+    // ---- the writer (holding writer_mutex()) ----
+
+    [[nodiscard]] std::mutex& writer_mutex() noexcept { return writer_mutex_; }
+
+    // Throws unless writes are accepted.
+    void ensure_writable() const {
+        if (cfg_.read_only) fail(errc::read_only, "the database was opened read-only");
+        poison_.ensure_healthy();
+    }
+
+    // The id the next new collection gets (the writer assigns ids inside a transaction).
+    [[nodiscard]] std::uint32_t next_collection_id() const noexcept { return manifest_.next_collection_id; }
+
+    // Commits `w` and returns its sequence. `writer` is the caller's hold on the writer
+    // lock; it is released once the WAL append is done (group commit), or left held when
+    // the commit fails before that. Throws only while the outcome is "not committed" (or
+    // errc::outcome_unknown when the flush itself failed).
+    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
+        ensure_writable();
+        if (w.ops.empty()) return last_sequence();
+        if (!w.ops.sealed()) fail(errc::invalid_argument, "a write set is committed only once sealed (in key order)");
+        housekeeping();
+        const std::uint64_t seq = appended_seq_ + 1;
+        const std::uint64_t txid = next_txid_;
+        check_unique(w);                                   // unique_violation: nothing written
+        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
+        const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
+        if (!w.new_collections.empty()) add_collections(w.new_collections);
+        {
+            // Listed before its bytes are in the log, so that a flush leader covering them
+            // finds it; the next writer sees it from now on (removed again if the append fails).
+            const commit_flow::entry entry(flow_, seq, w, wal_.appended_end() + batch.size());
+            const std::uint64_t wal_end = wal_.append_commit(batch);  // undone if it fails
+            segment_claimed_ += segment_bytes;
+            ++next_txid_;
+            appended_seq_ = seq;
+            writer.unlock();  // the next transaction prepares while this one waits for its flush
+            wait_applied(wal_end);
+        }
+        commits_.fetch_add(1, std::memory_order_relaxed);
+        if (std::unique_lock again(writer_mutex_, std::try_to_lock); again && !flow_.any_in_flight()) housekeeping();
+        return seq;
+    }
+
+    // Waits until every commit whose WAL append is done has been applied (holding the
+    // writer lock, so no new one starts): checkpoints, compaction and index builds need
+    // the segments and indexes to hold everything the WAL holds.
+    void quiesce() { flow_.quiesce(); }
+
+    // The newest state as the writer sees it: in-flight commits first, then the index
+    // (checked in this order: a commit counts as applied only once the index holds it).
+    [[nodiscard]] std::optional<byte_buffer> get_newest(std::uint32_t collection, const entity_id& id) const {
+        if (auto op = flow_.in_flight_op({collection, id})) {
+            if (op->tombstone) return std::nullopt;
+            return std::move(op->payload);
+        }
+        return get(collection, id, latest_snapshot);
+    }
+    [[nodiscard]] bool exists_newest(std::uint32_t collection, const entity_id& id) const {
+        if (const auto op = flow_.in_flight_op({collection, id})) return !op->tombstone;
+        const auto v = index_.find(collection, id, latest_snapshot);
+        return v && !v->tombstone;
+    }
+
+    // Destroys segments a compaction retired once no snapshot that may hold a location in
+    // them is open (segment_set::reclaim). The writer calls it after commits and
+    // compactions; until then their files (already unlinked) keep their disk space.
+    void reclaim_retired() noexcept {
+        if (keep_retired_.load(std::memory_order_acquire)) return;
+        try {
+            segments_.reclaim([&](std::uint64_t mark) {
+                // seq_cst pairs with the pin's increment: a point read that began after this
+                // load finds the index already pointing into the new segments.
+                return point_reads_.idle() && !snapshots_.any_before(mark);
+            });
+        } catch (...) {
+        }
+    }
+    // After a compaction that could not relocate every index entry: retired segments are
+    // kept until close, since the index may still point into them.
+    void keep_retired_until_close() noexcept { keep_retired_.store(true, std::memory_order_release); }
+
+    // changes_since(after) needs after >= this: records at or below it may be gone
+    // (compacted away, or never present in a restored database). Kept in the COMPACTION file.
+    [[nodiscard]] std::uint64_t history_horizon() const noexcept {
+        return history_.horizon();
+    }
+    void set_history_horizon(std::uint64_t h) noexcept { history_.set_horizon(h); }
+
+    // SPEC.md §5 order: flush segments → seal the active segment → CHECKPOINT record →
+    // MANIFEST with the checkpoint sequence → only then truncate the WAL.
+    // `requested`: the application asked for it (database::checkpoint), which also writes the
+    // index file once the changes since the last reach 1/64 of its entries, as a close does;
+    // the automatic checkpoints write it less often (index_file_policy).
+    void checkpoint(bool requested = false) {
+        ensure_writable();
+        quiesce();
+        guard_durability([&] {
+            const std::uint64_t seq = last_sequence();
+            segments_.flush();
+            // A fresh active segment keeps the rule that the active segment only holds
+            // WAL-covered records, so a torn tail there is never a checkpointed record.
+            if constexpr (factory_type::rotates)
+                if (segments_.active().backend->size() > 0) segments_.rotate();
+            wal_.append_checkpoint(seq);
+            manifest_.checkpoint_seq = seq;
+            save_manifest();
+            wal_.clear();
+            next_txid_ = 1;  // txids only need to be unique within one WAL
+        });
+        checkpoints_.fetch_add(1, std::memory_order_relaxed);
+        maybe_write_index_file(requested);
+    }
+
+    // ---- the persisted primary index (core/index_file.hpp) ----
+
+    // Open finished (recovery and the secondary indexes): from now on the index may be written.
+    void mark_opened() noexcept { opened_ = true; }
+    // What open found: a file it used (with its entries), or none it could use.
+    void index_file_loaded(std::uint64_t entries) noexcept {
+        index_file_ = {.stale = false, .entries = entries, .failures = index_file_.failures};
+    }
+    // The segments changed under the file (a compaction): it cannot serve the next open.
+    void index_file_stale() noexcept { index_file_.stale = true; }
+    // A block of the mapped index file failed its check when a lookup first read it
+    // (index/primary_index_file.hpp): the file goes, so that the next open rebuilds the index
+    // from the segments, and until then the engine refuses writes (a commit being applied
+    // may have stopped halfway). The reads that need the damaged block fail with it.
+    void index_file_damaged(const error& x) noexcept {
+        if (index_file_damaged_.exchange(true)) return;
+        if (dir_) {
+            std::error_code ignored;
+            std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+        }
+        poison(fmt::format("{}; the index file was removed: reopen to rebuild the index from the segments", x.what()));
+    }
+    [[nodiscard]] bool index_file_was_damaged() const noexcept { return index_file_damaged_.load(); }
+    [[nodiscard]] std::uint64_t index_file_failures() const noexcept { return index_file_.failures; }
+
+    // Writes the index file if it is due, holding the writer lock with every commit applied
+    // (a checkpoint, or the close). Never fails: the file only saves work at open.
+    // `eager`: at a close or a requested checkpoint (index_file_policy::due).
+    void maybe_write_index_file(bool eager, bool checkpointed = true) noexcept {
+        if constexpr (segment_file_protocol<factory_type>) {
+            try {
+                if (!dir_ || cfg_.read_only || poison_.poisoned() || keep_retired_.load(std::memory_order_acquire))
+                    return;
+                if (index_.version_count() < cfg_.index_file_min_entries) {
+                    // Small: the next open streams the segments. A stale file would only
+                    // cost that open a check, so it goes.
+                    std::error_code ignored;
+                    if (index_file_.stale) std::filesystem::remove(*dir_ / primary_index_file_name, ignored);
+                    return;
+                }
+                if (!index_file_.due(eager, index_.applied_since_image())) return;
+                // The bytes the file covers must be durable before it names them (a checkpoint
+                // has just flushed them).
+                if (!checkpointed) segments_.flush();
+                write_primary_index_file(*dir_ / primary_index_file_name, index_, last_sequence(),
+                                         segment_coverages(segments_.table()));
+                index_.mark_imaged();
+                index_file_loaded(index_.version_count());
+            } catch (...) {
+                ++index_file_.failures;
+            }
+        }
+    }
+
+    // Declares a secondary index on `collection` (created if needed) and builds it by
+    // streaming the collection's entities. An identical declaration returns the existing
+    // index; the same path with another kind, uniqueness or options is errc::invalid_argument.
+    // A unique index over data that already repeats a key is errc::unique_violation.
+    // `options`: the kind's own (manifest_index::options; text_index.hpp). Holding the writer lock.
+    std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
+                                                   index_kind kind, bool unique, byte_buffer options = {}) {
+        ensure_writable();
+        quiesce();
+        if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
+            fail(errc::invalid_argument, "an index needs a field path of non-empty names");
+        auto cat = catalog_snapshot();
+        auto coll = cat->find(collection);
+        if (coll)
+            if (auto existing = cat->index_on(*coll, path)) {
+                const auto& d = existing->definition();
+                if (d.kind != kind || d.unique != unique || d.options != options)
+                    fail(errc::invalid_argument, "collection '{}' already has a different index on '{}'", collection,
+                         join_path(path));
+                return existing;
+            }
+        if (!coll) {
+            add_collections({{std::string(collection), manifest_.next_collection_id}});
+            coll = catalog_snapshot()->find(collection);
+        }
+        format::manifest_index def{.id = manifest_.next_index_id,
+                                   .collection_id = *coll,
+                                   .path = std::move(path),
+                                   .kind = kind,
+                                   .unique = unique,
+                                   .created_at_seq = last_sequence(),
+                                   .options = std::move(options)};
+        // Unique violations surface here, before anything is recorded.
+        auto ix = index_set::build(def, live_entities());
+        format::manifest next = manifest_;
+        next.indexes.push_back(def);
+        next.next_index_id = def.id + 1;
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);
+            throw;
+        }
+        indexes_.add(ix);
+        publish_catalog();
+        return ix;
+    }
+
+    // Builds every index the MANIFEST declares (open, after recovery).
+    void build_indexes() {
+        indexes_.open(manifest_, live_entities());
+        publish_catalog();
+    }
+
+    // The change feed (committed operations, in commit order).
+    [[nodiscard]] change_feed_hub& feed() noexcept { return feed_; }
+
+    // Persisted history: every applied operation with a sequence above `after` (up to the
+    // last published commit), in commit order, at most `limit` of them. Streams the
+    // segments, skipping those whose newest sequence is not above `after`.
+    // errc::invalid_argument when `after` is below the history horizon (a compaction
+    // dropped records the answer would need): the caller resynchronises from a snapshot.
+    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after, std::size_t limit) const {
+        // Registered like a snapshot: a concurrent compaction keeps the files read here.
+        const snapshot_guard guard(snapshots_, last_seq_);
+        const std::uint64_t upto = guard.sequence();
+        history_.check_reachable(after);
+        const auto cat = catalog_snapshot();
+        segment_cursor<factory_type> records(history::segments_after(segments_.table(), after), cfg_.read_chunk_bytes,
+                                             dir_, "reading the change feed");
+        return history::read(records, after, upto, limit, *cat);
+    }
+
+    // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
+
+    using segment_table = typename segment_cursor<factory_type>::segment_table;
+
+    // The segments a storage-order scan walks (with a segment_cursor).
+    [[nodiscard]] segment_table segments_for_scan() const { return segments_.table(); }
+
+    // Registers a scan in storage order. False, registering nothing, while a compaction
+    // runs or after one left index entries in retired segments: the scan then walks the
+    // index instead (its order is unspecified either way). A compaction relocates index
+    // entries and retires segments, which a scan walking the files could not follow.
+    bool begin_storage_scan() noexcept {
+        if (!storage_scans_.try_begin()) return false;
+        if (!keep_retired_.load(std::memory_order_acquire)) return true;
+        storage_scans_.end();
+        return false;
+    }
+    void end_storage_scan() noexcept { storage_scans_.end(); }
+    // Held by a compaction (scan_gate::exclusion): new storage-order scans walk the index
+    // instead, and the compaction starts once the open ones have ended, or fails with
+    // errc::busy after waiting.
+    [[nodiscard]] scan_gate& storage_scans() noexcept { return storage_scans_; }
+
+    // Refuses further writes; `why` is repeated by every later write attempt.
+    void poison(std::string_view why) noexcept { poison_.poison(why); }
+
+    // ---- used by recovery (recovery.hpp) before the database is shared ----
+
+    segment_set<factory_type>& segments() noexcept { return segments_; }
+    const segment_set<factory_type>& segments() const noexcept { return segments_; }
+    wal_backend& wal() noexcept { return wal_.backend(); }
+    // After recovery, before the first commit: an empty log takes the configured layout.
+    void prepare_wal() {
+        if (!cfg_.read_only) wal_.prepare_empty();
+    }
+    primary_index& mutable_index() noexcept { return index_; }
+    format::manifest& manifest() noexcept { return manifest_; }
+    [[nodiscard]] std::optional<std::uint64_t> checkpoint_sequence() const { return manifest_.checkpoint_seq; }
+    recovery_report& report() noexcept { return report_; }
+    void set_recovered_state(std::uint64_t last_seq, std::uint64_t next_txid) {
+        last_seq_.store(last_seq, std::memory_order_release);
+        appended_seq_ = last_seq;
+        flow_.set_recovered(last_seq);
+        next_txid_ = next_txid;
+        segment_claimed_ = segments_.active().backend->size();
+    }
+
+    // Recovery and restore write segment records the way commits do: fill the batch
+    // start_batch returns with records of commit `seq`, then apply_batch appends them and
+    // makes them visible in the index (no publication).
+    [[nodiscard]] record_batch& start_batch(std::uint64_t seq) noexcept {
+        segment_batch_.start(seq);
+        return segment_batch_;
+    }
+    // Commits apply their records the same way.
+    void apply_batch(std::uint64_t oldest_snapshot) {
+        const auto locations = segment_batch_.append_to(segments_);
+        const auto& keys = segment_batch_.keys();
+        // The index's misses for keys a few ahead overlap the current key's apply (a batch
+        // of one key has nothing to overlap).
+        constexpr std::size_t lookahead = 8;
+        const std::size_t first_ahead = keys.size() > 1 ? 0 : keys.size();
+        for (std::size_t a = first_ahead; a < std::min(keys.size(), first_ahead + lookahead); ++a)
+            index_.prefetch(keys[a].collection, keys[a].id);
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (const auto a = i + lookahead; keys.size() > 1 && a < keys.size())
+                index_.prefetch(keys[a].collection, keys[a].id);
+            const entity_version v{.sequence = segment_batch_.sequence(),
+                                   .location = locations[i],
+                                   .tombstone = keys[i].tombstone};
+            index_.apply(keys[i].collection, keys[i].id, v, oldest_snapshot);
+        }
+    }
+
+    [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
+    [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
+    [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
+
+private:
+    // The payload of the whole segment record `record`, after checking its CRC and that it
+    // is the record the index says (collection and id).
+    [[nodiscard]] bytes_view checked_payload(std::uint32_t collection, const entity_id& id, const entity_version& v,
+                                             bytes_view record) const {
+        const auto d = format::decode_segment(record);
+        if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
+            fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
+                    "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
+        return d.record.payload;
+    }
+
+    // A factory that cannot rotate keeps everything in its one segment, which holds at most
+    // max_segment_size bytes: a commit whose records would not fit is refused here, before
+    // its WAL record makes it durable (applying a durable commit that does not fit could
+    // only fail after it was acknowledged). The room left counts the commits appended but
+    // not applied yet (segment_claimed_). Returns the bytes the commit's records take.
+    [[nodiscard]] std::uint64_t segment_room_for(const pending_write& w) const {
+        if constexpr (factory_type::rotates) {
+            return 0;
+        } else {
+            std::uint64_t need = 0;
+            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
+            const std::uint64_t limit = cfg_.max_segment_size;
+            const std::uint64_t left = limit - std::min(segment_claimed_, limit);
+            if (need > left)
+                fail(errc::rotation_unsupported,
+                     "segment {} is full: the commit needs {} bytes, {} of max_segment_size {} are left, and the "
+                     "segment factory cannot make another segment; nothing was written (use a rotating factory "
+                     "such as file_segment_factory, or a larger max_segment_size)",
+                     segments_.segments().back().number, need, left, limit);
+            return need;
+        }
+    }
+
+    // Streams a collection's live entities, one payload in memory at a time, to index_set:
+    // f(id, sequence, payload) in id order.
+    [[nodiscard]] auto live_entities() const {
+        return [this](std::uint32_t coll, const auto& f) {
+            std::optional<entity_id> last;
+            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+                last = next->first;
+                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
+            }
+        };
+    }
+
+    void publish_catalog() {
+        auto c = std::make_shared<const catalog>(manifest_, indexes_);
+        std::unique_lock lock(catalog_gate_);
+        catalog_.swap(c);
+    }
+
+    // Records new collections durably in the MANIFEST before the WAL refers to them.
+    void add_collections(const std::vector<std::pair<std::string, std::uint32_t>>& added) {
+        format::manifest next = manifest_;
+        for (const auto& [name, id] : added) {
+            next.collections.push_back({name, id});
+            next.next_collection_id = std::max(next.next_collection_id, id + 1);
+        }
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);  // not named anywhere durable: forget them
+            throw;
+        }
+        publish_catalog();
+    }
+
+    void save_manifest() {
+        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
+    }
+
+    // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
+    // applied (commit_flow: the flush's leader applies the group in sequence order). A
+    // failed flush fails every commit it should have covered (errc::outcome_unknown; the
+    // writer's fault handler poisoned the engine); a commit a flush covered is durable and
+    // waits for its apply whatever came later.
+    void wait_applied(std::uint64_t wal_end) {
+        const auto covers = wal_.wait_durable(wal_end);
+        flow_.wait_applied(covers, wal_end,
+                           [this](const pending_write& w, std::uint64_t seq) { apply_durable(w, seq); });
+    }
+
+    // Checkpoints past max_wal_size and releases retired segments: under the writer lock,
+    // before a commit's append or after the last in-flight commit is applied.
+    void housekeeping() noexcept {
+        maybe_checkpoint();
+        reclaim_retired();
+    }
+
+    // After the durable flush nothing may report failure: problems poison the engine.
+    void apply_durable(const pending_write& w, std::uint64_t seq) noexcept {
+        try {
+            const std::uint64_t oldest = snapshots_.oldest(last_sequence());
+            const auto cat = catalog_snapshot();
+            const auto moves = cat->indexes().moves(  // from the versions this commit replaces
+                w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
+            // One segment record per operation (one append when they fit), then the index.
+            auto& batch = start_batch(seq);
+            for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+            apply_batch(oldest);
+            index_set::apply(moves, seq, oldest);
+            last_seq_.store(seq, std::memory_order_release);
+        } catch (const std::exception& e) {
+            poison(fmt::format("commit {} is durable but could not be applied ({}); reopen to finish it", seq, e.what()));
+            return;
+        }
+        feed_.publish(w.ops, seq, *catalog_snapshot());
+    }
+
+    // Unique indexes: no two live entities may share a key after this commit and the ones
+    // in flight ahead of it.
+    void check_unique(const pending_write& w) const {
+        const auto cat = catalog_snapshot();
+        cat->indexes().check_unique(
+            w.ops, [&](std::uint32_t coll, const auto& f) { flow_.for_each_in_flight_op(coll, f); },
+            [&](std::uint32_t coll) { return cat->name_of(coll); });
+    }
+
+    void maybe_checkpoint() noexcept {
+        try {
+            if (!poison_.poisoned() && wal_.backend().size() > cfg_.max_wal_size) checkpoint();
+        } catch (...) {
+            // A checkpoint that did not finish leaves a consistent directory (SPEC.md §5
+            // order); durability failures already poisoned the engine in guard_durability,
+            // and a backend that cannot even report its size fails the next append.
+        }
+    }
+
+    // Runs a step whose flush failure leaves durability unknown: poison and rethrow.
+    template <typename F>
+    void guard_durability(F&& step) {
+        try {
+            step();
+        } catch (const error& e) {
+            if (e.value() == errc::outcome_unknown || e.value() == errc::io_error)
+                poison(fmt::format("checkpoint failed: {}", e.what()));
+            throw;
+        }
+    }
+
+    config cfg_;
+    std::optional<std::filesystem::path> dir_;
+    std::optional<directory_lock> lock_;
+    ::entidb::wal::writer<wal_backend> wal_;
+    segment_set<factory_type> segments_;
+    primary_index index_;
+    mutable snapshot_registry snapshots_;  // internally synchronised; changes_since registers too
+    format::manifest manifest_;  // the writer's copy
+    index_set indexes_;  // the writer's list
+    change_feed_hub feed_;
+
+    mutable shared_gate catalog_gate_;  // guards catalog_
+    std::shared_ptr<const catalog> catalog_;
+    poison_state poison_;
+    commit_flow flow_{poison_};  // group commit: the commits appended to the WAL and not yet applied
+    std::mutex writer_mutex_;
+    std::atomic<std::uint64_t> last_seq_{0};  // published: what new snapshots see
+    std::uint64_t appended_seq_ = 0;          // the newest commit in the WAL (the writer's)
+    std::uint64_t next_txid_ = 1;
+    // A factory that cannot rotate: the size of its one segment once every appended commit
+    // is applied (segment_room_for).
+    std::uint64_t segment_claimed_ = 0;
+
+    record_batch segment_batch_;  // the applier's (one at a time, in sequence order), reused
+
+    std::atomic<std::uint64_t> commits_{0}, checkpoints_{0}, full_scans_{0}, index_lookups_{0};
+    history history_;  // its horizon
+    std::atomic<bool> keep_retired_{false};
+    scan_gate storage_scans_;  // begin_storage_scan
+    mutable shared_gate point_reads_;  // counts read_published calls running (never locked exclusively)
+    recovery_report report_;
+    bool opened_ = false;  // mark_opened
+    index_file_policy index_file_;  // the writer's
+    std::atomic<bool> index_file_damaged_{false};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/engine.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::string_view compaction_file_name = "COMPACTION";
+
+[[nodiscard]] inline std::filesystem::path compaction_file(const std::filesystem::path& dir) {
+    return dir / std::string(compaction_file_name);
+}
+
+// The COMPACTION file of `dir`, if there is one.
+[[nodiscard]] inline std::optional<format::compaction_state> read_compaction_state(const std::filesystem::path& dir) {
+    const auto path = compaction_file(dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+        if (ec) fail_at(errc::io_error, {.path = path.string(), .sys_errno = ec.value()}, "cannot stat");
+        return std::nullopt;
+    }
+    return format::decode_compaction_state(read_file(path), path.string());
+}
+
+inline void write_compaction_state(const std::filesystem::path& dir, const format::compaction_state& s) {
+    durable_replace(compaction_file(dir), format::encode(s));
+}
+
+// The segments an interrupted compaction's journal says make the database, opened without
+// changing anything: every final file it does not remove, and each published one from its
+// temporary if that still exists (else from its final name).
+template <segment_file_protocol Factory>
+[[nodiscard]] std::vector<typename segment_set<Factory>::segment> open_journaled_segments(
+    Factory& f, const format::compaction_state& s, const std::filesystem::path& dir) {
+    std::vector<typename segment_set<Factory>::segment> out;
+    const auto listed = [](const std::vector<std::uint32_t>& v, std::uint32_t n) {
+        return std::binary_search(v.begin(), v.end(), n);
+    };
+    for (const auto n : f.existing())
+        if (!listed(s.remove, n) && !(listed(s.publish, n) && f.has_temporary(n))) out.push_back({n, f.open(n), 0});
+    for (const auto n : s.publish) {
+        if (f.has_temporary(n))
+            out.push_back({n, f.open_temporary(n), 0});
+        else if (!f.has(n))
+            fail_at(errc::corruption, {.path = compaction_file(dir).string()},
+                    "COMPACTION publishes segment {} but neither {} nor {} exists", n, segment_file_name(n),
+                    temporary_segment_file_name(n));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
+    if (out.empty() || out.back().number != s.publish.back())
+        fail_at(errc::corruption, {.path = compaction_file(dir).string()},
+                "COMPACTION publishes segment {} as the active one but a higher segment exists",
+                s.publish.empty() ? 0 : s.publish.back());
+    return out;
+}
+
+// Steps 6–7: idempotent. `stray` temporaries (no journal names them) are removed too.
+template <segment_file_protocol Factory>
+void finish_compaction(Factory& f, const std::filesystem::path& dir, const format::compaction_state& s,
+                       const std::vector<std::uint32_t>& stray) {
+    for (const auto n : s.publish)
+        if (f.has_temporary(n)) f.publish_temporary(n);
+    for (const auto n : s.remove) f.remove(n);
+    for (const auto n : stray) f.remove_temporary(n);
+    f.sync();
+    if (s.pending()) write_compaction_state(dir, {.history_horizon = s.history_horizon, .publish = {}, .remove = {}});
+}
+
+template <typename Traits>
+class compactor {
+    using factory_type = typename Traits::segment_factory;
+    using set_type = segment_set<factory_type>;
+    using segment = typename set_type::segment;
+    static constexpr bool files = segment_file_protocol<factory_type>;  // journaled (see above)
+
+public:
+    compactor(engine<Traits>& e, const compact_options& opt) : e_(e), opt_(opt) {}
+
+    // Holding the writer lock.
+    compaction_report run() {
+        if constexpr (!factory_type::rotates) {
+            fail(errc::rotation_unsupported,
+                 "compaction writes new segments and this segment factory cannot make more than one: use a "
+                 "rotating factory (file_segment_factory)");
+        } else {
+            e_.ensure_writable();
+            if constexpr (files)
+                if (!e_.directory())
+                    fail(errc::invalid_argument,
+                         "compaction of file segments needs a database opened with entidb::open (its directory holds "
+                         "the COMPACTION journal)");
+            e_.reclaim_retired();
+            e_.checkpoint();
+            e_.mutable_index().prune_all(e_.snapshots().readers(e_.last_sequence()));
+            step(compaction_step::checkpointed);
+            report_.sequence = e_.last_sequence();
+            report_.history_horizon = e_.history_horizon();
+            const auto& table = e_.segments().segments();
+            if (table.size() < 2) return report_;  // nothing sealed: nothing to merge
+            write_outputs();
+            const auto journal = commit_point();
+            make_current(journal);
+            e_.reclaim_retired();
+            return report_;
+        }
+    }
+
+private:
+    void step(compaction_step s) {
+        if (opt_.on_step) opt_.on_step(s);
+    }
+
+    std::unique_ptr<typename factory_type::backend_type> new_output(std::uint32_t n) {
+        if (n > format::max_segment_number)
+            fail(errc::invalid_argument, "compaction needs segment number {}, above the six-digit limit {}", n,
+                 format::max_segment_number);
+        if constexpr (files)
+            return e_.segments().factory().create_temporary(n);
+        else
+            return e_.segments().factory().create(n);
+    }
+
+    // Removes every temporary this run created (before the commit point only).
+    void abandon() noexcept {
+        outputs_.clear();
+        if constexpr (files) {
+            for (const auto n : created_) try {
+                    e_.segments().factory().remove_temporary(n);
+                } catch (...) {
+                }
+        }
+    }
+
+    // Steps 2–3.
+    void write_outputs() {
+        auto& set = e_.segments();
+        const auto& table = set.segments();
+        const auto& index = e_.index();
+        const std::uint64_t last = e_.last_sequence();
+        const std::uint64_t keep_above = last > opt_.tombstone_retention ? last - opt_.tombstone_retention : 0;
+        std::uint64_t merge_max = 0;
+        for (std::size_t i = 0; i + 1 < table.size(); ++i) merge_max = std::max(merge_max, table[i].max_sequence);
+        if (table.back().backend->size() != 0)
+            fail(errc::invalid_argument, "compaction needs an empty active segment after its checkpoint");
+        std::uint32_t next = table.back().number + 1;
+        std::uint64_t held = 0;
+        std::uint64_t dropped_max = 0;
+        try {
+            if constexpr (files)
+                for (const auto n : set.factory().temporaries()) set.factory().remove_temporary(n);  // stale
+            byte_buffer rec;
+            for (std::size_t i = 0; i + 1 < table.size(); ++i) {
+                const auto& seg = table[i];
+                report_.bytes_before += seg.backend->size();
+                segment_scanner<typename factory_type::backend_type> scan(
+                    *seg.backend, e_.cfg().read_chunk_bytes, std::numeric_limits<std::uint32_t>::max());
+                while (auto s = scan.next()) {
+                    const auto& d = s->decoded;
+                    if (d.status != format::decode_status::ok)
+                        fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
+                                "bad record in a sealed segment while compacting ({})", d.problem);
+                    const auto& r = d.record;
+                    const record_location loc{seg.number, static_cast<std::uint32_t>(d.size), s->offset};
+                    const bool in_index = index.holds(r.collection_id, r.id, loc);
+                    const bool keep =
+                        in_index || (r.tombstone() && (r.sequence > keep_above || r.sequence == merge_max) &&
+                                     !index.find(r.collection_id, r.id, latest_snapshot));
+                    if (!keep) {
+                        ++report_.records_dropped;
+                        if (r.tombstone()) ++report_.tombstones_dropped;
+                        dropped_max = std::max(dropped_max, r.sequence);
+                        continue;
+                    }
+                    held += in_index ? 1 : 0;
+                    ++report_.records_kept;
+                    if (r.tombstone()) ++report_.tombstones_kept;
+                    rec.clear();
+                    format::encode(r, rec);
+                    if (outputs_.empty() || (outputs_.back().backend->size() > 0 &&
+                                             outputs_.back().backend->size() + rec.size() > e_.cfg().max_segment_size))
+                        start_output(next++);
+                    outputs_.back().backend->append(rec);
+                    outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
+                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
+                        outputs_.back().min_sequence = r.sequence;
+                }
+            }
+            if (const auto versions = index.version_count(); held != versions)
+                fail(errc::corruption,
+                     "the index holds {} versions but only {} of them were found in the sealed segments; nothing "
+                     "was compacted",
+                     versions, held);
+            start_output(next++);  // the next active segment: empty, above every output
+            if constexpr (files) set.factory().sync();
+        } catch (...) {
+            abandon();
+            throw;
+        }
+        kept_in_index_ = held;
+        report_.segments_before = table.size();
+        report_.segments_after = outputs_.size();
+        for (const auto& o : outputs_) report_.bytes_after += o.backend->size();
+        report_.bytes_reclaimed = report_.bytes_before > report_.bytes_after ? report_.bytes_before - report_.bytes_after : 0;
+        report_.history_horizon = std::max(e_.history_horizon(), dropped_max);
+        try {
+            step(compaction_step::outputs_written);
+        } catch (...) {
+            abandon();
+            throw;
+        }
+    }
+
+    // Seals the current output (flush) and starts output number n.
+    void start_output(std::uint32_t n) {
+        if (!outputs_.empty()) outputs_.back().backend->flush();
+        created_.push_back(n);
+        outputs_.push_back({n, new_output(n), 0});
+    }
+
+    // Step 4.
+    format::compaction_state commit_point() {
+        format::compaction_state journal{.history_horizon = report_.history_horizon, .publish = {}, .remove = {}};
+        for (const auto& o : outputs_) journal.publish.push_back(o.number);
+        for (const auto& s : e_.segments().segments()) journal.remove.push_back(s.number);
+        if constexpr (files) {
+            try {
+                write_compaction_state(*e_.directory(), journal);
+            } catch (const error& err) {
+                if (err.value() == errc::outcome_unknown) {
+                    // The journal may be durable: the temporaries must stay for the redo.
+                    outputs_.clear();
+                    e_.poison(fmt::format("compaction: the journal may or may not be durable ({}); reopen to finish "
+                                          "or discard it",
+                                          err.what()));
+                } else {
+                    abandon();
+                }
+                throw;
+            }
+            try {
+                step(compaction_step::journal_written);
+            } catch (...) {
+                // The old files are all still there and the table still reads them.
+                outputs_.clear();
+                e_.poison("compaction: stopped after its journal was written; reopen to finish it");
+                throw;
+            }
+        }
+        return journal;
+    }
+
+    // Steps 5–7; any failure poisons the engine (the reopen finishes from the journal).
+    void make_current(const format::compaction_state& journal) {
+        try {
+            install();
+            if constexpr (files) {
+                auto& f = e_.segments().factory();
+                for (const auto n : journal.publish) f.publish_temporary(n);
+                step(compaction_step::published);
+                for (const auto n : journal.remove) f.remove(n);
+                f.sync();
+                step(compaction_step::old_removed);
+                write_compaction_state(*e_.directory(),
+                                       {.history_horizon = journal.history_horizon, .publish = {}, .remove = {}});
+            }
+            step(compaction_step::finished);
+        } catch (const std::exception& err) {
+            e_.poison(fmt::format("compaction could not finish ({}); reopen to finish it", err.what()));
+            throw;
+        }
+    }
+
+    // Step 5: the new segments become the table; the index moves to the copies.
+    void install() {
+        auto& set = e_.segments();
+        set.install(std::move(outputs_));
+        outputs_.clear();
+        auto& index = e_.mutable_index();
+        std::uint64_t moved = 0;
+        const auto& table = set.segments();
+        for (std::size_t i = 0; i + 1 < table.size(); ++i) {
+            const auto& seg = table[i];
+            segment_scanner<typename factory_type::backend_type> scan(*seg.backend, e_.cfg().read_chunk_bytes,
+                                                                      std::numeric_limits<std::uint32_t>::max());
+            while (auto s = scan.next()) {
+                const auto& d = s->decoded;
+                if (d.status != format::decode_status::ok) {
+                    e_.keep_retired_until_close();
+                    fail_at(errc::corruption, {.path = e_.segment_path(seg.number), .offset = s->offset},
+                            "a compacted segment does not read back ({})", d.problem);
+                }
+                const auto& r = d.record;
+                if (index.relocate(r.collection_id, r.id, r.sequence,
+                                   {seg.number, static_cast<std::uint32_t>(d.size), s->offset}))
+                    ++moved;
+            }
+        }
+        if (moved != kept_in_index_) {
+            e_.keep_retired_until_close();
+            fail(errc::corruption, "compaction moved {} index entries, expected {}", moved, kept_in_index_);
+        }
+        e_.set_history_horizon(report_.history_horizon);
+        set.set_retired_mark(e_.snapshots().mark());
+    }
+
+    engine<Traits>& e_;
+    const compact_options& opt_;
+    compaction_report report_;
+    std::vector<segment> outputs_;
+    std::vector<std::uint32_t> created_;
+    std::uint64_t kept_in_index_ = 0;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/compaction.hpp ----
+// ---- begin entidb/core/open.hpp ----
+// entidb/core/open.hpp — a database directory opened into a recovered engine.
+//
+// directory/open.hpp checks the path, takes the LOCK and opens the files; the engine is
+// built on them here. open_engine then recovers it (a new database gets segment 1 from the
+// engine's own factory), writes a new database's MANIFEST last (finish_creation: a
+// creation that fails leaves none) and builds the secondary indexes. Only then may the
+// engine write its primary index file (core/index_file.hpp).
+
+
+// ---- begin entidb/directory/open.hpp ----
+// entidb/directory/open.hpp — the one open path of a database directory (SPEC.md §3, §9.1).
+//
+//   <db>/MANIFEST  <db>/LOCK  <db>/wal.log  <db>/SEGMENTS/seg-NNNNNN.dat
+//
+// Opening first looks for a database: a path that holds none (missing, or a directory
+// without a MANIFEST) is created only when config::create_if_missing allows and the open
+// is not read-only, else errc::not_found before anything is touched (not even LOCK). It
+// then takes the LOCK (errc::locked if held; shared for a read-only open), then reads the
+// MANIFEST, or creates a new database when the directory is missing or holds nothing but
+// the remains of an interrupted creation. The MANIFEST is written last when creating
+// (finish_creation, once recovery has made segment 1 through the engine's own factory: a
+// factory may hand out its backend only once, like single_backend_factory), so its
+// presence marks a complete database and a creation that fails leaves none. Every failure
+// is typed and leaves the directory unchanged: a path that is a file, a directory that is
+// not a database (errc::invalid_argument, before LOCK is created), a MANIFEST that does
+// not parse (errc::corruption) or has another format version (errc::unsupported_version),
+// a file the OS cannot examine, such as a symbolic link loop (errc::io_error). A read-only
+// open writes nothing at all.
+// core/open.hpp builds the engine from the parts returned here; recovery runs on it.
+
+
+// ---- begin entidb/version.hpp ----
+// entidb/version.hpp — library and on-disk format versions.
+
+
+namespace entidb {
+inline namespace v1 {
+
+inline constexpr std::string_view library_version = "0.1.0";
+inline constexpr int library_version_major = 0;
+inline constexpr int library_version_minor = 1;
+inline constexpr int library_version_patch = 0;
+
+// The on-disk format this build writes (SPEC.md §3, docs/file-format.md).
+inline constexpr std::uint16_t format_major = 1;
+inline constexpr std::uint16_t format_minor = 0;
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/version.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+namespace fs = std::filesystem;
+
+// Whether `entry` is an empty regular file; false where the OS cannot tell (a link loop).
+[[nodiscard]] inline bool is_empty_file(const fs::directory_entry& entry) {
+    std::error_code ec;
+    return entry.is_regular_file(ec) && entry.file_size(ec) == 0 && !ec;
+}
+
+// True if `dir` holds nothing but what an interrupted creation leaves: LOCK, an empty
+// wal.log, MANIFEST.tmp, and a SEGMENTS directory of empty segment files. Anything the OS
+// cannot examine is not such a remain.
+[[nodiscard]] inline bool is_unfinished_creation(const fs::path& dir) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto name = it->path().filename().string();
+        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
+        if (name == "wal.log" && is_empty_file(*it)) continue;
+        if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
+            for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
+                if (!is_empty_file(*seg)) return false;
+            if (ec) return false;
+            continue;
+        }
+        return false;
+    }
+    return !ec;
+}
+
+// Refuses to create a database in `dir` unless it is empty or an unfinished creation: the
+// directory holds someone else's files.
+inline void require_creatable(const fs::path& dir) {
+    if (!is_unfinished_creation(dir))
+        fail_at(errc::invalid_argument, {.path = dir.string()},
+                "the directory is not empty and has no MANIFEST: not an EntiDB database");
+}
+
+inline void make_directory(const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::create_directory(dir, ec) && ec)
+        fail_at(errc::io_error, {.path = dir.string(), .sys_errno = ec.value()}, "cannot create directory");
+}
+
+// Checks the path and creates the directory if needed; returns true if the database
+// has to be created (no MANIFEST yet). Where there is no database and the open may not
+// create one, errc::not_found; where the directory holds other files,
+// errc::invalid_argument: both with nothing touched (not even LOCK).
+[[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    const bool present = path_exists(dir);
+    std::error_code ec;
+    if (present && !fs::is_directory(dir, ec))
+        fail_at(errc::invalid_argument, {.path = dir.string()}, "not a directory");
+    const bool may_create = cfg.create_if_missing && !cfg.read_only;
+    if (!present) {
+        if (!may_create)
+            fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
+        make_directory(dir);
+        sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
+        return true;
+    }
+    if (path_exists(dir / "MANIFEST")) return false;
+    if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
+    require_creatable(dir);
+    return true;
+}
+
+[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
+    const auto path = dir / "MANIFEST";
+    auto m = format::decode_manifest(read_file(path), path.string());
+    if (m.format_major != format_major || m.format_minor > format_minor)
+        fail_at(errc::unsupported_version, {.path = path.string()},
+                "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
+                m.format_minor, format_major, format_minor);
+    for (const char* required : {"wal.log", "SEGMENTS"})
+        if (!path_exists(dir / required))
+            fail_at(errc::corruption, {.path = (dir / required).string()}, "missing from the database directory");
+    return m;
+}
+
+// What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
+// (empty when the database is being created), its WAL and its segment factory, and
+// whether the database is new (no MANIFEST yet).
+template <typename Traits>
+struct directory_parts {
+    directory_lock lock;
+    format::manifest manifest;
+    std::unique_ptr<typename Traits::wal_backend> wal;
+    typename Traits::segment_factory factory;
+    bool created = false;
+};
+
+template <typename Traits>
+[[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
+                                                     typename Traits::environment& env) {
+    cfg.validate();
+    const bool create = prepare_directory(dir, cfg);
+    auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
+    format::manifest manifest;
+    if (create) {
+        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+        if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
+    } else {
+        manifest = load_manifest(dir);
+    }
+    auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
+    auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
+    if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
+    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
+}
+
+// Completes a new database once recovery has opened (created) its segments: the MANIFEST,
+// written last, marks it complete. Until then the directory reads as an unfinished
+// creation, which the next open starts again.
+inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
+    durable_replace(dir / "MANIFEST", format::encode(manifest));
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/directory/open.hpp ----
+// ---- begin entidb/core/recovery.hpp ----
+// entidb/core/recovery.hpp — what open does before a database is shared (SPEC.md §5).
+//
+// 1. Stream every segment record into the primary index (one record in memory at a time).
+//    A bad record in a sealed segment is corruption. A bad record in the active segment is
+//    a torn tail only if the WAL still covers it — the records before it in that segment
+//    are newer than the last checkpoint, or it is the segment's first record and the
+//    sealed segments reach the checkpoint — and is then truncated; otherwise corruption.
+// 2. Stream the WAL (wal/reader.hpp). A record that does not decode ends the log if
+//    nothing valid follows it (torn tail: truncated); if a valid record follows, it is
+//    corruption (file and offset named, nothing repaired). Committed transactions are
+//    applied exactly once, each with one batch of segment records (the commits' path):
+//    a transaction older than the newest segment sequence is already there, a newer one is
+//    applied, and the one at that sequence is checked record by record (a crash may have
+//    applied part of it). Aborted and unfinished transactions are dropped.
+// 3. Nothing is truncated or replayed until every check has passed, so an open that fails
+//    leaves the directory as it found it.
+// 1a. Where a primary index file covers the segments (core/index_file.hpp), the index is
+//    mapped from it and step 1 streams only the segment bytes past what it covers. A file
+//    that fails a check is left unused (the report says why) and step 1 streams everything.
+//    A dry run (verify) and an open that must finish a compaction never use one.
+// 0. Before all that, which files make the database: after a crash during a compaction
+//    its COMPACTION journal names them (core/compaction.hpp); the checks run on that set,
+//    and only once they pass does open finish the compaction (rename, delete) — a dry run
+//    (verify) only reads it.
+
+
+// ---- begin entidb/wal/reader.hpp ----
+// entidb/wal/reader.hpp — the streaming read of the write-ahead log (SPEC.md §5, recovery).
+//
+// `wal::reader<Backend>` walks the log record by record (format/record_scanner.hpp, one
+// record in memory at a time) and yields its committed transactions in log order, each
+// at its COMMIT record. Aborted transactions are dropped at their ABORT, unfinished ones
+// (no COMMIT before the end) are never yielded; CHECKPOINT records carry nothing to yield.
+// A record that does not decode ends the log if nothing valid follows it: a torn tail,
+// the normal result of a crash; end() then says where it starts (the owner truncates
+// there). If a valid record follows, it is damage: errc::corruption naming the file and
+// offset, like a BEGIN of an open transaction, or an operation, COMMIT or ABORT without
+// its BEGIN. The reader never changes the log.
+//
+// A recycled log (its first record is RECYCLED, docs/file-format.md) holds the current
+// lap and then whatever earlier laps left, which may well be valid records. The lap is
+// what follows the RECYCLED record as whole transactions, BEGIN, its operations, and a
+// COMMIT above both the checkpoint (`checkpoint`, the MANIFEST's) and the lap's last one;
+// every earlier lap was checkpointed before the next one started, so none of its COMMITs
+// is above the checkpoint. The lap ends before the first record that does not continue
+// it (a bad record, a stale COMMIT, a BEGIN inside a transaction, ...), and end() is then
+// the end of its last transaction. If a COMMIT above the checkpoint follows anywhere
+// after that point, the lap was damaged, not ended: errc::corruption, like a bad record
+// followed by a valid one in an appended log.
+//
+// Thread-safety: one reader per thread; the log must not change while it reads.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+// The longest WAL record a reader accepts: a longer declared length is damage.
+inline constexpr std::uint64_t max_wal_record =
+    format::wal_header_size + std::uint64_t{std::numeric_limits<std::uint32_t>::max()} + format::wal_crc_size;
+}  // namespace detail
+
+namespace wal {
+
+// One PUT (payload) or DELETE (tombstone) of a committed transaction.
+struct operation {
+    std::uint32_t collection;
+    entity_id id;
+    bool tombstone;
+    byte_buffer payload;
+};
+
+struct transaction {
+    std::uint64_t txid;
+    std::uint64_t sequence;  // its COMMIT's
+    std::vector<operation> ops;  // in log order; empty unless the reader keeps operations
+};
+
+template <storage_backend Backend>
+class reader {
+public:
+    // `path` names the log in errors. Without `keep_operations` the reader only checks the
+    // log (no payload is copied) and yields transactions without their operations.
+    reader(const Backend& backend, std::size_t chunk, std::string path, bool keep_operations,
+           std::uint64_t checkpoint = 0)
+        : backend_(backend), chunk_(chunk), path_(std::move(path)), keep_(keep_operations), checkpoint_(checkpoint),
+          scanner_(backend, chunk, detail::max_wal_record), end_(backend.size()) {}
+
+    // The next committed transaction in log order, or nullopt at the end of the log.
+    std::optional<transaction> next() {
+        if (lap_over_) return std::nullopt;
+        while (const auto* step = scanner_.next()) {
+            const auto& d = step->decoded;
+            if (d.status != format::decode_status::ok) {
+                if (recycled_) return end_lap(step->offset, detail::describe_problem(d));
+                if (valid_record_after(step->offset + 1))
+                    fail_at(errc::corruption, {.path = path_, .offset = step->offset},
+                            "bad WAL record followed by valid records ({})", detail::describe_problem(d));
+                end_ = step->offset;
+                return std::nullopt;
+            }
+            if (step->offset == 0 && std::holds_alternative<format::wal_recycled>(d.record)) {
+                recycled_ = true;
+                lap_end_ = d.size;
+                ++records_;
+                continue;
+            }
+            if (recycled_ && !continues_lap(d.record))
+                return end_lap(step->offset, fmt::format("a {} record that does not continue the lap",
+                                                         format::to_string(format::type_of(d.record))));
+            ++records_;
+            auto done = std::visit([&](const auto& rec) { return on(rec, step->offset); }, d.record);
+            if (recycled_ && open_.empty()) lap_end_ = step->offset + d.size;
+            if (done) return done;
+        }
+        if (recycled_) end_ = lap_end_;  // an unfinished transaction goes with the rest
+        return std::nullopt;
+    }
+
+    // Where the well-formed log ends: its size, or where a torn tail starts (once next()
+    // returned nullopt); in a recycled log, where its lap ends.
+    [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+    // Whether the log is recycled (known once next() has read its first record).
+    [[nodiscard]] bool recycled() const noexcept { return recycled_; }
+    // Well-formed records read, and the highest txid (of a BEGIN) and COMMIT sequence seen.
+    [[nodiscard]] std::uint64_t records() const noexcept { return records_; }
+    [[nodiscard]] std::uint64_t max_txid() const noexcept { return max_txid_; }
+    [[nodiscard]] std::uint64_t max_sequence() const noexcept { return max_sequence_; }
+
+private:
+    using result = std::optional<transaction>;
+
+    // True if a well-formed record starts anywhere at or after `from`.
+    bool valid_record_after(std::uint64_t from) const {
+        return detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from).has_value();
+    }
+
+    // Whether `r` is the lap's next record: the lap's writer writes each transaction
+    // whole, so a BEGIN opens the only open one and every other record belongs to it.
+    bool continues_lap(const format::wal_record& r) const {
+        return std::visit(
+            [&](const auto& rec) {
+                using T = std::decay_t<decltype(rec)>;
+                if constexpr (std::is_same_v<T, format::wal_begin>) return open_.empty();
+                else if constexpr (std::is_same_v<T, format::wal_commit>)
+                    return open_.contains(rec.txid) && rec.sequence > std::max(checkpoint_, max_sequence_);
+                else if constexpr (std::is_same_v<T, format::wal_checkpoint>)
+                    return open_.empty() && rec.sequence > checkpoint_;
+                else if constexpr (std::is_same_v<T, format::wal_recycled>) return false;
+                else return open_.contains(rec.txid);  // PUT, DELETE, ABORT
+            },
+            r);
+    }
+
+    // The lap ends at `offset` (`why` says what is there) unless a COMMIT of the lap
+    // follows: then it is damage.
+    result end_lap(std::uint64_t offset, const std::string& why) {
+        lap_over_ = true;
+        end_ = lap_end_;
+        if (const auto live = lap_commit_after(offset + 1))
+            fail_at(errc::corruption, {.path = path_, .offset = offset},
+                    "{} in a recycled WAL, followed by a COMMIT of the current lap at offset {}", why, *live);
+        return std::nullopt;
+    }
+
+    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
+    std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
+        while (const auto at =
+                   detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
+            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
+            const auto* step = probe.next();
+            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
+                c && c->sequence > checkpoint_)
+                return at;
+            from = *at + step->decoded.size;
+        }
+        return std::nullopt;
+    }
+
+    result on(const format::wal_begin& r, std::uint64_t offset) {
+        max_txid_ = std::max(max_txid_, r.txid);
+        if (!open_.try_emplace(r.txid).second) corrupt(offset, "BEGIN of transaction {} which is already open", r.txid);
+        return std::nullopt;
+    }
+    result on(const format::wal_put& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (keep_) ops.push_back({r.collection_id, r.id, false, byte_buffer(r.after.begin(), r.after.end())});
+        return std::nullopt;
+    }
+    result on(const format::wal_delete& r, std::uint64_t offset) {
+        auto& ops = ops_of(r.txid, offset);
+        if (keep_) ops.push_back({r.collection_id, r.id, true, {}});
+        return std::nullopt;
+    }
+    result on(const format::wal_commit& r, std::uint64_t offset) {
+        const auto it = open_.find(r.txid);
+        if (it == open_.end()) corrupt(offset, "COMMIT of transaction {} without BEGIN", r.txid);
+        max_sequence_ = std::max(max_sequence_, r.sequence);
+        transaction t{r.txid, r.sequence, std::move(it->second)};
+        open_.erase(it);
+        return t;
+    }
+    result on(const format::wal_abort& r, std::uint64_t offset) {
+        if (open_.erase(r.txid) == 0) corrupt(offset, "ABORT of transaction {} without BEGIN", r.txid);
+        return std::nullopt;
+    }
+    result on(const format::wal_checkpoint&, std::uint64_t) { return std::nullopt; }
+    result on(const format::wal_recycled&, std::uint64_t offset) {
+        corrupt(offset, "a RECYCLED record after the start of the log");
+        return std::nullopt;
+    }
+
+    std::vector<operation>& ops_of(std::uint64_t txid, std::uint64_t offset) {
+        const auto it = open_.find(txid);
+        if (it == open_.end()) corrupt(offset, "operation of transaction {} without BEGIN", txid);
+        return it->second;
+    }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t offset, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = offset}, f, std::forward<Args>(args)...);
+    }
+
+    const Backend& backend_;
+    std::size_t chunk_;
+    std::string path_;
+    bool keep_;
+    std::uint64_t checkpoint_;  // no COMMIT of the lap is at or below it (recycled logs)
+    detail::wal_scanner<Backend> scanner_;
+    std::uint64_t end_;
+    bool recycled_ = false;
+    bool lap_over_ = false;     // a recycled log's lap ended before the end of the file
+    std::uint64_t lap_end_ = 0;  // the end of the lap's last whole transaction
+    std::uint64_t records_ = 0, max_txid_ = 0, max_sequence_ = 0;
+    std::map<std::uint64_t, std::vector<operation>> open_;  // open transactions by txid
+};
+
+}  // namespace wal
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/wal/reader.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint64_t no_readers = std::numeric_limits<std::uint64_t>::max();
+inline constexpr std::uint64_t max_segment_record = std::numeric_limits<std::uint32_t>::max();
+
+template <typename Traits>
+class recovery {
+public:
+    // `dry_run`: check everything, change nothing (no truncation, no replay). verify
+    // uses it; the index then reflects the segments only.
+    explicit recovery(engine<Traits>& e, bool dry_run = false)
+        : e_(e), checkpoint_(e.manifest().checkpoint_seq), dry_run_(dry_run) {}
+
+    void run() {
+        open_segments();
+        e_.mutable_index().hold_merges();
+        load_segments();
+        scan_wal(false);  // every check first: nothing changes unless the whole directory passes
+        if (dry_run_) {
+            e_.mutable_index().release_merges();
+            return;
+        }
+        if (!e_.cfg().read_only) finish_interrupted_compaction();
+        if (segment_cut_) {
+            auto& seg = *e_.segments().segments().back().backend;
+            e_.report().segment_bytes_truncated += seg.size() - *segment_cut_;
+            seg.truncate(*segment_cut_);
+        }
+        if (wal_end_ < e_.wal().size()) cut_wal();
+        // Replayed records go to a new segment: in memory for a read-only open (no copy of
+        // the active segment's file bytes is needed).
+        if (e_.cfg().read_only) e_.segments().seal_before_next_append();
+        if (wal_max_seq_ > file_covered_) scan_wal(true);  // else every commit is in the index file's bytes
+        e_.mutable_index().release_merges();
+        e_.set_recovered_state(std::max({checkpoint_.value_or(0), segment_max_, wal_max_seq_}), max_txid_ + 1);
+    }
+
+    // Set by a dry run: where the active segment's torn tail starts, and where the WAL ends
+    // (a recycled log's lap: what follows it is no torn tail).
+    [[nodiscard]] std::optional<std::uint64_t> segment_cut() const noexcept { return segment_cut_; }
+    [[nodiscard]] std::uint64_t wal_end() const noexcept { return wal_end_; }
+    [[nodiscard]] bool wal_recycled() const noexcept { return wal_recycled_; }
+    // The journal of a compaction interrupted by a crash (a dry run leaves it; open finishes
+    // it), and temporaries no journal names (left by a compaction that never became
+    // current; open deletes them).
+    [[nodiscard]] const std::optional<format::compaction_state>& pending_compaction() const noexcept {
+        return pending_;
+    }
+    [[nodiscard]] const std::vector<std::uint32_t>& stray_temporaries() const noexcept { return stray_; }
+
+private:
+    // Which files make the database: normally every SEGMENTS/seg-NNNNNN.dat; after a crash
+    // during a compaction, what its COMPACTION journal says (core/compaction.hpp).
+    void open_segments() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (const auto& dir = e_.directory()) {
+                auto& f = e_.segments().factory();
+                const auto state = read_compaction_state(*dir);
+                if (state) e_.set_history_horizon(state->history_horizon);
+                if (state && state->pending()) {
+                    pending_ = state;
+                    e_.segments().open_from(open_journaled_segments(f, *state, *dir));
+                } else {
+                    e_.segments().open_existing();
+                }
+                for (const auto n : f.temporaries())
+                    if (!pending_ || !std::binary_search(pending_->publish.begin(), pending_->publish.end(), n))
+                        stray_.push_back(n);
+                return;
+            }
+        }
+        e_.segments().open_existing();
+    }
+
+    // The only change open makes before its own checks complete: an interrupted
+    // compaction's redo, after every check passed (idempotent; see core/compaction.hpp).
+    void finish_interrupted_compaction() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            if (!pending_ && stray_.empty()) return;
+            finish_compaction(e_.segments().factory(), *e_.directory(),
+                              pending_.value_or(format::compaction_state{}), stray_);
+            e_.report().compaction_finished = pending_.has_value();
+            e_.report().temporaries_removed += stray_.size();
+        }
+    }
+
+    // ---- segments ----
+
+    void load_segments() {
+        auto& segs = e_.segments().segments();
+        const auto covered = use_index_file();
+        std::uint64_t sealed_max = 0;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            const auto c = std::find_if(covered.begin(), covered.end(),
+                                        [&](const auto& s) { return s.number == segs[i].number; });
+            load_segment(segs[i], i + 1 == segs.size(), sealed_max, c == covered.end() ? nullptr : &*c);
+            if (i + 1 < segs.size()) sealed_max = segment_max_;
+        }
+        if (checkpoint_ && active_has_checkpointed_) e_.segments().seal_before_next_append();
+        if (checkpoint_ && segment_max_ < *checkpoint_)
+            fail_at(errc::corruption, {.path = e_.segment_path(segs.back().number)},
+                    "the segments end at sequence {} but the MANIFEST records a checkpoint at {}", segment_max_,
+                    *checkpoint_);
+    }
+
+    // The segments' coverage by the index file the index was mapped from (none if it was
+    // not: no file, or one that failed a check, which the report then names).
+    std::vector<segment_coverage> use_index_file() {
+        if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+            const auto& dir = e_.directory();
+            if (dry_run_ || pending_ || !dir) return {};
+            const auto path = *dir / primary_index_file_name;
+            try {
+                if (!path_exists(path)) return {};
+                const auto table = e_.segments().table();
+                auto image = read_primary_index_file(
+                    path, [&](const std::vector<segment_coverage>& covered) { return coverage_mismatch(covered, table); });
+                for (const auto& c : image.segments) {
+                    if (c.size == 0) continue;
+                    e_.segments().note_sequence(c.number, c.min_sequence);
+                    e_.segments().note_sequence(c.number, c.max_sequence);
+                    segment_max_ = std::max(segment_max_, c.max_sequence);
+                }
+                // Written with every commit up to this one applied, whole, in the bytes covered.
+                file_covered_ = image.covered_sequence;
+                *image.on_damage = [&e = e_](const error& x) { e.index_file_damaged(x); };
+                e_.mutable_index().adopt(std::move(image.tables), image.superseded);
+                e_.index_file_loaded(image.entries);
+                e_.report().primary_index_from_file = true;
+                return std::move(image.segments);
+            } catch (const error& x) {
+                e_.report().primary_index_file_problem = x.what();
+            }
+        }
+        return {};
+    }
+
+    template <typename Segment>
+    void load_segment(const Segment& seg, bool active, std::uint64_t sealed_max, const segment_coverage* covered_part) {
+        const auto number = seg.number;
+        auto& backend = *seg.backend;
+        const std::uint64_t from = covered_part ? covered_part->size : 0;
+        segment_scanner<std::remove_cvref_t<decltype(backend)>> scanner(backend, e_.cfg().read_chunk_bytes,
+                                                                       max_segment_record, from);
+        std::optional<std::uint64_t> last_seq;
+        if (from > 0) {  // the records the index file covers, as if scanned
+            last_seq = covered_part->max_sequence;
+            if (active && checkpoint_ && covered_part->min_sequence <= *checkpoint_) active_has_checkpointed_ = true;
+        }
+        while (auto step = scanner.next()) {
+            const auto& d = step->decoded;
+            if (d.status == format::decode_status::ok) {
+                const auto& r = d.record;
+                if (r.encrypted())  // never hand out ciphertext as if it were the entity
+                    fail_at(errc::unsupported_version, {.path = e_.segment_path(number), .offset = step->offset},
+                            "encrypted segment records (flag 0x02) are not supported by this build");
+                e_.mutable_index().apply(
+                    r.collection_id, r.id,
+                    {.sequence = r.sequence,
+                     .location = {number, static_cast<std::uint32_t>(d.size), step->offset},
+                     .tombstone = r.tombstone()},
+                    no_readers);
+                segment_max_ = std::max(segment_max_, r.sequence);
+                e_.segments().note_sequence(number, r.sequence);
+                last_seq = r.sequence;
+                if (active && checkpoint_ && r.sequence <= *checkpoint_) active_has_checkpointed_ = true;
+                ++e_.report().segment_records;
+                continue;
+            }
+            const bool covered = !checkpoint_ || (last_seq ? *last_seq > *checkpoint_ : sealed_max >= *checkpoint_);
+            if (active && valid_record_follows(backend, step->offset, d.size))
+                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
+                        "bad segment record ({}) followed by a valid record: damage, not a torn tail",
+                        describe_problem(d));
+            if (!active || !covered)
+                fail_at(errc::corruption, {.path = e_.segment_path(number), .offset = step->offset},
+                        "bad segment record ({}){}", describe_problem(d),
+                        active ? "; the WAL does not cover it (it may hold checkpointed data)" : " in a sealed segment");
+            segment_cut_ = step->offset;  // WAL-covered torn tail: cut once every check passed
+            break;
+        }
+    }
+
+    // A complete record with a bad checksum says how long it is: if a valid record starts
+    // right after it, the bad one is damage in the middle of the file, not a torn tail.
+    template <typename Backend>
+    bool valid_record_follows(const Backend& backend, std::uint64_t offset, std::uint64_t size) const {
+        if (size == 0 || offset + size >= backend.size()) return false;
+        segment_scanner<Backend> probe(backend, e_.cfg().read_chunk_bytes, max_segment_record, offset + size);
+        const auto step = probe.next();
+        return step && step->decoded.status == format::decode_status::ok;
+    }
+
+    // ---- WAL ----
+
+    // A torn tail is the normal result of a crash: it is cut. What follows a recycled
+    // log's lap stays in the file, to be overwritten (and is no torn tail).
+    void cut_wal() {
+        auto& wal = e_.wal();
+        if constexpr (recyclable_backend<std::remove_cvref_t<decltype(wal)>>) {
+            if (wal_recycled_) return wal.set_end(wal_end_);
+        }
+        e_.report().wal_bytes_truncated += wal.size() - wal_end_;
+        wal.truncate(wal_end_);
+        wal.flush();
+    }
+
+    // Pass 1 (apply == false) checks the log and finds its end; pass 2 replays up to it.
+    void scan_wal(bool apply) {
+        ::entidb::wal::reader log(e_.wal(), e_.cfg().read_chunk_bytes, e_.wal_path(), apply, checkpoint_.value_or(0));
+        while (const auto t = log.next())
+            if (apply) apply_committed(*t);
+        if (apply) return;
+        e_.report().wal_records += log.records();
+        wal_recycled_ = log.recycled();
+        wal_end_ = log.end();
+        wal_max_seq_ = log.max_sequence();
+        max_txid_ = log.max_txid();
+    }
+
+    // Pass 2: a committed transaction's operations that the segments do not hold yet,
+    // appended as one batch.
+    void apply_committed(const ::entidb::wal::transaction& t) {
+        const auto seq = t.sequence;
+        if (seq < segment_max_) return;  // applied: a newer commit already reached the segments
+        if (seq <= file_covered_) return;  // applied whole: the index file was written after it
+        const bool partial = seq == segment_max_;
+        auto& batch = e_.start_batch(seq);
+        for (const auto& op : t.ops)
+            if (!partial || !(already_applied(op, seq) || batched(batch, op)))
+                batch.add(op.collection, op.id, op.tombstone, op.payload);
+        e_.apply_batch(no_readers);
+        e_.report().records_replayed += batch.size();
+        if (batch.size() > 0) ++e_.report().transactions_replayed;
+        segment_max_ = std::max(segment_max_, seq);
+    }
+
+    // A key the batch already writes at this sequence counts as applied, as it would once
+    // the batch is in the index (a transaction writing one key twice).
+    static bool batched(const record_batch& batch, const ::entidb::wal::operation& op) {
+        return std::any_of(batch.keys().begin(), batch.keys().end(),
+                           [&](const auto& k) { return k.collection == op.collection && k.id == op.id; });
+    }
+
+    bool already_applied(const ::entidb::wal::operation& op, std::uint64_t seq) const {
+        const auto v = e_.index().find(op.collection, op.id, no_readers);
+        if (op.tombstone) return !v || v->tombstone || v->sequence >= seq;
+        return v && v->sequence >= seq;
+    }
+
+    engine<Traits>& e_;
+    std::optional<std::uint64_t> checkpoint_;
+    std::uint64_t segment_max_ = 0;
+    std::uint64_t wal_max_seq_ = 0;
+    std::uint64_t file_covered_ = 0;  // commits the index file used holds whole (0: none used)
+    std::uint64_t max_txid_ = 0;
+    bool dry_run_;
+    bool active_has_checkpointed_ = false;
+    std::optional<std::uint64_t> segment_cut_;
+    std::uint64_t wal_end_ = 0;
+    bool wal_recycled_ = false;
+    std::optional<format::compaction_state> pending_;
+    std::vector<std::uint32_t> stray_;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/recovery.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// The engine over an opened directory, not yet recovered (verify runs a dry recovery on it).
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
+                                                          directory_parts<Traits> parts) {
+    return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                            std::move(parts.manifest), dir, std::move(parts.lock));
+}
+
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<engine<Traits>> open_engine(const std::filesystem::path& dir, const config& cfg,
+                                                          typename Traits::environment& env) {
+    auto parts = open_directory<Traits>(dir, cfg, env);
+    const bool created = parts.created;
+    auto db = engine_over<Traits>(dir, cfg, std::move(parts));
+    try {
+        recovery<Traits>(*db).run();
+    } catch (const error& x) {
+        // A block of the index file failed its check when recovery first read it (the file
+        // is gone now): recover again, from the segments, as if it had never been there.
+        if (!db->index_file_was_damaged()) throw;
+        const std::string problem = x.what();
+        db.reset();  // releases the LOCK
+        db = engine_over<Traits>(dir, cfg, open_directory<Traits>(dir, cfg, env));
+        recovery<Traits>(*db).run();
+        db->report().primary_index_file_problem = problem;
+    }
+    if (created) finish_creation(dir, db->manifest());
+    db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
+    db->build_indexes();
+    db->mark_opened();
+    return db;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/open.hpp ----
+// ---- begin entidb/segment/memory_factory.hpp ----
+// entidb/segment/memory_factory.hpp — segments in memory: rotating, not durable.
+
+
+// ---- begin entidb/storage/memory_backend.hpp ----
+// entidb/storage/memory_backend.hpp — a byte store in process memory.
+//
+// Not durable (`durable == false`): flush() does nothing and everything is gone with
+// the object. For tests, caches and the in-memory database alias; the durability
+// static_asserts in database.hpp keep it out of persistent compositions.
+//
+// Thread-safety: reads may run concurrently with one appender (a shared mutex guards
+// the buffer, which may move when it grows).
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+class memory_backend {
+public:
+    static constexpr bool durable = false;
+
+    memory_backend() = default;
+    memory_backend(const memory_backend&) = delete;
+    memory_backend& operator=(const memory_backend&) = delete;
+
+    void read_at(std::uint64_t offset, mutable_bytes out) const {
+        std::shared_lock lock(mutex_);
+        if (offset > size_ || out.size() > size_ - offset)
+            fail_at(errc::corruption, {.path = "<memory>", .offset = offset},
+                    "read of {} bytes past the end ({} bytes stored)", out.size(), size_);
+        std::copy_n(data_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+    }
+
+    std::uint64_t append(bytes_view in) {
+        std::unique_lock lock(mutex_);
+        const std::uint64_t at = size_;
+        if (at + in.size() > data_.size()) data_.resize(static_cast<std::size_t>(at + in.size()));
+        std::copy(in.begin(), in.end(), data_.begin() + static_cast<std::ptrdiff_t>(at));
+        size_ = at + in.size();
+        return at;
+    }
+
+    void flush() {}
+
+    [[nodiscard]] std::uint64_t size() const {
+        std::shared_lock lock(mutex_);
+        return size_;
+    }
+
+    void truncate(std::uint64_t new_size) {
+        std::unique_lock lock(mutex_);
+        if (new_size > size_) fail(errc::invalid_argument, "truncate to {} beyond size {}", new_size, size_);
+        data_.resize(new_size);
+        size_ = new_size;
+    }
+
+    // recyclable_backend (backend.hpp): the bytes past size() are kept in data_.
+    [[nodiscard]] std::uint64_t capacity() const {
+        std::shared_lock lock(mutex_);
+        return data_.size();
+    }
+    void reserve(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) data_.resize(static_cast<std::size_t>(n));
+    }
+    void set_end(std::uint64_t n) {
+        std::unique_lock lock(mutex_);
+        if (n > data_.size()) fail(errc::invalid_argument, "end {} beyond capacity {}", n, data_.size());
+        size_ = n;
+    }
+
+private:
+    mutable std::shared_mutex mutex_;
+    byte_buffer data_;       // capacity() bytes
+    std::uint64_t size_ = 0;  // the bytes appended and not truncated or set past
+};
+
+static_assert(recyclable_backend<memory_backend>);
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/memory_backend.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Segments in memory: rotating, not durable. For the in-memory database and tests.
+class memory_segment_factory {
+public:
+    using backend_type = memory_backend;
+    static constexpr bool rotates = true;
+    static constexpr bool journaled = false;  // nothing outlives the process: no journal to write
+
+    [[nodiscard]] std::unique_ptr<memory_backend> create(std::uint32_t) { return std::make_unique<memory_backend>(); }
+    [[nodiscard]] std::unique_ptr<memory_backend> open(std::uint32_t n) {
+        fail(errc::not_found, "memory segment {} does not exist", n);
+    }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return {}; }
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/memory_factory.hpp ----
+// ---- begin entidb/segment/single_backend_factory.hpp ----
+// entidb/segment/single_backend_factory.hpp — one caller-supplied backend as the only segment.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// Exactly one caller-supplied backend as segment 1, and no rotation: asking for a second
+// segment is errc::rotation_unsupported, never a silent fallback to memory (SPEC.md §9
+// rule 2). The backend is handed out once, to the segment set (the open path must not
+// probe it). The engine keeps the one segment within max_segment_size by refusing a commit
+// that would not fit before its WAL append (errc::rotation_unsupported, nothing written).
+template <storage_backend B>
+class single_backend_factory {
+public:
+    using backend_type = B;
+    static constexpr bool rotates = false;
+    static constexpr bool journaled = false;  // cannot rotate, so it never compacts
+
+    explicit single_backend_factory(std::unique_ptr<B> backend) : backend_(std::move(backend)) {}
+
+    [[nodiscard]] std::unique_ptr<B> create(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::unique_ptr<B> open(std::uint32_t n) { return take(n); }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const {
+        if (backend_ && backend_->size() > 0) return {1};
+        return {};
+    }
+
+private:
+    std::unique_ptr<B> take(std::uint32_t n) {
+        if (n != 1 || !backend_)
+            fail(errc::rotation_unsupported,
+                 "single_backend_factory holds one segment and cannot make segment {}: use a rotating "
+                 "factory (file_segment_factory) or a max_segment_size the data never reaches",
+                 n);
+        return std::move(backend_);
+    }
+    std::unique_ptr<B> backend_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/single_backend_factory.hpp ----
+// ---- begin entidb/txn/transaction.hpp ----
+// entidb/txn/transaction.hpp — read and write transactions.
+//
+// `read_transaction`: a snapshot as of its start (the last published commit sequence). It
+// has no way to write: the type has no mutating member. Any number may be open, on any
+// threads, while a writer commits; they never see a partial commit. Copies share the
+// snapshot; ranges it returns keep the snapshot alive.
+//
+// Access paths (SPEC.md §6; no query language — filter the results in C++):
+//   get(collection, id)                     primary key
+//   find(collection, path, value)           equality on a declared index (hash or ordered)
+//   range(collection, path, lo, hi, order)  bounds on an ordered index (either bound open)
+//   prefix(collection, path, text)          text prefix on an ordered index
+//   search(collection, path, query, limit)  the best hits of a full-text query on a text
+//                                           index, with their BM25 scores
+//   scan(collection)                        the explicit full scan: counted, and refused
+//                                           with errc::scan_forbidden when configured so
+//   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
+//                                           as entity_view: the bytes are not copied
+// An access path naming an index that is not declared is errc::no_such_index. Indexes
+// never change results, only speed.
+//
+// `write_transaction`: the single writer. It holds the database's writer lock from begin
+// until its commit is in the WAL, or it aborts (SPEC.md §5: one writer, enforced at begin;
+// the next writer may start while this commit waits for its flush: group commit, see
+// docs/transactions.md). `get` sees its own writes and every commit before it.
+// Writes are validated when made — size first (errc::too_large, before the bytes are even
+// read), then canonical CBOR (errc::invalid_cbor / errc::non_canonical) — so nothing
+// invalid reaches the WAL. Destroying an uncommitted write transaction aborts it.
+//
+// Use each transaction object from one thread at a time.
+
+
+// ---- begin entidb/cbor/encoder.hpp ----
+// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
+//
+// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
+// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
+// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
+// declare their size up front (definite lengths only) and are closed by the matching end_*(),
+// which checks the count. Map entries may be written in any order: end_map() sorts them in place
+// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
+// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
+// decoder accepts exactly one, and `complete()` says whether every container is closed.
+//
+// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
+// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
+// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
+// discard both.
+//
+// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
+
+#include <numeric>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+struct encode_options {
+    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
+    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
+};
+
+namespace detail {
+
+// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
+inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
+    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
+    if (arg < 24) {
+        out.push_back(static_cast<byte>(high | arg));
+        return;
+    }
+    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
+    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
+    out.push_back(static_cast<byte>(high | info));
+    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
+}
+
+}  // namespace detail
+
+class encoder {
+public:
+    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
+
+    encoder& uint(std::uint64_t v);
+    encoder& integer(std::int64_t v);
+    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
+    encoder& bytes(bytes_view b);
+    encoder& text(std::string_view s);   // must be UTF-8
+    encoder& boolean(bool b);
+    encoder& null();
+    encoder& floating(double d);         // needs allow_floats; shortest exact width
+    encoder& tag(std::uint64_t number);  // the next item is the tag's content
+    encoder& begin_array(std::uint64_t count);
+    encoder& end_array();
+    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
+    encoder& end_map();
+    encoder& write(const value& v);
+
+    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
+    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
+
+private:
+    enum class frame_kind : std::uint8_t { array, map, tag };
+    struct frame {
+        frame_kind kind;
+        std::uint64_t expected;  // items (a map counts keys and values)
+        std::uint64_t written;
+        std::size_t first_entry;  // maps: index of their first entry in entries_
+    };
+    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
+    // entry (or the end of the buffer).
+    struct entry {
+        std::size_t key_begin;
+        std::size_t value_begin;
+    };
+
+    void begin_item();
+    void end_item();
+    void open(frame_kind kind, std::uint64_t expected);
+    void close(frame_kind kind, std::string_view what);
+    void sort_entries(std::size_t first);
+    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
+        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
+    }
+
+    byte_buffer& out_;
+    encode_options opts_;
+    std::vector<frame> stack_;
+    std::vector<entry> entries_;       // entries of every open map, innermost last
+    std::vector<std::size_t> order_;   // scratch for sort_entries
+    byte_buffer scratch_;              // scratch for sort_entries
+};
+
+// The canonical encoding of `v` as a new buffer.
+[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
+    byte_buffer out;
+    encoder(out, options).write(v);
+    return out;
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+// Called before an item's first byte: the enclosing container must have room for it, and a map
+// records where its entry's key or value starts.
+inline void encoder::begin_item() {
+    if (stack_.empty()) return;
+    frame& f = stack_.back();
+    if (f.written == f.expected) {
+        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
+        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
+             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
+    }
+    if (f.kind != frame_kind::map) return;
+    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
+    else entries_.back().value_begin = out_.size();
+}
+
+// Called after an item's last byte. A tag's content completes the tag too.
+inline void encoder::end_item() {
+    while (!stack_.empty()) {
+        frame& f = stack_.back();
+        ++f.written;
+        if (f.kind != frame_kind::tag) return;
+        stack_.pop_back();
+    }
+}
+
+inline void encoder::open(frame_kind kind, std::uint64_t expected) {
+    if (stack_.size() >= opts_.max_depth)
+        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
+    stack_.push_back({kind, expected, 0, entries_.size()});
+}
+
+inline void encoder::close(frame_kind kind, std::string_view what) {
+    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
+    const frame& f = stack_.back();
+    if (f.written != f.expected)
+        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
+             kind == frame_kind::map ? f.expected / 2 : f.expected,
+             kind == frame_kind::map ? f.written / 2 : f.written);
+    if (kind == frame_kind::map) {
+        sort_entries(f.first_entry);
+        entries_.resize(f.first_entry);
+    }
+    stack_.pop_back();
+    end_item();
+}
+
+inline encoder& encoder::uint(std::uint64_t v) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::unsigned_integer, v);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::integer(std::int64_t v) {
+    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
+    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
+}
+
+inline encoder& encoder::negative(std::uint64_t n) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::negative_integer, n);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::bytes(bytes_view b) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::byte_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::text(std::string_view s) {
+    const bytes_view b = entidb::as_bytes(s);
+    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
+        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
+    begin_item();
+    detail::put_head(out_, detail::major_type::text_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::boolean(bool b) {
+    begin_item();
+    out_.push_back(b ? detail::initial_true : detail::initial_false);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::null() {
+    begin_item();
+    out_.push_back(detail::initial_null);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::floating(double d) {
+    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
+    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
+    const detail::float_form f = detail::shortest_float(d);
+    begin_item();
+    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
+    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::tag(std::uint64_t number) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::tag, number);
+    open(frame_kind::tag, 1);
+    return *this;
+}
+
+inline encoder& encoder::begin_array(std::uint64_t count) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::array, count);
+    open(frame_kind::array, count);
+    return *this;
+}
+
+inline encoder& encoder::end_array() {
+    close(frame_kind::array, "array");
+    return *this;
+}
+
+inline encoder& encoder::begin_map(std::uint64_t pairs) {
+    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
+    begin_item();
+    detail::put_head(out_, detail::major_type::map, pairs);
+    open(frame_kind::map, pairs * 2);
+    return *this;
+}
+
+inline encoder& encoder::end_map() {
+    close(frame_kind::map, "map");
+    return *this;
+}
+
+// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
+// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
+// (and sorted) before, so every key's bytes are final.
+inline void encoder::sort_entries(std::size_t first) {
+    const std::size_t n = entries_.size() - first;
+    if (n < 2) return;
+    // Fast path: callers often write keys in order already (decoded values always do).
+    bool sorted = true;
+    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
+        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
+    if (sorted) return;
+
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), first);
+    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
+        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
+    });
+    for (std::size_t i = 1; i < n; ++i) {
+        const entry& e = entries_[order_[i]];
+        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
+            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
+    }
+
+    const std::size_t region = entries_[first].key_begin;
+    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
+    std::size_t pos = region;
+    for (const std::size_t idx : order_) {
+        const std::size_t begin = entries_[idx].key_begin;
+        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
+        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
+        pos += end - begin;
+    }
+}
+
+inline encoder& encoder::write(const value& v) {
+    switch (v.type()) {
+        case kind::null: return null();
+        case kind::boolean: return boolean(v.as_bool());
+        case kind::unsigned_integer: return uint(v.as_uint());
+        case kind::negative_integer: return negative(v.negative_argument());
+        case kind::bytes: return bytes(v.as_bytes());
+        case kind::text: return text(v.as_text());
+        case kind::floating: return floating(v.as_double());
+        case kind::tag:
+            tag(v.tag_number());
+            return write(v.tag_content());
+        case kind::array:
+            begin_array(v.as_array().size());
+            for (const value& item : v.as_array()) write(item);
+            return end_array();
+        case kind::map:
+            begin_map(v.as_map().size());
+            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
+            return end_map();
+    }
+    return *this;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/encoder.hpp ----
+// ---- begin entidb/txn/snapshot.hpp ----
+// entidb/txn/snapshot.hpp — a registered snapshot and the lazy ranges that read from it.
+//
+// A `snapshot` pins one commit sequence: while it lives, the writer keeps every version
+// it can see. Transactions and the ranges they return share it (std::shared_ptr), so a
+// range stays valid — and consistent — even after the transaction object is gone.
+//
+// `entity_range` (a full scan, in id order) and `id_range` (the result of an index
+// access path) are input ranges of `stored_entity`; they compose with std::views. Each
+// step reads one payload from its segment (checked: CRC and key). `storage_range` (a full
+// scan in storage order) yields `entity_view`s instead: the payload is not copied.
+//
+// Thread-safety: a snapshot may be shared by threads; an iterator belongs to one thread.
+
+#include <ranges>
+
+
+namespace entidb {
+inline namespace v1 {
+
+// One entity as a range yields it.
+struct stored_entity {
+    entity_id id;
+    byte_buffer bytes;  // canonical CBOR
+};
+
+// One entity as a scan in storage order yields it: its bytes are not copied. They are
+// valid until the iterator that yielded it (or any copy of that iterator: copies share one
+// position) is incremented or destroyed. They often point into the segment's mapping,
+// but that is not promised (in-memory storage, and a scan that fell back to id order,
+// read through a buffer that the next step reuses): copy what must outlive the step.
+struct entity_view {
+    entity_id id;
+    bytes_view bytes;  // canonical CBOR
+};
+
+namespace detail {
+
+template <typename Traits>
+class snapshot {
+public:
+    explicit snapshot(std::shared_ptr<engine<Traits>> e)
+        : engine_(std::move(e)),
+          handle_(engine_->snapshots().add(engine_->published_sequence())),
+          sequence_(handle_->first),
+          catalog_(engine_->catalog_snapshot()) {}
+    snapshot(const snapshot&) = delete;
+    snapshot& operator=(const snapshot&) = delete;
+    ~snapshot() { engine_->snapshots().remove(handle_); }
+
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return sequence_; }
+    [[nodiscard]] engine<Traits>& eng() const noexcept { return *engine_; }
+    [[nodiscard]] const catalog& cat() const noexcept { return *catalog_; }
+
+    [[nodiscard]] std::optional<byte_buffer> get(std::uint32_t collection, const entity_id& id) const {
+        return engine_->get(collection, id, sequence_);
+    }
+
+    // The payload into `out` (its capacity reused); false if the entity is not visible.
+    bool read_into(std::uint32_t collection, const entity_id& id, byte_buffer& out) const {
+        const auto v = engine_->index().find(collection, id, sequence_);
+        if (!v || v->tombstone) return false;
+        engine_->read_payload_into(collection, id, *v, out);
+        return true;
+    }
+
+private:
+    std::shared_ptr<engine<Traits>> engine_;
+    snapshot_registry::handle handle_;
+    std::uint64_t sequence_;
+    std::shared_ptr<const catalog> catalog_;
+};
+
+}  // namespace detail
+
+template <typename Traits>
+class storage_range;
+
+namespace detail {
+
+// What every whole-collection range shares: its snapshot, its collection, and a begin()
+// that is already the end when the collection does not exist. Range is the derived range,
+// whose iterator is built from the two.
+template <typename Range, typename Traits>
+class collection_view : public std::ranges::view_base {
+public:
+    collection_view() = default;
+    collection_view(std::shared_ptr<const snapshot<Traits>> s, std::optional<std::uint32_t> collection)
+        : snap_(std::move(s)), collection_(collection.value_or(0)) {}
+
+    [[nodiscard]] auto begin() const {
+        using iterator = typename Range::iterator;
+        return collection_ == 0 ? iterator{} : iterator(snap_, collection_);
+    }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    std::shared_ptr<const snapshot<Traits>> snap_;
+    std::uint32_t collection_ = 0;  // 0: the collection does not exist (ids start at 1)
+};
+
+}  // namespace detail
+
+// Every live entity of one collection at a snapshot, in id order.
+template <typename Traits>
+class entity_range : public detail::collection_view<entity_range<Traits>, Traits> {
+public:
+    class iterator {
+    public:
+        using value_type = stored_entity;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        const stored_entity& operator*() const noexcept { return current_; }
+        const stored_entity* operator->() const noexcept { return &current_; }
+        iterator& operator++() {
+            if (++pos_ >= batch_.size()) fetch(&batch_.back().first);
+            load();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.done_; }
+
+    private:
+        friend class detail::collection_view<entity_range, Traits>;
+        friend class storage_range<Traits>;  // its fallback
+        static constexpr std::size_t batch_size = 64;
+
+        iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
+            : snap_(std::move(s)), collection_(collection) {
+            batch_.reserve(batch_size);
+            if constexpr (viewable) views_.reserve(batch_size);
+            fetch(nullptr);
+            load();
+        }
+
+        // The next ids and versions, one index lock for a batch; the payloads are read
+        // one at a time, into the one buffer (from views of the batch's records, found under
+        // one segment-table lock, when segments are mapped).
+        void fetch(const entity_id* after) {
+            const entity_id last = after ? *after : entity_id{};
+            snap_->eng().index().next_live_batch(collection_, after ? &last : nullptr, snap_->sequence(), batch_,
+                                                 batch_size);
+            pos_ = 0;
+            if constexpr (viewable) snap_->eng().record_views(batch_, views_);
+        }
+        void load() {
+            done_ = batch_.empty();
+            if (done_) return;
+            const auto& [id, version] = batch_[pos_];
+            if constexpr (viewable) {
+                snap_->eng().read_payload_into(collection_, id, version, views_[pos_], current_.bytes);
+            } else {
+                snap_->eng().read_payload_into(collection_, id, version, current_.bytes);
+            }
+            current_.id = id;
+        }
+
+        static constexpr bool viewable = segment_set<typename Traits::segment_factory>::viewable;
+
+        std::shared_ptr<const detail::snapshot<Traits>> snap_;
+        std::uint32_t collection_ = 0;
+        std::vector<std::pair<entity_id, entity_version>> batch_;
+        std::vector<bytes_view> views_;  // of batch_'s records, when segments are mapped
+        std::size_t pos_ = 0;
+        stored_entity current_{};
+        bool done_ = true;
+    };
+
+    using detail::collection_view<entity_range, Traits>::collection_view;
+};
+
+// Selects scan(collection, in_storage_order): the entities in the order their records lie
+// in the segment files, not in id order.
+struct storage_order_t {
+    explicit constexpr storage_order_t() = default;
+};
+inline constexpr storage_order_t in_storage_order{};
+
+// Every live entity of one collection at a snapshot, each once, in storage order (roughly
+// commit order; no order is promised), as entity_view: no copy of the payloads. It walks
+// the segment files front to back through their mapping, checking every record, and takes
+// the put records its snapshot can see: in a segment none of whose put records has been
+// superseded (primary_index's count) each such record is current, so it needs no index
+// lookup; elsewhere the index says whether a record is the version the snapshot sees.
+// Sequential reads, no index walk: much faster than id order when the data do not fit in
+// the CPU caches. While a compaction runs the scan walks the index instead (in id order),
+// and a compaction waits, at most compact_options::scan_wait, for the storage-order scans
+// that are open (engine::begin_storage_scan), then fails with errc::busy. A damaged
+// record is errc::corruption, raised again by every later step (never a silent skip past
+// it).
+template <typename Traits>
+class storage_range : public detail::collection_view<storage_range<Traits>, Traits> {
+    using engine_type = detail::engine<Traits>;
+
+public:
+    class iterator {
+    public:
+        using value_type = entity_view;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        const entity_view& operator*() const noexcept { return s_->current(); }
+        const entity_view* operator->() const noexcept { return &s_->current(); }
+        iterator& operator++() {
+            s_->advance();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.s_ || it.s_->done(); }
+
+    private:
+        friend class detail::collection_view<storage_range, Traits>;
+
+        // A registration with the engine (begin_storage_scan), ended by its destructor: as
+        // a member it is also ended when a later part of the state's construction throws
+        // (a damaged first record), which would otherwise leave every compaction waiting.
+        class registration {
+        public:
+            explicit registration(engine_type& e) : e_(e), held_(e.begin_storage_scan()) {}
+            registration(const registration&) = delete;
+            registration& operator=(const registration&) = delete;
+            ~registration() {
+                if (held_) e_.end_storage_scan();
+            }
+            explicit operator bool() const noexcept { return held_; }
+
+        private:
+            engine_type& e_;
+            bool held_;
+        };
+
+        // Shared by an iterator's copies: one registration, one position.
+        class state {
+        public:
+            state(std::shared_ptr<const detail::snapshot<Traits>> snap, std::uint32_t collection)
+                : snap_(std::move(snap)), collection_(collection), storage_order_(snap_->eng()) {
+                if (!storage_order_) {
+                    by_id_ = typename entity_range<Traits>::iterator(snap_, collection_);
+                    take_by_id();
+                    return;
+                }
+                auto& e = snap_->eng();
+                records_.emplace(e.segments_for_scan(), e.cfg().read_chunk_bytes, e.directory(),
+                                 "scanning in storage order");
+                std::vector<std::uint32_t> numbers;
+                for (const auto& seg : records_->table()) numbers.push_back(seg.number);
+                e.index().superseded(numbers, superseded_);
+                next_in_storage_order();
+            }
+            state(const state&) = delete;
+            state& operator=(const state&) = delete;
+
+            [[nodiscard]] const entity_view& current() const noexcept { return current_; }
+            [[nodiscard]] bool done() const noexcept { return done_; }
+
+            void advance() {
+                current_ = {};  // nothing stale to read if the step throws
+                if (by_id_) {
+                    ++*by_id_;
+                    take_by_id();
+                } else {
+                    next_in_storage_order();
+                }
+            }
+
+        private:
+            // The fallback's entity, as a view of the id-order iterator's buffer.
+            void take_by_id() {
+                done_ = *by_id_ == std::default_sentinel;
+                if (!done_) current_ = {(*by_id_)->id, (*by_id_)->bytes};
+            }
+
+            // The next record the snapshot sees as its collection's live version. Errors
+            // come from the cursor, which raises a bad record's corruption on every call.
+            void next_in_storage_order() {
+                const auto& e = snap_->eng();
+                const std::uint64_t seq = snap_->sequence();
+                while (const auto* r = records_->next()) {
+                    if (r->collection_id != collection_ || r->sequence > seq || r->tombstone()) continue;
+                    if (superseded_[records_->segment_index()] != 0) {
+                        const auto v = e.index().find(collection_, r->id, seq);
+                        if (!v || v->tombstone || !(v->location == records_->location())) continue;
+                    }
+                    current_ = {r->id, r->payload};
+                    return;
+                }
+                done_ = true;
+            }
+
+            std::shared_ptr<const detail::snapshot<Traits>> snap_;
+            std::uint32_t collection_;
+            registration storage_order_;  // before records_: ended after it, and if it throws
+            std::optional<typename entity_range<Traits>::iterator> by_id_;  // the fallback
+            std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
+            std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
+            entity_view current_{};
+            bool done_ = false;
+        };
+
+        iterator(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection)
+            : s_(std::make_shared<state>(std::move(s), collection)) {}
+
+        std::shared_ptr<state> s_;
+    };
+
+    using detail::collection_view<storage_range, Traits>::collection_view;
+};
+
+// The entities an index access path found, in the path's order, read at the snapshot.
+template <typename Traits>
+class id_range : public std::ranges::view_base {
+public:
+    class iterator {
+    public:
+        using value_type = stored_entity;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        const stored_entity& operator*() const noexcept { return current_; }
+        const stored_entity* operator->() const noexcept { return &current_; }
+        iterator& operator++() {
+            ++pos_;
+            load();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+            return !it.ids_ || it.pos_ >= it.ids_->size();
+        }
+
+    private:
+        friend class id_range;
+        explicit iterator(const id_range& r) : snap_(r.snap_), collection_(r.collection_), ids_(r.ids_) { load(); }
+        void load() {
+            for (; pos_ < ids_->size(); ++pos_) {
+                const auto& id = (*ids_)[pos_];
+                if (snap_->read_into(collection_, id, current_.bytes)) {
+                    current_.id = id;
+                    return;
+                }
+            }
+        }
+        std::shared_ptr<const detail::snapshot<Traits>> snap_;
+        std::uint32_t collection_ = 0;
+        std::shared_ptr<const std::vector<entity_id>> ids_;
+        std::size_t pos_ = 0;
+        stored_entity current_{};
+    };
+
+    id_range() = default;
+    id_range(std::shared_ptr<const detail::snapshot<Traits>> s, std::uint32_t collection, std::vector<entity_id> ids)
+        : snap_(std::move(s)), collection_(collection), ids_(std::make_shared<const std::vector<entity_id>>(std::move(ids))) {}
+
+    [[nodiscard]] iterator begin() const { return iterator(*this); }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+    // The ids found, without reading any payload.
+    [[nodiscard]] const std::vector<entity_id>& ids() const noexcept { return *ids_; }
+    [[nodiscard]] std::size_t size() const noexcept { return ids_->size(); }
+    [[nodiscard]] bool empty() const noexcept { return ids_->empty(); }
+
+private:
+    std::shared_ptr<const detail::snapshot<Traits>> snap_;
+    std::uint32_t collection_ = 0;
+    std::shared_ptr<const std::vector<entity_id>> ids_ = std::make_shared<const std::vector<entity_id>>();
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/txn/snapshot.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+enum class order { ascending, descending };
+
+// A bound of a range query: a value (as canonical CBOR or a cbor::value) and whether the
+// bound itself is included.
+struct bound {
+    cbor::value value;
+    bool inclusive = true;
+};
+
+// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
+[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto dot = dotted.find('.', start);
+        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
+        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
+        out.emplace_back(part);
+        if (dot == std::string_view::npos) return out;
+        start = dot + 1;
+    }
+}
+
+// Throws errc::invalid_argument unless `name` can name a collection: 1 to 65535 bytes of
+// UTF-8 (the MANIFEST's u16 length field).
+inline void check_collection_name(std::string_view name) {
+    if (name.empty() || name.size() > 0xFFFF)
+        fail(errc::invalid_argument, "a collection name must have 1 to 65535 bytes (got {})", name.size());
+    if (const auto bad = entidb::detail::find_invalid_utf8(as_bytes(name)); bad != entidb::detail::utf8_valid)
+        fail(errc::invalid_argument, "a collection name must be UTF-8 (invalid byte at {})", bad);
+}
+
+namespace detail {
+[[nodiscard]] inline index_key key_of_value(const cbor::value& v) {
+    byte_buffer bytes;
+    cbor::encoder(bytes).write(v);
+    return make_index_key(bytes);
+}
+}  // namespace detail
+
+template <typename Traits>
+class basic_read_transaction {
+public:
+    using snapshot_type = detail::snapshot<Traits>;
+
+    explicit basic_read_transaction(std::shared_ptr<detail::engine<Traits>> e)
+        : snap_(std::make_shared<const snapshot_type>(std::move(e))) {}
+
+    // The commit sequence this snapshot shows.
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
+
+    // The entity's canonical CBOR bytes as of the snapshot, or nullopt.
+    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
+        const auto c = snap_->cat().find(collection);
+        if (!c) return std::nullopt;
+        return snap_->get(*c, id);
+    }
+
+    // Zero-copy: the entity's bytes inside the mapped segment file (checked like get),
+    // valid while this transaction or a copy of it lives. Needs storage whose segments
+    // are mapped (file_storage); in-memory segments move as they grow, so use get there.
+    [[nodiscard]] std::optional<bytes_view> get_view(std::string_view collection, const entity_id& id) const {
+        static_assert(segment_set<typename Traits::segment_factory>::viewable,
+                      "entidb: get_view needs segments that can be mapped (entidb::file_storage); "
+                      "use get(), which copies, with other storage");
+        const auto c = snap_->cat().find(collection);
+        if (!c) return std::nullopt;
+        return snap_->eng().view(*c, id, snap_->sequence());
+    }
+
+    // Several entities at once, in the order asked (nullopt where absent).
+    [[nodiscard]] std::vector<std::optional<byte_buffer>> get_many(std::string_view collection,
+                                                                   std::span<const entity_id> ids) const {
+        std::vector<std::optional<byte_buffer>> out;
+        out.reserve(ids.size());
+        for (const auto& id : ids) out.push_back(get(collection, id));
+        return out;
+    }
+
+    // Every entity of the collection, in id order: the explicit full scan.
+    [[nodiscard]] entity_range<Traits> scan(std::string_view collection) const {
+        if (snap_->eng().cfg().forbid_full_scan)
+            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
+        snap_->eng().count_scan();
+        return entity_range<Traits>(snap_, snap_->cat().find(collection));
+    }
+
+    // The same entities in storage order (storage_range, txn/snapshot.hpp): no order is
+    // promised, and on data larger than the CPU caches it is several times faster. Yields
+    // entity_view: each entity's bytes are valid until the iterator moves on. Counted and
+    // refused like scan(collection).
+    [[nodiscard]] storage_range<Traits> scan(std::string_view collection, storage_order_t) const {
+        if (snap_->eng().cfg().forbid_full_scan)
+            fail(errc::scan_forbidden, "full scan of '{}' refused: the configuration forbids full scans", collection);
+        snap_->eng().count_scan();
+        return storage_range<Traits>(snap_, snap_->cat().find(collection));
+    }
+
+    // Entities whose field at `path` equals `value` (hash or ordered index), in id order.
+    [[nodiscard]] id_range<Traits> find(std::string_view collection, std::string_view path,
+                                        const cbor::value& value) const {
+        const auto [coll, ix] = index_for(collection, path, std::nullopt);
+        if (!ix) return {snap_, coll, {}};
+        return {snap_, coll, ix->find(detail::key_of_value(value), sequence())};
+    }
+
+    // Entities whose field lies within the bounds (nullopt = unbounded), in field order
+    // (ties in id order), or in reverse. Needs an ordered index.
+    [[nodiscard]] id_range<Traits> range(std::string_view collection, std::string_view path,
+                                         const std::optional<bound>& lo, const std::optional<bound>& hi,
+                                         order direction = order::ascending) const {
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
+        if (!ix) return {snap_, coll, {}};
+        auto to_key = [](const std::optional<bound>& b) -> std::optional<key_bound> {
+            if (!b) return std::nullopt;
+            return key_bound{detail::key_of_value(b->value), b->inclusive};
+        };
+        return {snap_, coll, ix->range(to_key(lo), to_key(hi), sequence(), direction == order::descending)};
+    }
+
+    // Entities whose text field starts with `text`, in field order. Needs an ordered index.
+    [[nodiscard]] id_range<Traits> prefix(std::string_view collection, std::string_view path,
+                                          std::string_view text) const {
+        const auto [coll, ix] = index_for(collection, path, index_kind::ordered);
+        if (!ix) return {snap_, coll, {}};
+        return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
+    }
+
+    // The best `limit` hits of a full-text query on the text index on `path`, best first
+    // (each an entity id and its BM25 score, higher is better; docs/indexes.md, "Full-text
+    // indexes"). `syntax` fts5 reads AND, OR, NOT, "phrases", prefix* and parentheses, and
+    // fails with errc::invalid_argument and the column for a query it cannot parse; plain
+    // takes the words as they are and never fails on them. Needs a text index.
+    [[nodiscard]] std::vector<text_hit> search(std::string_view collection, std::string_view path,
+                                               std::string_view query, std::size_t limit = 10,
+                                               query_syntax syntax = query_syntax::fts5) const {
+        const auto [coll, ix] = index_for(collection, path, index_kind::text);
+        if (!ix) return {};
+        return ix->search(query, syntax, sequence(), limit);
+    }
+
+    // Live entities in a collection (walks the primary index, reads no payload).
+    [[nodiscard]] std::uint64_t count(std::string_view collection) const {
+        const auto c = snap_->cat().find(collection);
+        if (!c) return 0;
+        std::uint64_t n = 0;
+        std::optional<entity_id> last;
+        while (auto next = snap_->eng().index().next_live(*c, last ? &*last : nullptr, sequence())) {
+            last = next->first;
+            ++n;
+        }
+        return n;
+    }
+
+    // Collection names known to the snapshot, sorted.
+    [[nodiscard]] std::vector<std::string> collections() const {
+        std::vector<std::string> out;
+        for (const auto& [name, id] : snap_->cat().names()) out.push_back(name);
+        return out;
+    }
+
+    // Whether `collection` has an index on `path` (of `kind`, if given) in this snapshot.
+    [[nodiscard]] bool has_index(std::string_view collection, std::string_view path,
+                                 std::optional<index_kind> kind = {}) const {
+        const auto c = snap_->cat().find(collection);
+        return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
+    }
+
+private:
+    struct located {
+        std::uint32_t collection;               // 0 when the collection does not exist
+        std::shared_ptr<secondary_index> index;  // null only when the collection does not exist
+    };
+
+    located index_for(std::string_view collection, std::string_view path,
+                      std::optional<index_kind> kind) const {
+        const auto fields = parse_field_path(path);
+        const auto c = snap_->cat().find(collection);
+        if (!c) return {0, nullptr};
+        auto ix = snap_->cat().index_on(*c, fields, kind);
+        if (!ix)
+            fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
+                 collection, kind ? fmt::format("{} ", to_string(*kind)) : std::string(), path);
+        snap_->eng().count_index_lookup();
+        return {*c, std::move(ix)};
+    }
+
+    std::shared_ptr<const snapshot_type> snap_;
+};
+
+template <typename Traits>
+class basic_write_transaction {
+public:
+    basic_write_transaction(std::shared_ptr<detail::engine<Traits>> e, std::unique_lock<std::mutex> writer)
+        : writer_(std::move(writer)), snap_(std::make_shared<const detail::snapshot<Traits>>(std::move(e))) {
+        snap_->eng().ensure_writable();
+    }
+    basic_write_transaction(basic_write_transaction&& other) noexcept
+        : writer_(std::move(other.writer_)), snap_(other.snap_), w_(std::move(other.w_)), done_(other.done_) {
+        other.done_ = true;
+    }
+    basic_write_transaction& operator=(basic_write_transaction&&) = delete;
+    basic_write_transaction(const basic_write_transaction&) = delete;
+
+    // The commit sequence this transaction started from.
+    [[nodiscard]] std::uint64_t sequence() const noexcept { return snap_->sequence(); }
+
+    // Stores `cbor` (canonical CBOR, at most config::max_entity_bytes) as the entity.
+    void put(std::string_view collection, const entity_id& id, bytes_view cbor) {
+        check_open();
+        const auto limit = snap_->eng().cfg().max_entity_bytes;
+        if (cbor.size() > limit)
+            fail(errc::too_large, "entity of {} bytes exceeds max_entity_bytes ({})", cbor.size(), limit);
+        cbor::validate(cbor);
+        w_.ops.put({collection_id_for_write(collection), id}, cbor);
+    }
+
+    // Stores a CBOR value (encoded canonically by the streaming encoder).
+    void put(std::string_view collection, const entity_id& id, const cbor::value& v) {
+        byte_buffer bytes;
+        cbor::encoder(bytes).write(v);
+        put(collection, id, bytes);
+    }
+
+    // Deletes the entity; returns false (and writes nothing) if it does not exist.
+    bool remove(std::string_view collection, const entity_id& id) {
+        check_open();
+        const auto c = existing_collection(collection);
+        if (!c) return false;
+        const detail::entity_key key{*c, id};
+        const bool in_db = snap_->eng().exists_newest(*c, id);
+        const auto op = w_.ops.find(key);
+        const bool visible = op ? !op->tombstone : in_db;
+        if (!visible) return false;
+        if (in_db)
+            w_.ops.remove(key);
+        else
+            w_.ops.drop(key);  // put earlier in this transaction only
+        return true;
+    }
+
+    // The entity as this transaction sees it (its own writes first).
+    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
+        check_open();
+        const auto c = existing_collection(collection);
+        if (!c) return std::nullopt;
+        if (const auto op = w_.ops.find({*c, id})) {
+            if (op->tombstone) return std::nullopt;
+            return byte_buffer(op->payload.begin(), op->payload.end());
+        }
+        return snap_->eng().get_newest(*c, id);
+    }
+
+    // Makes the writes durable and visible; returns the commit sequence (the current one
+    // if nothing was written). After an exception other than errc::outcome_unknown
+    // nothing was committed.
+    std::uint64_t commit() {
+        check_open();
+        done_ = true;
+        try {
+            w_.ops.seal();
+            const auto seq = snap_->eng().commit(w_, writer_);
+            release();
+            return seq;
+        } catch (...) {
+            release();  // a failed commit ends the transaction: the next writer may begin
+            throw;
+        }
+    }
+
+    // Drops every write of this transaction.
+    void abort() noexcept {
+        done_ = true;
+        release();
+    }
+
+    ~basic_write_transaction() { abort(); }
+
+private:
+    void check_open() const {
+        if (done_) fail(errc::closed, "the write transaction has already committed or aborted");
+    }
+    void release() noexcept {
+        w_.ops.clear();
+        if (writer_.owns_lock()) writer_.unlock();
+    }
+
+    std::optional<std::uint32_t> existing_collection(std::string_view name) const {
+        if (auto c = snap_->cat().find(name)) return c;
+        for (const auto& [n, id] : w_.new_collections)
+            if (n == name) return id;
+        return std::nullopt;
+    }
+
+    std::uint32_t collection_id_for_write(std::string_view name) {
+        if (auto c = existing_collection(name)) return *c;
+        check_collection_name(name);
+        const auto id = static_cast<std::uint32_t>(snap_->eng().next_collection_id() + w_.new_collections.size());
+        w_.new_collections.emplace_back(std::string(name), id);
+        return id;
+    }
+
+    std::unique_lock<std::mutex> writer_;
+    std::shared_ptr<const detail::snapshot<Traits>> snap_;
+    detail::pending_write w_;
+    bool done_ = false;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/txn/transaction.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+namespace detail {
+struct backup_access;  // backup.hpp: the one reader of a database's engine outside this header
+}  // namespace detail
+
+// The requirements on a traits type, checked by one concept.
+template <typename T>
+concept database_traits = requires {
+    typename T::wal_backend;
+    typename T::segment_factory;
+} && storage_backend<typename T::wal_backend> && segment_factory<typename T::segment_factory>;
+
+// Whether a traits type allows segment rotation (default: yes).
+template <typename T>
+[[nodiscard]] consteval bool traits_rotating() {
+    if constexpr (requires { T::rotating; })
+        return T::rotating;
+    else
+        return true;
+}
+
+template <typename Traits>
+class basic_database {
+    static_assert(database_traits<Traits>,
+                  "entidb: a database traits type needs `using wal_backend = <storage_backend>;` and "
+                  "`using segment_factory = <segment_factory>;` (see entidb::file_storage)");
+    // SPEC.md §9 rule 2: never rotate a durable database into non-durable segments.
+    static_assert(!Traits::wal_backend::durable || Traits::segment_factory::backend_type::durable,
+                  "entidb: a durable WAL backend needs a segment factory whose backends are durable too, "
+                  "or commits acknowledged as durable are lost once a segment rotates. Use "
+                  "entidb::file_segment_factory (or entidb::file_storage), or a non-durable WAL backend "
+                  "such as entidb::memory_backend for a database that is meant to live in memory.");
+    static_assert(!traits_rotating<Traits>() || Traits::segment_factory::rotates,
+                  "entidb: these traits rotate segments but the segment factory cannot make a second "
+                  "segment (rotates == false). Use a rotating factory such as entidb::file_segment_factory, "
+                  "or declare `static constexpr bool rotating = false;` in the traits.");
+    // Compaction of durable segments must go through the COMPACTION journal, or a crash in
+    // the middle of it loses or duplicates records; the factory's declaration decides
+    // (segment/factory.hpp), so a missing member is a compile error, never the other path.
+    static_assert(!factory_journaled<typename Traits::segment_factory>() ||
+                      segment_file_members<typename Traits::segment_factory>,
+                  "entidb: the segment factory declares `journaled = true` but lacks members of the compaction "
+                  "journal's protocol (segment_file_protocol): create_temporary(n), open_temporary(n), "
+                  "publish_temporary(n), remove(n), remove_temporary(n), temporaries(), has(n), has_temporary(n) "
+                  "and sync(), with the signatures of entidb::file_segment_factory.");
+    static_assert(!(Traits::segment_factory::backend_type::durable && Traits::segment_factory::rotates) ||
+                      factory_journaled<typename Traits::segment_factory>(),
+                  "entidb: the segment factory makes durable segments and rotates (rotates == true) but is not "
+                  "journaled, so compaction could not be made crash-safe. Declare `static constexpr bool "
+                  "journaled = true;` in the factory and give it the members of segment_file_protocol "
+                  "(create_temporary(n), open_temporary(n), publish_temporary(n), remove(n), remove_temporary(n), "
+                  "temporaries(), has(n), has_temporary(n), sync(); see entidb::file_segment_factory), or make it "
+                  "non-rotating (rotates == false).");
+
+public:
+    using traits_type = Traits;
+    using engine_type = detail::engine<Traits>;
+    using read_transaction = basic_read_transaction<Traits>;
+    using write_transaction = basic_write_transaction<Traits>;
+
+    explicit basic_database(std::shared_ptr<engine_type> e) : engine_(std::move(e)) {}
+
+    // Advanced hook, NOT the directory contract: runs the database over caller-supplied
+    // backends with no LOCK and no MANIFEST file (collections live only in memory). For
+    // tests and embedders that bring their own storage; persistent databases use open().
+    // Only for compositions where nothing is durable: the collection catalog would not
+    // outlive the handle, so durable backends would reopen with their data unreachable.
+    [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
+                                                           typename Traits::segment_factory factory,
+                                                           const config& cfg = {}) {
+        static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
+                      "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
+                      "durable backends would reopen with its data unreachable. Open a persistent database with "
+                      "entidb::open<Traits>(dir), which keeps the catalog in the MANIFEST (traits with an "
+                      "`environment`, `open_wal` and `make_segment_factory`, like entidb::file_storage), or use "
+                      "non-durable backends such as entidb::memory_backend here.");
+        cfg.validate();
+        auto e = std::make_shared<engine_type>(cfg, std::move(wal), std::move(factory), format::manifest{},
+                                               std::nullopt, std::nullopt);
+        detail::recovery<Traits>(*e).run();
+        e->prepare_wal();
+        e->build_indexes();
+        return basic_database(std::move(e));
+    }
+
+    // A snapshot of the last commit. Never blocks on the writer.
+    [[nodiscard]] read_transaction begin_read() const { return read_transaction(live()); }
+
+    // Point reads of the last commit without a read transaction: no snapshot to register,
+    // so cheaper than begin_read().get() for one entity; several calls may see different
+    // commits (use a read transaction for a consistent view of several entities).
+    // get_into reuses `out`'s capacity and returns false when there is no such entity.
+    [[nodiscard]] std::optional<byte_buffer> get(std::string_view collection, const entity_id& id) const {
+        byte_buffer out;
+        if (!get_into(collection, id, out)) return std::nullopt;
+        return out;
+    }
+    bool get_into(std::string_view collection, const entity_id& id, byte_buffer& out) const {
+        const auto& e = *live_ref();
+        const auto c = e.collection_id(collection);
+        return c && e.read_published(*c, id, out);
+    }
+
+    // Waits until no other write transaction is open, then starts one.
+    [[nodiscard]] write_transaction begin_write() {
+        auto e = live();
+        return write_transaction(e, std::unique_lock(e->writer_mutex()));
+    }
+
+    // Starts a write transaction, or returns nullopt at once if another is open.
+    [[nodiscard]] std::optional<write_transaction> try_begin_write() {
+        auto e = live();
+        std::unique_lock lock(e->writer_mutex(), std::try_to_lock);
+        if (!lock.owns_lock()) return std::nullopt;
+        return std::optional<write_transaction>(std::in_place, e, std::move(lock));
+    }
+
+    // Runs `f(txn)` in a write transaction: commits when f returns, aborts if it throws.
+    // Returns f's result, or the commit sequence when f returns void.
+    template <typename F>
+        requires std::invocable<F&, write_transaction&>
+    auto transaction(F&& f) {
+        auto txn = begin_write();
+        if constexpr (std::is_void_v<std::invoke_result_t<F&, write_transaction&>>) {
+            f(txn);
+            return txn.commit();
+        } else {
+            auto result = f(txn);
+            txn.commit();
+            return result;
+        }
+    }
+
+    // Writes a checkpoint (SPEC.md §5) and truncates the WAL. Waits for the writer lock.
+    void checkpoint() {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        e->checkpoint(true);
+    }
+
+    // Merges the sealed segments, dropping versions nobody can see and tombstones past
+    // `options.tombstone_retention` (compaction.hpp; docs/operations.md). Runs as a writer
+    // (waits for the writer lock) while readers continue; the logical state is unchanged.
+    // Errors: those of checkpoint(); errc::corruption for a damaged sealed segment (nothing
+    // changed); errc::rotation_unsupported for a factory that cannot make new segments. A
+    // failure after the journal is durable refuses further writes until a reopen finishes it.
+    // Waits first, at most options.scan_wait, for the scans in storage order that are open
+    // to end (scans started meanwhile walk the index), then fails with errc::busy (nothing
+    // changed): close such scans, including this thread's own, before compacting.
+    compaction_report compact(const compact_options& options = {}) {
+        auto e = live();
+        const detail::scan_gate::exclusion no_storage_scans(e->storage_scans(), options.scan_wait);
+        std::lock_guard lock(e->writer_mutex());
+        // Whatever the outcome, the segments may have changed under the index file (even
+        // one that the compaction's own checkpoint wrote).
+        const struct stale_after {
+            engine_type& e;
+            ~stale_after() { e.index_file_stale(); }
+        } index_file{*e};
+        return detail::compactor<Traits>(*e, options).run();
+    }
+
+    // Declares a secondary index on a field path ("address.city"); builds it from the
+    // collection's entities and records it in the MANIFEST. Idempotent for the same
+    // declaration; errc::invalid_argument for a conflicting one on the same path;
+    // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
+    // A text index (index_kind::text) takes its default options (text_index_options{}).
+    void declare_index(std::string_view collection, std::string_view path, index_kind kind,
+                       bool unique = false) {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        (void)e->declare_index(collection, parse_field_path(path), kind, unique,
+                               kind == index_kind::text ? detail::encode_text_options({}) : byte_buffer{});
+    }
+    // Declares a full-text index on a text field (docs/indexes.md, "Full-text indexes"), with
+    // how it cuts and folds words; search it with read_transaction::search. As declare_index.
+    void declare_index(std::string_view collection, std::string_view path, const text_index_options& options) {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        (void)e->declare_index(collection, parse_field_path(path), index_kind::text, false,
+                               detail::encode_text_options(options));
+    }
+
+    // The database's layout now (statistics.hpp): format version, last sequence, last
+    // checkpoint, history horizon, collections with their ids, indexes with their public
+    // index_kind, and the segment files with their sizes. A copy, consistent with itself:
+    // it waits for the writer lock like checkpoint() (so not while this thread has a write
+    // transaction open), and never changes the database.
+    [[nodiscard]] database_description describe() const {
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        return describe_locked(*e);
+    }
+
+    // Another handle on the same open database, for layers that lend one per call (the C
+    // ABI). Like a transaction it keeps the database open: close() refuses while it lives.
+    [[nodiscard]] basic_database share() const { return basic_database(live()); }
+
+    // Calls `cb` for every operation of every commit from now on, in commit order, on the
+    // committing thread (change_feed.hpp). Returns a token for unsubscribe().
+    std::uint64_t subscribe(change_callback cb) { return live()->feed().subscribe(std::move(cb)); }
+    bool unsubscribe(std::uint64_t token) { return live()->feed().unsubscribe(token); }
+
+    // Committed operations with a sequence above `after`, in commit order, read from the
+    // segment files (so it works across restarts), at most `limit`. errc::invalid_argument
+    // when `after` is below history_horizon(): a compaction (or a restore) dropped history.
+    // The snapshot at history_horizon() or later is where a new follower starts.
+    [[nodiscard]] std::vector<change> changes_since(std::uint64_t after,
+                                                    std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
+        return live()->changes_since(after, limit);
+    }
+
+    [[nodiscard]] std::uint64_t history_horizon() const { return live()->history_horizon(); }
+    [[nodiscard]] std::uint64_t last_sequence() const { return live()->last_sequence(); }
+    // Counters since open and what open found and did (statistics.hpp).
+    [[nodiscard]] statistics stats() const { return live()->stats(); }
+    [[nodiscard]] const recovery_report& recovery() const { return live()->report(); }
+    [[nodiscard]] const config& configuration() const { return live()->cfg(); }
+
+    // Closes the database: the LOCK is free when close() returns. Refuses with errc::busy,
+    // leaving the handle open, while anything else still holds the engine (the LOCK would
+    // outlive the call): read or write transactions, scans and ranges taken from them, other
+    // handles on the same engine. End them, then close again. A closed handle closes again
+    // as a no-op. Not to be called while other threads use this handle. The destructor does
+    // not refuse: it lets go, and the LOCK is released when the last holder ends.
+    void close() {
+        if (!engine_) return;
+        if (const auto others = engine_.use_count() - 1; others > 0)
+            fail(errc::busy,
+                 "close: {} transaction(s), scan(s) or other handle(s) still hold the database; end them and close "
+                 "again (the database stays open and keeps its LOCK meanwhile)",
+                 others);
+        engine_.reset();
+    }
+    [[nodiscard]] bool is_open() const noexcept { return engine_ != nullptr; }
+
+private:
+    friend struct detail::backup_access;
+
+    [[nodiscard]] static database_description describe_locked(engine_type& e) {
+        const auto& m = e.manifest();
+        database_description d{.format_major = m.format_major,
+                               .format_minor = m.format_minor,
+                               .last_sequence = e.last_sequence(),
+                               .last_checkpoint = m.checkpoint_seq,
+                               .history_horizon = e.history_horizon(),
+                               .next_collection_id = m.next_collection_id,
+                               .collections = {},
+                               .indexes = {},
+                               .segments = {}};
+        const auto cat = e.catalog_snapshot();
+        for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
+        for (const auto& ix : cat->indexes()) {
+            const auto& def = ix->definition();
+            d.indexes.push_back({.id = def.id,
+                                 .collection_id = def.collection_id,
+                                 .collection = cat->name_of(def.collection_id),
+                                 .path = detail::join_path(def.path),
+                                 .kind = def.kind,
+                                 .unique = def.unique});
+        }
+        std::ranges::sort(d.indexes, {}, &index_description::id);
+        for (const auto& s : e.segments().table())
+            d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
+        return d;
+    }
+
+    [[nodiscard]] std::shared_ptr<engine_type> live() const { return live_ref(); }
+    // Without the reference-count traffic, for calls that do not outlive this handle.
+    [[nodiscard]] const std::shared_ptr<engine_type>& live_ref() const {
+        if (!engine_) fail(errc::closed, "the database handle is closed");
+        return engine_;
+    }
+
+    std::shared_ptr<engine_type> engine_;
+};
+
+// File WAL + rotating file segments: the durable everyday composition.
+struct file_storage {
+    using wal_backend = file_backend;
+    using segment_factory = file_segment_factory;
+    struct environment {};
+
+    // `read_only`: a read-only open (config::read_only), which writes no file.
+    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
+        return std::make_unique<file_backend>(
+            file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
+    }
+    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
+                                                     bool read_only) {
+        return file_segment_factory(dir, read_only);
+    }
+};
+
+// Everything in memory: for tests and caches. Not durable, by declaration.
+struct memory_storage {
+    using wal_backend = memory_backend;
+    using segment_factory = memory_segment_factory;
+};
+
+using database = basic_database<file_storage>;
+using memory_database = basic_database<memory_storage>;
+
+// Traits that can open a database directory (entidb::open<Traits>(dir)): besides the
+// backends, an `environment` and the two hooks that open the WAL and make the segment
+// factory inside the directory (`read_only`: a read-only open, which writes no file).
+template <typename T>
+concept directory_storage = database_traits<T> && requires(typename T::environment& env,
+                                                           const std::filesystem::path& path, bool read_only) {
+    { T::open_wal(env, path, read_only) } -> std::same_as<std::unique_ptr<typename T::wal_backend>>;
+    { T::make_segment_factory(env, path, read_only) } -> std::same_as<typename T::segment_factory>;
+};
+
+namespace detail {
+// The environment argument of open<Traits>: a placeholder where the traits have none, so that
+// such traits reach open's static_assert (and its message) instead of failing overload resolution.
+template <typename T>
+struct environment_of {
+    struct none {};
+    using type = none;
+};
+template <typename T>
+    requires requires { typename T::environment; }
+struct environment_of<T> {
+    using type = typename T::environment;
+};
+}  // namespace detail
+
+// The one way to open a persistent database directory (creating it when
+// config::create_if_missing allows and config::read_only is not set; a read-only open
+// writes nothing: docs/transactions.md). Errors: errc::locked, errc::corruption,
+// errc::unsupported_version, errc::invalid_argument (not a database directory, bad
+// config), errc::not_found (no database there and none to be created: nothing touched),
+// errc::read_only (a read-write open of a directory this process may not write),
+// errc::io_error.
+template <typename Traits = file_storage>
+[[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg = {},
+                                          typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>,
+                  "entidb: open<Traits>(dir) opens a database directory, so the traits need `struct environment`, "
+                  "`static std::unique_ptr<wal_backend> open_wal(environment&, const std::filesystem::path&, bool "
+                  "read_only)` and `static segment_factory make_segment_factory(environment&, const "
+                  "std::filesystem::path&, bool read_only)`, like entidb::file_storage. A database in memory opens "
+                  "with entidb::open_in_memory() (or basic_database<Traits>::open_with_backends).");
+    if constexpr (directory_storage<Traits>)
+        return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
+    else
+        return basic_database<Traits>(nullptr);
+}
+
+[[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
+    return memory_database::open_with_backends(std::make_unique<memory_backend>(), memory_segment_factory{}, cfg);
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/database.hpp ----
+// ---- begin entidb/format/backup_file.hpp ----
+// entidb/format/backup_file.hpp — the backup file, byte for byte (docs/file-format.md "Backup").
+//
+// Contract: constants and pure encoders of the three parts of a backup file; no I/O. The
+// streaming reader that checks a file lives in backup.hpp. Layout (all integers
+// little-endian):
+//     header   magic "EBAK" | backup_version u16 = 1 | format major u16 | format minor u16 |
+//              sequence u64 | manifest_len u32 | manifest (a MANIFEST, SPEC.md §3, without checkpoint)
+//     entity   collection_id u32 (>= 1) | entity_id (16) | payload_len u32 | payload (canonical CBOR)
+//              ... one per live entity, ascending by (collection_id, entity_id)
+//     trailer  end u32 = 0 | entity_count u64 | checksum u64
+// `checksum` is XXH3-64 (seed 0) of every byte of the file before it. Nothing follows it.
+// Errors: encode_header → errc::invalid_argument for a MANIFEST encode refuses;
+// encode_entity → errc::too_large for a payload over config::payload_limit, and
+// errc::invalid_argument for collection id 0.
+//
+// Thread-safety: pure functions.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+inline constexpr std::array<byte, 4> backup_magic{'E', 'B', 'A', 'K'};
+inline constexpr std::uint16_t backup_version = 1;
+inline constexpr std::size_t backup_header_fixed = 4 + 2 + 2 + 2 + 8 + 4;  // up to the manifest
+inline constexpr std::size_t backup_entity_fixed = 4 + 16 + 4;             // up to the payload
+inline constexpr std::size_t backup_trailer_size = 4 + 8 + 8;
+inline constexpr std::size_t backup_max_payload = segment_max_payload_size;  // what a segment record can hold
+
+struct backup_header {
+    std::uint16_t format_major = current_format_major;
+    std::uint16_t format_minor = current_format_minor;
+    std::uint64_t sequence = 0;  // the commit the backup reflects
+    manifest registry;           // collections and indexes (checkpoint_seq unused)
+};
+
+inline void encode_backup_header(const backup_header& h, byte_buffer& out) {
+    using entidb::detail::put_u16;
+    using entidb::detail::put_u32;
+    using entidb::detail::put_u64;
+    manifest m = h.registry;
+    m.checkpoint_seq.reset();
+    const byte_buffer registry = encode(m);
+    if (registry.size() > std::numeric_limits<std::uint32_t>::max())
+        fail(errc::too_large, "the collection and index registry does not fit a backup header");
+    out.insert(out.end(), backup_magic.begin(), backup_magic.end());
+    put_u16(out, backup_version);
+    put_u16(out, h.format_major);
+    put_u16(out, h.format_minor);
+    put_u64(out, h.sequence);
+    put_u32(out, static_cast<std::uint32_t>(registry.size()));
+    out.insert(out.end(), registry.begin(), registry.end());
+}
+
+inline void encode_backup_entity(std::uint32_t collection_id, const entity_id& id, bytes_view payload,
+                                 byte_buffer& out) {
+    if (collection_id == 0) fail(errc::invalid_argument, "collection id 0 marks the end of a backup's entities");
+    if (payload.size() > backup_max_payload)
+        fail(errc::too_large, "an entity of {} bytes does not fit a backup (at most {})", payload.size(),
+             backup_max_payload);
+    entidb::detail::put_u32(out, collection_id);
+    entidb::detail::put_bytes(out, id.bytes());
+    entidb::detail::put_u32(out, static_cast<std::uint32_t>(payload.size()));
+    entidb::detail::put_bytes(out, payload);
+}
+
+// The end marker and count; the caller appends the checksum of everything before it.
+inline void encode_backup_end(std::uint64_t entity_count, byte_buffer& out) {
+    entidb::detail::put_u32(out, 0);
+    entidb::detail::put_u64(out, entity_count);
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/backup_file.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+struct backup_info {
+    std::uint64_t sequence = 0;     // the commit the backup reflects
+    std::uint64_t entities = 0;
+    std::uint64_t collections = 0;
+    std::uint64_t indexes = 0;
+    std::uint64_t bytes = 0;        // size of the backup file
+    std::uint64_t checksum = 0;     // the trailer's XXH3-64
+};
+
+namespace detail {
+
+namespace fs = std::filesystem;
+
+[[nodiscard]] inline fs::path with_suffix(const fs::path& p, std::string_view suffix) {
+    fs::path out = p;
+    out += std::string(suffix);
+    return out;
+}
+
+// Streams a backup file and checks it as it goes: every entity it returns has passed the
+// structural checks; the checksum and count are checked when next() reaches the end.
+class backup_reader {
+public:
+    struct entity {
+        std::uint32_t collection;
+        entity_id id;
+        bytes_view payload;  // valid until the next call to next()
+        std::uint64_t offset;
+    };
+
+    explicit backup_reader(const fs::path& file, std::size_t chunk = 1u << 20)
+        : path_(file.string()), file_(open_file(file)), window_(file_, chunk) {
+        read_header();
+    }
+    backup_reader(const backup_reader&) = delete;
+    backup_reader& operator=(const backup_reader&) = delete;
+
+    [[nodiscard]] const format::backup_header& header() const noexcept { return header_; }
+
+    // The next entity, or nullopt once the trailer has been read and checked.
+    [[nodiscard]] std::optional<entity> next() {
+        window_.advance(pending_);
+        pending_ = 0;
+        if (done_) return std::nullopt;
+        const auto at = window_.position();
+        const auto fixed = take(4, "an entity's collection id");
+        const std::uint32_t coll = get_u32(fixed.data());
+        if (coll == 0) {
+            read_trailer();
+            return std::nullopt;
+        }
+        if (!collections_.contains(coll))
+            corrupt(at, "entity of collection id {}, which the backup's registry does not list", coll);
+        const auto rest = take(16 + 4, "an entity's id and length");
+        const auto id = entity_id::from_bytes(bytes_view(rest).first(16));
+        const std::uint32_t len = get_u32(rest.data() + 16);
+        if (last_ && std::pair(coll, id) <= *last_)
+            corrupt(at, "entities out of order (collection {}, entity {} after collection {}, entity {})", coll,
+                    id.to_hex(), last_->first, last_->second.to_hex());
+        last_ = std::pair(coll, id);
+        const auto payload_at = window_.position();
+        const auto payload = peek(len, "an entity's payload");
+        try {
+            cbor::validate(payload);
+        } catch (const error& e) {
+            corrupt(payload_at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
+        }
+        hasher_.update(payload);
+        pending_ = len;
+        ++count_;
+        return entity{coll, id, payload, at};
+    }
+
+    [[nodiscard]] std::uint64_t entities() const noexcept { return count_; }
+    [[nodiscard]] std::uint64_t checksum() const noexcept { return checksum_; }
+    [[nodiscard]] std::uint64_t size() const { return file_.size(); }
+
+private:
+    static file_backend open_file(const fs::path& file) {
+        std::error_code ec;
+        if (!fs::exists(file, ec)) fail_at(errc::not_found, {.path = file.string()}, "no backup file here");
+        if (fs::is_directory(file, ec))  // a wrong path, not a failing disk
+            fail_at(errc::invalid_argument, {.path = file.string()}, "a directory, not a backup file");
+        return file_backend::open(file, file_mode::read_only);
+    }
+
+    static std::uint32_t get_u32(const byte* p) noexcept { return entidb::detail::get_u32(p); }
+
+    template <typename... Args>
+    [[noreturn]] void corrupt(std::uint64_t at, fmt::format_string<Args...> f, Args&&... args) const {
+        fail_at(errc::corruption, {.path = path_, .offset = at}, "backup: {}", fmt::format(f, std::forward<Args>(args)...));
+    }
+
+    // The next n bytes, checked to be there; not consumed, not hashed.
+    bytes_view peek(std::uint64_t n, std::string_view what) {
+        if (window_.remaining() < n)
+            corrupt(window_.position(), "truncated: {} needs {} bytes, {} remain", what, n, window_.remaining());
+        return window_.view(n).first(static_cast<std::size_t>(n));
+    }
+    // Copies the next n (small) bytes out, hashes and consumes them.
+    byte_buffer take(std::size_t n, std::string_view what) {
+        const auto v = peek(n, what);
+        byte_buffer out(v.begin(), v.end());
+        hasher_.update(out);
+        window_.advance(n);
+        return out;
+    }
+
+    void read_header() {
+        const auto fixed = take(format::backup_header_fixed, "the header");
+        if (!std::equal(format::backup_magic.begin(), format::backup_magic.end(), fixed.begin()))
+            corrupt(0, "bad magic (expected \"EBAK\"): not an EntiDB backup");
+        const auto version = entidb::detail::get_u16(fixed.data() + 4);
+        if (version != format::backup_version)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 4},
+                    "backup version {}; this build reads version {}", version, format::backup_version);
+        header_.format_major = entidb::detail::get_u16(fixed.data() + 6);
+        header_.format_minor = entidb::detail::get_u16(fixed.data() + 8);
+        if (header_.format_major != format::current_format_major || header_.format_minor > format::current_format_minor)
+            fail_at(errc::unsupported_version, {.path = path_, .offset = 6},
+                    "backup of format {}.{}; this build writes {}.{}", header_.format_major, header_.format_minor,
+                    format::current_format_major, format::current_format_minor);
+        header_.sequence = entidb::detail::get_u64(fixed.data() + 10);
+        const std::uint32_t len = get_u32(fixed.data() + 18);
+        const auto registry = take(len, "the collection and index registry");
+        try {
+            header_.registry = format::decode_manifest(registry, path_ + " (registry)");
+        } catch (const error& e) {
+            corrupt(format::backup_header_fixed + e.offset().value_or(0), "bad registry: {}", e.detail());
+        }
+        for (const auto& c : header_.registry.collections) collections_.insert(c.id);
+    }
+
+    void read_trailer() {
+        const auto count_at = window_.position();
+        const auto count = take(8, "the entity count");
+        if (entidb::detail::get_u64(count.data()) != count_)
+            corrupt(count_at, "the trailer counts {} entities, the file holds {}", entidb::detail::get_u64(count.data()),
+                    count_);
+        const auto sum_at = window_.position();
+        const auto stored = peek(8, "the checksum");
+        checksum_ = entidb::detail::get_u64(stored.data());
+        window_.advance(8);
+        if (const auto computed = hasher_.digest64(); computed != checksum_)
+            corrupt(sum_at, "checksum mismatch (stored XXH3-64 {:016x}, computed {:016x})", checksum_, computed);
+        if (window_.remaining() != 0) corrupt(window_.position(), "{} bytes after the trailer", window_.remaining());
+        done_ = true;
+    }
+
+    std::string path_;
+    file_backend file_;
+    byte_window<file_backend> window_;
+    xxh3_hasher hasher_;
+    format::backup_header header_;
+    std::set<std::uint32_t> collections_;
+    std::optional<std::pair<std::uint32_t, entity_id>> last_;
+    std::uint64_t pending_ = 0;  // payload bytes handed out by next(), consumed at the next call
+    std::uint64_t count_ = 0;
+    std::uint64_t checksum_ = 0;
+    bool done_ = false;
+};
+
+// Appends through a buffer to a new file, hashing everything but the final checksum.
+class backup_writer {
+public:
+    explicit backup_writer(const fs::path& tmp) : out_(file_backend::open(tmp, file_mode::create_new)) {}
+
+    void write(bytes_view b) {
+        buf_.insert(buf_.end(), b.begin(), b.end());
+        if (buf_.size() >= (1u << 20)) drain();
+    }
+    // Writes the checksum and makes the file durable; returns {checksum, file size}.
+    std::pair<std::uint64_t, std::uint64_t> finish() {
+        drain();
+        const std::uint64_t sum = hasher_.digest64();
+        entidb::detail::put_u64(buf_, sum);
+        out_.append(buf_);
+        buf_.clear();
+        out_.flush();
+        return {sum, out_.size()};
+    }
+
+private:
+    void drain() {
+        if (buf_.empty()) return;
+        hasher_.update(buf_);
+        out_.append(buf_);
+        buf_.clear();
+    }
+
+    file_backend out_;
+    xxh3_hasher hasher_;
+    byte_buffer buf_;
+};
+
+[[nodiscard]] inline format::manifest registry_of(const catalog& cat) {
+    format::manifest m;
+    for (const auto& [name, id] : cat.names()) {
+        m.collections.push_back({name, id});
+        m.next_collection_id = std::max(m.next_collection_id, id + 1);
+    }
+    for (const auto& ix : cat.indexes()) {
+        m.indexes.push_back(ix->definition());
+        m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
+    }
+    std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return m;
+}
+
+// Backup and restore work below the transaction layer: a backup walks a snapshot's primary
+// index with the registry (collection ids, index declarations) it was taken with, a restore
+// loads records at the backup's sequence into a new database. basic_database lets this one
+// struct, and nothing else outside database.hpp, reach its engine.
+struct backup_access {
+    template <typename Traits>
+    [[nodiscard]] static std::shared_ptr<const snapshot<Traits>> snapshot_of(const basic_database<Traits>& db) {
+        return std::make_shared<const snapshot<Traits>>(db.live());
+    }
+    template <typename Traits>
+    [[nodiscard]] static auto& engine_of(basic_database<Traits>& db) {
+        return *db.live_ref();
+    }
+};
+
+}  // namespace detail
+
+// Checks a whole backup file without restoring it.
+[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
+    detail::backup_reader r(file);
+    while (r.next()) {
+    }
+    return {.sequence = r.header().sequence,
+            .entities = r.entities(),
+            .collections = r.header().registry.collections.size(),
+            .indexes = r.header().registry.indexes.size(),
+            .bytes = r.size(),
+            .checksum = r.checksum()};
+}
+
+// Writes a backup of `db` as of a snapshot taken now.
+template <typename Traits>
+backup_info backup(const basic_database<Traits>& db, const std::filesystem::path& file) {
+    namespace fs = std::filesystem;
+    if (!db.is_open()) fail(errc::closed, "the database handle is closed");
+    std::error_code ec;
+    if (fs::exists(file, ec) || ec)
+        fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
+    const auto snap = detail::backup_access::snapshot_of(db);
+    auto& e = snap->eng();
+    backup_info info{.sequence = snap->sequence()};
+    format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
+    info.collections = header.registry.collections.size();
+    info.indexes = header.registry.indexes.size();
+
+    const auto tmp = detail::with_suffix(file, ".tmp");
+    (void)::unlink(tmp.c_str());  // our own leftover from an interrupted backup
+    try {
+        detail::backup_writer out(tmp);
+        byte_buffer buf;
+        format::encode_backup_header(header, buf);
+        out.write(buf);
+        std::vector<std::uint32_t> ids;
+        for (const auto& c : header.registry.collections) ids.push_back(c.id);
+        std::sort(ids.begin(), ids.end());
+        for (const auto coll : ids) {
+            std::optional<entity_id> last;
+            while (auto next = e.index().next_live(coll, last ? &*last : nullptr, snap->sequence())) {
+                last = next->first;
+                const auto payload = e.read_payload(coll, next->first, next->second);
+                buf.clear();
+                format::encode_backup_entity(coll, next->first, payload, buf);
+                out.write(buf);
+                ++info.entities;
+            }
+        }
+        buf.clear();
+        format::encode_backup_end(info.entities, buf);
+        out.write(buf);
+        std::tie(info.checksum, info.bytes) = out.finish();
+        if (::rename(tmp.c_str(), file.c_str()) != 0)
+            fail_at(errc::io_error, {.path = file.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+    } catch (...) {
+        (void)::unlink(tmp.c_str());
+        throw;
+    }
+    sync_directory(detail::parent_or_current(file));
+    return info;
+}
+
+// Restores a backup into a new database directory `dir` (see the header comment).
+inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target, config cfg = {}) {
+    namespace fs = std::filesystem;
+    const auto info = read_backup(file);  // pass 1: nothing is created from a damaged file
+    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
+    const auto tmp = detail::with_suffix(dir, ".restoring");
+    for (const auto& p : {dir, tmp}) {
+        std::error_code ec;
+        if (fs::exists(p, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = p.string()},
+                    "already exists: restore makes a new database directory (remove it or choose another path)");
+    }
+    cfg.create_if_missing = true;
+    cfg.read_only = false;  // restore creates its target
+    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
+    try {
+        {
+            auto db = entidb::open<file_storage>(tmp, cfg);
+            auto& e = detail::backup_access::engine_of(db);
+            std::lock_guard lock(e.writer_mutex());
+            detail::backup_reader r(file);  // pass 2, checked again as it is read
+            auto& m = e.manifest();
+            const auto checkpoint = m.checkpoint_seq;
+            m = r.header().registry;
+            m.checkpoint_seq = checkpoint;
+            const auto seq = r.header().sequence;
+            // The entities go to the segments the way commits do, in batches of a bounded size.
+            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
+            auto& batch = e.start_batch(seq);
+            while (const auto ent = r.next()) {
+                batch.add(ent->collection, ent->id, false, ent->payload);
+                if (batch.byte_size() < batch_bytes) continue;
+                e.apply_batch(detail::no_readers);
+                batch.start(seq);
+            }
+            e.apply_batch(detail::no_readers);
+            if (r.entities() != info.entities || r.checksum() != info.checksum)
+                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
+            e.set_recovered_state(seq, 1);
+            e.build_indexes();
+            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
+            if (seq > 0) detail::write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
+        }
+        if (::rename(tmp.c_str(), dir.c_str()) != 0)
+            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+        sync_directory(detail::parent_or_current(dir));
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+    return info;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/backup.hpp ----
+// ---- begin entidb/cbor.hpp ----
+// entidb/cbor.hpp — the canonical CBOR layer (spec §4, docs/cbor.md): value model, streaming
+// encoder, strict pull reader with validate/find_path, decoder, and the JSON bridge.
+// Each header states its own ownership and thread-safety contract.
+
+// ---- begin entidb/cbor/decoder.hpp ----
+// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
+//
+// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
+// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
+// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
+// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
+// every declared count against the bytes that remain before the decoder reserves anything.
+// The returned value owns its data; the input may be released afterwards.
+//
+// Thread-safety: a pure function of its arguments.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+namespace detail {
+
+// One container being built. A map's entries arrive as key, value, key...; `key` holds the
+// pending key.
+struct decode_frame {
+    item_kind kind = item_kind::array;
+    std::uint64_t tag_number = 0;
+    array items;  // array elements, or the content of a tag
+    map entries;
+    value key;
+    bool has_key = false;
+
+    void add(value v) {
+        if (kind != item_kind::map) {
+            items.push_back(std::move(v));
+        } else if (!has_key) {
+            key = std::move(v);
+            has_key = true;
+        } else {
+            entries.push_back(map_entry{std::move(key), std::move(v)});
+            has_key = false;
+        }
+    }
+
+    [[nodiscard]] value finish() {
+        switch (kind) {
+            case item_kind::array: return value(std::move(items));
+            case item_kind::map: return value(std::move(entries));  // already in canonical order
+            default: return value::tag(tag_number, std::move(items.front()));
+        }
+    }
+};
+
+[[nodiscard]] inline value scalar_value(const item& it) {
+    switch (it.kind) {
+        case item_kind::unsigned_integer: return value(it.argument);
+        case item_kind::negative_integer: return value::negative(it.argument);
+        case item_kind::bytes: return value::bytes(it.data);
+        case item_kind::text: return value(it.text());
+        case item_kind::boolean: return value(it.argument != 0);
+        case item_kind::floating: return value(it.number);
+        default: return value();
+    }
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
+    reader r(input, options);
+    std::vector<detail::decode_frame> stack;
+    value result;
+    const auto deliver = [&](value v) {
+        if (stack.empty()) result = std::move(v);
+        else stack.back().add(std::move(v));
+    };
+    while (const auto it = r.next()) {
+        if (it->opens()) {
+            detail::decode_frame& f = stack.emplace_back();
+            f.kind = it->kind;
+            // Safe sizes: the reader bounded these counts by the remaining input.
+            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::tag) f.tag_number = it->argument;
+        } else if (it->closes()) {
+            value done = stack.back().finish();
+            stack.pop_back();
+            deliver(std::move(done));
+        } else {
+            deliver(detail::scalar_value(*it));
+        }
+    }
+    return result;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/decoder.hpp ----
+// ---- begin entidb/cbor/json.hpp ----
+// entidb/cbor/json.hpp — a JSON bridge to canonical CBOR, for the command-line tool and tests.
+//
+// Contract: `from_json` parses one JSON text (RFC 8259) into canonical CBOR (`parse_json` stops
+// at the `cbor::value`); `to_json` renders canonical CBOR (or a value) as compact JSON, map
+// members in canonical order. The mapping (docs/cbor.md has the table):
+//   null/true/false/strings/arrays — themselves; integers in [-2^64, 2^64-1] — CBOR integers
+//   (JSON fractions and exponents are rejected: no floats); objects — maps with text keys;
+//   {"$bytes":"<hex>"} — a byte string; {"$tag":N,"$value":V} — tag N;
+//   {"$map":[[K,V],...]} — a map with any keys (to_json uses it for non-text keys, and for text-key
+//   maps that would read back as one of these forms, so to_json output always reads back to the
+//   same CBOR). to_json (only) renders floats, when the decode options allow them, as JSON
+//   numbers, and infinities as {"$float":"Infinity"} / {"$float":"-Infinity"}.
+// from_json errors: entidb::error errc::invalid_argument, with the byte offset of the problem in
+// the input (in the message and in error_context::offset): malformed JSON, invalid UTF-8, lone
+// surrogate escapes, floats, integers out of range, duplicate object keys, bad reserved forms,
+// nesting deeper than max_depth, trailing characters. to_json throws what decode throws.
+// Parsing recurses, at most 3 * max_depth + 1 levels (see json_options).
+//
+// Thread-safety: pure functions.
+
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+struct json_options {
+    // Containers (arrays, maps, tags) open at once in the CBOR value, as in decode_options. The
+    // JSON text may nest up to three times deeper: {"$map":[[K,V]]} spends three JSON levels on
+    // one map.
+    std::size_t max_depth = 64;
+};
+
+[[nodiscard]] inline value parse_json(std::string_view json, const json_options& options = {});
+
+[[nodiscard]] inline byte_buffer from_json(std::string_view json, const json_options& options = {}) {
+    return encode(parse_json(json, options), {.allow_floats = false, .max_depth = options.max_depth});
+}
+
+[[nodiscard]] inline std::string to_json(const value& v, const json_options& options = {});
+
+[[nodiscard]] inline std::string to_json(bytes_view cbor, const decode_options& options = {}) {
+    return to_json(decode(cbor, options), {.max_depth = options.max_depth});
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+namespace detail {
+
+[[nodiscard]] inline int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+class json_parser {
+public:
+    json_parser(std::string_view text, std::size_t max_depth) : s_(text), max_json_depth_(3 * max_depth + 1) {}
+
+    value parse_document() {
+        if (const auto bad = find_invalid_utf8(entidb::as_bytes(s_)); bad != utf8_valid)
+            fail_here(bad, "the input is not valid UTF-8");
+        skip_space();
+        value v = parse_value(0);
+        skip_space();
+        if (pos_ != s_.size()) fail_here(pos_, "unexpected characters after the JSON value");
+        return v;
+    }
+
+private:
+    struct entry {
+        value key;
+        value val;
+        std::size_t offset;  // of the key, for error messages
+    };
+
+    [[noreturn]] static void fail_here(std::size_t at, std::string_view what) {
+        fail_at(errc::invalid_argument, {.offset = at}, "invalid JSON at character {}: {}", at, what);
+    }
+    [[nodiscard]] bool at_end() const noexcept { return pos_ >= s_.size(); }
+    [[nodiscard]] char peek() const noexcept { return at_end() ? '\0' : s_[pos_]; }
+
+    void skip_space() noexcept {
+        while (!at_end() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+    }
+
+    void expect(char c) {
+        if (peek() != c) fail_here(pos_, fmt::format("expected '{}'", c));
+        ++pos_;
+    }
+
+    value parse_value(std::size_t depth) {
+        switch (peek()) {
+            case '{': return parse_object(depth);
+            case '[': return parse_array(depth);
+            case '"': return value(parse_string());
+            case 't': return parse_literal("true", value(true));
+            case 'f': return parse_literal("false", value(false));
+            case 'n': return parse_literal("null", value());
+            default: break;
+        }
+        if (peek() == '-' || (peek() >= '0' && peek() <= '9')) return parse_number();
+        fail_here(pos_, at_end() ? "unexpected end of input" : "expected a JSON value");
+    }
+
+    value parse_literal(std::string_view word, value v) {
+        if (s_.substr(pos_, word.size()) != word) fail_here(pos_, "expected a JSON value");
+        pos_ += word.size();
+        return v;
+    }
+
+    void enter(std::size_t depth) const {
+        if (depth >= max_json_depth_) fail_here(pos_, fmt::format("nesting deeper than {} levels", max_json_depth_));
+    }
+
+    value parse_array(std::size_t depth) {
+        enter(depth);
+        ++pos_;  // '['
+        array items;
+        skip_space();
+        if (peek() == ']') {
+            ++pos_;
+            return value(std::move(items));
+        }
+        for (;;) {
+            skip_space();
+            items.push_back(parse_value(depth + 1));
+            skip_space();
+            if (peek() == ']') break;
+            expect(',');
+        }
+        ++pos_;
+        return value(std::move(items));
+    }
+
+    value parse_object(std::size_t depth) {
+        enter(depth);
+        ++pos_;  // '{'
+        std::vector<entry> entries;
+        skip_space();
+        if (peek() == '}') {
+            ++pos_;
+            return value(map{});
+        }
+        for (;;) {
+            skip_space();
+            const std::size_t key_at = pos_;
+            if (peek() != '"') fail_here(pos_, "expected a string key");
+            std::string key = parse_string();
+            skip_space();
+            expect(':');
+            skip_space();
+            value v = parse_value(depth + 1);
+            entries.push_back({value(std::move(key)), std::move(v), key_at});
+            skip_space();
+            if (peek() == '}') break;
+            expect(',');
+        }
+        ++pos_;
+        return reserved_form(entries);
+    }
+
+    // {"$bytes":hex}, {"$tag":N,"$value":V} and {"$map":[[K,V]...]} stand for CBOR items JSON
+    // cannot express; any other object is a map with text keys.
+    static value reserved_form(std::vector<entry>& entries) {
+        const auto key_is = [&](std::size_t i, std::string_view k) { return entries[i].key.as_text() == k; };
+        if (entries.size() == 1 && key_is(0, "$bytes")) return bytes_form(entries[0].val, entries[0].offset);
+        if (entries.size() == 1 && key_is(0, "$map")) return map_form(entries[0].val, entries[0].offset);
+        if (entries.size() == 2 && ((key_is(0, "$tag") && key_is(1, "$value")) || (key_is(0, "$value") && key_is(1, "$tag")))) {
+            const entry& number = key_is(0, "$tag") ? entries[0] : entries[1];
+            if (!number.val.is(kind::unsigned_integer)) fail_here(number.offset, "\"$tag\" needs an unsigned integer");
+            return value::tag(number.val.as_uint(), std::move(key_is(0, "$tag") ? entries[1].val : entries[0].val));
+        }
+        return make_map(entries);
+    }
+
+    static value bytes_form(const value& hex, std::size_t at) {
+        if (!hex.is(kind::text) || hex.as_text().size() % 2 != 0)
+            fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
+        const std::string& h = hex.as_text();
+        byte_buffer out(h.size() / 2);
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const int hi = hex_digit(h[2 * i]);
+            const int lo = hex_digit(h[2 * i + 1]);
+            if (hi < 0 || lo < 0) fail_here(at, "\"$bytes\" needs a string of hex digit pairs");
+            out[i] = static_cast<byte>(hi * 16 + lo);
+        }
+        return value::bytes(std::move(out));
+    }
+
+    static value map_form(value& pairs, std::size_t at) {
+        if (!pairs.is(kind::array)) fail_here(at, "\"$map\" needs an array of [key, value] pairs");
+        std::vector<entry> entries;
+        for (value& pair : pairs.as_array()) {
+            if (!pair.is(kind::array) || pair.as_array().size() != 2)
+                fail_here(at, "\"$map\" needs an array of [key, value] pairs");
+            entries.push_back({std::move(pair.as_array()[0]), std::move(pair.as_array()[1]), at});
+        }
+        return make_map(entries);
+    }
+
+    // Sorts into canonical order and reports a duplicate at its later occurrence.
+    static value make_map(std::vector<entry>& entries) {
+        std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) { return a.key < b.key; });
+        for (std::size_t i = 1; i < entries.size(); ++i)
+            if (entries[i - 1].key == entries[i].key)
+                fail_here(std::max(entries[i - 1].offset, entries[i].offset), "duplicate object key");
+        map m;
+        m.reserve(entries.size());
+        for (entry& e : entries) m.push_back({std::move(e.key), std::move(e.val)});
+        return value(std::move(m));
+    }
+
+    std::string parse_string() {
+        ++pos_;  // '"'
+        std::string out;
+        for (;;) {
+            if (at_end()) fail_here(pos_, "unterminated string");
+            const char c = s_[pos_];
+            if (c == '"') break;
+            if (static_cast<unsigned char>(c) < 0x20) fail_here(pos_, "control character in a string (escape it)");
+            if (c == '\\') {
+                parse_escape(out);
+            } else {
+                out += c;
+                ++pos_;
+            }
+        }
+        ++pos_;
+        return out;
+    }
+
+    void parse_escape(std::string& out) {
+        const std::size_t at = pos_++;  // the backslash
+        const char c = peek();
+        ++pos_;
+        switch (c) {
+            case '"': out += '"'; return;
+            case '\\': out += '\\'; return;
+            case '/': out += '/'; return;
+            case 'b': out += '\b'; return;
+            case 'f': out += '\f'; return;
+            case 'n': out += '\n'; return;
+            case 'r': out += '\r'; return;
+            case 't': out += '\t'; return;
+            case 'u': break;
+            default: fail_here(at, "invalid escape");
+        }
+        std::uint32_t cp = read_hex4(at);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) fail_here(at, "lone low surrogate escape");
+        if (cp >= 0xD800 && cp <= 0xDBFF) {  // must be followed by \u of a low surrogate
+            if (s_.substr(pos_, 2) != "\\u") fail_here(at, "high surrogate escape without its low half");
+            pos_ += 2;
+            const std::uint32_t low = read_hex4(at);
+            if (low < 0xDC00 || low > 0xDFFF) fail_here(at, "high surrogate escape without its low half");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        append_utf8(out, cp);
+    }
+
+    std::uint32_t read_hex4(std::size_t escape_at) {
+        std::uint32_t cp = 0;
+        for (int i = 0; i < 4; ++i) {
+            const int d = hex_digit(peek());
+            if (d < 0) fail_here(escape_at, "\\u needs four hex digits");
+            cp = cp * 16 + static_cast<std::uint32_t>(d);
+            ++pos_;
+        }
+        return cp;
+    }
+
+    value parse_number() {
+        const std::size_t at = pos_;
+        const bool minus = peek() == '-';
+        if (minus) ++pos_;
+        const std::size_t digits_at = pos_;
+        if (peek() == '0') ++pos_;
+        else if (peek() >= '1' && peek() <= '9') while (peek() >= '0' && peek() <= '9') ++pos_;
+        else fail_here(pos_, "expected a digit");
+        if (peek() == '.' || peek() == 'e' || peek() == 'E')
+            fail_here(at, "floating-point numbers are not supported (integers only)");
+        if (peek() >= '0' && peek() <= '9') fail_here(at, "leading zeros are not allowed");
+        const std::string_view digits = s_.substr(digits_at, pos_ - digits_at);
+        // -2^64 is the one magnitude beyond u64 we accept: its CBOR argument is 2^64 - 1.
+        if (minus && digits == "18446744073709551616") return value::negative(std::numeric_limits<std::uint64_t>::max());
+        std::uint64_t magnitude = 0;
+        for (const char d : digits) {
+            const auto digit = static_cast<std::uint64_t>(d - '0');
+            if (magnitude > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+                fail_here(at, "integer outside [-2^64, 2^64-1]");
+            magnitude = magnitude * 10 + digit;
+        }
+        if (!minus || magnitude == 0) return value(magnitude);
+        return value::negative(magnitude - 1);
+    }
+
+    std::string_view s_;
+    std::size_t max_json_depth_;  // the exact CBOR depth is enforced when the value is encoded
+    std::size_t pos_ = 0;
+};
+
+inline void append_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (const char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<unsigned>(c));
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+// Whether a map can be a plain JSON object: all keys text, and not a key set that reads back as a
+// reserved form.
+[[nodiscard]] inline bool plain_object(const map& m) {
+    for (const map_entry& e : m)
+        if (!e.key.is(kind::text)) return false;
+    if (m.size() == 1) {
+        const std::string& k = m[0].key.as_text();
+        return k != "$bytes" && k != "$map" && k != "$float";
+    }
+    return !(m.size() == 2 && m[0].key.as_text() == "$tag" && m[1].key.as_text() == "$value");
+}
+
+inline void append_json(std::string& out, const value& v, std::size_t depth, std::size_t max_depth) {
+    if ((v.is(kind::array) || v.is(kind::map) || v.is(kind::tag)) && depth >= max_depth)
+        fail(errc::invalid_argument, "value nested deeper than {} containers", max_depth);
+    const auto it = std::back_inserter(out);
+    switch (v.type()) {
+        case kind::null: out += "null"; return;
+        case kind::boolean: out += v.as_bool() ? "true" : "false"; return;
+        case kind::unsigned_integer: fmt::format_to(it, "{}", v.as_uint()); return;
+        case kind::negative_integer:
+            if (v.negative_argument() == std::numeric_limits<std::uint64_t>::max()) out += "-18446744073709551616";
+            else fmt::format_to(it, "-{}", v.negative_argument() + 1);
+            return;
+        case kind::text: append_json_string(out, v.as_text()); return;
+        case kind::bytes:
+            out += "{\"$bytes\":\"";
+            for (const byte b : v.as_bytes()) fmt::format_to(it, "{:02x}", b);
+            out += "\"}";
+            return;
+        case kind::floating: {
+            const double d = v.as_double();
+            if (std::isinf(d)) {
+                out += d > 0 ? "{\"$float\":\"Infinity\"}" : "{\"$float\":\"-Infinity\"}";
+                return;
+            }
+            const std::string num = fmt::format("{}", d);  // shortest text that reads back exactly
+            out += num;
+            if (num.find_first_of(".e") == std::string::npos) out += ".0";  // stay visibly a float
+            return;
+        }
+        case kind::tag:
+            fmt::format_to(it, "{{\"$tag\":{},\"$value\":", v.tag_number());
+            append_json(out, v.tag_content(), depth + 1, max_depth);
+            out += '}';
+            return;
+        case kind::array:
+            out += '[';
+            for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+                if (i != 0) out += ',';
+                append_json(out, v.as_array()[i], depth + 1, max_depth);
+            }
+            out += ']';
+            return;
+        case kind::map: break;
+    }
+    const map& m = v.as_map();
+    const bool plain = plain_object(m);
+    out += plain ? "{" : "{\"$map\":[";
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (i != 0) out += ',';
+        if (!plain) out += '[';
+        append_json(out, m[i].key, depth + 1, max_depth);
+        out += plain ? ':' : ',';
+        append_json(out, m[i].val, depth + 1, max_depth);
+        if (!plain) out += ']';
+    }
+    out += plain ? "}" : "]}";
+}
+
+}  // namespace detail
+
+inline value parse_json(std::string_view json, const json_options& options) {
+    return detail::json_parser(json, options.max_depth).parse_document();
+}
+
+inline std::string to_json(const value& v, const json_options& options) {
+    std::string out;
+    detail::append_json(out, v, 0, options.max_depth);
+    return out;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/json.hpp ----
+// ---- end entidb/cbor.hpp ----
+// ---- begin entidb/codec.hpp ----
+// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
+//
+// A codec for T is a type with
+//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
+//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
+// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
+// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
+// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
+// aggregate that declares its fields once:
+//
+//   struct user {
+//       std::string name;
+//       std::uint32_t age = 0;
+//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
+//                                                            entidb::field("age", &user::age));
+//   };
+//
+// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
+// the encoder). Decoding requires every field except std::optional ones, and ignores
+// fields it does not know (a newer writer may have added them). Values decode only from
+// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
+//
+// Thread-safety: codecs are stateless.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// One reflected field: its CBOR key and the member it maps to.
+template <typename T, typename M>
+struct field_ref {
+    std::string_view name;
+    M T::*member;
+};
+
+template <typename T, typename M>
+[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
+    return {name, member};
+}
+
+template <typename... F>
+[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
+    return {f...};
+}
+
+// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
+template <typename T>
+concept reflected = requires { T::entidb_fields; };
+
+template <typename T>
+struct codec;
+
+// A codec type `C` can encode and decode `T`.
+template <typename C, typename T>
+concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
+    { C::encode(enc, v) } -> std::same_as<void>;
+    { C::decode(in) } -> std::same_as<T>;
+};
+
+// Whether the default codec serves T (checked at the API so misuse fails at the call).
+template <typename T>
+concept has_default_codec = requires { codec<T>::supported; };
+
+namespace detail {
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
+}  // namespace detail
+
+template <typename T>
+    requires(std::integral<T> && !std::same_as<T, bool>)
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, T v) {
+        if constexpr (std::is_signed_v<T>)
+            e.integer(v);
+        else
+            e.uint(v);
+    }
+    static T decode(const cbor::value& v) {
+        if constexpr (std::is_signed_v<T>) {
+            const auto i = v.as_int();
+            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
+                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
+            return static_cast<T>(i);
+        } else {
+            const auto u = v.as_uint();
+            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
+            return static_cast<T>(u);
+        }
+    }
+};
+
+template <>
+struct codec<bool> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
+    static bool decode(const cbor::value& v) { return v.as_bool(); }
+};
+
+template <>
+struct codec<std::string> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
+    static std::string decode(const cbor::value& v) { return v.as_text(); }
+};
+
+template <>
+struct codec<byte_buffer> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
+    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
+};
+
+template <>
+struct codec<entity_id> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
+    static entity_id decode(const cbor::value& v) {
+        const auto& b = v.as_bytes();
+        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
+        return entity_id::from_bytes(b);
+    }
+};
+
+template <typename E>
+    requires std::is_enum_v<E>
+struct codec<E> {
+    static constexpr bool supported = true;
+    using underlying = std::underlying_type_t<E>;
+    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
+    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::optional<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::optional<U>& v) {
+        if (v)
+            codec<U>::encode(e, *v);
+        else
+            e.null();
+    }
+    static std::optional<U> decode(const cbor::value& v) {
+        if (v.is_null()) return std::nullopt;
+        return codec<U>::decode(v);
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::vector<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::vector<U>& v) {
+        e.begin_array(v.size());
+        for (const auto& x : v) codec<U>::encode(e, x);
+        e.end_array();
+    }
+    static std::vector<U> decode(const cbor::value& v) {
+        std::vector<U> out;
+        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
+        return out;
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::map<std::string, U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
+        e.begin_map(v.size());
+        for (const auto& [k, x] : v) {
+            e.text(k);
+            codec<U>::encode(e, x);
+        }
+        e.end_map();
+    }
+    static std::map<std::string, U> decode(const cbor::value& v) {
+        std::map<std::string, U> out;
+        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
+        return out;
+    }
+};
+
+// Aggregates with `entidb_fields`: a map from field name to value.
+template <reflected T>
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const T& v) {
+        std::apply(
+            [&](const auto&... f) {
+                e.begin_map(sizeof...(f));
+                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
+                e.end_map();
+            },
+            T::entidb_fields);
+    }
+    static T decode(const cbor::value& v) {
+        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
+        T out{};
+        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
+        return out;
+    }
+
+private:
+    template <typename F>
+    static void read_field(const cbor::value& map, T& out, const F& f) {
+        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
+        const cbor::value* found = map.find(f.name);
+        if (!found) {
+            if constexpr (detail::is_optional<member_t>::value) return;
+            fail(errc::type_mismatch, "field '{}' is missing", f.name);
+        }
+        try {
+            out.*(f.member) = codec<member_t>::decode(*found);
+        } catch (const error& e) {
+            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
+        }
+    }
+};
+
+// Encodes `v` with codec C into canonical CBOR bytes.
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] byte_buffer encode_entity(const T& v) {
+    byte_buffer out;
+    cbor::encoder enc(out);
+    C::encode(enc, v);
+    return out;
+}
+
+// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] T decode_entity(bytes_view bytes) {
+    return C::decode(cbor::decode(bytes));
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/codec.hpp ----
+// ---- begin entidb/collection.hpp ----
+// entidb/collection.hpp — typed collections with secondary indexes declared as policies.
+//
+//   struct user {
+//       std::string name, email;
+//       std::uint32_t age = 0;
+//       static constexpr auto entidb_fields = entidb::fields(
+//           entidb::field("name", &user::name), entidb::field("email", &user::email),
+//           entidb::field("age", &user::age));
+//   };
+//   using users_t = entidb::collection<user, entidb::unique_hash_index<"email">,
+//                                      entidb::ordered_index<"age">>;
+//   users_t users(db, "users");            // declares (and if needed builds) both indexes
+//   db.transaction([&](auto& txn) { users.put(txn, id, u); });
+//   auto r = db.begin_read();
+//   for (const auto& [id, u] : users.range<"age">(r, 18, 65)) ...   // lazy, holds its snapshot
+//
+// Index keys come from the entity's canonical CBOR at the field path (dots for nesting:
+// "address.city"), so the engine maintains and rebuilds them without the C++ type. An
+// access path naming a field the collection does not declare fails to compile.
+// A value decodes only from canonical bytes; the wrong shape is errc::type_mismatch.
+//
+// Thread-safety: a collection handle is immutable after construction; share it freely.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// A string usable as a template argument: hash_index<"email">.
+template <std::size_t N>
+struct fixed_string {
+    char chars[N]{};
+    constexpr fixed_string(const char (&s)[N]) { std::copy_n(s, N, chars); }
+    [[nodiscard]] constexpr std::string_view view() const { return {chars, N - 1}; }
+};
+
+template <fixed_string Path, index_kind Kind, bool Unique>
+struct index_policy_base {
+    static constexpr std::string_view path = Path.view();
+    static constexpr index_kind kind = Kind;
+    static constexpr bool unique = Unique;
+};
+
+// Equality lookups on a field.
+template <fixed_string Path, bool Unique = false>
+struct hash_index : index_policy_base<Path, index_kind::hash, Unique> {};
+// Equality, ranges, text prefixes and ordered iteration on a field.
+template <fixed_string Path, bool Unique = false>
+struct ordered_index : index_policy_base<Path, index_kind::ordered, Unique> {};
+template <fixed_string Path>
+using unique_hash_index = hash_index<Path, true>;
+template <fixed_string Path>
+using unique_ordered_index = ordered_index<Path, true>;
+
+template <typename I>
+concept index_policy = requires {
+    { I::path } -> std::convertible_to<std::string_view>;
+    { I::kind } -> std::convertible_to<index_kind>;
+    { I::unique } -> std::convertible_to<bool>;
+};
+
+// One entity of a typed range.
+template <typename T>
+struct typed_entity {
+    entity_id id;
+    T value;
+};
+
+// Decodes each entity of `Range` (stored_entity, or entity_view in storage order: decoded
+// from the view, before the iterator moves on) into a typed_entity<T> as it is reached.
+template <typename Range, typename T, typename Codec>
+class typed_range : public std::ranges::view_base {
+public:
+    class iterator {
+    public:
+        using value_type = typed_entity<T>;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        explicit iterator(std::ranges::iterator_t<const Range> it) : it_(std::move(it)) {}
+        const typed_entity<T>& operator*() const {
+            if (!current_) current_ = typed_entity<T>{it_->id, Codec::decode(cbor::decode(it_->bytes))};
+            return *current_;
+        }
+        const typed_entity<T>* operator->() const { return &**this; }
+        iterator& operator++() {
+            ++it_;
+            current_.reset();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, std::default_sentinel_t s) { return a.it_ == s; }
+
+    private:
+        std::ranges::iterator_t<const Range> it_{};
+        mutable std::optional<typed_entity<T>> current_;
+    };
+
+    typed_range() = default;
+    explicit typed_range(Range r) : range_(std::move(r)) {}
+    [[nodiscard]] iterator begin() const { return iterator(range_.begin()); }
+    [[nodiscard]] std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    Range range_;
+};
+
+template <typename T, typename... Indexes>
+    requires has_default_codec<T> && (index_policy<Indexes> && ...)
+class collection {
+    using codec_type = codec<T>;
+
+    template <fixed_string Path>
+    static constexpr bool declared = ((Indexes::path == Path.view()) || ...);
+    template <fixed_string Path>
+    static constexpr bool declared_ordered =
+        ((Indexes::path == Path.view() && Indexes::kind == index_kind::ordered) || ...);
+
+public:
+    using value_type = T;
+
+    // Declares the collection's indexes on `db` (building any that are new).
+    template <typename Traits>
+    collection(basic_database<Traits>& db, std::string name) : name_(std::move(name)) {
+        (db.declare_index(name_, Indexes::path, Indexes::kind, Indexes::unique), ...);
+    }
+
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+    template <typename Traits>
+    void put(basic_write_transaction<Traits>& txn, const entity_id& id, const T& value) const {
+        txn.put(name_, id, encode_entity<T, codec_type>(value));
+    }
+
+    template <typename Traits>
+    bool remove(basic_write_transaction<Traits>& txn, const entity_id& id) const {
+        return txn.remove(name_, id);
+    }
+
+    // From a read or write transaction (a write transaction sees its own writes).
+    template <typename Txn>
+    [[nodiscard]] std::optional<T> get(const Txn& txn, const entity_id& id) const {
+        const auto bytes = txn.get(name_, id);
+        if (!bytes) return std::nullopt;
+        return decode_entity<T, codec_type>(*bytes);
+    }
+
+    template <typename Traits>
+    [[nodiscard]] std::vector<std::optional<T>> get_many(const basic_read_transaction<Traits>& txn,
+                                                         std::span<const entity_id> ids) const {
+        std::vector<std::optional<T>> out;
+        out.reserve(ids.size());
+        for (const auto& id : ids) out.push_back(get(txn, id));
+        return out;
+    }
+
+    // Equality on a declared index (hash or ordered).
+    template <fixed_string Path, typename Traits, typename K>
+    [[nodiscard]] auto find(const basic_read_transaction<Traits>& txn, const K& key) const {
+        static_assert(declared<Path>,
+                      "entidb: find<\"path\"> needs an index on that field: add entidb::hash_index<\"path\"> or "
+                      "entidb::ordered_index<\"path\"> to the collection's type, or use scan() and filter");
+        return typed(txn.find(name_, Path.view(), to_value(key)));
+    }
+
+    // Values within [lo, hi] (either bound may be std::nullopt; bounds inclusive unless
+    // stated with entidb::bound), in field order or reversed.
+    template <fixed_string Path, typename Traits, typename Lo, typename Hi>
+    [[nodiscard]] auto range(const basic_read_transaction<Traits>& txn, const Lo& lo, const Hi& hi,
+                             order direction = order::ascending) const {
+        static_assert(declared_ordered<Path>,
+                      "entidb: range<\"path\"> needs an ordered index on that field: add "
+                      "entidb::ordered_index<\"path\"> to the collection's type");
+        return typed(txn.range(name_, Path.view(), to_bound(lo), to_bound(hi), direction));
+    }
+
+    // Every entity in field order (forward or backward), through an ordered index.
+    template <fixed_string Path, typename Traits>
+    [[nodiscard]] auto ordered(const basic_read_transaction<Traits>& txn, order direction = order::ascending) const {
+        static_assert(declared_ordered<Path>,
+                      "entidb: ordered<\"path\"> needs an ordered index on that field: add "
+                      "entidb::ordered_index<\"path\"> to the collection's type");
+        return typed(txn.range(name_, Path.view(), std::nullopt, std::nullopt, direction));
+    }
+
+    // Text fields starting with `text`.
+    template <fixed_string Path, typename Traits>
+    [[nodiscard]] auto prefix(const basic_read_transaction<Traits>& txn, std::string_view text) const {
+        static_assert(declared_ordered<Path>,
+                      "entidb: prefix<\"path\"> needs an ordered index on that field: add "
+                      "entidb::ordered_index<\"path\"> to the collection's type");
+        return typed(txn.prefix(name_, Path.view(), text));
+    }
+
+    // The explicit full scan, in id order (counted; refused when full scans are forbidden).
+    template <typename Traits>
+    [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn) const {
+        return typed(txn.scan(name_));
+    }
+    // The same in storage order: faster, no order promised (txn/snapshot.hpp, storage_range);
+    // each entity is decoded from a view of its bytes, which are never copied.
+    template <typename Traits>
+    [[nodiscard]] auto scan(const basic_read_transaction<Traits>& txn, storage_order_t order) const {
+        return typed(txn.scan(name_, order));
+    }
+
+private:
+    template <typename Range>
+    [[nodiscard]] static typed_range<Range, T, codec_type> typed(Range r) {
+        return typed_range<Range, T, codec_type>(std::move(r));
+    }
+
+    template <typename K>
+    [[nodiscard]] static cbor::value to_value(const K& key) {
+        if constexpr (std::is_same_v<K, cbor::value>) {
+            return key;
+        } else if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+            return cbor::value(std::string(std::string_view(key)));
+        } else {
+            static_assert(has_default_codec<K>, "entidb: an index key needs a type with an entidb::codec");
+            byte_buffer bytes;
+            cbor::encoder enc(bytes);
+            codec<K>::encode(enc, key);
+            return cbor::decode(bytes);
+        }
+    }
+
+    template <typename B>
+    [[nodiscard]] static std::optional<bound> to_bound(const B& b) {
+        if constexpr (std::is_same_v<B, std::nullopt_t>)
+            return std::nullopt;
+        else if constexpr (std::is_same_v<B, bound>)
+            return b;
+        else
+            return bound{to_value(b), true};
+    }
+
+    std::string name_;
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/collection.hpp ----
+// ---- begin entidb/salvage.hpp ----
+// entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
+//
+//   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
+//   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
+//
+// Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
+// rightly so: it cannot know what the record held. `salvage(db, out)` is the way out. It
+//   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
+//      errc::not_found otherwise), `out` must not exist or be an empty directory
+//      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
+//      (errc::locked while the database is open) and creates nothing in `db`;
+//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
+//      are salvaged without it: their collections are named `salvaged-<id>` and no index
+//      is declared;
+//   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
+//      seg-NNNNNN.dat.compact: every record that verifies is a committed version, so reading
+//      files a compaction had not yet deleted or published adds nothing wrong) and then the
+//      WAL, record by record, with the same decoders and scanner as open. After a record that
+//      does not decode it looks for the next offset where a record decodes with a valid
+//      checksum and goes on from there; the bytes between are reported as damaged. A
+//      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
+//      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
+//   4. keeps, per (collection, entity id), the version with the highest commit sequence that
+//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
+//      database. A WAL transaction counts only when its BEGIN, every operation and its
+//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
+//      whole (atomicity), as recovery drops an uncommitted one;
+//   5. writes the newest live versions into `out` through entidb::open and ordinary write
+//      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
+//      (a declaration that fails, e.g. a unique index with two holders of one key, is
+//      reported, not fatal). If writing fails, what was written to `out` is removed.
+// `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
+// is created, truncated or replayed. What salvage cannot know: a version lost in damaged
+// bytes is gone, and the entity then comes back as its newest older version that survived
+// (or, when the lost record was a tombstone, as the version it had deleted). The report
+// lists every damaged byte range, so nothing is lost silently.
+//
+// Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
+// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
+// report describes.
+
+
+// ---- begin entidb/verify.hpp ----
+// entidb/verify.hpp — check a database directory without changing it.
+//
+// `verify_report(path)` takes the LOCK and checks, in this order, collecting the first
+// problems found (at most `max_problems`), each with its file and byte offset where there is
+// one:
+//   1. the MANIFEST: it decodes (magic, versions, ranges, sorting), every index names a
+//      collection the MANIFEST lists, no two indexes share a collection and field path;
+//   2. the COMPACTION journal, if any: it decodes, and after a crash during a compaction
+//      every segment it publishes exists (the next open finishes that compaction; the
+//      checks below run on the segments it describes);
+//   3. every segment and WAL record, through the same checks as open (every checksum,
+//      structure, torn tail vs corruption), truncating and replaying nothing;
+//   4. every record names a collection the MANIFEST knows;
+//   5. every live entity reads back (checksum, key) and is canonical CBOR;
+//   6. every secondary index, built by the same code as on open, holds exactly the keys a
+//      scan of its collection computes (and a unique index no key twice).
+// A problem in 1–3 stops the check (open would refuse the directory); later ones are
+// collected and the check goes on. A torn tail — the normal result of a crash, which the
+// next open truncates — is not a problem; it is reported in the result, as are a pending
+// compaction and stray compaction temporaries. Steps 4–6 see the segments only (committed
+// transactions still only in the WAL are checked as WAL records).
+// It opens the directory read-only (shared lock; runs beside read-only opens, not beside
+// a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
+// errc::io_error, errc::invalid_argument (not a database directory).
+//
+// The checks themselves are core/verify.hpp (they need an engine that is never recovered);
+// what they find is a verify_result (verify_result.hpp).
+//
+// `verify(path)` runs the same checks and throws the first problem as an entidb::error
+// (errc::corruption, or errc::unsupported_version for a version this build cannot read).
+
+
+
+// ---- begin entidb/core/verify.hpp ----
+// entidb/core/verify.hpp — the checks of entidb::verify (verify.hpp has the list) on an
+// engine built over a directory and never recovered: the MANIFEST's consistency, a dry
+// recovery (every record checked, nothing truncated or replayed), every live entity read
+// back, and every secondary index rebuilt and compared with a scan.
+//
+// Thread-safety: one call owns its engine; the directory's LOCK is taken shared by the open.
+
+
+// ---- begin entidb/verify_result.hpp ----
+// entidb/verify_result.hpp — what entidb::verify_report finds (verify.hpp): the counts of
+// what it checked, what the next open would truncate or finish, and the first problems.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+struct verify_problem {
+    errc code = errc::corruption;
+    std::string message;  // what is wrong, with the file and offset (as entidb::error::what())
+    std::string detail;   // the same without the code and the location
+    std::string path;     // the file concerned, if any
+    std::optional<std::uint64_t> offset;
+};
+
+struct verify_result {
+    std::uint64_t segment_records = 0;
+    std::uint64_t wal_records = 0;
+    std::uint64_t entities_checked = 0;
+    std::uint64_t segments = 0;
+    std::uint64_t indexes_checked = 0;
+    std::uint64_t index_entries_checked = 0;
+    std::optional<std::uint64_t> wal_torn_at;      // the next open truncates the WAL here
+    std::optional<std::uint64_t> segment_torn_at;  // ... and the active segment here
+    std::optional<format::compaction_state> pending_compaction;  // ... and finishes this compaction
+    std::vector<std::uint32_t> stray_temporaries;  // ... and deletes these seg-NNNNNN.dat.compact files
+    std::vector<verify_problem> problems;          // the first problems found; empty when all is well
+    bool more_problems = false;                    // problems beyond max_problems were not recorded
+
+    [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/verify_result.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+class problem_list {
+public:
+    problem_list(verify_result& r, std::size_t max) : r_(r), max_(max) {}
+
+    void add(const error& e) {
+        if (r_.problems.size() >= max_) {
+            r_.more_problems = true;
+            return;
+        }
+        r_.problems.push_back({e.value(), e.what(), e.detail(), e.path(), e.offset()});
+    }
+    template <typename... Args>
+    void add(error_context ctx, fmt::format_string<Args...> f, Args&&... args) {
+        add(error(errc::corruption, fmt::format(f, std::forward<Args>(args)...), std::move(ctx)));
+    }
+    [[nodiscard]] bool full() const noexcept { return r_.more_problems; }
+
+private:
+    verify_result& r_;
+    std::size_t max_;
+};
+
+[[nodiscard]] inline bool is_finding(const error& e) noexcept {
+    return e.value() == errc::corruption || e.value() == errc::unsupported_version;
+}
+
+inline void check_manifest_consistency(const format::manifest& m, const std::string& path, problem_list& out) {
+    std::set<std::uint32_t> ids;
+    for (const auto& c : m.collections) ids.insert(c.id);
+    std::set<std::pair<std::uint32_t, std::vector<std::string>>> fields;
+    for (const auto& ix : m.indexes) {
+        if (!ids.contains(ix.collection_id))
+            out.add({.path = path}, "MANIFEST: index {} names collection id {}, which no collection has", ix.id,
+                    ix.collection_id);
+        if (!fields.emplace(ix.collection_id, ix.path).second)
+            out.add({.path = path}, "MANIFEST: index {} repeats the field path '{}' of an earlier index of collection {}",
+                    ix.id, join_path(ix.path), ix.collection_id);
+    }
+}
+
+// Step 6: the engine builds the indexes the way open does; a scan computes what they must hold.
+template <typename Traits>
+void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& out) {
+    const auto manifest_path = (*e.directory() / "MANIFEST").string();
+    try {
+        e.build_indexes();
+    } catch (const error& err) {
+        out.add({.path = manifest_path}, "secondary indexes cannot be built as open builds them: {}", err.detail());
+        return;
+    }
+    const auto cat = e.catalog_snapshot();
+    for (const auto& ix : cat->indexes()) {
+        const auto& def = ix->definition();
+        const auto what = fmt::format("index {} on '{}' of collection '{}'", def.id, join_path(def.path),
+                                      cat->name_of(def.collection_id));
+        std::map<index_key, std::vector<entity_id>> expected;
+        std::uint64_t total = 0;
+        std::optional<entity_id> last;
+        while (auto next = e.index().next_live(def.collection_id, last ? &*last : nullptr, no_readers)) {
+            last = next->first;
+            byte_buffer bytes;
+            try {
+                bytes = e.read_payload(def.collection_id, next->first, next->second);
+            } catch (const error&) {
+                continue;  // reported by step 5
+            }
+            if (const auto key = ix->key_of(bytes)) {
+                expected[*key].push_back(next->first);
+                ++total;
+            }
+        }
+        ++r.indexes_checked;
+        for (const auto& [key, ids] : expected) {
+            if (def.unique && ids.size() > 1)
+                out.add({.path = manifest_path}, "unique {} holds one key for entities {} and {}", what,
+                        ids[0].to_hex(), ids[1].to_hex());
+            if (ix->live_holders(key) != ids)
+                out.add({.path = manifest_path}, "{} does not hold the entities a scan finds for one of its keys "
+                                                 "(first: {})",
+                        what, ids.front().to_hex());
+            r.index_entries_checked += ids.size();
+            if (out.full()) return;
+        }
+        if (const auto held = ix->entry_count(open_ended - 1); held != total)
+            out.add({.path = manifest_path}, "{} holds {} entries, a scan computes {}", what, held, total);
+    }
+}
+
+
+// Steps 1-6 of verify.hpp over the directory at `path`, opened as `cfg` says (read-only
+// for verify) but never recovered: recovery runs dry, so nothing is truncated or replayed.
+template <typename Traits>
+[[nodiscard]] verify_result verify_directory(const std::filesystem::path& path, const config& cfg,
+                                             std::size_t max_problems, typename Traits::environment env) {
+    verify_result out;
+    problem_list problems(out, std::max<std::size_t>(max_problems, 1));
+    std::shared_ptr<engine<Traits>> e;
+    try {
+        e = engine_over<Traits>(path, cfg, open_directory<Traits>(path, cfg, env));
+    } catch (const error& err) {
+        if (!is_finding(err)) throw;
+        problems.add(err);
+        return out;
+    }
+    const auto manifest_path = (path / "MANIFEST").string();
+    check_manifest_consistency(e->manifest(), manifest_path, problems);
+
+    recovery<Traits> check(*e, /*dry_run=*/true);
+    try {
+        check.run();
+    } catch (const error& err) {
+        if (!is_finding(err)) throw;
+        problems.add(err);
+        return out;
+    }
+    out.segment_records = e->report().segment_records;
+    out.wal_records = e->report().wal_records;
+    out.segments = e->segments().segments().size();
+    if (check.segment_cut()) out.segment_torn_at = check.segment_cut();
+    if (!check.wal_recycled() && check.wal_end() < e->wal().size()) out.wal_torn_at = check.wal_end();
+    out.pending_compaction = check.pending_compaction();
+    out.stray_temporaries = check.stray_temporaries();
+
+    const auto next_id = e->manifest().next_collection_id;
+    if (const auto stray = e->index().first_collection_not_below(next_id))
+        problems.add({.path = manifest_path}, "segment records name collection id {}, which the MANIFEST does not know",
+                     *stray);
+    for (std::uint32_t c = 1; c < next_id && !problems.full(); ++c) {
+        std::optional<entity_id> last;
+        while (auto next = e->index().next_live(c, last ? &*last : nullptr, no_readers)) {
+            last = next->first;
+            const error_context where{.path = e->segment_path(next->second.location.segment),
+                                      .offset = next->second.location.offset};
+            try {
+                const auto bytes = e->read_payload(c, next->first, next->second);
+                cbor::validate(bytes);
+            } catch (const error& err) {
+                if (err.value() == errc::invalid_cbor || err.value() == errc::non_canonical)
+                    problems.add(where, "entity {} holds bytes that are not canonical CBOR: {}", next->first.to_hex(),
+                                 err.detail());
+                else if (is_finding(err))
+                    problems.add(err);
+                else
+                    throw;
+            }
+            ++out.entities_checked;
+            if (problems.full()) break;
+        }
+    }
+    if (!problems.full()) check_secondary_indexes(*e, out, problems);
+    return out;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/verify.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
+                                                 std::size_t max_problems = 16) {
+    cfg.read_only = true;  // writes nothing, and works where the user may only read
+    return detail::verify_directory<file_storage>(path, cfg, max_problems, {});
+}
+
+[[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {
+    auto r = verify_report(path, std::move(cfg));
+    if (!r.ok()) {
+        const auto& p = r.problems.front();
+        const auto more = r.problems.size() - 1;
+        throw error(p.code,
+                    more == 0 ? p.detail
+                              : fmt::format("{} (and {}{} more problem{})", p.detail, more, r.more_problems ? "+" : "",
+                                            more == 1 && !r.more_problems ? "" : "s"),
+                    {.path = p.path, .offset = p.offset});
+    }
+    return r;
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/verify.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Bytes [begin, end) of a file that hold no record that verifies.
+struct salvage_damage {
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;  // the next record that verifies, or the end of the file
+    std::string problem;    // what the decoder found at `begin`
+};
+
+// A record that verifies but is not used.
+struct salvage_skip {
+    std::uint64_t offset = 0;
+    std::string reason;
+};
+
+struct salvage_file {
+    std::string name;                     // relative to the database directory: "SEGMENTS/seg-000001.dat", "wal.log"
+    std::uint64_t bytes = 0;              // the file's size
+    std::uint64_t records_recovered = 0;  // records that verify and were taken into account
+    std::vector<salvage_damage> damaged;  // ascending, not overlapping
+    std::vector<salvage_skip> skipped;    // ascending by offset within each kind
+
+    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& d : damaged) n += d.end - d.begin;
+        return n;
+    }
+};
+
+struct salvage_report {
+    std::optional<std::string> manifest_problem;  // set when the MANIFEST is missing or does not decode
+    std::vector<salvage_file> files;              // every segment file, then wal.log
+    std::uint64_t entities = 0;                   // live entities written to the new database
+    std::uint64_t collections = 0;                // collections in the new database
+    std::uint64_t indexes = 0;                    // secondary indexes declared in the new database
+    std::uint64_t transactions_dropped = 0;       // WAL transactions not applied, other than aborted ones
+    std::vector<std::string> index_problems;      // index declarations of the MANIFEST that could not be made
+
+    [[nodiscard]] std::uint64_t damaged_bytes() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.damaged_bytes();
+        return n;
+    }
+    [[nodiscard]] std::uint64_t damaged_ranges() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.damaged.size();
+        return n;
+    }
+    [[nodiscard]] std::uint64_t records_skipped() const noexcept {
+        std::uint64_t n = 0;
+        for (const auto& f : files) n += f.skipped.size();
+        return n;
+    }
+    // True when the new database may lack something the old one held.
+    [[nodiscard]] bool lost_anything() const noexcept {
+        return manifest_problem || damaged_ranges() != 0 || records_skipped() != 0 || transactions_dropped != 0 ||
+               !index_problems.empty();
+    }
+};
+
+namespace detail {
+
+class salvager {
+public:
+    salvager(std::filesystem::path db, config cfg) : db_(std::move(db)), cfg_(std::move(cfg)) {}
+
+    salvage_report run(const std::filesystem::path& out) {
+        check_source();
+        const bool out_existed = check_target(out);
+        const auto lock = directory_lock::acquire_existing(db_);  // no writer meanwhile; creates nothing
+        read_manifest();
+        open_files();
+        for (std::uint32_t f = 0; f < files_.size(); ++f) {
+            if (f == wal_file_)
+                scan_wal();
+            else
+                scan_segment(f);
+        }
+        name_unknown_collections();
+        try {
+            write_out(out);
+        } catch (...) {
+            remove_output(out, out_existed);
+            throw;
+        }
+        return std::move(report_);
+    }
+
+private:
+    using key = std::pair<std::uint32_t, entity_id>;
+    static constexpr std::uint32_t no_file = ~std::uint32_t{0};
+    static constexpr std::array<const char*, 3> database_files{"MANIFEST", "wal.log", "SEGMENTS"};
+
+    // Where the newest version of an entity is: re-read (and verified again) when written out.
+    struct version {
+        std::uint64_t sequence;
+        bool tombstone;
+        std::uint32_t file;
+        std::uint64_t offset;
+        std::uint64_t size;
+    };
+    struct wal_op {
+        key k;
+        bool tombstone;
+        std::uint64_t offset;
+        std::uint64_t size;
+    };
+    struct pending_txn {
+        std::vector<wal_op> ops;
+        std::uint64_t records = 1;        // its BEGIN, its operations
+        std::optional<std::string> broken;  // why it cannot be applied whole
+    };
+
+    // ---- paths ----
+
+    void check_source() const {
+        std::error_code ec;
+        const bool any = fs::is_directory(db_, ec) &&
+                         std::any_of(database_files.begin(), database_files.end(),
+                                     [&](const char* name) { return fs::exists(db_ / name, ec); });
+        if (!any)
+            fail_at(errc::not_found, {.path = db_.string()},
+                    "no EntiDB database here (no MANIFEST, wal.log or SEGMENTS)");
+    }
+
+    // Returns whether `out` exists (as an empty directory).
+    bool check_target(const fs::path& out) const {
+        std::error_code ec;
+        const auto normal = [](const fs::path& p, std::error_code& err) {
+            auto n = fs::weakly_canonical(p, err).lexically_normal();
+            return n.has_filename() ? n : n.parent_path();  // "db/" is "db"
+        };
+        std::error_code db_ec;
+        const auto db = normal(db_, db_ec), target = normal(out, ec);
+        if (!db_ec && !ec && std::mismatch(db.begin(), db.end(), target.begin(), target.end()).first == db.end())
+            fail_at(errc::invalid_argument, {.path = out.string()},
+                    "is inside the database directory {}: salvage never writes there", db_.string());
+        const auto st = fs::status(out, ec);
+        if (!fs::exists(st)) return false;
+        if (!fs::is_directory(st) || !fs::is_empty(out, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = out.string()},
+                    "already exists and is not an empty directory: salvage writes a new database");
+        return true;
+    }
+
+    static void remove_output(const fs::path& out, bool existed) noexcept {
+        std::error_code ec;
+        if (!existed) {
+            fs::remove_all(out, ec);
+            return;
+        }
+        for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+            std::error_code ignored;
+            fs::remove_all(it->path(), ignored);
+        }
+    }
+
+    // ---- MANIFEST ----
+
+    void read_manifest() {
+        const auto path = db_ / "MANIFEST";
+        std::error_code ec;
+        if (!fs::exists(path, ec)) {
+            report_.manifest_problem = "missing";
+            return;
+        }
+        try {
+            manifest_ = format::decode_manifest(read_file(path), path.string());
+        } catch (const error& e) {
+            if (!is_finding(e)) throw;
+            report_.manifest_problem = e.what();
+        }
+        if (manifest_)
+            for (const auto& c : manifest_->collections) names_[c.id] = c.name;
+    }
+
+    // ---- files ----
+
+    // Every segment file (temporaries after the file of the same number), then wal.log.
+    void open_files() {
+        std::vector<std::pair<std::uint32_t, std::string>> segs;
+        std::error_code ec;
+        for (fs::directory_iterator it(db_ / "SEGMENTS", ec), end; !ec && it != end; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (const auto n = parse_segment_file_name(name); n != 0) segs.emplace_back(n, name);
+            if (const auto n = parse_temporary_segment_file_name(name); n != 0) segs.emplace_back(n, name);
+        }
+        std::sort(segs.begin(), segs.end());
+        for (const auto& [n, name] : segs) add_file("SEGMENTS/" + name);
+        if (fs::exists(db_ / "wal.log", ec)) {
+            wal_file_ = static_cast<std::uint32_t>(files_.size());
+            add_file("wal.log");
+        }
+    }
+
+    void add_file(const std::string& name) {
+        files_.push_back(file_backend::open(db_ / name, file_mode::read_only));
+        report_.files.push_back({.name = name, .bytes = files_.back().size(), .records_recovered = 0, .damaged = {},
+                                 .skipped = {}});
+    }
+
+    // Walks file `f` record by record; `on` gets each record that decodes. After one that
+    // does not, the walk resumes at the next record that decodes and the bytes between are
+    // reported as damaged (`on_damage` is told).
+    template <typename Format, typename OnRecord, typename OnDamage>
+    void walk(std::uint32_t f, std::uint64_t max_record, OnRecord on, OnDamage on_damage,
+              std::optional<std::uint64_t> limit = std::nullopt) {
+        const auto& backend = files_[f];
+        const std::uint64_t end = limit.value_or(backend.size());
+        std::uint64_t pos = 0;
+        while (pos < end) {
+            record_scanner<Format, file_backend> scanner(backend, cfg_.read_chunk_bytes, max_record, pos);
+            pos = end;
+            while (const auto step = scanner.next()) {
+                if (step->offset >= end) break;
+                if (step->decoded.status == format::decode_status::ok) {
+                    on(*step);
+                    continue;
+                }
+                const auto next =
+                    find_next_record<Format>(backend, cfg_.read_chunk_bytes, max_record, step->offset + 1);
+                pos = next.value_or(backend.size());
+                report_.files[f].damaged.push_back({step->offset, pos, describe_problem(step->decoded)});
+                on_damage();
+                break;
+            }
+        }
+    }
+
+    void skip(std::uint32_t f, std::uint64_t offset, std::string reason) {
+        report_.files[f].skipped.push_back({offset, std::move(reason)});
+    }
+
+    // The newest version wins; at one sequence the first offered stays (the same write).
+    void offer(const key& k, const version& v) {
+        const auto [it, inserted] = newest_.try_emplace(k, v);
+        if (!inserted && v.sequence > it->second.sequence) it->second = v;
+    }
+
+    [[nodiscard]] static std::optional<std::string> not_canonical(bytes_view payload) {
+        try {
+            cbor::validate(payload);
+            return std::nullopt;
+        } catch (const error& e) {
+            return fmt::format("payload is not canonical CBOR: {}", e.detail());
+        }
+    }
+
+    // ---- segments ----
+
+    void scan_segment(std::uint32_t f) {
+        walk<segment_format>(
+            f, max_segment_record,
+            [&](const scan_step<format::segment_decoded>& s) {
+                const auto& r = s.decoded.record;
+                if (r.encrypted())
+                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
+                if (!r.tombstone())
+                    if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
+                ++report_.files[f].records_recovered;
+                offer({r.collection_id, r.id}, {r.sequence, r.tombstone(), f, s.offset, s.decoded.size});
+            },
+            [] {});
+    }
+
+    // ---- WAL ----
+
+    // A recycled log's bytes after its lap are earlier laps' (wal/reader.hpp), not damage:
+    // when the lap reads cleanly, the walk ends with it; a damaged one is walked whole.
+    [[nodiscard]] std::optional<std::uint64_t> recycled_lap_end() const {
+        try {
+            const auto checkpoint = manifest_ ? manifest_->checkpoint_seq.value_or(0) : 0;
+            ::entidb::wal::reader<file_backend> lap(files_[wal_file_], cfg_.read_chunk_bytes, "wal.log", false,
+                                                    checkpoint);
+            while (lap.next()) {
+            }
+            if (lap.recycled()) return lap.end();
+        } catch (const error&) {
+        }
+        return std::nullopt;
+    }
+
+    void scan_wal() {
+        const auto f = wal_file_;
+        walk<wal_format>(
+            f, max_wal_record,
+            [&](const scan_step<format::wal_decoded>& s) {
+                std::visit([&](const auto& rec) { on(rec, s.offset, s.decoded.size); }, s.decoded.record);
+            },
+            [&] {
+                for (auto& [txid, t] : open_)
+                    if (!t.broken) t.broken = "part of it is in a damaged range";
+            },
+            recycled_lap_end());
+        for (auto& [txid, t] : open_) drop(txid, t, "no COMMIT");
+        open_.clear();
+    }
+
+    void on(const format::wal_begin& r, std::uint64_t offset, std::uint64_t) {
+        if (const auto it = open_.find(r.txid); it != open_.end()) {
+            drop(r.txid, it->second, fmt::format("began again at offset {}", offset));
+            open_.erase(it);
+        }
+        open_.emplace(r.txid, pending_txn{});
+    }
+    void on(const format::wal_put& r, std::uint64_t offset, std::uint64_t size) {
+        op(r.txid, {{r.collection_id, r.id}, false, offset, size}, not_canonical(r.after));
+    }
+    void on(const format::wal_delete& r, std::uint64_t offset, std::uint64_t size) {
+        op(r.txid, {{r.collection_id, r.id}, true, offset, size}, std::nullopt);
+    }
+    void on(const format::wal_commit& r, std::uint64_t offset, std::uint64_t) {
+        const auto it = open_.find(r.txid);
+        if (it == open_.end())
+            return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
+        if (it->second.broken) {
+            drop(r.txid, it->second, *it->second.broken);
+            skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
+        } else {
+            apply(it->second, r.sequence);
+        }
+        open_.erase(it);
+    }
+    void on(const format::wal_abort& r, std::uint64_t, std::uint64_t) {
+        if (const auto it = open_.find(r.txid); it != open_.end()) {
+            report_.files[wal_file_].records_recovered += it->second.records + 1;  // never committed: nothing lost
+            open_.erase(it);
+        } else {
+            ++report_.files[wal_file_].records_recovered;
+        }
+    }
+    void on(const format::wal_checkpoint&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
+    void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
+        ++report_.files[wal_file_].records_recovered;
+    }
+
+    void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
+        const auto it = open_.find(txid);
+        if (it == open_.end())
+            return skip(wal_file_, o.offset, fmt::format("operation of transaction {} without BEGIN", txid));
+        auto& t = it->second;
+        if (bad && !t.broken) t.broken = fmt::format("an operation at offset {}: {}", o.offset, *bad);
+        t.ops.push_back(o);
+        ++t.records;
+    }
+
+    // Last operation first: within a transaction the last write to an entity is the one that
+    // counts, and offer() keeps the first at one sequence.
+    void apply(const pending_txn& t, std::uint64_t seq) {
+        for (auto it = t.ops.rbegin(); it != t.ops.rend(); ++it)
+            offer(it->k, {seq, it->tombstone, wal_file_, it->offset, it->size});
+        report_.files[wal_file_].records_recovered += t.records + 1;
+    }
+
+    void drop(std::uint64_t txid, const pending_txn& t, const std::string& why) {
+        ++report_.transactions_dropped;
+        for (const auto& o : t.ops) skip(wal_file_, o.offset, fmt::format("transaction {} is dropped: {}", txid, why));
+        report_.files[wal_file_].records_recovered += t.records - t.ops.size();  // its BEGIN
+    }
+
+    // ---- the new database ----
+
+    // Collections the records name but no readable MANIFEST lists.
+    void name_unknown_collections() {
+        std::set<std::string> taken;
+        for (const auto& [id, name] : names_) taken.insert(name);
+        for (const auto& [k, v] : newest_) {
+            if (names_.contains(k.first)) continue;
+            std::string name = fmt::format("salvaged-{}", k.first);
+            for (int n = 2; taken.contains(name); ++n) name = fmt::format("salvaged-{}-{}", k.first, n);
+            taken.insert(name);
+            names_[k.first] = name;
+        }
+    }
+
+    void write_out(const fs::path& out) {
+        config ocfg = cfg_;
+        ocfg.create_if_missing = true;
+        ocfg.max_entity_bytes = config::payload_limit;  // whatever the old database held fits
+        auto db = entidb::open(out, ocfg);
+        write_entities(db);
+        declare_indexes(db);
+        report_.collections = db.begin_read().collections().size();
+    }
+
+    // Bounded batches: a transaction holds at most `batch_entities` entities or about
+    // `batch_bytes` of payload (at least one entity).
+    void write_entities(database& db) {
+        constexpr std::uint64_t batch_entities = 1000, batch_bytes = 8u << 20;
+        std::optional<decltype(db.begin_write())> txn;
+        std::uint64_t n = 0, bytes = 0;
+        byte_buffer record;
+        for (const auto& [k, v] : newest_) {
+            if (v.tombstone) continue;
+            const auto payload = payload_of(v, record);
+            if (!txn) txn.emplace(db.begin_write());
+            txn->put(names_.at(k.first), k.second, payload);
+            ++report_.entities;
+            bytes += payload.size();
+            if (++n >= batch_entities || bytes >= batch_bytes) {
+                txn->commit();
+                txn.reset();
+                n = bytes = 0;
+            }
+        }
+        if (txn) txn->commit();
+    }
+
+    // The payload of a kept version, read and verified again (the file is not ours to trust
+    // twice); a view into `record`.
+    bytes_view payload_of(const version& v, byte_buffer& record) const {
+        record.resize(static_cast<std::size_t>(v.size));
+        files_[v.file].read_at(v.offset, mutable_bytes(record));
+        const error_context where{.path = (db_ / report_.files[v.file].name).string(), .offset = v.offset};
+        if (v.file == wal_file_) {
+            const auto d = format::decode_wal(record);
+            if (d.status == format::decode_status::ok)
+                if (const auto* put = std::get_if<format::wal_put>(&d.record)) return put->after;
+        } else {
+            const auto d = format::decode_segment(record);
+            if (d.status == format::decode_status::ok) return d.record.payload;
+        }
+        fail_at(errc::io_error, where, "the record changed while it was salvaged");
+    }
+
+    void declare_indexes(database& db) {
+        if (!manifest_) return;
+        for (const auto& ix : manifest_->indexes) {
+            const auto what = fmt::format("index {} on '{}'", ix.id, join_path(ix.path));
+            const auto name = names_.find(ix.collection_id);
+            if (name == names_.end() || !listed(ix.collection_id)) {
+                report_.index_problems.push_back(
+                    fmt::format("{}: its collection id {} is not in the MANIFEST", what, ix.collection_id));
+                continue;
+            }
+            try {
+                if (ix.kind == index_kind::text)
+                    db.declare_index(name->second, join_path(ix.path), detail::decode_text_options(ix));
+                else
+                    db.declare_index(name->second, join_path(ix.path), ix.kind, ix.unique);
+                ++report_.indexes;
+            } catch (const error& e) {
+                if (e.value() == errc::io_error || e.value() == errc::no_space) throw;
+                report_.index_problems.push_back(
+                    fmt::format("{} of collection '{}': {}", what, name->second, e.detail()));
+            }
+        }
+    }
+
+    [[nodiscard]] bool listed(std::uint32_t collection) const {
+        return std::any_of(manifest_->collections.begin(), manifest_->collections.end(),
+                           [&](const auto& c) { return c.id == collection; });
+    }
+
+    fs::path db_;
+    config cfg_;
+    salvage_report report_;
+    std::optional<format::manifest> manifest_;
+    std::map<std::uint32_t, std::string> names_;  // collection id → name in the new database
+    std::vector<file_backend> files_;             // parallel to report_.files
+    std::uint32_t wal_file_ = no_file;
+    std::map<key, version> newest_;
+    std::map<std::uint64_t, pending_txn> open_;  // WAL transactions begun, not yet ended
+};
+
+}  // namespace detail
+
+// Salvages `db` into the new database `out` (see the header comment).
+inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, config cfg = {}) {
+    cfg.validate();
+    return detail::salvager(db, std::move(cfg)).run(out);
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/salvage.hpp ----
+// ---- begin entidb/segment/fault_injecting_factory.hpp ----
+// entidb/segment/fault_injecting_factory.hpp — crash-test compositions.
+//
+// `fault_injecting_factory<F>` wraps every backend F makes in a fault_injecting_backend
+// sharing one fault_plan, so a test can fail "the Nth write or flush" anywhere in a
+// database — WAL or any segment — and then cut the power (fault_plan::power_cut).
+// `fault_injecting_file_storage` is the file composition with both wrapped: open it with
+// `entidb::open<entidb::fault_injecting_file_storage>(path, cfg, {plan})`; it goes
+// through the same directory open path as `entidb::database`.
+
+
+// ---- begin entidb/storage/fault_injecting_backend.hpp ----
+// entidb/storage/fault_injecting_backend.hpp — a backend adapter for crash and fault tests.
+//
+// Contract: `fault_injecting_backend<Inner>` forwards every operation to an Inner
+// backend and is exactly as durable (`durable == Inner::durable`). Any number of
+// adapters share one `fault_plan` (through std::shared_ptr), which counts the
+// *mutating* operations (append, flush, truncate) of all of them in one counter, so
+// "the Nth mutating operation of the database" — across wal.log and every segment —
+// is addressable. One armed fault fires at operation index N (0-based):
+//
+//   kind            append                          truncate              flush
+//   io_error        errc::io_error (EIO)            errc::io_error (EIO)  errc::outcome_unknown (EIO)
+//   no_space        errc::no_space (ENOSPC)         errc::no_space        errc::outcome_unknown (ENOSPC)
+//   short_write     a prefix reaches Inner, then    errc::io_error (EIO)  errc::outcome_unknown (EIO)
+//                   errc::io_error (EIO)
+//   flush_failure   errc::io_error (EIO)            errc::io_error (EIO)  errc::outcome_unknown (EIO)
+//
+// Apart from short_write's prefix, a faulted operation does nothing to Inner. A flush
+// fails only with outcome_unknown, as backend.hpp requires, and, like file_backend, the
+// adapter then refuses every further append/flush/truncate with errc::outcome_unknown.
+// With `crash_after_fault`, every later operation of every adapter on the plan (reads
+// and size() included) throws errc::io_error: the process is dead.
+//
+// Power cuts: each adapter remembers Inner's size at its last successful flush.
+// drop_unflushed(k) truncates Inner back to that size plus at most k bytes of the
+// unflushed tail (a torn write); fault_plan::power_cut(k) does it for every live
+// adapter of the plan. Only truncate is used, so this works over memory_backend and
+// file_backend alike. Limitation: a truncate is treated as durable at once (bytes it
+// removed are never resurrected by a power cut, although a real file system might).
+// Over a recyclable_backend the adapter is one too (reserve is a mutating operation,
+// set_end is not: it writes nothing), and a power cut also undoes what appends wrote
+// over bytes the file already held since the last flush (the old bytes come back, but
+// for at most keep_torn_bytes of the newest such write) and drops an unflushed reserve;
+// afterwards size() == capacity(), as a reopened file would show.
+//
+// Ownership: the adapter shares ownership of Inner (std::shared_ptr), so a test can
+// keep an in-memory Inner alive across a simulated restart. The adapter is move-only
+// and movable, so it can be an element of std::vector; a moved-from adapter may only
+// be destroyed or assigned to.
+//
+// Thread-safety: the plan is internally locked. An adapter follows Inner's rules (one
+// writer, concurrent readers); call drop_unflushed/power_cut only while no operation
+// runs (the "process" is dead or idle).
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+enum class fault_kind { io_error, no_space, short_write, flush_failure };
+
+[[nodiscard]] constexpr std::string_view to_string(fault_kind kind) noexcept {
+    switch (kind) {
+        case fault_kind::io_error: return "io_error";
+        case fault_kind::no_space: return "no_space";
+        case fault_kind::short_write: return "short_write";
+        case fault_kind::flush_failure: return "flush_failure";
+    }
+    return "unknown";
+}
+
+struct fault_options {
+    bool crash_after_fault = false;        // every later operation throws errc::io_error
+    std::optional<std::size_t> short_write_bytes{};  // prefix kept by short_write; default: half
+};
+
+template <storage_backend Inner>
+class fault_injecting_backend;
+
+namespace detail {
+// What a plan needs from each adapter to cut the power on all of them at once.
+class fault_target {
+public:
+    virtual void drop_unflushed(std::size_t keep_torn_bytes) = 0;
+
+protected:
+    fault_target() = default;
+    fault_target(const fault_target&) = default;
+    fault_target& operator=(const fault_target&) = default;
+    ~fault_target() = default;
+};
+}  // namespace detail
+
+class fault_plan {
+public:
+    // Arms one fault (replacing any armed one) at mutating operation `op_index`,
+    // counted from construction or the last reset().
+    void arm(std::uint64_t op_index, fault_kind kind, fault_options options = {}) {
+        std::lock_guard lock(mutex_);
+        armed_ = armed_fault{op_index, kind, std::move(options)};
+    }
+
+    void disarm() {
+        std::lock_guard lock(mutex_);
+        armed_.reset();
+    }
+
+    // Back to a fresh plan: counter 0, nothing armed, nothing fired, process alive.
+    void reset() {
+        std::lock_guard lock(mutex_);
+        armed_.reset();
+        operations_ = 0;
+        fired_ = false;
+        crashed_ = false;
+    }
+
+    // Mutating operations started so far (a dry run tells a sweep how many N to try).
+    [[nodiscard]] std::uint64_t operations() const {
+        std::lock_guard lock(mutex_);
+        return operations_;
+    }
+
+    [[nodiscard]] bool fired() const {
+        std::lock_guard lock(mutex_);
+        return fired_;
+    }
+
+    [[nodiscard]] bool crashed() const {
+        std::lock_guard lock(mutex_);
+        return crashed_;
+    }
+
+    // Simulates a power cut on every live adapter sharing this plan: each drops its
+    // unflushed bytes, keeping at most `keep_torn_bytes` of its unflushed tail.
+    void power_cut(std::size_t keep_torn_bytes = 0) {
+        std::vector<std::shared_ptr<detail::fault_target>> live;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& weak : targets_)
+                if (auto target = weak.lock()) live.push_back(std::move(target));
+        }
+        for (const auto& target : live) target->drop_unflushed(keep_torn_bytes);
+    }
+
+private:
+    template <storage_backend>
+    friend class fault_injecting_backend;
+
+    struct armed_fault {
+        std::uint64_t op_index;
+        fault_kind kind;
+        fault_options options;
+    };
+
+    struct injected {
+        std::uint64_t op_index;
+        fault_kind kind;
+        fault_options options;
+    };
+
+    // Called by an adapter before every mutating operation: counts it, and returns the
+    // fault to inject if this is the armed index.
+    [[nodiscard]] std::optional<injected> begin_mutation(std::string_view op, std::string_view name) {
+        std::lock_guard lock(mutex_);
+        throw_if_crashed(op, name);
+        const std::uint64_t index = operations_++;
+        if (!armed_ || armed_->op_index != index) return std::nullopt;
+        injected fault{index, armed_->kind, armed_->options};
+        armed_.reset();
+        fired_ = true;
+        crashed_ = fault.options.crash_after_fault;
+        return fault;
+    }
+
+    // Called by an adapter before every non-mutating operation.
+    void check_alive(std::string_view op, std::string_view name) const {
+        std::lock_guard lock(mutex_);
+        throw_if_crashed(op, name);
+    }
+
+    void enroll(std::weak_ptr<detail::fault_target> target) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(targets_, [](const auto& weak) { return weak.expired(); });
+        targets_.push_back(std::move(target));
+    }
+
+    void throw_if_crashed(std::string_view op, std::string_view name) const {
+        if (crashed_)
+            fail_at(errc::io_error, {.path = std::string(name), .sys_errno = EIO},
+                    "{} after an injected crash: the process is dead", op);
+    }
+
+    mutable std::mutex mutex_;
+    std::optional<armed_fault> armed_;
+    std::uint64_t operations_ = 0;
+    bool fired_ = false;
+    bool crashed_ = false;
+    std::vector<std::weak_ptr<detail::fault_target>> targets_;
+};
+
+template <storage_backend Inner>
+class fault_injecting_backend {
+public:
+    static constexpr bool durable = Inner::durable;
+
+    // `name` appears as the path in injected errors (e.g. "wal.log").
+    fault_injecting_backend(std::shared_ptr<fault_plan> plan, std::shared_ptr<Inner> inner,
+                            std::string name = "<fault-injected>")
+        : plan_(std::move(plan)), state_(std::make_shared<state>(std::move(inner), std::move(name))) {
+        if (!plan_) fail(errc::invalid_argument, "fault_injecting_backend needs a fault_plan");
+        plan_->enroll(state_);
+    }
+
+    fault_injecting_backend(std::shared_ptr<fault_plan> plan, Inner&& inner, std::string name = "<fault-injected>")
+        requires std::move_constructible<Inner>
+        : fault_injecting_backend(std::move(plan), std::make_shared<Inner>(std::move(inner)), std::move(name)) {}
+
+    explicit fault_injecting_backend(std::shared_ptr<fault_plan> plan)
+        requires std::default_initializable<Inner>
+        : fault_injecting_backend(std::move(plan), std::make_shared<Inner>()) {}
+
+    fault_injecting_backend(fault_injecting_backend&&) noexcept = default;
+    fault_injecting_backend& operator=(fault_injecting_backend&&) noexcept = default;
+    fault_injecting_backend(const fault_injecting_backend&) = delete;
+    fault_injecting_backend& operator=(const fault_injecting_backend&) = delete;
+    ~fault_injecting_backend() = default;
+
+    void read_at(std::uint64_t offset, mutable_bytes out) const {
+        plan_->check_alive("read_at", state_->name);
+        state_->inner->read_at(offset, out);
+    }
+
+    [[nodiscard]] std::uint64_t size() const {
+        plan_->check_alive("size", state_->name);
+        return state_->inner->size();
+    }
+
+    std::uint64_t append(bytes_view in) {
+        const auto fault = plan_->begin_mutation("append", state_->name);
+        require_healthy("append");
+        state_->note_overwrite(in.size());
+        if (fault) inject_into_append(*fault, in);
+        return state_->inner->append(in);
+    }
+
+    [[nodiscard]] std::uint64_t capacity() const
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("capacity", state_->name);
+        return state_->inner->capacity();
+    }
+
+    void reserve(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        const auto fault = plan_->begin_mutation("reserve", state_->name);
+        require_healthy("reserve");
+        if (fault) {
+            const bool full = fault->kind == fault_kind::no_space;
+            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO),
+                    "injected {} fault on reserve at operation {}", to_string(fault->kind), fault->op_index);
+        }
+        state_->inner->reserve(n);
+    }
+
+    void set_end(std::uint64_t n)
+        requires recyclable_backend<Inner>
+    {
+        plan_->check_alive("set_end", state_->name);
+        require_healthy("set_end");
+        state_->inner->set_end(n);
+    }
+
+    void flush() {
+        const auto fault = plan_->begin_mutation("flush", state_->name);
+        require_healthy("flush");
+        if (fault) {
+            const int err = fault->kind == fault_kind::no_space ? ENOSPC : EIO;
+            state_->poisoned = fmt::format("injected flush failure at operation {}", fault->op_index);
+            fail_at(errc::outcome_unknown, context(err), "{}", state_->poisoned);
+        }
+        const auto covered = state_->inner->size();  // an append racing the flush is not covered
+        state_->inner->flush();
+        state_->flushed(covered);
+    }
+
+    void truncate(std::uint64_t new_size) {
+        const auto fault = plan_->begin_mutation("truncate", state_->name);
+        require_healthy("truncate");
+        if (fault) {
+            const bool full = fault->kind == fault_kind::no_space;
+            fail_at(full ? errc::no_space : errc::io_error, context(full ? ENOSPC : EIO, new_size),
+                    "injected {} fault on truncate at operation {}", to_string(fault->kind), fault->op_index);
+        }
+        state_->inner->truncate(new_size);
+        // Treated as durable at once: see the limitation in the header comment.
+        state_->truncated(new_size);
+    }
+
+    // Power cut for this adapter alone (see fault_plan::power_cut). Works after a crash.
+    void drop_unflushed(std::size_t keep_torn_bytes = 0) { state_->drop_unflushed(keep_torn_bytes); }
+
+    [[nodiscard]] std::uint64_t flushed_size() const noexcept { return state_->flushed_size; }
+    [[nodiscard]] Inner& inner() noexcept { return *state_->inner; }
+    [[nodiscard]] const Inner& inner() const noexcept { return *state_->inner; }
+    [[nodiscard]] const std::shared_ptr<Inner>& shared_inner() const noexcept { return state_->inner; }
+    [[nodiscard]] const std::shared_ptr<fault_plan>& plan() const noexcept { return plan_; }
+
+private:
+    // Heap-held so that the plan's weak reference survives moves of the adapter.
+    struct state final : detail::fault_target {
+        state(std::shared_ptr<Inner> in, std::string n) : inner(std::move(in)), name(std::move(n)) {
+            if (!inner) fail(errc::invalid_argument, "fault_injecting_backend needs an inner backend");
+            flushed_size = inner->size();  // what exists at start counts as durable
+            flushed_capacity = held();
+        }
+
+        void drop_unflushed(std::size_t keep_torn_bytes) override {
+            if constexpr (recyclable_backend<Inner>) {
+                restore_overwritten(keep_torn_bytes);
+                const std::uint64_t cap = inner->capacity();
+                const std::uint64_t keep = std::min<std::uint64_t>(cap, flushed_capacity + keep_torn_bytes);
+                inner->set_end(cap);
+                if (keep < cap) inner->truncate(keep);
+                flushed_size = flushed_capacity = inner->size();  // what a reopen sees
+            } else {
+                const std::uint64_t keep = std::min<std::uint64_t>(inner->size(), flushed_size + keep_torn_bytes);
+                if (keep < inner->size()) inner->truncate(keep);
+                flushed_size = keep;  // after the "reboot", what is left is what is on disk
+            }
+        }
+
+        // Before an append of `n` bytes: keeps the bytes it overwrites (a recycled log's
+        // earlier lap) for a power cut to bring back.
+        void note_overwrite(std::size_t n) {
+            if constexpr (recyclable_backend<Inner>) {
+                const std::uint64_t at = inner->size(), cap = inner->capacity();
+                if (at >= cap || n == 0) return;
+                byte_buffer old(static_cast<std::size_t>(std::min<std::uint64_t>(n, cap - at)));
+                inner->set_end(cap);
+                inner->read_at(at, old);
+                inner->set_end(at);
+                overwritten.emplace_back(at, std::move(old));
+            }
+        }
+
+        void flushed(std::uint64_t covered) {
+            flushed_size = covered;
+            flushed_capacity = held();
+            overwritten.clear();
+        }
+
+        void truncated(std::uint64_t n) {
+            flushed_size = std::min(flushed_size, n);
+            flushed_capacity = std::min(flushed_capacity, n);
+            std::erase_if(overwritten, [n](const auto& w) { return w.first >= n; });
+            for (auto& [at, old] : overwritten)
+                if (at + old.size() > n) old.resize(static_cast<std::size_t>(n - at));
+        }
+
+        std::uint64_t held() const {
+            if constexpr (recyclable_backend<Inner>) return inner->capacity();
+            else return inner->size();
+        }
+
+        // Newest first, so each range ends up with what it held at the last flush.
+        void restore_overwritten(std::size_t keep_torn_bytes) {
+            for (std::size_t i = overwritten.size(); i-- > 0;) {
+                const auto& [at, old] = overwritten[i];
+                const std::size_t torn = i + 1 == overwritten.size() ? std::min(keep_torn_bytes, old.size()) : 0;
+                if (torn == old.size()) continue;
+                inner->set_end(at + torn);
+                (void)inner->append(bytes_view(old).subspan(torn));
+            }
+            overwritten.clear();
+        }
+
+        std::shared_ptr<Inner> inner;
+        std::string name;
+        std::uint64_t flushed_size = 0;
+        std::uint64_t flushed_capacity = 0;  // capacity() at the last flush
+        std::vector<std::pair<std::uint64_t, byte_buffer>> overwritten;  // (offset, old bytes) since then
+        std::string poisoned;  // why writes are refused after an injected flush failure
+    };
+
+    [[nodiscard]] error_context context(int err, std::optional<std::uint64_t> offset = std::nullopt) const {
+        return {.path = state_->name, .offset = offset.value_or(state_->inner->size()), .sys_errno = err};
+    }
+
+    void require_healthy(std::string_view op) const {
+        if (!state_->poisoned.empty())
+            fail_at(errc::outcome_unknown, context(0), "{} refused: {}; reopen", op, state_->poisoned);
+    }
+
+    [[noreturn]] void inject_into_append(const fault_plan::injected& fault, bytes_view in) {
+        const auto where = context(fault.kind == fault_kind::no_space ? ENOSPC : EIO);
+        if (fault.kind == fault_kind::short_write) {
+            const std::size_t prefix = std::min(fault.options.short_write_bytes.value_or(in.size() / 2), in.size());
+            if (prefix > 0) (void)state_->inner->append(in.first(prefix));
+            fail_at(errc::io_error, where, "injected short write at operation {}: {} of {} bytes written",
+                    fault.op_index, prefix, in.size());
+        }
+        fail_at(fault.kind == fault_kind::no_space ? errc::no_space : errc::io_error, where,
+                "injected {} fault on append at operation {}", to_string(fault.kind), fault.op_index);
+    }
+
+    std::shared_ptr<fault_plan> plan_;
+    std::shared_ptr<state> state_;
+};
+
+static_assert(recyclable_backend<fault_injecting_backend<memory_backend>>);
+static_assert(!fault_injecting_backend<memory_backend>::durable);
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/storage/fault_injecting_backend.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+template <segment_factory F>
+class fault_injecting_factory {
+public:
+    using backend_type = fault_injecting_backend<typename F::backend_type>;
+    static constexpr bool rotates = F::rotates;
+    static constexpr bool journaled = factory_journaled<F>();
+
+    fault_injecting_factory(std::shared_ptr<fault_plan> plan, F inner) : plan_(std::move(plan)), inner_(std::move(inner)) {}
+
+    [[nodiscard]] std::unique_ptr<backend_type> create(std::uint32_t n) { return wrap(inner_.create(n), n); }
+    [[nodiscard]] std::unique_ptr<backend_type> open(std::uint32_t n) { return wrap(inner_.open(n), n); }
+    [[nodiscard]] std::vector<std::uint32_t> existing() const { return inner_.existing(); }
+
+    // The compaction protocol, when F is journaled: temporaries are wrapped (their appends and
+    // flushes count in the plan); renames, removals and directory syncs are not backend
+    // operations and are forwarded as they are.
+    [[nodiscard]] std::unique_ptr<backend_type> create_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.create_temporary(n), n);
+    }
+    [[nodiscard]] std::unique_ptr<backend_type> open_temporary(std::uint32_t n)
+        requires segment_file_protocol<F>
+    {
+        return wrap(inner_.open_temporary(n), n);
+    }
+    void publish_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.publish_temporary(n); }
+    void remove(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove(n); }
+    void remove_temporary(std::uint32_t n) requires segment_file_protocol<F> { inner_.remove_temporary(n); }
+    [[nodiscard]] std::vector<std::uint32_t> temporaries() const requires segment_file_protocol<F> {
+        return inner_.temporaries();
+    }
+    [[nodiscard]] bool has(std::uint32_t n) const requires segment_file_protocol<F> { return inner_.has(n); }
+    [[nodiscard]] bool has_temporary(std::uint32_t n) const requires segment_file_protocol<F> {
+        return inner_.has_temporary(n);
+    }
+    void sync() requires segment_file_protocol<F> { inner_.sync(); }
+
+private:
+    std::unique_ptr<backend_type> wrap(std::unique_ptr<typename F::backend_type> b, std::uint32_t n) {
+        return std::make_unique<backend_type>(plan_, std::shared_ptr<typename F::backend_type>(std::move(b)),
+                                              segment_file_name(n));
+    }
+    std::shared_ptr<fault_plan> plan_;
+    F inner_;
+};
+
+struct fault_injecting_file_storage {
+    using wal_backend = fault_injecting_backend<file_backend>;
+    using segment_factory = fault_injecting_factory<file_segment_factory>;
+    struct environment {
+        std::shared_ptr<fault_plan> plan = std::make_shared<fault_plan>();
+    };
+
+    static std::unique_ptr<wal_backend> open_wal(environment& env, const std::filesystem::path& path,
+                                                 bool read_only) {
+        return std::make_unique<wal_backend>(
+            env.plan,
+            std::make_shared<file_backend>(
+                file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open)),
+            "wal.log");
+    }
+    static segment_factory make_segment_factory(environment& env, const std::filesystem::path& dir,
+                                                bool read_only) {
+        return segment_factory(env.plan, file_segment_factory(dir, read_only));
+    }
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/segment/fault_injecting_factory.hpp ----
 // ---- end entidb/entidb.hpp ----

@@ -1189,9 +1189,9 @@ TEST_CASE("MANIFEST rejection: collections") {
 
 TEST_CASE("MANIFEST rejection: indexes and checkpoint") {
     std::optional<std::uint64_t> off;
-    SECTION("kind 2") {
+    SECTION("kind 3") {
         byte_buffer b = golden_manifest;
-        b[gm_index1_kind] = 2;
+        b[gm_index1_kind] = 3;
         CHECK(decode_error(b, &off) == errc::corruption);
         CHECK(off == gm_index1_kind);
     }

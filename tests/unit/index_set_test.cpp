@@ -165,7 +165,7 @@ TEST_CASE("index_set: drop removes an index by its MANIFEST id", "[index_set]") 
 }
 
 TEST_CASE("index_set: the registry pairs each kind with its MANIFEST byte and tool name", "[index_set]") {
-    CHECK(entidb::index_kind_names() == std::array<std::string_view, 2>{"hash", "ordered"});
+    CHECK(entidb::index_kind_names() == std::array<std::string_view, 3>{"hash", "ordered", "text"});
     CHECK(entidb::index_kind_named("hash") == index_kind::hash);
     CHECK(entidb::index_kind_named("ordered") == index_kind::ordered);
     CHECK(entidb::index_kind_named("btree") == std::nullopt);

@@ -381,11 +381,11 @@ public:
 
     // Declares a secondary index on `collection` (created if needed) and builds it by
     // streaming the collection's entities. An identical declaration returns the existing
-    // index; the same path with another kind or uniqueness is errc::invalid_argument.
+    // index; the same path with another kind, uniqueness or options is errc::invalid_argument.
     // A unique index over data that already repeats a key is errc::unique_violation.
-    // Holding the writer lock.
+    // `options`: the kind's own (manifest_index::options; text_index.hpp). Holding the writer lock.
     std::shared_ptr<secondary_index> declare_index(std::string_view collection, std::vector<std::string> path,
-                                                   index_kind kind, bool unique) {
+                                                   index_kind kind, bool unique, byte_buffer options = {}) {
         ensure_writable();
         quiesce();
         if (path.empty() || std::any_of(path.begin(), path.end(), [](const auto& p) { return p.empty(); }))
@@ -395,7 +395,7 @@ public:
         if (coll)
             if (auto existing = cat->index_on(*coll, path)) {
                 const auto& d = existing->definition();
-                if (d.kind != kind || d.unique != unique)
+                if (d.kind != kind || d.unique != unique || d.options != options)
                     fail(errc::invalid_argument, "collection '{}' already has a different index on '{}'", collection,
                          join_path(path));
                 return existing;
@@ -409,7 +409,8 @@ public:
                                    .path = std::move(path),
                                    .kind = kind,
                                    .unique = unique,
-                                   .created_at_seq = last_sequence()};
+                                   .created_at_seq = last_sequence(),
+                                   .options = std::move(options)};
         // Unique violations surface here, before anything is recorded.
         auto ix = index_set::build(def, live_entities());
         format::manifest next = manifest_;

@@ -24,7 +24,7 @@
 //                   than 65535 path fields, duplicate collection names or ids, duplicate
 //                   index ids, a collection id or an index's collection_id that is 0 or
 //                   >= next_collection_id, an index id that is 0 or >= next_index_id,
-//                   next_*_id of 0, an index kind that is neither hash nor ordered, index
+//                   next_*_id of 0, an index kind that is not registered (hash, ordered, text), index
 //                   options over 65535 bytes, applied migrations out of order, repeated, or
 //                   above the schema version.
 //   decode_manifest errc::unsupported_version when manifest_version is not 2 or 3, format
@@ -103,11 +103,15 @@ struct manifest_collection {
 // the public entidb::index_kind, and index_kind_bytes below is the one map between the two.
 // The registry of kinds (index/index_kinds.hpp, a layer above) names each kind's byte
 // again and static_asserts that it matches this table.
-enum class index_kind : std::uint8_t { hash = 0, btree = 1 };
+// Byte 2 (text) is ours, not SPEC.md §3's: a reader of format 1.0 refuses it
+// (docs/format-compatibility.md); a text index always has options, so its MANIFEST is
+// version 3 as well.
+enum class index_kind : std::uint8_t { hash = 0, btree = 1, text = 2 };
 
-inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 2> index_kind_bytes{{
+inline constexpr std::array<std::pair<entidb::index_kind, index_kind>, 3> index_kind_bytes{{
     {entidb::index_kind::hash, index_kind::hash},
     {entidb::index_kind::ordered, index_kind::btree},
+    {entidb::index_kind::text, index_kind::text},
 }};
 
 // The byte that stores `k`, or nullopt for a value that is no index kind.
@@ -585,7 +589,7 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
         at = r.offset();
         const std::uint8_t kind = r.u8("index kind");
         const auto known = index_kind_of_byte(kind);
-        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree)", x.id, kind);
+        if (!known) r.corrupt(at, "index {} has kind {} (0 hash, 1 btree, 2 text)", x.id, kind);
         x.kind = *known;
         at = r.offset();
         const std::uint8_t unique = r.u8("index unique");

@@ -19,7 +19,9 @@
 // Capabilities are opt-in traits, false when absent:
 //   - `static constexpr bool ordered = true`: range(lo, hi, snapshot, reverse) and
 //     prefix(key, snapshot) in key order (index_range / index_prefix below);
-//   - `static constexpr bool supports_unique = true`: the kind may be declared unique.
+//   - `static constexpr bool supports_unique = true`: the kind may be declared unique;
+//   - `static constexpr bool searchable = true`: search(query, syntax, snapshot, limit), the
+//     best hits of a full-text query with their scores (text_index.hpp).
 // Its `static constexpr index_kind kind` names the public enumerator it implements.
 #pragma once
 
@@ -44,6 +46,8 @@ template <typename I>
 inline constexpr bool index_is_ordered = requires { requires static_cast<bool>(I::ordered); };
 template <typename I>
 inline constexpr bool index_supports_unique = requires { requires static_cast<bool>(I::supports_unique); };
+template <typename I>
+inline constexpr bool index_is_searchable = requires { requires static_cast<bool>(I::searchable); };
 
 // The lookups every kind answers, by key and snapshot.
 template <typename I>

@@ -24,6 +24,7 @@
 #include "index_implementation.hpp"
 #include "ordered_index.hpp"
 #include "secondary_index.hpp"
+#include "text_index.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -52,7 +53,8 @@ struct index_kind_entry {
 // ---- the registry: one line per kind ----
 using index_kinds = std::tuple<                                        //
     index_kind_entry<indexes::hash_index, format::index_kind::hash, "hash">,
-    index_kind_entry<indexes::ordered_index, format::index_kind::btree, "ordered">>;
+    index_kind_entry<indexes::ordered_index, format::index_kind::btree, "ordered">,
+    index_kind_entry<indexes::text_index, format::index_kind::text, "text">>;
 
 inline constexpr std::size_t index_kind_count = std::tuple_size_v<index_kinds>;
 static_assert(index_kind_count == format::index_kind_bytes.size(),
@@ -71,7 +73,7 @@ constexpr void for_each_index_kind(F&& f) {
     detail::for_each_index_kind(f, std::make_index_sequence<index_kind_count>{});
 }
 
-// The registered names, in registry order ("hash", "ordered").
+// The registered names, in registry order ("hash", "ordered", "text").
 [[nodiscard]] constexpr std::array<std::string_view, index_kind_count> index_kind_names() {
     std::array<std::string_view, index_kind_count> out{};
     std::size_t i = 0;

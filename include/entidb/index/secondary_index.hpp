@@ -4,8 +4,8 @@
 // A database learns its indexes' kinds at run time (the MANIFEST), so each index is an
 // index_model<I> of a kind I that models index_implementation (index_implementation.hpp),
 // made by make_secondary_index (index_kinds.hpp). Lookups a kind lacks (range and prefix
-// on a kind that is not ordered) are refused with errc::invalid_argument; the transaction
-// layer only asks an ordered index for them.
+// on a kind that is not ordered, search on one that is not searchable) are refused with
+// errc::invalid_argument; the transaction layer only asks a kind that has them.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +23,7 @@
 #include "index_implementation.hpp"
 #include "index_key.hpp"
 #include "postings.hpp"
+#include "text_index.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -36,6 +37,7 @@ public:
 
     [[nodiscard]] virtual const format::manifest_index& definition() const noexcept = 0;
     [[nodiscard]] virtual bool ordered() const noexcept = 0;
+    [[nodiscard]] virtual bool searchable() const noexcept = 0;
     [[nodiscard]] bool unique() const noexcept { return definition().unique; }
 
     // The key an entity with this payload has, or nullopt if the field is absent.
@@ -56,6 +58,9 @@ public:
                                                        bool reverse = false) const = 0;
     // Ordered kinds: entities whose key starts with `prefix`, in key order.
     [[nodiscard]] virtual std::vector<entity_id> prefix(const index_key& prefix, std::uint64_t snapshot) const = 0;
+    // Searchable kinds: the best `limit` hits of a full-text query, best first.
+    [[nodiscard]] virtual std::vector<text_hit> search(std::string_view query, query_syntax syntax,
+                                                       std::uint64_t snapshot, std::size_t limit) const = 0;
     // How many (key, entity) entries `snapshot` sees (verify compares it with a scan).
     [[nodiscard]] virtual std::uint64_t entry_count(std::uint64_t snapshot) const = 0;
     // Live holders of `key` at the newest state (unique checks, under the writer lock).
@@ -74,6 +79,7 @@ public:
 
     [[nodiscard]] const format::manifest_index& definition() const noexcept override { return impl_.definition(); }
     [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
+    [[nodiscard]] bool searchable() const noexcept override { return index_is_searchable<I>; }
     [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
     void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
@@ -95,6 +101,15 @@ public:
             return index_prefix(impl_, prefix, snapshot);
         } else {
             refuse_ordered_lookup("prefix");
+        }
+    }
+    [[nodiscard]] std::vector<text_hit> search(std::string_view query, query_syntax syntax, std::uint64_t snapshot,
+                                               std::size_t limit) const override {
+        if constexpr (index_is_searchable<I>) {
+            return impl_.search(query, syntax, snapshot, limit);
+        } else {
+            fail(errc::invalid_argument, "a search needs a text index; index {} is a {} index", definition().id,
+                 to_string(I::kind));
         }
     }
     [[nodiscard]] std::uint64_t entry_count(std::uint64_t snapshot) const override {

@@ -10,6 +10,8 @@
 //   find(collection, path, value)           equality on a declared index (hash or ordered)
 //   range(collection, path, lo, hi, order)  bounds on an ordered index (either bound open)
 //   prefix(collection, path, text)          text prefix on an ordered index
+//   search(collection, path, query, limit)  the best hits of a full-text query on a text
+//                                           index, with their BM25 scores
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
 //   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
@@ -179,6 +181,19 @@ public:
         return {snap_, coll, ix->prefix(make_text_prefix_key(text), sequence())};
     }
 
+    // The best `limit` hits of a full-text query on the text index on `path`, best first
+    // (each an entity id and its BM25 score, higher is better; docs/indexes.md, "Full-text
+    // indexes"). `syntax` fts5 reads AND, OR, NOT, "phrases", prefix* and parentheses, and
+    // fails with errc::invalid_argument and the column for a query it cannot parse; plain
+    // takes the words as they are and never fails on them. Needs a text index.
+    [[nodiscard]] std::vector<text_hit> search(std::string_view collection, std::string_view path,
+                                               std::string_view query, std::size_t limit = 10,
+                                               query_syntax syntax = query_syntax::fts5) const {
+        const auto [coll, ix] = index_for(collection, path, index_kind::text);
+        if (!ix) return {};
+        return ix->search(query, syntax, sequence(), limit);
+    }
+
     // Live entities in a collection (walks the primary index, reads no payload).
     [[nodiscard]] std::uint64_t count(std::string_view collection) const {
         const auto c = snap_->cat().find(collection);
@@ -220,7 +235,7 @@ private:
         auto ix = snap_->cat().index_on(*c, fields, kind);
         if (!ix)
             fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
-                 collection, kind == index_kind::ordered ? "ordered " : "", path);
+                 collection, kind ? fmt::format("{} ", to_string(*kind)) : std::string(), path);
         snap_->eng().count_index_lookup();
         return {*c, std::move(ix)};
     }
