@@ -312,6 +312,28 @@ TEST_CASE("text postings: a text with no token is a document of length 0", "[tex
     CHECK(view.id_of(2) == id_of(3));
 }
 
+TEST_CASE("text postings: an add for an entity that has a text replaces it at that sequence", "[text]") {
+    text_postings index;
+    index.add(id_of(1), "old words here", 1);
+    index.add(id_of(1), "new", 3);  // no remove(): the old text ends at 3
+    const auto count = [&](std::uint64_t s, const char* query) {
+        const auto view = index.view(s);
+        return entidb::search(view, entidb::text::parse_query(query, {}), 10).size();
+    };
+    CHECK(count(2, "old") == 1);
+    CHECK(count(2, "new") == 0);
+    CHECK(count(3, "old") == 0);
+    CHECK(count(3, "new") == 1);
+    {
+        const auto view = index.view(2);
+        CHECK(view.doc_count() == 1);
+        CHECK(view.total_tokens() == 3);
+    }
+    const auto view = index.view(3);
+    CHECK(view.doc_count() == 1);
+    CHECK(view.total_tokens() == 1);
+}
+
 TEST_CASE("text postings: a bulk build equals the same documents added one commit at a time", "[text]") {
     std::mt19937_64 rng(5);
     std::vector<std::pair<entity_id, std::string>> docs;
