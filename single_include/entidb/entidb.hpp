@@ -7175,10 +7175,12 @@ private:
 //   - key extraction: key_of(payload), the key an entity with this canonical CBOR payload
 //     has (nullopt when the field is absent), failing with the typed errors of
 //     make_index_key;
-//   - snapshot-aware changes and lookups: add(key, id, from), remove(key, id, at, oldest),
+//   - snapshot-aware changes and lookups: add(key, id, from) (or add(key, id, from, oldest),
+//     told the oldest snapshot still readable), remove(key, id, at, oldest),
 //     find(key, snapshot), entry_count(snapshot), and live_holders(key) for unique checks;
 //   - bulk build by streaming: open and declare_index feed one add() per live entity, in id
-//     order, into an empty index; the kind makes that cheap (postings.hpp sorts once);
+//     order, into an empty index; the kind makes that cheap (postings.hpp sorts once), and
+//     may have a built() that runs at its end;
 //   - memory accounting: memory_bytes().
 // Capabilities are opt-in traits, false when absent:
 //   - `static constexpr bool ordered = true`: range(lo, hi, snapshot, reverse) and
@@ -12903,7 +12905,12 @@ public:
         return index_key(reinterpret_cast<const char*>(it->data.data()), it->data.size());
     }
 
-    void add(const index_key& text, const entity_id& id, std::uint64_t from) { postings_.add(id, text, from); }
+    void add(const index_key& text, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot) {
+        postings_.add(id, text, from, oldest_snapshot);
+    }
+    void add(const index_key& text, const entity_id& id, std::uint64_t from) { add(text, id, from, 0); }
+    // After the bulk build: the lists give back the room they grew into.
+    void built() { postings_.shrink_to_fit(); }
     void remove(const index_key&, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
         postings_.remove(id, at, oldest_snapshot);
     }
@@ -12967,7 +12974,12 @@ public:
     [[nodiscard]] virtual std::optional<index_key> key_of(bytes_view payload) const = 0;
 
     // ---- the writer ----
-    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from) = 0;
+    // The entity has `key` from `from` on; `oldest_snapshot` (the oldest snapshot still
+    // readable, or 0 when not known) lets a kind that keeps a log of changes trim it.
+    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot = 0) = 0;
+    // A bulk build (one add per live entity, in id order) has ended: a kind may give back
+    // the room it reserved while growing.
+    virtual void built() = 0;
     // Ends the entity's posting under `key` at sequence `at`; what no snapshot at or above
     // `oldest_snapshot` can see may be dropped.
     virtual void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) = 0;
@@ -13004,7 +13016,14 @@ public:
     [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
     [[nodiscard]] bool searchable() const noexcept override { return index_is_searchable<I>; }
     [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
-    void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
+    void add(const index_key& key, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot = 0) override {
+        if constexpr (requires { impl_.add(key, id, from, oldest_snapshot); }) impl_.add(key, id, from, oldest_snapshot);
+        else impl_.add(key, id, from);
+    }
+    // The bulk build that fills a new index has ended (open, declare_index).
+    void built() override {
+        if constexpr (requires { impl_.built(); }) impl_.built();
+    }
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
         impl_.remove(key, id, at, oldest_snapshot);
     }
@@ -13570,6 +13589,7 @@ public:
     [[nodiscard]] static std::shared_ptr<secondary_index> build(format::manifest_index def, Live&& live) {
         auto ix = make_secondary_index(std::move(def));
         fill(*ix, live);
+        ix->built();
         return ix;
     }
 
@@ -13628,7 +13648,7 @@ public:
     static void apply(const std::vector<move>& moves, std::uint64_t seq, std::uint64_t oldest) {
         for (const auto& m : moves) {
             if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
-            if (m.to) m.index->add(*m.to, m.id, seq);
+            if (m.to) m.index->add(*m.to, m.id, seq, oldest);
         }
     }
 
@@ -13672,7 +13692,7 @@ private:
             if (ix.unique() && !ix.live_holders(*key).empty())
                 fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
                      join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
-            ix.add(*key, id, seq);
+            ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
         });
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Black-box tests of the entidb tool's index and change-feed commands:
-index, find, range, changes (ENTIDB_TOOL names the tool)."""
+index, find, range, search, changes (ENTIDB_TOOL names the tool)."""
 import json
 import os
 import subprocess
@@ -107,6 +107,58 @@ class IndexCommands(unittest.TestCase):
         ok("checkpoint", self.db)  # history is read from the segments, across restarts
         self.assertEqual(self.lines(ok("changes", self.db)), rows)
         self.assertEqual(run("changes", self.db, "--since", "x").returncode, 2)
+
+
+
+class SearchCommand(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.db = os.path.join(self.tmp.name, "db")
+        self.texts = ["the quick brown fox", "a fox, a fox, a fox!", "Running in the café", "nothing here"]
+        for i, body in enumerate(self.texts):
+            ok("put", self.db, "notes", f"{i + 1:032x}", json.dumps({"body": body}))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def hits(self, *args):
+        return [line.split("\t") for line in ok("search", self.db, "notes", "body", *args).splitlines()]
+
+    def test_search_prints_hits_best_first(self):
+        self.assertEqual(ok("index", self.db, "notes", "--text", "--stem", "english", "body"), "ok\n")
+        rows = self.hits("run OR cafe OR brown")
+        self.assertEqual([r[0] for r in rows], [f"{3:032x}", f"{1:032x}"])
+        for r in rows:
+            self.assertEqual(len(r), 3)
+            self.assertRegex(r[1], r"^[0-9.e+-]+$")
+            self.assertLessEqual(len(r[1].replace(".", "").split("e")[0].lstrip("0")), 6)  # 6 significant digits
+        self.assertGreater(float(rows[0][1]), float(rows[1][1]))
+        self.assertEqual(json.loads(rows[0][2]), {"body": self.texts[2]})
+        self.assertEqual(len(self.hits("fox", "--limit", "1")), 1)
+        self.assertEqual(ok("search", self.db, "notes", "body", "zebra"), "")  # no hit: exit 0, no line
+
+    def test_search_errors(self):
+        ok("index", self.db, "notes", "--text", "body")
+        before = tree(self.db)
+        r = run("search", self.db, "notes", "body", "fox AND (brown")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("column 9", r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(run("search", self.db, "notes", "missing", "fox").returncode, 2)  # no such index
+        self.assertEqual(run("search", self.db, "notes", "body", "fox", "--limit", "0").returncode, 2)
+        self.assertEqual(before, tree(self.db))  # searching changes nothing
+        for args in (["index", self.db, "notes", "--text", "--stem", "latin", "title"],
+                     ["index", self.db, "notes", "--hash", "--stem", "english", "title"],
+                     ["index", self.db, "notes", "--text", "--unique", "title"]):
+            r = run(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage:", r.stderr)
+        self.assertEqual(before, tree(self.db))
+
+    def test_keep_diacritics(self):
+        ok("index", self.db, "notes", "--text", "--keep-diacritics", "body")
+        self.assertEqual(self.hits("cafe"), [])
+        self.assertEqual(len(self.hits("café")), 1)
 
 
 if __name__ == "__main__":

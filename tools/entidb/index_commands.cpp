@@ -1,4 +1,4 @@
-// The index and change-feed commands of the entidb tool: index, find, range, changes.
+// The index and change-feed commands of the entidb tool: index, find, range, search, changes.
 // `find` and `range` only use declared indexes (exit 2 when there is none); `scan` stays
 // the explicit alternative.
 #include <cstddef>
@@ -56,26 +56,68 @@ entidb::index_kind kind_flag(const command_line& cl) {
     throw usage_error{fmt::format("index needs exactly one of {}", choices)};
 }
 
-// "index DB COLLECTION --hash|--ordered [--unique] FIELD.PATH": one flag per registered kind.
+// "index DB COLLECTION --hash|--ordered|--text [--unique] FIELD.PATH": one flag per
+// registered kind; a text index takes [--stem english] [--keep-diacritics] instead of --unique.
 const std::string& index_synopsis() {
     static const std::string synopsis = [] {
         std::string flags;
         for (const auto& f : kind_flags()) flags += (flags.empty() ? "" : "|") + f;
-        return fmt::format("index DB COLLECTION {} [--unique] FIELD.PATH", flags);
+        return fmt::format("index DB COLLECTION {} [--unique] [--stem english] [--keep-diacritics] FIELD.PATH", flags);
     }();
     return synopsis;
+}
+
+// The text index options on the command line (usage errors for a wrong stemmer, or for
+// text options on another kind).
+entidb::text_index_options text_options(const command_line& cl, entidb::index_kind kind) {
+    const auto stem = cl.values.find("--stem");
+    const bool keep = cl.flag("--keep-diacritics");
+    if (kind != entidb::index_kind::text) {
+        if (stem != cl.values.end() || keep) throw usage_error{"--stem and --keep-diacritics go with --text"};
+        return {};
+    }
+    if (cl.flag("--unique")) throw usage_error{"a text index cannot be --unique"};
+    entidb::text_index_options o{.keep_diacritics = keep};
+    if (stem != cl.values.end()) {
+        if (stem->second != "english") throw usage_error{fmt::format("--stem takes english, got '{}'", stem->second)};
+        o.stem = entidb::text::stemmer::english;
+    }
+    return o;
 }
 
 int cmd_index(args a) {
     std::vector<std::string_view> flags(kind_flags().begin(), kind_flags().end());
     flags.push_back("--unique");
-    const auto cl = parse(a, 3, {}, flags);
+    flags.push_back("--keep-diacritics");
+    const auto cl = parse(a, 3, {"--stem"}, flags);
     const auto kind = kind_flag(cl);
+    const auto options = text_options(cl, kind);
     entidb::check_collection_name(cl.positional[1]);  // bad input fails before anything is opened
     (void)entidb::parse_field_path(cl.positional[2]);
     auto db = open_db(cl, open_mode::read_write);
-    db.declare_index(cl.positional[1], cl.positional[2], kind, cl.flag("--unique"));
+    if (kind == entidb::index_kind::text)
+        db.declare_index(cl.positional[1], cl.positional[2], options);
+    else
+        db.declare_index(cl.positional[1], cl.positional[2], kind, cl.flag("--unique"));
     fmt::print("ok\n");
+    return exit_ok;
+}
+
+// "search DB COLLECTION FIELD.PATH QUERY [--limit N]": one line per hit, best first,
+// ID<TAB>SCORE<TAB>JSON (the score to 6 significant digits); no line when nothing matches.
+// A query that does not parse is exit 2, with its column.
+int cmd_search(args a) {
+    const auto cl = parse(a, 4, {"--limit"});
+    const auto limit = cl.number("--limit").value_or(10);
+    require_positive("--limit", limit);
+    auto db = open_db(cl, open_mode::read_only);
+    const auto r = db.begin_read();
+    const auto& collection = cl.positional[1];
+    for (const auto& hit : r.search(collection, cl.positional[2], cl.positional[3], static_cast<std::size_t>(limit))) {
+        const auto payload = r.get(collection, hit.doc);
+        if (!payload) continue;  // cannot happen: the hit is from the same snapshot
+        fmt::print("{}\t{:.6g}\t{}\n", hit.doc.to_hex(), hit.score, entidb::cbor::to_json(*payload));
+    }
     return exit_ok;
 }
 
@@ -114,6 +156,7 @@ void add_index_commands(std::vector<command>& out) {
     out.push_back({"index", index_synopsis(), cmd_index});
     out.push_back({"find", "find DB COLLECTION FIELD.PATH JSON_VALUE", cmd_find});
     out.push_back({"range", "range DB COLLECTION FIELD.PATH LO HI", cmd_range});
+    out.push_back({"search", "search DB COLLECTION FIELD.PATH QUERY [--limit N]", cmd_search});
     out.push_back({"changes", "changes DB [--since SEQ]", cmd_changes});
 }
 

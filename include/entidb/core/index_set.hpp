@@ -64,6 +64,7 @@ public:
     [[nodiscard]] static std::shared_ptr<secondary_index> build(format::manifest_index def, Live&& live) {
         auto ix = make_secondary_index(std::move(def));
         fill(*ix, live);
+        ix->built();
         return ix;
     }
 
@@ -122,7 +123,7 @@ public:
     static void apply(const std::vector<move>& moves, std::uint64_t seq, std::uint64_t oldest) {
         for (const auto& m : moves) {
             if (m.from) m.index->remove(*m.from, m.id, seq, oldest);
-            if (m.to) m.index->add(*m.to, m.id, seq);
+            if (m.to) m.index->add(*m.to, m.id, seq, oldest);
         }
     }
 
@@ -166,7 +167,7 @@ private:
             if (ix.unique() && !ix.live_holders(*key).empty())
                 fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
                      join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
-            ix.add(*key, id, seq);
+            ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
         });
     }
 

@@ -11,10 +11,12 @@
 //   - key extraction: key_of(payload), the key an entity with this canonical CBOR payload
 //     has (nullopt when the field is absent), failing with the typed errors of
 //     make_index_key;
-//   - snapshot-aware changes and lookups: add(key, id, from), remove(key, id, at, oldest),
+//   - snapshot-aware changes and lookups: add(key, id, from) (or add(key, id, from, oldest),
+//     told the oldest snapshot still readable), remove(key, id, at, oldest),
 //     find(key, snapshot), entry_count(snapshot), and live_holders(key) for unique checks;
 //   - bulk build by streaming: open and declare_index feed one add() per live entity, in id
-//     order, into an empty index; the kind makes that cheap (postings.hpp sorts once);
+//     order, into an empty index; the kind makes that cheap (postings.hpp sorts once), and
+//     may have a built() that runs at its end;
 //   - memory accounting: memory_bytes().
 // Capabilities are opt-in traits, false when absent:
 //   - `static constexpr bool ordered = true`: range(lo, hi, snapshot, reverse) and

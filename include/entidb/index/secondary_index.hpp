@@ -44,7 +44,12 @@ public:
     [[nodiscard]] virtual std::optional<index_key> key_of(bytes_view payload) const = 0;
 
     // ---- the writer ----
-    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from) = 0;
+    // The entity has `key` from `from` on; `oldest_snapshot` (the oldest snapshot still
+    // readable, or 0 when not known) lets a kind that keeps a log of changes trim it.
+    virtual void add(const index_key& key, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot = 0) = 0;
+    // A bulk build (one add per live entity, in id order) has ended: a kind may give back
+    // the room it reserved while growing.
+    virtual void built() = 0;
     // Ends the entity's posting under `key` at sequence `at`; what no snapshot at or above
     // `oldest_snapshot` can see may be dropped.
     virtual void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) = 0;
@@ -81,7 +86,14 @@ public:
     [[nodiscard]] bool ordered() const noexcept override { return index_is_ordered<I>; }
     [[nodiscard]] bool searchable() const noexcept override { return index_is_searchable<I>; }
     [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const override { return impl_.key_of(payload); }
-    void add(const index_key& key, const entity_id& id, std::uint64_t from) override { impl_.add(key, id, from); }
+    void add(const index_key& key, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot = 0) override {
+        if constexpr (requires { impl_.add(key, id, from, oldest_snapshot); }) impl_.add(key, id, from, oldest_snapshot);
+        else impl_.add(key, id, from);
+    }
+    // The bulk build that fills a new index has ended (open, declare_index).
+    void built() override {
+        if constexpr (requires { impl_.built(); }) impl_.built();
+    }
     void remove(const index_key& key, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) override {
         impl_.remove(key, id, at, oldest_snapshot);
     }

@@ -107,7 +107,12 @@ public:
         return index_key(reinterpret_cast<const char*>(it->data.data()), it->data.size());
     }
 
-    void add(const index_key& text, const entity_id& id, std::uint64_t from) { postings_.add(id, text, from); }
+    void add(const index_key& text, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot) {
+        postings_.add(id, text, from, oldest_snapshot);
+    }
+    void add(const index_key& text, const entity_id& id, std::uint64_t from) { add(text, id, from, 0); }
+    // After the bulk build: the lists give back the room they grew into.
+    void built() { postings_.shrink_to_fit(); }
     void remove(const index_key&, const entity_id& id, std::uint64_t at, std::uint64_t oldest_snapshot) {
         postings_.remove(id, at, oldest_snapshot);
     }
