@@ -7891,8 +7891,8 @@ template <index_implementation I>
 // words of one text field, searched with SQLite FTS5's query syntax and ranked by BM25
 // (docs/indexes.md, "Full-text indexes").
 //
-// Its key is the field's text itself (a CBOR text string; an absent field or a value of
-// another type is not indexed): a commit that changes the text ends the old version's words
+// Its key is the field's text (a CBOR text string, keyed as make_index_key keys text; an
+// absent field or a value of another type is not indexed): a commit that changes the text ends the old version's words
 // at its sequence and indexes the new one's (text_postings.hpp), with the snapshot rules of
 // every secondary index. Lookups: search(query, syntax, snapshot, limit), the best hits with
 // their scores; find(text value, snapshot), the entities holding every word, in id order. It is
@@ -12895,18 +12895,16 @@ public:
     [[nodiscard]] const format::manifest_index& definition() const noexcept { return def_; }
     [[nodiscard]] const text_index_options& options() const noexcept { return options_; }
 
-    // The field's text, or nullopt when it is absent or not a text string.
+    // The field's text as make_index_key keys it (a rank byte, then the UTF-8), or nullopt
+    // when the field is absent or not a text string.
     [[nodiscard]] std::optional<index_key> key_of(bytes_view payload) const {
         const auto field = cbor::find_path(payload, std::span<const std::string_view>(path_views_));
         if (!field || field->empty() || (static_cast<std::uint8_t>((*field)[0]) >> 5) != 3) return std::nullopt;
-        cbor::reader r(*field);
-        const auto it = r.next();
-        if (!it) return std::nullopt;
-        return index_key(reinterpret_cast<const char*>(it->data.data()), it->data.size());
+        return make_index_key(*field);
     }
 
-    void add(const index_key& text, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot) {
-        postings_.add(id, text, from, oldest_snapshot);
+    void add(const index_key& key, const entity_id& id, std::uint64_t from, std::uint64_t oldest_snapshot) {
+        postings_.add(id, text_of(key), from, oldest_snapshot);
     }
     void add(const index_key& text, const entity_id& id, std::uint64_t from) { add(text, id, from, 0); }
     // After the bulk build: the lists give back the room they grew into.
@@ -12918,9 +12916,8 @@ public:
     // The entities whose text holds every word of the text value `key` (make_index_key: its
     // rank byte, then the text), in id order; nothing for a value that is not text.
     [[nodiscard]] std::vector<entity_id> find(const index_key& key, std::uint64_t snapshot) const {
-        const auto text_rank = make_text_prefix_key("");
-        if (!key.starts_with(text_rank)) return {};
-        const auto q = text::plain_query(std::string_view(key).substr(text_rank.size()), options_.tokenizer());
+        if (!key.starts_with(make_text_prefix_key(""))) return {};
+        const auto q = text::plain_query(text_of(key), options_.tokenizer());
         const auto view = postings_.view(snapshot);
         std::vector<entity_id> out;
         for (const auto& hit : text::search_all(view, q)) out.push_back(view.id_of(hit.doc));
@@ -12943,6 +12940,11 @@ public:
     [[nodiscard]] std::size_t memory_bytes() const { return postings_.memory_bytes(); }
 
 private:
+    // The text of a key key_of made.
+    [[nodiscard]] static std::string_view text_of(const index_key& key) noexcept {
+        return std::string_view(key).substr(std::min<std::size_t>(1, key.size()));
+    }
+
     format::manifest_index def_;
     text_index_options options_;
     std::vector<std::string_view> path_views_;  // views into def_.path
@@ -19985,6 +19987,11 @@ inline void check_manifest_consistency(const format::manifest& m, const std::str
     }
 }
 
+// Whether every id of the sorted `wanted` is in the sorted `found`.
+[[nodiscard]] inline bool includes(const std::vector<entity_id>& found, const std::vector<entity_id>& wanted) {
+    return std::includes(found.begin(), found.end(), wanted.begin(), wanted.end());
+}
+
 // Step 6: the engine builds the indexes the way open does; a scan computes what they must hold.
 template <typename Traits>
 void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& out) {
@@ -20021,7 +20028,9 @@ void check_secondary_indexes(engine<Traits>& e, verify_result& r, problem_list& 
             if (def.unique && ids.size() > 1)
                 out.add({.path = manifest_path}, "unique {} holds one key for entities {} and {}", what,
                         ids[0].to_hex(), ids[1].to_hex());
-            if (ix->live_holders(key) != ids)
+            // A text index keeps words, not texts: each entity must be found by the words of
+            // its own text (and the document count must match, below).
+            if (ix->searchable() ? !includes(ix->find(key, open_ended - 1), ids) : ix->live_holders(key) != ids)
                 out.add({.path = manifest_path}, "{} does not hold the entities a scan finds for one of its keys "
                                                  "(first: {})",
                         what, ids.front().to_hex());

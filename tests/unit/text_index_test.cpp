@@ -99,6 +99,7 @@ TEST_CASE("text index: options, persistence and rebuild at open", "[text_index]"
         CHECK(code_of([&] { db.declare_index("notes", "body", entidb::index_kind::hash); }) ==
               entidb::errc::invalid_argument);
     }
+    CHECK_NOTHROW(entidb::verify(dir.path()));  // each entity is found by the words of its own text
     auto db = entidb::open(dir.path());  // the options come back from the MANIFEST; the index is rebuilt
     auto r = db.begin_read();
     CHECK(ids_of(r.search("notes", "body", "running")) == std::vector{id_of(2), id_of(1)});
