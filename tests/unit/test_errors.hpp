@@ -2,7 +2,13 @@
 // that suites of the layers below the engine need not include the whole library).
 #pragma once
 
+// The library's own header where the include path has it; the single header (which holds it)
+// in the configuration that builds the suites against single_include/ alone.
+#if __has_include(<entidb/error.hpp>)
 #include <entidb/error.hpp>
+#else
+#include <entidb/entidb.hpp>
+#endif
 
 namespace test_support {
 

@@ -4,7 +4,13 @@
 #include <array>
 #include <cstdint>
 
+// The library's own header where the include path has it; the single header (which holds it)
+// in the configuration that builds the suites against single_include/ alone.
+#if __has_include(<entidb/entity_id.hpp>)
 #include <entidb/entity_id.hpp>
+#else
+#include <entidb/entidb.hpp>
+#endif
 
 namespace test_support {
 
