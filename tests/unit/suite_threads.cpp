@@ -1,8 +1,8 @@
-// The test files that run threads against one database, gate or posting list, as one
-// translation unit for the ThreadSanitizer build (which compiles nothing else); see suite_db.cpp.
+// The test files that run threads against one database, gate or posting list, for the
+// ThreadSanitizer build (which compiles nothing else); see suite_db.cpp. Two translation
+// units (this one, the engine's; suite_threads_parts.cpp, the rest) so that the build's two
+// cores compile them side by side: one took as long as the rest of that build.
 #include "suite_prelude.hpp"
-
-#include "../text/memory_posting_source.hpp"
 
 // clang-format off
 namespace suite_engine {
@@ -13,23 +13,5 @@ namespace suite_write_set {
 }
 namespace suite_read_only {
 #include "read_only_test.cpp"
-}
-namespace suite_compaction {
-#include "compaction_test.cpp"
-}
-namespace suite_engine_parts {
-#include "engine_parts_test.cpp"
-}
-namespace suite_postings {
-#include "postings_test.cpp"
-}
-namespace suite_shared_gate {
-#include "shared_gate_test.cpp"
-}
-namespace suite_primary_index_threads {
-#include "primary_index_threads_test.cpp"
-}
-namespace suite_text_postings {
-#include "text_postings_test.cpp"
 }
 // clang-format on
