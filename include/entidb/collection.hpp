@@ -65,6 +65,12 @@ template <fixed_string Path>
 using unique_hash_index = hash_index<Path, true>;
 template <fixed_string Path>
 using unique_ordered_index = ordered_index<Path, true>;
+// Full text on a text field, searched with search<"path">: words cut and folded as the
+// options say (docs/indexes.md, "Full-text indexes"; never unique).
+template <fixed_string Path, text::stemmer Stem = text::stemmer::none, bool KeepDiacritics = false>
+struct text_index : index_policy_base<Path, index_kind::text, false> {
+    static constexpr text_index_options text_options{.keep_diacritics = KeepDiacritics, .stem = Stem};
+};
 
 template <typename I>
 concept index_policy = requires {
@@ -77,6 +83,14 @@ concept index_policy = requires {
 template <typename T>
 struct typed_entity {
     entity_id id;
+    T value;
+};
+
+// One hit of a typed full-text search: the entity and its BM25 score (higher is better).
+template <typename T>
+struct scored_entity {
+    entity_id id;
+    double score;
     T value;
 };
 
@@ -129,6 +143,16 @@ class collection {
     template <fixed_string Path>
     static constexpr bool declared_ordered =
         ((Indexes::path == Path.view() && Indexes::kind == index_kind::ordered) || ...);
+    template <fixed_string Path>
+    static constexpr bool declared_text = ((Indexes::path == Path.view() && Indexes::kind == index_kind::text) || ...);
+
+    template <typename Index, typename Traits>
+    void declare(basic_database<Traits>& db) const {
+        if constexpr (requires { Index::text_options; })
+            db.declare_index(name_, Index::path, Index::text_options);
+        else
+            db.declare_index(name_, Index::path, Index::kind, Index::unique);
+    }
 
 public:
     using value_type = T;
@@ -136,7 +160,7 @@ public:
     // Declares the collection's indexes on `db` (building any that are new).
     template <typename Traits>
     collection(basic_database<Traits>& db, std::string name) : name_(std::move(name)) {
-        (db.declare_index(name_, Indexes::path, Indexes::kind, Indexes::unique), ...);
+        (declare<Indexes>(db), ...);
     }
 
     [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -195,6 +219,22 @@ public:
                       "entidb: ordered<\"path\"> needs an ordered index on that field: add "
                       "entidb::ordered_index<\"path\"> to the collection's type");
         return typed(txn.range(name_, Path.view(), std::nullopt, std::nullopt, direction));
+    }
+
+    // The best `limit` hits of a full-text query on a text index, best first, decoded.
+    // `syntax` as read_transaction::search (fts5: errc::invalid_argument with the column for
+    // a query that does not parse; plain: the words, never a syntax error).
+    template <fixed_string Path, typename Traits>
+    [[nodiscard]] std::vector<scored_entity<T>> search(const basic_read_transaction<Traits>& txn, std::string_view query,
+                                                       std::size_t limit = 10,
+                                                       query_syntax syntax = query_syntax::fts5) const {
+        static_assert(declared_text<Path>,
+                      "entidb: search<\"path\"> needs a text index on that field: add entidb::text_index<\"path\"> "
+                      "to the collection's type");
+        std::vector<scored_entity<T>> out;
+        for (const auto& hit : txn.search(name_, Path.view(), query, limit, syntax))
+            if (auto value = get(txn, hit.doc)) out.push_back({hit.doc, hit.score, std::move(*value)});
+        return out;
     }
 
     // Text fields starting with `text`.

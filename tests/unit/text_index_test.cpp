@@ -133,3 +133,39 @@ TEST_CASE("text index: what is refused", "[text_index]") {
     CHECK(code_of([&] { (void)r.range("notes", "body", std::nullopt, std::nullopt); }) ==
           entidb::errc::no_such_index);  // not ordered
 }
+
+namespace {
+
+struct article {
+    std::string title;
+    std::string body;
+    static constexpr auto entidb_fields =
+        entidb::fields(entidb::field("title", &article::title), entidb::field("body", &article::body));
+};
+
+using articles_t = entidb::collection<article, entidb::text_index<"body", entidb::text::stemmer::english>,
+                                      entidb::hash_index<"title">>;
+
+}  // namespace
+
+TEST_CASE("text index: typed, declared on the collection's type and searched for entities", "[text_index]") {
+    temp_dir dir;
+    auto db = entidb::open(dir.path());
+    articles_t articles(db, "articles");  // declares the text index with its options
+    db.transaction([&](auto& txn) {
+        articles.put(txn, id_of(1), {"one", "Databases on devices"});
+        articles.put(txn, id_of(2), {"two", "A device database runs offline"});
+        articles.put(txn, id_of(3), {"three", "Nothing related"});
+    });
+    auto r = db.begin_read();
+    const auto hits = articles.search<"body">(r, "database device");  // stemmed: "databases", "devices"
+    REQUIRE(hits.size() == 2);
+    CHECK(hits[0].score >= hits[1].score);
+    CHECK(hits[0].value.title != hits[1].value.title);
+    for (const auto& h : hits) CHECK((h.id == id_of(1) || h.id == id_of(2)));
+    CHECK(articles.search<"body">(r, "offline", 1).front().value.title == "two");
+    const auto d = db.describe();
+    REQUIRE(d.indexes.size() == 2);
+    CHECK(code_of([&] { db.declare_index("articles", "body", entidb::index_kind::text); }) ==
+          entidb::errc::invalid_argument);  // the type declared other options
+}
