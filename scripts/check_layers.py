@@ -21,7 +21,7 @@ LAYERS = [
     ('segment', ['segment/']),
     ('index', ['index/']),
     ('directory', ['directory/']),
-    ('engine vocabulary', ['change_feed.hpp', 'compaction.hpp', 'statistics.hpp', 'verify_result.hpp']),
+    ('engine vocabulary', ['change_feed.hpp', 'compaction.hpp', 'migration.hpp', 'statistics.hpp', 'verify_result.hpp']),
     ('core', ['core/']),
     ('transactions', ['txn/']),
     ('public API', ['database.hpp', 'collection.hpp', 'backup.hpp', 'verify.hpp', 'salvage.hpp', 'entidb.hpp']),

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 #include "error.hpp"
 #include "format/segment_record.hpp"
@@ -52,6 +53,10 @@ struct config {
     // this many index entries: below it, streaming is about as quick as checking the file.
     // 0 persists it always; the largest value never.
     std::uint64_t index_file_min_entries = 4096;
+    // The schema version the application expects (docs/migrations.md): open refuses a
+    // database at any other version with errc::schema_mismatch, unless the migrations passed
+    // to open bring it there. Unset: any version opens.
+    std::optional<std::uint64_t> required_schema_version;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.

@@ -36,9 +36,11 @@
 #include "config.hpp"
 #include "core/compaction.hpp"
 #include "core/engine.hpp"
+#include "core/migration.hpp"
 #include "core/open.hpp"
 #include "core/recovery.hpp"
 #include "index_kind.hpp"
+#include "migration.hpp"
 #include "segment/factory.hpp"
 #include "segment/file_factory.hpp"
 #include "segment/memory_factory.hpp"
@@ -314,6 +316,12 @@ private:
         std::ranges::sort(d.indexes, {}, &index_description::id);
         for (const auto& s : e.segments().table())
             d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
+        if (const auto& schema = m.extension.schema) {
+            d.schema_version = schema->version;
+            for (const auto& a : schema->applied)
+                d.migrations.push_back(
+                    {.version = a.version, .name = a.name, .applied_at = a.applied_at, .steps_hash = a.steps_hash});
+        }
         return d;
     }
 
@@ -398,6 +406,43 @@ template <typename Traits = file_storage>
         return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
     else
         return basic_database<Traits>(nullptr);
+}
+
+// Runs the migrations of `plan` that the database at `path` still needs, each atomically
+// (docs/migrations.md), and closes it. migrate_options::dry_run reports what would change
+// and writes nothing. Errors: errc::schema_mismatch (a downgrade, a gap, an applied
+// migration whose steps changed), errc::invalid_argument (a malformed plan, a step that
+// does not fit the catalog or an entity), errc::unique_violation, errc::too_large, and
+// every error of open; after any of them the database is at the last version reached.
+template <typename Traits = file_storage>
+migration_report migrate(const std::filesystem::path& path, const std::vector<migration>& plan,
+                         const migrate_options& options = {}, const config& cfg = {},
+                         typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>, "entidb: migrate<Traits>(dir) migrates a database directory: use "
+                                             "traits like entidb::file_storage");
+    migration_report report;
+    if constexpr (directory_storage<Traits>) (void)detail::migrate_engine<Traits>(path, cfg, env, plan, options, report);
+    return report;
+}
+
+// Opens the database at `path` after running the migrations of `plan` it still needs (as
+// migrate does), up to config::required_schema_version if set (else the plan's last);
+// errc::schema_mismatch if the database is not at the required version afterwards.
+template <typename Traits = file_storage>
+[[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg,
+                                          const std::vector<migration>& plan, const migrate_options& options = {},
+                                          typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>, "entidb: open<Traits>(dir, cfg, migrations) opens a database "
+                                             "directory: use traits like entidb::file_storage");
+    if (options.dry_run) fail(errc::invalid_argument, "open runs migrations for real: call migrate for a dry run");
+    if constexpr (directory_storage<Traits>) {
+        migration_report report;
+        auto e = detail::migrate_engine<Traits>(path, cfg, env, plan, options, report);
+        detail::check_schema_version(e->manifest(), cfg, path);
+        return basic_database<Traits>(std::move(e));
+    } else {
+        return basic_database<Traits>(nullptr);
+    }
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {

@@ -45,6 +45,7 @@ enum class errc : int {
     rotation_unsupported = 19,  // the segment factory cannot make another segment
     no_such_index = 20,     // an access path names an index that is not declared
     busy = 21,              // the operation needs scans, transactions or cursors to end first; nothing changed
+    schema_mismatch = 22,   // the database is at another schema version than the caller requires (migrations)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
@@ -71,6 +72,7 @@ enum class errc : int {
         case errc::rotation_unsupported: return "segment rotation unsupported";
         case errc::no_such_index: return "no such index";
         case errc::busy: return "busy";
+        case errc::schema_mismatch: return "schema mismatch";
     }
     return "unknown error";
 }

@@ -182,6 +182,7 @@ enum class errc : int {
     rotation_unsupported = 19,  // the segment factory cannot make another segment
     no_such_index = 20,     // an access path names an index that is not declared
     busy = 21,              // the operation needs scans, transactions or cursors to end first; nothing changed
+    schema_mismatch = 22,   // the database is at another schema version than the caller requires (migrations)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
@@ -208,6 +209,7 @@ enum class errc : int {
         case errc::rotation_unsupported: return "segment rotation unsupported";
         case errc::no_such_index: return "no such index";
         case errc::busy: return "busy";
+        case errc::schema_mismatch: return "schema mismatch";
     }
     return "unknown error";
 }
@@ -2233,6 +2235,10 @@ struct config {
     // this many index entries: below it, streaming is about as quick as checking the file.
     // 0 persists it always; the largest value never.
     std::uint64_t index_file_min_entries = 4096;
+    // The schema version the application expects (docs/migrations.md): open refuses a
+    // database at any other version with errc::schema_mismatch, unless the migrations passed
+    // to open bring it there. Unset: any version opens.
+    std::optional<std::uint64_t> required_schema_version;
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.
@@ -3533,6 +3539,8 @@ private:
 //       tag 1, index options: count u32 | { index_id u64, options_len u16 (>= 1), options } by id
 //       tag 2, schema: version u64 | count u32 | { version u64, name_len u16, name,
 //              applied_at u64, steps_hash u64 } by ascending version
+//       tag 3, segment publish (a migration's commit point, core/migration.hpp): publish_count u32 |
+//              { segment number u32 } ascending | remove_count u32 | { segment number u32 } ascending
 // A reader of version 2 (this build's older self, the reference engine) refuses version 3
 // and changes nothing (docs/format-compatibility.md).
 // A `manifest` value owns all its strings. Encoding is deterministic: collections are
@@ -3692,10 +3700,21 @@ struct manifest_schema {
     friend bool operator==(const manifest_schema&, const manifest_schema&) = default;
 };
 
+// Segment files a migration wrote as temporaries and the MANIFEST that names this makes
+// current: open renames `publish` into place and deletes `remove` before it reads any
+// segment, then writes the MANIFEST again without it (core/migration.hpp). Both ascending.
+struct manifest_publish {
+    std::vector<std::uint32_t> publish;
+    std::vector<std::uint32_t> remove;
+
+    friend bool operator==(const manifest_publish&, const manifest_publish&) = default;
+};
+
 // What a MANIFEST holds beyond SPEC.md §3 besides index options (manifest_index::options):
-// with either, the file is written as MANIFEST version 3, which readers of version 2 refuse.
+// with any of it, the file is written as MANIFEST version 3, which readers of version 2 refuse.
 struct manifest_extension {
     std::optional<manifest_schema> schema;
+    std::optional<manifest_publish> publish;
 
     friend bool operator==(const manifest_extension&, const manifest_extension&) = default;
 };
@@ -3711,7 +3730,7 @@ struct manifest {
 
     // Whether the file is written as version 3: it holds something SPEC.md §3 has no field for.
     [[nodiscard]] bool extended() const noexcept {
-        return extension.schema || std::any_of(indexes.begin(), indexes.end(),
+        return extension.schema || extension.publish || std::any_of(indexes.begin(), indexes.end(),
                                                [](const manifest_index& x) { return !x.options.empty(); });
     }
 
@@ -3815,7 +3834,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 inline constexpr std::size_t manifest_min_options_size = 8 + 2;                 // empty options
 inline constexpr std::size_t manifest_min_migration_size = 8 + 2 + 8 + 8;       // empty name
 
-enum class manifest_section : std::uint16_t { index_options = 1, schema = 2 };
+enum class manifest_section : std::uint16_t { index_options = 1, schema = 2, segment_publish = 3 };
 
 // Checks what encode() would refuse in the sections; `indexes` sorted by id.
 inline void check_extension(const manifest_extension& e, const std::vector<const manifest_index*>& indexes) {
@@ -3823,6 +3842,10 @@ inline void check_extension(const manifest_extension& e, const std::vector<const
         if (x->options.size() > manifest_max_string_size)
             fail(errc::invalid_argument, "options of index {} are {} bytes; the MANIFEST stores at most {}", x->id,
                  x->options.size(), manifest_max_string_size);
+    if (e.publish)
+        for (const auto* list : {&e.publish->publish, &e.publish->remove})
+            if (std::adjacent_find(list->begin(), list->end(), std::greater_equal<>()) != list->end())
+                fail(errc::invalid_argument, "segment numbers to publish or remove must be ascending, each once");
     if (!e.schema) return;
     const auto& applied = e.schema->applied;
     if (applied.size() > std::numeric_limits<std::uint32_t>::max())
@@ -3849,7 +3872,7 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e, const s
     std::vector<const manifest_index*> with_options;
     for (const auto* x : indexes)
         if (!x->options.empty()) with_options.push_back(x);
-    put_u16(out, static_cast<std::uint16_t>((with_options.empty() ? 0 : 1) + (e.schema ? 1 : 0)));
+    put_u16(out, static_cast<std::uint16_t>((with_options.empty() ? 0 : 1) + (e.schema ? 1 : 0) + (e.publish ? 1 : 0)));
     if (!with_options.empty()) {
         byte_buffer body;
         put_u32(body, static_cast<std::uint32_t>(with_options.size()));
@@ -3871,6 +3894,14 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e, const s
             put_u64(body, a.steps_hash);
         }
         put_section(out, manifest_section::schema, body);
+    }
+    if (e.publish) {
+        byte_buffer body;
+        for (const auto* list : {&e.publish->publish, &e.publish->remove}) {
+            put_u32(body, static_cast<std::uint32_t>(list->size()));
+            for (const auto n : *list) put_u32(body, n);
+        }
+        put_section(out, manifest_section::segment_publish, body);
     }
 }
 
@@ -4009,6 +4040,23 @@ inline void read_schema(manifest_reader& r, manifest& m) {
     m.extension.schema = std::move(s);
 }
 
+inline void read_publish(manifest_reader& r, manifest& m) {
+    manifest_publish p;
+    for (auto* list : {&p.publish, &p.remove}) {
+        std::size_t at = r.offset();
+        const std::uint32_t n = r.u32("segment count");
+        r.check_count(at, n, 4, "segment numbers");
+        for (std::uint32_t i = 0; i < n; ++i) {
+            at = r.offset();
+            const std::uint32_t number = r.u32("segment number");
+            if (!list->empty() && list->back() >= number)
+                r.corrupt(at, "segment numbers are not ascending: {} follows {}", number, list->back());
+            list->push_back(number);
+        }
+    }
+    m.extension.publish = std::move(p);
+}
+
 // The sections of a version-3 MANIFEST. A section must be read to its exact length; an
 // unknown tag is a MANIFEST of a newer build (its meaning is unknown: nothing is guessed).
 inline void read_extension(manifest_reader& r, manifest& m, const std::string& path) {
@@ -4027,9 +4075,12 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
         switch (static_cast<manifest_section>(tag)) {
             case manifest_section::index_options: read_index_options(r, m); break;
             case manifest_section::schema: read_schema(r, m); break;
+            case manifest_section::segment_publish: read_publish(r, m); break;
             default:
                 fail_at(errc::unsupported_version, {.path = path, .offset = at},
-                        "MANIFEST section {} is not known to this build (1 index options, 2 schema)", tag);
+                        "MANIFEST section {} is not known to this build (1 index options, 2 schema, 3 segment "
+                        "publish)",
+                        tag);
         }
         if (r.offset() != end)
             r.corrupt(at, "section {} is {} bytes long but its contents take {}", tag, length, r.offset() - (end - length));
@@ -6491,6 +6542,14 @@ struct segment_description {
 };
 
 // A database's layout at one moment (describe()).
+// A migration the database has applied (docs/migrations.md).
+struct applied_migration {
+    std::uint64_t version = 0;
+    std::string name;
+    std::uint64_t applied_at = 0;  // as migrate_options::applied_at gave it
+    std::uint64_t steps_hash = 0;  // of its step list (migration::steps_hash)
+};
+
 struct database_description {
     std::uint16_t format_major = 0, format_minor = 0;  // of the MANIFEST
     std::uint64_t last_sequence = 0;
@@ -6500,6 +6559,8 @@ struct database_description {
     std::vector<collection_description> collections;  // by name (bytewise)
     std::vector<index_description> indexes;           // by id
     std::vector<segment_description> segments;       // by number; the last is the active one
+    std::uint64_t schema_version = 0;                // 0: no migration applied
+    std::vector<applied_migration> migrations;       // by version
 
     // The id of the collection `name`, or nullopt when there is none.
     [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
@@ -7261,6 +7322,20 @@ inline void append_be64(index_key& out, std::uint64_t v) {
     index_key out(1, static_cast<char>(detail::key_rank::text));
     out.append(prefix);
     return out;
+}
+
+// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
+[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto dot = dotted.find('.', start);
+        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
+        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
+        out.emplace_back(part);
+        if (dot == std::string_view::npos) return out;
+        start = dot + 1;
+    }
 }
 
 }  // namespace v1
@@ -13603,6 +13678,17 @@ public:
 
     void add(std::shared_ptr<secondary_index> ix) { indexes_.push_back(std::move(ix)); }
 
+    // One entity of a bulk build (build, and a migration's unique checks): its key, refused if
+    // a unique `ix` already holds it (errc::unique_violation naming both entities).
+    static void admit(secondary_index& ix, const entity_id& id, std::uint64_t seq, bytes_view payload) {
+        const auto key = ix.key_of(payload);
+        if (!key) return;
+        if (ix.unique() && !ix.live_holders(*key).empty())
+            fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
+                 join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
+        ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
+    }
+
     // Removes the index with this MANIFEST id; false when there is none. Catalog versions
     // that hold it keep it until their readers let go.
     bool drop(std::uint64_t index_id) {
@@ -13688,14 +13774,8 @@ private:
     // Streams the collection's live entities into `ix`, refusing a repeated key of a unique one.
     template <typename Live>
     static void fill(secondary_index& ix, Live& live) {
-        live(ix.definition().collection_id, [&](const entity_id& id, std::uint64_t seq, bytes_view payload) {
-            const auto key = ix.key_of(payload);
-            if (!key) return;
-            if (ix.unique() && !ix.live_holders(*key).empty())
-                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
-                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
-            ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
-        });
+        live(ix.definition().collection_id,
+             [&](const entity_id& id, std::uint64_t seq, bytes_view payload) { admit(ix, id, seq, payload); });
     }
 
     // The keys in-flight commits give the entities they write, for one index: with the
@@ -15501,6 +15581,19 @@ public:
         return ix;
     }
 
+    // Streams a collection's live entities, one payload in memory at a time, to index_set
+    // and migrations (core/migration.hpp), at the latest state:
+    // f(id, sequence, payload) in id order.
+    [[nodiscard]] auto live_entities() const {
+        return [this](std::uint32_t coll, const auto& f) {
+            std::optional<entity_id> last;
+            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+                last = next->first;
+                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
+            }
+        };
+    }
+
     // Builds every index the MANIFEST declares (open, after recovery).
     void build_indexes() {
         indexes_.open(manifest_, live_entities());
@@ -15639,18 +15732,6 @@ private:
         }
     }
 
-    // Streams a collection's live entities, one payload in memory at a time, to index_set:
-    // f(id, sequence, payload) in id order.
-    [[nodiscard]] auto live_entities() const {
-        return [this](std::uint32_t coll, const auto& f) {
-            std::optional<entity_id> last;
-            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
-                last = next->first;
-                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
-            }
-        };
-    }
-
     void publish_catalog() {
         auto c = std::make_shared<const catalog>(manifest_, indexes_);
         std::unique_lock lock(catalog_gate_);
@@ -15787,6 +15868,131 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/engine.hpp ----
+// ---- begin entidb/core/segment_outputs.hpp ----
+// entidb/core/segment_outputs.hpp — new segment files written beside the live ones, made
+// current later by a commit point of their own.
+//
+// Compaction (core/compaction.hpp: its COMPACTION journal) and migration (core/migration.hpp:
+// the MANIFEST's segment publish section) both write records into segments numbered above
+// the active one, rotating at max_segment_size, then an empty segment above them all (the
+// next active one). With a journaled factory the files are temporaries
+// (seg-NNNNNN.dat.compact), which open deletes unless a commit point names them; any other
+// rotating factory creates them directly (their segments are in memory). Until finish()
+// returns nothing has been made durable; abandon() removes what was created.
+//
+// Thread-safety: one thread, holding the engine's writer lock.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+template <typename Traits>
+class segment_outputs {
+    using factory_type = typename Traits::segment_factory;
+    static constexpr bool files = segment_file_protocol<factory_type>;
+
+public:
+    using segment = typename segment_set<factory_type>::segment;
+
+    // The outputs are numbered from one above the active segment. Temporaries no commit
+    // point names (left by a run that never reached one) are removed first.
+    explicit segment_outputs(engine<Traits>& e) : e_(e), next_(e.segments().segments().back().number + 1) {
+        if constexpr (files)
+            for (const auto n : e_.segments().factory().temporaries()) e_.segments().factory().remove_temporary(n);
+    }
+    segment_outputs(const segment_outputs&) = delete;
+    segment_outputs& operator=(const segment_outputs&) = delete;
+    ~segment_outputs() {
+        if (!kept_) abandon();
+    }
+
+    // Appends one record, starting a new output when this one would pass max_segment_size.
+    void append(const format::segment_record& r) {
+        rec_.clear();
+        format::encode(r, rec_);
+        if (outputs_.empty() ||
+            (outputs_.back().backend->size() > 0 && outputs_.back().backend->size() + rec_.size() > e_.cfg().max_segment_size))
+            start_output();
+        auto& o = outputs_.back();
+        o.backend->append(rec_);
+        o.max_sequence = std::max(o.max_sequence, r.sequence);
+        if (o.min_sequence == 0 || r.sequence < o.min_sequence) o.min_sequence = r.sequence;
+    }
+
+    [[nodiscard]] bool empty() const noexcept { return outputs_.empty(); }
+
+    // Flushes the last output, adds the empty next active segment above every output and
+    // makes the new names durable (fsync SEGMENTS/).
+    void finish() {
+        start_output();
+        if constexpr (files) e_.segments().factory().sync();
+    }
+
+    // The outputs, in number order, for the segment table (once a commit point named them).
+    [[nodiscard]] std::vector<segment> take() noexcept { return std::move(outputs_); }
+
+    // Their numbers, ascending (after finish()).
+    [[nodiscard]] std::vector<std::uint32_t> numbers() const {
+        std::vector<std::uint32_t> out;
+        for (const auto& o : outputs_) out.push_back(o.number);
+        return out;
+    }
+
+    // Total bytes written.
+    [[nodiscard]] std::uint64_t bytes() const {
+        std::uint64_t n = 0;
+        for (const auto& o : outputs_) n += o.backend->size();
+        return n;
+    }
+
+    // Removes every output this run created (only before a commit point names them).
+    // Also what the destructor does unless keep() was called.
+    void abandon() noexcept {
+        outputs_.clear();
+        kept_ = true;
+        if constexpr (files)
+            for (const auto n : created_) try {
+                    e_.segments().factory().remove_temporary(n);
+                } catch (...) {
+                }
+    }
+
+    // The commit point may have named the outputs: their files stay whatever happens next
+    // (open finishes the job from the commit point).
+    void keep() noexcept {
+        kept_ = true;
+        created_.clear();
+    }
+
+private:
+    // Seals the current output (flush) and starts the next number.
+    void start_output() {
+        if (!outputs_.empty()) outputs_.back().backend->flush();
+        const std::uint32_t n = next_++;
+        if (n > format::max_segment_number)
+            fail(errc::invalid_argument, "writing new segments needs segment number {}, above the six-digit limit {}", n,
+                 format::max_segment_number);
+        created_.push_back(n);
+        if constexpr (files)
+            outputs_.push_back({n, e_.segments().factory().create_temporary(n), 0});
+        else
+            outputs_.push_back({n, e_.segments().factory().create(n), 0});
+    }
+
+    engine<Traits>& e_;
+    std::uint32_t next_;
+    std::vector<segment> outputs_;
+    std::vector<std::uint32_t> created_;
+    byte_buffer rec_;
+    bool kept_ = false;
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/segment_outputs.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -15897,27 +16103,6 @@ private:
         if (opt_.on_step) opt_.on_step(s);
     }
 
-    std::unique_ptr<typename factory_type::backend_type> new_output(std::uint32_t n) {
-        if (n > format::max_segment_number)
-            fail(errc::invalid_argument, "compaction needs segment number {}, above the six-digit limit {}", n,
-                 format::max_segment_number);
-        if constexpr (files)
-            return e_.segments().factory().create_temporary(n);
-        else
-            return e_.segments().factory().create(n);
-    }
-
-    // Removes every temporary this run created (before the commit point only).
-    void abandon() noexcept {
-        outputs_.clear();
-        if constexpr (files) {
-            for (const auto n : created_) try {
-                    e_.segments().factory().remove_temporary(n);
-                } catch (...) {
-                }
-        }
-    }
-
     // Steps 2–3.
     void write_outputs() {
         auto& set = e_.segments();
@@ -15929,13 +16114,10 @@ private:
         for (std::size_t i = 0; i + 1 < table.size(); ++i) merge_max = std::max(merge_max, table[i].max_sequence);
         if (table.back().backend->size() != 0)
             fail(errc::invalid_argument, "compaction needs an empty active segment after its checkpoint");
-        std::uint32_t next = table.back().number + 1;
         std::uint64_t held = 0;
         std::uint64_t dropped_max = 0;
+        out_.emplace(e_);  // removes stale temporaries
         try {
-            if constexpr (files)
-                for (const auto n : set.factory().temporaries()) set.factory().remove_temporary(n);  // stale
-            byte_buffer rec;
             for (std::size_t i = 0; i + 1 < table.size(); ++i) {
                 const auto& seg = table[i];
                 report_.bytes_before += seg.backend->size();
@@ -15961,15 +16143,7 @@ private:
                     held += in_index ? 1 : 0;
                     ++report_.records_kept;
                     if (r.tombstone()) ++report_.tombstones_kept;
-                    rec.clear();
-                    format::encode(r, rec);
-                    if (outputs_.empty() || (outputs_.back().backend->size() > 0 &&
-                                             outputs_.back().backend->size() + rec.size() > e_.cfg().max_segment_size))
-                        start_output(next++);
-                    outputs_.back().backend->append(rec);
-                    outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
-                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
-                        outputs_.back().min_sequence = r.sequence;
+                    out_->append(r);
                 }
             }
             if (const auto versions = index.version_count(); held != versions)
@@ -15977,37 +16151,29 @@ private:
                      "the index holds {} versions but only {} of them were found in the sealed segments; nothing "
                      "was compacted",
                      versions, held);
-            start_output(next++);  // the next active segment: empty, above every output
-            if constexpr (files) set.factory().sync();
+            out_->finish();  // plus the next active segment: empty, above every output
         } catch (...) {
-            abandon();
+            out_->abandon();
             throw;
         }
         kept_in_index_ = held;
         report_.segments_before = table.size();
-        report_.segments_after = outputs_.size();
-        for (const auto& o : outputs_) report_.bytes_after += o.backend->size();
+        report_.segments_after = out_->numbers().size();
+        report_.bytes_after = out_->bytes();
         report_.bytes_reclaimed = report_.bytes_before > report_.bytes_after ? report_.bytes_before - report_.bytes_after : 0;
         report_.history_horizon = std::max(e_.history_horizon(), dropped_max);
         try {
             step(compaction_step::outputs_written);
         } catch (...) {
-            abandon();
+            out_->abandon();
             throw;
         }
-    }
-
-    // Seals the current output (flush) and starts output number n.
-    void start_output(std::uint32_t n) {
-        if (!outputs_.empty()) outputs_.back().backend->flush();
-        created_.push_back(n);
-        outputs_.push_back({n, new_output(n), 0});
     }
 
     // Step 4.
     format::compaction_state commit_point() {
         format::compaction_state journal{.history_horizon = report_.history_horizon, .publish = {}, .remove = {}};
-        for (const auto& o : outputs_) journal.publish.push_back(o.number);
+        journal.publish = out_->numbers();
         for (const auto& s : e_.segments().segments()) journal.remove.push_back(s.number);
         if constexpr (files) {
             try {
@@ -16015,24 +16181,25 @@ private:
             } catch (const error& err) {
                 if (err.value() == errc::outcome_unknown) {
                     // The journal may be durable: the temporaries must stay for the redo.
-                    outputs_.clear();
+                    out_->keep();
                     e_.poison(fmt::format("compaction: the journal may or may not be durable ({}); reopen to finish "
                                           "or discard it",
                                           err.what()));
                 } else {
-                    abandon();
+                    out_->abandon();
                 }
                 throw;
             }
+            out_->keep();  // named by the journal: the redo needs them
             try {
                 step(compaction_step::journal_written);
             } catch (...) {
                 // The old files are all still there and the table still reads them.
-                outputs_.clear();
                 e_.poison("compaction: stopped after its journal was written; reopen to finish it");
                 throw;
             }
         }
+        out_->keep();
         return journal;
     }
 
@@ -16060,8 +16227,7 @@ private:
     // Step 5: the new segments become the table; the index moves to the copies.
     void install() {
         auto& set = e_.segments();
-        set.install(std::move(outputs_));
-        outputs_.clear();
+        set.install(out_->take());
         auto& index = e_.mutable_index();
         std::uint64_t moved = 0;
         const auto& table = set.segments();
@@ -16093,8 +16259,7 @@ private:
     engine<Traits>& e_;
     const compact_options& opt_;
     compaction_report report_;
-    std::vector<segment> outputs_;
-    std::vector<std::uint32_t> created_;
+    std::optional<segment_outputs<Traits>> out_;
     std::uint64_t kept_in_index_ = 0;
 };
 
@@ -16102,6 +16267,914 @@ private:
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/compaction.hpp ----
+// ---- begin entidb/core/migration.hpp ----
+// entidb/core/migration.hpp — how a migration runs (docs/migrations.md).
+//
+// A migration is published by one atomic MANIFEST replace, so that a crash at any moment
+// leaves the database at the version before it or after it:
+//
+//   1. checkpoint: the WAL is empty, the active segment is new and empty (sequence S)
+//   2. the steps change a copy of the MANIFEST (collections, indexes, schema version and the
+//      applied list); each collection that data steps touch (or that is dropped) is streamed
+//      once, entity by entity, through its chain of steps. An entity the chain changes gets
+//      a put record with sequence S+1, one it deletes a tombstone with S+1 — written into
+//      new segment files above the active one, as temporaries (seg-NNNNNN.dat.compact, like
+//      a compaction's; core/segment_outputs.hpp), plus an empty segment above them. Unique
+//      indexes are checked against the new contents as they stream: a repeated key stops the
+//      run with nothing published. Memory: one entity at a time plus the unique keys, never
+//      the collection.
+//   3. flush every output, fsync SEGMENTS/
+//   4. durable_replace MANIFEST: the new catalog and schema, checkpoint_seq S+1, and a
+//      segment publish section {publish: the outputs, remove: the old (empty) active
+//      segment}. THE COMMIT POINT: before it the temporaries are strays that the next open
+//      deletes (version n); after it the next open makes them current (version n+1).
+//   5. the engine that ran it is retired (poisoned: it writes nothing more) and the database
+//      reopened: open renames the outputs into place, deletes the old active segment and
+//      primary.index, fsyncs SEGMENTS/ and writes the MANIFEST without the section
+//      (finish_published_segments, idempotent), then recovers as always — the records of
+//      S+1 supersede the older versions, and the indexes are built from them.
+// A migration that changes no entity (only catalog steps) writes no segment: its MANIFEST
+// replace alone is the commit point. A dry run reads a read-only engine, counts what each
+// step would touch (composing all pending migrations) and writes nothing.
+
+
+
+// ---- begin entidb/cbor/decoder.hpp ----
+// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
+//
+// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
+// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
+// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
+// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
+// every declared count against the bytes that remain before the decoder reserves anything.
+// The returned value owns its data; the input may be released afterwards.
+//
+// Thread-safety: a pure function of its arguments.
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+namespace detail {
+
+// One container being built. A map's entries arrive as key, value, key...; `key` holds the
+// pending key.
+struct decode_frame {
+    item_kind kind = item_kind::array;
+    std::uint64_t tag_number = 0;
+    array items;  // array elements, or the content of a tag
+    map entries;
+    value key;
+    bool has_key = false;
+
+    void add(value v) {
+        if (kind != item_kind::map) {
+            items.push_back(std::move(v));
+        } else if (!has_key) {
+            key = std::move(v);
+            has_key = true;
+        } else {
+            entries.push_back(map_entry{std::move(key), std::move(v)});
+            has_key = false;
+        }
+    }
+
+    [[nodiscard]] value finish() {
+        switch (kind) {
+            case item_kind::array: return value(std::move(items));
+            case item_kind::map: return value(std::move(entries));  // already in canonical order
+            default: return value::tag(tag_number, std::move(items.front()));
+        }
+    }
+};
+
+[[nodiscard]] inline value scalar_value(const item& it) {
+    switch (it.kind) {
+        case item_kind::unsigned_integer: return value(it.argument);
+        case item_kind::negative_integer: return value::negative(it.argument);
+        case item_kind::bytes: return value::bytes(it.data);
+        case item_kind::text: return value(it.text());
+        case item_kind::boolean: return value(it.argument != 0);
+        case item_kind::floating: return value(it.number);
+        default: return value();
+    }
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
+    reader r(input, options);
+    std::vector<detail::decode_frame> stack;
+    value result;
+    const auto deliver = [&](value v) {
+        if (stack.empty()) result = std::move(v);
+        else stack.back().add(std::move(v));
+    };
+    while (const auto it = r.next()) {
+        if (it->opens()) {
+            detail::decode_frame& f = stack.emplace_back();
+            f.kind = it->kind;
+            // Safe sizes: the reader bounded these counts by the remaining input.
+            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
+            if (it->kind == item_kind::tag) f.tag_number = it->argument;
+        } else if (it->closes()) {
+            value done = stack.back().finish();
+            stack.pop_back();
+            deliver(std::move(done));
+        } else {
+            deliver(detail::scalar_value(*it));
+        }
+    }
+    return result;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/decoder.hpp ----
+// ---- begin entidb/cbor/encoder.hpp ----
+// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
+//
+// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
+// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
+// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
+// declare their size up front (definite lengths only) and are closed by the matching end_*(),
+// which checks the count. Map entries may be written in any order: end_map() sorts them in place
+// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
+// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
+// decoder accepts exactly one, and `complete()` says whether every container is closed.
+//
+// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
+// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
+// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
+// discard both.
+//
+// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
+
+#include <numeric>
+
+
+namespace entidb {
+inline namespace v1 {
+namespace cbor {
+
+struct encode_options {
+    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
+    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
+};
+
+namespace detail {
+
+// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
+inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
+    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
+    if (arg < 24) {
+        out.push_back(static_cast<byte>(high | arg));
+        return;
+    }
+    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
+    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
+    out.push_back(static_cast<byte>(high | info));
+    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
+}
+
+}  // namespace detail
+
+class encoder {
+public:
+    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
+
+    encoder& uint(std::uint64_t v);
+    encoder& integer(std::int64_t v);
+    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
+    encoder& bytes(bytes_view b);
+    encoder& text(std::string_view s);   // must be UTF-8
+    encoder& boolean(bool b);
+    encoder& null();
+    encoder& floating(double d);         // needs allow_floats; shortest exact width
+    encoder& tag(std::uint64_t number);  // the next item is the tag's content
+    encoder& begin_array(std::uint64_t count);
+    encoder& end_array();
+    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
+    encoder& end_map();
+    encoder& write(const value& v);
+
+    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
+    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
+
+private:
+    enum class frame_kind : std::uint8_t { array, map, tag };
+    struct frame {
+        frame_kind kind;
+        std::uint64_t expected;  // items (a map counts keys and values)
+        std::uint64_t written;
+        std::size_t first_entry;  // maps: index of their first entry in entries_
+    };
+    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
+    // entry (or the end of the buffer).
+    struct entry {
+        std::size_t key_begin;
+        std::size_t value_begin;
+    };
+
+    void begin_item();
+    void end_item();
+    void open(frame_kind kind, std::uint64_t expected);
+    void close(frame_kind kind, std::string_view what);
+    void sort_entries(std::size_t first);
+    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
+        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
+    }
+
+    byte_buffer& out_;
+    encode_options opts_;
+    std::vector<frame> stack_;
+    std::vector<entry> entries_;       // entries of every open map, innermost last
+    std::vector<std::size_t> order_;   // scratch for sort_entries
+    byte_buffer scratch_;              // scratch for sort_entries
+};
+
+// The canonical encoding of `v` as a new buffer.
+[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
+    byte_buffer out;
+    encoder(out, options).write(v);
+    return out;
+}
+
+// ---- implementation -------------------------------------------------------------------------
+
+// Called before an item's first byte: the enclosing container must have room for it, and a map
+// records where its entry's key or value starts.
+inline void encoder::begin_item() {
+    if (stack_.empty()) return;
+    frame& f = stack_.back();
+    if (f.written == f.expected) {
+        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
+        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
+             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
+    }
+    if (f.kind != frame_kind::map) return;
+    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
+    else entries_.back().value_begin = out_.size();
+}
+
+// Called after an item's last byte. A tag's content completes the tag too.
+inline void encoder::end_item() {
+    while (!stack_.empty()) {
+        frame& f = stack_.back();
+        ++f.written;
+        if (f.kind != frame_kind::tag) return;
+        stack_.pop_back();
+    }
+}
+
+inline void encoder::open(frame_kind kind, std::uint64_t expected) {
+    if (stack_.size() >= opts_.max_depth)
+        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
+    stack_.push_back({kind, expected, 0, entries_.size()});
+}
+
+inline void encoder::close(frame_kind kind, std::string_view what) {
+    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
+    const frame& f = stack_.back();
+    if (f.written != f.expected)
+        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
+             kind == frame_kind::map ? f.expected / 2 : f.expected,
+             kind == frame_kind::map ? f.written / 2 : f.written);
+    if (kind == frame_kind::map) {
+        sort_entries(f.first_entry);
+        entries_.resize(f.first_entry);
+    }
+    stack_.pop_back();
+    end_item();
+}
+
+inline encoder& encoder::uint(std::uint64_t v) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::unsigned_integer, v);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::integer(std::int64_t v) {
+    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
+    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
+}
+
+inline encoder& encoder::negative(std::uint64_t n) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::negative_integer, n);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::bytes(bytes_view b) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::byte_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::text(std::string_view s) {
+    const bytes_view b = entidb::as_bytes(s);
+    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
+        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
+    begin_item();
+    detail::put_head(out_, detail::major_type::text_string, b.size());
+    out_.insert(out_.end(), b.begin(), b.end());
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::boolean(bool b) {
+    begin_item();
+    out_.push_back(b ? detail::initial_true : detail::initial_false);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::null() {
+    begin_item();
+    out_.push_back(detail::initial_null);
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::floating(double d) {
+    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
+    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
+    const detail::float_form f = detail::shortest_float(d);
+    begin_item();
+    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
+    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
+    end_item();
+    return *this;
+}
+
+inline encoder& encoder::tag(std::uint64_t number) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::tag, number);
+    open(frame_kind::tag, 1);
+    return *this;
+}
+
+inline encoder& encoder::begin_array(std::uint64_t count) {
+    begin_item();
+    detail::put_head(out_, detail::major_type::array, count);
+    open(frame_kind::array, count);
+    return *this;
+}
+
+inline encoder& encoder::end_array() {
+    close(frame_kind::array, "array");
+    return *this;
+}
+
+inline encoder& encoder::begin_map(std::uint64_t pairs) {
+    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
+    begin_item();
+    detail::put_head(out_, detail::major_type::map, pairs);
+    open(frame_kind::map, pairs * 2);
+    return *this;
+}
+
+inline encoder& encoder::end_map() {
+    close(frame_kind::map, "map");
+    return *this;
+}
+
+// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
+// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
+// (and sorted) before, so every key's bytes are final.
+inline void encoder::sort_entries(std::size_t first) {
+    const std::size_t n = entries_.size() - first;
+    if (n < 2) return;
+    // Fast path: callers often write keys in order already (decoded values always do).
+    bool sorted = true;
+    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
+        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
+    if (sorted) return;
+
+    order_.resize(n);
+    std::iota(order_.begin(), order_.end(), first);
+    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
+        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
+    });
+    for (std::size_t i = 1; i < n; ++i) {
+        const entry& e = entries_[order_[i]];
+        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
+            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
+    }
+
+    const std::size_t region = entries_[first].key_begin;
+    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
+    std::size_t pos = region;
+    for (const std::size_t idx : order_) {
+        const std::size_t begin = entries_[idx].key_begin;
+        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
+        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
+        pos += end - begin;
+    }
+}
+
+inline encoder& encoder::write(const value& v) {
+    switch (v.type()) {
+        case kind::null: return null();
+        case kind::boolean: return boolean(v.as_bool());
+        case kind::unsigned_integer: return uint(v.as_uint());
+        case kind::negative_integer: return negative(v.negative_argument());
+        case kind::bytes: return bytes(v.as_bytes());
+        case kind::text: return text(v.as_text());
+        case kind::floating: return floating(v.as_double());
+        case kind::tag:
+            tag(v.tag_number());
+            return write(v.tag_content());
+        case kind::array:
+            begin_array(v.as_array().size());
+            for (const value& item : v.as_array()) write(item);
+            return end_array();
+        case kind::map:
+            begin_map(v.as_map().size());
+            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
+            return end_map();
+    }
+    return *this;
+}
+
+}  // namespace cbor
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/cbor/encoder.hpp ----
+// ---- begin entidb/migration.hpp ----
+// entidb/migration.hpp — schema migrations: what a migration is, and what running one reports
+// (docs/migrations.md). entidb::migrate and the open that takes migrations (database.hpp) run
+// them; core/migration.hpp is how.
+//
+// A migration brings the database from schema version `version - 1` to `version`. Its steps
+// run in order, each over every entity of one collection: create or drop a collection,
+// declare or drop an index (any kind), rename, remove or add a field (with a default, where
+// absent), or a C++ transform (entity to entity, or deletion). The schema version and the
+// migrations applied (version, name, the caller's `applied_at`, a checksum of the step list)
+// live in the MANIFEST. A migration is atomic: after a crash at any moment the database is
+// at the version before it or after it, never between.
+//
+// The checksum (steps_hash) covers every step's kind and arguments; a transform contributes
+// its name, which stands for its code: give a changed transform a new name.
+
+
+
+// ---- begin entidb/codec.hpp ----
+// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
+//
+// A codec for T is a type with
+//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
+//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
+// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
+// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
+// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
+// aggregate that declares its fields once:
+//
+//   struct user {
+//       std::string name;
+//       std::uint32_t age = 0;
+//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
+//                                                            entidb::field("age", &user::age));
+//   };
+//
+// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
+// the encoder). Decoding requires every field except std::optional ones, and ignores
+// fields it does not know (a newer writer may have added them). Values decode only from
+// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
+//
+// Thread-safety: codecs are stateless.
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+// One reflected field: its CBOR key and the member it maps to.
+template <typename T, typename M>
+struct field_ref {
+    std::string_view name;
+    M T::*member;
+};
+
+template <typename T, typename M>
+[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
+    return {name, member};
+}
+
+template <typename... F>
+[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
+    return {f...};
+}
+
+// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
+template <typename T>
+concept reflected = requires { T::entidb_fields; };
+
+template <typename T>
+struct codec;
+
+// A codec type `C` can encode and decode `T`.
+template <typename C, typename T>
+concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
+    { C::encode(enc, v) } -> std::same_as<void>;
+    { C::decode(in) } -> std::same_as<T>;
+};
+
+// Whether the default codec serves T (checked at the API so misuse fails at the call).
+template <typename T>
+concept has_default_codec = requires { codec<T>::supported; };
+
+namespace detail {
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
+}  // namespace detail
+
+template <typename T>
+    requires(std::integral<T> && !std::same_as<T, bool>)
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, T v) {
+        if constexpr (std::is_signed_v<T>)
+            e.integer(v);
+        else
+            e.uint(v);
+    }
+    static T decode(const cbor::value& v) {
+        if constexpr (std::is_signed_v<T>) {
+            const auto i = v.as_int();
+            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
+                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
+            return static_cast<T>(i);
+        } else {
+            const auto u = v.as_uint();
+            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
+            return static_cast<T>(u);
+        }
+    }
+};
+
+template <>
+struct codec<bool> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
+    static bool decode(const cbor::value& v) { return v.as_bool(); }
+};
+
+template <>
+struct codec<std::string> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
+    static std::string decode(const cbor::value& v) { return v.as_text(); }
+};
+
+template <>
+struct codec<byte_buffer> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
+    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
+};
+
+template <>
+struct codec<entity_id> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
+    static entity_id decode(const cbor::value& v) {
+        const auto& b = v.as_bytes();
+        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
+        return entity_id::from_bytes(b);
+    }
+};
+
+template <typename E>
+    requires std::is_enum_v<E>
+struct codec<E> {
+    static constexpr bool supported = true;
+    using underlying = std::underlying_type_t<E>;
+    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
+    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::optional<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::optional<U>& v) {
+        if (v)
+            codec<U>::encode(e, *v);
+        else
+            e.null();
+    }
+    static std::optional<U> decode(const cbor::value& v) {
+        if (v.is_null()) return std::nullopt;
+        return codec<U>::decode(v);
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::vector<U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::vector<U>& v) {
+        e.begin_array(v.size());
+        for (const auto& x : v) codec<U>::encode(e, x);
+        e.end_array();
+    }
+    static std::vector<U> decode(const cbor::value& v) {
+        std::vector<U> out;
+        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
+        return out;
+    }
+};
+
+template <typename U>
+    requires has_default_codec<U>
+struct codec<std::map<std::string, U>> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
+        e.begin_map(v.size());
+        for (const auto& [k, x] : v) {
+            e.text(k);
+            codec<U>::encode(e, x);
+        }
+        e.end_map();
+    }
+    static std::map<std::string, U> decode(const cbor::value& v) {
+        std::map<std::string, U> out;
+        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
+        return out;
+    }
+};
+
+// Aggregates with `entidb_fields`: a map from field name to value.
+template <reflected T>
+struct codec<T> {
+    static constexpr bool supported = true;
+    static void encode(cbor::encoder& e, const T& v) {
+        std::apply(
+            [&](const auto&... f) {
+                e.begin_map(sizeof...(f));
+                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
+                e.end_map();
+            },
+            T::entidb_fields);
+    }
+    static T decode(const cbor::value& v) {
+        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
+        T out{};
+        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
+        return out;
+    }
+
+private:
+    template <typename F>
+    static void read_field(const cbor::value& map, T& out, const F& f) {
+        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
+        const cbor::value* found = map.find(f.name);
+        if (!found) {
+            if constexpr (detail::is_optional<member_t>::value) return;
+            fail(errc::type_mismatch, "field '{}' is missing", f.name);
+        }
+        try {
+            out.*(f.member) = codec<member_t>::decode(*found);
+        } catch (const error& e) {
+            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
+        }
+    }
+};
+
+// Encodes `v` with codec C into canonical CBOR bytes.
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] byte_buffer encode_entity(const T& v) {
+    byte_buffer out;
+    cbor::encoder enc(out);
+    C::encode(enc, v);
+    return out;
+}
+
+// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
+template <typename T, typename C = codec<T>>
+    requires codec_for<C, T>
+[[nodiscard]] T decode_entity(bytes_view bytes) {
+    return C::decode(cbor::decode(bytes));
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/codec.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+struct migration_step {
+    enum class op : std::uint8_t {
+        create_collection = 1,
+        drop_collection = 2,
+        declare_index = 3,
+        drop_index = 4,
+        rename_field = 5,
+        remove_field = 6,
+        add_field = 7,
+        transform = 8,
+    };
+    // An entity's new value, or nullopt to delete it. Called once per entity, in id order.
+    using transform_fn = std::function<std::optional<cbor::value>(const entity_id&, cbor::value)>;
+
+    op kind = op::create_collection;
+    std::string collection;
+    std::vector<std::string> path;  // declare/drop index; rename/remove/add field
+    std::string new_name;           // rename_field: the field's new name, in the same map
+    index_kind index = index_kind::hash;
+    bool unique = false;
+    byte_buffer index_options;      // the kind's own (a text index's: text_index_options)
+    cbor::value value;              // add_field: the default
+    std::string transform_name;     // transform: stands for its code in steps_hash
+    transform_fn transform;
+
+    // ---- the steps ----
+    [[nodiscard]] static migration_step create_collection(std::string_view name) {
+        return with(op::create_collection, name);
+    }
+    // Deletes every entity (a tombstone each, in the change feed) and the collection's indexes.
+    [[nodiscard]] static migration_step drop_collection(std::string_view name) {
+        return with(op::drop_collection, name);
+    }
+    [[nodiscard]] static migration_step declare_index(std::string_view collection, std::string_view path,
+                                                      index_kind kind, bool unique = false) {
+        auto s = with(op::declare_index, collection, path);
+        s.index = kind;
+        s.unique = unique;
+        if (kind == index_kind::text) s.index_options = detail::encode_text_options({});
+        return s;
+    }
+    [[nodiscard]] static migration_step declare_index(std::string_view collection, std::string_view path,
+                                                      const text_index_options& options) {
+        auto s = with(op::declare_index, collection, path);
+        s.index = index_kind::text;
+        s.index_options = detail::encode_text_options(options);
+        return s;
+    }
+    [[nodiscard]] static migration_step drop_index(std::string_view collection, std::string_view path) {
+        return with(op::drop_index, collection, path);
+    }
+    // "address.zip" renamed to "address.postcode": rename_field("c", "address.zip", "postcode").
+    // An entity without the field is left as it is; one that has both names is refused
+    // (errc::invalid_argument, nothing changed).
+    [[nodiscard]] static migration_step rename_field(std::string_view collection, std::string_view path,
+                                                     std::string_view new_name) {
+        auto s = with(op::rename_field, collection, path);
+        if (new_name.empty() || new_name.find('.') != std::string_view::npos)
+            fail(errc::invalid_argument, "rename_field: the new name '{}' must be one non-empty field name",
+                 new_name);
+        s.new_name = new_name;
+        return s;
+    }
+    [[nodiscard]] static migration_step remove_field(std::string_view collection, std::string_view path) {
+        return with(op::remove_field, collection, path);
+    }
+    // Sets the field to `value` in every entity that lacks it (missing maps on the way are
+    // created; an entity that is not a map there is left as it is).
+    [[nodiscard]] static migration_step add_field(std::string_view collection, std::string_view path,
+                                                  cbor::value value) {
+        auto s = with(op::add_field, collection, path);
+        s.value = std::move(value);
+        return s;
+    }
+    // `name` stands for the code in the migration's checksum.
+    [[nodiscard]] static migration_step transform_entities(std::string_view collection, std::string_view name,
+                                                           transform_fn fn) {
+        auto s = with(op::transform, collection);
+        if (name.empty()) fail(errc::invalid_argument, "a transform needs a name (it stands for its code)");
+        if (!fn) fail(errc::invalid_argument, "transform '{}' has no function", name);
+        s.transform_name = name;
+        s.transform = std::move(fn);
+        return s;
+    }
+    // The same over a typed entity: fn(T) -> std::optional<T> (nullopt deletes), through
+    // T's codec (codec.hpp).
+    template <typename T, typename Codec = codec<T>, typename Fn>
+    [[nodiscard]] static migration_step transform_as(std::string_view collection, std::string_view name, Fn fn) {
+        return transform_entities(collection, name,
+                                  [fn = std::move(fn)](const entity_id&, cbor::value v) -> std::optional<cbor::value> {
+                                      std::optional<T> out = fn(Codec::decode(v));
+                                      if (!out) return std::nullopt;
+                                      return cbor::decode(encode_entity<T, Codec>(*out));
+                                  });
+    }
+
+    // One line for reports: "rename_field users.name -> full_name".
+    [[nodiscard]] std::string describe() const {
+        std::string p;
+        for (const auto& f : path) p += (p.empty() ? "" : ".") + f;
+        switch (kind) {
+            case op::create_collection: return fmt::format("create_collection {}", collection);
+            case op::drop_collection: return fmt::format("drop_collection {}", collection);
+            case op::declare_index:
+                return fmt::format("declare_index {}.{} {}{}", collection, p, to_string(index), unique ? " unique" : "");
+            case op::drop_index: return fmt::format("drop_index {}.{}", collection, p);
+            case op::rename_field: return fmt::format("rename_field {}.{} -> {}", collection, p, new_name);
+            case op::remove_field: return fmt::format("remove_field {}.{}", collection, p);
+            case op::add_field: return fmt::format("add_field {}.{}", collection, p);
+            case op::transform: return fmt::format("transform {} {}", collection, transform_name);
+        }
+        return "unknown step";
+    }
+
+    // Appends the step's identity to `enc`: [kind, collection, path, new_name, index kind,
+    // unique, options, value, transform name], the input of steps_hash.
+    void encode_identity(cbor::encoder& enc) const {
+        enc.begin_array(9);
+        enc.uint(static_cast<std::uint64_t>(kind)).text(collection);
+        enc.begin_array(path.size());
+        for (const auto& f : path) enc.text(f);
+        enc.end_array();
+        enc.text(new_name).uint(static_cast<std::uint64_t>(index)).boolean(unique).bytes(index_options);
+        enc.write(value).text(transform_name);
+        enc.end_array();
+    }
+
+private:
+    [[nodiscard]] static migration_step with(op k, std::string_view collection, std::string_view path = {}) {
+        if (collection.empty()) fail(errc::invalid_argument, "a migration step needs a collection name");
+        migration_step s;
+        s.kind = k;
+        s.collection = collection;
+        if (!path.empty() || k == op::declare_index || k == op::drop_index || k == op::rename_field ||
+            k == op::remove_field || k == op::add_field)
+            s.path = parse_field_path(path);
+        return s;
+    }
+};
+
+struct migration {
+    std::uint64_t version = 0;  // the schema version it brings the database to (at least 1)
+    std::string name;
+    std::vector<migration_step> steps;
+
+    // XXH3-64 of the steps' identities (migration_step::encode_identity), as an array.
+    [[nodiscard]] std::uint64_t steps_hash() const {
+        byte_buffer out;
+        cbor::encoder enc(out);
+        enc.begin_array(steps.size());
+        for (const auto& s : steps) s.encode_identity(enc);
+        enc.end_array();
+        return hash64(out);
+    }
+};
+
+// Where a long step is (migrate_options::on_progress).
+struct migration_progress {
+    std::uint64_t version = 0;        // the migration running
+    std::string_view collection;      // the collection its pass reads
+    std::uint64_t done = 0, total = 0;  // entities read of the collection's
+};
+
+struct migrate_options {
+    // Report what would change and write nothing: every file stays byte-identical.
+    bool dry_run = false;
+    // Recorded with each migration applied (e.g. Unix seconds): the engine reads no clock,
+    // so that the same operations write the same bytes (SPEC.md §3).
+    std::uint64_t applied_at = 0;
+    // Stop at this version (default: the plan's highest). Below the database's: schema_mismatch.
+    std::optional<std::uint64_t> target_version;
+    // Called every few thousand entities of a pass, and at its end.
+    std::function<void(const migration_progress&)> on_progress;
+};
+
+struct migration_step_report {
+    std::string description;          // migration_step::describe()
+    std::uint64_t entities_touched = 0;  // entities the step changed or deleted
+};
+
+struct migration_run {
+    std::uint64_t version = 0;
+    std::string name;
+    std::uint64_t steps_hash = 0;
+    std::vector<migration_step_report> steps;
+};
+
+struct migration_report {
+    bool dry_run = false;
+    std::uint64_t version_before = 0;
+    std::uint64_t version_after = 0;  // for a dry run: the version a real run would reach
+    std::vector<migration_run> applied;  // in order (for a dry run: what would be applied)
+    std::vector<std::uint64_t> already_applied;  // versions of the plan the database had: no-ops
+    std::uint64_t records_written = 0;   // segment records (puts and tombstones); 0 for a dry run
+};
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/migration.hpp ----
 // ---- begin entidb/core/open.hpp ----
 // entidb/core/open.hpp — a database directory opened into a recovered engine.
 //
@@ -16109,7 +17182,10 @@ private:
 // built on them here. open_engine then recovers it (a new database gets segment 1 from the
 // engine's own factory), writes a new database's MANIFEST last (finish_creation: a
 // creation that fails leaves none) and builds the secondary indexes. Only then may the
-// engine write its primary index file (core/index_file.hpp).
+// engine write its primary index file (core/index_file.hpp). Before any of that: an open
+// that requires a schema version checks the MANIFEST's (errc::schema_mismatch, nothing
+// touched), and a MANIFEST that publishes a migration's segments has them made current
+// (finish_published_segments; core/migration.hpp).
 
 
 // ---- begin entidb/directory/open.hpp ----
@@ -16797,6 +17873,56 @@ namespace entidb {
 inline namespace v1 {
 namespace detail {
 
+[[nodiscard]] inline std::uint64_t schema_version_of(const format::manifest& m) noexcept {
+    return m.extension.schema ? m.extension.schema->version : 0;
+}
+
+// Refuses an open that requires another schema version (config::required_schema_version).
+inline void check_schema_version(const format::manifest& m, const config& cfg, const std::filesystem::path& dir) {
+    if (!cfg.required_schema_version) return;
+    const auto have = schema_version_of(m);
+    if (have != *cfg.required_schema_version)
+        fail_at(errc::schema_mismatch, {.path = (dir / "MANIFEST").string()},
+                "the database is at schema version {}, and {} is required{}", have, *cfg.required_schema_version,
+                have < *cfg.required_schema_version ? " (open it with the migrations that lead there)" : "");
+}
+
+// Step 5 of a migration (core/migration.hpp), idempotent: the segments the MANIFEST's publish
+// section names are renamed into place and those it removes deleted, then the MANIFEST is
+// written without the section. Runs before anything reads a segment. A read-only open
+// cannot do it: errc::needs_reopen, nothing touched.
+template <typename Traits>
+void finish_published_segments(const std::filesystem::path& dir, const config& cfg, directory_parts<Traits>& parts) {
+    auto& m = parts.manifest;
+    if (!m.extension.publish) return;
+    const auto manifest_path = (dir / "MANIFEST").string();
+    if constexpr (segment_file_protocol<typename Traits::segment_factory>) {
+        if (cfg.read_only)
+            fail_at(errc::needs_reopen, {.path = manifest_path},
+                    "a migration was published but its segment files are not in place yet; open the database "
+                    "read-write once to finish it");
+        auto& f = parts.factory;
+        for (const auto n : m.extension.publish->publish) {
+            if (f.has_temporary(n))
+                f.publish_temporary(n);
+            else if (!f.has(n))
+                fail_at(errc::corruption, {.path = manifest_path},
+                        "the MANIFEST publishes segment {} but neither {} nor {} exists", n, segment_file_name(n),
+                        temporary_segment_file_name(n));
+        }
+        for (const auto n : m.extension.publish->remove) f.remove(n);
+        f.sync();
+        // It covered the segments the migration superseded: the next open rebuilds the index.
+        std::error_code ignored;
+        std::filesystem::remove(dir / primary_index_file_name, ignored);
+        m.extension.publish.reset();
+        durable_replace(dir / "MANIFEST", format::encode(m));
+    } else {
+        fail_at(errc::corruption, {.path = manifest_path},
+                "the MANIFEST publishes segment files, which this storage does not keep");
+    }
+}
+
 // The engine over an opened directory, not yet recovered (verify runs a dry recovery on it).
 template <typename Traits>
 [[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
@@ -16809,6 +17935,8 @@ template <typename Traits>
 [[nodiscard]] std::shared_ptr<engine<Traits>> open_engine(const std::filesystem::path& dir, const config& cfg,
                                                           typename Traits::environment& env) {
     auto parts = open_directory<Traits>(dir, cfg, env);
+    check_schema_version(parts.manifest, cfg, dir);
+    finish_published_segments(dir, cfg, parts);
     const bool created = parts.created;
     auto db = engine_over<Traits>(dir, cfg, std::move(parts));
     try {
@@ -16834,6 +17962,413 @@ template <typename Traits>
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/open.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+// ---- field edits on a decoded entity ----
+
+// Applies `leaf` to the map at `parent` inside `v` (creating missing maps on the way when
+// `create`); false, changing nothing, where `v` or a map on the way is something else.
+template <typename Leaf>
+bool edit_map(cbor::value& v, std::span<const std::string> parent, bool create, Leaf&& leaf) {
+    if (!v.is(cbor::kind::map)) return false;
+    if (parent.empty()) return leaf(v);
+    const cbor::value* found = v.find(std::string_view(parent.front()));
+    if (!found && !create) return false;
+    cbor::value child = found ? *found : cbor::value(cbor::map{});
+    if (!edit_map(child, parent.subspan(1), create, leaf)) return false;
+    v.set(cbor::value(parent.front()), std::move(child));
+    return true;
+}
+
+// `m` without its entry `key` (which it has).
+[[nodiscard]] inline cbor::value without(const cbor::value& m, std::string_view key) {
+    cbor::map entries;
+    entries.reserve(m.as_map().size());
+    for (const auto& e : m.as_map())
+        if (!(e.key.is(cbor::kind::text) && e.key.as_text() == key)) entries.push_back(e);
+    return cbor::value(std::move(entries));
+}
+
+// Whether the step changed `v`; nullopt when it deletes the entity.
+[[nodiscard]] inline std::optional<bool> apply_step(const migration_step& s, const entity_id& id, cbor::value& v) {
+    using op = migration_step::op;
+    const std::span<const std::string> path(s.path);
+    const auto parent = path.empty() ? path : path.first(path.size() - 1);
+    const std::string& leaf = path.empty() ? s.new_name : path.back();
+    switch (s.kind) {
+        case op::rename_field:
+            return edit_map(v, parent, false, [&](cbor::value& m) {
+                const cbor::value* x = m.find(std::string_view(leaf));
+                if (!x) return false;
+                if (m.find(std::string_view(s.new_name)))
+                    fail(errc::invalid_argument, "{}: entity {} already has a field '{}'", s.describe(), id.to_hex(),
+                         s.new_name);
+                cbor::value moved = *x;
+                m = without(m, leaf);
+                m.set(cbor::value(s.new_name), std::move(moved));
+                return true;
+            });
+        case op::remove_field:
+            return edit_map(v, parent, false, [&](cbor::value& m) {
+                if (!m.find(std::string_view(leaf))) return false;
+                m = without(m, leaf);
+                return true;
+            });
+        case op::add_field:
+            return edit_map(v, parent, true, [&](cbor::value& m) {
+                if (m.find(std::string_view(leaf))) return false;
+                m.set(cbor::value(leaf), s.value);
+                return true;
+            });
+        case op::transform: {
+            auto out = s.transform(id, v);
+            if (!out) return std::nullopt;
+            const bool changed = !(*out == v);
+            v = std::move(*out);
+            return changed;
+        }
+        default: return false;  // catalog steps touch no entity
+    }
+}
+
+// ---- the plan against the database ----
+
+struct migration_plan {
+    std::uint64_t current = 0, target = 0;
+    std::vector<const migration*> pending;  // current+1 .. target, in order
+    std::vector<std::uint64_t> already;     // plan versions the database has applied
+};
+
+// Checks `plan` against what `m` records: versions ascending from 1, names storable; those
+// applied must match what was applied (name and steps_hash); the rest must lead without a
+// gap from the current version to the target. errc::invalid_argument for a malformed plan,
+// errc::schema_mismatch for one that does not fit the database.
+[[nodiscard]] inline migration_plan plan_against(const format::manifest& m, const std::vector<migration>& plan,
+                                                 std::optional<std::uint64_t> target) {
+    migration_plan out;
+    out.current = schema_version_of(m);
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+        if (plan[i].version == 0) fail(errc::invalid_argument, "migration '{}' has version 0 (versions start at 1)", plan[i].name);
+        if (i > 0 && plan[i - 1].version >= plan[i].version)
+            fail(errc::invalid_argument, "migrations must be given by ascending version, each once ({} after {})",
+                 plan[i].version, plan[i - 1].version);
+    }
+    out.target = target.value_or(plan.empty() ? out.current : plan.back().version);
+    if (out.target < out.current)
+        fail(errc::schema_mismatch, "the database is at schema version {}; going back to {} is refused (a downgrade)",
+             out.current, out.target);
+    const auto* applied = m.extension.schema ? &m.extension.schema->applied : nullptr;
+    std::uint64_t expect = out.current + 1;
+    for (const auto& mig : plan) {
+        if (mig.version > out.target) break;
+        if (mig.version <= out.current) {
+            const format::manifest_migration* a = nullptr;
+            if (applied)
+                for (const auto& x : *applied)
+                    if (x.version == mig.version) a = &x;
+            if (!a)
+                fail(errc::schema_mismatch, "migration {} ('{}') is below the database's schema version {} but was "
+                     "never applied to it", mig.version, mig.name, out.current);
+            if (a->steps_hash != mig.steps_hash() || a->name != mig.name)
+                fail(errc::schema_mismatch,
+                     "migration {} was applied as '{}' with steps hash {:016x}; the plan gives '{}' with {:016x} "
+                     "(a changed migration needs a new version)",
+                     mig.version, a->name, a->steps_hash, mig.name, mig.steps_hash());
+            out.already.push_back(mig.version);
+            continue;
+        }
+        if (mig.version != expect)
+            fail(errc::schema_mismatch, "no migration to schema version {} in the plan (the next one given is {})",
+                 expect, mig.version);
+        out.pending.push_back(&mig);
+        ++expect;
+    }
+    if (expect <= out.target)
+        fail(errc::schema_mismatch, "no migration to schema version {} in the plan (the target is {})", expect,
+             out.target);
+    return out;
+}
+
+// ---- running migrations on an engine ----
+
+template <typename Traits>
+class migrator {
+public:
+    migrator(engine<Traits>& e, const migrate_options& opt) : e_(e), opt_(opt), next_(e.manifest()) {}
+
+    // Runs `todo` as one: a real run takes one migration (holding the writer lock) and ends at
+    // its commit point, after which the engine is retired; a dry run may compose several.
+    std::vector<migration_run> run(std::span<const migration* const> todo) {
+        if (!opt_.dry_run) {
+            e_.checkpoint();
+            if (e_.segments().segments().back().backend->size() != 0)
+                fail(errc::invalid_argument, "a migration needs an empty active segment after its checkpoint");
+        }
+        base_ = e_.last_sequence();
+        runs_.reserve(todo.size());  // reports are referred to by address below
+        for (const auto* m : todo) plan_catalog(*m);
+        if (!opt_.dry_run) out_.emplace(e_);
+        stream();
+        if (!opt_.dry_run) commit();
+        return std::move(runs_);
+    }
+
+    [[nodiscard]] std::uint64_t records_written() const noexcept { return records_; }
+
+private:
+    struct link {
+        const migration_step* step;
+        migration_step_report* report;
+    };
+    struct collection_plan {
+        std::vector<link> chain;
+        migration_step_report* dropped_by = nullptr;
+    };
+
+    [[nodiscard]] std::optional<std::uint32_t> find_collection(std::string_view name) const {
+        for (const auto& c : next_.collections)
+            if (c.name == name) return c.id;
+        return std::nullopt;
+    }
+    std::uint32_t collection_or_create(std::string_view name) {
+        if (auto id = find_collection(name)) return *id;
+        next_.collections.push_back({std::string(name), next_.next_collection_id});
+        return next_.next_collection_id++;
+    }
+    [[nodiscard]] format::manifest_index* index_on(std::uint32_t coll, const std::vector<std::string>& path) {
+        for (auto& x : next_.indexes)
+            if (x.collection_id == coll && x.path == path) return &x;
+        return nullptr;
+    }
+
+    // Step 2's catalog half: the MANIFEST copy and each collection's chain.
+    void plan_catalog(const migration& m) {
+        using op = migration_step::op;
+        runs_.push_back({.version = m.version, .name = m.name, .steps_hash = m.steps_hash(), .steps = {}});
+        auto& run = runs_.back();
+        run.steps.reserve(m.steps.size());
+        for (const auto& s : m.steps) run.steps.push_back({.description = s.describe(), .entities_touched = 0});
+        for (std::size_t k = 0; k < m.steps.size(); ++k) {
+            const auto& s = m.steps[k];
+            auto* report = &run.steps[k];
+            const auto where = [&] { return fmt::format("migration {} step {} ({})", m.version, k + 1, s.describe()); };
+            switch (s.kind) {
+                case op::create_collection:
+                    if (find_collection(s.collection))
+                        fail(errc::invalid_argument, "{}: the collection exists", where());
+                    (void)collection_or_create(s.collection);
+                    break;
+                case op::drop_collection: {
+                    const auto id = find_collection(s.collection);
+                    if (!id) fail(errc::invalid_argument, "{}: no such collection", where());
+                    plans_[*id] = {.chain = {}, .dropped_by = report};
+                    std::erase_if(next_.indexes, [&](const auto& x) { return x.collection_id == *id; });
+                    std::erase_if(next_.collections, [&](const auto& c) { return c.id == *id; });
+                    break;
+                }
+                case op::declare_index: {
+                    const auto id = collection_or_create(s.collection);
+                    if (const auto* x = index_on(id, s.path)) {
+                        if (x->kind != s.index || x->unique != s.unique || x->options != s.index_options)
+                            fail(errc::invalid_argument, "{}: the collection has a different index on that path",
+                                 where());
+                        break;  // declared already: nothing to do
+                    }
+                    next_.indexes.push_back({.id = next_.next_index_id++,
+                                             .collection_id = id,
+                                             .path = s.path,
+                                             .kind = s.index,
+                                             .unique = s.unique,
+                                             .created_at_seq = base_,
+                                             .options = s.index_options});
+                    new_indexes_.push_back(next_.indexes.back().id);
+                    if (s.unique) new_unique_.push_back(next_.indexes.back().id);
+                    break;
+                }
+                case op::drop_index: {
+                    const auto id = find_collection(s.collection);
+                    const auto* x = id ? index_on(*id, s.path) : nullptr;
+                    if (!x) fail(errc::invalid_argument, "{}: no such index", where());
+                    const auto gone = x->id;
+                    std::erase_if(next_.indexes, [&](const auto& i) { return i.id == gone; });
+                    break;
+                }
+                default:
+                    // A collection that does not exist has no entity to touch.
+                    if (const auto id = find_collection(s.collection)) plans_[*id].chain.push_back({&s, report});
+            }
+        }
+        auto schema = next_.extension.schema.value_or(format::manifest_schema{});
+        schema.version = m.version;
+        schema.applied.push_back(
+            {.version = m.version, .name = m.name, .applied_at = opt_.applied_at, .steps_hash = run.steps_hash});
+        next_.extension.schema = std::move(schema);
+    }
+
+    // Unique indexes of the new catalog whose keys this run may change: on a collection it
+    // rewrites, or declared by it. Checked as the collection streams.
+    [[nodiscard]] std::vector<std::shared_ptr<secondary_index>> unique_checks(std::uint32_t coll) const {
+        std::vector<std::shared_ptr<secondary_index>> out;
+        const bool rewritten = plans_.contains(coll);
+        for (const auto& x : next_.indexes)
+            if (x.collection_id == coll && x.unique &&
+                (rewritten || std::find(new_unique_.begin(), new_unique_.end(), x.id) != new_unique_.end()))
+                out.push_back(make_secondary_index(x));
+        return out;
+    }
+
+    // Step 2's data half.
+    void stream() {
+        std::vector<std::uint32_t> colls;
+        for (const auto& [id, p] : plans_) colls.push_back(id);
+        for (const auto& x : next_.indexes)
+            if (std::find(new_unique_.begin(), new_unique_.end(), x.id) != new_unique_.end() &&
+                !plans_.contains(x.collection_id))
+                colls.push_back(x.collection_id);
+        for (const auto coll : colls) stream_collection(coll);
+    }
+
+    void stream_collection(std::uint32_t coll) {
+        static const collection_plan untouched{};
+        const auto found = plans_.find(coll);
+        const auto& plan = found == plans_.end() ? untouched : found->second;
+        auto checks = unique_checks(coll);
+        if (plan.chain.empty() && !plan.dropped_by && checks.empty()) return;
+        const std::string name = collection_name(coll);
+        migration_progress progress{.version = runs_.back().version, .collection = name, .done = 0, .total = 0};
+        if (opt_.on_progress) e_.live_entities()(coll, [&](const entity_id&, std::uint64_t, bytes_view) { ++progress.total; });
+        const std::uint64_t seq = base_ + 1;
+        e_.live_entities()(coll, [&](const entity_id& id, std::uint64_t, bytes_view payload) {
+            if (opt_.on_progress && ++progress.done % 4096 == 0) opt_.on_progress(progress);
+            if (plan.dropped_by) {
+                ++plan.dropped_by->entities_touched;
+                write({coll, id, format::flag_tombstone, seq, {}});
+                return;
+            }
+            if (plan.chain.empty()) return admit(checks, id, seq, payload);
+            cbor::value v = cbor::decode(payload);
+            bool changed = false;
+            for (const auto& l : plan.chain) {
+                const auto r = apply_step(*l.step, id, v);
+                if (!r || *r) ++l.report->entities_touched;
+                if (!r) return write({coll, id, format::flag_tombstone, seq, {}});
+                changed = changed || *r;
+            }
+            if (!changed) return admit(checks, id, seq, payload);
+            scratch_ = cbor::encode(v);
+            if (scratch_.size() > e_.cfg().max_entity_bytes)
+                fail(errc::too_large, "migration {}: entity {} of '{}' would be {} bytes, above max_entity_bytes {}",
+                     runs_.back().version, id.to_hex(), name, scratch_.size(), e_.cfg().max_entity_bytes);
+            admit(checks, id, seq, scratch_);
+            write({coll, id, 0, seq, scratch_});
+        });
+        if (opt_.on_progress) opt_.on_progress(progress);
+    }
+
+    [[nodiscard]] std::string collection_name(std::uint32_t coll) const {
+        for (const auto& c : e_.manifest().collections)
+            if (c.id == coll) return c.name;
+        for (const auto& c : next_.collections)
+            if (c.id == coll) return c.name;
+        return fmt::format("#{}", coll);
+    }
+
+    static void admit(const std::vector<std::shared_ptr<secondary_index>>& checks, const entity_id& id,
+                      std::uint64_t seq, bytes_view payload) {
+        for (const auto& ix : checks) index_set::admit(*ix, id, seq, payload);
+    }
+
+    void write(const format::segment_record& r) {
+        ++records_;
+        if (out_) out_->append(r);
+    }
+
+    // Steps 3–4.
+    void commit() {
+        if (records_ > 0) {
+            out_->finish();
+            next_.checkpoint_seq = base_ + 1;
+            for (auto& x : next_.indexes)  // declared with the commit that fills them
+                if (std::find(new_indexes_.begin(), new_indexes_.end(), x.id) != new_indexes_.end())
+                    x.created_at_seq = base_ + 1;
+            next_.extension.publish = format::manifest_publish{
+                .publish = out_->numbers(), .remove = {e_.segments().segments().back().number}};
+        }
+        const byte_buffer bytes = format::encode(next_);  // a refusal here changes nothing
+        try {
+            durable_replace(*e_.directory() / "MANIFEST", bytes);
+        } catch (const error& err) {
+            if (err.value() == errc::outcome_unknown) {
+                out_->keep();  // the MANIFEST may name them
+                e_.poison(fmt::format("migration: the MANIFEST may or may not be durable ({}); reopen", err.what()));
+            }
+            throw;
+        }
+        out_->keep();
+        e_.poison("a migration was published; reopen the database to use it");
+    }
+
+    engine<Traits>& e_;
+    const migrate_options& opt_;
+    format::manifest next_;
+    std::uint64_t base_ = 0;
+    std::vector<migration_run> runs_;
+    std::map<std::uint32_t, collection_plan> plans_;
+    std::vector<std::uint64_t> new_indexes_, new_unique_;
+    std::optional<segment_outputs<Traits>> out_;
+    std::uint64_t records_ = 0;
+    byte_buffer scratch_;
+};
+
+// Opens `dir` and runs the migrations of `plan` it still needs, one commit point each
+// (dry: composed, on a read-only engine, writing nothing). Returns the engine open on the
+// result, under `cfg` less its required_schema_version (checked by the caller).
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<engine<Traits>> migrate_engine(const std::filesystem::path& dir, config cfg,
+                                                             typename Traits::environment& env,
+                                                             const std::vector<migration>& plan,
+                                                             const migrate_options& opt, migration_report& report) {
+    static_assert(segment_file_protocol<typename Traits::segment_factory>,
+                  "entidb: migrations publish new segment files through the MANIFEST, so they need a journaled "
+                  "segment factory such as file_segment_factory (entidb::file_storage)");
+    const auto target = opt.target_version ? opt.target_version : cfg.required_schema_version;
+    cfg.required_schema_version.reset();
+    if (opt.dry_run) cfg.read_only = true;
+    if (cfg.read_only && !opt.dry_run)
+        fail(errc::read_only, "migrations write the database: open it read-write, or pass dry_run");
+    auto e = open_engine<Traits>(dir, cfg, env);
+    const auto p = plan_against(e->manifest(), plan, target);
+    report = {.dry_run = opt.dry_run, .version_before = p.current, .version_after = p.current, .applied = {},
+              .already_applied = p.already, .records_written = 0};
+    if (p.pending.empty()) return e;
+    if (opt.dry_run) {
+        migrator<Traits> m(*e, opt);
+        report.applied = m.run(p.pending);
+        report.version_after = p.target;
+        return e;
+    }
+    for (const auto* mig : p.pending) {
+        {
+            std::lock_guard lock(e->writer_mutex());
+            migrator<Traits> m(*e, opt);
+            auto runs = m.run(std::span<const migration* const>(&mig, 1));
+            report.applied.push_back(std::move(runs.front()));
+            report.records_written += m.records_written();
+        }
+        e.reset();  // retired at its commit point; the reopen publishes (finish_published_segments)
+        e = open_engine<Traits>(dir, cfg, env);
+        report.version_after = mig->version;
+    }
+    return e;
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/migration.hpp ----
 // ---- begin entidb/segment/memory_factory.hpp ----
 // entidb/segment/memory_factory.hpp — segments in memory: rotating, not durable.
 
@@ -17016,320 +18551,6 @@ private:
 // Use each transaction object from one thread at a time.
 
 
-// ---- begin entidb/cbor/encoder.hpp ----
-// entidb/cbor/encoder.hpp — streaming canonical CBOR encoder.
-//
-// Contract: an `encoder` appends canonical CBOR (RFC 8949 §4.2 core deterministic encoding, see
-// docs/cbor.md) to a caller-owned `byte_buffer`. It keeps a reference: the buffer must outlive
-// the encoder and nobody else may append to it meanwhile. Items go out in order; containers
-// declare their size up front (definite lengths only) and are closed by the matching end_*(),
-// which checks the count. Map entries may be written in any order: end_map() sorts them in place
-// into canonical order (bytewise order of the encoded keys) and throws on a duplicate key, with no
-// intermediate tree. Several top-level items may follow each other (a CBOR sequence); the
-// decoder accepts exactly one, and `complete()` says whether every container is closed.
-//
-// Errors: entidb::error with errc::invalid_argument — wrong container counts or end_*() calls,
-// text that is not UTF-8, a duplicate map key, a float without `allow_floats`, NaN, nesting
-// deeper than `max_depth`. After an exception the buffer's tail and the encoder are unspecified:
-// discard both.
-//
-// Thread-safety: none; an encoder and its buffer belong to one thread at a time.
-
-#include <numeric>
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-struct encode_options {
-    bool allow_floats = false;   // floats are opt-in; NaN is never accepted
-    std::size_t max_depth = 64;  // containers (arrays, maps, tags) open at once; as decode_options
-};
-
-namespace detail {
-
-// The shortest head (initial byte + argument) for `arg`: the core rule of canonical CBOR.
-inline void put_head(byte_buffer& out, major_type major, std::uint64_t arg) {
-    const auto high = static_cast<byte>(static_cast<unsigned>(major) << 5);
-    if (arg < 24) {
-        out.push_back(static_cast<byte>(high | arg));
-        return;
-    }
-    const int width = arg <= 0xFF ? 1 : arg <= 0xFFFF ? 2 : arg <= 0xFFFFFFFF ? 4 : 8;
-    const int info = width == 1 ? 24 : width == 2 ? 25 : width == 4 ? 26 : 27;
-    out.push_back(static_cast<byte>(high | info));
-    for (int shift = (width - 1) * 8; shift >= 0; shift -= 8) out.push_back(static_cast<byte>(arg >> shift));
-}
-
-}  // namespace detail
-
-class encoder {
-public:
-    explicit encoder(byte_buffer& out, encode_options options = {}) : out_(out), opts_(options) {}
-
-    encoder& uint(std::uint64_t v);
-    encoder& integer(std::int64_t v);
-    encoder& negative(std::uint64_t n);  // the integer -1 - n, so down to -2^64
-    encoder& bytes(bytes_view b);
-    encoder& text(std::string_view s);   // must be UTF-8
-    encoder& boolean(bool b);
-    encoder& null();
-    encoder& floating(double d);         // needs allow_floats; shortest exact width
-    encoder& tag(std::uint64_t number);  // the next item is the tag's content
-    encoder& begin_array(std::uint64_t count);
-    encoder& end_array();
-    encoder& begin_map(std::uint64_t pairs);  // then key, value, key, value... in any key order
-    encoder& end_map();
-    encoder& write(const value& v);
-
-    [[nodiscard]] bool complete() const noexcept { return stack_.empty(); }
-    [[nodiscard]] std::size_t depth() const noexcept { return stack_.size(); }
-
-private:
-    enum class frame_kind : std::uint8_t { array, map, tag };
-    struct frame {
-        frame_kind kind;
-        std::uint64_t expected;  // items (a map counts keys and values)
-        std::uint64_t written;
-        std::size_t first_entry;  // maps: index of their first entry in entries_
-    };
-    // Where one map entry lives in out_: key in [key_begin, value_begin), value up to the next
-    // entry (or the end of the buffer).
-    struct entry {
-        std::size_t key_begin;
-        std::size_t value_begin;
-    };
-
-    void begin_item();
-    void end_item();
-    void open(frame_kind kind, std::uint64_t expected);
-    void close(frame_kind kind, std::string_view what);
-    void sort_entries(std::size_t first);
-    [[nodiscard]] bytes_view key_of(const entry& e) const noexcept {
-        return {out_.data() + e.key_begin, e.value_begin - e.key_begin};
-    }
-
-    byte_buffer& out_;
-    encode_options opts_;
-    std::vector<frame> stack_;
-    std::vector<entry> entries_;       // entries of every open map, innermost last
-    std::vector<std::size_t> order_;   // scratch for sort_entries
-    byte_buffer scratch_;              // scratch for sort_entries
-};
-
-// The canonical encoding of `v` as a new buffer.
-[[nodiscard]] inline byte_buffer encode(const value& v, encode_options options = {}) {
-    byte_buffer out;
-    encoder(out, options).write(v);
-    return out;
-}
-
-// ---- implementation -------------------------------------------------------------------------
-
-// Called before an item's first byte: the enclosing container must have room for it, and a map
-// records where its entry's key or value starts.
-inline void encoder::begin_item() {
-    if (stack_.empty()) return;
-    frame& f = stack_.back();
-    if (f.written == f.expected) {
-        const char* what = f.kind == frame_kind::array ? "array" : f.kind == frame_kind::map ? "map" : "tag";
-        fail(errc::invalid_argument, "{} declared {} items; one more was written", what,
-             f.kind == frame_kind::map ? f.expected / 2 : f.expected);
-    }
-    if (f.kind != frame_kind::map) return;
-    if (f.written % 2 == 0) entries_.push_back({out_.size(), 0});
-    else entries_.back().value_begin = out_.size();
-}
-
-// Called after an item's last byte. A tag's content completes the tag too.
-inline void encoder::end_item() {
-    while (!stack_.empty()) {
-        frame& f = stack_.back();
-        ++f.written;
-        if (f.kind != frame_kind::tag) return;
-        stack_.pop_back();
-    }
-}
-
-inline void encoder::open(frame_kind kind, std::uint64_t expected) {
-    if (stack_.size() >= opts_.max_depth)
-        fail(errc::invalid_argument, "nesting deeper than {} containers", opts_.max_depth);
-    stack_.push_back({kind, expected, 0, entries_.size()});
-}
-
-inline void encoder::close(frame_kind kind, std::string_view what) {
-    if (stack_.empty() || stack_.back().kind != kind) fail(errc::invalid_argument, "end_{} without an open {}", what, what);
-    const frame& f = stack_.back();
-    if (f.written != f.expected)
-        fail(errc::invalid_argument, "{} declared {} items but {} were written", what,
-             kind == frame_kind::map ? f.expected / 2 : f.expected,
-             kind == frame_kind::map ? f.written / 2 : f.written);
-    if (kind == frame_kind::map) {
-        sort_entries(f.first_entry);
-        entries_.resize(f.first_entry);
-    }
-    stack_.pop_back();
-    end_item();
-}
-
-inline encoder& encoder::uint(std::uint64_t v) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::unsigned_integer, v);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::integer(std::int64_t v) {
-    if (v >= 0) return uint(static_cast<std::uint64_t>(v));
-    return negative(static_cast<std::uint64_t>(-(v + 1)));  // -1 - v without overflow
-}
-
-inline encoder& encoder::negative(std::uint64_t n) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::negative_integer, n);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::bytes(bytes_view b) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::byte_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::text(std::string_view s) {
-    const bytes_view b = entidb::as_bytes(s);
-    if (const auto bad = detail::find_invalid_utf8(b); bad != detail::utf8_valid)
-        fail_at(errc::invalid_argument, {.offset = bad}, "text is not valid UTF-8");
-    begin_item();
-    detail::put_head(out_, detail::major_type::text_string, b.size());
-    out_.insert(out_.end(), b.begin(), b.end());
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::boolean(bool b) {
-    begin_item();
-    out_.push_back(b ? detail::initial_true : detail::initial_false);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::null() {
-    begin_item();
-    out_.push_back(detail::initial_null);
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::floating(double d) {
-    if (!opts_.allow_floats) fail(errc::invalid_argument, "floats are not enabled (encode_options::allow_floats)");
-    if (std::isnan(d)) fail(errc::invalid_argument, "NaN cannot be encoded in canonical CBOR");
-    const detail::float_form f = detail::shortest_float(d);
-    begin_item();
-    out_.push_back(f.width == 2 ? detail::initial_half : f.width == 4 ? detail::initial_single : detail::initial_double);
-    for (int shift = (f.width - 1) * 8; shift >= 0; shift -= 8) out_.push_back(static_cast<byte>(f.bits >> shift));
-    end_item();
-    return *this;
-}
-
-inline encoder& encoder::tag(std::uint64_t number) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::tag, number);
-    open(frame_kind::tag, 1);
-    return *this;
-}
-
-inline encoder& encoder::begin_array(std::uint64_t count) {
-    begin_item();
-    detail::put_head(out_, detail::major_type::array, count);
-    open(frame_kind::array, count);
-    return *this;
-}
-
-inline encoder& encoder::end_array() {
-    close(frame_kind::array, "array");
-    return *this;
-}
-
-inline encoder& encoder::begin_map(std::uint64_t pairs) {
-    if (pairs > std::numeric_limits<std::uint64_t>::max() / 2) fail(errc::invalid_argument, "map of {} pairs", pairs);
-    begin_item();
-    detail::put_head(out_, detail::major_type::map, pairs);
-    open(frame_kind::map, pairs * 2);
-    return *this;
-}
-
-inline encoder& encoder::end_map() {
-    close(frame_kind::map, "map");
-    return *this;
-}
-
-// Puts the entries of the map being closed (entries_[first..]) into canonical key order by
-// permuting their byte ranges, which are contiguous at the end of out_. Nested maps were closed
-// (and sorted) before, so every key's bytes are final.
-inline void encoder::sort_entries(std::size_t first) {
-    const std::size_t n = entries_.size() - first;
-    if (n < 2) return;
-    // Fast path: callers often write keys in order already (decoded values always do).
-    bool sorted = true;
-    for (std::size_t i = first + 1; i < entries_.size() && sorted; ++i)
-        sorted = detail::compare_bytes(key_of(entries_[i - 1]), key_of(entries_[i])) < 0;
-    if (sorted) return;
-
-    order_.resize(n);
-    std::iota(order_.begin(), order_.end(), first);
-    std::sort(order_.begin(), order_.end(), [this](std::size_t a, std::size_t b) {
-        return detail::compare_bytes(key_of(entries_[a]), key_of(entries_[b])) < 0;
-    });
-    for (std::size_t i = 1; i < n; ++i) {
-        const entry& e = entries_[order_[i]];
-        if (detail::compare_bytes(key_of(entries_[order_[i - 1]]), key_of(e)) == 0)
-            fail_at(errc::invalid_argument, {.offset = e.key_begin}, "duplicate map key");
-    }
-
-    const std::size_t region = entries_[first].key_begin;
-    scratch_.assign(out_.begin() + static_cast<std::ptrdiff_t>(region), out_.end());
-    std::size_t pos = region;
-    for (const std::size_t idx : order_) {
-        const std::size_t begin = entries_[idx].key_begin;
-        const std::size_t end = idx + 1 < entries_.size() ? entries_[idx + 1].key_begin : out_.size();
-        std::memcpy(out_.data() + pos, scratch_.data() + (begin - region), end - begin);
-        pos += end - begin;
-    }
-}
-
-inline encoder& encoder::write(const value& v) {
-    switch (v.type()) {
-        case kind::null: return null();
-        case kind::boolean: return boolean(v.as_bool());
-        case kind::unsigned_integer: return uint(v.as_uint());
-        case kind::negative_integer: return negative(v.negative_argument());
-        case kind::bytes: return bytes(v.as_bytes());
-        case kind::text: return text(v.as_text());
-        case kind::floating: return floating(v.as_double());
-        case kind::tag:
-            tag(v.tag_number());
-            return write(v.tag_content());
-        case kind::array:
-            begin_array(v.as_array().size());
-            for (const value& item : v.as_array()) write(item);
-            return end_array();
-        case kind::map:
-            begin_map(v.as_map().size());
-            for (const map_entry& e : v.as_map()) write(e.key).write(e.val);
-            return end_map();
-    }
-    return *this;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/encoder.hpp ----
 // ---- begin entidb/txn/snapshot.hpp ----
 // entidb/txn/snapshot.hpp — a registered snapshot and the lazy ranges that read from it.
 //
@@ -17712,20 +18933,6 @@ struct bound {
     cbor::value value;
     bool inclusive = true;
 };
-
-// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
-[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        const auto dot = dotted.find('.', start);
-        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
-        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
-        out.emplace_back(part);
-        if (dot == std::string_view::npos) return out;
-        start = dot + 1;
-    }
-}
 
 // Throws errc::invalid_argument unless `name` can name a collection: 1 to 65535 bytes of
 // UTF-8 (the MANIFEST's u16 length field).
@@ -18282,6 +19489,12 @@ private:
         std::ranges::sort(d.indexes, {}, &index_description::id);
         for (const auto& s : e.segments().table())
             d.segments.push_back({.number = s.number, .file = segment_file_name(s.number), .bytes = s.backend->size()});
+        if (const auto& schema = m.extension.schema) {
+            d.schema_version = schema->version;
+            for (const auto& a : schema->applied)
+                d.migrations.push_back(
+                    {.version = a.version, .name = a.name, .applied_at = a.applied_at, .steps_hash = a.steps_hash});
+        }
         return d;
     }
 
@@ -18366,6 +19579,43 @@ template <typename Traits = file_storage>
         return basic_database<Traits>(detail::open_engine<Traits>(path, cfg, env));
     else
         return basic_database<Traits>(nullptr);
+}
+
+// Runs the migrations of `plan` that the database at `path` still needs, each atomically
+// (docs/migrations.md), and closes it. migrate_options::dry_run reports what would change
+// and writes nothing. Errors: errc::schema_mismatch (a downgrade, a gap, an applied
+// migration whose steps changed), errc::invalid_argument (a malformed plan, a step that
+// does not fit the catalog or an entity), errc::unique_violation, errc::too_large, and
+// every error of open; after any of them the database is at the last version reached.
+template <typename Traits = file_storage>
+migration_report migrate(const std::filesystem::path& path, const std::vector<migration>& plan,
+                         const migrate_options& options = {}, const config& cfg = {},
+                         typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>, "entidb: migrate<Traits>(dir) migrates a database directory: use "
+                                             "traits like entidb::file_storage");
+    migration_report report;
+    if constexpr (directory_storage<Traits>) (void)detail::migrate_engine<Traits>(path, cfg, env, plan, options, report);
+    return report;
+}
+
+// Opens the database at `path` after running the migrations of `plan` it still needs (as
+// migrate does), up to config::required_schema_version if set (else the plan's last);
+// errc::schema_mismatch if the database is not at the required version afterwards.
+template <typename Traits = file_storage>
+[[nodiscard]] basic_database<Traits> open(const std::filesystem::path& path, const config& cfg,
+                                          const std::vector<migration>& plan, const migrate_options& options = {},
+                                          typename detail::environment_of<Traits>::type env = {}) {
+    static_assert(directory_storage<Traits>, "entidb: open<Traits>(dir, cfg, migrations) opens a database "
+                                             "directory: use traits like entidb::file_storage");
+    if (options.dry_run) fail(errc::invalid_argument, "open runs migrations for real: call migrate for a dry run");
+    if constexpr (directory_storage<Traits>) {
+        migration_report report;
+        auto e = detail::migrate_engine<Traits>(path, cfg, env, plan, options, report);
+        detail::check_schema_version(e->manifest(), cfg, path);
+        return basic_database<Traits>(std::move(e));
+    } else {
+        return basic_database<Traits>(nullptr);
+    }
 }
 
 [[nodiscard]] inline memory_database open_in_memory(const config& cfg = {}) {
@@ -18810,102 +20060,6 @@ inline backup_info restore(const std::filesystem::path& file, const std::filesys
 // encoder, strict pull reader with validate/find_path, decoder, and the JSON bridge.
 // Each header states its own ownership and thread-safety contract.
 
-// ---- begin entidb/cbor/decoder.hpp ----
-// entidb/cbor/decoder.hpp — canonical CBOR bytes to a `cbor::value` tree.
-//
-// Contract: `decode` is total: any byte string either yields the value of exactly one canonical
-// item or throws (`cbor::decode_error` for every rule of reader.hpp, including trailing bytes).
-// It is built on `cbor::reader`, so there is one set of rules and one parser. The tree is built
-// with an explicit stack (no recursion); memory is bounded by the input: the reader has checked
-// every declared count against the bytes that remain before the decoder reserves anything.
-// The returned value owns its data; the input may be released afterwards.
-//
-// Thread-safety: a pure function of its arguments.
-
-
-
-namespace entidb {
-inline namespace v1 {
-namespace cbor {
-
-namespace detail {
-
-// One container being built. A map's entries arrive as key, value, key...; `key` holds the
-// pending key.
-struct decode_frame {
-    item_kind kind = item_kind::array;
-    std::uint64_t tag_number = 0;
-    array items;  // array elements, or the content of a tag
-    map entries;
-    value key;
-    bool has_key = false;
-
-    void add(value v) {
-        if (kind != item_kind::map) {
-            items.push_back(std::move(v));
-        } else if (!has_key) {
-            key = std::move(v);
-            has_key = true;
-        } else {
-            entries.push_back(map_entry{std::move(key), std::move(v)});
-            has_key = false;
-        }
-    }
-
-    [[nodiscard]] value finish() {
-        switch (kind) {
-            case item_kind::array: return value(std::move(items));
-            case item_kind::map: return value(std::move(entries));  // already in canonical order
-            default: return value::tag(tag_number, std::move(items.front()));
-        }
-    }
-};
-
-[[nodiscard]] inline value scalar_value(const item& it) {
-    switch (it.kind) {
-        case item_kind::unsigned_integer: return value(it.argument);
-        case item_kind::negative_integer: return value::negative(it.argument);
-        case item_kind::bytes: return value::bytes(it.data);
-        case item_kind::text: return value(it.text());
-        case item_kind::boolean: return value(it.argument != 0);
-        case item_kind::floating: return value(it.number);
-        default: return value();
-    }
-}
-
-}  // namespace detail
-
-[[nodiscard]] inline value decode(bytes_view input, const decode_options& options = {}) {
-    reader r(input, options);
-    std::vector<detail::decode_frame> stack;
-    value result;
-    const auto deliver = [&](value v) {
-        if (stack.empty()) result = std::move(v);
-        else stack.back().add(std::move(v));
-    };
-    while (const auto it = r.next()) {
-        if (it->opens()) {
-            detail::decode_frame& f = stack.emplace_back();
-            f.kind = it->kind;
-            // Safe sizes: the reader bounded these counts by the remaining input.
-            if (it->kind == item_kind::array) f.items.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::map) f.entries.reserve(static_cast<std::size_t>(it->argument));
-            if (it->kind == item_kind::tag) f.tag_number = it->argument;
-        } else if (it->closes()) {
-            value done = stack.back().finish();
-            stack.pop_back();
-            deliver(std::move(done));
-        } else {
-            deliver(detail::scalar_value(*it));
-        }
-    }
-    return result;
-}
-
-}  // namespace cbor
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/cbor/decoder.hpp ----
 // ---- begin entidb/cbor/json.hpp ----
 // entidb/cbor/json.hpp — a JSON bridge to canonical CBOR, for the command-line tool and tests.
 //
@@ -19330,251 +20484,6 @@ inline std::string to_json(const value& v, const json_options& options) {
 }  // namespace entidb
 // ---- end entidb/cbor/json.hpp ----
 // ---- end entidb/cbor.hpp ----
-// ---- begin entidb/codec.hpp ----
-// entidb/codec.hpp — typed entities: how a C++ type becomes canonical CBOR and back.
-//
-// A codec for T is a type with
-//   static void encode(cbor::encoder&, const T&);   // writes exactly one CBOR item
-//   static T decode(const cbor::value&);              // errc::type_mismatch on the wrong shape
-// checked by the `codec_for<C, T>` concept. `codec<T>` is the default: it serves integers,
-// bool, std::string, byte_buffer (a byte string), entity_id (a 16-byte string),
-// std::optional, std::vector, std::map<std::string, U>, enums (as their integer), and any
-// aggregate that declares its fields once:
-//
-//   struct user {
-//       std::string name;
-//       std::uint32_t age = 0;
-//       static constexpr auto entidb_fields = entidb::fields(entidb::field("name", &user::name),
-//                                                            entidb::field("age", &user::age));
-//   };
-//
-// Such a struct is a CBOR map from field name to value (in canonical key order, sorted by
-// the encoder). Decoding requires every field except std::optional ones, and ignores
-// fields it does not know (a newer writer may have added them). Values decode only from
-// canonical bytes (the decoder is strict); a value of the wrong type is a typed error.
-//
-// Thread-safety: codecs are stateless.
-
-
-
-namespace entidb {
-inline namespace v1 {
-
-// One reflected field: its CBOR key and the member it maps to.
-template <typename T, typename M>
-struct field_ref {
-    std::string_view name;
-    M T::*member;
-};
-
-template <typename T, typename M>
-[[nodiscard]] constexpr field_ref<T, M> field(std::string_view name, M T::*member) noexcept {
-    return {name, member};
-}
-
-template <typename... F>
-[[nodiscard]] constexpr std::tuple<F...> fields(F... f) noexcept {
-    return {f...};
-}
-
-// A type that declares its fields with `static constexpr auto entidb_fields = fields(...)`.
-template <typename T>
-concept reflected = requires { T::entidb_fields; };
-
-template <typename T>
-struct codec;
-
-// A codec type `C` can encode and decode `T`.
-template <typename C, typename T>
-concept codec_for = requires(cbor::encoder& enc, const T& v, const cbor::value& in) {
-    { C::encode(enc, v) } -> std::same_as<void>;
-    { C::decode(in) } -> std::same_as<T>;
-};
-
-// Whether the default codec serves T (checked at the API so misuse fails at the call).
-template <typename T>
-concept has_default_codec = requires { codec<T>::supported; };
-
-namespace detail {
-template <typename T>
-struct is_optional : std::false_type {};
-template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
-}  // namespace detail
-
-template <typename T>
-    requires(std::integral<T> && !std::same_as<T, bool>)
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, T v) {
-        if constexpr (std::is_signed_v<T>)
-            e.integer(v);
-        else
-            e.uint(v);
-    }
-    static T decode(const cbor::value& v) {
-        if constexpr (std::is_signed_v<T>) {
-            const auto i = v.as_int();
-            if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
-                fail(errc::type_mismatch, "integer {} does not fit the field's type", i);
-            return static_cast<T>(i);
-        } else {
-            const auto u = v.as_uint();
-            if (u > std::numeric_limits<T>::max()) fail(errc::type_mismatch, "integer {} does not fit the field's type", u);
-            return static_cast<T>(u);
-        }
-    }
-};
-
-template <>
-struct codec<bool> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, bool v) { e.boolean(v); }
-    static bool decode(const cbor::value& v) { return v.as_bool(); }
-};
-
-template <>
-struct codec<std::string> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::string& v) { e.text(v); }
-    static std::string decode(const cbor::value& v) { return v.as_text(); }
-};
-
-template <>
-struct codec<byte_buffer> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const byte_buffer& v) { e.bytes(v); }
-    static byte_buffer decode(const cbor::value& v) { return v.as_bytes(); }
-};
-
-template <>
-struct codec<entity_id> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const entity_id& v) { e.bytes(v.bytes()); }
-    static entity_id decode(const cbor::value& v) {
-        const auto& b = v.as_bytes();
-        if (b.size() != 16) fail(errc::type_mismatch, "an entity id needs 16 bytes, got {}", b.size());
-        return entity_id::from_bytes(b);
-    }
-};
-
-template <typename E>
-    requires std::is_enum_v<E>
-struct codec<E> {
-    static constexpr bool supported = true;
-    using underlying = std::underlying_type_t<E>;
-    static void encode(cbor::encoder& e, E v) { codec<underlying>::encode(e, static_cast<underlying>(v)); }
-    static E decode(const cbor::value& v) { return static_cast<E>(codec<underlying>::decode(v)); }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::optional<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::optional<U>& v) {
-        if (v)
-            codec<U>::encode(e, *v);
-        else
-            e.null();
-    }
-    static std::optional<U> decode(const cbor::value& v) {
-        if (v.is_null()) return std::nullopt;
-        return codec<U>::decode(v);
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::vector<U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::vector<U>& v) {
-        e.begin_array(v.size());
-        for (const auto& x : v) codec<U>::encode(e, x);
-        e.end_array();
-    }
-    static std::vector<U> decode(const cbor::value& v) {
-        std::vector<U> out;
-        for (const auto& x : v.as_array()) out.push_back(codec<U>::decode(x));
-        return out;
-    }
-};
-
-template <typename U>
-    requires has_default_codec<U>
-struct codec<std::map<std::string, U>> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const std::map<std::string, U>& v) {
-        e.begin_map(v.size());
-        for (const auto& [k, x] : v) {
-            e.text(k);
-            codec<U>::encode(e, x);
-        }
-        e.end_map();
-    }
-    static std::map<std::string, U> decode(const cbor::value& v) {
-        std::map<std::string, U> out;
-        for (const auto& entry : v.as_map()) out.emplace(entry.key.as_text(), codec<U>::decode(entry.val));
-        return out;
-    }
-};
-
-// Aggregates with `entidb_fields`: a map from field name to value.
-template <reflected T>
-struct codec<T> {
-    static constexpr bool supported = true;
-    static void encode(cbor::encoder& e, const T& v) {
-        std::apply(
-            [&](const auto&... f) {
-                e.begin_map(sizeof...(f));
-                ((e.text(f.name), codec<std::remove_cvref_t<decltype(v.*(f.member))>>::encode(e, v.*(f.member))), ...);
-                e.end_map();
-            },
-            T::entidb_fields);
-    }
-    static T decode(const cbor::value& v) {
-        if (!v.is(cbor::kind::map)) fail(errc::type_mismatch, "expected a map for a reflected struct");
-        T out{};
-        std::apply([&](const auto&... f) { (read_field(v, out, f), ...); }, T::entidb_fields);
-        return out;
-    }
-
-private:
-    template <typename F>
-    static void read_field(const cbor::value& map, T& out, const F& f) {
-        using member_t = std::remove_cvref_t<decltype(out.*(f.member))>;
-        const cbor::value* found = map.find(f.name);
-        if (!found) {
-            if constexpr (detail::is_optional<member_t>::value) return;
-            fail(errc::type_mismatch, "field '{}' is missing", f.name);
-        }
-        try {
-            out.*(f.member) = codec<member_t>::decode(*found);
-        } catch (const error& e) {
-            fail(errc::type_mismatch, "field '{}': {}", f.name, e.detail());
-        }
-    }
-};
-
-// Encodes `v` with codec C into canonical CBOR bytes.
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] byte_buffer encode_entity(const T& v) {
-    byte_buffer out;
-    cbor::encoder enc(out);
-    C::encode(enc, v);
-    return out;
-}
-
-// Decodes canonical CBOR bytes into a T with codec C (strict: non-canonical input fails).
-template <typename T, typename C = codec<T>>
-    requires codec_for<C, T>
-[[nodiscard]] T decode_entity(bytes_view bytes) {
-    return C::decode(cbor::decode(bytes));
-}
-
-}  // namespace v1
-}  // namespace entidb
-// ---- end entidb/codec.hpp ----
 // ---- begin entidb/collection.hpp ----
 // entidb/collection.hpp — typed collections with secondary indexes declared as policies.
 //
@@ -20092,7 +21001,9 @@ template <typename Traits>
     problem_list problems(out, std::max<std::size_t>(max_problems, 1));
     std::shared_ptr<engine<Traits>> e;
     try {
-        e = engine_over<Traits>(path, cfg, open_directory<Traits>(path, cfg, env));
+        auto parts = open_directory<Traits>(path, cfg, env);
+        finish_published_segments(path, cfg, parts);  // read-only: refused while a migration is unfinished
+        e = engine_over<Traits>(path, cfg, std::move(parts));
     } catch (const error& err) {
         if (!is_finding(err)) throw;
         problems.add(err);

@@ -44,6 +44,7 @@ std::string code_name(entidb::errc e) {
         case entidb::errc::rotation_unsupported: return "rotation_unsupported";
         case entidb::errc::no_such_index: return "no_such_index";
         case entidb::errc::busy: return "busy";
+        case entidb::errc::schema_mismatch: return "schema_mismatch";
     }
     return "unknown";
 }

@@ -29,7 +29,8 @@ TEST_CASE("error codes are stable numbers shared with the tool and the C ABI") {
     CHECK(static_cast<int>(errc::locked) == 4);
     CHECK(static_cast<int>(errc::io_error) == 5);
     CHECK(static_cast<int>(errc::busy) == 21);
-    for (int i = 0; i <= static_cast<int>(errc::busy); ++i)
+    CHECK(static_cast<int>(errc::schema_mismatch) == 22);
+    for (int i = 0; i <= static_cast<int>(errc::schema_mismatch); ++i)
         CHECK(entidb::to_string(static_cast<errc>(i)) != "unknown error");
 }
 

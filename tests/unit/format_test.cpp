@@ -1399,6 +1399,25 @@ TEST_CASE("MANIFEST version 3: the sections after SPEC.md's fields, version 2 wh
     CHECK(decode_manifest(encode(only_options), "x") == only_options);
 }
 
+TEST_CASE("MANIFEST version 3: the segment publish section (tag 3) of a migration") {
+    manifest m = golden_manifest_value();
+    m.extension.publish = manifest_publish{{7, 8, 9}, {6}};
+    const byte_buffer b = encode(m);
+    CHECK(b[4] == 3);
+    const byte_buffer tail = concat({bytes({0x01, 0x00}),                          // one section
+                                     bytes({0x03, 0x00}), bytes({0x18, 0x00, 0x00, 0x00}),  // tag 3, 24 bytes
+                                     bytes({0x03, 0x00, 0x00, 0x00}), bytes({0x07, 0, 0, 0, 0x08, 0, 0, 0, 0x09, 0, 0, 0}),
+                                     bytes({0x01, 0x00, 0x00, 0x00}), bytes({0x06, 0, 0, 0})});
+    CHECK(byte_buffer(b.begin() + static_cast<std::ptrdiff_t>(golden_manifest.size()), b.end()) == tail);
+    CHECK(decode_manifest(b, "x") == m);
+    byte_buffer unordered = b;
+    unordered[golden_manifest.size() + 2 + 6 + 4 + 4] = 9;  // 9, 9, 9
+    std::optional<std::uint64_t> off;
+    CHECK(decode_error(unordered, &off) == errc::corruption);
+    m.extension.publish = manifest_publish{{8, 7}, {}};
+    CHECK_THROWS_AS(encode(m), entidb::error);
+}
+
 TEST_CASE("MANIFEST version 3 rejection: truncation, unknown and misordered sections, bad contents") {
     const byte_buffer good = extended_manifest_bytes();
     const std::size_t sections_at = golden_manifest.size();

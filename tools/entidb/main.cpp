@@ -25,6 +25,7 @@ int exit_code_for(entidb::errc e) noexcept {
         case entidb::errc::no_space:
         case entidb::errc::needs_reopen:
         case entidb::errc::read_only: return exit_io;
+        case entidb::errc::schema_mismatch: return exit_schema_mismatch;
         default: return exit_usage;
     }
 }

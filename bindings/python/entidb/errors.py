@@ -10,7 +10,8 @@ __all__ = [
     "IoError", "OutcomeUnknownError", "NoSpaceError", "NeedsReopenError", "ReadOnlyError",
     "WriterBusyError", "TooLargeError", "UnsupportedVersionError", "InvalidCborError",
     "NonCanonicalError", "ScanForbiddenError", "UniqueViolationError", "ClosedError",
-    "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "BusyError", "OutOfMemoryError",
+    "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "BusyError", "SchemaMismatchError",
+    "OutOfMemoryError",
     "InternalError", "error_for_code",
 ]
 
@@ -63,6 +64,8 @@ RotationUnsupportedError = _define("RotationUnsupportedError", 19, "rotation_uns
 NoSuchIndexError = _define("NoSuchIndexError", 20, "no_such_index", "An access path names an undeclared index.")
 BusyError = _define("BusyError", 21, "busy",
                     "Open scans, transactions or cursors must end first; nothing changed.")
+SchemaMismatchError = _define("SchemaMismatchError", 22, "schema_mismatch",
+                              "The database is at another schema version than the caller requires.")
 OutOfMemoryError = _define("OutOfMemoryError", -1, "out_of_memory", "The library ran out of memory.",
                            (EntiDBError, MemoryError))
 InternalError = _define("InternalError", -2, "internal", "An unexpected C++ exception inside the library (a bug).")
@@ -72,7 +75,7 @@ _BY_CODE = {cls.code: cls for cls in (
     NoSpaceError, NeedsReopenError, ReadOnlyError, WriterBusyError, TooLargeError,
     UnsupportedVersionError, InvalidCborError, NonCanonicalError, ScanForbiddenError,
     UniqueViolationError, ClosedError, TypeMismatchError, RotationUnsupportedError, NoSuchIndexError,
-    BusyError, OutOfMemoryError, InternalError)}
+    BusyError, SchemaMismatchError, OutOfMemoryError, InternalError)}
 
 
 def error_for_code(code, message=""):

@@ -55,6 +55,7 @@
 #include "../segment/file_factory.hpp"
 #include "../storage/filesystem.hpp"
 #include "engine.hpp"
+#include "segment_outputs.hpp"
 #include "../format/record_scanner.hpp"
 
 namespace entidb {
@@ -166,27 +167,6 @@ private:
         if (opt_.on_step) opt_.on_step(s);
     }
 
-    std::unique_ptr<typename factory_type::backend_type> new_output(std::uint32_t n) {
-        if (n > format::max_segment_number)
-            fail(errc::invalid_argument, "compaction needs segment number {}, above the six-digit limit {}", n,
-                 format::max_segment_number);
-        if constexpr (files)
-            return e_.segments().factory().create_temporary(n);
-        else
-            return e_.segments().factory().create(n);
-    }
-
-    // Removes every temporary this run created (before the commit point only).
-    void abandon() noexcept {
-        outputs_.clear();
-        if constexpr (files) {
-            for (const auto n : created_) try {
-                    e_.segments().factory().remove_temporary(n);
-                } catch (...) {
-                }
-        }
-    }
-
     // Steps 2–3.
     void write_outputs() {
         auto& set = e_.segments();
@@ -198,13 +178,10 @@ private:
         for (std::size_t i = 0; i + 1 < table.size(); ++i) merge_max = std::max(merge_max, table[i].max_sequence);
         if (table.back().backend->size() != 0)
             fail(errc::invalid_argument, "compaction needs an empty active segment after its checkpoint");
-        std::uint32_t next = table.back().number + 1;
         std::uint64_t held = 0;
         std::uint64_t dropped_max = 0;
+        out_.emplace(e_);  // removes stale temporaries
         try {
-            if constexpr (files)
-                for (const auto n : set.factory().temporaries()) set.factory().remove_temporary(n);  // stale
-            byte_buffer rec;
             for (std::size_t i = 0; i + 1 < table.size(); ++i) {
                 const auto& seg = table[i];
                 report_.bytes_before += seg.backend->size();
@@ -230,15 +207,7 @@ private:
                     held += in_index ? 1 : 0;
                     ++report_.records_kept;
                     if (r.tombstone()) ++report_.tombstones_kept;
-                    rec.clear();
-                    format::encode(r, rec);
-                    if (outputs_.empty() || (outputs_.back().backend->size() > 0 &&
-                                             outputs_.back().backend->size() + rec.size() > e_.cfg().max_segment_size))
-                        start_output(next++);
-                    outputs_.back().backend->append(rec);
-                    outputs_.back().max_sequence = std::max(outputs_.back().max_sequence, r.sequence);
-                    if (outputs_.back().min_sequence == 0 || r.sequence < outputs_.back().min_sequence)
-                        outputs_.back().min_sequence = r.sequence;
+                    out_->append(r);
                 }
             }
             if (const auto versions = index.version_count(); held != versions)
@@ -246,37 +215,29 @@ private:
                      "the index holds {} versions but only {} of them were found in the sealed segments; nothing "
                      "was compacted",
                      versions, held);
-            start_output(next++);  // the next active segment: empty, above every output
-            if constexpr (files) set.factory().sync();
+            out_->finish();  // plus the next active segment: empty, above every output
         } catch (...) {
-            abandon();
+            out_->abandon();
             throw;
         }
         kept_in_index_ = held;
         report_.segments_before = table.size();
-        report_.segments_after = outputs_.size();
-        for (const auto& o : outputs_) report_.bytes_after += o.backend->size();
+        report_.segments_after = out_->numbers().size();
+        report_.bytes_after = out_->bytes();
         report_.bytes_reclaimed = report_.bytes_before > report_.bytes_after ? report_.bytes_before - report_.bytes_after : 0;
         report_.history_horizon = std::max(e_.history_horizon(), dropped_max);
         try {
             step(compaction_step::outputs_written);
         } catch (...) {
-            abandon();
+            out_->abandon();
             throw;
         }
-    }
-
-    // Seals the current output (flush) and starts output number n.
-    void start_output(std::uint32_t n) {
-        if (!outputs_.empty()) outputs_.back().backend->flush();
-        created_.push_back(n);
-        outputs_.push_back({n, new_output(n), 0});
     }
 
     // Step 4.
     format::compaction_state commit_point() {
         format::compaction_state journal{.history_horizon = report_.history_horizon, .publish = {}, .remove = {}};
-        for (const auto& o : outputs_) journal.publish.push_back(o.number);
+        journal.publish = out_->numbers();
         for (const auto& s : e_.segments().segments()) journal.remove.push_back(s.number);
         if constexpr (files) {
             try {
@@ -284,24 +245,25 @@ private:
             } catch (const error& err) {
                 if (err.value() == errc::outcome_unknown) {
                     // The journal may be durable: the temporaries must stay for the redo.
-                    outputs_.clear();
+                    out_->keep();
                     e_.poison(fmt::format("compaction: the journal may or may not be durable ({}); reopen to finish "
                                           "or discard it",
                                           err.what()));
                 } else {
-                    abandon();
+                    out_->abandon();
                 }
                 throw;
             }
+            out_->keep();  // named by the journal: the redo needs them
             try {
                 step(compaction_step::journal_written);
             } catch (...) {
                 // The old files are all still there and the table still reads them.
-                outputs_.clear();
                 e_.poison("compaction: stopped after its journal was written; reopen to finish it");
                 throw;
             }
         }
+        out_->keep();
         return journal;
     }
 
@@ -329,8 +291,7 @@ private:
     // Step 5: the new segments become the table; the index moves to the copies.
     void install() {
         auto& set = e_.segments();
-        set.install(std::move(outputs_));
-        outputs_.clear();
+        set.install(out_->take());
         auto& index = e_.mutable_index();
         std::uint64_t moved = 0;
         const auto& table = set.segments();
@@ -362,8 +323,7 @@ private:
     engine<Traits>& e_;
     const compact_options& opt_;
     compaction_report report_;
-    std::vector<segment> outputs_;
-    std::vector<std::uint32_t> created_;
+    std::optional<segment_outputs<Traits>> out_;
     std::uint64_t kept_in_index_ = 0;
 };
 

@@ -428,6 +428,19 @@ public:
         return ix;
     }
 
+    // Streams a collection's live entities, one payload in memory at a time, to index_set
+    // and migrations (core/migration.hpp), at the latest state:
+    // f(id, sequence, payload) in id order.
+    [[nodiscard]] auto live_entities() const {
+        return [this](std::uint32_t coll, const auto& f) {
+            std::optional<entity_id> last;
+            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
+                last = next->first;
+                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
+            }
+        };
+    }
+
     // Builds every index the MANIFEST declares (open, after recovery).
     void build_indexes() {
         indexes_.open(manifest_, live_entities());
@@ -564,18 +577,6 @@ private:
                      segments_.segments().back().number, need, left, limit);
             return need;
         }
-    }
-
-    // Streams a collection's live entities, one payload in memory at a time, to index_set:
-    // f(id, sequence, payload) in id order.
-    [[nodiscard]] auto live_entities() const {
-        return [this](std::uint32_t coll, const auto& f) {
-            std::optional<entity_id> last;
-            while (auto next = index_.next_live(coll, last ? &*last : nullptr, latest_snapshot)) {
-                last = next->first;
-                f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
-            }
-        };
     }
 
     void publish_catalog() {

@@ -76,6 +76,17 @@ public:
 
     void add(std::shared_ptr<secondary_index> ix) { indexes_.push_back(std::move(ix)); }
 
+    // One entity of a bulk build (build, and a migration's unique checks): its key, refused if
+    // a unique `ix` already holds it (errc::unique_violation naming both entities).
+    static void admit(secondary_index& ix, const entity_id& id, std::uint64_t seq, bytes_view payload) {
+        const auto key = ix.key_of(payload);
+        if (!key) return;
+        if (ix.unique() && !ix.live_holders(*key).empty())
+            fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
+                 join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
+        ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
+    }
+
     // Removes the index with this MANIFEST id; false when there is none. Catalog versions
     // that hold it keep it until their readers let go.
     bool drop(std::uint64_t index_id) {
@@ -161,14 +172,8 @@ private:
     // Streams the collection's live entities into `ix`, refusing a repeated key of a unique one.
     template <typename Live>
     static void fill(secondary_index& ix, Live& live) {
-        live(ix.definition().collection_id, [&](const entity_id& id, std::uint64_t seq, bytes_view payload) {
-            const auto key = ix.key_of(payload);
-            if (!key) return;
-            if (ix.unique() && !ix.live_holders(*key).empty())
-                fail(errc::unique_violation, "cannot create unique index on '{}': entities {} and {} share a key",
-                     join_path(ix.definition().path), ix.live_holders(*key).front().to_hex(), id.to_hex());
-            ix.add(*key, id, seq, seq);  // no snapshot reads the index from before it was built
-        });
+        live(ix.definition().collection_id,
+             [&](const entity_id& id, std::uint64_t seq, bytes_view payload) { admit(ix, id, seq, payload); });
     }
 
     // The keys in-flight commits give the entities they write, for one index: with the

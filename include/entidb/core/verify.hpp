@@ -134,7 +134,9 @@ template <typename Traits>
     problem_list problems(out, std::max<std::size_t>(max_problems, 1));
     std::shared_ptr<engine<Traits>> e;
     try {
-        e = engine_over<Traits>(path, cfg, open_directory<Traits>(path, cfg, env));
+        auto parts = open_directory<Traits>(path, cfg, env);
+        finish_published_segments(path, cfg, parts);  // read-only: refused while a migration is unfinished
+        e = engine_over<Traits>(path, cfg, std::move(parts));
     } catch (const error& err) {
         if (!is_finding(err)) throw;
         problems.add(err);

@@ -13,6 +13,8 @@
 //       tag 1, index options: count u32 | { index_id u64, options_len u16 (>= 1), options } by id
 //       tag 2, schema: version u64 | count u32 | { version u64, name_len u16, name,
 //              applied_at u64, steps_hash u64 } by ascending version
+//       tag 3, segment publish (a migration's commit point, core/migration.hpp): publish_count u32 |
+//              { segment number u32 } ascending | remove_count u32 | { segment number u32 } ascending
 // A reader of version 2 (this build's older self, the reference engine) refuses version 3
 // and changes nothing (docs/format-compatibility.md).
 // A `manifest` value owns all its strings. Encoding is deterministic: collections are
@@ -45,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -159,10 +162,21 @@ struct manifest_schema {
     friend bool operator==(const manifest_schema&, const manifest_schema&) = default;
 };
 
+// Segment files a migration wrote as temporaries and the MANIFEST that names this makes
+// current: open renames `publish` into place and deletes `remove` before it reads any
+// segment, then writes the MANIFEST again without it (core/migration.hpp). Both ascending.
+struct manifest_publish {
+    std::vector<std::uint32_t> publish;
+    std::vector<std::uint32_t> remove;
+
+    friend bool operator==(const manifest_publish&, const manifest_publish&) = default;
+};
+
 // What a MANIFEST holds beyond SPEC.md §3 besides index options (manifest_index::options):
-// with either, the file is written as MANIFEST version 3, which readers of version 2 refuse.
+// with any of it, the file is written as MANIFEST version 3, which readers of version 2 refuse.
 struct manifest_extension {
     std::optional<manifest_schema> schema;
+    std::optional<manifest_publish> publish;
 
     friend bool operator==(const manifest_extension&, const manifest_extension&) = default;
 };
@@ -178,7 +192,7 @@ struct manifest {
 
     // Whether the file is written as version 3: it holds something SPEC.md §3 has no field for.
     [[nodiscard]] bool extended() const noexcept {
-        return extension.schema || std::any_of(indexes.begin(), indexes.end(),
+        return extension.schema || extension.publish || std::any_of(indexes.begin(), indexes.end(),
                                                [](const manifest_index& x) { return !x.options.empty(); });
     }
 
@@ -282,7 +296,7 @@ inline constexpr std::size_t manifest_min_index_size = 8 + 4 + 2 + 1 + 1 + 8;  /
 inline constexpr std::size_t manifest_min_options_size = 8 + 2;                 // empty options
 inline constexpr std::size_t manifest_min_migration_size = 8 + 2 + 8 + 8;       // empty name
 
-enum class manifest_section : std::uint16_t { index_options = 1, schema = 2 };
+enum class manifest_section : std::uint16_t { index_options = 1, schema = 2, segment_publish = 3 };
 
 // Checks what encode() would refuse in the sections; `indexes` sorted by id.
 inline void check_extension(const manifest_extension& e, const std::vector<const manifest_index*>& indexes) {
@@ -290,6 +304,10 @@ inline void check_extension(const manifest_extension& e, const std::vector<const
         if (x->options.size() > manifest_max_string_size)
             fail(errc::invalid_argument, "options of index {} are {} bytes; the MANIFEST stores at most {}", x->id,
                  x->options.size(), manifest_max_string_size);
+    if (e.publish)
+        for (const auto* list : {&e.publish->publish, &e.publish->remove})
+            if (std::adjacent_find(list->begin(), list->end(), std::greater_equal<>()) != list->end())
+                fail(errc::invalid_argument, "segment numbers to publish or remove must be ascending, each once");
     if (!e.schema) return;
     const auto& applied = e.schema->applied;
     if (applied.size() > std::numeric_limits<std::uint32_t>::max())
@@ -316,7 +334,7 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e, const s
     std::vector<const manifest_index*> with_options;
     for (const auto* x : indexes)
         if (!x->options.empty()) with_options.push_back(x);
-    put_u16(out, static_cast<std::uint16_t>((with_options.empty() ? 0 : 1) + (e.schema ? 1 : 0)));
+    put_u16(out, static_cast<std::uint16_t>((with_options.empty() ? 0 : 1) + (e.schema ? 1 : 0) + (e.publish ? 1 : 0)));
     if (!with_options.empty()) {
         byte_buffer body;
         put_u32(body, static_cast<std::uint32_t>(with_options.size()));
@@ -338,6 +356,14 @@ inline void put_extension(byte_buffer& out, const manifest_extension& e, const s
             put_u64(body, a.steps_hash);
         }
         put_section(out, manifest_section::schema, body);
+    }
+    if (e.publish) {
+        byte_buffer body;
+        for (const auto* list : {&e.publish->publish, &e.publish->remove}) {
+            put_u32(body, static_cast<std::uint32_t>(list->size()));
+            for (const auto n : *list) put_u32(body, n);
+        }
+        put_section(out, manifest_section::segment_publish, body);
     }
 }
 
@@ -476,6 +502,23 @@ inline void read_schema(manifest_reader& r, manifest& m) {
     m.extension.schema = std::move(s);
 }
 
+inline void read_publish(manifest_reader& r, manifest& m) {
+    manifest_publish p;
+    for (auto* list : {&p.publish, &p.remove}) {
+        std::size_t at = r.offset();
+        const std::uint32_t n = r.u32("segment count");
+        r.check_count(at, n, 4, "segment numbers");
+        for (std::uint32_t i = 0; i < n; ++i) {
+            at = r.offset();
+            const std::uint32_t number = r.u32("segment number");
+            if (!list->empty() && list->back() >= number)
+                r.corrupt(at, "segment numbers are not ascending: {} follows {}", number, list->back());
+            list->push_back(number);
+        }
+    }
+    m.extension.publish = std::move(p);
+}
+
 // The sections of a version-3 MANIFEST. A section must be read to its exact length; an
 // unknown tag is a MANIFEST of a newer build (its meaning is unknown: nothing is guessed).
 inline void read_extension(manifest_reader& r, manifest& m, const std::string& path) {
@@ -494,9 +537,12 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
         switch (static_cast<manifest_section>(tag)) {
             case manifest_section::index_options: read_index_options(r, m); break;
             case manifest_section::schema: read_schema(r, m); break;
+            case manifest_section::segment_publish: read_publish(r, m); break;
             default:
                 fail_at(errc::unsupported_version, {.path = path, .offset = at},
-                        "MANIFEST section {} is not known to this build (1 index options, 2 schema)", tag);
+                        "MANIFEST section {} is not known to this build (1 index options, 2 schema, 3 segment "
+                        "publish)",
+                        tag);
         }
         if (r.offset() != end)
             r.corrupt(at, "section {} is {} bytes long but its contents take {}", tag, length, r.offset() - (end - length));

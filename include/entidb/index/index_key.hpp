@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "../bytes.hpp"
 #include "../cbor/reader.hpp"
@@ -73,6 +75,20 @@ inline void append_be64(index_key& out, std::uint64_t v) {
     index_key out(1, static_cast<char>(detail::key_rank::text));
     out.append(prefix);
     return out;
+}
+
+// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
+[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        const auto dot = dotted.find('.', start);
+        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
+        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
+        out.emplace_back(part);
+        if (dot == std::string_view::npos) return out;
+        start = dot + 1;
+    }
 }
 
 }  // namespace v1

@@ -62,20 +62,6 @@ struct bound {
     bool inclusive = true;
 };
 
-// "address.city" → {"address", "city"}; errc::invalid_argument for empty parts.
-[[nodiscard]] inline std::vector<std::string> parse_field_path(std::string_view dotted) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (true) {
-        const auto dot = dotted.find('.', start);
-        const auto part = dotted.substr(start, dot == std::string_view::npos ? dotted.size() - start : dot - start);
-        if (part.empty()) fail(errc::invalid_argument, "field path '{}' has an empty part", dotted);
-        out.emplace_back(part);
-        if (dot == std::string_view::npos) return out;
-        start = dot + 1;
-    }
-}
-
 // Throws errc::invalid_argument unless `name` can name a collection: 1 to 65535 bytes of
 // UTF-8 (the MANIFEST's u16 length field).
 inline void check_collection_name(std::string_view name) {

@@ -1,0 +1,239 @@
+// entidb/migration.hpp — schema migrations: what a migration is, and what running one reports
+// (docs/migrations.md). entidb::migrate and the open that takes migrations (database.hpp) run
+// them; core/migration.hpp is how.
+//
+// A migration brings the database from schema version `version - 1` to `version`. Its steps
+// run in order, each over every entity of one collection: create or drop a collection,
+// declare or drop an index (any kind), rename, remove or add a field (with a default, where
+// absent), or a C++ transform (entity to entity, or deletion). The schema version and the
+// migrations applied (version, name, the caller's `applied_at`, a checksum of the step list)
+// live in the MANIFEST. A migration is atomic: after a crash at any moment the database is
+// at the version before it or after it, never between.
+//
+// The checksum (steps_hash) covers every step's kind and arguments; a transform contributes
+// its name, which stands for its code: give a changed transform a new name.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bytes.hpp"
+#include "cbor/decoder.hpp"
+#include "cbor/encoder.hpp"
+#include "cbor/value.hpp"
+#include "codec.hpp"
+#include "entity_id.hpp"
+#include "error.hpp"
+#include "hash.hpp"
+#include "index/index_key.hpp"
+#include "index/text_index.hpp"
+#include "index_kind.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+struct migration_step {
+    enum class op : std::uint8_t {
+        create_collection = 1,
+        drop_collection = 2,
+        declare_index = 3,
+        drop_index = 4,
+        rename_field = 5,
+        remove_field = 6,
+        add_field = 7,
+        transform = 8,
+    };
+    // An entity's new value, or nullopt to delete it. Called once per entity, in id order.
+    using transform_fn = std::function<std::optional<cbor::value>(const entity_id&, cbor::value)>;
+
+    op kind = op::create_collection;
+    std::string collection;
+    std::vector<std::string> path;  // declare/drop index; rename/remove/add field
+    std::string new_name;           // rename_field: the field's new name, in the same map
+    index_kind index = index_kind::hash;
+    bool unique = false;
+    byte_buffer index_options;      // the kind's own (a text index's: text_index_options)
+    cbor::value value;              // add_field: the default
+    std::string transform_name;     // transform: stands for its code in steps_hash
+    transform_fn transform;
+
+    // ---- the steps ----
+    [[nodiscard]] static migration_step create_collection(std::string_view name) {
+        return with(op::create_collection, name);
+    }
+    // Deletes every entity (a tombstone each, in the change feed) and the collection's indexes.
+    [[nodiscard]] static migration_step drop_collection(std::string_view name) {
+        return with(op::drop_collection, name);
+    }
+    [[nodiscard]] static migration_step declare_index(std::string_view collection, std::string_view path,
+                                                      index_kind kind, bool unique = false) {
+        auto s = with(op::declare_index, collection, path);
+        s.index = kind;
+        s.unique = unique;
+        if (kind == index_kind::text) s.index_options = detail::encode_text_options({});
+        return s;
+    }
+    [[nodiscard]] static migration_step declare_index(std::string_view collection, std::string_view path,
+                                                      const text_index_options& options) {
+        auto s = with(op::declare_index, collection, path);
+        s.index = index_kind::text;
+        s.index_options = detail::encode_text_options(options);
+        return s;
+    }
+    [[nodiscard]] static migration_step drop_index(std::string_view collection, std::string_view path) {
+        return with(op::drop_index, collection, path);
+    }
+    // "address.zip" renamed to "address.postcode": rename_field("c", "address.zip", "postcode").
+    // An entity without the field is left as it is; one that has both names is refused
+    // (errc::invalid_argument, nothing changed).
+    [[nodiscard]] static migration_step rename_field(std::string_view collection, std::string_view path,
+                                                     std::string_view new_name) {
+        auto s = with(op::rename_field, collection, path);
+        if (new_name.empty() || new_name.find('.') != std::string_view::npos)
+            fail(errc::invalid_argument, "rename_field: the new name '{}' must be one non-empty field name",
+                 new_name);
+        s.new_name = new_name;
+        return s;
+    }
+    [[nodiscard]] static migration_step remove_field(std::string_view collection, std::string_view path) {
+        return with(op::remove_field, collection, path);
+    }
+    // Sets the field to `value` in every entity that lacks it (missing maps on the way are
+    // created; an entity that is not a map there is left as it is).
+    [[nodiscard]] static migration_step add_field(std::string_view collection, std::string_view path,
+                                                  cbor::value value) {
+        auto s = with(op::add_field, collection, path);
+        s.value = std::move(value);
+        return s;
+    }
+    // `name` stands for the code in the migration's checksum.
+    [[nodiscard]] static migration_step transform_entities(std::string_view collection, std::string_view name,
+                                                           transform_fn fn) {
+        auto s = with(op::transform, collection);
+        if (name.empty()) fail(errc::invalid_argument, "a transform needs a name (it stands for its code)");
+        if (!fn) fail(errc::invalid_argument, "transform '{}' has no function", name);
+        s.transform_name = name;
+        s.transform = std::move(fn);
+        return s;
+    }
+    // The same over a typed entity: fn(T) -> std::optional<T> (nullopt deletes), through
+    // T's codec (codec.hpp).
+    template <typename T, typename Codec = codec<T>, typename Fn>
+    [[nodiscard]] static migration_step transform_as(std::string_view collection, std::string_view name, Fn fn) {
+        return transform_entities(collection, name,
+                                  [fn = std::move(fn)](const entity_id&, cbor::value v) -> std::optional<cbor::value> {
+                                      std::optional<T> out = fn(Codec::decode(v));
+                                      if (!out) return std::nullopt;
+                                      return cbor::decode(encode_entity<T, Codec>(*out));
+                                  });
+    }
+
+    // One line for reports: "rename_field users.name -> full_name".
+    [[nodiscard]] std::string describe() const {
+        std::string p;
+        for (const auto& f : path) p += (p.empty() ? "" : ".") + f;
+        switch (kind) {
+            case op::create_collection: return fmt::format("create_collection {}", collection);
+            case op::drop_collection: return fmt::format("drop_collection {}", collection);
+            case op::declare_index:
+                return fmt::format("declare_index {}.{} {}{}", collection, p, to_string(index), unique ? " unique" : "");
+            case op::drop_index: return fmt::format("drop_index {}.{}", collection, p);
+            case op::rename_field: return fmt::format("rename_field {}.{} -> {}", collection, p, new_name);
+            case op::remove_field: return fmt::format("remove_field {}.{}", collection, p);
+            case op::add_field: return fmt::format("add_field {}.{}", collection, p);
+            case op::transform: return fmt::format("transform {} {}", collection, transform_name);
+        }
+        return "unknown step";
+    }
+
+    // Appends the step's identity to `enc`: [kind, collection, path, new_name, index kind,
+    // unique, options, value, transform name], the input of steps_hash.
+    void encode_identity(cbor::encoder& enc) const {
+        enc.begin_array(9);
+        enc.uint(static_cast<std::uint64_t>(kind)).text(collection);
+        enc.begin_array(path.size());
+        for (const auto& f : path) enc.text(f);
+        enc.end_array();
+        enc.text(new_name).uint(static_cast<std::uint64_t>(index)).boolean(unique).bytes(index_options);
+        enc.write(value).text(transform_name);
+        enc.end_array();
+    }
+
+private:
+    [[nodiscard]] static migration_step with(op k, std::string_view collection, std::string_view path = {}) {
+        if (collection.empty()) fail(errc::invalid_argument, "a migration step needs a collection name");
+        migration_step s;
+        s.kind = k;
+        s.collection = collection;
+        if (!path.empty() || k == op::declare_index || k == op::drop_index || k == op::rename_field ||
+            k == op::remove_field || k == op::add_field)
+            s.path = parse_field_path(path);
+        return s;
+    }
+};
+
+struct migration {
+    std::uint64_t version = 0;  // the schema version it brings the database to (at least 1)
+    std::string name;
+    std::vector<migration_step> steps;
+
+    // XXH3-64 of the steps' identities (migration_step::encode_identity), as an array.
+    [[nodiscard]] std::uint64_t steps_hash() const {
+        byte_buffer out;
+        cbor::encoder enc(out);
+        enc.begin_array(steps.size());
+        for (const auto& s : steps) s.encode_identity(enc);
+        enc.end_array();
+        return hash64(out);
+    }
+};
+
+// Where a long step is (migrate_options::on_progress).
+struct migration_progress {
+    std::uint64_t version = 0;        // the migration running
+    std::string_view collection;      // the collection its pass reads
+    std::uint64_t done = 0, total = 0;  // entities read of the collection's
+};
+
+struct migrate_options {
+    // Report what would change and write nothing: every file stays byte-identical.
+    bool dry_run = false;
+    // Recorded with each migration applied (e.g. Unix seconds): the engine reads no clock,
+    // so that the same operations write the same bytes (SPEC.md §3).
+    std::uint64_t applied_at = 0;
+    // Stop at this version (default: the plan's highest). Below the database's: schema_mismatch.
+    std::optional<std::uint64_t> target_version;
+    // Called every few thousand entities of a pass, and at its end.
+    std::function<void(const migration_progress&)> on_progress;
+};
+
+struct migration_step_report {
+    std::string description;          // migration_step::describe()
+    std::uint64_t entities_touched = 0;  // entities the step changed or deleted
+};
+
+struct migration_run {
+    std::uint64_t version = 0;
+    std::string name;
+    std::uint64_t steps_hash = 0;
+    std::vector<migration_step_report> steps;
+};
+
+struct migration_report {
+    bool dry_run = false;
+    std::uint64_t version_before = 0;
+    std::uint64_t version_after = 0;  // for a dry run: the version a real run would reach
+    std::vector<migration_run> applied;  // in order (for a dry run: what would be applied)
+    std::vector<std::uint64_t> already_applied;  // versions of the plan the database had: no-ops
+    std::uint64_t records_written = 0;   // segment records (puts and tombstones); 0 for a dry run
+};
+
+}  // namespace v1
+}  // namespace entidb
