@@ -50,6 +50,17 @@ std::map<std::string, std::string> files_of(const std::filesystem::path& dir) {
     return out;
 }
 
+entidb::byte_buffer read_bytes(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    const std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return entidb::byte_buffer(s.begin(), s.end());
+}
+
+void write_bytes(const std::filesystem::path& p, const entidb::byte_buffer& b) {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
 void load_users(const std::filesystem::path& dir, int n) {
     auto db = entidb::open(dir);
     db.transaction([&](auto& txn) {
@@ -262,4 +273,45 @@ TEST_CASE("migrate: collections and indexes come and go; a text index is declare
               (void)entidb::migrate(dir.path(), {plan[0], {.version = 2, .name = "x", .steps = {step::drop_collection("users")}}});
           }) == entidb::errc::invalid_argument);
     CHECK(code_of([] { (void)step::rename_field("c", "a", "b.c"); }) == entidb::errc::invalid_argument);
+}
+
+TEST_CASE("migrate: a publish interrupted after the commit point is finished by the next read-write open",
+          "[migration]") {
+    temp_dir dir;
+    load_users(dir.path(), 50);
+    (void)entidb::migrate(dir.path(), {plan_v2()[0]});
+    // Put the directory back in the state a crash right after the MANIFEST replace leaves:
+    // the outputs still temporaries, the old active segment still there, the MANIFEST with
+    // its segment publish section. `renamed` of them were already renamed into place.
+    const auto renamed = GENERATE(0, 1);
+    const auto segments = entidb::open(dir.path()).describe().segments;
+    const auto migrated = files_of(dir.path());
+    REQUIRE(segments.size() >= 3);
+    std::vector<std::uint32_t> outputs;
+    for (std::size_t i = segments.size() - 2; i < segments.size(); ++i) outputs.push_back(segments[i].number);
+    const auto old_active = outputs.front() - 1;
+    const auto seg_dir = dir.path() / "SEGMENTS";
+    for (std::size_t i = static_cast<std::size_t>(renamed); i < outputs.size(); ++i)
+        std::filesystem::rename(seg_dir / entidb::segment_file_name(outputs[i]),
+                                seg_dir / (entidb::segment_file_name(outputs[i]) + ".compact"));
+    std::ofstream(seg_dir / entidb::segment_file_name(old_active)).flush();
+    const auto manifest_path = dir.path() / "MANIFEST";
+    auto m = entidb::format::decode_manifest(read_bytes(manifest_path), "MANIFEST");
+    m.extension.publish = entidb::format::manifest_publish{outputs, {old_active}};
+    write_bytes(manifest_path, entidb::format::encode(m));
+
+    CHECK(code_of([&] { (void)entidb::verify(dir.path()); }) == entidb::errc::needs_reopen);
+    entidb::config read_only;
+    read_only.read_only = true;
+    CHECK(code_of([&] { (void)entidb::open(dir.path(), read_only); }) == entidb::errc::needs_reopen);
+    {
+        auto db = entidb::open(dir.path());
+        CHECK(db.describe().schema_version == 1);
+        CHECK(json_of(db, "users", id_of(3)) == R"({"age":3,"prefs":{"theme":"dark"},"full_name":"user3"})");
+    }
+    auto now = files_of(dir.path());
+    now.erase("primary.index");
+    auto expected = migrated;
+    expected.erase("primary.index");
+    CHECK(now == expected);  // the same files as the uninterrupted migration left
 }
