@@ -14,6 +14,7 @@
 // its name, which stands for its code: give a changed transform a new name.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "bytes.hpp"
 #include "cbor/decoder.hpp"
 #include "cbor/encoder.hpp"
+#include "cbor/json.hpp"
 #include "cbor/value.hpp"
 #include "codec.hpp"
 #include "entity_id.hpp"
@@ -234,6 +236,138 @@ struct migration_report {
     std::vector<std::uint64_t> already_applied;  // versions of the plan the database had: no-ops
     std::uint64_t records_written = 0;   // segment records (puts and tombstones); 0 for a dry run
 };
+
+namespace detail {
+
+// A cursor over one JSON object of a plan: each field read is checked off, and fields left
+// unread are refused by done() (a misspelt key is an error, not a silent default).
+class plan_object {
+public:
+    plan_object(const cbor::value& v, std::string where) : where_(std::move(where)) {
+        if (!v.is(cbor::kind::map)) fail(errc::invalid_argument, "migration plan: {} must be an object", where_);
+        v_ = &v;
+    }
+    [[nodiscard]] const cbor::value* optional(std::string_view key) {
+        seen_.emplace_back(key);
+        return v_->find(key);
+    }
+    [[nodiscard]] const cbor::value& required(std::string_view key) {
+        const auto* x = optional(key);
+        if (!x) fail(errc::invalid_argument, "migration plan: {} needs \"{}\"", where_, key);
+        return *x;
+    }
+    [[nodiscard]] std::string text(std::string_view key) {
+        const auto& x = required(key);
+        if (!x.is(cbor::kind::text)) fail(errc::invalid_argument, "migration plan: {}.{} must be a string", where_, key);
+        return x.as_text();
+    }
+    [[nodiscard]] std::uint64_t number(std::string_view key) {
+        const auto& x = required(key);
+        if (!x.is(cbor::kind::unsigned_integer))
+            fail(errc::invalid_argument, "migration plan: {}.{} must be a non-negative integer", where_, key);
+        return x.as_uint();
+    }
+    [[nodiscard]] bool flag(std::string_view key) {
+        const auto* x = optional(key);
+        if (x && !x->is(cbor::kind::boolean))
+            fail(errc::invalid_argument, "migration plan: {}.{} must be true or false", where_, key);
+        return x && x->as_bool();
+    }
+    [[nodiscard]] const cbor::array& list(std::string_view key) {
+        const auto& x = required(key);
+        if (!x.is(cbor::kind::array)) fail(errc::invalid_argument, "migration plan: {}.{} must be an array", where_, key);
+        return x.as_array();
+    }
+    [[nodiscard]] const std::string& where() const noexcept { return where_; }
+    void done() const {
+        for (const auto& e : v_->as_map()) {
+            const bool known = e.key.is(cbor::kind::text) &&
+                               std::find(seen_.begin(), seen_.end(), e.key.as_text()) != seen_.end();
+            if (!known)
+                fail(errc::invalid_argument, "migration plan: {} has an unknown field {}", where_,
+                     e.key.is(cbor::kind::text) ? "\"" + e.key.as_text() + "\"" : std::string("(not a string)"));
+        }
+    }
+
+private:
+    const cbor::value* v_ = nullptr;
+    std::string where_;
+    std::vector<std::string> seen_;
+};
+
+[[nodiscard]] inline migration_step plan_step(const cbor::value& v, std::string where) {
+    plan_object o(v, std::move(where));
+    const std::string op = o.text("op");
+    const std::string coll = o.text("collection");
+    migration_step s;
+    if (op == "create_collection") {
+        s = migration_step::create_collection(coll);
+    } else if (op == "drop_collection") {
+        s = migration_step::drop_collection(coll);
+    } else if (op == "declare_index") {
+        const std::string path = o.text("path"), kind = o.text("kind");
+        const bool unique = o.flag("unique");
+        if (kind == "text") {
+            if (unique) fail(errc::invalid_argument, "migration plan: {}: a text index cannot be unique", o.where());
+            text_index_options t{.keep_diacritics = o.flag("keep_diacritics")};
+            if (const auto* stem = o.optional("stem")) {
+                if (!stem->is(cbor::kind::text) || (stem->as_text() != "english" && stem->as_text() != "none"))
+                    fail(errc::invalid_argument, "migration plan: {}.stem must be \"english\" or \"none\"",
+                         o.where());
+                t.stem = stem->as_text() == "english" ? text::stemmer::english : text::stemmer::none;
+            }
+            s = migration_step::declare_index(coll, path, t);
+        } else if (kind == "hash" || kind == "ordered") {
+            s = migration_step::declare_index(coll, path, kind == "hash" ? index_kind::hash : index_kind::ordered,
+                                              unique);
+        } else {
+            fail(errc::invalid_argument, "migration plan: {}.kind must be \"hash\", \"ordered\" or \"text\"",
+                 o.where());
+        }
+    } else if (op == "drop_index") {
+        s = migration_step::drop_index(coll, o.text("path"));
+    } else if (op == "rename_field") {
+        const std::string path = o.text("path");
+        s = migration_step::rename_field(coll, path, o.text("to"));
+    } else if (op == "remove_field") {
+        s = migration_step::remove_field(coll, o.text("path"));
+    } else if (op == "add_field") {
+        const std::string path = o.text("path");
+        s = migration_step::add_field(coll, path, o.required("value"));
+    } else {
+        fail(errc::invalid_argument,
+             "migration plan: {}.op \"{}\" is not a step (create_collection, drop_collection, declare_index, "
+             "drop_index, rename_field, remove_field, add_field; transforms are C++ only)",
+             o.where(), op);
+    }
+    o.done();
+    return s;
+}
+
+}  // namespace detail
+
+// The migrations of a JSON plan (docs/migrations.md, "Plan files"):
+//   {"migrations": [{"version": 1, "name": "…", "steps": [{"op": "rename_field",
+//     "collection": "users", "path": "name", "to": "full_name"}, …]}, …]}
+// errc::invalid_argument naming the place of the first problem (malformed JSON, an unknown
+// or missing field, a value of the wrong type, an unknown step).
+[[nodiscard]] inline std::vector<migration> parse_migration_plan(std::string_view json) {
+    const cbor::value doc = cbor::parse_json(json);
+    detail::plan_object top(doc, "the plan");
+    std::vector<migration> out;
+    const auto& list = top.list("migrations");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        detail::plan_object m(list[i], fmt::format("migrations[{}]", i));
+        migration mig{.version = m.number("version"), .name = m.text("name"), .steps = {}};
+        const auto& steps = m.list("steps");
+        for (std::size_t k = 0; k < steps.size(); ++k)
+            mig.steps.push_back(detail::plan_step(steps[k], fmt::format("migrations[{}].steps[{}]", i, k)));
+        m.done();
+        out.push_back(std::move(mig));
+    }
+    top.done();
+    return out;
+}
 
 }  // namespace v1
 }  // namespace entidb

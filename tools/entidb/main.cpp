@@ -44,6 +44,7 @@ std::vector<command> all_commands() {
     add_db_commands(out);
     add_index_commands(out);
     add_ops_commands(out);
+    add_schema_commands(out);
     return out;
 }
 

@@ -2,7 +2,7 @@
 //
 // Output goes to stdout; errors are one line `error: <message>` on stderr. Exit codes
 // are a stable interface (docs/tool.md): 0 ok, 1 not found, 2 bad usage or bad input,
-// 3 corruption detected, 4 database locked, 5 other I/O error.
+// 3 corruption detected, 4 database locked, 5 other I/O error, 8 schema mismatch.
 #pragma once
 
 #include <functional>
@@ -43,6 +43,7 @@ void add_codec_commands(std::vector<command>& out);
 void add_db_commands(std::vector<command>& out);
 void add_index_commands(std::vector<command>& out);
 void add_ops_commands(std::vector<command>& out);
+void add_schema_commands(std::vector<command>& out);
 
 // Maps a library error to the tool's exit code.
 [[nodiscard]] int exit_code_for(entidb::errc e) noexcept;
