@@ -318,7 +318,7 @@ typedef struct entidb_text_hit {
  * snapshot: at most `capacity` of them, best first, written to hits[0 .. *count). The caller
  * owns the array; nothing is allocated for it. `hits` may be NULL when capacity is 0 (the query
  * is still read and checked). The query is UTF-8 text of `query_len` bytes (NULL with length 0
- * is the empty query, which matches nothing). Errors (*count is 0, nothing written to hits):
+ * is the empty query: a syntax error in ENTIDB_QUERY_FTS5, no hits in ENTIDB_QUERY_PLAIN). Errors (*count is 0, nothing written to hits):
  * INVALID_ARGUMENT (NULL collection, path or count, NULL hits with capacity > 0, an unknown
  * syntax, a query that is not valid UTF-8, an ENTIDB_QUERY_FTS5 query that does not parse: the
  * message names the column; a write transaction cannot search), NO_SUCH_INDEX (no text index on
