@@ -9,6 +9,8 @@
         print(db.get("notes", note_id))          # {'raw': b'\\x00', 'stars': 3, 'title': 'hello'}
         for entity_id, value in db.scan("notes"):  # an explicit full scan, in id order
             print(entity_id, value)
+        db.declare_text_index("notes", "title")  # full text (docs/c-abi.md, "Full-text search")
+        print(db.search("notes", "title", "hel*"))  # [(UUID(...), score), ...]: best first
 
 Values are None, bool, int, str, bytes, list/tuple, dict and Tag; they become canonical CBOR in
 the C++ library (see _convert.py for the mapping). Ids are uuid.UUID, 16 bytes, or their text
@@ -301,8 +303,8 @@ class ReadTransaction(_Transaction):
 
     def search(self, collection, path, query, limit=10, *, plain=False):
         """The best `limit` hits of a full-text query on the text index on `path`, as a list of
-        (UUID, score) tuples, best first (BM25, positive, higher is better; equal scores in id
-        order). The query reads SQLite FTS5's syntax (AND, OR, NOT, "phrases", prefix*,
+        (UUID, score) tuples, best first (BM25, positive, higher is better; equal scores: the
+        entity indexed first). The query reads SQLite FTS5's syntax (AND, OR, NOT, "phrases", prefix*,
         parentheses; InvalidArgumentError naming the column when it does not parse); with
         plain=True it is plain words, all required, and never a syntax error. NoSuchIndexError
         when the collection has no text index on `path`."""
