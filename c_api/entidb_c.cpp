@@ -132,9 +132,11 @@ int db_scan_open(entidb_db* h, const char* collection, std::uint32_t order, enti
 // ENTIDB_TEXT_* flags as the C++ options, checked before anything is declared.
 entidb::text_index_options text_options_arg(std::uint32_t flags, const char* fn) {
     constexpr std::uint32_t known = ENTIDB_TEXT_STEM_ENGLISH | ENTIDB_TEXT_KEEP_DIACRITICS;
-    if ((flags & ~known) != 0) entidb::fail(errc::invalid_argument, "{}: unknown text index flags {:#x}", fn, flags & ~known);
+    if ((flags & ~known) != 0)
+        entidb::fail(errc::invalid_argument, "{}: unknown text index flags {:#x}", fn, flags & ~known);
+    using entidb::text::stemmer;
     return {.keep_diacritics = (flags & ENTIDB_TEXT_KEEP_DIACRITICS) != 0,
-            .stem = (flags & ENTIDB_TEXT_STEM_ENGLISH) != 0 ? entidb::text::stemmer::english : entidb::text::stemmer::none};
+            .stem = (flags & ENTIDB_TEXT_STEM_ENGLISH) != 0 ? stemmer::english : stemmer::none};
 }
 
 // ENTIDB_QUERY_FTS5 or ENTIDB_QUERY_PLAIN as the C++ syntax.
@@ -566,7 +568,8 @@ ENTIDB_C_API int entidb_txn_search(entidb_txn* h, const char* collection, const 
     return guarded(fn, [&] {
         require(count, fn, "count");
         *count = 0;
-        if (hits == nullptr && capacity != 0) entidb::fail(errc::invalid_argument, "{}: `hits` is NULL but its capacity is {}", fn, capacity);
+        if (hits == nullptr && capacity != 0)
+            entidb::fail(errc::invalid_argument, "{}: `hits` is NULL but its capacity is {}", fn, capacity);
         auto t = lookup<txn_object>(h, fn);
         const auto lock = lock_live(*t, fn);
         const char* c = collection_arg(collection, fn);

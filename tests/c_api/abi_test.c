@@ -758,6 +758,7 @@ static void test_text_search(void) {
     search(r, "body", "quick AND (fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_INVALID_ARGUMENT);
     CHECK(strstr(entidb_last_error_message(), "column") != NULL);
     CHECK(hits[0].id[0] == 0xAB && hits[0].id[15] == 0xAB);
+    search(r, "body", "quick AND (fox", ENTIDB_QUERY_FTS5, NULL, 0, ENTIDB_INVALID_ARGUMENT); /* read with no room */
     /* The same text as plain words never fails: the AND of its words. */
     n = search(r, "body", "quick AND (fox", ENTIDB_QUERY_PLAIN, hits, 4, ENTIDB_OK);
     CHECK(n == 0); /* "and" is a word of neither */
