@@ -697,6 +697,7 @@ static void test_read_only(void) {
     entidb_buffer_free(&got);
     CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_READ_ONLY);
     CHECK_RC(entidb_checkpoint(db), ENTIDB_READ_ONLY);
+    CHECK_RC(entidb_declare_text_index(db, "people", "name", 0), ENTIDB_READ_ONLY);
     CHECK_RC(entidb_close(db), ENTIDB_OK);
 }
 

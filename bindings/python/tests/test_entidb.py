@@ -396,7 +396,7 @@ class Errors(TempDirTest):
         with entidb.open(self.path, readonly=True) as db, entidb.open(self.path, readonly=True) as second:
             self.assertEqual(db.get("c", id_of(1)), {"a": 1})
             self.assertEqual(second.last_sequence, 1)
-            for write in (db.transaction, db.checkpoint):
+            for write in (db.transaction, db.checkpoint, lambda: db.declare_text_index("c", "a")):
                 with self.subTest(write=write):
                     with self.assertRaises(entidb.ReadOnlyError):
                         write()
