@@ -735,6 +735,9 @@ static void test_text_search(void) {
     CHECK_RC(entidb_declare_text_index(db, "docs", NULL, 0), ENTIDB_INVALID_ARGUMENT);
     CHECK_RC(entidb_declare_text_index(db, NULL, "body", 0), ENTIDB_INVALID_ARGUMENT);
     CHECK_RC(entidb_declare_text_index(NULL, "docs", "body", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "a..b", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "", "body", 0), ENTIDB_INVALID_ARGUMENT);
     CHECK_RC(entidb_declare_text_index(db, "docs", "title", ENTIDB_TEXT_STEM_ENGLISH | ENTIDB_TEXT_KEEP_DIACRITICS),
              ENTIDB_OK);
 
