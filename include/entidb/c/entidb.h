@@ -298,10 +298,11 @@ ENTIDB_C_API int entidb_cursor_close(entidb_cursor* cursor);
 /* Declares a full-text index on the text field at `path` (dotted, "address.city") of the
  * collection with the ENTIDB_TEXT_* flags, builds it from the collection's entities and records it
  * in the MANIFEST: C++ database::declare_index with text_index_options. Idempotent for the same
- * declaration. Waits for an open writer on another thread. Errors: INVALID_ARGUMENT (NULL
- * collection or path, a path that is not a field path, unknown flags, another index already
- * declared on the path; nothing changed), WRITER_BUSY (this thread has a write transaction open
- * on the database), READ_ONLY, CLOSED, IO_ERROR. */
+ * declaration; creates the collection when it is missing. Waits for an open writer on another
+ * thread. Errors: INVALID_ARGUMENT (NULL collection or path, a collection name put refuses, a
+ * path that is not a field path, unknown flags, another index already declared on the path;
+ * nothing changed), WRITER_BUSY (this thread has a write transaction open on the database),
+ * READ_ONLY, CLOSED, IO_ERROR. */
 ENTIDB_C_API int entidb_declare_text_index(entidb_db* db, const char* collection, const char* path, uint32_t flags);
 
 /* How entidb_txn_search reads its query. */
