@@ -322,6 +322,9 @@ class TextSearch(TempDirTest):
                 db.declare_text_index("docs", "ti\0tle")
             with self.assertRaises(TypeError):
                 db.declare_text_index("docs", 3)
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.declare_text_index("", "body")  # a name put refuses: no collection is made
+            self.assertEqual(db.collections(), ["docs"])
             with self.assertRaises(entidb.NoSuchIndexError) as caught:
                 db.search("docs", "title", "fox")
             self.assertEqual(caught.exception.code, 20)
