@@ -129,6 +129,23 @@ int db_scan_open(entidb_db* h, const char* collection, std::uint32_t order, enti
     });
 }
 
+// ENTIDB_TEXT_* flags as the C++ options, checked before anything is declared.
+entidb::text_index_options text_options_arg(std::uint32_t flags, const char* fn) {
+    constexpr std::uint32_t known = ENTIDB_TEXT_STEM_ENGLISH | ENTIDB_TEXT_KEEP_DIACRITICS;
+    if ((flags & ~known) != 0)
+        entidb::fail(errc::invalid_argument, "{}: unknown text index flags {:#x}", fn, flags & ~known);
+    using entidb::text::stemmer;
+    return {.keep_diacritics = (flags & ENTIDB_TEXT_KEEP_DIACRITICS) != 0,
+            .stem = (flags & ENTIDB_TEXT_STEM_ENGLISH) != 0 ? stemmer::english : stemmer::none};
+}
+
+// ENTIDB_QUERY_FTS5 or ENTIDB_QUERY_PLAIN as the C++ syntax.
+entidb::query_syntax syntax_arg(std::uint32_t syntax, const char* fn) {
+    if (syntax == ENTIDB_QUERY_FTS5) return entidb::query_syntax::fts5;
+    if (syntax == ENTIDB_QUERY_PLAIN) return entidb::query_syntax::plain;
+    entidb::fail(errc::invalid_argument, "{}: unknown query syntax {}", fn, syntax);
+}
+
 }  // namespace
 
 // ---- exported functions ----------------------------------------------------------------------
@@ -527,6 +544,45 @@ ENTIDB_C_API int entidb_cursor_close(entidb_cursor* h) {
             c->end();
         }
         unregister_child(*c->parent, c->self);
+        return ENTIDB_OK;
+    });
+}
+
+ENTIDB_C_API int entidb_declare_text_index(entidb_db* h, const char* collection, const char* path, uint32_t flags) {
+    static constexpr const char* fn = "entidb_declare_text_index";
+    return guarded(fn, [&] {
+        auto d = lookup<db_object>(h, fn);
+        const char* c = collection_arg(collection, fn);
+        require(path, fn, "path");
+        const auto options = text_options_arg(flags, fn);
+        d->check_not_writer(fn);  // declare_index waits for the writer lock
+        d->borrow(fn).declare_index(c, path, options);
+        return ENTIDB_OK;
+    });
+}
+
+ENTIDB_C_API int entidb_txn_search(entidb_txn* h, const char* collection, const char* path, const char* query,
+                                   size_t query_len, uint32_t syntax, entidb_text_hit* hits, size_t capacity,
+                                   size_t* count) {
+    static constexpr const char* fn = "entidb_txn_search";
+    return guarded(fn, [&] {
+        require(count, fn, "count");
+        *count = 0;
+        if (hits == nullptr && capacity != 0)
+            entidb::fail(errc::invalid_argument, "{}: `hits` is NULL but its capacity is {}", fn, capacity);
+        auto t = lookup<txn_object>(h, fn);
+        const auto lock = lock_live(*t, fn);
+        const char* c = collection_arg(collection, fn);
+        require(path, fn, "path");
+        const auto text = input_text(query, query_len, fn, "query");
+        const auto how = syntax_arg(syntax, fn);
+        // The whole result first, so a failure leaves the caller's array untouched.
+        const auto found = readable_only(*t, fn, "search").search(c, path, text, capacity, how);
+        for (std::size_t i = 0; i < found.size(); ++i) {
+            std::memcpy(hits[i].id, found[i].doc.bytes().data(), entidb::entity_id::size);
+            hits[i].score = found[i].score;
+        }
+        *count = found.size();
         return ENTIDB_OK;
     });
 }

@@ -217,22 +217,19 @@ public:
     // Declares a secondary index on a field path ("address.city"); builds it from the
     // collection's entities and records it in the MANIFEST. Idempotent for the same
     // declaration; errc::invalid_argument for a conflicting one on the same path;
-    // errc::unique_violation when a unique index meets repeated keys. Waits for the writer.
-    // A text index (index_kind::text) takes its default options (text_index_options{}).
+    // errc::unique_violation when a unique index meets repeated keys; errc::invalid_argument
+    // for a collection name a write would refuse (the declaration creates a missing collection).
+    // Waits for the writer. A text index (index_kind::text) takes its default options
+    // (text_index_options{}).
     void declare_index(std::string_view collection, std::string_view path, index_kind kind,
                        bool unique = false) {
-        auto e = live();
-        std::lock_guard lock(e->writer_mutex());
-        (void)e->declare_index(collection, parse_field_path(path), kind, unique,
-                               kind == index_kind::text ? detail::encode_text_options({}) : byte_buffer{});
+        declare(collection, path, kind, unique,
+                kind == index_kind::text ? detail::encode_text_options({}) : byte_buffer{});
     }
     // Declares a full-text index on a text field (docs/indexes.md, "Full-text indexes"), with
     // how it cuts and folds words; search it with read_transaction::search. As declare_index.
     void declare_index(std::string_view collection, std::string_view path, const text_index_options& options) {
-        auto e = live();
-        std::lock_guard lock(e->writer_mutex());
-        (void)e->declare_index(collection, parse_field_path(path), index_kind::text, false,
-                               detail::encode_text_options(options));
+        declare(collection, path, index_kind::text, false, detail::encode_text_options(options));
     }
 
     // The database's layout now (statistics.hpp): format version, last sequence, last
@@ -290,6 +287,16 @@ public:
 
 private:
     friend struct detail::backup_access;
+
+    // Both declare_index overloads: the collection name is checked as put checks it, since the
+    // engine creates the collection when it is missing.
+    void declare(std::string_view collection, std::string_view path, index_kind kind, bool unique,
+                 byte_buffer options) {
+        check_collection_name(collection);
+        auto e = live();
+        std::lock_guard lock(e->writer_mutex());
+        (void)e->declare_index(collection, parse_field_path(path), kind, unique, std::move(options));
+    }
 
     [[nodiscard]] static database_description describe_locked(engine_type& e) {
         const auto& m = e.manifest();

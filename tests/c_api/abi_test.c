@@ -698,7 +698,106 @@ static void test_read_only(void) {
     entidb_buffer_free(&got);
     CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_READ_ONLY);
     CHECK_RC(entidb_checkpoint(db), ENTIDB_READ_ONLY);
+    CHECK_RC(entidb_declare_text_index(db, "people", "name", 0), ENTIDB_READ_ONLY);
     CHECK_RC(entidb_close(db), ENTIDB_OK);
+}
+
+/* Full-text indexes: declare (flags, idempotence, conflicts), search (scores best first, the
+ * caller's capacity as the limit, both syntaxes), and bad input that changes nothing. */
+static void put_text(entidb_txn* txn, unsigned n, const char* json) {
+    uint8_t id[16];
+    set_id(id, n);
+    CHECK_RC(entidb_txn_put_json(txn, "docs", id, json, strlen(json)), ENTIDB_OK);
+}
+
+static size_t search(entidb_txn* txn, const char* path, const char* query, uint32_t syntax, entidb_text_hit* hits,
+                     size_t capacity, int want) {
+    size_t count = 99;
+    CHECK_RC(entidb_txn_search(txn, "docs", path, query, strlen(query), syntax, hits, capacity, &count), want);
+    if (want != ENTIDB_OK) CHECK(count == 0);
+    return count;
+}
+
+static void test_text_search(void) {
+    entidb_db* db = open_db("text");
+    entidb_txn* txn = NULL;
+    CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_OK);
+    put_text(txn, 1, "{\"body\": \"the quick brown fox jumps over the dog\", \"title\": \"runs\"}");
+    put_text(txn, 2, "{\"body\": \"quick quick fox\", \"title\": \"running\"}");
+    put_text(txn, 3, "{\"body\": \"a lazy dog sleeps\", \"title\": \"Caf\xc3\xa9 cr\xc3\xa8me\"}");
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", 0), ENTIDB_WRITER_BUSY); /* would wait forever */
+    CHECK_RC(entidb_txn_commit(txn, NULL), ENTIDB_OK);
+
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", 0), ENTIDB_OK);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", 0), ENTIDB_OK); /* the same again */
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", ENTIDB_TEXT_STEM_ENGLISH), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "title", 0x80u), ENTIDB_INVALID_ARGUMENT);
+    CHECK(strstr(entidb_last_error_message(), "flags") != NULL);
+    CHECK_RC(entidb_declare_text_index(db, "docs", NULL, 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, NULL, "body", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(NULL, "docs", "body", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "a..b", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "", "body", 0), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "title", ENTIDB_TEXT_STEM_ENGLISH | ENTIDB_TEXT_KEEP_DIACRITICS),
+             ENTIDB_OK);
+
+    entidb_txn* r = NULL;
+    CHECK_RC(entidb_begin_read(db, &r), ENTIDB_OK);
+    entidb_text_hit hits[4];
+    size_t n = search(r, "body", "quick fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK);
+    CHECK(n == 2 && hits[0].id[15] == 2 && hits[1].id[15] == 1); /* more of the words, shorter: first */
+    CHECK(n == 2 && hits[0].score > hits[1].score && hits[1].score > 0);
+    const double best = hits[0].score;
+    CHECK(search(r, "body", "quick fox", ENTIDB_QUERY_FTS5, hits, 1, ENTIDB_OK) == 1); /* capacity is the limit */
+    CHECK(hits[0].id[15] == 2 && hits[0].score == best);
+    CHECK(search(r, "body", "quick fox", ENTIDB_QUERY_FTS5, NULL, 0, ENTIDB_OK) == 0);
+    CHECK(search(r, "body", "\"brown fox\" OR sleep*", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 2);
+    CHECK(search(r, "body", "fox NOT brown", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 1 && hits[0].id[15] == 2);
+    CHECK(search(r, "title", "run", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 2);    /* stemmed */
+    CHECK(search(r, "title", "cafe", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 0);   /* diacritics kept */
+    CHECK(search(r, "title", "caf\xc3\xa9", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 1);
+
+    /* A syntax error: invalid_argument naming the column; the array is not written. */
+    memset(hits, 0xAB, sizeof hits);
+    search(r, "body", "quick AND (fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_INVALID_ARGUMENT);
+    CHECK(strstr(entidb_last_error_message(), "column") != NULL);
+    CHECK(hits[0].id[0] == 0xAB && hits[0].id[15] == 0xAB);
+    search(r, "body", "quick AND (fox", ENTIDB_QUERY_FTS5, NULL, 0, ENTIDB_INVALID_ARGUMENT); /* read with no room */
+    /* The same text as plain words never fails: the AND of its words. */
+    n = search(r, "body", "quick AND (fox", ENTIDB_QUERY_PLAIN, hits, 4, ENTIDB_OK);
+    CHECK(n == 0); /* "and" is a word of neither */
+    n = search(r, "body", "\"quick\" (fox)!*", ENTIDB_QUERY_PLAIN, hits, 4, ENTIDB_OK);
+    CHECK(n == 2 && hits[0].id[15] == 2);
+    search(r, "body", "", ENTIDB_QUERY_PLAIN, hits, 4, ENTIDB_OK);
+
+    /* Bad input. */
+    search(r, "body", "qu\xff", ENTIDB_QUERY_PLAIN, hits, 4, ENTIDB_INVALID_ARGUMENT); /* not UTF-8 */
+    search(r, "body", "fox", 7u, hits, 4, ENTIDB_INVALID_ARGUMENT);                  /* no such syntax */
+    search(r, "body", "fox", ENTIDB_QUERY_FTS5, NULL, 4, ENTIDB_INVALID_ARGUMENT);
+    search(r, "nowhere", "fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_NO_SUCH_INDEX);
+    search(r, NULL, "fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_txn_search(r, "docs", "body", "fox", 3, ENTIDB_QUERY_FTS5, hits, 4, NULL), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_txn_search(r, "docs", "body", NULL, 3, ENTIDB_QUERY_FTS5, hits, 4, &n), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_txn_search(r, "docs", "body", NULL, 0, ENTIDB_QUERY_FTS5, hits, 4, &n), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_txn_search(r, "docs", "body", NULL, 0, ENTIDB_QUERY_PLAIN, hits, 4, &n), ENTIDB_OK);
+    CHECK(n == 0);
+    CHECK_RC(entidb_txn_search(r, "nobody", "body", "fox", 3, ENTIDB_QUERY_FTS5, hits, 4, &n), ENTIDB_OK);
+    CHECK(n == 0); /* an unknown collection has no hits */
+    CHECK_RC(entidb_txn_abort(r), ENTIDB_OK);
+    search(r, "body", "fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_CLOSED);
+    CHECK_RC(entidb_begin_write(db, &txn), ENTIDB_OK);
+    search(txn, "body", "fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_INVALID_ARGUMENT); /* read transactions only */
+    CHECK_RC(entidb_txn_abort(txn), ENTIDB_OK);
+
+    /* The declaration is in the MANIFEST: a reopened database searches at once. */
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    db = open_db("text");
+    CHECK_RC(entidb_begin_read(db, &r), ENTIDB_OK);
+    CHECK(search(r, "body", "quick fox", ENTIDB_QUERY_FTS5, hits, 4, ENTIDB_OK) == 2 && hits[0].score == best);
+    CHECK_RC(entidb_txn_abort(r), ENTIDB_OK);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", 0), ENTIDB_CLOSED);
 }
 
 /* A writer on one thread; another thread's begin_write waits for it, try_begin_write does not;
@@ -785,6 +884,7 @@ int main(void) {
     test_handles();
     test_locked();
     test_read_only();
+    test_text_search();
     test_threads();
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d checks, %d failed\n", checks, failures);

@@ -19,8 +19,12 @@ The operation list: one line per step, tab-separated fields, no tabs or newlines
     put_cbor COLLECTION ID HEX
     get | delete COLLECTION ID
     scan | count COLLECTION
+    declare_text COLLECTION PATH STEM KEEP_DIACRITICS   (STEM english|none, KEEP true|false)
+    search COLLECTION PATH SYNTAX LIMIT QUERY           (SYNTAX fts5|plain)
 Result lines: ok | absent | error NAME | value JSON | existed true|false | sequence N | count N |
-items [["ID",JSON],...] | names ["NAME",...]
+items [["ID",JSON],...] | names ["NAME",...] | hits [["ID",SCORE],...]
+A search's scores are printed with six significant digits (printf's %.6g), so the three runners'
+lines match byte for byte; the scenario's expected scores are compared to 1e-5 relative.
 """
 
 import json
@@ -60,6 +64,12 @@ def compile_ops(scenario):
             fields = [op, step["collection"], step["id"]]
         elif op in ("scan", "count"):
             fields = [op, step["collection"]]
+        elif op == "declare_text":
+            fields = [op, step["collection"], step["path"], step.get("stem") or "none",
+                      "true" if step.get("keep_diacritics") else "false"]
+        elif op == "search":
+            fields = [op, step["collection"], step["path"], "plain" if step.get("plain") else "fts5",
+                      str(step.get("limit", 10)), step["query"]]
         elif op in ("close", "begin_write", "begin_read", "end_read", "commit", "abort", "checkpoint",
                     "last_sequence", "collections"):
             fields = [op]
@@ -119,7 +129,7 @@ def check_result(expect, line):
         return want(f"{kind} {arg}")
     if kind == "existed":
         return want("existed true" if arg else "existed false")
-    prefix = {"value": "value ", "items": "items ", "names": "names "}.get(kind)
+    prefix = {"value": "value ", "items": "items ", "names": "names ", "hits": "hits "}.get(kind)
     if prefix is None:
         return f"bad expectation {expect!r}"
     if not line.startswith(prefix):
@@ -132,11 +142,25 @@ def check_result(expect, line):
         return None if canon(got) == canon(arg) else f"expected the value {compact(arg)}"
     if kind == "names":
         return None if got == arg else f"expected the names {arg!r}"
+    if kind == "hits":
+        return check_hits(arg, got)
     if not isinstance(got, list) or len(got) != len(arg):
         return f"expected {len(arg)} items"
     for (want_id, want_value), item in zip(arg, got):
         if not isinstance(item, list) or len(item) != 2 or item[0] != want_id or canon(item[1]) != canon(want_value):
             return f"expected the item [{want_id!r}, {compact(want_value)}], got {compact(item)}"
+    return None
+
+
+def check_hits(expect, got):
+    """None if the hits are the expected ids, in order, with the expected scores (to 1e-5
+    relative: the line carries six significant digits)."""
+    if not isinstance(got, list) or len(got) != len(expect):
+        return f"expected {len(expect)} hits"
+    for (want_id, want_score), hit in zip(expect, got):
+        if (not isinstance(hit, list) or len(hit) != 2 or hit[0] != want_id or isinstance(hit[1], bool)
+                or not isinstance(hit[1], (int, float)) or abs(hit[1] - want_score) > 1e-5 * abs(want_score)):
+            return f"expected the hit [{want_id!r}, {want_score!r}], got {compact(hit)}"
     return None
 
 
@@ -273,6 +297,10 @@ class Checker(unittest.TestCase):
         self.assertIsNotNone(check_result({"items": [["01", 1]]}, 'items [["02",1]]'))
         self.assertIsNotNone(check_result({"items": [["01", 1]]}, "items []"))
         self.assertIsNotNone(check_result({"names": ["a"]}, 'names ["b"]'))
+        self.assertIsNone(check_result({"hits": [["01", 1.5], ["02", 0.25]]}, 'hits [["01",1.5],["02",0.250001]]'))
+        self.assertIsNotNone(check_result({"hits": [["01", 1.5], ["02", 0.25]]}, 'hits [["02",0.25],["01",1.5]]'))
+        self.assertIsNotNone(check_result({"hits": [["01", 1.5]]}, 'hits [["01",1.6]]'))
+        self.assertIsNotNone(check_result({"hits": [["01", 1.5]]}, "hits []"))
 
     def test_directory_differences(self):
         a = {"x": b"abc", "d": None}

@@ -211,6 +211,31 @@ static void run(char* f[]) {
             print_error(rc);
             return;
         }
+    } else if (strcmp(op, "declare_text") == 0) {
+        const uint32_t flags = (strcmp(f[3], "english") == 0 ? ENTIDB_TEXT_STEM_ENGLISH : 0u) |
+                               (strcmp(f[4], "true") == 0 ? ENTIDB_TEXT_KEEP_DIACRITICS : 0u);
+        rc = entidb_declare_text_index(db, f[1], f[2], flags);
+    } else if (strcmp(op, "search") == 0) {
+        entidb_txn* s = NULL;
+        int temporary = 0;
+        const size_t limit = (size_t)strtoull(f[4], NULL, 10);
+        entidb_text_hit* hits = calloc(limit + 1, sizeof *hits); /* + 1: never a zero-byte allocation */
+        size_t n = 0;
+        const uint32_t syntax = strcmp(f[3], "plain") == 0 ? ENTIDB_QUERY_PLAIN : ENTIDB_QUERY_FTS5;
+        rc = hits == NULL ? ENTIDB_OUT_OF_MEMORY : snapshot(&s, &temporary);
+        if (rc == ENTIDB_OK) rc = entidb_txn_search(s, f[1], f[2], f[5], strlen(f[5]), syntax, hits, limit, &n);
+        if (temporary && s != NULL) entidb_txn_abort(s);
+        if (rc == ENTIDB_OK) {
+            fputs("hits [", stdout);
+            for (size_t i = 0; i < n; ++i) {
+                char hex[37];
+                entidb_id_format(hits[i].id, 0, hex);
+                printf("%s[\"%s\",%.6g]", i == 0 ? "" : ",", hex, hits[i].score);
+            }
+            puts("]");
+        }
+        free(hits);
+        if (rc == ENTIDB_OK) return;
     } else {
         puts("error unknown_operation");
         return;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <entidb/cbor/json.hpp>
 #include <entidb/database.hpp>
 #include <entidb/entity_id.hpp>
@@ -179,6 +181,25 @@ struct runner {
                 for (const auto& e : s.scan(f.at(1))) {
                     out += first ? "[\"" : ",[\"";
                     out += e.id.to_hex() + "\"," + entidb::cbor::to_json(e.bytes) + "]";
+                    first = false;
+                }
+            });
+            return out + "]";
+        }
+        if (op == "declare_text") {
+            const entidb::text_index_options options{
+                .keep_diacritics = f.at(4) == "true",
+                .stem = f.at(3) == "english" ? entidb::text::stemmer::english : entidb::text::stemmer::none};
+            db->declare_index(f.at(1), f.at(2), options);
+            return "ok";
+        }
+        if (op == "search") {
+            const auto syntax = f.at(3) == "plain" ? entidb::query_syntax::plain : entidb::query_syntax::fts5;
+            std::string out = "hits [";
+            with_snapshot([&](auto& s) {
+                bool first = true;
+                for (const auto& hit : s.search(f.at(1), f.at(2), f.at(5), std::stoull(f.at(4)), syntax)) {
+                    out += fmt::format("{}[\"{}\",{:.6g}]", first ? "" : ",", hit.doc.to_hex(), hit.score);
                     first = false;
                 }
             });

@@ -106,6 +106,17 @@ class Runner:
                     if temporary:
                         snapshot.close()
             return "items [" + ",".join(f'["{i.hex}",{to_text(v)}]' for i, v in items) + "]"
+        if op == "declare_text":
+            self.db.declare_text_index(f[1], f[2], stem=None if f[3] == "none" else f[3], keep_diacritics=f[4] == "true")
+            return "ok"
+        if op == "search":
+            snapshot, temporary = self.snapshot()
+            try:
+                hits = snapshot.search(f[1], f[2], f[5], int(f[4]), plain=f[3] == "plain")
+            finally:
+                if temporary:
+                    snapshot.close()
+            return "hits [" + ",".join(f'["{i.hex}",{score:.6g}]' for i, score in hits) + "]"
         return "error unknown_operation"
 
 

@@ -272,6 +272,16 @@ TEST_CASE("write transaction: bad collection names are refused when written", "[
     CHECK(db.begin_read().collections().size() == 1);
 }
 
+TEST_CASE("declare_index: bad collection names are refused and create no collection", "[transaction]") {
+    auto db = entidb::open_in_memory();
+    for (const std::string& bad : {std::string(), std::string(0x10000, 'x'), std::string("\xff\xfe")}) {
+        CHECK(code_of([&] { db.declare_index(bad, "n", entidb::index_kind::hash); }) == errc::invalid_argument);
+        CHECK(code_of([&] { db.declare_index(bad, "body", entidb::text_index_options{}); }) == errc::invalid_argument);
+    }
+    CHECK(db.begin_read().collections().empty());
+    CHECK(db.describe().indexes.empty());
+}
+
 TEST_CASE("write transaction: a read-only database begins none", "[transaction]") {
     temp_dir dir;
     { auto db = entidb::open(dir / "db"); }

@@ -9,6 +9,8 @@
         print(db.get("notes", note_id))          # {'raw': b'\\x00', 'stars': 3, 'title': 'hello'}
         for entity_id, value in db.scan("notes"):  # an explicit full scan, in id order
             print(entity_id, value)
+        db.declare_text_index("notes", "title")  # full text (docs/c-abi.md, "Full-text search")
+        print(db.search("notes", "title", "hel*"))  # [(UUID(...), score), ...]: best first
 
 Values are None, bool, int, str, bytes, list/tuple, dict and Tag; they become canonical CBOR in
 the C++ library (see _convert.py for the mapping). Ids are uuid.UUID, 16 bytes, or their text
@@ -80,13 +82,18 @@ def _id_bytes(entity_id):
     raise TypeError(f"an entity id is a uuid.UUID, 16 bytes or a hex/UUID string, not {type(entity_id).__name__}")
 
 
-def _collection(name):
-    if not isinstance(name, str):
-        raise TypeError(f"a collection name is a str, not {type(name).__name__}")
-    raw = name.encode("utf-8")
+def _c_string(text, what):
+    """A str as the NUL-terminated UTF-8 the C ABI takes for names."""
+    if not isinstance(text, str):
+        raise TypeError(f"a {what} is a str, not {type(text).__name__}")
+    raw = text.encode("utf-8")
     if b"\0" in raw:
-        raise InvalidArgumentError("invalid argument: a collection name cannot contain NUL")
+        raise InvalidArgumentError(f"invalid argument: a {what} cannot contain NUL")
     return raw
+
+
+def _collection(name):
+    return _c_string(name, "collection name")
 
 
 def json_to_cbor(text):
@@ -137,6 +144,40 @@ def _scan(open_fn, handle, collection, storage_order):
             yield _uuid.UUID(bytes=raw_id.raw), decode(data)
     finally:
         _lib.entidb_cursor_close(cursor)
+
+
+def _text_index_flags(stem, keep_diacritics):
+    if stem not in (None, "english"):
+        raise InvalidArgumentError(f"invalid argument: stem is None or 'english', not {stem!r}")
+    return ((_native.TEXT_STEM_ENGLISH if stem == "english" else 0)
+            | (_native.TEXT_KEEP_DIACRITICS if keep_diacritics else 0))
+
+
+def _search(handle, collection, path, query, limit, plain):
+    """[(UUID, score)] best first, through entidb_txn_search on a read transaction handle."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"limit is an int, not {type(limit).__name__}")
+    if limit < 0:
+        raise InvalidArgumentError(f"invalid argument: limit is {limit}; it cannot be negative")
+    if isinstance(query, str):
+        # surrogatepass: a lone surrogate reaches the library as invalid UTF-8, which it refuses.
+        data = query.encode("utf-8", "surrogatepass")
+    elif isinstance(query, (bytes, bytearray, memoryview)):
+        data = bytes(query)
+    else:
+        raise TypeError(f"a query is a str or UTF-8 bytes, not {type(query).__name__}")
+    args = (handle, _collection(collection), _c_string(path, "field path"), data, len(data),
+            _native.QUERY_PLAIN if plain else _native.QUERY_FTS5)
+    # The library writes into an array of ours. A large limit need not mean a large array: start
+    # small and search again with more room only while the hits fill it (same snapshot, same hits).
+    capacity = min(limit, 64)
+    while True:
+        hits = (_native.TextHit * capacity)()
+        count = ctypes.c_size_t()
+        _check(_lib.entidb_txn_search(*args, hits, capacity, ctypes.byref(count)))
+        if count.value < capacity or capacity == limit:
+            return [(_uuid.UUID(bytes=bytes(h.id)), h.score) for h in hits[:count.value]]
+        capacity = min(limit, capacity * 8)
 
 
 # ---- transactions -------------------------------------------------------------------------------
@@ -260,6 +301,15 @@ class ReadTransaction(_Transaction):
         for a bounded time, then fails with busy: exhaust or close scans you stop reading)."""
         return _scan(_lib.entidb_scan_open_ordered, self._live(), collection, storage_order)
 
+    def search(self, collection, path, query, limit=10, *, plain=False):
+        """The best `limit` hits of a full-text query on the text index on `path`, as a list of
+        (UUID, score) tuples, best first (BM25, positive, higher is better; equal scores: the
+        entity indexed first). The query reads SQLite FTS5's syntax (AND, OR, NOT, "phrases", prefix*,
+        parentheses; InvalidArgumentError naming the column when it does not parse); with
+        plain=True it is plain words, all required, and never a syntax error. NoSuchIndexError
+        when the collection has no text index on `path`."""
+        return _search(self._live(), collection, path, query, limit, plain)
+
     def count(self, collection):
         out = ctypes.c_uint64()
         _check(_lib.entidb_txn_count(self._live(), _collection(collection), ctypes.byref(out)))
@@ -365,6 +415,22 @@ class Database:
         storage_order=True, in the order the records lie in the files), from one snapshot taken
         when iteration starts. An explicit full scan (counted; ScanForbiddenError if forbidden)."""
         return _scan(_lib.entidb_db_scan_open_ordered, self._live(), collection, storage_order)
+
+    def declare_text_index(self, collection, path, *, stem=None, keep_diacritics=False):
+        """Declares a full-text index on the text field at `path` ("body", "address.city"):
+        builds it from the collection's entities and records it in the database. stem="english"
+        makes "running" find "runs"; keep_diacritics=True keeps "é" and "e" apart. Declaring the
+        same index again does nothing; a different index on the same path raises
+        InvalidArgumentError. Waits for another thread's writer (WriterBusyError on the thread
+        that has one open)."""
+        flags = _text_index_flags(stem, keep_diacritics)
+        _check(_lib.entidb_declare_text_index(self._live(), _collection(collection), _c_string(path, "field path"),
+                                              flags))
+
+    def search(self, collection, path, query, limit=10, *, plain=False):
+        """ReadTransaction.search in a fresh snapshot."""
+        with self.read() as snapshot:
+            return snapshot.search(collection, path, query, limit, plain=plain)
 
     def count(self, collection):
         with self.read() as snapshot:

@@ -13,7 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
-ABI_MINOR = 2  # 1.1: scans in storage order; 1.2: read-only opens
+ABI_MINOR = 3  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes
 
 OK = 0
 NOT_FOUND = 1
@@ -46,11 +46,19 @@ class Stats(ctypes.Structure):
     ]
 
 
+class TextHit(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint8 * 16), ("score", ctypes.c_double)]
+
+
 OPEN_NO_CREATE = 0x1
 OPEN_FORBID_FULL_SCAN = 0x2
 OPEN_READ_ONLY = 0x4
 SCAN_ID_ORDER = 0
 SCAN_STORAGE_ORDER = 1
+TEXT_STEM_ENGLISH = 0x1
+TEXT_KEEP_DIACRITICS = 0x2
+QUERY_FTS5 = 0
+QUERY_PLAIN = 1
 
 _P = ctypes.c_void_p
 _PP = ctypes.POINTER(ctypes.c_void_p)
@@ -94,6 +102,9 @@ _PROTOTYPES = {
     "entidb_db_scan_open_ordered": (_INT, [_P, _STR, ctypes.c_uint32, _PP]),
     "entidb_cursor_next": (_INT, [_P, ctypes.c_char_p, _BUFP]),
     "entidb_cursor_close": (_INT, [_P]),
+    "entidb_declare_text_index": (_INT, [_P, _STR, _STR, ctypes.c_uint32]),
+    "entidb_txn_search": (_INT, [_P, _STR, _STR, _BYTES, _SIZE, ctypes.c_uint32, ctypes.POINTER(TextHit), _SIZE,
+                                 ctypes.POINTER(_SIZE)]),
     "entidb_id_generate": (_INT, [ctypes.c_char_p]),
     "entidb_id_parse": (_INT, [_STR, ctypes.c_char_p]),
     "entidb_id_format": (_INT, [_ID, _INT, ctypes.c_char_p]),

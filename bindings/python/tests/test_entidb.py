@@ -239,6 +239,112 @@ class Ids(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TextSearch(TempDirTest):
+    DOCS = {
+        1: {"body": "the quick brown fox jumps over the dog", "title": "runs"},
+        2: {"body": "quick quick fox", "title": "running"},
+        3: {"body": "a lazy dog sleeps", "title": "Caf\u00e9 cr\u00e8me"},
+    }
+
+    def fill(self, db):
+        with db.transaction() as txn:
+            for n, doc in self.DOCS.items():
+                txn.put("docs", id_of(n), doc)
+
+    def test_declare_and_search(self):
+        with entidb.open(self.path) as db:
+            self.fill(db)
+            db.declare_text_index("docs", "body")
+            db.declare_text_index("docs", "body")  # the same again: nothing happens
+            db.declare_text_index("docs", "title", stem="english", keep_diacritics=True)
+            hits = db.search("docs", "body", "quick fox")
+            self.assertEqual([i for i, _ in hits], [id_of(2), id_of(1)])
+            self.assertTrue(all(isinstance(score, float) and score > 0 for _, score in hits))
+            self.assertGreater(hits[0][1], hits[1][1])
+            self.assertEqual(db.search("docs", "body", "quick fox", limit=1), hits[:1])
+            self.assertEqual(db.search("docs", "body", "quick fox", limit=0), [])
+            self.assertEqual({i for i, _ in db.search("docs", "body", '"brown fox" OR sleep*')}, {id_of(1), id_of(3)})
+            self.assertEqual([i for i, _ in db.search("docs", "body", "fox NOT brown")], [id_of(2)])
+            self.assertEqual(len(db.search("docs", "title", "run")), 2)  # stemmed
+            self.assertEqual(db.search("docs", "title", "cafe"), [])  # diacritics kept
+            self.assertEqual(len(db.search("docs", "title", "caf\u00e9")), 1)
+            with db.read() as snapshot:
+                self.assertEqual(snapshot.search("docs", "body", "quick fox"), hits)
+                with db.transaction() as txn:
+                    txn.delete("docs", id_of(2))
+                self.assertEqual(snapshot.search("docs", "body", "quick fox"), hits)  # its snapshot
+            self.assertEqual([i for i, _ in db.search("docs", "body", "quick fox")], [id_of(1)])
+        with entidb.open(self.path) as db:  # the index is part of the database
+            self.assertEqual([i for i, _ in db.search("docs", "body", "fox")], [id_of(1)])
+
+    def test_large_limits_return_every_hit(self):
+        with entidb.open(self.path) as db:
+            with db.transaction() as txn:
+                for n in range(200):
+                    txn.put("docs", id_of(n), {"body": "word " * (1 + n % 7)})
+            db.declare_text_index("docs", "body")
+            self.assertEqual(len(db.search("docs", "body", "word", limit=10**12)), 200)
+            self.assertEqual(len(db.search("docs", "body", "word", limit=64)), 64)
+            self.assertEqual(len(db.search("docs", "body", "word", limit=65)), 65)
+            hits = db.search("docs", "body", "word", limit=1000)
+            self.assertEqual([s for _, s in hits], sorted((s for _, s in hits), reverse=True))
+            self.assertEqual(len({i for i, _ in hits}), 200)
+
+    def test_syntax_errors_and_plain_words(self):
+        with entidb.open(self.path) as db:
+            self.fill(db)
+            db.declare_text_index("docs", "body")
+            with self.assertRaises(entidb.InvalidArgumentError) as caught:
+                db.search("docs", "body", "quick AND (fox")
+            self.assertEqual(caught.exception.code, 2)
+            self.assertIn("column", caught.exception.message)
+            self.assertEqual(db.search("docs", "body", "quick AND (fox", plain=True), [])  # "and" is no word here
+            self.assertEqual([i for i, _ in db.search("docs", "body", '"quick" (fox)!*', plain=True)],
+                             [id_of(2), id_of(1)])
+            self.assertEqual(db.search("docs", "body", "", plain=True), [])
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.search("docs", "body", "")  # no term
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.search("docs", "body", b"qu\xff", plain=True)  # not UTF-8
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.search("docs", "body", "\ud800", plain=True)  # a lone surrogate
+            self.assertEqual(len(db.search("docs", "body", "fox".encode())), 2)
+
+    def test_bad_declarations_and_arguments(self):
+        with entidb.open(self.path) as db:
+            self.fill(db)
+            db.declare_text_index("docs", "body")
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.declare_text_index("docs", "body", stem="english")  # conflicts with the first
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.declare_text_index("docs", "title", stem="french")
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.declare_text_index("docs", "ti\0tle")
+            with self.assertRaises(TypeError):
+                db.declare_text_index("docs", 3)
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.declare_text_index("", "body")  # a name put refuses: no collection is made
+            self.assertEqual(db.collections(), ["docs"])
+            with self.assertRaises(entidb.NoSuchIndexError) as caught:
+                db.search("docs", "title", "fox")
+            self.assertEqual(caught.exception.code, 20)
+            self.assertEqual(db.search("nobody", "body", "fox"), [])
+            with self.assertRaises(entidb.InvalidArgumentError):
+                db.search("docs", "body", "fox", limit=-1)
+            with self.assertRaises(TypeError):
+                db.search("docs", "body", 5)
+            txn = db.transaction()
+            with self.assertRaises(entidb.WriterBusyError):
+                db.declare_text_index("docs", "title")  # would wait for this thread's own writer
+            txn.abort()
+            snapshot = db.read()
+            snapshot.close()
+            with self.assertRaises(entidb.ClosedError):
+                snapshot.search("docs", "body", "fox")
+        with self.assertRaises(entidb.ClosedError):
+            db.declare_text_index("docs", "body")
+
+
 class Errors(TempDirTest):
     def test_hierarchy_matches_the_library(self):
         for code in [c for c in range(-2, 22) if c != 0]:
@@ -293,7 +399,7 @@ class Errors(TempDirTest):
         with entidb.open(self.path, readonly=True) as db, entidb.open(self.path, readonly=True) as second:
             self.assertEqual(db.get("c", id_of(1)), {"a": 1})
             self.assertEqual(second.last_sequence, 1)
-            for write in (db.transaction, db.checkpoint):
+            for write in (db.transaction, db.checkpoint, lambda: db.declare_text_index("c", "a")):
                 with self.subTest(write=write):
                     with self.assertRaises(entidb.ReadOnlyError):
                         write()

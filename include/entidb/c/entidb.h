@@ -75,7 +75,7 @@ extern "C" {
 
 /* The ABI this header describes. A different major is incompatible; a higher minor only adds. */
 #define ENTIDB_ABI_VERSION_MAJOR 1
-#define ENTIDB_ABI_VERSION_MINOR 2
+#define ENTIDB_ABI_VERSION_MINOR 3
 #define ENTIDB_ABI_VERSION ((ENTIDB_ABI_VERSION_MAJOR << 16) | ENTIDB_ABI_VERSION_MINOR)
 
 /* The ABI of the loaded library: (major << 16) | minor. Compare its major with
@@ -288,6 +288,46 @@ ENTIDB_C_API int entidb_cursor_next(entidb_cursor* cursor, uint8_t id_out[16], e
 
 /* Releases the cursor and its snapshot. Errors: INVALID_ARGUMENT (NULL), CLOSED. */
 ENTIDB_C_API int entidb_cursor_close(entidb_cursor* cursor);
+
+/* ---- full-text indexes (since ABI 1.3) ----------------------------------------------------- */
+
+/* How a text index cuts and folds words (docs/indexes.md, "Full-text indexes"); fixed when it is
+ * declared. 0 is the default: no stemming, diacritics removed ("é" finds "e"). */
+#define ENTIDB_TEXT_STEM_ENGLISH 0x1u    /* English stemming: "running" finds "runs" */
+#define ENTIDB_TEXT_KEEP_DIACRITICS 0x2u /* "é" and "e" stay different words */
+
+/* Declares a full-text index on the text field at `path` (dotted, "address.city") of the
+ * collection with the ENTIDB_TEXT_* flags, builds it from the collection's entities and records it
+ * in the MANIFEST: C++ database::declare_index with text_index_options. Idempotent for the same
+ * declaration; creates the collection when it is missing. Waits for an open writer on another
+ * thread. Errors: INVALID_ARGUMENT (NULL collection or path, a collection name put refuses, a
+ * path that is not a field path, unknown flags, another index already declared on the path;
+ * nothing changed), WRITER_BUSY (this thread has a write transaction open on the database),
+ * READ_ONLY, CLOSED, IO_ERROR. */
+ENTIDB_C_API int entidb_declare_text_index(entidb_db* db, const char* collection, const char* path, uint32_t flags);
+
+/* How entidb_txn_search reads its query. */
+#define ENTIDB_QUERY_FTS5 0u  /* AND, OR, NOT, "phrases", prefix*, parentheses (SQLite FTS5's syntax) */
+#define ENTIDB_QUERY_PLAIN 1u /* the words of the text, all required: never a syntax error */
+
+/* One search hit: the entity and its BM25 score (positive; higher is better). */
+typedef struct entidb_text_hit {
+    uint8_t id[16];
+    double score;
+} entidb_text_hit;
+
+/* The best hits of a full-text query on the text index on `path`, at the read transaction's
+ * snapshot: at most `capacity` of them, best first, written to hits[0 .. *count). The caller
+ * owns the array; nothing is allocated for it. `hits` may be NULL when capacity is 0 (the query
+ * is still read and checked). The query is UTF-8 text of `query_len` bytes (NULL with length 0
+ * is the empty query: a syntax error in ENTIDB_QUERY_FTS5, no hits in ENTIDB_QUERY_PLAIN). Errors (*count is 0, nothing written to hits):
+ * INVALID_ARGUMENT (NULL collection, path or count, NULL hits with capacity > 0, an unknown
+ * syntax, a query that is not valid UTF-8, an ENTIDB_QUERY_FTS5 query that does not parse: the
+ * message names the column; a write transaction cannot search), NO_SUCH_INDEX (no text index on
+ * the path of an existing collection), CLOSED. An unknown collection has no hits. */
+ENTIDB_C_API int entidb_txn_search(entidb_txn* txn, const char* collection, const char* path, const char* query,
+                                   size_t query_len, uint32_t syntax, entidb_text_hit* hits, size_t capacity,
+                                   size_t* count);
 
 /* ---- entity ids ----------------------------------------------------------------------------- */
 
