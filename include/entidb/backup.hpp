@@ -263,6 +263,7 @@ private:
         m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
     }
     std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    m.extension.schema = cat.schema();  // a restored database is at the version it was
     return m;
 }
 

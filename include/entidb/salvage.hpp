@@ -52,6 +52,7 @@
 #include <variant>
 #include <vector>
 
+#include "backup.hpp"
 #include "cbor/reader.hpp"
 #include "database.hpp"
 #include "format/record_scanner.hpp"
@@ -446,6 +447,11 @@ private:
         auto db = entidb::open(out, ocfg);
         write_entities(db);
         declare_indexes(db);
+        if (manifest_ && manifest_->extension.schema) {  // the entities are at that version
+            auto& e = detail::backup_access::engine_of(db);
+            std::lock_guard lock(e.writer_mutex());
+            e.adopt_schema(manifest_->extension.schema);
+        }
         report_.collections = db.begin_read().collections().size();
     }
 

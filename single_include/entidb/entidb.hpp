@@ -13817,7 +13817,7 @@ class catalog {
 public:
     catalog() = default;
     catalog(const format::manifest& m, index_set indexes)
-        : indexes_(std::move(indexes)) {
+        : indexes_(std::move(indexes)), schema_(m.extension.schema) {
         for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
     }
 
@@ -13836,6 +13836,8 @@ public:
     }
 
     [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
+    // The schema version and migrations applied (docs/migrations.md), if any: a backup carries them.
+    [[nodiscard]] const std::optional<format::manifest_schema>& schema() const noexcept { return schema_; }
 
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
@@ -13851,6 +13853,7 @@ public:
 private:
     std::map<std::string, std::uint32_t, std::less<>> by_name_;
     index_set indexes_;
+    std::optional<format::manifest_schema> schema_;
 };
 
 }  // namespace detail
@@ -15592,6 +15595,22 @@ public:
                 f(next->first, next->second.sequence, read_payload(coll, next->first, next->second));
             }
         };
+    }
+
+    // Records the schema version and applied migrations of the database this one was made
+    // from (salvage), durably. Holding the writer lock.
+    void adopt_schema(std::optional<format::manifest_schema> s) {
+        ensure_writable();
+        format::manifest next = manifest_;
+        next.extension.schema = std::move(s);
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);
+            throw;
+        }
+        publish_catalog();
     }
 
     // Builds every index the MANIFEST declares (open, after recovery).
@@ -20475,6 +20494,7 @@ private:
         m.next_index_id = std::max(m.next_index_id, ix->definition().id + 1);
     }
     std::sort(m.indexes.begin(), m.indexes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    m.extension.schema = cat.schema();  // a restored database is at the version it was
     return m;
 }
 
@@ -21614,6 +21634,11 @@ private:
         auto db = entidb::open(out, ocfg);
         write_entities(db);
         declare_indexes(db);
+        if (manifest_ && manifest_->extension.schema) {  // the entities are at that version
+            auto& e = detail::backup_access::engine_of(db);
+            std::lock_guard lock(e.writer_mutex());
+            e.adopt_schema(manifest_->extension.schema);
+        }
         report_.collections = db.begin_read().collections().size();
     }
 

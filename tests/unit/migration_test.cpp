@@ -315,3 +315,33 @@ TEST_CASE("migrate: a publish interrupted after the commit point is finished by 
     expected.erase("primary.index");
     CHECK(now == expected);  // the same files as the uninterrupted migration left
 }
+
+TEST_CASE("migrate: a backup, its restore and a salvage keep the schema version and the applied list",
+          "[migration]") {
+    temp_dir dir;
+    load_users(dir.path(), 30);
+    (void)entidb::migrate(dir.path(), plan_v2(), {.applied_at = 42});
+    const auto expected = entidb::open(dir.path()).describe();
+    {
+        auto db = entidb::open(dir.path());
+        (void)entidb::backup(db, dir.path().parent_path() / (dir.path().filename().string() + ".backup"));
+    }
+    const auto file = dir.path().parent_path() / (dir.path().filename().string() + ".backup");
+    const auto restored = dir.path().parent_path() / (dir.path().filename().string() + ".restored");
+    const auto salvaged = dir.path().parent_path() / (dir.path().filename().string() + ".salvaged");
+    (void)entidb::restore(file, restored);
+    (void)entidb::salvage(dir.path(), salvaged);
+    for (const auto& p : {restored, salvaged}) {
+        INFO(p.filename().string());
+        const auto d = entidb::open(p, {.required_schema_version = 2}).describe();
+        CHECK(d.schema_version == 2);
+        REQUIRE(d.migrations.size() == 2);
+        CHECK(d.migrations[1].name == expected.migrations[1].name);
+        CHECK(d.migrations[1].applied_at == 42);
+        CHECK(d.migrations[1].steps_hash == expected.migrations[1].steps_hash);
+        CHECK(entidb::migrate(p, plan_v2()).applied.empty());
+    }
+    std::filesystem::remove(file);
+    std::filesystem::remove_all(restored);
+    std::filesystem::remove_all(salvaged);
+}

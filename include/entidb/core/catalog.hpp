@@ -27,7 +27,7 @@ class catalog {
 public:
     catalog() = default;
     catalog(const format::manifest& m, index_set indexes)
-        : indexes_(std::move(indexes)) {
+        : indexes_(std::move(indexes)), schema_(m.extension.schema) {
         for (const auto& c : m.collections) by_name_.emplace(c.name, c.id);
     }
 
@@ -46,6 +46,8 @@ public:
     }
 
     [[nodiscard]] const index_set& indexes() const noexcept { return indexes_; }
+    // The schema version and migrations applied (docs/migrations.md), if any: a backup carries them.
+    [[nodiscard]] const std::optional<format::manifest_schema>& schema() const noexcept { return schema_; }
 
     // The index of `collection` on `path` (any kind when `kind` is empty), or null.
     [[nodiscard]] std::shared_ptr<secondary_index> index_on(std::uint32_t collection,
@@ -61,6 +63,7 @@ public:
 private:
     std::map<std::string, std::uint32_t, std::less<>> by_name_;
     index_set indexes_;
+    std::optional<format::manifest_schema> schema_;
 };
 
 }  // namespace detail

@@ -441,6 +441,22 @@ public:
         };
     }
 
+    // Records the schema version and applied migrations of the database this one was made
+    // from (salvage), durably. Holding the writer lock.
+    void adopt_schema(std::optional<format::manifest_schema> s) {
+        ensure_writable();
+        format::manifest next = manifest_;
+        next.extension.schema = std::move(s);
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);
+            throw;
+        }
+        publish_catalog();
+    }
+
     // Builds every index the MANIFEST declares (open, after recovery).
     void build_indexes() {
         indexes_.open(manifest_, live_entities());
