@@ -51,10 +51,10 @@ wait_for_clang() {
 # g++ -O2: the library as users build it, the benchmark program, and the database suite
 # against the single header (the same headers as one file). Then clang++ under ASan +
 # UBSan, unoptimised (clang compiles sanitized code in less than half the time g++ takes);
-# then plain clang++, unoptimised: the library's suites without sanitizers, the examples,
-# and the compile checks (compile-fail tests, static concept checks, the ODR program; the
-# tool's, C ABI's and Python tests run under ASan + UBSan on the same compiler, and with
-# g++, so the tool is not built here: the kill test kills its in-process writer only); then
+# then plain clang++, unoptimised: the examples and the compile checks (compile-fail tests,
+# static concept checks, the ODR program; the library's test programs and the tool's, C
+# ABI's and Python tests run under ASan + UBSan on the same compiler, and with g++, so
+# neither they nor the tool are built here); then
 # ThreadSanitizer (clang++ -O1, the threaded tests in two translation units) over the threaded
 # tests. No configuration carries debug information: compile time is the run's cost, and
 # the sanitizers' reports name functions from the symbol table (UBSan's carry their source
@@ -66,7 +66,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
   -Ddebug=false -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false "${none[@]}"
 CXX=clang++ CC=clang run clang all all -Doptimization=0 -Ddebug=false -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false -Dtools=false
+  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false -Dtools=false -Dsuites=false
 # ThreadSanitizer over the programs that run threads against one database (tests/meson.build
 # builds only those in this configuration).
 TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan tests/unit_threads "engine engine_parts compaction shared_gate primary_index_threads postings text_postings" \

@@ -17576,7 +17576,7 @@ struct migration {
 
 // Where a long step is (migrate_options::on_progress).
 struct migration_progress {
-    std::uint64_t version = 0;        // the migration running
+    std::uint64_t version = 0;        // the migration running (a dry run's one pass serves all: the last)
     std::string_view collection;      // the collection its pass reads
     std::uint64_t done = 0, total = 0;  // entities read of the collection's
 };

@@ -104,6 +104,31 @@ class SchemaTest(unittest.TestCase):
         self.assertIn("already applied: 1\nalready applied: 2\n", r.out)
         self.assertEqual(files_of(self.db), before)
 
+    def test_progress_on_a_terminal(self):
+        import pty
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([TOOL, "migrate", str(self.db), str(self.plan(PLAN))],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, timeout=TIMEOUT)
+            os.close(slave)
+            slave = None
+            err = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the terminal's other end is closed: all read
+                    break
+                if not chunk:
+                    break
+                err += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, EXIT_OK)
+        self.assertIn(b"\rmigration 1: users 5/5 entities (100%)", err)
+        self.assertTrue(p.stdout.startswith(b"ok\nschema version: 0 -> 2\n"))  # as without a terminal
+
     def test_dry_run_reports_and_changes_no_byte(self):
         before = files_of(self.db)
         r = run("migrate", self.db, self.plan(PLAN), "--dry-run")
