@@ -18911,10 +18911,11 @@ template <typename Traits>
     const auto target = opt.target_version ? opt.target_version : cfg.required_schema_version;
     cfg.required_schema_version.reset();
     if (opt.dry_run) cfg.read_only = true;
-    if (cfg.read_only && !opt.dry_run)
-        fail(errc::read_only, "migrations write the database: open it read-write, or pass dry_run");
     auto e = open_engine<Traits>(dir, cfg, env);
     const auto p = plan_against(e->manifest(), plan, target);
+    if (cfg.read_only && !opt.dry_run && !p.pending.empty())
+        fail(errc::read_only, "migrations to schema version {} are pending and a read-only open cannot run them",
+             p.target);
     report = {.dry_run = opt.dry_run, .version_before = p.current, .version_after = p.current, .applied = {},
               .already_applied = p.already, .records_written = 0};
     if (p.pending.empty()) return e;
