@@ -15,26 +15,13 @@ import tempfile
 import unittest
 from pathlib import Path
 
+
 TOOL = os.environ.get("ENTIDB_TOOL", "")
 TIMEOUT = 120
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_SCHEMA = 0, 1, 2, 8
 
 
-def run(*args):
-    p = subprocess.run([TOOL] + [str(a) for a in args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=TIMEOUT)
-    p.out = p.stdout.decode("utf-8", "replace")
-    p.err = p.stderr.decode("utf-8", "replace")
-    return p
-
-
-def files_of(path):
-    out = {}
-    for root, _, files in os.walk(path):
-        for f in files:
-            p = Path(root) / f
-            out[str(p.relative_to(path))] = p.read_bytes()
-    return out
+from test_ops import files_of, run  # noqa: E402  (the same helpers as the other tool tests)
 
 
 def user_id(i):

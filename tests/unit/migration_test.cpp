@@ -38,18 +38,6 @@ std::string json_of(entidb::database& db, std::string_view coll, const entidb::e
     return b ? entidb::cbor::to_json(*b) : "absent";
 }
 
-// Every file under `dir` with its bytes.
-std::map<std::string, std::string> files_of(const std::filesystem::path& dir) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream f(e.path(), std::ios::binary);
-        out[std::filesystem::relative(e.path(), dir).string()] =
-            std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    }
-    return out;
-}
-
 entidb::byte_buffer read_bytes(const std::filesystem::path& p) {
     std::ifstream f(p, std::ios::binary);
     const std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -139,11 +127,11 @@ TEST_CASE("migrate: applied migrations are no-ops; a changed, missing or lower p
     temp_dir dir;
     load_users(dir.path(), 10);
     (void)entidb::migrate(dir.path(), plan_v2());
-    const auto before = files_of(dir.path());
+    const auto before = test_support::snapshot_files(dir.path());
     const auto again = entidb::migrate(dir.path(), plan_v2());
     CHECK(again.applied.empty());
     CHECK(again.already_applied == std::vector<std::uint64_t>{1, 2});
-    CHECK(files_of(dir.path()) == before);
+    CHECK(test_support::snapshot_files(dir.path()) == before);
 
     auto changed = plan_v2();
     changed[0].steps.pop_back();
@@ -159,17 +147,17 @@ TEST_CASE("migrate: applied migrations are no-ops; a changed, missing or lower p
     auto unordered = plan_v2();
     std::swap(unordered[0], unordered[1]);
     CHECK(code_of([&] { (void)entidb::migrate(dir.path(), unordered); }) == entidb::errc::invalid_argument);
-    CHECK(files_of(dir.path()) == before);
+    CHECK(test_support::snapshot_files(dir.path()) == before);
 }
 
 TEST_CASE("migrate: open with required_schema_version refuses another version unless given the way there",
           "[migration]") {
     temp_dir dir;
     load_users(dir.path(), 10);
-    const auto before = files_of(dir.path());
+    const auto before = test_support::snapshot_files(dir.path());
     CHECK(code_of([&] { (void)entidb::open(dir.path(), {.required_schema_version = 2}); }) ==
           entidb::errc::schema_mismatch);
-    CHECK(files_of(dir.path()) == before);
+    CHECK(test_support::snapshot_files(dir.path()) == before);
     // A plan that does not reach the required version is refused before it changes anything.
     CHECK(code_of([&] {
               (void)entidb::open(dir.path(), {.required_schema_version = 2}, {plan_v2()[0]});
@@ -185,7 +173,7 @@ TEST_CASE("migrate: open with required_schema_version refuses another version un
 TEST_CASE("migrate: a dry run reports what each step would touch and leaves every byte", "[migration]") {
     temp_dir dir;
     load_users(dir.path(), 100);
-    const auto before = files_of(dir.path());
+    const auto before = test_support::snapshot_files(dir.path());
     const auto report = entidb::migrate(dir.path(), plan_v2(), {.dry_run = true});
     CHECK(report.dry_run);
     CHECK(report.version_after == 2);
@@ -193,7 +181,7 @@ TEST_CASE("migrate: a dry run reports what each step would touch and leaves ever
     CHECK(report.applied[0].steps[0].entities_touched == 100);
     CHECK(report.applied[1].steps[0].entities_touched == 36);  // on what migration 1 would leave
     CHECK(report.records_written == 0);
-    CHECK(files_of(dir.path()) == before);
+    CHECK(test_support::snapshot_files(dir.path()) == before);
     CHECK(entidb::open(dir.path()).describe().schema_version == 0);
 }
 
@@ -204,7 +192,7 @@ TEST_CASE("migrate: a refused migration publishes nothing and leaves no file beh
         auto db = entidb::open(dir.path());
         db.transaction([](auto& txn) { txn.put("users", id_of(7), user("user8", 8)); });  // two named user8
     }
-    const auto before = files_of(dir.path());
+    const auto before = test_support::snapshot_files(dir.path());
     const std::vector<entidb::migration> unique{
         {.version = 1,
          .name = "unique names",
@@ -230,7 +218,7 @@ TEST_CASE("migrate: a refused migration publishes nothing and leaves no file beh
     auto db = entidb::open(dir.path());
     CHECK(db.describe().schema_version == 0);
     CHECK(json_of(db, "users", id_of(7)) == R"({"age":8,"name":"user8","legacy":true})");
-    for (const auto& [name, bytes] : files_of(dir.path())) CHECK(name.find(".compact") == std::string::npos);
+    for (const auto& [name, bytes] : test_support::snapshot_files(dir.path())) CHECK(name.find(".compact") == std::string::npos);
 }
 
 TEST_CASE("migrate: collections and indexes come and go; a text index is declared by a migration",
@@ -285,7 +273,7 @@ TEST_CASE("migrate: a publish interrupted after the commit point is finished by 
     // its segment publish section. `renamed` of them were already renamed into place.
     const auto renamed = GENERATE(0, 1);
     const auto segments = entidb::open(dir.path()).describe().segments;
-    const auto migrated = files_of(dir.path());
+    const auto migrated = test_support::snapshot_files(dir.path());
     REQUIRE(segments.size() >= 3);
     std::vector<std::uint32_t> outputs;
     for (std::size_t i = segments.size() - 2; i < segments.size(); ++i) outputs.push_back(segments[i].number);
@@ -309,7 +297,7 @@ TEST_CASE("migrate: a publish interrupted after the commit point is finished by 
         CHECK(db.describe().schema_version == 1);
         CHECK(json_of(db, "users", id_of(3)) == R"({"age":3,"prefs":{"theme":"dark"},"full_name":"user3"})");
     }
-    auto now = files_of(dir.path());
+    auto now = test_support::snapshot_files(dir.path());
     now.erase("primary.index");
     auto expected = migrated;
     expected.erase("primary.index");

@@ -416,13 +416,7 @@ public:
         format::manifest next = manifest_;
         next.indexes.push_back(def);
         next.next_index_id = def.id + 1;
-        std::swap(manifest_, next);
-        try {
-            save_manifest();
-        } catch (...) {
-            std::swap(manifest_, next);
-            throw;
-        }
+        replace_manifest(std::move(next));
         indexes_.add(ix);
         publish_catalog();
         return ix;
@@ -447,13 +441,7 @@ public:
         ensure_writable();
         format::manifest next = manifest_;
         next.extension.schema = std::move(s);
-        std::swap(manifest_, next);
-        try {
-            save_manifest();
-        } catch (...) {
-            std::swap(manifest_, next);
-            throw;
-        }
+        replace_manifest(std::move(next));
         publish_catalog();
     }
 
@@ -608,18 +596,23 @@ private:
             next.collections.push_back({name, id});
             next.next_collection_id = std::max(next.next_collection_id, id + 1);
         }
-        std::swap(manifest_, next);
-        try {
-            save_manifest();
-        } catch (...) {
-            std::swap(manifest_, next);  // not named anywhere durable: forget them
-            throw;
-        }
+        replace_manifest(std::move(next));  // failing, not named anywhere durable: forgotten
         publish_catalog();
     }
 
     void save_manifest() {
         if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
+    }
+
+    // Makes `next` the MANIFEST, durably; if that fails the engine keeps the one it had.
+    void replace_manifest(format::manifest next) {
+        std::swap(manifest_, next);
+        try {
+            save_manifest();
+        } catch (...) {
+            std::swap(manifest_, next);
+            throw;
+        }
     }
 
     // Returns once a flush covered the WAL up to `wal_end` and the commits it covered are
