@@ -56,7 +56,7 @@ struct config {
     // The schema version the application expects (docs/migrations.md): open refuses a
     // database at any other version with errc::schema_mismatch, unless the migrations passed
     // to open bring it there. Unset: any version opens.
-    std::optional<std::uint64_t> required_schema_version;
+    std::optional<std::uint64_t> required_schema_version{};
 
     // The largest payload any record can carry: the segment record's u32 length field
     // covers the whole record, so the payload gets what the fixed fields leave.

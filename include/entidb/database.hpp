@@ -308,7 +308,9 @@ private:
                                .next_collection_id = m.next_collection_id,
                                .collections = {},
                                .indexes = {},
-                               .segments = {}};
+                               .segments = {},
+                               .schema_version = 0,
+                               .migrations = {}};
         const auto cat = e.catalog_snapshot();
         for (const auto& [name, id] : cat->names()) d.collections.push_back({.name = name, .id = id});
         for (const auto& ix : cat->indexes()) {

@@ -56,15 +56,15 @@ struct migration_step {
     using transform_fn = std::function<std::optional<cbor::value>(const entity_id&, cbor::value)>;
 
     op kind = op::create_collection;
-    std::string collection;
-    std::vector<std::string> path;  // declare/drop index; rename/remove/add field
-    std::string new_name;           // rename_field: the field's new name, in the same map
+    std::string collection{};
+    std::vector<std::string> path{};  // declare/drop index; rename/remove/add field
+    std::string new_name{};           // rename_field: the field's new name, in the same map
     index_kind index = index_kind::hash;
     bool unique = false;
-    byte_buffer index_options;      // the kind's own (a text index's: text_index_options)
-    cbor::value value;              // add_field: the default
-    std::string transform_name;     // transform: stands for its code in steps_hash
-    transform_fn transform;
+    byte_buffer index_options{};      // the kind's own (a text index's: text_index_options)
+    cbor::value value{};              // add_field: the default
+    std::string transform_name{};     // transform: stands for its code in steps_hash
+    transform_fn transform{};
 
     // ---- the steps ----
     [[nodiscard]] static migration_step create_collection(std::string_view name) {
@@ -183,8 +183,8 @@ private:
 
 struct migration {
     std::uint64_t version = 0;  // the schema version it brings the database to (at least 1)
-    std::string name;
-    std::vector<migration_step> steps;
+    std::string name{};
+    std::vector<migration_step> steps{};
 
     // XXH3-64 of the steps' identities (migration_step::encode_identity), as an array.
     [[nodiscard]] std::uint64_t steps_hash() const {
@@ -200,7 +200,7 @@ struct migration {
 // Where a long step is (migrate_options::on_progress).
 struct migration_progress {
     std::uint64_t version = 0;        // the migration running (a dry run's one pass serves all: the last)
-    std::string_view collection;      // the collection its pass reads
+    std::string_view collection{};    // the collection its pass reads
     std::uint64_t done = 0, total = 0;  // entities read of the collection's
 };
 
@@ -211,29 +211,29 @@ struct migrate_options {
     // so that the same operations write the same bytes (SPEC.md §3).
     std::uint64_t applied_at = 0;
     // Stop at this version (default: the plan's highest). Below the database's: schema_mismatch.
-    std::optional<std::uint64_t> target_version;
+    std::optional<std::uint64_t> target_version{};
     // Called every few thousand entities of a pass, and at its end.
-    std::function<void(const migration_progress&)> on_progress;
+    std::function<void(const migration_progress&)> on_progress{};
 };
 
 struct migration_step_report {
-    std::string description;          // migration_step::describe()
+    std::string description{};        // migration_step::describe()
     std::uint64_t entities_touched = 0;  // entities the step changed or deleted
 };
 
 struct migration_run {
     std::uint64_t version = 0;
-    std::string name;
+    std::string name{};
     std::uint64_t steps_hash = 0;
-    std::vector<migration_step_report> steps;
+    std::vector<migration_step_report> steps{};
 };
 
 struct migration_report {
     bool dry_run = false;
     std::uint64_t version_before = 0;
     std::uint64_t version_after = 0;  // for a dry run: the version a real run would reach
-    std::vector<migration_run> applied;  // in order (for a dry run: what would be applied)
-    std::vector<std::uint64_t> already_applied;  // versions of the plan the database had: no-ops
+    std::vector<migration_run> applied{};  // in order (for a dry run: what would be applied)
+    std::vector<std::uint64_t> already_applied{};  // versions of the plan the database had: no-ops
     std::uint64_t records_written = 0;   // segment records (puts and tombstones); 0 for a dry run
 };
 

@@ -69,7 +69,7 @@ struct segment_description {
 // A migration the database has applied (docs/migrations.md).
 struct applied_migration {
     std::uint64_t version = 0;
-    std::string name;
+    std::string name{};
     std::uint64_t applied_at = 0;  // as migrate_options::applied_at gave it
     std::uint64_t steps_hash = 0;  // of its step list (migration::steps_hash)
 };
@@ -84,7 +84,7 @@ struct database_description {
     std::vector<index_description> indexes;           // by id
     std::vector<segment_description> segments;       // by number; the last is the active one
     std::uint64_t schema_version = 0;                // 0: no migration applied
-    std::vector<applied_migration> migrations;       // by version
+    std::vector<applied_migration> migrations{};     // by version
 
     // The id of the collection `name`, or nullopt when there is none.
     [[nodiscard]] std::optional<std::uint32_t> collection_id(std::string_view name) const {
