@@ -406,14 +406,13 @@ struct text_corpus {
             const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * sum;
             return static_cast<std::size_t>(std::upper_bound(cdf.begin(), cdf.end() - 1, u) - cdf.begin());
         };
-        std::vector<std::vector<std::uint32_t>> ranks(doc_count);
+        std::vector<std::uint32_t> r;  // one document's words, by rank
         for (std::size_t d = 0; d < doc_count; ++d) {
-            auto& r = ranks[d];
+            r.clear();
             for (std::size_t w = 0; w < words_per_doc; ++w) r.push_back(static_cast<std::uint32_t>(word()));
-            docs.push_back(join(r, 0, r.size(), " "));
+            docs.push_back(join(r, " "));
             std::sort(r.begin(), r.end());
             pairs += static_cast<std::uint64_t>(std::unique(r.begin(), r.end()) - r.begin());
-            r.clear();
         }
         for (std::size_t q = 0; q < query_count; ++q) {
             const std::size_t terms = 1 + rng() % 3;
@@ -421,11 +420,11 @@ struct text_corpus {
             switch (rng() % 4) {
                 case 0:  // AND (implicit)
                     for (std::size_t t = 0; t < terms; ++t) some.push_back(static_cast<std::uint32_t>(word()));
-                    queries.push_back(join(some, 0, some.size(), " "));
+                    queries.push_back(join(some, " "));
                     break;
                 case 1:  // OR
                     for (std::size_t t = 0; t < std::max<std::size_t>(terms, 2); ++t) some.push_back(static_cast<std::uint32_t>(word()));
-                    queries.push_back(join(some, 0, some.size(), " OR "));
+                    queries.push_back(join(some, " OR "));
                     break;
                 case 2: {  // a phrase as it occurs in a document
                     const std::string& d = docs[rng() % docs.size()];
@@ -459,10 +458,10 @@ private:
             if (seen.emplace(w, true).second) vocabulary.push_back(std::move(w));
         }
     }
-    std::string join(const std::vector<std::uint32_t>& ranks, std::size_t from, std::size_t to, std::string_view sep) const {
+    std::string join(const std::vector<std::uint32_t>& ranks, std::string_view sep) const {
         std::string out;
-        for (std::size_t i = from; i < to; ++i) {
-            if (i > from) out += sep;
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            if (i > 0) out += sep;
             out += vocabulary[ranks[i]];
         }
         return out;
