@@ -2,11 +2,12 @@
 // (write + fdatasync to one file; reads through an in-memory hash of offsets into an mmap),
 // in one run, one table. docs/performance.md explains the workloads and shows a run.
 //
-//   entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE] [--only ENGINE,...]
-//                [--workloads W1,...]
+//   entidb-bench [--entities N] [--commits N] [--reads N] [--docs N] [--queries N] [--dir PATH]
+//                [--json FILE] [--only ENGINE,...] [--workloads W1,...]
 //
 // Keys: random 16-byte ids; values: 256-byte payloads (canonical CBOR for every engine, so
-// all store the same bytes); fixed seeds. Peers are compiled in only when their Meson
+// all store the same bytes); fixed seeds. W8, full-text search, runs on EntiDB and SQLite
+// FTS5 only, over a corpus of its own (text_corpus). Peers are compiled in only when their Meson
 // dependency was found (ENTIDB_BENCH_HAVE_*).
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -57,13 +58,16 @@ struct options {
     std::size_t commits = 2'000;
     std::size_t batch = 1'000;
     std::size_t reads = 1'000'000;
+    std::size_t docs = 100'000;    // W8's corpus
+    std::size_t queries = 10'000;  // W8's queries
     std::filesystem::path dir = "bench-data";
     std::string json;
     std::vector<std::string> only;       // engines; empty: all built in
-    std::vector<std::string> workloads;  // W1..W7; empty: all
+    std::vector<std::string> workloads;  // W1..W8; empty: all
 };
 
-const std::vector<std::string> all_workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7"};
+const std::vector<std::string> all_workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"};
+const std::vector<std::string> loaded_workloads = {"W2", "W3", "W4", "W5", "W6", "W7"};  // on W2's database
 
 bool wants(const options& opt, std::string_view workload) {
     return opt.workloads.empty() || std::find(opt.workloads.begin(), opt.workloads.end(), workload) != opt.workloads.end();
@@ -379,16 +383,179 @@ w7_figures w7_latency_under_load(adapter& db, const dataset& d, std::size_t adde
     return f;
 }
 
+// ---- W8: full-text search ----
+
+// W8's corpus: `docs` documents of 100 words drawn from a Zipf distribution (exponent 1.0)
+// over 50,000 made-up ASCII words, and `queries` queries in FTS5's syntax over the same
+// words, an even mix of four kinds: 1-3 words ANDed, 2-3 words ORed, a 2-3-word phrase cut
+// from a document (so that it occurs), and a 2-4-letter prefix* alone or ANDed with a word.
+// Fixed seeds: every engine indexes the same text and runs the same queries.
+struct text_corpus {
+    static constexpr std::size_t vocabulary_size = 50'000, words_per_doc = 100;
+    std::vector<std::string> vocabulary;  // by rank: the most frequent first
+    std::vector<std::string> docs, queries;
+    std::uint64_t pairs = 0;  // distinct (document, word) pairs: what an inverted index stores
+
+    text_corpus(std::size_t doc_count, std::size_t query_count) {
+        std::mt19937_64 rng(8);
+        make_vocabulary(rng);
+        std::vector<double> cdf(vocabulary_size);
+        double sum = 0;
+        for (std::size_t r = 0; r < vocabulary_size; ++r) cdf[r] = sum += 1.0 / static_cast<double>(r + 1);
+        const auto word = [&] {  // a rank by inversion of the CDF; 53 random bits as in [0, 1)
+            const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * sum;
+            return static_cast<std::size_t>(std::upper_bound(cdf.begin(), cdf.end() - 1, u) - cdf.begin());
+        };
+        std::vector<std::uint32_t> r;  // one document's words, by rank
+        for (std::size_t d = 0; d < doc_count; ++d) {
+            r.clear();
+            for (std::size_t w = 0; w < words_per_doc; ++w) r.push_back(static_cast<std::uint32_t>(word()));
+            docs.push_back(join(r, " "));
+            std::sort(r.begin(), r.end());
+            pairs += static_cast<std::uint64_t>(std::unique(r.begin(), r.end()) - r.begin());
+        }
+        for (std::size_t q = 0; q < query_count; ++q) {
+            const std::size_t terms = 1 + rng() % 3;
+            std::vector<std::uint32_t> some;
+            switch (rng() % 4) {
+                case 0:  // AND (implicit)
+                    for (std::size_t t = 0; t < terms; ++t) some.push_back(static_cast<std::uint32_t>(word()));
+                    queries.push_back(join(some, " "));
+                    break;
+                case 1:  // OR
+                    for (std::size_t t = 0; t < std::max<std::size_t>(terms, 2); ++t) some.push_back(static_cast<std::uint32_t>(word()));
+                    queries.push_back(join(some, " OR "));
+                    break;
+                case 2: {  // a phrase as it occurs in a document
+                    const std::string& d = docs[rng() % docs.size()];
+                    std::vector<std::string_view> words;
+                    for (std::size_t p = 0; p < d.size();) {
+                        const auto e = std::min(d.find(' ', p), d.size());
+                        words.push_back(std::string_view(d).substr(p, e - p));
+                        p = e + 1;
+                    }
+                    const std::size_t n = std::max<std::size_t>(terms, 2), at = rng() % (words.size() - n + 1);
+                    queries.push_back(fmt::format("\"{}\"", fmt::join(words.begin() + at, words.begin() + at + n, " ")));
+                    break;
+                }
+                default: {  // a prefix, alone or with a word
+                    const std::string& w = vocabulary[word()];
+                    std::string q = w.substr(0, std::min<std::size_t>(w.size(), 2 + rng() % 3)) + "*";
+                    if (terms > 1) q += " " + vocabulary[word()];
+                    queries.push_back(std::move(q));
+                }
+            }
+        }
+    }
+
+private:
+    // Distinct words of 3-9 lower-case letters (never an FTS5 operator, which is upper case).
+    void make_vocabulary(std::mt19937_64& rng) {
+        std::unordered_map<std::string, bool> seen;
+        while (vocabulary.size() < vocabulary_size) {
+            std::string w(3 + rng() % 7, 'a');
+            for (auto& c : w) c = static_cast<char>('a' + rng() % 26);
+            if (seen.emplace(w, true).second) vocabulary.push_back(std::move(w));
+        }
+    }
+    std::string join(const std::vector<std::uint32_t>& ranks, std::string_view sep) const {
+        std::string out;
+        for (std::size_t i = 0; i < ranks.size(); ++i) {
+            if (i > 0) out += sep;
+            out += vocabulary[ranks[i]];
+        }
+        return out;
+    }
+};
+
+// What one engine returned for W8's queries, to compare the engines with.
+struct w8_answers {
+    std::vector<std::size_t> returned;          // per query: hits returned (at most 10)
+    std::vector<std::size_t> matched;           // per sampled query: every match
+};
+
+// Every query is compared on the hits it returned; every `sample_every`-th also on the
+// number of documents it matches (counting every match costs a full evaluation).
+std::size_t w8_sample_every(std::size_t queries) { return std::max<std::size_t>(1, queries / 200); }
+
+// W8 on one engine: the build (documents/s, in durable transactions of opt.batch), each
+// query's latency (its best 10 by BM25; EntiDB's includes begin_read), the index's bytes.
+template <typename Add>
+w8_answers w8_run(text_adapter& db, const text_corpus& corpus, const options& opt, Add& add) {
+    const std::string name = db.name();
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < corpus.docs.size(); i += opt.batch)
+        db.add(corpus.docs, i, std::min(i + opt.batch, corpus.docs.size()));
+    add(name, "W8 text build", "docs/s", static_cast<double>(corpus.docs.size()) / seconds_since(t0), true);
+    w8_answers out;
+    latency_histogram latency;
+    for (const auto& q : corpus.queries) {
+        const auto t1 = clock_type::now();
+        out.returned.push_back(db.search(q, 10));
+        latency.record(nanoseconds_since(t1));
+    }
+    add(name, "W8 text query p50", "us", static_cast<double>(latency.percentile(0.5)) / 1e3, false);
+    add(name, "W8 text query p99", "us", static_cast<double>(latency.percentile(0.99)) / 1e3, false);
+    const double bytes = db.index_bytes();
+    add(name, "W8 text index bytes", "bytes", bytes, false);
+    add(name, "W8 text bytes per pair", "bytes", bytes / static_cast<double>(corpus.pairs), false);
+    for (std::size_t i = 0; i < corpus.queries.size(); i += w8_sample_every(corpus.queries.size()))
+        out.matched.push_back(db.count(corpus.queries[i]));
+    return out;
+}
+
+// Warns on stderr about every query on which two engines' hit counts differ (the first
+// few by name), and always says how many were compared and how many differ.
+void w8_compare(const text_corpus& corpus, const std::string& a, const w8_answers& x, const std::string& b,
+                const w8_answers& y) {
+    std::size_t differ = 0;
+    const auto report = [&](std::size_t q, const char* what, std::size_t nx, std::size_t ny) {
+        if (++differ <= 10) fmt::print(stderr, "W8: query {} '{}': hits {}: {} {}, {} {}\n", q, corpus.queries[q], what, a, nx, b, ny);
+    };
+    for (std::size_t q = 0; q < x.returned.size(); ++q)
+        if (x.returned[q] != y.returned[q]) report(q, "returned", x.returned[q], y.returned[q]);
+    const std::size_t every = w8_sample_every(corpus.queries.size());
+    for (std::size_t i = 0; i < x.matched.size(); ++i)
+        if (x.matched[i] != y.matched[i]) report(i * every, "matched", x.matched[i], y.matched[i]);
+    fmt::print(stderr, "W8: hit counts of {} and {} compared on {} queries ({} counted in full): {} differ\n", a, b,
+               x.returned.size(), x.matched.size(), differ);
+}
+
+template <typename Selected, typename Add>
+void w8_full_text(const options& opt, const Selected& selected, Add& add) {
+    const text_corpus corpus(opt.docs, opt.queries);
+    fmt::print(stderr, "W8: {} documents, {} (document, word) pairs, {} queries\n", corpus.docs.size(), corpus.pairs,
+               corpus.queries.size());
+    std::vector<std::pair<std::string, w8_answers>> answers;
+    for (const auto& [name, make] : text_adapters()) {
+        if (!selected(name)) continue;
+        const auto dir = opt.dir / name / "w8";
+        std::filesystem::remove_all(dir);
+        std::filesystem::create_directories(dir.parent_path());
+        fmt::print(stderr, "{} (W8):\n", name);
+        {
+            auto db = make();
+            db->open(dir);
+            answers.emplace_back(name, w8_run(*db, corpus, opt, add));
+        }
+        std::filesystem::remove_all(opt.dir / name);
+    }
+    if (answers.size() == 2) w8_compare(corpus, answers[0].first, answers[0].second, answers[1].first, answers[1].second);
+    else fmt::print(stderr, "W8: one engine, no hit counts compared\n");
+}
+
 constexpr const char* usage =
-    "usage: entidb-bench [--entities N] [--commits N] [--reads N] [--dir PATH] [--json FILE]\n"
-    "                    [--only ENGINE,...] [--workloads W1,...]\n"
+    "usage: entidb-bench [--entities N] [--commits N] [--reads N] [--docs N] [--queries N]\n"
+    "                    [--dir PATH] [--json FILE] [--only ENGINE,...] [--workloads W1,...]\n"
     "  --entities N      entities loaded by W2 and read by W3-W7 (default 1000000)\n"
     "  --commits N       single-entity commits of W1 (default 2000)\n"
     "  --reads N         point reads of W3 (default 1000000)\n"
+    "  --docs N          documents W8 indexes (default 100000; EntiDB and SQLite only)\n"
+    "  --queries N       full-text queries W8 runs (default 10000)\n"
     "  --dir PATH        where the engines' databases go (default ./bench-data; emptied)\n"
     "  --json FILE       also write every figure as JSON\n"
     "  --only LIST       comma-separated engines to run (default: all built in)\n"
-    "  --workloads LIST  comma-separated workloads to run, W1-W7 (default: all; W3-W7 load\n"
+    "  --workloads LIST  comma-separated workloads to run, W1-W8 (default: all; W3-W7 load\n"
     "                    the data set as W2 does, and report W2 only when it is listed)\n";
 
 // A positive count, or nothing (the caller reports the option).
@@ -429,10 +596,12 @@ std::variant<options, int> parse_options(int argc, char** argv) {
         }
         if (i + 1 == argc) return bad(fmt::format("{} needs a value", a));
         const std::string_view v = argv[i + 1];
-        if (a == "--entities" || a == "--commits" || a == "--reads") {
+        if (std::size_t* count = a == "--entities" ? &opt.entities : a == "--commits" ? &opt.commits
+                                 : a == "--reads"  ? &opt.reads    : a == "--docs"    ? &opt.docs
+                                 : a == "--queries" ? &opt.queries : nullptr) {
             const auto n = parse_count(v);
             if (!n) return bad(fmt::format("{} takes a positive whole number, not '{}'", a, v));
-            (a == "--entities" ? opt.entities : a == "--commits" ? opt.commits : opt.reads) = *n;
+            *count = *n;
         } else if (a == "--dir") {
             opt.dir = std::string(v);
         } else if (a == "--json") {
@@ -520,9 +689,9 @@ int run(const options& opt) {
     // A run takes minutes: find an unwritable JSON path before it, not after.
     if (!opt.json.empty() && !std::ofstream(opt.json))
         throw std::runtime_error(fmt::format("cannot write {}", opt.json));
-    // Every workload but W1 reads or extends the data set W2 loads; none is made unless used
-    // (10M payloads take about 3 GB).
-    const bool loads = std::any_of(all_workloads.begin() + 1, all_workloads.end(), [&](const auto& w) { return wants(opt, w); });
+    // W2-W7 read or extend the data set W2 loads; none is made unless used (10M payloads
+    // take about 3 GB).
+    const bool loads = std::any_of(loaded_workloads.begin(), loaded_workloads.end(), [&](const auto& w) { return wants(opt, w); });
     const dataset data(loads ? opt.entities : 0, 42);
     const dataset commits_data(wants(opt, "W1") ? opt.commits : 0, 7);
     std::vector<result> results;
@@ -530,8 +699,11 @@ int run(const options& opt) {
         results.push_back({e, w, unit, v, higher});
         fmt::print(stderr, "  {:<8} {:<24} {:>14.{}f} {}\n", e, w, v, v < 10 ? 2 : 1, unit);
     };
+    const auto selected = [&](const std::string& name) {
+        return opt.only.empty() || std::find(opt.only.begin(), opt.only.end(), name) != opt.only.end();
+    };
     for (const auto& [name, make] : all_adapters()) {
-        if (!opt.only.empty() && std::find(opt.only.begin(), opt.only.end(), name) == opt.only.end()) continue;
+        if (!selected(name) || !(loads || wants(opt, "W1"))) continue;
         const auto dir = opt.dir / name;
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
@@ -546,6 +718,7 @@ int run(const options& opt) {
         if (loads) run_on_loaded(opt, name, make, dir / "w2", data, add);
         std::filesystem::remove_all(dir);
     }
+    if (wants(opt, "W8")) w8_full_text(opt, selected, add);
     print_table(results, opt.json);
     fmt::print(stderr, "entidb-bench: peak RSS {:.2f} GiB\n", peak_rss() / double(1 << 30));
     return 0;

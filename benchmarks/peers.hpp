@@ -13,9 +13,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -224,6 +226,21 @@ private:
 };
 
 #if ENTIDB_BENCH_HAVE_SQLITE
+inline void sqlite_exec(sqlite3* db, const char* sql) {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+        die(fmt::format("sqlite: {}: {}", sql, sqlite3_errmsg(db)));
+}
+
+// Every SQLite database of the benchmark: WAL mode, synchronous=FULL (a commit is durable).
+inline sqlite3* sqlite_open_durable(const std::filesystem::path& dir) {
+    std::filesystem::create_directories(dir);
+    sqlite3* db = nullptr;
+    if (sqlite3_open((dir / "db.sqlite").c_str(), &db) != SQLITE_OK) die("sqlite: open");
+    sqlite_exec(db, "PRAGMA journal_mode=WAL");
+    sqlite_exec(db, "PRAGMA synchronous=FULL");
+    return db;
+}
+
 class sqlite_adapter final : public adapter {
 public:
     std::string name() const override { return "sqlite"; }
@@ -233,10 +250,7 @@ public:
         sqlite3_close(db_);
     }
     void open(const std::filesystem::path& path, bool) override {
-        std::filesystem::create_directories(path);
-        if (sqlite3_open((path / "db.sqlite").c_str(), &db_) != SQLITE_OK) die("sqlite: open");
-        exec("PRAGMA journal_mode=WAL");
-        exec("PRAGMA synchronous=FULL");
+        db_ = sqlite_open_durable(path);
         exec("CREATE TABLE IF NOT EXISTS kv(id BLOB PRIMARY KEY, body BLOB) WITHOUT ROWID");
         sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO kv(id, body) VALUES(?, ?)", -1, &put_, nullptr);
         sqlite3_prepare_v2(db_, "SELECT body FROM kv WHERE id = ?", -1, &get_, nullptr);
@@ -277,9 +291,7 @@ public:
     }
 
 private:
-    void exec(const char* sql) {
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) die(std::string("sqlite: ") + sql);
-    }
+    void exec(const char* sql) { sqlite_exec(db_, sql); }
     sqlite3* db_ = nullptr;
     sqlite3_stmt* put_ = nullptr;
     sqlite3_stmt* get_ = nullptr;
@@ -433,6 +445,147 @@ inline std::vector<std::pair<std::string, std::function<std::unique_ptr<adapter>
 #endif
 #if ENTIDB_BENCH_HAVE_ROCKSDB
     out.emplace_back("rocksdb", [] { return std::make_unique<rocksdb_adapter>(); });
+#endif
+    return out;
+}
+
+// ---- W8: the engines with full-text search (EntiDB's text index, SQLite FTS5) ----
+// LMDB, RocksDB and the raw row have none. Both tokenizers agree on ASCII (SQLite's
+// unicode61, EntiDB's default: case folded, no stemming) and both rank by BM25 with FTS5's
+// parameters, so the same query finds the same documents.
+class text_adapter {
+public:
+    virtual ~text_adapter() = default;
+    virtual std::string name() const = 0;
+    virtual void open(const std::filesystem::path& path) = 0;
+    // One durable transaction adding docs[first, last), document i as number i.
+    virtual void add(const std::vector<std::string>& docs, std::size_t first, std::size_t last) = 0;
+    // The best `limit` documents of an FTS5-syntax query by BM25: how many were returned.
+    virtual std::size_t search(const std::string& query, std::size_t limit) = 0;
+    // Every document the query matches.
+    virtual std::size_t count(const std::string& query) = 0;
+    // The index's size in bytes, the documents themselves not counted.
+    virtual double index_bytes() = 0;
+};
+
+class entidb_text_adapter final : public text_adapter {
+public:
+    std::string name() const override { return "entidb"; }
+    void open(const std::filesystem::path& path) override {
+        db_.emplace(entidb::open(path));
+        db_->declare_index("docs", "body", entidb::index_kind::text);
+    }
+    void add(const std::vector<std::string>& docs, std::size_t first, std::size_t last) override {
+        db_->transaction([&](auto& txn) {
+            for (std::size_t i = first; i < last; ++i) {
+                payload_.clear();
+                entidb::cbor::encoder(payload_).begin_map(1).text("body").text(docs[i]).end_map();
+                txn.put("docs", id_of(i), payload_);
+            }
+        });
+    }
+    std::size_t search(const std::string& query, std::size_t limit) override {
+        return db_->begin_read().search("docs", "body", query, limit).size();
+    }
+    std::size_t count(const std::string& query) override {
+        return search(query, std::numeric_limits<std::size_t>::max());
+    }
+    // The text index's memory as built by the commits (no shrink_to_fit: open would do that).
+    double index_bytes() override { return static_cast<double>(db_->begin_read().index_memory_bytes("docs", "body")); }
+
+private:
+    static entidb::entity_id id_of(std::size_t i) {  // ids in the order of the documents
+        std::array<entidb::byte, 16> raw{};
+        for (int b = 0; b < 8; ++b) raw[15 - b] = static_cast<entidb::byte>(i >> (8 * b));
+        return entidb::entity_id(raw);
+    }
+    std::optional<entidb::database> db_;
+    entidb::byte_buffer payload_;
+};
+
+#if ENTIDB_BENCH_HAVE_SQLITE
+class sqlite_text_adapter final : public text_adapter {
+public:
+    std::string name() const override { return "sqlite"; }
+    ~sqlite_text_adapter() override {
+        for (auto* s : {put_, top_, count_}) sqlite3_finalize(s);
+        sqlite3_close(db_);
+    }
+    void open(const std::filesystem::path& path) override {
+        db_ = sqlite_open_durable(path);
+        sqlite_exec(db_, "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='unicode61')");
+        put_ = prepare("INSERT INTO t(rowid, body) VALUES(?, ?)");
+        top_ = prepare("SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t) LIMIT ?");
+        count_ = prepare("SELECT count(*) FROM t WHERE t MATCH ?");
+    }
+    void add(const std::vector<std::string>& docs, std::size_t first, std::size_t last) override {
+        sqlite_exec(db_, "BEGIN");
+        for (std::size_t i = first; i < last; ++i) {
+            sqlite3_bind_int64(put_, 1, static_cast<sqlite3_int64>(i) + 1);
+            sqlite3_bind_text(put_, 2, docs[i].data(), static_cast<int>(docs[i].size()), SQLITE_STATIC);
+            if (sqlite3_step(put_) != SQLITE_DONE) die(fmt::format("sqlite: insert: {}", sqlite3_errmsg(db_)));
+            sqlite3_reset(put_);
+        }
+        sqlite_exec(db_, "COMMIT");
+    }
+    std::size_t search(const std::string& query, std::size_t limit) override {
+        sqlite3_bind_int64(top_, 2, static_cast<sqlite3_int64>(limit));
+        return rows(top_, query, [](sqlite3_stmt*, std::size_t& n) { ++n; });
+    }
+    std::size_t count(const std::string& query) override {
+        return rows(count_, query, [](sqlite3_stmt* s, std::size_t& n) { n = static_cast<std::size_t>(sqlite3_column_int64(s, 0)); });
+    }
+    // The pages of FTS5's shadow tables but the content table (the documents): t_data (the
+    // index), t_idx, t_docsize (each document's length, for BM25) and t_config, from the
+    // dbstat virtual table. Without dbstat in the library: the whole file, content included.
+    double index_bytes() override {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_, "SELECT sum(pgsize) FROM dbstat WHERE name IN ('t_data', 't_idx', 't_docsize', 't_config')",
+                               -1, &s, nullptr) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+            const double bytes = sqlite3_column_double(s, 0);
+            sqlite3_finalize(s);
+            return bytes;
+        }
+        sqlite3_finalize(s);
+        fmt::print(stderr, "sqlite: no dbstat: W8's index bytes are the whole file (page_count * page_size)\n");
+        return pragma("page_count") * pragma("page_size");
+    }
+
+private:
+    sqlite3_stmt* prepare(const char* sql) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) die(fmt::format("sqlite: {}: {}", sql, sqlite3_errmsg(db_)));
+        return s;
+    }
+    double pragma(const char* name) {
+        sqlite3_stmt* s = prepare(fmt::format("PRAGMA {}", name).c_str());
+        const double v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
+        sqlite3_finalize(s);
+        return v;
+    }
+    // Runs `s` with the query bound first and folds its rows with `f`.
+    template <typename F>
+    std::size_t rows(sqlite3_stmt* s, const std::string& query, F f) {
+        sqlite3_bind_text(s, 1, query.data(), static_cast<int>(query.size()), SQLITE_STATIC);
+        std::size_t n = 0;
+        int rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) f(s, n);
+        if (rc != SQLITE_DONE) die(fmt::format("sqlite: query '{}': {}", query, sqlite3_errmsg(db_)));
+        sqlite3_reset(s);
+        return n;
+    }
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* put_ = nullptr;
+    sqlite3_stmt* top_ = nullptr;
+    sqlite3_stmt* count_ = nullptr;
+};
+#endif
+
+inline std::vector<std::pair<std::string, std::function<std::unique_ptr<text_adapter>()>>> text_adapters() {
+    std::vector<std::pair<std::string, std::function<std::unique_ptr<text_adapter>()>>> out;
+    out.emplace_back("entidb", [] { return std::make_unique<entidb_text_adapter>(); });
+#if ENTIDB_BENCH_HAVE_SQLITE
+    out.emplace_back("sqlite", [] { return std::make_unique<sqlite_text_adapter>(); });
 #endif
     return out;
 }

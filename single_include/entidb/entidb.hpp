@@ -11881,12 +11881,15 @@ public:
         return query_.matches_nothing() ? none : nodes_[query_.root()];
     }
 
-    [[nodiscard]] double score(const doc_type& doc) const {
-        const double length = static_cast<double>(source_->doc_length(doc));
-        double sum = 0.0;
-        add_scores(query_.root(), doc, length, sum);
-        return sum;
-    }
+    // Per node, where the last document scored through it was found in its documents.
+    using cursors = std::vector<std::size_t>;
+    [[nodiscard]] cursors first_cursors() const { return cursors(nodes_.size(), 0); }
+
+    [[nodiscard]] double score(const doc_type& doc) const { return score(doc, nullptr); }
+    // The same for documents scored in ascending order with the same `at` (search's loop
+    // over matches()): each lookup steps forward from the last instead of searching a
+    // whole list, which keeps the scoring of many matches in cache.
+    [[nodiscard]] double score(const doc_type& doc, cursors& at) const { return score(doc, &at); }
 
 private:
     struct leaf_data {
@@ -11953,31 +11956,58 @@ private:
         }
     }
 
-    [[nodiscard]] bool node_matches(std::uint32_t node, const doc_type& doc) const {
+    [[nodiscard]] double score(const doc_type& doc, cursors* at) const {
+        const double length = static_cast<double>(source_->doc_length(doc));
+        double sum = 0.0;
+        add_scores(query_.root(), doc, length, sum, at);
+        return sum;
+    }
+
+    // The place of the first of `docs` not below `doc`. With a cursor, every document before
+    // it is below `doc` (documents come in ascending order): gallop forward from there.
+    [[nodiscard]] static std::size_t place(const std::vector<doc_type>& docs, const doc_type& doc, std::size_t* cursor) {
+        if (cursor == nullptr) return static_cast<std::size_t>(std::lower_bound(docs.begin(), docs.end(), doc) - docs.begin());
+        std::size_t lo = *cursor, hi = lo, step = 1;
+        while (hi < docs.size() && docs[hi] < doc) {
+            lo = hi + 1;
+            hi = lo + step;
+            step *= 2;
+        }
+        hi = std::min(hi, docs.size());
+        const auto at = std::lower_bound(docs.begin() + static_cast<std::ptrdiff_t>(lo),
+                                         docs.begin() + static_cast<std::ptrdiff_t>(hi), doc);
+        return *cursor = static_cast<std::size_t>(at - docs.begin());
+    }
+
+    [[nodiscard]] static std::size_t* cursor_of(cursors* at, std::uint32_t node) noexcept {
+        return at == nullptr ? nullptr : &(*at)[node];
+    }
+
+    [[nodiscard]] bool node_matches(std::uint32_t node, const doc_type& doc, cursors* at) const {
         const auto& docs = nodes_[node];
-        return std::binary_search(docs.begin(), docs.end(), doc);
+        const std::size_t i = place(docs, doc, cursor_of(at, node));
+        return i < docs.size() && !(doc < docs[i]);
     }
 
     // Adds the contributions of the phrases under `node`, which matches `doc`.
-    void add_scores(std::uint32_t node, const doc_type& doc, double length, double& sum) const {
+    void add_scores(std::uint32_t node, const doc_type& doc, double length, double& sum, cursors* at) const {
         const text::query_node& n = query_.nodes()[node];
         switch (n.type) {
             case text::query_node::kind::leaf: {
                 const leaf_data& leaf = leaves_[n.phrase];
-                const auto it = std::lower_bound(leaf.docs.begin(), leaf.docs.end(), doc);
-                const auto f = static_cast<double>(leaf.frequency[static_cast<std::size_t>(it - leaf.docs.begin())]);
+                const auto f = static_cast<double>(leaf.frequency[place(leaf.docs, doc, cursor_of(at, node))]);
                 sum += text::bm25_term(leaf.idf, f, length, average_length_, params_);
                 return;
             }
             case text::query_node::kind::all_of:
-                for (std::uint32_t c : n.children) add_scores(c, doc, length, sum);
+                for (std::uint32_t c : n.children) add_scores(c, doc, length, sum, at);
                 return;
             case text::query_node::kind::any_of:
                 for (std::uint32_t c : n.children)
-                    if (node_matches(c, doc)) add_scores(c, doc, length, sum);
+                    if (node_matches(c, doc, at)) add_scores(c, doc, length, sum, at);
                 return;
             case text::query_node::kind::but_not:
-                add_scores(n.children[0], doc, length, sum);
+                add_scores(n.children[0], doc, length, sum, at);
                 return;
         }
     }
@@ -12129,8 +12159,9 @@ template <posting_source S>
     const detail::query_evaluation<S> evaluation(source, q, params);
     // `better` orders best first; as a heap comparator it keeps the worst kept hit on top.
     const auto better = [](const hit& a, const hit& b) { return a.score > b.score || (a.score == b.score && a.doc < b.doc); };
+    auto at = evaluation.first_cursors();
     for (const auto& doc : evaluation.matches()) {
-        hit h{doc, evaluation.score(doc)};
+        hit h{doc, evaluation.score(doc, at)};
         if (best.size() < limit) {
             best.push_back(std::move(h));
             std::push_heap(best.begin(), best.end(), better);
@@ -19105,6 +19136,7 @@ private:
 //                                           with errc::scan_forbidden when configured so
 //   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
 //                                           as entity_view: the bytes are not copied
+// index_memory_bytes(collection, path) reports an index's size in memory (no access path).
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
 //
@@ -19647,14 +19679,31 @@ public:
         return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
     }
 
+    // The bytes the index on `path` holds in memory, by capacity, at the newest state rather
+    // than this snapshot's (each kind's memory_bytes: docs/indexes.md, "Memory"); 0 when the
+    // collection does not exist, errc::no_such_index when it has no index on `path`. For
+    // sizing: it is not counted as an index lookup.
+    [[nodiscard]] std::size_t index_memory_bytes(std::string_view collection, std::string_view path) const {
+        const auto ix = declared_index(collection, path, std::nullopt).index;
+        return ix ? ix->memory_bytes() : 0;
+    }
+
 private:
     struct located {
         std::uint32_t collection;               // 0 when the collection does not exist
         std::shared_ptr<secondary_index> index;  // null only when the collection does not exist
     };
 
+    // The index an access path reads, counted as an index lookup.
     located index_for(std::string_view collection, std::string_view path,
                       std::optional<index_kind> kind) const {
+        auto found = declared_index(collection, path, kind);
+        if (found.index) snap_->eng().count_index_lookup();
+        return found;
+    }
+
+    located declared_index(std::string_view collection, std::string_view path,
+                           std::optional<index_kind> kind) const {
         const auto fields = parse_field_path(path);
         const auto c = snap_->cat().find(collection);
         if (!c) return {0, nullptr};
@@ -19662,7 +19711,6 @@ private:
         if (!ix)
             fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
                  collection, kind ? fmt::format("{} ", to_string(*kind)) : std::string(), path);
-        snap_->eng().count_index_lookup();
         return {*c, std::move(ix)};
     }
 

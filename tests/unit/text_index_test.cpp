@@ -134,6 +134,29 @@ TEST_CASE("text index: what is refused", "[text_index]") {
           entidb::errc::no_such_index);  // not ordered
 }
 
+TEST_CASE("text index: its size in memory, not counted as a lookup", "[text_index]") {
+    temp_dir dir;
+    auto db = entidb::open(dir.path());
+    db.declare_index("notes", "body", entidb::index_kind::text);
+    db.declare_index("notes", "n", entidb::index_kind::hash);
+    db.transaction([&](auto& txn) { txn.put("notes", id_of(1), note("hello world", 7)); });
+    const auto small = db.begin_read().index_memory_bytes("notes", "body");
+    CHECK(small > 0);
+    db.transaction([&](auto& txn) {
+        for (std::uint64_t i = 2; i < 200; ++i)
+            txn.put("notes", id_of(i), note("word" + std::to_string(i) + " and some more words", i));
+    });
+    auto r = db.begin_read();
+    const auto lookups = db.stats().index_lookups;
+    CHECK(r.index_memory_bytes("notes", "body") > small);  // more versions, more terms
+    CHECK(r.index_memory_bytes("notes", "n") > 0);         // any kind of index
+    CHECK(db.stats().index_lookups == lookups);
+    CHECK(r.index_memory_bytes("nothing-here", "body") == 0);
+    CHECK(code_of([&] { (void)r.index_memory_bytes("notes", "missing"); }) == entidb::errc::no_such_index);
+    (void)r.search("notes", "body", "hello");
+    CHECK(db.stats().index_lookups == lookups + 1);  // a search is one
+}
+
 namespace {
 
 struct article {

@@ -16,6 +16,7 @@
 //                                           with errc::scan_forbidden when configured so
 //   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
 //                                           as entity_view: the bytes are not copied
+// index_memory_bytes(collection, path) reports an index's size in memory (no access path).
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
 //
@@ -207,14 +208,31 @@ public:
         return c && snap_->cat().index_on(*c, parse_field_path(path), kind) != nullptr;
     }
 
+    // The bytes the index on `path` holds in memory, by capacity, at the newest state rather
+    // than this snapshot's (each kind's memory_bytes: docs/indexes.md, "Memory"); 0 when the
+    // collection does not exist, errc::no_such_index when it has no index on `path`. For
+    // sizing: it is not counted as an index lookup.
+    [[nodiscard]] std::size_t index_memory_bytes(std::string_view collection, std::string_view path) const {
+        const auto ix = declared_index(collection, path, std::nullopt).index;
+        return ix ? ix->memory_bytes() : 0;
+    }
+
 private:
     struct located {
         std::uint32_t collection;               // 0 when the collection does not exist
         std::shared_ptr<secondary_index> index;  // null only when the collection does not exist
     };
 
+    // The index an access path reads, counted as an index lookup.
     located index_for(std::string_view collection, std::string_view path,
                       std::optional<index_kind> kind) const {
+        auto found = declared_index(collection, path, kind);
+        if (found.index) snap_->eng().count_index_lookup();
+        return found;
+    }
+
+    located declared_index(std::string_view collection, std::string_view path,
+                           std::optional<index_kind> kind) const {
         const auto fields = parse_field_path(path);
         const auto c = snap_->cat().find(collection);
         if (!c) return {0, nullptr};
@@ -222,7 +240,6 @@ private:
         if (!ix)
             fail(errc::no_such_index, "collection '{}' has no {}index on '{}' (declare one, or use scan())",
                  collection, kind ? fmt::format("{} ", to_string(*kind)) : std::string(), path);
-        snap_->eng().count_index_lookup();
         return {*c, std::move(ix)};
     }
 
