@@ -159,7 +159,7 @@ static_assert(entidb::library_version.data()[entidb::library_version.size()] == 
 ENTIDB_C_API const char* entidb_library_version(void) { return entidb::library_version.data(); }
 
 ENTIDB_C_API const char* entidb_error_name(int code) {
-    if (code >= 0 && code <= ENTIDB_SCHEMA_MISMATCH) return code_names[code];
+    if (code >= 0 && code <= ENTIDB_BAD_KEY) return code_names[code];
     if (code == ENTIDB_OUT_OF_MEMORY) return "out_of_memory";
     if (code == ENTIDB_INTERNAL) return "internal";
     return "unknown";

@@ -53,10 +53,11 @@ ENTIDB_SAME_CODE(ENTIDB_ROTATION_UNSUPPORTED, rotation_unsupported);
 ENTIDB_SAME_CODE(ENTIDB_NO_SUCH_INDEX, no_such_index);
 ENTIDB_SAME_CODE(ENTIDB_BUSY, busy);
 ENTIDB_SAME_CODE(ENTIDB_SCHEMA_MISMATCH, schema_mismatch);
+ENTIDB_SAME_CODE(ENTIDB_BAD_KEY, bad_key);
 #undef ENTIDB_SAME_CODE
 // A code appended to entidb::errc must be added to the header and to code_names below.
-static_assert(entidb::to_string(static_cast<errc>(ENTIDB_SCHEMA_MISMATCH + 1)) == "unknown error",
-              "entidb::errc has a code after schema_mismatch: add its ENTIDB_ constant to "
+static_assert(entidb::to_string(static_cast<errc>(ENTIDB_BAD_KEY + 1)) == "unknown error",
+              "entidb::errc has a code after bad_key: add its ENTIDB_ constant to "
               "include/entidb/c/entidb.h, its name to code_names in c_api/errors.hpp, and a row to "
               "docs/c-abi.md");
 
@@ -65,9 +66,9 @@ constexpr const char* code_names[] = {
     "io_error",    "outcome_unknown", "no_space",       "needs_reopen",        "read_only",
     "writer_busy", "too_large",     "unsupported_version", "invalid_cbor",     "non_canonical",
     "scan_forbidden", "unique_violation", "closed",     "type_mismatch",       "rotation_unsupported",
-    "no_such_index", "busy",       "schema_mismatch",
+    "no_such_index", "busy",       "schema_mismatch", "bad_key",
 };
-static_assert(std::size(code_names) == ENTIDB_SCHEMA_MISMATCH + 1);
+static_assert(std::size(code_names) == ENTIDB_BAD_KEY + 1);
 
 // ---- the calling thread's last error ---------------------------------------------------------
 

@@ -13,6 +13,7 @@ import sys
 LAYERS = [
     ('vocabulary', ['bytes.hpp', 'error.hpp', 'version.hpp', 'index_kind.hpp', 'entity_id.hpp']),
     ('detail', ['detail/']),
+    ('crypto', ['crypto/']),
     ('text', ['text/']),
     ('cbor', ['cbor/', 'cbor.hpp', 'codec.hpp', 'hash.hpp']),
     ('storage', ['storage/']),

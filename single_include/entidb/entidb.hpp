@@ -183,6 +183,7 @@ enum class errc : int {
     no_such_index = 20,     // an access path names an index that is not declared
     busy = 21,              // the operation needs scans, transactions or cursors to end first; nothing changed
     schema_mismatch = 22,   // the database is at another schema version than the caller requires (migrations)
+    bad_key = 23,           // a wrong or missing key, or a key given for a database that is not encrypted
 };
 
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept {
@@ -210,6 +211,7 @@ enum class errc : int {
         case errc::no_such_index: return "no such index";
         case errc::busy: return "busy";
         case errc::schema_mismatch: return "schema mismatch";
+        case errc::bad_key: return "bad key";
     }
     return "unknown error";
 }

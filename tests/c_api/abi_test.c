@@ -88,11 +88,13 @@ static void test_versions_and_names(void) {
     CHECK(strcmp(entidb_error_name(ENTIDB_INTERNAL), "internal") == 0);
     CHECK(strcmp(entidb_error_name(ENTIDB_BUSY), "busy") == 0);
     CHECK(strcmp(entidb_error_name(ENTIDB_SCHEMA_MISMATCH), "schema_mismatch") == 0);
-    CHECK(strcmp(entidb_error_name(23), "unknown") == 0);
+    CHECK(strcmp(entidb_error_name(ENTIDB_BAD_KEY), "bad_key") == 0);
+    CHECK(strcmp(entidb_error_name(24), "unknown") == 0);
     CHECK(strcmp(entidb_error_name(-3), "unknown") == 0);
     /* The numbers are the C++ entidb::errc values (docs/errors.md); spot-check the table. */
     CHECK(ENTIDB_NOT_FOUND == 1 && ENTIDB_LOCKED == 4 && ENTIDB_CLOSED == 17 && ENTIDB_NO_SUCH_INDEX == 20 &&
-          ENTIDB_BUSY == 21 && ENTIDB_SCHEMA_MISMATCH == 22);
+          ENTIDB_BUSY == 21 && ENTIDB_SCHEMA_MISMATCH == 22 &&
+          ENTIDB_BAD_KEY == 23);
 }
 
 static void test_last_error(void) {

@@ -47,6 +47,7 @@ std::string code_name(entidb::errc e) {
         case entidb::errc::no_such_index: return "no_such_index";
         case entidb::errc::busy: return "busy";
         case entidb::errc::schema_mismatch: return "schema_mismatch";
+        case entidb::errc::bad_key: return "bad_key";
     }
     return "unknown";
 }

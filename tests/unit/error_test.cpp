@@ -30,7 +30,8 @@ TEST_CASE("error codes are stable numbers shared with the tool and the C ABI") {
     CHECK(static_cast<int>(errc::io_error) == 5);
     CHECK(static_cast<int>(errc::busy) == 21);
     CHECK(static_cast<int>(errc::schema_mismatch) == 22);
-    for (int i = 0; i <= static_cast<int>(errc::schema_mismatch); ++i)
+    CHECK(static_cast<int>(errc::bad_key) == 23);
+    for (int i = 0; i <= static_cast<int>(errc::bad_key); ++i)
         CHECK(entidb::to_string(static_cast<errc>(i)) != "unknown error");
 }
 

@@ -26,6 +26,7 @@ int exit_code_for(entidb::errc e) noexcept {
         case entidb::errc::needs_reopen:
         case entidb::errc::read_only: return exit_io;
         case entidb::errc::schema_mismatch: return exit_schema_mismatch;
+        case entidb::errc::bad_key: return exit_bad_key;
         default: return exit_usage;
     }
 }

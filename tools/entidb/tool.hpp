@@ -22,6 +22,7 @@ enum exit_code : int {
     exit_corruption = 3,
     exit_locked = 4,
     exit_io = 5,
+    exit_bad_key = 6,  // a wrong or missing key (errc::bad_key; encryption.md)
     exit_schema_mismatch = 8,  // the database is at another schema version (migrate, open with --schema-version)
 };
 

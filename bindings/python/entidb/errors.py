@@ -11,7 +11,7 @@ __all__ = [
     "WriterBusyError", "TooLargeError", "UnsupportedVersionError", "InvalidCborError",
     "NonCanonicalError", "ScanForbiddenError", "UniqueViolationError", "ClosedError",
     "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "BusyError", "SchemaMismatchError",
-    "OutOfMemoryError",
+    "BadKeyError", "OutOfMemoryError",
     "InternalError", "error_for_code",
 ]
 
@@ -66,6 +66,8 @@ BusyError = _define("BusyError", 21, "busy",
                     "Open scans, transactions or cursors must end first; nothing changed.")
 SchemaMismatchError = _define("SchemaMismatchError", 22, "schema_mismatch",
                               "The database is at another schema version than the caller requires.")
+BadKeyError = _define("BadKeyError", 23, "bad_key",
+                      "A wrong or missing key, or a key given for a database that is not encrypted.")
 OutOfMemoryError = _define("OutOfMemoryError", -1, "out_of_memory", "The library ran out of memory.",
                            (EntiDBError, MemoryError))
 InternalError = _define("InternalError", -2, "internal", "An unexpected C++ exception inside the library (a bug).")
@@ -75,7 +77,7 @@ _BY_CODE = {cls.code: cls for cls in (
     NoSpaceError, NeedsReopenError, ReadOnlyError, WriterBusyError, TooLargeError,
     UnsupportedVersionError, InvalidCborError, NonCanonicalError, ScanForbiddenError,
     UniqueViolationError, ClosedError, TypeMismatchError, RotationUnsupportedError, NoSuchIndexError,
-    BusyError, SchemaMismatchError, OutOfMemoryError, InternalError)}
+    BusyError, SchemaMismatchError, BadKeyError, OutOfMemoryError, InternalError)}
 
 
 def error_for_code(code, message=""):

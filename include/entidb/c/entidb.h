@@ -110,6 +110,7 @@ ENTIDB_C_API const char* entidb_library_version(void);
 #define ENTIDB_NO_SUCH_INDEX 20        /* an access path names an undeclared index */
 #define ENTIDB_BUSY 21                 /* open scans, transactions or cursors must end first */
 #define ENTIDB_SCHEMA_MISMATCH 22      /* the database is at another schema version than required */
+#define ENTIDB_BAD_KEY 23              /* a wrong or missing key, or a key for a database that is not encrypted */
 /* Only at this boundary (no entidb::errc counterpart): */
 #define ENTIDB_OUT_OF_MEMORY (-1)      /* std::bad_alloc */
 #define ENTIDB_INTERNAL (-2)           /* any other C++ exception (a bug: please report it) */

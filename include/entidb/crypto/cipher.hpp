@@ -1,0 +1,112 @@
+// entidb/crypto/cipher.hpp — the cipher policy of a traits type (docs/encryption.md).
+//
+// Contract:
+//   cipher_policy<C>      any cipher: `C::encrypts` (bool) and `C::name` (a string_view).
+//   no_encryption         the policy of an unencrypted database: encrypts == false, name "none";
+//                         the files are exactly those of a database without a cipher.
+//   encrypting_cipher<C>  a cipher_policy with encrypts == true that also has
+//       C::overhead                              bytes a sealed payload has more than its plaintext
+//       C(const data_key&)                       the 32-byte data key (the cipher keeps a copy)
+//       c.seal(plain, place, out)                APPENDS the sealed payload to out
+//       c.open(sealed, place, out)               REPLACES out's contents with the plaintext;
+//                                                a payload that does not authenticate (damaged,
+//                                                or sealed for another place or key) →
+//                                                errc::corruption "payload authentication failed
+//                                                (wrong place, or damaged)"; out is left empty.
+//                                                The caller adds file and offset.
+//       c.seal_blob(plain, label, out)           the same for data that is not a record (the
+//       c.open_blob(sealed, label, out)          MANIFEST body, backup headers): label is the AAD
+//     `out` must not overlap the input.
+//   record_place          what a record's ciphertext is bound to: its additional authenticated
+//                         data, so a record moved to another collection, id, sequence or kind
+//                         does not open.
+//   detail::record_aad / detail::blob_aad  the canonical AAD encodings every cipher uses:
+//       record: 0x01, u32 collection, 16 id bytes, u64 sequence, u8 kind (little-endian; 30 bytes)
+//       blob:   0x02, the label's bytes
+//     The first byte separates the two domains: a record's AAD never equals a blob's.
+//
+// Nothing here needs libsodium: a traits type can name no_encryption without it.
+//
+// Thread-safety: the types are values; a cipher's const members may be called concurrently.
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "../bytes.hpp"
+#include "../detail/endian.hpp"
+#include "../entity_id.hpp"
+#include "secret.hpp"
+
+namespace entidb {
+inline namespace v1 {
+
+struct record_place {
+    std::uint32_t collection;  // collection id
+    entity_id id;
+    std::uint64_t sequence;    // commit sequence of the record
+    std::uint8_t kind;         // 1 put (the only kind with a payload today); others reserved
+};
+
+template <typename C>
+concept cipher_policy = requires {
+    { C::encrypts } -> std::convertible_to<bool>;
+    { C::name } -> std::convertible_to<std::string_view>;
+};
+
+template <typename C>
+concept encrypting_cipher = cipher_policy<C> && C::encrypts &&
+    std::constructible_from<C, const data_key&> &&
+    requires(const C c, bytes_view in, const record_place& place, std::string_view label, byte_buffer& out) {
+        { C::overhead } -> std::convertible_to<std::size_t>;
+        c.seal(in, place, out);
+        c.open(in, place, out);
+        c.seal_blob(in, label, out);
+        c.open_blob(in, label, out);
+    };
+
+struct no_encryption {
+    static constexpr bool encrypts = false;
+    static constexpr std::string_view name = "none";
+};
+
+static_assert(cipher_policy<no_encryption>);
+static_assert(!encrypting_cipher<no_encryption>);
+
+namespace detail {
+
+inline constexpr byte record_aad_domain = 0x01;
+inline constexpr byte blob_aad_domain = 0x02;
+inline constexpr std::size_t record_aad_size = 1 + 4 + entity_id::size + 8 + 1;
+
+[[nodiscard]] inline std::array<byte, record_aad_size> record_aad(const record_place& p) noexcept {
+    std::array<byte, record_aad_size> a{};
+    byte* w = a.data();
+    *w++ = record_aad_domain;
+    const auto le32 = host_le(p.collection);
+    std::memcpy(w, &le32, 4);
+    w += 4;
+    std::memcpy(w, p.id.bytes().data(), entity_id::size);
+    w += entity_id::size;
+    const auto le64 = host_le(p.sequence);
+    std::memcpy(w, &le64, 8);
+    w += 8;
+    *w = p.kind;
+    return a;
+}
+
+// The label's AAD: the domain byte, then the label. Built into `aad`, reused by the caller.
+inline void blob_aad(std::string_view label, byte_buffer& aad) {
+    aad.clear();
+    aad.push_back(blob_aad_domain);
+    const bytes_view l = as_bytes(label);
+    aad.insert(aad.end(), l.begin(), l.end());
+}
+
+}  // namespace detail
+
+}  // namespace v1
+}  // namespace entidb
