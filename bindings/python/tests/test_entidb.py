@@ -347,13 +347,15 @@ class TextSearch(TempDirTest):
 
 class Errors(TempDirTest):
     def test_hierarchy_matches_the_library(self):
-        for code in [c for c in range(-2, 22) if c != 0]:
+        for code in [c for c in range(-2, 24) if c != 0]:
             err = entidb.error_for_code(code, "m")
             self.assertIsInstance(err, entidb.EntiDBError)
             self.assertEqual(err.code, code)
             self.assertEqual(err.name, _native.lib.entidb_error_name(code).decode())
         self.assertTrue(issubclass(entidb.LockedError, entidb.EntiDBError))
         self.assertIs(type(entidb.error_for_code(21)), entidb.BusyError)
+        self.assertIs(type(entidb.error_for_code(22)), entidb.SchemaMismatchError)
+        self.assertIs(type(entidb.error_for_code(23)), entidb.BadKeyError)
         self.assertTrue(issubclass(entidb.InvalidArgumentError, ValueError))
         self.assertEqual(entidb.abi_version()[0], 1)
         self.assertTrue(entidb.library_version())
