@@ -20,6 +20,7 @@
 // Thread-safety: a value type; distinct objects are independent.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -64,13 +65,27 @@ inline thread_local void (*secret_wipe_observer)(bytes_view wiped) noexcept = nu
 class secret_bytes {
 public:
     secret_bytes() noexcept = default;
+    // Keys and passphrases are small: a larger "secret" is a caller's mistake.
+    static constexpr std::size_t max_size = std::size_t{1} << 20;
+
     // `n` zero bytes, to be filled in place (a key derivation writes straight into them).
-    explicit secret_bytes(std::size_t n) : data_(n == 0 ? nullptr : new byte[n]()), size_(n) {}
+    // errc::too_large above max_size.
+    explicit secret_bytes(std::size_t n) : data_(allocate(n)), size_(n) {}
     [[nodiscard]] static secret_bytes copy_of(bytes_view b) {
         secret_bytes s(b.size());
-        if (!b.empty()) std::memcpy(s.data_.get(), b.data(), b.size());
+        // Copied through the secret's own size (the one a view could not exceed anyway), so
+        // that no optimiser sees a copy larger than the allocation it writes into.
+        std::copy_n(b.data(), s.size_, s.data_.get());
         return s;
     }
+
+private:
+    [[nodiscard]] static byte* allocate(std::size_t n) {
+        if (n > max_size) fail(errc::too_large, "a secret of {} bytes (at most {})", n, max_size);
+        return n == 0 ? nullptr : new byte[n]();
+    }
+
+public:
 
     secret_bytes(const secret_bytes&) = delete;
     secret_bytes& operator=(const secret_bytes&) = delete;
