@@ -168,6 +168,14 @@ TEST_CASE("migrate: open with required_schema_version refuses another version un
     db.close();
     CHECK(code_of([&] { (void)entidb::open(dir.path(), {.required_schema_version = 1}); }) ==
           entidb::errc::schema_mismatch);
+    // A new database would be at version 0: nothing is created for an open that requires 1,
+    // and the migrations create it and bring it there.
+    const auto fresh = dir.path().parent_path() / (dir.path().filename().string() + ".fresh");
+    CHECK(code_of([&] { (void)entidb::open(fresh, {.required_schema_version = 1}); }) ==
+          entidb::errc::schema_mismatch);
+    CHECK(!std::filesystem::exists(fresh));
+    CHECK(entidb::open(fresh, {.required_schema_version = 1}, {plan_v2()[0]}).describe().schema_version == 1);
+    std::filesystem::remove_all(fresh);
 }
 
 TEST_CASE("migrate: a dry run reports what each step would touch and leaves every byte", "[migration]") {

@@ -81,6 +81,14 @@ inline void make_directory(const fs::path& dir) {
 // create one, errc::not_found; where the directory holds other files,
 // errc::invalid_argument: both with nothing touched (not even LOCK).
 [[nodiscard]] inline bool prepare_directory(const fs::path& dir, const config& cfg) {
+    // A new database is at schema version 0: an open that requires another creates nothing.
+    const auto refuse_new = [&] {
+        if (cfg.required_schema_version.value_or(0) != 0)
+            fail_at(errc::schema_mismatch, {.path = dir.string()},
+                    "no database here yet, and a new one would be at schema version 0, not the {} required (open it "
+                    "with the migrations that lead there)",
+                    *cfg.required_schema_version);
+    };
     const bool present = path_exists(dir);
     std::error_code ec;
     if (present && !fs::is_directory(dir, ec))
@@ -89,6 +97,7 @@ inline void make_directory(const fs::path& dir) {
     if (!present) {
         if (!may_create)
             fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (the directory does not exist)");
+        refuse_new();
         make_directory(dir);
         sync_directory(dir.has_parent_path() ? dir.parent_path() : fs::path("."));
         return true;
@@ -96,6 +105,7 @@ inline void make_directory(const fs::path& dir) {
     if (path_exists(dir / "MANIFEST")) return false;
     if (!may_create) fail_at(errc::not_found, {.path = dir.string()}, "no EntiDB database here (no MANIFEST)");
     require_creatable(dir);
+    refuse_new();
     return true;
 }
 
