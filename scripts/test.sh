@@ -48,10 +48,12 @@ wait_for_clang() {
   wait "$setup_clang" || { cat build/setup-clang.log; echo "setup of clang failed"; exit 1; }
 }
 
-# g++ -O2: the library as users build it, the benchmark program, and the database suite
-# against the single header (the same headers as one file). Then clang++ under ASan +
-# UBSan, unoptimised (clang compiles sanitized code in less than half the time g++ takes):
-# every test program, the tool, the C ABI and Python. Then ThreadSanitizer (clang++ -O1, the
+# g++ -O2: the library as users build it, the benchmark program, and the library's test
+# programs (the database suite against the single header: the same headers as one file).
+# Then clang++ under ASan + UBSan, unoptimised (clang compiles sanitized code in less than
+# half the time g++ takes): every test program, and the front ends — the tool, the C ABI,
+# Python, the format interop and the full-text layer's tests — which run there only (the
+# frontend_tests option: under the sanitizers they check more than optimised). Then ThreadSanitizer (clang++ -O1, the
 # threaded tests in two translation units) over the threaded tests, and in the same
 # configuration what only has to compile once on the second compiler: the examples and the
 # compile checks (compile-fail tests, static concept checks, the ODR program; built
@@ -61,7 +63,8 @@ wait_for_clang() {
 # time is the run's cost, and the sanitizers' reports name functions from the symbol table
 # (UBSan's carry their source locations anyway); rebuild with -g1 to have line numbers in a
 # report.
-CXX=g++ CC=gcc run gcc all all -Ddebug=false -Dsingle_header_tests=true -Dexamples=false -Dcompile_checks=false
+CXX=g++ CC=gcc run gcc all all -Ddebug=false -Dsingle_header_tests=true -Dexamples=false -Dcompile_checks=false \
+  -Dfrontend_tests=false -Dtools=false
 wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
