@@ -39,6 +39,8 @@
 #include "core/migration.hpp"
 #include "core/open.hpp"
 #include "core/recovery.hpp"
+#include "crypto/xchacha20poly1305.hpp"
+#include "directory/key_file.hpp"
 #include "index_kind.hpp"
 #include "migration.hpp"
 #include "segment/factory.hpp"
@@ -78,6 +80,10 @@ class basic_database {
     static_assert(database_traits<Traits>,
                   "entidb: a database traits type needs `using wal_backend = <storage_backend>;` and "
                   "`using segment_factory = <segment_factory>;` (see entidb::file_storage)");
+    static_assert(cipher_policy<cipher_of_t<Traits>> &&
+                      (!encrypts_v<Traits> || encrypting_cipher<cipher_of_t<Traits>>),
+                  "entidb: `using cipher = ...;` in the traits names a cipher policy: entidb::no_encryption, or an "
+                  "encrypting cipher such as entidb::xchacha20poly1305 (crypto/cipher.hpp lists what it needs)");
     // SPEC.md §9 rule 2: never rotate a durable database into non-durable segments.
     static_assert(!Traits::wal_backend::durable || Traits::segment_factory::backend_type::durable,
                   "entidb: a durable WAL backend needs a segment factory whose backends are durable too, "
@@ -122,6 +128,9 @@ public:
     [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
                                                            typename Traits::segment_factory factory,
                                                            const config& cfg = {}) {
+        static_assert(!encrypts_v<Traits>,
+                      "entidb: an encrypted database keeps its data key in the KEY file of its directory; open it "
+                      "with entidb::open<Traits>(dir, cfg, {.key = ...}) (see entidb::encrypted_file_storage)");
         static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
                       "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
                       "durable backends would reopen with its data unreachable. Open a persistent database with "
@@ -350,15 +359,29 @@ struct file_storage {
     using segment_factory = file_segment_factory;
     struct environment {};
 
-    // `read_only`: a read-only open (config::read_only), which writes no file.
-    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
+    // `read_only`: a read-only open (config::read_only), which writes no file. Any
+    // environment: the encrypted composition below opens its files the same way.
+    template <typename Environment>
+    static std::unique_ptr<file_backend> open_wal(Environment&, const std::filesystem::path& path, bool read_only) {
         return std::make_unique<file_backend>(
             file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
     }
-    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
-                                                     bool read_only) {
+    template <typename Environment>
+    static file_segment_factory make_segment_factory(Environment&, const std::filesystem::path& dir, bool read_only) {
         return file_segment_factory(dir, read_only);
     }
+};
+
+// file_storage with encryption at rest (docs/encryption.md): entity payloads in the WAL and
+// the segments, the MANIFEST and backups are sealed with XChaCha20-Poly1305 under the
+// database's data key, which the KEY file keeps wrapped by `key`. Needs libsodium.
+//   auto db = entidb::open<entidb::encrypted_file_storage>(dir, {}, {.key = entidb::passphrase_from(pw)});
+struct encrypted_file_storage : file_storage {
+    using cipher = xchacha20poly1305;
+    struct environment {
+        key_source key;        // a passphrase (Argon2id) or a raw 32-byte key
+        kdf_params kdf = {};   // the Argon2id cost of a new database's KEY file
+    };
 };
 
 // Everything in memory: for tests and caches. Not durable, by declaration.

@@ -34,10 +34,28 @@ struct pending_op {
     byte_buffer payload;
 };
 
+// The stored form of a commit's payloads, one per operation in ops order (empty for a
+// tombstone), where the database seals them (core/payload_codec.hpp). The engine's commit
+// fills it and the WAL record and the segment record both take these same bytes.
+struct stored_payloads {
+    byte_buffer bytes;
+    std::vector<std::size_t> ends;
+
+    void clear() noexcept {
+        bytes.clear();
+        ends.clear();
+    }
+    [[nodiscard]] bytes_view at(std::size_t i) const noexcept {
+        const std::size_t from = i == 0 ? 0 : ends[i - 1];
+        return bytes_view(bytes).subspan(from, ends[i] - from);
+    }
+};
+
 // Everything a write transaction hands to commit.
 struct pending_write {
     write_set ops;  // sealed before commit: files are written in key order
     std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
+    stored_payloads stored;  // encrypted databases: the sealed payloads (engine::commit)
 };
 
 class commit_flow {

@@ -48,6 +48,7 @@
 #include "../directory/lock.hpp"
 #include "../error.hpp"
 #include "../format/manifest.hpp"
+#include "../format/manifest_file.hpp"
 #include "../format/segment_record.hpp"
 #include "../index/primary_index.hpp"
 #include "../index_kind.hpp"
@@ -63,6 +64,7 @@
 #include "commit_flow.hpp"
 #include "history.hpp"
 #include "index_file.hpp"
+#include "payload_codec.hpp"
 #include "poison.hpp"
 #include "scan_gate.hpp"
 #include "segment_cursor.hpp"
@@ -81,10 +83,14 @@ class engine {
 public:
     using wal_backend = typename Traits::wal_backend;
     using factory_type = typename Traits::segment_factory;
+    using codec_type = payload_codec<cipher_of_t<Traits>>;
+    static constexpr bool encrypts = codec_type::encrypts;
 
+    // `codec`: how payloads are stored (an encrypted database's cipher; payload_codec.hpp).
     engine(config cfg, std::unique_ptr<wal_backend> wal, factory_type factory, format::manifest manifest,
-           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock)
-        : cfg_(cfg),
+           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock, codec_type codec = {})
+        : codec_(std::move(codec)),
+          cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
           wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
@@ -137,11 +143,14 @@ public:
     void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
                            byte_buffer& out) const {
         if constexpr (segment_set<factory_type>::viewable) {
-            const auto payload = checked_payload(collection, id, v, segments_.view(v.location));
-            out.assign(payload.begin(), payload.end());
+            deliver(v, checked_record(collection, id, v, segments_.view(v.location)), out);
+        } else if constexpr (encrypts) {
+            thread_local byte_buffer record;  // the sealed record; `out` gets the plaintext
+            segments_.read(v.location, record);
+            deliver(v, checked_record(collection, id, v, record), out);
         } else {
             segments_.read(v.location, out);
-            const auto payload = checked_payload(collection, id, v, out);
+            const auto payload = checked_record(collection, id, v, out).payload;
             const auto at = static_cast<std::size_t>(payload.data() - out.data());
             const auto size = payload.size();
             std::memmove(out.data(), out.data() + at, size);
@@ -163,8 +172,7 @@ public:
     void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
                            bytes_view record, byte_buffer& out) const {
         if (record.empty()) return read_payload_into(collection, id, v, out);
-        const auto payload = checked_payload(collection, id, v, record);
-        out.assign(payload.begin(), payload.end());
+        deliver(v, checked_record(collection, id, v, record), out);
     }
 
     // A point read of the last published state without registering a snapshot: the
@@ -186,14 +194,18 @@ public:
 
     // The payload of the version visible at `snapshot` as a view into the mapped segment
     // (checked like every read), valid while a snapshot at or below `snapshot` is open.
+    // Not for an encrypted database: the mapped bytes are ciphertext.
     [[nodiscard]] std::optional<bytes_view> view(std::uint32_t collection, const entity_id& id,
                                                  std::uint64_t snapshot) const
-        requires segment_set<factory_type>::viewable
+        requires(segment_set<factory_type>::viewable && !encrypts)
     {
         const auto v = index_.find(collection, id, snapshot);
         if (!v || v->tombstone) return std::nullopt;
-        return checked_payload(collection, id, *v, segments_.view(v->location));
+        return checked_record(collection, id, *v, segments_.view(v->location)).payload;
     }
+
+    // How payloads are stored (the cipher of an encrypted database).
+    [[nodiscard]] const codec_type& codec() const noexcept { return codec_; }
 
     void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
     void count_index_lookup() noexcept { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
@@ -228,7 +240,7 @@ public:
     // lock; it is released once the WAL append is done (group commit), or left held when
     // the commit fails before that. Throws only while the outcome is "not committed" (or
     // errc::outcome_unknown when the flush itself failed).
-    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
+    std::uint64_t commit(pending_write& w, std::unique_lock<std::mutex>& writer) {
         ensure_writable();
         if (w.ops.empty()) return last_sequence();
         if (!w.ops.sealed()) fail(errc::invalid_argument, "a write set is committed only once sealed (in key order)");
@@ -236,7 +248,7 @@ public:
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
-        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
+        const bytes_view batch = encode_commit(w, txid, seq);  // throws too_large before any write
         const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         {
@@ -467,7 +479,10 @@ public:
         const auto cat = catalog_snapshot();
         segment_cursor<factory_type> records(history::segments_after(segments_.table(), after), cfg_.read_chunk_bytes,
                                              dir_, "reading the change feed");
-        return history::read(records, after, upto, limit, *cat);
+        return history::read(records, after, upto, limit, *cat, [&](const format::segment_record& r, byte_buffer& out) {
+            const auto at = records.location();
+            codec_.open(r, {.path = segment_path(at.segment), .offset = at.offset}, out);
+        });
     }
 
     // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
@@ -549,15 +564,47 @@ public:
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
 private:
-    // The payload of the whole segment record `record`, after checking its CRC and that it
-    // is the record the index says (collection and id).
-    [[nodiscard]] bytes_view checked_payload(std::uint32_t collection, const entity_id& id, const entity_version& v,
-                                             bytes_view record) const {
+    // The whole segment record `record`, after checking its CRC and that it is the record the
+    // index says (collection and id).
+    [[nodiscard]] format::segment_record checked_record(std::uint32_t collection, const entity_id& id,
+                                                       const entity_version& v, bytes_view record) const {
         const auto d = format::decode_segment(record);
         if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
             fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
                     "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
-        return d.record.payload;
+        return d.record;
+    }
+
+    // The entity's bytes of the checked record at `v` (opened, for an encrypted database).
+    void deliver(const entity_version& v, const format::segment_record& r, byte_buffer& out) const {
+        codec_.open(r, {.path = segment_path(v.location.segment), .offset = v.location.offset}, out);
+    }
+
+    // The commit's WAL records. An encrypted database seals each put's payload once, bound to
+    // its place at this sequence; the segment record takes the same bytes (apply_durable).
+    [[nodiscard]] bytes_view encode_commit(pending_write& w, std::uint64_t txid, std::uint64_t seq) {
+        if constexpr (encrypts) {
+            w.stored.clear();
+            for (const auto& [key, op] : w.ops) {
+                if (!op.tombstone)
+                    codec_.seal(op.payload,
+                                {.collection = key.first, .id = key.second, .sequence = seq, .kind = put_record_kind},
+                                w.stored.bytes);
+                w.stored.ends.push_back(w.stored.bytes.size());
+            }
+            return wal_.encode(txid, seq, w.ops,
+                               [&](std::size_t i, const auto& op) { return stored_payload(w, i, op); });
+        } else {
+            return wal_.encode(txid, seq, w.ops);
+        }
+    }
+    // What the i-th operation's records hold: its sealed payload, or the payload itself.
+    template <typename Op>
+    [[nodiscard]] static bytes_view stored_payload(const pending_write& w, std::size_t i, const Op& op) noexcept {
+        if constexpr (encrypts)
+            return w.stored.at(i);
+        else
+            return op.payload;
     }
 
     // A factory that cannot rotate keeps everything in its one segment, which holds at most
@@ -570,7 +617,8 @@ private:
             return 0;
         } else {
             std::uint64_t need = 0;
-            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
+            std::size_t i = 0;
+            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + stored_payload(w, i++, op).size();
             const std::uint64_t limit = cfg_.max_segment_size;
             const std::uint64_t left = limit - std::min(segment_claimed_, limit);
             if (need > left)
@@ -601,7 +649,7 @@ private:
     }
 
     void save_manifest() {
-        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
+        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode_manifest_file(manifest_, codec_.cipher_or_null()));
     }
 
     // Makes `next` the MANIFEST, durably; if that fails the engine keeps the one it had.
@@ -642,7 +690,10 @@ private:
                 w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
             // One segment record per operation (one append when they fit), then the index.
             auto& batch = start_batch(seq);
-            for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+            std::size_t i = 0;
+            for (const auto& [key, op] : w.ops) {
+                batch.add(key.first, key.second, op.tombstone, stored_payload(w, i++, op), encrypts);
+            }
             apply_batch(oldest);
             index_set::apply(moves, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
@@ -684,6 +735,7 @@ private:
         }
     }
 
+    codec_type codec_;  // how payloads and the MANIFEST are stored
     config cfg_;
     std::optional<std::filesystem::path> dir_;
     std::optional<directory_lock> lock_;

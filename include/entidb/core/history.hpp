@@ -65,10 +65,12 @@ public:
 
     // The operations `records` holds with a sequence in (after, upto], in commit order, at
     // most `limit` of them. A record repeated for the same sequence (a commit applied again
-    // by recovery after a crash) is emitted once.
-    template <typename Factory>
+    // by recovery after a crash) is emitted once. `open(record, out)` gives a put's entity
+    // bytes (payload_codec::open: an encrypted database's are sealed).
+    template <typename Factory, typename Open>
     [[nodiscard]] static std::vector<change> read(segment_cursor<Factory>& records, std::uint64_t after,
-                                                  std::uint64_t upto, std::size_t limit, const catalog& cat) {
+                                                  std::uint64_t upto, std::size_t limit, const catalog& cat,
+                                                  const Open& open) {
         std::vector<change> out;
         std::uint64_t last_seq = after;
         std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
@@ -80,9 +82,10 @@ public:
             if (r->sequence != last_seq) at_last_seq.clear();
             last_seq = r->sequence;
             at_last_seq.push_back(key);
+            byte_buffer payload;
+            if (!r->tombstone()) open(*r, payload);
             out.push_back({r->sequence, cat.name_of(r->collection_id), r->id,
-                           r->tombstone() ? change_kind::remove : change_kind::put,
-                           byte_buffer(r->payload.begin(), r->payload.end())});
+                           r->tombstone() ? change_kind::remove : change_kind::put, std::move(payload)});
             if (out.size() >= limit) return out;
         }
         return out;

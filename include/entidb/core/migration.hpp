@@ -354,7 +354,7 @@ private:
                 fail(errc::too_large, "migration {}: entity {} of '{}' would be {} bytes, above max_entity_bytes {}",
                      runs_.back().version, id.to_hex(), name, scratch_.size(), e_.cfg().max_entity_bytes);
             admit(checks, id, seq, scratch_);
-            write({coll, id, 0, seq, scratch_});
+            write_put(coll, id, seq, scratch_);
         });
         if (opt_.on_progress) opt_.on_progress(progress);
     }
@@ -376,6 +376,17 @@ private:
         ++records_;
         if (out_) out_->append(r);
     }
+    // A changed entity's record, sealed for its new place where the database is encrypted.
+    void write_put(std::uint32_t coll, const entity_id& id, std::uint64_t seq, bytes_view plain) {
+        using codec = std::remove_cvref_t<decltype(e_.codec())>;
+        if constexpr (codec::encrypts) {
+            sealed_.clear();
+            e_.codec().seal(plain, {.collection = coll, .id = id, .sequence = seq, .kind = put_record_kind}, sealed_);
+            write({coll, id, codec::flags(false), seq, sealed_});
+        } else {
+            write({coll, id, codec::flags(false), seq, plain});
+        }
+    }
 
     // Steps 3–4.
     void commit() {
@@ -388,7 +399,8 @@ private:
             next_.extension.publish = format::manifest_publish{
                 .publish = out_->numbers(), .remove = {e_.segments().segments().back().number}};
         }
-        const byte_buffer bytes = format::encode(next_);  // a refusal here changes nothing
+        // A refusal here changes nothing.
+        const byte_buffer bytes = format::encode_manifest_file(next_, e_.codec().cipher_or_null());
         try {
             durable_replace(*e_.directory() / "MANIFEST", bytes);
         } catch (const error& err) {
@@ -412,6 +424,7 @@ private:
     std::optional<segment_outputs<Traits>> out_;
     std::uint64_t records_ = 0;
     byte_buffer scratch_;
+    byte_buffer sealed_;  // write_put's, reused
 };
 
 // Opens `dir` and runs the migrations of `plan` it still needs, one commit point each

@@ -19,6 +19,7 @@
 #include "../segment/factory.hpp"
 #include "../storage/filesystem.hpp"
 #include "engine.hpp"
+#include "payload_codec.hpp"
 #include "recovery.hpp"
 
 namespace entidb {
@@ -68,7 +69,7 @@ void finish_published_segments(const std::filesystem::path& dir, const config& c
         std::error_code ignored;
         std::filesystem::remove(dir / primary_index_file_name, ignored);
         m.extension.publish.reset();
-        durable_replace(dir / "MANIFEST", format::encode(m));
+        durable_replace(dir / "MANIFEST", format::encode_manifest_file(m, parts.cipher.get()));
     } else {
         fail_at(errc::corruption, {.path = manifest_path},
                 "the MANIFEST publishes segment files, which this storage does not keep");
@@ -79,8 +80,14 @@ void finish_published_segments(const std::filesystem::path& dir, const config& c
 template <typename Traits>
 [[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
                                                           directory_parts<Traits> parts) {
-    return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
-                                            std::move(parts.manifest), dir, std::move(parts.lock));
+    using codec = typename engine<Traits>::codec_type;
+    if constexpr (codec::encrypts)
+        return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                                std::move(parts.manifest), dir, std::move(parts.lock),
+                                                codec(std::move(parts.cipher)));
+    else
+        return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                                std::move(parts.manifest), dir, std::move(parts.lock));
 }
 
 template <typename Traits>
@@ -103,7 +110,7 @@ template <typename Traits>
         recovery<Traits>(*db).run();
         db->report().primary_index_file_problem = problem;
     }
-    if (created) finish_creation(dir, db->manifest());
+    if (created) finish_creation(dir, db->manifest(), db->codec().cipher_or_null());
     db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
     db->mark_opened();

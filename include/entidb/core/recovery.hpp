@@ -191,9 +191,14 @@ private:
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
                 const auto& r = d.record;
-                if (r.encrypted())  // never hand out ciphertext as if it were the entity
-                    fail_at(errc::unsupported_version, {.path = e_.segment_path(number), .offset = step->offset},
-                            "encrypted segment records (flag 0x02) are not supported by this build");
+                // Never hand out ciphertext as if it were the entity, nor take a plain record
+                // into an encrypted database.
+                if (r.encrypted() != engine<Traits>::encrypts && !r.tombstone())
+                    fail_at(engine<Traits>::encrypts ? errc::corruption : errc::bad_key,
+                            {.path = e_.segment_path(number), .offset = step->offset}, "{}",
+                            engine<Traits>::encrypts ? "an unencrypted record in an encrypted database"
+                                                     : "an encrypted segment record (flag 0x02): the database was "
+                                                       "written with a key; open it with that key");
                 e_.mutable_index().apply(
                     r.collection_id, r.id,
                     {.sequence = r.sequence,
@@ -268,7 +273,8 @@ private:
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
             if (!partial || !(already_applied(op, seq) || batched(batch, op)))
-                batch.add(op.collection, op.id, op.tombstone, op.payload);
+                // An encrypted database's WAL holds the sealed bytes the segment record takes.
+                batch.add(op.collection, op.id, op.tombstone, op.payload, engine<Traits>::encrypts);
         e_.apply_batch(no_readers);
         e_.report().records_replayed += batch.size();
         if (batch.size() > 0) ++e_.report().transactions_replayed;

@@ -2,6 +2,8 @@
 //
 // Contract:
 //   cipher_policy<C>      any cipher: `C::encrypts` (bool) and `C::name` (a string_view).
+//   cipher_of_t<Traits>   the cipher a traits type names (`using cipher = ...;`), or no_encryption;
+//                         encrypts_v<Traits> says whether its databases are encrypted.
 //   no_encryption         the policy of an unencrypted database: encrypts == false, name "none";
 //                         the files are exactly those of a database without a cipher.
 //   encrypting_cipher<C>  a cipher_policy with encrypts == true that also has
@@ -74,6 +76,23 @@ struct no_encryption {
 };
 
 static_assert(cipher_policy<no_encryption>);
+
+// The cipher a traits type names (`using cipher = ...;`), or no_encryption.
+template <typename Traits>
+struct cipher_of {
+    using type = no_encryption;
+};
+template <typename Traits>
+    requires requires { typename Traits::cipher; }
+struct cipher_of<Traits> {
+    using type = typename Traits::cipher;
+};
+template <typename Traits>
+using cipher_of_t = typename cipher_of<Traits>::type;
+
+// Whether a traits type's database is encrypted.
+template <typename Traits>
+inline constexpr bool encrypts_v = cipher_of_t<Traits>::encrypts;
 static_assert(!encrypting_cipher<no_encryption>);
 
 namespace detail {

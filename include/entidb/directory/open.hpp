@@ -25,9 +25,12 @@
 #include <system_error>
 
 #include "../config.hpp"
+#include "../crypto/cipher.hpp"
 #include "../format/manifest.hpp"
+#include "../format/manifest_file.hpp"
 #include "../storage/filesystem.hpp"
 #include "../version.hpp"
+#include "key_file.hpp"
 #include "lock.hpp"
 
 namespace entidb {
@@ -49,7 +52,7 @@ namespace fs = std::filesystem;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const auto name = it->path().filename().string();
-        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
+        if (name == "LOCK" || name == "MANIFEST.tmp" || name == "KEY" || name == "KEY.tmp") continue;
         if (name == "wal.log" && is_empty_file(*it)) continue;
         if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
             for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
@@ -109,9 +112,10 @@ inline void make_directory(const fs::path& dir) {
     return true;
 }
 
-[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
+template <cipher_policy C = no_encryption>
+[[nodiscard]] format::manifest load_manifest(const fs::path& dir, const C* cipher = nullptr) {
     const auto path = dir / "MANIFEST";
-    auto m = format::decode_manifest(read_file(path), path.string());
+    auto m = format::decode_manifest_file(read_file(path), path.string(), cipher);
     if (m.format_major != format_major || m.format_minor > format_minor)
         fail_at(errc::unsupported_version, {.path = path.string()},
                 "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
@@ -123,8 +127,8 @@ inline void make_directory(const fs::path& dir) {
 }
 
 // What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
-// (empty when the database is being created), its WAL and its segment factory, and
-// whether the database is new (no MANIFEST yet).
+// (empty when the database is being created), its WAL and its segment factory, whether the
+// database is new (no MANIFEST yet), and an encrypted database's cipher over its data key.
 template <typename Traits>
 struct directory_parts {
     directory_lock lock;
@@ -132,7 +136,44 @@ struct directory_parts {
     std::unique_ptr<typename Traits::wal_backend> wal;
     typename Traits::segment_factory factory;
     bool created = false;
+    std::shared_ptr<const cipher_of_t<Traits>> cipher{};  // null unless encrypts_v<Traits>
 };
+
+// The key of an encrypted database comes from its traits' environment: `key` (a key_source)
+// and `kdf` (the Argon2id cost a new database's KEY file is written with).
+template <typename Traits>
+concept keyed_environment = requires(typename Traits::environment& env) {
+    { env.key } -> std::convertible_to<const key_source&>;
+    { env.kdf } -> std::convertible_to<const kdf_params&>;
+};
+
+// The data key's cipher, after LOCK and before the MANIFEST is read (docs/encryption.md):
+// a new database gets its KEY file (kept when an unfinished creation left one: it opens with
+// the same key or not at all); an existing one must have a KEY that `env.key` opens
+// (errc::bad_key otherwise, nothing changed). Without a cipher, a KEY file means the database
+// is encrypted: errc::bad_key before anything is read.
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<const cipher_of_t<Traits>> open_cipher(const fs::path& dir, bool create,
+                                                                     typename Traits::environment& env) {
+    using C = cipher_of_t<Traits>;
+    if constexpr (!C::encrypts) {
+        if (has_key_file(dir))
+            fail_at(errc::bad_key, {.path = key_file_path(dir).string()},
+                    "the database is encrypted: open it with its key (a passphrase or a raw key)");
+        return nullptr;
+    } else {
+        static_assert(keyed_environment<Traits>,
+                      "entidb: the traits of an encrypted database need `struct environment { key_source key; "
+                      "kdf_params kdf; }` (see entidb::encrypted_file_storage)");
+        if (create) {
+            if (!has_key_file(dir)) return std::make_shared<const C>(create_key_file(dir, env.key, env.kdf));
+        } else if (!has_key_file(dir)) {
+            fail_at(errc::bad_key, {.path = dir.string()},
+                    "a key was given but the database is not encrypted (it has no KEY file); open it without one");
+        }
+        return std::make_shared<const C>(open_key_file(dir, env.key));
+    }
+}
 
 template <typename Traits>
 [[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
@@ -141,23 +182,25 @@ template <typename Traits>
     const bool create = prepare_directory(dir, cfg);
     auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
+    if (create) require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+    auto cipher = open_cipher<Traits>(dir, create, env);
     if (create) {
-        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
         if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
     } else {
-        manifest = load_manifest(dir);
+        manifest = load_manifest(dir, cipher.get());
     }
     auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
     auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
     if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
+    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create, std::move(cipher)};
 }
 
 // Completes a new database once recovery has opened (created) its segments: the MANIFEST,
-// written last, marks it complete. Until then the directory reads as an unfinished
-// creation, which the next open starts again.
-inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
-    durable_replace(dir / "MANIFEST", format::encode(manifest));
+// written last (sealed by `cipher` where there is one), marks it complete. Until then the
+// directory reads as an unfinished creation, which the next open starts again.
+template <cipher_policy C>
+void finish_creation(const fs::path& dir, const format::manifest& manifest, const C* cipher) {
+    durable_replace(dir / "MANIFEST", format::encode_manifest_file(manifest, cipher));
 }
 
 }  // namespace detail

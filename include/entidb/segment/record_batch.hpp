@@ -40,13 +40,15 @@ public:
         keys_.clear();
     }
 
-    // Encodes one record (a tombstone has no payload). Throws errc::too_large for a record
-    // too large for a segment (nothing added).
-    void add(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload) {
+    // Encodes one record (a tombstone has no payload; `encrypted`: the payload is sealed,
+    // flag 0x02). Throws errc::too_large for a record too large for a segment (nothing added).
+    void add(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload,
+             bool encrypted = false) {
         const auto before = bytes_.size();
+        const std::uint8_t flags = tombstone ? format::flag_tombstone : encrypted ? format::flag_encrypted : 0;
         format::encode(format::segment_record{.collection_id = collection,
                                               .id = id,
-                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
+                                              .flags = flags,
                                               .sequence = sequence_,
                                               .payload = payload},
                        bytes_);

@@ -292,7 +292,13 @@ public:
                         const auto v = e.index().find(collection_, r->id, seq);
                         if (!v || v->tombstone || !(v->location == records_->location())) continue;
                     }
-                    current_ = {r->id, r->payload};
+                    if constexpr (engine_type::encrypts) {  // the view is of the opened copy
+                        const auto at = records_->location();
+                        e.codec().open(*r, {.path = e.segment_path(at.segment), .offset = at.offset}, plain_);
+                        current_ = {r->id, plain_};
+                    } else {
+                        current_ = {r->id, r->payload};
+                    }
                     return;
                 }
                 done_ = true;
@@ -305,6 +311,7 @@ public:
             std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
             entity_view current_{};
+            byte_buffer plain_;  // an encrypted database's current entity, opened
             bool done_ = false;
         };
 

@@ -105,6 +105,9 @@ public:
         static_assert(segment_set<typename Traits::segment_factory>::viewable,
                       "entidb: get_view needs segments that can be mapped (entidb::file_storage); "
                       "use get(), which copies, with other storage");
+        static_assert(!encrypts_v<Traits>,
+                      "entidb: zero-copy views are not offered for encrypted payloads (the mapped bytes are "
+                      "ciphertext); use get() or get_into(), which decrypt into your buffer");
         const auto c = snap_->cat().find(collection);
         if (!c) return std::nullopt;
         return snap_->eng().view(*c, id, snap_->sequence());

@@ -56,6 +56,9 @@ namespace entidb {
 inline namespace v1 {
 namespace wal {
 
+// encode's default: a PUT records the operation's payload as it is.
+inline constexpr auto plain_payloads = [](std::size_t, const auto& op) -> bytes_view { return op.payload; };
+
 template <storage_backend Backend>
 class writer {
 public:
@@ -90,17 +93,21 @@ public:
     // key = (collection id, entity id), op with `tombstone` and `payload`, in the order
     // the records are written. Throws errc::too_large (nothing written) for a payload
     // too large for its record.
-    template <typename Ops>
-    bytes_view encode(std::uint64_t txid, std::uint64_t seq, const Ops& ops) {
+    // `stored(i, op)`, where given, is the bytes the i-th operation's PUT records instead of
+    // op.payload (an encrypted database's sealed payload).
+    template <typename Ops, typename Stored = decltype(plain_payloads)>
+    bytes_view encode(std::uint64_t txid, std::uint64_t seq, const Ops& ops, const Stored& stored = plain_payloads) {
         auto& out = batch_;
         out.clear();
         format::encode(format::wal_record{format::wal_begin{txid}}, out);
+        std::size_t i = 0;
         for (const auto& [key, op] : ops) {
             if (op.tombstone)
                 format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
             else
-                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
-                               out);
+                format::encode(
+                    format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, stored(i, op)}}, out);
+            ++i;
         }
         format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
         return out;
