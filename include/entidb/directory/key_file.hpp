@@ -21,7 +21,7 @@
 //                                    told a damaged file from a wrong key.
 //   rekey(dir, old, new, kdf)        re-wraps the same data key under `new` (new salt, new nonce,
 //                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
-//                                    it. One durable_replace: a crash leaves KEY opening with
+//                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
 //                                    exactly one of the two keys (a stale KEY.tmp is ignored).
 //   has_key_file(dir)                whether dir/KEY exists.
 //   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
@@ -50,6 +50,7 @@
 #include "../error.hpp"
 #include "../format/crc32.hpp"
 #include "../storage/filesystem.hpp"
+#include "lock.hpp"
 
 namespace entidb {
 inline namespace v1 {
@@ -275,6 +276,8 @@ namespace detail {
 
 inline void rekey(const std::filesystem::path& dir, const key_source& old_key, const key_source& new_key,
                   const kdf_params& kdf = {}) {
+    // Not while the database is open: its LOCK, taken without creating anything.
+    const auto lock = directory_lock::acquire_existing(dir);
     const data_key dk = open_key_file(dir, old_key);
     durable_replace(detail::key_file_path(dir), detail::encode_key_file(dk, new_key, kdf));
 }
