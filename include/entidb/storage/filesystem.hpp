@@ -57,6 +57,18 @@ inline void sync_directory(const std::filesystem::path& dir) {
 
 namespace detail {
 
+// The points of a durable_replace a crash test stops a process at (tests/crash/kill_test.cpp:
+// the child kills itself there with SIGKILL).
+enum class replace_step { temporary_written, temporary_synced, renamed, directory_synced };
+
+// Test hook: called at each replace_step of every durable_replace on this thread. Null
+// outside tests.
+inline thread_local void (*replace_step_observer)(replace_step) noexcept = nullptr;
+
+inline void replace_reached(replace_step s) noexcept {
+    if (replace_step_observer != nullptr) replace_step_observer(s);
+}
+
 [[nodiscard]] inline std::filesystem::path parent_or_current(const std::filesystem::path& p) {
     std::filesystem::path parent = p.parent_path();
     return parent.empty() ? std::filesystem::path(".") : parent;
@@ -88,9 +100,11 @@ inline void write_synced_file(const std::filesystem::path& tmp, std::span<const 
         }
         at += part.size();
     }
+    replace_reached(replace_step::temporary_written);
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
         abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
+    replace_reached(replace_step::temporary_synced);
 }
 
 }  // namespace detail
@@ -105,7 +119,9 @@ inline void durable_replace_parts(const std::filesystem::path& target, std::span
         fail_at(errc::io_error, {.path = target.string(), .sys_errno = err},
                 "cannot rename {} over the target", tmp.string());
     }
+    detail::replace_reached(detail::replace_step::renamed);
     sync_directory(detail::parent_or_current(target));
+    detail::replace_reached(detail::replace_step::directory_synced);
 }
 
 inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
