@@ -15,7 +15,9 @@
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
 //   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
-//                                           as entity_view: the bytes are not copied
+//                                           as entity_view: the bytes are not copied (an
+//                                           encrypted database's are opened into a buffer
+//                                           of the scan's)
 // index_memory_bytes(collection, path) reports an index's size in memory (no access path).
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
