@@ -91,11 +91,20 @@ TEST_CASE("sealing a record appends nonce, ciphertext and tag; opening gives the
         c.open(bytes_view(out).subspan(6), place_a(), back);
         CHECK(entidb::as_chars(back) == plain);
     }
-    // Random nonces: the same plaintext twice is sealed differently.
-    byte_buffer one, two;
+    // Never the same nonce: one object numbers its seals after a random prefix of its own,
+    // and another object under the same key draws another prefix.
+    byte_buffer one, two, other;
     c.seal(entidb::as_bytes("same"), place_a(), one);
     c.seal(entidb::as_bytes("same"), place_a(), two);
     CHECK(one != two);
+    CHECK(std::equal(one.begin(), one.begin() + 16, two.begin()));       // the prefix
+    CHECK_FALSE(std::equal(one.begin() + 16, one.begin() + 24, two.begin() + 16));  // the number
+    const entidb::xchacha20poly1305 c2(key_of(3));
+    c2.seal(entidb::as_bytes("same"), place_a(), other);
+    CHECK_FALSE(std::equal(one.begin(), one.begin() + 16, other.begin()));
+    byte_buffer back;
+    c.open(other, place_a(), back);  // the same key opens either
+    CHECK(entidb::as_chars(back) == "same");
 }
 
 TEST_CASE("a record opened at another place, or damaged anywhere, is a corruption error") {

@@ -3,10 +3,14 @@
 // Contract: `xchacha20poly1305` models encrypting_cipher (cipher.hpp) with libsodium's
 // crypto_aead_xchacha20poly1305_ietf. A sealed payload is
 //     nonce (24 bytes, random: randombytes_buf) | ciphertext (as long as the plaintext) | tag (16)
-// so overhead == 40. The nonce is random per seal, not counted: with 192 bits two seals under
-// one key collide with negligible probability, and there is no nonce state that a crash could
-// lose or roll back (docs/encryption.md, "Why XChaCha20-Poly1305"). Records are bound to their
-// record_place, blobs to their label (cipher.hpp's canonical AAD).
+// so overhead == 40. The nonce is never reused and never persisted: each cipher object draws 16
+// random bytes when it is made (once per open) and numbers its seals after them (an 8-byte
+// counter in memory), so no two seals under one key share a nonce unless two objects drew the
+// same 128 random bits, and there is no nonce state that a crash could lose or roll back
+// (docs/encryption.md, "Why XChaCha20-Poly1305"). Drawing 24 random bytes per seal would cost
+// a getrandom system call each (about 1 µs, more than the sealing). seal_with_key (the KEY
+// file) draws a whole random nonce. Records are bound to their record_place, blobs to their
+// label (cipher.hpp's canonical AAD).
 //
 // libsodium is optional to the library. Without <sodium.h> (or with ENTIDB_NO_SODIUM defined)
 // this header still parses, and using the type (a traits type whose cipher it is, a
@@ -20,11 +24,16 @@
 // (randombytes_buf is thread-safe once sodium_init has run, which the constructor ensures).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "../bytes.hpp"
 #include "../error.hpp"
+#include "../detail/endian.hpp"
 #include "cipher.hpp"
 #include "secret.hpp"
 
@@ -60,6 +69,7 @@ public:
     explicit xchacha20poly1305(const data_key& key) : key_(secret_bytes::copy_of(key.view())) {
         if (key.size() != key_bytes) fail(errc::invalid_argument, "a data key must be {} bytes, not {}", key_bytes, key.size());
         detail::ensure_sodium();
+        randombytes_buf(prefix_.data(), prefix_.size());
     }
 
     void seal(bytes_view plain, const record_place& place, byte_buffer& out) const {
@@ -84,14 +94,9 @@ public:
     // The one sealing and opening code every entry point above uses; exposed for the key file,
     // which seals the data key under a key-encryption key with its header as the AAD.
     static void seal_with_key(bytes_view key, bytes_view plain, bytes_view aad, byte_buffer& out) {
-        const std::size_t at = out.size();
-        detail::reserve_more(out, overhead + plain.size());
-        out.resize(at + overhead + plain.size());
-        byte* nonce = out.data() + at;
-        randombytes_buf(nonce, nonce_size);
-        unsigned long long written = 0;
-        crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + nonce_size, &written, plain.data(), plain.size(),
-                                                   aad.data(), aad.size(), nullptr, nonce, key.data());
+        std::array<byte, nonce_size> nonce{};
+        randombytes_buf(nonce.data(), nonce.size());
+        seal_with_nonce(key, nonce, plain, aad, out);
     }
     static void open_with_key(bytes_view key, bytes_view sealed, bytes_view aad, byte_buffer& out) {
         out.clear();
@@ -108,10 +113,32 @@ public:
     }
 
 private:
-    void seal_with(bytes_view plain, bytes_view aad, byte_buffer& out) const { seal_with_key(key_.view(), plain, aad, out); }
+    static void seal_with_nonce(bytes_view key, const std::array<byte, nonce_size>& nonce, bytes_view plain,
+                                bytes_view aad, byte_buffer& out) {
+        const std::size_t at = out.size();
+        detail::reserve_more(out, overhead + plain.size());
+        out.resize(at + overhead + plain.size());
+        std::memcpy(out.data() + at, nonce.data(), nonce_size);
+        unsigned long long written = 0;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + at + nonce_size, &written, plain.data(), plain.size(),
+                                                   aad.data(), aad.size(), nullptr, nonce.data(), key.data());
+    }
+    // This object's next nonce: its random prefix, then the seal's number.
+    [[nodiscard]] std::array<byte, nonce_size> next_nonce() const noexcept {
+        std::array<byte, nonce_size> nonce{};
+        std::memcpy(nonce.data(), prefix_.data(), prefix_.size());
+        const auto n = detail::host_le(seals_.fetch_add(1, std::memory_order_relaxed));
+        std::memcpy(nonce.data() + prefix_.size(), &n, sizeof n);
+        return nonce;
+    }
+    void seal_with(bytes_view plain, bytes_view aad, byte_buffer& out) const {
+        seal_with_nonce(key_.view(), next_nonce(), plain, aad, out);
+    }
     void open_with(bytes_view sealed, bytes_view aad, byte_buffer& out) const { open_with_key(key_.view(), sealed, aad, out); }
 
     secret_bytes key_;
+    std::array<byte, 16> prefix_{};                       // random, drawn once
+    mutable std::atomic<std::uint64_t> seals_{0};         // const members seal from any thread
 };
 
 static_assert(encrypting_cipher<xchacha20poly1305>);
