@@ -481,7 +481,7 @@ public:
                                              dir_, "reading the change feed");
         return history::read(records, after, upto, limit, *cat, [&](const format::segment_record& r, byte_buffer& out) {
             const auto at = records.location();
-            codec_.open(r, {.path = segment_path(at.segment), .offset = at.offset}, out);
+            codec_.open(r, [&] { return error_place(at); }, out);
         });
     }
 
@@ -560,6 +560,10 @@ public:
     }
 
     [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
+    // Where a record lies, for an error about it.
+    [[nodiscard]] error_context error_place(const record_location& at) const {
+        return {.path = segment_path(at.segment), .offset = at.offset, .sys_errno = 0};
+    }
     [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
@@ -577,7 +581,7 @@ private:
 
     // The entity's bytes of the checked record at `v` (opened, for an encrypted database).
     void deliver(const entity_version& v, const format::segment_record& r, byte_buffer& out) const {
-        codec_.open(r, {.path = segment_path(v.location.segment), .offset = v.location.offset}, out);
+        codec_.open(r, [&] { return error_place(v.location); }, out);
     }
 
     // The commit's WAL records. An encrypted database seals each put's payload once, bound to

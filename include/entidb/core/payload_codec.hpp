@@ -11,10 +11,11 @@
 //   flags(tombstone)            a segment record's flags for a put or a tombstone
 //   seal(plain, place, out)     appends the stored form of a put's payload to `out`
 //   open(record, where, out)    the entity's bytes of a checked segment record into `out`
-//                               (capacity reused). errc::corruption naming `where` (file and
-//                               offset) for a record whose encrypted flag disagrees with the
-//                               database, or whose payload does not authenticate (damage, or
-//                               bytes moved from another place).
+//                               (capacity reused). errc::corruption naming where() (an
+//                               error_context: file and offset, made only on failure) for a
+//                               record whose encrypted flag disagrees with the database, or
+//                               whose payload does not authenticate (damage, or bytes moved
+//                               from another place).
 //   cipher()                    the cipher (encrypting codecs), for the MANIFEST and backups;
 //   cipher_or_null()            the same, or null without encryption.
 //
@@ -63,9 +64,10 @@ public:
         cipher_->seal(plain, place, out);
     }
 
-    void open(const format::segment_record& r, const error_context& where, byte_buffer& out) const {
+    template <typename Where>
+    void open(const format::segment_record& r, const Where& where, byte_buffer& out) const {
         if (r.encrypted() != encrypts && !r.tombstone())
-            fail_at(errc::corruption, where, "{}",
+            fail_at(errc::corruption, where(), "{}",
                     encrypts ? "an unencrypted record in an encrypted database"
                              : "an encrypted record (flag 0x02) in a database without a key");
         if constexpr (encrypts) {
@@ -74,7 +76,7 @@ public:
                                           .kind = put_record_kind},
                               out);
             } catch (const error& x) {
-                fail_at(errc::corruption, where, "{}", x.detail());
+                fail_at(errc::corruption, where(), "{}", x.detail());
             }
         } else {
             out.assign(r.payload.begin(), r.payload.end());

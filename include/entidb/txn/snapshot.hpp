@@ -294,7 +294,7 @@ public:
                     }
                     if constexpr (engine_type::encrypts) {  // the view is of the opened copy
                         const auto at = records_->location();
-                        e.codec().open(*r, {.path = e.segment_path(at.segment), .offset = at.offset}, plain_);
+                        e.codec().open(*r, [&] { return e.error_place(at); }, plain_);
                         current_ = {r->id, plain_};
                     } else {
                         current_ = {r->id, r->payload};
