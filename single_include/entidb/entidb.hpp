@@ -2915,6 +2915,18 @@ inline void sync_directory(const std::filesystem::path& dir) {
 
 namespace detail {
 
+// The points of a durable_replace a crash test stops a process at (tests/crash/kill_test.cpp:
+// the child kills itself there with SIGKILL).
+enum class replace_step { temporary_written, temporary_synced, renamed, directory_synced };
+
+// Test hook: called at each replace_step of every durable_replace on this thread. Null
+// outside tests.
+inline thread_local void (*replace_step_observer)(replace_step) noexcept = nullptr;
+
+inline void replace_reached(replace_step s) noexcept {
+    if (replace_step_observer != nullptr) replace_step_observer(s);
+}
+
 [[nodiscard]] inline std::filesystem::path parent_or_current(const std::filesystem::path& p) {
     std::filesystem::path parent = p.parent_path();
     return parent.empty() ? std::filesystem::path(".") : parent;
@@ -2946,9 +2958,11 @@ inline void write_synced_file(const std::filesystem::path& tmp, std::span<const 
         }
         at += part.size();
     }
+    replace_reached(replace_step::temporary_written);
     // fsync rather than fdatasync: the file is new, its inode must be durable too.
     if (::fsync(fd.get()) != 0)
         abandon_temporary(fd, tmp, errc::io_error, errno, at, "fsync of the temporary file failed");
+    replace_reached(replace_step::temporary_synced);
 }
 
 }  // namespace detail
@@ -2963,7 +2977,9 @@ inline void durable_replace_parts(const std::filesystem::path& target, std::span
         fail_at(errc::io_error, {.path = target.string(), .sys_errno = err},
                 "cannot rename {} over the target", tmp.string());
     }
+    detail::replace_reached(detail::replace_step::renamed);
     sync_directory(detail::parent_or_current(target));
+    detail::replace_reached(detail::replace_step::directory_synced);
 }
 
 inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
@@ -4199,6 +4215,358 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/format/manifest.hpp ----
+// ---- begin entidb/format/manifest_file.hpp ----
+// entidb/format/manifest_file.hpp — the MANIFEST file of a database, plain or sealed.
+//
+// An unencrypted database's MANIFEST is format/manifest.hpp's encoding (versions 2 and 3),
+// unchanged. An encrypted database's seals that whole encoding, so collection and index names
+// and definitions, the checkpoint and the schema are not readable without the key:
+//     magic "EMFN" | manifest_version u16 = 4 | sealed_len u32 |
+//     sealed (the cipher's: nonce | ciphertext of the version 2 or 3 encoding | tag) | crc32 u32
+// The sealed bytes are bound to the label "MANIFEST" (crypto/cipher.hpp, blob AAD) and the CRC
+// covers every byte before it, so a damaged file is told from a key that does not open it.
+// docs/file-format.md has the table.
+//
+// Contract:
+//   encode_manifest_file(m, cipher)        the file's bytes; `cipher` null (or a no_encryption
+//                                          policy): the plain encoding.
+//   decode_manifest_file(bytes, path, cipher)
+//       the manifest. A sealed file without a cipher → errc::bad_key ("encrypted: give its key");
+//       a plain file with a cipher → errc::corruption (an encrypted database's MANIFEST is never
+//       plain: a plain one was put there); a bad CRC, truncation or a payload that does not
+//       authenticate → errc::corruption with the path and offset; otherwise decode_manifest's.
+//   is_sealed_manifest(bytes)              whether the bytes carry version 4 (for `inspect`).
+//
+// Thread-safety: pure functions.
+
+
+// ---- begin entidb/crypto/cipher.hpp ----
+// entidb/crypto/cipher.hpp — the cipher policy of a traits type (docs/encryption.md).
+//
+// Contract:
+//   cipher_policy<C>      any cipher: `C::encrypts` (bool) and `C::name` (a string_view).
+//   cipher_of_t<Traits>   the cipher a traits type names (`using cipher = ...;`), or no_encryption;
+//                         encrypts_v<Traits> says whether its databases are encrypted.
+//   no_encryption         the policy of an unencrypted database: encrypts == false, name "none";
+//                         the files are exactly those of a database without a cipher.
+//   encrypting_cipher<C>  a cipher_policy with encrypts == true that also has
+//       C::overhead                              bytes a sealed payload has more than its plaintext
+//       C(const data_key&)                       the 32-byte data key (the cipher keeps a copy)
+//       c.seal(plain, place, out)                APPENDS the sealed payload to out
+//       c.open(sealed, place, out)               REPLACES out's contents with the plaintext;
+//                                                a payload that does not authenticate (damaged,
+//                                                or sealed for another place or key) →
+//                                                errc::corruption "payload authentication failed
+//                                                (wrong place, or damaged)"; out is left empty.
+//                                                The caller adds file and offset.
+//       c.seal_blob(plain, label, out)           the same for data that is not a record (the
+//       c.open_blob(sealed, label, out)          MANIFEST body, backup headers): label is the AAD
+//     `out` must not overlap the input.
+//   record_place          what a record's ciphertext is bound to: its additional authenticated
+//                         data, so a record moved to another collection, id, sequence or kind
+//                         does not open.
+//   detail::record_aad / detail::blob_aad  the canonical AAD encodings every cipher uses:
+//       record: 0x01, u32 collection, 16 id bytes, u64 sequence, u8 kind (little-endian; 30 bytes)
+//       blob:   0x02, the label's bytes
+//     The first byte separates the two domains: a record's AAD never equals a blob's.
+//
+// Nothing here needs libsodium: a traits type can name no_encryption without it.
+//
+// Thread-safety: the types are values; a cipher's const members may be called concurrently.
+
+
+// ---- begin entidb/crypto/secret.hpp ----
+// entidb/crypto/secret.hpp — key material: owned bytes that are wiped when they go away.
+//
+// Contract:
+//   secret_bytes       owns a byte buffer. Its bytes are wiped (overwritten with zeros in a way
+//                      the compiler may not drop) before the buffer is freed: on destruction,
+//                      on reset(), and when it is assigned over. Move-only: a copy would be one
+//                      more place to forget. There is no operator<< and no fmt formatter: key
+//                      material never appears in a message or a log, by construction.
+//   passphrase         a passphrase (any bytes); the key-encryption key comes from Argon2id.
+//   raw_key            exactly 32 bytes used as the key-encryption key as they are.
+//   key_source         one of the two: what a caller gives to open or create an encrypted
+//                      database (docs/encryption.md, "Key hierarchy").
+//   passphrase_from(s) / raw_key_from(b)  copy the caller's bytes into a secret; a raw key of
+//                      another length → errc::invalid_argument naming the length, never the bytes.
+//
+// The wipe is libsodium's sodium_memzero where <sodium.h> is available (and ENTIDB_NO_SODIUM is
+// not defined), else a loop of volatile writes followed by a compiler barrier. It needs nothing
+// else from libsodium, so this header (and cipher.hpp, which uses it) builds without it.
+//
+// Thread-safety: a value type; distinct objects are independent.
+
+
+
+#if !defined(ENTIDB_NO_SODIUM) && __has_include(<sodium.h>)
+#include <sodium.h>
+#define ENTIDB_HAVE_SODIUM 1
+#else
+#define ENTIDB_HAVE_SODIUM 0
+#endif
+
+namespace entidb {
+inline namespace v1 {
+
+namespace detail {
+
+// Overwrites `b` with zeros; the writes cannot be optimised away as dead stores.
+inline void wipe_bytes(mutable_bytes b) noexcept {
+    if (b.empty()) return;
+#if ENTIDB_HAVE_SODIUM
+    sodium_memzero(b.data(), b.size());
+#else
+    volatile byte* p = b.data();
+    for (std::size_t i = 0; i < b.size(); ++i) p[i] = 0;
+    asm volatile("" : : "r"(b.data()) : "memory");
+#endif
+}
+
+// Test hook: called with a secret's buffer after it was wiped and before it is freed, so a
+// test can look at the memory while it is still the program's. Null outside tests.
+inline thread_local void (*secret_wipe_observer)(bytes_view wiped) noexcept = nullptr;
+
+}  // namespace detail
+
+class secret_bytes {
+public:
+    secret_bytes() noexcept = default;
+    // Keys and passphrases are small: a larger "secret" is a caller's mistake.
+    static constexpr std::size_t max_size = std::size_t{1} << 20;
+
+    // `n` zero bytes, to be filled in place (a key derivation writes straight into them).
+    // errc::too_large above max_size.
+    explicit secret_bytes(std::size_t n) : data_(allocate(n)), size_(n) {}
+    [[nodiscard]] static secret_bytes copy_of(bytes_view b) {
+        secret_bytes s(b.size());
+        // Copied through the secret's own size (the one a view could not exceed anyway), so
+        // that no optimiser sees a copy larger than the allocation it writes into.
+        std::copy_n(b.data(), s.size_, s.data_.get());
+        return s;
+    }
+
+private:
+    [[nodiscard]] static byte* allocate(std::size_t n) {
+        if (n > max_size) fail(errc::too_large, "a secret of {} bytes (at most {})", n, max_size);
+        return n == 0 ? nullptr : new byte[n]();
+    }
+
+public:
+
+    secret_bytes(const secret_bytes&) = delete;
+    secret_bytes& operator=(const secret_bytes&) = delete;
+    secret_bytes(secret_bytes&& o) noexcept : data_(std::move(o.data_)), size_(std::exchange(o.size_, 0)) {}
+    secret_bytes& operator=(secret_bytes&& o) noexcept {
+        if (this != &o) {
+            reset();
+            data_ = std::move(o.data_);
+            size_ = std::exchange(o.size_, 0);
+        }
+        return *this;
+    }
+    ~secret_bytes() { reset(); }
+
+    // Wipes and frees the bytes; empty afterwards.
+    void reset() noexcept {
+        if (!data_) return;
+        const mutable_bytes bytes{data_.get(), size_};
+        detail::wipe_bytes(bytes);
+        if (detail::secret_wipe_observer != nullptr) detail::secret_wipe_observer(bytes);
+        data_.reset();
+        size_ = 0;
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] bytes_view view() const noexcept { return {data_.get(), size_}; }
+    [[nodiscard]] mutable_bytes mutable_view() noexcept { return {data_.get(), size_}; }
+    [[nodiscard]] const byte* data() const noexcept { return data_.get(); }
+    [[nodiscard]] byte* data() noexcept { return data_.get(); }
+
+private:
+    std::unique_ptr<byte[]> data_{};
+    std::size_t size_ = 0;
+};
+
+// The 32-byte key every payload is sealed with (docs/encryption.md, "Key hierarchy").
+using data_key = secret_bytes;
+inline constexpr std::size_t key_bytes = 32;
+
+struct passphrase {
+    secret_bytes bytes;
+};
+
+struct raw_key {
+    secret_bytes bytes;  // exactly key_bytes
+};
+
+using key_source = std::variant<passphrase, raw_key>;
+
+[[nodiscard]] inline passphrase passphrase_from(std::string_view s) { return passphrase{secret_bytes::copy_of(as_bytes(s))}; }
+
+[[nodiscard]] inline raw_key raw_key_from(bytes_view b) {
+    if (b.size() != key_bytes) fail(errc::invalid_argument, "a raw key must be exactly {} bytes, not {}", key_bytes, b.size());
+    return raw_key{secret_bytes::copy_of(b)};
+}
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/crypto/secret.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+struct record_place {
+    std::uint32_t collection;  // collection id
+    entity_id id;
+    std::uint64_t sequence;    // commit sequence of the record
+    std::uint8_t kind;         // 1 put (the only kind with a payload today); others reserved
+};
+
+template <typename C>
+concept cipher_policy = requires {
+    { C::encrypts } -> std::convertible_to<bool>;
+    { C::name } -> std::convertible_to<std::string_view>;
+};
+
+template <typename C>
+concept encrypting_cipher = cipher_policy<C> && C::encrypts &&
+    std::constructible_from<C, const data_key&> &&
+    requires(const C c, bytes_view in, const record_place& place, std::string_view label, byte_buffer& out) {
+        { C::overhead } -> std::convertible_to<std::size_t>;
+        c.seal(in, place, out);
+        c.open(in, place, out);
+        c.seal_blob(in, label, out);
+        c.open_blob(in, label, out);
+    };
+
+struct no_encryption {
+    static constexpr bool encrypts = false;
+    static constexpr std::string_view name = "none";
+};
+
+static_assert(cipher_policy<no_encryption>);
+
+// The cipher a traits type names (`using cipher = ...;`), or no_encryption.
+template <typename Traits>
+struct cipher_of {
+    using type = no_encryption;
+};
+template <typename Traits>
+    requires requires { typename Traits::cipher; }
+struct cipher_of<Traits> {
+    using type = typename Traits::cipher;
+};
+template <typename Traits>
+using cipher_of_t = typename cipher_of<Traits>::type;
+
+// Whether a traits type's database is encrypted.
+template <typename Traits>
+inline constexpr bool encrypts_v = cipher_of_t<Traits>::encrypts;
+static_assert(!encrypting_cipher<no_encryption>);
+
+namespace detail {
+
+inline constexpr byte record_aad_domain = 0x01;
+inline constexpr byte blob_aad_domain = 0x02;
+inline constexpr std::size_t record_aad_size = 1 + 4 + entity_id::size + 8 + 1;
+
+[[nodiscard]] inline std::array<byte, record_aad_size> record_aad(const record_place& p) noexcept {
+    std::array<byte, record_aad_size> a{};
+    byte* w = a.data();
+    *w++ = record_aad_domain;
+    const auto le32 = host_le(p.collection);
+    std::memcpy(w, &le32, 4);
+    w += 4;
+    std::memcpy(w, p.id.bytes().data(), entity_id::size);
+    w += entity_id::size;
+    const auto le64 = host_le(p.sequence);
+    std::memcpy(w, &le64, 8);
+    w += 8;
+    *w = p.kind;
+    return a;
+}
+
+// The label's AAD: the domain byte, then the label. Built into `aad`, reused by the caller.
+inline void blob_aad(std::string_view label, byte_buffer& aad) {
+    aad.clear();
+    aad.push_back(blob_aad_domain);
+    const bytes_view l = as_bytes(label);
+    aad.insert(aad.end(), l.begin(), l.end());
+}
+
+}  // namespace detail
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/crypto/cipher.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+namespace format {
+
+inline constexpr std::uint16_t manifest_version_sealed = 4;
+inline constexpr std::string_view manifest_seal_label = "MANIFEST";
+inline constexpr std::size_t sealed_manifest_header = 4 + 2 + 4;  // magic, version, sealed_len
+
+[[nodiscard]] inline bool is_sealed_manifest(bytes_view in) noexcept {
+    return in.size() >= 6 && std::equal(manifest_magic.begin(), manifest_magic.end(), in.begin()) &&
+           detail::get_u16(in.data() + 4) == manifest_version_sealed;
+}
+
+template <cipher_policy C>
+[[nodiscard]] byte_buffer encode_manifest_file(const manifest& m, const C* cipher) {
+    if constexpr (!C::encrypts) {
+        return encode(m);
+    } else {
+        if (cipher == nullptr) return encode(m);
+        const byte_buffer plain = encode(m);
+        byte_buffer out;
+        detail::put_bytes(out, manifest_magic);
+        detail::put_u16(out, manifest_version_sealed);
+        detail::put_u32(out, static_cast<std::uint32_t>(plain.size() + C::overhead));
+        cipher->seal_blob(plain, manifest_seal_label, out);
+        detail::put_u32(out, crc32(out));
+        return out;
+    }
+}
+
+template <cipher_policy C>
+[[nodiscard]] manifest decode_manifest_file(bytes_view in, const std::string& path, const C* cipher) {
+    const bool sealed = is_sealed_manifest(in);
+    if constexpr (!C::encrypts) {
+        if (sealed)
+            fail_at(errc::bad_key, {.path = path},
+                    "the database is encrypted: open it with its key (a passphrase or a raw key)");
+        return decode_manifest(in, path);
+    } else {
+        if (cipher == nullptr) return decode_manifest_file<no_encryption>(in, path, nullptr);
+        if (!sealed)
+            fail_at(errc::corruption, {.path = path, .offset = 0},
+                    "MANIFEST: an encrypted database's MANIFEST is sealed, this one is not");
+        const auto corrupt = [&](std::size_t at, std::string_view what) {
+            fail_at(errc::corruption, {.path = path, .offset = at}, "MANIFEST: {}", what);
+        };
+        if (in.size() < sealed_manifest_header + 4) corrupt(in.size(), "truncated sealed MANIFEST");
+        const std::size_t crc_at = in.size() - 4;
+        if (crc32(in.first(crc_at)) != detail::get_u32(in.data() + crc_at)) corrupt(crc_at, "checksum mismatch");
+        const std::uint32_t len = detail::get_u32(in.data() + 6);
+        if (len != crc_at - sealed_manifest_header) corrupt(6, "sealed length does not match the file");
+        byte_buffer plain;
+        try {
+            cipher->open_blob(in.subspan(sealed_manifest_header, len), manifest_seal_label, plain);
+        } catch (const error&) {
+            corrupt(sealed_manifest_header, "the sealed body does not authenticate");
+        }
+        return decode_manifest(plain, path + " (sealed body)");
+    }
+}
+
+}  // namespace format
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/format/manifest_file.hpp ----
 // ---- begin entidb/index/primary_index.hpp ----
 // entidb/index/primary_index.hpp — (collection, entity id) → where each version lives.
 //
@@ -6443,13 +6811,15 @@ public:
         keys_.clear();
     }
 
-    // Encodes one record (a tombstone has no payload). Throws errc::too_large for a record
-    // too large for a segment (nothing added).
-    void add(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload) {
+    // Encodes one record (a tombstone has no payload; `encrypted`: the payload is sealed,
+    // flag 0x02). Throws errc::too_large for a record too large for a segment (nothing added).
+    void add(std::uint32_t collection, const entity_id& id, bool tombstone, bytes_view payload,
+             bool encrypted = false) {
         const auto before = bytes_.size();
+        const std::uint8_t flags = tombstone ? format::flag_tombstone : encrypted ? format::flag_encrypted : 0;
         format::encode(format::segment_record{.collection_id = collection,
                                               .id = id,
-                                              .flags = tombstone ? format::flag_tombstone : std::uint8_t{0},
+                                              .flags = flags,
                                               .sequence = sequence_,
                                               .payload = payload},
                        bytes_);
@@ -6970,6 +7340,9 @@ namespace entidb {
 inline namespace v1 {
 namespace wal {
 
+// encode's default: a PUT records the operation's payload as it is.
+inline constexpr auto plain_payloads = [](std::size_t, const auto& op) -> bytes_view { return op.payload; };
+
 template <storage_backend Backend>
 class writer {
 public:
@@ -7004,17 +7377,21 @@ public:
     // key = (collection id, entity id), op with `tombstone` and `payload`, in the order
     // the records are written. Throws errc::too_large (nothing written) for a payload
     // too large for its record.
-    template <typename Ops>
-    bytes_view encode(std::uint64_t txid, std::uint64_t seq, const Ops& ops) {
+    // `stored(i, op)`, where given, is the bytes the i-th operation's PUT records instead of
+    // op.payload (an encrypted database's sealed payload).
+    template <typename Ops, typename Stored = decltype(plain_payloads)>
+    bytes_view encode(std::uint64_t txid, std::uint64_t seq, const Ops& ops, const Stored& stored = plain_payloads) {
         auto& out = batch_;
         out.clear();
         format::encode(format::wal_record{format::wal_begin{txid}}, out);
+        std::size_t i = 0;
         for (const auto& [key, op] : ops) {
             if (op.tombstone)
                 format::encode(format::wal_record{format::wal_delete{txid, key.first, key.second, std::nullopt}}, out);
             else
-                format::encode(format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, op.payload}},
-                               out);
+                format::encode(
+                    format::wal_record{format::wal_put{txid, key.first, key.second, std::nullopt, stored(i, op)}}, out);
+            ++i;
         }
         format::encode(format::wal_record{format::wal_commit{txid, seq}}, out);
         return out;
@@ -14039,10 +14416,28 @@ struct pending_op {
     byte_buffer payload;
 };
 
+// The stored form of a commit's payloads, one per operation in ops order (empty for a
+// tombstone), where the database seals them (core/payload_codec.hpp). The engine's commit
+// fills it and the WAL record and the segment record both take these same bytes.
+struct stored_payloads {
+    byte_buffer bytes;
+    std::vector<std::size_t> ends;
+
+    void clear() noexcept {
+        bytes.clear();
+        ends.clear();
+    }
+    [[nodiscard]] bytes_view at(std::size_t i) const noexcept {
+        const std::size_t from = i == 0 ? 0 : ends[i - 1];
+        return bytes_view(bytes).subspan(from, ends[i] - from);
+    }
+};
+
 // Everything a write transaction hands to commit.
 struct pending_write {
     write_set ops;  // sealed before commit: files are written in key order
     std::vector<std::pair<std::string, std::uint32_t>> new_collections;  // name, assigned id
+    stored_payloads stored;  // encrypted databases: the sealed payloads (engine::commit)
 };
 
 class commit_flow {
@@ -14550,10 +14945,12 @@ public:
 
     // The operations `records` holds with a sequence in (after, upto], in commit order, at
     // most `limit` of them. A record repeated for the same sequence (a commit applied again
-    // by recovery after a crash) is emitted once.
-    template <typename Factory>
+    // by recovery after a crash) is emitted once. `open(record, out)` gives a put's entity
+    // bytes (payload_codec::open: an encrypted database's are sealed).
+    template <typename Factory, typename Open>
     [[nodiscard]] static std::vector<change> read(segment_cursor<Factory>& records, std::uint64_t after,
-                                                  std::uint64_t upto, std::size_t limit, const catalog& cat) {
+                                                  std::uint64_t upto, std::size_t limit, const catalog& cat,
+                                                  const Open& open) {
         std::vector<change> out;
         std::uint64_t last_seq = after;
         std::vector<entity_key> at_last_seq;  // keys already emitted for last_seq (duplicate records)
@@ -14565,9 +14962,10 @@ public:
             if (r->sequence != last_seq) at_last_seq.clear();
             last_seq = r->sequence;
             at_last_seq.push_back(key);
+            byte_buffer payload;
+            if (!r->tombstone()) open(*r, payload);
             out.push_back({r->sequence, cat.name_of(r->collection_id), r->id,
-                           r->tombstone() ? change_kind::remove : change_kind::put,
-                           byte_buffer(r->payload.begin(), r->payload.end())});
+                           r->tombstone() ? change_kind::remove : change_kind::put, std::move(payload)});
             if (out.size() >= limit) return out;
         }
         return out;
@@ -15174,6 +15572,106 @@ struct index_file_policy {
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/core/index_file.hpp ----
+// ---- begin entidb/core/payload_codec.hpp ----
+// entidb/core/payload_codec.hpp — how an entity's bytes are stored in its records: as they are,
+// or sealed by the database's cipher (docs/encryption.md).
+//
+// The engine owns one payload_codec<cipher_of<Traits>> and every path that writes or reads an
+// entity's record goes through it: commit seals each put once, and the same sealed bytes go to
+// the WAL's PUT (`after_bytes`) and to the segment record (flag 0x02), so recovery copies them
+// without decrypting; reads, the change history and migrations open them; compaction copies
+// records as they are. A sealed payload is bound to its record_place (collection, id,
+// sequence, kind 1 = put): a record moved, swapped or replayed elsewhere does not open.
+//
+//   flags(tombstone)            a segment record's flags for a put or a tombstone
+//   seal(plain, place, out)     appends the stored form of a put's payload to `out`
+//   open(record, where, out)    the entity's bytes of a checked segment record into `out`
+//                               (capacity reused). errc::corruption naming where() (an
+//                               error_context: file and offset, made only on failure) for a
+//                               record whose encrypted flag disagrees with the database, or
+//                               whose payload does not authenticate (damage, or bytes moved
+//                               from another place).
+//   cipher()                    the cipher (encrypting codecs), for the MANIFEST and backups;
+//   cipher_or_null()            the same, or null without encryption.
+//
+// For no_encryption the codec is empty and every member is the identity, so an unencrypted
+// database's files are byte for byte those it always had.
+//
+// Thread-safety: const members from any thread (the cipher's are).
+
+
+
+namespace entidb {
+inline namespace v1 {
+namespace detail {
+
+inline constexpr std::uint8_t put_record_kind = 1;
+
+template <cipher_policy C>
+class payload_codec {
+public:
+    static constexpr bool encrypts = C::encrypts;
+    using cipher_type = C;
+
+    payload_codec()
+        requires(!encrypts)
+    = default;
+    explicit payload_codec(std::shared_ptr<const C> cipher)
+        requires encrypts
+        : cipher_(std::move(cipher)) {}
+
+    [[nodiscard]] static constexpr std::uint8_t flags(bool tombstone) noexcept {
+        if (tombstone) return format::flag_tombstone;
+        return encrypts ? format::flag_encrypted : std::uint8_t{0};
+    }
+
+    void seal(bytes_view plain, const record_place& place, byte_buffer& out) const
+        requires encrypts
+    {
+        cipher_->seal(plain, place, out);
+    }
+
+    template <typename Where>
+    void open(const format::segment_record& r, const Where& where, byte_buffer& out) const {
+        if (r.encrypted() != encrypts && !r.tombstone())
+            fail_at(errc::corruption, where(), "{}",
+                    encrypts ? "an unencrypted record in an encrypted database"
+                             : "an encrypted record (flag 0x02) in a database without a key");
+        if constexpr (encrypts) {
+            try {
+                cipher_->open(r.payload, {.collection = r.collection_id, .id = r.id, .sequence = r.sequence,
+                                          .kind = put_record_kind},
+                              out);
+            } catch (const error& x) {
+                fail_at(errc::corruption, where(), "{}", x.detail());
+            }
+        } else {
+            out.assign(r.payload.begin(), r.payload.end());
+        }
+    }
+
+    [[nodiscard]] const C& cipher() const noexcept
+        requires encrypts
+    {
+        return *cipher_;
+    }
+    // The cipher, or null for an unencrypted database (format/manifest_file.hpp's argument).
+    [[nodiscard]] const C* cipher_or_null() const noexcept {
+        if constexpr (encrypts)
+            return cipher_.get();
+        else
+            return nullptr;
+    }
+
+private:
+    struct none {};
+    [[no_unique_address]] std::conditional_t<encrypts, std::shared_ptr<const C>, none> cipher_{};
+};
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/core/payload_codec.hpp ----
 // ---- begin entidb/core/scan_gate.hpp ----
 // entidb/core/scan_gate.hpp — scans in storage order against compactions.
 //
@@ -15270,10 +15768,14 @@ class engine {
 public:
     using wal_backend = typename Traits::wal_backend;
     using factory_type = typename Traits::segment_factory;
+    using codec_type = payload_codec<cipher_of_t<Traits>>;
+    static constexpr bool encrypts = codec_type::encrypts;
 
+    // `codec`: how payloads are stored (an encrypted database's cipher; payload_codec.hpp).
     engine(config cfg, std::unique_ptr<wal_backend> wal, factory_type factory, format::manifest manifest,
-           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock)
-        : cfg_(cfg),
+           std::optional<std::filesystem::path> dir, std::optional<directory_lock> lock, codec_type codec = {})
+        : codec_(std::move(codec)),
+          cfg_(cfg),
           dir_(std::move(dir)),
           lock_(std::move(lock)),
           wal_(std::move(wal), wal_path(), cfg.wal, cfg.max_wal_size, [this](std::string_view why) { poison(why); }),
@@ -15326,11 +15828,14 @@ public:
     void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
                            byte_buffer& out) const {
         if constexpr (segment_set<factory_type>::viewable) {
-            const auto payload = checked_payload(collection, id, v, segments_.view(v.location));
-            out.assign(payload.begin(), payload.end());
+            deliver(v, checked_record(collection, id, v, segments_.view(v.location)), out);
+        } else if constexpr (encrypts) {
+            thread_local byte_buffer record;  // the sealed record; `out` gets the plaintext
+            segments_.read(v.location, record);
+            deliver(v, checked_record(collection, id, v, record), out);
         } else {
             segments_.read(v.location, out);
-            const auto payload = checked_payload(collection, id, v, out);
+            const auto payload = checked_record(collection, id, v, out).payload;
             const auto at = static_cast<std::size_t>(payload.data() - out.data());
             const auto size = payload.size();
             std::memmove(out.data(), out.data() + at, size);
@@ -15352,8 +15857,7 @@ public:
     void read_payload_into(std::uint32_t collection, const entity_id& id, const entity_version& v,
                            bytes_view record, byte_buffer& out) const {
         if (record.empty()) return read_payload_into(collection, id, v, out);
-        const auto payload = checked_payload(collection, id, v, record);
-        out.assign(payload.begin(), payload.end());
+        deliver(v, checked_record(collection, id, v, record), out);
     }
 
     // A point read of the last published state without registering a snapshot: the
@@ -15375,14 +15879,18 @@ public:
 
     // The payload of the version visible at `snapshot` as a view into the mapped segment
     // (checked like every read), valid while a snapshot at or below `snapshot` is open.
+    // Not for an encrypted database: the mapped bytes are ciphertext.
     [[nodiscard]] std::optional<bytes_view> view(std::uint32_t collection, const entity_id& id,
                                                  std::uint64_t snapshot) const
-        requires segment_set<factory_type>::viewable
+        requires(segment_set<factory_type>::viewable && !encrypts)
     {
         const auto v = index_.find(collection, id, snapshot);
         if (!v || v->tombstone) return std::nullopt;
-        return checked_payload(collection, id, *v, segments_.view(v->location));
+        return checked_record(collection, id, *v, segments_.view(v->location)).payload;
     }
+
+    // How payloads are stored (the cipher of an encrypted database).
+    [[nodiscard]] const codec_type& codec() const noexcept { return codec_; }
 
     void count_scan() noexcept { full_scans_.fetch_add(1, std::memory_order_relaxed); }
     void count_index_lookup() noexcept { index_lookups_.fetch_add(1, std::memory_order_relaxed); }
@@ -15417,7 +15925,7 @@ public:
     // lock; it is released once the WAL append is done (group commit), or left held when
     // the commit fails before that. Throws only while the outcome is "not committed" (or
     // errc::outcome_unknown when the flush itself failed).
-    std::uint64_t commit(const pending_write& w, std::unique_lock<std::mutex>& writer) {
+    std::uint64_t commit(pending_write& w, std::unique_lock<std::mutex>& writer) {
         ensure_writable();
         if (w.ops.empty()) return last_sequence();
         if (!w.ops.sealed()) fail(errc::invalid_argument, "a write set is committed only once sealed (in key order)");
@@ -15425,7 +15933,7 @@ public:
         const std::uint64_t seq = appended_seq_ + 1;
         const std::uint64_t txid = next_txid_;
         check_unique(w);                                   // unique_violation: nothing written
-        const bytes_view batch = wal_.encode(txid, seq, w.ops);  // throws too_large before any write
+        const bytes_view batch = encode_commit(w, txid, seq);  // throws too_large before any write
         const std::uint64_t segment_bytes = segment_room_for(w);  // rotation_unsupported before any write
         if (!w.new_collections.empty()) add_collections(w.new_collections);
         {
@@ -15656,7 +16164,10 @@ public:
         const auto cat = catalog_snapshot();
         segment_cursor<factory_type> records(history::segments_after(segments_.table(), after), cfg_.read_chunk_bytes,
                                              dir_, "reading the change feed");
-        return history::read(records, after, upto, limit, *cat);
+        return history::read(records, after, upto, limit, *cat, [&](const format::segment_record& r, byte_buffer& out) {
+            const auto at = records.location();
+            codec_.open(r, [&] { return error_place(at); }, out);
+        });
     }
 
     // ---- scans in storage order (txn/snapshot.hpp, storage_range) ----
@@ -15734,19 +16245,55 @@ public:
     }
 
     [[nodiscard]] std::string segment_path(std::uint32_t n) const { return detail::segment_path(dir_, n); }
+    // Where a record lies, for an error about it.
+    [[nodiscard]] error_context error_place(const record_location& at) const {
+        return {.path = segment_path(at.segment), .offset = at.offset, .sys_errno = 0};
+    }
     [[nodiscard]] std::string wal_path() const { return dir_ ? (*dir_ / "wal.log").string() : "wal.log"; }
     [[nodiscard]] const std::optional<std::filesystem::path>& directory() const noexcept { return dir_; }
 
 private:
-    // The payload of the whole segment record `record`, after checking its CRC and that it
-    // is the record the index says (collection and id).
-    [[nodiscard]] bytes_view checked_payload(std::uint32_t collection, const entity_id& id, const entity_version& v,
-                                             bytes_view record) const {
+    // The whole segment record `record`, after checking its CRC and that it is the record the
+    // index says (collection and id).
+    [[nodiscard]] format::segment_record checked_record(std::uint32_t collection, const entity_id& id,
+                                                       const entity_version& v, bytes_view record) const {
         const auto d = format::decode_segment(record);
         if (d.status != format::decode_status::ok || d.record.collection_id != collection || d.record.id != id)
             fail_at(errc::corruption, {.path = segment_path(v.location.segment), .offset = v.location.offset},
                     "record does not match the index ({})", d.problem.empty() ? "wrong key" : d.problem);
-        return d.record.payload;
+        return d.record;
+    }
+
+    // The entity's bytes of the checked record at `v` (opened, for an encrypted database).
+    void deliver(const entity_version& v, const format::segment_record& r, byte_buffer& out) const {
+        codec_.open(r, [&] { return error_place(v.location); }, out);
+    }
+
+    // The commit's WAL records. An encrypted database seals each put's payload once, bound to
+    // its place at this sequence; the segment record takes the same bytes (apply_durable).
+    [[nodiscard]] bytes_view encode_commit(pending_write& w, std::uint64_t txid, std::uint64_t seq) {
+        if constexpr (encrypts) {
+            w.stored.clear();
+            for (const auto& [key, op] : w.ops) {
+                if (!op.tombstone)
+                    codec_.seal(op.payload,
+                                {.collection = key.first, .id = key.second, .sequence = seq, .kind = put_record_kind},
+                                w.stored.bytes);
+                w.stored.ends.push_back(w.stored.bytes.size());
+            }
+            return wal_.encode(txid, seq, w.ops,
+                               [&](std::size_t i, const auto& op) { return stored_payload(w, i, op); });
+        } else {
+            return wal_.encode(txid, seq, w.ops);
+        }
+    }
+    // What the i-th operation's records hold: its sealed payload, or the payload itself.
+    template <typename Op>
+    [[nodiscard]] static bytes_view stored_payload(const pending_write& w, std::size_t i, const Op& op) noexcept {
+        if constexpr (encrypts)
+            return w.stored.at(i);
+        else
+            return op.payload;
     }
 
     // A factory that cannot rotate keeps everything in its one segment, which holds at most
@@ -15759,7 +16306,8 @@ private:
             return 0;
         } else {
             std::uint64_t need = 0;
-            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + op.payload.size();
+            std::size_t i = 0;
+            for (const auto& [key, op] : w.ops) need += format::segment_record_overhead + stored_payload(w, i++, op).size();
             const std::uint64_t limit = cfg_.max_segment_size;
             const std::uint64_t left = limit - std::min(segment_claimed_, limit);
             if (need > left)
@@ -15790,7 +16338,7 @@ private:
     }
 
     void save_manifest() {
-        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode(manifest_));
+        if (dir_) durable_replace(*dir_ / "MANIFEST", format::encode_manifest_file(manifest_, codec_.cipher_or_null()));
     }
 
     // Makes `next` the MANIFEST, durably; if that fails the engine keeps the one it had.
@@ -15831,7 +16379,10 @@ private:
                 w.ops, [&](std::uint32_t coll, const entity_id& id) { return get(coll, id, latest_snapshot); });
             // One segment record per operation (one append when they fit), then the index.
             auto& batch = start_batch(seq);
-            for (const auto& [key, op] : w.ops) batch.add(key.first, key.second, op.tombstone, op.payload);
+            std::size_t i = 0;
+            for (const auto& [key, op] : w.ops) {
+                batch.add(key.first, key.second, op.tombstone, stored_payload(w, i++, op), encrypts);
+            }
             apply_batch(oldest);
             index_set::apply(moves, seq, oldest);
             last_seq_.store(seq, std::memory_order_release);
@@ -15873,6 +16424,7 @@ private:
         }
     }
 
+    codec_type codec_;  // how payloads and the MANIFEST are stored
     config cfg_;
     std::optional<std::filesystem::path> dir_;
     std::optional<directory_lock> lock_;
@@ -17829,6 +18381,462 @@ inline constexpr std::uint16_t format_minor = 0;
 }  // namespace v1
 }  // namespace entidb
 // ---- end entidb/version.hpp ----
+// ---- begin entidb/directory/key_file.hpp ----
+// entidb/directory/key_file.hpp — the KEY file of an encrypted database directory (<db>/KEY).
+//
+// The file holds the database's random data key wrapped (sealed with XChaCha20-Poly1305) by a
+// key-encryption key (KEK): Argon2id of a passphrase with the stored parameters and salt, or a
+// raw 32-byte key used as it is. The layout, byte for byte, is in docs/file-format.md ("KEY")
+// and docs/encryption.md. It lives in the directory layer (not crypto/) because it replaces the
+// file with storage/'s durable_replace and checks it with format/'s crc32, both above crypto/.
+//
+// Contract (dir: the database directory; the caller holds its LOCK, so nothing else writes KEY):
+//   create_key_file(dir, key, kdf)   a new random data key, wrapped by `key`, written to KEY
+//                                    atomically (KEY.tmp, fsync, rename, directory fsync).
+//                                    KEY already there → errc::invalid_argument (its data key
+//                                    would be lost); an empty passphrase or kdf parameters
+//                                    outside libsodium's limits → errc::invalid_argument.
+//   open_key_file(dir, key)          the data key. No KEY → errc::not_found; a damaged file (bad
+//                                    magic, checksum, length, fields) → errc::corruption with the
+//                                    path and offset; a newer version → errc::unsupported_version;
+//                                    a key that does not unwrap the data key (wrong passphrase,
+//                                    wrong raw key, a raw key for a passphrase file or the reverse)
+//                                    → errc::bad_key, never corruption: the checksum has already
+//                                    told a damaged file from a wrong key.
+//   rekey(dir, old, new, kdf)        re-wraps the same data key under `new` (new salt, new nonce,
+//                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
+//                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
+//                                    exactly one of the two keys (a stale KEY.tmp is ignored).
+//   has_key_file(dir)                whether dir/KEY exists.
+//   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
+//                                    key material. Errors as open_key_file's, less bad_key.
+// Key material is wiped after use: the KEK and every plaintext copy of the data key
+// (secret_bytes, or detail::wipe_bytes on a buffer). Messages never contain key bytes.
+//
+// Without libsodium, has_key_file and describe_key_file work; create_key_file, open_key_file
+// and rekey fail to compile with a static_assert naming the package.
+//
+// Thread-safety: functions of the files only; callers serialise writers (the LOCK).
+
+
+// ---- begin entidb/crypto/xchacha20poly1305.hpp ----
+// entidb/crypto/xchacha20poly1305.hpp — the authenticated cipher of encrypted databases.
+//
+// Contract: `xchacha20poly1305` models encrypting_cipher (cipher.hpp) with libsodium's
+// crypto_aead_xchacha20poly1305_ietf. A sealed payload is
+//     nonce (24 bytes, random: randombytes_buf) | ciphertext (as long as the plaintext) | tag (16)
+// so overhead == 40. The nonce is never reused and never persisted: each cipher object draws 16
+// random bytes when it is made (once per open) and numbers its seals after them (an 8-byte
+// counter in memory), so no two seals under one key share a nonce unless two objects drew the
+// same 128 random bits, and there is no nonce state that a crash could lose or roll back
+// (docs/encryption.md, "Why XChaCha20-Poly1305"). Drawing 24 random bytes per seal would cost
+// a getrandom system call each (about 1 µs, more than the sealing). seal_with_key (the KEY
+// file) draws a whole random nonce. Records are bound to their record_place, blobs to their
+// label (cipher.hpp's canonical AAD).
+//
+// libsodium is optional to the library. Without <sodium.h> (or with ENTIDB_NO_SODIUM defined)
+// this header still parses, and using the type (a traits type whose cipher it is, a
+// constructor call, a member) fails to compile with a static_assert naming the package.
+//
+// Errors: open/open_blob → errc::corruption for a payload that does not authenticate or is
+// shorter than the overhead (the bytes are never echoed); libsodium failing to initialise →
+// errc::io_error.
+//
+// Thread-safety: the const members may be called from any number of threads at once
+// (randombytes_buf is thread-safe once sodium_init has run, which the constructor ensures).
+
+
+
+namespace entidb {
+inline namespace v1 {
+
+#if ENTIDB_HAVE_SODIUM
+
+namespace detail {
+
+// libsodium's one-time initialisation (thread-safe: a function-local static).
+inline void ensure_sodium() {
+    static const int status = sodium_init();
+    if (status < 0) fail(errc::io_error, "libsodium failed to initialise");
+}
+
+[[noreturn]] inline void fail_authentication() {
+    fail(errc::corruption, "payload authentication failed (wrong place, or damaged)");
+}
+
+}  // namespace detail
+
+class xchacha20poly1305 {
+public:
+    static constexpr bool encrypts = true;
+    static constexpr std::string_view name = "xchacha20poly1305";
+    static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    static constexpr std::size_t overhead = nonce_size + tag_size;
+    static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == key_bytes);
+
+    // errc::invalid_argument for a key that is not key_bytes long (its length named, not its bytes).
+    explicit xchacha20poly1305(const data_key& key) : key_(secret_bytes::copy_of(key.view())) {
+        if (key.size() != key_bytes) fail(errc::invalid_argument, "a data key must be {} bytes, not {}", key_bytes, key.size());
+        detail::ensure_sodium();
+        randombytes_buf(prefix_.data(), prefix_.size());
+    }
+
+    void seal(bytes_view plain, const record_place& place, byte_buffer& out) const {
+        const auto aad = detail::record_aad(place);
+        seal_with(plain, aad, out);
+    }
+    void open(bytes_view sealed, const record_place& place, byte_buffer& out) const {
+        const auto aad = detail::record_aad(place);
+        open_with(sealed, aad, out);
+    }
+    void seal_blob(bytes_view plain, std::string_view label, byte_buffer& out) const {
+        byte_buffer aad;
+        detail::blob_aad(label, aad);
+        seal_with(plain, aad, out);
+    }
+    void open_blob(bytes_view sealed, std::string_view label, byte_buffer& out) const {
+        byte_buffer aad;
+        detail::blob_aad(label, aad);
+        open_with(sealed, aad, out);
+    }
+
+    // The one sealing and opening code every entry point above uses; exposed for the key file,
+    // which seals the data key under a key-encryption key with its header as the AAD.
+    static void seal_with_key(bytes_view key, bytes_view plain, bytes_view aad, byte_buffer& out) {
+        std::array<byte, nonce_size> nonce{};
+        randombytes_buf(nonce.data(), nonce.size());
+        seal_with_nonce(key, nonce, plain, aad, out);
+    }
+    static void open_with_key(bytes_view key, bytes_view sealed, bytes_view aad, byte_buffer& out) {
+        out.clear();
+        if (sealed.size() < overhead) detail::fail_authentication();
+        out.resize(sealed.size() - overhead);
+        unsigned long long written = 0;
+        const int status = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            out.data(), &written, nullptr, sealed.data() + nonce_size, sealed.size() - nonce_size, aad.data(),
+            aad.size(), sealed.data(), key.data());
+        if (status != 0) {
+            out.clear();
+            detail::fail_authentication();
+        }
+    }
+
+private:
+    static void seal_with_nonce(bytes_view key, const std::array<byte, nonce_size>& nonce, bytes_view plain,
+                                bytes_view aad, byte_buffer& out) {
+        const std::size_t at = out.size();
+        detail::reserve_more(out, overhead + plain.size());
+        out.resize(at + overhead + plain.size());
+        std::memcpy(out.data() + at, nonce.data(), nonce_size);
+        unsigned long long written = 0;
+        crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + at + nonce_size, &written, plain.data(), plain.size(),
+                                                   aad.data(), aad.size(), nullptr, nonce.data(), key.data());
+    }
+    // This object's next nonce: its random prefix, then the seal's number.
+    [[nodiscard]] std::array<byte, nonce_size> next_nonce() const noexcept {
+        std::array<byte, nonce_size> nonce{};
+        std::memcpy(nonce.data(), prefix_.data(), prefix_.size());
+        const auto n = detail::host_le(seals_.fetch_add(1, std::memory_order_relaxed));
+        std::memcpy(nonce.data() + prefix_.size(), &n, sizeof n);
+        return nonce;
+    }
+    void seal_with(bytes_view plain, bytes_view aad, byte_buffer& out) const {
+        seal_with_nonce(key_.view(), next_nonce(), plain, aad, out);
+    }
+    void open_with(bytes_view sealed, bytes_view aad, byte_buffer& out) const { open_with_key(key_.view(), sealed, aad, out); }
+
+    secret_bytes key_;
+    std::array<byte, 16> prefix_{};                       // random, drawn once
+    mutable std::atomic<std::uint64_t> seals_{0};         // const members seal from any thread
+};
+
+static_assert(encrypting_cipher<xchacha20poly1305>);
+
+#else  // no libsodium
+
+namespace detail {
+template <typename T>
+inline constexpr bool sodium_missing = false;
+
+template <typename Unused = void>
+struct xchacha20poly1305_without_sodium {
+    static_assert(sodium_missing<Unused>,
+                  "entidb: xchacha20poly1305 needs libsodium: install Debian's libsodium-dev (scripts/setup.sh "
+                  "does) and build with it");
+};
+}  // namespace detail
+
+// Naming it is fine; using it instantiates the class and stops the build with the message above.
+using xchacha20poly1305 = detail::xchacha20poly1305_without_sodium<>;
+
+#endif
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/crypto/xchacha20poly1305.hpp ----
+
+namespace entidb {
+inline namespace v1 {
+
+// Argon2id cost. The defaults are libsodium's "moderate" (3 passes over 256 MiB): about 0.5 s
+// on the reference machine (docs/encryption.md, "Key hierarchy"), paid once per open.
+struct kdf_params {
+    std::uint64_t opslimit = 3;
+    std::uint64_t memlimit = std::uint64_t{256} << 20;
+
+    // The cheapest parameters libsodium accepts: for tests only, never for a real passphrase.
+    [[nodiscard]] static constexpr kdf_params fast() noexcept { return {1, 8192}; }
+};
+
+struct key_file_info {
+    std::string_view cipher;  // "xchacha20poly1305"
+    std::string_view kek;     // "argon2id" (a passphrase) or "raw"
+    kdf_params kdf;           // {0, 0} for a raw key
+};
+
+namespace detail {
+
+inline constexpr std::string_view key_file_name = "KEY";
+inline constexpr std::array<byte, 4> key_file_magic = {'E', 'K', 'E', 'Y'};
+inline constexpr std::uint16_t key_file_version = 1;
+inline constexpr byte key_cipher_xchacha20poly1305 = 1;
+inline constexpr byte kek_argon2id = 1;
+inline constexpr byte kek_raw = 2;
+inline constexpr std::size_t key_salt_size = 16;
+
+// Offsets of the fields (docs/file-format.md, "KEY").
+inline constexpr std::size_t key_at_version = 4;
+inline constexpr std::size_t key_at_cipher = 6;
+inline constexpr std::size_t key_at_kek = 7;
+inline constexpr std::size_t key_at_opslimit = 8;
+inline constexpr std::size_t key_at_memlimit = 16;
+inline constexpr std::size_t key_at_salt = 24;
+inline constexpr std::size_t key_at_wrapped = 40;            // the header before it is the AAD
+inline constexpr std::size_t key_wrapped_size = 24 + key_bytes + 16;
+inline constexpr std::size_t key_at_crc = key_at_wrapped + key_wrapped_size;  // 112
+inline constexpr std::size_t key_file_size = key_at_crc + 4;                  // 116
+
+[[nodiscard]] inline std::filesystem::path key_file_path(const std::filesystem::path& dir) {
+    return dir / key_file_name;
+}
+
+// The fields of a KEY file whose checksum, version, length and values were checked.
+struct key_file_fields {
+    byte cipher = key_cipher_xchacha20poly1305;
+    byte kek = kek_argon2id;
+    kdf_params kdf{};
+    std::array<byte, key_salt_size> salt{};
+};
+
+[[nodiscard]] inline std::string_view kek_name(byte kek) noexcept { return kek == kek_raw ? "raw" : "argon2id"; }
+
+[[nodiscard]] inline byte kek_kind_of(const key_source& key) noexcept {
+    return std::holds_alternative<raw_key>(key) ? kek_raw : kek_argon2id;
+}
+
+// libsodium's bounds for Argon2id, stated here so parsing needs no libsodium: a stored value
+// outside them is a damaged file, a requested one an invalid argument.
+inline constexpr std::uint64_t argon2id_opslimit_min = 1;
+inline constexpr std::uint64_t argon2id_opslimit_max = 0xFFFFFFFFu;
+inline constexpr std::uint64_t argon2id_memlimit_min = 8192;
+inline constexpr std::uint64_t argon2id_memlimit_max = std::uint64_t{4} << 40;  // 4 TiB: libsodium's on 64-bit
+
+[[nodiscard]] inline bool kdf_in_range(const kdf_params& k) noexcept {
+    return k.opslimit >= argon2id_opslimit_min && k.opslimit <= argon2id_opslimit_max &&
+           k.memlimit >= argon2id_memlimit_min && k.memlimit <= argon2id_memlimit_max;
+}
+
+// Everything before the wrapped key: the AAD of the wrap, so no field can be changed without
+// the data key failing to unwrap.
+[[nodiscard]] inline byte_buffer encode_key_header(const key_file_fields& f) {
+    byte_buffer h;
+    h.reserve(key_file_size);
+    put_bytes(h, key_file_magic);
+    put_u16(h, key_file_version);
+    put_u8(h, f.cipher);
+    put_u8(h, f.kek);
+    put_u64(h, f.kdf.opslimit);
+    put_u64(h, f.kdf.memlimit);
+    put_bytes(h, f.salt);
+    return h;
+}
+
+// Parses and checks a KEY file's bytes; `path` names it in errors.
+struct parsed_key_file {
+    key_file_fields fields;
+    bytes_view header;   // the AAD
+    bytes_view wrapped;  // nonce | ciphertext | tag
+};
+
+[[nodiscard]] inline parsed_key_file parse_key_file(bytes_view b, const std::string& path) {
+    const auto damaged = [&](std::size_t offset, std::string_view what) {
+        fail_at(errc::corruption, {.path = path, .offset = offset}, "KEY file: {}", what);
+    };
+    if (b.size() < key_at_version + 2 + 4 || !std::equal(key_file_magic.begin(), key_file_magic.end(), b.begin()))
+        damaged(0, "not a KEY file (bad magic or too short)");
+    // The checksum first: a damaged version field is damage, not a newer format.
+    const std::size_t crc_at = b.size() - 4;
+    if (crc32(b.first(crc_at)) != get_u32(b.data() + crc_at)) damaged(crc_at, "checksum mismatch");
+    if (const std::uint16_t v = get_u16(b.data() + key_at_version); v != key_file_version)
+        fail_at(errc::unsupported_version, {.path = path, .offset = key_at_version},
+                "KEY file version {}; this build reads version {}", v, key_file_version);
+    if (b.size() != key_file_size) damaged(b.size(), "a version 1 KEY file is 116 bytes");
+
+    parsed_key_file p;
+    p.fields.cipher = b[key_at_cipher];
+    p.fields.kek = b[key_at_kek];
+    p.fields.kdf = {get_u64(b.data() + key_at_opslimit), get_u64(b.data() + key_at_memlimit)};
+    std::copy_n(b.data() + key_at_salt, key_salt_size, p.fields.salt.begin());
+    if (p.fields.cipher != key_cipher_xchacha20poly1305) damaged(key_at_cipher, "unknown cipher id");
+    if (p.fields.kek != kek_argon2id && p.fields.kek != kek_raw) damaged(key_at_kek, "unknown key-encryption kind");
+    if (p.fields.kek == kek_argon2id && !kdf_in_range(p.fields.kdf))
+        damaged(key_at_opslimit, "Argon2id parameters outside libsodium's limits");
+    p.header = b.first(key_at_wrapped);
+    p.wrapped = b.subspan(key_at_wrapped, key_wrapped_size);
+    return p;
+}
+
+// Reads dir/KEY; errc::not_found when it is absent.
+[[nodiscard]] inline byte_buffer read_key_file(const std::filesystem::path& dir) {
+    const std::filesystem::path path = key_file_path(dir);
+    if (!path_exists(path)) fail_at(errc::not_found, {.path = path.string()}, "no KEY file: the database is not encrypted");
+    return read_file(path);
+}
+
+[[nodiscard]] inline std::string_view cipher_name(byte) noexcept { return "xchacha20poly1305"; }
+
+}  // namespace detail
+
+[[nodiscard]] inline bool has_key_file(const std::filesystem::path& dir) {
+    return path_exists(detail::key_file_path(dir));
+}
+
+[[nodiscard]] inline key_file_info describe_key_file(const std::filesystem::path& dir) {
+    const byte_buffer bytes = detail::read_key_file(dir);
+    const auto p = detail::parse_key_file(bytes, detail::key_file_path(dir).string());
+    const bool raw = p.fields.kek == detail::kek_raw;
+    return {detail::cipher_name(p.fields.cipher), detail::kek_name(p.fields.kek), raw ? kdf_params{0, 0} : p.fields.kdf};
+}
+
+#if ENTIDB_HAVE_SODIUM
+
+namespace detail {
+
+// The KEK for `key` under `f`'s parameters: Argon2id of a passphrase, or the raw key itself.
+// A key of the other kind than the file's → errc::bad_key (it could never unwrap it).
+[[nodiscard]] inline secret_bytes derive_kek(const key_source& key, const key_file_fields& f) {
+    ensure_sodium();
+    if (kek_kind_of(key) != f.kek)
+        fail(errc::bad_key, "the database's key is a {}, but a {} was given",
+             f.kek == kek_raw ? "raw key" : "passphrase", f.kek == kek_raw ? "passphrase" : "raw key");
+    if (const auto* raw = std::get_if<raw_key>(&key)) {
+        if (raw->bytes.size() != key_bytes) fail(errc::invalid_argument, "a raw key must be exactly {} bytes", key_bytes);
+        return secret_bytes::copy_of(raw->bytes.view());
+    }
+    const secret_bytes& pass = std::get<passphrase>(key).bytes;
+    secret_bytes kek(key_bytes);
+    static constexpr char nothing = 0;  // libsodium wants a pointer even for an empty passphrase
+    const char* pw = pass.empty() ? &nothing : reinterpret_cast<const char*>(pass.data());
+    if (crypto_pwhash(kek.data(), kek.size(), pw, pass.size(), f.salt.data(), f.kdf.opslimit,
+                      static_cast<std::size_t>(f.kdf.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0)
+        fail(errc::io_error, "Argon2id could not get the {} bytes of memory its parameters ask for", f.kdf.memlimit);
+    return kek;
+}
+
+// A complete KEY file wrapping `dk` under `key`: fresh salt, fresh nonce. create_key_file and
+// rekey both write what this returns (and tests use it to stage an interrupted rekey).
+[[nodiscard]] inline byte_buffer encode_key_file(const data_key& dk, const key_source& key, const kdf_params& kdf) {
+    ensure_sodium();
+    key_file_fields f;
+    f.kek = kek_kind_of(key);
+    if (f.kek == kek_argon2id) {
+        if (std::get<passphrase>(key).bytes.empty()) fail(errc::invalid_argument, "an empty passphrase protects nothing");
+        if (!kdf_in_range(kdf))
+            fail(errc::invalid_argument, "Argon2id parameters opslimit {} and memlimit {} are outside libsodium's limits",
+                 kdf.opslimit, kdf.memlimit);
+        f.kdf = kdf;
+        randombytes_buf(f.salt.data(), f.salt.size());
+    } else {
+        f.kdf = {0, 0};
+    }
+    const secret_bytes kek = derive_kek(key, f);
+    const byte_buffer header = encode_key_header(f);
+    byte_buffer out = header;  // the sealed key is appended to a copy: the header stays valid as the AAD
+    xchacha20poly1305::seal_with_key(kek.view(), dk.view(), header, out);
+    put_u32(out, crc32(out));
+    return out;
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline data_key create_key_file(const std::filesystem::path& dir, const key_source& key,
+                                              const kdf_params& kdf = {}) {
+    const std::filesystem::path path = detail::key_file_path(dir);
+    if (path_exists(path))
+        fail_at(errc::invalid_argument, {.path = path.string()}, "a KEY file exists already; its data key would be lost");
+    detail::ensure_sodium();
+    data_key dk(key_bytes);
+    randombytes_buf(dk.data(), dk.size());
+    durable_replace(path, detail::encode_key_file(dk, key, kdf));
+    return dk;
+}
+
+[[nodiscard]] inline data_key open_key_file(const std::filesystem::path& dir, const key_source& key) {
+    const byte_buffer bytes = detail::read_key_file(dir);
+    const auto p = detail::parse_key_file(bytes, detail::key_file_path(dir).string());
+    const secret_bytes kek = detail::derive_kek(key, p.fields);
+    byte_buffer plain;
+    try {
+        xchacha20poly1305::open_with_key(kek.view(), p.wrapped, p.header, plain);
+    } catch (const error&) {
+        // The checksum matched, so the file is as written: the key is the wrong one.
+        fail(errc::bad_key, "the key does not open this database's KEY file");
+    }
+    data_key dk = secret_bytes::copy_of(plain);
+    detail::wipe_bytes(plain);
+    return dk;
+}
+
+inline void rekey(const std::filesystem::path& dir, const key_source& old_key, const key_source& new_key,
+                  const kdf_params& kdf = {}) {
+    // Not while the database is open: its LOCK, taken without creating anything.
+    const auto lock = directory_lock::acquire_existing(dir);
+    const data_key dk = open_key_file(dir, old_key);
+    durable_replace(detail::key_file_path(dir), detail::encode_key_file(dk, new_key, kdf));
+}
+
+#else  // no libsodium
+
+namespace detail {
+template <typename T>
+inline constexpr bool key_file_without_sodium = false;
+#define ENTIDB_KEY_FILE_NEEDS_SODIUM                                                                          \
+    "entidb: the KEY file needs libsodium: install Debian's libsodium-dev (scripts/setup.sh does) and build " \
+    "with it"
+}  // namespace detail
+
+template <typename Unused = void>
+data_key create_key_file(const std::filesystem::path&, const key_source&, const kdf_params& = {}) {
+    static_assert(detail::key_file_without_sodium<Unused>, ENTIDB_KEY_FILE_NEEDS_SODIUM);
+    return {};
+}
+template <typename Unused = void>
+data_key open_key_file(const std::filesystem::path&, const key_source&) {
+    static_assert(detail::key_file_without_sodium<Unused>, ENTIDB_KEY_FILE_NEEDS_SODIUM);
+    return {};
+}
+template <typename Unused = void>
+void rekey(const std::filesystem::path&, const key_source&, const key_source&, const kdf_params& = {}) {
+    static_assert(detail::key_file_without_sodium<Unused>, ENTIDB_KEY_FILE_NEEDS_SODIUM);
+}
+#undef ENTIDB_KEY_FILE_NEEDS_SODIUM
+
+#endif
+
+}  // namespace v1
+}  // namespace entidb
+// ---- end entidb/directory/key_file.hpp ----
 
 namespace entidb {
 inline namespace v1 {
@@ -17849,7 +18857,7 @@ namespace fs = std::filesystem;
     std::error_code ec;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
         const auto name = it->path().filename().string();
-        if (name == "LOCK" || name == "MANIFEST.tmp") continue;
+        if (name == "LOCK" || name == "MANIFEST.tmp" || name == "KEY" || name == "KEY.tmp") continue;
         if (name == "wal.log" && is_empty_file(*it)) continue;
         if (name == "SEGMENTS" && it->is_directory(ec) && !ec) {
             for (fs::directory_iterator seg(it->path(), ec); !ec && seg != end; seg.increment(ec))
@@ -17909,9 +18917,10 @@ inline void make_directory(const fs::path& dir) {
     return true;
 }
 
-[[nodiscard]] inline format::manifest load_manifest(const fs::path& dir) {
+template <cipher_policy C = no_encryption>
+[[nodiscard]] format::manifest load_manifest(const fs::path& dir, const C* cipher = nullptr) {
     const auto path = dir / "MANIFEST";
-    auto m = format::decode_manifest(read_file(path), path.string());
+    auto m = format::decode_manifest_file(read_file(path), path.string(), cipher);
     if (m.format_major != format_major || m.format_minor > format_minor)
         fail_at(errc::unsupported_version, {.path = path.string()},
                 "format {}.{} is newer than this build's {}.{}; open it with a newer EntiDB", m.format_major,
@@ -17923,8 +18932,8 @@ inline void make_directory(const fs::path& dir) {
 }
 
 // What opening a directory yields before an engine exists: its LOCK (held), its MANIFEST
-// (empty when the database is being created), its WAL and its segment factory, and
-// whether the database is new (no MANIFEST yet).
+// (empty when the database is being created), its WAL and its segment factory, whether the
+// database is new (no MANIFEST yet), and an encrypted database's cipher over its data key.
 template <typename Traits>
 struct directory_parts {
     directory_lock lock;
@@ -17932,7 +18941,44 @@ struct directory_parts {
     std::unique_ptr<typename Traits::wal_backend> wal;
     typename Traits::segment_factory factory;
     bool created = false;
+    std::shared_ptr<const cipher_of_t<Traits>> cipher{};  // null unless encrypts_v<Traits>
 };
+
+// The key of an encrypted database comes from its traits' environment: `key` (a key_source)
+// and `kdf` (the Argon2id cost a new database's KEY file is written with).
+template <typename Traits>
+concept keyed_environment = requires(typename Traits::environment& env) {
+    { env.key } -> std::convertible_to<const key_source&>;
+    { env.kdf } -> std::convertible_to<const kdf_params&>;
+};
+
+// The data key's cipher, after LOCK and before the MANIFEST is read (docs/encryption.md):
+// a new database gets its KEY file (kept when an unfinished creation left one: it opens with
+// the same key or not at all); an existing one must have a KEY that `env.key` opens
+// (errc::bad_key otherwise, nothing changed). Without a cipher, a KEY file means the database
+// is encrypted: errc::bad_key before anything is read.
+template <typename Traits>
+[[nodiscard]] std::shared_ptr<const cipher_of_t<Traits>> open_cipher(const fs::path& dir, bool create,
+                                                                     typename Traits::environment& env) {
+    using C = cipher_of_t<Traits>;
+    if constexpr (!C::encrypts) {
+        if (has_key_file(dir))
+            fail_at(errc::bad_key, {.path = key_file_path(dir).string()},
+                    "the database is encrypted: open it with its key (a passphrase or a raw key)");
+        return nullptr;
+    } else {
+        static_assert(keyed_environment<Traits>,
+                      "entidb: the traits of an encrypted database need `struct environment { key_source key; "
+                      "kdf_params kdf; }` (see entidb::encrypted_file_storage)");
+        if (create) {
+            if (!has_key_file(dir)) return std::make_shared<const C>(create_key_file(dir, env.key, env.kdf));
+        } else if (!has_key_file(dir)) {
+            fail_at(errc::bad_key, {.path = dir.string()},
+                    "a key was given but the database is not encrypted (it has no KEY file); open it without one");
+        }
+        return std::make_shared<const C>(open_key_file(dir, env.key));
+    }
+}
 
 template <typename Traits>
 [[nodiscard]] directory_parts<Traits> open_directory(const fs::path& dir, const config& cfg,
@@ -17941,23 +18987,25 @@ template <typename Traits>
     const bool create = prepare_directory(dir, cfg);
     auto lock = cfg.read_only ? directory_lock::acquire_shared(dir) : directory_lock::acquire(dir);
     format::manifest manifest;
+    if (create) require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
+    auto cipher = open_cipher<Traits>(dir, create, env);
     if (create) {
-        require_creatable(dir);  // again under the LOCK: the directory may have changed meanwhile
         if (!path_exists(dir / "SEGMENTS")) make_directory(dir / "SEGMENTS");
     } else {
-        manifest = load_manifest(dir);
+        manifest = load_manifest(dir, cipher.get());
     }
     auto wal = Traits::open_wal(env, dir / "wal.log", cfg.read_only);
     auto factory = Traits::make_segment_factory(env, dir / "SEGMENTS", cfg.read_only);
     if (create) sync_directory(dir);  // wal.log and SEGMENTS exist before the MANIFEST names them
-    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create};
+    return {std::move(lock), std::move(manifest), std::move(wal), std::move(factory), create, std::move(cipher)};
 }
 
 // Completes a new database once recovery has opened (created) its segments: the MANIFEST,
-// written last, marks it complete. Until then the directory reads as an unfinished
-// creation, which the next open starts again.
-inline void finish_creation(const fs::path& dir, const format::manifest& manifest) {
-    durable_replace(dir / "MANIFEST", format::encode(manifest));
+// written last (sealed by `cipher` where there is one), marks it complete. Until then the
+// directory reads as an unfinished creation, which the next open starts again.
+template <cipher_policy C>
+void finish_creation(const fs::path& dir, const format::manifest& manifest, const C* cipher) {
+    durable_replace(dir / "MANIFEST", format::encode_manifest_file(manifest, cipher));
 }
 
 }  // namespace detail
@@ -18362,9 +19410,14 @@ private:
             const auto& d = step->decoded;
             if (d.status == format::decode_status::ok) {
                 const auto& r = d.record;
-                if (r.encrypted())  // never hand out ciphertext as if it were the entity
-                    fail_at(errc::unsupported_version, {.path = e_.segment_path(number), .offset = step->offset},
-                            "encrypted segment records (flag 0x02) are not supported by this build");
+                // Never hand out ciphertext as if it were the entity, nor take a plain record
+                // into an encrypted database.
+                if (r.encrypted() != engine<Traits>::encrypts && !r.tombstone())
+                    fail_at(engine<Traits>::encrypts ? errc::corruption : errc::bad_key,
+                            {.path = e_.segment_path(number), .offset = step->offset}, "{}",
+                            engine<Traits>::encrypts ? "an unencrypted record in an encrypted database"
+                                                     : "an encrypted segment record (flag 0x02): the database was "
+                                                       "written with a key; open it with that key");
                 e_.mutable_index().apply(
                     r.collection_id, r.id,
                     {.sequence = r.sequence,
@@ -18439,7 +19492,8 @@ private:
         auto& batch = e_.start_batch(seq);
         for (const auto& op : t.ops)
             if (!partial || !(already_applied(op, seq) || batched(batch, op)))
-                batch.add(op.collection, op.id, op.tombstone, op.payload);
+                // An encrypted database's WAL holds the sealed bytes the segment record takes.
+                batch.add(op.collection, op.id, op.tombstone, op.payload, engine<Traits>::encrypts);
         e_.apply_batch(no_readers);
         e_.report().records_replayed += batch.size();
         if (batch.size() > 0) ++e_.report().transactions_replayed;
@@ -18526,7 +19580,7 @@ void finish_published_segments(const std::filesystem::path& dir, const config& c
         std::error_code ignored;
         std::filesystem::remove(dir / primary_index_file_name, ignored);
         m.extension.publish.reset();
-        durable_replace(dir / "MANIFEST", format::encode(m));
+        durable_replace(dir / "MANIFEST", format::encode_manifest_file(m, parts.cipher.get()));
     } else {
         fail_at(errc::corruption, {.path = manifest_path},
                 "the MANIFEST publishes segment files, which this storage does not keep");
@@ -18537,8 +19591,14 @@ void finish_published_segments(const std::filesystem::path& dir, const config& c
 template <typename Traits>
 [[nodiscard]] std::shared_ptr<engine<Traits>> engine_over(const std::filesystem::path& dir, const config& cfg,
                                                           directory_parts<Traits> parts) {
-    return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
-                                            std::move(parts.manifest), dir, std::move(parts.lock));
+    using codec = typename engine<Traits>::codec_type;
+    if constexpr (codec::encrypts)
+        return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                                std::move(parts.manifest), dir, std::move(parts.lock),
+                                                codec(std::move(parts.cipher)));
+    else
+        return std::make_shared<engine<Traits>>(cfg, std::move(parts.wal), std::move(parts.factory),
+                                                std::move(parts.manifest), dir, std::move(parts.lock));
 }
 
 template <typename Traits>
@@ -18561,7 +19621,7 @@ template <typename Traits>
         recovery<Traits>(*db).run();
         db->report().primary_index_file_problem = problem;
     }
-    if (created) finish_creation(dir, db->manifest());
+    if (created) finish_creation(dir, db->manifest(), db->codec().cipher_or_null());
     db->prepare_wal();  // once the MANIFEST exists: a crash here leaves a database
     db->build_indexes();
     db->mark_opened();
@@ -18873,7 +19933,7 @@ private:
                 fail(errc::too_large, "migration {}: entity {} of '{}' would be {} bytes, above max_entity_bytes {}",
                      runs_.back().version, id.to_hex(), name, scratch_.size(), e_.cfg().max_entity_bytes);
             admit(checks, id, seq, scratch_);
-            write({coll, id, 0, seq, scratch_});
+            write_put(coll, id, seq, scratch_);
         });
         if (opt_.on_progress) opt_.on_progress(progress);
     }
@@ -18895,6 +19955,17 @@ private:
         ++records_;
         if (out_) out_->append(r);
     }
+    // A changed entity's record, sealed for its new place where the database is encrypted.
+    void write_put(std::uint32_t coll, const entity_id& id, std::uint64_t seq, bytes_view plain) {
+        using codec = std::remove_cvref_t<decltype(e_.codec())>;
+        if constexpr (codec::encrypts) {
+            sealed_.clear();
+            e_.codec().seal(plain, {.collection = coll, .id = id, .sequence = seq, .kind = put_record_kind}, sealed_);
+            write({coll, id, codec::flags(false), seq, sealed_});
+        } else {
+            write({coll, id, codec::flags(false), seq, plain});
+        }
+    }
 
     // Steps 3–4.
     void commit() {
@@ -18907,7 +19978,8 @@ private:
             next_.extension.publish = format::manifest_publish{
                 .publish = out_->numbers(), .remove = {e_.segments().segments().back().number}};
         }
-        const byte_buffer bytes = format::encode(next_);  // a refusal here changes nothing
+        // A refusal here changes nothing.
+        const byte_buffer bytes = format::encode_manifest_file(next_, e_.codec().cipher_or_null());
         try {
             durable_replace(*e_.directory() / "MANIFEST", bytes);
         } catch (const error& err) {
@@ -18931,6 +20003,7 @@ private:
     std::optional<segment_outputs<Traits>> out_;
     std::uint64_t records_ = 0;
     byte_buffer scratch_;
+    byte_buffer sealed_;  // write_put's, reused
 };
 
 // Opens `dir` and runs the migrations of `plan` it still needs, one commit point each
@@ -19147,7 +20220,9 @@ private:
 //   scan(collection)                        the explicit full scan: counted, and refused
 //                                           with errc::scan_forbidden when configured so
 //   scan(collection, in_storage_order)      the same in storage order (faster, unordered),
-//                                           as entity_view: the bytes are not copied
+//                                           as entity_view: the bytes are not copied (an
+//                                           encrypted database's are opened into a buffer
+//                                           of the scan's)
 // index_memory_bytes(collection, path) reports an index's size in memory (no access path).
 // An access path naming an index that is not declared is errc::no_such_index. Indexes
 // never change results, only speed.
@@ -19447,7 +20522,13 @@ public:
                         const auto v = e.index().find(collection_, r->id, seq);
                         if (!v || v->tombstone || !(v->location == records_->location())) continue;
                     }
-                    current_ = {r->id, r->payload};
+                    if constexpr (engine_type::encrypts) {  // the view is of the opened copy
+                        const auto at = records_->location();
+                        e.codec().open(*r, [&] { return e.error_place(at); }, plain_);
+                        current_ = {r->id, plain_};
+                    } else {
+                        current_ = {r->id, r->payload};
+                    }
                     return;
                 }
                 done_ = true;
@@ -19460,6 +20541,7 @@ public:
             std::optional<detail::segment_cursor<typename Traits::segment_factory>> records_;
             std::vector<std::uint64_t> superseded_;  // per entry of records_->table()
             entity_view current_{};
+            byte_buffer plain_;  // an encrypted database's current entity, opened
             bool done_ = false;
         };
 
@@ -19588,6 +20670,9 @@ public:
         static_assert(segment_set<typename Traits::segment_factory>::viewable,
                       "entidb: get_view needs segments that can be mapped (entidb::file_storage); "
                       "use get(), which copies, with other storage");
+        static_assert(!encrypts_v<Traits>,
+                      "entidb: zero-copy views are not offered for encrypted payloads (the mapped bytes are "
+                      "ciphertext); use get() or get_into(), which decrypt into your buffer");
         const auto c = snap_->cat().find(collection);
         if (!c) return std::nullopt;
         return snap_->eng().view(*c, id, snap_->sequence());
@@ -19879,6 +20964,10 @@ class basic_database {
     static_assert(database_traits<Traits>,
                   "entidb: a database traits type needs `using wal_backend = <storage_backend>;` and "
                   "`using segment_factory = <segment_factory>;` (see entidb::file_storage)");
+    static_assert(cipher_policy<cipher_of_t<Traits>> &&
+                      (!encrypts_v<Traits> || encrypting_cipher<cipher_of_t<Traits>>),
+                  "entidb: `using cipher = ...;` in the traits names a cipher policy: entidb::no_encryption, or an "
+                  "encrypting cipher such as entidb::xchacha20poly1305 (crypto/cipher.hpp lists what it needs)");
     // SPEC.md §9 rule 2: never rotate a durable database into non-durable segments.
     static_assert(!Traits::wal_backend::durable || Traits::segment_factory::backend_type::durable,
                   "entidb: a durable WAL backend needs a segment factory whose backends are durable too, "
@@ -19923,6 +21012,9 @@ public:
     [[nodiscard]] static basic_database open_with_backends(std::unique_ptr<typename Traits::wal_backend> wal,
                                                            typename Traits::segment_factory factory,
                                                            const config& cfg = {}) {
+        static_assert(!encrypts_v<Traits>,
+                      "entidb: an encrypted database keeps its data key in the KEY file of its directory; open it "
+                      "with entidb::open<Traits>(dir, cfg, {.key = ...}) (see entidb::encrypted_file_storage)");
         static_assert(!Traits::wal_backend::durable && !Traits::segment_factory::backend_type::durable,
                       "entidb: open_with_backends keeps the collection catalog only in memory, so a database on "
                       "durable backends would reopen with its data unreachable. Open a persistent database with "
@@ -20151,15 +21243,29 @@ struct file_storage {
     using segment_factory = file_segment_factory;
     struct environment {};
 
-    // `read_only`: a read-only open (config::read_only), which writes no file.
-    static std::unique_ptr<file_backend> open_wal(environment&, const std::filesystem::path& path, bool read_only) {
+    // `read_only`: a read-only open (config::read_only), which writes no file. Any
+    // environment: the encrypted composition below opens its files the same way.
+    template <typename Environment>
+    static std::unique_ptr<file_backend> open_wal(Environment&, const std::filesystem::path& path, bool read_only) {
         return std::make_unique<file_backend>(
             file_backend::open(path, read_only ? file_mode::private_view : file_mode::create_or_open));
     }
-    static file_segment_factory make_segment_factory(environment&, const std::filesystem::path& dir,
-                                                     bool read_only) {
+    template <typename Environment>
+    static file_segment_factory make_segment_factory(Environment&, const std::filesystem::path& dir, bool read_only) {
         return file_segment_factory(dir, read_only);
     }
+};
+
+// file_storage with encryption at rest (docs/encryption.md): entity payloads in the WAL and
+// the segments, the MANIFEST and backups are sealed with XChaCha20-Poly1305 under the
+// database's data key, which the KEY file keeps wrapped by `key`. Needs libsodium.
+//   auto db = entidb::open<entidb::encrypted_file_storage>(dir, {}, {.key = entidb::passphrase_from(pw)});
+struct encrypted_file_storage : file_storage {
+    using cipher = xchacha20poly1305;
+    struct environment {
+        key_source key;        // a passphrase (Argon2id) or a raw 32-byte key
+        kdf_params kdf = {};   // the Argon2id cost of a new database's KEY file
+    };
 };
 
 // Everything in memory: for tests and caches. Not durable, by declaration.
