@@ -1,6 +1,7 @@
 // entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
 //
 //   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
+//   const auto enc = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged", entidb::passphrase_from(pw));
 //   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
 //
 // Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
@@ -8,8 +9,12 @@
 //   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
 //      errc::not_found otherwise), `out` must not exist or be an empty directory
 //      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
-//      (errc::locked while the database is open) and creates nothing in `db`;
-//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
+//      (errc::locked while the database is open) and creates nothing in `db`; then opens an
+//      encrypted database's KEY with the key given (docs/encryption.md): an encrypted `db`
+//      without a key, a plain one with a key, or a wrong key → errc::bad_key, and a damaged
+//      KEY → errc::corruption (nothing can be read without it), all before anything is written;
+//   2. reads the MANIFEST (sealed, in an encrypted database); if it does not decode (or
+//      authenticate), the problem is reported and the records
 //      are salvaged without it: their collections are named `salvaged-<id>` and no index
 //      is declared;
 //   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
@@ -21,14 +26,19 @@
 //      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
 //      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
 //   4. keeps, per (collection, entity id), the version with the highest commit sequence that
-//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
-//      database. A WAL transaction counts only when its BEGIN, every operation and its
-//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
-//      whole (atomicity), as recovery drops an uncommitted one;
+//      verifies (checksum, canonical CBOR; in an encrypted database the payload must also
+//      authenticate at its place, and a segment record whose payload does not is reported as
+//      a damaged range, like one with a bad checksum); a tombstone hides older versions as in
+//      the database. A WAL transaction counts only when its BEGIN, every operation and its
+//      COMMIT are there and verify (an encrypted PUT authenticates at its COMMIT's sequence):
+//      an aborted, unfinished or damaged transaction is dropped whole (atomicity), as
+//      recovery drops an uncommitted one;
 //   5. writes the newest live versions into `out` through entidb::open and ordinary write
 //      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
 //      (a declaration that fails, e.g. a unique index with two holders of one key, is
-//      reported, not fatal). If writing fails, what was written to `out` is removed.
+//      reported, not fatal). If writing fails, what was written to `out` is removed. The new
+//      database of an encrypted `db` is encrypted with `db`'s KEY, copied into `out` first,
+//      so it opens with the same key.
 // `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
 // is created, truncated or replayed. What salvage cannot know: a version lost in damaged
 // bytes is gone, and the entity then comes back as its newest older version that survived
@@ -36,8 +46,9 @@
 // lists every damaged byte range, so nothing is lost silently.
 //
 // Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
-// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
-// report describes.
+// errc::locked, errc::bad_key, errc::io_error, errc::no_space, and errc::corruption for a
+// damaged KEY only. Other damage is never thrown: it is what the report describes. The keyed
+// overload needs libsodium.
 #pragma once
 
 #include <algorithm>

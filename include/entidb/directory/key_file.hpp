@@ -23,6 +23,8 @@
 //                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
 //                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
 //                                    exactly one of the two keys (a stale KEY.tmp is ignored).
+//   detail::unwrap_data_key(bytes, path, key)  open_key_file of a KEY file's bytes read elsewhere
+//                                    (the copy an encrypted backup carries); the same errors.
 //   has_key_file(dir)                whether dir/KEY exists.
 //   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
 //                                    key material. Errors as open_key_file's, less bad_key.
