@@ -93,7 +93,7 @@ namespace fs = std::filesystem;
 
 // Opens an encrypted backup's sealed parts: the cipher over the data key that the KEY file in
 // its header wraps, unwrapped with the caller's key. Kept for a second pass over the same file
-// (restore reads it twice, and Argon2id is paid once); a different KEY is unwrapped anew.
+// (restore reads it twice, paying Argon2id once for both); a different KEY is unwrapped anew.
 template <cipher_policy C>
 class backup_unlock;
 

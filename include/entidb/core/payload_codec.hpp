@@ -76,7 +76,8 @@ public:
 
     // The same for a put's stored payload whose place the caller knows (a WAL PUT, whose
     // sequence is its COMMIT's; salvage reads them).
-    void open_put(bytes_view stored, const record_place& place, const error_context& where, byte_buffer& out) const {
+    void open_put(bytes_view stored, [[maybe_unused]] const record_place& place,
+                  [[maybe_unused]] const error_context& where, byte_buffer& out) const {
         if constexpr (encrypts) {
             try {
                 cipher_->open(stored, place, out);
@@ -84,8 +85,6 @@ public:
                 fail_at(errc::corruption, where, "{}", x.detail());
             }
         } else {
-            (void)place;
-            (void)where;
             out.assign(stored.begin(), stored.end());
         }
     }
