@@ -1,6 +1,7 @@
 // entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
 //
 //   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
+//   const auto enc = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged", entidb::passphrase_from(pw));
 //   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
 //
 // Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
@@ -8,8 +9,12 @@
 //   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
 //      errc::not_found otherwise), `out` must not exist or be an empty directory
 //      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
-//      (errc::locked while the database is open) and creates nothing in `db`;
-//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
+//      (errc::locked while the database is open) and creates nothing in `db`; then opens an
+//      encrypted database's KEY with the key given (docs/encryption.md): an encrypted `db`
+//      without a key, a plain one with a key, or a wrong key → errc::bad_key, and a damaged
+//      KEY → errc::corruption (nothing can be read without it), all before anything is written;
+//   2. reads the MANIFEST (sealed, in an encrypted database); if it does not decode (or
+//      authenticate), the problem is reported and the records
 //      are salvaged without it: their collections are named `salvaged-<id>` and no index
 //      is declared;
 //   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
@@ -21,14 +26,19 @@
 //      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
 //      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
 //   4. keeps, per (collection, entity id), the version with the highest commit sequence that
-//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
-//      database. A WAL transaction counts only when its BEGIN, every operation and its
-//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
-//      whole (atomicity), as recovery drops an uncommitted one;
+//      verifies (checksum, canonical CBOR; in an encrypted database the payload must also
+//      authenticate at its place, and a segment record whose payload does not is reported as
+//      a damaged range, like one with a bad checksum); a tombstone hides older versions as in
+//      the database. A WAL transaction counts only when its BEGIN, every operation and its
+//      COMMIT are there and verify (an encrypted PUT authenticates at its COMMIT's sequence):
+//      an aborted, unfinished or damaged transaction is dropped whole (atomicity), as
+//      recovery drops an uncommitted one;
 //   5. writes the newest live versions into `out` through entidb::open and ordinary write
 //      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
 //      (a declaration that fails, e.g. a unique index with two holders of one key, is
-//      reported, not fatal). If writing fails, what was written to `out` is removed.
+//      reported, not fatal). If writing fails, what was written to `out` is removed. The new
+//      database of an encrypted `db` is encrypted with `db`'s KEY, copied into `out` first,
+//      so it opens with the same key.
 // `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
 // is created, truncated or replayed. What salvage cannot know: a version lost in damaged
 // bytes is gone, and the entity then comes back as its newest older version that survived
@@ -36,8 +46,9 @@
 // lists every damaged byte range, so nothing is lost silently.
 //
 // Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
-// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
-// report describes.
+// errc::locked, errc::bad_key, errc::io_error, errc::no_space, and errc::corruption for a
+// damaged KEY only. Other damage is never thrown: it is what the report describes. The keyed
+// overload needs libsodium.
 #pragma once
 
 #include <algorithm>
@@ -125,14 +136,21 @@ struct salvage_report {
 
 namespace detail {
 
+// Traits: file_storage for a plain database, the encrypted traits (whose environment holds the
+// key) for an encrypted one; the new database is opened with the same traits.
+template <typename Traits>
 class salvager {
 public:
-    salvager(std::filesystem::path db, config cfg) : db_(std::move(db)), cfg_(std::move(cfg)) {}
+    using cipher_type = cipher_of_t<Traits>;
+
+    salvager(std::filesystem::path db, config cfg, typename Traits::environment env)
+        : db_(std::move(db)), cfg_(std::move(cfg)), env_(std::move(env)) {}
 
     salvage_report run(const std::filesystem::path& out) {
         check_source();
         const bool out_existed = check_target(out);
         const auto lock = directory_lock::acquire_existing(db_);  // no writer meanwhile; creates nothing
+        open_key();
         read_manifest();
         open_files();
         for (std::uint32_t f = 0; f < files_.size(); ++f) {
@@ -220,6 +238,28 @@ private:
         }
     }
 
+    // ---- KEY ----
+
+    // The codec records are read through: an encrypted database's KEY opens with the key given
+    // (errc::bad_key otherwise, or for a plain database given a key, or an encrypted one given
+    // none; a damaged KEY is errc::corruption: without it nothing can be read).
+    void open_key() {
+        const bool encrypted = has_key_file(db_);
+        if constexpr (cipher_type::encrypts) {
+            if (!encrypted)
+                fail_at(errc::bad_key, {.path = db_.string()},
+                        "a key was given but the database is not encrypted (it has no KEY file); salvage it without one");
+            key_file_ = read_key_file(db_);
+            codec_.emplace(std::make_shared<const cipher_type>(
+                unwrap_data_key(key_file_, key_file_path(db_).string(), env_.key)));
+        } else {
+            if (encrypted)
+                fail_at(errc::bad_key, {.path = key_file_path(db_).string()},
+                        "the database is encrypted: salvage it with its key (a passphrase or a raw key)");
+            codec_.emplace();
+        }
+    }
+
     // ---- MANIFEST ----
 
     void read_manifest() {
@@ -230,9 +270,9 @@ private:
             return;
         }
         try {
-            manifest_ = format::decode_manifest(read_file(path), path.string());
+            manifest_ = format::decode_manifest_file(read_file(path), path.string(), codec_->cipher_or_null());
         } catch (const error& e) {
-            if (!is_finding(e)) throw;
+            if (!is_finding(e) && e.value() != errc::bad_key) throw;  // a sealed MANIFEST without a KEY: unreadable
             report_.manifest_problem = e.what();
         }
         if (manifest_)
@@ -313,15 +353,24 @@ private:
 
     // ---- segments ----
 
+    // A record whose payload the codec refuses (in an encrypted database: one that does not
+    // authenticate at its place, or is not sealed) holds nothing that verifies: its bytes are
+    // reported as damaged, like a record with a bad checksum.
     void scan_segment(std::uint32_t f) {
         walk<segment_format>(
             f, max_segment_record,
             [&](const scan_step<format::segment_decoded>& s) {
                 const auto& r = s.decoded.record;
-                if (r.encrypted())
-                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
-                if (!r.tombstone())
-                    if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
+                if (!r.tombstone()) {
+                    try {
+                        codec_->open(r, [&] { return where(f, s.offset); }, plain_);
+                    } catch (const error& e) {
+                        if (e.value() != errc::corruption) throw;
+                        report_.files[f].damaged.push_back({s.offset, s.offset + s.decoded.size, e.detail()});
+                        return;
+                    }
+                    if (auto bad = not_canonical(plain_)) return skip(f, s.offset, std::move(*bad));
+                }
                 ++report_.files[f].records_recovered;
                 offer({r.collection_id, r.id}, {r.sequence, r.tombstone(), f, s.offset, s.decoded.size});
             },
@@ -368,8 +417,10 @@ private:
         }
         open_.emplace(r.txid, pending_txn{});
     }
+    // An encrypted PUT is checked at its COMMIT, which gives the sequence it is sealed for.
     void on(const format::wal_put& r, std::uint64_t offset, std::uint64_t size) {
-        op(r.txid, {{r.collection_id, r.id}, false, offset, size}, not_canonical(r.after));
+        op(r.txid, {{r.collection_id, r.id}, false, offset, size},
+           cipher_type::encrypts ? std::nullopt : not_canonical(r.after));
     }
     void on(const format::wal_delete& r, std::uint64_t offset, std::uint64_t size) {
         op(r.txid, {{r.collection_id, r.id}, true, offset, size}, std::nullopt);
@@ -378,6 +429,7 @@ private:
         const auto it = open_.find(r.txid);
         if (it == open_.end())
             return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
+        if (!it->second.broken) it->second.broken = unreadable_put(it->second, r.sequence);
         if (it->second.broken) {
             drop(r.txid, it->second, *it->second.broken);
             skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
@@ -399,6 +451,27 @@ private:
     }
     void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
+    }
+
+    // Why a committed transaction's PUTs cannot be read at `seq`, if one cannot: an encrypted
+    // one must authenticate at its place and hold canonical CBOR (a plain one was checked as it
+    // was read).
+    [[nodiscard]] std::optional<std::string> unreadable_put([[maybe_unused]] const pending_txn& t,
+                                                            [[maybe_unused]] std::uint64_t seq) {
+        if constexpr (cipher_type::encrypts) {
+            byte_buffer record;
+            for (const auto& o : t.ops) {
+                if (o.tombstone) continue;
+                try {
+                    (void)payload_of({seq, false, wal_file_, o.offset, o.size}, o.k, record);
+                } catch (const error& e) {
+                    if (e.value() != errc::corruption) throw;
+                    return fmt::format("an operation at offset {}: {}", o.offset, e.detail());
+                }
+                if (auto bad = not_canonical(plain_)) return fmt::format("an operation at offset {}: {}", o.offset, *bad);
+            }
+        }
+        return std::nullopt;
     }
 
     void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
@@ -440,11 +513,12 @@ private:
         }
     }
 
+    // An encrypted database's salvage is encrypted with its KEY (create_database copies it).
     void write_out(const fs::path& out) {
         config ocfg = cfg_;
         ocfg.create_if_missing = true;
         ocfg.max_entity_bytes = config::payload_limit;  // whatever the old database held fits
-        auto db = entidb::open(out, ocfg);
+        auto db = create_database<Traits>(out, ocfg, std::move(env_), key_file_);
         write_entities(db);
         declare_indexes(db);
         if (manifest_ && manifest_->extension.schema) {  // the entities are at that version
@@ -457,14 +531,15 @@ private:
 
     // Bounded batches: a transaction holds at most `batch_entities` entities or about
     // `batch_bytes` of payload (at least one entity).
-    void write_entities(database& db) {
+    template <typename Db>
+    void write_entities(Db& db) {
         constexpr std::uint64_t batch_entities = 1000, batch_bytes = 8u << 20;
         std::optional<decltype(db.begin_write())> txn;
         std::uint64_t n = 0, bytes = 0;
         byte_buffer record;
         for (const auto& [k, v] : newest_) {
             if (v.tombstone) continue;
-            const auto payload = payload_of(v, record);
+            const auto payload = reread(v, k, record);
             if (!txn) txn.emplace(db.begin_write());
             txn->put(names_.at(k.first), k.second, payload);
             ++report_.entities;
@@ -478,24 +553,49 @@ private:
         if (txn) txn->commit();
     }
 
-    // The payload of a kept version, read and verified again (the file is not ours to trust
-    // twice); a view into `record`.
-    bytes_view payload_of(const version& v, byte_buffer& record) const {
+    [[nodiscard]] error_context where(std::uint32_t f, std::uint64_t offset) const {
+        return {.path = (db_ / report_.files[f].name).string(), .offset = offset};
+    }
+
+    // The entity's bytes of a kept version `v` of `k`, read and decoded again (the file is not
+    // ours to trust twice) into `record`, and opened through the codec (a view of plain_). A
+    // record that no longer decodes → errc::io_error; one that does not open → the codec's
+    // errc::corruption.
+    bytes_view payload_of(const version& v, const key& k, byte_buffer& record) {
         record.resize(static_cast<std::size_t>(v.size));
         files_[v.file].read_at(v.offset, mutable_bytes(record));
-        const error_context where{.path = (db_ / report_.files[v.file].name).string(), .offset = v.offset};
+        const auto at = where(v.file, v.offset);
         if (v.file == wal_file_) {
             const auto d = format::decode_wal(record);
             if (d.status == format::decode_status::ok)
-                if (const auto* put = std::get_if<format::wal_put>(&d.record)) return put->after;
+                if (const auto* put = std::get_if<format::wal_put>(&d.record)) {
+                    codec_->open_put(put->after,
+                                     {.collection = k.first, .id = k.second, .sequence = v.sequence, .kind = put_record_kind},
+                                     [&] { return at; }, plain_);
+                    return plain_;
+                }
         } else {
             const auto d = format::decode_segment(record);
-            if (d.status == format::decode_status::ok) return d.record.payload;
+            if (d.status == format::decode_status::ok) {
+                codec_->open(d.record, [&] { return at; }, plain_);
+                return plain_;
+            }
         }
-        fail_at(errc::io_error, where, "the record changed while it was salvaged");
+        fail_at(errc::io_error, at, "the record changed while it was salvaged");
     }
 
-    void declare_indexes(database& db) {
+    // payload_of for a version that verified when it was scanned: failing now, it changed since.
+    bytes_view reread(const version& v, const key& k, byte_buffer& record) {
+        try {
+            return payload_of(v, k, record);
+        } catch (const error& e) {
+            if (e.value() != errc::corruption) throw;
+            fail_at(errc::io_error, where(v.file, v.offset), "the record changed while it was salvaged ({})", e.detail());
+        }
+    }
+
+    template <typename Db>
+    void declare_indexes(Db& db) {
         if (!manifest_) return;
         for (const auto& ix : manifest_->indexes) {
             const auto what = fmt::format("index {} on '{}'", ix.id, join_path(ix.path));
@@ -526,6 +626,10 @@ private:
 
     fs::path db_;
     config cfg_;
+    typename Traits::environment env_;             // the key, for an encrypted database
+    byte_buffer key_file_;                         // an encrypted database's KEY, for the new one
+    std::optional<payload_codec<cipher_type>> codec_;  // how records are read, once KEY is open
+    byte_buffer plain_;                            // the payload of the record read last
     salvage_report report_;
     std::optional<format::manifest> manifest_;
     std::map<std::uint32_t, std::string> names_;  // collection id → name in the new database
@@ -537,11 +641,35 @@ private:
 
 }  // namespace detail
 
-// Salvages `db` into the new database `out` (see the header comment).
+// Salvages `db` into the new database `out` (see the header comment; an encrypted `db`:
+// errc::bad_key, nothing written).
 inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, config cfg = {}) {
     cfg.validate();
-    return detail::salvager(db, std::move(cfg)).run(out);
+    return detail::salvager<file_storage>(db, std::move(cfg), {}).run(out);
 }
+
+#if ENTIDB_HAVE_SODIUM
+
+// Salvages the encrypted database `db` with its key into the new database `out`, which is
+// encrypted with the same KEY (it opens with the same key as `db`).
+inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, const key_source& key,
+                              config cfg = {}) {
+    cfg.validate();
+    return detail::salvager<encrypted_file_storage>(db, std::move(cfg), {.key = detail::copy_key(key), .kdf = {}})
+        .run(out);
+}
+
+#else  // no libsodium: the keyed overload stops the build where it is called
+
+template <typename Unused = void>
+salvage_report salvage(const std::filesystem::path&, const std::filesystem::path&, const key_source&, config = {}) {
+    static_assert(detail::sodium_required<Unused>,
+                  "entidb: salvaging an encrypted database needs libsodium: install Debian's libsodium-dev "
+                  "(scripts/setup.sh does) and build with it");
+    return {};
+}
+
+#endif
 
 }  // namespace v1
 }  // namespace entidb

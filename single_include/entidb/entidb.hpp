@@ -12,6 +12,7 @@
 //
 //   auto info = entidb::backup(db, "nightly.entidb-backup");   // while writers continue
 //   entidb::restore("nightly.entidb-backup", "/srv/restored");  // a fresh database directory
+//   entidb::restore("nightly.entidb-backup", "/srv/restored", entidb::passphrase_from(pw));  // encrypted
 //
 // `backup(db, file)` takes a read snapshot and streams every live entity it sees (one
 // payload in memory at a time) into `file` (format/backup_file.hpp, docs/file-format.md
@@ -20,22 +21,36 @@
 // XXH3-64 checksum of every byte before it. Writers go on committing meanwhile; the file
 // reflects exactly the snapshot. It is written as `file.tmp`, flushed, renamed into place and
 // its directory fsynced, so `file` either does not exist or is complete.
+// The backup of an encrypted database is encrypted (backup version 2, docs/encryption.md
+// "Backups"): its header carries the database's KEY file (the data key, wrapped) and the
+// registry as a sealed MANIFEST, and every payload is sealed by the data key, bound to its
+// collection, id and the backup's sequence. Nothing in it is readable without the key; a
+// plain database's backup is version 1, as it always was.
 //
 // `read_backup(file)` checks a whole backup (structure, order, canonical CBOR of every
-// payload, count, checksum) without restoring it.
+// payload, count, checksum) without restoring it; `read_backup(file, key)` the same for an
+// encrypted backup, opening every payload with the data key `key` unwraps.
 //
 // `restore(file, dir)` checks the whole file first, then builds the database in
 // `dir.restoring` through entidb::open (same collection ids and index declarations; every
 // entity written with the backup's sequence; a checkpoint; the history horizon set to that
 // sequence, since the history before it is not in the backup), closes it and renames it to
 // `dir`. Any failure removes `dir.restoring`: `dir` is either a complete database or absent.
+// `restore(file, dir, key)` restores an encrypted backup into an encrypted database: the
+// backup's KEY file becomes `dir.restoring/KEY` before the database is opened there, so the
+// restored database has the data key of the one backed up and opens with the same key; the
+// sealed payloads are copied into its segment records as they are.
 //
 // Errors: errc::corruption (with the file and offset) for a damaged or truncated backup or a
-// wrong checksum; errc::unsupported_version for a backup or format version this build cannot
+// wrong checksum, and in an encrypted backup for a payload or registry that does not
+// authenticate; errc::bad_key for an encrypted backup read or restored without a key, a plain
+// one given a key, or a key that does not unwrap the backup's data key (nothing is created);
+// errc::unsupported_version for a backup or format version this build cannot
 // read; errc::invalid_argument when `file` (backup) or `dir` / `dir.restoring` (restore)
 // already exists, or when the file to read is a directory; errc::not_found for a missing
 // backup file; errc::io_error and errc::no_space from the file system; errc::closed for a
-// closed database handle.
+// closed database handle. The keyed overloads need libsodium (without it, calling them stops
+// the build with a message naming the package).
 //
 // Thread-safety: backup() may run on any thread, concurrently with readers and the writer
 // (also with a compaction: the snapshot keeps the files it reads). restore() touches only
@@ -4290,6 +4305,8 @@ inline void read_extension(manifest_reader& r, manifest& m, const std::string& p
 //                      database (docs/encryption.md, "Key hierarchy").
 //   passphrase_from(s) / raw_key_from(b)  copy the caller's bytes into a secret; a raw key of
 //                      another length → errc::invalid_argument naming the length, never the bytes.
+//   detail::copy_key(k) another key_source holding the same secret (for an environment that
+//                      must own its key while the caller keeps theirs).
 //
 // The wipe is libsodium's sodium_memzero where <sodium.h> is available (and ENTIDB_NO_SODIUM is
 // not defined), else a loop of volatile writes followed by a compiler barrier. It needs nothing
@@ -4409,6 +4426,22 @@ using key_source = std::variant<passphrase, raw_key>;
     if (b.size() != key_bytes) fail(errc::invalid_argument, "a raw key must be exactly {} bytes, not {}", key_bytes, b.size());
     return raw_key{secret_bytes::copy_of(b)};
 }
+
+namespace detail {
+
+// False for every T: the static_assert of an operation that is declared without libsodium
+// (so code naming it parses) but cannot be used (a template, instantiated only where called).
+template <typename T>
+inline constexpr bool sodium_required = false;
+
+// A second key_source holding the same secret: an environment owns its key, and the operations
+// that open a database for the caller (restore, verify, salvage) are lent the caller's.
+[[nodiscard]] inline key_source copy_key(const key_source& k) {
+    if (const auto* raw = std::get_if<raw_key>(&k)) return raw_key{secret_bytes::copy_of(raw->bytes.view())};
+    return passphrase{secret_bytes::copy_of(std::get<passphrase>(k).bytes.view())};
+}
+
+}  // namespace detail
 
 }  // namespace v1
 }  // namespace entidb
@@ -15591,6 +15624,8 @@ struct index_file_policy {
 //                               record whose encrypted flag disagrees with the database, or
 //                               whose payload does not authenticate (damage, or bytes moved
 //                               from another place).
+//   open_put(stored, place, where, out)  the same for a put's stored payload at a known place
+//                               (a WAL PUT: salvage reads them).
 //   cipher()                    the cipher (encrypting codecs), for the MANIFEST and backups;
 //   cipher_or_null()            the same, or null without encryption.
 //
@@ -15637,16 +15672,23 @@ public:
             fail_at(errc::corruption, where(), "{}",
                     encrypts ? "an unencrypted record in an encrypted database"
                              : "an encrypted record (flag 0x02) in a database without a key");
+        open_put(r.payload, {.collection = r.collection_id, .id = r.id, .sequence = r.sequence, .kind = put_record_kind},
+                 where, out);
+    }
+
+    // The same for a put's stored payload whose place the caller knows (a WAL PUT, whose
+    // sequence is its COMMIT's; salvage reads them).
+    template <typename Where>
+    void open_put(bytes_view stored, [[maybe_unused]] const record_place& place, [[maybe_unused]] const Where& where,
+                  byte_buffer& out) const {
         if constexpr (encrypts) {
             try {
-                cipher_->open(r.payload, {.collection = r.collection_id, .id = r.id, .sequence = r.sequence,
-                                          .kind = put_record_kind},
-                              out);
+                cipher_->open(stored, place, out);
             } catch (const error& x) {
                 fail_at(errc::corruption, where(), "{}", x.detail());
             }
         } else {
-            out.assign(r.payload.begin(), r.payload.end());
+            out.assign(stored.begin(), stored.end());
         }
     }
 
@@ -18407,6 +18449,8 @@ inline constexpr std::uint16_t format_minor = 0;
 //                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
 //                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
 //                                    exactly one of the two keys (a stale KEY.tmp is ignored).
+//   detail::unwrap_data_key(bytes, path, key)  open_key_file of a KEY file's bytes read elsewhere
+//                                    (the copy an encrypted backup carries); the same errors.
 //   has_key_file(dir)                whether dir/KEY exists.
 //   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
 //                                    key material. Errors as open_key_file's, less bad_key.
@@ -18782,10 +18826,13 @@ namespace detail {
     return dk;
 }
 
-[[nodiscard]] inline data_key open_key_file(const std::filesystem::path& dir, const key_source& key) {
-    const byte_buffer bytes = detail::read_key_file(dir);
-    const auto p = detail::parse_key_file(bytes, detail::key_file_path(dir).string());
-    const secret_bytes kek = detail::derive_kek(key, p.fields);
+namespace detail {
+
+// The data key a KEY file's bytes wrap (the file itself, or the copy a backup carries); `path`
+// names them in errors, which are open_key_file's.
+[[nodiscard]] inline data_key unwrap_data_key(bytes_view key_file, const std::string& path, const key_source& key) {
+    const auto p = parse_key_file(key_file, path);
+    const secret_bytes kek = derive_kek(key, p.fields);
     byte_buffer plain;
     try {
         xchacha20poly1305::open_with_key(kek.view(), p.wrapped, p.header, plain);
@@ -18794,8 +18841,14 @@ namespace detail {
         fail(errc::bad_key, "the key does not open this database's KEY file");
     }
     data_key dk = secret_bytes::copy_of(plain);
-    detail::wipe_bytes(plain);
+    wipe_bytes(plain);
     return dk;
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline data_key open_key_file(const std::filesystem::path& dir, const key_source& key) {
+    return detail::unwrap_data_key(detail::read_key_file(dir), detail::key_file_path(dir).string(), key);
 }
 
 inline void rekey(const std::filesystem::path& dir, const key_source& old_key, const key_source& new_key,
@@ -21374,13 +21427,23 @@ template <typename Traits = file_storage>
 // Contract: constants and pure encoders of the three parts of a backup file; no I/O. The
 // streaming reader that checks a file lives in backup.hpp. Layout (all integers
 // little-endian):
-//     header   magic "EBAK" | backup_version u16 = 1 | format major u16 | format minor u16 |
-//              sequence u64 | manifest_len u32 | manifest (a MANIFEST, SPEC.md §3, without checkpoint)
-//     entity   collection_id u32 (>= 1) | entity_id (16) | payload_len u32 | payload (canonical CBOR)
-//              ... one per live entity, ascending by (collection_id, entity_id)
+//     header   magic "EBAK" | backup_version u16 | format major u16 | format minor u16 | sequence u64 |
+//              version 1 (a plain database's backup):
+//                manifest_len u32 | manifest (a MANIFEST, SPEC.md §3, without checkpoint)
+//              version 2 (an encrypted database's backup):
+//                key_len u32 | KEY (the source's KEY file, as it is: the wrapped data key) |
+//                manifest_len u32 | manifest (a sealed MANIFEST, version 4: format/manifest_file.hpp)
+//     entity   collection_id u32 (>= 1) | entity_id (16) | payload_len u32 | payload
+//              ... one per live entity, ascending by (collection_id, entity_id). The payload is
+//              canonical CBOR (version 1), or canonical CBOR sealed by the data key and bound to
+//              record_place{collection_id, entity_id, sequence (the header's), kind 1} (version 2):
+//              the bytes a segment record of the restored database holds.
 //     trailer  end u32 = 0 | entity_count u64 | checksum u64
 // `checksum` is XXH3-64 (seed 0) of every byte of the file before it. Nothing follows it.
-// Errors: encode_header → errc::invalid_argument for a MANIFEST encode refuses;
+// encode_backup_header(h, out, cipher) writes version 2, sealing the registry, when `cipher` is
+// an encrypting cipher (not null), and version 1 otherwise; entities are sealed by the caller.
+// Errors: encode_header → errc::invalid_argument for a MANIFEST encode refuses, or an
+// encrypted header without the KEY's bytes; errc::too_large for a registry over 4 GiB;
 // encode_entity → errc::too_large for a payload over config::payload_limit, and
 // errc::invalid_argument for collection id 0.
 //
@@ -21393,8 +21456,9 @@ inline namespace v1 {
 namespace format {
 
 inline constexpr std::array<byte, 4> backup_magic{'E', 'B', 'A', 'K'};
-inline constexpr std::uint16_t backup_version = 1;
-inline constexpr std::size_t backup_header_fixed = 4 + 2 + 2 + 2 + 8 + 4;  // up to the manifest
+inline constexpr std::uint16_t backup_version = 1;            // a plain database's backup
+inline constexpr std::uint16_t backup_version_encrypted = 2;  // an encrypted database's backup
+inline constexpr std::size_t backup_header_fixed = 4 + 2 + 2 + 2 + 8 + 4;  // up to the first length
 inline constexpr std::size_t backup_entity_fixed = 4 + 16 + 4;             // up to the payload
 inline constexpr std::size_t backup_trailer_size = 4 + 8 + 8;
 inline constexpr std::size_t backup_max_payload = segment_max_payload_size;  // what a segment record can hold
@@ -21404,23 +21468,34 @@ struct backup_header {
     std::uint16_t format_minor = current_format_minor;
     std::uint64_t sequence = 0;  // the commit the backup reflects
     manifest registry;           // collections and indexes (checkpoint_seq unused)
+    byte_buffer key_file{};      // version 2: the source database's KEY file; empty in version 1
 };
 
-inline void encode_backup_header(const backup_header& h, byte_buffer& out) {
-    using entidb::detail::put_u16;
-    using entidb::detail::put_u32;
-    using entidb::detail::put_u64;
+namespace detail {
+inline void put_backup_length(byte_buffer& out, std::size_t n, std::string_view what) {
+    if (n > std::numeric_limits<std::uint32_t>::max()) fail(errc::too_large, "{} does not fit a backup header", what);
+    entidb::detail::put_u32(out, static_cast<std::uint32_t>(n));
+}
+}  // namespace detail
+
+// The header; an encrypted one (version 2) when `cipher` is an encrypting cipher.
+template <cipher_policy C = no_encryption>
+void encode_backup_header(const backup_header& h, byte_buffer& out, const C* cipher = nullptr) {
     manifest m = h.registry;
     m.checkpoint_seq.reset();
-    const byte_buffer registry = encode(m);
-    if (registry.size() > std::numeric_limits<std::uint32_t>::max())
-        fail(errc::too_large, "the collection and index registry does not fit a backup header");
+    const bool sealed = C::encrypts && cipher != nullptr;
+    if (sealed && h.key_file.empty()) fail(errc::invalid_argument, "an encrypted backup carries its database's KEY file");
+    const byte_buffer registry = encode_manifest_file(m, cipher);
     out.insert(out.end(), backup_magic.begin(), backup_magic.end());
-    put_u16(out, backup_version);
-    put_u16(out, h.format_major);
-    put_u16(out, h.format_minor);
-    put_u64(out, h.sequence);
-    put_u32(out, static_cast<std::uint32_t>(registry.size()));
+    entidb::detail::put_u16(out, sealed ? backup_version_encrypted : backup_version);
+    entidb::detail::put_u16(out, h.format_major);
+    entidb::detail::put_u16(out, h.format_minor);
+    entidb::detail::put_u64(out, h.sequence);
+    if (sealed) {
+        detail::put_backup_length(out, h.key_file.size(), "the KEY file");
+        entidb::detail::put_bytes(out, h.key_file);
+    }
+    detail::put_backup_length(out, registry.size(), "the collection and index registry");
     out.insert(out.end(), registry.begin(), registry.end());
 }
 
@@ -21469,19 +21544,51 @@ namespace fs = std::filesystem;
     return out;
 }
 
+// Opens an encrypted backup's sealed parts: the cipher over the data key that the KEY file in
+// its header wraps, unwrapped with the caller's key. Kept for a second pass over the same file
+// (restore reads it twice, paying Argon2id once for both); a different KEY is unwrapped anew.
+template <cipher_policy C>
+class backup_unlock;
+
+#if ENTIDB_HAVE_SODIUM
+template <cipher_policy C>
+class backup_unlock {
+public:
+    explicit backup_unlock(const key_source& key) noexcept : key_(&key) {}
+
+    // errc::bad_key for a key that does not unwrap it; a damaged KEY is open_key_file's errors.
+    [[nodiscard]] const C& cipher(bytes_view key_file, const std::string& path) {
+        if (!cipher_ || !std::equal(key_file.begin(), key_file.end(), key_file_.begin(), key_file_.end())) {
+            cipher_ = std::make_shared<const C>(unwrap_data_key(key_file, path, *key_));
+            key_file_.assign(key_file.begin(), key_file.end());
+        }
+        return *cipher_;
+    }
+
+private:
+    const key_source* key_;
+    byte_buffer key_file_;
+    std::shared_ptr<const C> cipher_;
+};
+#endif
+
 // Streams a backup file and checks it as it goes: every entity it returns has passed the
-// structural checks; the checksum and count are checked when next() reaches the end.
+// structural checks (and, in an encrypted backup, authenticated); the checksum and count are
+// checked when next() reaches the end. C is no_encryption for a plain backup (an encrypted one
+// is errc::bad_key), or the cipher of an encrypted one, opened by `unlock` (a plain one is
+// errc::bad_key).
+template <cipher_policy C = no_encryption>
 class backup_reader {
 public:
     struct entity {
         std::uint32_t collection;
         entity_id id;
-        bytes_view payload;  // valid until the next call to next()
+        bytes_view payload;  // as stored (sealed, in an encrypted backup); valid until the next call to next()
         std::uint64_t offset;
     };
 
-    explicit backup_reader(const fs::path& file, std::size_t chunk = 1u << 20)
-        : path_(file.string()), file_(open_file(file)), window_(file_, chunk) {
+    explicit backup_reader(const fs::path& file, backup_unlock<C>* unlock = nullptr, std::size_t chunk = 1u << 20)
+        : path_(file.string()), file_(open_file(file)), window_(file_, chunk), unlock_(unlock) {
         read_header();
     }
     backup_reader(const backup_reader&) = delete;
@@ -21512,11 +21619,7 @@ public:
         last_ = std::pair(coll, id);
         const auto payload_at = window_.position();
         const auto payload = peek(len, "an entity's payload");
-        try {
-            cbor::validate(payload);
-        } catch (const error& e) {
-            corrupt(payload_at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
-        }
+        check_payload(coll, id, payload, payload_at);
         hasher_.update(payload);
         pending_ = len;
         ++count_;
@@ -21558,14 +21661,39 @@ private:
         return out;
     }
 
+    // A payload is canonical CBOR; an encrypted backup's opens first, at its place (the
+    // backup's sequence), so one moved to another entity or another backup does not.
+    void check_payload(std::uint32_t coll, const entity_id& id, bytes_view payload, std::uint64_t at) {
+        bytes_view plain = payload;
+        if constexpr (C::encrypts) {
+            try {
+                cipher_->open(payload, {.collection = coll, .id = id, .sequence = header_.sequence, .kind = put_record_kind},
+                              plain_);
+            } catch (const error& e) {
+                corrupt(at, "entity {}: {}", id.to_hex(), e.detail());
+            }
+            plain = plain_;
+        }
+        try {
+            cbor::validate(plain);
+        } catch (const error& e) {
+            corrupt(at, "entity {} is not canonical CBOR: {}", id.to_hex(), e.detail());
+        }
+    }
+
     void read_header() {
         const auto fixed = take(format::backup_header_fixed, "the header");
         if (!std::equal(format::backup_magic.begin(), format::backup_magic.end(), fixed.begin()))
             corrupt(0, "bad magic (expected \"EBAK\"): not an EntiDB backup");
         const auto version = entidb::detail::get_u16(fixed.data() + 4);
-        if (version != format::backup_version)
+        if (version != format::backup_version && version != format::backup_version_encrypted)
             fail_at(errc::unsupported_version, {.path = path_, .offset = 4},
-                    "backup version {}; this build reads version {}", version, format::backup_version);
+                    "backup version {}; this build reads versions {} and {}", version, format::backup_version,
+                    format::backup_version_encrypted);
+        if ((version == format::backup_version_encrypted) != C::encrypts)
+            fail_at(errc::bad_key, {.path = path_, .offset = 4}, "{}",
+                    C::encrypts ? "the backup is not encrypted: read or restore it without a key"
+                                : "the backup is encrypted: give its key (the key of the database it was taken from)");
         header_.format_major = entidb::detail::get_u16(fixed.data() + 6);
         header_.format_minor = entidb::detail::get_u16(fixed.data() + 8);
         if (header_.format_major != format::current_format_major || header_.format_minor > format::current_format_minor)
@@ -21573,14 +21701,36 @@ private:
                     "backup of format {}.{}; this build writes {}.{}", header_.format_major, header_.format_minor,
                     format::current_format_major, format::current_format_minor);
         header_.sequence = entidb::detail::get_u64(fixed.data() + 10);
-        const std::uint32_t len = get_u32(fixed.data() + 18);
+        std::uint32_t len = get_u32(fixed.data() + 18);
+        if constexpr (C::encrypts) {
+            const auto key_at = window_.position();
+            header_.key_file = take(len, "the KEY file");
+            cipher_ = &unlock(key_at);
+            len = get_u32(take(4, "the registry's length").data());
+        }
+        const auto registry_at = window_.position();
         const auto registry = take(len, "the collection and index registry");
         try {
-            header_.registry = format::decode_manifest(registry, path_ + " (registry)");
+            header_.registry = format::decode_manifest_file(registry, path_ + " (registry)", cipher_);
         } catch (const error& e) {
-            corrupt(format::backup_header_fixed + e.offset().value_or(0), "bad registry: {}", e.detail());
+            corrupt(registry_at + e.offset().value_or(0), "bad registry: {}", e.detail());
         }
         for (const auto& c : header_.registry.collections) collections_.insert(c.id);
+    }
+
+    // The cipher of the KEY file read at `at`: damage in it is the backup's, at its offset.
+    const C& unlock(std::uint64_t at)
+        requires C::encrypts
+    {
+        try {
+            return unlock_->cipher(header_.key_file, path_);
+        } catch (const error& e) {
+            if (e.value() == errc::corruption) corrupt(at + e.offset().value_or(0), "{}", e.detail());
+            if (e.value() == errc::unsupported_version)
+                fail_at(e.value(), {.path = path_, .offset = at + e.offset().value_or(0)}, "backup: {}", e.detail());
+            if (e.value() == errc::bad_key) fail_at(e.value(), {.path = path_}, "backup: {}", e.detail());
+            throw;
+        }
     }
 
     void read_trailer() {
@@ -21602,6 +21752,9 @@ private:
     std::string path_;
     file_backend file_;
     byte_window<file_backend> window_;
+    backup_unlock<C>* unlock_;
+    const C* cipher_ = nullptr;  // an encrypted backup's, once its KEY is open
+    byte_buffer plain_;          // an encrypted payload, opened to be checked
     xxh3_hasher hasher_;
     format::backup_header header_;
     std::set<std::uint32_t> collections_;
@@ -21675,13 +21828,26 @@ struct backup_access {
     }
 };
 
-}  // namespace detail
+// The payload as a backup stores it: as it is, or sealed for its place at the backup's sequence.
+template <cipher_policy C>
+[[nodiscard]] bytes_view backup_payload(bytes_view plain, const C* cipher, const record_place& place,
+                                        byte_buffer& sealed) {
+    if constexpr (C::encrypts) {
+        sealed.clear();
+        cipher->seal(plain, place, sealed);
+        return sealed;
+    } else {
+        return plain;
+    }
+}
 
-// Checks a whole backup file without restoring it.
-[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
-    detail::backup_reader r(file);
+// Reads and checks a whole backup (read_backup, and pass 1 of restore); `header` gets its header.
+template <cipher_policy C>
+backup_info read_whole_backup(const fs::path& file, backup_unlock<C>* unlock, format::backup_header* header = nullptr) {
+    backup_reader<C> r(file, unlock);
     while (r.next()) {
     }
+    if (header != nullptr) *header = r.header();
     return {.sequence = r.header().sequence,
             .entities = r.entities(),
             .collections = r.header().registry.collections.size(),
@@ -21690,7 +21856,88 @@ struct backup_access {
             .checksum = r.checksum()};
 }
 
-// Writes a backup of `db` as of a snapshot taken now.
+// Creates the database that restore and salvage fill, at `dir`. An encrypted one gets
+// `key_file` (the KEY of the database its contents come from) before it is opened, so it keeps
+// that data key and opens with the same key: open_cipher opens the KEY it finds there.
+template <typename Traits>
+[[nodiscard]] basic_database<Traits> create_database(const fs::path& dir, const config& cfg,
+                                                     typename Traits::environment env, bytes_view key_file) {
+    if constexpr (encrypts_v<Traits>) {
+        if (!path_exists(dir)) make_directory(dir);
+        durable_replace(key_file_path(dir), key_file);
+    }
+    return entidb::open<Traits>(dir, cfg, std::move(env));
+}
+
+// The one restore (see the header comment): Traits are file_storage for a plain backup, the
+// encrypted traits for an encrypted one (`unlock` opens it, `env` the restored database).
+template <typename Traits>
+backup_info restore_backup(const fs::path& file, const fs::path& target, config cfg,
+                           backup_unlock<cipher_of_t<Traits>>* unlock, typename Traits::environment env) {
+    using C = cipher_of_t<Traits>;
+    format::backup_header header;
+    const auto info = read_whole_backup<C>(file, unlock, &header);  // pass 1: nothing is created from a damaged file
+    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
+    const auto tmp = with_suffix(dir, ".restoring");
+    for (const auto& p : {dir, tmp}) {
+        std::error_code ec;
+        if (fs::exists(p, ec) || ec)
+            fail_at(errc::invalid_argument, {.path = p.string()},
+                    "already exists: restore makes a new database directory (remove it or choose another path)");
+    }
+    cfg.create_if_missing = true;
+    cfg.read_only = false;  // restore creates its target
+    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
+    try {
+        {
+            auto db = create_database<Traits>(tmp, cfg, std::move(env), header.key_file);
+            auto& e = backup_access::engine_of(db);
+            std::lock_guard lock(e.writer_mutex());
+            backup_reader<C> r(file, unlock);  // pass 2, checked again as it is read
+            auto& m = e.manifest();
+            const auto checkpoint = m.checkpoint_seq;
+            m = r.header().registry;
+            m.checkpoint_seq = checkpoint;
+            const auto seq = r.header().sequence;
+            // The entities go to the segments the way commits do, in batches of a bounded size.
+            // An encrypted backup's payloads are sealed for their place at `seq`, where they are
+            // written: they are copied as they are.
+            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
+            auto& batch = e.start_batch(seq);
+            while (const auto ent = r.next()) {
+                batch.add(ent->collection, ent->id, false, ent->payload, C::encrypts);
+                if (batch.byte_size() < batch_bytes) continue;
+                e.apply_batch(no_readers);
+                batch.start(seq);
+            }
+            e.apply_batch(no_readers);
+            if (r.entities() != info.entities || r.checksum() != info.checksum)
+                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
+            e.set_recovered_state(seq, 1);
+            e.build_indexes();
+            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
+            if (seq > 0) write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
+        }
+        if (::rename(tmp.c_str(), dir.c_str()) != 0)
+            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
+                    tmp.string());
+        sync_directory(parent_or_current(dir));
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(tmp, ec);
+        throw;
+    }
+    return info;
+}
+
+}  // namespace detail
+
+// Checks a whole plain backup file without restoring it (an encrypted one: errc::bad_key).
+[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file) {
+    return detail::read_whole_backup<no_encryption>(file, nullptr);
+}
+
+// Writes a backup of `db` as of a snapshot taken now (encrypted when `db` is).
 template <typename Traits>
 backup_info backup(const basic_database<Traits>& db, const std::filesystem::path& file) {
     namespace fs = std::filesystem;
@@ -21700,8 +21947,11 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
         fail_at(errc::invalid_argument, {.path = file.string()}, "the backup file already exists (choose a new name)");
     const auto snap = detail::backup_access::snapshot_of(db);
     auto& e = snap->eng();
+    const auto* cipher = e.codec().cipher_or_null();
     backup_info info{.sequence = snap->sequence()};
     format::backup_header header{.sequence = snap->sequence(), .registry = detail::registry_of(snap->cat())};
+    // The database's LOCK is held, so its KEY (which rekey replaces) is the one its data key came from.
+    if constexpr (encrypts_v<Traits>) header.key_file = detail::read_key_file(*e.directory());
     info.collections = header.registry.collections.size();
     info.indexes = header.registry.indexes.size();
 
@@ -21709,8 +21959,8 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
     (void)::unlink(tmp.c_str());  // our own leftover from an interrupted backup
     try {
         detail::backup_writer out(tmp);
-        byte_buffer buf;
-        format::encode_backup_header(header, buf);
+        byte_buffer buf, sealed;
+        format::encode_backup_header(header, buf, cipher);
         out.write(buf);
         std::vector<std::uint32_t> ids;
         for (const auto& c : header.registry.collections) ids.push_back(c.id);
@@ -21720,8 +21970,11 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
             while (auto next = e.index().next_live(coll, last ? &*last : nullptr, snap->sequence())) {
                 last = next->first;
                 const auto payload = e.read_payload(coll, next->first, next->second);
+                const record_place place{.collection = coll, .id = next->first, .sequence = info.sequence,
+                                         .kind = detail::put_record_kind};
                 buf.clear();
-                format::encode_backup_entity(coll, next->first, payload, buf);
+                format::encode_backup_entity(coll, next->first, detail::backup_payload(payload, cipher, place, sealed),
+                                             buf);
                 out.write(buf);
                 ++info.entities;
             }
@@ -21741,60 +21994,47 @@ backup_info backup(const basic_database<Traits>& db, const std::filesystem::path
     return info;
 }
 
-// Restores a backup into a new database directory `dir` (see the header comment).
+// Restores a plain backup into a new database directory `target` (see the header comment; an
+// encrypted backup: errc::bad_key, nothing created).
 inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target, config cfg = {}) {
-    namespace fs = std::filesystem;
-    const auto info = read_backup(file);  // pass 1: nothing is created from a damaged file
-    const fs::path dir = target.has_filename() ? target : target.parent_path();  // "db/" → "db"
-    const auto tmp = detail::with_suffix(dir, ".restoring");
-    for (const auto& p : {dir, tmp}) {
-        std::error_code ec;
-        if (fs::exists(p, ec) || ec)
-            fail_at(errc::invalid_argument, {.path = p.string()},
-                    "already exists: restore makes a new database directory (remove it or choose another path)");
-    }
-    cfg.create_if_missing = true;
-    cfg.read_only = false;  // restore creates its target
-    cfg.max_entity_bytes = config::payload_limit;  // whatever the backup holds fits
-    try {
-        {
-            auto db = entidb::open<file_storage>(tmp, cfg);
-            auto& e = detail::backup_access::engine_of(db);
-            std::lock_guard lock(e.writer_mutex());
-            detail::backup_reader r(file);  // pass 2, checked again as it is read
-            auto& m = e.manifest();
-            const auto checkpoint = m.checkpoint_seq;
-            m = r.header().registry;
-            m.checkpoint_seq = checkpoint;
-            const auto seq = r.header().sequence;
-            // The entities go to the segments the way commits do, in batches of a bounded size.
-            constexpr std::size_t batch_bytes = std::size_t{1} << 20;
-            auto& batch = e.start_batch(seq);
-            while (const auto ent = r.next()) {
-                batch.add(ent->collection, ent->id, false, ent->payload);
-                if (batch.byte_size() < batch_bytes) continue;
-                e.apply_batch(detail::no_readers);
-                batch.start(seq);
-            }
-            e.apply_batch(detail::no_readers);
-            if (r.entities() != info.entities || r.checksum() != info.checksum)
-                fail_at(errc::corruption, {.path = file.string()}, "the backup changed while it was restored");
-            e.set_recovered_state(seq, 1);
-            e.build_indexes();
-            e.checkpoint();  // segments durable, MANIFEST with the registry, WAL empty
-            if (seq > 0) detail::write_compaction_state(tmp, {.history_horizon = seq, .publish = {}, .remove = {}});
-        }
-        if (::rename(tmp.c_str(), dir.c_str()) != 0)
-            fail_at(errc::io_error, {.path = dir.string(), .sys_errno = errno}, "cannot rename {} into place",
-                    tmp.string());
-        sync_directory(detail::parent_or_current(dir));
-    } catch (...) {
-        std::error_code ec;
-        fs::remove_all(tmp, ec);
-        throw;
-    }
-    return info;
+    return detail::restore_backup<file_storage>(file, target, std::move(cfg), nullptr, {});
 }
+
+#if ENTIDB_HAVE_SODIUM
+
+// Checks a whole encrypted backup with the key of the database it was taken from (a plain
+// backup, or a key that does not open it: errc::bad_key).
+[[nodiscard]] inline backup_info read_backup(const std::filesystem::path& file, const key_source& key) {
+    detail::backup_unlock<cipher_of_t<encrypted_file_storage>> unlock(key);
+    return detail::read_whole_backup(file, &unlock);
+}
+
+// Restores an encrypted backup into a new encrypted database directory `target`, which opens
+// with the same key as the database backed up (see the header comment).
+inline backup_info restore(const std::filesystem::path& file, const std::filesystem::path& target,
+                           const key_source& key, config cfg = {}) {
+    detail::backup_unlock<cipher_of_t<encrypted_file_storage>> unlock(key);
+    return detail::restore_backup<encrypted_file_storage>(file, target, std::move(cfg), &unlock,
+                                                          {.key = detail::copy_key(key), .kdf = {}});
+}
+
+#else  // no libsodium: the keyed overloads stop the build where they are called
+
+#define ENTIDB_KEYED_NEEDS_SODIUM \
+    "entidb: an encrypted backup needs libsodium: install Debian's libsodium-dev (scripts/setup.sh does) and build with it"
+template <typename Unused = void>
+backup_info read_backup(const std::filesystem::path&, const key_source&) {
+    static_assert(detail::sodium_required<Unused>, ENTIDB_KEYED_NEEDS_SODIUM);
+    return {};
+}
+template <typename Unused = void>
+backup_info restore(const std::filesystem::path&, const std::filesystem::path&, const key_source&, config = {}) {
+    static_assert(detail::sodium_required<Unused>, ENTIDB_KEYED_NEEDS_SODIUM);
+    return {};
+}
+#undef ENTIDB_KEYED_NEEDS_SODIUM
+
+#endif
 
 }  // namespace v1
 }  // namespace entidb
@@ -22093,6 +22333,7 @@ private:
 // entidb/salvage.hpp — get back what a damaged database still holds, into a new database.
 //
 //   const auto report = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged");
+//   const auto enc = entidb::salvage("/srv/app/db", "/srv/app/db-salvaged", entidb::passphrase_from(pw));
 //   // report.entities, report.files[i].damaged (byte ranges), report.lost_anything() ...
 //
 // Open refuses a database with a damaged record in a sealed segment (errc::corruption), and
@@ -22100,8 +22341,12 @@ private:
 //   1. checks the paths: `db` must hold a database (a MANIFEST, wal.log or SEGMENTS;
 //      errc::not_found otherwise), `out` must not exist or be an empty directory
 //      (errc::invalid_argument otherwise); then takes `db`'s LOCK if the file is there
-//      (errc::locked while the database is open) and creates nothing in `db`;
-//   2. reads the MANIFEST; if it does not decode, the problem is reported and the records
+//      (errc::locked while the database is open) and creates nothing in `db`; then opens an
+//      encrypted database's KEY with the key given (docs/encryption.md): an encrypted `db`
+//      without a key, a plain one with a key, or a wrong key → errc::bad_key, and a damaged
+//      KEY → errc::corruption (nothing can be read without it), all before anything is written;
+//   2. reads the MANIFEST (sealed, in an encrypted database); if it does not decode (or
+//      authenticate), the problem is reported and the records
 //      are salvaged without it: their collections are named `salvaged-<id>` and no index
 //      is declared;
 //   3. reads every segment file (seg-NNNNNN.dat and compaction temporaries
@@ -22113,14 +22358,19 @@ private:
 //      recycled wal.log whose lap reads cleanly is read to the lap's end only: the bytes
 //      after it are an earlier lap's (docs/file-format.md), neither damage nor data;
 //   4. keeps, per (collection, entity id), the version with the highest commit sequence that
-//      verifies (checksum, canonical CBOR); a tombstone hides older versions as in the
-//      database. A WAL transaction counts only when its BEGIN, every operation and its
-//      COMMIT are there and verify: an aborted, unfinished or damaged transaction is dropped
-//      whole (atomicity), as recovery drops an uncommitted one;
+//      verifies (checksum, canonical CBOR; in an encrypted database the payload must also
+//      authenticate at its place, and a segment record whose payload does not is reported as
+//      a damaged range, like one with a bad checksum); a tombstone hides older versions as in
+//      the database. A WAL transaction counts only when its BEGIN, every operation and its
+//      COMMIT are there and verify (an encrypted PUT authenticates at its COMMIT's sequence):
+//      an aborted, unfinished or damaged transaction is dropped whole (atomicity), as
+//      recovery drops an uncommitted one;
 //   5. writes the newest live versions into `out` through entidb::open and ordinary write
 //      transactions (bounded batches), then re-declares the MANIFEST's secondary indexes
 //      (a declaration that fails, e.g. a unique index with two holders of one key, is
-//      reported, not fatal). If writing fails, what was written to `out` is removed.
+//      reported, not fatal). If writing fails, what was written to `out` is removed. The new
+//      database of an encrypted `db` is encrypted with `db`'s KEY, copied into `out` first,
+//      so it opens with the same key.
 // `db` is never written: files are opened read-only, and no LOCK, MANIFEST, WAL or segment
 // is created, truncated or replayed. What salvage cannot know: a version lost in damaged
 // bytes is gone, and the entity then comes back as its newest older version that survived
@@ -22128,8 +22378,9 @@ private:
 // lists every damaged byte range, so nothing is lost silently.
 //
 // Errors (thrown; `out` is then left as it was): errc::not_found, errc::invalid_argument,
-// errc::locked, errc::io_error, errc::no_space. Damage is never thrown: it is what the
-// report describes.
+// errc::locked, errc::bad_key, errc::io_error, errc::no_space, and errc::corruption for a
+// damaged KEY only. Other damage is never thrown: it is what the report describes. The keyed
+// overload needs libsodium.
 
 
 // ---- begin entidb/verify.hpp ----
@@ -22156,13 +22407,20 @@ private:
 // transactions still only in the WAL are checked as WAL records).
 // It opens the directory read-only (shared lock; runs beside read-only opens, not beside
 // a writer). Errors thrown (not collected): errc::not_found (no database), errc::locked,
-// errc::io_error, errc::invalid_argument (not a database directory).
+// errc::io_error, errc::invalid_argument (not a database directory), errc::bad_key.
 //
 // The checks themselves are core/verify.hpp (they need an engine that is never recovered);
 // what they find is a verify_result (verify_result.hpp).
 //
 // `verify(path)` runs the same checks and throws the first problem as an entidb::error
 // (errc::corruption, or errc::unsupported_version for a version this build cannot read).
+//
+// An encrypted database (docs/encryption.md) is verified with its key: `verify_report(path,
+// key)` and `verify(path, key)` open its KEY first (errc::bad_key for a wrong key, thrown) and
+// then run the same checks through the cipher: the MANIFEST must open, and every live record
+// must authenticate at its place (a damaged, swapped or moved ciphertext is a corruption
+// problem naming the segment file and the record's offset). Without a key, an encrypted
+// database is errc::bad_key (thrown: it is not damage). The keyed overloads need libsodium.
 
 
 
@@ -22387,6 +22645,22 @@ template <typename Traits>
 namespace entidb {
 inline namespace v1 {
 
+namespace detail {
+
+// The first problem of a report, thrown as an entidb::error (verify).
+inline verify_result throw_first_problem(verify_result r) {
+    if (r.ok()) return r;
+    const auto& p = r.problems.front();
+    const auto more = r.problems.size() - 1;
+    throw error(p.code,
+                more == 0 ? p.detail
+                          : fmt::format("{} (and {}{} more problem{})", p.detail, more, r.more_problems ? "+" : "",
+                                        more == 1 && !r.more_problems ? "" : "s"),
+                {.path = p.path, .offset = p.offset});
+}
+
+}  // namespace detail
+
 [[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, config cfg = {},
                                                  std::size_t max_problems = 16) {
     cfg.read_only = true;  // writes nothing, and works where the user may only read
@@ -22394,18 +22668,41 @@ inline namespace v1 {
 }
 
 [[nodiscard]] inline verify_result verify(const std::filesystem::path& path, config cfg = {}) {
-    auto r = verify_report(path, std::move(cfg));
-    if (!r.ok()) {
-        const auto& p = r.problems.front();
-        const auto more = r.problems.size() - 1;
-        throw error(p.code,
-                    more == 0 ? p.detail
-                              : fmt::format("{} (and {}{} more problem{})", p.detail, more, r.more_problems ? "+" : "",
-                                            more == 1 && !r.more_problems ? "" : "s"),
-                    {.path = p.path, .offset = p.offset});
-    }
-    return r;
+    return detail::throw_first_problem(verify_report(path, std::move(cfg)));
 }
+
+#if ENTIDB_HAVE_SODIUM
+
+// The same checks of an encrypted database, with its key.
+[[nodiscard]] inline verify_result verify_report(const std::filesystem::path& path, const key_source& key,
+                                                 config cfg = {}, std::size_t max_problems = 16) {
+    cfg.read_only = true;
+    return detail::verify_directory<encrypted_file_storage>(path, cfg, max_problems,
+                                                            {.key = detail::copy_key(key), .kdf = {}});
+}
+
+[[nodiscard]] inline verify_result verify(const std::filesystem::path& path, const key_source& key, config cfg = {}) {
+    return detail::throw_first_problem(verify_report(path, key, std::move(cfg)));
+}
+
+#else  // no libsodium: the keyed overloads stop the build where they are called
+
+#define ENTIDB_KEYED_NEEDS_SODIUM \
+    "entidb: verifying an encrypted database needs libsodium: install Debian's libsodium-dev (scripts/setup.sh does) " \
+    "and build with it"
+template <typename Unused = void>
+verify_result verify_report(const std::filesystem::path&, const key_source&, config = {}, std::size_t = 16) {
+    static_assert(detail::sodium_required<Unused>, ENTIDB_KEYED_NEEDS_SODIUM);
+    return {};
+}
+template <typename Unused = void>
+verify_result verify(const std::filesystem::path&, const key_source&, config = {}) {
+    static_assert(detail::sodium_required<Unused>, ENTIDB_KEYED_NEEDS_SODIUM);
+    return {};
+}
+#undef ENTIDB_KEYED_NEEDS_SODIUM
+
+#endif
 
 }  // namespace v1
 }  // namespace entidb
@@ -22474,14 +22771,21 @@ struct salvage_report {
 
 namespace detail {
 
+// Traits: file_storage for a plain database, the encrypted traits (whose environment holds the
+// key) for an encrypted one; the new database is opened with the same traits.
+template <typename Traits>
 class salvager {
 public:
-    salvager(std::filesystem::path db, config cfg) : db_(std::move(db)), cfg_(std::move(cfg)) {}
+    using cipher_type = cipher_of_t<Traits>;
+
+    salvager(std::filesystem::path db, config cfg, typename Traits::environment env)
+        : db_(std::move(db)), cfg_(std::move(cfg)), env_(std::move(env)) {}
 
     salvage_report run(const std::filesystem::path& out) {
         check_source();
         const bool out_existed = check_target(out);
         const auto lock = directory_lock::acquire_existing(db_);  // no writer meanwhile; creates nothing
+        open_key();
         read_manifest();
         open_files();
         for (std::uint32_t f = 0; f < files_.size(); ++f) {
@@ -22569,6 +22873,28 @@ private:
         }
     }
 
+    // ---- KEY ----
+
+    // The codec records are read through: an encrypted database's KEY opens with the key given
+    // (errc::bad_key otherwise, or for a plain database given a key, or an encrypted one given
+    // none; a damaged KEY is errc::corruption: without it nothing can be read).
+    void open_key() {
+        const bool encrypted = has_key_file(db_);
+        if constexpr (cipher_type::encrypts) {
+            if (!encrypted)
+                fail_at(errc::bad_key, {.path = db_.string()},
+                        "a key was given but the database is not encrypted (it has no KEY file); salvage it without one");
+            key_file_ = read_key_file(db_);
+            codec_.emplace(std::make_shared<const cipher_type>(
+                unwrap_data_key(key_file_, key_file_path(db_).string(), env_.key)));
+        } else {
+            if (encrypted)
+                fail_at(errc::bad_key, {.path = key_file_path(db_).string()},
+                        "the database is encrypted: salvage it with its key (a passphrase or a raw key)");
+            codec_.emplace();
+        }
+    }
+
     // ---- MANIFEST ----
 
     void read_manifest() {
@@ -22579,9 +22905,9 @@ private:
             return;
         }
         try {
-            manifest_ = format::decode_manifest(read_file(path), path.string());
+            manifest_ = format::decode_manifest_file(read_file(path), path.string(), codec_->cipher_or_null());
         } catch (const error& e) {
-            if (!is_finding(e)) throw;
+            if (!is_finding(e) && e.value() != errc::bad_key) throw;  // a sealed MANIFEST without a KEY: unreadable
             report_.manifest_problem = e.what();
         }
         if (manifest_)
@@ -22662,15 +22988,24 @@ private:
 
     // ---- segments ----
 
+    // A record whose payload the codec refuses (in an encrypted database: one that does not
+    // authenticate at its place, or is not sealed) holds nothing that verifies: its bytes are
+    // reported as damaged, like a record with a bad checksum.
     void scan_segment(std::uint32_t f) {
         walk<segment_format>(
             f, max_segment_record,
             [&](const scan_step<format::segment_decoded>& s) {
                 const auto& r = s.decoded.record;
-                if (r.encrypted())
-                    return skip(f, s.offset, "encrypted record (flag 0x02): not supported by this build");
-                if (!r.tombstone())
-                    if (auto bad = not_canonical(r.payload)) return skip(f, s.offset, std::move(*bad));
+                if (!r.tombstone()) {
+                    try {
+                        codec_->open(r, [&] { return where(f, s.offset); }, plain_);
+                    } catch (const error& e) {
+                        if (e.value() != errc::corruption) throw;
+                        report_.files[f].damaged.push_back({s.offset, s.offset + s.decoded.size, e.detail()});
+                        return;
+                    }
+                    if (auto bad = not_canonical(plain_)) return skip(f, s.offset, std::move(*bad));
+                }
                 ++report_.files[f].records_recovered;
                 offer({r.collection_id, r.id}, {r.sequence, r.tombstone(), f, s.offset, s.decoded.size});
             },
@@ -22717,8 +23052,10 @@ private:
         }
         open_.emplace(r.txid, pending_txn{});
     }
+    // An encrypted PUT is checked at its COMMIT, which gives the sequence it is sealed for.
     void on(const format::wal_put& r, std::uint64_t offset, std::uint64_t size) {
-        op(r.txid, {{r.collection_id, r.id}, false, offset, size}, not_canonical(r.after));
+        op(r.txid, {{r.collection_id, r.id}, false, offset, size},
+           cipher_type::encrypts ? std::nullopt : not_canonical(r.after));
     }
     void on(const format::wal_delete& r, std::uint64_t offset, std::uint64_t size) {
         op(r.txid, {{r.collection_id, r.id}, true, offset, size}, std::nullopt);
@@ -22727,6 +23064,7 @@ private:
         const auto it = open_.find(r.txid);
         if (it == open_.end())
             return skip(wal_file_, offset, fmt::format("COMMIT of transaction {} without BEGIN", r.txid));
+        if (!it->second.broken) it->second.broken = unreadable_put(it->second, r.sequence);
         if (it->second.broken) {
             drop(r.txid, it->second, *it->second.broken);
             skip(wal_file_, offset, fmt::format("COMMIT of transaction {}, which is dropped", r.txid));
@@ -22748,6 +23086,27 @@ private:
     }
     void on(const format::wal_recycled&, std::uint64_t, std::uint64_t) {
         ++report_.files[wal_file_].records_recovered;
+    }
+
+    // Why a committed transaction's PUTs cannot be read at `seq`, if one cannot: an encrypted
+    // one must authenticate at its place and hold canonical CBOR (a plain one was checked as it
+    // was read).
+    [[nodiscard]] std::optional<std::string> unreadable_put([[maybe_unused]] const pending_txn& t,
+                                                            [[maybe_unused]] std::uint64_t seq) {
+        if constexpr (cipher_type::encrypts) {
+            byte_buffer record;
+            for (const auto& o : t.ops) {
+                if (o.tombstone) continue;
+                try {
+                    (void)payload_of({seq, false, wal_file_, o.offset, o.size}, o.k, record);
+                } catch (const error& e) {
+                    if (e.value() != errc::corruption) throw;
+                    return fmt::format("an operation at offset {}: {}", o.offset, e.detail());
+                }
+                if (auto bad = not_canonical(plain_)) return fmt::format("an operation at offset {}: {}", o.offset, *bad);
+            }
+        }
+        return std::nullopt;
     }
 
     void op(std::uint64_t txid, const wal_op& o, std::optional<std::string> bad) {
@@ -22789,11 +23148,12 @@ private:
         }
     }
 
+    // An encrypted database's salvage is encrypted with its KEY (create_database copies it).
     void write_out(const fs::path& out) {
         config ocfg = cfg_;
         ocfg.create_if_missing = true;
         ocfg.max_entity_bytes = config::payload_limit;  // whatever the old database held fits
-        auto db = entidb::open(out, ocfg);
+        auto db = create_database<Traits>(out, ocfg, std::move(env_), key_file_);
         write_entities(db);
         declare_indexes(db);
         if (manifest_ && manifest_->extension.schema) {  // the entities are at that version
@@ -22806,14 +23166,15 @@ private:
 
     // Bounded batches: a transaction holds at most `batch_entities` entities or about
     // `batch_bytes` of payload (at least one entity).
-    void write_entities(database& db) {
+    template <typename Db>
+    void write_entities(Db& db) {
         constexpr std::uint64_t batch_entities = 1000, batch_bytes = 8u << 20;
         std::optional<decltype(db.begin_write())> txn;
         std::uint64_t n = 0, bytes = 0;
         byte_buffer record;
         for (const auto& [k, v] : newest_) {
             if (v.tombstone) continue;
-            const auto payload = payload_of(v, record);
+            const auto payload = reread(v, k, record);
             if (!txn) txn.emplace(db.begin_write());
             txn->put(names_.at(k.first), k.second, payload);
             ++report_.entities;
@@ -22827,24 +23188,49 @@ private:
         if (txn) txn->commit();
     }
 
-    // The payload of a kept version, read and verified again (the file is not ours to trust
-    // twice); a view into `record`.
-    bytes_view payload_of(const version& v, byte_buffer& record) const {
+    [[nodiscard]] error_context where(std::uint32_t f, std::uint64_t offset) const {
+        return {.path = (db_ / report_.files[f].name).string(), .offset = offset};
+    }
+
+    // The entity's bytes of a kept version `v` of `k`, read and decoded again (the file is not
+    // ours to trust twice) into `record`, and opened through the codec (a view of plain_). A
+    // record that no longer decodes → errc::io_error; one that does not open → the codec's
+    // errc::corruption.
+    bytes_view payload_of(const version& v, const key& k, byte_buffer& record) {
         record.resize(static_cast<std::size_t>(v.size));
         files_[v.file].read_at(v.offset, mutable_bytes(record));
-        const error_context where{.path = (db_ / report_.files[v.file].name).string(), .offset = v.offset};
+        const auto at = where(v.file, v.offset);
         if (v.file == wal_file_) {
             const auto d = format::decode_wal(record);
             if (d.status == format::decode_status::ok)
-                if (const auto* put = std::get_if<format::wal_put>(&d.record)) return put->after;
+                if (const auto* put = std::get_if<format::wal_put>(&d.record)) {
+                    codec_->open_put(put->after,
+                                     {.collection = k.first, .id = k.second, .sequence = v.sequence, .kind = put_record_kind},
+                                     [&] { return at; }, plain_);
+                    return plain_;
+                }
         } else {
             const auto d = format::decode_segment(record);
-            if (d.status == format::decode_status::ok) return d.record.payload;
+            if (d.status == format::decode_status::ok) {
+                codec_->open(d.record, [&] { return at; }, plain_);
+                return plain_;
+            }
         }
-        fail_at(errc::io_error, where, "the record changed while it was salvaged");
+        fail_at(errc::io_error, at, "the record changed while it was salvaged");
     }
 
-    void declare_indexes(database& db) {
+    // payload_of for a version that verified when it was scanned: failing now, it changed since.
+    bytes_view reread(const version& v, const key& k, byte_buffer& record) {
+        try {
+            return payload_of(v, k, record);
+        } catch (const error& e) {
+            if (e.value() != errc::corruption) throw;
+            fail_at(errc::io_error, where(v.file, v.offset), "the record changed while it was salvaged ({})", e.detail());
+        }
+    }
+
+    template <typename Db>
+    void declare_indexes(Db& db) {
         if (!manifest_) return;
         for (const auto& ix : manifest_->indexes) {
             const auto what = fmt::format("index {} on '{}'", ix.id, join_path(ix.path));
@@ -22875,6 +23261,10 @@ private:
 
     fs::path db_;
     config cfg_;
+    typename Traits::environment env_;             // the key, for an encrypted database
+    byte_buffer key_file_;                         // an encrypted database's KEY, for the new one
+    std::optional<payload_codec<cipher_type>> codec_;  // how records are read, once KEY is open
+    byte_buffer plain_;                            // the payload of the record read last
     salvage_report report_;
     std::optional<format::manifest> manifest_;
     std::map<std::uint32_t, std::string> names_;  // collection id → name in the new database
@@ -22886,11 +23276,35 @@ private:
 
 }  // namespace detail
 
-// Salvages `db` into the new database `out` (see the header comment).
+// Salvages `db` into the new database `out` (see the header comment; an encrypted `db`:
+// errc::bad_key, nothing written).
 inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, config cfg = {}) {
     cfg.validate();
-    return detail::salvager(db, std::move(cfg)).run(out);
+    return detail::salvager<file_storage>(db, std::move(cfg), {}).run(out);
 }
+
+#if ENTIDB_HAVE_SODIUM
+
+// Salvages the encrypted database `db` with its key into the new database `out`, which is
+// encrypted with the same KEY (it opens with the same key as `db`).
+inline salvage_report salvage(const std::filesystem::path& db, const std::filesystem::path& out, const key_source& key,
+                              config cfg = {}) {
+    cfg.validate();
+    return detail::salvager<encrypted_file_storage>(db, std::move(cfg), {.key = detail::copy_key(key), .kdf = {}})
+        .run(out);
+}
+
+#else  // no libsodium: the keyed overload stops the build where it is called
+
+template <typename Unused = void>
+salvage_report salvage(const std::filesystem::path&, const std::filesystem::path&, const key_source&, config = {}) {
+    static_assert(detail::sodium_required<Unused>,
+                  "entidb: salvaging an encrypted database needs libsodium: install Debian's libsodium-dev "
+                  "(scripts/setup.sh does) and build with it");
+    return {};
+}
+
+#endif
 
 }  // namespace v1
 }  // namespace entidb

@@ -16,6 +16,8 @@
 //                               record whose encrypted flag disagrees with the database, or
 //                               whose payload does not authenticate (damage, or bytes moved
 //                               from another place).
+//   open_put(stored, place, where, out)  the same for a put's stored payload at a known place
+//                               (a WAL PUT: salvage reads them).
 //   cipher()                    the cipher (encrypting codecs), for the MANIFEST and backups;
 //   cipher_or_null()            the same, or null without encryption.
 //
@@ -70,16 +72,23 @@ public:
             fail_at(errc::corruption, where(), "{}",
                     encrypts ? "an unencrypted record in an encrypted database"
                              : "an encrypted record (flag 0x02) in a database without a key");
+        open_put(r.payload, {.collection = r.collection_id, .id = r.id, .sequence = r.sequence, .kind = put_record_kind},
+                 where, out);
+    }
+
+    // The same for a put's stored payload whose place the caller knows (a WAL PUT, whose
+    // sequence is its COMMIT's; salvage reads them).
+    template <typename Where>
+    void open_put(bytes_view stored, [[maybe_unused]] const record_place& place, [[maybe_unused]] const Where& where,
+                  byte_buffer& out) const {
         if constexpr (encrypts) {
             try {
-                cipher_->open(r.payload, {.collection = r.collection_id, .id = r.id, .sequence = r.sequence,
-                                          .kind = put_record_kind},
-                              out);
+                cipher_->open(stored, place, out);
             } catch (const error& x) {
                 fail_at(errc::corruption, where(), "{}", x.detail());
             }
         } else {
-            out.assign(r.payload.begin(), r.payload.end());
+            out.assign(stored.begin(), stored.end());
         }
     }
 

@@ -12,6 +12,8 @@
 //                      database (docs/encryption.md, "Key hierarchy").
 //   passphrase_from(s) / raw_key_from(b)  copy the caller's bytes into a secret; a raw key of
 //                      another length → errc::invalid_argument naming the length, never the bytes.
+//   detail::copy_key(k) another key_source holding the same secret (for an environment that
+//                      must own its key while the caller keeps theirs).
 //
 // The wipe is libsodium's sodium_memzero where <sodium.h> is available (and ENTIDB_NO_SODIUM is
 // not defined), else a loop of volatile writes followed by a compiler barrier. It needs nothing
@@ -142,6 +144,22 @@ using key_source = std::variant<passphrase, raw_key>;
     if (b.size() != key_bytes) fail(errc::invalid_argument, "a raw key must be exactly {} bytes, not {}", key_bytes, b.size());
     return raw_key{secret_bytes::copy_of(b)};
 }
+
+namespace detail {
+
+// False for every T: the static_assert of an operation that is declared without libsodium
+// (so code naming it parses) but cannot be used (a template, instantiated only where called).
+template <typename T>
+inline constexpr bool sodium_required = false;
+
+// A second key_source holding the same secret: an environment owns its key, and the operations
+// that open a database for the caller (restore, verify, salvage) are lent the caller's.
+[[nodiscard]] inline key_source copy_key(const key_source& k) {
+    if (const auto* raw = std::get_if<raw_key>(&k)) return raw_key{secret_bytes::copy_of(raw->bytes.view())};
+    return passphrase{secret_bytes::copy_of(std::get<passphrase>(k).bytes.view())};
+}
+
+}  // namespace detail
 
 }  // namespace v1
 }  // namespace entidb

@@ -23,6 +23,8 @@
 //                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
 //                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
 //                                    exactly one of the two keys (a stale KEY.tmp is ignored).
+//   detail::unwrap_data_key(bytes, path, key)  open_key_file of a KEY file's bytes read elsewhere
+//                                    (the copy an encrypted backup carries); the same errors.
 //   has_key_file(dir)                whether dir/KEY exists.
 //   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
 //                                    key material. Errors as open_key_file's, less bad_key.
@@ -258,10 +260,13 @@ namespace detail {
     return dk;
 }
 
-[[nodiscard]] inline data_key open_key_file(const std::filesystem::path& dir, const key_source& key) {
-    const byte_buffer bytes = detail::read_key_file(dir);
-    const auto p = detail::parse_key_file(bytes, detail::key_file_path(dir).string());
-    const secret_bytes kek = detail::derive_kek(key, p.fields);
+namespace detail {
+
+// The data key a KEY file's bytes wrap (the file itself, or the copy a backup carries); `path`
+// names them in errors, which are open_key_file's.
+[[nodiscard]] inline data_key unwrap_data_key(bytes_view key_file, const std::string& path, const key_source& key) {
+    const auto p = parse_key_file(key_file, path);
+    const secret_bytes kek = derive_kek(key, p.fields);
     byte_buffer plain;
     try {
         xchacha20poly1305::open_with_key(kek.view(), p.wrapped, p.header, plain);
@@ -270,8 +275,14 @@ namespace detail {
         fail(errc::bad_key, "the key does not open this database's KEY file");
     }
     data_key dk = secret_bytes::copy_of(plain);
-    detail::wipe_bytes(plain);
+    wipe_bytes(plain);
     return dk;
+}
+
+}  // namespace detail
+
+[[nodiscard]] inline data_key open_key_file(const std::filesystem::path& dir, const key_source& key) {
+    return detail::unwrap_data_key(detail::read_key_file(dir), detail::key_file_path(dir).string(), key);
 }
 
 inline void rekey(const std::filesystem::path& dir, const key_source& old_key, const key_source& new_key,
