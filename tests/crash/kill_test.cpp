@@ -312,6 +312,31 @@ TEST_CASE("SIGKILL of `entidb load` at random points never loses an acknowledged
 namespace {
 
 // The child: commits forever, reporting each acknowledged sequence on `fd`. Never returns.
+// The databases the in-process kill test runs: the file storage, and the same encrypted at
+// rest under a raw key (docs/encryption.md).
+template <typename Traits>
+typename Traits::environment environment_for() {
+    if constexpr (entidb::encrypts_v<Traits>) {
+        std::array<entidb::byte, entidb::key_bytes> k{};
+        k.fill(0x2b);
+        return {.key = entidb::raw_key_from(k), .kdf = {}};
+    } else {
+        return {};
+    }
+}
+template <typename Traits>
+entidb::basic_database<Traits> open_for(const fs::path& db, const entidb::config& cfg = {}) {
+    return entidb::open<Traits>(db, cfg, environment_for<Traits>());
+}
+template <typename Traits>
+entidb::verify_result verify_for(const fs::path& db) {
+    if constexpr (entidb::encrypts_v<Traits>)
+        return entidb::verify(db, environment_for<Traits>().key);
+    else
+        return entidb::verify(db);
+}
+
+template <typename Traits>
 [[noreturn]] void committing_child(const fs::path& db, int fd, entidb::wal_mode wal) {
     int code = 0;
     try {
@@ -320,11 +345,11 @@ namespace {
         cfg.max_wal_size = 16 * 1024;
         cfg.max_segment_size = 8 * 1024;
         cfg.index_file_min_entries = 0;
-        std::optional<entidb::database> d(entidb::open(db, cfg));
+        std::optional<entidb::basic_database<Traits>> d(open_for<Traits>(db, cfg));
         for (int i = 0; i < 1'000'000 && code == 0; ++i) {
             if (i % 37 == 36) {  // a clean close writes the primary index file: kills land there too
                 d.reset();
-                d.emplace(entidb::open(db, cfg));
+                d.emplace(open_for<Traits>(db, cfg));
             }
             const std::uint64_t s = d->last_sequence() + 1;
             const auto seq = d->transaction([&](auto& txn) {
@@ -344,11 +369,11 @@ namespace {
 
 }  // namespace
 
-// Also with a recycled wal.log (its laps wrap every 16 KiB), checked by opens in the
-// default mode, which read it as it is.
-TEST_CASE("SIGKILL of an in-process writer keeps every acknowledged commit", "[crash][kill]") {
-    const auto wal = GENERATE(entidb::wal_mode::append, entidb::wal_mode::recycled);
-    INFO("recycled WAL: " << (wal == entidb::wal_mode::recycled));
+namespace {
+
+template <typename Traits>
+void kill_writer_rounds(entidb::wal_mode wal) {
+    INFO("recycled WAL: " << (wal == entidb::wal_mode::recycled) << ", encrypted: " << entidb::encrypts_v<Traits>);
     scratch_dir dir;
     std::mt19937_64 rng(std::random_device{}());
     const auto seed = rng();
@@ -371,7 +396,7 @@ TEST_CASE("SIGKILL of an in-process writer keeps every acknowledged commit", "[c
         REQUIRE(pid >= 0);
         if (pid == 0) {
             ::close(fds[0]);
-            committing_child(dir.db(), fds[1], wal);
+            committing_child<Traits>(dir.db(), fds[1], wal);
         }
         ::close(fds[1]);
         pipe_reader in(fds[0]);
@@ -406,8 +431,8 @@ TEST_CASE("SIGKILL of an in-process writer keeps every acknowledged commit", "[c
         CHECK(ordered);
         CHECK(in.buffer().empty());
 
-        CHECK_NOTHROW(entidb::verify(dir.db()));
-        auto d = entidb::open(dir.db());
+        CHECK_NOTHROW(verify_for<Traits>(dir.db()));
+        auto d = open_for<Traits>(dir.db());
         opened_from_index_file += d.recovery().primary_index_from_file ? 1 : 0;
         const auto last = d.last_sequence();
         CHECK(last_acked <= last);
@@ -430,6 +455,19 @@ TEST_CASE("SIGKILL of an in-process writer keeps every acknowledged commit", "[c
                last_acked, opened_from_index_file, seconds_since(start));
     CHECK(last_acked > 0);
     CHECK(opened_from_index_file > 0);  // the file was written (at closes) and survived the kills
+}
+
+}  // namespace
+
+// Also with a recycled wal.log (its laps wrap every 16 KiB), checked by opens in the
+// default mode, which read it as it is; and on an encrypted database.
+TEST_CASE("SIGKILL of an in-process writer keeps every acknowledged commit", "[crash][kill]") {
+    const int variant = GENERATE(0, 1, 2);
+    if (variant == 0) kill_writer_rounds<entidb::file_storage>(entidb::wal_mode::append);
+    if (variant == 1) kill_writer_rounds<entidb::file_storage>(entidb::wal_mode::recycled);
+#if ENTIDB_HAVE_SODIUM
+    if (variant == 2) kill_writer_rounds<entidb::encrypted_file_storage>(entidb::wal_mode::append);
+#endif
 }
 
 // 3. A migration killed at a random moment: 100,000 entities (10,000 in sanitizer and
@@ -561,3 +599,91 @@ TEST_CASE("SIGKILL during a migration (100,000 entities) leaves version n or n+1
                rounds, killed, unfinished_publish, moved_on, seconds_since(start), full_run);
     CHECK(version >= 1);
 }
+
+// 4. An interrupted rekey: a fork()ed child changes the passphrase and kills itself with
+//    SIGKILL at one point of the KEY file's replacement (written, synced, renamed, directory
+//    synced: storage/filesystem.hpp's replace steps), for every point in turn, also twice in a
+//    row. Afterwards the database opens with exactly one of the two passphrases and holds its
+//    data, and a later rekey from that one works (a stale KEY.tmp is ignored).
+#if ENTIDB_HAVE_SODIUM
+namespace {
+
+entidb::encrypted_file_storage::environment passphrase_env(const std::string& pw) {
+    return {.key = entidb::passphrase_from(pw), .kdf = entidb::kdf_params::fast()};
+}
+
+// Runs rekey(from → to) in a child that SIGKILLs itself at `step` (none: it finishes).
+// Returns whether it was killed.
+bool rekey_in_child(const fs::path& db, const std::string& from, const std::string& to,
+                    std::optional<entidb::detail::replace_step> step) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        static std::optional<entidb::detail::replace_step> kill_at;
+        kill_at = step;
+        entidb::detail::replace_step_observer = [](entidb::detail::replace_step s) noexcept {
+            if (kill_at == s) ::raise(SIGKILL);
+        };
+        int code = 0;
+        try {
+            entidb::rekey(db, entidb::passphrase_from(from), entidb::passphrase_from(to), entidb::kdf_params::fast());
+        } catch (...) {
+            code = 2;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO("child " << describe(status));
+    if (step) {
+        CHECK(WIFSIGNALED(status));
+        return true;
+    }
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    return false;
+}
+
+bool opens_with(const fs::path& db, const std::string& pw) {
+    try {
+        auto d = entidb::open<entidb::encrypted_file_storage>(db, {}, passphrase_env(pw));
+        CHECK(d.begin_read().get("k", id_of(7)) == payload(7, 60));
+        return true;
+    } catch (const entidb::error& e) {
+        CHECK(e.value() == entidb::errc::bad_key);
+        return false;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL at every step of a rekey leaves a database that opens with exactly one passphrase",
+          "[crash][kill][encryption]") {
+    using step = entidb::detail::replace_step;
+    scratch_dir dir;
+    {
+        auto d = entidb::open<entidb::encrypted_file_storage>(dir.db(), {}, passphrase_env("old"));
+        d.transaction([&](auto& txn) {
+            for (std::uint64_t i = 1; i <= 20; ++i) txn.put("k", id_of(i), payload(i, 60));
+        });
+    }
+    std::string current = "old";
+    int round = 0;
+    for (const auto at : {step::temporary_written, step::temporary_synced, step::renamed, step::directory_synced}) {
+        for (int twice = 0; twice < 2; ++twice) {
+            const std::string next = fmt::format("new-{}", ++round);
+            INFO("round " << round << ", killed at step " << static_cast<int>(at));
+            (void)rekey_in_child(dir.db(), current, next, at);
+            const bool old_opens = opens_with(dir.db(), current);
+            const bool new_opens = opens_with(dir.db(), next);
+            CHECK(old_opens != new_opens);  // exactly one
+            // Up to the rename the old passphrase stays; from it on, the new one.
+            CHECK(new_opens == (at == step::renamed || at == step::directory_synced));
+            if (new_opens) current = next;
+        }
+    }
+    (void)rekey_in_child(dir.db(), current, "final", std::nullopt);
+    CHECK(opens_with(dir.db(), "final"));
+    CHECK_FALSE(opens_with(dir.db(), current));
+}
+#endif
