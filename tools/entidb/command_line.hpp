@@ -6,17 +6,23 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include <entidb/crypto/secret.hpp>
 #include <entidb/database.hpp>
+#include <entidb/directory/key_file.hpp>
 
 #include "tool.hpp"
 
@@ -45,6 +51,8 @@ struct command_line {
     std::map<std::string_view, std::string_view> values;  // --option VALUE
     std::map<std::string_view, bool> flags;               // --flag
     entidb::config cfg;
+    std::optional<entidb::key_source> key;  // --key-file or --raw-key-file: the database is encrypted
+    entidb::kdf_params kdf;                 // --kdf-ops, --kdf-memory-mib: the cost of a new KEY file
 
     [[nodiscard]] std::optional<std::uint64_t> number(std::string_view name) const {
         const auto it = values.find(name);
@@ -69,15 +77,82 @@ inline void check_database_path(std::string_view text) {
     }
 }
 
-// Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size and
-// --max-segment-size are accepted by every command. Exactly `positionals` words remain; the one
+// The key options (docs/tool.md, "Encrypted databases"). A key file is read whole into a
+// secret (wiped when it goes away); its bytes never reach a message, only its path and length.
+inline entidb::secret_bytes read_secret_file(std::string_view option, std::string_view path) {
+    std::ifstream in{fs::path(std::string(path)), std::ios::binary | std::ios::ate};
+    if (!in) throw usage_error{fmt::format("{}: cannot read {}", option, path)};
+    const auto size = static_cast<std::uint64_t>(in.tellg());
+    if (size > entidb::secret_bytes::max_size)
+        throw usage_error{fmt::format("{}: {} holds {} bytes, more than a key", option, path, size)};
+    entidb::secret_bytes out(static_cast<std::size_t>(size));
+    in.seekg(0);
+    if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size)))
+        throw usage_error{fmt::format("{}: cannot read {}", option, path)};
+    return out;
+}
+
+// A passphrase file's bytes are the passphrase, less one trailing newline (what `echo` and
+// editors add); a raw key file is exactly the 32 bytes of the key.
+inline entidb::key_source read_key_file_option(std::string_view option, std::string_view path, bool raw) {
+    auto bytes = read_secret_file(option, path);
+    if (raw) {
+        if (bytes.size() != entidb::key_bytes)
+            throw usage_error{fmt::format("{}: a raw key file holds exactly {} bytes, {} holds {}", option,
+                                          entidb::key_bytes, path, bytes.size())};
+        return entidb::raw_key{std::move(bytes)};
+    }
+    const auto v = bytes.view();
+    if (!v.empty() && v.back() == entidb::byte{'\n'})
+        return entidb::passphrase{entidb::secret_bytes::copy_of(v.first(v.size() - 1))};
+    return entidb::passphrase{std::move(bytes)};
+}
+
+// The key given by `passphrase_option` or `raw_option` (at most one of them), if any.
+inline std::optional<entidb::key_source> key_option(const command_line& cl, std::string_view passphrase_option,
+                                                    std::string_view raw_option) {
+    const auto pass = cl.values.find(passphrase_option), raw = cl.values.find(raw_option);
+    if (pass != cl.values.end() && raw != cl.values.end())
+        throw usage_error{fmt::format("give {} or {}, not both", passphrase_option, raw_option)};
+    if (pass != cl.values.end()) return read_key_file_option(passphrase_option, pass->second, false);
+    if (raw != cl.values.end()) return read_key_file_option(raw_option, raw->second, true);
+    return std::nullopt;
+}
+
+// A copy of a key for one open (the environment owns its key; the command line keeps its own).
+inline entidb::key_source copy_key(const entidb::key_source& k) {
+    return std::visit([](const auto& s) -> entidb::key_source { return std::decay_t<decltype(s)>{entidb::secret_bytes::copy_of(s.bytes.view())}; },
+                      k);
+}
+
+// The options that set the Argon2id cost of a new passphrase (put, load, rekey): --kdf-ops
+// (passes) and --kdf-memory-mib (MiB), each defaulting to entidb::kdf_params{}.
+
+inline entidb::kdf_params kdf_option(const command_line& cl) {
+    entidb::kdf_params k;
+    if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return k;
+    if (auto v = cl.number("--kdf-ops")) k.opslimit = *v;
+    if (auto v = cl.number("--kdf-memory-mib")) {
+        if (*v > (entidb::detail::argon2id_memlimit_max >> 20))
+            throw usage_error{fmt::format("--kdf-memory-mib {} is too large (at most {})", *v,
+                                          entidb::detail::argon2id_memlimit_max >> 20)};
+        k.memlimit = *v << 20;
+    }
+    if (!entidb::detail::kdf_in_range(k))
+        throw usage_error{fmt::format("--kdf-ops needs 1..{} and --kdf-memory-mib at least 1",
+                                      entidb::detail::argon2id_opslimit_max)};
+    return k;
+}
+
+// Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size,
+// --max-segment-size, --key-file and --raw-key-file are accepted by every command. Exactly `positionals` words remain; the one
 // at `database_at` is the database path. An option given twice is refused, not silently
 // overridden, and the configuration is validated here, before any command opens anything.
 inline command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
                    const std::vector<std::string_view>& flag_options = {}, std::size_t database_at = 0) {
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
-    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size"});
+    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size", "--key-file", "--raw-key-file"});
     for (std::size_t i = 0; i < a.size(); ++i) {
         const auto w = a[i];
         if (!w.starts_with("--")) {
@@ -100,7 +175,18 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
     if (auto v = out.number("--max-segment-size")) out.cfg.max_segment_size = *v;
     out.cfg.validate();
     check_database_path(out.positional[database_at]);
+    out.key = key_option(out, "--key-file", "--raw-key-file");
+    out.kdf = kdf_option(out);
     return out;
+}
+
+// The Argon2id cost options go with the passphrase they are for (`option`): with a raw key or
+// none they would silently do nothing.
+inline void check_kdf_goes_with(const command_line& cl, const std::optional<entidb::key_source>& key,
+                                std::string_view option) {
+    if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return;
+    if (!key || !std::holds_alternative<entidb::passphrase>(*key))
+        throw usage_error{fmt::format("--kdf-ops and --kdf-memory-mib set the cost of a passphrase: give {}", option)};
 }
 
 // How a command opens the database: only put and load create one; commands that only
@@ -108,11 +194,37 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
 // user may only read, beside other readers); the other writers open it read-write.
 enum class open_mode { read_only, read_write, create };
 
-inline entidb::database open_db(const command_line& cl, open_mode mode) {
+// Calls `f(std::type_identity<Traits>{}, environment)` with the storage the command line asks
+// for: entidb::encrypted_file_storage and its key when a key was given, entidb::file_storage
+// otherwise. The one place the tool chooses between the two database types: every command is
+// written once, generic over them.
+template <typename F>
+decltype(auto) with_storage(const command_line& cl, F&& f) {
+    if (cl.key)
+        return f(std::type_identity<entidb::encrypted_file_storage>{},
+                 entidb::encrypted_file_storage::environment{.key = copy_key(*cl.key), .kdf = cl.kdf});
+    return f(std::type_identity<entidb::file_storage>{}, entidb::file_storage::environment{});
+}
+
+// Opens the database of the command line and returns `body(db)`; `db` is an entidb::database
+// or, with a key, an entidb::basic_database<entidb::encrypted_file_storage>.
+template <typename F>
+decltype(auto) with_db(const command_line& cl, open_mode mode, F&& body) {
     auto cfg = cl.cfg;
     cfg.create_if_missing = mode == open_mode::create;
     cfg.read_only = mode == open_mode::read_only;
-    return entidb::open(fs::path(std::string(cl.positional[0])), cfg);
+    return with_storage(cl, [&]<typename Traits>(std::type_identity<Traits>, auto env) {
+        auto db = entidb::open<Traits>(fs::path(std::string(cl.positional[0])), cfg, std::move(env));
+        return body(db);
+    });
+}
+
+// Calls `f(key)` with the command line's key, or `f()` without one: for the library functions
+// that take the key as an argument (verify, restore, salvage).
+template <typename F>
+decltype(auto) with_key(const command_line& cl, F&& f) {
+    if (cl.key) return f(*cl.key);
+    return f();
 }
 
 inline entidb::entity_id parse_id(std::string_view text) {

@@ -94,13 +94,14 @@ int cmd_index(args a) {
     const auto options = text_options(cl, kind);
     entidb::check_collection_name(cl.positional[1]);  // bad input fails before anything is opened
     (void)entidb::parse_field_path(cl.positional[2]);
-    auto db = open_db(cl, open_mode::read_write);
-    if (kind == entidb::index_kind::text)
-        db.declare_index(cl.positional[1], cl.positional[2], options);
-    else
-        db.declare_index(cl.positional[1], cl.positional[2], kind, cl.flag("--unique"));
-    fmt::print("ok\n");
-    return exit_ok;
+    return with_db(cl, open_mode::read_write, [&](auto& db) -> int {
+        if (kind == entidb::index_kind::text)
+            db.declare_index(cl.positional[1], cl.positional[2], options);
+        else
+            db.declare_index(cl.positional[1], cl.positional[2], kind, cl.flag("--unique"));
+        fmt::print("ok\n");
+        return exit_ok;
+    });
 }
 
 // "search DB COLLECTION FIELD.PATH QUERY [--limit N]": one line per hit, best first,
@@ -110,44 +111,48 @@ int cmd_search(args a) {
     const auto cl = parse(a, 4, {"--limit"});
     const auto limit = cl.number("--limit").value_or(10);
     require_positive("--limit", limit);
-    auto db = open_db(cl, open_mode::read_only);
-    const auto r = db.begin_read();
-    const auto& collection = cl.positional[1];
-    for (const auto& hit : r.search(collection, cl.positional[2], cl.positional[3], static_cast<std::size_t>(limit))) {
-        const auto payload = r.get(collection, hit.doc);
-        if (!payload) continue;  // cannot happen: the hit is from the same snapshot
-        fmt::print("{}\t{:.6g}\t{}\n", hit.doc.to_hex(), hit.score, entidb::cbor::to_json(*payload));
-    }
-    return exit_ok;
+    return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
+        const auto r = db.begin_read();
+        const auto& collection = cl.positional[1];
+        for (const auto& hit : r.search(collection, cl.positional[2], cl.positional[3], static_cast<std::size_t>(limit))) {
+            const auto payload = r.get(collection, hit.doc);
+            if (!payload) continue;  // cannot happen: the hit is from the same snapshot
+            fmt::print("{}\t{:.6g}\t{}\n", hit.doc.to_hex(), hit.score, entidb::cbor::to_json(*payload));
+        }
+        return exit_ok;
+    });
 }
 
 int cmd_find(args a) {
     const auto cl = parse(a, 4);
     const auto key = json_value(cl.positional[3]);
-    auto db = open_db(cl, open_mode::read_only);
-    print_entities(db.begin_read().find(cl.positional[1], cl.positional[2], key));
-    return exit_ok;
+    return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
+        print_entities(db.begin_read().find(cl.positional[1], cl.positional[2], key));
+        return exit_ok;
+    });
 }
 
 int cmd_range(args a) {
     const auto cl = parse(a, 5);
     const entidb::bound lo{json_value(cl.positional[3]), true}, hi{json_value(cl.positional[4]), true};
-    auto db = open_db(cl, open_mode::read_only);
-    print_entities(db.begin_read().range(cl.positional[1], cl.positional[2], lo, hi));
-    return exit_ok;
+    return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
+        print_entities(db.begin_read().range(cl.positional[1], cl.positional[2], lo, hi));
+        return exit_ok;
+    });
 }
 
 int cmd_changes(args a) {
     const auto cl = parse(a, 1, {"--since"});
     const auto since = cl.number("--since").value_or(0);
-    auto db = open_db(cl, open_mode::read_only);
-    for (const auto& c : db.changes_since(since)) {
-        if (c.kind == entidb::change_kind::put)
-            fmt::print("{}\t{}\t{}\tput\t{}\n", c.sequence, c.collection, c.id.to_hex(), entidb::cbor::to_json(c.payload));
-        else
-            fmt::print("{}\t{}\t{}\tdelete\n", c.sequence, c.collection, c.id.to_hex());
-    }
-    return exit_ok;
+    return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
+        for (const auto& c : db.changes_since(since)) {
+            if (c.kind == entidb::change_kind::put)
+                fmt::print("{}\t{}\t{}\tput\t{}\n", c.sequence, c.collection, c.id.to_hex(), entidb::cbor::to_json(c.payload));
+            else
+                fmt::print("{}\t{}\t{}\tdelete\n", c.sequence, c.collection, c.id.to_hex());
+        }
+        return exit_ok;
+    });
 }
 
 }  // namespace

@@ -66,7 +66,9 @@ int cmd_migrate(args a) {
     if (::isatty(STDERR_FILENO) == 1) opt.on_progress = [&](const entidb::migration_progress& p) { progress(p); };
     auto cfg = cl.cfg;
     cfg.create_if_missing = false;
-    const auto report = entidb::migrate(fs::path(std::string(cl.positional[0])), plan, opt, cfg);
+    const auto report = with_storage(cl, [&]<typename Traits>(std::type_identity<Traits>, auto env) {
+        return entidb::migrate<Traits>(fs::path(std::string(cl.positional[0])), plan, opt, cfg, std::move(env));
+    });
     progress.end();
     print_report(report);
     return exit_ok;
@@ -74,12 +76,13 @@ int cmd_migrate(args a) {
 
 int cmd_schema(args a) {
     const auto cl = parse(a, 1);
-    auto db = open_db(cl, open_mode::read_only);
-    const auto d = db.describe();
-    fmt::print("version: {}\n", d.schema_version);
-    for (const auto& m : d.migrations)
-        fmt::print("{}\t{}\t{}\t{:016x}\n", m.version, m.name, m.applied_at, m.steps_hash);
-    return exit_ok;
+    return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
+        const auto d = db.describe();
+        fmt::print("version: {}\n", d.schema_version);
+        for (const auto& m : d.migrations)
+            fmt::print("{}\t{}\t{}\t{:016x}\n", m.version, m.name, m.applied_at, m.steps_hash);
+        return exit_ok;
+    });
 }
 
 }  // namespace
