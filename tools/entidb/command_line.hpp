@@ -103,8 +103,9 @@ inline entidb::key_source read_key_file_option(std::string_view option, std::str
         return entidb::raw_key{std::move(bytes)};
     }
     const auto v = bytes.view();
-    if (!v.empty() && v.back() == entidb::byte{'\n'})
-        return entidb::passphrase{entidb::secret_bytes::copy_of(v.first(v.size() - 1))};
+    const bool newline = !v.empty() && v.back() == entidb::byte{'\n'};
+    if (v.size() == (newline ? 1U : 0U)) throw usage_error{fmt::format("{}: {} is empty (an empty passphrase protects nothing)", option, path)};
+    if (newline) return entidb::passphrase{entidb::secret_bytes::copy_of(v.first(v.size() - 1))};
     return entidb::passphrase{std::move(bytes)};
 }
 

@@ -195,7 +195,7 @@ std::string json_string(std::string_view s) {
 // "passphrase (argon2id, 3 passes, 256 MiB)" or "raw 32-byte key": how the data key is wrapped.
 std::string key_kind(const entidb::key_file_info& k) {
     if (k.kek == "raw") return "raw 32-byte key";
-    return fmt::format("passphrase ({}, {} passes, {} MiB)", k.kek, k.kdf.opslimit, k.kdf.memlimit >> 20);
+    return fmt::format("passphrase ({}, opslimit {}, memlimit {} MiB)", k.kek, k.kdf.opslimit, k.kdf.memlimit >> 20);
 }
 
 std::string encryption_json(const std::optional<entidb::key_file_info>& e) {
