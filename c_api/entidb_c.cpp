@@ -43,7 +43,9 @@
 #include "entidb/cbor/json.hpp"
 #include "entidb/cbor/reader.hpp"
 #include "entidb/config.hpp"
+#include "entidb/crypto/secret.hpp"
 #include "entidb/database.hpp"
+#include "entidb/directory/key_file.hpp"
 #include "entidb/entity_id.hpp"
 #include "entidb/error.hpp"
 #include "entidb/version.hpp"
@@ -62,21 +64,23 @@ const char* collection_arg(const char* collection, const char* fn) {
 int begin_write_impl(entidb_db* h, entidb_txn** out, bool wait, const char* fn) {
     require(out, fn, "out");
     *out = nullptr;
-    auto d = lookup<db_object>(h, fn);
-    d->check_not_writer(fn);
-    database db = d->borrow(fn);
-    auto t = std::make_shared<txn_object>(d);
-    if (wait) {
-        t->write.reset(new write_txn(db.begin_write()));  // waits; the prvalue initialises in place
-    } else {
-        t->tried.reset(new std::optional<write_txn>(db.try_begin_write()));
-        if (!t->tried->has_value())
-            return status(ENTIDB_WRITER_BUSY, fmt::format("{}: another write transaction is open", fn));
-    }
-    t->owner = std::this_thread::get_id();
-    const handle id = register_child(*d, t, true, fn);  // on failure t aborts as it is destroyed
-    *out = from_handle<entidb_txn>(id);
-    return ENTIDB_OK;
+    return with<db_object>(h, fn, [&](auto d) -> int {
+        d->check_not_writer(fn);
+        auto db = d->borrow(fn);
+        auto t = new_txn(d);
+        using write_txn = typename decltype(t)::element_type::write_txn;
+        if (wait) {
+            t->write.reset(new write_txn(db.begin_write()));  // waits; the prvalue initialises in place
+        } else {
+            t->tried.reset(new std::optional<write_txn>(db.try_begin_write()));
+            if (!t->tried->has_value())
+                return status(ENTIDB_WRITER_BUSY, fmt::format("{}: another write transaction is open", fn));
+        }
+        t->owner = std::this_thread::get_id();
+        const handle id = register_child(*d, t, true, fn);  // on failure t aborts as it is destroyed
+        *out = from_handle<entidb_txn>(id);
+        return ENTIDB_OK;
+    });
 }
 
 // ENTIDB_SCAN_ID_ORDER or ENTIDB_SCAN_STORAGE_ORDER, checked before anything is opened.
@@ -86,14 +90,17 @@ std::uint32_t order_arg(std::uint32_t order, const char* fn) {
     return order;
 }
 
-int open_cursor(const std::shared_ptr<db_object>& d, std::shared_ptr<read_txn> snapshot, const char* collection,
-                std::uint32_t order, entidb_cursor** out, const char* fn) {
-    auto c = std::make_shared<cursor_object>(d);
+template <typename Traits>
+int open_cursor(const std::shared_ptr<db_object<Traits>>& d, std::shared_ptr<typename txn_object<Traits>::read_txn> snapshot,
+                const char* collection, std::uint32_t order, entidb_cursor** out, const char* fn) {
+    using storage_range = typename cursor_object<Traits>::storage_range;
+    using range = typename cursor_object<Traits>::range;
+    auto c = std::make_shared<cursor_object<Traits>>(d);
     // Counts the scan; scan_forbidden here.
     if (order == ENTIDB_SCAN_STORAGE_ORDER)
-        c->scan.emplace<1>().items.reset(new storage_range(snapshot->scan(collection, entidb::in_storage_order)));
+        c->scan.template emplace<1>().items.reset(new storage_range(snapshot->scan(collection, entidb::in_storage_order)));
     else
-        c->scan.emplace<0>().items.reset(new range(snapshot->scan(collection)));
+        c->scan.template emplace<0>().items.reset(new range(snapshot->scan(collection)));
     c->snapshot = std::move(snapshot);
     const handle id = register_child(*d, c, false, fn);
     *out = from_handle<entidb_cursor>(id);
@@ -105,15 +112,16 @@ int scan_open(entidb_txn* h, const char* collection, std::uint32_t order, entidb
         require(out, fn, "out");
         *out = nullptr;
         order_arg(order, fn);
-        auto t = lookup<txn_object>(h, fn);
-        std::shared_ptr<read_txn> snapshot;
-        {
-            const auto lock = lock_live(*t, fn);
-            collection_arg(collection, fn);
-            readable_only(*t, fn, "scan");
-            snapshot = t->read;
-        }
-        return open_cursor(t->parent, std::move(snapshot), collection, order, out, fn);
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            decltype(t->read) snapshot;
+            {
+                const auto lock = lock_live(*t, fn);
+                collection_arg(collection, fn);
+                readable_only(*t, fn, "scan");
+                snapshot = t->read;
+            }
+            return open_cursor(t->parent, std::move(snapshot), collection, order, out, fn);
+        });
     });
 }
 
@@ -122,11 +130,17 @@ int db_scan_open(entidb_db* h, const char* collection, std::uint32_t order, enti
         require(out, fn, "out");
         *out = nullptr;
         order_arg(order, fn);
-        auto d = lookup<db_object>(h, fn);
-        collection_arg(collection, fn);
-        auto snapshot = std::make_shared<read_txn>(d->borrow(fn).begin_read());
-        return open_cursor(d, std::move(snapshot), collection, order, out, fn);
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            collection_arg(collection, fn);
+            auto snapshot = std::make_shared<typename decltype(d)::element_type::read_txn>(d->borrow(fn).begin_read());
+            return open_cursor(d, std::move(snapshot), collection, order, out, fn);
+        });
     });
+}
+
+// Whether `options` (struct_size-versioned) holds the field at `offset` of `field` bytes.
+bool options_have(const entidb_options* options, std::size_t offset, std::size_t field) {
+    return options->struct_size >= offset + field;
 }
 
 // ENTIDB_TEXT_* flags as the C++ options, checked before anything is declared.
@@ -144,6 +158,67 @@ entidb::query_syntax syntax_arg(std::uint32_t syntax, const char* fn) {
     if (syntax == ENTIDB_QUERY_FTS5) return entidb::query_syntax::fts5;
     if (syntax == ENTIDB_QUERY_PLAIN) return entidb::query_syntax::plain;
     entidb::fail(errc::invalid_argument, "{}: unknown query syntax {}", fn, syntax);
+}
+
+// The configuration of entidb_options (NULL: the defaults), after checking `path`.
+entidb::config open_args(const char* path, const entidb_options* options, const char* fn) {
+    require(path, fn, "path");
+    if (*path == '\0') entidb::fail(errc::invalid_argument, "{}: `path` is empty", fn);
+    entidb::config cfg;
+    if (options == nullptr) return cfg;
+    const std::size_t size = options->struct_size;
+    if (!options_have(options, offsetof(entidb_options, flags), sizeof options->flags))
+        entidb::fail(errc::invalid_argument, "{}: options->struct_size is {}; set it to sizeof(entidb_options)", fn,
+                     size);
+    constexpr std::uint32_t known = ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_READ_ONLY;
+    if ((options->flags & ~known) != 0)
+        entidb::fail(errc::invalid_argument, "{}: unknown option flags {:#x}", fn, options->flags & ~known);
+    cfg.create_if_missing = (options->flags & ENTIDB_OPEN_NO_CREATE) == 0;
+    cfg.forbid_full_scan = (options->flags & ENTIDB_OPEN_FORBID_FULL_SCAN) != 0;
+    cfg.read_only = (options->flags & ENTIDB_OPEN_READ_ONLY) != 0;
+    if (options_have(options, offsetof(entidb_options, max_wal_size), 8) && options->max_wal_size != 0)
+        cfg.max_wal_size = options->max_wal_size;
+    if (options_have(options, offsetof(entidb_options, max_segment_size), 8) && options->max_segment_size != 0)
+        cfg.max_segment_size = options->max_segment_size;
+    if (options_have(options, offsetof(entidb_options, max_entity_bytes), 8) && options->max_entity_bytes != 0)
+        cfg.max_entity_bytes = options->max_entity_bytes;
+    return cfg;
+}
+
+// The Argon2id cost of a new database's passphrase (since ABI 1.4; zero fields: the C++ default).
+entidb::kdf_params kdf_arg(const entidb_options* options, const char* fn) {
+    entidb::kdf_params kdf;
+    if (options == nullptr) return kdf;
+    if (options_have(options, offsetof(entidb_options, kdf_opslimit), 8) && options->kdf_opslimit != 0)
+        kdf.opslimit = options->kdf_opslimit;
+    if (options_have(options, offsetof(entidb_options, kdf_memlimit), 8) && options->kdf_memlimit != 0)
+        kdf.memlimit = options->kdf_memlimit;
+    if (!entidb::detail::kdf_in_range(kdf))
+        entidb::fail(errc::invalid_argument, "{}: kdf_opslimit {} or kdf_memlimit {} is outside Argon2id's limits", fn,
+                     kdf.opslimit, kdf.memlimit);
+    return kdf;
+}
+
+// The key of entidb_open_encrypted as a key_source (copied into memory that is wiped when the
+// database no longer needs it). Its bytes never reach a message: only the kind and length do.
+entidb::key_source key_arg(const std::uint8_t* key, std::size_t len, std::uint32_t kind, const char* fn) {
+    const auto bytes = input_bytes(key, len, fn, "key");
+    if (kind == ENTIDB_KEY_RAW) {
+        if (len != entidb::key_bytes)
+            entidb::fail(errc::invalid_argument, "{}: a raw key is exactly {} bytes, not {}", fn, entidb::key_bytes, len);
+        return entidb::raw_key_from(bytes);
+    }
+    if (kind != ENTIDB_KEY_PASSPHRASE) entidb::fail(errc::invalid_argument, "{}: unknown key kind {}", fn, kind);
+    if (len == 0) entidb::fail(errc::invalid_argument, "{}: an empty passphrase protects nothing", fn);
+    return entidb::passphrase{entidb::secret_bytes::copy_of(bytes)};
+}
+
+// Opens the directory through the C++ open path (SPEC.md §9 rule 1) and hands out its handle.
+template <typename Traits>
+int open_handle(const char* path, const entidb::config& cfg, typename Traits::environment env, entidb_db** out) {
+    auto d = std::make_shared<db_object<Traits>>(entidb::open<Traits>(path, cfg, std::move(env)));
+    *out = from_handle<entidb_db>(table().add(d));
+    return ENTIDB_OK;
 }
 
 }  // namespace
@@ -181,79 +256,70 @@ ENTIDB_C_API int entidb_open(const char* path, const entidb_options* options, en
     return guarded(fn, [&] {
         require(out, fn, "out");
         *out = nullptr;
-        require(path, fn, "path");
-        if (*path == '\0') entidb::fail(errc::invalid_argument, "{}: `path` is empty", fn);
-        entidb::config cfg;
-        if (options != nullptr) {
-            const std::size_t size = options->struct_size;
-            const auto has = [&](std::size_t offset, std::size_t field) { return size >= offset + field; };
-            if (!has(offsetof(entidb_options, flags), sizeof options->flags))
-                entidb::fail(errc::invalid_argument, "{}: options->struct_size is {}; set it to sizeof(entidb_options)",
-                             fn, size);
-            constexpr std::uint32_t known = ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_READ_ONLY;
-            if ((options->flags & ~known) != 0)
-                entidb::fail(errc::invalid_argument, "{}: unknown option flags {:#x}", fn, options->flags & ~known);
-            cfg.create_if_missing = (options->flags & ENTIDB_OPEN_NO_CREATE) == 0;
-            cfg.forbid_full_scan = (options->flags & ENTIDB_OPEN_FORBID_FULL_SCAN) != 0;
-            cfg.read_only = (options->flags & ENTIDB_OPEN_READ_ONLY) != 0;
-            if (has(offsetof(entidb_options, max_wal_size), 8) && options->max_wal_size != 0)
-                cfg.max_wal_size = options->max_wal_size;
-            if (has(offsetof(entidb_options, max_segment_size), 8) && options->max_segment_size != 0)
-                cfg.max_segment_size = options->max_segment_size;
-            if (has(offsetof(entidb_options, max_entity_bytes), 8) && options->max_entity_bytes != 0)
-                cfg.max_entity_bytes = options->max_entity_bytes;
-        }
-        // SPEC.md §9 rule 1: exactly the C++ directory open path.
-        auto d = std::make_shared<db_object>(entidb::open(path, cfg));
-        *out = from_handle<entidb_db>(table().add(d));
-        return ENTIDB_OK;
+        const auto cfg = open_args(path, options, fn);
+        return open_handle<entidb::file_storage>(path, cfg, {}, out);
+    });
+}
+
+ENTIDB_C_API int entidb_open_encrypted(const char* path, const entidb_options* options, const uint8_t* key,
+                                       size_t key_len, uint32_t key_kind, entidb_db** out) {
+    static constexpr const char* fn = "entidb_open_encrypted";
+    return guarded(fn, [&] {
+        require(out, fn, "out");
+        *out = nullptr;
+        const auto cfg = open_args(path, options, fn);
+        entidb::encrypted_file_storage::environment env{.key = key_arg(key, key_len, key_kind, fn),
+                                                        .kdf = kdf_arg(options, fn)};
+        return open_handle<entidb::encrypted_file_storage>(path, cfg, std::move(env), out);
     });
 }
 
 ENTIDB_C_API int entidb_close(entidb_db* h) {
     static constexpr const char* fn = "entidb_close";
     return guarded(fn, [&] {
-        auto d = lookup<db_object>(h, fn);
-        std::unordered_set<handle> children;
-        {
-            std::lock_guard lock(d->m);
-            if (d->closed) entidb::fail(errc::closed, "{}: the database handle is already closed", fn);
-            const auto writer = d->writer_thread.load();
-            if (writer != std::thread::id{} && writer != std::this_thread::get_id())
-                entidb::fail(errc::writer_busy,
-                             "{}: another thread has a write transaction open on this database; it must end first", fn);
-            d->closed = true;
-            children.swap(d->children);
-        }
-        table().remove(to_handle(h));
-        for (const handle c : children) {
-            const auto obj = table().remove(c);
-            if (!obj) continue;
-            if (obj->what == kind::transaction) {
-                auto& t = static_cast<txn_object&>(*obj);
-                std::lock_guard lock(t.m);
-                if (t.alive) t.end();
-            } else {
-                auto& c2 = static_cast<cursor_object&>(*obj);
-                std::lock_guard lock(c2.m);
-                if (c2.alive) c2.end();
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            std::unordered_set<handle> children;
+            {
+                std::lock_guard lock(d->m);
+                if (d->closed) entidb::fail(errc::closed, "{}: the database handle is already closed", fn);
+                const auto writer = d->writer_thread.load();
+                if (writer != std::thread::id{} && writer != std::this_thread::get_id())
+                    entidb::fail(errc::writer_busy,
+                                 "{}: another thread has a write transaction open on this database; it must end first", fn);
+                d->closed = true;
+                children.swap(d->children);
             }
-        }
-        std::lock_guard lock(d->m);
-        // Let go the way the destructor does (C++ close() would refuse while another thread's
-        // call still borrows the engine): the LOCK goes once no such call remains.
-        { const database released(std::move(d->db)); }
-        return ENTIDB_OK;
+            table().remove(to_handle(h));
+            for (const handle c : children) {
+                const auto obj = table().remove(c);
+                if (!obj) continue;
+                if (obj->what == kind::transaction) {
+                    auto& t = static_cast<txn_object<typename decltype(d)::element_type::traits>&>(*obj);
+                    std::lock_guard lock(t.m);
+                    if (t.alive) t.end();
+                } else {
+                    auto& c2 = static_cast<cursor_object<typename decltype(d)::element_type::traits>&>(*obj);
+                    std::lock_guard lock(c2.m);
+                    if (c2.alive) c2.end();
+                }
+            }
+            std::lock_guard lock(d->m);
+            // Let go the way the destructor does (C++ close() would refuse while another thread's
+            // call still borrows the engine): the LOCK goes once no such call remains.
+            { const auto released = std::move(d->db); }
+            return ENTIDB_OK;
+        });
     });
 }
 
 ENTIDB_C_API int entidb_checkpoint(entidb_db* h) {
     static constexpr const char* fn = "entidb_checkpoint";
     return guarded(fn, [&] {
-        auto d = lookup<db_object>(h, fn);
-        d->check_not_writer(fn);
-        d->borrow(fn).checkpoint();
-        return ENTIDB_OK;
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            d->check_not_writer(fn);
+            d->borrow(fn).checkpoint();
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -261,7 +327,7 @@ ENTIDB_C_API int entidb_last_sequence(entidb_db* h, uint64_t* out) {
     static constexpr const char* fn = "entidb_last_sequence";
     return guarded(fn, [&] {
         require(out, fn, "out");
-        *out = lookup<db_object>(h, fn)->borrow(fn).last_sequence();
+        *out = with<db_object>(h, fn, [&](auto d) { return d->borrow(fn).last_sequence(); });
         return ENTIDB_OK;
     });
 }
@@ -273,7 +339,7 @@ ENTIDB_C_API int entidb_stats_get(entidb_db* h, entidb_stats* out) {
         const std::size_t size = out->struct_size;
         if (size < offsetof(entidb_stats, last_sequence) + sizeof out->last_sequence)
             entidb::fail(errc::invalid_argument, "{}: out->struct_size is {}; set it to sizeof(entidb_stats)", fn, size);
-        const auto s = lookup<db_object>(h, fn)->borrow(fn).stats();
+        const auto s = with<db_object>(h, fn, [&](auto d) { return d->borrow(fn).stats(); });
         const auto put = [&](std::size_t offset, std::uint64_t v) {
             if (size >= offset + sizeof v) std::memcpy(reinterpret_cast<char*>(out) + offset, &v, sizeof v);
         };
@@ -292,11 +358,12 @@ ENTIDB_C_API int entidb_begin_read(entidb_db* h, entidb_txn** out) {
     return guarded(fn, [&] {
         require(out, fn, "out");
         *out = nullptr;
-        auto d = lookup<db_object>(h, fn);
-        auto t = std::make_shared<txn_object>(d);
-        t->read = std::make_shared<read_txn>(d->borrow(fn).begin_read());
-        *out = from_handle<entidb_txn>(register_child(*d, t, false, fn));
-        return ENTIDB_OK;
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            auto t = new_txn(d);
+            t->read = std::make_shared<typename decltype(d)::element_type::read_txn>(d->borrow(fn).begin_read());
+            *out = from_handle<entidb_txn>(register_child(*d, t, false, fn));
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -312,10 +379,11 @@ ENTIDB_C_API int entidb_txn_is_write(entidb_txn* h, int* out) {
     static constexpr const char* fn = "entidb_txn_is_write";
     return guarded(fn, [&] {
         require(out, fn, "out");
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        *out = t->writer() != nullptr ? 1 : 0;
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            *out = t->writer() != nullptr ? 1 : 0;
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -323,10 +391,11 @@ ENTIDB_C_API int entidb_txn_sequence(entidb_txn* h, uint64_t* out) {
     static constexpr const char* fn = "entidb_txn_sequence";
     return guarded(fn, [&] {
         require(out, fn, "out");
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        *out = t->read ? t->read->sequence() : t->writer()->sequence();
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            *out = t->read ? t->read->sequence() : t->writer()->sequence();
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -334,13 +403,14 @@ ENTIDB_C_API int entidb_txn_put(entidb_txn* h, const char* collection, const uin
                                 size_t len) {
     static constexpr const char* fn = "entidb_txn_put";
     return guarded(fn, [&] {
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        write_txn& w = writable(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        const auto key = input_id(id, fn);
-        w.put(c, key, input_bytes(cbor, len, fn, "cbor"));
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            auto& w = writable(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            const auto key = input_id(id, fn);
+            w.put(c, key, input_bytes(cbor, len, fn, "cbor"));
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -348,14 +418,15 @@ ENTIDB_C_API int entidb_txn_put_json(entidb_txn* h, const char* collection, cons
                                      size_t len) {
     static constexpr const char* fn = "entidb_txn_put_json";
     return guarded(fn, [&] {
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        write_txn& w = writable(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        const auto key = input_id(id, fn);
-        const auto bytes = entidb::cbor::from_json(input_text(json, len, fn, "json"));
-        w.put(c, key, bytes);
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            auto& w = writable(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            const auto key = input_id(id, fn);
+            const auto bytes = entidb::cbor::from_json(input_text(json, len, fn, "json"));
+            w.put(c, key, bytes);
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -363,13 +434,14 @@ ENTIDB_C_API int entidb_txn_delete(entidb_txn* h, const char* collection, const 
     static constexpr const char* fn = "entidb_txn_delete";
     return guarded(fn, [&] {
         if (existed != nullptr) *existed = 0;
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        write_txn& w = writable(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        const bool removed = w.remove(c, input_id(id, fn));
-        if (existed != nullptr) *existed = removed ? 1 : 0;
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            auto& w = writable(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            const bool removed = w.remove(c, input_id(id, fn));
+            if (existed != nullptr) *existed = removed ? 1 : 0;
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -378,22 +450,23 @@ ENTIDB_C_API int entidb_txn_get(entidb_txn* h, const char* collection, const uin
     return guarded(fn, [&] {
         require(out, fn, "out");
         clear_buffer(out);
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        const auto key = input_id(id, fn);
-        std::optional<entidb::byte_buffer> bytes;
-        if (t->read) {
-            bytes = t->read->get(c, key);
-        } else {
-            if (t->owner != std::this_thread::get_id())
-                entidb::fail(errc::invalid_argument, "{}: a write transaction may only be used on the thread that began it",
-                             fn);
-            bytes = t->writer()->get(c, key);
-        }
-        if (!bytes) return status(ENTIDB_NOT_FOUND, fmt::format("{}: no entity {} in collection '{}'", fn, key, c));
-        fill_buffer(out, bytes->data(), bytes->size());
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            const auto key = input_id(id, fn);
+            std::optional<entidb::byte_buffer> bytes;
+            if (t->read) {
+                bytes = t->read->get(c, key);
+            } else {
+                if (t->owner != std::this_thread::get_id())
+                    entidb::fail(errc::invalid_argument, "{}: a write transaction may only be used on the thread that began it",
+                                 fn);
+                bytes = t->writer()->get(c, key);
+            }
+            if (!bytes) return status(ENTIDB_NOT_FOUND, fmt::format("{}: no entity {} in collection '{}'", fn, key, c));
+            fill_buffer(out, bytes->data(), bytes->size());
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -402,11 +475,12 @@ ENTIDB_C_API int entidb_txn_count(entidb_txn* h, const char* collection, uint64_
     return guarded(fn, [&] {
         require(out, fn, "out");
         *out = 0;
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        *out = readable_only(*t, fn, "count").count(c);
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            *out = readable_only(*t, fn, "count").count(c);
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -415,15 +489,16 @@ ENTIDB_C_API int entidb_txn_collections(entidb_txn* h, entidb_buffer* out) {
     return guarded(fn, [&] {
         require(out, fn, "out");
         clear_buffer(out);
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        std::string all;
-        for (const auto& name : readable_only(*t, fn, "list collections").collections()) {
-            all += name;
-            all += '\0';
-        }
-        if (!all.empty()) fill_buffer(out, all.data(), all.size());
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            std::string all;
+            for (const auto& name : readable_only(*t, fn, "list collections").collections()) {
+                all += name;
+                all += '\0';
+            }
+            if (!all.empty()) fill_buffer(out, all.data(), all.size());
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -431,54 +506,56 @@ ENTIDB_C_API int entidb_txn_commit(entidb_txn* h, uint64_t* sequence) {
     static constexpr const char* fn = "entidb_txn_commit";
     return guarded(fn, [&] {
         if (sequence != nullptr) *sequence = 0;
-        auto t = lookup<txn_object>(h, fn);
-        bool ended = false;  // from here on the handle is retired whatever happens
-        const auto retire = [&] {
-            if (ended) unregister_child(*t->parent, t->self);
-        };
-        int rc = ENTIDB_OK;
-        try {
-            auto lock = lock_live(*t, fn);
-            write_txn* w = t->writer();
-            if (w == nullptr) {
-                ended = true;
-                t->end();
-                rc = status(ENTIDB_READ_ONLY, fmt::format("{}: a read transaction has nothing to commit (it is ended)", fn));
-            } else {
-                if (t->owner != std::this_thread::get_id())
-                    entidb::fail(errc::invalid_argument,
-                                 "{}: a write transaction may only be committed on the thread that began it", fn);
-                ended = true;
-                struct ender {
-                    txn_object& t;
-                    ~ender() { t.end(); }
-                } end_it{*t};
-                t->parent->writer_thread.store(std::thread::id{});  // before commit releases the writer lock
-                const auto seq = w->commit();
-                if (sequence != nullptr) *sequence = seq;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            bool ended = false;  // from here on the handle is retired whatever happens
+            const auto retire = [&] {
+                if (ended) unregister_child(*t->parent, t->self);
+            };
+            int rc = ENTIDB_OK;
+            try {
+                auto lock = lock_live(*t, fn);
+                auto* w = t->writer();
+                if (w == nullptr) {
+                    ended = true;
+                    t->end();
+                    rc = status(ENTIDB_READ_ONLY, fmt::format("{}: a read transaction has nothing to commit (it is ended)", fn));
+                } else {
+                    if (t->owner != std::this_thread::get_id())
+                        entidb::fail(errc::invalid_argument,
+                                     "{}: a write transaction may only be committed on the thread that began it", fn);
+                    ended = true;
+                    struct ender {
+                        typename decltype(t)::element_type& t;
+                        ~ender() { t.end(); }
+                    } end_it{*t};
+                    t->parent->writer_thread.store(std::thread::id{});  // before commit releases the writer lock
+                    const auto seq = w->commit();
+                    if (sequence != nullptr) *sequence = seq;
+                }
+            } catch (...) {
+                retire();
+                throw;
             }
-        } catch (...) {
             retire();
-            throw;
-        }
-        retire();
-        return rc;
+            return rc;
+        });
     });
 }
 
 ENTIDB_C_API int entidb_txn_abort(entidb_txn* h) {
     static constexpr const char* fn = "entidb_txn_abort";
     return guarded(fn, [&] {
-        auto t = lookup<txn_object>(h, fn);
-        {
-            auto lock = lock_live(*t, fn);
-            if (t->writer() != nullptr && t->owner != std::this_thread::get_id())
-                entidb::fail(errc::invalid_argument, "{}: a write transaction may only be aborted on the thread that began it",
-                             fn);
-            t->end();
-        }
-        unregister_child(*t->parent, t->self);
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            {
+                auto lock = lock_live(*t, fn);
+                if (t->writer() != nullptr && t->owner != std::this_thread::get_id())
+                    entidb::fail(errc::invalid_argument, "{}: a write transaction may only be aborted on the thread that began it",
+                                 fn);
+                t->end();
+            }
+            unregister_child(*t->parent, t->self);
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -487,13 +564,14 @@ ENTIDB_C_API int entidb_get(entidb_db* h, const char* collection, const uint8_t 
     return guarded(fn, [&] {
         require(out, fn, "out");
         clear_buffer(out);
-        auto d = lookup<db_object>(h, fn);
-        const char* c = collection_arg(collection, fn);
-        const auto key = input_id(id, fn);
-        const auto bytes = d->borrow(fn).begin_read().get(c, key);
-        if (!bytes) return status(ENTIDB_NOT_FOUND, fmt::format("{}: no entity {} in collection '{}'", fn, key, c));
-        fill_buffer(out, bytes->data(), bytes->size());
-        return ENTIDB_OK;
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            const char* c = collection_arg(collection, fn);
+            const auto key = input_id(id, fn);
+            const auto bytes = d->borrow(fn).begin_read().get(c, key);
+            if (!bytes) return status(ENTIDB_NOT_FOUND, fmt::format("{}: no entity {} in collection '{}'", fn, key, c));
+            fill_buffer(out, bytes->data(), bytes->size());
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -520,44 +598,47 @@ ENTIDB_C_API int entidb_cursor_next(entidb_cursor* h, uint8_t id_out[16], entidb
     return guarded(fn, [&] {
         clear_buffer(value_out);
         require(id_out, fn, "id_out");
-        auto c = lookup<cursor_object>(h, fn);
-        std::lock_guard lock(c->m);
-        if (!c->alive) entidb::fail(errc::closed, "{}: the cursor is closed", fn);
-        if (!c->done && !c->step()) {
-            c->done = true;
-            c->end_walk();
-        }
-        if (c->done) return status(ENTIDB_NOT_FOUND, fmt::format("{}: the scan is exhausted", fn));
-        const auto [id, bytes] = c->current();
-        if (value_out != nullptr) fill_buffer(value_out, bytes.data(), bytes.size());
-        std::memcpy(id_out, id->bytes().data(), entidb::entity_id::size);
-        return ENTIDB_OK;
+        return with<cursor_object>(h, fn, [&](auto c) -> int {
+            std::lock_guard lock(c->m);
+            if (!c->alive) entidb::fail(errc::closed, "{}: the cursor is closed", fn);
+            if (!c->done && !c->step()) {
+                c->done = true;
+                c->end_walk();
+            }
+            if (c->done) return status(ENTIDB_NOT_FOUND, fmt::format("{}: the scan is exhausted", fn));
+            const auto [id, bytes] = c->current();
+            if (value_out != nullptr) fill_buffer(value_out, bytes.data(), bytes.size());
+            std::memcpy(id_out, id->bytes().data(), entidb::entity_id::size);
+            return ENTIDB_OK;
+        });
     });
 }
 ENTIDB_C_API int entidb_cursor_close(entidb_cursor* h) {
     static constexpr const char* fn = "entidb_cursor_close";
     return guarded(fn, [&] {
-        auto c = lookup<cursor_object>(h, fn);
-        {
-            std::lock_guard lock(c->m);
-            if (!c->alive) entidb::fail(errc::closed, "{}: the cursor is already closed", fn);
-            c->end();
-        }
-        unregister_child(*c->parent, c->self);
-        return ENTIDB_OK;
+        return with<cursor_object>(h, fn, [&](auto c) -> int {
+            {
+                std::lock_guard lock(c->m);
+                if (!c->alive) entidb::fail(errc::closed, "{}: the cursor is already closed", fn);
+                c->end();
+            }
+            unregister_child(*c->parent, c->self);
+            return ENTIDB_OK;
+        });
     });
 }
 
 ENTIDB_C_API int entidb_declare_text_index(entidb_db* h, const char* collection, const char* path, uint32_t flags) {
     static constexpr const char* fn = "entidb_declare_text_index";
     return guarded(fn, [&] {
-        auto d = lookup<db_object>(h, fn);
-        const char* c = collection_arg(collection, fn);
-        require(path, fn, "path");
-        const auto options = text_options_arg(flags, fn);
-        d->check_not_writer(fn);  // declare_index waits for the writer lock
-        d->borrow(fn).declare_index(c, path, options);
-        return ENTIDB_OK;
+        return with<db_object>(h, fn, [&](auto d) -> int {
+            const char* c = collection_arg(collection, fn);
+            require(path, fn, "path");
+            const auto options = text_options_arg(flags, fn);
+            d->check_not_writer(fn);  // declare_index waits for the writer lock
+            d->borrow(fn).declare_index(c, path, options);
+            return ENTIDB_OK;
+        });
     });
 }
 
@@ -570,20 +651,21 @@ ENTIDB_C_API int entidb_txn_search(entidb_txn* h, const char* collection, const 
         *count = 0;
         if (hits == nullptr && capacity != 0)
             entidb::fail(errc::invalid_argument, "{}: `hits` is NULL but its capacity is {}", fn, capacity);
-        auto t = lookup<txn_object>(h, fn);
-        const auto lock = lock_live(*t, fn);
-        const char* c = collection_arg(collection, fn);
-        require(path, fn, "path");
-        const auto text = input_text(query, query_len, fn, "query");
-        const auto how = syntax_arg(syntax, fn);
-        // The whole result first, so a failure leaves the caller's array untouched.
-        const auto found = readable_only(*t, fn, "search").search(c, path, text, capacity, how);
-        for (std::size_t i = 0; i < found.size(); ++i) {
-            std::memcpy(hits[i].id, found[i].doc.bytes().data(), entidb::entity_id::size);
-            hits[i].score = found[i].score;
-        }
-        *count = found.size();
-        return ENTIDB_OK;
+        return with<txn_object>(h, fn, [&](auto t) -> int {
+            const auto lock = lock_live(*t, fn);
+            const char* c = collection_arg(collection, fn);
+            require(path, fn, "path");
+            const auto text = input_text(query, query_len, fn, "query");
+            const auto how = syntax_arg(syntax, fn);
+            // The whole result first, so a failure leaves the caller's array untouched.
+            const auto found = readable_only(*t, fn, "search").search(c, path, text, capacity, how);
+            for (std::size_t i = 0; i < found.size(); ++i) {
+                std::memcpy(hits[i].id, found[i].doc.bytes().data(), entidb::entity_id::size);
+                hits[i].score = found[i].score;
+            }
+            *count = found.size();
+            return ENTIDB_OK;
+        });
     });
 }
 

@@ -16,6 +16,7 @@
 #include <new>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <variant>
@@ -42,12 +43,16 @@ constexpr const char* kind_name(kind k) noexcept {
     return "?";
 }
 
+// Every object belongs to a database of one of two types: entidb::database, or
+// basic_database<encrypted_file_storage> (opened with a key). `encrypted` says which, so that a
+// lookup can hand the entry point the object of the right type (`with`).
 struct object {
-    explicit object(kind k) : what(k) {}
+    object(kind k, bool enc) : what(k), encrypted(enc) {}
     virtual ~object() = default;
     object(const object&) = delete;
     object& operator=(const object&) = delete;
     const kind what;
+    const bool encrypted;
 };
 
 using handle = std::uintptr_t;
@@ -139,16 +144,20 @@ P* from_handle(handle h) noexcept {
 }
 
 // ---- the objects behind the handles ----------------------------------------------------------
+//
+// Each is a template over the database's traits (file_storage or encrypted_file_storage): the
+// entry points are written once, as generic lambdas, and `with` picks the instantiation.
 
-using database = entidb::database;
-using read_txn = database::read_transaction;
-using write_txn = database::write_transaction;
-using range = entidb::entity_range<entidb::file_storage>;
-using storage_range = entidb::storage_range<entidb::file_storage>;
+template <typename Traits>
+inline constexpr bool is_encrypted = std::is_same_v<Traits, entidb::encrypted_file_storage>;
 
+template <typename Traits>
 struct db_object final : object {
+    using traits = Traits;
+    using database = entidb::basic_database<Traits>;
+    using read_txn = typename database::read_transaction;
     static constexpr kind tag = kind::database;
-    explicit db_object(database d) : object(tag), db(std::move(d)) {}
+    explicit db_object(database d) : object(tag, is_encrypted<Traits>), db(std::move(d)) {}
 
     std::mutex m;  // guards db, closed, children
     database db;
@@ -173,12 +182,15 @@ struct db_object final : object {
     }
 };
 
+template <typename Traits>
 struct txn_object final : object {
+    using read_txn = typename entidb::basic_database<Traits>::read_transaction;
+    using write_txn = typename entidb::basic_database<Traits>::write_transaction;
     static constexpr kind tag = kind::transaction;
-    explicit txn_object(std::shared_ptr<db_object> p) : object(tag), parent(std::move(p)) {}
+    explicit txn_object(std::shared_ptr<db_object<Traits>> p) : object(tag, is_encrypted<Traits>), parent(std::move(p)) {}
 
     std::mutex m;  // guards everything below
-    std::shared_ptr<db_object> parent;
+    std::shared_ptr<db_object<Traits>> parent;
     handle self = 0;
     bool alive = true;
     std::shared_ptr<read_txn> read;        // a read transaction (shared with its cursors)
@@ -202,9 +214,13 @@ struct txn_object final : object {
     }
 };
 
+template <typename Traits>
 struct cursor_object final : object {
+    using read_txn = typename txn_object<Traits>::read_txn;
+    using range = entidb::entity_range<Traits>;
+    using storage_range = entidb::storage_range<Traits>;
     static constexpr kind tag = kind::cursor;
-    explicit cursor_object(std::shared_ptr<db_object> p) : object(tag), parent(std::move(p)) {}
+    explicit cursor_object(std::shared_ptr<db_object<Traits>> p) : object(tag, is_encrypted<Traits>), parent(std::move(p)) {}
 
     // One scan of either order: the range on the heap (its iterator points into it).
     template <typename Range>
@@ -214,7 +230,7 @@ struct cursor_object final : object {
     };
 
     std::mutex m;  // guards everything below
-    std::shared_ptr<db_object> parent;
+    std::shared_ptr<db_object<Traits>> parent;
     handle self = 0;
     bool alive = true;
     std::shared_ptr<read_txn> snapshot;  // keeps the snapshot registered while the scan runs
@@ -255,20 +271,31 @@ struct cursor_object final : object {
     }
 };
 
-template <typename T, typename P>
-std::shared_ptr<T> lookup(P* p, const char* fn) {
-    if (p == nullptr) entidb::fail(errc::invalid_argument, "{}: the {} handle is NULL", fn, kind_name(T::tag));
+// Looks up the live object of kind Object named by `p` and returns `f(std::shared_ptr<Object<T>>)`
+// for the traits T of its database: the one dispatch between plain and encrypted databases.
+template <template <typename> class Object, typename P, typename F>
+decltype(auto) with(P* p, const char* fn, F&& f) {
+    constexpr kind tag = Object<entidb::file_storage>::tag;
+    if (p == nullptr) entidb::fail(errc::invalid_argument, "{}: the {} handle is NULL", fn, kind_name(tag));
     const handle h = to_handle(p);
-    if (auto obj = table().find(h, T::tag)) return std::static_pointer_cast<T>(obj);
+    if (auto obj = table().find(h, tag)) {
+        if (obj->encrypted) return f(std::static_pointer_cast<Object<entidb::encrypted_file_storage>>(std::move(obj)));
+        return f(std::static_pointer_cast<Object<entidb::file_storage>>(std::move(obj)));
+    }
     if (const auto k = table().kind_of(h))
-        entidb::fail(errc::closed, "{}: expected a {} handle, got a {} handle", fn, kind_name(T::tag), kind_name(*k));
-    entidb::fail(errc::closed, "{}: the {} handle is closed, already ended, or not a handle", fn, kind_name(T::tag));
+        entidb::fail(errc::closed, "{}: expected a {} handle, got a {} handle", fn, kind_name(tag), kind_name(*k));
+    entidb::fail(errc::closed, "{}: the {} handle is closed, already ended, or not a handle", fn, kind_name(tag));
+}
+
+template <typename Traits>
+std::shared_ptr<txn_object<Traits>> new_txn(const std::shared_ptr<db_object<Traits>>& d) {
+    return std::make_shared<txn_object<Traits>>(d);
 }
 
 // Registers a child (transaction or cursor) of `db`; fails if the database was closed
 // meanwhile. For a write transaction, also records the writer thread.
-template <typename T>
-handle register_child(db_object& db, const std::shared_ptr<T>& child, bool is_writer, const char* fn) {
+template <typename T, typename Traits>
+handle register_child(db_object<Traits>& db, const std::shared_ptr<T>& child, bool is_writer, const char* fn) {
     std::lock_guard lock(db.m);
     if (db.closed) entidb::fail(errc::closed, "{}: the database handle was closed", fn);
     const handle h = table().add(child);
@@ -283,28 +310,32 @@ handle register_child(db_object& db, const std::shared_ptr<T>& child, bool is_wr
     return h;
 }
 
-void unregister_child(db_object& db, handle h) noexcept {
+template <typename Traits>
+void unregister_child(db_object<Traits>& db, handle h) noexcept {
     table().remove(h);
     std::lock_guard lock(db.m);
     db.children.erase(h);
 }
 
 // Locks a transaction and checks that it has not ended.
-std::unique_lock<std::mutex> lock_live(txn_object& t, const char* fn) {
+template <typename Traits>
+std::unique_lock<std::mutex> lock_live(txn_object<Traits>& t, const char* fn) {
     std::unique_lock lock(t.m);
     if (!t.alive) entidb::fail(errc::closed, "{}: the transaction has already ended", fn);
     return lock;
 }
 
-write_txn& writable(txn_object& t, const char* fn) {
-    write_txn* w = t.writer();
+template <typename Traits>
+auto& writable(txn_object<Traits>& t, const char* fn) {
+    auto* w = t.writer();
     if (w == nullptr) entidb::fail(errc::read_only, "{}: a read transaction cannot write", fn);
     if (t.owner != std::this_thread::get_id())
         entidb::fail(errc::invalid_argument, "{}: a write transaction may only be used on the thread that began it", fn);
     return *w;
 }
 
-read_txn& readable_only(txn_object& t, const char* fn, const char* what) {
+template <typename Traits>
+auto& readable_only(txn_object<Traits>& t, const char* fn, const char* what) {
     if (!t.read)
         entidb::fail(errc::invalid_argument,
                      "{}: a write transaction cannot {} (only read transactions can); use a read transaction", fn,
