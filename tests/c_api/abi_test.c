@@ -867,6 +867,151 @@ static void test_threads(void) {
     CHECK_RC(entidb_close(db), ENTIDB_OK);
 }
 
+/* The bytes of file `name` in database directory `dir` (malloc'd; *len set), or NULL. */
+static uint8_t* read_db_file(const char* dir, const char* name, size_t* len) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t* out = malloc(1 << 20);
+    *len = fread(out, 1, 1 << 20, f);
+    fclose(f);
+    return out;
+}
+
+static int contains(const uint8_t* hay, size_t n, const char* needle) {
+    const size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; ++i)
+        if (memcmp(hay + i, needle, m) == 0) return 1;
+    return 0;
+}
+
+/* Whether the database files a refused open must not touch are as `before` holds them. */
+static int db_files_equal(const char* dir, uint8_t* before[3], const size_t before_len[3]) {
+    static const char* const names[3] = {"KEY", "MANIFEST", "wal.log"};
+    int same = 1;
+    for (int i = 0; i < 3; ++i) {
+        size_t n = 0;
+        uint8_t* now = read_db_file(dir, names[i], &n);
+        same = same && now && n == before_len[i] && memcmp(now, before[i], n) == 0;
+        free(now);
+    }
+    return same;
+}
+
+/* An encrypted database through entidb_open_encrypted: every entry point works on its handle, a
+ * wrong or missing key is BAD_KEY with nothing changed, and bad key arguments are refused. */
+static void test_encrypted(void) {
+    static const char pass[] = "c-abi passphrase";
+    static const char marker[] = "plaintext-marker-c";
+    char path[512], plain[512];
+    make_path(path, sizeof path, "encrypted");
+    make_path(plain, sizeof plain, "plain-for-key");
+    entidb_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.struct_size = sizeof opts;
+    opts.kdf_opslimit = 1; /* the cheapest Argon2id cost: tests only */
+    opts.kdf_memlimit = 8192;
+    const uint8_t* pw = (const uint8_t*)pass;
+    entidb_db* db = NULL;
+    CHECK_RC(entidb_open_encrypted(path, &opts, pw, strlen(pass), ENTIDB_KEY_PASSPHRASE, &db), ENTIDB_OK);
+
+    uint8_t id[16], got_id[16];
+    set_id(id, 1);
+    entidb_txn* w = NULL;
+    CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
+    char json[64];
+    snprintf(json, sizeof json, "{\"body\":\"%s\"}", marker);
+    CHECK_RC(entidb_txn_put_json(w, "docs", id, json, strlen(json)), ENTIDB_OK);
+    uint8_t cbor[4];
+    set_id(id, 2);
+    CHECK_RC(entidb_txn_put(w, "docs", id, cbor, small_map(cbor, 7)), ENTIDB_OK);
+    uint64_t seq = 0;
+    CHECK_RC(entidb_txn_commit(w, &seq), ENTIDB_OK);
+    CHECK(seq == 1);
+    CHECK_RC(entidb_declare_text_index(db, "docs", "body", 0), ENTIDB_OK);
+    entidb_buffer buf = {NULL, 0};
+    set_id(id, 2);
+    CHECK_RC(entidb_get(db, "docs", id, &buf), ENTIDB_OK);
+    CHECK(buf.len == 4 && memcmp(buf.data, cbor, 4) == 0);
+    entidb_buffer_free(&buf);
+    entidb_txn* r = NULL;
+    CHECK_RC(entidb_begin_read(db, &r), ENTIDB_OK);
+    uint64_t count = 0;
+    CHECK_RC(entidb_txn_count(r, "docs", &count), ENTIDB_OK);
+    CHECK(count == 2);
+    entidb_text_hit hits[2];
+    size_t found = 0;
+    CHECK_RC(entidb_txn_search(r, "docs", "body", marker, strlen(marker), ENTIDB_QUERY_PLAIN, hits, 2, &found), ENTIDB_OK);
+    CHECK(found == 1);
+    for (uint32_t order = ENTIDB_SCAN_ID_ORDER; order <= ENTIDB_SCAN_STORAGE_ORDER; ++order) {
+        entidb_cursor* c = NULL;
+        CHECK_RC(entidb_scan_open_ordered(r, "docs", order, &c), ENTIDB_OK);
+        int n = 0;
+        while (entidb_cursor_next(c, got_id, &buf) == ENTIDB_OK) {
+            ++n;
+            entidb_buffer_free(&buf);
+        }
+        CHECK(n == 2);
+        CHECK_RC(entidb_cursor_close(c), ENTIDB_OK);
+    }
+    CHECK_RC(entidb_txn_abort(r), ENTIDB_OK);
+    CHECK_RC(entidb_checkpoint(db), ENTIDB_OK);
+    entidb_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    CHECK_RC(entidb_stats_get(db, &st), ENTIDB_OK);
+    CHECK(st.last_sequence == 1 && st.checkpoints >= 1);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+
+    /* Nothing of the payload in the files; a wrong or missing key changes none of them. */
+    uint8_t* before[3];
+    size_t before_len[3];
+    before[0] = read_db_file(path, "KEY", &before_len[0]);
+    before[1] = read_db_file(path, "MANIFEST", &before_len[1]);
+    before[2] = read_db_file(path, "wal.log", &before_len[2]);
+    CHECK(before[0] && before[1] && before[2]);
+    for (int i = 0; i < 3; ++i) CHECK(before[i] && !contains(before[i], before_len[i], marker));
+    uint8_t raw[32];
+    memset(raw, 0x5a, sizeof raw);
+    db = (entidb_db*)0x1;
+    CHECK_RC(entidb_open(path, NULL, &db), ENTIDB_BAD_KEY);
+    CHECK(db == NULL);
+    CHECK_RC(entidb_open_encrypted(path, NULL, (const uint8_t*)"wrong", 5, ENTIDB_KEY_PASSPHRASE, &db), ENTIDB_BAD_KEY);
+    CHECK(strstr(entidb_last_error_message(), "wrong") == NULL && strstr(entidb_last_error_message(), pass) == NULL);
+    CHECK_RC(entidb_open_encrypted(path, NULL, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_BAD_KEY);
+    CHECK(strcmp(entidb_error_name(entidb_last_error_code()), "bad_key") == 0);
+    CHECK(db_files_equal(path, before, before_len));
+    for (int i = 0; i < 3; ++i) free(before[i]);
+
+    /* Bad key arguments: nothing opened. */
+    CHECK_RC(entidb_open_encrypted(path, NULL, raw, 31, ENTIDB_KEY_RAW, &db), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_open_encrypted(path, NULL, pw, 0, ENTIDB_KEY_PASSPHRASE, &db), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_open_encrypted(path, NULL, NULL, 5, ENTIDB_KEY_PASSPHRASE, &db), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_open_encrypted(path, NULL, pw, strlen(pass), 7, &db), ENTIDB_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+
+    /* The right key again, read-only; a key for a plain database is a bad key. */
+    opts.flags = ENTIDB_OPEN_READ_ONLY;
+    CHECK_RC(entidb_open_encrypted(path, &opts, pw, strlen(pass), ENTIDB_KEY_PASSPHRASE, &db), ENTIDB_OK);
+    set_id(id, 1);
+    CHECK_RC(entidb_db_scan_open(db, "docs", (entidb_cursor**)&r), ENTIDB_OK);
+    CHECK_RC(entidb_cursor_next((entidb_cursor*)r, got_id, &buf), ENTIDB_OK);
+    CHECK(memcmp(got_id, id, 16) == 0 && contains(buf.data, buf.len, marker));
+    entidb_buffer_free(&buf);
+    CHECK_RC(entidb_close(db), ENTIDB_OK); /* closes the cursor too */
+    entidb_db* p = open_db("plain-for-key");
+    CHECK_RC(entidb_close(p), ENTIDB_OK);
+    CHECK_RC(entidb_open_encrypted(plain, NULL, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_BAD_KEY);
+
+    /* A raw key makes a raw-key database. */
+    make_path(path, sizeof path, "encrypted-raw");
+    CHECK_RC(entidb_open_encrypted(path, NULL, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_OK);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    CHECK_RC(entidb_open_encrypted(path, NULL, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_OK);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+}
+
 int main(void) {
     const char* tmp = getenv("TMPDIR");
     snprintf(base_dir, sizeof base_dir, "%s/entidb-abi-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -888,6 +1033,7 @@ int main(void) {
     test_read_only();
     test_text_search();
     test_threads();
+    test_encrypted();
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
