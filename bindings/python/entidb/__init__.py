@@ -459,11 +459,33 @@ class Database:
                 if name not in ("struct_size", "reserved_")}
 
 
+def _key_argument(passphrase, raw_key):
+    """(bytes, kind) for entidb_open_encrypted, or None without a key."""
+    if passphrase is not None and raw_key is not None:
+        raise ValueError("give passphrase or raw_key, not both")
+    if passphrase is not None:
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        if not isinstance(passphrase, (bytes, bytearray)):
+            raise TypeError("passphrase must be str or bytes")
+        return bytes(passphrase), _native.KEY_PASSPHRASE
+    if raw_key is not None:
+        if not isinstance(raw_key, (bytes, bytearray)):
+            raise TypeError("raw_key must be bytes (exactly 32)")
+        return bytes(raw_key), _native.KEY_RAW
+    return None
+
+
 def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segment_size=0,  # noqa: A001
-         max_entity_bytes=0, readonly=False):
+         max_entity_bytes=0, readonly=False, passphrase=None, raw_key=None, kdf_opslimit=0, kdf_memlimit=0):
     """Opens (or creates) the database directory through the one C++ open path.
 
-    Numbers left at 0 keep the library defaults. readonly=True opens without writing
+    Numbers left at 0 keep the library defaults. passphrase (str, as UTF-8, or bytes) or
+    raw_key (exactly 32 bytes) opens an encrypted database (docs/encryption.md), and makes the
+    database it creates encrypted; kdf_opslimit and kdf_memlimit (bytes) set the Argon2id cost
+    of a new database's passphrase (0: the default, about 0.5 s per open). A wrong key, a key
+    for a database that is not encrypted, or no key for an encrypted one raises BadKeyError
+    (nothing changed). readonly=True opens without writing
     anything (never creates; a shared lock beside other read-only opens; writes raise
     ReadOnlyError), also where the directory may only be read. Raises LockedError if the
     directory is open elsewhere (for writing, or at all for a read-write open), NotFoundError
@@ -478,7 +500,13 @@ def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segme
     opts.max_wal_size = max_wal_size
     opts.max_segment_size = max_segment_size
     opts.max_entity_bytes = max_entity_bytes
+    opts.kdf_opslimit = kdf_opslimit
+    opts.kdf_memlimit = kdf_memlimit
+    key = _key_argument(passphrase, raw_key)
     fspath = _os.fsencode(path)
     out = ctypes.c_void_p()
-    _check(_lib.entidb_open(fspath, ctypes.byref(opts), ctypes.byref(out)))
+    if key is None:
+        _check(_lib.entidb_open(fspath, ctypes.byref(opts), ctypes.byref(out)))
+    else:
+        _check(_lib.entidb_open_encrypted(fspath, ctypes.byref(opts), key[0], len(key[0]), key[1], ctypes.byref(out)))
     return Database(out.value, path)

@@ -13,7 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
-ABI_MINOR = 3  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes
+ABI_MINOR = 4  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes; 1.4: encryption
 
 OK = 0
 NOT_FOUND = 1
@@ -30,6 +30,8 @@ class Options(ctypes.Structure):
         ("max_wal_size", ctypes.c_uint64),
         ("max_segment_size", ctypes.c_uint64),
         ("max_entity_bytes", ctypes.c_uint64),
+        ("kdf_opslimit", ctypes.c_uint64),
+        ("kdf_memlimit", ctypes.c_uint64),
     ]
 
 
@@ -53,6 +55,8 @@ class TextHit(ctypes.Structure):
 OPEN_NO_CREATE = 0x1
 OPEN_FORBID_FULL_SCAN = 0x2
 OPEN_READ_ONLY = 0x4
+KEY_PASSPHRASE = 1
+KEY_RAW = 2
 SCAN_ID_ORDER = 0
 SCAN_STORAGE_ORDER = 1
 TEXT_STEM_ENGLISH = 0x1
@@ -78,6 +82,7 @@ _PROTOTYPES = {
     "entidb_last_error_code": (_INT, []),
     "entidb_buffer_free": (None, [_BUFP]),
     "entidb_open": (_INT, [_STR, ctypes.POINTER(Options), _PP]),
+    "entidb_open_encrypted": (_INT, [_STR, ctypes.POINTER(Options), _BYTES, _SIZE, ctypes.c_uint32, _PP]),
     "entidb_close": (_INT, [_P]),
     "entidb_checkpoint": (_INT, [_P]),
     "entidb_last_sequence": (_INT, [_P, _U64P]),

@@ -478,6 +478,52 @@ class Errors(TempDirTest):
             self.assertEqual(db.count("c"), 0)  # counting walks the index: allowed
 
 
+class Encryption(TempDirTest):
+    FAST = {"kdf_opslimit": 1, "kdf_memlimit": 8192}  # the cheapest Argon2id cost: tests only
+
+    def files(self):
+        out = {}
+        for root, _, names in os.walk(self.path):
+            for n in names:
+                with open(os.path.join(root, n), "rb") as f:
+                    out[os.path.relpath(os.path.join(root, n), self.path)] = f.read()
+        return out
+
+    def test_passphrase_and_raw_key(self):
+        with entidb.open(self.path, passphrase="py passphrase", **self.FAST) as db:
+            with db.transaction() as txn:
+                txn.put("notes", id_of(1), {"body": "plaintext-marker-py"})
+            db.declare_text_index("notes", "body")
+            self.assertEqual(db.search("notes", "body", "marker", plain=True)[0][0], id_of(1))
+            db.checkpoint()
+        files = self.files()
+        self.assertIn("KEY", files)
+        self.assertFalse(any(b"plaintext-marker-py" in data for data in files.values()))
+        with entidb.open(self.path, passphrase=b"py passphrase", readonly=True) as db:
+            self.assertEqual(db.get("notes", id_of(1)), {"body": "plaintext-marker-py"})
+            self.assertEqual([i for i, _ in db.scan("notes", storage_order=True)], [id_of(1)])
+        for kwargs in ({}, {"passphrase": "wrong"}, {"raw_key": bytes(32)}):
+            with self.assertRaises(entidb.BadKeyError) as cm:
+                entidb.open(self.path, **kwargs)
+            self.assertEqual(cm.exception.code, 23)
+            self.assertNotIn("py passphrase", str(cm.exception))
+        self.assertEqual(self.files(), files)
+        with self.assertRaises(entidb.InvalidArgumentError):
+            entidb.open(self.path, raw_key=bytes(31))
+        with self.assertRaises(ValueError):
+            entidb.open(self.path, passphrase="a", raw_key=bytes(32))
+        raw_path = os.path.join(self.dir, "raw")
+        with entidb.open(raw_path, raw_key=bytes(range(32))) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(2), 7)
+        with entidb.open(raw_path, raw_key=bytearray(range(32))) as db:
+            self.assertEqual(db.get("c", id_of(2)), 7)
+        with entidb.open(os.path.join(self.dir, "plain")):
+            pass
+        with self.assertRaises(entidb.BadKeyError):
+            entidb.open(os.path.join(self.dir, "plain"), passphrase="p")
+
+
 class Threads(TempDirTest):
     def test_writers_on_two_threads(self):
         with entidb.open(self.path) as db:
