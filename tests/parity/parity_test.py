@@ -6,6 +6,10 @@ ABI) and run_python.py (the Python binding) each execute against a fresh directo
   1. every runner's result line for every step matches the scenario's expected result;
   2. the three runners printed identical lines (values as the library renders them);
   3. the three database directories are byte-identical (file names and contents).
+EncryptedParity runs the same scenario on an encrypted database (ENTIDB_PARITY_RAW_KEY, a raw
+key, set for the three runners): 1 and 2 hold as they are; the directories cannot be identical
+(fresh data keys and nonces), so 3 becomes: the same files of the same sizes, a KEY file, and no
+payload text in any file.
 
 Configuration (environment; Meson sets it): ENTIDB_PARITY_RUN_CPP, ENTIDB_PARITY_RUN_C (runner
 executables), ENTIDB_C_LIBRARY and PYTHONPATH (for run_python.py), ENTIDB_PARITY_KEEP (keep the
@@ -195,13 +199,14 @@ def directory_differences(a, b):
 
 # ---- running the three --------------------------------------------------------------------------
 
-def runner_environment(name):
+def runner_environment(name, extra):
     """The compiled runners are programs of their own: a sanitizer runtime preloaded into this
     interpreter (tests/meson.build, sanitizer builds) is not theirs, and may clash with the one
     linked into them. The Python runner loads the library as this interpreter does."""
-    if name == "python":
-        return dict(os.environ)
-    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    env = dict(os.environ, **extra)
+    if name != "python":
+        env.pop("LD_PRELOAD", None)
+    return env
 
 
 def runners():
@@ -214,6 +219,8 @@ def runners():
 
 
 class Parity(unittest.TestCase):
+    extra_env = {}  # for every runner
+
     @classmethod
     def setUpClass(cls):
         with open(SCENARIO, encoding="utf-8") as f:
@@ -237,7 +244,7 @@ class Parity(unittest.TestCase):
             db_dir = os.path.join(cls.work, name.replace("+", "p"), "db")
             os.makedirs(os.path.dirname(db_dir))
             proc = subprocess.run(argv + [ops_path, db_dir], capture_output=True, text=True, timeout=300,
-                                  env=runner_environment(name))
+                                  env=runner_environment(name, cls.extra_env))
             if proc.returncode != 0:
                 raise AssertionError(f"the {name} runner exited with {proc.returncode}:\n{proc.stderr}")
             cls.outputs[name] = proc.stdout.splitlines()
@@ -269,7 +276,8 @@ class Parity(unittest.TestCase):
                 self.assertEqual(len(self.outputs[name]), len(reference))
                 self.assertEqual(diffs, [], "\n".join(diffs))
 
-    def test_database_directories_are_byte_identical(self):
+    def test_database_directories_match(self):
+        """Byte-identical (EncryptedParity: the same layout)."""
         reference = directory_contents(self.dirs["c++"])
         # The scenario must really have written the whole layout, or equality proves little.
         for required in ("LOCK", "MANIFEST", "wal.log", "SEGMENTS"):
@@ -281,6 +289,22 @@ class Parity(unittest.TestCase):
             with self.subTest(runner=name):
                 diffs = directory_differences(reference, directory_contents(self.dirs[name]))
                 self.assertEqual(diffs, [], f"c++ vs {name}:\n" + "\n".join(diffs))
+
+
+class EncryptedParity(Parity):
+    """The scenario on an encrypted database: same results and lines, same layout."""
+    extra_env = {"ENTIDB_PARITY_RAW_KEY": "5e" * 32}
+
+    def test_database_directories_match(self):
+        """Fresh data keys and nonces make the bytes differ: the files and their sizes match."""
+        reference = directory_contents(self.dirs["c++"])
+        self.assertIn("KEY", reference)
+        sizes = {path: None if data is None else len(data) for path, data in reference.items()}
+        for name in ("c++", "c", "python"):
+            with self.subTest(runner=name):
+                contents = directory_contents(self.dirs[name])
+                self.assertEqual({p: None if d is None else len(d) for p, d in contents.items()}, sizes)
+                self.assertEqual([p for p, d in contents.items() if d and b"poetry" in d], [])
 
 
 class Checker(unittest.TestCase):

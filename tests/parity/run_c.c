@@ -3,7 +3,8 @@
  *   run_c OPS DB_DIR
  *
  * The same input and output lines as run_cpp.cpp and run_python.py (format in parity_test.py).
- * A C11 program using only include/entidb/c/entidb.h.
+ * A C11 program using only include/entidb/c/entidb.h. With ENTIDB_PARITY_RAW_KEY set (64 hex
+ * digits) it opens the database with entidb_open_encrypted under that raw key.
  */
 #include <entidb/c/entidb.h>
 
@@ -68,7 +69,15 @@ static int open_db(char* f[], entidb_db** out) {
     opts.max_entity_bytes = strtoull(f[1], NULL, 10);
     opts.max_segment_size = strtoull(f[2], NULL, 10);
     opts.max_wal_size = strtoull(f[3], NULL, 10);
-    return entidb_open(db_path, &opts, out);
+    const char* key_hex = getenv("ENTIDB_PARITY_RAW_KEY");
+    if (key_hex == NULL) return entidb_open(db_path, &opts, out);
+    if (strlen(key_hex) != 64) return ENTIDB_INVALID_ARGUMENT;
+    uint8_t key[32];
+    for (size_t i = 0; i < sizeof key; ++i) {
+        const char pair[3] = {key_hex[2 * i], key_hex[2 * i + 1], '\0'};
+        key[i] = (uint8_t)strtoul(pair, NULL, 16);
+    }
+    return entidb_open_encrypted(db_path, &opts, key, sizeof key, ENTIDB_KEY_RAW, out);
 }
 
 /* The open read transaction, or a fresh one (*temporary is set to end it afterwards). */

@@ -2,11 +2,16 @@
 //
 //   run_cpp OPS DB_DIR
 //
+// With ENTIDB_PARITY_RAW_KEY set (64 hex digits), the database is an encrypted one
+// (entidb::encrypted_file_storage under that raw key); the operations are the same.
+//
 // OPS is the operation list parity_test.py compiles from scenario.json: one operation per line,
 // tab-separated fields (the format is described in parity_test.py). Prints one result line per
 // operation; run_c.c and run_python.py print the same lines for the same input.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <type_traits>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -67,12 +72,24 @@ entidb::byte_buffer from_hex(const std::string& hex) {
     return out;
 }
 
+// A plain database (file_storage) or an encrypted one under `raw_key`.
+template <typename Traits>
+typename Traits::environment environment_of(const entidb::byte_buffer& raw_key) {
+    if constexpr (std::is_same_v<Traits, entidb::encrypted_file_storage>)
+        return {.key = entidb::raw_key_from(raw_key), .kdf = {}};
+    else
+        return {};
+}
+
+template <typename Traits>
 struct runner {
+    using database = entidb::basic_database<Traits>;
     std::string path;
-    std::optional<entidb::database> db;
-    std::optional<entidb::database> other;  // open_again's result, if it ever succeeded
-    std::unique_ptr<entidb::database::write_transaction> write;
-    std::optional<entidb::database::read_transaction> read;
+    entidb::byte_buffer raw_key;
+    std::optional<database> db;
+    std::optional<database> other;  // open_again's result, if it ever succeeded
+    std::unique_ptr<typename database::write_transaction> write;
+    std::optional<typename database::read_transaction> read;
 
     static entidb::config config_of(const std::vector<std::string>& f) {
         entidb::config cfg;
@@ -96,11 +113,11 @@ struct runner {
     std::string run(const std::vector<std::string>& f) {
         const std::string& op = f.at(0);
         if (op == "open") {
-            db.emplace(entidb::open(path, config_of(f)));
+            db.emplace(entidb::open<Traits>(path, config_of(f), environment_of<Traits>(raw_key)));
             return "ok";
         }
         if (op == "open_again") {
-            other.emplace(entidb::open(path, config_of(f)));
+            other.emplace(entidb::open<Traits>(path, config_of(f), environment_of<Traits>(raw_key)));
             return "ok";
         }
         if (op == "close") {
@@ -110,7 +127,7 @@ struct runner {
             return "ok";
         }
         if (op == "begin_write") {
-            write.reset(new entidb::database::write_transaction(db->begin_write()));
+            write.reset(new typename database::write_transaction(db->begin_write()));
             return "ok";
         }
         if (op == "begin_read") {
@@ -210,6 +227,21 @@ struct runner {
     }
 };
 
+template <typename Runner>
+int run_all(Runner r, std::istream& in) {
+    std::string line;
+    while (std::getline(in, line)) {
+        std::string result;
+        try {
+            result = r.run(split_tabs(line));
+        } catch (const entidb::error& e) {
+            result = "error " + code_name(e.value());
+        }
+        std::cout << result << '\n';
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -222,16 +254,7 @@ int main(int argc, char** argv) {
         std::cerr << "run_cpp: cannot read " << argv[1] << "\n";
         return 2;
     }
-    runner r{argv[2], {}, {}, {}, {}};
-    std::string line;
-    while (std::getline(in, line)) {
-        std::string result;
-        try {
-            result = r.run(split_tabs(line));
-        } catch (const entidb::error& e) {
-            result = "error " + code_name(e.value());
-        }
-        std::cout << result << '\n';
-    }
-    return 0;
+    const char* key_hex = std::getenv("ENTIDB_PARITY_RAW_KEY");
+    if (key_hex != nullptr) return run_all(runner<entidb::encrypted_file_storage>{argv[2], from_hex(key_hex), {}, {}, {}, {}}, in);
+    return run_all(runner<entidb::file_storage>{argv[2], {}, {}, {}, {}, {}}, in);
 }

@@ -10,6 +10,7 @@ printed as the library renders their canonical CBOR, so a value the binding mang
 shows up as a different line.
 """
 
+import os
 import sys
 
 import entidb
@@ -28,8 +29,9 @@ class Runner:
         self.read = None
 
     def open(self, f):
+        key = os.environ.get("ENTIDB_PARITY_RAW_KEY")  # an encrypted database under this raw key
         return entidb.open(self.path, max_entity_bytes=int(f[1]), max_segment_size=int(f[2]),
-                           max_wal_size=int(f[3]))
+                           max_wal_size=int(f[3]), raw_key=bytes.fromhex(key) if key else None)
 
     def snapshot(self):
         """The open read transaction, or a fresh one the caller must close (second item True)."""
