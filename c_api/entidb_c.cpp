@@ -14,6 +14,12 @@
 // dereferenced. Objects are reference counted: a call holds its object while it runs, so a
 // concurrent close cannot free it underneath.
 //
+// A handle names a plain database (entidb::database, from entidb_open) or an encrypted one
+// (basic_database<encrypted_file_storage>, from entidb_open_encrypted), or a transaction or
+// cursor of one. The objects are templates over the database's traits; each entry point is
+// written once, as a generic lambda, and `with` (handles.hpp) calls it with the object of the
+// right type.
+//
 // Locking (always in this order, never the reverse): a db object's mutex, then the table's
 // mutex. A transaction's or cursor's mutex is taken with no other of our mutexes held, and
 // the C++ writer lock (begin_write) is waited for with none held.

@@ -104,7 +104,8 @@ inline entidb::key_source read_key_file_option(std::string_view option, std::str
     }
     const auto v = bytes.view();
     const bool newline = !v.empty() && v.back() == entidb::byte{'\n'};
-    if (v.size() == (newline ? 1U : 0U)) throw usage_error{fmt::format("{}: {} is empty (an empty passphrase protects nothing)", option, path)};
+    if (v.size() == (newline ? 1U : 0U))
+        throw usage_error{fmt::format("{}: {} is empty (an empty passphrase protects nothing)", option, path)};
     if (newline) return entidb::passphrase{entidb::secret_bytes::copy_of(v.first(v.size() - 1))};
     return entidb::passphrase{std::move(bytes)};
 }
@@ -122,13 +123,15 @@ inline std::optional<entidb::key_source> key_option(const command_line& cl, std:
 
 // A copy of a key for one open (the environment owns its key; the command line keeps its own).
 inline entidb::key_source copy_key(const entidb::key_source& k) {
-    return std::visit([](const auto& s) -> entidb::key_source { return std::decay_t<decltype(s)>{entidb::secret_bytes::copy_of(s.bytes.view())}; },
-                      k);
+    return std::visit(
+        [](const auto& s) -> entidb::key_source {
+            return std::decay_t<decltype(s)>{entidb::secret_bytes::copy_of(s.bytes.view())};
+        },
+        k);
 }
 
 // The options that set the Argon2id cost of a new passphrase (put, load, rekey): --kdf-ops
 // (passes) and --kdf-memory-mib (MiB), each defaulting to entidb::kdf_params{}.
-
 inline entidb::kdf_params kdf_option(const command_line& cl) {
     entidb::kdf_params k;
     if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return k;
@@ -146,8 +149,8 @@ inline entidb::kdf_params kdf_option(const command_line& cl) {
 }
 
 // Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size,
-// --max-segment-size, --key-file and --raw-key-file are accepted by every command. Exactly `positionals` words remain; the one
-// at `database_at` is the database path. An option given twice is refused, not silently
+// --max-segment-size, --key-file and --raw-key-file are accepted by every command. Exactly
+// `positionals` words remain; the one at `database_at` is the database path. An option given twice is refused, not silently
 // overridden, and the configuration is validated here, before any command opens anything.
 inline command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
                    const std::vector<std::string_view>& flag_options = {}, std::size_t database_at = 0) {

@@ -180,7 +180,8 @@ inspection inspect(const fs::path& dir, const Database& db) {
     inspection out{.layout = db.describe(),
                    .wal_bytes = fs::file_size(dir / "wal.log"),
                    .entities = {},
-                   .encryption = entidb::has_key_file(dir) ? std::optional(entidb::describe_key_file(dir)) : std::nullopt};
+                   .encryption = entidb::has_key_file(dir) ? std::optional(entidb::describe_key_file(dir))
+                                                           : std::nullopt};
     const auto r = db.begin_read();
     for (const auto& c : out.layout.collections) out.entities.push_back(r.count(c.name));
     return out;

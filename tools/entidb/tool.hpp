@@ -2,7 +2,8 @@
 //
 // Output goes to stdout; errors are one line `error: <message>` on stderr. Exit codes
 // are a stable interface (docs/tool.md): 0 ok, 1 not found, 2 bad usage or bad input,
-// 3 corruption detected, 4 database locked, 5 other I/O error, 8 schema mismatch.
+// 3 corruption detected, 4 database locked, 5 other I/O error, 6 bad key (a wrong or missing
+// key for an encrypted database, or a key for a plain one), 8 schema mismatch.
 #pragma once
 
 #include <functional>
