@@ -130,8 +130,10 @@ inline entidb::key_source copy_key(const entidb::key_source& k) {
         k);
 }
 
-// The options that set the Argon2id cost of a new passphrase (put, load, rekey): --kdf-ops
-// (passes) and --kdf-memory-mib (MiB), each defaulting to entidb::kdf_params{}.
+// The options that set the Argon2id cost of a new passphrase: --kdf-ops (passes) and
+// --kdf-memory-mib (MiB), each defaulting to entidb::kdf_params{}. Every database command
+// accepts them; they count where a KEY file is written from a passphrase: the command that
+// creates an encrypted database (put, load) and rekey (for the new passphrase).
 inline entidb::kdf_params kdf_option(const command_line& cl) {
     entidb::kdf_params k;
     if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return k;
@@ -148,15 +150,26 @@ inline entidb::kdf_params kdf_option(const command_line& cl) {
     return k;
 }
 
+// The Argon2id cost options go with the passphrase they are for (`option`): with a raw key or
+// none they would silently do nothing.
+inline void check_kdf_goes_with(const command_line& cl, const std::optional<entidb::key_source>& key,
+                                std::string_view option) {
+    if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return;
+    if (!key || !std::holds_alternative<entidb::passphrase>(*key))
+        throw usage_error{fmt::format("--kdf-ops and --kdf-memory-mib set the cost of a passphrase: give {}", option)};
+}
+
 // Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size,
-// --max-segment-size, --key-file and --raw-key-file are accepted by every command. Exactly
-// `positionals` words remain; the one at `database_at` is the database path. An option given twice is refused, not silently
+// --max-segment-size, --key-file, --raw-key-file, --kdf-ops and --kdf-memory-mib are accepted
+// by every command. Exactly `positionals` words remain; the one at `database_at` is the
+// database path. An option given twice is refused, not silently
 // overridden, and the configuration is validated here, before any command opens anything.
 inline command_line parse(args a, std::size_t positionals, std::initializer_list<std::string_view> value_options = {},
                    const std::vector<std::string_view>& flag_options = {}, std::size_t database_at = 0) {
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
-    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size", "--key-file", "--raw-key-file"});
+    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size", "--key-file", "--raw-key-file",
+                                            "--kdf-ops", "--kdf-memory-mib"});
     for (std::size_t i = 0; i < a.size(); ++i) {
         const auto w = a[i];
         if (!w.starts_with("--")) {
@@ -181,16 +194,9 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
     check_database_path(out.positional[database_at]);
     out.key = key_option(out, "--key-file", "--raw-key-file");
     out.kdf = kdf_option(out);
+    if (!out.values.contains("--new-key-file") && !out.values.contains("--new-raw-key-file"))
+        check_kdf_goes_with(out, out.key, "--key-file");  // rekey checks its new key itself
     return out;
-}
-
-// The Argon2id cost options go with the passphrase they are for (`option`): with a raw key or
-// none they would silently do nothing.
-inline void check_kdf_goes_with(const command_line& cl, const std::optional<entidb::key_source>& key,
-                                std::string_view option) {
-    if (!cl.values.contains("--kdf-ops") && !cl.values.contains("--kdf-memory-mib")) return;
-    if (!key || !std::holds_alternative<entidb::passphrase>(*key))
-        throw usage_error{fmt::format("--kdf-ops and --kdf-memory-mib set the cost of a passphrase: give {}", option)};
 }
 
 // How a command opens the database: only put and load create one; commands that only

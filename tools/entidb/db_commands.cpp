@@ -23,8 +23,7 @@ namespace entidb_tool {
 namespace {
 
 int cmd_put(args a) {
-    const auto cl = parse(a, 4, {"--kdf-ops", "--kdf-memory-mib"});
-    check_kdf_goes_with(cl, cl.key, "--key-file");
+    const auto cl = parse(a, 4);
     const auto id = cl.positional[2] == "new" ? entidb::entity_id::generate() : parse_id(cl.positional[2]);
     entidb::check_collection_name(cl.positional[1]);  // bad input: nothing opened, nothing created
     const auto bytes = entidb::cbor::from_json(cl.positional[3]);
@@ -102,8 +101,7 @@ entidb::byte_buffer load_payload(std::uint64_t t, std::uint64_t i, std::uint64_t
 }
 
 int cmd_load(args a) {
-    const auto cl = parse(a, 2, {"--txns", "--per-txn", "--size", "--kdf-ops", "--kdf-memory-mib"});
-    check_kdf_goes_with(cl, cl.key, "--key-file");
+    const auto cl = parse(a, 2, {"--txns", "--per-txn", "--size"});
     const auto txns = cl.number("--txns"), per_txn = cl.number("--per-txn");
     if (!txns || !per_txn) throw usage_error{"load needs --txns N and --per-txn K"};
     require_positive("--txns", *txns);

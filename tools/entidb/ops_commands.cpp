@@ -105,7 +105,7 @@ int cmd_salvage(args a) {
 // rewritten. Refused while the database is open elsewhere (exit 4); a wrong old key is exit 6
 // with nothing written.
 int cmd_rekey(args a) {
-    const auto cl = parse(a, 1, {"--new-key-file", "--new-raw-key-file", "--kdf-ops", "--kdf-memory-mib"});
+    const auto cl = parse(a, 1, {"--new-key-file", "--new-raw-key-file"});
     const auto new_key = key_option(cl, "--new-key-file", "--new-raw-key-file");
     if (!cl.key || !new_key)
         throw usage_error{"rekey needs the old key (--key-file or --raw-key-file) and the new one (--new-key-file "
