@@ -531,8 +531,8 @@ ENTIDB_C_API int entidb_txn_commit(entidb_txn* h, uint64_t* sequence) {
                                      "{}: a write transaction may only be committed on the thread that began it", fn);
                     ended = true;
                     struct ender {
-                        typename decltype(t)::element_type& t;
-                        ~ender() { t.end(); }
+                        typename decltype(t)::element_type& txn;
+                        ~ender() { txn.end(); }
                     } end_it{*t};
                     t->parent->writer_thread.store(std::thread::id{});  // before commit releases the writer lock
                     const auto seq = w->commit();
