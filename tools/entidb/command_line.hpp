@@ -2,11 +2,15 @@
 // command groups so every command parses and opens the same way.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -77,18 +81,32 @@ inline void check_database_path(std::string_view text) {
     }
 }
 
-// The key options (docs/tool.md, "Encrypted databases"). A key file is read whole into a
-// secret (wiped when it goes away); its bytes never reach a message, only its path and length.
+// The key options (docs/tool.md, "Encrypted databases"). A key file is read with read(2)
+// straight into a secret (wiped when it goes away), so no stream buffer keeps a copy; its bytes
+// never reach a message, only its path and length.
 inline entidb::secret_bytes read_secret_file(std::string_view option, std::string_view path) {
-    std::ifstream in{fs::path(std::string(path)), std::ios::binary | std::ios::ate};
-    if (!in) throw usage_error{fmt::format("{}: cannot read {}", option, path)};
-    const auto size = static_cast<std::uint64_t>(in.tellg());
-    if (size > entidb::secret_bytes::max_size)
+    const std::string name(path);
+    const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) ::close(fd);
+        throw usage_error{fmt::format("{}: cannot read {} (not a readable file)", option, path)};
+    }
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > entidb::secret_bytes::max_size) {
+        ::close(fd);
         throw usage_error{fmt::format("{}: {} holds {} bytes, more than a key", option, path, size)};
+    }
     entidb::secret_bytes out(static_cast<std::size_t>(size));
-    in.seekg(0);
-    if (size > 0 && !in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(size)))
-        throw usage_error{fmt::format("{}: cannot read {}", option, path)};
+    std::size_t done = 0;
+    while (done < out.size()) {
+        const auto n = ::read(fd, out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (done != out.size()) throw usage_error{fmt::format("{}: cannot read {}", option, path)};
     return out;
 }
 
