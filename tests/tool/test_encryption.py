@@ -147,6 +147,11 @@ class EncryptionTest(unittest.TestCase):
                     self.assertIsNone(files_of(self.tmp / "bk"))
                     self.assertFalse((self.tmp / "out").exists() and any((self.tmp / "out").iterdir()))
         self.assertEqual(files_of(self.db), before)
+        # inspect without the key still says what the KEY file says, then refuses the rest.
+        r = self.error(EXIT_BAD_KEY, "inspect", self.db)
+        self.assertTrue(r.out.startswith("encrypted: yes\ncipher: xchacha20poly1305\nkey: passphrase (argon2id"), r.out)
+        r = self.error(EXIT_BAD_KEY, "inspect", self.db, "--json")
+        self.assertTrue(json.loads(r.out)["encrypted"])
         # A key for a database that is not encrypted is a bad key too.
         for cmd in (["count", self.tmp / "plain", "c"], ["put", self.tmp / "plain", "c", "new", "{}"]):
             self.error(EXIT_BAD_KEY, *cmd, "--key-file", self.pw)

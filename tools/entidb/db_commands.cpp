@@ -206,6 +206,16 @@ std::string encryption_json(const std::optional<entidb::key_file_info>& e) {
 int cmd_inspect(args a) {
     const auto cl = parse(a, 1, {}, {"--json"});
     const fs::path dir(std::string(cl.positional[0]));
+    // Without a key, an encrypted database still shows what its KEY file says (no key material
+    // is in it); the rest is sealed, so the open below then refuses with bad_key (exit 6).
+    if (!cl.key && entidb::has_key_file(dir)) {
+        const auto e = std::optional(entidb::describe_key_file(dir));
+        if (cl.flag("--json"))
+            fmt::print("{{{}}}\n", encryption_json(e));
+        else
+            fmt::print("encrypted: yes\ncipher: {}\nkey: {}\n", e->cipher, key_kind(*e));
+        std::fflush(stdout);
+    }
     return with_db(cl, open_mode::read_only, [&](auto& db) -> int {
         const auto in = inspect(dir, db);
         const auto& d = in.layout;
