@@ -815,12 +815,12 @@ TEST_CASE("crash at every mutating operation with a recycled WAL recovers the ac
 #if ENTIDB_HAVE_SODIUM
 // The same sweep on an encrypted database (sealed payloads in the WAL and the segments, a
 // sealed MANIFEST, recovery copying the WAL's sealed bytes): every operation with every kind
-// optimised; in sanitized builds every 6th per kind, each kind at another phase (the sweep
+// optimised; in sanitized builds every 12th per kind, each kind at another phase (the sweep
 // without encryption covers every operation there).
 TEST_CASE("crash at every mutating operation of an encrypted database recovers the acknowledged state",
           "[crash][sweep][encryption]") {
     static const workload_facts f = make_facts<encrypted_mode>(small_config());
-    crash_sweep<encrypted_mode>(f, " (encrypted)", quick_mode() ? 6 : 1);
+    crash_sweep<encrypted_mode>(f, " (encrypted)", quick_mode() ? 12 : 1);
 }
 #endif
 

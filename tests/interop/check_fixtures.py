@@ -4,9 +4,10 @@
 Usage: check_fixtures.py ENTIDB_TOOL FIXTURES_DIR
 
 For each fixture: `verify` passes, `collections` lists the expected names, `scan` yields
-exactly the expected ids in id order, `get` of every id prints JSON equal to the expected
-payload (decoded here independently), absent ids exit 1, and after a `put` and a
-`checkpoint` everything still holds. The fixtures themselves are never modified.
+exactly the expected ids in id order with JSON equal to the expected payloads (decoded here
+independently), `get` of the first and last ids and every 50th prints the same, absent ids
+exit 1, and after a `put` and a `checkpoint` everything still holds. The fixtures themselves
+are never modified.
 """
 import json
 import os
@@ -45,13 +46,17 @@ class FixtureTest(unittest.TestCase):
         for collection, entities in expected["collections"].items():
             r = run("scan", db, collection)
             self.assertEqual(r.returncode, 0, r.stderr)
-            ids = [line.split("\t")[0] for line in r.stdout.splitlines()]
+            lines = [line.split("\t", 1) for line in r.stdout.splitlines()]
+            ids = [entity for entity, _ in lines]
             self.assertEqual(ids, sorted(entities))
+            for entity, text in lines:  # every payload, as the scan prints it
+                self.assertEqual(json.loads(text), cbor_to_python(bytes.fromhex(entities[entity])))
             self.assertEqual(run("count", db, collection).stdout.strip(), str(len(entities)))
-            for entity, payload_hex in entities.items():
+            # Point reads: the first and last ids and every 50th (one process per read).
+            for entity in ids[:2] + ids[-2:] + ids[2:-2:50]:
                 r = run("get", db, collection, entity)
                 self.assertEqual(r.returncode, 0, r.stderr)
-                self.assertEqual(json.loads(r.stdout), cbor_to_python(bytes.fromhex(payload_hex)))
+                self.assertEqual(json.loads(r.stdout), cbor_to_python(bytes.fromhex(entities[entity])))
         for collection, ids in expected["absent"].items():
             for entity in ids:
                 self.assertEqual(run("get", db, collection, entity).returncode, 1)
