@@ -48,15 +48,17 @@ wait_for_clang() {
   wait "$setup_clang" || { cat build/setup-clang.log; echo "setup of clang failed"; exit 1; }
 }
 
-# g++ -O2: the library as users build it, the benchmark program, and the library's test
-# programs (the database suite against the single header: the same headers as one file).
-# Then clang++ under ASan + UBSan, unoptimised (clang compiles sanitized code in less than
-# half the time g++ takes): every test program, and the front ends — the tool, the C ABI,
-# Python, the format interop and the full-text layer's tests — which run there only (the
-# frontend_tests option: under the sanitizers they check more than optimised). Then ThreadSanitizer (clang++ -O1, the
-# threaded tests in two translation units) over the threaded tests, and in the same
-# configuration what only has to compile once on the second compiler: the examples and the
-# compile checks (compile-fail tests, static concept checks, the ODR program; built
+# g++ -O2: the library as users build it, the benchmark program, and the database suite
+# (unit and crash tests) against the single header (the same headers as one file), the CBOR
+# fuzz run at full length. Then clang++ under ASan + UBSan, unoptimised (clang compiles
+# sanitized code in less than half the time g++ takes): every test program — the layers below
+# the database, the allocation and crypto tests (the core_suites option: they do not depend
+# on optimisation, so they build there only) — the examples, and the front ends — the tool,
+# the C ABI, Python, the format interop and the full-text layer's tests — which run there only
+# (the frontend_tests option: under the sanitizers they check more than optimised). Then
+# ThreadSanitizer (clang++ -O1, the threaded tests in two translation units) over the threaded
+# tests, and in the same configuration what only has to compile once on the second compiler:
+# the compile checks (compile-fail tests, static concept checks, the ODR program; built
 # unoptimised, and the compile-fail checks run the compiler with their own command line).
 # There is no plain clang++ configuration: everything it would build, the ASan one builds
 # with the same compiler and warnings. No configuration carries debug information: compile
@@ -64,17 +66,17 @@ wait_for_clang() {
 # (UBSan's carry their source locations anyway); rebuild with -g1 to have line numbers in a
 # report.
 CXX=g++ CC=gcc run gcc all all -Ddebug=false -Dsingle_header_tests=true -Dexamples=false -Dcompile_checks=false \
-  -Dfrontend_tests=false -Dtools=false
+  -Dfrontend_tests=false -Dtools=false -Dcore_suites=false
 wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
   -Ddebug=false -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=false -Dcompile_checks=false
+  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=false
 # ThreadSanitizer: tests/meson.build builds only the programs that run threads against one
-# database or gate, plus the examples and the compile checks.
+# database or gate, plus the compile checks.
 TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan all all \
   -Db_sanitize=thread -Doptimization=1 -Ddebug=false -Dbenchmarks=false -Dsingle_header_tests=false \
-  -Dexamples=true -Dcompile_checks=true -Dfrontend_tests=false -Dtools=false
+  -Dexamples=false -Dcompile_checks=true -Dfrontend_tests=false -Dtools=false
 
 summary=()
 for i in "${!names[@]}"; do
