@@ -305,7 +305,7 @@ TEST_CASE("SIGKILL of `entidb load` at random points never loses an acknowledged
     fmt::print("tool kill test: {} rounds ({} killed after lines, {} after a delay, {} finished), {} transactions "
                "acknowledged, {} entities, {:.1f} s\n",
                rounds, killed_by_lines, killed_by_delay, finished, total_acked, entities, seconds_since(start));
-    CHECK(killed_by_lines + killed_by_delay >= 25);
+    CHECK(killed_by_lines + killed_by_delay >= rounds * 5 / 6);  // nearly every round ended in a kill
     CHECK(total_acked > 0);
 }
 
