@@ -339,7 +339,7 @@ TEST_CASE("snapshots open across a compaction keep their state; old files go whe
     CHECK(state_of(r2) == seen);
 }
 
-TEST_CASE("readers keep consistent snapshots while the writer commits and compacts", "[compaction]") {
+TEST_CASE("readers keep consistent snapshots while the writer commits and compacts", "[compaction][threads]") {
     temp_dir dir;
     entidb::config cfg = small_segments();
     auto db = entidb::open(dir / "db", cfg);
@@ -554,7 +554,7 @@ TEST_CASE("random operation logs with compactions at random points match a model
     CHECK(state_of_db(again) == m);
 }
 
-TEST_CASE("compact fails with busy, changing nothing, while a scan in storage order stays open", "[compaction]") {
+TEST_CASE("compact fails with busy, changing nothing, while a scan in storage order stays open", "[compaction][threads]") {
     temp_dir dir;
     const auto cfg = small_segments();
     auto db = entidb::open(dir / "db", cfg);
@@ -592,7 +592,7 @@ TEST_CASE("compact fails with busy, changing nothing, while a scan in storage or
     CHECK(state_of_db(db) == m);
 }
 
-TEST_CASE("compact waits for a scan in storage order that another thread ends", "[compaction]") {
+TEST_CASE("compact waits for a scan in storage order that another thread ends", "[compaction][threads]") {
     temp_dir dir;
     auto db = entidb::open(dir / "db", small_segments());
     const auto m = write_history(db, 6, 8);

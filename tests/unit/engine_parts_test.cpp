@@ -65,7 +65,7 @@ TEST_CASE("scan gate: a scan begun during an exclusion is refused, and accepted 
     g.end();
 }
 
-TEST_CASE("scan gate: an exclusion waiting for a scan proceeds once the scan ends") {
+TEST_CASE("scan gate: an exclusion waiting for a scan proceeds once the scan ends", "[threads]") {
     scan_gate g;
     REQUIRE(g.try_begin());
     std::optional<errc> result;

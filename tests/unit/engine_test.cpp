@@ -105,7 +105,7 @@ TEST_CASE("a write transaction that is not committed leaves nothing") {
     CHECK(code_of([&] { w.put("c", id_of(1), payload(1)); }) == errc::closed);
 }
 
-TEST_CASE("one writer at a time, enforced at begin") {
+TEST_CASE("one writer at a time, enforced at begin", "[threads]") {
     auto db = entidb::open_in_memory();
     auto w = db.begin_write();
     CHECK_FALSE(db.try_begin_write().has_value());
@@ -553,7 +553,7 @@ TEST_CASE("the same operations give byte-identical files") {
     CHECK(test_support::snapshot_files(a / "db") == test_support::snapshot_files(b / "db"));
 }
 
-TEST_CASE("snapshots stay consistent while a writer commits") {
+TEST_CASE("snapshots stay consistent while a writer commits", "[threads]") {
     auto db = entidb::open_in_memory();
     // Invariant of every commit: entities 0..9 all hold the same n.
     db.transaction([&](auto& txn) {
@@ -632,7 +632,7 @@ struct gated_single_storage {
 
 }  // namespace
 
-TEST_CASE("group commit: commits prepared during a flush share the next one", "[engine][group]") {
+TEST_CASE("group commit: commits prepared during a flush share the next one", "[engine][group][threads]") {
     auto gate = std::make_shared<gated_wal::gate>();
     auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
                                                                          entidb::memory_segment_factory{});
@@ -674,7 +674,7 @@ TEST_CASE("group commit: commits prepared during a flush share the next one", "[
     for (int t = 1; t < 4; ++t) CHECK(db.begin_read().get("c", id_of(10 + t)) == payload(t));
 }
 
-TEST_CASE("group commit: a flush leader gathers as many commits as the last cycle had", "[engine][group]") {
+TEST_CASE("group commit: a flush leader gathers as many commits as the last cycle had", "[engine][group][threads]") {
     auto gate = std::make_shared<gated_wal::gate>();
     auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
                                                                          entidb::memory_segment_factory{});
@@ -696,7 +696,7 @@ TEST_CASE("group commit: a flush leader gathers as many commits as the last cycl
     CHECK(db.last_sequence() == 7);
 }
 
-TEST_CASE("group commit: concurrent read-modify-write transactions lose no update", "[engine][group]") {
+TEST_CASE("group commit: concurrent read-modify-write transactions lose no update", "[engine][group][threads]") {
     temp_dir dir;
     auto db = entidb::open(dir / "db");
     db.transaction([&](auto& txn) { txn.put("c", id_of(0), payload(0)); });
@@ -717,7 +717,7 @@ TEST_CASE("group commit: concurrent read-modify-write transactions lose no updat
     for (std::size_t i = 0; i < changes.size(); ++i) CHECK(changes[i].sequence == i + 1);
 }
 
-TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "[engine][group]") {
+TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "[engine][group][threads]") {
     auto gate = std::make_shared<gated_wal::gate>();
     auto db = entidb::basic_database<gated_storage>::open_with_backends(std::make_unique<gated_wal>(gate),
                                                                          entidb::memory_segment_factory{});
@@ -748,7 +748,7 @@ TEST_CASE("group commit: a unique key claimed by a commit in flight is taken", "
     CHECK(r.get("c", id_of(3)) == payload(7));
 }
 
-TEST_CASE("group commit: the one segment's room counts the commits in flight", "[engine][group][single]") {
+TEST_CASE("group commit: the one segment's room counts the commits in flight", "[engine][group][single][threads]") {
     auto gate = std::make_shared<gated_wal::gate>();
     auto db = entidb::basic_database<gated_single_storage>::open_with_backends(
         std::make_unique<gated_wal>(gate),
@@ -983,7 +983,7 @@ TEST_CASE("scans in storage order: after a damaged record every step fails the s
     }
 }
 
-TEST_CASE("scans in storage order: reopened, damaged, forbidden, and beside a compaction", "[engine][scan]") {
+TEST_CASE("scans in storage order: reopened, damaged, forbidden, and beside a compaction", "[engine][scan][threads]") {
     temp_dir dir;
     const auto cfg = test_support::small_segments(4096);
     {

@@ -29,7 +29,7 @@ index_key key_of(std::uint64_t i) { return entidb::make_text_prefix_key("key" + 
 }  // namespace
 
 TEST_CASE("postings: a reader's lookups complete while a merge is held between its build and its publish",
-          "[postings]") {
+          "[postings][threads]") {
     posting_list p;
     const std::uint64_t n = 4096;
     for (std::uint64_t i = 0; i < n; ++i) p.add(key_of(i), id_of(i), 1);
@@ -77,7 +77,7 @@ TEST_CASE("postings: a reader's lookups complete while a merge is held between i
     CHECK(p.entry_count(2) == n + added);
 }
 
-TEST_CASE("postings: readers at an old snapshot see the same answer through many merges", "[postings]") {
+TEST_CASE("postings: readers at an old snapshot see the same answer through many merges", "[postings][threads]") {
     // Every posting is visible at snapshot 1; the writer closes and reopens them at later
     // sequences (horizon 1, so nothing snapshot 1 sees is dropped), merging every thousand
     // or so changes, while readers check snapshot 1's answers.

@@ -44,7 +44,7 @@ std::vector<entity_id> random_ids(std::size_t n, std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("primary index: a reader finishes its lookup while a merge is laid out", "[primary_index_threads]") {
+TEST_CASE("primary index: a reader finishes its lookup while a merge is laid out", "[primary_index_threads][threads]") {
     primary_index ix;
     const auto ids = random_ids(6000, 7);
     std::atomic<int> merges{0};
@@ -70,7 +70,7 @@ TEST_CASE("primary index: a reader finishes its lookup while a merge is laid out
     }
 }
 
-TEST_CASE("primary index: lookups during merges see every key applied before them", "[primary_index_threads]") {
+TEST_CASE("primary index: lookups during merges see every key applied before them", "[primary_index_threads][threads]") {
     primary_index ix;
     const auto ids = random_ids(40000, 11);
     std::atomic<std::size_t> published{0};  // keys [0, published) are applied

@@ -13,7 +13,7 @@
 
 using entidb::detail::shared_gate;
 
-TEST_CASE("a writer excludes readers and other writers", "[gate]") {
+TEST_CASE("a writer excludes readers and other writers", "[gate][threads]") {
     shared_gate g;
     long a = 0, b = 0;  // written together under the exclusive hold; TSan checks the rest
     std::atomic<bool> stop{false};
@@ -44,7 +44,7 @@ TEST_CASE("a writer excludes readers and other writers", "[gate]") {
     CHECK(reads > 0);
 }
 
-TEST_CASE("readers that always overlap do not starve a writer", "[gate]") {
+TEST_CASE("readers that always overlap do not starve a writer", "[gate][threads]") {
     // Two readers hand the gate to each other: one takes it before the other lets go, so
     // without writer preference there is never a moment with no reader inside.
     shared_gate g;
@@ -79,7 +79,7 @@ TEST_CASE("readers that always overlap do not starve a writer", "[gate]") {
     CHECK(writer_got_in);
 }
 
-TEST_CASE("idle and try_lock_shared", "[gate]") {
+TEST_CASE("idle and try_lock_shared", "[gate][threads]") {
     shared_gate g;
     CHECK(g.idle());
     g.lock_shared();

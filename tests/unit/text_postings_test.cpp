@@ -394,7 +394,7 @@ TEST_CASE("text postings: text that is not valid UTF-8 is refused and changes no
     CHECK(all_terms(view, "").size() == 2);
 }
 
-TEST_CASE("text postings: readers search while a writer adds, updates and removes", "[text]") {
+TEST_CASE("text postings: readers search while a writer adds, updates and removes", "[text][threads]") {
     text_postings index({}, 32);
     std::mt19937_64 setup(9);
     for (std::uint64_t i = 0; i < 200; ++i) index.add(id_of(i), random_text(setup) + " x", 1);
