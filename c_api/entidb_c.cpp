@@ -205,6 +205,16 @@ entidb::kdf_params kdf_arg(const entidb_options* options, const char* fn) {
     return kdf;
 }
 
+// The cipher of a new encrypted database (since ABI 1.5; zero: the C++ default).
+entidb::cipher_id cipher_arg(const entidb_options* options, const char* fn) {
+    if (options == nullptr || !options_have(options, offsetof(entidb_options, cipher), 4) || options->cipher == 0)
+        return entidb::cipher_id::xchacha20poly1305;
+    if (options->cipher != ENTIDB_CIPHER_XCHACHA20POLY1305 && options->cipher != ENTIDB_CIPHER_AES256GCM)
+        entidb::fail(errc::invalid_argument, "{}: unknown cipher {}: use ENTIDB_CIPHER_XCHACHA20POLY1305 or "
+                     "ENTIDB_CIPHER_AES256GCM", fn, options->cipher);
+    return static_cast<entidb::cipher_id>(options->cipher);
+}
+
 // The key of entidb_open_encrypted as a key_source (copied into memory that is wiped when the
 // database no longer needs it). Its bytes never reach a message: only the kind and length do.
 entidb::key_source key_arg(const std::uint8_t* key, std::size_t len, std::uint32_t kind, const char* fn) {
@@ -275,7 +285,8 @@ ENTIDB_C_API int entidb_open_encrypted(const char* path, const entidb_options* o
         *out = nullptr;
         const auto cfg = open_args(path, options, fn);
         entidb::encrypted_file_storage::environment env{.key = key_arg(key, key_len, key_kind, fn),
-                                                        .kdf = kdf_arg(options, fn)};
+                                                        .kdf = kdf_arg(options, fn),
+                                                        .cipher = cipher_arg(options, fn)};
         return open_handle<entidb::encrypted_file_storage>(path, cfg, std::move(env), out);
     });
 }

@@ -106,7 +106,7 @@ public:
     // errc::bad_key for a key that does not unwrap it; a damaged KEY is open_key_file's errors.
     [[nodiscard]] const C& cipher(bytes_view key_file, const std::string& path) {
         if (!cipher_ || !std::equal(key_file.begin(), key_file.end(), key_file_.begin(), key_file_.end())) {
-            cipher_ = std::make_shared<const C>(unwrap_data_key(key_file, path, *key_));
+            cipher_ = cipher_from_key_file<C>(key_file, path, *key_);
             key_file_.assign(key_file.begin(), key_file.end());
         }
         return *cipher_;

@@ -250,8 +250,7 @@ private:
                 fail_at(errc::bad_key, {.path = db_.string()},
                         "a key was given but the database is not encrypted (it has no KEY file); salvage it without one");
             key_file_ = read_key_file(db_);
-            codec_.emplace(std::make_shared<const cipher_type>(
-                unwrap_data_key(key_file_, key_file_path(db_).string(), env_.key)));
+            codec_.emplace(cipher_from_key_file<cipher_type>(key_file_, key_file_path(db_).string(), env_.key));
         } else {
             if (encrypted)
                 fail_at(errc::bad_key, {.path = key_file_path(db_).string()},

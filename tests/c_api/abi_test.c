@@ -1010,6 +1010,38 @@ static void test_encrypted(void) {
     CHECK_RC(entidb_close(db), ENTIDB_OK);
     CHECK_RC(entidb_open_encrypted(path, NULL, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_OK);
     CHECK_RC(entidb_close(db), ENTIDB_OK);
+
+    /* Since ABI 1.5, options->cipher: AES-256-GCM for a new database (the KEY file's cipher
+     * byte, offset 6, says 2); a later open keeps it whatever the options say; an unknown
+     * cipher is an invalid argument that creates nothing. */
+    make_path(path, sizeof path, "encrypted-aes");
+    memset(&opts, 0, sizeof opts);
+    opts.struct_size = sizeof opts;
+    opts.cipher = ENTIDB_CIPHER_AES256GCM;
+    CHECK_RC(entidb_open_encrypted(path, &opts, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_OK);
+    w = NULL;
+    set_id(id, 9);
+    CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
+    CHECK_RC(entidb_txn_put(w, "docs", id, (const uint8_t*)"\xa0", 1), ENTIDB_OK);
+    CHECK_RC(entidb_txn_commit(w, NULL), ENTIDB_OK);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    size_t key_len = 0;
+    uint8_t* key_file = read_db_file(path, "KEY", &key_len);
+    CHECK(key_file && key_len > 6 && key_file[6] == ENTIDB_CIPHER_AES256GCM);
+    free(key_file);
+    opts.cipher = ENTIDB_CIPHER_XCHACHA20POLY1305;
+    CHECK_RC(entidb_open_encrypted(path, &opts, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_OK);
+    CHECK_RC(entidb_get(db, "docs", id, &buf), ENTIDB_OK);
+    CHECK(buf.len == 1 && buf.data[0] == 0xa0);
+    entidb_buffer_free(&buf);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    make_path(path, sizeof path, "encrypted-unknown-cipher");
+    opts.cipher = 3;
+    db = (entidb_db*)0x1;
+    CHECK_RC(entidb_open_encrypted(path, &opts, raw, sizeof raw, ENTIDB_KEY_RAW, &db), ENTIDB_INVALID_ARGUMENT);
+    CHECK(db == NULL && strstr(entidb_last_error_message(), "cipher") != NULL);
+    key_file = read_db_file(path, "KEY", &key_len);
+    CHECK(key_file == NULL);
 }
 
 int main(void) {

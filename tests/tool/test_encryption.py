@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Black-box tests of the entidb tool on encrypted databases (docs/tool.md, "Encrypted
 databases"; docs/encryption.md): --key-file / --raw-key-file on every database command,
-rekey, inspect's encryption lines, and exit 6 (bad key) with the directory unchanged.
+--cipher for a new database, rekey, inspect's encryption lines, and exit 6 (bad key) with the
+directory unchanged.
 
 Every passphrase here is made with the cheapest Argon2id cost (--kdf-ops 1 --kdf-memory-mib 1)
 and the copies (backup, restore, salvage) use raw keys: no test pays the default cost.
@@ -93,9 +94,9 @@ class EncryptionTest(unittest.TestCase):
         self.ok("put", self.db, "c", "{:032x}".format(1), json.dumps({"n": 1, "s": MARKER}), *key)
         self.ok("put", self.db, "c", "{:032x}".format(2), json.dumps({"n": 2, "s": "two"}), *key)
 
-    def assert_encrypted(self, db, key_args, kek):
+    def assert_encrypted(self, db, key_args, kek, cipher="xchacha20poly1305"):
         info = json.loads(self.ok("inspect", db, "--json", *key_args).out)
-        self.assertEqual((info["encrypted"], info["cipher"], info["key"]["kind"]), (True, "xchacha20poly1305", kek))
+        self.assertEqual((info["encrypted"], info["cipher"], info["key"]["kind"]), (True, cipher, kek))
         for name, data in files_of(db).items():
             self.assertNotIn(MARKER.encode(), data, name)
 
@@ -206,6 +207,35 @@ class EncryptionTest(unittest.TestCase):
         self.ok("salvage", self.db, self.tmp / "s", *k)
         self.assert_encrypted(self.tmp / "s", k, "raw")
         self.assertEqual(self.ok("scan", self.tmp / "s", "c", *k).out, self.ok("scan", self.db, "c", *k).out)
+
+    def test_cipher_chooses_aes256gcm_for_a_new_database_and_every_copy_keeps_it(self):
+        k = ["--raw-key-file", self.raw]
+        self.make_db(*k, "--cipher", "aes256gcm")
+        self.assert_encrypted(self.db, k, "raw", "aes256gcm")
+        self.assertIn("cipher: aes256gcm\n", self.ok("inspect", self.db, *k).out)
+        # An existing database keeps its cipher whatever --cipher says.
+        self.ok("put", self.db, "c", "{:032x}".format(3), "{}", *k, "--cipher", "xchacha20poly1305")
+        self.assertEqual(self.ok("count", self.db, "c", *k).out, "3\n")
+        self.ok("compact", self.db, *k)
+        self.assertEqual(self.ok("verify", self.db, *k).out, "ok\n")
+        self.ok("backup", self.db, self.tmp / "bk", *k)
+        self.ok("restore", self.tmp / "bk", self.tmp / "r", *k)
+        self.ok("salvage", self.db, self.tmp / "s", *k)
+        new_pw = self.key("new-pw", b"a new passphrase\n")
+        self.ok("rekey", self.db, *k, "--new-key-file", new_pw, *FAST)
+        for db, key in ((self.db, ["--key-file", new_pw]), (self.tmp / "r", k), (self.tmp / "s", k)):
+            with self.subTest(db=db.name):
+                self.assert_encrypted(db, key, "passphrase" if key[0] == "--key-file" else "raw", "aes256gcm")
+                self.assertIn(MARKER, self.ok("scan", db, "c", *key).out)
+
+    def test_cipher_needs_a_key_and_a_known_name(self):
+        new = self.tmp / "new"
+        for args in (["--cipher", "aes256gcm"], ["--raw-key-file", self.raw, "--cipher", "aes"],
+                     ["--raw-key-file", self.raw, "--cipher", ""]):
+            with self.subTest(args=args):
+                r = self.error(EXIT_USAGE, "put", new, "c", "new", "{}", *args)
+                self.assertIn("cipher", r.err)
+                self.assertFalse(new.exists() and any(new.iterdir()), args)
 
 
 if __name__ == "__main__":

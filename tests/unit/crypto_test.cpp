@@ -1,7 +1,9 @@
-// Tests for the encryption layer's bottom (docs/encryption.md): secret_bytes, the
-// XChaCha20-Poly1305 cipher policy (sealing bound to a record's place or a blob's label) and
+// Tests for the encryption layer's bottom (docs/encryption.md): secret_bytes, the ciphers
+// (XChaCha20-Poly1305 and AES-256-GCM, each test of a cipher run for both; any_cipher) (sealing bound to a record's place or a blob's label) and
 // the KEY file (create, open, wrong keys, damage, rekey and an interrupted rekey). Built only
 // where libsodium is found. Argon2id's cost is not measured here (kdf_params::fast()).
+#include <entidb/crypto/aes256gcm.hpp>
+#include <entidb/crypto/any_cipher.hpp>
 #include <entidb/crypto/cipher.hpp>
 #include <entidb/crypto/secret.hpp>
 #include <entidb/crypto/xchacha20poly1305.hpp>
@@ -77,29 +79,30 @@ const auto fast = entidb::kdf_params::fast();
 
 }  // namespace
 
-TEST_CASE("sealing a record appends nonce, ciphertext and tag; opening gives the plaintext back") {
-    const entidb::xchacha20poly1305 c(key_of(3));
-    STATIC_REQUIRE(entidb::xchacha20poly1305::overhead == 40);
-    STATIC_REQUIRE(entidb::encrypting_cipher<entidb::xchacha20poly1305>);
-    STATIC_REQUIRE(entidb::xchacha20poly1305::name == "xchacha20poly1305");
+TEMPLATE_TEST_CASE("sealing a record appends nonce, ciphertext and tag; opening gives the plaintext back", "",
+                   entidb::xchacha20poly1305, entidb::aes256gcm) {
+    const TestType c(key_of(3));
+    STATIC_REQUIRE(TestType::overhead == 40);
+    STATIC_REQUIRE(entidb::encrypting_cipher<TestType>);
+    STATIC_REQUIRE(TestType::name == entidb::cipher_name(TestType::id));
     for (const std::string_view plain : {std::string_view{}, std::string_view{"x"}, std::string_view{"a longer payload, 32+ bytes long."}}) {
         byte_buffer out = text("prefix");
         c.seal(entidb::as_bytes(plain), place_a(), out);
-        REQUIRE(out.size() == 6 + plain.size() + entidb::xchacha20poly1305::overhead);
+        REQUIRE(out.size() == 6 + plain.size() + TestType::overhead);
         CHECK(std::string_view(reinterpret_cast<const char*>(out.data()), 6) == "prefix");  // appended
         byte_buffer back = text("replaced");
         c.open(bytes_view(out).subspan(6), place_a(), back);
         CHECK(entidb::as_chars(back) == plain);
     }
-    // Never the same nonce: one object numbers its seals after a random prefix of its own,
-    // and another object under the same key draws another prefix.
+    // Never the same nonce: one object numbers its seals after a random prefix (AES-256-GCM: a
+    // random salt, its subkey's) of its own, and another object under the same key draws another.
     byte_buffer one, two, other;
     c.seal(entidb::as_bytes("same"), place_a(), one);
     c.seal(entidb::as_bytes("same"), place_a(), two);
     CHECK(one != two);
     CHECK(std::equal(one.begin(), one.begin() + 16, two.begin()));       // the prefix
     CHECK_FALSE(std::equal(one.begin() + 16, one.begin() + 24, two.begin() + 16));  // the number
-    const entidb::xchacha20poly1305 c2(key_of(3));
+    const TestType c2(key_of(3));
     c2.seal(entidb::as_bytes("same"), place_a(), other);
     CHECK_FALSE(std::equal(one.begin(), one.begin() + 16, other.begin()));
     byte_buffer back;
@@ -107,8 +110,9 @@ TEST_CASE("sealing a record appends nonce, ciphertext and tag; opening gives the
     CHECK(entidb::as_chars(back) == "same");
 }
 
-TEST_CASE("a record opened at another place, or damaged anywhere, is a corruption error") {
-    const entidb::xchacha20poly1305 c(key_of(3));
+TEMPLATE_TEST_CASE("a record opened at another place, or damaged anywhere, is a corruption error", "",
+                   entidb::xchacha20poly1305, entidb::aes256gcm) {
+    const TestType c(key_of(3));
     byte_buffer sealed;
     c.seal(entidb::as_bytes("payload"), place_a(), sealed);
     byte_buffer out;
@@ -141,12 +145,13 @@ TEST_CASE("a record opened at another place, or damaged anywhere, is a corruptio
     const auto e = error_of([&] { c.open(bytes_view(sealed).first(sealed.size() - 1), place_a(), out); });
     CHECK(e.detail() == "payload authentication failed (wrong place, or damaged)");
 
-    const entidb::xchacha20poly1305 other(key_of(4));
+    const TestType other(key_of(4));
     CHECK(code_of([&] { other.open(sealed, place_a(), out); }) == errc::corruption);
 }
 
-TEST_CASE("blobs are bound to their label, and a record's AAD is never a blob's") {
-    const entidb::xchacha20poly1305 c(key_of(9));
+TEMPLATE_TEST_CASE("blobs are bound to their label, and a record's AAD is never a blob's", "",
+                   entidb::xchacha20poly1305, entidb::aes256gcm) {
+    const TestType c(key_of(9));
     byte_buffer sealed;
     c.seal_blob(entidb::as_bytes("manifest body"), "MANIFEST", sealed);
     byte_buffer out;
@@ -271,10 +276,16 @@ TEST_CASE("a damaged KEY file is corruption with its offset, never bad_key") {
         entidb::detail::put_u32(b, entidb::crc32(b));
         return b;
     };
+    byte_buffer v3 = good;
+    v3[4] = 3;
+    write_all(dir / "KEY", with_crc(v3));
+    CHECK(code_of([&] { (void)entidb::open_key_file(dir.path(), pass("pw")); }) == errc::unsupported_version);
+    // Version 2 is AES-256-GCM's (cipher 2), version 1 XChaCha20-Poly1305's (cipher 1): a
+    // version that does not go with the cipher is damage at the cipher byte.
     byte_buffer v2 = good;
     v2[4] = 2;
     write_all(dir / "KEY", with_crc(v2));
-    CHECK(code_of([&] { (void)entidb::open_key_file(dir.path(), pass("pw")); }) == errc::unsupported_version);
+    CHECK(error_of([&] { (void)entidb::open_key_file(dir.path(), pass("pw")); }).offset() == 6);
     byte_buffer ops = good;
     ops[8] = 2;  // opslimit 1 → 2
     write_all(dir / "KEY", with_crc(ops));
@@ -321,4 +332,68 @@ TEST_CASE("rekey re-wraps the same data key; an interrupted one opens with exact
     write_all(dir / "KEY.tmp", text("stale"));
     entidb::rekey(dir.path(), pass("next"), pass("last"), fast);
     CHECK(same_key(pass("last")));
+}
+
+TEST_CASE("AES-256-GCM opens what earlier objects under the key sealed, through its bounded subkey cache") {
+    // Each object (one per open) seals under a subkey of its own random salt; reading a
+    // database opens payloads of many earlier opens. More salts than the cache keeps: it is
+    // emptied when full, and every payload still opens (and still fails at a wrong place).
+    std::vector<byte_buffer> sealed;
+    for (std::size_t i = 0; i < entidb::aes256gcm::cache_limit + 5; ++i) {
+        const entidb::aes256gcm writer(key_of(7));
+        sealed.emplace_back();
+        writer.seal(entidb::as_bytes("payload " + std::to_string(i)), place_a(), sealed.back());
+    }
+    const entidb::aes256gcm reader(key_of(7));
+    byte_buffer out;
+    for (int round = 0; round < 2; ++round)
+        for (std::size_t i = 0; i < sealed.size(); ++i) {
+            reader.open(sealed[i], place_a(), out);
+            REQUIRE(entidb::as_chars(out) == "payload " + std::to_string(i));
+        }
+    auto p = place_a();
+    p.sequence += 1;
+    CHECK(code_of([&] { reader.open(sealed[3], p, out); }) == errc::corruption);
+    const entidb::aes256gcm other_key(key_of(8));
+    CHECK(code_of([&] { other_key.open(sealed[3], place_a(), out); }) == errc::corruption);
+}
+
+TEST_CASE("the KEY file names the cipher; a cipher fixed to another refuses it with bad_key; rekey keeps it") {
+    test_support::temp_dir dir;
+    const entidb::data_key dk = entidb::create_key_file(dir.path(), raw(2), {}, entidb::cipher_id::aes256gcm);
+    CHECK(read_all(dir / "KEY")[6] == 2);  // docs/file-format.md, "KEY": the cipher byte
+    CHECK(read_all(dir / "KEY")[4] == 2);  // and version 2, which builds that know only version 1 refuse
+    CHECK(entidb::describe_key_file(dir.path()).cipher == "aes256gcm");
+    entidb::rekey(dir.path(), raw(2), pass("now a passphrase"), fast);
+    CHECK(entidb::describe_key_file(dir.path()).cipher == "aes256gcm");
+
+    const auto e = error_of([&] { entidb::xchacha20poly1305 c(dk, entidb::cipher_id::aes256gcm); });
+    CHECK(e.value() == errc::bad_key);
+    CHECK(e.detail().find("encrypted with aes256gcm") != std::string::npos);
+    CHECK(code_of([&] { entidb::aes256gcm c(dk, entidb::cipher_id::xchacha20poly1305); }) == errc::bad_key);
+
+    // any_cipher takes the one the KEY names: what it seals, that cipher opens.
+    for (const auto id : {entidb::cipher_id::xchacha20poly1305, entidb::cipher_id::aes256gcm}) {
+        const entidb::any_cipher any(dk, id);
+        CHECK(any.id() == id);
+        byte_buffer sealed, out;
+        any.seal(entidb::as_bytes("x"), place_a(), sealed);
+        if (id == entidb::cipher_id::aes256gcm)
+            entidb::aes256gcm(dk).open(sealed, place_a(), out);
+        else
+            entidb::xchacha20poly1305(dk).open(sealed, place_a(), out);
+        CHECK(entidb::as_chars(out) == "x");
+    }
+    CHECK(entidb::cipher_from_name("aes256gcm") == entidb::cipher_id::aes256gcm);
+    CHECK_FALSE(entidb::cipher_from_name("aes"));
+
+    // A KEY file naming no known cipher, or XChaCha20-Poly1305 in version 2, is damage at the cipher byte.
+    byte_buffer bad = read_all(dir / "KEY");
+    bad[6] = GENERATE(1, 3);
+    const auto crc = entidb::crc32(bytes_view(bad).first(bad.size() - 4));
+    for (int i = 0; i < 4; ++i) bad[bad.size() - 4 + static_cast<std::size_t>(i)] = static_cast<byte>(crc >> (8 * i));
+    write_all(dir / "KEY", bad);
+    const auto damaged = error_of([&] { (void)entidb::describe_key_file(dir.path()); });
+    CHECK(damaged.value() == errc::corruption);
+    CHECK(damaged.offset() == 6);
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "test_encryption.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -21,25 +22,25 @@ using test_support::temp_dir;
 
 namespace {
 
-using enc_db = entidb::basic_database<entidb::encrypted_file_storage>;
+using test_encryption::any_file_holds;
+using test_encryption::enc_db;
+using test_encryption::put_le;
+using test_encryption::read_all;
+using test_encryption::record_at;
+using test_encryption::record_of;
+using test_encryption::segment_records;
+using test_encryption::swap_ciphertexts;
+using test_encryption::view_of;
+using test_encryption::write_all;
 
 constexpr std::string_view marker = "Kx3-backup-marker-9d2e";
 constexpr std::string_view collection = "private_notes";
 
 enc_db open_enc(const fs::path& dir, std::string_view pw = "pw", const entidb::config& cfg = {}) {
-    return entidb::open<entidb::encrypted_file_storage>(dir, cfg,
-                                                        {.key = entidb::passphrase_from(pw), .kdf = entidb::kdf_params::fast()});
+    return test_encryption::open_enc(dir, pw, cfg);
 }
 entidb::key_source key(std::string_view pw = "pw") { return entidb::passphrase_from(pw); }
-
-// {"t": "<marker> <n>"}: canonical CBOR holding the marker; as long for every n of equal digits.
-byte_buffer marked(std::uint64_t n) {
-    const std::string text = std::string(marker) + " " + std::to_string(n);
-    byte_buffer out{0xa1, 0x61, 't'};
-    test_support::put_head(out, 3, text.size());
-    out.insert(out.end(), text.begin(), text.end());
-    return out;
-}
+byte_buffer marked(std::uint64_t n) { return test_encryption::marked(marker, n); }
 
 void fill(enc_db& db, std::uint64_t from, std::uint64_t count) {
     for (std::uint64_t i = from; i < from + count; i += 250)
@@ -48,29 +49,10 @@ void fill(enc_db& db, std::uint64_t from, std::uint64_t count) {
         });
 }
 
-std::string read_all(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_all(const fs::path& p, const std::string& b) {
-    std::ofstream(p, std::ios::binary | std::ios::trunc).write(b.data(), static_cast<std::streamsize>(b.size()));
-}
-entidb::bytes_view view_of(const std::string& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
-
-bool any_file_holds(const fs::path& p, std::string_view needle) {
-    if (fs::is_regular_file(p)) return read_all(p).find(needle) != std::string::npos;
-    for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file() && read_all(e.path()).find(needle) != std::string::npos) return true;
-    return false;
-}
-
 std::uint64_t le(const std::string& b, std::size_t at, int n) {
     std::uint64_t v = 0;
     for (int i = n - 1; i >= 0; --i) v = v << 8 | static_cast<std::uint8_t>(b[at + static_cast<std::size_t>(i)]);
     return v;
-}
-void put_le(std::string& b, std::size_t at, std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
 }
 
 // The error `f` throws (code none when it returns).
@@ -82,42 +64,6 @@ entidb::error error_of(F&& f) {
         return e;
     }
     return entidb::error(errc::ok, "returned");
-}
-
-// A segment record: where it is, whose it is, where its (sealed) payload is.
-struct record_at {
-    std::size_t offset, size, payload_at, payload_len;
-    entidb::entity_id id;
-};
-
-std::vector<record_at> segment_records(const std::string& seg) {
-    std::vector<record_at> out;
-    for (std::size_t at = 0; at < seg.size();) {
-        const auto d = entidb::format::decode_segment(view_of(seg).subspan(at));
-        if (d.status != entidb::format::decode_status::ok) break;
-        out.push_back({at, d.size, static_cast<std::size_t>(d.record.payload.data() - view_of(seg).data()),
-                       d.record.payload.size(), d.record.id});
-        at += d.size;
-    }
-    return out;
-}
-const record_at& record_of(const std::vector<record_at>& recs, std::uint64_t n) {
-    const auto it = std::find_if(recs.begin(), recs.end(), [&](const auto& r) { return r.id == id_of(n); });
-    REQUIRE(it != recs.end());
-    return *it;
-}
-
-// Swaps the sealed payloads of the records of entities a and b (equally long) and gives both a
-// valid CRC again: the framing is intact, only authentication can tell.
-void swap_ciphertexts(const fs::path& seg, std::uint64_t a, std::uint64_t b) {
-    auto s = read_all(seg);
-    const auto recs = segment_records(s);
-    const auto ra = record_of(recs, a), rb = record_of(recs, b);
-    REQUIRE(ra.payload_len == rb.payload_len);
-    for (std::size_t i = 0; i < ra.payload_len; ++i) std::swap(s[ra.payload_at + i], s[rb.payload_at + i]);
-    for (const auto& r : {ra, rb})
-        put_le(s, r.offset + r.size - 4, entidb::crc32(view_of(s).subspan(r.offset, r.size - 4)), 4);
-    write_all(seg, s);
 }
 
 // The entities of a database: id → payload.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "test_encryption.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -20,39 +21,21 @@ using test_support::temp_dir;
 
 namespace {
 
-using enc_db = entidb::basic_database<entidb::encrypted_file_storage>;
+using test_encryption::any_file_holds;
+using test_encryption::enc_db;
+using test_encryption::fix_crc;
+using test_encryption::read_all;
+using test_encryption::segment_records;
+using test_encryption::swap_ciphertexts;
+using test_encryption::with_passphrase;
+using test_encryption::write_all;
 
 constexpr std::string_view marker = "Zq7-marker-4f1c9e";
 
-entidb::encrypted_file_storage::environment with_passphrase(std::string_view pw) {
-    return {.key = entidb::passphrase_from(pw), .kdf = entidb::kdf_params::fast()};
+enc_db open_enc(const fs::path& dir, std::string_view pw = "correct horse", const entidb::config& cfg = {}) {
+    return test_encryption::open_enc(dir, pw, cfg);
 }
-
-enc_db open_enc(const fs::path& dir, std::string_view pw = "correct horse", entidb::config cfg = {}) {
-    return entidb::open<entidb::encrypted_file_storage>(dir, cfg, with_passphrase(pw));
-}
-
-// {"t": "<marker> <n>"}: canonical CBOR holding the marker.
-byte_buffer marked(std::uint64_t n) {
-    const std::string text = std::string(marker) + " " + std::to_string(n);
-    byte_buffer out{0xa1, 0x61, 't'};
-    test_support::put_head(out, 3, text.size());
-    out.insert(out.end(), text.begin(), text.end());
-    return out;
-}
-
-// Whether any file under `dir` (or the file `dir`) holds `needle`.
-bool any_file_holds(const fs::path& dir, std::string_view needle) {
-    const auto holds = [&](const fs::path& p) {
-        std::ifstream in(p, std::ios::binary);
-        const std::string all{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-        return all.find(needle) != std::string::npos;
-    };
-    if (fs::is_regular_file(dir)) return holds(dir);
-    for (const auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file() && holds(e.path())) return true;
-    return false;
-}
+byte_buffer marked(std::uint64_t n) { return test_encryption::marked(marker, n); }
 
 std::uint64_t number_of(const entidb::entity_id& id) {
     std::uint64_t n = 0;
@@ -152,39 +135,6 @@ TEST_CASE("rekey changes the passphrase; the data key and the data stay", "[encr
 
 namespace {
 
-struct record_at {
-    std::size_t offset, length, payload_at, payload_len;
-};
-
-// The records of a segment file (docs/file-format.md: len u32 | coll u32 | id 16 | flags u8 |
-// seq u64 | payload | crc32 u32).
-std::vector<record_at> records_of(const std::string& seg) {
-    std::vector<record_at> out;
-    for (std::size_t at = 0; at + 4 <= seg.size();) {
-        std::uint32_t len = 0;
-        for (int i = 3; i >= 0; --i) len = len << 8 | static_cast<std::uint8_t>(seg[at + static_cast<std::size_t>(i)]);
-        if (len < entidb::format::segment_record_overhead || at + len > seg.size()) break;
-        out.push_back({at, len, at + entidb::format::segment_payload_offset, len - entidb::format::segment_record_overhead});
-        at += len;
-    }
-    return out;
-}
-
-void fix_crc(std::string& seg, const record_at& r) {
-    const auto crc = entidb::crc32(
-        entidb::bytes_view(reinterpret_cast<const entidb::byte*>(seg.data()) + r.offset, r.length - 4));
-    for (int i = 0; i < 4; ++i) seg[r.offset + r.length - 4 + static_cast<std::size_t>(i)] = static_cast<char>(crc >> (8 * i));
-}
-
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_text(const fs::path& p, const std::string& b) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out.write(b.data(), static_cast<std::streamsize>(b.size()));
-}
-
 // The corruption error reading `id` raises, or none.
 std::optional<entidb::error> read_error(enc_db& db, std::uint64_t id) {
     try {
@@ -207,21 +157,16 @@ TEST_CASE("swapped ciphertexts and a flipped byte under a valid CRC are corrupti
         db.checkpoint();  // the records are in a sealed segment, the WAL is empty
     }
     const fs::path seg = dir / "db" / "SEGMENTS" / "seg-000001.dat";
-    const std::string original = read_text(seg);
-    const auto recs = records_of(original);
+    const std::string original = read_all(seg);
+    const auto recs = segment_records(original);
     REQUIRE(recs.size() == 2);
     REQUIRE(recs[0].payload_len == recs[1].payload_len);
-    REQUIRE(recs[0].payload_len == marked(1).size() + entidb::xchacha20poly1305::overhead);
+    REQUIRE(recs[0].payload_len == marked(1).size() + entidb::encrypted_file_storage::cipher::overhead);
     CHECK((static_cast<std::uint8_t>(original[recs[0].offset + entidb::format::segment_flags_offset]) &
            entidb::format::flag_encrypted) != 0);
 
     SECTION("two records' payloads swapped") {
-        std::string s = original;
-        for (std::size_t i = 0; i < recs[0].payload_len; ++i)
-            std::swap(s[recs[0].payload_at + i], s[recs[1].payload_at + i]);
-        fix_crc(s, recs[0]);
-        fix_crc(s, recs[1]);
-        write_text(seg, s);
+        swap_ciphertexts(seg, 1, 2);
         auto db = open_enc(dir / "db");  // the framing is intact: open finds nothing wrong
         for (std::size_t k : {0u, 1u}) {
             const auto e = read_error(db, k + 1);
@@ -236,7 +181,7 @@ TEST_CASE("swapped ciphertexts and a flipped byte under a valid CRC are corrupti
             std::string s = original;
             s[at] = static_cast<char>(s[at] ^ 0x40);
             fix_crc(s, recs[1]);
-            write_text(seg, s);
+            write_all(seg, s);
             auto db = open_enc(dir / "db");
             CHECK_FALSE(read_error(db, 1));
             const auto e = read_error(db, 2);
@@ -285,4 +230,59 @@ TEST_CASE("an encrypted database recovers from its WAL alone, compacts and migra
     CHECK(db.describe().schema_version == 1);
     const auto v = entidb::cbor::decode(*db.begin_read().get("secret_people", id_of(7)));
     CHECK(v.find("tag") != nullptr);
+}
+
+namespace {
+
+// Traits fixed to one cipher: no branch, and only databases of that cipher open.
+template <typename Cipher>
+struct fixed_cipher_storage : entidb::file_storage {
+    using cipher = Cipher;
+    struct environment {
+        entidb::key_source key;
+        entidb::kdf_params kdf = {};
+    };
+};
+
+}  // namespace
+
+TEST_CASE("the cipher is chosen when the database is created, kept by every later open, and fixed traits check it",
+          "[encryption]") {
+    temp_dir dir;
+    const auto env = [](entidb::cipher_id c) {
+        return entidb::encrypted_file_storage::environment{.key = entidb::passphrase_from("pw"),
+                                                           .kdf = entidb::kdf_params::fast(), .cipher = c};
+    };
+    // Five opens each write: an AES-256-GCM database reads payloads sealed under each open's
+    // subkey. A later open asking for the other cipher keeps the database's.
+    for (std::uint64_t round = 0; round < 5; ++round) {
+        auto db = entidb::open<entidb::encrypted_file_storage>(
+            dir / "aes", {}, env(round == 0 ? entidb::cipher_id::aes256gcm : entidb::cipher_id::xchacha20poly1305));
+        db.transaction([&](auto& txn) { txn.put("secret_people", id_of(round), marked(round)); });
+        if (round % 2 == 1) db.checkpoint();
+    }
+    CHECK(entidb::describe_key_file(dir / "aes").cipher == "aes256gcm");
+    CHECK(any_file_holds(dir / "aes", marker) == false);
+    {
+        auto db = entidb::open<entidb::encrypted_file_storage>(dir / "aes", {}, env(entidb::cipher_id::xchacha20poly1305));
+        auto txn = db.begin_read();
+        for (std::uint64_t k = 0; k < 5; ++k) CHECK(txn.get("secret_people", id_of(k)) == marked(k));
+        std::size_t n = 0;
+        for (const auto& e : txn.scan("secret_people", entidb::in_storage_order)) n += e.bytes.size() > 0;
+        CHECK(n == 5);
+    }
+    const auto before = test_support::snapshot_files(dir.path());
+    using xchacha_only = fixed_cipher_storage<entidb::xchacha20poly1305>;
+    using aes_only = fixed_cipher_storage<entidb::aes256gcm>;
+    CHECK(code_of([&] {
+              (void)entidb::open<xchacha_only>(dir / "aes", {}, {.key = entidb::passphrase_from("pw")});
+          }) == errc::bad_key);
+    CHECK(test_support::snapshot_files(dir.path()) == before);
+    {
+        auto db = entidb::open<aes_only>(dir / "aes", {}, {.key = entidb::passphrase_from("pw")});
+        CHECK(db.begin_read().get("secret_people", id_of(4)) == marked(4));
+    }
+    // Fixed traits create databases of their own cipher.
+    { auto db = entidb::open<aes_only>(dir / "fixed", {}, {.key = entidb::passphrase_from("pw"), .kdf = entidb::kdf_params::fast()}); }
+    CHECK(entidb::describe_key_file(dir / "fixed").cipher == "aes256gcm");
 }

@@ -74,3 +74,4 @@
 #include <entidb/entidb.hpp>
 
 #include "test_support.hpp"
+#include "test_encryption.hpp"

@@ -57,6 +57,7 @@ struct command_line {
     entidb::config cfg;
     std::optional<entidb::key_source> key;  // --key-file or --raw-key-file: the database is encrypted
     entidb::kdf_params kdf;                 // --kdf-ops, --kdf-memory-mib: the cost of a new KEY file
+    entidb::cipher_id cipher = entidb::cipher_id::xchacha20poly1305;  // --cipher: a new database's cipher
 
     [[nodiscard]] std::optional<std::uint64_t> number(std::string_view name) const {
         const auto it = values.find(name);
@@ -168,6 +169,18 @@ inline entidb::kdf_params kdf_option(const command_line& cl) {
     return k;
 }
 
+// --cipher NAME: the cipher of a database the command creates with a key (xchacha20poly1305,
+// the default, or aes256gcm); an existing database keeps its own. Without a key it would
+// silently do nothing, so it needs one.
+inline entidb::cipher_id cipher_option(const command_line& cl) {
+    const auto it = cl.values.find("--cipher");
+    if (it == cl.values.end()) return entidb::cipher_id::xchacha20poly1305;
+    if (!cl.key) throw usage_error{"--cipher chooses the cipher of an encrypted database: give --key-file or --raw-key-file"};
+    const auto id = entidb::cipher_from_name(it->second);
+    if (!id) throw usage_error{fmt::format("unknown cipher '{}': use xchacha20poly1305 or aes256gcm", it->second)};
+    return *id;
+}
+
 // The Argon2id cost options go with the passphrase they are for (`option`): with a raw key or
 // none they would silently do nothing.
 inline void check_kdf_goes_with(const command_line& cl, const std::optional<entidb::key_source>& key,
@@ -178,7 +191,7 @@ inline void check_kdf_goes_with(const command_line& cl, const std::optional<enti
 }
 
 // Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size,
-// --max-segment-size, --key-file, --raw-key-file, --kdf-ops and --kdf-memory-mib are accepted
+// --max-segment-size, --key-file, --raw-key-file, --kdf-ops, --kdf-memory-mib and --cipher are accepted
 // by every command. Exactly `positionals` words remain; the one at `database_at` is the
 // database path. An option given twice is refused, not silently
 // overridden, and the configuration is validated here, before any command opens anything.
@@ -187,7 +200,7 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
     takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size", "--key-file", "--raw-key-file",
-                                            "--kdf-ops", "--kdf-memory-mib"});
+                                            "--kdf-ops", "--kdf-memory-mib", "--cipher"});
     for (std::size_t i = 0; i < a.size(); ++i) {
         const auto w = a[i];
         if (!w.starts_with("--")) {
@@ -212,6 +225,7 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
     check_database_path(out.positional[database_at]);
     out.key = key_option(out, "--key-file", "--raw-key-file");
     out.kdf = kdf_option(out);
+    out.cipher = cipher_option(out);
     if (!out.values.contains("--new-key-file") && !out.values.contains("--new-raw-key-file"))
         check_kdf_goes_with(out, out.key, "--key-file");  // rekey checks its new key itself
     return out;
@@ -230,7 +244,7 @@ template <typename F>
 decltype(auto) with_storage(const command_line& cl, F&& f) {
     if (cl.key)
         return f(std::type_identity<entidb::encrypted_file_storage>{},
-                 entidb::encrypted_file_storage::environment{.key = copy_key(*cl.key), .kdf = cl.kdf});
+                 entidb::encrypted_file_storage::environment{.key = copy_key(*cl.key), .kdf = cl.kdf, .cipher = cl.cipher});
     return f(std::type_identity<entidb::file_storage>{}, entidb::file_storage::environment{});
 }
 

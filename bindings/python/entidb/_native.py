@@ -13,7 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
-ABI_MINOR = 4  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes; 1.4: encryption
+ABI_MINOR = 5  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes; 1.4: encryption; 1.5: the cipher option
 
 OK = 0
 NOT_FOUND = 1
@@ -32,6 +32,8 @@ class Options(ctypes.Structure):
         ("max_entity_bytes", ctypes.c_uint64),
         ("kdf_opslimit", ctypes.c_uint64),
         ("kdf_memlimit", ctypes.c_uint64),
+        ("cipher", ctypes.c_uint32),
+        ("reserved_", ctypes.c_uint32),
     ]
 
 

@@ -523,6 +523,22 @@ class Encryption(TempDirTest):
         with self.assertRaises(entidb.BadKeyError):
             entidb.open(os.path.join(self.dir, "plain"), passphrase="p")
 
+    def test_cipher_of_a_new_database(self):
+        with entidb.open(self.path, raw_key=bytes(range(32)), cipher="aes256gcm") as db:
+            with db.transaction() as txn:
+                txn.put("notes", id_of(1), {"body": "plaintext-marker-aes"})
+        files = self.files()
+        self.assertEqual(files["KEY"][6], 2)  # docs/file-format.md, "KEY": the cipher byte
+        self.assertFalse(any(b"plaintext-marker-aes" in data for data in files.values()))
+        with entidb.open(self.path, raw_key=bytes(range(32))) as db:  # the database keeps its cipher
+            self.assertEqual(db.get("notes", id_of(1)), {"body": "plaintext-marker-aes"})
+        other = os.path.join(self.dir, "other")
+        with self.assertRaises(ValueError):
+            entidb.open(other, raw_key=bytes(32), cipher="aes")
+        with self.assertRaises(ValueError):
+            entidb.open(other, cipher="aes256gcm")  # a cipher without a key
+        self.assertFalse(os.path.exists(other))
+
 
 class Threads(TempDirTest):
     def test_writers_on_two_threads(self):

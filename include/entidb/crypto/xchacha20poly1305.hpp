@@ -42,54 +42,26 @@ inline namespace v1 {
 
 #if ENTIDB_HAVE_SODIUM
 
-namespace detail {
-
-// libsodium's one-time initialisation (thread-safe: a function-local static).
-inline void ensure_sodium() {
-    static const int status = sodium_init();
-    if (status < 0) fail(errc::io_error, "libsodium failed to initialise");
-}
-
-[[noreturn]] inline void fail_authentication() {
-    fail(errc::corruption, "payload authentication failed (wrong place, or damaged)");
-}
-
-}  // namespace detail
-
-class xchacha20poly1305 {
+class xchacha20poly1305 : public detail::aead_entry_points<xchacha20poly1305> {
 public:
     static constexpr bool encrypts = true;
-    static constexpr std::string_view name = "xchacha20poly1305";
+    static constexpr cipher_id id = cipher_id::xchacha20poly1305;
+    static constexpr std::string_view name = cipher_name(id);
     static constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
     static constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
     static constexpr std::size_t overhead = nonce_size + tag_size;
     static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == key_bytes);
 
-    // errc::invalid_argument for a key that is not key_bytes long (its length named, not its bytes).
-    explicit xchacha20poly1305(const data_key& key) : key_(secret_bytes::copy_of(key.view())) {
+    // errc::invalid_argument for a key that is not key_bytes long (its length named, not its
+    // bytes); errc::bad_key for a database encrypted with another cipher (`of`, its KEY file's).
+    explicit xchacha20poly1305(const data_key& key, cipher_id of = id) : key_(secret_bytes::copy_of(key.view())) {
+        detail::require_cipher(of, id);
         if (key.size() != key_bytes) fail(errc::invalid_argument, "a data key must be {} bytes, not {}", key_bytes, key.size());
         detail::ensure_sodium();
         randombytes_buf(prefix_.data(), prefix_.size());
     }
 
-    void seal(bytes_view plain, const record_place& place, byte_buffer& out) const {
-        const auto aad = detail::record_aad(place);
-        seal_with(plain, aad, out);
-    }
-    void open(bytes_view sealed, const record_place& place, byte_buffer& out) const {
-        const auto aad = detail::record_aad(place);
-        open_with(sealed, aad, out);
-    }
-    void seal_blob(bytes_view plain, std::string_view label, byte_buffer& out) const {
-        byte_buffer aad;
-        detail::blob_aad(label, aad);
-        seal_with(plain, aad, out);
-    }
-    void open_blob(bytes_view sealed, std::string_view label, byte_buffer& out) const {
-        byte_buffer aad;
-        detail::blob_aad(label, aad);
-        open_with(sealed, aad, out);
-    }
+    // seal, open, seal_blob, open_blob: detail::aead_entry_points, over seal_with and open_with.
 
     // The one sealing and opening code every entry point above uses; exposed for the key file,
     // which seals the data key under a key-encryption key with its header as the AAD.
@@ -113,6 +85,8 @@ public:
     }
 
 private:
+    friend class detail::aead_entry_points<xchacha20poly1305>;
+
     static void seal_with_nonce(bytes_view key, const std::array<byte, nonce_size>& nonce, bytes_view plain,
                                 bytes_view aad, byte_buffer& out) {
         const std::size_t at = out.size();

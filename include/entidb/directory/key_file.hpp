@@ -7,8 +7,11 @@
 // file with storage/'s durable_replace and checks it with format/'s crc32, both above crypto/.
 //
 // Contract (dir: the database directory; the caller holds its LOCK, so nothing else writes KEY):
-//   create_key_file(dir, key, kdf)   a new random data key, wrapped by `key`, written to KEY
-//                                    atomically (KEY.tmp, fsync, rename, directory fsync).
+//   create_key_file(dir, key, kdf, cipher)  a new random data key, wrapped by `key`, written to
+//                                    KEY atomically (KEY.tmp, fsync, rename, directory fsync)
+//                                    with the cipher its data is sealed with (cipher.hpp's
+//                                    cipher_id; aes256gcm on a CPU without AES-NI →
+//                                    errc::invalid_argument before anything is written).
 //                                    KEY already there → errc::invalid_argument (its data key
 //                                    would be lost); an empty passphrase or kdf parameters
 //                                    outside libsodium's limits → errc::invalid_argument.
@@ -19,12 +22,15 @@
 //                                    wrong raw key, a raw key for a passphrase file or the reverse)
 //                                    → errc::bad_key, never corruption: the checksum has already
 //                                    told a damaged file from a wrong key.
-//   rekey(dir, old, new, kdf)        re-wraps the same data key under `new` (new salt, new nonce,
+//   rekey(dir, old, new, kdf)        re-wraps the same data key (same cipher) under `new` (new salt, new nonce,
 //                                    `kdf` for a passphrase): errc::bad_key if `old` does not open
 //                                    it; errc::locked while the database is open (it takes LOCK). One durable_replace: a crash leaves KEY opening with
 //                                    exactly one of the two keys (a stale KEY.tmp is ignored).
 //   detail::unwrap_data_key(bytes, path, key)  open_key_file of a KEY file's bytes read elsewhere
 //                                    (the copy an encrypted backup carries); the same errors.
+//   cipher_from_key_file<C>(bytes, path, key)  the cipher C over the data key those bytes wrap,
+//                                    told which cipher they name (errc::bad_key from a C fixed
+//                                    to another); what every encrypted open, backup and salvage uses.
 //   has_key_file(dir)                whether dir/KEY exists.
 //   describe_key_file(dir)           cipher, KEK kind and kdf parameters, for `inspect`; never
 //                                    key material. Errors as open_key_file's, less bad_key.
@@ -41,12 +47,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string_view>
 #include <variant>
 
 #include "../bytes.hpp"
 #include "../crypto/cipher.hpp"
 #include "../crypto/secret.hpp"
+#include "../crypto/aes256gcm.hpp"
 #include "../crypto/xchacha20poly1305.hpp"
 #include "../detail/endian.hpp"
 #include "../error.hpp"
@@ -68,7 +76,7 @@ struct kdf_params {
 };
 
 struct key_file_info {
-    std::string_view cipher;  // "xchacha20poly1305"
+    std::string_view cipher;  // "xchacha20poly1305" or "aes256gcm"
     std::string_view kek;     // "argon2id" (a passphrase) or "raw"
     kdf_params kdf;           // {0, 0} for a raw key
 };
@@ -77,8 +85,13 @@ namespace detail {
 
 inline constexpr std::string_view key_file_name = "KEY";
 inline constexpr std::array<byte, 4> key_file_magic = {'E', 'K', 'E', 'Y'};
-inline constexpr std::uint16_t key_file_version = 1;
-inline constexpr byte key_cipher_xchacha20poly1305 = 1;
+// Version 1 names XChaCha20-Poly1305; version 2 (the same layout) is written only for AES-256-GCM,
+// so that a build reading only version 1 refuses such a database as a newer format
+// (errc::unsupported_version) rather than as a damaged file.
+inline constexpr std::uint16_t key_file_version = 2;  // the newest this build reads
+[[nodiscard]] constexpr std::uint16_t key_file_version_for(cipher_id c) noexcept {
+    return c == cipher_id::aes256gcm ? 2 : 1;
+}
 inline constexpr byte kek_argon2id = 1;
 inline constexpr byte kek_raw = 2;
 inline constexpr std::size_t key_salt_size = 16;
@@ -101,7 +114,7 @@ inline constexpr std::size_t key_file_size = key_at_crc + 4;                  //
 
 // The fields of a KEY file whose checksum, version, length and values were checked.
 struct key_file_fields {
-    byte cipher = key_cipher_xchacha20poly1305;
+    cipher_id cipher = cipher_id::xchacha20poly1305;
     byte kek = kek_argon2id;
     kdf_params kdf{};
     std::array<byte, key_salt_size> salt{};
@@ -131,8 +144,8 @@ inline constexpr std::uint64_t argon2id_memlimit_max = std::uint64_t{4} << 40;  
     byte_buffer h;
     h.reserve(key_file_size);
     put_bytes(h, key_file_magic);
-    put_u16(h, key_file_version);
-    put_u8(h, f.cipher);
+    put_u16(h, key_file_version_for(f.cipher));
+    put_u8(h, static_cast<byte>(f.cipher));
     put_u8(h, f.kek);
     put_u64(h, f.kdf.opslimit);
     put_u64(h, f.kdf.memlimit);
@@ -156,17 +169,22 @@ struct parsed_key_file {
     // The checksum first: a damaged version field is damage, not a newer format.
     const std::size_t crc_at = b.size() - 4;
     if (crc32(b.first(crc_at)) != get_u32(b.data() + crc_at)) damaged(crc_at, "checksum mismatch");
-    if (const std::uint16_t v = get_u16(b.data() + key_at_version); v != key_file_version)
+    const std::uint16_t version = get_u16(b.data() + key_at_version);
+    if (version == 0 || version > key_file_version)
         fail_at(errc::unsupported_version, {.path = path, .offset = key_at_version},
-                "KEY file version {}; this build reads version {}", v, key_file_version);
-    if (b.size() != key_file_size) damaged(b.size(), "a version 1 KEY file is 116 bytes");
+                "KEY file version {}; this build reads versions 1 to {}", version, key_file_version);
+    if (b.size() != key_file_size) damaged(b.size(), "a KEY file is 116 bytes");
 
     parsed_key_file p;
-    p.fields.cipher = b[key_at_cipher];
+    if (b[key_at_cipher] != static_cast<byte>(cipher_id::xchacha20poly1305) &&
+        b[key_at_cipher] != static_cast<byte>(cipher_id::aes256gcm))
+        damaged(key_at_cipher, "unknown cipher id");
+    if (version != key_file_version_for(static_cast<cipher_id>(b[key_at_cipher])))
+        damaged(key_at_cipher, "the cipher does not go with the file's version");
+    p.fields.cipher = static_cast<cipher_id>(b[key_at_cipher]);
     p.fields.kek = b[key_at_kek];
     p.fields.kdf = {get_u64(b.data() + key_at_opslimit), get_u64(b.data() + key_at_memlimit)};
     std::copy_n(b.data() + key_at_salt, key_salt_size, p.fields.salt.begin());
-    if (p.fields.cipher != key_cipher_xchacha20poly1305) damaged(key_at_cipher, "unknown cipher id");
     if (p.fields.kek != kek_argon2id && p.fields.kek != kek_raw) damaged(key_at_kek, "unknown key-encryption kind");
     if (p.fields.kek == kek_argon2id && !kdf_in_range(p.fields.kdf))
         damaged(key_at_opslimit, "Argon2id parameters outside libsodium's limits");
@@ -182,8 +200,6 @@ struct parsed_key_file {
     return read_file(path);
 }
 
-[[nodiscard]] inline std::string_view cipher_name(byte) noexcept { return "xchacha20poly1305"; }
-
 }  // namespace detail
 
 [[nodiscard]] inline bool has_key_file(const std::filesystem::path& dir) {
@@ -194,7 +210,7 @@ struct parsed_key_file {
     const byte_buffer bytes = detail::read_key_file(dir);
     const auto p = detail::parse_key_file(bytes, detail::key_file_path(dir).string());
     const bool raw = p.fields.kek == detail::kek_raw;
-    return {detail::cipher_name(p.fields.cipher), detail::kek_name(p.fields.kek), raw ? kdf_params{0, 0} : p.fields.kdf};
+    return {cipher_name(p.fields.cipher), detail::kek_name(p.fields.kek), raw ? kdf_params{0, 0} : p.fields.kdf};
 }
 
 #if ENTIDB_HAVE_SODIUM
@@ -224,9 +240,11 @@ namespace detail {
 
 // A complete KEY file wrapping `dk` under `key`: fresh salt, fresh nonce. create_key_file and
 // rekey both write what this returns (and tests use it to stage an interrupted rekey).
-[[nodiscard]] inline byte_buffer encode_key_file(const data_key& dk, const key_source& key, const kdf_params& kdf) {
+[[nodiscard]] inline byte_buffer encode_key_file(const data_key& dk, const key_source& key, const kdf_params& kdf,
+                                                cipher_id cipher = cipher_id::xchacha20poly1305) {
     ensure_sodium();
     key_file_fields f;
+    f.cipher = cipher;
     f.kek = kek_kind_of(key);
     if (f.kek == kek_argon2id) {
         if (std::get<passphrase>(key).bytes.empty()) fail(errc::invalid_argument, "an empty passphrase protects nothing");
@@ -249,14 +267,16 @@ namespace detail {
 }  // namespace detail
 
 [[nodiscard]] inline data_key create_key_file(const std::filesystem::path& dir, const key_source& key,
-                                              const kdf_params& kdf = {}) {
+                                              const kdf_params& kdf = {},
+                                              cipher_id cipher = cipher_id::xchacha20poly1305) {
     const std::filesystem::path path = detail::key_file_path(dir);
     if (path_exists(path))
         fail_at(errc::invalid_argument, {.path = path.string()}, "a KEY file exists already; its data key would be lost");
     detail::ensure_sodium();
+    if (cipher == cipher_id::aes256gcm) aes256gcm::require_available();  // before the KEY names it
     data_key dk(key_bytes);
     randombytes_buf(dk.data(), dk.size());
-    durable_replace(path, detail::encode_key_file(dk, key, kdf));
+    durable_replace(path, detail::encode_key_file(dk, key, kdf, cipher));
     return dk;
 }
 
@@ -285,12 +305,22 @@ namespace detail {
     return detail::unwrap_data_key(detail::read_key_file(dir), detail::key_file_path(dir).string(), key);
 }
 
+template <encrypting_cipher C>
+[[nodiscard]] std::shared_ptr<const C> cipher_from_key_file(bytes_view key_file, const std::string& path,
+                                                            const key_source& key) {
+    const cipher_id named = detail::parse_key_file(key_file, path).fields.cipher;
+    return std::make_shared<const C>(detail::unwrap_data_key(key_file, path, key), named);
+}
+
 inline void rekey(const std::filesystem::path& dir, const key_source& old_key, const key_source& new_key,
                   const kdf_params& kdf = {}) {
     // Not while the database is open: its LOCK, taken without creating anything.
     const auto lock = directory_lock::acquire_existing(dir);
-    const data_key dk = open_key_file(dir, old_key);
-    durable_replace(detail::key_file_path(dir), detail::encode_key_file(dk, new_key, kdf));
+    const byte_buffer bytes = detail::read_key_file(dir);
+    const std::string path = detail::key_file_path(dir).string();
+    const data_key dk = detail::unwrap_data_key(bytes, path, old_key);
+    const cipher_id cipher = detail::parse_key_file(bytes, path).fields.cipher;
+    durable_replace(detail::key_file_path(dir), detail::encode_key_file(dk, new_key, kdf, cipher));
 }
 
 #else  // no libsodium
@@ -304,7 +334,8 @@ inline constexpr bool key_file_without_sodium = false;
 }  // namespace detail
 
 template <typename Unused = void>
-data_key create_key_file(const std::filesystem::path&, const key_source&, const kdf_params& = {}) {
+data_key create_key_file(const std::filesystem::path&, const key_source&, const kdf_params& = {},
+                         cipher_id = cipher_id::xchacha20poly1305) {
     static_assert(detail::key_file_without_sodium<Unused>, ENTIDB_KEY_FILE_NEEDS_SODIUM);
     return {};
 }

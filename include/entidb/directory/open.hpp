@@ -147,6 +147,21 @@ concept keyed_environment = requires(typename Traits::environment& env) {
     { env.kdf } -> std::convertible_to<const kdf_params&>;
 };
 
+// The cipher a new database is created with: the environment's `cipher` where it has one
+// (entidb::encrypted_file_storage's), else the traits' cipher's own.
+template <typename Traits>
+[[nodiscard]] cipher_id creation_cipher(const typename Traits::environment& env) {
+    using C = cipher_of_t<Traits>;
+    if constexpr (requires { env.cipher; }) {
+        return env.cipher;
+    } else {
+        static_assert(requires { C::id; },
+                      "entidb: this cipher is chosen when a database is created (entidb::any_cipher): the environment "
+                      "needs `cipher_id cipher = ...;` to say which (see entidb::encrypted_file_storage)");
+        return C::id;
+    }
+}
+
 // The data key's cipher, after LOCK and before the MANIFEST is read (docs/encryption.md):
 // a new database gets its KEY file (kept when an unfinished creation left one: it opens with
 // the same key or not at all); an existing one must have a KEY that `env.key` opens
@@ -165,13 +180,15 @@ template <typename Traits>
         static_assert(keyed_environment<Traits>,
                       "entidb: the traits of an encrypted database need `struct environment { key_source key; "
                       "kdf_params kdf; }` (see entidb::encrypted_file_storage)");
-        if (create) {
-            if (!has_key_file(dir)) return std::make_shared<const C>(create_key_file(dir, env.key, env.kdf));
-        } else if (!has_key_file(dir)) {
+        if (create && !has_key_file(dir)) {
+            const cipher_id chosen = creation_cipher<Traits>(env);
+            if constexpr (requires { C::id; }) detail::require_cipher(chosen, C::id);  // before the KEY names it
+            return std::make_shared<const C>(create_key_file(dir, env.key, env.kdf, chosen), chosen);
+        }
+        if (!has_key_file(dir))
             fail_at(errc::bad_key, {.path = dir.string()},
                     "a key was given but the database is not encrypted (it has no KEY file); open it without one");
-        }
-        return std::make_shared<const C>(open_key_file(dir, env.key));
+        return cipher_from_key_file<C>(read_key_file(dir), key_file_path(dir).string(), env.key);
     }
 }
 
