@@ -176,12 +176,14 @@ entidb::config open_args(const char* path, const entidb_options* options, const 
     if (!options_have(options, offsetof(entidb_options, flags), sizeof options->flags))
         entidb::fail(errc::invalid_argument, "{}: options->struct_size is {}; set it to sizeof(entidb_options)", fn,
                      size);
-    constexpr std::uint32_t known = ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_READ_ONLY;
+    constexpr std::uint32_t known =
+        ENTIDB_OPEN_NO_CREATE | ENTIDB_OPEN_FORBID_FULL_SCAN | ENTIDB_OPEN_READ_ONLY | ENTIDB_OPEN_RECYCLED_WAL;
     if ((options->flags & ~known) != 0)
         entidb::fail(errc::invalid_argument, "{}: unknown option flags {:#x}", fn, options->flags & ~known);
     cfg.create_if_missing = (options->flags & ENTIDB_OPEN_NO_CREATE) == 0;
     cfg.forbid_full_scan = (options->flags & ENTIDB_OPEN_FORBID_FULL_SCAN) != 0;
     cfg.read_only = (options->flags & ENTIDB_OPEN_READ_ONLY) != 0;
+    if ((options->flags & ENTIDB_OPEN_RECYCLED_WAL) != 0) cfg.wal = entidb::wal_mode::recycled;
     if (options_have(options, offsetof(entidb_options, max_wal_size), 8) && options->max_wal_size != 0)
         cfg.max_wal_size = options->max_wal_size;
     if (options_have(options, offsetof(entidb_options, max_segment_size), 8) && options->max_segment_size != 0)

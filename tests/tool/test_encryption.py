@@ -12,40 +12,15 @@ Standard library only. Run: ENTIDB_TOOL=/path/to/entidb python3 tests/tool/test_
 
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 
-TOOL = os.environ.get("ENTIDB_TOOL", "")
-TIMEOUT = 120
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_CORRUPTION, EXIT_LOCKED, EXIT_IO, EXIT_BAD_KEY = 0, 1, 2, 3, 4, 5, 6
+from tool_support import EXIT_BAD_KEY, EXIT_OK, EXIT_USAGE, TOOL, files_of, run
 
 PASSPHRASE = b"correct horse battery staple"
 FAST = ["--kdf-ops", "1", "--kdf-memory-mib", "1"]
 MARKER = "plaintext-marker-7f3a"  # a payload string that must not appear in any file of the database
-
-
-def run(*args):
-    argv = [TOOL] + [str(a) for a in args]
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=TIMEOUT)
-    p.out = p.stdout.decode("utf-8", "replace")
-    p.err = p.stderr.decode("utf-8", "replace")
-    return p
-
-
-def files_of(path):
-    """Every file under `path` with its bytes (None if the path does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    out = {}
-    for root, _, files in os.walk(path):
-        for f in files:
-            p = Path(root) / f
-            out[str(p.relative_to(path))] = p.read_bytes()
-    return out
 
 
 class EncryptionTest(unittest.TestCase):

@@ -13,37 +13,12 @@ import json
 import os
 import re
 import struct
-import subprocess
 import tempfile
 import unittest
 import zlib
 from pathlib import Path
 
-TOOL = os.environ.get("ENTIDB_TOOL", "")
-TIMEOUT = 120
-EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_CORRUPTION, EXIT_LOCKED, EXIT_IO = 0, 1, 2, 3, 4, 5
-
-
-def run(*args, **kwargs):
-    argv = [TOOL] + [str(a) for a in args]
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=TIMEOUT, **kwargs)
-    p.out = p.stdout.decode("utf-8", "replace")
-    p.err = p.stderr.decode("utf-8", "replace")
-    return p
-
-
-def files_of(path):
-    """Every file under `path` with its bytes (None if the path does not exist)."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    out = {}
-    for root, _, files in os.walk(path):
-        for f in files:
-            p = Path(root) / f
-            out[str(p.relative_to(path))] = p.read_bytes()
-    return out
+from tool_support import EXIT_CORRUPTION, EXIT_LOCKED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, TOOL, files_of, run
 
 
 def fields(text):

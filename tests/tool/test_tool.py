@@ -721,6 +721,21 @@ class StorageTest(ToolTest):
         self.assertEqual(self.ok("count", self.db, "c").out, "{}\n".format(12 * 3 + 20 * 3))
         self.assertEqual(self.ok("verify", self.db).out, "ok\n")
 
+    def test_wal_recycled_keeps_wal_log_allocated_and_append_converts_it_back(self):
+        limit = 65536
+        wal = self.db / "wal.log"
+        self.load("c", 3, 2, "--wal", "recycled", "--max-wal-size", limit)
+        data = wal.read_bytes()
+        # file-format.md, "Recycled WAL": RECYCLED (type 7) at offset 0, the file allocated at the limit
+        self.assertEqual((data[:4], data[6], len(data)), (b"EWAL", 7, limit))
+        self.ok("checkpoint", self.db, "--wal", "recycled", "--max-wal-size", limit)
+        self.assertEqual(os.path.getsize(wal), limit)
+        self.load("c", 2, 2, "--wal", "recycled", "--max-wal-size", limit)
+        self.assertEqual(self.ok("count", self.db, "c").out, "10\n")  # read the same way without --wal
+        self.ok("checkpoint", self.db, "--wal", "append")
+        self.assertEqual(os.path.getsize(wal), 0)
+        self.assertEqual(self.ok("verify", self.db).out, "ok\n")
+
     def test_checkpoint(self):
         lines = self.load("c", 3, 2)
         last_seq = int(lines[-1].split()[2])
@@ -922,6 +937,8 @@ class ExitCodeTest(ToolTest):
             ("bad --max-wal-size", ["put", db, "c", ID1, "1", "--max-wal-size", "abc"]),
             ("zero --max-wal-size", ["put", db, "c", ID1, "1", "--max-wal-size", "0"]),
             ("--max-wal-size without value", ["put", db, "c", ID1, "1", "--max-wal-size"]),
+            ("unknown --wal", ["put", db, "c", ID1, "1", "--wal", "circular"]),
+            ("--wal without value", ["put", db, "c", ID1, "1", "--wal"]),
             ("bad --max-segment-size", ["put", db, "c", ID1, "1", "--max-segment-size", "-5"]),
             ("zero --max-segment-size", ["put", db, "c", ID1, "1", "--max-segment-size", "0"]),
             ("--max-segment-size without value", ["get", db, "c", ID1, "--max-segment-size"]),

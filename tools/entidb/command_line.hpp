@@ -190,7 +190,16 @@ inline void check_kdf_goes_with(const command_line& cl, const std::optional<enti
         throw usage_error{fmt::format("--kdf-ops and --kdf-memory-mib set the cost of a passphrase: give {}", option)};
 }
 
-// Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size,
+// --wal append|recycled: how wal.log is kept (entidb::config::wal; docs/file-format.md,
+// "Recycled WAL"). Absent: append, the default.
+inline entidb::wal_mode wal_option(const command_line& cl) {
+    const auto it = cl.values.find("--wal");
+    if (it == cl.values.end() || it->second == "append") return entidb::wal_mode::append;
+    if (it->second == "recycled") return entidb::wal_mode::recycled;
+    throw usage_error{fmt::format("unknown WAL mode '{}': use append or recycled", it->second)};
+}
+
+// Parses `a`: `value_options` take a value, `flag_options` do not; --max-wal-size, --wal,
 // --max-segment-size, --key-file, --raw-key-file, --kdf-ops, --kdf-memory-mib and --cipher are accepted
 // by every command. Exactly `positionals` words remain; the one at `database_at` is the
 // database path. An option given twice is refused, not silently
@@ -199,7 +208,7 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
                    const std::vector<std::string_view>& flag_options = {}, std::size_t database_at = 0) {
     command_line out;
     std::vector<std::string_view> takes_value(value_options);
-    takes_value.insert(takes_value.end(), {"--max-wal-size", "--max-segment-size", "--key-file", "--raw-key-file",
+    takes_value.insert(takes_value.end(), {"--max-wal-size", "--wal", "--max-segment-size", "--key-file", "--raw-key-file",
                                             "--kdf-ops", "--kdf-memory-mib", "--cipher"});
     for (std::size_t i = 0; i < a.size(); ++i) {
         const auto w = a[i];
@@ -221,6 +230,7 @@ inline command_line parse(args a, std::size_t positionals, std::initializer_list
         throw usage_error{fmt::format("expected {} arguments, got {}", positionals, out.positional.size())};
     if (auto v = out.number("--max-wal-size")) out.cfg.max_wal_size = *v;
     if (auto v = out.number("--max-segment-size")) out.cfg.max_segment_size = *v;
+    out.cfg.wal = wal_option(out);
     out.cfg.validate();
     check_database_path(out.positional[database_at]);
     out.key = key_option(out, "--key-file", "--raw-key-file");

@@ -490,7 +490,7 @@ def _cipher_argument(cipher):
 
 def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segment_size=0,  # noqa: A001
          max_entity_bytes=0, readonly=False, passphrase=None, raw_key=None, kdf_opslimit=0, kdf_memlimit=0,
-         cipher=None):
+         cipher=None, wal="append"):
     """Opens (or creates) the database directory through the one C++ open path.
 
     Numbers left at 0 keep the library defaults. passphrase (str, as UTF-8, or bytes) or
@@ -498,7 +498,9 @@ def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segme
     database it creates encrypted; kdf_opslimit and kdf_memlimit (bytes) set the Argon2id cost
     of a new database's passphrase (0: the default, about 0.5 s per open), and cipher
     ("xchacha20poly1305", the default, or "aes256gcm": faster, on CPUs with AES-NI) its cipher
-    (an existing database keeps its own). A wrong key, a key
+    (an existing database keeps its own). wal="recycled" keeps wal.log allocated and overwrites
+    it lap after lap (faster durable commits; docs/file-format.md, "Recycled WAL"), "append" (the
+    default) is the layout the reference implementation reads. A wrong key, a key
     for a database that is not encrypted, or no key for an encrypted one raises BadKeyError
     (nothing changed). readonly=True opens without writing
     anything (never creates; a shared lock beside other read-only opens; writes raise
@@ -509,9 +511,12 @@ def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segme
     """
     opts = _native.Options()
     opts.struct_size = ctypes.sizeof(opts)
+    if wal not in ("append", "recycled"):
+        raise ValueError(f"unknown WAL mode {wal!r}: use 'append' or 'recycled'")
     opts.flags = ((0 if create else _native.OPEN_NO_CREATE)
                   | (_native.OPEN_FORBID_FULL_SCAN if forbid_full_scan else 0)
-                  | (_native.OPEN_READ_ONLY if readonly else 0))
+                  | (_native.OPEN_READ_ONLY if readonly else 0)
+                  | (_native.OPEN_RECYCLED_WAL if wal == "recycled" else 0))
     opts.max_wal_size = max_wal_size
     opts.max_segment_size = max_segment_size
     opts.max_entity_bytes = max_entity_bytes

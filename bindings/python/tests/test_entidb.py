@@ -131,6 +131,20 @@ class Basics(TempDirTest):
             self.assertEqual(after["last_sequence"], 1)
             self.assertTrue(os.path.isfile(os.path.join(self.path, "MANIFEST")))
 
+    def test_recycled_wal(self):
+        with entidb.open(self.path, wal="recycled", max_wal_size=65536) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(1), 1)
+        with open(os.path.join(self.path, "wal.log"), "rb") as f:
+            data = f.read()
+        # docs/file-format.md, "Recycled WAL": RECYCLED (type 7) first, the file kept allocated
+        self.assertEqual((data[:4], data[6], len(data)), (b"EWAL", 7, 65536))
+        with entidb.open(self.path) as db:  # read the same way without it
+            self.assertEqual(db.get("c", id_of(1)), 1)
+        with self.assertRaises(ValueError):
+            entidb.open(os.path.join(self.dir, "other"), wal="circular")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "other")))
+
 
 class Values(TempDirTest):
     def roundtrip(self, value):

@@ -150,6 +150,10 @@ typedef struct entidb_cursor entidb_cursor;
 /* Since ABI 1.2: open without writing anything (never creates; a shared lock; recovery in
  * memory); every write gives ENTIDB_READ_ONLY. Works on a directory the caller may only read. */
 #define ENTIDB_OPEN_READ_ONLY 0x4u
+/* Since ABI 1.5: keep wal.log allocated at max_wal_size and overwrite it lap after lap
+ * (entidb::wal_mode::recycled, docs/file-format.md "Recycled WAL"): a commit's fdatasync then
+ * writes data only. The reference implementation cannot read such a wal.log. */
+#define ENTIDB_OPEN_RECYCLED_WAL 0x8u
 
 /* Options of entidb_open. Set struct_size = sizeof(entidb_options) and zero the rest for the
  * defaults: a zero number means "the C++ default" (entidb::config). The library reads only the
