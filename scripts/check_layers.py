@@ -26,6 +26,7 @@ LAYERS = [
     ('core', ['core/']),
     ('transactions', ['txn/']),
     ('public API', ['database.hpp', 'collection.hpp', 'backup.hpp', 'verify.hpp', 'salvage.hpp', 'entidb.hpp']),
+    ('sync', ['sync/']),
     ('C ABI', ['c/']),
 ]
 
