@@ -323,6 +323,30 @@ inline server_operation read_server_operation(const cbor::value& v, std::string 
 
 }  // namespace detail
 
+// ---- a server operation on its own (how a store keeps it) ----
+
+[[nodiscard]] inline byte_buffer encode(const server_operation& m) {
+    return detail::write_message([&](cbor::encoder& e) { detail::put_server_operation(e, m, "operation"); });
+}
+[[nodiscard]] inline server_operation decode_server_operation(bytes_view body) {
+    return detail::read_server_operation(detail::decode_body(body), "operation");
+}
+
+// ---- a request refused as a whole ----
+
+// What a server answers with an error body instead of a response (docs/sync-protocol.md,
+// "Errors"): `code` is the body's `error`, what() its message. An entidb::error with
+// errc::invalid_argument, so code that does not know the protocol still sees a typed error.
+class refusal : public error {
+public:
+    refusal(std::string code, std::string message, std::uint64_t horizon = 0)
+        : error(errc::invalid_argument, message), body_{std::move(code), std::move(message), horizon} {}
+    [[nodiscard]] const error_response& body() const noexcept { return body_; }
+
+private:
+    error_response body_;
+};
+
 // ---- handshake ----
 
 [[nodiscard]] inline byte_buffer encode(const handshake_request& m) {
