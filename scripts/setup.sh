@@ -12,9 +12,10 @@ set -euo pipefail
 # unicode-data: the UCD files scripts/gen_unicode_tables.py reads (the unicode_tables test);
 # libutf8proc-dev, libstemmer-dev, wamerican: the tokenizer's cross-check (text_crosscheck).
 # libsodium-dev: encryption at rest (docs/encryption.md); optional to the library, needed by
-# the crypto tests and by any build that names an encrypting cipher.
+# the crypto tests and by any build that names an encrypting cipher. libcpp-httplib-dev: the
+# sync server over HTTP (docs/sync-protocol.md); optional to the library and the tool.
 base=(meson ninja-build pkg-config g++ libfmt-dev catch2 libxxhash-dev python3
-  unicode-data libutf8proc-dev libstemmer-dev wamerican libsodium-dev)
+  unicode-data libutf8proc-dev libstemmer-dev wamerican libsodium-dev libcpp-httplib-dev)
 clang=(clang libclang-rt-14-dev)
 case "${1:-all}" in
   base) packages=("${base[@]}") ;;

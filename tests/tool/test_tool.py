@@ -28,6 +28,8 @@ import threading
 import unittest
 from pathlib import Path
 
+from tool_support import cbor_encode
+
 TOOL = os.environ.get("ENTIDB_TOOL", "")
 TIMEOUT = 120  # seconds for one tool run; generous for slow, shared CI machines
 
@@ -128,38 +130,6 @@ def canonical_json(v):
     if isinstance(v, list):
         return "[" + ",".join(canonical_json(x) for x in v) + "]"
     return json.dumps(v, ensure_ascii=False)
-
-
-def cbor_head(major, n):
-    if n < 24:
-        return bytes([major << 5 | n])
-    for ai, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if n < 1 << (8 * size):
-            return bytes([major << 5 | ai]) + n.to_bytes(size, "big")
-    raise ValueError(n)
-
-
-def cbor_encode(v):
-    """A small canonical CBOR encoder (used to size the payloads `load` writes)."""
-    if v is None:
-        return b"\xf6"
-    if v is True:
-        return b"\xf5"
-    if v is False:
-        return b"\xf4"
-    if isinstance(v, int):
-        return cbor_head(0, v) if v >= 0 else cbor_head(1, -1 - v)
-    if isinstance(v, bytes):
-        return cbor_head(2, len(v)) + v
-    if isinstance(v, str):
-        b = v.encode("utf-8")
-        return cbor_head(3, len(b)) + b
-    if isinstance(v, list):
-        return cbor_head(4, len(v)) + b"".join(cbor_encode(x) for x in v)
-    if isinstance(v, dict):
-        items = sorted((cbor_encode(k), cbor_encode(x)) for k, x in v.items())
-        return cbor_head(5, len(items)) + b"".join(k + x for k, x in items)
-    raise TypeError(type(v))
 
 
 def pairs(text):

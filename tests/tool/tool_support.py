@@ -1,5 +1,6 @@
-"""What the tool's black-box tests share (test_ops.py, test_encryption.py): the tool's path,
-its exit codes (docs/tool.md), running it, and the files of a directory.
+"""What the tool's black-box tests share: the tool's path, its exit codes (docs/tool.md),
+running it, the files of a directory, and a small canonical CBOR codec (docs/cbor.md) for the
+values the tests write and read.
 
 Standard library only. The tool's path comes from ENTIDB_TOOL.
 """
@@ -34,3 +35,71 @@ def files_of(path):
             p = Path(root) / f
             out[str(p.relative_to(path))] = p.read_bytes()
     return out
+
+
+def _cbor_head(major, n):
+    if n < 24:
+        return bytes([major << 5 | n])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if n < 1 << (8 * size):
+            return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+    raise ValueError(n)
+
+
+def cbor_encode(v):
+    """Canonical CBOR of None, bools, ints, bytes, str, lists and dicts (keys sorted by their encodings)."""
+    if v is None:
+        return b"\xf6"
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return _cbor_head(0, v) if v >= 0 else _cbor_head(1, -1 - v)
+    if isinstance(v, (bytes, bytearray)):
+        return _cbor_head(2, len(v)) + bytes(v)
+    if isinstance(v, str):
+        b = v.encode("utf-8")
+        return _cbor_head(3, len(b)) + b
+    if isinstance(v, list):
+        return _cbor_head(4, len(v)) + b"".join(cbor_encode(x) for x in v)
+    if isinstance(v, dict):
+        items = sorted((cbor_encode(k), cbor_encode(x)) for k, x in v.items())
+        return _cbor_head(5, len(items)) + b"".join(k + x for k, x in items)
+    raise TypeError(type(v))
+
+
+def cbor_decode(b):
+    """The value of one CBOR item (the kinds cbor_encode writes); anything else or trailing bytes: ValueError."""
+    def item(i):
+        major, info = b[i] >> 5, b[i] & 31
+        i += 1
+        if major == 7:
+            if info not in (20, 21, 22):
+                raise ValueError("simple value {}".format(info))
+            return {20: False, 21: True, 22: None}[info], i
+        if info < 24:
+            n = info
+        elif info <= 27:
+            size = 1 << (info - 24)
+            n = int.from_bytes(b[i:i + size], "big")
+            i += size
+        else:
+            raise ValueError("additional information {}".format(info))
+        if major in (0, 1):
+            return (n if major == 0 else -1 - n), i
+        if major in (2, 3):
+            data = bytes(b[i:i + n])
+            return (data if major == 2 else data.decode("utf-8")), i + n
+        if major in (4, 5):
+            out = [] if major == 4 else {}
+            for _ in range(n):
+                x, i = item(i)
+                if major == 4:
+                    out.append(x)
+                else:
+                    out[x], i = item(i)
+            return out, i
+        raise ValueError("major type {}".format(major))
+    v, end = item(0)
+    if end != len(b):
+        raise ValueError("trailing bytes")
+    return v

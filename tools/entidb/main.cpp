@@ -46,6 +46,7 @@ std::vector<command> all_commands() {
     add_index_commands(out);
     add_ops_commands(out);
     add_schema_commands(out);
+    add_sync_commands(out);
     return out;
 }
 

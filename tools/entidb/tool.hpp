@@ -46,6 +46,7 @@ void add_db_commands(std::vector<command>& out);
 void add_index_commands(std::vector<command>& out);
 void add_ops_commands(std::vector<command>& out);
 void add_schema_commands(std::vector<command>& out);
+void add_sync_commands(std::vector<command>& out);
 
 // Maps a library error to the tool's exit code.
 [[nodiscard]] int exit_code_for(entidb::errc e) noexcept;
