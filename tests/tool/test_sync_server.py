@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Black-box tests of `entidb sync-server` (docs/tool.md, "Sync"; docs/sync-protocol.md): it
-prints `listening on HOST:PORT`, answers the protocol's messages over HTTP on 127.0.0.1 with
-canonical CBOR, refuses bad requests with an error body and the documented status, wakes
-long-polling pulls when a push lands, stops on SIGTERM with exit 0, and keeps its state.
+"""Black-box tests of `entidb sync-server` and `entidb sync-token` (docs/tool.md, "Sync";
+docs/sync-protocol.md): the server prints `listening on HOST:PORT`, answers the protocol's
+messages over HTTP on 127.0.0.1 with canonical CBOR, refuses bad requests with an error body and
+the documented status, wakes long-polling pulls when a push lands, stops on SIGTERM with exit 0,
+keeps its state, and with --tokens lets through only tokens its key signed, for the request's
+device, database and collections, until they expire.
 
 Every network call goes to 127.0.0.1 with a timeout. Standard library only (the CBOR codec is
 tool_support.py's). Run: ENTIDB_TOOL=/path/to/entidb python3 tests/tool/test_sync_server.py
@@ -162,6 +164,63 @@ class SyncServerTest(unittest.TestCase):
         self.assertFalse(t.is_alive())
         self.assertEqual([o["sseq"] for o in result["ops"]], [1])
         self.assertLess(result["seconds"], 5)
+
+    def token(self, *args):
+        r = run("sync-token", "--tokens", self.tokens, *args)
+        self.assertEqual(r.returncode, EXIT_OK, r.err)
+        return r.out.strip()
+
+    def test_tokens_name_the_device_database_and_collections_and_expire(self):
+        self.tokens = Path(self._tmp.name) / "tokens"
+        good = self.token("--device", DEVICE_A.hex(), "--db", "app", "--collections", "notes,tags")
+        self.assertEqual(self.tokens.stat().st_mode & 0o777, 0o600)  # the signing key: its owner's only
+        self.assertTrue(good.startswith("et1."))
+        other_device = self.token("--device", DEVICE_B.hex(), "--db", "app")
+        other_db = self.token("--device", DEVICE_A.hex(), "--db", "elsewhere")
+        short = self.token("--device", DEVICE_A.hex(), "--db", "app", "--ttl", "1s")
+        self.start("--tokens", self.tokens)
+        push = cbor({"db": "app", "device": DEVICE_A, "ops": [op(1, 1)]})
+
+        def post(token, body=push, path="/sync/v2/push"):
+            req = urllib.request.Request(self.base + path, data=body, method="POST",
+                                         headers={"Content-Type": "application/cbor",
+                                                  **({"Authorization": "Bearer " + token} if token else {})})
+            try:
+                with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+                    return r.status, uncbor(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, uncbor(e.read())
+
+        forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+        header, claims_part, sig = good.split(".")
+        for why, token, status in (("none", None, 401), ("forged signature", forged, 401),
+                                   ("not a token", "hello", 401), ("altered claims", header + "." + claims_part[:-1]
+                                                                   + ("A" if claims_part[-1] != "A" else "B") + "." + sig, 401),
+                                   ("another device", other_device, 403), ("another database", other_db, 403)):
+            with self.subTest(why=why):
+                status_got, body = post(token)
+                self.assertEqual((status_got, body["error"]), (status, "unauthorized" if status == 401 else "forbidden"))
+                self.assertNotIn(good, body["message"])
+        # A collection the token does not cover; then the good token works, and its pull is
+        # limited to its collections.
+        status_got, body = post(good, cbor({"db": "app", "device": DEVICE_A, "ops": [op(1, 1, coll="secrets")]}))
+        self.assertEqual((status_got, body["error"]), (403, "forbidden"))
+        status_got, body = post(good)
+        self.assertEqual((status_got, [r["status"] for r in body["results"]]), (200, [1]))
+        status_got, body = post(good, cbor({"db": "app", "device": DEVICE_A, "cursor": 0, "limit": 10, "wait_ms": 0,
+                                           "colls": ["secrets"]}), "/sync/v2/pull")
+        self.assertEqual(status_got, 403)
+        time.sleep(1.1)
+        status_got, body = post(short)
+        self.assertEqual((status_got, body["error"], body["message"]), (401, "unauthorized", "an expired token"))
+        # The refusals changed nothing: one push applied.
+        status_got, body = post(good, cbor({"db": "app", "device": DEVICE_A, "protocol": 2}), "/sync/v2/handshake")
+        self.assertEqual((status_got, body["acked"], body["head"]), (200, 1, 1))
+        for args in (["--device", "xyz", "--db", "app"], ["--device", DEVICE_A.hex()],
+                     ["--device", DEVICE_A.hex(), "--db", "app", "--ttl", "5y"],
+                     ["--device", DEVICE_A.hex(), "--db", "app", "--collections", "a,"]):
+            with self.subTest(args=args):
+                self.assertEqual(run("sync-token", "--tokens", self.tokens, *args).returncode, EXIT_USAGE)
 
     def test_command_line_errors_exit_2_and_create_nothing(self):
         for args in (["--listen", "0.0.0.0:0", "--data", self.data], ["--listen", "127.0.0.1:0"],

@@ -11,6 +11,7 @@
 #include <entidb/sync/embedded_store.hpp>
 #include <entidb/sync/hlc.hpp>
 #include <entidb/sync/protocol.hpp>
+#include <entidb/sync/token.hpp>
 #include <entidb/text/tokenizer.hpp>
 #include <entidb/wal/reader.hpp>
 #include <entidb/wal/writer.hpp>

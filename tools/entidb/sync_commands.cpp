@@ -1,12 +1,15 @@
 // The sync server command of the entidb tool (docs/sync-protocol.md, docs/tool.md "Sync"):
 //
-//   entidb sync-server --listen HOST:PORT --data DIR [--policy NAME]
+//   entidb sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]
+//   entidb sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]
 //
 // serves sync protocol v2 over HTTP/1.1 (cpp-httplib) from an embedded store: the EntiDB
 // database at DIR (created when missing). Its first line on stdout is `listening on HOST:PORT`
 // (port 0 picks a free one and prints it); it serves until SIGTERM or SIGINT, then finishes the
-// requests in flight and exits 0. Tokens are not built yet, so it listens on loopback only
-// (127.0.0.1, ::1, localhost): another host is exit 2. Built where Debian's libcpp-httplib-dev
+// requests in flight and exits 0. With --tokens every request needs a bearer token that file's key
+// signed (sync/token.hpp), for the request's database and device (and collections); without it
+// the server listens on loopback only (127.0.0.1, ::1, localhost): another host is exit 2.
+// sync-token prints a token, creating the tokens file (mode 0600) when it is missing. Built where Debian's libcpp-httplib-dev
 // is found (ENTIDB_TOOL_HAVE_HTTPLIB); elsewhere the command says what to install (exit 2).
 #include <algorithm>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -31,6 +35,7 @@
 #include <pthread.h>
 
 #include <entidb/sync/embedded_store.hpp>
+#include <entidb/sync/token.hpp>
 #endif
 
 namespace entidb_tool {
@@ -45,7 +50,26 @@ struct server_options {
     int port = 0;
     std::filesystem::path data;
     sync::conflict_policy policy = sync::conflict_policy::last_writer_wins;
+    std::optional<std::filesystem::path> tokens;
 };
+
+// Options that each take a value, each at most once, and nothing else.
+std::map<std::string_view, std::string_view> option_values(args a, std::initializer_list<std::string_view> known) {
+    std::map<std::string_view, std::string_view> values;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto w = a[i];
+        if (std::find(known.begin(), known.end(), w) == known.end()) throw usage_error{fmt::format("unknown argument {}", w)};
+        if (values.contains(w)) throw usage_error{fmt::format("option {} given twice", w)};
+        if (i + 1 == a.size()) throw usage_error{fmt::format("{} needs a value", w)};
+        values[w] = a[++i];
+    }
+    return values;
+}
+
+std::uint64_t unix_seconds() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
 
 sync::conflict_policy policy_named(std::string_view name) {
     for (const auto p : {sync::conflict_policy::last_writer_wins, sync::conflict_policy::server_wins,
@@ -54,16 +78,9 @@ sync::conflict_policy policy_named(std::string_view name) {
     throw usage_error{fmt::format("unknown policy '{}': use last_writer_wins, server_wins, client_wins or manual", name)};
 }
 
-// --listen HOST:PORT --data DIR [--policy NAME], each once, nothing else.
+// --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE].
 server_options parse_server(args a) {
-    std::map<std::string_view, std::string_view> values;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto w = a[i];
-        if (w != "--listen" && w != "--data" && w != "--policy") throw usage_error{fmt::format("unknown argument {}", w)};
-        if (values.contains(w)) throw usage_error{fmt::format("option {} given twice", w)};
-        if (i + 1 == a.size()) throw usage_error{fmt::format("{} needs a value", w)};
-        values[w] = a[++i];
-    }
+    auto values = option_values(a, {"--listen", "--data", "--policy", "--tokens"});
     if (!values.contains("--listen") || !values.contains("--data"))
         throw usage_error{"sync-server needs --listen HOST:PORT and --data DIR"};
     server_options o;
@@ -75,13 +92,39 @@ server_options parse_server(args a) {
     const auto port = parse_number("--listen", listen.substr(colon + 1));
     if (port > 65535) throw usage_error{fmt::format("port {} is above 65535", port)};
     o.port = static_cast<int>(port);
-    if (o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost")
-        throw usage_error{fmt::format("without --tokens (not built yet) the server listens only on loopback "
-                                      "(127.0.0.1, ::1, localhost), not {}", o.host)};
+    if (values.contains("--tokens")) o.tokens = std::string(values["--tokens"]);
+    if (!o.tokens && o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost")
+        throw usage_error{fmt::format("without --tokens the server listens only on loopback (127.0.0.1, ::1, "
+                                      "localhost), not {}", o.host)};
     o.data = std::string(values["--data"]);
     if (values.contains("--policy")) o.policy = policy_named(values["--policy"]);
     return o;
 }
+
+// What a request may do under its token (none without --tokens): its database and device
+// must be the token's, its collections among the token's.
+class access {
+public:
+    explicit access(std::optional<sync::token_claims> claims) : claims_(std::move(claims)) {}
+
+    void check(std::string_view db, const sync::device_id& device) const {
+        if (claims_ && (claims_->db != db || claims_->device != device))
+            throw sync::refusal("forbidden", "the token is for another database or device");
+    }
+    void check_collection(std::string_view collection) const {
+        if (claims_ && !sync::allows(*claims_, collection))
+            throw sync::refusal("forbidden", fmt::format("the token does not cover collection '{}'", collection));
+    }
+    // A pull's filter: the token's collections where the request names none.
+    void restrict(sync::pull_request& r) const {
+        if (!claims_ || claims_->collections.empty()) return;
+        if (r.collections.empty()) r.collections = claims_->collections;
+        for (const auto& c : r.collections) check_collection(c);
+    }
+
+private:
+    std::optional<sync::token_claims> claims_;
+};
 
 // The HTTP status of a refusal's code (docs/sync-protocol.md, "Errors").
 int status_of(std::string_view code) {
@@ -102,15 +145,21 @@ void send_error(httplib::Response& res, const sync::error_response& body) {
 // Runs one request: `answer(body)` gives the response's bytes; every refusal becomes its error
 // body, every other failure of the request's bytes a bad_request, the rest an internal error.
 template <typename Answer>
-void serve(const httplib::Request& req, httplib::Response& res, Answer&& answer) {
+void serve(const httplib::Request& req, httplib::Response& res, const sync::token_signer* signer, Answer&& answer) {
     const auto type = req.get_header_value("Content-Type");
     if (type != "application/cbor") {
         send_error(res, {.error = "bad_request", .message = "Content-Type must be application/cbor", .horizon = 0});
         return;
     }
     try {
+        std::optional<sync::token_claims> claims;
+        if (signer != nullptr) {
+            const auto auth = req.get_header_value("Authorization");
+            if (!auth.starts_with("Bearer ")) throw sync::refusal("unauthorized", "no bearer token");
+            claims = signer->verify(std::string_view(auth).substr(7), unix_seconds());
+        }
         const entidb::bytes_view body(reinterpret_cast<const entidb::byte*>(req.body.data()), req.body.size());
-        const auto bytes = answer(body);
+        const auto bytes = answer(body, access(std::move(claims)));
         res.status = 200;
         res.set_content(reinterpret_cast<const char*>(bytes.data()), bytes.size(), "application/cbor");
     } catch (const sync::refusal& r) {
@@ -166,6 +215,9 @@ int cmd_sync_server(args a) {
     auto db = entidb::open(o.data, cfg);
     sync::embedded_store store(db, {.policy = o.policy});
     push_signal pushes;
+    std::optional<sync::token_signer> signer;
+    if (o.tokens) signer.emplace(sync::token_signer::open(*o.tokens));
+    const sync::token_signer* tokens = signer ? &*signer : nullptr;
 
     // SIGTERM and SIGINT go to one thread that stops the server; every other thread (the
     // server's workers included, which inherit the mask) has them blocked.
@@ -178,18 +230,27 @@ int cmd_sync_server(args a) {
     httplib::Server server;
     server.set_payload_max_length(sync::max_message_bytes);
     server.Post("/sync/v2/handshake", [&](const httplib::Request& req, httplib::Response& res) {
-        serve(req, res, [&](entidb::bytes_view body) { return sync::encode(store.handshake(sync::decode_handshake_request(body))); });
+        serve(req, res, tokens, [&](entidb::bytes_view body, const access& may) {
+            const auto request = sync::decode_handshake_request(body);
+            may.check(request.db, request.device);
+            return sync::encode(store.handshake(request));
+        });
     });
     server.Post("/sync/v2/push", [&](const httplib::Request& req, httplib::Response& res) {
-        serve(req, res, [&](entidb::bytes_view body) {
-            auto answer = store.push(sync::decode_push_request(body));
+        serve(req, res, tokens, [&](entidb::bytes_view body, const access& may) {
+            const auto request = sync::decode_push_request(body);
+            may.check(request.db, request.device);
+            for (const auto& op : request.ops) may.check_collection(op.collection);
+            auto answer = store.push(request);
             pushes.pushed();
             return sync::encode(answer);
         });
     });
     server.Post("/sync/v2/pull", [&](const httplib::Request& req, httplib::Response& res) {
-        serve(req, res, [&](entidb::bytes_view body) {
-            const auto request = sync::decode_pull_request(body);
+        serve(req, res, tokens, [&](entidb::bytes_view body, const access& may) {
+            auto request = sync::decode_pull_request(body);
+            may.check(request.db, request.device);
+            may.restrict(request);
             const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(request.wait_ms);
             for (;;) {
                 const auto seen = pushes.generation();
@@ -219,7 +280,48 @@ int cmd_sync_server(args a) {
     return exit_ok;
 }
 
+// Durations: N followed by s, m, h or d.
+std::uint64_t parse_duration(std::string_view text) {
+    if (text.size() < 2) throw usage_error{fmt::format("--ttl takes a duration such as 30m, 24h or 7d, not '{}'", text)};
+    const std::uint64_t unit = text.back() == 's' ? 1 : text.back() == 'm' ? 60 : text.back() == 'h' ? 3600
+                             : text.back() == 'd' ? 86400 : 0;
+    if (unit == 0) throw usage_error{fmt::format("--ttl takes a duration such as 30m, 24h or 7d, not '{}'", text)};
+    const std::uint64_t n = parse_number("--ttl", text.substr(0, text.size() - 1));
+    if (n == 0 || n > (std::uint64_t{1} << 40) / unit) throw usage_error{fmt::format("--ttl {} is out of range", text)};
+    return n * unit;
+}
+
+int cmd_sync_token(args a) {
+    auto values = option_values(a, {"--tokens", "--device", "--db", "--collections", "--ttl"});
+    for (const auto required : {"--tokens", "--device", "--db"})
+        if (!values.contains(required)) throw usage_error{fmt::format("sync-token needs {}", required)};
+    sync::token_claims claims;
+    claims.device = parse_id(values["--device"]);
+    claims.db = std::string(values["--db"]);
+    if (values.contains("--collections")) {
+        std::string_view rest = values["--collections"];
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const auto name = rest.substr(0, comma);
+            if (name.empty()) throw usage_error{"--collections takes names separated by commas"};
+            claims.collections.emplace_back(name);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            if (comma != std::string_view::npos && rest.empty()) throw usage_error{"--collections ends with a comma"};
+        }
+    }
+    claims.expires = unix_seconds() + (values.contains("--ttl") ? parse_duration(values["--ttl"]) : 24 * 3600);
+    const std::filesystem::path file{std::string(values["--tokens"])};
+    const auto signer = entidb::path_exists(file) ? sync::token_signer::open(file) : sync::token_signer::create(file);
+    fmt::print("{}\n", signer.issue(claims));
+    return exit_ok;
+}
+
 #else
+
+int cmd_sync_token(args) {
+    throw usage_error{"this entidb was built without the sync server: install Debian's libcpp-httplib-dev "
+                      "(scripts/setup.sh does) and rebuild"};
+}
 
 int cmd_sync_server(args) {
     throw usage_error{"this entidb was built without the sync server: install Debian's libcpp-httplib-dev "
@@ -231,7 +333,10 @@ int cmd_sync_server(args) {
 }  // namespace
 
 void add_sync_commands(std::vector<command>& out) {
-    out.push_back({"sync-server", "sync-server --listen HOST:PORT --data DIR [--policy NAME]", cmd_sync_server});
+    out.push_back({"sync-server", "sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]",
+                   cmd_sync_server});
+    out.push_back({"sync-token", "sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]",
+                   cmd_sync_token});
 }
 
 }  // namespace entidb_tool

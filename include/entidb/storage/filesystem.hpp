@@ -6,7 +6,8 @@
 //                                as existing only once its directory has been fsynced).
 //                                Any failure → errc::outcome_unknown: the earlier create or
 //                                rename may or may not be durable.
-//   durable_replace(target, b)   atomically replace `target` with `b`: write target.tmp,
+//   durable_replace(target, b, mode = 0644)  atomically replace `target` with `b`: write target.tmp
+//                                (created with `mode`: 0600 for a file only its owner may read),
 //                                fsync it, rename over target, fsync the directory
 //                                (STYLE.md practice 5). Before the rename a failure leaves
 //                                `target` untouched, removes the .tmp and throws
@@ -85,10 +86,13 @@ inline void replace_reached(replace_step s) noexcept {
 
 // Writes and fsyncs a complete new file at `tmp`, made of `parts` one after another. On
 // failure removes it and throws.
-inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts) {
-    unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+inline void write_synced_file(const std::filesystem::path& tmp, std::span<const bytes_view> parts, mode_t mode) {
+    unique_fd fd = open_fd(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
     if (!fd)
         fail_at(errc::io_error, {.path = tmp.string(), .sys_errno = errno}, "cannot create temporary file");
+    // A temporary file a crash left keeps its own mode through O_TRUNC: set it before writing.
+    if (::fchmod(fd.get(), mode) != 0)
+        abandon_temporary(fd, tmp, errc::io_error, errno, 0, "cannot set the temporary file's mode");
 
     std::uint64_t at = 0;
     for (const auto part : parts) {
@@ -109,10 +113,11 @@ inline void write_synced_file(const std::filesystem::path& tmp, std::span<const 
 
 }  // namespace detail
 
-inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts) {
+inline void durable_replace_parts(const std::filesystem::path& target, std::span<const bytes_view> parts,
+                                  mode_t mode = 0644) {
     std::filesystem::path tmp = target;
     tmp += ".tmp";
-    detail::write_synced_file(tmp, parts);
+    detail::write_synced_file(tmp, parts, mode);
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
         const int err = errno;
         (void)::unlink(tmp.c_str());
@@ -124,8 +129,8 @@ inline void durable_replace_parts(const std::filesystem::path& target, std::span
     detail::replace_reached(detail::replace_step::directory_synced);
 }
 
-inline void durable_replace(const std::filesystem::path& target, bytes_view contents) {
-    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1));
+inline void durable_replace(const std::filesystem::path& target, bytes_view contents, mode_t mode = 0644) {
+    durable_replace_parts(target, std::span<const bytes_view>(&contents, 1), mode);
 }
 
 [[nodiscard]] inline byte_buffer read_file(const std::filesystem::path& path) {
