@@ -159,6 +159,12 @@ TEST_CASE("pulls give the same operations at any limit, filter by collection, an
         CHECK(tags.ops[2].sseq == 9);
         CHECK(tags.cursor == 9);
         CHECK(tags.has_more);
+        // A filter that skips most operations: a pull stops after max_examined, with has_more.
+        sync::embedded_store capped(db, {.policy = sync::conflict_policy::last_writer_wins, .max_examined = 4});
+        const auto few = capped.pull({.db = "app", .device = device_b, .cursor = 0, .limit = 10, .collections = {"tags"}, .wait_ms = 0});
+        CHECK(few.ops.size() == 1);  // sseq 3; 1..4 examined
+        CHECK(few.cursor == 4);
+        CHECK(few.has_more);
         const auto beyond = store.pull({.db = "app", .device = device_b, .cursor = 25, .limit = 10, .collections = {}, .wait_ms = 0});
         CHECK(beyond.ops.empty());
         CHECK(beyond.cursor == 25);

@@ -33,6 +33,7 @@
 #if ENTIDB_TOOL_HAVE_HTTPLIB
 #include <httplib.h>
 #include <pthread.h>
+#include <strings.h>
 
 #include <entidb/sync/embedded_store.hpp>
 #include <entidb/sync/token.hpp>
@@ -155,7 +156,9 @@ void serve(const httplib::Request& req, httplib::Response& res, const sync::toke
         std::optional<sync::token_claims> claims;
         if (signer != nullptr) {
             const auto auth = req.get_header_value("Authorization");
-            if (!auth.starts_with("Bearer ")) throw sync::refusal("unauthorized", "no bearer token");
+            // The scheme's name is case-insensitive (RFC 9110 §11.1).
+            if (auth.size() <= 7 || ::strncasecmp(auth.c_str(), "Bearer ", 7) != 0)
+                throw sync::refusal("unauthorized", "no bearer token");
             claims = signer->verify(std::string_view(auth).substr(7), unix_seconds());
         }
         const entidb::bytes_view body(reinterpret_cast<const entidb::byte*>(req.body.data()), req.body.size());

@@ -24,7 +24,8 @@
 //   pull(request)        one read transaction: the operations above the cursor, by server
 //                        sequence, at most `limit` of them, only the filter's collections; the
 //                        new cursor is the last server sequence examined (filtered-out ones
-//                        included, so they are not examined again). A cursor below the horizon
+//                        included, so they are not examined again), at most options::max_examined of them
+//                        per pull (has_more says whether there is more). A cursor below the horizon
 //                        → refusal "resync_required". wait_ms is the server's (long-poll).
 //   Names: "sync/<db>/current/<collection>" must fit a collection name (65,535 bytes): a longer
 //   combination → refusal "bad_request".
@@ -62,6 +63,7 @@ class embedded_store {
 public:
     struct options {
         conflict_policy policy = conflict_policy::last_writer_wins;
+        std::uint64_t max_examined = 10 * max_pull_limit;  // operations one pull reads at most (at least 1)
     };
 
     explicit embedded_store(basic_database<Traits>& db, options opts = {}) : db_(db), opts_(opts) {}
@@ -113,7 +115,10 @@ public:
                           horizon);
         pull_response out;
         std::uint64_t s = r.cursor;
-        while (s < head && out.ops.size() < r.limit) {
+        // A filter that matches little must not make one request read the whole history: after
+        // max_examined operations the pull answers with what it found and has_more.
+        const std::uint64_t cap = std::max<std::uint64_t>(opts_.max_examined, 1);
+        for (std::uint64_t examined = 0; s < head && out.ops.size() < r.limit && examined < cap; ++examined) {
             ++s;
             const auto bytes = txn.get(t.ops, sequence_key(s));
             if (!bytes) fail(errc::corruption, "sync store: operation {} of '{}' is missing", s, r.db);
