@@ -62,10 +62,12 @@ class SyncServerTest(unittest.TestCase):
         self.base = "http://127.0.0.1:{}".format(int(line.strip().rsplit(":", 1)[1]))
         return p
 
-    def post(self, path, body, content_type="application/cbor"):
-        """(status, decoded body) of a POST."""
-        req = urllib.request.Request(self.base + path, data=body, method="POST",
-                                     headers={"Content-Type": content_type})
+    def post(self, path, body, content_type="application/cbor", token=None):
+        """(status, decoded body) of a POST, with a bearer token when one is given."""
+        headers = {"Content-Type": content_type}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        req = urllib.request.Request(self.base + path, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
                 return r.status, uncbor(r.read())
@@ -182,14 +184,7 @@ class SyncServerTest(unittest.TestCase):
         push = cbor({"db": "app", "device": DEVICE_A, "ops": [op(1, 1)]})
 
         def post(token, body=push, path="/sync/v2/push"):
-            req = urllib.request.Request(self.base + path, data=body, method="POST",
-                                         headers={"Content-Type": "application/cbor",
-                                                  **({"Authorization": "Bearer " + token} if token else {})})
-            try:
-                with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
-                    return r.status, uncbor(r.read())
-            except urllib.error.HTTPError as e:
-                return e.code, uncbor(e.read())
+            return self.post(path, body, token=token)
 
         forged = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
         header, claims_part, sig = good.split(".")
