@@ -1,12 +1,13 @@
 // The test files of the layers below the engine (CBOR, formats, checksums, ids, storage
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
-// the WAL writer and reader) and sync protocol v2's messages, clock, conflict rules and embedded
-// store, as one translation unit; see suite_db.cpp. The full-text layer's
+// the WAL writer and reader) and sync protocol v2's messages, clock, conflict rules, embedded
+// store and client, as one translation unit; see suite_db.cpp. The full-text layer's
 // tests are suite_text.cpp.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
 #include <entidb/storage/fault_injecting_backend.hpp>
+#include <entidb/sync/client.hpp>
 #include <entidb/sync/conflict.hpp>
 #include <entidb/sync/embedded_store.hpp>
 #include <entidb/sync/hlc.hpp>
@@ -71,5 +72,8 @@ namespace suite_sync_protocol {
 }
 namespace suite_sync_store {
 #include "sync_store_test.cpp"
+}
+namespace suite_sync_client {
+#include "sync_client_test.cpp"
 }
 // clang-format on

@@ -67,8 +67,10 @@ sync::push_response a_push_response() {
                         {.cseq = 6, .status = sync::push_status::conflict, .sseq = 9,
                          .current = sync::server_operation{.sseq = 9, .device = id16(2), .op = put_op(4)}, .reason = {}},
                         {.cseq = 7, .status = sync::push_status::rejected, .sseq = 0, .current = {}, .reason = "not canonical CBOR"},
-                        {.cseq = 8, .status = sync::push_status::duplicate, .sseq = 0, .current = {}, .reason = {}}},
-            .acked = 8};
+                        {.cseq = 8, .status = sync::push_status::duplicate, .sseq = 0, .current = {}, .reason = {}},
+                        {.cseq = 9, .status = sync::push_status::duplicate, .sseq = 12,
+                         .current = sync::server_operation{.sseq = 12, .device = id16(1), .op = delete_op(9, 3)}, .reason = {}}},
+            .acked = 9};
 }
 
 }  // namespace
@@ -158,6 +160,14 @@ TEST_CASE("a sync message that breaks a rule is refused, naming the field", "[sy
         no_ops.push_back(e.key.as_text() == "ops" ? entidb::cbor::map_entry{e.key, value(entidb::cbor::array{})} : e);
     const auto empty_push = entidb::cbor::encode(value(std::move(no_ops)));
     CHECK(refusal([&] { (void)sync::decode_push_request(empty_push); }).find("push.ops: a push carries 1..10000 operations") !=
+          std::string::npos);
+    // `current`: required on a conflict, refused on an applied operation.
+    auto answer = a_push_response();
+    answer.results[1].current.reset();
+    CHECK(refusal([&] { (void)sync::encode(answer); }).find("push_response.results[1].current: missing") != std::string::npos);
+    answer = a_push_response();
+    answer.results[0].current = answer.results[1].current;
+    CHECK(refusal([&] { (void)sync::encode(answer); }).find("results[0].current: not allowed on an applied operation") !=
           std::string::npos);
     sync::pull_request pr{.db = "app", .device = id16(1), .cursor = 0, .limit = 0, .collections = {}, .wait_ms = 0};
     CHECK(code_of([&] { (void)sync::encode(pr); }) == errc::invalid_argument);

@@ -51,12 +51,6 @@ namespace entidb {
 inline namespace v1 {
 namespace sync {
 
-template <typename S>
-concept sync_store = requires(S& s, const handshake_request& h, const push_request& p, const pull_request& q) {
-    { s.handshake(h) } -> std::same_as<handshake_response>;
-    { s.push(p) } -> std::same_as<push_response>;
-    { s.pull(q) } -> std::same_as<pull_response>;
-};
 
 template <typename Traits = file_storage>
 class embedded_store {
@@ -89,7 +83,8 @@ public:
             push_response out;
             for (const auto& op : r.ops) {
                 if (op.cseq <= acked_before) {
-                    out.results.push_back({.cseq = op.cseq, .status = push_status::duplicate, .sseq = 0, .current = {}, .reason = {}});
+                    out.results.push_back(with_current(txn, t, op, {.cseq = op.cseq, .status = push_status::duplicate,
+                                                                    .sseq = 0, .current = {}, .reason = {}}));
                     continue;
                 }
                 if (op.cseq != acked + 1)
@@ -110,7 +105,7 @@ public:
         auto txn = db_.begin_read();
         const auto m = read_meta(txn, t);
         const std::uint64_t head = m ? m->head : 0, horizon = m ? m->horizon : 0;
-        if (r.cursor < horizon)
+        if (r.cursor != 0 && r.cursor < horizon)
             throw refusal("resync_required", fmt::format("history below {} was compacted; take a fresh snapshot", horizon),
                           horizon);
         pull_response out;
@@ -120,7 +115,7 @@ public:
         const std::uint64_t cap = std::max<std::uint64_t>(opts_.max_examined, 1);
         for (std::uint64_t examined = 0; s < head && out.ops.size() < r.limit && examined < cap; ++examined) {
             ++s;
-            const auto bytes = txn.get(t.ops, sequence_key(s));
+            const auto bytes = txn.get(t.ops, sequence_id(s));
             if (!bytes) fail(errc::corruption, "sync store: operation {} of '{}' is missing", s, r.db);
             auto op = decode_server_operation(*bytes);
             if (wanted(r, op.op.collection)) out.ops.push_back(std::move(op));
@@ -153,11 +148,6 @@ private:
         std::string prefix, meta, ops, devices;
     };
 
-    [[nodiscard]] static entity_id sequence_key(std::uint64_t n) {
-        std::array<byte, entity_id::size> b{};
-        for (int i = 0; i < 8; ++i) b[15 - static_cast<std::size_t>(i)] = static_cast<byte>(n >> (8 * i));
-        return entity_id(b);
-    }
 
     [[nodiscard]] static bool wanted(const pull_request& r, const std::string& collection) {
         return r.collections.empty() ||
@@ -178,14 +168,14 @@ private:
 
     template <typename Txn>
     [[nodiscard]] static std::optional<tenant_meta> read_meta(const Txn& txn, const tenant& t) {
-        const auto v = record(txn, t.meta, sequence_key(0));
+        const auto v = record(txn, t.meta, sequence_id(0));
         if (!v) return std::nullopt;
         return tenant_meta{entity_id::from_bytes(v->find("server")->as_bytes()), v->find("head")->as_uint(),
                            v->find("horizon")->as_uint()};
     }
     template <typename Txn>
     static void put_meta(Txn& txn, const tenant& t, const tenant_meta& m) {
-        put_record(txn, t.meta, sequence_key(0),
+        put_record(txn, t.meta, sequence_id(0),
                    cbor::value(cbor::map{{"server", cbor::value::bytes(m.server.bytes())}, {"head", m.head}, {"horizon", m.horizon}}));
     }
     // The tenant's meta, created (a new server id) on first contact.
@@ -212,37 +202,48 @@ private:
                                v->find("cseq")->as_uint(), v->find("hlc")->as_uint(), v->find("deleted")->as_bool()};
     }
 
+    // A result with the entity's current version (and its server sequence), when it has one.
+    template <typename Txn>
+    [[nodiscard]] static push_result with_current(const Txn& txn, const tenant& t, const operation& op, push_result res) {
+        if (is_reserved_collection(op.collection)) return res;
+        if (const auto current = current_of(txn, t.current(op.collection), op.id)) {
+            res.sseq = current->sseq;
+            res.current = decode_server_operation(*txn.get(t.ops, sequence_id(current->sseq)));
+        }
+        return res;
+    }
     // One new operation: decided, and applied where the rules say.
     template <typename Txn>
     [[nodiscard]] push_result apply(Txn& txn, const tenant& t, tenant_meta& m, const device_id& device,
                                     const operation& op) const {
         push_result res{.cseq = op.cseq, .status = push_status::applied, .sseq = 0, .current = {}, .reason = {}};
+        const auto refuse = [&](std::string reason) {
+            res.status = push_status::rejected;
+            res.reason = std::move(reason);
+            return with_current(txn, t, op, std::move(res));
+        };
+        if (is_reserved_collection(op.collection))
+            return refuse(fmt::format("collection '{}' is reserved for the sync client's own state", op.collection));
         if (op.kind == op_kind::put) {
             try {
                 cbor::validate(op.payload);
             } catch (const error& e) {
-                res.status = push_status::rejected;
-                res.reason = fmt::format("the payload is not canonical CBOR: {}", e.detail());
-                return res;
+                return refuse(fmt::format("the payload is not canonical CBOR: {}", e.detail()));
             }
         }
         const std::string current_collection = t.current(op.collection);
         const auto current = current_of(txn, current_collection, op.id);
         switch (decide(opts_.policy, device, op, current)) {
             case verdict::reject:
-                res.status = push_status::rejected;
-                res.reason = fmt::format("base {} is above the entity's current version {}", op.base, current->sseq);
-                return res;
+                return refuse(fmt::format("base {} is above the entity's current version {}", op.base, current->sseq));
             case verdict::conflict:
                 res.status = push_status::conflict;
-                res.sseq = current->sseq;
-                res.current = decode_server_operation(*txn.get(t.ops, sequence_key(current->sseq)));
-                return res;
+                return with_current(txn, t, op, std::move(res));
             case verdict::apply: break;
         }
         res.sseq = ++m.head;
         const server_operation stored{.sseq = res.sseq, .device = device, .op = op};
-        txn.put(t.ops, sequence_key(res.sseq), encode(stored));
+        txn.put(t.ops, sequence_id(res.sseq), encode(stored));
         put_record(txn, current_collection, op.id,
                    cbor::value(cbor::map{{"sseq", res.sseq},
                                          {"device", cbor::value::bytes(device.bytes())},

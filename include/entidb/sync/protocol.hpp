@@ -23,6 +23,8 @@
 // Thread-safety: functions of their arguments.
 #pragma once
 
+#include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -48,6 +50,13 @@ inline constexpr std::uint64_t max_wait_ms = 30000;                         // a
 inline constexpr std::size_t max_name_bytes = 65535;                        // db and collection names
 
 using device_id = entity_id;  // 16 random bytes a device draws once
+
+// Collections whose names start with this hold a sync client's own state (sync/client.hpp) in
+// the device's database: they are never synced, and a server refuses operations on them.
+inline constexpr std::string_view reserved_collection_prefix = "entidb.sync/";
+[[nodiscard]] constexpr bool is_reserved_collection(std::string_view name) noexcept {
+    return name.starts_with(reserved_collection_prefix);
+}
 
 enum class op_kind : std::uint8_t { put = 1, remove = 2 };
 
@@ -96,8 +105,11 @@ enum class push_status : std::uint8_t { applied = 1, conflict = 2, duplicate = 3
 struct push_result {
     std::uint64_t cseq = 0;
     push_status status = push_status::applied;
-    std::uint64_t sseq = 0;                   // applied: its server sequence; conflict: the current version's
-    std::optional<server_operation> current;  // conflict: the server's current version
+    std::uint64_t sseq = 0;                   // applied: its server sequence; otherwise the current version's (0: none)
+    // The server's current version of the entity: always on a conflict; on a duplicate or a
+    // rejection when the entity has one (so a device that lost the first answer, or sent what
+    // the server refused, can still converge); never on an applied operation.
+    std::optional<server_operation> current;
     std::string reason;                       // rejected: why
     friend bool operator==(const push_result&, const push_result&) = default;
 };
@@ -135,6 +147,13 @@ namespace detail {
 
 [[noreturn]] inline void bad_field(std::string_view path, std::string_view what) {
     fail(errc::invalid_argument, "sync message: {}: {}", path, what);
+}
+
+// A push result's `current`: required on a conflict, allowed on a duplicate or a rejection,
+// refused on an applied operation (its own version is the current one).
+inline void check_current(push_status status, bool present, std::string_view path) {
+    if (status == push_status::conflict && !present) bad_field(path, "missing (a conflict carries the current version)");
+    if (status == push_status::applied && present) bad_field(path, "not allowed on an applied operation");
 }
 
 // Reads one map of a message, field by field; finish() refuses keys nobody asked for.
@@ -332,6 +351,32 @@ inline server_operation read_server_operation(const cbor::value& v, std::string 
     return detail::read_server_operation(detail::decode_body(body), "operation");
 }
 
+// ---- an operation on its own (how a client keeps its outbox) ----
+
+[[nodiscard]] inline byte_buffer encode(const operation& m) {
+    return detail::write_message([&](cbor::encoder& e) {
+        detail::check_operation(m, "operation");
+        e.begin_map(detail::operation_pairs(m));
+        detail::put_operation_fields(e, m);
+        e.end_map();
+    });
+}
+[[nodiscard]] inline operation decode_operation(bytes_view body) {
+    const auto v = detail::decode_body(body);
+    detail::fields f(v, "operation");
+    auto op = detail::read_operation(f);
+    f.finish();
+    return op;
+}
+
+// The 16-byte id under which stores and clients keep the n-th of something (a server
+// operation, an outbox entry): n big-endian in the last 8 bytes, so id order is n's order.
+[[nodiscard]] inline entity_id sequence_id(std::uint64_t n) {
+    std::array<byte, entity_id::size> b{};
+    for (std::size_t i = 0; i < 8; ++i) b[15 - i] = static_cast<byte>(n >> (8 * i));
+    return entity_id(b);
+}
+
 // ---- a request refused as a whole ----
 
 // What a server answers with an error body instead of a response (docs/sync-protocol.md,
@@ -443,14 +488,14 @@ private:
         for (std::size_t i = 0; i < m.results.size(); ++i) {
             const auto& r = m.results[i];
             const std::string path = fmt::format("push_response.results[{}]", i);
-            const bool conflict = r.status == push_status::conflict, rejected = r.status == push_status::rejected;
-            if (conflict != r.current.has_value()) detail::bad_field(path + ".current", "present exactly on a conflict");
+            const bool rejected = r.status == push_status::rejected;
+            detail::check_current(r.status, r.current.has_value(), path + ".current");
             if (rejected == r.reason.empty()) detail::bad_field(path + ".reason", "present exactly on a rejection");
-            e.begin_map(3 + (conflict ? 1 : 0) + (rejected ? 1 : 0));
+            e.begin_map(3 + (r.current ? 1 : 0) + (rejected ? 1 : 0));
             e.text("cseq").uint(r.cseq);
             e.text("status").uint(static_cast<std::uint64_t>(r.status));
             e.text("sseq").uint(r.sseq);
-            if (conflict) {
+            if (r.current) {
                 e.text("current");
                 detail::put_server_operation(e, *r.current, path + ".current");
             }
@@ -474,8 +519,7 @@ private:
             r.status = static_cast<push_status>(rf.u64("status", 1, 4));
             r.sseq = rf.u64("sseq");
             const auto* current = rf.optional("current");
-            if ((r.status == push_status::conflict) != (current != nullptr))
-                detail::bad_field(rf.at("current"), "present exactly on a conflict");
+            detail::check_current(r.status, current != nullptr, rf.at("current"));
             if (current != nullptr) r.current = detail::read_server_operation(*current, rf.at("current"));
             const auto* reason = rf.optional("reason");
             if ((r.status == push_status::rejected) != (reason != nullptr))
@@ -592,6 +636,15 @@ private:
         return m;
     });
 }
+
+// What answers the three requests: a store in the server's process (embedded_store.hpp), or a
+// client's connection to a server (http_transport.hpp) — the client takes either.
+template <typename S>
+concept sync_store = requires(S& s, const handshake_request& h, const push_request& p, const pull_request& q) {
+    { s.handshake(h) } -> std::same_as<handshake_response>;
+    { s.push(p) } -> std::same_as<push_response>;
+    { s.pull(q) } -> std::same_as<pull_response>;
+};
 
 }  // namespace sync
 }  // namespace v1
