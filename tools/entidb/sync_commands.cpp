@@ -2,6 +2,7 @@
 //
 //   entidb sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]
 //   entidb sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]
+//   entidb sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]
 //
 // serves sync protocol v2 over HTTP/1.1 (cpp-httplib) from an embedded store: the EntiDB
 // database at DIR (created when missing). Its first line on stdout is `listening on HOST:PORT`
@@ -9,8 +10,11 @@
 // requests in flight and exits 0. With --tokens every request needs a bearer token that file's key
 // signed (sync/token.hpp), for the request's database and device (and collections); without it
 // the server listens on loopback only (127.0.0.1, ::1, localhost): another host is exit 2.
-// sync-token prints a token, creating the tokens file (mode 0600) when it is missing. Built where Debian's libcpp-httplib-dev
-// is found (ENTIDB_TOOL_HAVE_HTTPLIB); elsewhere the command says what to install (exit 2).
+// sync-token prints a token, creating the tokens file (mode 0600) when it is missing. sync runs
+// one sync of the database DB (created when missing: a new device) with the server at URL and
+// prints `pulled N pushed M conflicts K cursor C`; a server it cannot reach, or one that refuses,
+// is exit 7 with the database unchanged. Built where Debian's libcpp-httplib-dev
+// is found (ENTIDB_TOOL_HAVE_HTTPLIB); elsewhere the commands say what to install (exit 2).
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -35,7 +39,9 @@
 #include <pthread.h>
 #include <strings.h>
 
+#include <entidb/sync/client.hpp>
 #include <entidb/sync/embedded_store.hpp>
+#include <entidb/sync/http_transport.hpp>
 #include <entidb/sync/token.hpp>
 #endif
 
@@ -294,6 +300,20 @@ std::uint64_t parse_duration(std::string_view text) {
     return n * unit;
 }
 
+// --collections A,B: names separated by commas, none empty.
+std::vector<std::string> collection_names(std::string_view text) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const auto name = text.substr(0, comma);
+        if (name.empty()) throw usage_error{"--collections takes names separated by commas"};
+        out.emplace_back(name);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        if (comma != std::string_view::npos && text.empty()) throw usage_error{"--collections ends with a comma"};
+    }
+    return out;
+}
+
 int cmd_sync_token(args a) {
     auto values = option_values(a, {"--tokens", "--device", "--db", "--collections", "--ttl"});
     for (const auto required : {"--tokens", "--device", "--db"})
@@ -301,17 +321,7 @@ int cmd_sync_token(args a) {
     sync::token_claims claims;
     claims.device = parse_id(values["--device"]);
     claims.db = std::string(values["--db"]);
-    if (values.contains("--collections")) {
-        std::string_view rest = values["--collections"];
-        while (!rest.empty()) {
-            const auto comma = rest.find(',');
-            const auto name = rest.substr(0, comma);
-            if (name.empty()) throw usage_error{"--collections takes names separated by commas"};
-            claims.collections.emplace_back(name);
-            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-            if (comma != std::string_view::npos && rest.empty()) throw usage_error{"--collections ends with a comma"};
-        }
-    }
+    if (values.contains("--collections")) claims.collections = collection_names(values["--collections"]);
     claims.expires = unix_seconds() + (values.contains("--ttl") ? parse_duration(values["--ttl"]) : 24 * 3600);
     const std::filesystem::path file{std::string(values["--tokens"])};
     const auto signer = entidb::path_exists(file) ? sync::token_signer::open(file) : sync::token_signer::create(file);
@@ -319,7 +329,104 @@ int cmd_sync_token(args a) {
     return exit_ok;
 }
 
+// The token in FILE (its first line, without surrounding blanks), and what it says.
+std::pair<std::string, sync::token_claims> token_from_file(std::string_view file) {
+    const auto bytes = read_secret_file("--token-file", file);
+    std::string token(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    token = token.substr(0, token.find('\n'));
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+    try {
+        auto claims = sync::read_claims(token);
+        return {std::move(token), std::move(claims)};
+    } catch (const entidb::error& e) {
+        throw usage_error{fmt::format("--token-file {}: {}", file, e.detail())};
+    }
+}
+
+// The client's options: --db, --device and --collections, or else what the token names (they
+// must agree with it); the tenant "default" without either.
+sync::client_options client_options_of(const command_line& cl, const std::optional<sync::token_claims>& claims) {
+    sync::client_options o;
+    const auto agree = [&](std::string_view option, bool same) {
+        if (!same) throw usage_error{fmt::format("{} differs from what the token in --token-file names", option)};
+    };
+    if (const auto it = cl.values.find("--db"); it != cl.values.end()) {
+        o.db = std::string(it->second);
+        if (claims) agree("--db", claims->db == o.db);
+    } else if (claims) {
+        o.db = claims->db;
+    }
+    if (const auto it = cl.values.find("--device"); it != cl.values.end()) {
+        o.device = parse_id(it->second);
+        if (claims) agree("--device", claims->device == *o.device);
+    } else if (claims) {
+        o.device = claims->device;
+    }
+    if (const auto it = cl.values.find("--collections"); it != cl.values.end())
+        o.collections = collection_names(it->second);
+    else if (claims)
+        o.collections = claims->collections;
+    return o;
+}
+
+[[nodiscard]] bool holds_database(const fs::path& dir) {
+    std::error_code ec;
+    return fs::exists(dir, ec) && !fs::is_empty(dir, ec);
+}
+
+int sync_once(const command_line& cl) {
+    const std::string url(cl.positional[1]);
+    std::optional<sync::token_claims> claims;
+    sync::http_options http;
+    if (const auto it = cl.values.find("--token-file"); it != cl.values.end()) {
+        auto [token, c] = token_from_file(it->second);
+        http.token = std::move(token);
+        claims = std::move(c);
+    }
+    auto options = client_options_of(cl, claims);
+    sync::http_transport server(url, http);
+    const fs::path dir{std::string(cl.positional[0])};
+    const bool exists = holds_database(dir);
+    // The server must answer before the database is created or opened for writing, so that a
+    // server that cannot be reached (or refuses) leaves it as it was.
+    if (exists) {
+        const auto stored = with_db(cl, open_mode::read_only, [](const auto& db) { return sync::synced_device(db); });
+        if (stored && options.device && *stored != *options.device)
+            throw usage_error{fmt::format("{} syncs as device {}; {} names device {}", dir.string(), stored->to_hex(),
+                                          cl.values.contains("--device") ? "--device" : "the token",
+                                          options.device->to_hex())};
+        if (stored) options.device = stored;
+    }
+    if (!options.device) options.device = entidb::entity_id::generate();
+    (void)server.handshake({.db = options.db, .device = *options.device, .protocol = sync::protocol_version});
+    return with_db(cl, exists ? open_mode::read_write : open_mode::create, [&](auto& db) {
+        using traits = typename std::remove_cvref_t<decltype(db)>::traits_type;
+        sync::sync_client<traits, sync::http_transport> client(db, server, options);
+        const auto r = client.sync();
+        fmt::print("pulled {} pushed {} conflicts {} cursor {}\n", r.pulled, r.pushed, r.conflicts, r.cursor);
+        return int{exit_ok};
+    });
+}
+
+int cmd_sync(args a) {
+    const auto cl = parse(a, 2, {"--token-file", "--device", "--db", "--collections"});
+    try {
+        return sync_once(cl);
+    } catch (const sync::unreachable& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return exit_sync_failed;
+    } catch (const sync::refusal& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return exit_sync_failed;
+    }
+}
+
 #else
+
+int cmd_sync(args) {
+    throw usage_error{"this entidb was built without sync: install Debian's libcpp-httplib-dev "
+                      "(scripts/setup.sh does) and rebuild"};
+}
 
 int cmd_sync_token(args) {
     throw usage_error{"this entidb was built without the sync server: install Debian's libcpp-httplib-dev "
@@ -338,6 +445,7 @@ int cmd_sync_server(args) {
 void add_sync_commands(std::vector<command>& out) {
     out.push_back({"sync-server", "sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]",
                    cmd_sync_server});
+    out.push_back({"sync", "sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]", cmd_sync});
     out.push_back({"sync-token", "sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]",
                    cmd_sync_token});
 }

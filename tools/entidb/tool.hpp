@@ -3,7 +3,8 @@
 // Output goes to stdout; errors are one line `error: <message>` on stderr. Exit codes
 // are a stable interface (docs/tool.md): 0 ok, 1 not found, 2 bad usage or bad input,
 // 3 corruption detected, 4 database locked, 5 other I/O error, 6 bad key (a wrong or missing
-// key for an encrypted database, or a key for a plain one), 8 schema mismatch.
+// key for an encrypted database, or a key for a plain one), 7 the sync server could not be reached
+// or refused the sync, 8 schema mismatch.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,7 @@ enum exit_code : int {
     exit_locked = 4,
     exit_io = 5,
     exit_bad_key = 6,  // a wrong or missing key (errc::bad_key; encryption.md)
+    exit_sync_failed = 7,  // entidb sync: the server could not be reached, or refused (docs/tool.md, "Sync")
     exit_schema_mismatch = 8,  // the database is at another schema version (migrate, open with --schema-version)
 };
 

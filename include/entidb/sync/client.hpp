@@ -56,6 +56,21 @@ namespace entidb {
 inline namespace v1 {
 namespace sync {
 
+// Where a client keeps its state (id 0 of this collection; the rest: sync_client below).
+inline constexpr std::string_view client_state_collection = "entidb.sync/state";
+
+// The device id a database syncs as, if a client stored its state there; nothing is written.
+template <typename Traits>
+[[nodiscard]] std::optional<device_id> synced_device(const basic_database<Traits>& db) {
+    const auto bytes = db.get(client_state_collection, sequence_id(0));
+    if (!bytes) return std::nullopt;
+    const auto v = cbor::decode(*bytes);
+    const auto* d = v.find("device");
+    if (d == nullptr || !d->is(cbor::kind::bytes) || d->as_bytes().size() != entity_id::size)
+        fail(errc::corruption, "sync client: its state in {} has no device id", client_state_collection);
+    return entity_id::from_bytes(d->as_bytes());
+}
+
 struct client_options {
     std::string db = "default";             // the tenant on the server
     std::optional<device_id> device;        // the first sync's device id (none: a random one); later ones must match
@@ -159,7 +174,7 @@ private:
         byte_buffer payload;
     };
 
-    static constexpr std::string_view state_collection = "entidb.sync/state";
+    static constexpr std::string_view state_collection = client_state_collection;
     static constexpr std::string_view outbox_collection = "entidb.sync/outbox";
     static constexpr std::string_view base_prefix = "entidb.sync/base/";
 
@@ -221,32 +236,28 @@ private:
         txn.put(state_collection, sequence_id(0), state_value(state_));
     }
 
-    // The stored state, or a new one (a new device) written now.
-    [[nodiscard]] state load_state() {
-        return db_.transaction([&](auto& txn) {
-            if (const auto bytes = txn.get(state_collection, sequence_id(0))) {
-                auto s = state_of(cbor::decode(*bytes));
-                if (opts_.device && *opts_.device != s.device)
-                    fail(errc::invalid_argument, "sync client: this database syncs as device {}, not {}", s.device.to_hex(),
-                         opts_.device->to_hex());
-                if (s.db != opts_.db)
-                    fail(errc::invalid_argument, "sync client: this database syncs with '{}', not '{}'", s.db, opts_.db);
-                return s;
-            }
-            state s;
-            s.device = opts_.device.value_or(entity_id::generate());
-            s.db = opts_.db;
-            txn.put(state_collection, sequence_id(0), state_value(s));
+    // The stored state, or a new one (a new device) that the first handshake stores: making a
+    // client writes nothing, so a sync that cannot reach its server leaves the database as it was.
+    [[nodiscard]] state load_state() const {
+        if (const auto bytes = db_.get(state_collection, sequence_id(0))) {
+            auto s = state_of(cbor::decode(*bytes));
+            if (opts_.device && *opts_.device != s.device)
+                fail(errc::invalid_argument, "sync client: this database syncs as device {}, not {}", s.device.to_hex(),
+                     opts_.device->to_hex());
+            if (s.db != opts_.db)
+                fail(errc::invalid_argument, "sync client: this database syncs with '{}', not '{}'", s.db, opts_.db);
             return s;
-        });
+        }
+        state s;
+        s.device = opts_.device.value_or(entity_id::generate());
+        s.db = opts_.db;
+        return s;
     }
 
     // The stored state: another client object on the database may have moved it since (one
     // at a time; an earlier run's, or one a process made again after a failure).
     void refresh() {
-        const auto bytes = db_.get(state_collection, sequence_id(0));
-        if (!bytes) fail(errc::corruption, "sync client: its state ({}) is gone", state_collection);
-        state_ = state_of(cbor::decode(*bytes));
+        if (const auto bytes = db_.get(state_collection, sequence_id(0))) state_ = state_of(cbor::decode(*bytes));
     }
 
     // ---- bases ----

@@ -86,9 +86,7 @@ private:
         const std::string path = fmt::format("/sync/v2/{}", request);
         const auto res = http_.Post(path, headers, reinterpret_cast<const char*>(body.data()), body.size(),
                                     "application/cbor");
-        if (!res)
-            throw unreachable(fmt::format("cannot reach the sync server at {} ({}): {}", url_, request,
-                                          httplib::to_string(res.error())));
+        if (!res) throw unreachable(fmt::format("the sync server at {} ({}): {}", url_, request, what_failed(res.error())));
         const bytes_view answer(reinterpret_cast<const byte*>(res->body.data()), res->body.size());
         if (res->status == 200) return byte_buffer(answer.begin(), answer.end());
         if (res->get_header_value("Content-Type") == "application/cbor") {
@@ -103,6 +101,16 @@ private:
                           e.horizon);
         }
         throw unreachable(fmt::format("the sync server at {} answered HTTP {} to {}", url_, res->status, request));
+    }
+
+    [[nodiscard]] static std::string what_failed(httplib::Error e) {
+        switch (e) {
+            case httplib::Error::Connection: return "cannot connect (nothing listens there, or the host is unreachable)";
+            case httplib::Error::ConnectionTimeout: return "the connection timed out";
+            case httplib::Error::Read: return "the answer did not arrive (the connection broke or the read timed out)";
+            case httplib::Error::Write: return "the request could not be sent (the connection broke)";
+            default: return "the request failed: " + httplib::to_string(e);
+        }
     }
 
     std::string url_;

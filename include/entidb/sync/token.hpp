@@ -4,6 +4,7 @@
 //   token_claims        what a token grants: one device, one database (tenant), optionally a
 //                       list of collections (none: all of them), until `expires` (Unix seconds).
 //   allows(claims, c)   whether the claims cover collection c.
+//   read_claims(token)  what a token says, unverified (for the device that holds it).
 //   token_signer        the server's Ed25519 key pair, kept in a tokens file (needs libsodium):
 //     create(file)      a new key pair, written atomically with mode 0600 (only its owner may
 //                       read it); a file already there → errc::invalid_argument (its tokens would
@@ -124,9 +125,26 @@ inline constexpr std::string_view base64url_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWX
     });
 }
 
+inline constexpr std::string_view token_prefix = "et1.";
+
+}  // namespace detail
+
+// What a token says, unverified: how a device learns the database and device id its token is
+// for (only the server can check the signature). errc::invalid_argument for something that is
+// not a token, naming what is wrong and never echoing it.
+[[nodiscard]] inline token_claims read_claims(std::string_view token) {
+    const auto dot = token.rfind('.');
+    if (!token.starts_with(detail::token_prefix) || dot == std::string_view::npos || dot < detail::token_prefix.size())
+        fail(errc::invalid_argument, "not an EntiDB sync token (expected et1.<claims>.<signature>)");
+    const auto claims = detail::from_base64url(token.substr(detail::token_prefix.size(), dot - detail::token_prefix.size()));
+    if (!claims) fail(errc::invalid_argument, "a sync token whose claims are not base64url");
+    return detail::decode_claims(*claims);
+}
+
+namespace detail {
+
 inline constexpr std::array<byte, 4> tokens_file_magic = {'E', 'S', 'T', 'K'};
 inline constexpr std::uint16_t tokens_file_version = 1;
-inline constexpr std::string_view token_prefix = "et1.";
 
 }  // namespace detail
 
