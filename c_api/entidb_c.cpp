@@ -57,6 +57,11 @@
 #include "entidb/version.hpp"
 
 #include "errors.hpp"
+
+#if ENTIDB_C_HAVE_SYNC
+#include "entidb/sync/client.hpp"
+#include "entidb/sync/http_transport.hpp"
+#endif
 #include "conversions.hpp"
 #include "handles.hpp"
 
@@ -255,6 +260,8 @@ ENTIDB_C_API const char* entidb_error_name(int code) {
     if (code >= 0 && code <= ENTIDB_BAD_KEY) return code_names[code];
     if (code == ENTIDB_OUT_OF_MEMORY) return "out_of_memory";
     if (code == ENTIDB_INTERNAL) return "internal";
+    if (code == ENTIDB_SYNC_UNREACHABLE) return "sync_unreachable";
+    if (code == ENTIDB_SYNC_REFUSED) return "sync_refused";
     return "unknown";
 }
 
@@ -751,3 +758,65 @@ ENTIDB_C_API int entidb_cbor_validate(const uint8_t* cbor, size_t len) {
 }
 
 }  // extern "C"
+
+// ---- sync (ABI 1.6) ------------------------------------------------------------------------
+
+namespace {
+
+// A struct_size that covers at least the fields of `Struct` up to and including `last_field_end`.
+void check_struct_size(std::uint32_t size, std::size_t needed, const char* fn, const char* what) {
+    if (size < needed)
+        entidb::fail(errc::invalid_argument, "{}: {}->struct_size is {}; set it to sizeof the struct", fn, what, size);
+}
+
+}  // namespace
+
+ENTIDB_C_API int entidb_sync(entidb_db* h, const entidb_sync_options* options, entidb_sync_report* report) {
+    static constexpr const char* fn = "entidb_sync";
+    return guarded(fn, [&]() -> int {
+        require(options, fn, "options");
+        check_struct_size(options->struct_size, offsetof(entidb_sync_options, collections) + sizeof options->collections,
+                          fn, "options");
+        if (report != nullptr)
+            check_struct_size(report->struct_size, offsetof(entidb_sync_report, cursor) + sizeof report->cursor, fn,
+                              "report");
+        require(options->url, fn, "options->url");
+#if ENTIDB_C_HAVE_SYNC
+        namespace sync = entidb::sync;
+        sync::client_options o;
+        if (options->tenant != nullptr) o.db = options->tenant;
+        if (options->device != nullptr)
+            o.device = entidb::entity_id::from_bytes({options->device, entidb::entity_id::size});
+        if (options->collections != nullptr) o.collections = sync::collection_list(options->collections);
+        sync::http_transport server(options->url, {.token = options->token != nullptr ? options->token : "",
+                                                   .connect_timeout = std::chrono::milliseconds(5000),
+                                                   .read_timeout = std::chrono::milliseconds(30000)});
+        sync::sync_report r;
+        try {
+            r = with<db_object>(h, fn, [&](auto d) {
+                d->check_not_writer(fn);
+                auto db = d->borrow(fn);
+                using traits = typename std::remove_cvref_t<decltype(db)>::traits_type;
+                entidb::sync_client<traits, sync::http_transport> client(db, server, o);
+                return client.sync();
+            });
+        } catch (const sync::unreachable& e) {
+            return status(ENTIDB_SYNC_UNREACHABLE, e.what());
+        } catch (const sync::refusal& e) {
+            return status(ENTIDB_SYNC_REFUSED, e.what());
+        }
+        if (report != nullptr) {
+            report->pulled = r.pulled;
+            report->pushed = r.pushed;
+            report->conflicts = r.conflicts;
+            report->rejected = r.rejected;
+            report->cursor = r.cursor;
+        }
+        return ENTIDB_OK;
+#else
+        (void)h;
+        entidb::fail(errc::invalid_argument, "{}: this libentidb_c was built without sync (it needs Debian's "
+                     "libcpp-httplib-dev)", fn);
+#endif
+    });
+}

@@ -90,7 +90,7 @@ static void test_versions_and_names(void) {
     CHECK(strcmp(entidb_error_name(ENTIDB_SCHEMA_MISMATCH), "schema_mismatch") == 0);
     CHECK(strcmp(entidb_error_name(ENTIDB_BAD_KEY), "bad_key") == 0);
     CHECK(strcmp(entidb_error_name(24), "unknown") == 0);
-    CHECK(strcmp(entidb_error_name(-3), "unknown") == 0);
+    CHECK(strcmp(entidb_error_name(-5), "unknown") == 0);
     /* The numbers are the C++ entidb::errc values (docs/errors.md); spot-check the table. */
     CHECK(ENTIDB_NOT_FOUND == 1 && ENTIDB_LOCKED == 4 && ENTIDB_CLOSED == 17 && ENTIDB_NO_SUCH_INDEX == 20 &&
           ENTIDB_BUSY == 21 && ENTIDB_SCHEMA_MISMATCH == 22 &&
@@ -1078,6 +1078,48 @@ static void test_encrypted(void) {
     CHECK(key_file == NULL);
 }
 
+/* ABI 1.6: entidb_sync's arguments and failures (the Python binding's tests sync with a real
+ * server). A server that is not there is SYNC_UNREACHABLE and leaves the database unchanged. */
+static void test_sync(void) {
+    entidb_db* db = open_db("sync");
+    entidb_sync_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    entidb_sync_report r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    CHECK_RC(entidb_sync(db, NULL, &r), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_INVALID_ARGUMENT); /* no url */
+    o.url = "ftp://127.0.0.1:1";
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_INVALID_ARGUMENT);
+    o.url = "http://127.0.0.1:1";
+    o.collections = "a,,b";
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_INVALID_ARGUMENT);
+    o.collections = NULL;
+    o.struct_size = 8;
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_INVALID_ARGUMENT);
+    o.struct_size = sizeof o;
+    r.struct_size = 8;
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_INVALID_ARGUMENT);
+    r.struct_size = sizeof r;
+    uint64_t before = 0, after = 0;
+    CHECK_RC(entidb_last_sequence(db, &before), ENTIDB_OK);
+    CHECK_RC(entidb_sync(db, &o, &r), ENTIDB_SYNC_UNREACHABLE);
+    CHECK(strstr(entidb_last_error_message(), "127.0.0.1:1") != NULL);
+    CHECK(strcmp(entidb_error_name(ENTIDB_SYNC_UNREACHABLE), "sync_unreachable") == 0);
+    CHECK(strcmp(entidb_error_name(ENTIDB_SYNC_REFUSED), "sync_refused") == 0);
+    CHECK_RC(entidb_last_sequence(db, &after), ENTIDB_OK);
+    CHECK(after == before);
+    /* A write transaction open on this thread: the sync would wait for itself. */
+    entidb_txn* w = NULL;
+    CHECK_RC(entidb_begin_write(db, &w), ENTIDB_OK);
+    CHECK_RC(entidb_sync(db, &o, NULL), ENTIDB_WRITER_BUSY);
+    CHECK_RC(entidb_txn_abort(w), ENTIDB_OK);
+    CHECK_RC(entidb_sync(NULL, &o, NULL), ENTIDB_INVALID_ARGUMENT);
+    CHECK_RC(entidb_close(db), ENTIDB_OK);
+    CHECK_RC(entidb_sync(db, &o, NULL), ENTIDB_CLOSED);
+}
+
 int main(void) {
     const char* tmp = getenv("TMPDIR");
     snprintf(base_dir, sizeof base_dir, "%s/entidb-abi-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -1100,6 +1142,7 @@ int main(void) {
     test_text_search();
     test_threads();
     test_encrypted();
+    test_sync();
     nftw(base_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;

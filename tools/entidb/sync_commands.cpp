@@ -302,16 +302,11 @@ std::uint64_t parse_duration(std::string_view text) {
 
 // --collections A,B: names separated by commas, none empty.
 std::vector<std::string> collection_names(std::string_view text) {
-    std::vector<std::string> out;
-    while (!text.empty()) {
-        const auto comma = text.find(',');
-        const auto name = text.substr(0, comma);
-        if (name.empty()) throw usage_error{"--collections takes names separated by commas"};
-        out.emplace_back(name);
-        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-        if (comma != std::string_view::npos && text.empty()) throw usage_error{"--collections ends with a comma"};
+    try {
+        return sync::collection_list(text);
+    } catch (const entidb::error& e) {
+        throw usage_error{fmt::format("--collections: {}", e.detail())};
     }
-    return out;
 }
 
 int cmd_sync_token(args a) {

@@ -22,6 +22,7 @@ Threads: a Database may be shared between threads; a transaction belongs to the 
 began it. The GIL is released during every library call.
 """
 
+import collections as _collections
 import ctypes
 import os as _os
 import threading as _threading
@@ -34,8 +35,11 @@ from .errors import InvalidArgumentError, ClosedError, WriterBusyError
 
 __all__ = [
     "open", "Database", "WriteTransaction", "ReadTransaction", "Tag", "new_id", "parse_id",
-    "encode", "decode", "json_to_cbor", "cbor_to_json", "abi_version", "library_version",
+    "encode", "decode", "json_to_cbor", "cbor_to_json", "abi_version", "library_version", "SyncReport",
 ] + _errors.__all__
+
+SyncReport = _collections.namedtuple("SyncReport", ["pulled", "pushed", "conflicts", "rejected", "cursor"])
+SyncReport.__doc__ = "What one Database.sync did (the C ABI's entidb_sync_report)."
 
 _lib = _native.lib
 _check = _native.check
@@ -443,6 +447,27 @@ class Database:
     def checkpoint(self):
         """Writes a checkpoint and truncates the WAL."""
         _check(_lib.entidb_checkpoint(self._live()))
+
+    def sync(self, url, *, token=None, tenant=None, device=None, collections=None):
+        """One sync with the sync server at url ("http://HOST:PORT"; docs/sync-protocol.md,
+        "Client"): pulls everything, pushes every local change, pulls again. token: a bearer
+        token (str); tenant: the server-side database (default "default"); device: this
+        database's device id on its first sync (str or bytes, default a random one); collections:
+        only these (a list of names). Returns a SyncReport (pulled, pushed, conflicts, rejected,
+        cursor). Raises SyncUnreachableError, SyncRefusedError, InvalidArgumentError."""
+        if collections is not None and (isinstance(collections, (str, bytes)) or not collections):
+            raise ValueError("collections is a non-empty list of names")
+        opts = _native.SyncOptions()
+        opts.struct_size = ctypes.sizeof(opts)
+        opts.url = _c_string(url, "url")
+        opts.token = _c_string(token, "token") if token is not None else None
+        opts.tenant = _c_string(tenant, "tenant") if tenant is not None else None
+        opts.device = _id_bytes(device) if device is not None else None
+        opts.collections = _c_string(",".join(collections), "collections") if collections is not None else None
+        report = _native.SyncReport()
+        report.struct_size = ctypes.sizeof(report)
+        _check(_lib.entidb_sync(self._live(), ctypes.byref(opts), ctypes.byref(report)))
+        return SyncReport(report.pulled, report.pushed, report.conflicts, report.rejected, report.cursor)
 
     @property
     def last_sequence(self):

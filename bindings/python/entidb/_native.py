@@ -13,7 +13,7 @@ import os
 from . import errors
 
 ABI_MAJOR = 1
-ABI_MINOR = 5  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes; 1.4: encryption; 1.5: the cipher option
+ABI_MINOR = 6  # 1.1: scans in storage order; 1.2: read-only opens; 1.3: full-text indexes; 1.4: encryption; 1.5: the cipher option; 1.6: sync
 
 OK = 0
 NOT_FOUND = 1
@@ -47,6 +47,30 @@ class Stats(ctypes.Structure):
         ("full_scans", ctypes.c_uint64),
         ("wal_bytes", ctypes.c_uint64),
         ("segment_count", ctypes.c_uint64),
+    ]
+
+
+class SyncOptions(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("reserved_", ctypes.c_uint32),
+        ("url", ctypes.c_char_p),
+        ("token", ctypes.c_char_p),
+        ("tenant", ctypes.c_char_p),
+        ("device", ctypes.c_char_p),
+        ("collections", ctypes.c_char_p),
+    ]
+
+
+class SyncReport(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("reserved_", ctypes.c_uint32),
+        ("pulled", ctypes.c_uint64),
+        ("pushed", ctypes.c_uint64),
+        ("conflicts", ctypes.c_uint64),
+        ("rejected", ctypes.c_uint64),
+        ("cursor", ctypes.c_uint64),
     ]
 
 
@@ -119,6 +143,7 @@ _PROTOTYPES = {
     "entidb_json_to_cbor": (_INT, [_BYTES, _SIZE, _BUFP]),
     "entidb_cbor_to_json": (_INT, [_BYTES, _SIZE, _BUFP]),
     "entidb_cbor_validate": (_INT, [_BYTES, _SIZE]),
+    "entidb_sync": (_INT, [_P, ctypes.POINTER(SyncOptions), ctypes.POINTER(SyncReport)]),
 }
 
 

@@ -11,7 +11,7 @@ __all__ = [
     "WriterBusyError", "TooLargeError", "UnsupportedVersionError", "InvalidCborError",
     "NonCanonicalError", "ScanForbiddenError", "UniqueViolationError", "ClosedError",
     "TypeMismatchError", "RotationUnsupportedError", "NoSuchIndexError", "BusyError", "SchemaMismatchError",
-    "BadKeyError", "OutOfMemoryError",
+    "BadKeyError", "OutOfMemoryError", "SyncUnreachableError", "SyncRefusedError",
     "InternalError", "error_for_code",
 ]
 
@@ -71,13 +71,19 @@ BadKeyError = _define("BadKeyError", 23, "bad_key",
 OutOfMemoryError = _define("OutOfMemoryError", -1, "out_of_memory", "The library ran out of memory.",
                            (EntiDBError, MemoryError))
 InternalError = _define("InternalError", -2, "internal", "An unexpected C++ exception inside the library (a bug).")
+SyncUnreachableError = _define("SyncUnreachableError", -3, "sync_unreachable",
+                               "Database.sync: the server could not be reached or gave no usable answer.",
+                               (EntiDBError, ConnectionError))
+SyncRefusedError = _define("SyncRefusedError", -4, "sync_refused",
+                           "Database.sync: the server refused (the message has its error code, e.g. unauthorized).")
 
 _BY_CODE = {cls.code: cls for cls in (
     NotFoundError, InvalidArgumentError, CorruptionError, LockedError, IoError, OutcomeUnknownError,
     NoSpaceError, NeedsReopenError, ReadOnlyError, WriterBusyError, TooLargeError,
     UnsupportedVersionError, InvalidCborError, NonCanonicalError, ScanForbiddenError,
     UniqueViolationError, ClosedError, TypeMismatchError, RotationUnsupportedError, NoSuchIndexError,
-    BusyError, SchemaMismatchError, BadKeyError, OutOfMemoryError, InternalError)}
+    BusyError, SchemaMismatchError, BadKeyError, OutOfMemoryError, InternalError, SyncUnreachableError,
+    SyncRefusedError)}
 
 
 def error_for_code(code, message=""):

@@ -5,7 +5,8 @@
  *
  * Errors. Every function that can fail returns an `int`: ENTIDB_OK (0) or an error code. The
  * codes 0..21 are exactly `entidb::errc` (include/entidb/error.hpp, docs/errors.md) and stable;
- * the negative codes exist only at this boundary (ENTIDB_OUT_OF_MEMORY, ENTIDB_INTERNAL). Every
+ * the negative codes exist only at this boundary (ENTIDB_OUT_OF_MEMORY, ENTIDB_INTERNAL, and since
+ * ABI 1.6 ENTIDB_SYNC_UNREACHABLE, ENTIDB_SYNC_REFUSED). Every
  * call that returns a code also sets the calling thread's last error: the code and a message
  * (the C++ error's what(): code text, detail, file and offset, errno text), or "" after
  * success. `entidb_last_error_message()` returns it; the pointer stays valid until the next
@@ -75,7 +76,7 @@ extern "C" {
 
 /* The ABI this header describes. A different major is incompatible; a higher minor only adds. */
 #define ENTIDB_ABI_VERSION_MAJOR 1
-#define ENTIDB_ABI_VERSION_MINOR 5
+#define ENTIDB_ABI_VERSION_MINOR 6
 #define ENTIDB_ABI_VERSION ((ENTIDB_ABI_VERSION_MAJOR << 16) | ENTIDB_ABI_VERSION_MINOR)
 
 /* The ABI of the loaded library: (major << 16) | minor. Compare its major with
@@ -114,6 +115,8 @@ ENTIDB_C_API const char* entidb_library_version(void);
 /* Only at this boundary (no entidb::errc counterpart): */
 #define ENTIDB_OUT_OF_MEMORY (-1)      /* std::bad_alloc */
 #define ENTIDB_INTERNAL (-2)           /* any other C++ exception (a bug: please report it) */
+#define ENTIDB_SYNC_UNREACHABLE (-3)   /* since ABI 1.6, entidb_sync: the server could not be reached or gave no usable answer */
+#define ENTIDB_SYNC_REFUSED (-4)       /* since ABI 1.6, entidb_sync: the server refused (the message has its error code) */
 
 /* The code's name without the prefix in lower case ("locked", "non_canonical", "out_of_memory"),
  * or "unknown" for a number that is not a code. A static string. Never fails. */
@@ -389,6 +392,43 @@ ENTIDB_C_API int entidb_cbor_to_json(const uint8_t* cbor, size_t len, entidb_buf
 /* ENTIDB_OK if the bytes are exactly one canonical CBOR item (what put accepts), else
  * INVALID_CBOR or NON_CANONICAL with the offset in the message. */
 ENTIDB_C_API int entidb_cbor_validate(const uint8_t* cbor, size_t len);
+
+/* ---- sync (since ABI 1.6) ------------------------------------------------------------------- */
+
+/* Options of entidb_sync. Set struct_size = sizeof(entidb_sync_options); NULL strings take the
+ * defaults. */
+typedef struct entidb_sync_options {
+    uint32_t struct_size;
+    uint32_t reserved_;       /* zero */
+    const char* url;          /* the server, http://HOST[:PORT]; required */
+    const char* token;        /* a bearer token (entidb sync-token); NULL: none */
+    const char* tenant;       /* the server-side database; NULL: "default" */
+    const uint8_t* device;    /* 16 bytes: this database's device id on its first sync; NULL: the stored
+                               * one, or a new random one. A database that has synced keeps its own. */
+    const char* collections;  /* names separated by commas: only these are synced; NULL: all */
+} entidb_sync_options;
+
+/* What one entidb_sync did. Set struct_size = sizeof(entidb_sync_report). */
+typedef struct entidb_sync_report {
+    uint32_t struct_size;
+    uint32_t reserved_;
+    uint64_t pulled;    /* pulled operations applied to the database */
+    uint64_t pushed;    /* operations pushed and answered */
+    uint64_t conflicts; /* of those, conflicts (the server kept its version; the database now holds it) */
+    uint64_t rejected;  /* of those, rejections */
+    uint64_t cursor;    /* the last server sequence the database holds */
+} entidb_sync_report;
+
+/* One sync of the database with a sync server (docs/sync-protocol.md, "Client"): handshake, pull
+ * everything, push every local change, pull again — the C++ entidb::sync_client over HTTP. Each
+ * step is one local transaction: a process killed during the call loses nothing and applies
+ * nothing twice. `report` may be NULL. Errors: INVALID_ARGUMENT (NULL db or options, a bad URL,
+ * device, name or list, a device other than the one the database syncs as, or a library built
+ * without sync), SYNC_UNREACHABLE (nothing listening, a broken connection, a timeout), SYNC_REFUSED
+ * (401/403 and other refusals: the message names the server's code), WRITER_BUSY (this thread has a
+ * write transaction open on the database), CLOSED, and the database's own errors. After an error the
+ * database holds what the completed steps wrote; the next call goes on. */
+ENTIDB_C_API int entidb_sync(entidb_db* db, const entidb_sync_options* options, entidb_sync_report* report);
 
 #ifdef __cplusplus
 }

@@ -71,6 +71,19 @@ template <typename Traits>
     return entity_id::from_bytes(d->as_bytes());
 }
 
+// "a,b,c" → {"a", "b", "c"}: how the tool and the C ABI take a list of collections. An empty
+// name (",", "a,,b", a trailing comma) → errc::invalid_argument.
+[[nodiscard]] inline std::vector<std::string> collection_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (std::size_t start = 0; start <= text.size();) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        if (comma == start) fail(errc::invalid_argument, "a list of collections has an empty name (use a,b,c)");
+        out.emplace_back(text.substr(start, comma - start));
+        start = comma + 1;
+    }
+    return out;
+}
+
 struct client_options {
     std::string db = "default";             // the tenant on the server
     std::optional<device_id> device;        // the first sync's device id (none: a random one); later ones must match

@@ -1,6 +1,6 @@
 // entidb/sync/http_transport.hpp — a sync client's connection to a server over HTTP/1.1
-// (docs/sync-protocol.md, "Transport"), through cpp-httplib (Debian's libcpp-httplib-dev,
-// header-only; optional: only code that includes this header needs it).
+// (docs/sync-protocol.md, "Transport"), through cpp-httplib (Debian's libcpp-httplib-dev, whose
+// library the program links through pkg-config; optional: only code that includes this header needs it).
 //
 // Contract: `http_transport(url, options)` models sync_store (protocol.hpp) by posting each
 // request's canonical CBOR to <url>/sync/v2/<request> as application/cbor.
