@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Sync throughput of `entidb sync-server` (embedded store) over HTTP on 127.0.0.1
-(docs/performance.md, "Sync"): N operations of 256-byte payloads pushed in batches of 1,000 by
-1 device, then by 8 devices at once (N/8 each, one thread per device), then pulled back whole in
-pages of 10,000 (decoded after the clock stops); and the time from a push to a long-polling puller receiving it. The requests'
-bodies are encoded before the clock starts, so the figures are the server's (and the loopback's),
-not the client's CBOR.
+"""Sync throughput of `entidb sync-server` over HTTP on 127.0.0.1 (docs/performance.md, "Sync"):
+N operations of 256-byte payloads pushed in batches of 1,000 by 1 device, then by 8 devices at
+once (N/8 each, one thread per device), then pulled back whole in pages of 10,000 (decoded after
+the clock stops); the time from a push to a long-polling puller receiving it; and the client:
+`entidb sync` of a database holding N entities into the server (stage, push, pull back), then of
+a second, empty database (pull N). The requests' bodies are encoded before the clock starts, so
+the protocol figures are the server's (and the loopback's), not the client's CBOR.
+
+With --store postgres the server keeps its state in PostgreSQL (the connection string from --pg
+or ENTIDB_TEST_PG: run it under tests/sync/with_postgres.py), and the long-poll waits on a second
+server sharing the database, woken through NOTIFY.
 
 Standard library only. Usage:
-  python3 benchmarks/sync_bench.py --tool build/gcc/tools/entidb/entidb [--ops 100000]
+  python3 benchmarks/sync_bench.py --tool build/rel/tools/entidb/entidb [--ops 100000]
+  python3 tests/sync/with_postgres.py -- python3 benchmarks/sync_bench.py --tool … --store postgres
 """
 
 import argparse
@@ -67,12 +73,26 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tool", required=True)
     ap.add_argument("--ops", type=int, default=100000)
+    ap.add_argument("--store", choices=["embedded", "postgres"], default="embedded")
+    ap.add_argument("--pg", default=os.environ.get("ENTIDB_TEST_PG", ""))
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="entidb-sync-bench-") as tmp:
-        server = subprocess.Popen([a.tool, "sync-server", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "s")],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        store = ["--store", "postgres", "--pg", a.pg] if a.store == "postgres" else []
+        def start():
+            return subprocess.Popen([a.tool, "sync-server", "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "s"),
+                                     *store], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        def url_of(p):
+            return "http://127.0.0.1:" + p.stdout.readline().decode().strip().rsplit(":", 1)[1]
+        server = start()
+        servers = [server]
         try:
-            base = "http://127.0.0.1:" + server.stdout.readline().decode().strip().rsplit(":", 1)[1]
+            base = url_of(server)
+            # The long-poll waits on another server when there can be one (PostgreSQL).
+            if a.store == "postgres":
+                servers.append(start())
+                poll_base = url_of(servers[-1])
+            else:
+                poll_base = base
             one = run_devices(base, "one", 1, a.ops)
             eight = run_devices(base, "eight", 8, a.ops)
             # Pages are fetched raw (server sequences are dense: page k starts at 10,000 k) and
@@ -91,7 +111,7 @@ def main():
             for i in range(20):
                 got = {}
                 def wait(c=cursor + i):
-                    post(base, "/sync/v2/pull", cbor_encode({"db": "eight", "device": bytes(16), "cursor": c,
+                    post(poll_base, "/sync/v2/pull", cbor_encode({"db": "eight", "device": bytes(16), "cursor": c,
                                                              "limit": 10, "wait_ms": 10000}))
                     got["at"] = time.perf_counter()
                 t = threading.Thread(target=wait)
@@ -105,13 +125,31 @@ def main():
                 t.join(30)
                 latencies.append((got["at"] - sent) * 1000)
             latencies.sort()
+            # The client: a database of a.ops entities syncs into the server, then an empty one pulls them.
+            loaded = os.path.join(tmp, "device-a")
+            subprocess.run([a.tool, "load", loaded, "notes", "--txns", str(a.ops // 1000), "--per-txn", "1000",
+                            "--size", "256"], check=True, stdout=subprocess.DEVNULL)
+            started = time.perf_counter()
+            out_a = subprocess.run([a.tool, "sync", loaded, base, "--db", "client"], check=True,
+                                   stdout=subprocess.PIPE).stdout.decode().strip()
+            client_push = (a.ops // 1000 * 1000) / (time.perf_counter() - started)
+            started = time.perf_counter()
+            out_b = subprocess.run([a.tool, "sync", os.path.join(tmp, "device-b"), base, "--db", "client"], check=True,
+                                   stdout=subprocess.PIPE).stdout.decode().strip()
+            client_pull = (a.ops // 1000 * 1000) / (time.perf_counter() - started)
+            print(f"store: {a.store}")
             print(f"push, 1 device:   {one:10.0f} operations/s ({a.ops} x 256 B, batches of {BATCH})")
             print(f"push, 8 devices:  {eight:10.0f} operations/s")
             print(f"pull:             {pull:10.0f} operations/s (pages of 10,000)")
-            print(f"push -> long-poll: median {latencies[len(latencies) // 2]:.1f} ms, max {latencies[-1]:.1f} ms (20 pushes)")
+            where = "on another server" if poll_base != base else "on the same server"
+            print(f"push -> long-poll: median {latencies[len(latencies) // 2]:.1f} ms, max {latencies[-1]:.1f} ms "
+                  f"(20 pushes; the pull waits {where})")
+            print(f"entidb sync, push: {client_push:10.0f} entities/s ({out_a})")
+            print(f"entidb sync, pull: {client_pull:10.0f} entities/s ({out_b})")
         finally:
-            server.terminate()
-            server.wait(30)
+            for p in servers:
+                p.terminate()
+                p.wait(30)
 
 
 if __name__ == "__main__":

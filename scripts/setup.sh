@@ -2,10 +2,12 @@
 # Installs what building and testing EntiDB needs, from Debian's packages only.
 # Idempotent: installs nothing when everything is present. Needs root for apt-get.
 #
-#   setup.sh [all|base|clang]
+#   setup.sh [all|base|clang|postgres]...
 #
 # base: what the library, the tool and a g++ build need; clang: the second compiler and its
-# sanitizer runtimes; all (the default): both. The test run installs base first and clang
+# sanitizer runtimes; postgres: the sync server's PostgreSQL store (libpq-dev) and the server
+# its tests start a private cluster of (postgresql); all (the default): every group. Several
+# groups install in one apt-get call. The test run installs base first, and clang and postgres
 # in the background while its first (g++) configuration builds.
 set -euo pipefail
 
@@ -17,12 +19,17 @@ set -euo pipefail
 base=(meson ninja-build pkg-config g++ libfmt-dev catch2 libxxhash-dev python3
   unicode-data libutf8proc-dev libstemmer-dev wamerican libsodium-dev libcpp-httplib-dev)
 clang=(clang libclang-rt-14-dev)
-case "${1:-all}" in
-  base) packages=("${base[@]}") ;;
-  clang) packages=("${clang[@]}") ;;
-  all) packages=("${base[@]}" "${clang[@]}") ;;
-  *) echo "usage: setup.sh [all|base|clang]" >&2; exit 2 ;;
-esac
+postgres=(libpq-dev postgresql)
+packages=()
+for group in "${@:-all}"; do
+  case "$group" in
+    base) packages+=("${base[@]}") ;;
+    clang) packages+=("${clang[@]}") ;;
+    postgres) packages+=("${postgres[@]}") ;;
+    all) packages+=("${base[@]}" "${clang[@]}" "${postgres[@]}") ;;
+    *) echo "usage: setup.sh [all|base|clang|postgres]..." >&2; exit 2 ;;
+  esac
+done
 # Benchmark peers are optional (docs/performance.md): ENTIDB_BENCH_PEERS=1 adds them.
 if [[ "${ENTIDB_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(libsqlite3-dev liblmdb-dev librocksdb-dev)

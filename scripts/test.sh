@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 started_all=$SECONDS
 bash scripts/setup.sh base || exit 1
 mkdir -p build
-bash scripts/setup.sh clang > build/setup-clang.log 2>&1 &
+bash scripts/setup.sh clang postgres > build/setup-clang.log 2>&1 &
 setup_clang=$!
 setup_seconds=$SECONDS
 

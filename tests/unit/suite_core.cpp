@@ -19,6 +19,11 @@
 
 #include "suite_prelude.hpp"
 
+// The sync cases shared by the embedded and the PostgreSQL runs (the test files include them too).
+#include "sync_client_cases.hpp"
+#include "sync_kinds.hpp"
+#include "sync_store_cases.hpp"
+
 #include "../text/memory_posting_source.hpp"  // the full-text tests' model, shared by two files
 
 // clang-format off
@@ -76,4 +81,9 @@ namespace suite_sync_store {
 namespace suite_sync_client {
 #include "sync_client_test.cpp"
 }
+#if ENTIDB_TEST_HAVE_PQ
+namespace suite_sync_postgres {
+#include "sync_postgres_test.cpp"
+}
+#endif
 // clang-format on

@@ -1,6 +1,7 @@
 // The sync server command of the entidb tool (docs/sync-protocol.md, docs/tool.md "Sync"):
 //
 //   entidb sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]
+//                      [--store embedded|postgres --pg CONNINFO [--pg-schema NAME]]
 //   entidb sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]
 //   entidb sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]
 //
@@ -43,6 +44,9 @@
 #include <entidb/sync/embedded_store.hpp>
 #include <entidb/sync/http_transport.hpp>
 #include <entidb/sync/token.hpp>
+#if ENTIDB_TOOL_HAVE_PQ
+#include <entidb/sync/postgres_store.hpp>
+#endif
 #endif
 
 namespace entidb_tool {
@@ -56,6 +60,9 @@ struct server_options {
     std::string host;
     int port = 0;
     std::filesystem::path data;
+    std::string store = "embedded";  // or postgres
+    std::string pg;                  // postgres: the libpq connection string
+    std::string pg_schema = "entidb_sync";
     sync::conflict_policy policy = sync::conflict_policy::last_writer_wins;
     std::optional<std::filesystem::path> tokens;
 };
@@ -85,12 +92,22 @@ sync::conflict_policy policy_named(std::string_view name) {
     throw usage_error{fmt::format("unknown policy '{}': use last_writer_wins, server_wins, client_wins or manual", name)};
 }
 
-// --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE].
+// --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE] [--store embedded|postgres --pg CONNINFO
+// [--pg-schema NAME]]. --data is the embedded store's; the PostgreSQL store does not use it.
 server_options parse_server(args a) {
-    auto values = option_values(a, {"--listen", "--data", "--policy", "--tokens"});
-    if (!values.contains("--listen") || !values.contains("--data"))
-        throw usage_error{"sync-server needs --listen HOST:PORT and --data DIR"};
+    auto values = option_values(a, {"--listen", "--data", "--policy", "--tokens", "--store", "--pg", "--pg-schema"});
     server_options o;
+    if (values.contains("--store")) o.store = std::string(values["--store"]);
+    if (o.store != "embedded" && o.store != "postgres")
+        throw usage_error{fmt::format("unknown store '{}': use embedded or postgres", o.store)};
+    const bool postgres = o.store == "postgres";
+    if (postgres != values.contains("--pg"))
+        throw usage_error{postgres ? "--store postgres needs --pg CONNINFO" : "--pg goes with --store postgres"};
+    if (values.contains("--pg-schema") && !postgres) throw usage_error{"--pg-schema goes with --store postgres"};
+    if (postgres) o.pg = std::string(values["--pg"]);
+    if (values.contains("--pg-schema")) o.pg_schema = std::string(values["--pg-schema"]);
+    if (!values.contains("--listen") || (!values.contains("--data") && !postgres))
+        throw usage_error{"sync-server needs --listen HOST:PORT and --data DIR"};
     const auto listen = values["--listen"];
     const auto colon = listen.rfind(':');
     if (colon == std::string_view::npos || colon == 0) throw usage_error{"--listen takes HOST:PORT"};
@@ -103,7 +120,7 @@ server_options parse_server(args a) {
     if (!o.tokens && o.host != "127.0.0.1" && o.host != "::1" && o.host != "localhost")
         throw usage_error{fmt::format("without --tokens the server listens only on loopback (127.0.0.1, ::1, "
                                       "localhost), not {}", o.host)};
-    o.data = std::string(values["--data"]);
+    if (values.contains("--data")) o.data = std::string(values["--data"]);
     if (values.contains("--policy")) o.policy = policy_named(values["--policy"]);
     return o;
 }
@@ -217,24 +234,24 @@ private:
     bool stopping_ = false;
 };
 
-int cmd_sync_server(args a) {
-    const auto o = parse_server(a);
-    entidb::config cfg;
-    cfg.create_if_missing = true;
-    auto db = entidb::open(o.data, cfg);
-    sync::embedded_store store(db, {.policy = o.policy});
-    push_signal pushes;
-    std::optional<sync::token_signer> signer;
-    if (o.tokens) signer.emplace(sync::token_signer::open(*o.tokens));
-    const sync::token_signer* tokens = signer ? &*signer : nullptr;
-
-    // SIGTERM and SIGINT go to one thread that stops the server; every other thread (the
-    // server's workers included, which inherit the mask) has them blocked.
+// SIGTERM and SIGINT, blocked in every thread (the server's workers and a store's threads
+// inherit the mask from the thread that blocks them here, before any is started) and taken by
+// the one thread that stops the server.
+sigset_t block_stop_signals() {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    return stop_signals;
+}
+
+// Serves the protocol from `store` until SIGTERM or SIGINT.
+template <typename Store>
+int run_server(const server_options& o, Store& store, push_signal& pushes, const sigset_t& stop_signals) {
+    std::optional<sync::token_signer> signer;
+    if (o.tokens) signer.emplace(sync::token_signer::open(*o.tokens));
+    const sync::token_signer* tokens = signer ? &*signer : nullptr;
 
     httplib::Server server;
     server.set_payload_max_length(sync::max_message_bytes);
@@ -287,6 +304,28 @@ int cmd_sync_server(args a) {
     stopper.join();
     if (!ok && !signalled) entidb::fail(entidb::errc::io_error, "the server on {}:{} stopped", o.host, port);
     return exit_ok;
+}
+
+int cmd_sync_server(args a) {
+    const auto o = parse_server(a);
+    const auto stop_signals = block_stop_signals();
+    push_signal pushes;
+    if (o.store == "postgres") {
+#if ENTIDB_TOOL_HAVE_PQ
+        sync::postgres_store store(o.pg, {.policy = o.policy, .schema = o.pg_schema,
+                                          .max_examined = 10 * sync::max_pull_limit, .max_connections = 16});
+        store.listen([&] { pushes.pushed(); });  // another server's pushes wake this one's long-polls
+        return run_server(o, store, pushes, stop_signals);
+#else
+        throw usage_error{"this entidb was built without the PostgreSQL store: install Debian's libpq-dev "
+                          "(scripts/setup.sh does) and rebuild"};
+#endif
+    }
+    entidb::config cfg;
+    cfg.create_if_missing = true;
+    auto db = entidb::open(o.data, cfg);
+    sync::embedded_store store(db, {.policy = o.policy, .max_examined = 10 * sync::max_pull_limit});
+    return run_server(o, store, pushes, stop_signals);
 }
 
 // Durations: N followed by s, m, h or d.
@@ -438,7 +477,9 @@ int cmd_sync_server(args) {
 }  // namespace
 
 void add_sync_commands(std::vector<command>& out) {
-    out.push_back({"sync-server", "sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]",
+    out.push_back({"sync-server",
+                   "sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE] "
+                   "[--store embedded|postgres --pg CONNINFO [--pg-schema NAME]]",
                    cmd_sync_server});
     out.push_back({"sync", "sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]", cmd_sync});
     out.push_back({"sync-token", "sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]",

@@ -16,6 +16,9 @@ import entidb
 
 TOOL = os.environ.get("ENTIDB_TOOL", "")
 TIMEOUT = 20
+# The tool carries its own sanitizer runtime: what the test suite preloads into the interpreter
+# (LD_PRELOAD, for the library under AddressSanitizer) must not reach it.
+TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def free_port():
@@ -42,7 +45,7 @@ class SyncTest(unittest.TestCase):
     def start(self, *extra):
         self.server = subprocess.Popen(
             [TOOL, "sync-server", "--listen", "127.0.0.1:0", "--data", str(self.dir / "server"), *extra],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=TOOL_ENV)
         line = self.server.stdout.readline().decode()
         self.assertTrue(line.startswith("listening on 127.0.0.1:"), line)
         return "http://127.0.0.1:" + line.strip().rsplit(":", 1)[1]
@@ -82,7 +85,7 @@ class SyncTest(unittest.TestCase):
             tokens = self.dir / "tokens"
             device = "cd" * 16
             r = subprocess.run([TOOL, "sync-token", "--tokens", str(tokens), "--device", device, "--db", "team"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT, check=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT, check=True, env=TOOL_ENV)
             token = r.stdout.decode().strip()
             url = self.start("--tokens", str(tokens))
             with self.assertRaises(entidb.SyncRefusedError) as refused:

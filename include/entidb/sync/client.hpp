@@ -503,6 +503,7 @@ private:
     }
     // A page and its cursor in one local transaction: both or neither survive a crash.
     void apply_page(const pull_response& page, sync_report& r) {
+        if (page.ops.empty() && page.cursor == state_.cursor) return;  // nothing to write
         db_.transaction([&](auto& txn) {
             const auto keep = page.ops.empty() ? std::set<key>{} : pending();
             for (const auto& op : page.ops)
@@ -521,7 +522,11 @@ private:
             auto r = db_.begin_read();
             if (r.count(outbox_collection) != 0) return;
             const std::uint64_t upto = db_.last_sequence();  // stable: this transaction holds the writer lock
-            for (const auto& [k, change] : local_changes()) {
+            const auto changes = local_changes();
+            // Nothing to stage: write nothing, unless the history to read next time (the
+            // client's own commits) has grown long enough to be worth skipping.
+            if (changes.empty() && !state_.rescan && upto - state_.staged_through < 256) return;
+            for (const auto& [k, change] : changes) {
                 const auto b = base_of(txn, k);
                 operation op{.cseq = state_.next_cseq++, .collection = k.first, .id = k.second, .kind = change.kind,
                              .payload = change.payload, .base = b ? b->sseq : 0, .hlc = clock_.tick()};
