@@ -775,8 +775,8 @@ ENTIDB_C_API int entidb_sync(entidb_db* h, const entidb_sync_options* options, e
     static constexpr const char* fn = "entidb_sync";
     return guarded(fn, [&]() -> int {
         require(options, fn, "options");
-        check_struct_size(options->struct_size, offsetof(entidb_sync_options, collections) + sizeof options->collections,
-                          fn, "options");
+        check_struct_size(options->struct_size, offsetof(entidb_sync_options, ca_file) + sizeof options->ca_file, fn,
+                          "options");
         if (report != nullptr)
             check_struct_size(report->struct_size, offsetof(entidb_sync_report, cursor) + sizeof report->cursor, fn,
                               "report");
@@ -789,6 +789,7 @@ ENTIDB_C_API int entidb_sync(entidb_db* h, const entidb_sync_options* options, e
             o.device = entidb::entity_id::from_bytes({options->device, entidb::entity_id::size});
         if (options->collections != nullptr) o.collections = sync::collection_list(options->collections);
         sync::http_transport server(options->url, {.token = options->token != nullptr ? options->token : "",
+                                                   .ca_file = options->ca_file != nullptr ? options->ca_file : "",
                                                    .connect_timeout = std::chrono::milliseconds(5000),
                                                    .read_timeout = std::chrono::milliseconds(30000)});
         sync::sync_report r;

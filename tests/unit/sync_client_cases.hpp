@@ -261,6 +261,53 @@ void last_writer_wins() {
     CHECK(user_contents(b.db) == server_contents(store, "default"));
 }
 
+// The manual policy: the server keeps its version and answers a conflict; a client that keeps
+// conflicts lists the change that lost, and the application's resolution is pushed as a fresh
+// write that every device then holds.
+template <typename Kind>
+void manual_conflicts() {
+    temp_dir dir;
+    Kind kind;
+    auto server_store = kind.make(sync::conflict_policy::manual);
+    auto store = store_type::of(*server_store);
+    unreliable link(store);
+    fake_time t;
+    const sync::client_options keep{.db = "default", .device = {}, .collections = {}, .pull_limit = 100,
+                                    .push_batch = 100, .keep_conflicts = true};
+    device a(dir / "a", link, t, keep), b(dir / "b", link, t, keep);
+    a.put("notes", 1, 1);
+    a.put("notes", 2, 2);
+    (void)a.sync();
+    (void)b.sync();
+    a.put("notes", 1, 10);
+    b.put("notes", 1, 20);  // later by the clock, but the manual policy keeps the first
+    b.put("notes", 2, 21);
+    a.put("notes", 2, 11);
+    (void)a.sync();
+    auto r = b.sync();
+    CHECK(r.conflicts == 2);
+    CHECK(b.get("notes", 1) == value_of(10));  // the server's version is the local one meanwhile
+    auto listed = b.client->conflicts();
+    REQUIRE(listed.size() == 2);
+    CHECK(listed[0].collection == "notes");
+    CHECK(listed[0].id == nth_id(1));
+    CHECK(listed[0].mine.payload == value_of(20));
+    CHECK(listed[0].theirs.op.payload == value_of(10));
+    CHECK(a.client->conflicts().empty());
+    // The application merges entity 1 and keeps the server's entity 2.
+    b.client->resolve("notes", nth_id(1), value_of(30));
+    b.client->dismiss("notes", nth_id(2));
+    CHECK(b.client->conflicts().empty());
+    r = b.sync();
+    CHECK(r.pushed == 1);
+    CHECK(r.conflicts == 0);
+    (void)a.sync();
+    CHECK(a.get("notes", 1) == value_of(30));
+    CHECK(a.get("notes", 2) == value_of(11));
+    CHECK(user_contents(b.db) == user_contents(a.db));
+    CHECK(user_contents(a.db) == server_contents(store, "default"));
+}
+
 template <typename Kind>
 void lost_answers() {
     temp_dir dir;
@@ -376,6 +423,28 @@ void compaction_and_resync() {
     CHECK(r.resynced);
     CHECK(b.get("notes", 10) == value_of(10));
     CHECK(user_contents(b.db) == server_contents(fresh, "default"));
+
+    // The server's own compaction past a device's cursor: the device catches up from its cursor
+    // (every current version, deletes included, is still there), keeps its unpushed edit, and
+    // ends equal to the server (entity 1, deleted meanwhile, is gone from it too).
+    device c(dir / "c", link2, t);
+    (void)c.sync();
+    c.put("notes", 40, 40);
+    a.remove("notes", 1);
+    for (std::uint64_t i = 0; i < 8; ++i) {
+        a.put("notes", 50, i);
+        (void)a.sync();
+    }
+    CHECK(fresh_server->compact("default", 2) > 0);
+    REQUIRE(fresh_server->handshake({.db = "default", .device = c.client->device(), .protocol = 2}).horizon >
+            c.client->cursor());
+    r = c.sync();
+    CHECK_FALSE(r.resynced);
+    CHECK(c.get("notes", 40) == value_of(40));
+    CHECK(!c.get("notes", 1));
+    (void)a.sync();
+    CHECK(user_contents(c.db) == server_contents(fresh, "default"));
+    CHECK(user_contents(a.db) == user_contents(c.db));
 }
 
 template <typename Kind>
@@ -395,15 +464,15 @@ void options_checked() {
         }
         return false;
     };
-    CHECK(refused({.db = "default", .device = {}, .collections = {}, .pull_limit = 0, .push_batch = 1}));
-    CHECK(refused({.db = "default", .device = {}, .collections = {}, .pull_limit = 1, .push_batch = 10001}));
-    CHECK(refused({.db = "default", .device = {}, .collections = {"entidb.sync/state"}, .pull_limit = 1, .push_batch = 1}));
-    plain first(db, link, {.db = "app", .device = nth_id(1), .collections = {}, .pull_limit = 10, .push_batch = 10});
+    CHECK(refused({.db = "default", .device = {}, .collections = {}, .pull_limit = 0, .push_batch = 1, .keep_conflicts = false}));
+    CHECK(refused({.db = "default", .device = {}, .collections = {}, .pull_limit = 1, .push_batch = 10001, .keep_conflicts = false}));
+    CHECK(refused({.db = "default", .device = {}, .collections = {"entidb.sync/state"}, .pull_limit = 1, .push_batch = 1, .keep_conflicts = false}));
+    plain first(db, link, {.db = "app", .device = nth_id(1), .collections = {}, .pull_limit = 10, .push_batch = 10, .keep_conflicts = false});
     CHECK(first.device() == nth_id(1));
-    CHECK_FALSE(refused({.db = "app", .device = nth_id(2), .collections = {}, .pull_limit = 10, .push_batch = 10}));
+    CHECK_FALSE(refused({.db = "app", .device = nth_id(2), .collections = {}, .pull_limit = 10, .push_batch = 10, .keep_conflicts = false}));
     (void)first.sync();  // the first handshake stores the device and the tenant
-    CHECK(refused({.db = "app", .device = nth_id(2), .collections = {}, .pull_limit = 10, .push_batch = 10}));
-    CHECK(refused({.db = "other", .device = {}, .collections = {}, .pull_limit = 10, .push_batch = 10}));
+    CHECK(refused({.db = "app", .device = nth_id(2), .collections = {}, .pull_limit = 10, .push_batch = 10, .keep_conflicts = false}));
+    CHECK(refused({.db = "other", .device = {}, .collections = {}, .pull_limit = 10, .push_batch = 10, .keep_conflicts = false}));
     // A server refuses operations on the reserved collections.
     const auto answer = store.push({.db = "app", .device = nth_id(3),
                                     .ops = {{.cseq = 1, .collection = "entidb.sync/state", .id = nth_id(0),
@@ -427,9 +496,15 @@ void five_devices() {
             devices.push_back(std::make_unique<device>(
                 dir / ("d" + std::to_string(i)), link, t,
                 sync::client_options{.db = "default", .device = {}, .collections = {}, .pull_limit = 1 + rng() % 7,
-                                     .push_batch = 1 + rng() % 5}));
+                                     .push_batch = 1 + rng() % 5, .keep_conflicts = false}));
         std::uint64_t next_value = 1;
-        for (int round = 0; round < 60; ++round) {
+        // Unoptimised and sanitizer builds (ENTIDB_TEST_QUICK) play shorter histories.
+#if ENTIDB_TEST_QUICK
+        constexpr int rounds = 40;
+#else
+        constexpr int rounds = 80;
+#endif
+        for (int round = 0; round < rounds; ++round) {
             auto& d = *devices[rng() % devices.size()];
             *t.ms += rng() % 3;
             for (int n = static_cast<int>(rng() % 4); n > 0; --n) {

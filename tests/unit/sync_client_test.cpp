@@ -18,6 +18,9 @@ TEST_CASE("sync client: concurrent edits follow last-writer-wins; a stale edit n
           "[sync]") {
     sync_client_cases::last_writer_wins<sync_kinds::embedded_kind>();
 }
+TEST_CASE("sync client: the manual policy's conflicts are kept, listed, resolved and pushed", "[sync]") {
+    sync_client_cases::manual_conflicts<sync_kinds::embedded_kind>();
+}
 TEST_CASE("sync client: lost answers and crashes between steps neither lose nor repeat an operation",
           "[sync]") {
     sync_client_cases::lost_answers<sync_kinds::embedded_kind>();

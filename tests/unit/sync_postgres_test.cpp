@@ -27,6 +27,10 @@ TEST_CASE("postgres: pulls give the same operations at any limit, filter by coll
           "[sync][.postgres]") {
     sync_store_cases::pull_paging<postgres_kind>();
 }
+TEST_CASE("postgres: compaction drops superseded history and keeps current versions, deletes included",
+          "[sync][.postgres]") {
+    sync_store_cases::compaction<postgres_kind>();
+}
 TEST_CASE("postgres: sync client: two devices converge; reports count what moved; a second sync moves nothing",
           "[sync][.postgres]") {
     sync_client_cases::converge<postgres_kind>();
@@ -34,6 +38,10 @@ TEST_CASE("postgres: sync client: two devices converge; reports count what moved
 TEST_CASE("postgres: sync client: concurrent edits follow last-writer-wins; a stale edit never resurrects a delete",
           "[sync][.postgres]") {
     sync_client_cases::last_writer_wins<postgres_kind>();
+}
+TEST_CASE("postgres: sync client: the manual policy's conflicts are kept, listed, resolved and pushed",
+          "[sync][.postgres]") {
+    sync_client_cases::manual_conflicts<postgres_kind>();
 }
 TEST_CASE("postgres: sync client: lost answers and crashes between steps neither lose nor repeat an operation",
           "[sync][.postgres]") {

@@ -26,6 +26,11 @@ TEST_CASE("pushes apply exactly once per (device, client sequence); an out-of-or
 TEST_CASE("the store applies the conflict rules and answers a conflict with the current version", "[sync]") { sync_store_cases::conflict_rules<sync_kinds::embedded_kind>(); }
 TEST_CASE("pulls give the same operations at any limit, filter by collection, and survive a reopen", "[sync]") { sync_store_cases::pull_paging<sync_kinds::embedded_kind>(); }
 
+TEST_CASE("compaction drops superseded history and keeps current versions, deletes included",
+          "[sync]") {
+    sync_store_cases::compaction<sync_kinds::embedded_kind>();
+}
+
 TEST_CASE("tokens: strict base64url, signed claims, a tokens file that is refused when damaged or there already",
           "[sync]") {
     namespace d = entidb::sync::detail;

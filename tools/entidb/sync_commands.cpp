@@ -1,9 +1,10 @@
 // The sync server command of the entidb tool (docs/sync-protocol.md, docs/tool.md "Sync"):
 //
 //   entidb sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE]
-//                      [--store embedded|postgres --pg CONNINFO [--pg-schema NAME]]
+//                      [--store embedded|postgres --pg CONNINFO [--pg-schema NAME]] [--tls-cert F --tls-key F]
+//                      [--keep-history N]
 //   entidb sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]
-//   entidb sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]
+//   entidb sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B] [--ca-file FILE]
 //
 // serves sync protocol v2 over HTTP/1.1 (cpp-httplib) from an embedded store: the EntiDB
 // database at DIR (created when missing). Its first line on stdout is `listening on HOST:PORT`
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,6 +65,8 @@ struct server_options {
     std::string store = "embedded";  // or postgres
     std::string pg;                  // postgres: the libpq connection string
     std::string pg_schema = "entidb_sync";
+    std::optional<std::filesystem::path> tls_cert, tls_key;  // both or neither: HTTPS
+    std::uint64_t keep_history = 0;  // compact each tenant's history to its last N operations (0: keep all)
     sync::conflict_policy policy = sync::conflict_policy::last_writer_wins;
     std::optional<std::filesystem::path> tokens;
 };
@@ -93,10 +97,18 @@ sync::conflict_policy policy_named(std::string_view name) {
 }
 
 // --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE] [--store embedded|postgres --pg CONNINFO
-// [--pg-schema NAME]]. --data is the embedded store's; the PostgreSQL store does not use it.
+// [--pg-schema NAME]] [--tls-cert FILE --tls-key FILE]. --data is the embedded store's; the
+// PostgreSQL store does not use it.
 server_options parse_server(args a) {
-    auto values = option_values(a, {"--listen", "--data", "--policy", "--tokens", "--store", "--pg", "--pg-schema"});
+    auto values = option_values(a, {"--listen", "--data", "--policy", "--tokens", "--store", "--pg", "--pg-schema",
+                                    "--tls-cert", "--tls-key", "--keep-history"});
     server_options o;
+    if (values.contains("--tls-cert") != values.contains("--tls-key"))
+        throw usage_error{"--tls-cert and --tls-key go together"};
+    if (values.contains("--tls-cert")) {
+        o.tls_cert = std::string(values["--tls-cert"]);
+        o.tls_key = std::string(values["--tls-key"]);
+    }
     if (values.contains("--store")) o.store = std::string(values["--store"]);
     if (o.store != "embedded" && o.store != "postgres")
         throw usage_error{fmt::format("unknown store '{}': use embedded or postgres", o.store)};
@@ -106,6 +118,10 @@ server_options parse_server(args a) {
     if (values.contains("--pg-schema") && !postgres) throw usage_error{"--pg-schema goes with --store postgres"};
     if (postgres) o.pg = std::string(values["--pg"]);
     if (values.contains("--pg-schema")) o.pg_schema = std::string(values["--pg-schema"]);
+    if (values.contains("--keep-history")) {
+        o.keep_history = parse_number("--keep-history", values["--keep-history"]);
+        require_positive("--keep-history", o.keep_history);
+    }
     if (!values.contains("--listen") || (!values.contains("--data") && !postgres))
         throw usage_error{"sync-server needs --listen HOST:PORT and --data DIR"};
     const auto listen = values["--listen"];
@@ -246,14 +262,28 @@ sigset_t block_stop_signals() {
     return stop_signals;
 }
 
+// The HTTP server: with --tls-cert and --tls-key, HTTPS (cpp-httplib over OpenSSL).
+std::unique_ptr<httplib::Server> make_http_server(const server_options& o) {
+    if (!o.tls_cert) return std::make_unique<httplib::Server>();
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    auto server = std::make_unique<httplib::SSLServer>(o.tls_cert->c_str(), o.tls_key->c_str());
+    if (!server->is_valid())
+        throw usage_error{fmt::format("--tls-cert {} / --tls-key {}: cannot load them (PEM files; the key must match the "
+                                      "certificate)", o.tls_cert->string(), o.tls_key->string())};
+    return server;
+#else
+    throw usage_error{"this entidb was built with a cpp-httplib without TLS support"};
+#endif
+}
+
 // Serves the protocol from `store` until SIGTERM or SIGINT.
 template <typename Store>
-int run_server(const server_options& o, Store& store, push_signal& pushes, const sigset_t& stop_signals) {
+int run_server(const server_options& o, httplib::Server& server, Store& store, push_signal& pushes,
+               const sigset_t& stop_signals) {
     std::optional<sync::token_signer> signer;
     if (o.tokens) signer.emplace(sync::token_signer::open(*o.tokens));
     const sync::token_signer* tokens = signer ? &*signer : nullptr;
 
-    httplib::Server server;
     server.set_payload_max_length(sync::max_message_bytes);
     server.Post("/sync/v2/handshake", [&](const httplib::Request& req, httplib::Response& res) {
         serve(req, res, tokens, [&](entidb::bytes_view body, const access& may) {
@@ -269,6 +299,8 @@ int run_server(const server_options& o, Store& store, push_signal& pushes, const
             for (const auto& op : request.ops) may.check_collection(op.collection);
             auto answer = store.push(request);
             pushes.pushed();
+            // History beyond --keep-history goes (store_rules.hpp, compact: a no-op until enough has gathered).
+            if (o.keep_history != 0) (void)store.compact(request.db, o.keep_history);
             return sync::encode(answer);
         });
     });
@@ -309,13 +341,14 @@ int run_server(const server_options& o, Store& store, push_signal& pushes, const
 int cmd_sync_server(args a) {
     const auto o = parse_server(a);
     const auto stop_signals = block_stop_signals();
+    const auto http = make_http_server(o);  // before the store: a bad certificate creates nothing
     push_signal pushes;
     if (o.store == "postgres") {
 #if ENTIDB_TOOL_HAVE_PQ
         sync::postgres_store store(o.pg, {.policy = o.policy, .schema = o.pg_schema,
                                           .max_examined = 10 * sync::max_pull_limit, .max_connections = 16});
         store.listen([&] { pushes.pushed(); });  // another server's pushes wake this one's long-polls
-        return run_server(o, store, pushes, stop_signals);
+        return run_server(o, *http, store, pushes, stop_signals);
 #else
         throw usage_error{"this entidb was built without the PostgreSQL store: install Debian's libpq-dev "
                           "(scripts/setup.sh does) and rebuild"};
@@ -325,7 +358,7 @@ int cmd_sync_server(args a) {
     cfg.create_if_missing = true;
     auto db = entidb::open(o.data, cfg);
     sync::embedded_store store(db, {.policy = o.policy, .max_examined = 10 * sync::max_pull_limit});
-    return run_server(o, store, pushes, stop_signals);
+    return run_server(o, *http, store, pushes, stop_signals);
 }
 
 // Durations: N followed by s, m, h or d.
@@ -417,6 +450,7 @@ int sync_once(const command_line& cl) {
         http.token = std::move(token);
         claims = std::move(c);
     }
+    if (const auto it = cl.values.find("--ca-file"); it != cl.values.end()) http.ca_file = std::string(it->second);
     auto options = client_options_of(cl, claims);
     sync::http_transport server(url, http);
     const fs::path dir{std::string(cl.positional[0])};
@@ -443,7 +477,7 @@ int sync_once(const command_line& cl) {
 }
 
 int cmd_sync(args a) {
-    const auto cl = parse(a, 2, {"--token-file", "--device", "--db", "--collections"});
+    const auto cl = parse(a, 2, {"--token-file", "--device", "--db", "--collections", "--ca-file"});
     try {
         return sync_once(cl);
     } catch (const sync::unreachable& e) {
@@ -479,9 +513,11 @@ int cmd_sync_server(args) {
 void add_sync_commands(std::vector<command>& out) {
     out.push_back({"sync-server",
                    "sync-server --listen HOST:PORT --data DIR [--policy NAME] [--tokens FILE] "
-                   "[--store embedded|postgres --pg CONNINFO [--pg-schema NAME]]",
+                   "[--store embedded|postgres --pg CONNINFO [--pg-schema NAME]] [--tls-cert FILE --tls-key FILE] "
+                   "[--keep-history N]",
                    cmd_sync_server});
-    out.push_back({"sync", "sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B]", cmd_sync});
+    out.push_back({"sync", "sync DB URL [--token-file FILE] [--device ID] [--db NAME] [--collections A,B] [--ca-file FILE]",
+                   cmd_sync});
     out.push_back({"sync-token", "sync-token --tokens FILE --device ID --db NAME [--collections A,B] [--ttl DURATION]",
                    cmd_sync_token});
 }

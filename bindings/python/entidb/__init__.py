@@ -448,12 +448,13 @@ class Database:
         """Writes a checkpoint and truncates the WAL."""
         _check(_lib.entidb_checkpoint(self._live()))
 
-    def sync(self, url, *, token=None, tenant=None, device=None, collections=None):
+    def sync(self, url, *, token=None, tenant=None, device=None, collections=None, ca_file=None):
         """One sync with the sync server at url ("http://HOST:PORT"; docs/sync-protocol.md,
         "Client"): pulls everything, pushes every local change, pulls again. token: a bearer
         token (str); tenant: the server-side database (default "default"); device: this
         database's device id on its first sync (str or bytes, default a random one); collections:
-        only these (a list of names). Returns a SyncReport (pulled, pushed, conflicts, rejected,
+        only these (a list of names); ca_file: for https, the CA (PEM path) the server's certificate
+        must chain to (default: the system's). Returns a SyncReport (pulled, pushed, conflicts, rejected,
         cursor). Raises SyncUnreachableError, SyncRefusedError, InvalidArgumentError."""
         if collections is not None and (isinstance(collections, (str, bytes)) or not collections):
             raise ValueError("collections is a non-empty list of names")
@@ -464,6 +465,7 @@ class Database:
         opts.tenant = _c_string(tenant, "tenant") if tenant is not None else None
         opts.device = _id_bytes(device) if device is not None else None
         opts.collections = _c_string(",".join(collections), "collections") if collections is not None else None
+        opts.ca_file = _c_string(str(ca_file), "ca_file") if ca_file is not None else None
         report = _native.SyncReport()
         report.struct_size = ctypes.sizeof(report)
         _check(_lib.entidb_sync(self._live(), ctypes.byref(opts), ctypes.byref(report)))

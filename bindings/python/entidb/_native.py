@@ -59,6 +59,7 @@ class SyncOptions(ctypes.Structure):
         ("tenant", ctypes.c_char_p),
         ("device", ctypes.c_char_p),
         ("collections", ctypes.c_char_p),
+        ("ca_file", ctypes.c_char_p),
     ]
 
 

@@ -400,12 +400,13 @@ ENTIDB_C_API int entidb_cbor_validate(const uint8_t* cbor, size_t len);
 typedef struct entidb_sync_options {
     uint32_t struct_size;
     uint32_t reserved_;       /* zero */
-    const char* url;          /* the server, http://HOST[:PORT]; required */
+    const char* url;          /* the server, http://HOST[:PORT] or https://HOST[:PORT]; required */
     const char* token;        /* a bearer token (entidb sync-token); NULL: none */
     const char* tenant;       /* the server-side database; NULL: "default" */
     const uint8_t* device;    /* 16 bytes: this database's device id on its first sync; NULL: the stored
                                * one, or a new random one. A database that has synced keeps its own. */
     const char* collections;  /* names separated by commas: only these are synced; NULL: all */
+    const char* ca_file;      /* https: the CA (PEM) the server's certificate must chain to; NULL: the system's */
 } entidb_sync_options;
 
 /* What one entidb_sync did. Set struct_size = sizeof(entidb_sync_report). */

@@ -11,6 +11,11 @@
 //                     continues from what the database holds.
 //   pull(wait_ms)     one round of pulls (long-polling up to wait_ms when nothing is there).
 //   push()            stages the local changes and pushes until the outbox is empty.
+//   conflicts()       with client_options::keep_conflicts (for a server under the manual policy):
+//                     every local change a push lost, with the server's version that stayed —
+//                     the application decides. resolve(collection, id, value) writes its
+//                     decision (a put, or a delete for nullopt) as a new local change, pushed by
+//                     the next sync, and forgets the conflict; dismiss(collection, id) only forgets.
 // Errors: the server's refusals (sync::refusal, with the error body's code), the transport's
 // (http_transport.hpp: sync::unreachable), the database's; an answer that breaks the protocol
 // (results that do not match the operations, a cursor that goes back) → errc::invalid_argument.
@@ -90,6 +95,15 @@ struct client_options {
     std::vector<std::string> collections;   // only these are synced (none: every collection but the reserved ones)
     std::uint64_t pull_limit = 1000;        // operations per pull, 1..max_pull_limit
     std::size_t push_batch = 1000;          // operations per push, 1..max_push_ops
+    bool keep_conflicts = false;            // record the changes that lost (conflicts()): the manual policy
+};
+
+// A local change the server did not take (sync_client::conflicts).
+struct sync_conflict {
+    std::string collection;
+    entity_id id;
+    operation mine;           // the change this device pushed
+    server_operation theirs;  // the server's version that stayed (now the local one)
 };
 
 struct sync_report {
@@ -156,6 +170,41 @@ public:
         return state_.cursor;
     }
 
+    // The conflicts kept so far (keep_conflicts), by collection and id.
+    [[nodiscard]] std::vector<sync_conflict> conflicts() const {
+        std::lock_guard lock(mutex_);
+        std::vector<sync_conflict> out;
+        auto r = db_.begin_read();
+        for (const auto& name : r.collections()) {
+            if (!name.starts_with(conflict_prefix)) continue;
+            for (const auto& e : r.scan(name)) {
+                const auto v = cbor::decode(e.bytes);
+                out.push_back({name.substr(conflict_prefix.size()), e.id, decode_operation(v.find("mine")->as_bytes()),
+                               decode_server_operation(v.find("theirs")->as_bytes())});
+            }
+        }
+        return out;
+    }
+    // The application's decision on a conflict: `value` (canonical CBOR) becomes the entity, or
+    // nullopt deletes it — a local change like any other, based on the version that stayed, so
+    // the next sync pushes it as a fresh write — and the conflict is forgotten. Two commits: a
+    // crash between them leaves the decision written and the conflict still listed.
+    void resolve(std::string_view collection, const entity_id& id, const std::optional<byte_buffer>& value) {
+        std::lock_guard lock(mutex_);
+        db_.transaction([&](auto& txn) {
+            if (value)
+                txn.put(collection, id, bytes_view(*value));
+            else
+                (void)txn.remove(collection, id);
+        });
+        forget(collection, id);
+    }
+    // Forgets a conflict (the application keeps the server's version).
+    void dismiss(std::string_view collection, const entity_id& id) {
+        std::lock_guard lock(mutex_);
+        forget(collection, id);
+    }
+
 private:
     using key = std::pair<std::string, entity_id>;  // (collection, id)
 
@@ -190,6 +239,16 @@ private:
     static constexpr std::string_view state_collection = client_state_collection;
     static constexpr std::string_view outbox_collection = "entidb.sync/outbox";
     static constexpr std::string_view base_prefix = "entidb.sync/base/";
+    static constexpr std::string_view conflict_prefix = "entidb.sync/conflicts/";
+
+    // Removes a kept conflict (a commit of the client's own: it writes its state, so it is not pushed).
+    void forget(std::string_view collection, const entity_id& id) {
+        refresh();
+        db_.transaction([&](auto& txn) {
+            (void)txn.remove(std::string(conflict_prefix) + std::string(collection), id);
+            save_state(txn);
+        });
+    }
 
     void check_options() const {
         if (opts_.pull_limit == 0 || opts_.pull_limit > max_pull_limit)
@@ -413,7 +472,6 @@ private:
                 if (behind) renumber(txn, h.acked, false);
                 save_state(txn);
             });
-        if (state_.cursor != 0 && state_.cursor < h.horizon) resync(r);
         if (new_server) r.resynced = true;
     }
 
@@ -566,7 +624,13 @@ private:
                 const auto& op = batch[i];
                 const auto& res = answer.results[i];
                 ++r.pushed;
-                if (res.status == push_status::conflict) ++r.conflicts;
+                if (res.status == push_status::conflict) {
+                    ++r.conflicts;
+                    if (opts_.keep_conflicts && res.current)
+                        txn.put(std::string(conflict_prefix) + op.collection, op.id,
+                                cbor::value(cbor::map{{"mine", cbor::value::bytes(encode(op))},
+                                                      {"theirs", cbor::value::bytes(encode(*res.current))}}));
+                }
                 if (res.status == push_status::rejected) ++r.rejected;
                 if (res.status == push_status::applied) {
                     set_base(txn, {op.collection, op.id}, res.sseq, op);

@@ -20,8 +20,7 @@
 //                        server's (long-poll).
 //   Names: "sync/<db>/current/<collection>" must fit a collection name (65,535 bytes): a longer
 //   combination → refusal "bad_request".
-//   Not yet: the manual policy keeps no list of its conflicts for the application (they are
-//   answered as conflicts); history is never compacted (horizon stays 0).
+//   compact(db, keep)    one write transaction running store_rules.hpp's compact.
 //
 // Thread-safety: as the database's: pushes serialise on its writer lock (so server sequences
 // are assigned in commit order), pulls read snapshots beside them.
@@ -66,6 +65,17 @@ public:
             auto out = sync::push(tx, r, opts_.policy);
             tx.save_meta();
             return out;
+        });
+    }
+
+    // Drops the history of tenant `db` but for its last `keep` server sequences (store_rules.hpp's
+    // compact); the number of operations dropped.
+    std::uint64_t compact(const std::string& db, std::uint64_t keep) {
+        return db_.transaction([&](auto& txn) {
+            tenant_tx<std::remove_cvref_t<decltype(txn)>> tx(txn, db);
+            const auto dropped = sync::compact(tx, keep);
+            if (dropped != 0 || tx.meta.horizon != 0) tx.save_meta();
+            return dropped;
         });
     }
 
@@ -134,9 +144,17 @@ private:
         }
         template <typename F>
         void visit_after(std::uint64_t cursor, std::uint64_t n, F&& f) const {
-            for (std::uint64_t s = cursor + 1; s <= cursor + n; ++s)
-                if (!f(operation(s))) return;
+            for (std::uint64_t s = cursor + 1; s <= cursor + n; ++s) {
+                const auto bytes = txn_.get(ops_, sequence_id(s));
+                if (!bytes) {
+                    if (s <= meta.horizon) continue;  // compacted away
+                    fail(errc::corruption, "sync store: operation {} of '{}' is missing", s, prefix_);
+                }
+                if (!f(decode_server_operation(*bytes))) return;
+            }
         }
+        void erase(std::uint64_t sseq) { (void)txn_.remove(ops_, sequence_id(sseq)); }
+        void set_horizon(std::uint64_t h) { meta.horizon = h; }
         void save_meta() {
             txn_.put(meta_name_, sequence_id(0),
                      cbor::value(cbor::map{{"server", cbor::value::bytes(meta.server.bytes())},

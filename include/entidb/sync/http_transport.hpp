@@ -4,10 +4,11 @@
 //
 // Contract: `http_transport(url, options)` models sync_store (protocol.hpp) by posting each
 // request's canonical CBOR to <url>/sync/v2/<request> as application/cbor.
-//   url       http://HOST[:PORT] (a trailing slash allowed); anything else → errc::invalid_argument.
-//             (https is not built: TLS through OpenSSL is planned.)
-//   options   a bearer token for every request, the connection and read timeouts (a pull's read
-//             timeout is extended by its wait_ms).
+//   url       http://HOST[:PORT] or https://HOST[:PORT] (a trailing slash allowed); anything else
+//             → errc::invalid_argument. https needs a cpp-httplib built with OpenSSL (Debian's is);
+//             the server's certificate is verified against options.ca_file, or the system's CAs.
+//   options   a bearer token for every request, a CA file, the connection and read timeouts (a
+//             pull's read timeout is extended by its wait_ms).
 // Errors: a server that cannot be reached, a connection that breaks, a timeout, or an answer
 // that is neither 200 nor an error body → sync::unreachable (errc::io_error) naming the URL and
 // what happened; an error body → sync::refusal with its code (unauthorized, forbidden,
@@ -42,6 +43,8 @@ public:
 
 struct http_options {
     std::string token;                                      // sent as `Authorization: Bearer <token>` (empty: none)
+    std::string ca_file;                                    // https: the CA (PEM) the server's certificate must chain to
+                                                            // (empty: the system's)
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds read_timeout{30000};          // plus a pull's wait_ms
 };
@@ -52,6 +55,12 @@ public:
         : url_(checked_url(std::move(url))), options_(std::move(options)), http_(url_) {
         http_.set_connection_timeout(options_.connect_timeout);
         http_.set_keep_alive(true);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+        if (url_.starts_with("https://")) {
+            http_.enable_server_certificate_verification(true);
+            if (!options_.ca_file.empty()) http_.set_ca_cert_path(options_.ca_file);
+        }
+#endif
     }
 
     [[nodiscard]] handshake_response handshake(const handshake_request& r) {
@@ -64,18 +73,20 @@ public:
     [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
 private:
-    // http://HOST[:PORT], without a trailing slash.
+    // http(s)://HOST[:PORT], without a trailing slash.
     [[nodiscard]] static std::string checked_url(std::string url) {
-        constexpr std::string_view scheme = "http://";
-        if (url.starts_with("https://"))
-            fail(errc::invalid_argument, "sync server URL '{}': https is not supported by this build (use http:// on a "
-                 "trusted network, or a TLS-terminating proxy)", url);
+        const bool tls = url.starts_with("https://");
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+        if (tls)
+            fail(errc::invalid_argument, "sync server URL '{}': this build's cpp-httplib has no TLS support", url);
+#endif
+        const std::string_view scheme = tls ? "https://" : "http://";
         if (!url.starts_with(scheme) || url.size() == scheme.size())
-            fail(errc::invalid_argument, "sync server URL '{}': expected http://HOST[:PORT]", url);
+            fail(errc::invalid_argument, "sync server URL '{}': expected http(s)://HOST[:PORT]", url);
         if (url.back() == '/') url.pop_back();
         const auto rest = std::string_view(url).substr(scheme.size());
         if (rest.empty() || rest.find_first_of("/?# ") != std::string_view::npos)
-            fail(errc::invalid_argument, "sync server URL '{}': expected http://HOST[:PORT] with no path", url);
+            fail(errc::invalid_argument, "sync server URL '{}': expected http(s)://HOST[:PORT] with no path", url);
         return url;
     }
 
@@ -109,6 +120,9 @@ private:
             case httplib::Error::ConnectionTimeout: return "the connection timed out";
             case httplib::Error::Read: return "the answer did not arrive (the connection broke or the read timed out)";
             case httplib::Error::Write: return "the request could not be sent (the connection broke)";
+            case httplib::Error::SSLConnection: return "the TLS handshake failed (is it an https server?)";
+            case httplib::Error::SSLLoadingCerts: return "the CA certificates could not be loaded (--ca-file)";
+            case httplib::Error::SSLServerVerification: return "the server's certificate did not verify";
             default: return "the request failed: " + httplib::to_string(e);
         }
     }

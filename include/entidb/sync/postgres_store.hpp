@@ -25,6 +25,7 @@
 //   timestamps of 2^63 or more) → refusal "bad_request".
 //   Errors: a connection that cannot be made or breaks, or a statement PostgreSQL refuses →
 //   errc::io_error "postgres: …" (the request changes nothing: its transaction is rolled back).
+//   compact(db, keep)    store_rules.hpp's compact, in one transaction holding the tenant's lock.
 //   listen(on_push)      starts a thread with its own connection that calls on_push() for every
 //                        notification (another server's push included); stopped by the destructor.
 //
@@ -234,6 +235,18 @@ public:
         });
     }
 
+    // Drops the history of tenant `db` but for its last `keep` server sequences (store_rules.hpp's
+    // compact), under the tenant's row lock; the number of operations dropped.
+    std::uint64_t compact(const std::string& db, std::uint64_t keep) {
+        auto c = lease();
+        return detail::in_transaction(*c, "BEGIN", [&] {
+            tenant_tx tx(*this, *c, db, tenant_tx::mode::lock);
+            const auto dropped = sync::compact(tx, keep);
+            tx.save_head();
+            return dropped;
+        });
+    }
+
     // Calls on_push() (on a thread of the store's) whenever any server pushes to this database.
     void listen(std::function<void()> on_push) {
         stop_listening();
@@ -361,23 +374,29 @@ private:
         }
         template <typename F>
         void visit_after(std::uint64_t cursor, std::uint64_t n, F&& f) const {
-            constexpr std::uint64_t chunk = 1000;
-            for (std::uint64_t done = 0; done < n;) {
-                const auto take = std::min(chunk, n - done);
-                const auto r = c_.exec(s_.q("SELECT op FROM S.ops WHERE db = $1 AND sseq > $2 ORDER BY sseq LIMIT $3"),
-                                       {detail::pg_bytes(db_), detail::pg_int(cursor, "cursor"), detail::pg_int(take, "limit")});
+            constexpr int chunk = 1000;
+            const std::uint64_t last = cursor + n;
+            for (;;) {
+                const auto r = c_.exec(s_.q("SELECT op FROM S.ops WHERE db = $1 AND sseq > $2 AND sseq <= $3 "
+                                            "ORDER BY sseq LIMIT 1000"),
+                                       {detail::pg_bytes(db_), detail::pg_int(cursor, "cursor"), detail::pg_int(last, "cursor")});
                 for (int i = 0; i < r.rows(); ++i) {
                     auto op = decode_server_operation(r.bytes(i, 0));
                     cursor = op.sseq;
                     if (!f(std::move(op))) return;
                 }
-                if (static_cast<std::uint64_t>(r.rows()) < take) return;
-                done += take;
+                if (r.rows() < chunk) return;
             }
         }
+        void erase(std::uint64_t sseq) {
+            c_.exec(s_.q("DELETE FROM S.ops WHERE db = $1 AND sseq = $2"),
+                    {detail::pg_bytes(db_), detail::pg_int(sseq, "server sequence")});
+        }
+        void set_horizon(std::uint64_t h) { horizon_ = h; }
         void save_head() {
-            c_.exec(s_.q("UPDATE S.tenants SET head = $2 WHERE db = $1"),
-                    {detail::pg_bytes(db_), detail::pg_int(head_, "server sequence")});
+            c_.exec(s_.q("UPDATE S.tenants SET head = $2, horizon = $3 WHERE db = $1"),
+                    {detail::pg_bytes(db_), detail::pg_int(head_, "server sequence"),
+                     detail::pg_int(horizon_, "server sequence")});
         }
 
         entity_id server;

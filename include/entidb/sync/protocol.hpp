@@ -90,7 +90,7 @@ struct handshake_response {
     std::uint64_t protocol = protocol_version;
     entity_id server;         // the server database's identity: another one means resync
     std::uint64_t acked = 0;  // the highest client sequence of this device the server applied
-    std::uint64_t horizon = 0;  // the lowest cursor a pull may start from
+    std::uint64_t horizon = 0;  // history at or below it is compacted: only current versions remain
     std::uint64_t head = 0;     // the highest server sequence
     friend bool operator==(const handshake_response&, const handshake_response&) = default;
 };

@@ -13,8 +13,10 @@
 //   tx.set_acked(device, acked)
 //   tx.head(), tx.horizon() → u64                 the highest server sequence; the lowest cursor
 //                                                 a pull above 0 may start from
-//   tx.visit_after(cursor, n, f)                  calls f(server_operation&&) on up to n operations
-//                                                 above cursor, by server sequence, until f returns false
+//   tx.visit_after(cursor, n, f)                  calls f(server_operation&&) on the operations among
+//                                                 the n server sequences above cursor (compaction
+//                                                 leaves gaps), in order, until f returns false
+//   tx.erase(sseq), tx.set_horizon(h)             (compact only)
 //   check_protocol(handshake)   refusal "unsupported_protocol" for another version.
 //   push(tx, request, policy)   exactly once by (device, client sequence): duplicates answered
 //                               (with the entity's current version), not applied; a gap →
@@ -22,8 +24,19 @@
 //                               (reserved collections and payloads that are not canonical CBOR are
 //                               rejected); acked moves on over every new operation.
 //   pull(tx, request, max_examined)  the operations above the cursor in the filter, at most
-//                               `limit`, examining at most max_examined; the cursor is the last
-//                               examined; a cursor above 0 below the horizon → "resync_required".
+//                               `limit`, examining at most max_examined sequences; the cursor is
+//                               the last examined. A cursor below the horizon is served like any
+//                               other: compaction keeps every current version (deletes included),
+//                               so the operations above any cursor still bring a device to the
+//                               current state.
+//   compact(tx, keep)           drops the history of all but the last `keep` server sequences:
+//                               every operation at or below head - keep that is no longer its
+//                               entity's current version (current ones, deletes included, stay,
+//                               so a pull from 0 is still a complete snapshot); the horizon moves
+//                               there. Does nothing until keep more sequences have gathered since
+//                               the horizon (so it can run after every push). Returns the number
+//                               dropped. (A store that also dropped deletes would answer cursors
+//                               below its horizon with "resync_required"; the client handles it.)
 // The caller runs each in one transaction of its store: a refusal (thrown) changes nothing.
 //
 // Thread-safety: functions of their arguments.
@@ -34,6 +47,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../cbor.hpp"
 #include "conflict.hpp"
@@ -118,11 +132,23 @@ template <typename Tx>
 }
 
 template <typename Tx>
-[[nodiscard]] pull_response pull(Tx& tx, const pull_request& r, std::uint64_t max_examined) {
+std::uint64_t compact(Tx& tx, std::uint64_t keep) {
     const std::uint64_t head = tx.head(), horizon = tx.horizon();
-    if (r.cursor != 0 && r.cursor < horizon)
-        throw refusal("resync_required", fmt::format("history below {} was compacted; take a fresh snapshot", horizon),
-                      horizon);
+    if (keep == 0 || head < horizon + 2 * keep) return 0;
+    const std::uint64_t below = head - keep;
+    std::vector<std::uint64_t> stale;
+    tx.visit_after(horizon, below - horizon, [&](server_operation&& op) {
+        if (const auto current = tx.current(op.op); !current || current->sseq != op.sseq) stale.push_back(op.sseq);
+        return true;
+    });
+    for (const auto s : stale) tx.erase(s);
+    tx.set_horizon(below);
+    return stale.size();
+}
+
+template <typename Tx>
+[[nodiscard]] pull_response pull(Tx& tx, const pull_request& r, std::uint64_t max_examined) {
+    const std::uint64_t head = tx.head();
     const auto wanted = [&](const std::string& collection) {
         return r.collections.empty() ||
                std::find(r.collections.begin(), r.collections.end(), collection) != r.collections.end();
@@ -132,12 +158,17 @@ template <typename Tx>
     // A filter that matches little must not make one request read the whole history: after
     // max_examined operations the pull answers with what it found and has_more.
     const std::uint64_t examine = r.collections.empty() ? r.limit : std::max<std::uint64_t>(max_examined, 1);
-    if (r.cursor < head)
-        tx.visit_after(r.cursor, std::min(examine, head - r.cursor), [&](server_operation&& op) {
+    if (r.cursor < head) {
+        const std::uint64_t n = std::min(examine, head - r.cursor);
+        bool full = false;
+        tx.visit_after(r.cursor, n, [&](server_operation&& op) {
             out.cursor = op.sseq;
             if (wanted(op.op.collection)) out.ops.push_back(std::move(op));
-            return out.ops.size() < r.limit;
+            full = out.ops.size() == r.limit;
+            return !full;
         });
+        if (!full) out.cursor = r.cursor + n;  // every sequence examined, compacted gaps included
+    }
     out.has_more = out.cursor < head;
     return out;
 }
