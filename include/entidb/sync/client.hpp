@@ -49,6 +49,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -241,10 +242,32 @@ private:
     static constexpr std::string_view base_prefix = "entidb.sync/base/";
     static constexpr std::string_view conflict_prefix = "entidb.sync/conflicts/";
 
+    // Runs f in one of the client's own write transactions (each writes its state, which marks the
+    // commit as the client's). A commit that lands right after the history the change cache has
+    // read moves the cache past it: the client's own commits hold no local change, so the
+    // history need not be read again for them (reading it walks whole segment files).
+    template <typename F>
+    auto own_transaction(F&& f) {
+        auto txn = db_.begin_write();
+        const std::uint64_t start = txn.sequence();
+        const auto finish = [&] {
+            const std::uint64_t seq = txn.commit();
+            if (seq != start && changed_ && changed_->through == start) changed_->through = seq;
+        };
+        if constexpr (std::is_void_v<std::invoke_result_t<F&, decltype(txn)&>>) {
+            f(txn);
+            finish();
+        } else {
+            auto out = f(txn);
+            finish();
+            return out;
+        }
+    }
+
     // Removes a kept conflict (a commit of the client's own: it writes its state, so it is not pushed).
     void forget(std::string_view collection, const entity_id& id) {
         refresh();
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             (void)txn.remove(std::string(conflict_prefix) + std::string(collection), id);
             save_state(txn);
         });
@@ -467,7 +490,7 @@ private:
         if (new_server)
             reseed(h);
         else if (!state_.server || behind)
-            db_.transaction([&](auto& txn) {
+            own_transaction([&](auto& txn) {
                 state_.server = h.server;
                 if (behind) renumber(txn, h.acked, false);
                 save_state(txn);
@@ -494,7 +517,7 @@ private:
     // nothing, so its conflict policy merges them with what it holds), and its whole history
     // is pulled.
     void reseed(const handshake_response& h) {
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             auto r = db_.begin_read();
             for (const auto& name : r.collections())
                 if (name.starts_with(base_prefix))
@@ -511,7 +534,7 @@ private:
     // from 0) in place of every synced entity that is not pending; pending ones are kept and
     // pushed as usual.
     void resync(sync_report& r) {
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             const auto keep = pending();
             auto snap = db_.begin_read();
             for (const auto& name : snap.collections()) {
@@ -562,7 +585,7 @@ private:
     // A page and its cursor in one local transaction: both or neither survive a crash.
     void apply_page(const pull_response& page, sync_report& r) {
         if (page.ops.empty() && page.cursor == state_.cursor) return;  // nothing to write
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             const auto keep = page.ops.empty() ? std::set<key>{} : pending();
             for (const auto& op : page.ops)
                 if (apply(txn, keep, op.sseq, op.op)) ++r.pulled;
@@ -576,7 +599,7 @@ private:
     // Stages the local changes as operations in the outbox (one transaction). Only when the
     // outbox is empty: an entity appears in it at most once, based on its base.
     void stage() {
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             auto r = db_.begin_read();
             if (r.count(outbox_collection) != 0) return;
             const std::uint64_t upto = db_.last_sequence();  // stable: this transaction holds the writer lock
@@ -592,6 +615,8 @@ private:
             }
             state_.staged_through = upto;
             state_.rescan = false;
+            // Nothing after `upto` is a local change yet (this transaction holds the writer lock).
+            changed_ = changed_keys{.staged_through = upto, .through = upto, .keys = {}};
             save_state(txn);
         });
     }
@@ -615,7 +640,7 @@ private:
     // A batch's answer, in one transaction: bases move to the server's versions, the losers'
     // entities take the current version, the batch leaves the outbox.
     void settle(const std::vector<operation>& batch, const push_response& answer, sync_report& r) {
-        db_.transaction([&](auto& txn) {
+        own_transaction([&](auto& txn) {
             for (const auto& op : batch) txn.remove(outbox_collection, sequence_id(op.cseq));
             // Changes made since the batch was staged stay pending: the server's version does not
             // overwrite them, and their bases stay the versions they were made on.
