@@ -154,6 +154,13 @@ class SyncClientTest(unittest.TestCase):
         self.assertEqual(self.sync("c", "--token-file", token_file), (0, 0, 0, 0))
         self.put("c", "notes", "new", '{"t":"c"}')
         self.assertEqual(self.sync("c", "--token-file", token_file), (0, 1, 0, 1))
+        # A device may be named: the token and the sync read the name the same way.
+        t = run("sync-token", "--tokens", tokens, "--device", "laptop", "--db", "team")
+        self.assertEqual(t.returncode, EXIT_OK, t.err)
+        named = self.dir / "named.token"
+        named.write_text(t.out)
+        self.assertEqual(self.sync("d", "--token-file", named, "--device", "laptop"), (1, 0, 0, 1))
+        self.sync("e", "--token-file", named, "--device", "desktop", expect=EXIT_USAGE)  # not the token's device
         # A database that syncs as another device cannot take this token: exit 2, unchanged.
         r = self.sync("a", "--token-file", token_file, expect=EXIT_USAGE)
         self.assertIn("device", r.err)
@@ -204,7 +211,7 @@ class SyncClientTest(unittest.TestCase):
     @store_independent
     def test_bad_command_lines_are_exit_2_and_create_nothing(self):
         self.url = "http://127.0.0.1:{}".format(free_port())
-        for extra in (["--collections", ","], ["--device", "xyz"], ["--token-file", str(self.dir / "missing")],
+        for extra in (["--collections", ","], ["--device", ""], ["--token-file", str(self.dir / "missing")],
                       ["--bogus"]):
             r = run("sync", self.dir / "n", self.url, *extra)
             self.assertEqual(r.returncode, EXIT_USAGE, (extra, r.err))

@@ -372,6 +372,19 @@ std::uint64_t parse_duration(std::string_view text) {
     return n * unit;
 }
 
+// A device: its id (32 hex digits or the UUID form), or any other name, which stands for the
+// 16 bytes of its XXH3-128 hash — the same in sync-token and sync, so `--device laptop` works in both.
+entidb::entity_id device_named(std::string_view text) {
+    if (text.empty() || text.size() > sync::max_name_bytes)
+        throw usage_error{fmt::format("--device takes an id or a name of 1..{} bytes", sync::max_name_bytes)};
+    try {
+        return entidb::entity_id::parse(text);
+    } catch (const entidb::error&) {
+        return entidb::entity_id(entidb::hash128(entidb::bytes_view(reinterpret_cast<const entidb::byte*>(text.data()),
+                                                                     text.size())));
+    }
+}
+
 // --collections A,B: names separated by commas, none empty.
 std::vector<std::string> collection_names(std::string_view text) {
     try {
@@ -386,7 +399,7 @@ int cmd_sync_token(args a) {
     for (const auto required : {"--tokens", "--device", "--db"})
         if (!values.contains(required)) throw usage_error{fmt::format("sync-token needs {}", required)};
     sync::token_claims claims;
-    claims.device = parse_id(values["--device"]);
+    claims.device = device_named(values["--device"]);
     claims.db = std::string(values["--db"]);
     if (values.contains("--collections")) claims.collections = collection_names(values["--collections"]);
     claims.expires = unix_seconds() + (values.contains("--ttl") ? parse_duration(values["--ttl"]) : 24 * 3600);
@@ -424,7 +437,7 @@ sync::client_options client_options_of(const command_line& cl, const std::option
         o.db = claims->db;
     }
     if (const auto it = cl.values.find("--device"); it != cl.values.end()) {
-        o.device = parse_id(it->second);
+        o.device = device_named(it->second);
         if (claims) agree("--device", claims->device == *o.device);
     } else if (claims) {
         o.device = claims->device;
