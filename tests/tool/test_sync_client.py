@@ -27,7 +27,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from tool_support import EXIT_OK, EXIT_USAGE, TOOL, cbor_decode, cbor_encode, files_of, run
+from tool_support import EXIT_OK, EXIT_USAGE, TOOL, cbor_decode, cbor_encode, files_of, run, start_sync_server
 
 POSTGRES = os.environ.get("ENTIDB_TEST_PG", "")
 
@@ -71,13 +71,10 @@ class SyncClientTest(unittest.TestCase):
         self._tmp.cleanup()
 
     def start(self, *extra):
-        p = subprocess.Popen([TOOL, "sync-server", "--listen", "127.0.0.1:0", "--data", str(self.dir / "server"),
-                              *self.store, *extra],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p, self.url = start_sync_server(self.dir / "server", *self.store, *extra)
         self.servers.append(p)
-        line = p.stdout.readline().decode()
-        self.assertTrue(line.startswith("listening on 127.0.0.1:"), line)
-        self.url = "http://127.0.0.1:{}".format(int(line.strip().rsplit(":", 1)[1]))
+        if self.url is None:
+            self.fail("sync-server did not start: " + p.stderr.read().decode(errors="replace"))
         return p
 
     def stop(self, p):

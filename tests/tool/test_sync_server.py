@@ -21,7 +21,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tool_support import EXIT_LOCKED, EXIT_OK, EXIT_USAGE, TOOL, cbor_decode as uncbor, cbor_encode as cbor, run
+from tool_support import (EXIT_LOCKED, EXIT_OK, EXIT_USAGE, TOOL, cbor_decode as uncbor, cbor_encode as cbor, run,
+                          start_sync_server)
 
 TIMEOUT = 20
 
@@ -54,12 +55,10 @@ class SyncServerTest(unittest.TestCase):
         self._tmp.cleanup()
 
     def start(self, *extra):
-        p = subprocess.Popen([TOOL, "sync-server", "--listen", "127.0.0.1:0", "--data", str(self.data), *extra],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p, self.base = start_sync_server(self.data, *extra)
         self.servers.append(p)
-        line = p.stdout.readline().decode()
-        self.assertTrue(line.startswith("listening on 127.0.0.1:"), (line, p.stderr.read() if p.poll() is not None else ""))
-        self.base = "http://127.0.0.1:{}".format(int(line.strip().rsplit(":", 1)[1]))
+        if self.base is None:
+            self.fail("sync-server did not start: " + p.stderr.read().decode(errors="replace"))
         return p
 
     def post(self, path, body, content_type="application/cbor", token=None):

@@ -24,6 +24,20 @@ def run(*args, **kwargs):
     return p
 
 
+def start_sync_server(data, *extra):
+    """Starts `entidb sync-server` on a free port of 127.0.0.1 with its data in `data`; returns
+    (the process, its base URL), or (the process, None) when its first line is not
+    `listening on 127.0.0.1:PORT` (the caller fails with that line and the process's errors)."""
+    p = subprocess.Popen([TOOL, "sync-server", "--listen", "127.0.0.1:0", "--data", str(data)] + [str(a) for a in extra],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    if not line.startswith("listening on 127.0.0.1:"):
+        p.kill()
+        p.wait(TIMEOUT)
+        return p, None
+    return p, "http://127.0.0.1:{}".format(int(line.strip().rsplit(":", 1)[1]))
+
+
 def files_of(path):
     """Every file under `path` with its bytes (None if the path does not exist)."""
     path = Path(path)

@@ -164,15 +164,31 @@ contents server_contents(store_type& store, const std::string& db) {
 }
 
 
+// The prologue of most cases: a server of the kind (under `policy`), a transport to it, a clock,
+// and two devices `a` and `b` on it with `options`.
 template <typename Kind>
-void converge() {
+struct two_devices {
+    explicit two_devices(sync::conflict_policy policy = sync::conflict_policy::last_writer_wins,
+                         const sync::client_options& options = {})
+        : server_store(kind.make(policy)),
+          store(store_type::of(*server_store)),
+          link(store),
+          a(dir / "a", link, t, options),
+          b(dir / "b", link, t, options) {}
+
     temp_dir dir;
     Kind kind;
-    auto server_store = kind.make();
-    auto store = store_type::of(*server_store);
-    unreliable link(store);
+    std::unique_ptr<typename Kind::store_type> server_store;
+    store_type store;
+    unreliable link;
     fake_time t;
-    device a(dir / "a", link, t), b(dir / "b", link, t);
+    device a, b;
+};
+
+template <typename Kind>
+void converge() {
+    two_devices<Kind> w;
+    auto& [dir, kind, server_store, store, link, t, a, b] = w;
 
     a.put("notes", 1, 10);
     a.put("notes", 2, 20);
@@ -210,13 +226,8 @@ void converge() {
 
 template <typename Kind>
 void last_writer_wins() {
-    temp_dir dir;
-    Kind kind;
-    auto server_store = kind.make();
-    auto store = store_type::of(*server_store);
-    unreliable link(store);
-    fake_time t;
-    device a(dir / "a", link, t), b(dir / "b", link, t);
+    two_devices<Kind> w;
+    auto& [dir, kind, server_store, store, link, t, a, b] = w;
     a.put("notes", 1, 1);
     a.put("notes", 2, 2);
     (void)a.sync();
@@ -266,15 +277,10 @@ void last_writer_wins() {
 // write that every device then holds.
 template <typename Kind>
 void manual_conflicts() {
-    temp_dir dir;
-    Kind kind;
-    auto server_store = kind.make(sync::conflict_policy::manual);
-    auto store = store_type::of(*server_store);
-    unreliable link(store);
-    fake_time t;
     const sync::client_options keep{.db = "default", .device = {}, .collections = {}, .pull_limit = 100,
                                     .push_batch = 100, .keep_conflicts = true};
-    device a(dir / "a", link, t, keep), b(dir / "b", link, t, keep);
+    two_devices<Kind> w(sync::conflict_policy::manual, keep);
+    auto& [dir, kind, server_store, store, link, t, a, b] = w;
     a.put("notes", 1, 1);
     a.put("notes", 2, 2);
     (void)a.sync();
@@ -310,13 +316,8 @@ void manual_conflicts() {
 
 template <typename Kind>
 void lost_answers() {
-    temp_dir dir;
-    Kind kind;
-    auto server_store = kind.make();
-    auto store = store_type::of(*server_store);
-    unreliable link(store);
-    fake_time t;
-    device a(dir / "a", link, t), b(dir / "b", link, t);
+    two_devices<Kind> w;
+    auto& [dir, kind, server_store, store, link, t, a, b] = w;
     a.put("notes", 1, 1);
     (void)a.sync();
     (void)b.sync();
@@ -356,13 +357,8 @@ void lost_answers() {
 
 template <typename Kind>
 void compaction_and_resync() {
-    temp_dir dir;
-    Kind kind;
-    auto server_store = kind.make();
-    auto store = store_type::of(*server_store);
-    unreliable link(store);
-    fake_time t;
-    device a(dir / "a", link, t), b(dir / "b", link, t);
+    two_devices<Kind> w;
+    auto& [dir, kind, server_store, store, link, t, a, b] = w;
     a.put("notes", 1, 1);
     a.put("notes", 2, 2);
     (void)a.sync();
