@@ -57,9 +57,10 @@ wait_for_clang() {
 # the C ABI, Python, the format interop and the full-text layer's tests — which run there only
 # (the frontend_tests option: under the sanitizers they check more than optimised). Then
 # ThreadSanitizer (clang++ unoptimised: half the compile time of -O1, and the threaded cases run
-# as fast; two translation units) over the test cases that start threads, and in the same configuration what only has to compile once on the second compiler:
-# the compile checks (compile-fail tests, static concept checks, the ODR program; built
-# unoptimised, and the compile-fail checks run the compiler with their own command line).
+# as fast; two translation units, which include every public header: their link is the ODR
+# check) over the test cases that start threads, and in the same configuration what only has to
+# run once on the second compiler: the compile-fail checks (they run the compiler with their
+# own command line). The static concept checks compile into the ASan configuration's unit_core.
 # There is no plain clang++ configuration: everything it would build, the ASan one builds
 # with the same compiler and warnings. No configuration carries debug information: compile
 # time is the run's cost, and the sanitizers' reports name functions from the symbol table

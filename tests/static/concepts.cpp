@@ -1,6 +1,7 @@
 // Compile-time checks of every concept of the library: the library's own models satisfy
-// them, and types that miss a member or get one wrong do not. The program only has to
-// compile; the test that runs it exists so that a failure here shows as a failed test.
+// them, and types that miss a member or get one wrong do not. The file only has to compile:
+// it is compiled into the test program of the layers below the engine (tests/unit/suite_core.cpp),
+// whose build fails if any check here does.
 #include <entidb/entidb.hpp>
 
 #include <concepts>
@@ -404,5 +405,3 @@ static_assert(!text::posting_source<posting_source_with_mutable_walk>);
 static_assert(!text::posting_source<int>);
 
 }  // namespace
-
-int main() { return 0; }

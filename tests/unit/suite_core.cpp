@@ -2,7 +2,8 @@
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
 // the WAL writer and reader) and sync protocol v2's messages, clock, conflict rules, embedded
 // store and client, as one translation unit; see suite_db.cpp. The full-text layer's
-// tests are suite_text.cpp.
+// tests are suite_text.cpp. The library's compile-time checks (every concept against its
+// models and non-models: tests/static/concepts.cpp) compile here too: they only have to compile.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
@@ -86,4 +87,7 @@ namespace suite_sync_postgres {
 #include "sync_postgres_test.cpp"
 }
 #endif
+namespace suite_static_concepts {
+#include "../static/concepts.cpp"
+}
 // clang-format on

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <concepts>
 #include <cmath>
 #include <condition_variable>
 #include <cstddef>
