@@ -17,4 +17,5 @@ int main(int argc, char** argv) {
         fmt::print("commit {}: {} = {}\n", seq, id, entidb::cbor::to_json(*bytes));
     for (const auto& e : snapshot.scan("notes"))  // an explicit full scan
         if (entidb::cbor::decode(e.bytes).find("stars")) fmt::print("starred: {}\n", e.id);
+    return 0;
 }

@@ -57,4 +57,5 @@ int main(int argc, char** argv) {
         fmt::print("  {} — {}\n", t.priority, t.title);
 
     fmt::print("changes since #{}: {}\n", since, db.changes_since(since).size());
+    return 0;
 }
