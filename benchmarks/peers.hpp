@@ -654,8 +654,9 @@ void print_table(const std::vector<Result>& results, const std::string& json_pat
             }
             const Result* r = it->second;
             fmt::print("{:>14.{}f}", r->value, r->value < 10 ? 2 : 1);  // ratios and seconds need two
-            json += fmt::format("{}{{\"engine\":\"{}\",\"workload\":\"{}\",\"unit\":\"{}\",\"value\":{}}}",
-                                json.size() > 1 ? "," : "", e, w, r->unit, r->value);
+            json += fmt::format(
+                "{}{{\"engine\":\"{}\",\"workload\":\"{}\",\"unit\":\"{}\",\"value\":{},\"higher_is_better\":{}}}",
+                json.size() > 1 ? "," : "", e, w, r->unit, r->value, r->higher_is_better);
             if (e == "entidb") ours = r;
             else if (e != "raw" && !e.starts_with("entidb") && r->value > 0 &&
                      (!best || (r->higher_is_better ? r->value > best->value : r->value < best->value)))

@@ -2,7 +2,7 @@
 """Runs entidb-bench on a small data set (EntiDB and the raw row only) and checks that the
 table and its JSON hold every workload with a plausible figure (W7's percentiles in
 order), that --workloads runs only the workloads listed, and that bad command lines are
-refused before anything runs. W8 (full text) also runs on SQLite FTS5 where the program
+refused before anything runs; scripts/plot_bench.py draws the run. W8 (full text) also runs on SQLite FTS5 where the program
 has it, and then every query must find as many hits on both engines. It measures nothing: the figures of a run this small say
 nothing about speed (docs/performance.md)."""
 import json
@@ -96,6 +96,24 @@ def row_failures(engine: str, got: dict, wanted: list) -> list:
     return failures
 
 
+def plot_failures(run: Path, out: Path) -> list:
+    """scripts/plot_bench.py draws this run: a bar for each of EntiDB's figures above zero, a
+    line for each of the raw row's (the script's own tests check the drawing)."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "plot_bench.py"
+    plot = subprocess.run([sys.executable, str(script), str(run), "--out", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    if plot.returncode != 0:
+        return [f"plot_bench.py: exit {plot.returncode}: {plot.stderr.strip()}"]
+    rows = json.loads(run.read_text())
+    text = "".join(p.read_text() for p in out.glob("*.svg"))
+    bars, lines = text.count('class="bar"'), text.count('class="raw"')
+    want_bars = sum(1 for r in rows if r["engine"] != "raw" and r["value"] > 0)
+    want_lines = sum(1 for r in rows if r["engine"] == "raw" and r["value"] > 0)
+    if (bars, lines) != (want_bars, want_lines):
+        return [f"plot_bench.py drew {bars} bars and {lines} raw lines, not {want_bars} and {want_lines}"]
+    return []
+
+
 def has_engine(bench: str, engine: str) -> bool:
     """Whether the program was built with `engine` (--only refuses an unknown one before --help)."""
     return subprocess.run([bench, "--only", engine, "--help"], capture_output=True, timeout=30).returncode == 0
@@ -130,6 +148,8 @@ def main() -> int:
     failures = usage_failures(bench)
     with tempfile.TemporaryDirectory() as tmp:
         full, why = run_bench(bench, tmp, ["--only", "entidb,raw"])
+        if not why:
+            failures += plot_failures(Path(tmp) / "bench.json", Path(tmp) / "plots")
         # A subset: only the rows asked for, W2's load run but not reported.
         subset, why_subset = run_bench(bench, tmp, ["--only", "entidb", "--workloads", "W7,W3"])
         failures += full_text_failures(bench, tmp)

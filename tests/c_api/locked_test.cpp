@@ -1,5 +1,6 @@
 // tests/c_api/locked_test.cpp — the C ABI and C++ share one directory open path (SPEC.md §9
 // rule 1): whichever holds a directory, the other gets `locked`, and what one wrote the other reads.
+// A case file of unit_core (tests/unit/suite_core.cpp), where the build has the C ABI.
 #include <catch2/catch.hpp>
 
 #include <string>

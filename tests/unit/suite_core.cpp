@@ -2,8 +2,10 @@
 // backends, the primary index, the secondary indexes' postings, the reader gate, segment sets,
 // the WAL writer and reader) and sync protocol v2's messages, clock, conflict rules, embedded
 // store and client, as one translation unit; see suite_db.cpp. The full-text layer's
-// tests are suite_text.cpp. The library's compile-time checks (every concept against its
-// models and non-models: tests/static/concepts.cpp) compile here too: they only have to compile.
+// tests are suite_text.cpp. Where the build has the C ABI, its test of C++ and the C ABI
+// holding one directory is here too (tests/c_api/locked_test.cpp). The library's
+// compile-time checks (every concept against its models and non-models:
+// tests/static/concepts.cpp) compile here too: they only have to compile.
 #include <entidb/detail/chunked_map.hpp>
 #include <entidb/segment/fault_injecting_factory.hpp>
 #include <entidb/segment/segment_set.hpp>
@@ -19,6 +21,10 @@
 #include <entidb/wal/writer.hpp>
 
 #include "suite_prelude.hpp"
+
+#if ENTIDB_TEST_HAVE_C_ABI  // where the build has the C ABI: C++ and the C ABI holding one directory
+#include <entidb/c/entidb.h>
+#endif
 
 // The sync cases shared by the embedded and the PostgreSQL runs (the test files include them too).
 #include "sync_client_cases.hpp"
@@ -82,6 +88,11 @@ namespace suite_sync_store {
 namespace suite_sync_client {
 #include "sync_client_test.cpp"
 }
+#if ENTIDB_TEST_HAVE_C_ABI
+namespace suite_c_abi_locked {
+#include "../c_api/locked_test.cpp"
+}
+#endif
 #if ENTIDB_TEST_HAVE_PQ
 namespace suite_sync_postgres {
 #include "sync_postgres_test.cpp"
