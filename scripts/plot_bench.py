@@ -8,8 +8,9 @@ RUN.json is what `entidb-bench --json RUN.json` writes: a list of
 existed are read too: the direction then follows the unit). One chart per unit — grouped bars
 per workload, the engines side by side, on a logarithmic axis — with the `raw` row (the bare
 file loop the engines are measured against) drawn as a dashed line across its workloads
-rather than as a bar. Charts go to DIR (default docs/plots) as <unit>.svg, replacing earlier
-ones of the same name; the names written are printed, one per line.
+rather than as a bar. Charts go to DIR (default docs/plots) named after the unit
+(commits-per-s.svg, entities-per-s.svg, ns-per-read.svg, seconds.svg, microseconds.svg, ...),
+replacing earlier ones of the same name; the names written are printed, one per line.
 
 Bad input (a missing or unreadable file, JSON that is not such a list, a value that is not a
 finite number) is an error on stderr and exit code 2, and nothing is written.
@@ -183,8 +184,12 @@ def svg_chart(unit, higher, workloads, values, engines):
     return "\n".join(out) + "\n"
 
 
+UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "x alone": "ratio-to-alone"}
+
+
 def file_name(unit):
-    return re.sub(r"[^a-z0-9]+", "-", unit.lower().replace("/", " per ")).strip("-") + ".svg"
+    name = UNIT_NAMES.get(unit) or unit.lower().replace("/", " per ")
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-") + ".svg"
 
 
 def main(argv):

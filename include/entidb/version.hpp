@@ -7,9 +7,9 @@
 namespace entidb {
 inline namespace v1 {
 
-inline constexpr std::string_view library_version = "0.1.0";
-inline constexpr int library_version_major = 0;
-inline constexpr int library_version_minor = 1;
+inline constexpr std::string_view library_version = "1.0.0";
+inline constexpr int library_version_major = 1;
+inline constexpr int library_version_minor = 0;
 inline constexpr int library_version_patch = 0;
 
 // The on-disk format this build writes (SPEC.md §3, docs/file-format.md).

@@ -18483,9 +18483,9 @@ private:
 namespace entidb {
 inline namespace v1 {
 
-inline constexpr std::string_view library_version = "0.1.0";
-inline constexpr int library_version_major = 0;
-inline constexpr int library_version_minor = 1;
+inline constexpr std::string_view library_version = "1.0.0";
+inline constexpr int library_version_major = 1;
+inline constexpr int library_version_minor = 0;
 inline constexpr int library_version_patch = 0;
 
 // The on-disk format this build writes (SPEC.md §3, docs/file-format.md).
@@ -19519,16 +19519,21 @@ private:
         return std::nullopt;
     }
 
-    // Where the first COMMIT above the checkpoint starts at or after `from`, if any.
+    // Where the first COMMIT above the checkpoint starts at or after `from`, if any. One
+    // sequential pass over the rest of the file: the records of earlier laps follow one another,
+    // so a scanner reads them a chunk at a time, and only where bytes do not decode does it look
+    // for the next record (a search per record read a chunk per record: 64 MiB of stale laps
+    // took seconds to pass at every open).
     std::optional<std::uint64_t> lap_commit_after(std::uint64_t from) const {
         while (const auto at =
                    detail::find_next_record<detail::wal_format>(backend_, chunk_, detail::max_wal_record, from)) {
-            detail::wal_scanner<Backend> probe(backend_, 64, detail::max_wal_record, *at);
-            const auto* step = probe.next();
-            if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record);
-                c && c->sequence > checkpoint_)
-                return at;
-            from = *at + step->decoded.size;
+            detail::wal_scanner<Backend> scan(backend_, chunk_, detail::max_wal_record, *at);
+            const auto* step = scan.next();
+            for (; step && step->decoded.status == format::decode_status::ok; step = scan.next())
+                if (const auto* c = std::get_if<format::wal_commit>(&step->decoded.record); c && c->sequence > checkpoint_)
+                    return step->offset;
+            if (!step) return std::nullopt;  // the file's end
+            from = step->offset + 1;         // bytes that do not decode: find the next record after them
         }
         return std::nullopt;
     }

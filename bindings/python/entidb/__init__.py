@@ -53,7 +53,7 @@ def abi_version():
 
 
 def library_version():
-    """The C++ library version, e.g. "0.1.0"."""
+    """The C++ library version, e.g. "1.0.0"."""
     return _lib.entidb_library_version().decode()
 
 

@@ -83,7 +83,7 @@ extern "C" {
  * ENTIDB_ABI_VERSION_MAJOR before using anything else. Never fails. */
 ENTIDB_C_API uint32_t entidb_abi_version(void);
 
-/* The library version, e.g. "0.1.0" (a static string). Never fails. */
+/* The library version, e.g. "1.0.0" (a static string). Never fails. */
 ENTIDB_C_API const char* entidb_library_version(void);
 
 /* ---- error codes (== entidb::errc; never renumbered) ------------------------------------- */
