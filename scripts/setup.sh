@@ -16,8 +16,9 @@ set -euo pipefail
 # libsodium-dev: encryption at rest (docs/encryption.md); optional to the library, needed by
 # the crypto tests and by any build that names an encrypting cipher. libcpp-httplib-dev: the
 # sync server over HTTP (docs/sync-protocol.md); optional to the library and the tool. openssl: the
-# sync tests' TLS certificate. cmake: the CMake consumer projects' tests (tests/consumers/).
-base=(meson ninja-build pkg-config g++ cmake libfmt-dev catch2 libxxhash-dev python3
+# sync tests' TLS certificate. cmake: the CMake consumer projects' tests (tests/consumers/);
+# python3-mesonpy, python3-venv: `pip install bindings/python` and its test.
+base=(meson ninja-build pkg-config g++ cmake python3-mesonpy python3-venv libfmt-dev catch2 libxxhash-dev python3
   unicode-data libutf8proc-dev libstemmer-dev wamerican libsodium-dev libcpp-httplib-dev openssl)
 clang=(clang libclang-rt-14-dev)
 postgres=(libpq-dev postgresql)

@@ -11,7 +11,9 @@
     run_consumers.py SOURCE_ROOT BUILD_DIR [NAME ...]
 
 The compilers come from CC and CXX, and EXTRA_FLAGS (the build's sanitizer flags) goes to every
-compile and link, so a sanitized C library links into a consumer built the same way. Every
+compile and link, so a sanitized C library links into a consumer built the same way; EXTRA_C_LIBS
+ends a C program's link (clang's sanitized C++ runtime, which a C link leaves out, and
+libstdc++: what a sanitized libentidb_c leaves to the program; an unsanitized one needs neither). Every
 consumer must print what it printed here; the exit code is the number of consumers that failed.
 """
 
@@ -80,7 +82,8 @@ class Consumers:
         build = proj / "build"
         run(["cmake", "-S", str(proj), "-B", str(build), "-G", "Ninja", f"-DCMAKE_C_COMPILER={self.cc}",
              f"-DCMAKE_CXX_COMPILER={self.cxx}", f"-DCMAKE_C_FLAGS={self.extra}", f"-DCMAKE_CXX_FLAGS={self.extra}",
-             f"-DCMAKE_EXE_LINKER_FLAGS={self.extra}", *defines])
+             f"-DCMAKE_EXE_LINKER_FLAGS={self.extra}",
+             f"-DCMAKE_C_STANDARD_LIBRARIES={os.environ.get('EXTRA_C_LIBS', '')}", *defines])
         run(["cmake", "--build", str(build)])
         return build
 

@@ -22,11 +22,13 @@ Threads: a Database may be shared between threads; a transaction belongs to the 
 began it. The GIL is released during every library call.
 """
 
-import collections as _collections
+from __future__ import annotations
+
 import ctypes
 import os as _os
 import threading as _threading
 import uuid as _uuid
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from . import _native, errors as _errors
 from ._convert import Tag, dumps as _convert_dumps, loads as _convert_loads
@@ -36,37 +38,53 @@ from .errors import InvalidArgumentError, ClosedError, WriterBusyError
 __all__ = [
     "open", "Database", "WriteTransaction", "ReadTransaction", "Tag", "new_id", "parse_id",
     "encode", "decode", "json_to_cbor", "cbor_to_json", "abi_version", "library_version", "SyncReport",
+    "EntityId", "Value", "Path",
 ] + _errors.__all__
 
-SyncReport = _collections.namedtuple("SyncReport", ["pulled", "pushed", "conflicts", "rejected", "cursor"])
-SyncReport.__doc__ = "What one Database.sync did (the C ABI's entidb_sync_report)."
+#: What an entity id may be given as (results always give uuid.UUID).
+EntityId = Union[_uuid.UUID, bytes, bytearray, memoryview, str]
+#: A value EntiDB stores: None, bool, int, str, bytes, list/tuple, dict and Tag, nested.
+Value = Any
+#: A database directory's path.
+Path = Union[str, bytes, "_os.PathLike[str]", "_os.PathLike[bytes]"]
+
+
+class SyncReport(NamedTuple):
+    """What one Database.sync did (the C ABI's entidb_sync_report)."""
+
+    pulled: int
+    pushed: int
+    conflicts: int
+    rejected: int
+    cursor: int
+
 
 _lib = _native.lib
 _check = _native.check
 _Buffer = _native.Buffer
 
 
-def abi_version():
+def abi_version() -> Tuple[int, int]:
     """(major, minor) of the loaded C ABI."""
     v = _lib.entidb_abi_version()
     return (v >> 16, v & 0xFFFF)
 
 
-def library_version():
+def library_version() -> str:
     """The C++ library version, e.g. "1.0.0"."""
     return _lib.entidb_library_version().decode()
 
 
 # ---- ids, collections, values -------------------------------------------------------------------
 
-def new_id():
+def new_id() -> _uuid.UUID:
     """A random UUID v4 from the library (the kernel's CSPRNG)."""
     out = ctypes.create_string_buffer(16)
     _check(_lib.entidb_id_generate(out))
     return _uuid.UUID(bytes=out.raw)
 
 
-def parse_id(text):
+def parse_id(text: str) -> _uuid.UUID:
     """32 hex digits or the hyphenated UUID form, as the library parses it."""
     out = ctypes.create_string_buffer(16)
     _check(_lib.entidb_id_parse(text.encode("utf-8"), out))
@@ -100,22 +118,22 @@ def _collection(name):
     return _c_string(name, "collection name")
 
 
-def json_to_cbor(text):
+def json_to_cbor(text: str) -> bytes:
     """Canonical CBOR for bridge JSON text (the library's JSON bridge)."""
     return _native.json_to_cbor(text)
 
 
-def cbor_to_json(cbor):
+def cbor_to_json(cbor: bytes) -> str:
     """Bridge JSON text for canonical CBOR bytes."""
     return _native.cbor_to_json(cbor)
 
 
-def encode(value):
+def encode(value: Value) -> bytes:
     """The canonical CBOR bytes EntiDB stores for a Python value (encoded by the library)."""
     return _native.json_to_cbor(_convert_dumps(value))
 
 
-def decode(cbor):
+def decode(cbor: bytes) -> Value:
     """The Python value of canonical CBOR bytes (checked by the library)."""
     return _convert_loads(_native.cbor_to_json(cbor))
 
@@ -202,7 +220,7 @@ class _Transaction:
         _check(rc)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once the transaction has ended (committed, aborted, or its database closed)."""
         return self._handle is None or self._db.closed
 
@@ -212,23 +230,23 @@ class _Transaction:
         return self._handle
 
     @property
-    def sequence(self):
+    def sequence(self) -> int:
         """The commit sequence of the snapshot this transaction reads."""
         out = ctypes.c_uint64()
         _check(_lib.entidb_txn_sequence(self._live(), ctypes.byref(out)))
         return out.value
 
-    def get_cbor(self, collection, entity_id, default=None):
+    def get_cbor(self, collection: str, entity_id: EntityId, default: Optional[bytes] = None) -> Optional[bytes]:
         """The entity's canonical CBOR bytes, or `default`."""
         data = _get(_lib.entidb_txn_get, self._live(), collection, entity_id)
         return default if data is None else data
 
-    def get(self, collection, entity_id, default=None):
+    def get(self, collection: str, entity_id: EntityId, default: Value = None) -> Value:
         """The entity as a Python value, or `default` when it does not exist."""
         data = _get(_lib.entidb_txn_get, self._live(), collection, entity_id)
         return default if data is None else decode(data)
 
-    def abort(self):
+    def abort(self) -> None:
         """Ends the transaction; a write transaction's writes are dropped. Idempotent, and quiet
         about a transaction its database's close already ended."""
         if self._handle is not None:
@@ -250,31 +268,31 @@ class WriteTransaction(_Transaction):
     """The single writer. As a context manager it commits when the block succeeds and aborts
     when it raises; the commit sequence is then in `commit_sequence`."""
 
-    commit_sequence = None
+    commit_sequence: Optional[int] = None
 
-    def put(self, collection, entity_id, value):
+    def put(self, collection: str, entity_id: EntityId, value: Value) -> None:
         """Stores a Python value, converted to canonical CBOR by the library."""
         text = _convert_dumps(value).encode("utf-8")
         _check(_lib.entidb_txn_put_json(self._live(), _collection(collection), _id_bytes(entity_id), text, len(text)))
 
-    def put_json(self, collection, entity_id, text):
+    def put_json(self, collection: str, entity_id: EntityId, text: Union[str, bytes]) -> None:
         """Stores bridge JSON text (docs/cbor.md) converted to canonical CBOR."""
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         _check(_lib.entidb_txn_put_json(self._live(), _collection(collection), _id_bytes(entity_id), data, len(data)))
 
-    def put_cbor(self, collection, entity_id, cbor):
+    def put_cbor(self, collection: str, entity_id: EntityId, cbor: bytes) -> None:
         """Stores bytes that must already be canonical CBOR (checked by the library)."""
         data = bytes(cbor)
         _check(_lib.entidb_txn_put(self._live(), _collection(collection), _id_bytes(entity_id), data, len(data)))
 
-    def delete(self, collection, entity_id):
+    def delete(self, collection: str, entity_id: EntityId) -> bool:
         """Deletes the entity; True if it existed."""
         existed = ctypes.c_int()
         _check(_lib.entidb_txn_delete(self._live(), _collection(collection), _id_bytes(entity_id),
                                       ctypes.byref(existed)))
         return bool(existed.value)
 
-    def commit(self):
+    def commit(self) -> int:
         """Makes the writes durable and visible; returns the commit sequence. The transaction
         ends whatever happens (OutcomeUnknownError: it may or may not survive a reopen)."""
         seq = ctypes.c_uint64()
@@ -282,10 +300,10 @@ class WriteTransaction(_Transaction):
         self.commit_sequence = seq.value
         return seq.value
 
-    def __enter__(self):
+    def __enter__(self) -> WriteTransaction:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         if self._handle is None:
             return False
         if exc_type is None:
@@ -298,14 +316,15 @@ class WriteTransaction(_Transaction):
 class ReadTransaction(_Transaction):
     """A consistent snapshot; never blocks and is never blocked by the writer."""
 
-    def scan(self, collection, *, storage_order=False):
+    def scan(self, collection: str, *, storage_order: bool = False) -> Iterator[Tuple[_uuid.UUID, Value]]:
         """Every entity of the collection at this snapshot, as (UUID, value), in id order; with
         storage_order=True in the order the records lie in the files (faster over a large
         collection, no order promised; a compaction in this process waits for the scan to end,
         for a bounded time, then fails with busy: exhaust or close scans you stop reading)."""
         return _scan(_lib.entidb_scan_open_ordered, self._live(), collection, storage_order)
 
-    def search(self, collection, path, query, limit=10, *, plain=False):
+    def search(self, collection: str, path: str, query: Union[str, bytes], limit: int = 10, *,
+               plain: bool = False) -> List[Tuple[_uuid.UUID, float]]:
         """The best `limit` hits of a full-text query on the text index on `path`, as a list of
         (UUID, score) tuples, best first (BM25, positive, higher is better; equal scores: the
         entity indexed first). The query reads SQLite FTS5's syntax (AND, OR, NOT, "phrases", prefix*,
@@ -314,25 +333,28 @@ class ReadTransaction(_Transaction):
         when the collection has no text index on `path`."""
         return _search(self._live(), collection, path, query, limit, plain)
 
-    def count(self, collection):
+    def count(self, collection: str) -> int:
+        """How many entities the collection holds at this snapshot."""
         out = ctypes.c_uint64()
         _check(_lib.entidb_txn_count(self._live(), _collection(collection), ctypes.byref(out)))
         return out.value
 
-    def collections(self):
+    def collections(self) -> List[str]:
+        """The names of the collections that hold entities at this snapshot."""
         buf = _Buffer()
         rc = _lib.entidb_txn_collections(self._live(), ctypes.byref(buf))
         data = _native.take(buf)
         _check(rc)
         return [name.decode("utf-8") for name in data.split(b"\0")[:-1]]
 
-    def close(self):
+    def close(self) -> None:
+        """Ends the snapshot (abort; idempotent)."""
         self.abort()
 
-    def __enter__(self):
+    def __enter__(self) -> ReadTransaction:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         self.abort()
         return False
 
@@ -342,15 +364,16 @@ class ReadTransaction(_Transaction):
 class Database:
     """An open database directory. Close it (or use `with`) to release its LOCK."""
 
-    def __init__(self, handle, path):
-        self._handle = handle
+    def __init__(self, handle: int, path: Path) -> None:
+        self._handle: Optional[int] = handle
         self.path = path
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<entidb.Database {self.path!r}{' closed' if self._handle is None else ''}>"
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """True once close() has released the database."""
         return self._handle is None
 
     def _live(self):
@@ -358,7 +381,7 @@ class Database:
             raise ClosedError("closed: the database handle is closed")
         return self._handle
 
-    def close(self):
+    def close(self) -> None:
         """Ends this database's transactions and cursors and releases the LOCK. Idempotent.
 
         Live transactions and scans do not keep the database open: they are ended (using them
@@ -371,10 +394,10 @@ class Database:
                 self._handle = None
             _check(rc)
 
-    def __enter__(self):
+    def __enter__(self) -> Database:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         self.close()
         return False
 
@@ -386,41 +409,43 @@ class Database:
             except Exception:  # noqa: BLE001 - never raise from a finaliser
                 pass
 
-    def transaction(self):
+    def transaction(self) -> WriteTransaction:
         """Begins the write transaction (waits while another thread has one open;
         WriterBusyError if this thread already has one)."""
         out = ctypes.c_void_p()
         _check(_lib.entidb_begin_write(self._live(), ctypes.byref(out)))
         return WriteTransaction(self, out.value)
 
-    def try_transaction(self):
+    def try_transaction(self) -> WriteTransaction:
         """Begins the write transaction, or raises WriterBusyError at once."""
         out = ctypes.c_void_p()
         _check(_lib.entidb_try_begin_write(self._live(), ctypes.byref(out)))
         return WriteTransaction(self, out.value)
 
-    def read(self):
+    def read(self) -> ReadTransaction:
         """A read transaction on the last commit (use `with`, or close() it)."""
         out = ctypes.c_void_p()
         _check(_lib.entidb_begin_read(self._live(), ctypes.byref(out)))
         return ReadTransaction(self, out.value)
 
-    def get(self, collection, entity_id, default=None):
+    def get(self, collection: str, entity_id: EntityId, default: Value = None) -> Value:
         """The entity as a Python value in the latest snapshot, or `default`."""
         data = _get(_lib.entidb_get, self._live(), collection, entity_id)
         return default if data is None else decode(data)
 
-    def get_cbor(self, collection, entity_id, default=None):
+    def get_cbor(self, collection: str, entity_id: EntityId, default: Optional[bytes] = None) -> Optional[bytes]:
+        """The entity's canonical CBOR bytes in the latest snapshot, or `default`."""
         data = _get(_lib.entidb_get, self._live(), collection, entity_id)
         return default if data is None else data
 
-    def scan(self, collection, *, storage_order=False):
+    def scan(self, collection: str, *, storage_order: bool = False) -> Iterator[Tuple[_uuid.UUID, Value]]:
         """Every entity of the collection, as (UUID, value) in id order (or, with
         storage_order=True, in the order the records lie in the files), from one snapshot taken
         when iteration starts. An explicit full scan (counted; ScanForbiddenError if forbidden)."""
         return _scan(_lib.entidb_db_scan_open_ordered, self._live(), collection, storage_order)
 
-    def declare_text_index(self, collection, path, *, stem=None, keep_diacritics=False):
+    def declare_text_index(self, collection: str, path: str, *, stem: Optional[str] = None,
+                           keep_diacritics: bool = False) -> None:
         """Declares a full-text index on the text field at `path` ("body", "address.city"):
         builds it from the collection's entities and records it in the database. stem="english"
         makes "running" find "runs"; keep_diacritics=True keeps "é" and "e" apart. Declaring the
@@ -431,24 +456,29 @@ class Database:
         _check(_lib.entidb_declare_text_index(self._live(), _collection(collection), _c_string(path, "field path"),
                                               flags))
 
-    def search(self, collection, path, query, limit=10, *, plain=False):
+    def search(self, collection: str, path: str, query: Union[str, bytes], limit: int = 10, *,
+               plain: bool = False) -> List[Tuple[_uuid.UUID, float]]:
         """ReadTransaction.search in a fresh snapshot."""
         with self.read() as snapshot:
             return snapshot.search(collection, path, query, limit, plain=plain)
 
-    def count(self, collection):
+    def count(self, collection: str) -> int:
+        """ReadTransaction.count in a fresh snapshot."""
         with self.read() as snapshot:
             return snapshot.count(collection)
 
-    def collections(self):
+    def collections(self) -> List[str]:
+        """ReadTransaction.collections in a fresh snapshot."""
         with self.read() as snapshot:
             return snapshot.collections()
 
-    def checkpoint(self):
+    def checkpoint(self) -> None:
         """Writes a checkpoint and truncates the WAL."""
         _check(_lib.entidb_checkpoint(self._live()))
 
-    def sync(self, url, *, token=None, tenant=None, device=None, collections=None, ca_file=None):
+    def sync(self, url: str, *, token: Optional[str] = None, tenant: Optional[str] = None,
+             device: Optional[EntityId] = None, collections: Optional[Sequence[str]] = None,
+             ca_file: Optional[Union[str, "_os.PathLike[str]"]] = None) -> SyncReport:
         """One sync with the sync server at url ("http://HOST:PORT"; docs/sync-protocol.md,
         "Client"): pulls everything, pushes every local change, pulls again. token: a bearer
         token (str); tenant: the server-side database (default "default"); device: this
@@ -472,12 +502,13 @@ class Database:
         return SyncReport(report.pulled, report.pushed, report.conflicts, report.rejected, report.cursor)
 
     @property
-    def last_sequence(self):
+    def last_sequence(self) -> int:
+        """The sequence of the last commit."""
         out = ctypes.c_uint64()
         _check(_lib.entidb_last_sequence(self._live(), ctypes.byref(out)))
         return out.value
 
-    def stats(self):
+    def stats(self) -> Dict[str, int]:
         """Counters of the open database as a dict."""
         s = _native.Stats()
         s.struct_size = ctypes.sizeof(s)
@@ -515,9 +546,10 @@ def _cipher_argument(cipher):
     return _CIPHERS[cipher]
 
 
-def open(path, *, create=True, forbid_full_scan=False, max_wal_size=0, max_segment_size=0,  # noqa: A001
-         max_entity_bytes=0, readonly=False, passphrase=None, raw_key=None, kdf_opslimit=0, kdf_memlimit=0,
-         cipher=None, wal="append"):
+def open(path: Path, *, create: bool = True, forbid_full_scan: bool = False, max_wal_size: int = 0,  # noqa: A001
+         max_segment_size: int = 0, max_entity_bytes: int = 0, readonly: bool = False,
+         passphrase: Optional[Union[str, bytes]] = None, raw_key: Optional[bytes] = None, kdf_opslimit: int = 0,
+         kdf_memlimit: int = 0, cipher: Optional[str] = None, wal: str = "append") -> Database:
     """Opens (or creates) the database directory through the one C++ open path.
 
     Numbers left at 0 keep the library defaults. passphrase (str, as UTF-8, or bytes) or

@@ -86,7 +86,7 @@ _BY_CODE = {cls.code: cls for cls in (
     SyncRefusedError)}
 
 
-def error_for_code(code, message=""):
+def error_for_code(code: int, message: str = "") -> "EntiDBError":
     """The exception for a C ABI code (an :class:`EntiDBError` for a code this version does not know)."""
     cls = _BY_CODE.get(code)
     if cls is None:

@@ -614,5 +614,46 @@ class Threads(TempDirTest):
             self.assertEqual(db.count("c"), 60)
 
 
+class Typing(unittest.TestCase):
+    """The package is typed (PEP 561): a py.typed marker beside it, and every public function
+    and method annotated, parameters and return value."""
+
+    def test_py_typed_marker(self):
+        self.assertTrue(os.path.exists(os.path.join(os.path.dirname(entidb.__file__), "py.typed")))
+
+    def test_public_api_is_annotated(self):
+        import inspect
+        missing = []
+        for name in entidb.__all__:
+            obj = getattr(entidb, name)
+            if inspect.isfunction(obj):
+                members = [(name, obj)]
+            elif inspect.isclass(obj) and obj.__module__ == "entidb":
+                members = [(f"{name}.{m}", f) for m, f in vars(obj).items()
+                           if (inspect.isfunction(f) or isinstance(f, property)) and (not m.startswith("_") or m in ("__enter__", "__exit__"))]
+            else:
+                continue
+            for label, f in members:
+                f = f.fget if isinstance(f, property) else f
+                sig = inspect.signature(f)
+                if sig.return_annotation is inspect.Signature.empty:
+                    missing.append(f"{label} -> ?")
+                missing += [f"{label}({p})" for p in sig.parameters if p != "self"
+                            and sig.parameters[p].annotation is inspect.Parameter.empty]
+        self.assertEqual(missing, [])
+
+    def test_scans_are_iterators_and_everything_closes_with_with(self):
+        with tempfile.TemporaryDirectory() as tmp, entidb.open(os.path.join(tmp, "db")) as db:
+            with db.transaction() as txn:
+                txn.put("c", id_of(1), 1)
+            scan = db.scan("c")
+            self.assertIs(iter(scan), scan)
+            self.assertEqual(list(scan), [(id_of(1), 1)])
+            with db.read() as snapshot:
+                self.assertEqual(next(snapshot.scan("c")), (id_of(1), 1))
+            self.assertTrue(snapshot.closed)
+        self.assertTrue(db.closed)
+
+
 if __name__ == "__main__":
     unittest.main()
