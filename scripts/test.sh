@@ -57,7 +57,10 @@ wait_for_clang() {
 # the database, the allocation and crypto tests (the core_suites option: they do not depend
 # on optimisation, so they build there only) — the examples, and the front ends — the tool,
 # the C ABI, Python, the format interop and the full-text layer's tests — which run there only
-# (the frontend_tests option: under the sanitizers they check more than optimised). Then
+# (the frontend_tests option: under the sanitizers they check more than optimised).
+# There the consumer projects build and run against this configuration's install; `pip install`
+# into a fresh environment (pip_install, which compiles the C library once more) is left out for
+# time: its install plan is checked instead (pip_package). Then
 # ThreadSanitizer (clang++ unoptimised: half the compile time of -O1, and the threaded cases run
 # as fast; two translation units, which include every public header: their link is the ODR
 # check) over the test cases that start threads, and in the same configuration what only has to
@@ -74,7 +77,7 @@ wait_for_clang
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   CXX=clang++ CC=clang run asan all all -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=0 \
   -Ddebug=false -Dcpp_args=-fno-sanitize-recover=all -Dbenchmarks=false \
-  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=false
+  -Dsingle_header_tests=false -Dexamples=true -Dcompile_checks=false -Dpip_install_test=false
 # ThreadSanitizer: tests/meson.build builds only the programs that run threads against one
 # database or gate, plus the compile checks.
 TSAN_OPTIONS=halt_on_error=1 CXX=clang++ CC=clang run tsan all all \

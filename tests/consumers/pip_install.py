@@ -3,6 +3,11 @@
 binding's own tests against the installed package:
 
     pip_install.py SOURCE_ROOT
+    pip_install.py --plan SOURCE_ROOT
+
+--plan only configures bindings/python with Meson, as meson-python does, and checks the install
+plan: the modules, py.typed and libentidb_c all go into one `entidb` package directory (a few
+seconds, nothing compiled: what the test run checks where the whole install costs too much).
 
 The environment is made by the Python that Debian's python3-mesonpy serves (/usr/bin/python3,
 else this one), with its system packages visible (meson-python, Meson): the install runs with
@@ -43,7 +48,26 @@ def clean_env(**extra):
     return env
 
 
+def check_plan(source):
+    """The install plan of bindings/python: every file of the package, and the library, in one
+    `entidb` directory under the platform library path."""
+    import json
+    with tempfile.TemporaryDirectory() as tmp:
+        build = Path(tmp) / "build"
+        run(["meson", "setup", build, source / "bindings" / "python", "-Dbuildtype=plain"])
+        plan = json.loads(run(["meson", "introspect", build, "--installed"]))
+    dirs = {Path(dest).parent for dest in plan.values()}
+    names = sorted(Path(dest).name for dest in plan.values())
+    wanted = ["__init__.py", "_convert.py", "_native.py", "errors.py", "libentidb_c.so", "py.typed"]
+    if len(dirs) != 1 or next(iter(dirs)).name != "entidb" or names != wanted:
+        raise SystemExit(f"FAILED: the package would install {sorted(plan.values())}")
+    print(f"ok: bindings/python installs {', '.join(names)} into {next(iter(dirs))}")
+    return 0
+
+
 def main(argv):
+    if argv[1] == "--plan":
+        return check_plan(Path(argv[2]).resolve())
     source = Path(argv[1]).resolve()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
